@@ -1,0 +1,401 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * halb-classifier: a DPDK secondary process attached to the forwarder's
+ * shared memory.  It drains every worker's punt ring, finds the service,
+ * picks a backend with the service's scheduler, installs the flow in
+ * that worker's table (the only writer of flow tables), and hands the
+ * packet back on the worker's return ring with the decision in
+ * hash.usr.  Between bursts it expires idle flows and frees their
+ * entries once the workers have passed a quiescent state.
+ *
+ * It writes a heartbeat every loop; the workers decide on their own when
+ * it goes stale.  When the forwarder goes away it exits: a secondary
+ * cannot outlive its primary's memory.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_memzone.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+
+#include "halb/cfg.h"
+#include "halb/flow.h"
+#include "halb/pkt.h"
+#include "halb/sched.h"
+#include "halb/shm-t.h"
+#include "halb/svc.h"
+
+RTE_LOG_REGISTER_DEFAULT(cls_logtype, INFO);
+#define CLS_LOG(level, fmt, ...) \
+	rte_log(RTE_LOG_##level, cls_logtype, "%s: " fmt "\n", __func__, \
+		##__VA_ARGS__)
+
+#define CLS_BURST 32
+#define EXPIRE_BUCKETS 64   /* per worker per loop */
+#define FWD_GONE_MS 2000
+#define IDLE_SPIN_LOOPS 64u
+
+#define TCP_SYN 0x02
+#define TCP_ACK 0x10
+
+struct cls {
+	struct halb_cfg *cfg;
+	struct halb_shm *shm;
+	struct svc_map svcs;
+	struct flow_writer fw[CFG_MAX_WORKERS];
+	struct sched_svc sched[CFG_MAX_SERVICES];
+	uint32_t now_ms;
+	volatile bool quit;
+};
+
+static struct cls cls;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	cls.quit = true;
+}
+
+static void
+usage(const char *prog)
+{
+	fprintf(stderr,
+		"usage: %s -c FILE        run the classifier (after the forwarder)\n"
+		"       %s --check-config FILE\n",
+		prog, prog);
+}
+
+/* The classifier's lcore id must differ from the forwarder's (mempool
+ * caches are per lcore id); it may run on any CPU we are allowed. */
+static int
+eal_start(const char *prog, const struct halb_cfg *cfg)
+{
+	char lcores[128], prefix[80], cpus[96] = "";
+	char *argv[12];
+	cpu_set_t set;
+	size_t off = 0;
+	int argc = 0, cpu;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		for (cpu = 0; cpu < CPU_SETSIZE && off + 8 < sizeof(cpus); cpu++)
+			if (CPU_ISSET(cpu, &set))
+				off += (size_t)snprintf(cpus + off, sizeof(cpus) - off,
+							"%s%d", off ? "," : "", cpu);
+	snprintf(lcores, sizeof(lcores), "--lcores=%u@(%s)", cfg->classifier_lcore,
+		 off ? cpus : "0");
+	snprintf(prefix, sizeof(prefix), "--file-prefix=%s", cfg->file_prefix);
+	argv[argc++] = (char *)(uintptr_t)prog;
+	argv[argc++] = lcores;
+	argv[argc++] = prefix;
+	argv[argc++] = (char *)(uintptr_t)"--proc-type=secondary";
+	argv[argc++] = (char *)(uintptr_t)"--no-pci";
+	argv[argc++] = (char *)(uintptr_t)"--no-telemetry";
+	argv[argc] = NULL;
+	return rte_eal_init(argc, argv);
+}
+
+static int
+attach(struct cls *c)
+{
+	const struct rte_memzone *mz = rte_memzone_lookup(HALB_SHM_NAME);
+	uint32_t w, s, b;
+	int rc;
+
+	if (mz == NULL) {
+		CLS_LOG(ERR, "no shared memory %s: is halb-forwarder running with file_prefix %s?",
+			HALB_SHM_NAME, c->cfg->file_prefix);
+		return -ENOENT;
+	}
+	c->shm = mz->addr;
+	if (__atomic_load_n(&c->shm->magic, __ATOMIC_ACQUIRE) != HALB_SHM_MAGIC ||
+	    c->shm->version != HALB_SHM_VERSION) {
+		CLS_LOG(ERR, "shared memory not ready or of another version");
+		return -EAGAIN;
+	}
+	if (c->shm->cfg_digest != cfg_digest(c->cfg)) {
+		CLS_LOG(ERR, "%s differs from the forwarder's configuration: run both from the same file",
+			c->cfg->path);
+		return -EINVAL;
+	}
+	rc = svc_map_build(&c->svcs, c->cfg);
+	if (rc != 0)
+		return rc;
+	for (w = 0; w < c->shm->n_workers; w++) {
+		rc = flow_writer_init(&c->fw[w], &c->shm->workers[w].flows,
+				      c->shm->qsbr);
+		if (rc != 0)
+			return rc;
+	}
+	/* Entries a previous classifier removed may still be read by a
+	 * worker: wait one grace period before reusing any. */
+	rte_rcu_qsbr_synchronize(c->shm->qsbr, RTE_QSBR_THRID_INVALID);
+	memset(c->shm->active, 0, sizeof(c->shm->active));
+	for (w = 0; w < c->shm->n_workers; w++) {
+		const struct flow_table *t = c->fw[w].t;
+		uint32_t i;
+
+		for (b = 0; b < t->n_buckets; b++)
+			for (i = 0; i < FLOW_BUCKET_SLOTS; i++) {
+				uint64_t sl = t->buckets[b].slot[i];
+				const struct flow_entry *e;
+
+				if (sl == 0)
+					continue;
+				e = &t->entries[flow_slot_idx(sl)];
+				if (e->svc < c->cfg->n_services &&
+				    e->backend < c->cfg->services[e->svc].n_backends)
+					c->shm->active[e->svc][e->backend]++;
+			}
+		c->shm->workers[w].flow_count = flow_count(&c->fw[w]);
+	}
+	for (s = 0; s < c->cfg->n_services; s++) {
+		const struct cfg_service *cs = &c->cfg->services[s];
+		uint32_t weights[CFG_MAX_BACKENDS];
+		struct halb_mh_shm *mh = &c->shm->mh[s];
+
+		for (b = 0; b < cs->n_backends; b++)
+			weights[b] = cs->backends[b].weight;
+		sched_init(&c->sched[s], cs->sched, weights, cs->n_backends);
+		memcpy(c->sched[s].active, c->shm->active[s],
+		       sizeof(uint32_t) * cs->n_backends);
+		c->sched[s].mh = mh->table[__atomic_load_n(&mh->cur, __ATOMIC_ACQUIRE)];
+		c->sched[s].mh_size = mh->size;
+	}
+	c->shm->cls_alive = rte_rdtsc();
+	c->shm->cls_pid = getpid();
+	c->shm->cls_starts++;
+	return 0;
+}
+
+static uint8_t
+initial_state(const struct pkt_info *pi)
+{
+	if (pi->key.proto != IPPROTO_TCP)
+		return FLOW_ST_UDP;
+	/* A miss mid-connection (after a failover) is an established flow. */
+	return (pi->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN ? FLOW_ST_SYN :
+								    FLOW_ST_EST;
+}
+
+static void
+set_active(struct cls *c, uint32_t s, uint32_t b, int delta)
+{
+	c->sched[s].active[b] += (uint32_t)delta;
+	c->shm->active[s][b] = c->sched[s].active[b];
+}
+
+/* Decides one punted packet.  Returns true when it goes back to the
+ * worker, false when it was dropped (and freed). */
+static bool
+decide(struct cls *c, uint32_t w, struct rte_mbuf *m)
+{
+	struct cls_stats *st = &c->shm->cls;
+	struct flow_entry *e = NULL;
+	struct pkt_info pi;
+	uint32_t hash;
+	uint16_t b;
+	int s, rc;
+
+	if (pkt_parse(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m),
+		      &pi) != PKT_OK ||
+	    pi.kind != PKT_KIND_FLOW) {
+		st->bad_packet++;
+		rte_pktmbuf_free(m);
+		return false;
+	}
+	s = svc_by_vip(&c->svcs, pi.key.dst, pi.key.dport, pi.key.proto);
+	if (s < 0) {
+		st->no_service++;
+		rte_pktmbuf_free(m);
+		return false;
+	}
+	hash = pkt_flow_hash(&pi.key);
+	e = flow_lookup(c->fw[w].t, &pi.key, hash);
+	if (e != NULL) {
+		/* A retransmitted SYN that was punted twice. */
+		st->existing++;
+		m->hash.usr = HALB_RET_DECISION(e->svc, e->backend);
+		return true;
+	}
+	b = sched_pick(&c->sched[s], hash);
+	if (b == MH_EMPTY) {
+		st->no_backend++;
+		rte_pktmbuf_free(m);
+		return false;
+	}
+	rc = flow_insert(&c->fw[w], &pi.key, hash, (uint16_t)s, b,
+			 initial_state(&pi), c->now_ms, NULL);
+	if (rc >= 0) {
+		st->installs++;
+		set_active(c, (uint32_t)s, b, 1);
+		c->shm->workers[w].table_full = 0;
+	} else {
+		/* Table full: the packet still goes, decided statelessly by
+		 * the same Maglev table the worker falls back to. */
+		st->table_full++;
+		c->shm->workers[w].table_full = 1;
+		if (c->sched[s].mh != NULL)
+			b = mh_lookup(c->sched[s].mh, c->sched[s].mh_size, hash);
+		if (b == MH_EMPTY) {
+			st->no_backend++;
+			rte_pktmbuf_free(m);
+			return false;
+		}
+	}
+	m->hash.usr = HALB_RET_DECISION(s, b);
+	return true;
+}
+
+static bool
+expired(void *ctx, const struct flow_entry *e)
+{
+	struct cls *c = ctx;
+	uint32_t idle = c->now_ms - __atomic_load_n(&e->last_seen, __ATOMIC_RELAXED);
+	uint32_t limit;
+
+	switch (__atomic_load_n(&e->state, __ATOMIC_RELAXED)) {
+	case FLOW_ST_SYN:
+		limit = c->cfg->tcp_syn_timeout_ms;
+		break;
+	case FLOW_ST_EST:
+		limit = c->cfg->tcp_timeout_ms;
+		break;
+	case FLOW_ST_FIN:
+		limit = c->cfg->tcp_fin_timeout_ms;
+		break;
+	default:
+		limit = c->cfg->udp_timeout_ms;
+		break;
+	}
+	/* last_seen may be a little ahead of our clock: a worker wrote it
+	 * after we read now_ms.  That shows as a huge idle; skip it. */
+	if (idle < limit || idle > 0x80000000u)
+		return false;
+	if (e->svc < c->cfg->n_services &&
+	    e->backend < c->cfg->services[e->svc].n_backends)
+		set_active(c, e->svc, e->backend, -1);
+	return true;
+}
+
+static uint32_t
+service_worker(struct cls *c, uint32_t w)
+{
+	struct halb_worker_shm *ws = &c->shm->workers[w];
+	struct rte_mbuf *in[CLS_BURST], *out[CLS_BURST];
+	uint32_t n, i, n_out = 0, sent, gone;
+
+	n = rte_ring_mc_dequeue_burst(ws->punt, (void **)in, CLS_BURST, NULL);
+	c->shm->cls.punted += n;
+	for (i = 0; i < n; i++)
+		if (decide(c, w, in[i]))
+			out[n_out++] = in[i];
+	if (n_out > 0) {
+		sent = rte_ring_sp_enqueue_burst(ws->ret, (void **)out, n_out, NULL);
+		if (sent < n_out) {
+			c->shm->cls.ret_full += n_out - sent;
+			rte_pktmbuf_free_bulk(&out[sent], n_out - sent);
+		}
+	}
+	gone = flow_expire_scan(&c->fw[w], EXPIRE_BUCKETS, expired, c);
+	c->shm->cls.expired += gone;
+	flow_reclaim(&c->fw[w]);
+	ws->flow_count = flow_count(&c->fw[w]);
+	return n;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", required_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = NULL;
+	uint32_t idle = 0, w, busy;
+	int opt, rc = 0;
+
+	while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'C':
+			return cfg_check_main(optarg);
+		default:
+			usage(argv[0]);
+			return opt == 'h' ? 0 : 2;
+		}
+	}
+	if (path == NULL || optind != argc) {
+		usage(argv[0]);
+		return 2;
+	}
+	cls.cfg = cfg_load(path, stderr);
+	if (cls.cfg == NULL)
+		return 1;
+	if (eal_start(argv[0], cls.cfg) < 0) {
+		fprintf(stderr, "%s: EAL initialisation failed (is halb-forwarder running with file_prefix %s?): %s\n",
+			path, cls.cfg->file_prefix, rte_strerror(rte_errno));
+		return 1;
+	}
+	if (attach(&cls) != 0) {
+		rte_eal_cleanup();
+		return 1;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	CLS_LOG(INFO, "attached: %u worker(s), %u service(s)", cls.shm->n_workers,
+		cls.cfg->n_services);
+	printf("halb-classifier: ready\n");
+	fflush(stdout);
+
+	while (!cls.quit) {
+		uint64_t now = rte_rdtsc();
+
+		cls.shm->cls_alive = now;
+		cls.now_ms = halb_now_ms(cls.shm, now);
+		if (now - cls.shm->fwd_alive > cls.shm->tsc_hz / 1000 * FWD_GONE_MS) {
+			CLS_LOG(ERR, "forwarder heartbeat stale for %u ms: exiting",
+				FWD_GONE_MS);
+			rc = 3;
+			break;
+		}
+		busy = 0;
+		for (w = 0; w < cls.shm->n_workers; w++)
+			busy += service_worker(&cls, w);
+		cls.shm->cls.loops++;
+		if (busy) {
+			idle = 0;
+		} else if (cls.cfg->idle_sleep_us == 0 || ++idle < IDLE_SPIN_LOOPS) {
+			rte_pause();
+		} else {
+			uint32_t us = (idle - IDLE_SPIN_LOOPS + 1) * 4;
+
+			usleep(us < cls.cfg->idle_sleep_us ? us : cls.cfg->idle_sleep_us);
+		}
+	}
+	/* A clean stop: tell the workers now rather than after the timeout. */
+	cls.shm->cls_pid = 0;
+	for (w = 0; w < cls.shm->n_workers; w++)
+		flow_writer_fini(&cls.fw[w]);
+	svc_map_free(&cls.svcs);
+	rte_eal_cleanup();
+	cfg_free(cls.cfg);
+	return rc;
+}

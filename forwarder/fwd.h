@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The forwarder's process-wide state (struct fwd_ctx), built by main.c
+ * before the workers start and read-only afterwards, except for the
+ * neighbour cache (see neigh.h) and the quit flag.
+ */
+#ifndef HALB_FWD_H
+#define HALB_FWD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_ether.h>
+#include <rte_log.h>
+
+#include "halb/cfg-t.h"
+#include "halb/pkt.h"
+#include "halb/shm-t.h"
+#include "halb/svc.h"
+#include "neigh.h"
+
+extern int fwd_logtype;
+#define FWD_LOG(level, fmt, ...) \
+	rte_log(RTE_LOG_##level, fwd_logtype, "%s: " fmt "\n", __func__, \
+		##__VA_ARGS__)
+
+#define FWD_BURST 32
+#define FWD_TX_MAX 64
+
+struct fwd_backend {
+	struct halb_ip ip;
+	uint16_t port_be;   /* network order; 0 keeps the packet's port */
+	uint16_t out;       /* index into fwd_ctx.ports */
+	int neigh;          /* next hop's neighbour slot */
+	struct pkt_vxlan vx; /* tunnel mode template (dst_mac set per packet) */
+};
+
+struct fwd_service {
+	uint8_t mode;
+	uint16_t vport_be;
+	struct halb_ip vip;
+	uint32_t n_backends;
+	struct fwd_backend *be;
+};
+
+struct fwd_port {
+	uint16_t port_id;
+	uint8_t mac[6];
+	const struct cfg_port *cfg;
+};
+
+struct fwd_ctx {
+	struct halb_cfg *cfg;
+	struct halb_shm *shm;
+	struct svc_map svcs;
+	uint32_t n_ports;
+	struct fwd_port ports[CFG_MAX_PORTS];
+	struct fwd_service svc[CFG_MAX_SERVICES];
+	struct neigh_table *neigh;
+	uint32_t n_local;
+	struct halb_ip local[CFG_MAX_PORTS * 2 + CFG_MAX_SERVICES];
+	uint64_t cls_timeout_tsc;
+	volatile bool quit;
+};
+
+/* The lcore entry point of worker `arg` (a uintptr_t worker index). */
+int fwd_worker_main(void *arg);
+
+/* Whether ip is one the forwarder answers ARP/ND for (ports, VIPs). */
+bool fwd_is_local(const struct fwd_ctx *c, const struct halb_ip *ip);
+
+/* Telemetry commands (telemetry.c). */
+int fwd_telemetry_init(struct fwd_ctx *c);
+
+extern struct fwd_ctx fwd;
+
+#endif

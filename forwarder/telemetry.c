@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Telemetry commands (DPDK telemetry socket, usable with
+ * dpdk-telemetry.py and halbctl).  They only read: counters are summed
+ * over workers here, never kept in shared atomics.
+ *
+ *   /halb/status    processes, heartbeats, flows
+ *   /halb/stats     forwarder and classifier counters, drops by reason
+ *   /halb/services  services, backends, weights, live flows, traffic
+ *   /halb/flows,N   up to N installed flows (a diagnostic snapshot: it
+ *                   reads without a grace period, so an entry being
+ *                   replaced may show half old, half new)
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_telemetry.h>
+
+#include "halb/cfg.h"
+#include "halb/flow.h"
+#include "fwd.h"
+
+static const char *const drop_names[FWD_DROP_MAX] = {
+	[FWD_DROP_NOT_OURS] = "not_ours",
+	[FWD_DROP_NO_SERVICE] = "no_service",
+	[FWD_DROP_FRAGMENT] = "fragment",
+	[FWD_DROP_NO_BACKEND] = "no_backend",
+	[FWD_DROP_NO_NEIGH] = "no_neigh",
+	[FWD_DROP_NO_ROUTE] = "no_route",
+	[FWD_DROP_TX_FULL] = "tx_full",
+	[FWD_DROP_NO_HEADROOM] = "no_headroom",
+	[FWD_DROP_OTHER] = "other",
+};
+
+static bool
+classifier_up(const struct halb_shm *shm, uint64_t *age_ms)
+{
+	uint64_t now = rte_rdtsc();
+
+	*age_ms = (now - shm->cls_alive) / (shm->tsc_hz / 1000);
+	return shm->cls_pid != 0 && now - shm->cls_alive < fwd.cls_timeout_tsc;
+}
+
+static int
+tel_status(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	const struct halb_shm *shm = fwd.shm;
+	uint64_t age, flows = 0;
+	bool up = classifier_up(shm, &age);
+	uint32_t w;
+
+	(void)cmd;
+	(void)params;
+	for (w = 0; w < shm->n_workers; w++)
+		flows += shm->workers[w].flow_count;
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_string(d, "forwarder", "up");
+	rte_tel_data_add_dict_int(d, "forwarder_pid", getpid());
+	rte_tel_data_add_dict_string(d, "config", fwd.cfg->path);
+	rte_tel_data_add_dict_u64(d, "workers", shm->n_workers);
+	rte_tel_data_add_dict_u64(d, "services", shm->n_services);
+	rte_tel_data_add_dict_string(d, "classifier", up ? "up" : "down");
+	rte_tel_data_add_dict_int(d, "classifier_pid", shm->cls_pid);
+	rte_tel_data_add_dict_u64(d, "classifier_heartbeat_age_ms",
+				  shm->cls_alive ? age : 0);
+	rte_tel_data_add_dict_u64(d, "classifier_starts", shm->cls_starts);
+	rte_tel_data_add_dict_u64(d, "flows", flows);
+	rte_tel_data_add_dict_u64(d, "flow_capacity",
+				  (uint64_t)fwd.cfg->flow_entries * shm->n_workers);
+	return 0;
+}
+
+static int
+tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	const struct halb_shm *shm = fwd.shm;
+	struct fwd_stats sum;
+	struct rte_tel_data *drops, *bad;
+	uint32_t w, i;
+
+	(void)cmd;
+	(void)params;
+	memset(&sum, 0, sizeof(sum));
+	for (w = 0; w < shm->n_workers; w++) {
+		const uint64_t *src = (const uint64_t *)&shm->workers[w].stats;
+		uint64_t *dst = (uint64_t *)&sum;
+
+		for (i = 0; i < sizeof(sum) / sizeof(uint64_t); i++)
+			dst[i] += src[i];
+	}
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "rx", sum.rx);
+	rte_tel_data_add_dict_u64(d, "tx", sum.tx);
+	rte_tel_data_add_dict_u64(d, "hits", sum.hits);
+	rte_tel_data_add_dict_u64(d, "punts", sum.punts);
+	rte_tel_data_add_dict_u64(d, "returned", sum.returned);
+	rte_tel_data_add_dict_u64(d, "fallbacks", sum.fallbacks);
+	rte_tel_data_add_dict_u64(d, "nat_replies", sum.nat_replies);
+	rte_tel_data_add_dict_u64(d, "icmp_errors", sum.icmp_errors);
+	rte_tel_data_add_dict_u64(d, "arp_in", sum.arp_in);
+	rte_tel_data_add_dict_u64(d, "arp_out", sum.arp_out);
+	rte_tel_data_add_dict_u64(d, "nd_in", sum.nd_in);
+	rte_tel_data_add_dict_u64(d, "nd_out", sum.nd_out);
+	rte_tel_data_add_dict_u64(d, "neigh_full", fwd.neigh->full);
+	rte_tel_data_add_dict_u64(d, "installs", shm->cls.installs);
+	rte_tel_data_add_dict_u64(d, "cls_punted", shm->cls.punted);
+	rte_tel_data_add_dict_u64(d, "cls_existing", shm->cls.existing);
+	rte_tel_data_add_dict_u64(d, "cls_table_full", shm->cls.table_full);
+	rte_tel_data_add_dict_u64(d, "cls_no_service", shm->cls.no_service);
+	rte_tel_data_add_dict_u64(d, "cls_no_backend", shm->cls.no_backend);
+	rte_tel_data_add_dict_u64(d, "cls_bad_packet", shm->cls.bad_packet);
+	rte_tel_data_add_dict_u64(d, "cls_ret_full", shm->cls.ret_full);
+	rte_tel_data_add_dict_u64(d, "expired", shm->cls.expired);
+	drops = rte_tel_data_alloc();
+	bad = rte_tel_data_alloc();
+	if (drops == NULL || bad == NULL) {
+		rte_tel_data_free(drops);
+		rte_tel_data_free(bad);
+		return -ENOMEM;
+	}
+	rte_tel_data_start_dict(drops);
+	for (i = 0; i < FWD_DROP_MAX; i++)
+		rte_tel_data_add_dict_u64(drops, drop_names[i], sum.drops[i]);
+	rte_tel_data_start_dict(bad);
+	for (i = 1; i < PKT_VERDICT_MAX; i++)
+		rte_tel_data_add_dict_u64(bad, pkt_verdict_name(i), sum.bad[i]);
+	rte_tel_data_add_dict_container(d, "drops", drops, 0);
+	rte_tel_data_add_dict_container(d, "malformed", bad, 0);
+	return 0;
+}
+
+static int
+tel_services(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	const struct halb_shm *shm = fwd.shm;
+	const struct halb_cfg *cfg = fwd.cfg;
+	uint32_t s, b, w;
+
+	(void)cmd;
+	(void)params;
+	rte_tel_data_start_dict(d);
+	for (s = 0; s < cfg->n_services; s++) {
+		const struct cfg_service *cs = &cfg->services[s];
+		struct rte_tel_data *sd = rte_tel_data_alloc();
+		struct rte_tel_data *bl = rte_tel_data_alloc();
+		uint64_t pkts = 0, bytes = 0, fb = 0;
+		char ip[HALB_IP_STRLEN], buf[128];
+
+		if (sd == NULL || bl == NULL) {
+			rte_tel_data_free(sd);
+			rte_tel_data_free(bl);
+			return -ENOMEM;
+		}
+		for (w = 0; w < shm->n_workers; w++) {
+			pkts += shm->svc[w][s].pkts;
+			bytes += shm->svc[w][s].bytes;
+			fb += shm->svc[w][s].fallbacks;
+		}
+		rte_tel_data_start_dict(sd);
+		snprintf(buf, sizeof(buf), "%s%s%s:%u/%s",
+			 halb_ip_is_v4(&cs->vip) ? "" : "[",
+			 halb_ip_fmt(&cs->vip, ip, sizeof(ip)),
+			 halb_ip_is_v4(&cs->vip) ? "" : "]", cs->port,
+			 cs->proto == IPPROTO_TCP ? "tcp" : "udp");
+		rte_tel_data_add_dict_string(sd, "vip", buf);
+		rte_tel_data_add_dict_string(sd, "mode", cfg_mode_name(cs->mode));
+		rte_tel_data_add_dict_string(sd, "scheduler", cfg_sched_name(cs->sched));
+		rte_tel_data_add_dict_u64(sd, "pkts", pkts);
+		rte_tel_data_add_dict_u64(sd, "bytes", bytes);
+		rte_tel_data_add_dict_u64(sd, "fallbacks", fb);
+		rte_tel_data_start_array(bl, RTE_TEL_STRING_VAL);
+		for (b = 0; b < cs->n_backends; b++) {
+			const struct cfg_backend *cb = &cs->backends[b];
+
+			snprintf(buf, sizeof(buf), "%s port=%u weight=%u flows=%u",
+				 halb_ip_fmt(&cb->ip, ip, sizeof(ip)), cb->port,
+				 cb->weight, shm->active[s][b]);
+			rte_tel_data_add_array_string(bl, buf);
+		}
+		rte_tel_data_add_dict_container(sd, "backends", bl, 0);
+		rte_tel_data_add_dict_container(d, cs->name, sd, 0);
+	}
+	return 0;
+}
+
+static int
+tel_flows(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	const struct halb_shm *shm = fwd.shm;
+	uint32_t max = 32, n = 0, w, b, i;
+
+	(void)cmd;
+	if (params != NULL && *params != '\0')
+		max = (uint32_t)strtoul(params, NULL, 10);
+	if (max > 256)
+		max = 256; /* the reply must fit the telemetry buffer */
+	rte_tel_data_start_array(d, RTE_TEL_STRING_VAL);
+	for (w = 0; w < shm->n_workers && n < max; w++) {
+		const struct flow_table *t = &shm->workers[w].flows;
+
+		for (b = 0; b < t->n_buckets && n < max; b++)
+			for (i = 0; i < FLOW_BUCKET_SLOTS && n < max; i++) {
+				uint64_t s = __atomic_load_n(&t->buckets[b].slot[i],
+							     __ATOMIC_ACQUIRE);
+				const struct flow_entry *e;
+				struct halb_ip src, dst;
+				char a[HALB_IP_STRLEN], z[HALB_IP_STRLEN], line[200];
+
+				if (s == 0)
+					continue;
+				e = &t->entries[flow_slot_idx(s)];
+				memcpy(src.b, e->key.src, 16);
+				memcpy(dst.b, e->key.dst, 16);
+				snprintf(line, sizeof(line),
+					 "w%u %s %s:%u -> %s:%u svc=%s backend=%u state=%u",
+					 w, e->key.proto == IPPROTO_TCP ? "tcp" : "udp",
+					 halb_ip_fmt(&src, a, sizeof(a)), ntohs(e->key.sport),
+					 halb_ip_fmt(&dst, z, sizeof(z)), ntohs(e->key.dport),
+					 e->svc < fwd.cfg->n_services ?
+						 fwd.cfg->services[e->svc].name : "?",
+					 e->backend, e->state);
+				rte_tel_data_add_array_string(d, line);
+				n++;
+			}
+	}
+	return 0;
+}
+
+int
+fwd_telemetry_init(struct fwd_ctx *c)
+{
+	(void)c;
+	return rte_telemetry_register_cmd("/halb/status", tel_status,
+					  "Processes, heartbeats and flow counts") |
+	       rte_telemetry_register_cmd("/halb/stats", tel_stats,
+					  "Forwarder and classifier counters") |
+	       rte_telemetry_register_cmd("/halb/services", tel_services,
+					  "Services and backends") |
+	       rte_telemetry_register_cmd("/halb/flows", tel_flows,
+					  "Installed flows. Parameters: int max");
+}

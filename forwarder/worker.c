@@ -1,0 +1,539 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The worker lcore loop: receive a burst on every port, classify each
+ * frame, and for TCP/UDP to a VIP look its flow up in this worker's
+ * table.  A hit is rewritten for its service's mode and sent; a miss is
+ * punted to the classifier, or decided here with the service's Maglev
+ * table when the classifier is gone (stale heartbeat) or this worker's
+ * table is full.  Replies from NAT backends are mapped back to the VIP
+ * without per-flow state.  Frames the classifier hands back carry its
+ * decision in hash.usr.
+ *
+ * No locks, syscalls or allocation here: counters are this worker's own,
+ * the flow table is read lock-free (the worker reports a quiescent state
+ * once per loop), and when idle the loop backs off with short sleeps.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_prefetch.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+
+#include "halb/cfg.h"
+#include "halb/flow.h"
+#include "halb/mh.h"
+#include "fwd.h"
+
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+#define TCP_ACK 0x10
+
+#define NEIGH_TICK_MS 100u
+#define IDLE_SPIN_LOOPS 64u
+
+struct worker {
+	uint32_t id;
+	uint16_t queue;
+	struct halb_worker_shm *ws;
+	struct fwd_stats *st;
+	struct svc_stats *svc_st;
+	uint64_t now_tsc;
+	uint32_t now_ms;
+	bool cls_up;
+	uint32_t neigh_ms;
+	uint16_t n_tx[CFG_MAX_PORTS];
+	struct rte_mbuf *tx[CFG_MAX_PORTS][FWD_TX_MAX];
+} __rte_cache_aligned;
+
+bool
+fwd_is_local(const struct fwd_ctx *c, const struct halb_ip *ip)
+{
+	uint32_t i;
+
+	for (i = 0; i < c->n_local; i++)
+		if (halb_ip_eq(&c->local[i], ip))
+			return true;
+	return false;
+}
+
+static void
+tx_flush(struct worker *w, uint32_t p)
+{
+	uint16_t n = w->n_tx[p], sent;
+
+	if (n == 0)
+		return;
+	sent = rte_eth_tx_burst(fwd.ports[p].port_id, w->queue, w->tx[p], n);
+	w->st->tx += sent;
+	if (unlikely(sent < n)) {
+		w->st->drops[FWD_DROP_TX_FULL] += n - sent;
+		rte_pktmbuf_free_bulk(&w->tx[p][sent], n - sent);
+	}
+	w->n_tx[p] = 0;
+}
+
+static void
+tx_one(struct worker *w, uint32_t p, struct rte_mbuf *m)
+{
+	w->tx[p][w->n_tx[p]++] = m;
+	if (w->n_tx[p] == FWD_TX_MAX)
+		tx_flush(w, p);
+}
+
+static void
+drop(struct worker *w, struct rte_mbuf *m, enum fwd_drop why)
+{
+	w->st->drops[why]++;
+	rte_pktmbuf_free(m);
+}
+
+/* Sends m to backend b of service s, rewritten for the service's mode. */
+static void
+forward(struct worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
+	uint32_t s, uint32_t b, uint32_t hash)
+{
+	const struct fwd_service *sv = &fwd.svc[s];
+	const struct fwd_backend *be;
+	const struct fwd_port *out;
+	uint8_t nh_mac[6];
+	uint8_t *frame;
+
+	if (unlikely(b >= sv->n_backends)) {
+		drop(w, m, FWD_DROP_NO_BACKEND);
+		return;
+	}
+	be = &sv->be[b];
+	out = &fwd.ports[be->out];
+	if (unlikely(!neigh_mac(fwd.neigh, be->neigh, nh_mac))) {
+		drop(w, m, FWD_DROP_NO_NEIGH);
+		return;
+	}
+	w->svc_st[s].pkts++;
+	w->svc_st[s].bytes += rte_pktmbuf_pkt_len(m);
+	frame = rte_pktmbuf_mtod(m, uint8_t *);
+	switch (sv->mode) {
+	case CFG_MODE_DSR:
+		pkt_rw_dsr(frame, out->mac, nh_mac);
+		break;
+	case CFG_MODE_NAT:
+		if (pkt_rw_nat_fwd(frame, rte_pktmbuf_data_len(m), pi, &be->ip,
+				   be->port_be) != 0) {
+			drop(w, m, FWD_DROP_OTHER);
+			return;
+		}
+		pkt_rw_dsr(frame, out->mac, nh_mac);
+		break;
+	case CFG_MODE_TUNNEL: {
+		struct pkt_vxlan vx = be->vx;
+		uint32_t hlen = halb_ip_is_v4(&be->ip) ? PKT_VXLAN_HDR_V4 :
+							 PKT_VXLAN_HDR_V6;
+		uint8_t *outer;
+
+		if (pi->has_vlan) {
+			/* The backend's VXLAN device takes untagged frames. */
+			memmove(frame + 4, frame, 12);
+			rte_pktmbuf_adj(m, 4);
+		}
+		outer = (uint8_t *)rte_pktmbuf_prepend(m, (uint16_t)hlen);
+		if (unlikely(outer == NULL)) {
+			drop(w, m, FWD_DROP_NO_HEADROOM);
+			return;
+		}
+		memcpy(vx.dst_mac, nh_mac, 6);
+		pkt_vxlan_encap(outer, rte_pktmbuf_pkt_len(m) - hlen, &vx, hash);
+		break;
+	}
+	}
+	tx_one(w, be->out, m);
+}
+
+/* Decides locally with the service's Maglev table: same answer as the
+ * classifier's default scheduler, with no state. */
+static void
+fallback(struct worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
+	 uint32_t s, uint32_t hash)
+{
+	const struct halb_mh_shm *mh = &fwd.shm->mh[s];
+	uint32_t cur = __atomic_load_n(&mh->cur, __ATOMIC_ACQUIRE);
+	uint16_t b = mh_lookup(mh->table[cur], mh->size, hash);
+
+	w->st->fallbacks++;
+	w->svc_st[s].fallbacks++;
+	if (b == MH_EMPTY) {
+		drop(w, m, FWD_DROP_NO_BACKEND);
+		return;
+	}
+	forward(w, m, pi, s, b, hash);
+}
+
+static void
+track(struct flow_entry *e, const struct pkt_info *pi, uint32_t now_ms)
+{
+	uint8_t st = e->state, nst = st;
+
+	if (pi->key.proto == IPPROTO_TCP) {
+		if (pi->tcp_flags & (TCP_FIN | TCP_RST))
+			nst = FLOW_ST_FIN;
+		else if (st == FLOW_ST_SYN && !(pi->tcp_flags & TCP_SYN))
+			nst = FLOW_ST_EST;
+	}
+	if (nst != st)
+		__atomic_store_n(&e->state, nst, __ATOMIC_RELAXED);
+	if (e->last_seen != now_ms)
+		__atomic_store_n(&e->last_seen, now_ms, __ATOMIC_RELAXED);
+}
+
+/* A backend's reply in NAT mode: the source becomes the VIP again and
+ * the frame goes to the client's next hop. */
+static void
+nat_reply(struct worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
+	  int s)
+{
+	const struct fwd_service *sv = &fwd.svc[s];
+	struct halb_ip dst, nh;
+	uint8_t nh_mac[6];
+	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
+	int port, n;
+
+	memcpy(dst.b, pi->key.dst, 16);
+	port = cfg_route(fwd.cfg, &dst, &nh);
+	if (port < 0) {
+		drop(w, m, FWD_DROP_NO_ROUTE);
+		return;
+	}
+	n = neigh_find(fwd.neigh, &nh);
+	if (n < 0)
+		n = neigh_claim(fwd.neigh, &nh, (uint16_t)port);
+	if (n < 0 || !neigh_mac(fwd.neigh, n, nh_mac)) {
+		drop(w, m, FWD_DROP_NO_NEIGH);
+		return;
+	}
+	if (pkt_rw_nat_rev(frame, rte_pktmbuf_data_len(m), pi, &sv->vip,
+			   sv->vport_be) != 0) {
+		drop(w, m, FWD_DROP_OTHER);
+		return;
+	}
+	pkt_rw_dsr(frame, fwd.ports[port].mac, nh_mac);
+	w->st->nat_replies++;
+	w->svc_st[s].pkts++;
+	w->svc_st[s].bytes += rte_pktmbuf_pkt_len(m);
+	tx_one(w, (uint32_t)port, m);
+}
+
+static void
+neigh_input(struct worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
+	    uint32_t p)
+{
+	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
+	uint32_t len = rte_pktmbuf_data_len(m), out_len = 0;
+	struct halb_ip ip, target;
+	uint8_t mac[6];
+	int asks, n;
+
+	if (pi->kind == PKT_KIND_ARP)
+		w->st->arp_in++;
+	else
+		w->st->nd_in++;
+	asks = pkt_neigh_asks_for(frame, len, pi, &target) == 1 &&
+	       fwd_is_local(&fwd, &target);
+	if (pkt_neigh_binding(frame, len, pi, &ip, mac) == 0) {
+		/* Like Linux: learn from anyone who asks for us, and
+		 * refresh the entries we already track. */
+		n = asks ? neigh_claim(fwd.neigh, &ip, (uint16_t)p) :
+			   neigh_find(fwd.neigh, &ip);
+		if (n >= 0)
+			neigh_learn(fwd.neigh, n, mac, w->now_ms);
+	}
+	if (asks) {
+		uint32_t room = rte_pktmbuf_tailroom(m) + len;
+
+		if (pi->kind == PKT_KIND_ARP)
+			out_len = pkt_arp_reply(frame, room, pi, fwd.ports[p].mac,
+						&target);
+		else
+			out_len = pkt_nd_advert(frame, room, pi, fwd.ports[p].mac,
+						&target);
+	}
+	if (out_len == 0) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	m->data_len = (uint16_t)out_len;
+	m->pkt_len = out_len;
+	if (pi->kind == PKT_KIND_ARP)
+		w->st->arp_out++;
+	else
+		w->st->nd_out++;
+	tx_one(w, p, m);
+}
+
+static void
+punt(struct worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
+     int s, uint32_t hash)
+{
+	if (rte_ring_sp_enqueue(w->ws->punt, m) == 0) {
+		w->st->punts++;
+		return;
+	}
+	fallback(w, m, pi, (uint32_t)s, hash);
+}
+
+static bool
+syn_only(const struct pkt_info *pi)
+{
+	return pi->key.proto == IPPROTO_TCP &&
+	       (pi->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
+}
+
+/* One received frame from port p. */
+static void
+input(struct worker *w, struct rte_mbuf *m, uint32_t p)
+{
+	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
+	struct flow_entry *e;
+	struct pkt_info pi;
+	enum pkt_verdict v;
+	uint32_t hash;
+	int s;
+
+	if (unlikely(m->nb_segs > 1) && rte_pktmbuf_linearize(m) != 0) {
+		w->st->bad[PKT_ERR_TRUNC]++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	/* Unicast for another station (a bridge flooding): not ours. */
+	if (!(frame[0] & 1) && memcmp(frame, fwd.ports[p].mac, 6) != 0) {
+		drop(w, m, FWD_DROP_NOT_OURS);
+		return;
+	}
+	v = pkt_parse(frame, rte_pktmbuf_data_len(m), &pi);
+	if (unlikely(v != PKT_OK)) {
+		w->st->bad[v]++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	switch (pi.kind) {
+	case PKT_KIND_FLOW:
+		break;
+	case PKT_KIND_ICMP_ERR:
+		s = svc_by_vip(&fwd.svcs, pi.key.dst, pi.key.dport, pi.key.proto);
+		if (s < 0) {
+			drop(w, m, FWD_DROP_NO_SERVICE);
+			return;
+		}
+		/* Path-MTU and unreachable errors follow their flow. */
+		w->st->icmp_errors++;
+		hash = pkt_flow_hash(&pi.key);
+		e = flow_lookup(&w->ws->flows, &pi.key, hash);
+		if (e != NULL)
+			forward(w, m, &pi, e->svc, e->backend, hash);
+		else
+			fallback(w, m, &pi, (uint32_t)s, hash);
+		return;
+	case PKT_KIND_ARP:
+	case PKT_KIND_ND:
+		neigh_input(w, m, &pi, p);
+		return;
+	default:
+		drop(w, m, FWD_DROP_OTHER);
+		return;
+	}
+	if (pi.frag == PKT_FRAG_LATER) {
+		drop(w, m, FWD_DROP_FRAGMENT);
+		return;
+	}
+	s = svc_by_vip(&fwd.svcs, pi.key.dst, pi.key.dport, pi.key.proto);
+	if (s < 0) {
+		uint16_t b;
+
+		s = svc_by_nat_backend(&fwd.svcs, pi.key.src, pi.key.sport,
+				       pi.key.proto, &b);
+		if (s >= 0)
+			nat_reply(w, m, &pi, s);
+		else
+			drop(w, m, FWD_DROP_NO_SERVICE);
+		return;
+	}
+	hash = pkt_flow_hash(&pi.key);
+	e = flow_lookup(&w->ws->flows, &pi.key, hash);
+	if (e != NULL) {
+		w->st->hits++;
+		track(e, &pi, w->now_ms);
+		forward(w, m, &pi, e->svc, e->backend, hash);
+		return;
+	}
+	if (!w->cls_up || (w->ws->table_full && !syn_only(&pi)))
+		fallback(w, m, &pi, (uint32_t)s, hash);
+	else
+		punt(w, m, &pi, s, hash);
+}
+
+/* Frames the classifier decided, back for transmission. */
+static void
+returned(struct worker *w, struct rte_mbuf *m)
+{
+	uint32_t d = m->hash.usr;
+	struct pkt_info pi;
+
+	w->st->returned++;
+	if (pkt_parse(rte_pktmbuf_mtod(m, const uint8_t *),
+		      rte_pktmbuf_data_len(m), &pi) != PKT_OK ||
+	    HALB_RET_SVC(d) >= fwd.shm->n_services) {
+		drop(w, m, FWD_DROP_OTHER);
+		return;
+	}
+	forward(w, m, &pi, HALB_RET_SVC(d), HALB_RET_BACKEND(d),
+		pkt_flow_hash(&pi.key));
+}
+
+/* Worker 0 asks for the link addresses of unresolved or aging
+ * neighbours, at most one request per entry per NEIGH_RETRY_MS. */
+static void
+neigh_tick(struct worker *w)
+{
+	uint32_t i;
+
+	for (i = 0; i < NEIGH_SLOTS; i++) {
+		const struct neigh_ent *e = &fwd.neigh->e[i];
+		const struct fwd_port *p;
+		struct rte_mbuf *m;
+		uint8_t *buf;
+		uint32_t len;
+
+		if (!neigh_due(fwd.neigh, i, w->now_ms))
+			continue;
+		p = &fwd.ports[e->port];
+		m = rte_pktmbuf_alloc(fwd.shm->pool);
+		if (m == NULL)
+			return;
+		buf = rte_pktmbuf_mtod(m, uint8_t *);
+		if (halb_ip_is_v4(&e->ip)) {
+			if (!p->cfg->has_ip4)
+				goto skip;
+			len = pkt_arp_request(buf, p->mac, &p->cfg->ip4, &e->ip);
+			w->st->arp_out++;
+		} else {
+			if (!p->cfg->has_ip6)
+				goto skip;
+			len = pkt_nd_solicit(buf, p->mac, &p->cfg->ip6, &e->ip);
+			w->st->nd_out++;
+		}
+		m->data_len = (uint16_t)len;
+		m->pkt_len = len;
+		tx_one(w, e->port, m);
+		continue;
+skip:
+		rte_pktmbuf_free(m);
+	}
+}
+
+/* The classifier is gone: decide what it left in our punt ring. */
+static void
+drain_punts(struct worker *w)
+{
+	struct rte_mbuf *m;
+	struct pkt_info pi;
+	int s;
+
+	while (rte_ring_mc_dequeue(w->ws->punt, (void **)&m) == 0) {
+		if (pkt_parse(rte_pktmbuf_mtod(m, const uint8_t *),
+			      rte_pktmbuf_data_len(m), &pi) != PKT_OK ||
+		    (s = svc_by_vip(&fwd.svcs, pi.key.dst, pi.key.dport,
+				    pi.key.proto)) < 0) {
+			drop(w, m, FWD_DROP_OTHER);
+			continue;
+		}
+		fallback(w, m, &pi, (uint32_t)s, pkt_flow_hash(&pi.key));
+	}
+}
+
+static void
+idle_backoff(uint32_t *idle)
+{
+	uint32_t us;
+
+	if (fwd.cfg->idle_sleep_us == 0 || ++*idle < IDLE_SPIN_LOOPS) {
+		rte_pause();
+		return;
+	}
+	us = (*idle - IDLE_SPIN_LOOPS + 1) * 4;
+	if (us > fwd.cfg->idle_sleep_us)
+		us = fwd.cfg->idle_sleep_us;
+	usleep(us);
+}
+
+int
+fwd_worker_main(void *arg)
+{
+	static struct worker workers[CFG_MAX_WORKERS];
+	struct worker *w = &workers[(uintptr_t)arg];
+	struct rte_mbuf *pkts[FWD_BURST];
+	struct halb_shm *shm = fwd.shm;
+	uint32_t idle = 0, p, i, n, busy;
+
+	w->id = (uint32_t)(uintptr_t)arg;
+	w->queue = (uint16_t)w->id;
+	w->ws = &shm->workers[w->id];
+	w->st = &w->ws->stats;
+	w->svc_st = shm->svc[w->id];
+	w->ws->lcore = rte_lcore_id();
+	rte_rcu_qsbr_thread_register(shm->qsbr, w->id);
+	rte_rcu_qsbr_thread_online(shm->qsbr, w->id);
+	FWD_LOG(INFO, "worker %u on lcore %u", w->id, rte_lcore_id());
+
+	while (!fwd.quit) {
+		w->now_tsc = rte_rdtsc();
+		w->now_ms = halb_now_ms(shm, w->now_tsc);
+		{
+			bool up = shm->cls_pid != 0 &&
+				  w->now_tsc - shm->cls_alive < fwd.cls_timeout_tsc;
+
+			if (w->cls_up && !up) {
+				FWD_LOG(WARNING, "worker %u: classifier silent, deciding new flows locally",
+					w->id);
+				drain_punts(w);
+			} else if (!w->cls_up && up) {
+				FWD_LOG(INFO, "worker %u: classifier up", w->id);
+			}
+			w->cls_up = up;
+		}
+		busy = 0;
+		for (p = 0; p < fwd.n_ports; p++) {
+			n = rte_eth_rx_burst(fwd.ports[p].port_id, w->queue, pkts,
+					     FWD_BURST);
+			busy += n;
+			w->st->rx += n;
+			for (i = 0; i < n; i++) {
+				if (i + 1 < n)
+					rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+				input(w, pkts[i], p);
+			}
+		}
+		n = rte_ring_sc_dequeue_burst(w->ws->ret, (void **)pkts, FWD_BURST,
+					      NULL);
+		busy += n;
+		for (i = 0; i < n; i++)
+			returned(w, pkts[i]);
+		if (w->id == 0 && w->now_ms - w->neigh_ms >= NEIGH_TICK_MS) {
+			w->neigh_ms = w->now_ms;
+			neigh_tick(w);
+		}
+		for (p = 0; p < fwd.n_ports; p++)
+			tx_flush(w, p);
+		rte_rcu_qsbr_quiescent(shm->qsbr, w->id);
+		if (busy)
+			idle = 0;
+		else
+			idle_backoff(&idle);
+	}
+	rte_rcu_qsbr_thread_offline(shm->qsbr, w->id);
+	rte_rcu_qsbr_thread_unregister(shm->qsbr, w->id);
+	return 0;
+}

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The appliance configuration as loaded from its libconfig file
+ * (docs/CONFIG.md documents every key).  Plain data, no pointers, so that
+ * it can be copied whole; indices of services and backends are the
+ * indices used by the flow table, the Maglev tables and the counters,
+ * identical in every process that loads the same file.
+ */
+#ifndef HALB_CFG_T_H
+#define HALB_CFG_T_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "halb/ip.h"
+
+#define CFG_MAX_EAL_ARGS 32
+#define CFG_MAX_PORTS 4
+#define CFG_MAX_WORKERS 16
+#define CFG_MAX_SERVICES 64
+#define CFG_MAX_BACKENDS 256 /* per service */
+#define CFG_MAX_NEIGH 256
+#define CFG_NAME_LEN 32
+#define CFG_ARG_LEN 256
+
+enum cfg_mode {
+	CFG_MODE_DSR = 0,
+	CFG_MODE_NAT,
+	CFG_MODE_TUNNEL,
+};
+
+enum cfg_sched {
+	CFG_SCHED_MAGLEV = 0,
+	CFG_SCHED_WRR,
+	CFG_SCHED_WLC,
+};
+
+struct cfg_port {
+	char name[CFG_NAME_LEN];
+	char vdev[CFG_ARG_LEN]; /* EAL --vdev argument; its first word names the device */
+	bool has_ip4, has_ip6;
+	struct halb_ip ip4, ip6;   /* this port's own addresses */
+	uint8_t plen4, plen6;      /* connected prefixes */
+	bool has_gw4, has_gw6;
+	struct halb_ip gw4, gw6;   /* next hop for everything not connected */
+	int line;
+};
+
+struct cfg_neigh {
+	struct halb_ip ip;
+	uint8_t mac[6];
+	int line;
+};
+
+struct cfg_backend {
+	struct halb_ip ip;
+	uint16_t port;       /* 0: same as the packet's destination port */
+	uint32_t weight;     /* 1..CFG_MAX_WEIGHT; 0 = configured out */
+	bool has_tunnel_mac;
+	uint8_t tunnel_mac[6]; /* tunnel mode: MAC of the backend's VXLAN device */
+	int line;
+};
+
+#define CFG_MAX_WEIGHT 65535
+
+struct cfg_service {
+	char name[CFG_NAME_LEN];
+	struct halb_ip vip;
+	uint16_t port;       /* 0: all ports */
+	uint8_t proto;       /* IPPROTO_TCP or IPPROTO_UDP */
+	uint8_t mode;        /* enum cfg_mode */
+	uint8_t sched;       /* enum cfg_sched */
+	uint32_t vni;        /* tunnel mode: VXLAN network identifier */
+	uint16_t tunnel_port; /* tunnel mode: UDP destination port (4789) */
+	uint32_t n_backends;
+	struct cfg_backend backends[CFG_MAX_BACKENDS];
+	int line;
+};
+
+struct halb_cfg {
+	char path[256];
+	/* eal { } */
+	char file_prefix[64];
+	char lcores[64];          /* EAL -l list: first is the main lcore */
+	uint32_t n_eal_extra;
+	char eal_extra[CFG_MAX_EAL_ARGS][CFG_ARG_LEN];
+	uint32_t n_workers;       /* worker lcores (lcore list minus main) */
+	uint32_t classifier_lcore; /* the classifier's lcore id: distinct from
+				    * the forwarder's, as mempool caches are
+				    * per lcore id */
+	/* ports ( ) */
+	uint32_t n_ports;
+	struct cfg_port ports[CFG_MAX_PORTS];
+	/* flows { } */
+	uint32_t flow_entries;    /* per worker */
+	uint32_t tcp_syn_timeout_ms;
+	uint32_t tcp_timeout_ms;
+	uint32_t tcp_fin_timeout_ms;
+	uint32_t udp_timeout_ms;
+	/* top level */
+	uint32_t idle_sleep_us;   /* max back-off sleep when idle; 0 = busy poll */
+	uint32_t classifier_timeout_ms; /* heartbeat age that means "gone" */
+	uint32_t n_neigh;
+	struct cfg_neigh neigh[CFG_MAX_NEIGH];
+	uint32_t n_services;
+	struct cfg_service services[CFG_MAX_SERVICES];
+};
+
+#endif

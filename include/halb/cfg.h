@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Loading and checking the appliance configuration.
+ *
+ * Every mistake is reported as "FILE:LINE: what is wrong" on the given
+ * stream, one line each, and loading goes on past the first mistake so
+ * that an operator sees all of them at once.
+ */
+#ifndef HALB_CFG_H
+#define HALB_CFG_H
+
+#include <stdio.h>
+
+#include "halb/cfg-t.h"
+
+/*
+ * Loads and validates path.  Returns a heap-allocated configuration
+ * (free with cfg_free) or NULL with errno set (EINVAL: invalid, with
+ * every mistake written to err; ENOENT etc. for an unreadable file,
+ * also reported on err).
+ */
+struct halb_cfg *cfg_load(const char *path, FILE *err);
+void cfg_free(struct halb_cfg *cfg);
+
+/*
+ * The --check-config implementation shared by every program: loads
+ * path, prints mistakes on stderr or "FILE: ok" on stdout.  Returns the
+ * process exit code (0 valid, 1 invalid).
+ */
+int cfg_check_main(const char *path);
+
+/* A stable 64-bit digest of the loaded configuration, so that two processes can
+ * tell they run from the same file. */
+uint64_t cfg_digest(const struct halb_cfg *cfg);
+
+/* Names of enum values as the file spells them ("dsr", "maglev", ...). */
+const char *cfg_mode_name(unsigned int mode);
+const char *cfg_sched_name(unsigned int sched);
+
+/*
+ * Finds the port and next hop that reach `dst`: a port whose connected
+ * prefix holds dst (next hop dst itself), else the first port with a
+ * gateway of dst's family.  Returns the port index, or -ENETUNREACH.
+ */
+int cfg_route(const struct halb_cfg *cfg, const struct halb_ip *dst,
+	      struct halb_ip *next_hop);
+
+#endif

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Flow-table types.  One table per forwarder worker, in hugepage memory
+ * shared by the forwarder (primary) and the classifier (secondary).
+ *
+ * Layout: a power-of-two array of buckets, one cache line each, holding
+ * eight slots; a slot is one 64-bit word packing (entry index + 1) and a
+ * 16-bit signature of the key's hash, so that a slot is published or
+ * removed by one atomic store.  Each key may live in one of two buckets
+ * (primary from the hash, secondary from the signature, as in DPDK's
+ * cuckoo hash, without displacement).  Entries live in a separate array,
+ * one cache line each.
+ *
+ * Writers and readers:
+ *  - The classifier is the only writer of buckets and of an entry's key
+ *    and decision.  It fills an entry, then publishes its slot with a
+ *    release store; it removes by storing 0 and frees the entry only after
+ *    a QSBR grace period, so a reader never sees a reused entry.
+ *  - The owning worker reads without locks and is the only writer of
+ *    an entry's `last_seen` and `state` (relaxed stores), which the
+ *    classifier reads to expire the flow.
+ */
+#ifndef HALB_FLOW_T_H
+#define HALB_FLOW_T_H
+
+#include <assert.h>
+#include <stdint.h>
+
+/*
+ * The connection as the client sent it (client -> VIP).  Addresses are
+ * IPv4-mapped for IPv4; ports in network order; zero padding so that keys
+ * compare and hash as bytes.
+ */
+struct flow_key {
+	uint8_t src[16];
+	uint8_t dst[16];
+	uint16_t sport;
+	uint16_t dport;
+	uint8_t proto;
+	uint8_t pad[3];
+};
+static_assert(sizeof(struct flow_key) == 40, "flow_key is hashed as 40 bytes");
+
+enum flow_state {
+	FLOW_ST_SYN = 0, /* seen only the opening SYN (or first UDP datagram) */
+	FLOW_ST_EST,     /* seen traffic beyond the SYN */
+	FLOW_ST_FIN,     /* seen FIN or RST */
+	FLOW_ST_UDP,
+};
+
+struct flow_entry {
+	struct flow_key key;
+	uint16_t svc;       /* service index in the configuration */
+	uint16_t backend;   /* backend index within the service */
+	uint8_t state;      /* enum flow_state; written by the worker */
+	uint8_t flags;
+	uint16_t pad0;
+	uint32_t last_seen; /* coarse ms clock (flow_now_ms); by the worker */
+	uint32_t created;   /* coarse ms clock, by the classifier */
+	uint8_t pad[4];
+} __attribute__((aligned(64)));
+static_assert(sizeof(struct flow_entry) == 64, "one cache line per entry");
+
+#define FLOW_BUCKET_SLOTS 8
+
+struct flow_bucket {
+	uint64_t slot[FLOW_BUCKET_SLOTS];
+} __attribute__((aligned(64)));
+static_assert(sizeof(struct flow_bucket) == 64, "one cache line per bucket");
+
+struct flow_table {
+	uint32_t n_buckets;   /* power of two */
+	uint32_t bucket_mask;
+	uint32_t n_entries;   /* capacity */
+	uint32_t worker;
+	struct flow_bucket *buckets;
+	struct flow_entry *entries;
+};
+
+#endif

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * What the packet parser learns about a frame (struct pkt_info) and why
+ * it may refuse one (enum pkt_verdict).  Offsets are from the start of
+ * the Ethernet frame.
+ */
+#ifndef HALB_PKT_T_H
+#define HALB_PKT_T_H
+
+#include <stdint.h>
+
+#include "halb/flow-t.h"
+
+enum pkt_kind {
+	PKT_KIND_FLOW = 0, /* TCP or UDP; key is its 5-tuple */
+	PKT_KIND_ICMP_ERR, /* ICMP/ICMPv6 error; key is the quoted flow, turned
+			    * back into the direction client -> VIP */
+	PKT_KIND_ARP,      /* ARP request or reply */
+	PKT_KIND_ND,       /* ICMPv6 neighbour solicitation or advertisement */
+	PKT_KIND_OTHER,    /* valid IP, but nothing halb balances (echo, ...) */
+};
+
+enum pkt_frag {
+	PKT_FRAG_NONE = 0,
+	PKT_FRAG_FIRST, /* offset 0, more fragments: has the L4 header */
+	PKT_FRAG_LATER, /* offset > 0: no L4 header, ports unknown */
+};
+
+/* Why a frame was refused; each has its own drop counter. */
+enum pkt_verdict {
+	PKT_OK = 0,
+	PKT_ERR_TRUNC,     /* shorter than a header it announces */
+	PKT_ERR_L2,        /* unsupported ethertype or VLAN stacking */
+	PKT_ERR_IP_VER,    /* version field does not match the ethertype */
+	PKT_ERR_IP_HLEN,   /* IPv4 IHL < 5 or beyond the packet */
+	PKT_ERR_IP_LEN,    /* total/payload length lies about the frame */
+	PKT_ERR_IP_EXT,    /* IPv6 extension header chain malformed/too long */
+	PKT_ERR_L4,        /* TCP data offset or UDP length invalid */
+	PKT_ERR_ICMP,      /* ICMP error with an unusable quote */
+	PKT_ERR_ARP,       /* ARP not Ethernet/IPv4 */
+	PKT_VERDICT_MAX,
+};
+
+struct pkt_info {
+	uint8_t kind;      /* enum pkt_kind */
+	uint8_t family;    /* 4 or 6 (0 for ARP) */
+	uint8_t frag;      /* enum pkt_frag */
+	uint8_t tcp_flags; /* for TCP flows, else 0 */
+	uint16_t l3_off;   /* IP (or ARP) header */
+	uint16_t l4_off;   /* TCP/UDP/ICMP header; 0 for later fragments */
+	uint16_t l3_len;   /* IP total length (header + payload) */
+	uint16_t vlan_tci; /* host order; valid when has_vlan */
+	uint8_t has_vlan;
+	uint8_t l4_proto;  /* IPPROTO_* of the transport (ICMP for errors) */
+	uint16_t inner_l3_off; /* ICMP errors: quoted IP header */
+	uint16_t inner_l4_off; /* ICMP errors: quoted L4 header */
+	uint32_t frag_id;  /* IPv4 id or IPv6 fragment id, when fragmented */
+	struct flow_key key;
+};
+
+#endif

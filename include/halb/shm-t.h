@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The shared-memory contract between halb-forwarder (DPDK primary) and
+ * halb-classifier (DPDK secondary).  The forwarder creates the memzone
+ * HALB_SHM_NAME holding struct halb_shm, the flow tables, the rings, the
+ * QSBR variable and the Maglev tables; the classifier attaches to it.
+ * Pointers inside are valid in both processes (DPDK maps hugepage memory
+ * at the same addresses in primary and secondary).
+ *
+ * Who writes what:
+ *  - forwarder main lcore: everything at start-up; fwd_alive.
+ *  - worker w: workers[w].stats, svc_stats[w][*], its entries'
+ *    last_seen/state; enqueues workers[w].punt.
+ *  - classifier: cls_alive, cls_pid, cls_stats, the flow tables' buckets
+ *    and entries, workers[w].table_full; enqueues workers[w].ret;
+ *    publishes Maglev tables (mh[s].cur) once it owns them.
+ * Counters are written by one thread each and read by anyone.
+ */
+#ifndef HALB_SHM_T_H
+#define HALB_SHM_T_H
+
+#include <stdint.h>
+
+#include "halb/cfg-t.h"
+#include "halb/flow-t.h"
+#include "halb/pkt-t.h"
+
+#define HALB_SHM_NAME "halb_shm"
+#define HALB_SHM_MAGIC 0x68616c62u /* "halb" */
+#define HALB_SHM_VERSION 1u
+#define HALB_RING_SIZE 1024u
+
+/* Why a worker dropped a packet (beyond the parser's verdicts). */
+enum fwd_drop {
+	FWD_DROP_NOT_OURS = 0, /* unicast to another MAC */
+	FWD_DROP_NO_SERVICE,   /* not to a VIP, not from a NAT backend */
+	FWD_DROP_FRAGMENT,     /* non-first fragment: carries no ports */
+	FWD_DROP_NO_BACKEND,   /* every backend of the service has weight 0 */
+	FWD_DROP_NO_NEIGH,     /* next hop's link address not resolved yet */
+	FWD_DROP_NO_ROUTE,     /* no port reaches the destination */
+	FWD_DROP_TX_FULL,      /* the device refused the burst */
+	FWD_DROP_NO_HEADROOM,  /* could not prepend the tunnel header */
+	FWD_DROP_OTHER,        /* IP but not TCP/UDP/ICMP error, not ARP/ND */
+	FWD_DROP_MAX,
+};
+
+struct fwd_stats {
+	uint64_t rx, tx;
+	uint64_t hits;       /* flow table hits */
+	uint64_t punts;      /* misses sent to the classifier */
+	uint64_t returned;   /* packets the classifier handed back */
+	uint64_t fallbacks;  /* decided here: classifier gone or table full */
+	uint64_t nat_replies; /* backend -> client rewrites */
+	uint64_t icmp_errors; /* ICMP errors sent after their flow */
+	uint64_t arp_in, arp_out, nd_in, nd_out;
+	uint64_t drops[FWD_DROP_MAX];
+	uint64_t bad[PKT_VERDICT_MAX]; /* parser verdicts */
+} __attribute__((aligned(64)));
+
+struct svc_stats {
+	uint64_t pkts, bytes;
+	uint64_t fallbacks;
+	uint64_t pad[5];
+} __attribute__((aligned(64)));
+
+struct cls_stats {
+	uint64_t punted;      /* packets taken from punt rings */
+	uint64_t installs;    /* new flows installed */
+	uint64_t existing;    /* flow was already installed (retransmit) */
+	uint64_t table_full;  /* install refused: table full */
+	uint64_t no_service;
+	uint64_t no_backend;
+	uint64_t bad_packet;  /* a punted packet that does not parse */
+	uint64_t ret_full;    /* return ring full: packet dropped */
+	uint64_t expired;     /* flows removed by the expiry scan */
+	uint64_t loops;
+} __attribute__((aligned(64)));
+
+struct halb_worker_shm {
+	struct rte_ring *punt;  /* worker -> classifier; single producer,
+				 * multi consumer: the worker drains it itself
+				 * when the classifier is gone */
+	struct rte_ring *ret;   /* classifier -> worker */
+	struct flow_table flows;
+	uint32_t lcore;
+	volatile uint32_t table_full; /* set by the classifier */
+	volatile uint32_t flow_count; /* live flows, by the classifier */
+	struct fwd_stats stats;
+} __attribute__((aligned(64)));
+
+/* A service's Maglev table, double-buffered: the writer builds into the
+ * buffer that is not current, then flips cur. */
+struct halb_mh_shm {
+	uint16_t *table[2];
+	uint32_t size;
+	uint32_t cur;  /* atomic */
+};
+
+struct halb_shm {
+	uint32_t magic;
+	uint32_t version;
+	uint64_t cfg_digest;
+	uint64_t tsc_hz;
+	uint64_t tsc_base;          /* flow clocks count ms from here */
+	uint32_t n_workers;
+	uint32_t n_services;
+	volatile uint64_t fwd_alive;  /* TSC, forwarder main lcore */
+	volatile uint64_t cls_alive;  /* TSC, classifier loop */
+	volatile int32_t cls_pid;
+	uint32_t cls_starts;          /* classifier attachments so far */
+	struct rte_rcu_qsbr *qsbr;    /* one thread id per worker */
+	struct rte_mempool *pool;
+	struct halb_mh_shm mh[CFG_MAX_SERVICES];
+	struct halb_worker_shm workers[CFG_MAX_WORKERS];
+	struct svc_stats svc[CFG_MAX_WORKERS][CFG_MAX_SERVICES];
+	struct cls_stats cls;
+	/* Live flows per backend, kept by the classifier (wlc reads them). */
+	uint32_t active[CFG_MAX_SERVICES][CFG_MAX_BACKENDS];
+};
+
+/* The coarse flow clock, shared by both processes. */
+static inline uint32_t
+halb_now_ms(const struct halb_shm *shm, uint64_t tsc)
+{
+	return (uint32_t)((tsc - shm->tsc_base) / (shm->tsc_hz / 1000));
+}
+
+/* Decision a classifier writes into a returned mbuf's hash.usr. */
+#define HALB_RET_DECISION(svc, backend) \
+	((uint32_t)(svc) << 16 | (uint32_t)(backend))
+#define HALB_RET_SVC(u) ((uint16_t)((u) >> 16))
+#define HALB_RET_BACKEND(u) ((uint16_t)(u))
+
+#endif

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Service lookup tables (see halb/svc.h). */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "halb/svc.h"
+
+static uint32_t
+ent_hash(const uint8_t ip[16], uint16_t port, uint8_t proto)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	unsigned int i;
+
+	for (i = 0; i < 16; i++)
+		h = (h ^ ip[i]) * 0x100000001b3ull;
+	h = (h ^ port) * 0x100000001b3ull;
+	h = (h ^ proto) * 0x100000001b3ull;
+	return (uint32_t)(h ^ (h >> 32));
+}
+
+static struct svc_map_ent *
+ent_find(struct svc_map_ent *tab, uint32_t mask, const uint8_t ip[16],
+	 uint16_t port, uint8_t proto, int claim)
+{
+	uint32_t i = ent_hash(ip, port, proto) & mask, n;
+
+	for (n = 0; n <= mask; n++, i = (i + 1) & mask) {
+		struct svc_map_ent *e = &tab[i];
+
+		if (!e->used) {
+			if (!claim)
+				return NULL;
+			memcpy(e->ip, ip, 16);
+			e->port = port;
+			e->proto = proto;
+			e->used = 1;
+			return e;
+		}
+		if (e->port == port && e->proto == proto &&
+		    memcmp(e->ip, ip, 16) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+static uint32_t
+pow2_above(uint32_t n)
+{
+	uint32_t p = 16;
+
+	while (p < n * 2)
+		p <<= 1;
+	return p;
+}
+
+int
+svc_map_build(struct svc_map *m, const struct halb_cfg *cfg)
+{
+	uint32_t n_nat = 0, s, b;
+
+	for (s = 0; s < cfg->n_services; s++)
+		if (cfg->services[s].mode == CFG_MODE_NAT)
+			n_nat += cfg->services[s].n_backends;
+	m->vip_mask = pow2_above(cfg->n_services) - 1;
+	m->nat_mask = pow2_above(n_nat) - 1;
+	m->vip = calloc(m->vip_mask + 1, sizeof(*m->vip));
+	m->nat = calloc(m->nat_mask + 1, sizeof(*m->nat));
+	if (m->vip == NULL || m->nat == NULL) {
+		svc_map_free(m);
+		return -ENOMEM;
+	}
+	for (s = 0; s < cfg->n_services; s++) {
+		const struct cfg_service *sv = &cfg->services[s];
+		struct svc_map_ent *e;
+
+		e = ent_find(m->vip, m->vip_mask, sv->vip.b, htons(sv->port),
+			     sv->proto, 1);
+		e->svc = (uint16_t)s;
+		if (sv->mode != CFG_MODE_NAT)
+			continue;
+		for (b = 0; b < sv->n_backends; b++) {
+			const struct cfg_backend *be = &sv->backends[b];
+
+			e = ent_find(m->nat, m->nat_mask, be->ip.b,
+				     htons(be->port), sv->proto, 1);
+			e->svc = (uint16_t)s;
+			e->backend = (uint16_t)b;
+		}
+	}
+	return 0;
+}
+
+void
+svc_map_free(struct svc_map *m)
+{
+	free(m->vip);
+	free(m->nat);
+	m->vip = m->nat = NULL;
+}
+
+int
+svc_by_vip(const struct svc_map *m, const uint8_t ip[16], uint16_t port,
+	   uint8_t proto)
+{
+	const struct svc_map_ent *e;
+
+	e = ent_find(m->vip, m->vip_mask, ip, port, proto, 0);
+	if (e == NULL)
+		e = ent_find(m->vip, m->vip_mask, ip, 0, proto, 0);
+	return e != NULL ? e->svc : -1;
+}
+
+int
+svc_by_nat_backend(const struct svc_map *m, const uint8_t ip[16],
+		   uint16_t port, uint8_t proto, uint16_t *backend)
+{
+	const struct svc_map_ent *e;
+
+	e = ent_find(m->nat, m->nat_mask, ip, port, proto, 0);
+	if (e == NULL)
+		e = ent_find(m->nat, m->nat_mask, ip, 0, proto, 0);
+	if (e == NULL)
+		return -1;
+	*backend = e->backend;
+	return e->svc;
+}
