@@ -4,7 +4,9 @@
  * side is inline in flow.h.  Removal is two-phase: the slot is cleared
  * at once, the entry goes back to the free list only once every reader
  * has reported a quiescent state since (rte_rcu_qsbr), so a worker never
- * compares a key that is being rewritten.
+ * compares a key that is being rewritten.  When both buckets of a new key
+ * are full, one resident moves to its other bucket (one level of cuckoo
+ * displacement), published there before it is cleared here.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 #include <rte_rcu_qsbr.h>
 
 #include "halb/flow.h"
+#include "halb/pkt.h"
 
 uint32_t
 flow_table_buckets(uint32_t entries)
@@ -100,6 +103,34 @@ bucket_free_slot(const struct flow_bucket *bk)
 	return -1;
 }
 
+/*
+ * Both buckets of a new key are full: move one resident to its other
+ * bucket.  The copy is published before the original slot is cleared,
+ * so a concurrent reader finds the entry in one bucket or the other.
+ * Returns the freed slot of bucket b, or -1.
+ */
+static int
+make_room(struct flow_table *t, uint32_t b)
+{
+	struct flow_bucket *bk = &t->buckets[b];
+	unsigned int i;
+
+	for (i = 0; i < FLOW_BUCKET_SLOTS; i++) {
+		uint64_t s = bk->slot[i];
+		uint32_t h = pkt_flow_hash(&t->entries[flow_slot_idx(s)].key);
+		uint32_t alt = flow_bucket1(t, h) == b ? flow_bucket2(t, h) :
+							  flow_bucket1(t, h);
+		int j;
+
+		if (alt == b || (j = bucket_free_slot(&t->buckets[alt])) < 0)
+			continue;
+		__atomic_store_n(&t->buckets[alt].slot[j], s, __ATOMIC_RELEASE);
+		__atomic_store_n(&bk->slot[i], 0, __ATOMIC_RELEASE);
+		return (int)i;
+	}
+	return -1;
+}
+
 int
 flow_insert(struct flow_writer *w, const struct flow_key *k, uint32_t hash,
 	    uint16_t svc, uint16_t backend, uint8_t state, uint32_t now_ms,
@@ -126,6 +157,14 @@ flow_insert(struct flow_writer *w, const struct flow_key *k, uint32_t hash,
 	if (slot < 0) {
 		bk = &t->buckets[flow_bucket2(t, hash)];
 		slot = bucket_free_slot(bk);
+	}
+	if (slot < 0) {
+		bk = &t->buckets[flow_bucket1(t, hash)];
+		slot = make_room(t, flow_bucket1(t, hash));
+	}
+	if (slot < 0) {
+		bk = &t->buckets[flow_bucket2(t, hash)];
+		slot = make_room(t, flow_bucket2(t, hash));
 		if (slot < 0)
 			return -ENOSPC;
 	}
