@@ -5,7 +5,8 @@
  * over workers here, never kept in shared atomics.
  *
  *   /halb/status    processes, heartbeats, flows
- *   /halb/stats     forwarder and classifier counters, drops by reason
+ *   /halb/stats[,W] forwarder counters (all workers, or worker W),
+ *                   classifier counters, drops by reason
  *   /halb/services  services, backends, weights, live flows, traffic
  *   /halb/flows,N   up to N installed flows (a diagnostic snapshot: it
  *                   reads without a grace period, so an entry being
@@ -82,10 +83,17 @@ tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	struct rte_tel_data *drops, *bad;
 	uint32_t w, i;
 
+	uint32_t first = 0, last = shm->n_workers;
+
 	(void)cmd;
-	(void)params;
+	if (params != NULL && *params != '\0') {
+		first = (uint32_t)strtoul(params, NULL, 10);
+		if (first >= shm->n_workers)
+			return -EINVAL;
+		last = first + 1;
+	}
 	memset(&sum, 0, sizeof(sum));
-	for (w = 0; w < shm->n_workers; w++) {
+	for (w = first; w < last; w++) {
 		const uint64_t *src = (const uint64_t *)&shm->workers[w].stats;
 		uint64_t *dst = (uint64_t *)&sum;
 
@@ -237,7 +245,7 @@ fwd_telemetry_init(struct fwd_ctx *c)
 	return rte_telemetry_register_cmd("/halb/status", tel_status,
 					  "Processes, heartbeats and flow counts") |
 	       rte_telemetry_register_cmd("/halb/stats", tel_stats,
-					  "Forwarder and classifier counters") |
+					  "Forwarder and classifier counters. Parameters: int worker (optional)") |
 	       rte_telemetry_register_cmd("/halb/services", tel_services,
 					  "Services and backends") |
 	       rte_telemetry_register_cmd("/halb/flows", tel_flows,

@@ -173,6 +173,13 @@ fallback(struct worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	forward(w, m, pi, s, b, hash);
 }
 
+static bool
+syn_only(const struct pkt_info *pi)
+{
+	return pi->key.proto == IPPROTO_TCP &&
+	       (pi->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
+}
+
 static void
 track(struct flow_entry *e, const struct pkt_info *pi, uint32_t now_ms)
 {
@@ -183,6 +190,8 @@ track(struct flow_entry *e, const struct pkt_info *pi, uint32_t now_ms)
 			nst = FLOW_ST_FIN;
 		else if (st == FLOW_ST_SYN && !(pi->tcp_flags & TCP_SYN))
 			nst = FLOW_ST_EST;
+		else if (st == FLOW_ST_FIN && syn_only(pi))
+			nst = FLOW_ST_SYN; /* the client reuses the 5-tuple */
 	}
 	if (nst != st)
 		__atomic_store_n(&e->state, nst, __ATOMIC_RELAXED);
@@ -283,13 +292,6 @@ punt(struct worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 		return;
 	}
 	fallback(w, m, pi, (uint32_t)s, hash);
-}
-
-static bool
-syn_only(const struct pkt_info *pi)
-{
-	return pi->key.proto == IPPROTO_TCP &&
-	       (pi->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
 }
 
 /* One received frame from port p. */

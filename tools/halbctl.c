@@ -26,7 +26,7 @@ usage(void)
 		"usage: halbctl (-c CONFIG | -p FILE_PREFIX) COMMAND\n"
 		"commands:\n"
 		"  status          forwarder, classifier and flow counts\n"
-		"  stats           counters, drops by reason\n"
+		"  stats [W]       counters (all workers or worker W), drops by reason\n"
 		"  services        services and backends with weights and live flows\n"
 		"  flows [N]       up to N installed flows (default 32)\n"
 		"  json CMD        raw telemetry command, e.g. json /ethdev/stats,0\n"
@@ -179,9 +179,12 @@ main(int argc, char **argv)
 		return 2;
 	}
 	what = argv[optind];
-	if (strcmp(what, "status") == 0 || strcmp(what, "stats") == 0 ||
-	    strcmp(what, "services") == 0) {
+	if (strcmp(what, "status") == 0 || strcmp(what, "services") == 0) {
 		snprintf(cmd, sizeof(cmd), "/halb/%s", what);
+	} else if (strcmp(what, "stats") == 0) {
+		snprintf(cmd, sizeof(cmd), "/halb/stats%s%s",
+			 optind + 1 < argc ? "," : "",
+			 optind + 1 < argc ? argv[optind + 1] : "");
 	} else if (strcmp(what, "flows") == 0) {
 		snprintf(cmd, sizeof(cmd), "/halb/flows,%s",
 			 optind + 1 < argc ? argv[optind + 1] : "32");
