@@ -370,7 +370,8 @@ main(int argc, char **argv)
 
 		cls.shm->cls_alive = now;
 		cls.now_ms = halb_now_ms(cls.shm, now);
-		if (now - cls.shm->fwd_alive > cls.shm->tsc_hz / 1000 * FWD_GONE_MS) {
+		if (halb_tsc_age(now, cls.shm->fwd_alive) >
+		    cls.shm->tsc_hz / 1000 * FWD_GONE_MS) {
 			CLS_LOG(ERR, "forwarder heartbeat stale for %u ms: exiting",
 				FWD_GONE_MS);
 			rc = 3;

@@ -40,10 +40,10 @@ static const char *const drop_names[FWD_DROP_MAX] = {
 static bool
 classifier_up(const struct halb_shm *shm, uint64_t *age_ms)
 {
-	uint64_t now = rte_rdtsc();
+	uint64_t age = halb_tsc_age(rte_rdtsc(), shm->cls_alive);
 
-	*age_ms = (now - shm->cls_alive) / (shm->tsc_hz / 1000);
-	return shm->cls_pid != 0 && now - shm->cls_alive < fwd.cls_timeout_tsc;
+	*age_ms = age / (shm->tsc_hz / 1000);
+	return shm->cls_pid != 0 && age < fwd.cls_timeout_tsc;
 }
 
 static int

@@ -495,7 +495,8 @@ fwd_worker_main(void *arg)
 		w->now_ms = halb_now_ms(shm, w->now_tsc);
 		{
 			bool up = shm->cls_pid != 0 &&
-				  w->now_tsc - shm->cls_alive < fwd.cls_timeout_tsc;
+				  halb_tsc_age(w->now_tsc, shm->cls_alive) <
+					  fwd.cls_timeout_tsc;
 
 			if (w->cls_up && !up) {
 				FWD_LOG(WARNING, "worker %u: classifier silent, deciding new flows locally",

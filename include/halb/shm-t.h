@@ -125,6 +125,14 @@ halb_now_ms(const struct halb_shm *shm, uint64_t tsc)
 	return (uint32_t)((tsc - shm->tsc_base) / (shm->tsc_hz / 1000));
 }
 
+/* Age of a heartbeat: another thread may have written it after `now`
+ * was read, which must count as fresh, not as an unsigned wrap. */
+static inline uint64_t
+halb_tsc_age(uint64_t now, uint64_t then)
+{
+	return now > then ? now - then : 0;
+}
+
 /* Decision a classifier writes into a returned mbuf's hash.usr. */
 #define HALB_RET_DECISION(svc, backend) \
 	((uint32_t)(svc) << 16 | (uint32_t)(backend))
