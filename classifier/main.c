@@ -48,10 +48,6 @@ RTE_LOG_REGISTER_DEFAULT(cls_logtype, INFO);
 #define FWD_GONE_MS 2000
 #define IDLE_SPIN_LOOPS 64u
 
-#define TCP_FIN 0x01
-#define TCP_SYN 0x02
-#define TCP_RST 0x04
-#define TCP_ACK 0x10
 
 struct cls {
 	struct halb_cfg *cfg;
@@ -188,10 +184,10 @@ initial_state(const struct pkt_info *pi)
 {
 	if (pi->key.proto != IPPROTO_TCP)
 		return FLOW_ST_UDP;
-	if (pi->tcp_flags & (TCP_FIN | TCP_RST))
+	if (pi->tcp_flags & (PKT_TCP_FIN | PKT_TCP_RST))
 		return FLOW_ST_FIN;
 	/* A miss mid-connection (after a failover) is an established flow. */
-	return (pi->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN ? FLOW_ST_SYN :
+	return (pi->tcp_flags & (PKT_TCP_SYN | PKT_TCP_ACK)) == PKT_TCP_SYN ? FLOW_ST_SYN :
 								    FLOW_ST_EST;
 }
 

@@ -30,10 +30,6 @@
 #include "halb/mh.h"
 #include "fwd.h"
 
-#define TCP_FIN 0x01
-#define TCP_SYN 0x02
-#define TCP_RST 0x04
-#define TCP_ACK 0x10
 
 #define NEIGH_TICK_MS 100u
 #define IDLE_SPIN_LOOPS 64u
@@ -177,7 +173,7 @@ static bool
 syn_only(const struct pkt_info *pi)
 {
 	return pi->key.proto == IPPROTO_TCP &&
-	       (pi->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
+	       (pi->tcp_flags & (PKT_TCP_SYN | PKT_TCP_ACK)) == PKT_TCP_SYN;
 }
 
 static void
@@ -186,9 +182,9 @@ track(struct flow_entry *e, const struct pkt_info *pi, uint32_t now_ms)
 	uint8_t st = e->state, nst = st;
 
 	if (pi->key.proto == IPPROTO_TCP) {
-		if (pi->tcp_flags & (TCP_FIN | TCP_RST))
+		if (pi->tcp_flags & (PKT_TCP_FIN | PKT_TCP_RST))
 			nst = FLOW_ST_FIN;
-		else if (st == FLOW_ST_SYN && !(pi->tcp_flags & TCP_SYN))
+		else if (st == FLOW_ST_SYN && !(pi->tcp_flags & PKT_TCP_SYN))
 			nst = FLOW_ST_EST;
 		else if (st == FLOW_ST_FIN && syn_only(pi))
 			nst = FLOW_ST_SYN; /* the client reuses the 5-tuple */

@@ -41,6 +41,12 @@ enum pkt_verdict {
 	PKT_VERDICT_MAX,
 };
 
+/* TCP flags as in pkt_info.tcp_flags. */
+#define PKT_TCP_FIN 0x01
+#define PKT_TCP_SYN 0x02
+#define PKT_TCP_RST 0x04
+#define PKT_TCP_ACK 0x10
+
 struct pkt_info {
 	uint8_t kind;      /* enum pkt_kind */
 	uint8_t family;    /* 4 or 6 (0 for ARP) */
