@@ -48,7 +48,6 @@ RTE_LOG_REGISTER_DEFAULT(cls_logtype, INFO);
 #define FWD_GONE_MS 2000
 #define IDLE_SPIN_LOOPS 64u
 
-
 struct cls {
 	struct halb_cfg *cfg;
 	struct halb_shm *shm;

@@ -30,7 +30,6 @@
 #include "halb/mh.h"
 #include "fwd.h"
 
-
 #define NEIGH_TICK_MS 100u
 #define IDLE_SPIN_LOOPS 64u
 
