@@ -29,7 +29,7 @@ extern int fwd_logtype;
 
 struct fwd_backend {
 	struct halb_ip ip;
-	uint16_t port_be;   /* network order; 0 keeps the packet's port */
+	uint16_t port;      /* host order; 0 keeps the packet's port */
 	uint16_t out;       /* index into fwd_ctx.ports */
 	int neigh;          /* next hop's neighbour slot */
 	struct pkt_vxlan vx; /* tunnel mode template (dst_mac set per packet) */
@@ -37,7 +37,7 @@ struct fwd_backend {
 
 struct fwd_service {
 	uint8_t mode;
-	uint16_t vport_be;
+	uint16_t vport;     /* host order; 0: all ports */
 	struct halb_ip vip;
 	uint32_t n_backends;
 	struct fwd_backend *be;

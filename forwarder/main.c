@@ -157,7 +157,7 @@ backend_setup(struct fwd_ctx *c, const struct cfg_service *cs,
 	char ip[HALB_IP_STRLEN];
 
 	be->ip = cb->ip;
-	be->port_be = htons(cb->port);
+	be->port = cb->port;
 	port = cfg_route(c->cfg, &cb->ip, &nh);
 	if (port < 0) {
 		FWD_LOG(ERR, "service %s: backend %s unreachable", cs->name,
@@ -217,7 +217,7 @@ services_setup(struct fwd_ctx *c)
 
 		sv->mode = cs->mode;
 		sv->vip = cs->vip;
-		sv->vport_be = htons(cs->port);
+		sv->vport = cs->port;
 		sv->n_backends = cs->n_backends;
 		sv->be = rte_zmalloc("halb_backends",
 				     sizeof(*sv->be) * cs->n_backends, 64);

@@ -119,7 +119,7 @@ forward(struct worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 		break;
 	case CFG_MODE_NAT:
 		if (pkt_rw_nat_fwd(frame, rte_pktmbuf_data_len(m), pi, &be->ip,
-				   be->port_be) != 0) {
+				   be->port) != 0) {
 			drop(w, m, FWD_DROP_OTHER);
 			return;
 		}
@@ -220,7 +220,7 @@ nat_reply(struct worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 		return;
 	}
 	if (pkt_rw_nat_rev(frame, rte_pktmbuf_data_len(m), pi, &sv->vip,
-			   sv->vport_be) != 0) {
+			   sv->vport) != 0) {
 		drop(w, m, FWD_DROP_OTHER);
 		return;
 	}

@@ -42,7 +42,7 @@ void pkt_rw_dsr(uint8_t *frame, const uint8_t src_mac[6],
 
 /*
  * nat, client -> backend: replaces the destination address and port
- * (port 0 keeps the port) of a PKT_KIND_FLOW packet.  For a
+ * (port 0 keeps the port; ports in host order) of a PKT_KIND_FLOW packet.  For a
  * PKT_KIND_ICMP_ERR it replaces the outer destination and the quoted
  * packet's source address and port, and recomputes the ICMP checksum.
  * The backend must be of the packet's family.  Returns 0 or -EINVAL.
