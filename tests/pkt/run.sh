@@ -79,17 +79,22 @@ stop_pid() {
 	return 0
 }
 
-cleanup() {
-	local rc=$? pid
-	trap - EXIT INT TERM HUP
-	# The classifier first (the test may have restarted it: every PID it
-	# started is in cls.pids), then the forwarder.
+# The classifier first (the test may have restarted it: every PID it
+# started is in cls.pids), then the forwarder.
+stop_all() {
+	local pid
 	if [ -n "$RUN" ] && [ -f "$RUN/cls.pids" ]; then
 		while read -r pid; do
 			stop_pid "$pid" halb-classifier
 		done < "$RUN/cls.pids"
 	fi
 	stop_pid "$FWD_PID" halb-forwarder
+}
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM HUP
+	stop_all
 	[ "$NS_MADE" = 1 ] && ip netns del "$NS" 2>/dev/null
 	rm -f /dev/hugepages/"$PREFIX"map_* 2>/dev/null
 	rm -rf "/var/run/dpdk/$PREFIX"
@@ -199,6 +204,19 @@ failed=$(grep -c '^not ok - ' "$RUN/results")
 if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
 	echo "not ok - pkt_test.py: exited with status $rc"
 	failed=1
+fi
+# Stop both processes now, so that a sanitizer's report at exit (an ASan
+# build: HALB_BUILD=build-asan) is in the logs before the verdict.
+stop_all
+if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' \
+	"$RUN/forwarder.log" "$RUN/classifier.log"; then
+	echo "not ok - sanitizers: reports in the forwarder or classifier log"
+	grep -hE -A12 'ERROR: (Address|Leak)Sanitizer|runtime error:' \
+		"$RUN/forwarder.log" "$RUN/classifier.log" | head -60
+	failed=$((failed + 1))
+else
+	echo "ok - sanitizers: no reports in the forwarder or classifier log"
+	passed=$((passed + 1))
 fi
 if [ "$failed" -ne 0 ]; then
 	tails
