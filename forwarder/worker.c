@@ -142,7 +142,11 @@ forward(struct worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 			return;
 		}
 		memcpy(vx.dst_mac, nh_mac, 6);
-		pkt_vxlan_encap(outer, rte_pktmbuf_pkt_len(m) - hlen, &vx, hash);
+		if (pkt_vxlan_encap(outer, rte_pktmbuf_pkt_len(m) - hlen, &vx,
+				    hash) == 0) {
+			drop(w, m, FWD_DROP_OTHER);
+			return;
+		}
 		break;
 	}
 	}
