@@ -1,0 +1,88 @@
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# halb's front door.  `make run` shows the appliance at work in network
+# namespaces; `make test` runs every test.  Both install what is missing and
+# reserve hugepages first, so they work from a clean clone on Debian 12, as
+# root.  The build itself is meson's (build/, build-asan/).
+
+BUILD        ?= build
+BUILD_ASAN   ?= build-asan
+BUILD_FUZZ   ?= build-fuzz
+HUGEPAGES    ?= 1024
+FUZZ_SECONDS ?= 60
+
+# What each libFuzzer target (tests/fuzz/fuzz_NAME.c) links: FUZZ_SRCS_NAME,
+# and FUZZ_FLAGS_NAME for more compiler and linker flags.  None needs DPDK.
+FUZZ_TARGETS      := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_CFLAGS       := -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Iinclude
+FUZZ_SRCS_pkt     := src/pkt.c src/csum.c src/neigh_pkt.c src/ip.c
+# The health/load messages: protobuf-c code that meson generates in $(BUILD).
+FUZZ_GENERATED    := halb_health.pb-c.c halb_health.pb-c.h
+FUZZ_SRCS_hl_msg  := src/hl_msg.c $(BUILD)/halb_health.pb-c.c
+FUZZ_FLAGS_hl_msg  = -I$(BUILD) $$(pkg-config --cflags --libs libprotobuf-c libcrypto)
+
+.PHONY: all deps hugepages build build-asan run test fuzz clean root
+
+all: build
+
+root:
+	@if [ "$$(id -u)" -ne 0 ]; then \
+		echo "make $(MAKECMDGOALS): must run as root (packages, hugepages, network namespaces): sudo make $(MAKECMDGOALS)" >&2; \
+		exit 1; \
+	fi
+
+deps: root
+	scripts/deps.sh
+
+hugepages: root
+	scripts/hugepages.sh $(HUGEPAGES)
+
+build:
+	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD)
+	ninja -C $(BUILD)
+
+build-asan:
+	@[ -f $(BUILD_ASAN)/build.ninja ] || \
+		meson setup $(BUILD_ASAN) -Db_sanitize=address,undefined -Db_lundef=false
+	ninja -C $(BUILD_ASAN)
+
+# Order matters within run and test: deps before the builds.
+run: root
+	$(MAKE) deps
+	$(MAKE) hugepages
+	$(MAKE) build
+	scripts/demo.sh
+
+test: root
+	$(MAKE) deps
+	$(MAKE) hugepages
+	$(MAKE) build
+	$(MAKE) build-asan
+	meson test -C $(BUILD) --print-errorlogs
+	meson test -C $(BUILD_ASAN) --print-errorlogs --suite unit --suite fuzz
+	tests/pkt/run.sh
+	HALB_BUILD=$(CURDIR)/$(BUILD_ASAN) LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
+		tests/pkt/run.sh
+	tests/e2e/e2e.sh
+
+# libFuzzer over each tests/fuzz/fuzz_*.c, FUZZ_SECONDS each, starting from a
+# copy of its kept corpus (tests/fuzz/corpus/NAME) so that new inputs land in
+# $(BUILD_FUZZ)/, not in the tree.  Crashes are written to $(BUILD_FUZZ)/.
+define fuzz_target
+@[ -n "$(FUZZ_SRCS_$(1))" ] || { echo "fuzz: the Makefile has no FUZZ_SRCS_$(1) for tests/fuzz/fuzz_$(1).c" >&2; exit 1; }
+clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_$(1).c $(FUZZ_SRCS_$(1)) $(FUZZ_FLAGS_$(1)) -o $(BUILD_FUZZ)/fuzz_$(1)
+rm -rf $(BUILD_FUZZ)/corpus-$(1) && mkdir -p $(BUILD_FUZZ)/corpus-$(1)
+if [ -d tests/fuzz/corpus/$(1) ]; then cp -r tests/fuzz/corpus/$(1)/. $(BUILD_FUZZ)/corpus-$(1)/; fi
+cd $(BUILD_FUZZ) && ./fuzz_$(1) -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=crash-$(1)- corpus-$(1)
+
+endef
+
+fuzz:
+	@[ -n "$(FUZZ_TARGETS)" ] || { echo "fuzz: no tests/fuzz/fuzz_*.c" >&2; exit 1; }
+	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD)
+	ninja -C $(BUILD) $(FUZZ_GENERATED)
+	mkdir -p $(BUILD_FUZZ)
+	$(foreach t,$(FUZZ_TARGETS),$(call fuzz_target,$(t)))
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

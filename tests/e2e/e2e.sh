@@ -1,0 +1,242 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# End-to-end test of halb in network namespaces (run by `make test`; needs
+# root, the build in build/ or $HALB_BUILD, and hugepages).
+#
+# Brings up the rig of tests/e2e/topo.sh under a prefix of its own, runs the
+# forwarder and the classifier on a copy of conf/halb.conf with a file_prefix
+# of its own, and checks:
+#   - every program accepts the configuration (--check-config);
+#   - each of the six services (DSR, NAT, tunnel over IPv4 and IPv6) answers
+#     every one of 3000 new connections, each backend taking its weight's
+#     share of them within 15 % (relative);
+#   - killing the classifier (SIGKILL) breaks none of the established
+#     keep-alive connections, the forwarder lives on and reports it, and new
+#     connections are all served by the forwarder's fallback;
+#   - the forwarder exits cleanly on SIGTERM.
+# Prints PASS/FAIL per check and "e2e: N passed, M failed"; exits non-zero
+# on any failure.  Every exit path stops the processes it started (by PID),
+# removes the rig and its temporary files.
+set -uo pipefail
+
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+# New connections per service for the spread check.  A backend's share of n
+# connections has a standard deviation of sqrt(p(1-p)/n): for the 25 % share
+# and n = 1000 the 15 % tolerance is 2.7 sigma, a false failure in about one
+# run of 14 over six services; n = 3000 makes it 4.7 sigma (one in 10^5).
+REQUESTS=${E2E_REQUESTS:-3000}
+TOLERANCE=${E2E_TOLERANCE:-0.15}      # relative, per backend share
+HOLD_SECONDS=${E2E_HOLD_SECONDS:-6}
+FALLBACK_REQUESTS=${E2E_FALLBACK_REQUESTS:-200}
+CONF_SRC=${HALB_CONF:-$HALB_TOP/conf/halb.conf}
+
+halb_require_root
+halb_check_binaries
+halb_check_hugepages
+[ -r "$CONF_SRC" ] || halb_die "$CONF_SRC is missing"
+
+P=he$$
+FP=halb_he$$
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/halb-e2e.XXXXXX")
+CONF=$WORK/halb.conf
+PASSED=0
+FAILED=0
+TOPO=0
+FWD_PID=
+CLS_PID=
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	halb_stop_all
+	[ "$TOPO" = 1 ] && "$HALB_E2E_DIR/topo.sh" down "$P"
+	halb_remove_dpdk_files "$FP"
+	rm -rf "$WORK"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'echo "e2e: interrupted" >&2; exit 130' INT
+trap 'echo "e2e: terminated" >&2; exit 143' TERM
+
+show_logs() {
+	local f
+	for f in forwarder classifier; do
+		[ -s "$WORK/$f.log" ] || continue
+		echo "    --- last 25 lines of the $f log:"
+		tail -n 25 "$WORK/$f.log" | sed 's/^/    | /'
+	done
+}
+pass() { PASSED=$((PASSED + 1)); echo "PASS: $*"; }
+fail() { FAILED=$((FAILED + 1)); echo "FAIL: $*"; show_logs; }
+finish() {
+	echo "e2e: $PASSED passed, $FAILED failed"
+	[ "$FAILED" -eq 0 ] && [ "$PASSED" -gt 0 ]
+	exit
+}
+# fatal MSG: a failed step that later checks depend on.
+fatal() { fail "$*"; echo "e2e: stopping here: later checks need this step"; finish; }
+
+# check_spread SERVICE JSON_FILE: all requests answered and the shares
+# within TOLERANCE of the weights; prints the verdict's details.
+check_spread() {
+	"$HALB_PYTHON" - "$1" "$2" "$REQUESTS" "$TOLERANCE" "${HALB_WEIGHT[b1]}" "${HALB_WEIGHT[b2]}" "${HALB_WEIGHT[b3]}" <<'EOF'
+import json, sys
+svc, path, n, tol = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+weights = dict(zip(("b1", "b2", "b3"), map(int, sys.argv[5:8])))
+try:
+    r = json.load(open(path))
+except Exception as e:
+    print("%s: no summary from the client (%s)" % (svc, e)); sys.exit(1)
+bad = []
+if r["ok"] != n or r["failed"]:
+    bad.append("%d of %d answered, %d failed %s" % (r["ok"], n, r["failed"], r.get("errors", {})))
+total = sum(weights.values())
+shares = []
+for b, w in weights.items():
+    want = w / total
+    got = r["by_backend"].get(b, 0) / max(r["ok"], 1)
+    shares.append("%s %.1f%% (want %.1f%%)" % (b, 100 * got, 100 * want))
+    if abs(got - want) > tol * want:
+        bad.append("%s's share %.1f%% is not within %.0f%% of %.1f%%" % (b, 100 * got, 100 * tol, 100 * want))
+others = set(r["by_backend"]) - set(weights)
+if others:
+    bad.append("answers from unknown backends %s" % sorted(others))
+print("%s: %d/%d ok; %s%s" % (svc, r["ok"], n, ", ".join(shares), ("; " + "; ".join(bad)) if bad else ""))
+sys.exit(1 if bad else 0)
+EOF
+}
+
+echo "e2e: rig $P, DPDK file prefix $FP, binaries from $HALB_BUILD, work dir $WORK"
+
+# --- configuration --------------------------------------------------------
+sed -E 's/^([[:space:]]*file_prefix[[:space:]]*=[[:space:]]*)"[^"]*"/\1"'"$FP"'"/' "$CONF_SRC" >"$CONF"
+[ "$(halb_conf_file_prefix "$CONF")" = "$FP" ] ||
+	fatal "could not set file_prefix in a copy of $CONF_SRC (no 'file_prefix = \"...\";' line?)"
+for prog in forwarder/halb-forwarder classifier/halb-classifier tools/halbctl; do
+	if out=$("$HALB_BUILD/$prog" --check-config "$CONF" 2>&1); then
+		pass "${prog#*/} --check-config accepts the configuration"
+	else
+		fail "${prog#*/} --check-config rejects the configuration: $out"
+	fi
+done
+
+# --- rig ------------------------------------------------------------------
+TOPO=1
+"$HALB_E2E_DIR/topo.sh" up "$P" || fatal "topo.sh up $P"
+halb_start_backends "$P" "$WORK" || fatal "the backends' HTTP servers did not start"
+
+halb_spawn "$WORK/forwarder.log" ip netns exec "$P-lb" "$HALB_BUILD/forwarder/halb-forwarder" -c "$CONF"
+FWD_PID=$HALB_LAST_PID
+forwarder_answers_or_died() { ! halb_alive "$FWD_PID" || halb_ctl "$P" "$CONF" status >/dev/null 2>&1; }
+halb_wait_until 30 forwarder_answers_or_died
+if ! halb_alive "$FWD_PID"; then
+	halb_reap "$FWD_PID"
+	fatal "the forwarder exited (status $?) before answering 'halbctl status'"
+fi
+halb_ctl "$P" "$CONF" status >/dev/null 2>&1 || fatal "the forwarder does not answer 'halbctl status' within 30 s"
+pass "forwarder up (halbctl status answers)"
+
+halb_spawn "$WORK/classifier.log" ip netns exec "$P-lb" "$HALB_BUILD/classifier/halb-classifier" -c "$CONF"
+CLS_PID=$HALB_LAST_PID
+classifier_up_or_died() { ! halb_alive "$CLS_PID" || halb_classifier_up "$P" "$CONF"; }
+halb_wait_until 30 classifier_up_or_died
+if ! halb_alive "$CLS_PID"; then
+	halb_reap "$CLS_PID"
+	fatal "the classifier exited (status $?) before the forwarder reported it up"
+fi
+halb_classifier_up "$P" "$CONF" || fatal "'halbctl status' does not report 'classifier: up' within 30 s"
+pass "classifier up (halbctl status: classifier: up)"
+
+first_url=$(echo "$HALB_SERVICES4" | awk 'NR == 1 { print $2 }')
+halb_wait_until 20 halb_client "$P" --url "$first_url" --count 1 --timeout 1 >/dev/null 2>&1 ||
+	fatal "no answer through $first_url within 20 s"
+pass "first answer through $first_url"
+
+# --- spread over the backends, every service -------------------------------
+while read -r svc url; do
+	halb_client "$P" --url "$url" --count "$REQUESTS" --parallel 8 --timeout 3 --max-failures 16 \
+		>"$WORK/spread-$svc.json" 2>&1
+	if msg=$(check_spread "$svc" "$WORK/spread-$svc.json"); then
+		pass "$msg"
+	else
+		fail "$msg"
+	fi
+done <<<"$HALB_SERVICES4
+$HALB_SERVICES6"
+
+# --- the classifier dies under established connections ---------------------
+declare -A HOLD_PID
+while read -r svc url; do
+	halb_spawn "$WORK/hold-$svc.out" ip netns exec "$P-cli" "$HALB_PYTHON" "$HALB_E2E_DIR/client.py" \
+		--url "$url" --keepalive-hold "$HOLD_SECONDS" --timeout 3
+	HOLD_PID[$svc]=$HALB_LAST_PID
+done <<<"$HALB_SERVICES4"
+holds_connected() {
+	local svc
+	for svc in "${!HOLD_PID[@]}"; do grep -q '^connected' "$WORK/hold-$svc.out" || return 1; done
+}
+if halb_wait_until 10 holds_connected; then
+	pass "keep-alive connections established on every IPv4 service"
+else
+	fail "keep-alive connections did not all get a first answer within 10 s"
+fi
+sleep $((HOLD_SECONDS / 3))  # let them run a while before and after the kill
+fallbacks_before=$(halb_stat "$P" "$CONF" fallbacks) || fallbacks_before=0
+halb_stop "$CLS_PID" KILL 5
+echo "e2e: killed the classifier (PID $CLS_PID) with SIGKILL"
+
+for svc in "${!HOLD_PID[@]}"; do
+	halb_wait_exit "${HOLD_PID[$svc]}" $((HOLD_SECONDS + 10))
+	rc=$?
+	summary=$(grep '^{' "$WORK/hold-$svc.out" || echo "(no summary)")
+	if [ "$rc" -eq 0 ]; then
+		pass "$svc: the established connection survived the classifier's death: $summary"
+	else
+		fail "$svc: the established connection broke (client status $rc): $summary"
+	fi
+done
+
+if halb_alive "$FWD_PID"; then
+	pass "the forwarder outlives the classifier"
+else
+	fatal "the forwarder died with the classifier"
+fi
+if halb_wait_until 10 halb_classifier_down "$P" "$CONF"; then
+	pass "halbctl status reports 'classifier: down'"
+else
+	fail "halbctl status does not report 'classifier: down' within 10 s: $(halb_ctl "$P" "$CONF" status 2>&1 | tr '\n' ' ')"
+fi
+
+new_conns=0
+while read -r svc url; do
+	new_conns=$((new_conns + FALLBACK_REQUESTS))
+	if out=$(halb_client "$P" --url "$url" --count "$FALLBACK_REQUESTS" --parallel 8 --timeout 3 --max-failures 16 2>&1); then
+		pass "$svc: $FALLBACK_REQUESTS new connections served without the classifier: $out"
+	else
+		fail "$svc: new connections without the classifier: $out"
+	fi
+done <<<"$HALB_SERVICES4"
+
+# Every new flow the workers decide without the classifier counts as a
+# fallback (docs/ARCHITECTURE.md), so the outage adds at least one per new
+# connection; what came before (e.g. a classifier slow to beat) is left out.
+fallbacks=$(halb_stat "$P" "$CONF" fallbacks) || fallbacks=
+if [ -n "$fallbacks" ] && [ "$fallbacks" -gt 0 ] && [ $((fallbacks - fallbacks_before)) -ge "$new_conns" ]; then
+	pass "halbctl stats counts $((fallbacks - fallbacks_before)) fallback decisions during the outage (fallbacks: $fallbacks) for $new_conns new connections"
+else
+	fail "halbctl stats: fallbacks went from $fallbacks_before to ${fallbacks:-missing} during the outage, for $new_conns new connections: $(halb_ctl "$P" "$CONF" stats 2>&1 | tr '\n' ' ')"
+fi
+
+# --- clean stop -------------------------------------------------------------
+halb_stop "$FWD_PID" TERM 10
+rc=$?
+if [ "$rc" -eq 0 ]; then
+	pass "the forwarder exits cleanly on SIGTERM"
+else
+	fail "the forwarder's exit status after SIGTERM is $rc (137: it had to be killed)"
+fi
+
+finish

@@ -1,0 +1,190 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# shellcheck shell=bash
+#
+# Helpers shared by tests/e2e/topo.sh, tests/e2e/e2e.sh and scripts/demo.sh:
+# bounded waits, processes started and stopped by their own PID, and the
+# services of conf/halb.conf as the rig sees them.  Source it; it defines
+# functions and variables only and starts nothing.
+#
+# Processes: every background process is started through halb_spawn, which
+# records its PID in HALB_PIDS; halb_stop_all stops exactly those PIDs (TERM,
+# bounded wait, then KILL), newest first.  Nothing is ever stopped by name.
+
+HALB_E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+HALB_TOP=$(cd "$HALB_E2E_DIR/../.." && pwd)
+HALB_BUILD=${HALB_BUILD:-$HALB_TOP/build}
+# Debian's python3 (what scripts/deps.sh installs) before whatever PATH
+# finds first: version-manager shims cost 0.3 s a start, and the rig starts
+# a client every second per service.
+HALB_PYTHON=${HALB_PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}
+
+# The services of conf/halb.conf, one per line: its name there, the URL the
+# client uses.  VIP .100 is direct server return, .101 NAT (the service
+# listens on port 80, the backends on 8080), .102 VXLAN tunnel.  Keep in
+# step with conf/halb.conf.
+HALB_SERVICES4="web-dsr http://198.18.2.100/
+web-nat http://198.18.2.101/
+web-tunnel http://198.18.2.102/"
+HALB_SERVICES6="web6-dsr http://[fd00:68:2::100]/
+web6-nat http://[fd00:68:2::101]/
+web6-tunnel http://[fd00:68:2::102]/"
+# Backends and their configured weights (every service uses all three).
+HALB_BACKENDS="b1 b2 b3"
+declare -A HALB_WEIGHT=([b1]=1 [b2]=1 [b3]=2)
+
+HALB_PIDS=()
+
+halb_log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+halb_die() { printf '%s: error: %s\n' "${0##*/}" "$*" >&2; exit 1; }
+
+halb_require_root() {
+	[ "$(id -u)" -eq 0 ] || halb_die "must run as root (network namespaces, hugepages, DPDK): try sudo $0"
+}
+
+# halb_wait_until TIMEOUT_S CMD...: poll CMD every 0.2 s until it succeeds
+# or TIMEOUT_S seconds have passed; returns CMD's last status.
+halb_wait_until() {
+	local timeout=$1; shift
+	local deadline=$((SECONDS + timeout))
+	while :; do
+		"$@" && return 0
+		[ "$SECONDS" -ge "$deadline" ] && { "$@"; return; }
+		sleep 0.2
+	done
+}
+
+# halb_spawn LOGFILE CMD...: start CMD in the background with stdout and
+# stderr to LOGFILE; sets HALB_LAST_PID and records it for halb_stop_all.
+# `ip netns exec` execs its command, so the PID is the program's own.
+halb_spawn() {
+	local logfile=$1; shift
+	"$@" >"$logfile" 2>&1 </dev/null &
+	HALB_LAST_PID=$!
+	HALB_PIDS+=("$HALB_LAST_PID")
+}
+
+halb_alive() { kill -0 "$1" 2>/dev/null; }
+
+# halb_reap PID: wait for our child PID and forget it, so that a later
+# halb_stop_all cannot signal a stranger that reuses the number.  Returns
+# its exit status.
+halb_reap() {
+	local pid=$1 rc i
+	wait "$pid" 2>/dev/null
+	rc=$?
+	for i in "${!HALB_PIDS[@]}"; do
+		[ "${HALB_PIDS[i]}" = "$pid" ] && unset 'HALB_PIDS[i]'
+	done
+	HALB_PIDS=("${HALB_PIDS[@]}")
+	return "$rc"
+}
+
+# halb_wait_exit PID TIMEOUT_S: wait up to TIMEOUT_S for PID to end by
+# itself; returns its exit status, or 124 after killing it.
+halb_wait_exit() {
+	local pid=$1
+	if halb_wait_until "$2" eval "! kill -0 $pid 2>/dev/null"; then
+		halb_reap "$pid"
+	else
+		kill -s KILL "$pid" 2>/dev/null
+		halb_reap "$pid"
+		return 124
+	fi
+}
+
+# halb_stop PID [SIGNAL] [TIMEOUT_S]: signal PID (default TERM), wait up to
+# TIMEOUT_S (default 10) for it to exit, then KILL it.  Returns its exit
+# status (128 + signal number when a signal ended it).
+halb_stop() {
+	local pid=$1 sig=${2:-TERM} timeout=${3:-10}
+	if halb_alive "$pid"; then
+		kill -s "$sig" "$pid" 2>/dev/null
+		if ! halb_wait_until "$timeout" eval "! kill -0 $pid 2>/dev/null"; then
+			halb_log "PID $pid did not exit within ${timeout}s of SIG$sig; killing it"
+			kill -s KILL "$pid" 2>/dev/null
+		fi
+	fi
+	halb_reap "$pid"
+}
+
+# Stop every process halb_spawn started and that is not reaped yet, newest
+# first.
+halb_stop_all() {
+	local i
+	for ((i = ${#HALB_PIDS[@]} - 1; i >= 0; i--)); do
+		halb_stop "${HALB_PIDS[i]}" TERM 5 || true
+	done
+	HALB_PIDS=()
+}
+
+# halb_start_backends PREFIX DIR: one backend_http.py per backend namespace,
+# logs and pid files in DIR; waits until each has bound its ports.  Returns
+# 1, having shown the log, when one does not start within 10 s.
+halb_start_backends() {
+	local prefix=$1 dir=$2 b
+	for b in $HALB_BACKENDS; do
+		halb_spawn "$dir/backend-$b.log" ip netns exec "$prefix-$b" \
+			"$HALB_PYTHON" "$HALB_E2E_DIR/backend_http.py" "$b" --pid-file "$dir/backend-$b.pid"
+	done
+	for b in $HALB_BACKENDS; do
+		halb_wait_until 10 test -s "$dir/backend-$b.pid" && continue
+		echo "backend $b did not start within 10 s; its log:" >&2
+		cat "$dir/backend-$b.log" >&2
+		return 1
+	done
+}
+
+# halb_client PREFIX ARGS...: run client.py in the client namespace (in the
+# foreground; for the background, halb_spawn the same command).
+halb_client() {
+	local prefix=$1; shift
+	ip netns exec "$prefix-cli" "$HALB_PYTHON" "$HALB_E2E_DIR/client.py" "$@" </dev/null
+}
+
+# halb_ctl PREFIX CONF ARGS...: run halbctl from the appliance namespace.
+halb_ctl() {
+	local prefix=$1 conf=$2; shift 2
+	ip netns exec "$prefix-lb" "$HALB_BUILD/tools/halbctl" -c "$conf" "$@"
+}
+
+halb_classifier_up() { halb_ctl "$1" "$2" status 2>/dev/null | grep -q '^[[:space:]]*classifier: up'; }
+halb_classifier_down() { halb_ctl "$1" "$2" status 2>/dev/null | grep -q '^[[:space:]]*classifier: down'; }
+
+# halb_stat PREFIX CONF NAME: the value of counter NAME from `halbctl stats`
+# (summed when several lines carry it, e.g. one per worker).
+halb_stat() {
+	halb_ctl "$1" "$2" stats 2>/dev/null |
+		awk -v k="$3" '$1 == k":" { s += $2; n++ } END { if (n) print s; else exit 1 }'
+}
+
+# halb_conf_file_prefix CONF: the EAL file_prefix set in CONF.
+halb_conf_file_prefix() {
+	sed -n 's/^[[:space:]]*file_prefix[[:space:]]*=[[:space:]]*"\([^"]*\)".*/\1/p' "$1" | head -n 1
+}
+
+# halb_remove_dpdk_files FILE_PREFIX: what DPDK leaves behind for a file
+# prefix when a process is killed: its runtime dir and hugepage files.
+# Call only for prefixes this script made, after their processes are gone.
+halb_remove_dpdk_files() {
+	local fp=$1
+	[ -n "$fp" ] || return 0
+	rm -rf "/var/run/dpdk/$fp"
+	rm -f /dev/hugepages/"$fp"map_* /dev/hugepages/"$fp"seg* 2>/dev/null || true
+}
+
+# halb_check_binaries: the programs the rig runs must be built.
+halb_check_binaries() {
+	local b
+	for b in forwarder/halb-forwarder classifier/halb-classifier tools/halbctl; do
+		[ -x "$HALB_BUILD/$b" ] || halb_die "$HALB_BUILD/$b is missing: run 'make build' first"
+	done
+}
+
+# halb_check_hugepages: DPDK needs free 2 MB hugepages and the mount.
+halb_check_hugepages() {
+	local free
+	free=$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null || echo 0)
+	[ "$free" -gt 0 ] || halb_die "no free 2 MB hugepages: run 'make hugepages' (scripts/hugepages.sh) first"
+	grep -qs ' /dev/hugepages hugetlbfs ' /proc/mounts ||
+		halb_die "hugetlbfs is not mounted at /dev/hugepages: run 'make hugepages' first"
+}

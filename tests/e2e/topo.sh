@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# tests/e2e/topo.sh up|down PREFIX
+#
+# The end-to-end rig in network namespaces, as conf/halb.conf expects it:
+#
+#   PREFIX-cli  eth0 198.18.1.1/24 fd00:68:1::1/64
+#       |
+#   PREFIX-rtr  cli0 198.18.1.254/24 fd00:68:1::fe/64 (forwarding on)
+#               eth1 198.18.0.254/24 fd00:68::fe/64
+#               routes 198.18.2.0/24 via 198.18.0.2, fd00:68:2::/64 via fd00:68::2
+#       |
+#   PREFIX-sw   br0 with ports rtr, lb, b1, b2, b3     (the server network)
+#       |
+#   PREFIX-lb   halb0: no addresses, driven by DPDK net_af_packet; the
+#               forwarder answers ARP/ND for 198.18.0.2 and fd00:68::2
+#   PREFIX-bN   eth0 198.18.0.1N/24 fd00:68::1N/64, VIPs 198.18.2.100-102 and
+#               fd00:68:2::100-102 on lo, VXLAN vx4/vx6 (VNI 42, port 4789),
+#               TCP from port 8080 (NAT mode) routed back via the appliance
+#
+# The server network has an MTU of 1600 so that VXLAN's 50 bytes fit around
+# a full-size client segment; the client network keeps 1500.  MAC addresses
+# are fixed (02:68:00:00:00:xx) so that captures and neighbour tables read
+# the same on every run.
+#
+# `up` fails if any PREFIX- namespace exists already, and removes what it made
+# when a step fails.  `down` removes every PREFIX- namespace of the rig
+# (their veths go with them) and tolerates a partial rig.
+set -euo pipefail
+
+usage() { echo "usage: $0 up|down PREFIX" >&2; exit 2; }
+[ $# -eq 2 ] || usage
+cmd=$1 P=$2
+[[ $P =~ ^[A-Za-z0-9][A-Za-z0-9_]{0,15}$ ]] || { echo "$0: bad prefix '$P'" >&2; exit 2; }
+
+[ "$(id -u)" -eq 0 ] || { echo "$0: must run as root" >&2; exit 1; }
+
+NSES="cli rtr sw lb b1 b2 b3"
+BACKENDS="b1 b2 b3"
+SERVER_MTU=1600
+declare -A BNUM=([b1]=1 [b2]=2 [b3]=3)
+declare -A VXMAC=([b1]=0b [b2]=0c [b3]=0d)
+
+down() {
+	local n
+	for n in $NSES; do
+		if [ -e "/run/netns/$P-$n" ]; then
+			ip netns del "$P-$n" 2>/dev/null || echo "$0: could not delete namespace $P-$n" >&2
+		fi
+	done
+}
+
+# nsx NS CMD...: run CMD in namespace PREFIX-NS.
+nsx() { local n=$1; shift; ip netns exec "$P-$n" "$@"; }
+
+sysctl_set() { local n=$1; shift; nsx "$n" sysctl -qw "$@"; }
+
+# veth NS1 IF1 NS2 IF2 [MTU]: a veth pair between two rig namespaces, both
+# ends up, checksum and segmentation offloads off on both ends.
+veth() {
+	local n1=$1 i1=$2 n2=$3 i2=$4 mtu=${5:-1500}
+	ip -n "$P-$n1" link add "$i1" mtu "$mtu" type veth peer name "$i2" netns "$P-$n2" mtu "$mtu"
+	nsx "$n1" ethtool -K "$i1" tx off rx off tso off gso off gro off >/dev/null
+	nsx "$n2" ethtool -K "$i2" tx off rx off tso off gso off gro off >/dev/null
+	ip -n "$P-$n1" link set "$i1" up
+	ip -n "$P-$n2" link set "$i2" up
+}
+
+# switch_port NS IF: a veth from NS's IF to a new port of br0 (named NS).
+switch_port() {
+	veth "$1" "$2" sw "$1" "$SERVER_MTU"
+	ip -n "$P-sw" link set "$1" master br0
+}
+
+up() {
+	local n b i
+	for n in $NSES; do
+		if [ -e "/run/netns/$P-$n" ]; then
+			echo "$0: namespace $P-$n exists already (a rig named $P is up?); remove it with: $0 down $P" >&2
+			exit 1
+		fi
+	done
+	trap 'echo "$0: setting up the rig failed; removing it" >&2; down' EXIT
+
+	# No duplicate address detection anywhere (addresses usable at once,
+	# link-local ones included); no IPv6 at all on the switch and on the
+	# appliance's port.
+	for n in $NSES; do
+		ip netns add "$P-$n"
+		ip -n "$P-$n" link set lo up
+		sysctl_set "$n" net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+	done
+	sysctl_set sw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+	sysctl_set lb net.ipv6.conf.default.disable_ipv6=1
+
+	# Client network.
+	veth cli eth0 rtr cli0
+	ip -n "$P-cli" link set eth0 address 02:68:00:00:01:01
+	ip -n "$P-rtr" link set cli0 address 02:68:00:00:01:fe
+	ip -n "$P-cli" addr add 198.18.1.1/24 dev eth0
+	ip -n "$P-cli" addr add fd00:68:1::1/64 dev eth0 nodad
+	ip -n "$P-cli" route add default via 198.18.1.254
+	ip -n "$P-cli" -6 route add default via fd00:68:1::fe
+
+	# Server network: a bridge, MAC learning on, no STP, no multicast
+	# snooping (ND must reach every port without an MLD querier).
+	ip -n "$P-sw" link add br0 mtu "$SERVER_MTU" type bridge stp_state 0 forward_delay 0 mcast_snooping 0
+	ip -n "$P-sw" link set br0 up
+
+	# Router.
+	switch_port rtr eth1
+	ip -n "$P-rtr" link set eth1 address 02:68:00:00:00:fe
+	ip -n "$P-rtr" addr add 198.18.0.254/24 dev eth1
+	ip -n "$P-rtr" addr add 198.18.1.254/24 dev cli0
+	ip -n "$P-rtr" addr add fd00:68::fe/64 dev eth1 nodad
+	ip -n "$P-rtr" addr add fd00:68:1::fe/64 dev cli0 nodad
+	sysctl_set rtr net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
+		net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
+		net.ipv4.conf.eth1.rp_filter=0 net.ipv4.conf.cli0.rp_filter=0
+	ip -n "$P-rtr" route add 198.18.2.0/24 via 198.18.0.2
+	ip -n "$P-rtr" -6 route add fd00:68:2::/64 via fd00:68::2
+
+	# Appliance: halb0 belongs to DPDK; the kernel must neither answer nor
+	# forward what it sees there too.
+	switch_port lb halb0
+	ip -n "$P-lb" link set halb0 address 02:68:00:00:00:02
+	sysctl_set lb net.ipv4.ip_forward=0 net.ipv6.conf.halb0.disable_ipv6=1
+	ip -n "$P-lb" addr flush dev halb0
+
+	# Backends.
+	for b in $BACKENDS; do
+		i=${BNUM[$b]}
+		switch_port "$b" eth0
+		ip -n "$P-$b" link set eth0 address "02:68:00:00:00:1$i"
+		sysctl_set "$b" net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 \
+			net.ipv4.conf.default.arp_ignore=1 net.ipv4.conf.default.arp_announce=2 \
+			net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+		ip -n "$P-$b" addr add "198.18.0.1$i/24" dev eth0
+		ip -n "$P-$b" addr add "fd00:68::1$i/64" dev eth0 nodad
+		ip -n "$P-$b" route add default via 198.18.0.254
+		ip -n "$P-$b" -6 route add default via fd00:68::fe
+		for v in 100 101 102; do
+			ip -n "$P-$b" addr add "198.18.2.$v/32" dev lo
+			ip -n "$P-$b" addr add "fd00:68:2::$v/128" dev lo nodad
+		done
+		# Tunnel mode: the appliance sends VXLAN (VNI 42) to eth0's address;
+		# the inner frame is addressed to the device's fixed MAC.  vx6 keeps
+		# the kernel's default noudp6zerocsumrx: over IPv6 the outer UDP
+		# checksum must be filled in, as a real backend would require.
+		ip -n "$P-$b" link add vx4 address "02:68:00:00:00:${VXMAC[$b]}" type vxlan \
+			id 42 dstport 4789 local "198.18.0.1$i" dev eth0 nolearning
+		ip -n "$P-$b" link add vx6 address "02:68:00:00:00:${VXMAC[$b]}" type vxlan \
+			id 42 dstport 4789 local "fd00:68::1$i" dev eth0 nolearning
+		ip -n "$P-$b" link set vx4 up
+		ip -n "$P-$b" link set vx6 up
+		for d in lo eth0 vx4 vx6; do
+			sysctl_set "$b" "net.ipv4.conf.$d.arp_ignore=1" "net.ipv4.conf.$d.arp_announce=2" \
+				"net.ipv4.conf.$d.rp_filter=0"
+		done
+		# NAT mode: the backend sees the client's address; its replies
+		# (from port 8080) must go back through the appliance to be
+		# rewritten.
+		ip -n "$P-$b" rule add ipproto tcp sport 8080 lookup 100
+		ip -n "$P-$b" route add default via 198.18.0.2 table 100
+		ip -n "$P-$b" -6 rule add ipproto tcp sport 8080 lookup 100
+		ip -n "$P-$b" -6 route add default via fd00:68::2 table 100
+	done
+	trap - EXIT
+}
+
+case $cmd in
+up) up ;;
+down) down ;;
+*) usage ;;
+esac
