@@ -202,6 +202,15 @@ services_setup(struct fwd_ctx *c)
 		if (cfg->ports[i].has_ip6)
 			c->local[c->n_local++] = cfg->ports[i].ip6;
 	}
+	/* Gateways are resolved before anything needs them (NAT replies). */
+	for (i = 0; i < cfg->n_ports; i++) {
+		if (cfg->ports[i].has_gw4 &&
+		    neigh_claim(c->neigh, &cfg->ports[i].gw4, (uint16_t)i) < 0)
+			return -ENOSPC;
+		if (cfg->ports[i].has_gw6 &&
+		    neigh_claim(c->neigh, &cfg->ports[i].gw6, (uint16_t)i) < 0)
+			return -ENOSPC;
+	}
 	for (i = 0; i < cfg->n_neigh; i++) {
 		struct halb_ip nh;
 		int port = cfg_route(cfg, &cfg->neigh[i].ip, &nh);

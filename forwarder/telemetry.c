@@ -13,6 +13,8 @@
  *                   replaced may show half old, half new)
  */
 #include <arpa/inet.h>
+#include <ctype.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,6 +125,12 @@ tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "cls_bad_packet", shm->cls.bad_packet);
 	rte_tel_data_add_dict_u64(d, "cls_ret_full", shm->cls.ret_full);
 	rte_tel_data_add_dict_u64(d, "expired", shm->cls.expired);
+	rte_tel_data_add_dict_u64(d, "evicted", shm->cls.evicted);
+	rte_tel_data_add_dict_u64(d, "health_msgs", shm->cls.health_msgs);
+	rte_tel_data_add_dict_u64(d, "health_rejected", shm->cls.health_rejected);
+	rte_tel_data_add_dict_u64(d, "health_ignored", shm->cls.health_ignored);
+	rte_tel_data_add_dict_u64(d, "health_silent", shm->cls.health_silent);
+	rte_tel_data_add_dict_u64(d, "mh_rebuilds", shm->cls.mh_rebuilds);
 	drops = rte_tel_data_alloc();
 	bad = rte_tel_data_alloc();
 	if (drops == NULL || bad == NULL) {
@@ -141,9 +149,15 @@ tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	return 0;
 }
 
+/* DPDK 22.11 telemetry nests one level only: each service is an array
+ * of strings, its summary first, then one line per backend (each within
+ * RTE_TEL_MAX_STRING_LEN). */
 static int
 tel_services(const char *cmd, const char *params, struct rte_tel_data *d)
 {
+	static const char *const states[] = { "?", "up", "down", "draining" };
+	static const char *const sources[] = { "config", "agent", "probe",
+					       "last-known" };
 	const struct halb_shm *shm = fwd.shm;
 	const struct halb_cfg *cfg = fwd.cfg;
 	uint32_t s, b, w;
@@ -154,43 +168,52 @@ tel_services(const char *cmd, const char *params, struct rte_tel_data *d)
 	for (s = 0; s < cfg->n_services; s++) {
 		const struct cfg_service *cs = &cfg->services[s];
 		struct rte_tel_data *sd = rte_tel_data_alloc();
-		struct rte_tel_data *bl = rte_tel_data_alloc();
 		uint64_t pkts = 0, bytes = 0, fb = 0;
-		char ip[HALB_IP_STRLEN], buf[128];
+		char ip[HALB_IP_STRLEN], buf[RTE_TEL_MAX_STRING_LEN];
 
-		if (sd == NULL || bl == NULL) {
-			rte_tel_data_free(sd);
-			rte_tel_data_free(bl);
+		if (sd == NULL)
 			return -ENOMEM;
-		}
 		for (w = 0; w < shm->n_workers; w++) {
 			pkts += shm->svc[w][s].pkts;
 			bytes += shm->svc[w][s].bytes;
 			fb += shm->svc[w][s].fallbacks;
 		}
-		rte_tel_data_start_dict(sd);
-		snprintf(buf, sizeof(buf), "%s%s%s:%u/%s",
+		rte_tel_data_start_array(sd, RTE_TEL_STRING_VAL);
+		snprintf(buf, sizeof(buf),
+			 "vip=%s%s%s:%u/%s mode=%s scheduler=%s pkts=%" PRIu64
+			 " bytes=%" PRIu64 " fallbacks=%" PRIu64,
 			 halb_ip_is_v4(&cs->vip) ? "" : "[",
 			 halb_ip_fmt(&cs->vip, ip, sizeof(ip)),
 			 halb_ip_is_v4(&cs->vip) ? "" : "]", cs->port,
-			 cs->proto == IPPROTO_TCP ? "tcp" : "udp");
-		rte_tel_data_add_dict_string(sd, "vip", buf);
-		rte_tel_data_add_dict_string(sd, "mode", cfg_mode_name(cs->mode));
-		rte_tel_data_add_dict_string(sd, "scheduler", cfg_sched_name(cs->sched));
-		rte_tel_data_add_dict_u64(sd, "pkts", pkts);
-		rte_tel_data_add_dict_u64(sd, "bytes", bytes);
-		rte_tel_data_add_dict_u64(sd, "fallbacks", fb);
-		rte_tel_data_start_array(bl, RTE_TEL_STRING_VAL);
+			 cs->proto == IPPROTO_TCP ? "tcp" : "udp",
+			 cfg_mode_name(cs->mode), cfg_sched_name(cs->sched), pkts,
+			 bytes, fb);
+		rte_tel_data_add_array_string(sd, buf);
 		for (b = 0; b < cs->n_backends; b++) {
 			const struct cfg_backend *cb = &cs->backends[b];
+			const struct halb_be_health *h = &shm->health[s][b];
 
-			snprintf(buf, sizeof(buf), "%s port=%u weight=%u flows=%u",
-				 halb_ip_fmt(&cb->ip, ip, sizeof(ip)), cb->port,
-				 cb->weight, shm->active[s][b]);
-			rte_tel_data_add_array_string(bl, buf);
+			if (!shm->health_valid) /* no classifier yet */
+				snprintf(buf, sizeof(buf),
+					 "%s port=%u state=up weight=%u source=config flows=0",
+					 halb_ip_fmt(&cb->ip, ip, sizeof(ip)), cb->port,
+					 cb->weight);
+			else
+				snprintf(buf, sizeof(buf),
+					 "%s port=%u state=%s weight=%u source=%s cpu=%u.%u%% conns=%u flows=%u",
+					 halb_ip_fmt(&cb->ip, ip, sizeof(ip)), cb->port,
+					 states[h->state <= 3 ? h->state : 0], h->weight,
+					 sources[h->source <= 3 ? h->source : 0],
+					 h->cpu_permille / 10, h->cpu_permille % 10, h->conns,
+					 shm->active[s][b]);
+			rte_tel_data_add_array_string(sd, buf);
 		}
-		rte_tel_data_add_dict_container(sd, "backends", bl, 0);
-		rte_tel_data_add_dict_container(d, cs->name, sd, 0);
+		/* Dict keys may hold only letters, digits and '_' here. */
+		snprintf(buf, sizeof(buf), "%s", cs->name);
+		for (w = 0; buf[w] != '\0'; w++)
+			if (!isalnum((unsigned char)buf[w]))
+				buf[w] = '_';
+		rte_tel_data_add_dict_container(d, buf, sd, 0);
 	}
 	return 0;
 }

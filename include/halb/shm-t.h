@@ -73,8 +73,40 @@ struct cls_stats {
 	uint64_t bad_packet;  /* a punted packet that does not parse */
 	uint64_t ret_full;    /* return ring full: packet dropped */
 	uint64_t expired;     /* flows removed by the expiry scan */
+	uint64_t evicted;     /* flows removed: their backend went down */
 	uint64_t loops;
+	uint64_t health_msgs;     /* snapshots and heartbeats accepted */
+	uint64_t health_rejected; /* datagrams refused by hl_open() */
+	uint64_t health_ignored;  /* entries naming no configured backend */
+	uint64_t health_silent;   /* times the handler fell silent */
+	uint64_t mh_rebuilds;     /* Maglev tables rebuilt and published */
 } __attribute__((aligned(64)));
+
+/* Health states, as in halb.health.HealthState. */
+enum halb_health {
+	HALB_HEALTH_UP = 1,
+	HALB_HEALTH_DOWN = 2,
+	HALB_HEALTH_DRAINING = 3,
+};
+
+/* Where a backend's state came from (halb.health.StateSource, plus
+ * CONFIG for "nothing heard yet"). */
+enum halb_source {
+	HALB_SRC_CONFIG = 0,
+	HALB_SRC_AGENT = 1,
+	HALB_SRC_PROBE = 2,
+	HALB_SRC_LAST_KNOWN = 3,
+};
+
+/* A backend's health as the classifier applies it (classifier writes). */
+struct halb_be_health {
+	uint8_t state;    /* enum halb_health */
+	uint8_t source;   /* enum halb_source */
+	uint16_t pad;
+	uint32_t weight;  /* weight for new connections when up */
+	uint32_t cpu_permille, conns;
+	uint64_t updated_ms; /* unix ms when the classifier applied it */
+};
 
 struct halb_worker_shm {
 	struct rte_ring *punt;  /* worker -> classifier; single producer,
@@ -116,6 +148,10 @@ struct halb_shm {
 	struct cls_stats cls;
 	/* Live flows per backend, kept by the classifier (wlc reads them). */
 	uint32_t active[CFG_MAX_SERVICES][CFG_MAX_BACKENDS];
+	/* Applied health, kept here so that it outlives a classifier
+	 * restart; valid once health_valid is set. */
+	uint32_t health_valid;
+	struct halb_be_health health[CFG_MAX_SERVICES][CFG_MAX_BACKENDS];
 };
 
 /* The coarse flow clock, shared by both processes. */
