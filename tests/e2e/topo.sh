@@ -15,6 +15,8 @@
 #       |
 #   PREFIX-lb   halb0: no addresses, driven by DPDK net_af_packet; the
 #               forwarder answers ARP/ND for 198.18.0.2 and fd00:68::2
+#               mgmt0: 198.18.0.3/24 fd00:68::3/64, the kernel's management
+#               leg (halb-healthd listens and probes there)
 #   PREFIX-bN   eth0 198.18.0.1N/24 fd00:68::1N/64, VIPs 198.18.2.100-102 and
 #               fd00:68:2::100-102 on lo, VXLAN vx4/vx6 (VNI 42, port 4789),
 #               TCP from port 8080 (NAT mode) routed back via the appliance
@@ -127,6 +129,14 @@ up() {
 	ip -n "$P-lb" link set halb0 address 02:68:00:00:00:02
 	sysctl_set lb net.ipv4.ip_forward=0 net.ipv6.conf.halb0.disable_ipv6=1
 	ip -n "$P-lb" addr flush dev halb0
+	# Its management leg, the kernel's: halb-healthd listens there and
+	# probes from there (the DPDK port's addresses are not the kernel's).
+	veth lb mgmt0 sw lbm "$SERVER_MTU"
+	ip -n "$P-sw" link set lbm master br0
+	ip -n "$P-lb" link set mgmt0 address 02:68:00:00:00:03
+	ip -n "$P-lb" addr add 198.18.0.3/24 dev mgmt0
+	sysctl_set lb net.ipv6.conf.mgmt0.disable_ipv6=0
+	ip -n "$P-lb" addr add fd00:68::3/64 dev mgmt0 nodad
 
 	# Backends.
 	for b in $BACKENDS; do
@@ -161,10 +171,14 @@ up() {
 		# NAT mode: the backend sees the client's address; its replies
 		# (from port 8080) must go back through the appliance to be
 		# rewritten.
+		# Hosts on the server network itself (the appliance's management
+		# leg probing port 8080) are answered directly.
 		ip -n "$P-$b" rule add ipproto tcp sport 8080 lookup 100
 		ip -n "$P-$b" route add default via 198.18.0.2 table 100
+		ip -n "$P-$b" route add 198.18.0.0/24 dev eth0 table 100
 		ip -n "$P-$b" -6 rule add ipproto tcp sport 8080 lookup 100
 		ip -n "$P-$b" -6 route add default via fd00:68::2 table 100
+		ip -n "$P-$b" -6 route add fd00:68::/64 dev eth0 table 100
 	done
 	trap - EXIT
 }
