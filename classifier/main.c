@@ -32,31 +32,16 @@
 #include <rte_ring.h>
 
 #include "halb/cfg.h"
-#include "halb/flow.h"
+#include "halb/mh.h"
 #include "halb/pkt.h"
-#include "halb/sched.h"
-#include "halb/shm-t.h"
-#include "halb/svc.h"
+#include "cls.h"
 
 RTE_LOG_REGISTER_DEFAULT(cls_logtype, INFO);
-#define CLS_LOG(level, fmt, ...) \
-	rte_log(RTE_LOG_##level, cls_logtype, "%s: " fmt "\n", __func__, \
-		##__VA_ARGS__)
 
 #define CLS_BURST 32
 #define EXPIRE_BUCKETS 64   /* per worker per loop */
 #define FWD_GONE_MS 2000
 #define IDLE_SPIN_LOOPS 64u
-
-struct cls {
-	struct halb_cfg *cfg;
-	struct halb_shm *shm;
-	struct svc_map svcs;
-	struct flow_writer fw[CFG_MAX_WORKERS];
-	struct sched_svc sched[CFG_MAX_SERVICES];
-	uint32_t now_ms;
-	volatile bool quit;
-};
 
 static struct cls cls;
 
@@ -159,19 +144,12 @@ attach(struct cls *c)
 			}
 		c->shm->workers[w].flow_count = flow_count(&c->fw[w]);
 	}
-	for (s = 0; s < c->cfg->n_services; s++) {
-		const struct cfg_service *cs = &c->cfg->services[s];
-		uint32_t weights[CFG_MAX_BACKENDS];
-		struct halb_mh_shm *mh = &c->shm->mh[s];
-
-		for (b = 0; b < cs->n_backends; b++)
-			weights[b] = cs->backends[b].weight;
-		sched_init(&c->sched[s], cs->sched, weights, cs->n_backends);
+	for (s = 0; s < c->cfg->n_services; s++)
 		memcpy(c->sched[s].active, c->shm->active[s],
-		       sizeof(uint32_t) * cs->n_backends);
-		c->sched[s].mh = mh->table[__atomic_load_n(&mh->cur, __ATOMIC_ACQUIRE)];
-		c->sched[s].mh_size = mh->size;
-	}
+		       sizeof(uint32_t) * c->cfg->services[s].n_backends);
+	rc = cls_health_init(c);
+	if (rc != 0)
+		return rc;
 	c->shm->cls_alive = rte_rdtsc();
 	c->shm->cls_pid = getpid();
 	c->shm->cls_starts++;
@@ -280,13 +258,20 @@ expired(void *ctx, const struct flow_entry *e)
 		limit = c->cfg->udp_timeout_ms;
 		break;
 	}
-	/* last_seen may be a little ahead of our clock: a worker wrote it
-	 * after we read now_ms.  That shows as a huge idle; skip it. */
-	if (idle < limit || idle > 0x80000000u)
+	if (e->svc >= c->cfg->n_services ||
+	    e->backend >= c->cfg->services[e->svc].n_backends)
+		return true; /* cannot happen: the classifier wrote it */
+	if (c->evict[e->svc][e->backend]) {
+		c->shm->cls.evicted++;
+	} else if (idle < limit || idle > 0x80000000u) {
+		/* last_seen may be a little ahead of our clock: a worker
+		 * wrote it after we read now_ms.  That shows as a huge
+		 * idle time; it is not one. */
 		return false;
-	if (e->svc < c->cfg->n_services &&
-	    e->backend < c->cfg->services[e->svc].n_backends)
-		set_active(c, e->svc, e->backend, -1);
+	} else {
+		c->shm->cls.expired++;
+	}
+	set_active(c, e->svc, e->backend, -1);
 	return true;
 }
 
@@ -295,7 +280,7 @@ service_worker(struct cls *c, uint32_t w)
 {
 	struct halb_worker_shm *ws = &c->shm->workers[w];
 	struct rte_mbuf *in[CLS_BURST], *out[CLS_BURST];
-	uint32_t n, i, n_out = 0, sent, gone;
+	uint32_t n, i, n_out = 0, sent;
 
 	n = rte_ring_mc_dequeue_burst(ws->punt, (void **)in, CLS_BURST, NULL);
 	c->shm->cls.punted += n;
@@ -309,8 +294,7 @@ service_worker(struct cls *c, uint32_t w)
 			rte_pktmbuf_free_bulk(&out[sent], n_out - sent);
 		}
 	}
-	gone = flow_expire_scan(&c->fw[w], EXPIRE_BUCKETS, expired, c);
-	c->shm->cls.expired += gone;
+	flow_expire_scan(&c->fw[w], EXPIRE_BUCKETS, expired, c);
 	flow_reclaim(&c->fw[w]);
 	ws->flow_count = flow_count(&c->fw[w]);
 	return n;
@@ -376,6 +360,7 @@ main(int argc, char **argv)
 			rc = 3;
 			break;
 		}
+		cls_health_poll(&cls, now);
 		busy = 0;
 		for (w = 0; w < cls.shm->n_workers; w++)
 			busy += service_worker(&cls, w);
@@ -392,6 +377,7 @@ main(int argc, char **argv)
 	}
 	/* A clean stop: tell the workers now rather than after the timeout. */
 	cls.shm->cls_pid = 0;
+	cls_health_fini(&cls);
 	for (w = 0; w < cls.shm->n_workers; w++)
 		flow_writer_fini(&cls.fw[w]);
 	svc_map_free(&cls.svcs);

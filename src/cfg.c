@@ -5,7 +5,8 @@
  *
  * cfg_load() walks the libconfig tree once, in a fixed order whatever the
  * order of the file (eal, ports, flows, the top-level numbers, neighbours,
- * services), and fills one zeroed struct halb_cfg.  Each key is checked for
+ * services, health: src/cfg_health.c, with the helpers of cfg_priv.h), and
+ * fills one zeroed struct halb_cfg.  Each key is checked for
  * its name, type and range where it is read; what needs more than one key
  * (duplicates, overlapping VIPs, reachability, what a forwarding mode asks
  * of its backends) is checked against what was read before it, which is
@@ -33,27 +34,10 @@
 #include <rte_config.h>
 
 #include "halb/cfg.h"
+#include "cfg_priv.h"
 
 #define CFG_MAX_LCORE RTE_MAX_LCORE
 #define CFG_MAX_SECONDS 86400
-#define CFG_WHERE_LEN 48
-
-/* One load: where messages go and how many were written. */
-struct cfg_ctx {
-	const char *path;
-	FILE *err;
-	unsigned int n_err;
-	struct halb_cfg *cfg;
-	bool ports_ok; /* every port loaded cleanly: reachability can be judged */
-};
-
-/* A group being read: its setting (NULL when an optional group is absent,
- * and then every key takes its default) and its name in messages. */
-struct cfg_scope {
-	struct cfg_ctx *ctx;
-	const config_setting_t *grp;
-	char where[CFG_WHERE_LEN]; /* "services[3].backends[12]"; "" at top level */
-};
 
 /* Which keys of the service being read are good, for its backends. */
 struct cfg_svc_ok {
@@ -64,7 +48,7 @@ static const char *const mode_names[] = { "dsr", "nat", "tunnel", NULL };
 static const char *const sched_names[] = { "maglev", "wrr", "wlc", NULL };
 static const char *const proto_names[] = { "tcp", "udp", NULL };
 
-static unsigned int
+unsigned int
 setting_line(const config_setting_t *s)
 {
 	/* The root has line 0: a key missing at top level is put on line 1. */
@@ -73,11 +57,8 @@ setting_line(const config_setting_t *s)
 	return config_setting_source_line(s);
 }
 
-static void cfg_err(struct cfg_ctx *ctx, const config_setting_t *s,
-		    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
 /* Reports one mistake, on the line of setting s. */
-static void
+void
 cfg_err(struct cfg_ctx *ctx, const config_setting_t *s, const char *fmt, ...)
 {
 	va_list ap;
@@ -93,7 +74,7 @@ cfg_err(struct cfg_ctx *ctx, const config_setting_t *s, const char *fmt, ...)
 }
 
 /* "where.key", or "key" at top level, into buf (cut to fit). */
-static const char *
+const char *
 key_name(const struct cfg_scope *sc, const char *key, char *buf, size_t len)
 {
 	size_t w = strnlen(sc->where, len - 1), k;
@@ -131,7 +112,7 @@ type_name(int type)
 	}
 }
 
-static void
+void
 type_err(const struct cfg_scope *sc, const config_setting_t *s,
 	 const char *key, const char *want)
 {
@@ -175,7 +156,7 @@ edit_distance(const char *a, const char *b)
 
 /* Reports every member of the scope's group that is not in keys
  * (NULL-terminated), with the closest known key when it is close. */
-static void
+void
 check_keys(const struct cfg_scope *sc, const char *const *keys)
 {
 	const config_setting_t *m;
@@ -212,7 +193,7 @@ check_keys(const struct cfg_scope *sc, const char *const *keys)
 	}
 }
 
-static void
+void
 missing_err(const struct cfg_scope *sc, const char *key, const char *why)
 {
 	if (sc->where[0] == '\0')
@@ -224,7 +205,7 @@ missing_err(const struct cfg_scope *sc, const char *key, const char *why)
 
 /* The member key of the scope, or NULL when absent (reported when
  * required). */
-static const config_setting_t *
+const config_setting_t *
 sc_member(const struct cfg_scope *sc, const char *key, bool required)
 {
 	const config_setting_t *s = NULL;
@@ -242,7 +223,7 @@ sc_member(const struct cfg_scope *sc, const char *key, bool required)
  * (reported if required, *out untouched so that it keeps its default) or
  * bad (reported).
  */
-static const config_setting_t *
+const config_setting_t *
 sc_str(const struct cfg_scope *sc, const char *key, bool required,
        const char **out)
 {
@@ -258,7 +239,7 @@ sc_str(const struct cfg_scope *sc, const char *key, bool required,
 	return s;
 }
 
-static const config_setting_t *
+const config_setting_t *
 sc_int(const struct cfg_scope *sc, const char *key, bool required,
        long long lo, long long hi, long long *out)
 {
@@ -312,7 +293,7 @@ sc_seconds(const struct cfg_scope *sc, const char *key, uint32_t *ms)
 }
 
 /* One of names (NULL-terminated), as its index. */
-static const config_setting_t *
+const config_setting_t *
 sc_enum(const struct cfg_scope *sc, const char *key, bool required,
 	const char *const *names, unsigned int *out)
 {
@@ -339,7 +320,7 @@ sc_enum(const struct cfg_scope *sc, const char *key, bool required,
 }
 
 /* [A-Za-z0-9_-]+ of fewer than len bytes, into buf. */
-static const config_setting_t *
+const config_setting_t *
 sc_ident(const struct cfg_scope *sc, const char *key, bool required,
 	 char *buf, size_t len)
 {
@@ -373,7 +354,7 @@ sc_ident(const struct cfg_scope *sc, const char *key, bool required,
 
 /* Whether a is an address a host can have: not unspecified, loopback,
  * multicast or the IPv4 broadcast. */
-static bool
+bool
 ip_is_unicast(const struct halb_ip *a)
 {
 	static const struct halb_ip lo6 = { .b = { [15] = 1 } };
@@ -516,7 +497,7 @@ sc_mac(const struct cfg_scope *sc, const char *key, bool required,
 
 /* Opens the optional group key of parent as out (out->grp NULL when
  * absent or not a group) and reports its unknown keys. */
-static void
+void
 sc_group(const struct cfg_scope *parent, const char *key,
 	 const char *const *keys, struct cfg_scope *out)
 {
@@ -537,7 +518,7 @@ sc_group(const struct cfg_scope *parent, const char *key,
 
 /* A list ( { }, { } ) of min..max groups: returns the list (NULL when
  * absent or not a list) and in *n how many of its elements to read. */
-static const config_setting_t *
+const config_setting_t *
 sc_list(const struct cfg_scope *sc, const char *key, bool required,
 	unsigned int min, unsigned int max, unsigned int *n)
 {
@@ -568,7 +549,7 @@ sc_list(const struct cfg_scope *sc, const char *key, bool required,
 }
 
 /* Element i of list as a scope named where[i], if it is a group. */
-static bool
+bool
 sc_elem(struct cfg_ctx *ctx, const config_setting_t *list, unsigned int i,
 	const char *where, const char *const *keys, struct cfg_scope *out)
 {
@@ -1016,7 +997,7 @@ load_neighbours(const struct cfg_scope *root)
 /* ---- services ( ) ---- */
 
 /* "198.18.2.100:80/tcp" or "[fd00::1]:53/udp" into buf; port 0 is "*". */
-static const char *
+const char *
 endpoint_fmt(const struct halb_ip *ip, uint16_t port, uint8_t proto,
 	     char *buf, size_t len)
 {
@@ -1064,7 +1045,7 @@ check_vip_overlap(struct cfg_ctx *ctx, unsigned int idx,
 	}
 }
 
-static uint16_t
+uint16_t
 backend_port(const struct cfg_service *svc, const struct cfg_backend *be)
 {
 	return be->port != 0 ? be->port : svc->port;
@@ -1181,7 +1162,7 @@ load_backend(struct cfg_ctx *ctx, unsigned int si, const struct cfg_svc_ok *ok,
 	     const config_setting_t *list, unsigned int bi)
 {
 	static const char *const keys[] = { "ip", "port", "weight",
-		"tunnel_mac", NULL };
+		"tunnel_mac", "agent", "check", NULL };
 	struct cfg_service *svc = &ctx->cfg->services[si];
 	struct cfg_backend *be = &svc->backends[bi];
 	bool tunnel = ok->mode && svc->mode == CFG_MODE_TUNNEL;
@@ -1210,6 +1191,10 @@ load_backend(struct cfg_ctx *ctx, unsigned int si, const struct cfg_svc_ok *ok,
 	else if (s != NULL && ok->mode)
 		cfg_err(ctx, s, "%s.tunnel_mac: only for mode \"tunnel\", not \"%s\"",
 			sc.where, cfg_mode_name(svc->mode));
+	/* Health: what reports on the backend, and how it is probed. */
+	cfg_health_backend(&sc, si, bi,
+			   s_ip != NULL && ok->port && ok->proto &&
+			   (s_port != NULL || sc_member(&sc, "port", false) == NULL));
 
 	/* The checks of the whole need a good address and port. */
 	if (ctx->n_err != n_err || s_ip == NULL || !ok->port) {
@@ -1251,10 +1236,13 @@ static void
 load_service(struct cfg_ctx *ctx, const config_setting_t *list, unsigned int si)
 {
 	static const char *const keys[] = { "name", "vip", "port", "protocol",
-		"mode", "scheduler", "vni", "tunnel_port", "backends", NULL };
+		"mode", "scheduler", "vni", "tunnel_port", "down_flows",
+		"backends", NULL };
+	static const char *const down_names[] = { "reset", "keep", NULL };
 	struct cfg_service *svc = &ctx->cfg->services[si];
 	const config_setting_t *s_name, *s_vip, *s, *bl;
 	unsigned int proto = 0, mode = CFG_MODE_DSR, sched = CFG_SCHED_MAGLEV;
+	unsigned int down = CFG_DOWN_RESET;
 	long long port = 0, vni = 1, tport = 4789;
 	struct cfg_svc_ok ok = { .port = true };
 	bool vip_ok;
@@ -1296,6 +1284,8 @@ load_service(struct cfg_ctx *ctx, const config_setting_t *list, unsigned int si)
 	svc->mode = (uint8_t)mode;
 	sc_enum(&sc, "scheduler", false, sched_names, &sched);
 	svc->sched = (uint8_t)sched;
+	sc_enum(&sc, "down_flows", false, down_names, &down);
+	svc->down_flows = (uint8_t)down;
 
 	if (ok.mode && mode == CFG_MODE_TUNNEL) {
 		sc_int(&sc, "vni", false, 0, 16777215, &vni);
@@ -1345,7 +1335,7 @@ load_root(struct cfg_ctx *ctx, const config_setting_t *root)
 {
 	static const char *const keys[] = { "eal", "ports", "flows",
 		"idle_sleep_us", "classifier_timeout_ms", "neighbours",
-		"services", NULL };
+		"services", "health", NULL };
 	struct cfg_scope sc = { .ctx = ctx, .grp = root, .where = "" };
 	long long v;
 
@@ -1361,9 +1351,44 @@ load_root(struct cfg_ctx *ctx, const config_setting_t *root)
 	ctx->cfg->classifier_timeout_ms = (uint32_t)v;
 	load_neighbours(&sc);
 	load_services(&sc);
+	cfg_health_load(&sc);
 }
 
 /* ---- public ---- */
+
+int
+cfg_read_file(const char *path, FILE *err, config_t *lc)
+{
+	int ret;
+	FILE *f;
+
+	/* libconfig says only "file I/O error": find out why first. */
+	f = fopen(path, "r");
+	if (f == NULL) {
+		ret = errno;
+		if (err != NULL)
+			fprintf(err, "%s: %s\n", path, strerror(ret));
+		return -ret;
+	}
+	fclose(f);
+	config_init(lc);
+	if (config_read_file(lc, path) == CONFIG_TRUE)
+		return 0;
+	if (config_error_type(lc) == CONFIG_ERR_FILE_IO) {
+		if (err != NULL)
+			fprintf(err, "%s: cannot read the file\n", path);
+		ret = EIO;
+	} else {
+		if (err != NULL)
+			fprintf(err, "%s:%d: %s\n",
+				config_error_file(lc) != NULL ?
+				config_error_file(lc) : path,
+				config_error_line(lc), config_error_text(lc));
+		ret = EINVAL;
+	}
+	config_destroy(lc);
+	return -ret;
+}
 
 struct halb_cfg *
 cfg_load(const char *path, FILE *err)
@@ -1372,7 +1397,6 @@ cfg_load(const char *path, FILE *err)
 	struct halb_cfg *cfg = NULL;
 	config_t lc;
 	int ret;
-	FILE *f;
 
 	if (path == NULL) {
 		errno = EINVAL;
@@ -1385,17 +1409,6 @@ cfg_load(const char *path, FILE *err)
 		errno = ENAMETOOLONG;
 		return NULL;
 	}
-	/* libconfig says only "file I/O error": find out why first. */
-	f = fopen(path, "r");
-	if (f == NULL) {
-		ret = errno;
-		if (err != NULL)
-			fprintf(err, "%s: %s\n", path, strerror(ret));
-		errno = ret;
-		return NULL;
-	}
-	fclose(f);
-
 	/* Zeroed whole, padding included, for cfg_digest. */
 	cfg = calloc(1, sizeof(*cfg));
 	if (cfg == NULL) {
@@ -1405,40 +1418,28 @@ cfg_load(const char *path, FILE *err)
 	snprintf(cfg->path, sizeof(cfg->path), "%s", path);
 	ctx.cfg = cfg;
 
-	config_init(&lc);
-	if (config_read_file(&lc, path) != CONFIG_TRUE) {
-		if (config_error_type(&lc) == CONFIG_ERR_FILE_IO) {
-			if (err != NULL)
-				fprintf(err, "%s: cannot read the file\n", path);
-			ret = EIO;
-		} else {
-			if (err != NULL)
-				fprintf(err, "%s:%d: %s\n",
-					config_error_file(&lc) != NULL ?
-					config_error_file(&lc) : path,
-					config_error_line(&lc),
-					config_error_text(&lc));
-			ret = EINVAL;
-		}
-		goto fail;
+	ret = cfg_read_file(path, err, &lc);
+	if (ret < 0) {
+		free(cfg);
+		errno = -ret;
+		return NULL;
 	}
 	load_root(&ctx, config_root_setting(&lc));
+	config_destroy(&lc);
 	if (ctx.n_err != 0) {
-		ret = EINVAL;
-		goto fail;
+		free(cfg);
+		errno = EINVAL;
+		return NULL;
 	}
-	config_destroy(&lc);
 	return cfg;
-fail:
-	config_destroy(&lc);
-	free(cfg);
-	errno = ret;
-	return NULL;
 }
 
 void
 cfg_free(struct halb_cfg *cfg)
 {
+	/* It holds the health keys. */
+	if (cfg != NULL)
+		explicit_bzero(cfg, sizeof(*cfg));
 	free(cfg);
 }
 

@@ -477,10 +477,12 @@ address_ok(const char *s)
 	return inet_pton(AF_INET, s, a) == 1 || inet_pton(AF_INET6, s, a) == 1;
 }
 
+/* 0 is the port of a backend of an all-ports service (service port 0,
+ * backend port 0): such a backend is known by its address alone. */
 static bool
 port_ok(uint32_t port)
 {
-	return port >= 1 && port <= 65535;
+	return port <= 65535;
 }
 
 static bool

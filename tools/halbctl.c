@@ -4,10 +4,14 @@
  * SOCK_SEQPACKET socket, JSON replies) to the forwarder of the appliance
  * named by a configuration file (its eal.file_prefix) and prints the
  * answer as indented "key: value" lines, or raw JSON with `json`.
+ * `health` asks halb-healthd instead, on its status socket (JSON lines,
+ * one per backend, then the counters), and prints a table.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +34,8 @@ usage(void)
 		"  services        services and backends with weights and live flows\n"
 		"  flows [N]       up to N installed flows (default 32)\n"
 		"  json CMD        raw telemetry command, e.g. json /ethdev/stats,0\n"
+		"  health [json]   each backend's health, load, weight and where the\n"
+		"                  state came from (halb-healthd; needs -c CONFIG)\n"
 		"  --check-config FILE\n");
 }
 
@@ -138,6 +144,176 @@ print_value(const json_t *v, int depth)
 	}
 }
 
+/* ---- health: halb-healthd's status socket (docs/HEALTH.md) ---- */
+
+/* Reads the whole answer to "status\n" from the socket at path. */
+static char *
+health_query(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	size_t len = 0, cap = 1 << 16;
+	char *buf = malloc(cap), *nb;
+	ssize_t n;
+	int fd;
+
+	if (buf == NULL)
+		return NULL;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
+	    write(fd, "status\n", 7) != 7) {
+		fprintf(stderr, "halbctl: cannot reach halb-healthd at %s: %s\n",
+			path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		free(buf);
+		return NULL;
+	}
+	while ((n = read(fd, buf + len, cap - 1 - len)) > 0) {
+		len += (size_t)n;
+		if (len == cap - 1) {
+			nb = realloc(buf, cap * 2);
+			if (nb == NULL)
+				break;
+			buf = nb;
+			cap *= 2;
+		}
+	}
+	close(fd);
+	buf[len] = '\0';
+	return buf;
+}
+
+static const char *
+jstr(const json_t *o, const char *key, const char *dflt)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s != NULL ? s : dflt;
+}
+
+/* "0.4s", "12s", "3m" or "-" for an age in ms (null: unknown). */
+static const char *
+age_fmt(const json_t *v, char *buf, size_t len)
+{
+	json_int_t ms;
+
+	if (!json_is_integer(v))
+		return "-";
+	ms = json_integer_value(v);
+	if (ms < 10000)
+		snprintf(buf, len, "%.1fs", (double)ms / 1000.0);
+	else if (ms < 600000)
+		snprintf(buf, len, "%llds", (long long)(ms / 1000));
+	else
+		snprintf(buf, len, "%lldm", (long long)(ms / 60000));
+	return buf;
+}
+
+static void
+health_row(const json_t *b)
+{
+	const json_t *load = json_object_get(b, "load");
+	char cpu[24] = "-", mem[24] = "-", conns[24] = "-", age[32];
+	char why[80] = "";
+	const char *reason = jstr(b, "agent_reason", "");
+
+	if (json_is_object(load)) {
+		snprintf(cpu, sizeof(cpu), "%.1f%%",
+			 (double)json_integer_value(json_object_get(load, "cpu_permille")) / 10.0);
+		snprintf(mem, sizeof(mem), "%.1f%%",
+			 (double)json_integer_value(json_object_get(load, "mem_used_permille")) / 10.0);
+		snprintf(conns, sizeof(conns), "%lld",
+			 (long long)json_integer_value(json_object_get(load, "active_connections")));
+	}
+	if (strcmp(jstr(b, "source", ""), "probe") == 0)
+		snprintf(why, sizeof(why), "%s", jstr(b, "probe_why", ""));
+	else if (reason[0] != '\0' && strcmp(jstr(b, "state", ""), "up") != 0)
+		snprintf(why, sizeof(why), "%s", reason);
+	printf("%-14s %-24s %-9s %6lld %6s %6s %6s %-10s %6s %-8s %-7s %s\n",
+	       jstr(b, "service", "?"), jstr(b, "backend", "?"),
+	       jstr(b, "state", "?"),
+	       (long long)json_integer_value(json_object_get(b, "weight")),
+	       cpu, conns, mem, jstr(b, "source", "?"),
+	       age_fmt(json_object_get(b, "age_ms"), age, sizeof(age)),
+	       jstr(b, "agent", "-"), jstr(b, "probe", "-"), why);
+}
+
+static void
+health_counters(const json_t *o)
+{
+	const json_t *h = json_object_get(o, "healthd");
+	const json_t *c = json_object_get(o, "counters");
+	const json_t *rej = json_object_get(c, "rejected"), *v;
+	const char *key;
+	bool any = false;
+
+	printf("\nhealthd %s: policy %s, snapshot generation %lld, agents heard %lld/%lld\n",
+	       jstr(h, "name", "?"), jstr(h, "policy", "?"),
+	       (long long)json_integer_value(json_object_get(h, "generation")),
+	       (long long)json_integer_value(json_object_get(h, "agents_heard")),
+	       (long long)json_integer_value(json_object_get(h, "agents")));
+	printf("refused:");
+	json_object_foreach((json_t *)(uintptr_t)rej, key, v) {
+		if (json_integer_value(v) == 0)
+			continue;
+		printf(" %s %lld", key, (long long)json_integer_value(v));
+		any = true;
+	}
+	printf("%s\n", any ? "" : " none");
+	printf("counters:");
+	json_object_foreach((json_t *)(uintptr_t)c, key, v)
+		if (json_is_integer(v))
+			printf(" %s=%lld", key, (long long)json_integer_value(v));
+	printf("\n");
+}
+
+static int
+health_main(const char *path, bool raw)
+{
+	char *text = health_query(path), *line, *next;
+	json_error_t jerr;
+	int rc = 0;
+
+	if (text == NULL)
+		return 1;
+	if (raw) {
+		fputs(text, stdout);
+		free(text);
+		return 0;
+	}
+	printf("%-14s %-24s %-9s %6s %6s %6s %6s %-10s %6s %-8s %-7s %s\n",
+	       "SERVICE", "BACKEND", "STATE", "WEIGHT", "CPU", "CONNS", "MEM",
+	       "SOURCE", "AGE", "AGENT", "PROBE", "WHY");
+	for (line = text; *line != '\0'; line = next) {
+		json_t *o;
+
+		next = strchr(line, '\n');
+		if (next != NULL)
+			*next++ = '\0';
+		else
+			next = line + strlen(line);
+		if (*line == '\0')
+			continue;
+		o = json_loads(line, 0, &jerr);
+		if (o == NULL) {
+			fprintf(stderr, "halbctl: bad line from halb-healthd: %s\n",
+				jerr.text);
+			rc = 1;
+			continue;
+		}
+		if (json_object_get(o, "counters") != NULL)
+			health_counters(o);
+		else if (json_object_get(o, "error") != NULL)
+			fprintf(stderr, "halbctl: %s\n", jstr(o, "error", "?"));
+		else
+			health_row(o);
+		json_decref(o);
+	}
+	free(text);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -148,7 +324,7 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char prefix[64] = "", cmd[256];
+	char prefix[64] = "", cmd[256], health_sock[108] = "";
 	const char *what;
 	json_t *reply, *body;
 	int opt, fd, rc = 0;
@@ -161,6 +337,8 @@ main(int argc, char **argv)
 			if (cfg == NULL)
 				return 1;
 			snprintf(prefix, sizeof(prefix), "%s", cfg->file_prefix);
+			snprintf(health_sock, sizeof(health_sock), "%s",
+				 cfg->health.status_socket);
 			cfg_free(cfg);
 			break;
 		}
@@ -179,6 +357,14 @@ main(int argc, char **argv)
 		return 2;
 	}
 	what = argv[optind];
+	if (strcmp(what, "health") == 0) {
+		/* Without a file, the default path for the prefix. */
+		if (health_sock[0] == '\0')
+			snprintf(health_sock, sizeof(health_sock),
+				 "/run/halb/%s.healthd.sock", prefix);
+		return health_main(health_sock, optind + 1 < argc &&
+				   strcmp(argv[optind + 1], "json") == 0);
+	}
 	if (strcmp(what, "status") == 0 || strcmp(what, "services") == 0) {
 		snprintf(cmd, sizeof(cmd), "/halb/%s", what);
 	} else if (strcmp(what, "stats") == 0) {

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "halb/hl_key.h"
 #include "halb/ip.h"
 
 #define CFG_MAX_EAL_ARGS 32
@@ -22,6 +23,11 @@
 #define CFG_MAX_NEIGH 256
 #define CFG_NAME_LEN 32
 #define CFG_ARG_LEN 256
+#define CFG_HOST_LEN 64       /* host ids: 1..63 bytes (HL_NAME_MAX) */
+#define CFG_SOCK_LEN 108      /* sizeof(sockaddr_un.sun_path) */
+#define CFG_CHECK_PATH_LEN 64 /* an HTTP check's path */
+#define CFG_MAX_AGENTS 1024   /* distinct agent hosts */
+#define CFG_MAX_PEERS 8       /* peer healthd instances */
 
 enum cfg_mode {
 	CFG_MODE_DSR = 0,
@@ -52,16 +58,54 @@ struct cfg_neigh {
 	int line;
 };
 
+enum cfg_check_type {
+	CFG_CHECK_NONE = 0,
+	CFG_CHECK_TCP,
+	CFG_CHECK_HTTP,
+};
+
+/* halb-healthd's active probe of one backend, with every default
+ * resolved: type NONE means "not probed"; otherwise port is 1..65535. */
+struct cfg_check {
+	uint8_t type;          /* enum cfg_check_type */
+	uint8_t rise, fall;    /* HAProxy's meaning, 1..100 */
+	uint16_t port;
+	uint16_t expect;       /* http: the status wanted */
+	uint32_t interval_ms, timeout_ms;
+	struct halb_ip addr;   /* where to probe: the backend's ip unless set */
+	char path[CFG_CHECK_PATH_LEN]; /* http: "/" unless set */
+};
+
+/* A host that runs halb-agent; one entry per distinct host id, shared by
+ * every backend that names it (cfg_backend.agent). */
+struct cfg_agent {
+	char host[CFG_HOST_LEN];
+	struct hl_key key;
+	struct halb_ip addr;   /* where ReportRequests go: agent.address, or
+				* the ip of the first backend naming it */
+	uint16_t port;         /* the agent's UDP port, 7301 by default */
+	int line;              /* of the first agent { } naming it */
+};
+
 struct cfg_backend {
 	struct halb_ip ip;
 	uint16_t port;       /* 0: same as the packet's destination port */
 	uint32_t weight;     /* 1..CFG_MAX_WEIGHT; 0 = configured out */
 	bool has_tunnel_mac;
 	uint8_t tunnel_mac[6]; /* tunnel mode: MAC of the backend's VXLAN device */
+	uint16_t agent;      /* 1 + index in health.agents; 0: no agent */
+	struct cfg_check check;
 	int line;
 };
 
 #define CFG_MAX_WEIGHT 65535
+
+/* What happens to the flows of a backend that goes down (draining
+ * backends always keep theirs). */
+enum cfg_down_flows {
+	CFG_DOWN_RESET = 0,
+	CFG_DOWN_KEEP,
+};
 
 struct cfg_service {
 	char name[CFG_NAME_LEN];
@@ -72,8 +116,42 @@ struct cfg_service {
 	uint8_t sched;       /* enum cfg_sched */
 	uint32_t vni;        /* tunnel mode: VXLAN network identifier */
 	uint16_t tunnel_port; /* tunnel mode: UDP destination port (4789) */
+	uint8_t down_flows;  /* enum cfg_down_flows */
 	uint32_t n_backends;
 	struct cfg_backend backends[CFG_MAX_BACKENDS];
+	int line;
+};
+
+enum cfg_weight_policy {
+	CFG_WEIGHT_STATIC = 0,
+	CFG_WEIGHT_AGENT,
+	CFG_WEIGHT_LEAST_LOAD,
+};
+
+struct cfg_peer {
+	char name[CFG_HOST_LEN];
+	struct halb_ip ip;
+	uint16_t port;
+	struct hl_key key;
+	int line;
+};
+
+/* health { }: halb-healthd, and what the classifier needs to trust it. */
+struct cfg_health {
+	struct halb_ip listen_ip; /* UDP: reports, requests, peer snapshots */
+	uint16_t listen_port;
+	char name[CFG_HOST_LEN];  /* this appliance's sender id */
+	struct hl_key key;       /* its key: seals snapshots; len 0 if none */
+	uint8_t weight_policy;    /* enum cfg_weight_policy */
+	uint32_t weight_min, weight_max;
+	uint32_t report_window_ms;    /* replay window (timestamps) */
+	uint32_t handler_timeout_ms;  /* classifier: healthd silent after this */
+	char socket[CFG_SOCK_LEN];        /* classifier's unix datagram socket */
+	char status_socket[CFG_SOCK_LEN]; /* healthd's unix stream socket */
+	uint32_t n_peers;
+	struct cfg_peer peers[CFG_MAX_PEERS];
+	uint32_t n_agents;
+	struct cfg_agent agents[CFG_MAX_AGENTS];
 	int line;
 };
 
@@ -104,6 +182,11 @@ struct halb_cfg {
 	struct cfg_neigh neigh[CFG_MAX_NEIGH];
 	uint32_t n_services;
 	struct cfg_service services[CFG_MAX_SERVICES];
+	/* health { }, and the agents the backends name; the defaults are
+	 * filled in when the file has no health group (has_health false).
+	 * A key's len is 0 when the file gives none. */
+	bool has_health;
+	struct cfg_health health;
 };
 
 #endif

@@ -37,6 +37,23 @@ uint64_t cfg_digest(const struct halb_cfg *cfg);
 const char *cfg_mode_name(unsigned int mode);
 const char *cfg_sched_name(unsigned int sched);
 
+/* "none", "tcp", "http"; "static", "agent", "least-load". */
+const char *cfg_check_name(unsigned int type);
+const char *cfg_weight_policy_name(unsigned int policy);
+
+/*
+ * Parses "ADDRESS:PORT" or "[IPV6]:PORT" (port 1..65535, any address).
+ * Returns 0 or -EINVAL.
+ */
+int cfg_parse_endpoint(const char *s, struct halb_ip *ip, uint16_t *port);
+
+/*
+ * Parses a key written in hex (32..128 digits: 16..64 bytes) into
+ * k->bytes and k->len, leaving k->id.  Returns 0, or -EINVAL with the
+ * reason in why (which never quotes the key).
+ */
+int cfg_hex_key(const char *hex, struct hl_key *k, char *why, size_t len);
+
 /*
  * Finds the port and next hop that reach `dst`: a port whose connected
  * prefix holds dst (next hop dst itself), else the first port with a

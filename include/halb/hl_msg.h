@@ -29,14 +29,13 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "halb_health.pb-c.h"
+#include "halb/hl_key.h"        /* struct hl_key, HL_KEY_MIN, HL_KEY_MAX */
 
 #define HL_VERSION 1u
 #define HL_MTU 1400u            /* what senders aim for: one unfragmented datagram */
 #define HL_MAX_DATAGRAM 4096u   /* the largest datagram hl_open() considers */
 #define HL_NAME_MAX 63u         /* host ids and service names, in bytes */
 #define HL_REASON_MAX 255u      /* free-text reasons, in bytes */
-#define HL_KEY_MIN 16u          /* key length bounds, in bytes */
-#define HL_KEY_MAX 64u
 #define HL_MAC_LEN 32u          /* HMAC-SHA256 */
 #define HL_WINDOW_MS_DEFAULT 5000u
 #define HL_INTERVAL_MAX_MS 3600000u /* longest report interval a host may promise */
@@ -65,13 +64,6 @@ enum hl_reject {
 	HL_REJ_PAYLOAD,         /* inner message does not decode, is out of
 				 * range, or disagrees with the envelope */
 	HL_REJ__COUNT           /* size of a counter array indexed by reason */
-};
-
-/* A key: its id (sent in the clear so keys can be rotated) and bytes. */
-struct hl_key {
-	uint32_t id;
-	uint32_t len;                /* HL_KEY_MIN..HL_KEY_MAX */
-	uint8_t bytes[HL_KEY_MAX];
 };
 
 struct hl_keyring;  /* sender id + key id -> key; private to src/hl_msg.c */

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 #include <cmocka.h>
 
 #include "halb/cfg.h"
+#include "halb/cfg_agent.h"
 #include "halb/ip.h"
 
 #ifndef HALB_SRCDIR
@@ -32,6 +34,7 @@
 #endif
 
 #define BAD_DIR HALB_SRCDIR "/tests/conf/bad"
+#define BAD_AGENT_DIR HALB_SRCDIR "/tests/conf/bad-agent"
 #define SAMPLES_DIR HALB_SRCDIR "/conf/samples"
 #define HALB_CONF HALB_SRCDIR "/conf/halb.conf"
 
@@ -79,6 +82,41 @@ is_conf(const struct dirent *de)
 
 	return de->d_name[0] != '.' && n > 5 &&
 	       strcmp(de->d_name + n - 5, ".conf") == 0;
+}
+
+/* conf/samples holds the appliance's files and halb-agent's (agent-*). */
+static int
+is_appliance_conf(const struct dirent *de)
+{
+	return is_conf(de) && strncmp(de->d_name, "agent-", 6) != 0;
+}
+
+static int
+is_agent_conf(const struct dirent *de)
+{
+	return is_conf(de) && strncmp(de->d_name, "agent-", 6) == 0;
+}
+
+/* cfg_load or cfg_agent_load, as one type: loads, frees, says whether
+ * it loaded. */
+typedef bool (*load_fn)(const char *path, FILE *err);
+
+static bool
+load_appliance(const char *path, FILE *err)
+{
+	struct halb_cfg *cfg = cfg_load(path, err);
+
+	cfg_free(cfg);
+	return cfg != NULL;
+}
+
+static bool
+load_agent(const char *path, FILE *err)
+{
+	struct agc *c = cfg_agent_load(path, err);
+
+	cfg_agent_free(c);
+	return c != NULL;
 }
 
 /* Reads the "# expect: LINE: text" lines of path. */
@@ -164,10 +202,10 @@ well_formed(const char *out, const char *path)
 
 /* Returns the number of failed expectations of one bad file. */
 static unsigned int
-check_bad_file(const char *path)
+check_bad_file(const char *path, load_fn load)
 {
 	struct expect e[MAX_EXPECT];
-	struct halb_cfg *cfg;
+	bool loaded;
 	unsigned int n, i, failed = 0;
 	char *out = NULL;
 	size_t len = 0;
@@ -182,12 +220,11 @@ check_bad_file(const char *path)
 	err = open_memstream(&out, &len);
 	assert_non_null(err);
 	errno = 0;
-	cfg = cfg_load(path, err);
+	loaded = load(path, err);
 	saved = errno;
 	fclose(err);
-	if (cfg != NULL) {
+	if (loaded) {
 		print_error("%s: loaded, but it is a bad file\n", path);
-		cfg_free(cfg);
 		failed++;
 	} else if (saved != EINVAL) {
 		print_error("%s: errno %d, expected EINVAL\n", path, saved);
@@ -209,24 +246,31 @@ check_bad_file(const char *path)
 	return failed;
 }
 
-static void
-test_bad_corpus(void **state)
+static unsigned int
+check_bad_dir(const char *dir, load_fn load, int min)
 {
 	struct dirent **names;
 	unsigned int failed = 0;
 	char path[1024];
 	int n, i;
 
-	(void)state;
-	n = scandir(BAD_DIR, &names, is_conf, alphasort);
-	assert_true(n >= 20);
+	n = scandir(dir, &names, is_conf, alphasort);
+	assert_true(n >= min);
 	for (i = 0; i < n; i++) {
-		snprintf(path, sizeof(path), "%s/%s", BAD_DIR, names[i]->d_name);
-		failed += check_bad_file(path);
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name);
+		failed += check_bad_file(path, load);
 		free(names[i]);
 	}
 	free(names);
-	assert_int_equal(failed, 0);
+	return failed;
+}
+
+static void
+test_bad_corpus(void **state)
+{
+	(void)state;
+	assert_int_equal(check_bad_dir(BAD_DIR, load_appliance, 20), 0);
+	assert_int_equal(check_bad_dir(BAD_AGENT_DIR, load_agent, 5), 0);
 }
 
 static void
@@ -238,12 +282,22 @@ test_good_files(void **state)
 
 	(void)state;
 	cfg_free(load_ok(HALB_CONF));
-	n = scandir(SAMPLES_DIR, &names, is_conf, alphasort);
+	n = scandir(SAMPLES_DIR, &names, is_appliance_conf, alphasort);
 	assert_true(n >= 4);
 	for (i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "%s/%s", SAMPLES_DIR,
 			 names[i]->d_name);
 		cfg_free(load_ok(path));
+		free(names[i]);
+	}
+	free(names);
+	n = scandir(SAMPLES_DIR, &names, is_agent_conf, alphasort);
+	assert_true(n >= 1);
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%s", SAMPLES_DIR,
+			 names[i]->d_name);
+		if (!load_agent(path, stderr))
+			fail_msg("%s does not load", path);
 		free(names[i]);
 	}
 	free(names);
@@ -574,6 +628,239 @@ test_ip_helpers(void **state)
 	assert_int_equal(halb_mac_parse(NULL, mac), -EINVAL);
 }
 
+
+static void
+test_health_defaults(void **state)
+{
+	struct halb_cfg *cfg;
+	const struct cfg_backend *be;
+	struct halb_ip a;
+
+	(void)state;
+	/* No health group: today's files keep working, with defaults. */
+	cfg = load_ok(SAMPLES_DIR "/minimal.conf");
+	assert_false(cfg->has_health);
+	a = ip("0.0.0.0");
+	assert_true(halb_ip_eq(&cfg->health.listen_ip, &a));
+	assert_int_equal(cfg->health.listen_port, 7300);
+	assert_string_equal(cfg->health.name, "halb");
+	assert_int_equal(cfg->health.key.len, 0);
+	assert_int_equal(cfg->health.weight_policy, CFG_WEIGHT_STATIC);
+	assert_int_equal(cfg->health.weight_min, 1);
+	assert_int_equal(cfg->health.weight_max, 65535);
+	assert_int_equal(cfg->health.report_window_ms, 5000);
+	assert_int_equal(cfg->health.handler_timeout_ms, 3000);
+	assert_string_equal(cfg->health.socket, "/run/halb/halb.health");
+	assert_string_equal(cfg->health.status_socket,
+			    "/run/halb/halb.healthd.sock");
+	assert_int_equal(cfg->health.n_peers, 0);
+	assert_int_equal(cfg->health.n_agents, 0);
+	assert_int_equal(cfg->services[0].down_flows, CFG_DOWN_RESET);
+	/* A TCP backend without agent or check gets HAProxy-like probes on
+	 * its port (here the service's). */
+	be = &cfg->services[0].backends[1];
+	assert_int_equal(be->agent, 0);
+	assert_int_equal(be->check.type, CFG_CHECK_TCP);
+	assert_int_equal(be->check.port, 80);
+	assert_int_equal(be->check.rise, 2);
+	assert_int_equal(be->check.fall, 3);
+	assert_int_equal(be->check.interval_ms, 1000);
+	assert_int_equal(be->check.timeout_ms, 500);
+	assert_true(halb_ip_eq(&be->check.addr, &be->ip));
+	cfg_free(cfg);
+
+	/* Nothing to probe: all ports, or UDP. */
+	cfg = load_ok(SAMPLES_DIR "/all-ports.conf");
+	assert_int_equal(cfg->services[0].backends[0].check.type, CFG_CHECK_NONE);
+	assert_int_equal(cfg->services[1].backends[0].check.type, CFG_CHECK_NONE);
+	assert_string_equal(cfg->health.socket, "/run/halb/halb-allports.health");
+	cfg_free(cfg);
+}
+
+static void
+test_health_conf(void **state)
+{
+	struct halb_cfg *cfg;
+	const struct cfg_service *s;
+	const struct cfg_agent *ag;
+	struct halb_ip a;
+
+	(void)state;
+	cfg = load_ok(HALB_CONF);
+	assert_true(cfg->has_health);
+	a = ip("198.18.0.3");
+	assert_true(halb_ip_eq(&cfg->health.listen_ip, &a));
+	assert_string_equal(cfg->health.name, "lb1");
+	assert_int_equal(cfg->health.key.len, 32);
+	assert_int_equal(cfg->health.key.id, 1);
+	assert_int_equal(cfg->health.key.bytes[0], 0x0c);
+	assert_int_equal(cfg->health.key.bytes[31], 0x81);
+	assert_int_equal(cfg->health.weight_max, 1000);
+	assert_string_equal(cfg->health.socket, "/run/halb/halb-demo.health");
+	/* One agent per host, whatever the number of backends naming it. */
+	assert_int_equal(cfg->health.n_agents, 3);
+	ag = &cfg->health.agents[0];
+	assert_string_equal(ag->host, "b1");
+	assert_int_equal(ag->port, 7301);
+	a = ip("198.18.0.11");
+	assert_true(halb_ip_eq(&ag->addr, &a));
+	s = &cfg->services[3]; /* web6-dsr, on the same hosts */
+	assert_int_equal(s->backends[0].agent, 1);
+	assert_int_equal(s->backends[2].agent, 3);
+	/* An agent is the authority: no probe unless asked for. */
+	assert_int_equal(s->backends[0].check.type, CFG_CHECK_NONE);
+	cfg_free(cfg);
+
+	cfg = load_ok(SAMPLES_DIR "/health-pair.conf");
+	assert_int_equal(cfg->health.weight_policy, CFG_WEIGHT_LEAST_LOAD);
+	assert_int_equal(cfg->health.weight_min, 5);
+	assert_int_equal(cfg->health.n_peers, 1);
+	assert_string_equal(cfg->health.peers[0].name, "lb2");
+	assert_int_equal(cfg->health.peers[0].port, 7300);
+	assert_int_equal(cfg->health.peers[0].key.len, 32);
+	assert_int_equal(cfg->health.n_agents, 2);
+	s = &cfg->services[0];
+	assert_int_equal(s->down_flows, CFG_DOWN_KEEP);
+	assert_int_equal(s->backends[0].check.type, CFG_CHECK_NONE);
+	/* Agent and probe both: the probe cross-checks. */
+	assert_int_equal(s->backends[1].agent, 2);
+	assert_int_equal(s->backends[1].check.type, CFG_CHECK_HTTP);
+	assert_string_equal(s->backends[1].check.path, "/healthz");
+	assert_int_equal(s->backends[1].check.expect, 200);
+	assert_int_equal(s->backends[2].check.rise, 3);
+	assert_int_equal(s->backends[2].check.fall, 2);
+	assert_int_equal(s->backends[2].check.interval_ms, 2000);
+	assert_int_equal(s->backends[2].check.port, 80);
+	/* UDP: probed only when asked, on the port given. */
+	s = &cfg->services[1];
+	assert_int_equal(s->backends[0].agent, 1);
+	assert_int_equal(s->backends[1].check.type, CFG_CHECK_TCP);
+	assert_int_equal(s->backends[1].check.port, 53);
+	assert_string_equal(cfg_check_name(CFG_CHECK_HTTP), "http");
+	assert_string_equal(cfg_weight_policy_name(CFG_WEIGHT_LEAST_LOAD),
+			    "least-load");
+	cfg_free(cfg);
+}
+
+static void
+test_health_parsers(void **state)
+{
+	struct hl_key k = { .id = 7 };
+	struct halb_ip a, want;
+	uint16_t port = 0;
+	char why[128], path[64];
+
+	(void)state;
+	assert_int_equal(cfg_parse_endpoint("198.18.0.3:7300", &a, &port), 0);
+	want = ip("198.18.0.3");
+	assert_true(halb_ip_eq(&a, &want));
+	assert_int_equal(port, 7300);
+	assert_int_equal(cfg_parse_endpoint("[fd00::3]:1", &a, &port), 0);
+	want = ip("fd00::3");
+	assert_true(halb_ip_eq(&a, &want));
+	assert_int_equal(port, 1);
+	assert_int_equal(cfg_parse_endpoint("0.0.0.0:65535", &a, &port), 0);
+	assert_int_equal(cfg_parse_endpoint("fd00::3:7300", &a, &port), -EINVAL);
+	assert_int_equal(cfg_parse_endpoint("[1.2.3.4]:80", &a, &port), -EINVAL);
+	assert_int_equal(cfg_parse_endpoint("1.2.3.4:0", &a, &port), -EINVAL);
+	assert_int_equal(cfg_parse_endpoint("1.2.3.4:65536", &a, &port), -EINVAL);
+	assert_int_equal(cfg_parse_endpoint("1.2.3.4:", &a, &port), -EINVAL);
+	assert_int_equal(cfg_parse_endpoint("1.2.3.4:80x", &a, &port), -EINVAL);
+	assert_int_equal(cfg_parse_endpoint("host:80", &a, &port), -EINVAL);
+
+	assert_int_equal(cfg_hex_key("00112233445566778899AABBCCDDeeff", &k,
+				     why, sizeof(why)), 0);
+	assert_int_equal(k.len, 16);
+	assert_int_equal(k.id, 7);
+	assert_int_equal(k.bytes[10], 0xaa);
+	assert_int_equal(k.bytes[15], 0xff);
+	assert_int_equal(cfg_hex_key("00112233445566778899aabbccddeef", &k,
+				     why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "odd"));
+	assert_int_equal(cfg_hex_key("0011223344556677", &k, why, sizeof(why)),
+			 -EINVAL);
+	assert_non_null(strstr(why, "8 bytes"));
+	assert_int_equal(cfg_hex_key("00112233445566778899aabbccddeeg0", &k,
+				     why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "'g' at 31"));
+
+	assert_int_equal(cfg_parse_http_url("http://127.0.0.1:8080/h?x=1", &a,
+					    &port, path, sizeof(path)), 0);
+	assert_int_equal(port, 8080);
+	assert_string_equal(path, "/h?x=1");
+	assert_int_equal(cfg_parse_http_url("http://localhost", &a, &port, path,
+					    sizeof(path)), 0);
+	want = ip("127.0.0.1");
+	assert_true(halb_ip_eq(&a, &want));
+	assert_int_equal(port, 80);
+	assert_string_equal(path, "/");
+	assert_int_equal(cfg_parse_http_url("http://[::1]/x", &a, &port, path,
+					    sizeof(path)), 0);
+	assert_int_equal(port, 80);
+	assert_int_equal(cfg_parse_http_url("https://127.0.0.1/", &a, &port,
+					    path, sizeof(path)), -EINVAL);
+	assert_int_equal(cfg_parse_http_url("http://example.com/", &a, &port,
+					    path, sizeof(path)), -EINVAL);
+	assert_int_equal(cfg_parse_http_url("http:///", &a, &port, path,
+					    sizeof(path)), -EINVAL);
+	assert_int_equal(cfg_parse_http_url("http://1.2.3.4/a b", &a, &port,
+					    path, sizeof(path)), -EINVAL);
+}
+
+static void
+test_agent_conf(void **state)
+{
+	struct agc *c;
+	const struct agc_service *s;
+	struct halb_ip a;
+
+	(void)state;
+	c = cfg_agent_load(SAMPLES_DIR "/agent-b1.conf", stderr);
+	assert_non_null(c);
+	assert_string_equal(c->host, "b1");
+	assert_int_equal(c->key.len, 32);
+	assert_int_equal(c->key.id, 1);
+	assert_int_equal(c->key.bytes[0], 0x13);
+	assert_int_equal(c->n_handlers, 1);
+	assert_int_equal(c->handlers[0].port, 7300);
+	assert_string_equal(c->handlers[0].name, "lb1");
+	assert_int_equal(c->handlers[0].key.len, 32);
+	assert_int_equal(c->handlers[0].key.bytes[0], 0x0c);
+	assert_int_equal(c->listen_port, 7301);
+	assert_int_equal(c->interval_ms, 1000);
+	assert_int_equal(c->capacity, 100);
+	assert_string_equal(c->control, "/run/halb-agent/b1.sock");
+	assert_string_equal(c->state_file, "/run/halb-agent/b1.sock.drain");
+	assert_int_equal(c->n_services, 6);
+	s = &c->services[0];
+	assert_string_equal(s->service, "web-dsr");
+	assert_int_equal(s->check_type, AGC_CHECK_HTTP);
+	a = ip("127.0.0.1");
+	assert_true(halb_ip_eq(&s->check_ip, &a));
+	assert_int_equal(s->check_port, 80);
+	assert_string_equal(s->path, "/");
+	assert_int_equal(s->expect, 200);
+	assert_int_equal(s->rise, 1);
+	assert_int_equal(s->fall, 1);
+	assert_int_equal(s->timeout_ms, 500);
+	assert_int_equal(c->services[1].check_type, AGC_CHECK_TCP);
+	assert_int_equal(c->services[1].check_port, 8080);
+	assert_int_equal(c->services[4].check_type, AGC_CHECK_COMMAND);
+	assert_string_equal(c->services[4].command, "test -e /proc/net/tcp6");
+	/* No check given: TCP to the service's own address and port. */
+	s = &c->services[5];
+	assert_int_equal(s->check_type, AGC_CHECK_TCP);
+	a = ip("fd00:68::11");
+	assert_true(halb_ip_eq(&s->check_ip, &a));
+	assert_int_equal(s->check_port, 80);
+	assert_string_equal(cfg_agent_check_name(AGC_CHECK_COMMAND), "command");
+	cfg_agent_free(c);
+
+	errno = 0;
+	assert_null(cfg_agent_load(HALB_CONF, NULL));
+	assert_int_equal(errno, EINVAL);
+}
+
 int
 main(void)
 {
@@ -586,6 +873,10 @@ main(void)
 		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test(test_route),
 		cmocka_unit_test(test_digest),
+		cmocka_unit_test(test_health_defaults),
+		cmocka_unit_test(test_health_conf),
+		cmocka_unit_test(test_health_parsers),
+		cmocka_unit_test(test_agent_conf),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -732,7 +732,6 @@ test_bad_payload(void **state)
 	BAD_REPORT(x.s[0].address = "10.0.0.256");
 	BAD_REPORT(x.s[0].address = "");
 	BAD_REPORT(x.s[1].address = "www.example.com");
-	BAD_REPORT(x.s[0].port = 0);
 	BAD_REPORT(x.s[0].port = 65536);
 	BAD_REPORT(x.s[0].state = HALB__HEALTH__HEALTH_STATE__HEALTH_UNSPECIFIED);
 	BAD_REPORT(x.s[0].state = (Halb__Health__HealthState)9);
@@ -776,7 +775,15 @@ test_bad_payload(void **state)
 		n = hl_seal(buf, sizeof(buf), &f->web1, "web1", seq, NOW,
 			    HL_T_HOST_REPORT, &x.r.base);
 		assert_int_equal(open1(f, buf, (size_t)n, NOW), 0);
+		seq++;
 	}
+
+	/* Port 0: a backend of an all-ports service, known by address. */
+	mk_report(&x, "web1", seq, NOW);
+	x.s[0].port = 0;
+	n = hl_seal(buf, sizeof(buf), &f->web1, "web1", seq, NOW,
+		    HL_T_HOST_REPORT, &x.r.base);
+	assert_int_equal(open1(f, buf, (size_t)n, NOW), 0);
 }
 
 static void

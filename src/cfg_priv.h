@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * What the configuration loaders share (src/cfg.c, src/cfg_health.c,
+ * src/cfg_agent.c); private to libhalb.
+ *
+ * A load walks a libconfig tree with a cfg_ctx (where messages go, how
+ * many there were) and one cfg_scope per group being read.  The sc_*
+ * getters read one key each: they return the setting when the key is
+ * present and its value passed its check (the value then in *out), else
+ * NULL, having reported the mistake as "FILE:LINE: message" (or nothing,
+ * for an absent optional key, whose *out keeps its default).
+ */
+#ifndef HALB_CFG_PRIV_H
+#define HALB_CFG_PRIV_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include <libconfig.h>
+
+#include "halb/cfg-t.h"
+#include "halb/ip.h"
+
+#define CFG_WHERE_LEN 48
+
+/* One load: where messages go and how many were written. */
+struct cfg_ctx {
+	const char *path;
+	FILE *err;
+	unsigned int n_err;
+	struct halb_cfg *cfg;  /* NULL for files that are not the appliance's */
+	bool ports_ok; /* every port loaded cleanly: reachability can be judged */
+};
+
+/* A group being read: its setting (NULL when an optional group is absent,
+ * and then every key takes its default) and its name in messages. */
+struct cfg_scope {
+	struct cfg_ctx *ctx;
+	const config_setting_t *grp;
+	char where[CFG_WHERE_LEN]; /* "services[3].backends[12]"; "" at top level */
+};
+
+/* ---- src/cfg.c ---- */
+
+/*
+ * Reads path into lc (config_init'ed here).  Returns 0, or -errno with
+ * the reason reported on err (ENOENT..., EIO, EINVAL for a syntax error,
+ * with libconfig's line); lc is then destroyed already.
+ */
+int cfg_read_file(const char *path, FILE *err, config_t *lc);
+
+unsigned int setting_line(const config_setting_t *s);
+void cfg_err(struct cfg_ctx *ctx, const config_setting_t *s,
+	     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+const char *key_name(const struct cfg_scope *sc, const char *key, char *buf,
+		     size_t len);
+void type_err(const struct cfg_scope *sc, const config_setting_t *s,
+	      const char *key, const char *want);
+void check_keys(const struct cfg_scope *sc, const char *const *keys);
+void missing_err(const struct cfg_scope *sc, const char *key,
+		 const char *why);
+const config_setting_t *sc_member(const struct cfg_scope *sc,
+				  const char *key, bool required);
+const config_setting_t *sc_str(const struct cfg_scope *sc, const char *key,
+			       bool required, const char **out);
+const config_setting_t *sc_int(const struct cfg_scope *sc, const char *key,
+			       bool required, long long lo, long long hi,
+			       long long *out);
+const config_setting_t *sc_enum(const struct cfg_scope *sc, const char *key,
+				bool required, const char *const *names,
+				unsigned int *out);
+const config_setting_t *sc_ident(const struct cfg_scope *sc, const char *key,
+				 bool required, char *buf, size_t len);
+void sc_group(const struct cfg_scope *parent, const char *key,
+	      const char *const *keys, struct cfg_scope *out);
+const config_setting_t *sc_list(const struct cfg_scope *sc, const char *key,
+				bool required, unsigned int min,
+				unsigned int max, unsigned int *n);
+bool sc_elem(struct cfg_ctx *ctx, const config_setting_t *list,
+	     unsigned int i, const char *where, const char *const *keys,
+	     struct cfg_scope *out);
+bool ip_is_unicast(const struct halb_ip *a);
+const char *endpoint_fmt(const struct halb_ip *ip, uint16_t port,
+			 uint8_t proto, char *buf, size_t len);
+uint16_t backend_port(const struct cfg_service *svc,
+		      const struct cfg_backend *be);
+
+/* ---- src/cfg_health.c ---- */
+
+/* Host ids: 1..63 of [A-Za-z0-9_.-]. */
+const config_setting_t *sc_hostid(const struct cfg_scope *sc, const char *key,
+				  bool required, char out[CFG_HOST_LEN]);
+/* A key in hex (32..128 hex digits) into k->bytes/len; k->id untouched. */
+const config_setting_t *sc_hexkey(const struct cfg_scope *sc, const char *key,
+				  bool required, struct hl_key *k);
+/* "ADDRESS:PORT" or "[IPV6]:PORT", any address (wildcard, loopback). */
+const config_setting_t *sc_endpoint(const struct cfg_scope *sc,
+				    const char *key, bool required,
+				    struct halb_ip *ip, uint16_t *port);
+/* Any address (loopback too) but the unspecified and multicast ones. */
+const config_setting_t *sc_anyaddr(const struct cfg_scope *sc,
+				   const char *key, bool required,
+				   struct halb_ip *out);
+/* An absolute path that fits a unix socket address. */
+const config_setting_t *sc_sockpath(const struct cfg_scope *sc,
+				    const char *key, char out[CFG_SOCK_LEN]);
+
+/*
+ * Reads the optional agent { } and check { } of backend bi of service si
+ * (scope sc is the backend's group, already checked for unknown keys).
+ * ip_ok: the backend's address is good (the defaults use it).
+ */
+void cfg_health_backend(struct cfg_scope *sc, unsigned int si,
+			unsigned int bi, bool ip_ok);
+
+/* Reads the optional top-level health { }; after the services. */
+void cfg_health_load(const struct cfg_scope *root);
+
+#endif
