@@ -13,7 +13,6 @@
  * cannot outlive its primary's memory.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
@@ -50,15 +49,6 @@ on_signal(int sig)
 {
 	(void)sig;
 	cls.quit = true;
-}
-
-static void
-usage(const char *prog)
-{
-	fprintf(stderr,
-		"usage: %s -c FILE        run the classifier (after the forwarder)\n"
-		"       %s --check-config FILE\n",
-		prog, prog);
 }
 
 /* The classifier's lcore id must differ from the forwarder's (mempool
@@ -303,32 +293,13 @@ service_worker(struct cls *c, uint32_t w)
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "check-config", required_argument, NULL, 'C' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *path = NULL;
 	uint32_t idle = 0, w, busy;
 	int opt, rc = 0;
 
-	while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'c':
-			path = optarg;
-			break;
-		case 'C':
-			return cfg_check_main(optarg);
-		default:
-			usage(argv[0]);
-			return opt == 'h' ? 0 : 2;
-		}
-	}
-	if (path == NULL || optind != argc) {
-		usage(argv[0]);
-		return 2;
-	}
+	opt = cfg_cli(argc, argv, "run the classifier (after the forwarder)", &path);
+	if (opt >= 0)
+		return opt;
 	cls.cfg = cfg_load(path, stderr);
 	if (cls.cfg == NULL)
 		return 1;

@@ -7,7 +7,6 @@
  * telemetry and the heartbeat from the main lcore until SIGINT/SIGTERM.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <glob.h>
 #include <signal.h>
 #include <stdio.h>
@@ -44,15 +43,6 @@ on_signal(int sig)
 {
 	(void)sig;
 	fwd.quit = true;
-}
-
-static void
-usage(const char *prog)
-{
-	fprintf(stderr,
-		"usage: %s -c FILE        run the forwarder\n"
-		"       %s --check-config FILE\n",
-		prog, prog);
 }
 
 /* EAL arguments come from the configuration only: virtual devices,
@@ -344,34 +334,15 @@ remove_hugepage_files(const char *prefix)
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "check-config", required_argument, NULL, 'C' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *path = NULL;
 	struct rte_mempool *pool;
 	uint32_t n_mbufs, p, w;
 	unsigned int lcore;
 	int opt, rc = 1;
 
-	while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'c':
-			path = optarg;
-			break;
-		case 'C':
-			return cfg_check_main(optarg);
-		default:
-			usage(argv[0]);
-			return opt == 'h' ? 0 : 2;
-		}
-	}
-	if (path == NULL || optind != argc) {
-		usage(argv[0]);
-		return 2;
-	}
+	opt = cfg_cli(argc, argv, "run the forwarder", &path);
+	if (opt >= 0)
+		return opt;
 	fwd.cfg = cfg_load(path, stderr);
 	if (fwd.cfg == NULL)
 		return 1;

@@ -29,6 +29,13 @@ void cfg_free(struct halb_cfg *cfg);
  */
 int cfg_check_main(const char *path);
 
+/*
+ * The command line of halb-forwarder and halb-classifier: "-c FILE" to
+ * run, "--check-config FILE" to check it and exit, "--help".  Returns -1
+ * with *path set when the program should run, else its exit code.
+ */
+int cfg_cli(int argc, char **argv, const char *what, const char **path);
+
 /* A stable 64-bit digest of the loaded configuration, so that two processes can
  * tell they run from the same file. */
 uint64_t cfg_digest(const struct halb_cfg *cfg);
