@@ -319,10 +319,11 @@ sc_enum(const struct cfg_scope *sc, const char *key, bool required,
 	return NULL;
 }
 
-/* [A-Za-z0-9_-]+ of fewer than len bytes, into buf. */
-const config_setting_t *
-sc_ident(const struct cfg_scope *sc, const char *key, bool required,
-	 char *buf, size_t len)
+/* Letters, digits and the characters of `extra`, 1 to len - 1 of them,
+ * into buf; `what` names the extra characters for the message. */
+static const config_setting_t *
+sc_word(const struct cfg_scope *sc, const char *key, bool required, char *buf,
+	size_t len, const char *extra, const char *what)
 {
 	const config_setting_t *s;
 	const char *v = NULL;
@@ -340,16 +341,32 @@ sc_ident(const struct cfg_scope *sc, const char *key, bool required,
 		return NULL;
 	}
 	for (i = 0; i < n; i++) {
-		if (!isalnum((unsigned char)v[i]) && v[i] != '_' &&
-		    v[i] != '-') {
+		if (!isalnum((unsigned char)v[i]) && strchr(extra, v[i]) == NULL) {
 			cfg_err(sc->ctx, s,
-				"%s: \"%s\" may hold only letters, digits, '_' and '-'",
-				name, v);
+				"%s: \"%s\" may hold only letters, digits, %s",
+				name, v, what);
 			return NULL;
 		}
 	}
 	memcpy(buf, v, n + 1);
 	return s;
+}
+
+/* [A-Za-z0-9_-]+ of fewer than len bytes, into buf. */
+const config_setting_t *
+sc_ident(const struct cfg_scope *sc, const char *key, bool required,
+	 char *buf, size_t len)
+{
+	return sc_word(sc, key, required, buf, len, "_-", "'_' and '-'");
+}
+
+/* A host id: [A-Za-z0-9_.-]+ of fewer than CFG_HOST_LEN bytes. */
+const config_setting_t *
+sc_hostid(const struct cfg_scope *sc, const char *key, bool required,
+	  char out[CFG_HOST_LEN])
+{
+	return sc_word(sc, key, required, out, CFG_HOST_LEN, "_-.",
+		       "'_', '-' and '.'");
 }
 
 /* Whether a is an address a host can have: not unspecified, loopback,

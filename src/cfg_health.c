@@ -48,38 +48,6 @@ cfg_weight_policy_name(unsigned int policy)
 
 /* ---- getters ---- */
 
-const config_setting_t *
-sc_hostid(const struct cfg_scope *sc, const char *key, bool required,
-	  char out[CFG_HOST_LEN])
-{
-	const config_setting_t *s;
-	const char *v = NULL;
-	char name[96];
-	size_t i, n;
-
-	s = sc_str(sc, key, required, &v);
-	if (s == NULL)
-		return NULL;
-	key_name(sc, key, name, sizeof(name));
-	n = strlen(v);
-	if (n == 0 || n >= CFG_HOST_LEN) {
-		cfg_err(sc->ctx, s, "%s: \"%s\" must be 1 to %d characters",
-			name, v, CFG_HOST_LEN - 1);
-		return NULL;
-	}
-	for (i = 0; i < n; i++) {
-		if (!isalnum((unsigned char)v[i]) && v[i] != '_' &&
-		    v[i] != '-' && v[i] != '.') {
-			cfg_err(sc->ctx, s,
-				"%s: \"%s\" may hold only letters, digits, '_', '-' and '.'",
-				name, v);
-			return NULL;
-		}
-	}
-	memcpy(out, v, n + 1);
-	return s;
-}
-
 int
 cfg_hex_key(const char *hex, struct hl_key *k, char *why, size_t len)
 {
