@@ -71,6 +71,9 @@ const config_setting_t *sc_enum(const struct cfg_scope *sc, const char *key,
 				unsigned int *out);
 const config_setting_t *sc_ident(const struct cfg_scope *sc, const char *key,
 				 bool required, char *buf, size_t len);
+/* Host ids: 1..63 of [A-Za-z0-9_.-]. */
+const config_setting_t *sc_hostid(const struct cfg_scope *sc, const char *key,
+				  bool required, char out[CFG_HOST_LEN]);
 void sc_group(const struct cfg_scope *parent, const char *key,
 	      const char *const *keys, struct cfg_scope *out);
 const config_setting_t *sc_list(const struct cfg_scope *sc, const char *key,
@@ -87,9 +90,6 @@ uint16_t backend_port(const struct cfg_service *svc,
 
 /* ---- src/cfg_health.c ---- */
 
-/* Host ids: 1..63 of [A-Za-z0-9_.-]. */
-const config_setting_t *sc_hostid(const struct cfg_scope *sc, const char *key,
-				  bool required, char out[CFG_HOST_LEN]);
 /* A key in hex (32..128 hex digits) into k->bytes/len; k->id untouched. */
 const config_setting_t *sc_hexkey(const struct cfg_scope *sc, const char *key,
 				  bool required, struct hl_key *k);
