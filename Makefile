@@ -21,7 +21,7 @@ FUZZ_GENERATED    := halb_health.pb-c.c halb_health.pb-c.h
 FUZZ_SRCS_hl_msg  := src/hl_msg.c $(BUILD)/halb_health.pb-c.c
 FUZZ_FLAGS_hl_msg  = -I$(BUILD) $$(pkg-config --cflags --libs libprotobuf-c libcrypto)
 
-.PHONY: all deps hugepages build build-asan run test fuzz clean root
+.PHONY: all deps hugepages build build-asan run test bench fuzz clean root
 
 all: build
 
@@ -64,6 +64,17 @@ test: root
 	HALB_BUILD=$(CURDIR)/$(BUILD_ASAN) LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 		tests/pkt/run.sh
 	tests/e2e/e2e.sh
+	tests/e2e/health.sh
+
+# The benchmark suite (bench/run.sh, docs/PERFORMANCE.md): prints a table
+# and writes bench/results/latest.md and latest.json.  QUICK=1 measures one
+# figure (the fast path against the bare loop, dsr, 1k flows).  Not a test:
+# it measures and reports, whatever the figures.
+bench: root
+	$(MAKE) deps
+	$(MAKE) hugepages
+	$(MAKE) build
+	HALB_BUILD=$(CURDIR)/$(BUILD) bench/run.sh $(if $(filter 1,$(QUICK)),--quick)
 
 # libFuzzer over each tests/fuzz/fuzz_*.c, FUZZ_SECONDS each, starting from a
 # copy of its kept corpus (tests/fuzz/corpus/NAME) so that new inputs land in

@@ -192,6 +192,14 @@ decide(struct cls *c, uint32_t w, struct rte_mbuf *m)
 	}
 	hash = pkt_flow_hash(&pi.key);
 	e = flow_lookup(c->fw[w].t, &pi.key, hash);
+	if (e != NULL && e->state == FLOW_ST_FIN &&
+	    initial_state(&pi) == FLOW_ST_SYN) {
+		/* A new connection on a closed one's 5-tuple: forget the old
+		 * decision, the backend may be draining or down by now. */
+		set_active(c, e->svc, e->backend, -1);
+		flow_remove(&c->fw[w], (uint32_t)(e - c->fw[w].t->entries), hash);
+		e = NULL;
+	}
 	if (e != NULL) {
 		/* A retransmitted SYN that was punted twice. */
 		st->existing++;
@@ -324,10 +332,13 @@ main(int argc, char **argv)
 
 		cls.shm->cls_alive = now;
 		cls.now_ms = halb_now_ms(cls.shm, now);
+		/* A stale heartbeat alone may be a starved CPU: leave only
+		 * when the forwarder's process is gone too. */
 		if (halb_tsc_age(now, cls.shm->fwd_alive) >
-		    cls.shm->tsc_hz / 1000 * FWD_GONE_MS) {
-			CLS_LOG(ERR, "forwarder heartbeat stale for %u ms: exiting",
-				FWD_GONE_MS);
+			    cls.shm->tsc_hz / 1000 * FWD_GONE_MS &&
+		    kill(cls.shm->fwd_pid, 0) != 0 && errno == ESRCH) {
+			CLS_LOG(ERR, "forwarder (pid %d) is gone: exiting",
+				cls.shm->fwd_pid);
 			rc = 3;
 			break;
 		}

@@ -12,6 +12,7 @@
 
 #include <rte_ether.h>
 #include <rte_log.h>
+#include <rte_mbuf.h>
 
 #include "halb/cfg-t.h"
 #include "halb/pkt.h"
@@ -65,6 +66,30 @@ struct fwd_ctx {
 
 /* The lcore entry point of worker `arg` (a uintptr_t worker index). */
 int fwd_worker_main(void *arg);
+
+/*
+ * The pieces of a worker's loop, for fwd_worker_main() and for harnesses
+ * that drive the fast path without devices (bench/).  A worker context
+ * belongs to one lcore; fwd (with its shm) must be set up first.
+ */
+struct fwd_worker;
+
+/* Binds worker `id`'s context to its shared state and reads the clock. */
+struct fwd_worker *fwd_worker_bind(uint32_t id);
+
+/* Sets the worker's clock (TSC and the coarse ms flow clock). */
+void fwd_worker_clock(struct fwd_worker *w, uint64_t tsc);
+
+/*
+ * Handles n frames (at most FWD_BURST) received on port index p: each
+ * is rewritten and buffered for transmission, punted, answered or
+ * dropped (and freed).  Counts them as received.
+ */
+void fwd_worker_burst(struct fwd_worker *w, struct rte_mbuf **pkts, uint32_t n,
+		      uint32_t p);
+
+/* Transmits what the worker has buffered on every port. */
+void fwd_worker_flush(struct fwd_worker *w);
 
 /* Whether ip is one the forwarder answers ARP/ND for (ports, VIPs). */
 bool fwd_is_local(const struct fwd_ctx *c, const struct halb_ip *ip);

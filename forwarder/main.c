@@ -283,6 +283,7 @@ shm_create(const struct halb_cfg *cfg, struct rte_mempool *pool)
 	shm->tsc_base = rte_rdtsc();
 	shm->n_workers = cfg->n_workers;
 	shm->n_services = cfg->n_services;
+	shm->fwd_pid = getpid();
 	shm->pool = pool;
 	qsz = rte_rcu_qsbr_get_memsize(cfg->n_workers);
 	shm->qsbr = rte_zmalloc("halb_qsbr", qsz, RTE_CACHE_LINE_SIZE);

@@ -105,6 +105,8 @@ tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_start_dict(d);
 	rte_tel_data_add_dict_u64(d, "rx", sum.rx);
 	rte_tel_data_add_dict_u64(d, "tx", sum.tx);
+	rte_tel_data_add_dict_u64(d, "busy_tsc", sum.busy_tsc);
+	rte_tel_data_add_dict_u64(d, "tsc_hz", shm->tsc_hz);
 	rte_tel_data_add_dict_u64(d, "hits", sum.hits);
 	rte_tel_data_add_dict_u64(d, "punts", sum.punts);
 	rte_tel_data_add_dict_u64(d, "returned", sum.returned);

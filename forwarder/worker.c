@@ -33,7 +33,7 @@
 #define NEIGH_TICK_MS 100u
 #define IDLE_SPIN_LOOPS 64u
 
-struct worker {
+struct fwd_worker {
 	uint32_t id;
 	uint16_t queue;
 	struct halb_worker_shm *ws;
@@ -59,7 +59,7 @@ fwd_is_local(const struct fwd_ctx *c, const struct halb_ip *ip)
 }
 
 static void
-tx_flush(struct worker *w, uint32_t p)
+tx_flush(struct fwd_worker *w, uint32_t p)
 {
 	uint16_t n = w->n_tx[p], sent;
 
@@ -75,7 +75,7 @@ tx_flush(struct worker *w, uint32_t p)
 }
 
 static void
-tx_one(struct worker *w, uint32_t p, struct rte_mbuf *m)
+tx_one(struct fwd_worker *w, uint32_t p, struct rte_mbuf *m)
 {
 	w->tx[p][w->n_tx[p]++] = m;
 	if (w->n_tx[p] == FWD_TX_MAX)
@@ -83,7 +83,7 @@ tx_one(struct worker *w, uint32_t p, struct rte_mbuf *m)
 }
 
 static void
-drop(struct worker *w, struct rte_mbuf *m, enum fwd_drop why)
+drop(struct fwd_worker *w, struct rte_mbuf *m, enum fwd_drop why)
 {
 	w->st->drops[why]++;
 	rte_pktmbuf_free(m);
@@ -91,7 +91,7 @@ drop(struct worker *w, struct rte_mbuf *m, enum fwd_drop why)
 
 /* Sends m to backend b of service s, rewritten for the service's mode. */
 static void
-forward(struct worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
+forward(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	uint32_t s, uint32_t b, uint32_t hash)
 {
 	const struct fwd_service *sv = &fwd.svc[s];
@@ -156,7 +156,7 @@ forward(struct worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 /* Decides locally with the service's Maglev table: same answer as the
  * classifier's default scheduler, with no state. */
 static void
-fallback(struct worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
+fallback(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	 uint32_t s, uint32_t hash)
 {
 	const struct halb_mh_shm *mh = &fwd.shm->mh[s];
@@ -189,8 +189,6 @@ track(struct flow_entry *e, const struct pkt_info *pi, uint32_t now_ms)
 			nst = FLOW_ST_FIN;
 		else if (st == FLOW_ST_SYN && !(pi->tcp_flags & PKT_TCP_SYN))
 			nst = FLOW_ST_EST;
-		else if (st == FLOW_ST_FIN && syn_only(pi))
-			nst = FLOW_ST_SYN; /* the client reuses the 5-tuple */
 	}
 	if (nst != st)
 		__atomic_store_n(&e->state, nst, __ATOMIC_RELAXED);
@@ -201,7 +199,7 @@ track(struct flow_entry *e, const struct pkt_info *pi, uint32_t now_ms)
 /* A backend's reply in NAT mode: the source becomes the VIP again and
  * the frame goes to the client's next hop. */
 static void
-nat_reply(struct worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
+nat_reply(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	  int s)
 {
 	const struct fwd_service *sv = &fwd.svc[s];
@@ -236,7 +234,7 @@ nat_reply(struct worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 }
 
 static void
-neigh_input(struct worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
+neigh_input(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	    uint32_t p)
 {
 	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
@@ -283,7 +281,7 @@ neigh_input(struct worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 }
 
 static void
-punt(struct worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
+punt(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
      int s, uint32_t hash)
 {
 	if (rte_ring_sp_enqueue(w->ws->punt, m) == 0) {
@@ -293,13 +291,17 @@ punt(struct worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	fallback(w, m, pi, (uint32_t)s, hash);
 }
 
-/* One received frame from port p. */
-static void
-input(struct worker *w, struct rte_mbuf *m, uint32_t p)
+/*
+ * First half of a received frame from port p: everything but the flow
+ * lookup.  Returns true for a TCP/UDP packet (pi filled) that goes on to
+ * input_flow(); otherwise the frame was answered, sent or dropped.
+ */
+static bool
+input_parse(struct fwd_worker *w, struct rte_mbuf *m, uint32_t p,
+	    struct pkt_info *pi)
 {
 	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
 	struct flow_entry *e;
-	struct pkt_info pi;
 	enum pkt_verdict v;
 	uint32_t hash;
 	int s;
@@ -307,78 +309,125 @@ input(struct worker *w, struct rte_mbuf *m, uint32_t p)
 	if (unlikely(m->nb_segs > 1) && rte_pktmbuf_linearize(m) != 0) {
 		w->st->bad[PKT_ERR_TRUNC]++;
 		rte_pktmbuf_free(m);
-		return;
+		return false;
 	}
 	/* Unicast for another station (a bridge flooding): not ours. */
 	if (!(frame[0] & 1) && memcmp(frame, fwd.ports[p].mac, 6) != 0) {
 		drop(w, m, FWD_DROP_NOT_OURS);
-		return;
+		return false;
 	}
-	v = pkt_parse(frame, rte_pktmbuf_data_len(m), &pi);
+	v = pkt_parse(frame, rte_pktmbuf_data_len(m), pi);
 	if (unlikely(v != PKT_OK)) {
 		w->st->bad[v]++;
 		rte_pktmbuf_free(m);
-		return;
+		return false;
 	}
-	switch (pi.kind) {
+	switch (pi->kind) {
 	case PKT_KIND_FLOW:
 		break;
 	case PKT_KIND_ICMP_ERR:
-		s = svc_by_vip(&fwd.svcs, pi.key.dst, pi.key.dport, pi.key.proto);
+		s = svc_by_vip(&fwd.svcs, pi->key.dst, pi->key.dport, pi->key.proto);
 		if (s < 0) {
 			drop(w, m, FWD_DROP_NO_SERVICE);
-			return;
+			return false;
 		}
 		/* Path-MTU and unreachable errors follow their flow. */
 		w->st->icmp_errors++;
-		hash = pkt_flow_hash(&pi.key);
-		e = flow_lookup(&w->ws->flows, &pi.key, hash);
+		hash = pkt_flow_hash(&pi->key);
+		e = flow_lookup(&w->ws->flows, &pi->key, hash);
 		if (e != NULL)
-			forward(w, m, &pi, e->svc, e->backend, hash);
+			forward(w, m, pi, e->svc, e->backend, hash);
 		else
-			fallback(w, m, &pi, (uint32_t)s, hash);
-		return;
+			fallback(w, m, pi, (uint32_t)s, hash);
+		return false;
 	case PKT_KIND_ARP:
 	case PKT_KIND_ND:
-		neigh_input(w, m, &pi, p);
-		return;
+		neigh_input(w, m, pi, p);
+		return false;
 	default:
 		drop(w, m, FWD_DROP_OTHER);
-		return;
+		return false;
 	}
-	if (pi.frag == PKT_FRAG_LATER) {
+	if (pi->frag == PKT_FRAG_LATER) {
 		drop(w, m, FWD_DROP_FRAGMENT);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * The entry that the primary bucket of `hash` holds under the key's
+ * signature (the first such), prefetched, or NULL.  Called once the
+ * bucket itself is on its way: with large tables both are cache misses,
+ * and a burst's worth of them overlap.  An entry read here stays valid
+ * until the loop's quiescent state (QSBR), after the burst.
+ */
+static struct flow_entry *
+candidate(const struct flow_table *t, uint32_t hash)
+{
+	const struct flow_bucket *bk = &t->buckets[flow_bucket1(t, hash)];
+	uint16_t sig = flow_sig(hash);
+	unsigned int i;
+
+	for (i = 0; i < FLOW_BUCKET_SLOTS; i++) {
+		uint64_t sl = __atomic_load_n(&bk->slot[i], __ATOMIC_ACQUIRE);
+
+		if (sl != 0 && flow_slot_sig(sl) == sig) {
+			struct flow_entry *e = &t->entries[flow_slot_idx(sl)];
+
+			rte_prefetch0(e);
+			return e;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Second half: a TCP/UDP packet's flow lookup, starting with the
+ * candidate entry (or NULL) that candidate() found, and what follows.
+ */
+static void
+input_flow(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
+	   uint32_t hash, struct flow_entry *e)
+{
+	int s;
+
+	/* Hits first: only the classifier installs flows, and only to a
+	 * VIP, so a hit needs no service lookup (the entry names its
+	 * service); the lookup by VIP is for misses.  A candidate of
+	 * another key (same signature) or none: the full lookup. */
+	if (e == NULL || !flow_key_eq(&e->key, &pi->key))
+		e = flow_lookup(&w->ws->flows, &pi->key, hash);
+	/* A SYN on the 5-tuple of a closed connection opens a new one: the
+	 * classifier decides it afresh, with today's health (a draining
+	 * backend must not get it just because the tuple was reused). */
+	if (e != NULL && !(e->state == FLOW_ST_FIN && syn_only(pi))) {
+		w->st->hits++;
+		track(e, pi, w->now_ms);
+		forward(w, m, pi, e->svc, e->backend, hash);
 		return;
 	}
-	s = svc_by_vip(&fwd.svcs, pi.key.dst, pi.key.dport, pi.key.proto);
+	s = svc_by_vip(&fwd.svcs, pi->key.dst, pi->key.dport, pi->key.proto);
 	if (s < 0) {
 		uint16_t b;
 
-		s = svc_by_nat_backend(&fwd.svcs, pi.key.src, pi.key.sport,
-				       pi.key.proto, &b);
+		s = svc_by_nat_backend(&fwd.svcs, pi->key.src, pi->key.sport,
+				       pi->key.proto, &b);
 		if (s >= 0)
-			nat_reply(w, m, &pi, s);
+			nat_reply(w, m, pi, s);
 		else
 			drop(w, m, FWD_DROP_NO_SERVICE);
 		return;
 	}
-	hash = pkt_flow_hash(&pi.key);
-	e = flow_lookup(&w->ws->flows, &pi.key, hash);
-	if (e != NULL) {
-		w->st->hits++;
-		track(e, &pi, w->now_ms);
-		forward(w, m, &pi, e->svc, e->backend, hash);
-		return;
-	}
-	if (!w->cls_up || (w->ws->table_full && !syn_only(&pi)))
-		fallback(w, m, &pi, (uint32_t)s, hash);
+	if (!w->cls_up || (w->ws->table_full && !syn_only(pi)))
+		fallback(w, m, pi, (uint32_t)s, hash);
 	else
-		punt(w, m, &pi, s, hash);
+		punt(w, m, pi, s, hash);
 }
 
 /* Frames the classifier decided, back for transmission. */
 static void
-returned(struct worker *w, struct rte_mbuf *m)
+returned(struct fwd_worker *w, struct rte_mbuf *m)
 {
 	uint32_t d = m->hash.usr;
 	struct pkt_info pi;
@@ -397,7 +446,7 @@ returned(struct worker *w, struct rte_mbuf *m)
 /* Worker 0 asks for the link addresses of unresolved or aging
  * neighbours, at most one request per entry per NEIGH_RETRY_MS. */
 static void
-neigh_tick(struct worker *w)
+neigh_tick(struct fwd_worker *w)
 {
 	uint32_t i;
 
@@ -437,7 +486,7 @@ skip:
 
 /* The classifier is gone: decide what it left in our punt ring. */
 static void
-drain_punts(struct worker *w)
+drain_punts(struct fwd_worker *w)
 {
 	struct rte_mbuf *m;
 	struct pkt_info pi;
@@ -470,28 +519,88 @@ idle_backoff(uint32_t *idle)
 	usleep(us);
 }
 
+static struct fwd_worker workers[CFG_MAX_WORKERS];
+
+struct fwd_worker *
+fwd_worker_bind(uint32_t id)
+{
+	struct fwd_worker *w = &workers[id];
+
+	w->id = id;
+	w->queue = (uint16_t)id;
+	w->ws = &fwd.shm->workers[id];
+	w->st = &w->ws->stats;
+	w->svc_st = fwd.shm->svc[id];
+	w->ws->lcore = rte_lcore_id();
+	fwd_worker_clock(w, rte_rdtsc());
+	return w;
+}
+
+void
+fwd_worker_clock(struct fwd_worker *w, uint64_t tsc)
+{
+	w->now_tsc = tsc;
+	w->now_ms = halb_now_ms(fwd.shm, tsc);
+}
+
+/*
+ * In three passes, so that the cache misses of large flow tables overlap
+ * instead of following one another: parse every frame (prefetching the
+ * next one) and prefetch its flow's bucket; then find (and prefetch) the
+ * entry each bucket points at; then compare keys and act.  Frames of one
+ * flow keep their order.
+ */
+void
+fwd_worker_burst(struct fwd_worker *w, struct rte_mbuf **pkts, uint32_t n,
+		 uint32_t p)
+{
+	const struct flow_table *t = &w->ws->flows;
+	struct pkt_info pi[FWD_BURST];
+	struct rte_mbuf *flow[FWD_BURST];
+	struct flow_entry *cand[FWD_BURST];
+	uint32_t hash[FWD_BURST];
+	uint32_t i, k = 0;
+
+	RTE_ASSERT(n <= FWD_BURST);
+	w->st->rx += n;
+	for (i = 0; i < n; i++) {
+		if (i + 1 < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+		if (!input_parse(w, pkts[i], p, &pi[k]))
+			continue;
+		hash[k] = pkt_flow_hash(&pi[k].key);
+		flow_prefetch(t, hash[k]);
+		flow[k++] = pkts[i];
+	}
+	for (i = 0; i < k; i++)
+		cand[i] = candidate(t, hash[i]);
+	for (i = 0; i < k; i++)
+		input_flow(w, flow[i], &pi[i], hash[i], cand[i]);
+}
+
+void
+fwd_worker_flush(struct fwd_worker *w)
+{
+	uint32_t p;
+
+	for (p = 0; p < fwd.n_ports; p++)
+		tx_flush(w, p);
+}
+
 int
 fwd_worker_main(void *arg)
 {
-	static struct worker workers[CFG_MAX_WORKERS];
-	struct worker *w = &workers[(uintptr_t)arg];
+	struct fwd_worker *w = fwd_worker_bind((uint32_t)(uintptr_t)arg);
 	struct rte_mbuf *pkts[FWD_BURST];
 	struct halb_shm *shm = fwd.shm;
 	uint32_t idle = 0, p, i, n, busy;
 
-	w->id = (uint32_t)(uintptr_t)arg;
-	w->queue = (uint16_t)w->id;
-	w->ws = &shm->workers[w->id];
-	w->st = &w->ws->stats;
-	w->svc_st = shm->svc[w->id];
-	w->ws->lcore = rte_lcore_id();
 	rte_rcu_qsbr_thread_register(shm->qsbr, w->id);
 	rte_rcu_qsbr_thread_online(shm->qsbr, w->id);
 	FWD_LOG(INFO, "worker %u on lcore %u", w->id, rte_lcore_id());
 
 	while (!fwd.quit) {
-		w->now_tsc = rte_rdtsc();
-		w->now_ms = halb_now_ms(shm, w->now_tsc);
+		fwd_worker_clock(w, rte_rdtsc());
 		{
 			bool up = shm->cls_pid != 0 &&
 				  halb_tsc_age(w->now_tsc, shm->cls_alive) <
@@ -511,12 +620,7 @@ fwd_worker_main(void *arg)
 			n = rte_eth_rx_burst(fwd.ports[p].port_id, w->queue, pkts,
 					     FWD_BURST);
 			busy += n;
-			w->st->rx += n;
-			for (i = 0; i < n; i++) {
-				if (i + 1 < n)
-					rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
-				input(w, pkts[i], p);
-			}
+			fwd_worker_burst(w, pkts, n, p);
 		}
 		n = rte_ring_sc_dequeue_burst(w->ws->ret, (void **)pkts, FWD_BURST,
 					      NULL);
@@ -527,13 +631,15 @@ fwd_worker_main(void *arg)
 			w->neigh_ms = w->now_ms;
 			neigh_tick(w);
 		}
-		for (p = 0; p < fwd.n_ports; p++)
-			tx_flush(w, p);
+		fwd_worker_flush(w);
 		rte_rcu_qsbr_quiescent(shm->qsbr, w->id);
-		if (busy)
+		if (busy) {
+			/* What a packet costs: loops that handled some. */
+			w->st->busy_tsc += rte_rdtsc() - w->now_tsc;
 			idle = 0;
-		else
+		} else {
 			idle_backoff(&idle);
+		}
 	}
 	rte_rcu_qsbr_thread_offline(shm->qsbr, w->id);
 	rte_rcu_qsbr_thread_unregister(shm->qsbr, w->id);

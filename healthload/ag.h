@@ -68,6 +68,10 @@ struct ag {
 	bool cpu_valid;
 	uint64_t seq;
 	struct ag_counters c;
+	/* Where ag_read_load() finds stat, meminfo, net/tcp and net/tcp6:
+	 * NULL for "/proc"; halb-agent --proc-root DIR for a test's fake
+	 * tree. */
+	const char *proc_root;
 };
 
 /* Creators return NULL and set errno. */
@@ -93,7 +97,7 @@ int ag_build_report(struct ag *ag, uint64_t unix_ms, uint8_t *buf);
 int ag_handle_dgram(struct ag *ag, const uint8_t *buf, size_t len,
 		    uint64_t unix_ms);
 
-/* Reads /proc for the load (cpu since the last call). */
+/* Reads /proc (or ag->proc_root) for the load (cpu since the last call). */
 void ag_read_load(struct ag *ag);
 
 /* The drain mark kept in path: whether it says draining. */

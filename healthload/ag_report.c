@@ -199,17 +199,27 @@ read_all(const char *path)
 	return NULL;
 }
 
+/* path = the proc root (ag->proc_root, default /proc) + "/" + name. */
+static const char *
+proc_path(const struct ag *ag, const char *name, char *path, size_t len)
+{
+	snprintf(path, len, "%s/%s", ag->proc_root != NULL ? ag->proc_root :
+		 "/proc", name);
+	return path;
+}
+
 void
 ag_read_load(struct ag *ag)
 {
 	uint16_t ports[AGC_MAX_SERVICES];
 	struct ag_cpu cur;
-	char buf[4096], *t;
+	char buf[4096], path[4096], *t;
 	size_t n = 0;
 	uint32_t i;
 	int c, total = 0;
 
-	if (ag_read_text("/proc/stat", buf, sizeof(buf)) > 0 &&
+	if (ag_read_text(proc_path(ag, "stat", path, sizeof(path)), buf,
+			 sizeof(buf)) > 0 &&
 	    ag_parse_stat(buf, &cur) == 0) {
 		/* The first time, the average since boot: better than 0. */
 		ag->cpu_permille = ag_cpu_permille(ag->cpu_valid ? &ag->cpu_prev :
@@ -217,16 +227,17 @@ ag_read_load(struct ag *ag)
 		ag->cpu_prev = cur;
 		ag->cpu_valid = true;
 	}
-	if (ag_read_text("/proc/meminfo", buf, sizeof(buf)) > 0)
+	if (ag_read_text(proc_path(ag, "meminfo", path, sizeof(path)), buf,
+			 sizeof(buf)) > 0)
 		ag_parse_meminfo(buf, &ag->mem_permille);
 	for (i = 0; i < ag->cfg->n_services; i++)
 		if (ag->cfg->services[i].port != 0)
 			ports[n++] = ag->cfg->services[i].port;
-	t = read_all("/proc/net/tcp");
+	t = read_all(proc_path(ag, "net/tcp", path, sizeof(path)));
 	if (t != NULL && (c = ag_count_established(t, ports, n)) > 0)
 		total += c;
 	free(t);
-	t = read_all("/proc/net/tcp6");
+	t = read_all(proc_path(ag, "net/tcp6", path, sizeof(path)));
 	if (t != NULL && (c = ag_count_established(t, ports, n)) > 0)
 		total += c;
 	free(t);

@@ -11,6 +11,7 @@ PACKAGES=(
 	libdpdk-dev dpdk libconfig-dev libprotobuf-c-dev protobuf-c-compiler
 	libcmocka-dev libssl-dev libpcap-dev libjansson-dev clang
 	iproute2 ethtool python3 python3-scapy curl procps
+	valgrind # make bench: instructions per packet (callgrind)
 )
 
 missing=()

@@ -27,7 +27,7 @@
 
 #define HALB_SHM_NAME "halb_shm"
 #define HALB_SHM_MAGIC 0x68616c62u /* "halb" */
-#define HALB_SHM_VERSION 1u
+#define HALB_SHM_VERSION 2u
 #define HALB_RING_SIZE 1024u
 
 /* Why a worker dropped a packet (beyond the parser's verdicts). */
@@ -46,6 +46,7 @@ enum fwd_drop {
 
 struct fwd_stats {
 	uint64_t rx, tx;
+	uint64_t busy_tsc;   /* TSC cycles of loops that handled packets */
 	uint64_t hits;       /* flow table hits */
 	uint64_t punts;      /* misses sent to the classifier */
 	uint64_t returned;   /* packets the classifier handed back */
@@ -137,6 +138,7 @@ struct halb_shm {
 	uint32_t n_workers;
 	uint32_t n_services;
 	volatile uint64_t fwd_alive;  /* TSC, forwarder main lcore */
+	int32_t fwd_pid;
 	volatile uint64_t cls_alive;  /* TSC, classifier loop */
 	volatile int32_t cls_pid;
 	uint32_t cls_starts;          /* classifier attachments so far */

@@ -16,6 +16,22 @@ seconds (0.1) for SECONDS.  A request that fails, or a connection that has to
 be reopened, is a failure: the point is to show that an established
 connection survives.  Once the first answer is in, "connected <local address>
 -> <backend>" goes to stderr, so that a test knows the connection is up.
+With --want b2,b3 it first opens new connections (at most 200) until one is
+answered by one of those backends, and holds that one; the others are
+closed and not counted.
+
+--source ADDR binds every connection to that local address (any port), so
+that a test can keep the 5-tuples of one batch apart from those of another.
+
+--log FILE (spread mode) writes one line per request, "START_MS LOCAL_ADDRESS
+LOCAL_PORT BACKEND" (START_MS: when its connect began, ms since the epoch;
+BACKEND "-" for a failure), for a test that must know when and from where
+a request was made.
+
+--stop-file PATH ends either mode early, normally, once PATH exists: hold
+mode stops holding, spread mode sends no new request (COUNT and SECONDS
+are then upper bounds), so that a test can keep a client busy exactly
+while it does something else.
 
 Both print one JSON line on stdout,
   {"ok": N, "failed": N, "by_backend": {"b1": N, ...}, "errors": {...}, ...}
@@ -26,6 +42,7 @@ http://[fd00:68:2::100]/.
 import argparse
 import http.client
 import json
+import os
 import sys
 import threading
 import time
@@ -69,6 +86,8 @@ def describe(exc):
 
 
 class Target:
+    source = None  # (address, 0) to bind to, or None
+
     def __init__(self, url):
         u = urlsplit(url)
         if u.scheme != "http" or not u.hostname:
@@ -78,7 +97,8 @@ class Target:
         self.path = (u.path or "/") + ("?" + u.query if u.query else "")
 
     def connection(self, timeout):
-        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        return http.client.HTTPConnection(self.host, self.port, timeout=timeout,
+                                          source_address=self.source)
 
 
 def get(conn, target, keepalive):
@@ -96,24 +116,38 @@ def get(conn, target, keepalive):
     return name
 
 
-def spread(target, count, parallel, timeout, max_failures):
+def stopped(stop_file):
+    return stop_file is not None and os.path.exists(stop_file)
+
+
+def spread(target, count, parallel, timeout, max_failures, stop_file=None, log=None):
     tally = Tally()
+    log_lines = []
     next_lock = threading.Lock()
     remaining = [count]
 
     def worker():
         while True:
             with next_lock:
-                if remaining[0] == 0 or (max_failures and tally.failed >= max_failures):
+                if remaining[0] == 0 or (max_failures and tally.failed >= max_failures) \
+                        or stopped(stop_file):
                     return
                 remaining[0] -= 1
             conn = target.connection(timeout)
+            t0 = time.time()
+            name, local = "-", ("-", 0)
             try:
-                tally.answer(get(conn, target, keepalive=False))
+                conn.connect()
+                local = conn.sock.getsockname()
+                name = get(conn, target, keepalive=False)
+                tally.answer(name)
             except Exception as e:  # every failure counts; say which kind
                 tally.failure(describe(e))
             finally:
                 conn.close()
+            if log is not None:
+                with next_lock:
+                    log_lines.append("%d %s %d %s\n" % (round(t0 * 1000), local[0], local[1], name))
 
     start = time.monotonic()
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(max(1, min(parallel, count)))]
@@ -121,11 +155,35 @@ def spread(target, count, parallel, timeout, max_failures):
         t.start()
     for t in threads:
         t.join()
-    extra = {"not_sent": remaining[0]} if remaining[0] else {}
+    if log is not None:
+        with open(log, "w") as f:
+            f.writelines(sorted(log_lines))
+    extra = {"not_sent": remaining[0]} if remaining[0] and not stopped(stop_file) else {}
     return tally.summary(seconds=round(time.monotonic() - start, 3), **extra)
 
 
-def hold(target, seconds, interval, timeout):
+MAX_PICKS = 200
+
+
+def pick(target, timeout, want):
+    """A keep-alive connection whose first answer came from one of want:
+    (conn, name, tries), or (None, reason, tries)."""
+    for tries in range(1, MAX_PICKS + 1):
+        conn = target.connection(timeout)
+        conn.auto_open = 0
+        try:
+            conn.connect()
+            name = get(conn, target, keepalive=True)
+        except Exception as e:
+            conn.close()
+            return None, describe(e), tries
+        if name in want:
+            return conn, name, tries
+        conn.close()
+    return None, "no answer from %s in %d connections" % (",".join(sorted(want)), MAX_PICKS), MAX_PICKS
+
+
+def hold(target, seconds, interval, timeout, want=None, stop_file=None):
     tally = Tally()
     conn = None
     sock = None
@@ -133,9 +191,21 @@ def hold(target, seconds, interval, timeout):
     start = time.monotonic()
     deadline = start + seconds
     next_at = start
+    if want:
+        conn, name, tries = pick(target, timeout, want)
+        if conn is None:
+            tally.failure("--want: " + name)
+            return tally.summary(seconds=round(time.monotonic() - start, 3), connections=0, picks=tries)
+        sock = conn.sock
+        connections = 1
+        tally.answer(name)
+        local = sock.getsockname()
+        sys.stderr.write("connected %s:%d -> %s\n" % (local[0], local[1], name))
+        sys.stderr.flush()
+        next_at = time.monotonic() + interval
     while True:
         now = time.monotonic()
-        if now >= deadline:
+        if now >= deadline or stopped(stop_file):
             break
         if now < next_at:
             time.sleep(next_at - now)
@@ -186,6 +256,11 @@ def main():
     ap.add_argument("--keepalive-hold", type=float, metavar="SECONDS",
                     help="hold mode: one keep-alive connection for SECONDS")
     ap.add_argument("--interval", type=float, default=0.1, help="hold mode: between requests, s (default 0.1)")
+    ap.add_argument("--want", metavar="NAMES",
+                    help="hold mode: hold a connection answered by one of these backends (b2,b3)")
+    ap.add_argument("--stop-file", metavar="PATH", help="either mode: end early once PATH exists")
+    ap.add_argument("--source", metavar="ADDR", help="bind connections to this local address")
+    ap.add_argument("--log", metavar="FILE", help="spread mode: one line per request, START_MS LOCAL_ADDRESS LOCAL_PORT BACKEND")
     args = ap.parse_args()
     if args.count < 0 or args.parallel < 1 or args.max_failures < 0 or args.timeout <= 0 or args.interval <= 0:
         ap.error("--count and --max-failures must be >= 0, --parallel >= 1, --timeout and --interval > 0")
@@ -193,14 +268,18 @@ def main():
         target = Target(args.url)
     except ValueError as e:
         ap.error(str(e))
+    if args.source:
+        target.source = (args.source, 0)
 
     if args.keepalive_hold is not None:
-        result = hold(target, args.keepalive_hold, args.interval, args.timeout)
+        want = set(args.want.split(",")) if args.want else None
+        result = hold(target, args.keepalive_hold, args.interval, args.timeout, want, args.stop_file)
         if result["ok"] == 0 and result["failed"] == 0:
             result["failed"] = 1
             result["errors"]["no request was sent"] = 1
     else:
-        result = spread(target, args.count, args.parallel, args.timeout, args.max_failures)
+        result = spread(target, args.count, args.parallel, args.timeout, args.max_failures, args.stop_file,
+                        args.log)
     print(json.dumps(result, sort_keys=True), flush=True)
     sys.exit(1 if result["failed"] else 0)
 

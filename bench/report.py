@@ -1,0 +1,436 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""bench/report.py: turns bench/run.sh's results (one JSON object per
+line) into the table `make bench` prints, bench/results/latest.md, and
+latest.json.  Figures of repeated rounds are medians; every ratio is
+taken within a round (figures measured back to back) and then the
+median of those ratios is shown."""
+
+import argparse
+import json
+import statistics
+import sys
+
+GOAL_FAST = 0.5        # fast path / bare loop (issue 3); stretch 0.7
+GOAL_FAST_STRETCH = 0.7
+GOAL_CONNS = 1e6       # new connections per second on one classifier core
+GOAL_BYTES = 128       # per flow at 10M flows
+GOAL_SCALE = 0.7       # 10M-flow rate / 1k-flow rate
+MODES = ("dsr", "nat", "tunnel")
+
+
+def load(path):
+    rows = []
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                rows.append(json.loads(line))
+    return rows
+
+
+def med(v):
+    v = [x for x in v if x is not None]
+    return statistics.median(v) if v else None
+
+
+def fmt(v, spec):
+    return "–" if v is None else format(v, spec)
+
+
+def flows_name(n):
+    if n >= 1000000 and n % 1000000 == 0:
+        return "%dM" % (n // 1000000)
+    if n >= 1000 and n % 1000 == 0:
+        return "%dk" % (n // 1000)
+    return str(n)
+
+
+def clean_runs(rs):
+    """The runs that had at least two clean windows, or all (and False)."""
+    good = [r for r in rs if not r["r"].get("noisy")]
+    return (good, True) if good else (rs, False)
+
+
+def fast_table(rows):
+    """Per (flows, target): medians over the rounds (over the clean ones
+    when there are any); per (flows, mode): the median of the ratios of
+    rounds in which both the forwarder and the bare loop ran clean."""
+    fast = [r for r in rows if r["test"] == "fast" and "r" in r]
+    by = {}
+    for r in fast:
+        by.setdefault((r["flows"], r["target"]), []).append(r)
+    out = []
+    for n in sorted({k[0] for k in by}):
+        bare = {r["rep"]: r["r"] for r in by.get((n, "bare"), [])
+                if not r["r"].get("noisy")}
+        for target in ("bare",) + MODES:
+            rs = by.get((n, target))
+            if not rs:
+                continue
+            use, trusted = clean_runs(rs)
+            row = {
+                "flows": n,
+                "target": target,
+                "rounds": len(rs),
+                "clean_rounds": sum(1 for r in rs if not r["r"].get("noisy")),
+                "trusted": trusted,
+                "mpps": med(r["r"]["mpps"] for r in use),
+                "mpps_min": min(r["r"]["mpps_min"] for r in use),
+                "mpps_max": max(r["r"]["mpps_max"] for r in use),
+                "cyc_per_pkt": med(r["r"]["cyc_per_pkt"] for r in use),
+                "dut_busy": med(r["r"]["dut_busy"] for r in use),
+                "lost": sum(r["r"]["sent"] - r["r"]["recv"] for r in rs),
+                "sent": sum(r["r"]["sent"] for r in rs),
+                "windows": sum(r["r"].get("windows", 0) for r in rs),
+                "clean": sum(r["r"].get("clean_windows", 0) for r in rs),
+            }
+            if target != "bare":
+                rate, cyc = [], []
+                for r in rs:
+                    b = bare.get(r["rep"])
+                    if b is None or r["r"].get("noisy"):
+                        continue
+                    if b["mpps"] > 0:
+                        rate.append(r["r"]["mpps"] / b["mpps"])
+                    if r["r"]["cyc_per_pkt"] > 0:
+                        cyc.append(b["cyc_per_pkt"] / r["r"]["cyc_per_pkt"])
+                row["ratio_rate"] = med(rate)
+                row["ratio_cycles"] = med(cyc)
+                row["paired"] = bool(rate)
+                row["hit_ratio"] = med(r["r"]["hit_ratio"] for r in rs)
+            out.append(row)
+    # No round in which both ran clean: the clean medians of the whole
+    # run, still measured minutes apart on this machine (marked ~).  The
+    # bare loop does not look at flows, so when its run at this N was not
+    # clean, its clean runs at the other N stand in.
+    bare_rows = {r["flows"]: r for r in out if r["target"] == "bare" and r["trusted"]}
+    pooled = None
+    if bare_rows:
+        pooled = {"mpps": med(r["mpps"] for r in bare_rows.values()),
+                  "cyc_per_pkt": med(r["cyc_per_pkt"] for r in bare_rows.values())}
+    all_bare = {r["flows"]: r for r in out if r["target"] == "bare"}
+    for row in out:
+        if row["target"] == "bare" or row["paired"]:
+            continue
+        b = bare_rows.get(row["flows"], pooled)
+        if not row["trusted"] or b is None:
+            # Nothing clean to compare: the figures as they came, for
+            # information only (never in the table or the goals).
+            b = all_bare.get(row["flows"])
+            if b is not None and b["mpps"] and row["mpps"] and row["cyc_per_pkt"]:
+                row["noisy_rate"] = row["mpps"] / b["mpps"]
+                row["noisy_cycles"] = b["cyc_per_pkt"] / row["cyc_per_pkt"]
+            continue
+        if b["mpps"] and row["mpps"]:
+            row["ratio_rate"] = row["mpps"] / b["mpps"]
+        if b["cyc_per_pkt"] and row["cyc_per_pkt"]:
+            row["ratio_cycles"] = b["cyc_per_pkt"] / row["cyc_per_pkt"]
+    return out
+
+
+def mark(r, key):
+    """How far a ratio can be trusted: '' paired, ' ~' across rounds."""
+    if r.get(key) is None:
+        return ""
+    return "" if r.get("paired") else " ~"
+
+
+def one(rows, test, target=None):
+    for r in rows:
+        if r["test"] == test and "r" in r and (target is None or r["target"] == target):
+            return r
+    return None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--results", required=True)
+    ap.add_argument("--peers-md")
+    ap.add_argument("--peers-json")
+    ap.add_argument("--out-md", required=True)
+    ap.add_argument("--out-json", required=True)
+    a = ap.parse_args()
+    rows = load(a.results)
+    machines = [r for r in rows if r["test"] == "machine"]
+    m0 = machines[0] if machines else {}
+    m1 = machines[-1] if machines else {}
+    md = []
+    js = {"machine": m0, "load_end": m1.get("load")}
+    goals = []
+
+    md.append("# halb benchmark results")
+    md.append("")
+    md.append("%s: %s, %s CPUs, Linux %s, DPDK %s. Load average (1/5/15 min) "
+              "%s at the start, %s at the end%s." % (
+                  m0.get("date", "?"), m0.get("cpu", "?"), m0.get("cpus", "?"),
+                  m0.get("kernel", "?"), m0.get("dpdk", "?"), m0.get("load", "?"),
+                  m1.get("load", "?"),
+                  "; quick mode" if m0.get("quick") else
+                  "; %s round(s) of the fast path, medians" % m0.get("reps", "?")))
+    md.append("")
+
+    # ---- 1. fast path ----
+    ft = fast_table(rows)
+    js["fast_path"] = ft
+    if ft:
+        md.append("## 1. Fast path: one worker, memif, 64-byte TCP ACKs of N installed flows")
+        md.append("")
+        md.append("Mpps: frames back at the generator per second (median of the windows, "
+                  "then of the rounds; min–max over all windows). Cycles/frame: the "
+                  "worker's TSC cycles in loops that handled frames, per frame received. "
+                  "LB/bare: rate ratio; bare/LB cycles: the same ratio from cycles per "
+                  "frame, which does not depend on who was the bottleneck. Clean: "
+                  "windows in which the generator and the worker each had their CPU "
+                  "for 80% of the time (schedstat), of all windows. Figures are "
+                  "medians of the clean windows of the rounds that had at least two "
+                  "(of everything, marked *, when no round had: the machine was busy "
+                  "and the figure says little). Ratios: medians over the rounds in "
+                  "which both sides ran clean; ~ when no round did and the ratio is "
+                  "of the two sides' clean medians from different rounds of this run.")
+        md.append("")
+        md.append("| flows | forwarder | Mpps | min–max | cycles/frame | worker busy "
+                  "| LB/bare (rate) | bare/LB (cycles) | lost | clean |")
+        md.append("|---|---|---|---|---|---|---|---|---|---|")
+        for r in ft:
+            lost = r["lost"] / r["sent"] if r["sent"] else 0
+            md.append("| %s | %s%s | %s | %s–%s | %s | %s | %s | %s | %.2f%% | %d/%d |" % (
+                flows_name(r["flows"]), r["target"], "" if r["trusted"] else " *",
+                fmt(r["mpps"], ".2f"),
+                fmt(r["mpps_min"], ".2f"), fmt(r["mpps_max"], ".2f"),
+                fmt(r["cyc_per_pkt"], ".0f"), fmt(r["dut_busy"], ".0%"),
+                (fmt(r.get("ratio_rate"), ".2f") + mark(r, "ratio_rate"))
+                if r["target"] != "bare" else "",
+                (fmt(r.get("ratio_cycles"), ".2f") + mark(r, "ratio_cycles"))
+                if r["target"] != "bare" else "",
+                100 * lost, r["clean"], r["windows"]))
+        md.append("")
+        lb = [r for r in ft if r["target"] != "bare" and r.get("ratio_rate") is not None]
+        n_lb = sum(1 for r in ft if r["target"] != "bare")
+        if not lb:
+            noisy = [r for r in ft if r.get("noisy_rate") is not None]
+            if noisy:
+                md.append("LB/bare (rate/cycles) from runs that were not clean, for "
+                          "information only: %s." % ", ".join(
+                              "%s %s flows %s/%s" % (r["target"], flows_name(r["flows"]),
+                                                     fmt(r["noisy_rate"], ".2f"),
+                                                     fmt(r["noisy_cycles"], ".2f"))
+                              for r in noisy))
+                md.append("")
+        if not lb and n_lb:
+            goals.append({
+                "goal": "fast path >= %.1f of the bare loop (stretch %.1f)" % (
+                    GOAL_FAST, GOAL_FAST_STRETCH),
+                "measured": "undetermined: no round ran clean (the machine was busy)",
+                "met": None})
+        if lb:
+            worst = min(lb, key=lambda r: min(r["ratio_rate"], r["ratio_cycles"] or 9))
+            w = min(worst["ratio_rate"], worst["ratio_cycles"] or 9)
+            head = ", ".join("%s %s/%s" % (r["target"], fmt(r["ratio_rate"], ".2f"),
+                                              fmt(r["ratio_cycles"], ".2f"))
+                             for r in lb if r["flows"] == min(x["flows"] for x in lb))
+            md.append("**Headline, LB/bare at %s flows (rate/cycles): %s.**" % (
+                flows_name(min(x["flows"] for x in lb)), head))
+            md.append("")
+            goals.append({
+                "goal": "fast path >= %.1f of the bare loop (stretch %.1f)" % (
+                    GOAL_FAST, GOAL_FAST_STRETCH),
+                "measured": "worst %.2f (%s, %s flows, lower of the rate and cycle "
+                            "ratios)%s" % (
+                                w, worst["target"], flows_name(worst["flows"]),
+                                "" if len(lb) == n_lb else
+                                "; %d of %d rows measured clean" % (len(lb), n_lb)),
+                "met": w >= GOAL_FAST,
+                "stretch": w >= GOAL_FAST_STRETCH})
+
+    # ---- 2. callgrind ----
+    cg = [r for r in rows if r["test"] == "callgrind" and "r" in r]
+    hn = {r["target"]: r["r"] for r in rows if r["test"] == "harness" and "r" in r}
+    if cg:
+        md.append("## 2. Instructions per packet: fwd_worker_burst() on a hit (callgrind)")
+        md.append("")
+        md.append("halb-bench-fastpath: 1000 bursts of 32 frames of 1000 installed flows, "
+                  "no devices (the port is net_null); deterministic. Cycles: the same "
+                  "harness natively, TSC cycles of the function per packet (no I/O).")
+        md.append("")
+        md.append("| mode | instructions/packet | cycles/packet (no I/O) |")
+        md.append("|---|---|---|")
+        js["instructions"] = []
+        for r in cg:
+            ipp = r["r"]["instructions"] / r["r"]["packets"]
+            c = hn.get(r["target"], {}).get("cyc_per_pkt")
+            js["instructions"].append({"mode": r["target"], "per_packet": ipp,
+                                       "cycles_no_io": c})
+            md.append("| %s | %.0f | %s |" % (r["target"], ipp, fmt(c, ".0f")))
+        md.append("")
+
+    # ---- 3. new connections ----
+    dec = one(rows, "decide")
+    syn = one(rows, "syn_e2e")
+    if dec or syn:
+        md.append("## 3. New connections")
+        md.append("")
+        md.append("| path | new connections/s | cycles each | note |")
+        md.append("|---|---|---|---|")
+        js["new_connections"] = {}
+        if dec:
+            d = dec["r"]
+            js["new_connections"]["decide"] = d
+            md.append("| decide-and-install, one core (parse, service, hash, lookup, "
+                      "Maglev pick, insert) | %.0f | %.0f | %s distinct SYNs into a "
+                      "table of %s entries; median of %s |" % (
+                          d["decide_per_s"], d["decide_cycles"],
+                          flows_name(d["flows"]), d["entries"],
+                          "%d clean rounds of %d" % (d["clean_rounds"], d["rounds"])
+                          if d.get("clean_rounds") else
+                          "%d rounds, none clean: noisy" % d["rounds"]))
+            md.append("| the same plus the classifier loop's housekeeping per 32 "
+                      "(expiry scan of 64 buckets, reclaim, count) | %.0f | %.0f | |" % (
+                          d["loop_per_s"], d["loop_cycles"]))
+            goals.append({
+                "goal": ">= 1M new connections/s on one classifier core",
+                "measured": "%.2fM/s decide-and-install; %.2fM/s with the loop's "
+                            "housekeeping" % (d["decide_per_s"] / 1e6, d["loop_per_s"] / 1e6),
+                "met": d["decide_per_s"] >= GOAL_CONNS})
+        if syn:
+            s = syn["r"]
+            js["new_connections"]["end_to_end"] = s
+            md.append("| end to end: generator → worker → punt → classifier → return "
+                      "→ transmit → generator | %.0f | | SYNs back per second; installs/s "
+                      "%.0f; classifier and generator share CPU 0 (the generator sleeps "
+                      "when 900 are outstanding), worker on CPU 1 |" % (
+                          s["mpps"] * 1e6, s["installs_per_s"]))
+        md.append("")
+
+    # ---- 4. scale ----
+    tabs = [r["r"] for r in rows if r["test"] == "tables"]
+    fl = [t for t in tabs if t["what"] == "flows"]
+    mh = [t for t in tabs if t["what"] == "maglev"]
+    sc = [r for r in rows if r["test"] == "scale" and "r" in r]
+    if tabs or sc:
+        md.append("## 4. Flow-table scale and Maglev")
+        md.append("")
+        js["flow_memory"] = fl
+        js["maglev"] = mh
+    if fl:
+        md.append("| table entries | buckets | shared bytes/flow (hugepages) "
+                  "| + classifier's private bytes/flow | total |")
+        md.append("|---|---|---|---|---|")
+        for t in fl:
+            md.append("| %s | %s | %.1f | %d | %.1f |" % (
+                flows_name(t["entries"]), t["buckets"], t["shared_per_flow"],
+                t["classifier_per_flow"], t["shared_per_flow"] + t["classifier_per_flow"]))
+        md.append("")
+        ten = [t for t in fl if t["entries"] == 10000000]
+        if ten:
+            t = ten[0]
+            tot = t["shared_per_flow"] + t["classifier_per_flow"]
+            goals.append({
+                "goal": "<= %d bytes per flow at 10M flows" % GOAL_BYTES,
+                "measured": "%.1f B (%.1f shared + %d classifier)" % (
+                    tot, t["shared_per_flow"], t["classifier_per_flow"]),
+                "met": tot <= GOAL_BYTES})
+    if sc:
+        md.append("Fast path (dsr) with 1k, 10M and again 1k installed flows, back to back "
+                  "(* not clean):")
+        md.append("")
+        md.append("| installed flows | Mpps | cycles/frame | worker busy "
+                  "| installing them (SYNs through the classifier) |")
+        md.append("|---|---|---|---|---|")
+        for r in sc:
+            w = r["r"].get("warm_syn_s")
+            md.append("| %s%s | %.2f | %.0f | %.0f%% | %s |" % (
+                flows_name(r["flows"]), " *" if r["r"].get("noisy") else "",
+                r["r"]["mpps"], r["r"]["cyc_per_pkt"], 100 * r["r"]["dut_busy"],
+                "%.1f s (%.0f/s)" % (w, r["flows"] / w) if w and r["flows"] >= 100000
+                else "%.1f s" % w if w else "–"))
+        small = [r["r"] for r in sc if r["flows"] == 1000 and not r["r"].get("noisy")]
+        big = [r["r"] for r in sc if r["flows"] >= 10000000]
+        note = ""
+        if not small:
+            # The 1k runs of item 1 (dsr), same bench run.
+            small = [r["r"] for r in rows if r["test"] == "fast" and "r" in r and
+                     r["target"] == "dsr" and r["flows"] == 1000 and
+                     not r["r"].get("noisy")]
+            note = " (1k: item 1's dsr runs, the scale runs at 1k were not clean)"
+        if not big or big[0].get("noisy") or not small:
+            goals.append({
+                "goal": ">= %.0f%% of the 1k-flow rate at 10M flows" % (100 * GOAL_SCALE),
+                "measured": "undetermined: no clean %s run (the machine was busy)" % (
+                    "10M" if small else "1k"),
+                "met": None})
+        else:
+            b = big[0]
+            rr = b["mpps"] / med(x["mpps"] for x in small)
+            rc = med(x["cyc_per_pkt"] for x in small) / b["cyc_per_pkt"]
+            js["scale"] = {"rate_ratio": rr, "cycle_ratio": rc,
+                           "runs": [r["r"] for r in sc]}
+            md.append("")
+            md.append("10M/1k: %.2f by rate, %.2f by cycles per frame%s." % (rr, rc, note))
+            goals.append({
+                "goal": ">= %.0f%% of the 1k-flow rate at 10M flows" % (100 * GOAL_SCALE),
+                "measured": "%.0f%% by rate, %.0f%% by cycles" % (100 * rr, 100 * rc),
+                "met": min(rr, rc) >= GOAL_SCALE})
+        md.append("")
+    if mh:
+        md.append("Maglev (weights 1; size = smallest prime >= max(100 × backends, 65537)):")
+        md.append("")
+        md.append("| backends | table size | bytes (one table / per service, 2 tables) "
+                  "| build | moved when one leaves | the leaver's own share |")
+        md.append("|---|---|---|---|---|---|")
+        for t in mh:
+            md.append("| %d | %d | %d / %d | %.2f ms | %.2f%% | %.2f%% |" % (
+                t["backends"], t["size"], t["table_bytes"], t["service_bytes"],
+                t["build_ms"], 100 * t["moved_share"], 100 * t["leaver_share"]))
+        md.append("")
+
+    # ---- goals ----
+    if goals:
+        md.append("## Goals of issue 3")
+        md.append("")
+        md.append("| goal | measured | met |")
+        md.append("|---|---|---|")
+        for g in goals:
+            met = "?" if g["met"] is None else "yes" if g["met"] else "**no**"
+            if g.get("stretch"):
+                met += " (stretch too)"
+            md.append("| %s | %s | %s |" % (g["goal"], g["measured"], met))
+        md.append("| end to end at or above every peer's requests/s | see item 5 | |")
+        md.append("")
+        js["goals"] = goals
+
+    # ---- 5. peers ----
+    md.append("## 5. Peers (bench/peers.sh)")
+    md.append("")
+    peers_md = ""
+    if a.peers_md:
+        try:
+            peers_md = open(a.peers_md).read().strip()
+        except OSError:
+            pass
+    md.append(peers_md if peers_md else "Not run (bench/peers.sh missing, quick mode, "
+              "or BENCH_PEERS=0).")
+    md.append("")
+    js["peers"] = None
+    if a.peers_json:
+        try:
+            js["peers"] = json.load(open(a.peers_json))
+        except (OSError, ValueError):
+            pass
+
+    text = "\n".join(md)
+    with open(a.out_md, "w") as f:
+        f.write(text)
+    with open(a.out_json, "w") as f:
+        json.dump(js, f, indent=2)
+        f.write("\n")
+    sys.stdout.write(text)
+    errors = [r for r in rows if r.get("error")]
+    if errors:
+        sys.stderr.write("report: %d measurement(s) gave no result\n" % len(errors))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,492 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# bench/run.sh [--quick]: halb's benchmark suite (issue 3), what `make
+# bench` runs.  Every figure is measured in this run and every headline is
+# a ratio of two figures measured minutes apart on the same machine: this
+# machine is shared and noisy, so absolute numbers drift.
+#
+#   1. fast path: halb-bench-gen sends 60-byte TCP ACKs (64 on the wire) of
+#      N installed flows over net_memif to one forwarder worker and counts
+#      what comes back, for dsr, nat and tunnel at N = 1k, 100k, 1M, beside
+#      the bare loop (halb-bench-gen bare: receive, swap MACs, send) on the
+#      same device and core.  BENCH_REPS rounds (default 2), each round
+#      bare, dsr, nat, tunnel back to back; medians of the rounds.
+#   2. instructions per packet of fwd_worker_burst() for a hit, under
+#      valgrind's callgrind (halb-bench-fastpath, no devices).
+#   3. new connections: (a) the classifier's decide-and-install path on
+#      one core (halb-bench-decide); (b) end to end: SYNs of distinct
+#      5-tuples through forwarder and classifier.
+#   4. flow-table scale: memory per flow, and the fast path with 10M
+#      installed flows against 1k (back to back); Maglev build time,
+#      memory and disruption for 10, 100, 1000 backends (halb-bench-tables).
+#   5. peers: bench/peers.sh (maintained separately), when it is there.
+#
+# Placement (2 CPUs): forwarder main lcore and the generator on CPU 0,
+# the worker (or the bare loop) on CPU 1.  The classifier runs on CPU 0
+# while flows are installed and is stopped (cleanly) before a fast-path
+# measurement, which needs nothing from it; in the end-to-end SYN test it
+# runs on CPU 0 with the generator, which sleeps while its window is full.
+#
+# --quick (or QUICK=1): one figure, dsr at 1k flows against the bare loop.
+# Environment: HALB_BUILD (default build/), BENCH_REPS, BENCH_ONLY (a
+# comma list of fast, callgrind, decide, syn, tables, scale, peers: only
+# those), BENCH_PEERS=0 to skip item 5, BENCH_10M=0 to skip the 10M-flow
+# run, BENCH_KEEP=1 to keep the run directory.
+#
+# Writes bench/results/latest.md and latest.json (bench/report.py) and
+# prints the table.  Every process it starts is stopped by its PID; DPDK
+# files of its file prefixes, memif sockets and, if it raised them, the
+# hugepage reservation are restored on every exit path.
+set -uo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TOP=$(cd "$HERE/.." && pwd)
+BUILD=${HALB_BUILD:-$TOP/build}
+QUICK=${QUICK:-0}
+REPS=${BENCH_REPS:-2}
+PEERS=${BENCH_PEERS:-1}
+TEN_M=${BENCH_10M:-1}
+ONLY=${BENCH_ONLY:-fast,callgrind,decide,syn,tables,scale,peers}
+[ "${1:-}" = --quick ] && QUICK=1
+[ "$QUICK" = 1 ] && REPS=1
+
+FWD_BIN=$BUILD/forwarder/halb-forwarder
+CLS_BIN=$BUILD/classifier/halb-classifier
+GEN_BIN=$BUILD/bench/halb-bench-gen
+FP_BIN=$BUILD/bench/halb-bench-fastpath
+DEC_BIN=$BUILD/bench/halb-bench-decide
+TAB_BIN=$BUILD/bench/halb-bench-tables
+RESULTS=$HERE/results
+
+# Addresses of bench/bench.conf.
+DUT_MAC=02:68:b0:00:00:02
+GEN_MAC=02:68:b0:00:00:01
+declare -A VIP=([dsr]=198.18.2.100 [nat]=198.18.2.101 [tunnel]=198.18.2.102)
+
+HP_SYS=/sys/kernel/mm/hugepages/hugepages-2048kB
+HP_RAISED_FROM=""
+RUN=""
+PIDS=()         # everything started, as "PID:NAME"
+PREFIXES=()     # DPDK file prefixes used
+SEQ=0
+
+want() { [[ ",$ONLY," == *",$1,"* ]]; }
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+alive() {
+	local st
+	st=$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "$st" != Z ]
+}
+
+# stop_pid PID NAME: TERM, up to 10 s, then KILL; only while /proc says it
+# still runs NAME (never a recycled PID).  Reaps it.
+stop_pid() {
+	local pid=$1 name=$2 i cmd
+	[ -n "$pid" ] || return 0
+	cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline")
+	if alive "$pid" && [[ $cmd == *"$name"* ]]; then
+		kill -TERM "$pid" 2>/dev/null
+		for i in $(seq 100); do
+			alive "$pid" || break
+			sleep 0.1
+		done
+		if alive "$pid"; then
+			log "$name ($pid) ignored SIGTERM: SIGKILL"
+			kill -KILL "$pid" 2>/dev/null
+		fi
+	fi
+	wait "$pid" 2>/dev/null
+	forget "$pid"
+	return 0
+}
+
+forget() {
+	local i
+	for i in "${!PIDS[@]}"; do
+		[ "${PIDS[i]%%:*}" = "$1" ] && unset 'PIDS[i]'
+	done
+	PIDS=("${PIDS[@]}")
+}
+
+# spawn NAME LOG CMD...: background CMD, output to LOG; sets LAST_PID.
+spawn() {
+	local name=$1 logf=$2
+	shift 2
+	"$@" >"$logf" 2>&1 </dev/null &
+	LAST_PID=$!
+	PIDS+=("$LAST_PID:$name")
+}
+
+dpdk_files_rm() {
+	local p=$1
+	rm -f /dev/hugepages/"$p"map_* 2>/dev/null
+	rm -rf "/var/run/dpdk/$p"
+}
+
+cleanup() {
+	local rc=$? i p
+	trap - EXIT INT TERM HUP
+	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+		p=${PIDS[i]}
+		stop_pid "${p%%:*}" "${p#*:}"
+	done
+	for p in "${PREFIXES[@]}"; do
+		dpdk_files_rm "$p"
+	done
+	if [ -n "$HP_RAISED_FROM" ]; then
+		echo "$HP_RAISED_FROM" >"$HP_SYS/nr_hugepages" 2>/dev/null &&
+			log "hugepages: back to $HP_RAISED_FROM"
+	fi
+	if [ -n "$RUN" ]; then
+		if [ "${BENCH_KEEP:-0}" = 1 ]; then
+			log "run directory kept: $RUN"
+		else
+			rm -rf "$RUN"
+		fi
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
+
+[ "$(id -u)" -eq 0 ] || die "must run as root (hugepages, DPDK): sudo $0"
+for b in "$FWD_BIN" "$CLS_BIN" "$GEN_BIN" "$FP_BIN" "$DEC_BIN" "$TAB_BIN"; do
+	[ -x "$b" ] || die "missing $b (build first: make build, or HALB_BUILD=...)"
+done
+command -v python3 >/dev/null || die "python3 is needed for the report"
+[ "$(nproc)" -ge 2 ] || die "the generator and the worker need 2 CPUs"
+
+RUN=$(mktemp -d /tmp/halb-bench.XXXXXX)
+RES=$RUN/results.jsonl
+: >"$RES"
+mkdir -p "$RESULTS"
+
+# hugepages_for PAGES: makes sure PAGES 2 MB pages are free, raising the
+# reservation if needed (restored at exit).
+hugepages_for() {
+	local need=$1 free nr
+	free=$(cat "$HP_SYS/free_hugepages")
+	[ "$free" -ge "$need" ] && return 0
+	nr=$(cat "$HP_SYS/nr_hugepages")
+	[ -n "$HP_RAISED_FROM" ] || HP_RAISED_FROM=$nr
+	log "hugepages: $free free, $need needed: reserving $((nr + need - free))"
+	echo $((nr + need - free)) >"$HP_SYS/nr_hugepages" 2>/dev/null
+	free=$(cat "$HP_SYS/free_hugepages")
+	[ "$free" -ge "$need" ] || {
+		log "hugepages: only $free free"
+		return 1
+	}
+}
+
+# wait_for TIMEOUT_S CMD...: poll CMD every 0.1 s.
+wait_for() {
+	local end=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ "$SECONDS" -lt "$end" ] || return 1
+		sleep 0.1
+	done
+}
+
+grep_alive() { grep -q "$1" "$2" 2>/dev/null || ! alive "$3"; }
+
+new_prefix() {
+	SEQ=$((SEQ + 1))
+	PREFIX=hbench$$-$SEQ-$1
+	PREFIXES+=("$PREFIX")
+}
+
+# render ENTRIES IDLE: a configuration of bench/bench.conf for a new
+# forwarder; sets CONF, SOCK, PREFIX.
+render() {
+	new_prefix fwd
+	SOCK=$RUN/$PREFIX.sock
+	CONF=$RUN/$PREFIX.conf
+	sed -e "s#@PREFIX@#$PREFIX#" -e "s#@SOCK@#$SOCK#" -e "s#@ENTRIES@#$1#" \
+		-e "s#@IDLE@#$2#" "$HERE/bench.conf" >"$CONF"
+}
+
+entries_for() {
+	local n=$(($1 + $1 / 64))
+	[ "$n" -lt 1024 ] && n=1024
+	echo "$n"
+}
+
+start_fwd() {
+	local logf=$RUN/$PREFIX.fwd.log
+	rm -f "$SOCK"
+	spawn halb-forwarder "$logf" "$FWD_BIN" -c "$CONF"
+	FWD_PID=$LAST_PID
+	if ! wait_for 120 grep_alive 'halb-forwarder: ready' "$logf" "$FWD_PID" ||
+		! grep -q 'halb-forwarder: ready' "$logf"; then
+		tail -5 "$logf" >&2
+		return 1
+	fi
+}
+
+start_cls() {
+	local logf=$RUN/$PREFIX.cls.log
+	spawn halb-classifier "$logf" taskset -c 0 "$CLS_BIN" -c "$CONF"
+	CLS_PID=$LAST_PID
+	if ! wait_for 60 grep_alive 'halb-classifier: ready' "$logf" "$CLS_PID" ||
+		! grep -q 'halb-classifier: ready' "$logf"; then
+		tail -5 "$logf" >&2
+		return 1
+	fi
+}
+
+# gen_eal PREFIX SOCK: EAL arguments of a memif client on CPU 0.
+gen_eal() {
+	echo "-l 0 --file-prefix $1 --no-pci --huge-unlink --log-level=lib.eal:notice" \
+		"--vdev=net_memif0,role=client,id=0,socket=$2,socket-abstract=no,mac=$GEN_MAC"
+}
+
+# record TEST TARGET FLOWS REP FILE: appends FILE's RESULT line, labelled.
+record() {
+	local r
+	r=$(grep -m1 '^RESULT ' "$5" | cut -c8-)
+	if [ -z "$r" ]; then
+		log "$1 $2 $3: no result"
+		grep -v '^EAL\|^TELEMETRY' "$5" | tail -5 >&2
+		printf '{"test": "%s", "target": "%s", "flows": %s, "rep": %s, "error": true}\n' \
+			"$1" "$2" "$3" "$4" >>"$RES"
+		return 1
+	fi
+	printf '{"test": "%s", "target": "%s", "flows": %s, "rep": %s, "r": %s}\n' \
+		"$1" "$2" "$3" "$4" "$r" >>"$RES"
+}
+
+# fast_lb MODE FLOWS REP [TEST]: forwarder + classifier, install FLOWS,
+# stop the classifier, measure.
+fast_lb() {
+	local mode=$1 n=$2 rep=$3 test=${4:-fast} out gp go warm_s rc=0
+	render "$(entries_for "$n")" 0
+	start_fwd || { log "forwarder did not start"; return 1; }
+	start_cls || { log "classifier did not start"; stop_pid "$FWD_PID" halb-forwarder; return 1; }
+	out=$RUN/$PREFIX.gen.out
+	go=$RUN/$PREFIX.go
+	local gp_prefix=${PREFIX/fwd/gen}
+	PREFIXES+=("$gp_prefix")
+	# shellcheck disable=SC2046 # word splitting of the EAL arguments
+	spawn halb-bench-gen "$out" "$GEN_BIN" $(gen_eal "$gp_prefix" "$SOCK") -- fast \
+		--flows "$n" --vip "${VIP[$mode]}" --dst-mac "$DUT_MAC" --warm --expect-flows \
+		--window 900 --backoff-us 100 --dut-prefix "$PREFIX" --go-file "$go" --linger \
+		--dut-pid "$FWD_PID" --dut-thread rte-worker-1 \
+		--windows "$WINDOWS" --max-windows "${MAXW:-$MAX_WINDOWS}" --window-ms "$WINDOW_MS"
+	gp=$LAST_PID
+	warm_s=$((60 + n / 25000))
+	if wait_for "$warm_s" grep_alive '^gen: warm$' "$out" "$gp" && grep -q '^gen: warm$' "$out"; then
+		grep '^gen: warm-up' "$out" | sed 's/^gen: /  /' >&2
+		stop_pid "$CLS_PID" halb-classifier
+		touch "$go"
+		wait_for 60 grep_alive '^RESULT ' "$out" "$gp"
+	else
+		log "$mode $n: warm-up did not finish in $warm_s s"
+		rc=1
+	fi
+	stop_pid "$CLS_PID" halb-classifier
+	# The forwarder first: a memif peer that leaves while the other side
+	# polls can crash it; the generator lingers without polling.
+	stop_pid "$FWD_PID" halb-forwarder
+	stop_pid "$gp" halb-bench-gen
+	dpdk_files_rm "$PREFIX"
+	dpdk_files_rm "$gp_prefix"
+	record "$test" "$mode" "$n" "$rep" "$out" || rc=1
+	return $rc
+}
+
+# fast_bare FLOWS REP: the bare loop on CPU 1 in the worker's place.
+fast_bare() {
+	local n=$1 rep=$2 out bp gp bare_prefix gen_prefix rc=0
+	new_prefix bare
+	bare_prefix=$PREFIX
+	new_prefix gen
+	gen_prefix=$PREFIX
+	SOCK=$RUN/$bare_prefix.sock
+	rm -f "$SOCK"
+	spawn halb-bench-gen "$RUN/$bare_prefix.log" "$GEN_BIN" -l 1 --file-prefix "$bare_prefix" \
+		--no-pci --huge-unlink --log-level=lib.eal:notice \
+		"--vdev=net_memif0,role=server,id=0,socket=$SOCK,socket-abstract=no,mac=$DUT_MAC" -- bare
+	bp=$LAST_PID
+	bare_ready() { [ -S "$SOCK" ] && grep -q 'gen: bare ready' "$RUN/$bare_prefix.log"; }
+	if ! wait_for 60 bare_ready; then
+		log "bare loop did not start"
+		tail -5 "$RUN/$bare_prefix.log" >&2
+		stop_pid "$bp" halb-bench-gen
+		return 1
+	fi
+	out=$RUN/$gen_prefix.out
+	# shellcheck disable=SC2046
+	spawn halb-bench-gen "$out" "$GEN_BIN" $(gen_eal "$gen_prefix" "$SOCK") -- fast \
+		--flows "$n" --dst-mac "$DUT_MAC" --dut-prefix "$bare_prefix" \
+		--dut-cmd /bench/bare --dut-pid "$bp" --linger \
+		--windows "$WINDOWS" --max-windows "$MAX_WINDOWS" --window-ms "$WINDOW_MS"
+	gp=$LAST_PID
+	wait_for 90 grep_alive '^RESULT ' "$out" "$gp" || rc=1
+	stop_pid "$bp" halb-bench-gen
+	stop_pid "$gp" halb-bench-gen
+	dpdk_files_rm "$bare_prefix"
+	dpdk_files_rm "$gen_prefix"
+	record fast bare "$n" "$rep" "$out" || rc=1
+	return $rc
+}
+
+# syn_e2e FLOWS: new connections end to end.
+syn_e2e() {
+	local n=$1 out gp gen_prefix
+	render "$(entries_for "$n")" 0
+	start_fwd || { log "forwarder did not start"; return 1; }
+	start_cls || { log "classifier did not start"; stop_pid "$FWD_PID" halb-forwarder; return 1; }
+	gen_prefix=${PREFIX/fwd/gen}
+	PREFIXES+=("$gen_prefix")
+	out=$RUN/$gen_prefix.out
+	# shellcheck disable=SC2046
+	spawn halb-bench-gen "$out" "$GEN_BIN" $(gen_eal "$gen_prefix" "$SOCK") -- syn \
+		--flows "$n" --vip "${VIP[dsr]}" --dst-mac "$DUT_MAC" --window 900 \
+		--backoff-us 100 --dut-prefix "$PREFIX" --linger --dut-pid "$CLS_PID" \
+		--windows "$WINDOWS" --max-windows "$MAX_WINDOWS" --window-ms "$WINDOW_MS"
+	gp=$LAST_PID
+	wait_for 120 grep_alive '^RESULT ' "$out" "$gp"
+	stop_pid "$CLS_PID" halb-classifier
+	stop_pid "$FWD_PID" halb-forwarder
+	stop_pid "$gp" halb-bench-gen
+	dpdk_files_rm "$PREFIX"
+	dpdk_files_rm "$gen_prefix"
+	record syn_e2e dsr "$n" 1 "$out"
+}
+
+# callgrind MODE: instructions per packet of fwd_worker_burst (hits).
+callgrind() {
+	local mode=$1 out cg ir pk
+	render 1024 0
+	out=$RUN/$PREFIX.cg.log
+	cg=$RUN/$PREFIX.callgrind
+	valgrind --tool=callgrind --callgrind-out-file="$cg" --collect-atstart=no \
+		--toggle-collect=fwd_worker_burst "$FP_BIN" -l 0 --no-huge -m 128 --no-pci \
+		--file-prefix "$PREFIX" --vdev=net_null0 --no-telemetry --log-level=lib.eal:error \
+		-- --config "$CONF" --vip "${VIP[$mode]}" --flows 1000 --bursts 1000 >"$out" 2>&1
+	dpdk_files_rm "$PREFIX"
+	ir=$(awk '/^totals:/ {print $2}' "$cg" 2>/dev/null)
+	pk=$(grep -m1 '^RESULT ' "$out" | sed 's/.*"packets": \([0-9]*\).*/\1/')
+	if [ -z "$ir" ] || [ -z "$pk" ]; then
+		log "callgrind $mode: no result"
+		tail -5 "$out" >&2
+		return 1
+	fi
+	printf '{"test": "callgrind", "target": "%s", "flows": 1000, "rep": 1, "r": {"instructions": %s, "packets": %s}}\n' \
+		"$mode" "$ir" "$pk" >>"$RES"
+	# The same harness natively: cycles per packet without I/O.
+	"$FP_BIN" -l 1 --no-huge -m 128 --no-pci --file-prefix "$PREFIX" --vdev=net_null0 \
+		--no-telemetry --log-level=lib.eal:error -- --config "$CONF" \
+		--vip "${VIP[$mode]}" --flows 1000 --bursts 200000 >"$out" 2>&1
+	dpdk_files_rm "$PREFIX"
+	record harness "$mode" 1000 1 "$out"
+}
+
+machine() {
+	printf '{"test": "machine", "cpu": "%s", "cpus": %s, "kernel": "%s", "dpdk": "%s", "date": "%s", "load": "%s", "quick": %s, "reps": %s}\n' \
+		"$(lscpu | sed -n 's/^Model name: *//p' | head -1)" "$(nproc)" "$(uname -r)" \
+		"$(pkg-config --modversion libdpdk 2>/dev/null || echo '?')" \
+		"$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(cut -d' ' -f1-3 /proc/loadavg)" \
+		"$QUICK" "$REPS" >>"$RES"
+}
+
+t_start=$SECONDS
+machine
+hugepages_for 128 || die "not enough hugepages (scripts/hugepages.sh)"
+
+# Each run measures until WINDOWS windows were clean (both threads kept
+# their CPU), at most MAX_WINDOWS.
+MAX_WINDOWS=12
+if [ "$QUICK" = 1 ]; then
+	WINDOWS=4
+	WINDOW_MS=300
+	log "quick: dsr at 1k flows against the bare loop"
+	fast_bare 1000 1
+	fast_lb dsr 1000 1
+else
+	WINDOWS=4
+	WINDOW_MS=300
+	# ---- 1. fast path ----
+	want fast || REPS=0
+	for rep in $(seq "$REPS"); do
+		for n in 1000 100000 1000000; do
+			hugepages_for $((64 + n / 20000)) || die "not enough hugepages"
+			log "fast path, round $rep/$REPS, $n flows: bare, dsr, nat, tunnel"
+			fast_bare "$n" "$rep"
+			for mode in dsr nat tunnel; do
+				fast_lb "$mode" "$n" "$rep"
+			done
+		done
+	done
+	# ---- 2. instructions per packet ----
+	if ! want callgrind; then
+		:
+	elif command -v valgrind >/dev/null; then
+		for mode in dsr nat tunnel; do
+			log "callgrind: $mode"
+			callgrind "$mode"
+		done
+	else
+		log "valgrind not installed: no instruction counts (apt-get install valgrind)"
+	fi
+	# ---- 3. new connections ----
+	if want decide; then
+		log "new connections: decide-and-install on CPU 1 (1M distinct SYNs)"
+		render 1024 0
+		hugepages_for 96 || die "not enough hugepages"
+		"$DEC_BIN" -l 1 --file-prefix "$PREFIX" --no-pci --huge-unlink --no-telemetry \
+			--log-level=lib.eal:error -- --config "$CONF" --flows 1000000 --rounds 7 \
+			>"$RUN/decide.out" 2>&1
+		dpdk_files_rm "$PREFIX"
+		record decide dsr 1000000 1 "$RUN/decide.out"
+	fi
+	if want syn; then
+		log "new connections: end to end"
+		hugepages_for 200 || die "not enough hugepages"
+		syn_e2e 2000000
+	fi
+	# ---- 4. flow-table scale ----
+	if want tables; then
+		"$TAB_BIN" >"$RUN/tables.out" 2>&1
+		grep '^RESULT ' "$RUN/tables.out" | cut -c8- |
+			sed 's/^/{"test": "tables", "r": /; s/$/}/' >>"$RES"
+	fi
+	if [ "$TEN_M" = 1 ] && want scale; then
+		# 10M flows: ~920 MB of flow table, plus mbufs and the generator.
+		if hugepages_for 560; then
+			# One 10M run (its warm-up is long), between two 1k runs;
+			# each measures longer to find clean windows.
+			log "scale: dsr with 1k flows, 10M, 1k again"
+			MAXW=30 fast_lb dsr 1000 1 scale
+			MAXW=30 fast_lb dsr 10000000 1 scale
+			MAXW=30 fast_lb dsr 1000 2 scale
+		else
+			log "scale: skipped, hugepages"
+		fi
+	fi
+fi
+
+# ---- 5. peers (bench/peers.sh, maintained separately) ----
+# Contract: bench/peers.sh [--quick] prints a markdown table on stdout and
+# writes bench/results/peers.json; the report appends both as they are.
+PEERS_MD=$RUN/peers.md
+PEERS_JSON=$RUN/none.json
+: >"$PEERS_MD"
+if [ "$QUICK" != 1 ] && [ "$PEERS" = 1 ] && want peers && [ -x "$HERE/peers.sh" ]; then
+	log "peers: bench/peers.sh"
+	"$HERE/peers.sh" >"$PEERS_MD" || log "peers: bench/peers.sh exited with $?"
+	PEERS_JSON=$RESULTS/peers.json
+elif [ "$QUICK" != 1 ]; then
+	log "peers: skipped (bench/peers.sh missing or BENCH_PEERS=0)"
+fi
+
+machine
+log "done in $((SECONDS - t_start)) s"
+python3 "$HERE/report.py" --results "$RES" --peers-md "$PEERS_MD" \
+	--peers-json "$PEERS_JSON" --out-md "$RESULTS/latest.md" \
+	--out-json "$RESULTS/latest.json"
