@@ -15,7 +15,9 @@
 #   halb dsr / nat / tunnel  forwarder + classifier on a copy of
 #                            conf/halb.conf (own file_prefix), the default
 #                            idle back-off (idle_sleep_us = 100)
-#   halb nat busy-poll       the same with idle_sleep_us = 0 (see below)
+#   halb nat busy-poll       the same with idle_sleep_us = 0: what busy
+#                            polling costs when the 2 vCPUs are shared with
+#                            wrk, the backends and every veth
 #   haproxy                  HAProxy `mode tcp`, roundrobin, 2 threads
 #   nginx-stream             nginx `stream` proxy_pass, 2 workers
 #   nftables                 kernel DNAT, `numgen inc mod 4` map, ip_forward
@@ -41,9 +43,13 @@
 # ovs-dpdk).
 #
 # Prints a markdown table on stdout (logs go to stderr) and writes
-# bench/results/peers.md and peers.json.  Exit status 0 when every
-# contender was measured, 3 when some could not be (their rows say why),
-# 1 when the rig itself failed.  Every exit path stops what it started, by
+# bench/results/peers.md and peers.json ($PEERS_RESULTS_DIR to write them
+# elsewhere; PEERS_KEEP_WORK=1 keeps the temporary directory with every
+# log).  A contender that does not start is stopped and tried once more
+# (DPDK's may lack hugepages while other jobs hold them), then left out of
+# that round.  Exit status 0 when every contender was measured, 3 when one
+# never was (its row says why), 1 when the rig itself failed.
+# docs/PERFORMANCE.md ("Peers") gives the method and the latest figures.  Every exit path stops what it started, by
 # PID, and removes the rig, nft tables, OVS's private run directory and
 # DPDK's files of its file prefixes.
 set -uo pipefail
@@ -205,8 +211,8 @@ TOPO=1
 "$HALB_E2E_DIR/topo.sh" up "$P" >&2 || { TOPO=0; halb_die "topo.sh up $P failed"; }
 nsx() { local n=$1; shift; ip netns exec "$P-$n" "$@"; }
 # Connection churn: ports enough on the client and on the proxies, and
-# TCP timestamps without the per-connection random offset there.  Without
-# connection: close, the client cycles through its ports every few seconds
+# TCP timestamps without the per-connection random offset there.  With
+# "Connection: close" the client cycles through its ports every few seconds
 # while the backends (and a proxy, towards the client) keep each closed
 # connection 60 s in TIME-WAIT; a SYN that reuses such a 4-tuple is taken
 # only if its timestamp is newer (RFC 6191), which random offsets make a

@@ -372,6 +372,15 @@ def main():
                 "measured": "%.0f%% by rate, %.0f%% by cycles" % (100 * rr, 100 * rc),
                 "met": min(rr, rc) >= GOAL_SCALE})
         md.append("")
+    hs = {r["flows"]: r["r"] for r in rows if r["test"] == "harness_scale" and "r" in r}
+    if hs:
+        md.append("The burst function alone (halb-bench-fastpath natively, no I/O, one "
+                  "thread on CPU 1, hugepages, a table sized for the flows, each packet "
+                  "a hit): %s." % ", ".join(
+                      "%s flows %.0f cycles/packet" % (flows_name(n), hs[n]["cyc_per_pkt"])
+                      for n in sorted(hs)))
+        js["scale_no_io"] = hs
+        md.append("")
     if mh:
         md.append("Maglev (weights 1; size = smallest prime >= max(100 × backends, 65537)):")
         md.append("")
