@@ -53,29 +53,30 @@ def clean_runs(rs):
 
 
 def fast_table(rows):
-    """Per (flows, target): medians over the rounds (over the clean ones
-    when there are any); per (flows, mode): the median of the ratios of
-    rounds in which both the forwarder and the bare loop ran clean."""
+    """Per (flows, target): medians over the rounds, of the clean runs
+    when there are any.  Ratios: against the bare loop's median over all
+    its clean runs (it does not look at flows, so every N measures the
+    same thing; on this machine one run of anything can be off by half,
+    so the pooled median is the steadier floor)."""
     fast = [r for r in rows if r["test"] == "fast" and "r" in r]
     by = {}
     for r in fast:
         by.setdefault((r["flows"], r["target"]), []).append(r)
     out = []
     for n in sorted({k[0] for k in by}):
-        bare = {r["rep"]: r["r"] for r in by.get((n, "bare"), [])
-                if not r["r"].get("noisy")}
         for target in ("bare",) + MODES:
             rs = by.get((n, target))
             if not rs:
                 continue
             use, trusted = clean_runs(rs)
-            row = {
+            out.append({
                 "flows": n,
                 "target": target,
                 "rounds": len(rs),
                 "clean_rounds": sum(1 for r in rs if not r["r"].get("noisy")),
                 "trusted": trusted,
                 "mpps": med(r["r"]["mpps"] for r in use),
+                "run_mpps": sorted(r["r"]["mpps"] for r in use),
                 "mpps_min": min(r["r"]["mpps_min"] for r in use),
                 "mpps_max": max(r["r"]["mpps_max"] for r in use),
                 "cyc_per_pkt": med(r["r"]["cyc_per_pkt"] for r in use),
@@ -84,56 +85,29 @@ def fast_table(rows):
                 "sent": sum(r["r"]["sent"] for r in rs),
                 "windows": sum(r["r"].get("windows", 0) for r in rs),
                 "clean": sum(r["r"].get("clean_windows", 0) for r in rs),
-            }
-            if target != "bare":
-                rate, cyc = [], []
-                for r in rs:
-                    b = bare.get(r["rep"])
-                    if b is None or r["r"].get("noisy"):
-                        continue
-                    if b["mpps"] > 0:
-                        rate.append(r["r"]["mpps"] / b["mpps"])
-                    if r["r"]["cyc_per_pkt"] > 0:
-                        cyc.append(b["cyc_per_pkt"] / r["r"]["cyc_per_pkt"])
-                row["ratio_rate"] = med(rate)
-                row["ratio_cycles"] = med(cyc)
-                row["paired"] = bool(rate)
-                row["hit_ratio"] = med(r["r"]["hit_ratio"] for r in rs)
-            out.append(row)
-    # No round in which both ran clean: the clean medians of the whole
-    # run, still measured minutes apart on this machine (marked ~).  The
-    # bare loop does not look at flows, so when its run at this N was not
-    # clean, its clean runs at the other N stand in.
-    bare_rows = {r["flows"]: r for r in out if r["target"] == "bare" and r["trusted"]}
-    pooled = None
-    if bare_rows:
-        pooled = {"mpps": med(r["mpps"] for r in bare_rows.values()),
-                  "cyc_per_pkt": med(r["cyc_per_pkt"] for r in bare_rows.values())}
-    all_bare = {r["flows"]: r for r in out if r["target"] == "bare"}
+                "hit_ratio": med(r["r"]["hit_ratio"] for r in rs) if target != "bare" else None,
+            })
+    bare = [r["r"] for r in fast if r["target"] == "bare"]
+    good = [b for b in bare if not b.get("noisy")]
+    floor = None
+    if good:
+        floor = {"mpps": med(b["mpps"] for b in good),
+                 "cyc_per_pkt": med(b["cyc_per_pkt"] for b in good),
+                 "runs": len(good), "trusted": True}
+    elif bare:
+        floor = {"mpps": med(b["mpps"] for b in bare),
+                 "cyc_per_pkt": med(b["cyc_per_pkt"] for b in bare),
+                 "runs": len(bare), "trusted": False}
     for row in out:
-        if row["target"] == "bare" or row["paired"]:
+        if row["target"] == "bare" or floor is None:
             continue
-        b = bare_rows.get(row["flows"], pooled)
-        if not row["trusted"] or b is None:
-            # Nothing clean to compare: the figures as they came, for
-            # information only (never in the table or the goals).
-            b = all_bare.get(row["flows"])
-            if b is not None and b["mpps"] and row["mpps"] and row["cyc_per_pkt"]:
-                row["noisy_rate"] = row["mpps"] / b["mpps"]
-                row["noisy_cycles"] = b["cyc_per_pkt"] / row["cyc_per_pkt"]
-            continue
-        if b["mpps"] and row["mpps"]:
-            row["ratio_rate"] = row["mpps"] / b["mpps"]
-        if b["cyc_per_pkt"] and row["cyc_per_pkt"]:
-            row["ratio_cycles"] = b["cyc_per_pkt"] / row["cyc_per_pkt"]
-    return out
-
-
-def mark(r, key):
-    """How far a ratio can be trusted: '' paired, ' ~' across rounds."""
-    if r.get(key) is None:
-        return ""
-    return "" if r.get("paired") else " ~"
+        rate = row["mpps"] / floor["mpps"] if floor["mpps"] and row["mpps"] else None
+        cyc = floor["cyc_per_pkt"] / row["cyc_per_pkt"] if row["cyc_per_pkt"] else None
+        if row["trusted"] and floor["trusted"]:
+            row["ratio_rate"], row["ratio_cycles"] = rate, cyc
+        else:
+            row["noisy_rate"], row["noisy_cycles"] = rate, cyc
+    return out, floor
 
 
 def one(rows, test, target=None):
@@ -171,38 +145,39 @@ def main():
     md.append("")
 
     # ---- 1. fast path ----
-    ft = fast_table(rows)
+    ft, floor = fast_table(rows)
     js["fast_path"] = ft
+    js["bare_floor"] = floor
     if ft:
         md.append("## 1. Fast path: one worker, memif, 64-byte TCP ACKs of N installed flows")
         md.append("")
-        md.append("Mpps: frames back at the generator per second (median of the windows, "
-                  "then of the rounds; min–max over all windows). Cycles/frame: the "
-                  "worker's TSC cycles in loops that handled frames, per frame received. "
-                  "LB/bare: rate ratio; bare/LB cycles: the same ratio from cycles per "
-                  "frame, which does not depend on who was the bottleneck. Clean: "
-                  "windows in which the generator and the worker each had their CPU "
-                  "for 80% of the time (schedstat), of all windows. Figures are "
-                  "medians of the clean windows of the rounds that had at least two "
-                  "(of everything, marked *, when no round had: the machine was busy "
-                  "and the figure says little). Ratios: medians over the rounds in "
-                  "which both sides ran clean; ~ when no round did and the ratio is "
-                  "of the two sides' clean medians from different rounds of this run.")
+        md.append("Mpps: frames back at the generator per second. Cycles/frame: the "
+                  "worker's TSC cycles in loops that handled frames, per frame it "
+                  "received (not bound to who was the bottleneck). Each run measures "
+                  "until 4 windows of 300 ms were clean (the generator and the worker "
+                  "each on its CPU for 80%% of the window, from schedstat); its figures "
+                  "are medians of those, and a row is the median of its rounds (runs "
+                  "with fewer than two clean windows left out; * when all were, and "
+                  "then the figure says little). LB/bare: the row against the bare "
+                  "loop's median over all its clean runs in this run (%s runs: %s Mpps, "
+                  "%s cycles/frame): the bare loop does not look at flows, and on this "
+                  "machine any single run can be off by half." % (
+                      floor["runs"] if floor else 0,
+                      fmt(floor["mpps"] if floor else None, ".2f"),
+                      fmt(floor["cyc_per_pkt"] if floor else None, ".0f")))
         md.append("")
-        md.append("| flows | forwarder | Mpps | min–max | cycles/frame | worker busy "
-                  "| LB/bare (rate) | bare/LB (cycles) | lost | clean |")
+        md.append("| flows | forwarder | Mpps | runs (Mpps) | cycles/frame | worker busy "
+                  "| LB/bare (rate) | bare/LB (cycles) | lost | clean windows |")
         md.append("|---|---|---|---|---|---|---|---|---|---|")
         for r in ft:
             lost = r["lost"] / r["sent"] if r["sent"] else 0
-            md.append("| %s | %s%s | %s | %s–%s | %s | %s | %s | %s | %.2f%% | %d/%d |" % (
+            md.append("| %s | %s%s | %s | %s | %s | %s | %s | %s | %.2f%% | %d/%d |" % (
                 flows_name(r["flows"]), r["target"], "" if r["trusted"] else " *",
                 fmt(r["mpps"], ".2f"),
-                fmt(r["mpps_min"], ".2f"), fmt(r["mpps_max"], ".2f"),
+                " ".join("%.1f" % v for v in r["run_mpps"]),
                 fmt(r["cyc_per_pkt"], ".0f"), fmt(r["dut_busy"], ".0%"),
-                (fmt(r.get("ratio_rate"), ".2f") + mark(r, "ratio_rate"))
-                if r["target"] != "bare" else "",
-                (fmt(r.get("ratio_cycles"), ".2f") + mark(r, "ratio_cycles"))
-                if r["target"] != "bare" else "",
+                fmt(r.get("ratio_rate"), ".2f") if r["target"] != "bare" else "",
+                fmt(r.get("ratio_cycles"), ".2f") if r["target"] != "bare" else "",
                 100 * lost, r["clean"], r["windows"]))
         md.append("")
         lb = [r for r in ft if r["target"] != "bare" and r.get("ratio_rate") is not None]

@@ -10,8 +10,9 @@
 #      N installed flows over net_memif to one forwarder worker and counts
 #      what comes back, for dsr, nat and tunnel at N = 1k, 100k, 1M, beside
 #      the bare loop (halb-bench-gen bare: receive, swap MACs, send) on the
-#      same device and core.  BENCH_REPS rounds (default 2), each round
-#      bare, dsr, nat, tunnel back to back; medians of the rounds.
+#      same device and core.  BENCH_REPS rounds (default 3), each round
+#      bare, dsr, nat, tunnel back to back (in an order that turns);
+#      medians over the rounds, and the bare loop's over all its runs.
 #   2. instructions per packet of fwd_worker_burst() for a hit, under
 #      valgrind's callgrind (halb-bench-fastpath, no devices).
 #   3. new connections: (a) the classifier's decide-and-install path on
@@ -44,7 +45,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOP=$(cd "$HERE/.." && pwd)
 BUILD=${HALB_BUILD:-$TOP/build}
 QUICK=${QUICK:-0}
-REPS=${BENCH_REPS:-2}
+REPS=${BENCH_REPS:-3}
 PEERS=${BENCH_PEERS:-1}
 TEN_M=${BENCH_10M:-1}
 ONLY=${BENCH_ONLY:-fast,callgrind,decide,syn,tables,scale,peers}
@@ -426,14 +427,22 @@ else
 	WINDOW_MS=300
 	# ---- 1. fast path ----
 	want fast || REPS=0
+	# The order turns from round to round, so that whatever drifts over
+	# a minute (the host, the neighbours) does not always favour the same
+	# target.
+	order=(bare dsr nat tunnel)
 	for rep in $(seq "$REPS"); do
 		for n in 1000 100000 1000000; do
 			hugepages_for $((64 + n / 20000)) || die "not enough hugepages"
-			log "fast path, round $rep/$REPS, $n flows: bare, dsr, nat, tunnel"
-			fast_bare "$n" "$rep"
-			for mode in dsr nat tunnel; do
-				fast_lb "$mode" "$n" "$rep"
+			log "fast path, round $rep/$REPS, $n flows: ${order[*]}"
+			for t in "${order[@]}"; do
+				if [ "$t" = bare ]; then
+					fast_bare "$n" "$rep"
+				else
+					fast_lb "$t" "$n" "$rep"
+				fi
 			done
+			order=("${order[@]:1}" "${order[0]}")
 		done
 	done
 	# ---- 2. instructions per packet ----
