@@ -68,8 +68,9 @@ test: root
 
 # The benchmark suite (bench/run.sh, docs/PERFORMANCE.md): prints a table
 # and writes bench/results/latest.md and latest.json.  QUICK=1 measures one
-# figure (the fast path against the bare loop, dsr, 1k flows).  Not a test:
-# it measures and reports, whatever the figures.
+# figure (the fast path against the bare loop, dsr, 1k flows; written to
+# bench/results/quick.md).  Not a test: it measures and reports, whatever
+# the figures.
 bench: root
 	$(MAKE) deps
 	$(MAKE) hugepages

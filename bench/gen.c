@@ -40,10 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
-#include <dirent.h>
 #include <unistd.h>
 
 #include <rte_cycles.h>
@@ -51,17 +48,16 @@
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
-#include <rte_prefetch.h>
-#include <rte_telemetry.h>
 
 #include "halb/pkt-t.h"
+#include "bare.h"
 #include "frames.h"
+#include "probe.h"
 
 #define BURST 32u
 #define RX_BURST 64u
 #define N_MBUFS 16383u
 #define MAX_WINDOWS 64u
-#define TEL_REPLY 65536u
 
 enum gen_mode { MODE_FAST, MODE_SYN, MODE_BARE };
 
@@ -267,88 +263,29 @@ parse_opts(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
-/* ---- the DUT's telemetry socket ---- */
-
-static int
-tel_open(const char *prefix)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	char hello[1024];
-	int fd;
-
-	snprintf(sun.sun_path, sizeof(sun.sun_path),
-		 "/var/run/dpdk/%s/dpdk_telemetry.v2", prefix);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
-	    read(fd, hello, sizeof(hello)) <= 0) {
-		int err = errno;
-
-		fprintf(stderr, "gen: cannot reach %s: %s\n", sun.sun_path,
-			strerror(err));
-		close(fd);
-		return -err;
-	}
-	return fd;
-}
-
-/* Sends cmd and returns the reply (static buffer), or NULL. */
-static const char *
-tel_query(int fd, const char *cmd)
-{
-	static char buf[TEL_REPLY];
-	ssize_t n;
-
-	if (fd < 0 || write(fd, cmd, strlen(cmd)) < 0)
-		return NULL;
-	n = read(fd, buf, sizeof(buf) - 1);
-	if (n <= 0)
-		return NULL;
-	buf[n] = '\0';
-	return buf;
-}
-
-/* The number after "key": in a flat JSON reply, or 0. */
-static uint64_t
-json_u64(const char *reply, const char *key)
-{
-	char pat[64];
-	const char *p;
-
-	snprintf(pat, sizeof(pat), "\"%s\":", key);
-	p = strstr(reply, pat);
-	if (p == NULL)
-		return 0;
-	p += strlen(pat);
-	while (*p == ' ')
-		p++;
-	return strtoull(p, NULL, 10);
-}
-
 static void
 dut_read(struct gen *g, struct dut *d)
 {
-	const char *r = tel_query(g->tel_fd, g->o.dut_cmd);
+	const char *r = probe_tel_query(g->tel_fd, g->o.dut_cmd);
 
 	memset(d, 0, sizeof(*d));
 	if (r == NULL)
 		return;
-	d->rx = json_u64(r, "rx");
-	d->tx = json_u64(r, "tx");
-	d->busy_tsc = json_u64(r, "busy_tsc");
-	d->hits = json_u64(r, "hits");
-	d->punts = json_u64(r, "punts");
-	d->fallbacks = json_u64(r, "fallbacks");
-	d->installs = json_u64(r, "installs");
+	d->rx = probe_json_u64(r, "rx");
+	d->tx = probe_json_u64(r, "tx");
+	d->busy_tsc = probe_json_u64(r, "busy_tsc");
+	d->hits = probe_json_u64(r, "hits");
+	d->punts = probe_json_u64(r, "punts");
+	d->fallbacks = probe_json_u64(r, "fallbacks");
+	d->installs = probe_json_u64(r, "installs");
 }
 
 static uint64_t
 dut_flows(struct gen *g)
 {
-	const char *r = tel_query(g->tel_fd, "/halb/status");
+	const char *r = probe_tel_query(g->tel_fd, "/halb/status");
 
-	return r != NULL ? json_u64(r, "flows") : 0;
+	return r != NULL ? probe_json_u64(r, "flows") : 0;
 }
 
 /* ---- the port ---- */
@@ -596,82 +533,23 @@ run_for(struct gen *g, const struct bench_tmpl *t, uint32_t *next, uint32_t ms)
 	return true;
 }
 
-/* CPU time a thread got, and time it waited runnable (schedstat, ns). */
-struct sched_ns {
-	uint64_t run, wait;
-};
-
-static int
-sched_read(pid_t pid, pid_t tid, struct sched_ns *s)
-{
-	char path[64];
-	unsigned long long run, wait;
-	FILE *f;
-	int n;
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/schedstat", (int)pid, (int)tid);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return -errno;
-	n = fscanf(f, "%llu %llu", &run, &wait);
-	fclose(f);
-	if (n != 2)
-		return -EINVAL;
-	s->run = run;
-	s->wait = wait;
-	return 0;
-}
-
-/* The thread of pid whose name (comm) is `name`, or pid itself. */
-static pid_t
-find_thread(pid_t pid, const char *name)
-{
-	char path[320], comm[64];
-	struct dirent *de;
-	pid_t tid = 0;
-	DIR *d;
-
-	if (name == NULL)
-		return pid;
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	d = opendir(path);
-	if (d == NULL)
-		return 0;
-	while (tid == 0 && (de = readdir(d)) != NULL) {
-		FILE *f;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/task/%s/comm", (int)pid, de->d_name);
-		f = fopen(path, "r");
-		if (f == NULL)
-			continue;
-		if (fgets(comm, sizeof(comm), f) != NULL) {
-			comm[strcspn(comm, "\n")] = '\0';
-			if (strcmp(comm, name) == 0)
-				tid = (pid_t)atoi(de->d_name);
-		}
-		fclose(f);
-	}
-	closedir(d);
-	return tid;
-}
-
 /* One measuring window. */
 struct window {
 	double mpps, tx_mpps, cyc, busy, inst, hits, gen_cpu, dut_cpu;
 	bool clean;
 };
 
-#define PICK(field)                                                     \
-	static double pick_##field(const struct window *w, uint32_t n,  \
-				   bool clean_only, double *out)        \
-	{                                                               \
-		uint32_t i, k = 0;                                      \
-		for (i = 0; i < n; i++)                                 \
-			if (!clean_only || w[i].clean)                  \
-				out[k++] = w[i].field;                  \
-		return k;                                               \
+/* pick_FIELD(): copies FIELD of the (clean) windows to out[]; returns
+ * how many. */
+#define PICK(field)                                                       \
+	static uint32_t pick_##field(const struct window *w, uint32_t n,  \
+				     bool clean_only, double *out)        \
+	{                                                                 \
+		uint32_t i, k = 0;                                        \
+		for (i = 0; i < n; i++)                                   \
+			if (!clean_only || w[i].clean)                    \
+				out[k++] = w[i].field;                    \
+		return k;                                                 \
 	}
 PICK(mpps)
 PICK(tx_mpps)
@@ -696,14 +574,14 @@ measure(struct gen *g)
 	static struct window w[MAX_WINDOWS];
 	double v[MAX_WINDOWS];
 	uint64_t hz = rte_get_tsc_hz(), t0, t1, s0, r0, sent0, recv0;
-	struct sched_ns gs0, gs1, ds0, ds1;
+	struct probe_sched gs0, gs1, ds0, ds1;
 	pid_t self = getpid(), me = gettid(), dtid = 0;
 	struct dut d0, d1, first;
 	uint32_t next = 0, n = 0, clean = 0, k;
 	bool more, only_clean, have_sched;
 
 	if (g->o.dut_pid > 0)
-		dtid = find_thread(g->o.dut_pid, g->o.dut_thread);
+		dtid = probe_find_thread(g->o.dut_pid, g->o.dut_thread);
 	if (g->o.dut_pid > 0 && dtid == 0)
 		fprintf(stderr, "gen: no thread %s in process %d: windows not checked\n",
 			g->o.dut_thread ? g->o.dut_thread : "(main)", (int)g->o.dut_pid);
@@ -712,8 +590,8 @@ measure(struct gen *g)
 	more = run_for(g, t, &next, g->o.ramp_ms);
 	dut_read(g, &d0);
 	first = d0;
-	have_sched = dtid > 0 && sched_read(self, me, &gs0) == 0 &&
-		     sched_read(g->o.dut_pid, dtid, &ds0) == 0;
+	have_sched = dtid > 0 && probe_sched_read(self, me, &gs0) == 0 &&
+		     probe_sched_read(g->o.dut_pid, dtid, &ds0) == 0;
 	t0 = rte_get_tsc_cycles();
 	s0 = g->sent;
 	r0 = g->recv;
@@ -724,8 +602,8 @@ measure(struct gen *g)
 		more = run_for(g, t, &next, g->o.window_ms);
 		dut_read(g, &d1);
 		if (have_sched)
-			have_sched = sched_read(self, me, &gs1) == 0 &&
-				     sched_read(g->o.dut_pid, dtid, &ds1) == 0;
+			have_sched = probe_sched_read(self, me, &gs1) == 0 &&
+				     probe_sched_read(g->o.dut_pid, dtid, &ds1) == 0;
 		t1 = rte_get_tsc_cycles();
 		secs = (double)(t1 - t0) / (double)hz;
 		drx = (double)(d1.rx - d0.rx);
@@ -758,26 +636,26 @@ measure(struct gen *g)
 	while (rte_get_tsc_cycles() < t1)
 		pump(g, t, &next, 0, 0, 0);
 	only_clean = clean >= 2;
-	k = (uint32_t)pick_mpps(w, n, only_clean, v);
+	k = pick_mpps(w, n, only_clean, v);
 	printf("RESULT {\"mode\": \"%s\", \"flows\": %u, \"windows\": %u, "
 	       "\"clean_windows\": %u, \"noisy\": %s, \"window_ms\": %u, "
 	       "\"mpps\": %.4f, \"mpps_min\": %.4f, \"mpps_max\": %.4f, ",
 	       g->o.mode == MODE_SYN ? "syn" : "fast", g->o.flows, n, clean,
 	       only_clean ? "false" : "true", g->o.window_ms, median(v, k),
 	       min_of(v, k), max_of(v, k));
-	k = (uint32_t)pick_tx_mpps(w, n, only_clean, v);
+	k = pick_tx_mpps(w, n, only_clean, v);
 	printf("\"tx_mpps\": %.4f, ", median(v, k));
-	k = (uint32_t)pick_cyc(w, n, only_clean, v);
+	k = pick_cyc(w, n, only_clean, v);
 	printf("\"cyc_per_pkt\": %.1f, ", median(v, k));
-	k = (uint32_t)pick_busy(w, n, only_clean, v);
+	k = pick_busy(w, n, only_clean, v);
 	printf("\"dut_busy\": %.3f, ", median(v, k));
-	k = (uint32_t)pick_inst(w, n, only_clean, v);
+	k = pick_inst(w, n, only_clean, v);
 	printf("\"installs_per_s\": %.0f, ", median(v, k));
-	k = (uint32_t)pick_hits(w, n, only_clean, v);
+	k = pick_hits(w, n, only_clean, v);
 	printf("\"hit_ratio\": %.4f, ", median(v, k));
-	k = (uint32_t)pick_gen_cpu(w, n, false, v);
+	k = pick_gen_cpu(w, n, false, v);
 	printf("\"gen_cpu\": %.3f, ", median(v, k));
-	k = (uint32_t)pick_dut_cpu(w, n, false, v);
+	k = pick_dut_cpu(w, n, false, v);
 	printf("\"dut_cpu\": %.3f, ", median(v, k));
 	printf("\"sent\": %" PRIu64 ", \"recv\": %" PRIu64 ", "
 	       "\"dut_punts\": %" PRIu64 ", \"dut_fallbacks\": %" PRIu64 ", "
@@ -796,66 +674,6 @@ wait_go(const char *path)
 	fflush(stdout);
 	while (!quit && stat(path, &st) != 0)
 		usleep(10000);
-}
-
-/* ---- the bare loop ---- */
-
-static struct {
-	uint64_t rx, tx, busy_tsc;
-} bare_st;
-
-static int
-tel_bare(const char *cmd, const char *params, struct rte_tel_data *d)
-{
-	(void)cmd;
-	(void)params;
-	rte_tel_data_start_dict(d);
-	rte_tel_data_add_dict_u64(d, "rx", bare_st.rx);
-	rte_tel_data_add_dict_u64(d, "tx", bare_st.tx);
-	rte_tel_data_add_dict_u64(d, "busy_tsc", bare_st.busy_tsc);
-	rte_tel_data_add_dict_u64(d, "tsc_hz", rte_get_tsc_hz());
-	return 0;
-}
-
-static void
-swap_macs(struct rte_mbuf *m)
-{
-	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *), t[6];
-
-	memcpy(t, f, 6);
-	memcpy(f, f + 6, 6);
-	memcpy(f + 6, t, 6);
-}
-
-/*
- * What a forwarder worker cannot do with less: receive a burst, touch
- * each frame's header, send the burst.  Counters as the worker keeps
- * them (plain stores by this lcore, read by telemetry).
- */
-static void
-bare_loop(struct gen *g)
-{
-	struct rte_mbuf *pkts[BURST];
-	uint16_t n, s, i;
-
-	while (!quit) {
-		uint64_t t0 = rte_rdtsc();
-
-		n = rte_eth_rx_burst(g->port, 0, pkts, BURST);
-		if (n == 0)
-			continue;
-		for (i = 0; i < n; i++) {
-			if (i + 1 < n)
-				rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
-			swap_macs(pkts[i]);
-		}
-		s = rte_eth_tx_burst(g->port, 0, pkts, n);
-		if (s < n)
-			rte_pktmbuf_free_bulk(&pkts[s], n - s);
-		bare_st.rx += n;
-		bare_st.tx += s;
-		bare_st.busy_tsc += rte_rdtsc() - t0;
-	}
 }
 
 int
@@ -888,19 +706,18 @@ main(int argc, char **argv)
 	rte_eth_macaddr_get(g.port, &mac);
 	memcpy(src_mac, mac.addr_bytes, 6);
 	if (g.o.mode == MODE_BARE) {
-		if (rte_telemetry_register_cmd("/bench/bare", tel_bare,
-					       "Bare loop counters: rx, tx, busy_tsc") != 0)
+		if (bare_telemetry_init() != 0)
 			fprintf(stderr, "gen: /bench/bare not registered\n");
 		printf("gen: bare ready\n");
 		fflush(stdout);
-		bare_loop(&g);
+		bare_loop(g.port, &quit);
 		rc = 0;
 		goto out;
 	}
 	bench_tmpl_init(&g.syn, src_mac, g.o.dst_mac, g.o.vip, g.o.dport, PKT_TCP_SYN);
 	bench_tmpl_init(&g.ack, src_mac, g.o.dst_mac, g.o.vip, g.o.dport, PKT_TCP_ACK);
 	if (g.o.dut_prefix != NULL) {
-		g.tel_fd = tel_open(g.o.dut_prefix);
+		g.tel_fd = probe_tel_open(g.o.dut_prefix);
 		if (g.tel_fd < 0)
 			goto out;
 	}

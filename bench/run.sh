@@ -35,10 +35,11 @@
 # those), BENCH_PEERS=0 to skip item 5, BENCH_10M=0 to skip the 10M-flow
 # run, BENCH_KEEP=1 to keep the run directory.
 #
-# Writes bench/results/latest.md and latest.json (bench/report.py) and
-# prints the table.  Every process it starts is stopped by its PID; DPDK
-# files of its file prefixes, memif sockets and, if it raised them, the
-# hugepage reservation are restored on every exit path.
+# Writes bench/results/latest.md and latest.json (bench/report.py; with
+# --quick, quick.md and quick.json) and prints the table.  Every process
+# it starts is stopped by its PID; DPDK files of its file prefixes, memif
+# sockets and, if it raised them, the hugepage reservation are restored
+# on every exit path.
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -514,6 +515,9 @@ fi
 
 machine
 log "done in $((SECONDS - t_start)) s"
+# The quick figure does not replace the full table.
+OUT=latest
+[ "$QUICK" = 1 ] && OUT=quick
 python3 "$HERE/report.py" --results "$RES" --peers-md "$PEERS_MD" \
-	--peers-json "$PEERS_JSON" --out-md "$RESULTS/latest.md" \
-	--out-json "$RESULTS/latest.json"
+	--peers-json "$PEERS_JSON" --out-md "$RESULTS/$OUT.md" \
+	--out-json "$RESULTS/$OUT.json"

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The generator's probes (see probe.h): the DUT's telemetry socket and
+ * schedstat.  Used between measuring windows, never per packet.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "probe.h"
+
+#define TEL_REPLY 65536u
+
+int
+probe_tel_open(const char *prefix)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char hello[1024];
+	int fd;
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path),
+		 "/var/run/dpdk/%s/dpdk_telemetry.v2", prefix);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
+	    read(fd, hello, sizeof(hello)) <= 0) {
+		int err = errno;
+
+		fprintf(stderr, "gen: cannot reach %s: %s\n", sun.sun_path,
+			strerror(err));
+		close(fd);
+		return -err;
+	}
+	return fd;
+}
+
+const char *
+probe_tel_query(int fd, const char *cmd)
+{
+	static char buf[TEL_REPLY];
+	ssize_t n;
+
+	if (fd < 0 || write(fd, cmd, strlen(cmd)) < 0)
+		return NULL;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	return buf;
+}
+
+uint64_t
+probe_json_u64(const char *reply, const char *key)
+{
+	char pat[64];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	p = strstr(reply, pat);
+	if (p == NULL)
+		return 0;
+	p += strlen(pat);
+	while (*p == ' ')
+		p++;
+	return strtoull(p, NULL, 10);
+}
+
+int
+probe_sched_read(pid_t pid, pid_t tid, struct probe_sched *s)
+{
+	char path[64];
+	unsigned long long run, wait;
+	FILE *f;
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/schedstat", (int)pid, (int)tid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return -errno;
+	n = fscanf(f, "%llu %llu", &run, &wait);
+	fclose(f);
+	if (n != 2)
+		return -EINVAL;
+	s->run = run;
+	s->wait = wait;
+	return 0;
+}
+
+pid_t
+probe_find_thread(pid_t pid, const char *name)
+{
+	char path[320], comm[64];
+	struct dirent *de;
+	pid_t tid = 0;
+	DIR *d;
+
+	if (name == NULL)
+		return pid;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (d == NULL)
+		return 0;
+	while (tid == 0 && (de = readdir(d)) != NULL) {
+		FILE *f;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/comm", (int)pid, de->d_name);
+		f = fopen(path, "r");
+		if (f == NULL)
+			continue;
+		if (fgets(comm, sizeof(comm), f) != NULL) {
+			comm[strcspn(comm, "\n")] = '\0';
+			if (strcmp(comm, name) == 0)
+				tid = (pid_t)atoi(de->d_name);
+		}
+		fclose(f);
+	}
+	closedir(d);
+	return tid;
+}
