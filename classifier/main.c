@@ -240,22 +240,9 @@ expired(void *ctx, const struct flow_entry *e)
 {
 	struct cls *c = ctx;
 	uint32_t idle = c->now_ms - __atomic_load_n(&e->last_seen, __ATOMIC_RELAXED);
-	uint32_t limit;
+	uint32_t limit = flow_idle_timeout_ms(c->cfg,
+					      __atomic_load_n(&e->state, __ATOMIC_RELAXED));
 
-	switch (__atomic_load_n(&e->state, __ATOMIC_RELAXED)) {
-	case FLOW_ST_SYN:
-		limit = c->cfg->tcp_syn_timeout_ms;
-		break;
-	case FLOW_ST_EST:
-		limit = c->cfg->tcp_timeout_ms;
-		break;
-	case FLOW_ST_FIN:
-		limit = c->cfg->tcp_fin_timeout_ms;
-		break;
-	default:
-		limit = c->cfg->udp_timeout_ms;
-		break;
-	}
 	if (e->svc >= c->cfg->n_services ||
 	    e->backend >= c->cfg->services[e->svc].n_backends)
 		return true; /* cannot happen: the classifier wrote it */

@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "halb/cfg-t.h"
+#include "halb/flow-t.h"
 
 /*
  * Loads and validates path.  Returns a heap-allocated configuration
@@ -68,5 +69,21 @@ int cfg_hex_key(const char *hex, struct hl_key *k, char *why, size_t len);
  */
 int cfg_route(const struct halb_cfg *cfg, const struct halb_ip *dst,
 	      struct halb_ip *next_hop);
+
+/* How long a flow in `state` (enum flow_state) may stay idle. */
+static inline uint32_t
+flow_idle_timeout_ms(const struct halb_cfg *cfg, uint8_t state)
+{
+	switch (state) {
+	case FLOW_ST_SYN:
+		return cfg->tcp_syn_timeout_ms;
+	case FLOW_ST_EST:
+		return cfg->tcp_timeout_ms;
+	case FLOW_ST_FIN:
+		return cfg->tcp_fin_timeout_ms;
+	default:
+		return cfg->udp_timeout_ms;
+	}
+}
 
 #endif
