@@ -328,6 +328,7 @@ kernel_lb_on() {
 		ip -n "$P-lb" -6 addr show dev mgmt0 scope global | awk '$1 == "inet6" { print $2 }' >"$WORK/mgmt0.v6"
 		ip -n "$P-lb" link set mgmt0 down
 	fi
+	"$HALB_E2E_DIR/topo.sh" kernel-leg "$P"
 	nsx lb sysctl -qw net.ipv6.conf.halb0.disable_ipv6=0
 	ip -n "$P-lb" addr add 198.18.0.2/24 dev halb0
 	ip -n "$P-lb" addr add fd00:68::2/64 dev halb0 nodad
@@ -341,6 +342,7 @@ kernel_lb_off() {
 	ip -n "$P-lb" -6 route del default 2>/dev/null
 	ip -n "$P-lb" addr flush dev halb0
 	nsx lb sysctl -qw net.ipv4.ip_forward=0 net.ipv6.conf.halb0.disable_ipv6=1
+	"$HALB_E2E_DIR/topo.sh" dpdk-leg "$P"
 	if ip -n "$P-lb" link show mgmt0 >/dev/null 2>&1; then
 		ip -n "$P-lb" link set mgmt0 up
 		# IPv6 drops a link's addresses when it goes down: put them back.

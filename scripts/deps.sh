@@ -10,7 +10,7 @@ PACKAGES=(
 	build-essential meson ninja-build pkg-config
 	libdpdk-dev dpdk libconfig-dev libprotobuf-c-dev protobuf-c-compiler
 	libcmocka-dev libssl-dev libpcap-dev libjansson-dev clang
-	iproute2 ethtool python3 python3-scapy curl procps
+	iproute2 ethtool nftables python3 python3-scapy curl procps
 	valgrind # make bench: instructions per packet (callgrind)
 )
 

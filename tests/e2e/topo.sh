@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
 #
-# tests/e2e/topo.sh up|down PREFIX
+# tests/e2e/topo.sh up|down|kernel-leg|dpdk-leg PREFIX
 #
 # The end-to-end rig in network namespaces, as conf/halb.conf expects it:
 #
@@ -14,7 +14,8 @@
 #   PREFIX-sw   br0 with ports rtr, lb, b1, b2, b3     (the server network)
 #       |
 #   PREFIX-lb   halb0: no addresses, driven by DPDK net_af_packet; the
-#               forwarder answers ARP/ND for 198.18.0.2 and fd00:68::2
+#               forwarder answers ARP/ND for 198.18.0.2 and fd00:68::2;
+#               the kernel drops what arrives there (nft netdev ingress)
 #               mgmt0: 198.18.0.3/24 fd00:68::3/64, the kernel's management
 #               leg (halb-healthd listens and probes there)
 #   PREFIX-bN   eth0 198.18.0.1N/24 fd00:68::1N/64, VIPs 198.18.2.100-102 and
@@ -31,7 +32,7 @@
 # (their veths go with them) and tolerates a partial rig.
 set -euo pipefail
 
-usage() { echo "usage: $0 up|down PREFIX" >&2; exit 2; }
+usage() { echo "usage: $0 up|down|kernel-leg|dpdk-leg PREFIX" >&2; exit 2; }
 [ $# -eq 2 ] || usage
 cmd=$1 P=$2
 [[ $P =~ ^[A-Za-z0-9][A-Za-z0-9_]{0,15}$ ]] || { echo "$0: bad prefix '$P'" >&2; exit 2; }
@@ -57,6 +58,23 @@ down() {
 nsx() { local n=$1; shift; ip netns exec "$P-$n" "$@"; }
 
 sysctl_set() { local n=$1; shift; nsx "$n" sysctl -qw "$@"; }
+
+# dpdk_leg: the kernel of the appliance drops every frame that arrives on
+# halb0.  DPDK's packet socket (net_af_packet) has taken its copy by the
+# time the ingress hook runs; without the drop the kernel would go on to
+# route each frame for IP only to discard it (ip_error), which cost 3% of
+# the machine's CPU under load.  kernel_leg undoes it, for a peer that
+# gives halb0 to the kernel (bench/peers.sh).
+dpdk_leg() {
+	nsx lb nft -f - <<-EOF
+		table netdev halb_dpdk_leg {
+			chain ingress {
+				type filter hook ingress device "halb0" priority 0; policy drop;
+			}
+		}
+	EOF
+}
+kernel_leg() { nsx lb nft delete table netdev halb_dpdk_leg 2>/dev/null || true; }
 
 # veth NS1 IF1 NS2 IF2 [MTU]: a veth pair between two rig namespaces, both
 # ends up, checksum and segmentation offloads off on both ends.
@@ -129,6 +147,7 @@ up() {
 	ip -n "$P-lb" link set halb0 address 02:68:00:00:00:02
 	sysctl_set lb net.ipv4.ip_forward=0 net.ipv6.conf.halb0.disable_ipv6=1
 	ip -n "$P-lb" addr flush dev halb0
+	dpdk_leg
 	# Its management leg, the kernel's: halb-healthd listens there and
 	# probes from there (the DPDK port's addresses are not the kernel's).
 	veth lb mgmt0 sw lbm "$SERVER_MTU"
@@ -186,5 +205,7 @@ up() {
 case $cmd in
 up) up ;;
 down) down ;;
+kernel-leg) kernel_leg ;;
+dpdk-leg) dpdk_leg ;;
 *) usage ;;
 esac
