@@ -1,33 +1,36 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * halb-bench-decide: the classifier's decide-and-install path on one
- * core, in isolation: over N distinct SYN frames (prebuilt), what
- * classifier/main.c decide() does for each punted packet: pkt_parse,
- * svc_by_vip, pkt_flow_hash, flow_lookup, sched_pick (Maglev), flow_insert
- * and the per-backend live-flow count.  No rings, no mbufs, no other
- * process.
+ * core, in isolation: over N distinct SYN frames (prebuilt), the
+ * classifier's own cls_decide() (classifier/decide.c, compiled in):
+ * pkt_parse, svc_by_vip, pkt_flow_hash, flow_lookup, sched_pick (Maglev),
+ * flow_insert and the per-backend live-flow count.  No rings, no mbufs,
+ * no other process: the frame is a byte buffer, as main.c hands it over.
  *
- * decide() is static in classifier/main.c, so bench_decide() below is a
- * faithful copy of it (same calls, same order, same branches); only the
- * packet is a byte buffer instead of an mbuf, and the counters live in
- * this file's struct instead of the shared memory.  Keep it in step with
- * classifier/main.c until the classifier exposes its decision function.
- *
- * The table lives in hugepage memory from rte_malloc, as the forwarder's
- * does (so the harness takes EAL options: -l CPU --file-prefix ...).
+ * The struct cls is set up here as far as decide.c reads it: the
+ * configuration, the service map, the schedulers with Maglev tables of
+ * the configured weights (as cls_health_init() builds them when nothing
+ * was heard), a struct halb_shm of our own (counters, live-flow counts,
+ * the TSC rate) and worker 0's table and writer.  The table lives in
+ * hugepage memory from rte_malloc, as the forwarder's does (so the
+ * harness takes EAL options: -l CPU --file-prefix ...).  The writer has
+ * no QSBR variable: nothing is removed here, so reclaim has nothing to
+ * wait for either way.
  *
  * Two figures per round over a fresh table of N + N/64 entries:
- *  - decide: bench_decide() on each frame;
- *  - loop:   the same plus what the classifier's loop does per burst of
- *            32 punted packets for one worker: an expiry scan of 64
- *            buckets (nothing expires: the timeouts are long), reclaim and
- *            the flow count (classifier/main.c service_worker()).
+ *  - decide: cls_decide() on each frame;
+ *  - loop:   the same plus what the classifier's loop does for one worker
+ *            after each burst of 32 punted packets: cls_housekeep() with
+ *            the TSC read then, i.e. the expiry scan of the buckets the
+ *            elapsed time earned (a full sweep of the table per
+ *            CLS_EXPIRE_SWEEP_MS, so at this loop rate a few buckets per
+ *            burst; nothing expires: the clock stands still), reclaim
+ *            and the flow count (classifier/main.c service_worker()).
  * Medians over --rounds rounds.  Output: "RESULT {json}".
  */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,128 +48,19 @@
 #include "halb/sched.h"
 #include "halb/shm-t.h"
 #include "halb/svc.h"
+#include "../classifier/cls.h"
 #include "frames.h"
 
-#define BURST 32u
-#define EXPIRE_BUCKETS 64u /* classifier/main.c */
+#define BURST 32u /* classifier/main.c CLS_BURST */
 #define MAX_ROUNDS 32u
 /* A round is clean when this thread had its CPU for this share of it:
  * the rest went to other processes (or to interrupts) on a shared machine. */
 #define CLEAN_SHARE 0.8
 
-/* What decide() reads and writes of struct cls and the shared memory. */
-struct bench_cls {
-	struct halb_cfg *cfg;
-	struct svc_map svcs;
-	struct flow_writer fw;
-	struct sched_svc sched[CFG_MAX_SERVICES];
-	uint32_t now_ms;
-	struct cls_stats st;
-	uint32_t table_full;
-	uint32_t active[CFG_MAX_SERVICES][CFG_MAX_BACKENDS];
-	bool evict[CFG_MAX_SERVICES][CFG_MAX_BACKENDS];
-};
-
-/* ---- faithful copies from classifier/main.c ---- */
-
-static uint8_t
-initial_state(const struct pkt_info *pi)
-{
-	if (pi->key.proto != IPPROTO_TCP)
-		return FLOW_ST_UDP;
-	if (pi->tcp_flags & (PKT_TCP_FIN | PKT_TCP_RST))
-		return FLOW_ST_FIN;
-	return (pi->tcp_flags & (PKT_TCP_SYN | PKT_TCP_ACK)) == PKT_TCP_SYN ? FLOW_ST_SYN :
-								    FLOW_ST_EST;
-}
-
-static void
-set_active(struct bench_cls *c, uint32_t s, uint32_t b, int delta)
-{
-	c->sched[s].active[b] += (uint32_t)delta;
-	c->active[s][b] = c->sched[s].active[b];
-}
-
-/* decide(): returns true with the decision in *usr, false for a drop. */
-static bool
-bench_decide(struct bench_cls *c, const uint8_t *frame, uint32_t len,
-	     uint32_t *usr)
-{
-	struct cls_stats *st = &c->st;
-	struct flow_entry *e = NULL;
-	struct pkt_info pi;
-	uint32_t hash;
-	uint16_t b;
-	int s, rc;
-
-	if (pkt_parse(frame, len, &pi) != PKT_OK || pi.kind != PKT_KIND_FLOW) {
-		st->bad_packet++;
-		return false;
-	}
-	s = svc_by_vip(&c->svcs, pi.key.dst, pi.key.dport, pi.key.proto);
-	if (s < 0) {
-		st->no_service++;
-		return false;
-	}
-	hash = pkt_flow_hash(&pi.key);
-	e = flow_lookup(c->fw.t, &pi.key, hash);
-	if (e != NULL) {
-		st->existing++;
-		*usr = HALB_RET_DECISION(e->svc, e->backend);
-		return true;
-	}
-	b = sched_pick(&c->sched[s], hash);
-	if (b == MH_EMPTY) {
-		st->no_backend++;
-		return false;
-	}
-	rc = flow_insert(&c->fw, &pi.key, hash, (uint16_t)s, b,
-			 initial_state(&pi), c->now_ms, NULL);
-	if (rc >= 0) {
-		st->installs++;
-		set_active(c, (uint32_t)s, b, 1);
-		c->table_full = 0;
-	} else {
-		st->table_full++;
-		c->table_full = 1;
-		if (c->sched[s].mh != NULL)
-			b = mh_lookup(c->sched[s].mh, c->sched[s].mh_size, hash);
-		if (b == MH_EMPTY) {
-			st->no_backend++;
-			return false;
-		}
-	}
-	*usr = HALB_RET_DECISION(s, b);
-	return true;
-}
-
-/* expired() of classifier/main.c. */
-static bool
-expired(void *ctx, const struct flow_entry *e)
-{
-	struct bench_cls *c = ctx;
-	uint32_t idle = c->now_ms - __atomic_load_n(&e->last_seen, __ATOMIC_RELAXED);
-	uint32_t limit = flow_idle_timeout_ms(c->cfg,
-					      __atomic_load_n(&e->state, __ATOMIC_RELAXED));
-
-	if (e->svc >= c->cfg->n_services ||
-	    e->backend >= c->cfg->services[e->svc].n_backends)
-		return true;
-	if (c->evict[e->svc][e->backend]) {
-		c->st.evicted++;
-	} else if (idle < limit || idle > 0x80000000u) {
-		return false;
-	} else {
-		c->st.expired++;
-	}
-	set_active(c, e->svc, e->backend, -1);
-	return true;
-}
-
 /* ---- set-up, as cls_health_init() does for configured weights ---- */
 
 static int
-sched_setup(struct bench_cls *c)
+sched_setup(struct cls *c)
 {
 	uint32_t s, b;
 
@@ -236,39 +130,47 @@ median(double *v, uint32_t n)
 
 /*
  * One round over a fresh table: decisions per second, with (loop) or
- * without the classifier's per-burst housekeeping.
+ * without the classifier's per-burst housekeeping.  *scanned: buckets the
+ * expiry scan earned in the round (the cursor's travel).
  */
 static double
-round_rate(struct bench_cls *c, struct flow_table *t, void *mem, uint32_t entries,
-	   const uint8_t *frames, uint32_t n, bool loop, double *cyc, double *share)
+round_rate(struct cls *c, void *mem, uint32_t entries, const uint8_t *frames,
+	   uint32_t n, bool loop, double *cyc, double *share, uint64_t *scanned)
 {
-	uint32_t i, usr = 0, sink = 0;
+	struct flow_table *t = &c->shm->workers[0].flows;
+	struct flow_writer *fw = &c->fw[0];
+	uint32_t i, s, usr = 0, sink = 0, laps = 0, cur0;
 	uint64_t c0;
 	double t0, dt, cpu0;
 
 	flow_table_init(t, mem, entries, 0);
-	if (flow_writer_init(&c->fw, t, NULL) != 0)
+	if (flow_writer_init(fw, t, NULL) != 0)
 		return 0;
-	memset(c->active, 0, sizeof(c->active));
-	for (i = 0; i < c->cfg->n_services; i++)
-		memset(c->sched[i].active, 0, sizeof(c->sched[i].active));
+	memset(&c->shm->cls, 0, sizeof(c->shm->cls));
+	memset(c->shm->active, 0, sizeof(c->shm->active));
+	for (s = 0; s < c->cfg->n_services; s++)
+		memset(c->sched[s].active, 0, sizeof(c->sched[s].active));
+	cur0 = fw->scan_bucket;
 	cpu0 = cpu_s();
 	t0 = now_s();
 	c0 = rte_rdtsc();
+	cls_sweep_start(c, 0, c0);
 	for (i = 0; i < n; i++) {
-		if (bench_decide(c, frames + (size_t)i * 64, BENCH_FRAME_LEN, &usr))
+		if (cls_decide(c, 0, frames + (size_t)i * 64, BENCH_FRAME_LEN, &usr))
 			sink += usr;
 		if (loop && i % BURST == BURST - 1) {
-			flow_expire_scan(&c->fw, EXPIRE_BUCKETS, expired, c);
-			flow_reclaim(&c->fw);
-			sink += flow_count(&c->fw);
+			uint32_t before = fw->scan_bucket;
+
+			cls_housekeep(c, 0, rte_rdtsc());
+			laps += fw->scan_bucket < before;
 		}
 	}
 	*cyc = (double)(rte_rdtsc() - c0) / n;
 	dt = now_s() - t0;
 	*share = (cpu_s() - cpu0) / dt;
-	flow_writer_fini(&c->fw);
-	if (c->st.installs == 0 || sink == 0xdeadbeef)
+	*scanned = (uint64_t)laps * t->n_buckets + fw->scan_bucket - cur0;
+	flow_writer_fini(fw);
+	if (c->shm->cls.installs == 0 || sink == 0xdeadbeef)
 		return 0;
 	return n / dt;
 }
@@ -316,10 +218,10 @@ main(int argc, char **argv)
 	double dec[MAX_ROUNDS], lp[MAX_ROUNDS], cd[MAX_ROUNDS], cl[MAX_ROUNDS];
 	double sd[MAX_ROUNDS], sl[MAX_ROUNDS];
 	uint32_t vip, n = 1000000, rounds = 5, entries, i, nd, nl;
-	static struct bench_cls c;
+	static struct cls c;
 	struct bench_tmpl tmpl;
-	struct flow_table t;
 	const char *path = NULL;
+	uint64_t scanned;
 	uint8_t *frames;
 	void *mem;
 	int opt, ne;
@@ -365,34 +267,41 @@ main(int argc, char **argv)
 		fprintf(stderr, "decide: set-up failed\n");
 		return 1;
 	}
+	/* The flow clock stands still: nothing installed here expires. */
 	c.now_ms = 1000;
 	entries = n + n / 64;
 	if (entries < 1024)
 		entries = 1024;
+	c.shm = rte_zmalloc("bench_shm", sizeof(*c.shm), 64);
 	mem = rte_malloc("bench_flows", flow_table_mem_size(entries), 64);
 	frames = malloc((size_t)n * 64);
-	if (mem == NULL || frames == NULL) {
+	if (c.shm == NULL || mem == NULL || frames == NULL) {
 		fprintf(stderr, "decide: out of memory\n");
 		return 1;
 	}
+	c.shm->tsc_hz = rte_get_tsc_hz();
+	c.shm->n_workers = 1;
+	c.shm->n_services = c.cfg->n_services;
 	bench_tmpl_init(&tmpl, mac_a, mac_b, vip, 80, PKT_TCP_SYN);
 	for (i = 0; i < n; i++)
 		bench_frame(frames + (size_t)i * 64, &tmpl, i);
 	/* Touch the table once, so that the first round does not pay the
 	 * page faults. */
-	flow_table_init(&t, mem, entries, 0);
+	flow_table_init(&c.shm->workers[0].flows, mem, entries, 0);
 	for (i = 0; i < rounds; i++) {
-		memset(&c.st, 0, sizeof(c.st));
-		dec[i] = round_rate(&c, &t, mem, entries, frames, n, false, &cd[i], &sd[i]);
-		if (c.st.installs != n) {
+		dec[i] = round_rate(&c, mem, entries, frames, n, false, &cd[i], &sd[i],
+				    &scanned);
+		if (c.shm->cls.installs != n) {
 			fprintf(stderr, "decide: %" PRIu64 " of %u installed\n",
-				c.st.installs, n);
+				c.shm->cls.installs, n);
 			return 1;
 		}
-		memset(&c.st, 0, sizeof(c.st));
-		lp[i] = round_rate(&c, &t, mem, entries, frames, n, true, &cl[i], &sl[i]);
-		fprintf(stderr, "decide: round %u: %.0f decisions/s (%.0f cycles, on CPU %.2f), with the loop's housekeeping %.0f/s (%.0f cycles, on CPU %.2f)\n",
-			i + 1, dec[i], cd[i], sd[i], lp[i], cl[i], sl[i]);
+		lp[i] = round_rate(&c, mem, entries, frames, n, true, &cl[i], &sl[i],
+				   &scanned);
+		fprintf(stderr, "decide: round %u: %.0f decisions/s (%.0f cycles, on CPU %.2f), with the loop's housekeeping %.0f/s (%.0f cycles, on CPU %.2f; expiry scanned %" PRIu64 " of %u buckets, %.2f per burst of %u)\n",
+			i + 1, dec[i], cd[i], sd[i], lp[i], cl[i], sl[i], scanned,
+			c.shm->workers[0].flows.n_buckets, (double)scanned * BURST / n,
+			BURST);
 	}
 	/* Rounds in which this thread kept its CPU; all when fewer than 2. */
 	nd = clean_only(dec, cd, sd, rounds);
@@ -405,6 +314,7 @@ main(int argc, char **argv)
 	       median(lp, nl < 2 ? rounds : nl), median(cl, nl < 2 ? rounds : nl));
 	free(frames);
 	rte_free(mem);
+	rte_free(c.shm);
 	svc_map_free(&c.svcs);
 	cfg_free(c.cfg);
 	rte_eal_cleanup();

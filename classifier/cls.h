@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The classifier's state (one thread owns all of it) and the interface
- * between its main loop (main.c) and the health cache (health.c).
+ * The classifier's state (one thread owns all of it) and the interfaces
+ * between its main loop (main.c), its work on the flow tables (decide.c)
+ * and the health cache (health.c).
  */
 #ifndef HALB_CLS_H
 #define HALB_CLS_H
@@ -22,6 +23,31 @@ extern int cls_logtype;
 	rte_log(RTE_LOG_##level, cls_logtype, "%s: " fmt "\n", __func__, \
 		##__VA_ARGS__)
 
+/*
+ * Expiry is paced by time, not by loops: every worker's table is swept
+ * once per CLS_EXPIRE_SWEEP_MS whatever the load, so a flow is removed
+ * within one sweep of its idle timeout, and a flood of new flows no
+ * longer pays a scan per burst.  One second against the shortest default
+ * timeout (tcp_syn_timeout, 5 s) keeps expiry within 20 % of it and
+ * costs a 64k-entry table 16k buckets a second.  Timeouts may be set as
+ * low as 1 ms (flows { }: at least 0.001 s); those shorter than a sweep
+ * are honoured to within the sweep.  Evictions (down_flows "reset") take
+ * up to one sweep too.
+ */
+#define CLS_EXPIRE_SWEEP_MS 1000u
+/* Most buckets one call scans, so that catching up after a stall (a
+ * descheduled or sleeping loop) never holds the loop long: at about
+ * 100 ns a bucket of a full 1M-flow table, 0.1 ms, about what a SYN
+ * flood takes to fill a punt ring.  The rest is owed to the next calls
+ * (up to one sweep); a loop that turns fewer than n_buckets / 1024 times
+ * a sweep falls behind and sweeps at 1024 buckets a turn. */
+#define CLS_EXPIRE_MAX_BUCKETS 1024u
+
+struct cls_sweep {
+	uint64_t last_tsc; /* TSC of the last budget */
+	uint64_t owed;     /* buckets owed, times the sweep's TSC period */
+};
+
 struct hl_keyring;
 struct hl_replay;
 
@@ -33,6 +59,7 @@ struct cls {
 	struct sched_svc sched[CFG_MAX_SERVICES];
 	/* Flows of these backends are removed by the expiry scan. */
 	bool evict[CFG_MAX_SERVICES][CFG_MAX_BACKENDS];
+	struct cls_sweep sweep[CFG_MAX_WORKERS];
 	uint32_t now_ms;
 	/* Health handler link (health.c); fd < 0 when not configured. */
 	int hfd;
@@ -43,6 +70,28 @@ struct cls {
 	bool hsilent;
 	volatile bool quit;
 };
+
+/*
+ * Decides the first packet of a flow, frame by frame: true with the
+ * decision (HALB_RET_DECISION) in *usr, false when it is to be dropped
+ * (counted in shm->cls).
+ */
+bool cls_decide(struct cls *c, uint32_t w, const uint8_t *frame, uint32_t len,
+		uint32_t *usr);
+
+/* The expiry predicate of flow_expire_scan(); ctx is the struct cls. */
+bool cls_expired(void *ctx, const struct flow_entry *e);
+
+/* Starts worker w's expiry pacing at now_tsc (nothing owed). */
+void cls_sweep_start(struct cls *c, uint32_t w, uint64_t now_tsc);
+
+/*
+ * Worker w's housekeeping between bursts: the expiry scan of the buckets
+ * the time since the last call earned (see CLS_EXPIRE_SWEEP_MS), reclaim
+ * of entries past their grace period, the flow count.  Returns the flows
+ * removed.
+ */
+uint32_t cls_housekeep(struct cls *c, uint32_t w, uint64_t now_tsc);
 
 /*
  * Loads the health the forwarder's memory remembers (a restarted

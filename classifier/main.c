@@ -5,15 +5,16 @@
  * picks a backend with the service's scheduler, installs the flow in
  * that worker's table (the only writer of flow tables), and hands the
  * packet back on the worker's return ring with the decision in
- * hash.usr.  Between bursts it expires idle flows and frees their
- * entries once the workers have passed a quiescent state.
+ * hash.usr (the decision itself is in decide.c).  Between bursts it
+ * expires idle flows, sweeping each table once per CLS_EXPIRE_SWEEP_MS
+ * whatever the load, and frees their entries once the workers have
+ * passed a quiescent state.
  *
  * It writes a heartbeat every loop; the workers decide on their own when
  * it goes stale.  When the forwarder goes away it exits: a secondary
  * cannot outlive its primary's memory.
  */
 #include <errno.h>
-#include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,16 +32,13 @@
 #include <rte_ring.h>
 
 #include "halb/cfg.h"
-#include "halb/mh.h"
-#include "halb/pkt.h"
+#include "halb/idle.h"
 #include "cls.h"
 
 RTE_LOG_REGISTER_DEFAULT(cls_logtype, INFO);
 
 #define CLS_BURST 32
-#define EXPIRE_BUCKETS 64   /* per worker per loop */
 #define FWD_GONE_MS 2000
-#define IDLE_SPIN_LOOPS 64u
 
 static struct cls cls;
 
@@ -133,6 +131,7 @@ attach(struct cls *c)
 					c->shm->active[e->svc][e->backend]++;
 			}
 		c->shm->workers[w].flow_count = flow_count(&c->fw[w]);
+		cls_sweep_start(c, w, rte_rdtsc());
 	}
 	for (s = 0; s < c->cfg->n_services; s++)
 		memcpy(c->sched[s].active, c->shm->active[s],
@@ -146,122 +145,8 @@ attach(struct cls *c)
 	return 0;
 }
 
-static uint8_t
-initial_state(const struct pkt_info *pi)
-{
-	if (pi->key.proto != IPPROTO_TCP)
-		return FLOW_ST_UDP;
-	if (pi->tcp_flags & (PKT_TCP_FIN | PKT_TCP_RST))
-		return FLOW_ST_FIN;
-	/* A miss mid-connection (after a failover) is an established flow. */
-	return (pi->tcp_flags & (PKT_TCP_SYN | PKT_TCP_ACK)) == PKT_TCP_SYN ? FLOW_ST_SYN :
-								    FLOW_ST_EST;
-}
-
-static void
-set_active(struct cls *c, uint32_t s, uint32_t b, int delta)
-{
-	c->sched[s].active[b] += (uint32_t)delta;
-	c->shm->active[s][b] = c->sched[s].active[b];
-}
-
-/* Decides one punted packet.  Returns true when it goes back to the
- * worker, false when it was dropped (and freed). */
-static bool
-decide(struct cls *c, uint32_t w, struct rte_mbuf *m)
-{
-	struct cls_stats *st = &c->shm->cls;
-	struct flow_entry *e = NULL;
-	struct pkt_info pi;
-	uint32_t hash;
-	uint16_t b;
-	int s, rc;
-
-	if (pkt_parse(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m),
-		      &pi) != PKT_OK ||
-	    pi.kind != PKT_KIND_FLOW) {
-		st->bad_packet++;
-		rte_pktmbuf_free(m);
-		return false;
-	}
-	s = svc_by_vip(&c->svcs, pi.key.dst, pi.key.dport, pi.key.proto);
-	if (s < 0) {
-		st->no_service++;
-		rte_pktmbuf_free(m);
-		return false;
-	}
-	hash = pkt_flow_hash(&pi.key);
-	e = flow_lookup(c->fw[w].t, &pi.key, hash);
-	if (e != NULL && e->state == FLOW_ST_FIN &&
-	    initial_state(&pi) == FLOW_ST_SYN) {
-		/* A new connection on a closed one's 5-tuple: forget the old
-		 * decision, the backend may be draining or down by now. */
-		set_active(c, e->svc, e->backend, -1);
-		flow_remove(&c->fw[w], (uint32_t)(e - c->fw[w].t->entries), hash);
-		e = NULL;
-	}
-	if (e != NULL) {
-		/* A retransmitted SYN that was punted twice. */
-		st->existing++;
-		m->hash.usr = HALB_RET_DECISION(e->svc, e->backend);
-		return true;
-	}
-	b = sched_pick(&c->sched[s], hash);
-	if (b == MH_EMPTY) {
-		st->no_backend++;
-		rte_pktmbuf_free(m);
-		return false;
-	}
-	rc = flow_insert(&c->fw[w], &pi.key, hash, (uint16_t)s, b,
-			 initial_state(&pi), c->now_ms, NULL);
-	if (rc >= 0) {
-		st->installs++;
-		set_active(c, (uint32_t)s, b, 1);
-		c->shm->workers[w].table_full = 0;
-	} else {
-		/* Table full: the packet still goes, decided statelessly by
-		 * the same Maglev table the worker falls back to. */
-		st->table_full++;
-		c->shm->workers[w].table_full = 1;
-		if (c->sched[s].mh != NULL)
-			b = mh_lookup(c->sched[s].mh, c->sched[s].mh_size, hash);
-		if (b == MH_EMPTY) {
-			st->no_backend++;
-			rte_pktmbuf_free(m);
-			return false;
-		}
-	}
-	m->hash.usr = HALB_RET_DECISION(s, b);
-	return true;
-}
-
-static bool
-expired(void *ctx, const struct flow_entry *e)
-{
-	struct cls *c = ctx;
-	uint32_t idle = c->now_ms - __atomic_load_n(&e->last_seen, __ATOMIC_RELAXED);
-	uint32_t limit = flow_idle_timeout_ms(c->cfg,
-					      __atomic_load_n(&e->state, __ATOMIC_RELAXED));
-
-	if (e->svc >= c->cfg->n_services ||
-	    e->backend >= c->cfg->services[e->svc].n_backends)
-		return true; /* cannot happen: the classifier wrote it */
-	if (c->evict[e->svc][e->backend]) {
-		c->shm->cls.evicted++;
-	} else if (idle < limit || idle > 0x80000000u) {
-		/* last_seen may be a little ahead of our clock: a worker
-		 * wrote it after we read now_ms.  That shows as a huge
-		 * idle time; it is not one. */
-		return false;
-	} else {
-		c->shm->cls.expired++;
-	}
-	set_active(c, e->svc, e->backend, -1);
-	return true;
-}
-
 static uint32_t
-service_worker(struct cls *c, uint32_t w)
+service_worker(struct cls *c, uint32_t w, uint64_t now)
 {
 	struct halb_worker_shm *ws = &c->shm->workers[w];
 	struct rte_mbuf *in[CLS_BURST], *out[CLS_BURST];
@@ -269,9 +154,15 @@ service_worker(struct cls *c, uint32_t w)
 
 	n = rte_ring_mc_dequeue_burst(ws->punt, (void **)in, CLS_BURST, NULL);
 	c->shm->cls.punted += n;
-	for (i = 0; i < n; i++)
-		if (decide(c, w, in[i]))
-			out[n_out++] = in[i];
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = in[i];
+
+		if (cls_decide(c, w, rte_pktmbuf_mtod(m, const uint8_t *),
+			       rte_pktmbuf_data_len(m), &m->hash.usr))
+			out[n_out++] = m;
+		else
+			rte_pktmbuf_free(m);
+	}
 	if (n_out > 0) {
 		sent = rte_ring_sp_enqueue_burst(ws->ret, (void **)out, n_out, NULL);
 		if (sent < n_out) {
@@ -279,9 +170,7 @@ service_worker(struct cls *c, uint32_t w)
 			rte_pktmbuf_free_bulk(&out[sent], n_out - sent);
 		}
 	}
-	flow_expire_scan(&c->fw[w], EXPIRE_BUCKETS, expired, c);
-	flow_reclaim(&c->fw[w]);
-	ws->flow_count = flow_count(&c->fw[w]);
+	cls_housekeep(c, w, now);
 	return n;
 }
 
@@ -311,6 +200,7 @@ main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	CLS_LOG(INFO, "attached: %u worker(s), %u service(s)", cls.shm->n_workers,
 		cls.cfg->n_services);
+	halb_idle_init();
 	printf("halb-classifier: ready\n");
 	fflush(stdout);
 
@@ -332,17 +222,12 @@ main(int argc, char **argv)
 		cls_health_poll(&cls, now);
 		busy = 0;
 		for (w = 0; w < cls.shm->n_workers; w++)
-			busy += service_worker(&cls, w);
+			busy += service_worker(&cls, w, now);
 		cls.shm->cls.loops++;
-		if (busy) {
+		if (busy)
 			idle = 0;
-		} else if (cls.cfg->idle_sleep_us == 0 || ++idle < IDLE_SPIN_LOOPS) {
-			rte_pause();
-		} else {
-			uint32_t us = (idle - IDLE_SPIN_LOOPS + 1) * 4;
-
-			usleep(us < cls.cfg->idle_sleep_us ? us : cls.cfg->idle_sleep_us);
-		}
+		else
+			halb_idle_backoff(&idle, cls.cfg->idle_sleep_us);
 	}
 	/* A clean stop: tell the workers now rather than after the timeout. */
 	cls.shm->cls_pid = 0;

@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The classifier's work on a worker's flow table: deciding the first
+ * packet of a flow (service, scheduler, install) and the housekeeping
+ * between bursts (expiry paced by time, reclaim, the flow count).
+ *
+ * Kept apart from main.c (the process: EAL, rings, the loop) and free of
+ * mbufs and of health.c, so that bench/decide.c measures this very code.
+ */
+#include <netinet/in.h>
+
+#include "halb/cfg.h"
+#include "halb/mh.h"
+#include "halb/pkt.h"
+#include "cls.h"
+
+static uint8_t
+initial_state(const struct pkt_info *pi)
+{
+	if (pi->key.proto != IPPROTO_TCP)
+		return FLOW_ST_UDP;
+	if (pi->tcp_flags & (PKT_TCP_FIN | PKT_TCP_RST))
+		return FLOW_ST_FIN;
+	/* A miss mid-connection (after a failover) is an established flow. */
+	return (pi->tcp_flags & (PKT_TCP_SYN | PKT_TCP_ACK)) == PKT_TCP_SYN ? FLOW_ST_SYN :
+								    FLOW_ST_EST;
+}
+
+static void
+set_active(struct cls *c, uint32_t s, uint32_t b, int delta)
+{
+	c->sched[s].active[b] += (uint32_t)delta;
+	c->shm->active[s][b] = c->sched[s].active[b];
+}
+
+bool
+cls_decide(struct cls *c, uint32_t w, const uint8_t *frame, uint32_t len,
+	   uint32_t *usr)
+{
+	struct cls_stats *st = &c->shm->cls;
+	struct flow_entry *e = NULL;
+	struct pkt_info pi;
+	uint32_t hash;
+	uint16_t b;
+	int s, rc;
+
+	if (pkt_parse(frame, len, &pi) != PKT_OK || pi.kind != PKT_KIND_FLOW) {
+		st->bad_packet++;
+		return false;
+	}
+	s = svc_by_vip(&c->svcs, pi.key.dst, pi.key.dport, pi.key.proto);
+	if (s < 0) {
+		st->no_service++;
+		return false;
+	}
+	hash = pkt_flow_hash(&pi.key);
+	e = flow_lookup(c->fw[w].t, &pi.key, hash);
+	if (e != NULL && e->state == FLOW_ST_FIN &&
+	    initial_state(&pi) == FLOW_ST_SYN) {
+		/* A new connection on a closed one's 5-tuple: forget the old
+		 * decision, the backend may be draining or down by now. */
+		set_active(c, e->svc, e->backend, -1);
+		flow_remove(&c->fw[w], (uint32_t)(e - c->fw[w].t->entries), hash);
+		e = NULL;
+	}
+	if (e != NULL) {
+		/* A retransmitted SYN that was punted twice. */
+		st->existing++;
+		*usr = HALB_RET_DECISION(e->svc, e->backend);
+		return true;
+	}
+	b = sched_pick(&c->sched[s], hash);
+	if (b == MH_EMPTY) {
+		st->no_backend++;
+		return false;
+	}
+	rc = flow_insert(&c->fw[w], &pi.key, hash, (uint16_t)s, b,
+			 initial_state(&pi), c->now_ms, NULL);
+	if (rc >= 0) {
+		st->installs++;
+		set_active(c, (uint32_t)s, b, 1);
+		c->shm->workers[w].table_full = 0;
+	} else {
+		/* Table full: the packet still goes, decided statelessly by
+		 * the same Maglev table the worker falls back to. */
+		st->table_full++;
+		c->shm->workers[w].table_full = 1;
+		if (c->sched[s].mh != NULL)
+			b = mh_lookup(c->sched[s].mh, c->sched[s].mh_size, hash);
+		if (b == MH_EMPTY) {
+			st->no_backend++;
+			return false;
+		}
+	}
+	*usr = HALB_RET_DECISION(s, b);
+	return true;
+}
+
+bool
+cls_expired(void *ctx, const struct flow_entry *e)
+{
+	struct cls *c = ctx;
+	uint32_t idle = c->now_ms - __atomic_load_n(&e->last_seen, __ATOMIC_RELAXED);
+	uint32_t limit = flow_idle_timeout_ms(c->cfg,
+					      __atomic_load_n(&e->state, __ATOMIC_RELAXED));
+
+	if (e->svc >= c->cfg->n_services ||
+	    e->backend >= c->cfg->services[e->svc].n_backends)
+		return true; /* cannot happen: the classifier wrote it */
+	if (c->evict[e->svc][e->backend]) {
+		c->shm->cls.evicted++;
+	} else if (idle < limit || idle > 0x80000000u) {
+		/* last_seen may be a little ahead of our clock: a worker
+		 * wrote it after we read now_ms.  That shows as a huge
+		 * idle time; it is not one. */
+		return false;
+	} else {
+		c->shm->cls.expired++;
+	}
+	set_active(c, e->svc, e->backend, -1);
+	return true;
+}
+
+void
+cls_sweep_start(struct cls *c, uint32_t w, uint64_t now_tsc)
+{
+	c->sweep[w].last_tsc = now_tsc;
+	c->sweep[w].owed = 0;
+}
+
+/*
+ * Buckets the expiry scan owes worker w's table at now_tsc: n_buckets per
+ * CLS_EXPIRE_SWEEP_MS, kept in units of 1/period bucket so that the
+ * fraction a fast loop earns per call adds up instead of rounding to 0.
+ * What is over the per-call cap is owed to the next calls, up to one
+ * sweep: a loop too slow to keep up sweeps at the cap's pace.
+ */
+static uint32_t
+sweep_budget(struct cls *c, uint32_t w, uint64_t now_tsc)
+{
+	struct cls_sweep *sw = &c->sweep[w];
+	uint64_t period = c->shm->tsc_hz / 1000 * CLS_EXPIRE_SWEEP_MS;
+	uint64_t nb = c->fw[w].t->n_buckets, dt, n;
+
+	dt = now_tsc > sw->last_tsc ? now_tsc - sw->last_tsc : 0;
+	sw->last_tsc = now_tsc;
+	/* A stall earns one sweep at most (and keeps the product small:
+	 * period * n_buckets is below 2^57 for 2^24 buckets at 5 GHz). */
+	if (dt > period)
+		dt = period;
+	sw->owed += dt * nb;
+	n = sw->owed / period;
+	if (n > CLS_EXPIRE_MAX_BUCKETS)
+		n = CLS_EXPIRE_MAX_BUCKETS;
+	sw->owed -= n * period;
+	if (sw->owed > nb * period)
+		sw->owed = nb * period;
+	return (uint32_t)n;
+}
+
+uint32_t
+cls_housekeep(struct cls *c, uint32_t w, uint64_t now_tsc)
+{
+	uint32_t n;
+
+	n = flow_expire_scan(&c->fw[w], sweep_budget(c, w, now_tsc), cls_expired, c);
+	flow_reclaim(&c->fw[w]);
+	c->shm->workers[w].flow_count = flow_count(&c->fw[w]);
+	return n;
+}
