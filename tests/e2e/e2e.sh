@@ -54,6 +54,8 @@ cleanup() {
 	halb_stop_all
 	[ "$TOPO" = 1 ] && "$HALB_E2E_DIR/topo.sh" down "$P"
 	halb_remove_dpdk_files "$FP"
+	# The classifier killed with SIGKILL leaves its health socket.
+	[ -n "$FP" ] && rm -f "/run/halb/$FP.health"
 	rm -rf "$WORK"
 	exit "$rc"
 }

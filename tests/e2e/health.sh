@@ -68,10 +68,7 @@ DSR_URL=http://198.18.2.100/
 export PYTHONDONTWRITEBYTECODE=1
 
 halb_require_root
-halb_check_binaries
-for prog in healthload/halb-healthd healthload/halb-agent; do
-	[ -x "$HALB_BUILD/$prog" ] || halb_die "$HALB_BUILD/$prog is missing: run 'make build' first"
-done
+halb_check_binaries healthload/halb-healthd healthload/halb-agent
 halb_check_hugepages
 [ -r "$CONF_SRC" ] || halb_die "$CONF_SRC is missing"
 
@@ -86,7 +83,7 @@ TOPO=0
 FWD_PID=
 CLS_PID=
 HD_PID=
-declare -A AGENT_PID BACKEND_PID
+declare -A BACKEND_PID
 
 cleanup() {
 	local rc=$?
@@ -246,7 +243,7 @@ start_backend() {
 }
 
 start_healthd() {
-	halb_spawn "$WORK/$1.log" ip netns exec "$P-lb" "$HALB_BUILD/healthload/halb-healthd" -c "$CONF"
+	halb_start_healthd "$P" "$CONF" "$WORK/$1.log"
 	HD_PID=$HALB_LAST_PID
 }
 
@@ -267,53 +264,12 @@ if ! grep -q 'weight_policy = "least-load"' "$CONF" || ! grep -q "status_socket 
 	! grep -q 'weight = 200;' "$CONF"; then
 	fatal "could not set weight_policy, the sockets and the weights in a copy of $CONF_SRC"
 fi
-LB_LISTEN=$(sed -n 's/^[[:space:]]*listen[[:space:]]*=[[:space:]]*"\([^"]*\)".*/\1/p' "$CONF" | head -n 1)
-LB_NAME=$(sed -n 's/^[[:space:]]*name[[:space:]]*=[[:space:]]*"\([^"]*\)".*/\1/p' "$CONF" | head -n 1)
-LB_KEY=$(sed -n 's/^[[:space:]]*key[[:space:]]*=[[:space:]]*"\([0-9a-fA-F]*\)".*/\1/p' "$CONF" | head -n 1)
-if [ "$LB_LISTEN" != 198.18.0.3:7300 ] || [ -z "$LB_NAME" ] || [ -z "$LB_KEY" ]; then
-	fatal "health { listen; name; key } of $CONF_SRC: got '$LB_LISTEN' '$LB_NAME' (the rig's management leg is 198.18.0.3:7300)"
-fi
-declare -A HOST_KEY
-for b in $HALB_BACKENDS; do
-	HOST_KEY[$b]=$(sed -n 's/.*host = "'"$b"'"; key = "\([0-9a-fA-F]*\)".*/\1/p' "$CONF" | head -n 1)
-	[ -n "${HOST_KEY[$b]}" ] || fatal "no agent key for host $b in $CONF_SRC"
-done
-
-# agent_conf HOST: halb-agent's file for backend host bN (its services as
-# conf/halb.conf names them, an HTTP check of the local server for each).
-agent_conf() {
-	local b=$1 i=${1#b} svc af addr port url name
-	cat <<EOF
-agent = {
-  host = "$b";
-  key = "${HOST_KEY[$b]}";
-  handlers = ( { address = "$LB_LISTEN"; name = "$LB_NAME"; key = "$LB_KEY"; } );
-  listen = "0.0.0.0:7301";
-  interval_ms = $INTERVAL_MS;
-  capacity = 100;
-  control = "$WORK/agent-$b.sock";
-  services = (
-EOF
-	local first=1
-	for af in 4 6; do
-		for svc in dsr:80 nat:8080 tunnel:80; do
-			port=${svc#*:}
-			if [ "$af" = 4 ]; then
-				addr=198.18.0.1$i url="http://127.0.0.1:$port/" name=web-${svc%:*}
-			else
-				addr=fd00:68::1$i url="http://[::1]:$port/" name=web6-${svc%:*}
-			fi
-			[ "$first" = 1 ] || echo ","
-			first=0
-			printf '    { service = "%s"; address = "%s"; port = %s;\n      check = { type = "http"; url = "%s"; expect = 200; timeout_ms = %s; fall = 2; }; }' \
-				"$name" "$addr" "$port" "$url" "$INTERVAL_MS"
-		done
-	done
-	printf ' );\n};\n'
-}
-for b in $HALB_BACKENDS; do
-	agent_conf "$b" >"$WORK/agent-$b.conf"
-done
+# The handler's address, name and key and the hosts' keys (HALB_HEALTH_*,
+# HALB_HOST_KEY), and an agent's file per backend host.
+halb_conf_health "$CONF" 2>"$WORK/why.txt" || fatal "$(cat "$WORK/why.txt")"
+LB_LISTEN=$HALB_HEALTH_LISTEN LB_NAME=$HALB_HEALTH_NAME
+halb_write_agent_confs "$CONF" "$WORK" "$INTERVAL_MS" 2 2>"$WORK/why.txt" ||
+	fatal "the agents' files: $(cat "$WORK/why.txt")"
 
 for prog in forwarder/halb-forwarder classifier/halb-classifier tools/halbctl healthload/halb-healthd; do
 	if out=$("$HALB_BUILD/$prog" --check-config "$CONF" 2>&1); then
@@ -362,16 +318,9 @@ fi
 halb_wait_until 5 test -S "$WORK/cls.health" || fatal "the classifier did not bind health.socket $WORK/cls.health"
 
 start_healthd healthd
-halb_wait_until 10 test -S "$WORK/healthd.sock" || fatal "halb-healthd did not open its status socket: $(tail -n 5 "$WORK/healthd.log")"
+halb_wait_until 10 halb_healthd_up "$P" "$CONF" || fatal "halb-healthd does not answer on its status socket: $(tail -n 5 "$WORK/healthd.log")"
 
-for b in $HALB_BACKENDS; do
-	halb_spawn "$WORK/agent-$b.log" ip netns exec "$P-$b" "$HALB_BUILD/healthload/halb-agent" \
-		-c "$WORK/agent-$b.conf" --proc-root "$WORK/proc-$b"
-	AGENT_PID[$b]=$HALB_LAST_PID
-done
-for b in $HALB_BACKENDS; do
-	halb_wait_until 10 test -S "$WORK/agent-$b.sock" || fatal "halb-agent on $b did not start: $(tail -n 5 "$WORK/agent-$b.log")"
-done
+halb_start_agents "$P" "$WORK" --proc-root "$WORK/proc-%h" 2>"$WORK/why.txt" || fatal "$(cat "$WORK/why.txt")"
 pass "rig up: forwarder, classifier, halb-healthd on 198.18.0.3, an agent and an HTTP server on each backend"
 
 halb_wait_until 20 client --url "$DSR_URL" --count 1 --timeout 1 >/dev/null 2>&1 ||
@@ -622,7 +571,7 @@ ip netns exec "$P-lb" "$HALB_PYTHON" "$HDIR/replay.py" capture mgmt0 198.18.0.11
 	--timeout 3 >"$WORK/capture-fresh.out" 2>&1 || fail "could not capture a report of b1: $(cat "$WORK/capture-fresh.out")"
 cli_py() { ip netns exec "$P-cli" "$HALB_PYTHON" "$@"; }
 mark=$(wc -l <"$WORK/healthd2.log")
-cli_py "$HL_SEND" "$LB_LISTEN" b1 "${HOST_KEY[b1]}" web-dsr 198.18.0.11 80 forged
+cli_py "$HL_SEND" "$LB_LISTEN" b1 "${HALB_HOST_KEY[b1]}" web-dsr 198.18.0.11 80 forged
 want_replay=0
 if [ -s "$WORK/b1-fresh.report" ]; then
 	cli_py "$HDIR/replay.py" send "$WORK/b1-fresh.report" "$LB_LISTEN" --count 2
@@ -632,8 +581,8 @@ if [ -s "$WORK/b1-down.report" ]; then
 	cli_py "$HDIR/replay.py" send "$WORK/b1-down.report" "$LB_LISTEN" --count 2
 	want_replay=$((want_replay + 2))
 fi
-cli_py "$HL_SEND" "$LB_LISTEN" b1 "${HOST_KEY[b1]}" web-dsr 198.18.0.11 80 stale
-cli_py "$HL_SEND" "$LB_LISTEN" b1 "${HOST_KEY[b1]}" web-dsr 198.18.0.11 80 garbage
+cli_py "$HL_SEND" "$LB_LISTEN" b1 "${HALB_HOST_KEY[b1]}" web-dsr 198.18.0.11 80 stale
+cli_py "$HL_SEND" "$LB_LISTEN" b1 "${HALB_HOST_KEY[b1]}" web-dsr 198.18.0.11 80 garbage
 counted() {
 	local r
 	declare -A want=([bad-mac]=1 [replay]=$want_replay [stale]=1 [garbled]=1 [oversize]=1)
@@ -682,7 +631,7 @@ fi
 
 # --- the end ----------------------------------------------------------------
 alive=""
-for b in $HALB_BACKENDS; do halb_alive "${AGENT_PID[$b]}" || alive="$alive agent-$b"; done
+for b in $HALB_BACKENDS; do halb_alive "${HALB_AGENT_PID[$b]}" || alive="$alive agent-$b"; done
 halb_alive "$HD_PID" || alive="$alive healthd"
 halb_alive "$FWD_PID" || alive="$alive forwarder"
 if halb_alive "$CLS_PID" && [ -z "$alive" ]; then

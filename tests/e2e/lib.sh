@@ -1,10 +1,11 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # shellcheck shell=bash
 #
-# Helpers shared by tests/e2e/topo.sh, tests/e2e/e2e.sh and scripts/demo.sh:
-# bounded waits, processes started and stopped by their own PID, and the
-# services of conf/halb.conf as the rig sees them.  Source it; it defines
-# functions and variables only and starts nothing.
+# Helpers shared by tests/e2e/topo.sh, tests/e2e/e2e.sh, tests/e2e/health.sh
+# and scripts/demo.sh: bounded waits, processes started and stopped by their
+# own PID, the services of conf/halb.conf as the rig sees them, and health
+# and load (halb-healthd on the appliance, halb-agent on each backend).
+# Source it; it defines functions and variables only and starts nothing.
 #
 # Processes: every background process is started through halb_spawn, which
 # records its PID in HALB_PIDS; halb_stop_all stops exactly those PIDs (TERM,
@@ -172,10 +173,12 @@ halb_remove_dpdk_files() {
 	rm -f /dev/hugepages/"$fp"map_* /dev/hugepages/"$fp"seg* 2>/dev/null || true
 }
 
-# halb_check_binaries: the programs the rig runs must be built.
+# halb_check_binaries [PROGRAM...]: the programs the rig runs must be
+# built: the forwarder, the classifier, halbctl, and each PROGRAM given
+# (a path under the build, e.g. healthload/halb-agent).
 halb_check_binaries() {
 	local b
-	for b in forwarder/halb-forwarder classifier/halb-classifier tools/halbctl; do
+	for b in forwarder/halb-forwarder classifier/halb-classifier tools/halbctl "$@"; do
 		[ -x "$HALB_BUILD/$b" ] || halb_die "$HALB_BUILD/$b is missing: run 'make build' first"
 	done
 }
@@ -187,4 +190,142 @@ halb_check_hugepages() {
 	[ "$free" -gt 0 ] || halb_die "no free 2 MB hugepages: run 'make hugepages' (scripts/hugepages.sh) first"
 	grep -qs ' /dev/hugepages hugetlbfs ' /proc/mounts ||
 		halb_die "hugetlbfs is not mounted at /dev/hugepages: run 'make hugepages' first"
+}
+
+# --- health and load (docs/HEALTH.md, docs/AGENT.md) -------------------------
+# halb-healthd runs in the appliance's namespace and listens on its
+# management leg mgmt0 (tests/e2e/topo.sh); one halb-agent per backend
+# namespace reports that backend's services and load to it.
+
+# Where the rig's halb-healthd takes the agents' reports: health.listen of
+# conf/halb.conf must say this.
+HALB_HEALTH_LISTEN=198.18.0.3:7300
+declare -A HALB_AGENT_PID HALB_HOST_KEY
+
+# halb_conf_health_get CONF KEY: the string value of KEY in CONF's
+# `health = { ... };` group (the first one; comment lines skipped, several
+# settings on one line allowed), or nothing.
+halb_conf_health_get() {
+	sed -n -E -e '/^[[:space:]]*health[[:space:]]*=/,/^};/ {' -e '/^[[:space:]]*#/d' \
+		-e 's/^(.*[[:space:];{])?'"$2"'[[:space:]]*=[[:space:]]*"([^"]*)".*/\2/p' -e '}' "$1" | head -n 1
+}
+
+# halb_health_socket CONF, halb_health_status_socket CONF: the classifier's
+# health.socket and halb-healthd's health.status_socket as CONF sets them,
+# else their defaults (docs/CONFIG.md).
+halb_health_socket() {
+	local s
+	s=$(halb_conf_health_get "$1" socket)
+	echo "${s:-/run/halb/$(halb_conf_file_prefix "$1").health}"
+}
+halb_health_status_socket() {
+	local s
+	s=$(halb_conf_health_get "$1" status_socket)
+	echo "${s:-/run/halb/$(halb_conf_file_prefix "$1").healthd.sock}"
+}
+
+# halb_conf_health CONF: what an agent of the rig needs from CONF: the
+# handler's name and key (HALB_HEALTH_NAME, HALB_HEALTH_KEY) and each
+# backend host's key (HALB_HOST_KEY[bN], from its backends' agent { host;
+# key; }).  Returns 1, saying why on stderr, when one is missing or when
+# health.listen is not the rig's HALB_HEALTH_LISTEN.
+halb_conf_health() {
+	local conf=$1 listen b
+	listen=$(halb_conf_health_get "$conf" listen)
+	HALB_HEALTH_NAME=$(halb_conf_health_get "$conf" name)
+	HALB_HEALTH_KEY=$(halb_conf_health_get "$conf" key)
+	if [ "$listen" != "$HALB_HEALTH_LISTEN" ] || [ -z "$HALB_HEALTH_NAME" ] ||
+		[[ ! $HALB_HEALTH_KEY =~ ^[0-9a-fA-F]+$ ]]; then
+		echo "health { listen; name; key; } of $conf: got '$listen' '$HALB_HEALTH_NAME' '${HALB_HEALTH_KEY:0:8}...' (the rig's management leg is $HALB_HEALTH_LISTEN)" >&2
+		return 1
+	fi
+	for b in $HALB_BACKENDS; do
+		HALB_HOST_KEY[$b]=$(sed -n 's/.*host = "'"$b"'"; key = "\([0-9a-fA-F]*\)".*/\1/p' "$conf" | head -n 1)
+		if [ -z "${HALB_HOST_KEY[$b]}" ]; then
+			echo "no agent key for host $b in $conf (a backend's agent = { host = \"$b\"; key = \"...\"; })" >&2
+			return 1
+		fi
+	done
+}
+
+# halb_agent_conf HOST CONF WORKDIR INTERVAL_MS [FALL]: prints halb-agent's
+# file for the rig's backend host HOST (b1..b3), from what CONF says of the
+# handler and of HOST's key: it reports every INTERVAL_MS to
+# HALB_HEALTH_LISTEN the six services as conf/halb.conf names them, each
+# with an HTTP check of the local server (backend_http.py) that times out
+# after one interval and takes FALL failures in a row (default 2: a Python
+# server on 2 busy cores may miss one answer) to go down; its control
+# socket is WORKDIR/agent-HOST.sock.  Returns 1, printing nothing, when CONF
+# lacks something (halb_conf_health).
+halb_agent_conf() {
+	local b=$1 conf=$2 dir=$3 interval=$4 fall=${5:-2} i=${1#b}
+	local svc af addr port url name first=1
+	halb_conf_health "$conf" || return 1
+	cat <<EOF
+agent = {
+  host = "$b";
+  key = "${HALB_HOST_KEY[$b]}";
+  handlers = ( { address = "$HALB_HEALTH_LISTEN"; name = "$HALB_HEALTH_NAME"; key = "$HALB_HEALTH_KEY"; } );
+  listen = "0.0.0.0:7301";
+  interval_ms = $interval;
+  capacity = 100;
+  control = "$dir/agent-$b.sock";
+  services = (
+EOF
+	for af in 4 6; do
+		for svc in dsr:80 nat:8080 tunnel:80; do
+			port=${svc#*:}
+			if [ "$af" = 4 ]; then
+				addr=198.18.0.1$i url="http://127.0.0.1:$port/" name=web-${svc%:*}
+			else
+				addr=fd00:68::1$i url="http://[::1]:$port/" name=web6-${svc%:*}
+			fi
+			[ "$first" = 1 ] || echo ","
+			first=0
+			printf '    { service = "%s"; address = "%s"; port = %s;\n      check = { type = "http"; url = "%s"; expect = 200; timeout_ms = %s; fall = %s; }; }' \
+				"$name" "$addr" "$port" "$url" "$interval" "$fall"
+		done
+	done
+	printf ' );\n};\n'
+}
+
+# halb_write_agent_confs CONF WORKDIR INTERVAL_MS [FALL]: halb_agent_conf
+# for every backend host, into WORKDIR/agent-bN.conf.
+halb_write_agent_confs() {
+	local conf=$1 dir=$2 b
+	shift 2
+	for b in $HALB_BACKENDS; do
+		halb_agent_conf "$b" "$conf" "$dir" "$@" >"$dir/agent-$b.conf" || return 1
+	done
+}
+
+# halb_start_healthd PREFIX CONF LOGFILE: halb-healthd on CONF in the
+# appliance's namespace (HALB_LAST_PID); does not wait for it.
+halb_start_healthd() {
+	halb_spawn "$3" ip netns exec "$1-lb" "$HALB_BUILD/healthload/halb-healthd" -c "$2"
+}
+
+# halb_healthd_up PREFIX CONF: halb-healthd answers `halbctl health`.
+halb_healthd_up() { halb_ctl "$1" "$2" health json >/dev/null 2>&1; }
+
+# halb_start_agents PREFIX WORKDIR [ARG...]: one halb-agent per backend
+# namespace on WORKDIR/agent-bN.conf (halb_write_agent_confs), logging to
+# WORKDIR/agent-bN.log, with the ARGs (in which %h stands for the host,
+# e.g. --proc-root DIR/proc-%h); their PIDs in HALB_AGENT_PID[bN].  Waits
+# until each has opened its control socket; returns 1, having shown the
+# log, when one does not within 10 s.
+halb_start_agents() {
+	local prefix=$1 dir=$2 b
+	shift 2
+	for b in $HALB_BACKENDS; do
+		halb_spawn "$dir/agent-$b.log" ip netns exec "$prefix-$b" "$HALB_BUILD/healthload/halb-agent" \
+			-c "$dir/agent-$b.conf" "${@//"%h"/$b}"
+		HALB_AGENT_PID[$b]=$HALB_LAST_PID
+	done
+	for b in $HALB_BACKENDS; do
+		halb_wait_until 10 test -S "$dir/agent-$b.sock" && continue
+		echo "halb-agent on $b did not start within 10 s; its log:" >&2
+		tail -n 5 "$dir/agent-$b.log" >&2
+		return 1
+	done
 }
