@@ -28,6 +28,13 @@
  * window in which either lost its CPU to another process is not clean.
  * Windows go on until --windows were clean (or --max-windows); the
  * result is one line "RESULT {json}" with the medians of the clean ones.
+ * A DUT without such counters (Open vSwitch: --dut-cmd none) gives the
+ * rate and the CPU-share check only; its figures are null in the result.
+ * For Open vSwitch, --dut-ovs reads the PMD thread's own counters instead
+ * at every window edge (dpif-netdev/pmd-stats-show over ovs-vswitchd's
+ * unixctl socket: packets received and processing cycles, the TSC cycles
+ * of its iterations that received packets, as busy_tsc is halb's), so
+ * that its cycles per frame come from the same clean windows.
  *
  * Frames are built per packet from a template (frames.h): no per-flow
  * memory, so N may be as large as the flow table.
@@ -35,12 +42,15 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <rte_cycles.h>
@@ -76,6 +86,10 @@ struct opts {
 	const char *go_file;
 	const char *dut_prefix;
 	const char *dut_cmd;
+	bool no_dut;           /* --dut-cmd none: no DUT counters at all */
+	uint16_t rx_queues;    /* receive queues polled (transmit: queue 0) */
+	bool check_rx;         /* look at the first frame of every burst back */
+	const char *dut_ovs;   /* ovs-vswitchd's unixctl socket: its PMD's counters */
 	pid_t dut_pid;         /* the DUT's process, to check its CPU share */
 	const char *dut_thread; /* its polling thread's name; NULL: main */
 	double clean;          /* CPU share that makes a window clean */
@@ -85,6 +99,7 @@ struct opts {
 /* What the DUT says about itself, from its telemetry. */
 struct dut {
 	uint64_t rx, tx, busy_tsc, hits, punts, fallbacks, installs;
+	bool ok; /* --dut-ovs: this read got an answer */
 };
 
 struct gen {
@@ -98,7 +113,12 @@ struct gen {
 	struct rte_mbuf *pend[BURST];
 	uint32_t n_pend, pend_off;
 	int tel_fd;
+	int ovs_fd;       /* --dut-ovs: ovs-vswitchd's unixctl socket */
+	uint32_t ovs_id;  /* JSON-RPC request id */
 	double warm_syn_s, warm_ack_s; /* warm-up: installing, then ACKs */
+	/* --check-rx: frames looked at, and how many were rewritten */
+	uint8_t own_mac[6];
+	uint64_t chk, chk_mac, chk_dst;
 };
 
 static volatile bool quit;
@@ -136,7 +156,19 @@ usage(const char *prog)
 		"                     were each on a CPU for F of it (0.8)\n"
 		"  --go-file PATH     after warm-up print 'gen: warm' and wait for PATH\n"
 		"  --dut-prefix P     DUT's DPDK file prefix (its telemetry socket)\n"
-		"  --dut-cmd CMD      DUT's counters command (/halb/stats or /bench/bare)\n",
+		"  --dut-cmd CMD      DUT's counters command (/halb/stats or /bench/bare;\n"
+		"                     none: a DUT without them, rate only, no socket)\n"
+		"  --rx-queues Q      receive on Q queues, send on queue 0 (1): a memif\n"
+		"                     server that sends on another queue than 0 (OVS's PMD)\n"
+		"                     needs the client to have that queue\n"
+		"  --check-rx         look at the first frame of each burst that comes back:\n"
+		"                     how many have another destination MAC than the\n"
+		"                     generator's and another destination address or port\n"
+		"                     than the VIP's (rx_checked, rx_mac_rewritten,\n"
+		"                     rx_dst_rewritten in the result)\n"
+		"  --dut-ovs CTL      the DUT is ovs-vswitchd: its PMD thread on CPU 1's\n"
+		"                     counters (rx, processing cycles) from pmd-stats-show\n"
+		"                     over its unixctl socket CTL (implies --dut-cmd none)\n",
 		prog);
 }
 
@@ -163,6 +195,9 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "dut-thread", required_argument, NULL, 'T' },
 		{ "clean", required_argument, NULL, 'C' },
 		{ "max-windows", required_argument, NULL, 'M' },
+		{ "rx-queues", required_argument, NULL, 'Q' },
+		{ "check-rx", no_argument, NULL, 'X' },
+		{ "dut-ovs", required_argument, NULL, 'O' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
@@ -177,6 +212,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 	o->ramp_ms = 200;
 	o->dut_cmd = "/halb/stats";
 	o->clean = 0.8;
+	o->rx_queues = 1;
 	if (argc < 2)
 		return -EINVAL;
 	if (strcmp(argv[1], "fast") == 0)
@@ -249,18 +285,140 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case 'M':
 			o->max_windows = (uint32_t)strtoul(optarg, NULL, 0);
 			break;
+		case 'Q':
+			o->rx_queues = (uint16_t)strtoul(optarg, NULL, 0);
+			break;
+		case 'X':
+			o->check_rx = true;
+			break;
+		case 'O':
+			o->dut_ovs = optarg;
+			o->dut_cmd = "none";
+			break;
 		default:
 			return -EINVAL;
 		}
+	}
+	if (strcmp(o->dut_cmd, "none") == 0) {
+		o->no_dut = true;
+		o->dut_prefix = NULL;
+		o->expect_flows = false;
 	}
 	if (o->max_windows == 0)
 		o->max_windows = 4 * o->windows;
 	if (o->max_windows > MAX_WINDOWS)
 		o->max_windows = MAX_WINDOWS;
 	if (o->flows == 0 || o->flows > BENCH_MAX_FLOWS || o->window == 0 ||
-	    o->windows == 0 || o->windows > o->max_windows || o->window_ms == 0)
+	    o->windows == 0 || o->windows > o->max_windows || o->window_ms == 0 ||
+	    o->rx_queues == 0 || o->rx_queues > 8)
 		return -EINVAL;
 	return 0;
+}
+
+/* ---- Open vSwitch's counters (--dut-ovs) ---- */
+
+static int
+ovs_ctl_open(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+		int err = errno;
+
+		fprintf(stderr, "gen: cannot reach %s: %s\n", path, strerror(err));
+		close(fd);
+		return -err;
+	}
+	return fd;
+}
+
+/*
+ * One JSON-RPC request on ovs-vswitchd's unixctl socket; returns its reply
+ * (a static buffer: one JSON object whose "result" is the command's text)
+ * or NULL.  The reply ends where the object's braces balance.
+ */
+static const char *
+ovs_ctl_call(struct gen *g, const char *method, const char *params)
+{
+	static char buf[65536];
+	char req[256];
+	bool in_str = false, esc = false;
+	size_t n = 0, i;
+	int len, depth = 0;
+
+	len = snprintf(req, sizeof(req), "{\"method\":\"%s\",\"params\":%s,\"id\":%u}",
+		       method, params, ++g->ovs_id);
+	if (g->ovs_fd < 0 || len <= 0 || (size_t)len >= sizeof(req) ||
+	    write(g->ovs_fd, req, (size_t)len) != len)
+		return NULL;
+	while (n < sizeof(buf) - 1) {
+		struct pollfd p = { .fd = g->ovs_fd, .events = POLLIN };
+		ssize_t r;
+
+		if (poll(&p, 1, 2000) <= 0)
+			return NULL;
+		r = read(g->ovs_fd, buf + n, sizeof(buf) - 1 - n);
+		if (r <= 0)
+			return NULL;
+		for (i = n; i < n + (size_t)r; i++) {
+			char c = buf[i];
+
+			if (in_str) {
+				if (esc)
+					esc = false;
+				else if (c == '\\')
+					esc = true;
+				else if (c == '"')
+					in_str = false;
+			} else if (c == '"') {
+				in_str = true;
+			} else if (c == '{') {
+				depth++;
+			} else if (c == '}' && --depth == 0) {
+				buf[i + 1] = '\0';
+				return buf;
+			}
+		}
+		n += (size_t)r;
+	}
+	return NULL;
+}
+
+/* The number after `key` in a text reply, or 0. */
+static uint64_t
+text_u64(const char *text, const char *key)
+{
+	const char *p = strstr(text, key);
+
+	return p != NULL ? strtoull(p + strlen(key), NULL, 10) : 0;
+}
+
+/* The PMD thread on CPU 1: packets received and processing cycles. */
+static void
+ovs_read(struct gen *g, struct dut *d)
+{
+	const char *r = ovs_ctl_call(g, "dpif-netdev/pmd-stats-show", "[\"-pmd\",\"1\"]");
+
+	if (r == NULL) {
+		/* No answer in time: a late one must not be taken for the
+		 * next, so the connection starts over. */
+		close(g->ovs_fd);
+		g->ovs_fd = ovs_ctl_open(g->o.dut_ovs);
+		return;
+	}
+	if (strstr(r, "core_id 1:") == NULL || strstr(r, "packets received: ") == NULL ||
+	    strstr(r, "processing cycles: ") == NULL)
+		return;
+	d->rx = text_u64(r, "packets received: ");
+	d->busy_tsc = text_u64(r, "processing cycles: ");
+	d->ok = true;
 }
 
 static void
@@ -269,6 +427,8 @@ dut_read(struct gen *g, struct dut *d)
 	const char *r = probe_tel_query(g->tel_fd, g->o.dut_cmd);
 
 	memset(d, 0, sizeof(*d));
+	if (g->o.dut_ovs != NULL && g->ovs_fd >= 0)
+		ovs_read(g, d);
 	if (r == NULL)
 		return;
 	d->rx = probe_json_u64(r, "rx");
@@ -295,7 +455,7 @@ port_init(struct gen *g)
 {
 	struct rte_eth_conf conf = { 0 };
 	struct rte_eth_link link;
-	uint16_t nrx = 1024, ntx = 1024;
+	uint16_t nrx = 1024, ntx = 1024, nq = g->o.mode == MODE_BARE ? 1 : g->o.rx_queues, q;
 	uint64_t end;
 	int rc;
 
@@ -308,11 +468,11 @@ port_init(struct gen *g)
 					  RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
 	if (g->pool == NULL)
 		return -ENOMEM;
-	rc = rte_eth_dev_configure(g->port, 1, 1, &conf);
+	rc = rte_eth_dev_configure(g->port, nq, 1, &conf);
 	if (rc == 0)
 		rc = rte_eth_dev_adjust_nb_rx_tx_desc(g->port, &nrx, &ntx);
-	if (rc == 0)
-		rc = rte_eth_rx_queue_setup(g->port, 0, nrx, rte_socket_id(), NULL,
+	for (q = 0; rc == 0 && q < nq; q++)
+		rc = rte_eth_rx_queue_setup(g->port, q, nrx, rte_socket_id(), NULL,
 					    g->pool);
 	if (rc == 0)
 		rc = rte_eth_tx_queue_setup(g->port, 0, ntx, rte_socket_id(), NULL);
@@ -337,6 +497,23 @@ port_init(struct gen *g)
 }
 
 /* ---- sending and receiving ---- */
+
+/* --check-rx: one frame of a burst that came back. */
+static void
+check_frame(struct gen *g, const struct rte_mbuf *m)
+{
+	const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint32_t dst;
+	uint16_t dport;
+
+	if (rte_pktmbuf_data_len(m) < BENCH_FRAME_LEN || f[12] != 0x08 || f[13] != 0x00)
+		return;
+	memcpy(&dst, f + 30, 4);
+	dport = (uint16_t)(f[36] << 8 | f[37]);
+	g->chk++;
+	g->chk_mac += memcmp(f, g->own_mac, 6) != 0;
+	g->chk_dst += dst != g->o.vip || dport != g->o.dport;
+}
 
 /*
  * One step: builds and sends frames of flows *next.. (up to `room`
@@ -381,9 +558,21 @@ pump(struct gen *g, const struct bench_tmpl *t, uint32_t *next, uint32_t limit,
 	}
 	r = rte_eth_rx_burst(g->port, 0, rx, RX_BURST);
 	if (r > 0) {
+		if (g->o.check_rx)
+			check_frame(g, rx[0]);
 		rte_pktmbuf_free_bulk(rx, r);
 		g->recv += r;
 		moved += r;
+	}
+	for (k = 1; k < g->o.rx_queues; k++) {
+		r = rte_eth_rx_burst(g->port, (uint16_t)k, rx, RX_BURST);
+		if (r > 0) {
+			if (g->o.check_rx)
+				check_frame(g, rx[0]);
+			rte_pktmbuf_free_bulk(rx, r);
+			g->recv += r;
+			moved += r;
+		}
 	}
 	return moved;
 }
@@ -577,6 +766,7 @@ measure(struct gen *g)
 	struct probe_sched gs0, gs1, ds0, ds1;
 	pid_t self = getpid(), me = gettid(), dtid = 0;
 	struct dut d0, d1, first;
+	uint64_t chk0 = g->chk, chk_mac0 = g->chk_mac, chk_dst0 = g->chk_dst;
 	uint32_t next = 0, n = 0, clean = 0, k;
 	bool more, only_clean, have_sched;
 
@@ -619,10 +809,29 @@ measure(struct gen *g)
 		 * only the DUT thread's share (the classifier's) counts. */
 		x->clean = (g->o.mode == MODE_SYN || x->gen_cpu >= g->o.clean) &&
 			   x->dut_cpu >= g->o.clean;
+		/* --dut-ovs: a window without both counter readings says
+		 * nothing about cycles, and the machine stalled. */
+		if (g->o.dut_ovs != NULL && d0.ok && d1.ok &&
+		    (d1.rx < d0.rx || d1.busy_tsc < d0.busy_tsc)) {
+			fprintf(stderr, "gen: OVS's counters went back (packets %" PRIu64
+				" -> %" PRIu64 ", cycles %" PRIu64 " -> %" PRIu64 ")\n",
+				d0.rx, d1.rx, d0.busy_tsc, d1.busy_tsc);
+			d1.ok = false;
+		}
+		if (g->o.dut_ovs != NULL && (!d0.ok || !d1.ok)) {
+			x->clean = false;
+			x->cyc = 0;
+			x->busy = 0;
+		}
 		clean += x->clean;
-		fprintf(stderr, "gen: window %u: %.3f Mpps back, %.3f sent, DUT %.1f cycles/frame, busy %.2f, on CPU: gen %.2f DUT %.2f%s\n",
-			n + 1, x->mpps, x->tx_mpps, x->cyc, x->busy, x->gen_cpu,
-			x->dut_cpu, x->clean ? "" : " (not clean)");
+		if (g->o.no_dut && g->o.dut_ovs == NULL)
+			fprintf(stderr, "gen: window %u: %.3f Mpps back, %.3f sent, on CPU: gen %.2f DUT %.2f%s\n",
+				n + 1, x->mpps, x->tx_mpps, x->gen_cpu, x->dut_cpu,
+				x->clean ? "" : " (not clean)");
+		else
+			fprintf(stderr, "gen: window %u: %.3f Mpps back, %.3f sent, DUT %.1f cycles/frame, busy %.2f, on CPU: gen %.2f DUT %.2f%s\n",
+				n + 1, x->mpps, x->tx_mpps, x->cyc, x->busy, x->gen_cpu,
+				x->dut_cpu, x->clean ? "" : " (not clean)");
 		n++;
 		d0 = d1;
 		gs0 = gs1;
@@ -645,23 +854,52 @@ measure(struct gen *g)
 	       min_of(v, k), max_of(v, k));
 	k = pick_tx_mpps(w, n, only_clean, v);
 	printf("\"tx_mpps\": %.4f, ", median(v, k));
-	k = pick_cyc(w, n, only_clean, v);
-	printf("\"cyc_per_pkt\": %.1f, ", median(v, k));
-	k = pick_busy(w, n, only_clean, v);
-	printf("\"dut_busy\": %.3f, ", median(v, k));
-	k = pick_inst(w, n, only_clean, v);
-	printf("\"installs_per_s\": %.0f, ", median(v, k));
-	k = pick_hits(w, n, only_clean, v);
-	printf("\"hit_ratio\": %.4f, ", median(v, k));
+	if (g->o.no_dut && g->o.dut_ovs != NULL) {
+		/* Open vSwitch: cycles and busy share from its PMD's counters,
+		 * of the windows that had both readings (cyc > 0). */
+		uint32_t i;
+
+		for (i = 0, k = 0; i < n; i++)
+			if ((!only_clean || w[i].clean) && w[i].cyc > 0)
+				v[k++] = w[i].cyc;
+		if (k > 0)
+			printf("\"cyc_per_pkt\": %.1f, ", median(v, k));
+		else
+			printf("\"cyc_per_pkt\": null, ");
+		k = pick_busy(w, n, only_clean, v);
+		printf("\"dut_busy\": %.3f, \"installs_per_s\": null, "
+		       "\"hit_ratio\": null, \"dut_source\": \"ovs-pmd-stats\", ", median(v, k));
+	} else if (g->o.no_dut) {
+		/* Nothing measured them: absent, not zero. */
+		printf("\"cyc_per_pkt\": null, \"dut_busy\": null, "
+		       "\"installs_per_s\": null, \"hit_ratio\": null, ");
+	} else {
+		k = pick_cyc(w, n, only_clean, v);
+		printf("\"cyc_per_pkt\": %.1f, ", median(v, k));
+		k = pick_busy(w, n, only_clean, v);
+		printf("\"dut_busy\": %.3f, ", median(v, k));
+		k = pick_inst(w, n, only_clean, v);
+		printf("\"installs_per_s\": %.0f, ", median(v, k));
+		k = pick_hits(w, n, only_clean, v);
+		printf("\"hit_ratio\": %.4f, ", median(v, k));
+	}
 	k = pick_gen_cpu(w, n, false, v);
 	printf("\"gen_cpu\": %.3f, ", median(v, k));
 	k = pick_dut_cpu(w, n, false, v);
 	printf("\"dut_cpu\": %.3f, ", median(v, k));
-	printf("\"sent\": %" PRIu64 ", \"recv\": %" PRIu64 ", "
-	       "\"dut_punts\": %" PRIu64 ", \"dut_fallbacks\": %" PRIu64 ", "
-	       "\"warm_syn_s\": %.2f, \"warm_ack_s\": %.2f}\n",
-	       g->sent - sent0, g->recv - recv0, d0.punts - first.punts,
-	       d0.fallbacks - first.fallbacks, g->warm_syn_s, g->warm_ack_s);
+	printf("\"sent\": %" PRIu64 ", \"recv\": %" PRIu64 ", ",
+	       g->sent - sent0, g->recv - recv0);
+	if (g->o.no_dut)
+		printf("\"dut_punts\": null, \"dut_fallbacks\": null, ");
+	else
+		printf("\"dut_punts\": %" PRIu64 ", \"dut_fallbacks\": %" PRIu64 ", ",
+		       d0.punts - first.punts, d0.fallbacks - first.fallbacks);
+	if (g->o.check_rx)
+		printf("\"rx_checked\": %" PRIu64 ", \"rx_mac_rewritten\": %" PRIu64
+		       ", \"rx_dst_rewritten\": %" PRIu64 ", ",
+		       g->chk - chk0, g->chk_mac - chk_mac0, g->chk_dst - chk_dst0);
+	printf("\"warm_syn_s\": %.2f, \"warm_ack_s\": %.2f}\n",
+	       g->warm_syn_s, g->warm_ack_s);
 	fflush(stdout);
 }
 
@@ -699,12 +937,14 @@ main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	g.tel_fd = -1;
+	g.ovs_fd = -1;
 	if (port_init(&g) != 0) {
 		fprintf(stderr, "gen: port setup failed\n");
 		goto out;
 	}
 	rte_eth_macaddr_get(g.port, &mac);
 	memcpy(src_mac, mac.addr_bytes, 6);
+	memcpy(g.own_mac, src_mac, 6);
 	if (g.o.mode == MODE_BARE) {
 		if (bare_telemetry_init() != 0)
 			fprintf(stderr, "gen: /bench/bare not registered\n");
@@ -721,6 +961,11 @@ main(int argc, char **argv)
 		if (g.tel_fd < 0)
 			goto out;
 	}
+	if (g.o.dut_ovs != NULL) {
+		g.ovs_fd = ovs_ctl_open(g.o.dut_ovs);
+		if (g.ovs_fd < 0)
+			goto out;
+	}
 	if (g.o.mode == MODE_FAST && g.o.warm && warm_up(&g) != 0) {
 		fprintf(stderr, "gen: the flows did not all install\n");
 		goto out;
@@ -735,6 +980,8 @@ main(int argc, char **argv)
 out:
 	if (g.tel_fd >= 0)
 		close(g.tel_fd);
+	if (g.ovs_fd >= 0)
+		close(g.ovs_fd);
 	if (g.n_pend > 0)
 		rte_pktmbuf_free_bulk(&g.pend[g.pend_off], g.n_pend);
 	rte_eth_dev_stop(g.port);

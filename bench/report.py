@@ -17,6 +17,10 @@ GOAL_CONNS = 1e6       # new connections per second on one classifier core
 GOAL_BYTES = 128       # per flow at 10M flows
 GOAL_SCALE = 0.7       # 10M-flow rate / 1k-flow rate
 MODES = ("dsr", "nat", "tunnel")
+# Open vSwitch-DPDK in the worker's place (bench/ovs_gen.sh): no
+# /halb/stats, its cycles per packet are OVS's own (pmd-stats-show).
+OVS_TARGETS = ("ovs-stateless", "ovs-ctnat")
+OVS_LIKE = {"ovs-stateless": "dsr", "ovs-ctnat": "nat"}
 
 
 def load(path):
@@ -46,6 +50,18 @@ def flows_name(n):
     return str(n)
 
 
+def cyc_of(r):
+    """Cycles per frame of a run: the DUT's busy_tsc / rx from telemetry,
+    or for OVS its PMD's processing cycles per packet."""
+    if r.get("cyc_per_pkt") is not None:
+        return r["cyc_per_pkt"]
+    return (r.get("ovs") or {}).get("cyc_per_pkt")
+
+
+def ovs_med(rs, key):
+    return med((r["r"].get("ovs") or {}).get(key) for r in rs)
+
+
 def clean_runs(rs):
     """The runs that had at least two clean windows, or all (and False)."""
     good = [r for r in rs if not r["r"].get("noisy")]
@@ -64,12 +80,12 @@ def fast_table(rows):
         by.setdefault((r["flows"], r["target"]), []).append(r)
     out = []
     for n in sorted({k[0] for k in by}):
-        for target in ("bare",) + MODES:
+        for target in ("bare",) + MODES + OVS_TARGETS:
             rs = by.get((n, target))
             if not rs:
                 continue
             use, trusted = clean_runs(rs)
-            out.append({
+            row = {
                 "flows": n,
                 "target": target,
                 "rounds": len(rs),
@@ -79,14 +95,34 @@ def fast_table(rows):
                 "run_mpps": sorted(r["r"]["mpps"] for r in use),
                 "mpps_min": min(r["r"]["mpps_min"] for r in use),
                 "mpps_max": max(r["r"]["mpps_max"] for r in use),
-                "cyc_per_pkt": med(r["r"]["cyc_per_pkt"] for r in use),
+                "cyc_per_pkt": med(cyc_of(r["r"]) for r in use),
                 "dut_busy": med(r["r"]["dut_busy"] for r in use),
                 "lost": sum(r["r"]["sent"] - r["r"]["recv"] for r in rs),
                 "sent": sum(r["r"]["sent"] for r in rs),
                 "windows": sum(r["r"].get("windows", 0) for r in rs),
                 "clean": sum(r["r"].get("clean_windows", 0) for r in rs),
-                "hit_ratio": med(r["r"]["hit_ratio"] for r in rs) if target != "bare" else None,
-            })
+                "hit_ratio": med(r["r"]["hit_ratio"] for r in rs) if target in MODES else None,
+            }
+            if target in OVS_TARGETS:
+                row["ovs"] = {k: ovs_med(use, k) for k in (
+                    "cyc_per_pkt", "passes_per_pkt", "processing_share", "other_threads_cpu",
+                    "megaflows", "ct_conns_warm", "ct_conns_end")}
+                def tot(k):
+                    return sum((r["r"].get("ovs") or {}).get(k) or 0 for r in use)
+                pk = tot("packets")
+                lookups = sum(tot(k) for k in ("simple_match_hits", "emc_hits", "smc_hits",
+                                               "megaflow_hits", "upcalls", "failed_upcalls"))
+                for k in ("emc_hits", "megaflow_hits", "upcalls"):
+                    row["ovs"][k + "_share"] = tot(k) / lookups if lookups else None
+                for k in ("ct_est_pkts", "ct_other_dropped"):
+                    row["ovs"][k + "_per_pkt"] = tot(k) / pk if pk else None
+                ck = sum(r["r"].get("rx_checked") or 0 for r in use)
+                row["ovs"]["rx_checked"] = ck
+                row["ovs"]["rx_mac_rewritten"] = (
+                    sum(r["r"].get("rx_mac_rewritten") or 0 for r in use) / ck if ck else None)
+                row["ovs"]["rx_dst_rewritten"] = (
+                    sum(r["r"].get("rx_dst_rewritten") or 0 for r in use) / ck if ck else None)
+            out.append(row)
     bare = [r["r"] for r in fast if r["target"] == "bare"]
     good = [b for b in bare if not b.get("noisy")]
     floor = None
@@ -166,6 +202,14 @@ def main():
                       fmt(floor["mpps"] if floor else None, ".2f"),
                       fmt(floor["cyc_per_pkt"] if floor else None, ".0f")))
         md.append("")
+        if any(r["target"] in OVS_TARGETS for r in ft):
+            md.append("ovs-stateless and ovs-ctnat: Open vSwitch 3.1 with DPDK in the "
+                      "worker's place (bench/ovs_gen.sh; like dsr and like nat); † their "
+                      "cycles/frame and busy share are OVS's own counters: the PMD thread's "
+                      "processing cycles (TSC cycles of its iterations that received "
+                      "packets) per packet received, from `dpif-netdev/pmd-stats-show` read "
+                      "at every window edge.")
+            md.append("")
         md.append("| flows | forwarder | Mpps | runs (Mpps) | cycles/frame | worker busy "
                   "| LB/bare (rate) | bare/LB (cycles) | lost | clean windows |")
         md.append("|---|---|---|---|---|---|---|---|---|---|")
@@ -175,15 +219,17 @@ def main():
                 flows_name(r["flows"]), r["target"], "" if r["trusted"] else " *",
                 fmt(r["mpps"], ".2f"),
                 " ".join("%.1f" % v for v in r["run_mpps"]),
-                fmt(r["cyc_per_pkt"], ".0f"), fmt(r["dut_busy"], ".0%"),
+                fmt(r["cyc_per_pkt"], ".0f") + (" †" if r["target"] in OVS_TARGETS and
+                                                 r["cyc_per_pkt"] is not None else ""),
+                fmt(r["dut_busy"], ".0%"),
                 fmt(r.get("ratio_rate"), ".2f") if r["target"] != "bare" else "",
                 fmt(r.get("ratio_cycles"), ".2f") if r["target"] != "bare" else "",
                 100 * lost, r["clean"], r["windows"]))
         md.append("")
-        lb = [r for r in ft if r["target"] != "bare" and r.get("ratio_rate") is not None]
-        n_lb = sum(1 for r in ft if r["target"] != "bare")
+        lb = [r for r in ft if r["target"] in MODES and r.get("ratio_rate") is not None]
+        n_lb = sum(1 for r in ft if r["target"] in MODES)
         if not lb:
-            noisy = [r for r in ft if r.get("noisy_rate") is not None]
+            noisy = [r for r in ft if r["target"] in MODES and r.get("noisy_rate") is not None]
             if noisy:
                 md.append("LB/bare (rate/cycles) from runs that were not clean, for "
                           "information only: %s." % ", ".join(
@@ -217,6 +263,45 @@ def main():
                                 "; %d of %d rows measured clean" % (len(lb), n_lb)),
                 "met": w >= GOAL_FAST,
                 "stretch": w >= GOAL_FAST_STRETCH})
+
+    ovs = [r for r in ft if r["target"] in OVS_TARGETS]
+    if ovs:
+        md.append("Open vSwitch-DPDK on the same rig (OVS's PMD counters; passes: datapath "
+                  "passes per packet, 2 when every packet recirculates once; EMC and megaflow: "
+                  "share of the lookups; other threads: CPU that ovs-vswitchd's threads other "
+                  "than the PMD took, mostly on CPU 0 with the generator; rewritten: share of "
+                  "the sampled frames back with a backend's MAC, and for ct nat its address and "
+                  "port):")
+        md.append("")
+        md.append("| flows | OVS | like halb | LB/bare (rate) | OVS cycles/packet, clean "
+                  "windows / whole run | halb's cycles/frame | halb ÷ OVS (rate / cycles) "
+                  "| passes | EMC / megaflow | other threads | conntrack entries | rewritten |")
+        md.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        halb = {(r["flows"], r["target"]): r for r in ft if r["target"] in MODES}
+        for r in ovs:
+            o = r["ovs"]
+            h = halb.get((r["flows"], OVS_LIKE[r["target"]]))
+            rate = r.get("ratio_rate", r.get("noisy_rate"))
+            md.append("| %s | %s%s | %s | %s%s | %s / %s | %s | %s | %s | %s / %s | %s | %s | %s |" % (
+                flows_name(r["flows"]), r["target"], "" if r["trusted"] else " *",
+                OVS_LIKE[r["target"]], fmt(rate, ".2f"),
+                "" if r.get("ratio_rate") is not None or rate is None else " *",
+                fmt(r["cyc_per_pkt"], ".0f"), fmt(o.get("cyc_per_pkt"), ".0f"),
+                fmt(h["cyc_per_pkt"] if h else None, ".0f"),
+                "%s / %s" % (
+                    fmt(h["mpps"] / r["mpps"] if h and h["mpps"] and r["mpps"] else None, ".1f"),
+                    fmt(r["cyc_per_pkt"] / h["cyc_per_pkt"]
+                        if h and h["cyc_per_pkt"] and r["cyc_per_pkt"] else None, ".1f"))
+                + ("" if h is None or (h["trusted"] and r["trusted"]) else " *"),
+                fmt(o.get("passes_per_pkt"), ".2f"),
+                fmt(o.get("emc_hits_share"), ".0%"), fmt(o.get("megaflow_hits_share"), ".0%"),
+                fmt(o.get("other_threads_cpu"), ".0%"),
+                "%s → %s" % (fmt(o.get("ct_conns_warm"), ".0f"), fmt(o.get("ct_conns_end"), ".0f"))
+                if r["target"] == "ovs-ctnat" else "",
+                fmt(o.get("rx_dst_rewritten") if r["target"] == "ovs-ctnat"
+                    else o.get("rx_mac_rewritten"), ".0%")))
+        md.append("")
+        js["ovs_fast_path"] = ovs
 
     # ---- 2. callgrind ----
     cg = [r for r in rows if r["test"] == "callgrind" and "r" in r]
@@ -260,7 +345,8 @@ def main():
                           if d.get("clean_rounds") else
                           "%d rounds, none clean: noisy" % d["rounds"]))
             md.append("| the same plus the classifier loop's housekeeping per 32 "
-                      "(expiry scan of 64 buckets, reclaim, count) | %.0f | %.0f | |" % (
+                      "(expiry paced to a full sweep a second, reclaim, count) "
+                      "| %.0f | %.0f | |" % (
                           d["loop_per_s"], d["loop_cycles"]))
             goals.append({
                 "goal": ">= 1M new connections/s on one classifier core",
@@ -355,6 +441,26 @@ def main():
                       "%s flows %.0f cycles/packet" % (flows_name(n), hs[n]["cyc_per_pkt"])
                       for n in sorted(hs)))
         js["scale_no_io"] = hs
+        md.append("")
+    mf = [r["r"] for r in rows if r["test"] == "memfloor"]
+    if mf:
+        md.append("The memory floor of a hit (halb-bench-memfloor, no halb: hash the "
+                  "key, read the bucket line, read the entry line, write last_seen; "
+                  "regions sized as the flow table, 2 MB pages, random flows in bursts "
+                  "of 32), ns per packet:")
+        md.append("")
+        md.append("| flows | table bytes | 1 line, own loop | 2 lines, own loop "
+                  "| 1 line, interleaved | 2 lines, interleaved |")
+        md.append("|---|---|---|---|---|---|")
+        for n in sorted({r["flows"] for r in mf}):
+            cell = {(r["prefetch"], r["lines"]): r["ns_per_packet"]
+                    for r in mf if r["flows"] == n}
+            md.append("| %s | %s | %s |" % (
+                flows_name(n), next(r["bytes"] for r in mf if r["flows"] == n),
+                " | ".join(fmt(cell.get(k), ".1f") for k in (
+                    ("own loop", 1), ("own loop", 2),
+                    ("interleaved", 1), ("interleaved", 2)))))
+        js["memfloor"] = mf
         md.append("")
     if mh:
         md.append("Maglev (weights 1; size = smallest prime >= max(100 × backends, 65537)):")

@@ -22,6 +22,8 @@
 #      installed flows against 1k (back to back); Maglev build time,
 #      memory and disruption for 10, 100, 1000 backends (halb-bench-tables).
 #   5. peers: bench/peers.sh (maintained separately), when it is there.
+#   ovs: Open vSwitch-DPDK in the worker's place in item 1's rounds
+#      (bench/ovs_gen.sh: ovs-stateless like dsr, ovs-ctnat like nat).
 #
 # Placement (2 CPUs): forwarder main lcore and the generator on CPU 0,
 # the worker (or the bare loop) on CPU 1.  The classifier runs on CPU 0
@@ -31,9 +33,10 @@
 #
 # --quick (or QUICK=1): one figure, dsr at 1k flows against the bare loop.
 # Environment: HALB_BUILD (default build/), BENCH_REPS, BENCH_ONLY (a
-# comma list of fast, callgrind, decide, syn, tables, scale, peers: only
-# those), BENCH_PEERS=0 to skip item 5, BENCH_10M=0 to skip the 10M-flow
-# run, BENCH_KEEP=1 to keep the run directory.
+# comma list of fast, callgrind, decide, syn, tables, scale, peers, ovs:
+# only those; ovs runs by default when ovs-vswitchd-dpdk is installed, and
+# is installed when named), BENCH_PEERS=0 to skip item 5, BENCH_10M=0 to
+# skip the 10M-flow run, BENCH_KEEP=1 to keep the run directory.
 #
 # Writes bench/results/latest.md and latest.json (bench/report.py; with
 # --quick, quick.md and quick.json) and prints the table.  Every process
@@ -49,7 +52,7 @@ QUICK=${QUICK:-0}
 REPS=${BENCH_REPS:-3}
 PEERS=${BENCH_PEERS:-1}
 TEN_M=${BENCH_10M:-1}
-ONLY=${BENCH_ONLY:-fast,callgrind,decide,syn,tables,scale,peers}
+ONLY=${BENCH_ONLY:-fast,callgrind,decide,syn,tables,scale,peers,ovs}
 [ "${1:-}" = --quick ] && QUICK=1
 [ "$QUICK" = 1 ] && REPS=1
 
@@ -59,6 +62,7 @@ GEN_BIN=$BUILD/bench/halb-bench-gen
 FP_BIN=$BUILD/bench/halb-bench-fastpath
 DEC_BIN=$BUILD/bench/halb-bench-decide
 TAB_BIN=$BUILD/bench/halb-bench-tables
+MF_BIN=$BUILD/bench/halb-bench-memfloor
 RESULTS=$HERE/results
 
 # Addresses of bench/bench.conf.
@@ -131,6 +135,7 @@ dpdk_files_rm() {
 cleanup() {
 	local rc=$? i p
 	trap - EXIT INT TERM HUP
+	declare -F ovs_gen_cleanup >/dev/null && ovs_gen_cleanup
 	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
 		p=${PIDS[i]}
 		stop_pid "${p%%:*}" "${p#*:}"
@@ -156,7 +161,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM HUP
 
 [ "$(id -u)" -eq 0 ] || die "must run as root (hugepages, DPDK): sudo $0"
-for b in "$FWD_BIN" "$CLS_BIN" "$GEN_BIN" "$FP_BIN" "$DEC_BIN" "$TAB_BIN"; do
+for b in "$FWD_BIN" "$CLS_BIN" "$GEN_BIN" "$FP_BIN" "$DEC_BIN" "$TAB_BIN" "$MF_BIN"; do
 	[ -x "$b" ] || die "missing $b (build first: make build, or HALB_BUILD=...)"
 done
 command -v python3 >/dev/null || die "python3 is needed for the report"
@@ -337,6 +342,10 @@ fast_bare() {
 	return $rc
 }
 
+# fast_ovs CONFIG FLOWS REP: Open vSwitch-DPDK in the worker's place.
+# shellcheck source=bench/ovs_gen.sh
+. "$HERE/ovs_gen.sh"
+
 # syn_e2e FLOWS: new connections end to end.
 syn_e2e() {
 	local n=$1 out gp gen_prefix
@@ -427,11 +436,13 @@ else
 	WINDOWS=4
 	WINDOW_MS=300
 	# ---- 1. fast path ----
-	want fast || REPS=0
 	# The order turns from round to round, so that whatever drifts over
 	# a minute (the host, the neighbours) does not always favour the same
-	# target.
+	# target.  OVS's two configurations join the rounds (bench/ovs_gen.sh).
 	order=(bare dsr nat tunnel)
+	want fast || order=(bare)
+	want ovs && ovs_gen_ready && order+=(ovs-stateless ovs-ctnat)
+	[ ${#order[@]} -gt 1 ] || REPS=0
 	for rep in $(seq "$REPS"); do
 		for n in 1000 100000 1000000; do
 			hugepages_for $((64 + n / 20000)) || die "not enough hugepages"
@@ -439,6 +450,8 @@ else
 			for t in "${order[@]}"; do
 				if [ "$t" = bare ]; then
 					fast_bare "$n" "$rep"
+				elif [[ $t == ovs-* ]]; then
+					fast_ovs "${t#ovs-}" "$n" "$rep"
 				else
 					fast_lb "$t" "$n" "$rep"
 				fi
@@ -493,6 +506,11 @@ else
 			for n in 1000 10000000; do
 				harness_scale "$n"
 			done
+			# The memory floor of a hit, without halb (bench/memfloor.c).
+			log "scale: the memory floor of a hit"
+			taskset -c 1 "$MF_BIN" >"$RUN/memfloor.out" 2>&1
+			grep '^RESULT ' "$RUN/memfloor.out" | cut -c8- |
+				sed 's/^/{"test": "memfloor", "r": /; s/$/}/' >>"$RES"
 		else
 			log "scale: skipped, hugepages"
 		fi

@@ -130,7 +130,8 @@ cls_sweep_start(struct cls *c, uint32_t w, uint64_t now_tsc)
 
 /*
  * Buckets the expiry scan owes worker w's table at now_tsc: n_buckets per
- * CLS_EXPIRE_SWEEP_MS, kept in units of 1/period bucket so that the
+ * CLS_EXPIRE_SWEEP_MS (longer for tables of over CLS_EXPIRE_MAX_RATE
+ * buckets), kept in units of 1/period bucket so that the
  * fraction a fast loop earns per call adds up instead of rounding to 0.
  * What is over the per-call cap is owed to the next calls, up to one
  * sweep: a loop too slow to keep up sweeps at the cap's pace.
@@ -139,8 +140,10 @@ static uint32_t
 sweep_budget(struct cls *c, uint32_t w, uint64_t now_tsc)
 {
 	struct cls_sweep *sw = &c->sweep[w];
-	uint64_t period = c->shm->tsc_hz / 1000 * CLS_EXPIRE_SWEEP_MS;
 	uint64_t nb = c->fw[w].t->n_buckets, dt, n;
+	uint64_t ms = RTE_MAX((uint64_t)CLS_EXPIRE_SWEEP_MS,
+			      nb * 1000 / CLS_EXPIRE_MAX_RATE);
+	uint64_t period = c->shm->tsc_hz / 1000 * ms;
 
 	dt = now_tsc > sw->last_tsc ? now_tsc - sw->last_tsc : 0;
 	sw->last_tsc = now_tsc;
