@@ -50,6 +50,7 @@
 #include "halb/svc.h"
 #include "../classifier/cls.h"
 #include "frames.h"
+#include "stats.h"
 
 #define BURST 32u /* classifier/main.c CLS_BURST */
 #define MAX_ROUNDS 32u
@@ -102,30 +103,6 @@ cpu_s(void)
 		fclose(f);
 	}
 	return (double)run / 1e9;
-}
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double
-median(double *v, uint32_t n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 /*

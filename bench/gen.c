@@ -63,6 +63,7 @@
 #include "bare.h"
 #include "frames.h"
 #include "probe.h"
+#include "stats.h"
 
 #define BURST 32u
 #define RX_BURST 64u
@@ -293,12 +294,13 @@ parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'O':
 			o->dut_ovs = optarg;
-			o->dut_cmd = "none";
 			break;
 		default:
 			return -EINVAL;
 		}
 	}
+	if (o->dut_ovs != NULL)
+		o->dut_cmd = "none";
 	if (strcmp(o->dut_cmd, "none") == 0) {
 		o->no_dut = true;
 		o->dut_prefix = NULL;
@@ -658,26 +660,6 @@ warm_up(struct gen *g)
 	return 0;
 }
 
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double
-median(const double *v, uint32_t n)
-{
-	double s[MAX_WINDOWS];
-
-	if (n == 0)
-		return 0;
-	memcpy(s, v, n * sizeof(*v));
-	qsort(s, n, sizeof(*s), cmp_double);
-	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
-
 static double
 min_of(const double *v, uint32_t n)
 {
@@ -866,7 +848,9 @@ measure(struct gen *g)
 			printf("\"cyc_per_pkt\": %.1f, ", median(v, k));
 		else
 			printf("\"cyc_per_pkt\": null, ");
-		k = pick_busy(w, n, only_clean, v);
+		for (i = 0, k = 0; i < n; i++)
+			if ((!only_clean || w[i].clean) && w[i].busy > 0)
+				v[k++] = w[i].busy;
 		printf("\"dut_busy\": %.3f, \"installs_per_s\": null, "
 		       "\"hit_ratio\": null, \"dut_source\": \"ovs-pmd-stats\", ", median(v, k));
 	} else if (g->o.no_dut) {
@@ -936,6 +920,9 @@ main(int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	/* A DUT that closes its socket (telemetry, unixctl) fails a write,
+	 * which the readers handle; it must not end the generator. */
+	signal(SIGPIPE, SIG_IGN);
 	g.tel_fd = -1;
 	g.ovs_fd = -1;
 	if (port_init(&g) != 0) {

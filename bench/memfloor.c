@@ -31,6 +31,7 @@
 
 #include "halb/flow.h"
 #include "halb/pkt.h"
+#include "stats.h"
 
 #define BURST 32u
 #define HUGE_2M (2ul << 20)
@@ -48,15 +49,6 @@ struct region {
 	size_t bytes;
 };
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static uint64_t
 mix(uint64_t x)
 {
@@ -67,7 +59,8 @@ mix(uint64_t x)
 	return x ^ (x >> 33);
 }
 
-/* Flow f's key: a client 10.x.y.z:port to a VIP:80, as the generator's. */
+/* Flow f's key: a client 10.x.y.z to a VIP:80 (only the hash's spread
+ * matters here). */
 static uint32_t
 flow_hash(uint32_t f)
 {
@@ -178,14 +171,6 @@ run(const struct region *r, uint32_t flows, uint32_t packets, bool two_lines,
 	}
 	sink += acc;
 	return (now_s() - t0) * 1e9 / done;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 #define MAX_ROUNDS 31u

@@ -508,7 +508,8 @@ else
 			done
 			# The memory floor of a hit, without halb (bench/memfloor.c).
 			log "scale: the memory floor of a hit"
-			taskset -c 1 "$MF_BIN" >"$RUN/memfloor.out" 2>&1
+			taskset -c 1 "$MF_BIN" >"$RUN/memfloor.out" 2>&1 ||
+				log "memfloor failed: $(tail -n 1 "$RUN/memfloor.out")"
 			grep '^RESULT ' "$RUN/memfloor.out" | cut -c8- |
 				sed 's/^/{"test": "memfloor", "r": /; s/$/}/' >>"$RES"
 		else

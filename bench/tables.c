@@ -27,25 +27,9 @@
 
 #include "halb/flow.h"
 #include "halb/mh.h"
+#include "stats.h"
 
 #define MAX_BUILDS 64u
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 static void
 flows(uint32_t entries)

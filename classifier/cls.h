@@ -51,7 +51,7 @@ extern int cls_logtype;
 
 struct cls_sweep {
 	uint64_t last_tsc; /* TSC of the last budget */
-	uint64_t owed;     /* buckets owed, times the sweep's TSC period */
+	uint64_t owed;     /* buckets owed, times tsc_hz */
 };
 
 struct hl_keyring;
@@ -94,10 +94,9 @@ void cls_sweep_start(struct cls *c, uint32_t w, uint64_t now_tsc);
 /*
  * Worker w's housekeeping between bursts: the expiry scan of the buckets
  * the time since the last call earned (see CLS_EXPIRE_SWEEP_MS), reclaim
- * of entries past their grace period, the flow count.  Returns the flows
- * removed.
+ * of entries past their grace period, the flow count.
  */
-uint32_t cls_housekeep(struct cls *c, uint32_t w, uint64_t now_tsc);
+void cls_housekeep(struct cls *c, uint32_t w, uint64_t now_tsc);
 
 /*
  * Loads the health the forwarder's memory remembers (a restarted

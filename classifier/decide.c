@@ -129,45 +129,37 @@ cls_sweep_start(struct cls *c, uint32_t w, uint64_t now_tsc)
 }
 
 /*
- * Buckets the expiry scan owes worker w's table at now_tsc: n_buckets per
- * CLS_EXPIRE_SWEEP_MS (longer for tables of over CLS_EXPIRE_MAX_RATE
- * buckets), kept in units of 1/period bucket so that the
- * fraction a fast loop earns per call adds up instead of rounding to 0.
- * What is over the per-call cap is owed to the next calls, up to one
- * sweep: a loop too slow to keep up sweeps at the cap's pace.
+ * Buckets the expiry scan owes worker w's table at now_tsc: the table
+ * once per CLS_EXPIRE_SWEEP_MS, at most CLS_EXPIRE_MAX_RATE buckets a
+ * second.  What is owed is kept in buckets × TSC ticks a second, so that
+ * the fraction a fast loop earns per call adds up instead of rounding to
+ * 0.  What is over the per-call cap is owed to the next calls, up to one
+ * sweep: a loop too slow to keep up sweeps at the cap's pace.  Bounds:
+ * owed stays below 2 × n_buckets × tsc_hz (2^58 for 2^24 buckets at
+ * 5 GHz).
  */
 static uint32_t
 sweep_budget(struct cls *c, uint32_t w, uint64_t now_tsc)
 {
 	struct cls_sweep *sw = &c->sweep[w];
-	uint64_t nb = c->fw[w].t->n_buckets, dt, n;
-	uint64_t ms = RTE_MAX((uint64_t)CLS_EXPIRE_SWEEP_MS,
-			      nb * 1000 / CLS_EXPIRE_MAX_RATE);
-	uint64_t period = c->shm->tsc_hz / 1000 * ms;
+	uint64_t hz = c->shm->tsc_hz, nb = c->fw[w].t->n_buckets, dt, n;
+	uint64_t rate = RTE_MIN(nb * 1000 / CLS_EXPIRE_SWEEP_MS,
+				(uint64_t)CLS_EXPIRE_MAX_RATE);
 
 	dt = now_tsc > sw->last_tsc ? now_tsc - sw->last_tsc : 0;
 	sw->last_tsc = now_tsc;
-	/* A stall earns one sweep at most (and keeps the product small:
-	 * period * n_buckets is below 2^57 for 2^24 buckets at 5 GHz). */
-	if (dt > period)
-		dt = period;
-	sw->owed += dt * nb;
-	n = sw->owed / period;
-	if (n > CLS_EXPIRE_MAX_BUCKETS)
-		n = CLS_EXPIRE_MAX_BUCKETS;
-	sw->owed -= n * period;
-	if (sw->owed > nb * period)
-		sw->owed = nb * period;
+	/* A stall earns one sweep at most. */
+	dt = RTE_MIN(dt, nb * hz / rate);
+	sw->owed += dt * rate;
+	n = RTE_MIN(sw->owed / hz, (uint64_t)CLS_EXPIRE_MAX_BUCKETS);
+	sw->owed = RTE_MIN(sw->owed - n * hz, nb * hz);
 	return (uint32_t)n;
 }
 
-uint32_t
+void
 cls_housekeep(struct cls *c, uint32_t w, uint64_t now_tsc)
 {
-	uint32_t n;
-
-	n = flow_expire_scan(&c->fw[w], sweep_budget(c, w, now_tsc), cls_expired, c);
+	flow_expire_scan(&c->fw[w], sweep_budget(c, w, now_tsc), cls_expired, c);
 	flow_reclaim(&c->fw[w]);
 	c->shm->workers[w].flow_count = flow_count(&c->fw[w]);
-	return n;
 }

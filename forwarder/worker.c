@@ -530,9 +530,9 @@ fwd_worker_clock(struct fwd_worker *w, uint64_t tsc)
  * act.  The prefetches go in loops of their own: on this machine a
  * prefetch that misses the TLB holds its place in the reorder buffer
  * until the page walk is done, so with a parse between two prefetches
- * only a few of them were in flight at once (bench/memfloor.c: 10M
- * flows, a hit's two lines in 390-500 ns a packet interleaved, 110-155
- * ns in a loop of their own).  Frames of one flow keep their order.
+ * only a few of them were in flight at once (bench/memfloor.c;
+ * docs/PERFORMANCE.md, "10M flows").  Frames of one flow keep their
+ * order.
  */
 void
 fwd_worker_burst(struct fwd_worker *w, struct rte_mbuf **pkts, uint32_t n,

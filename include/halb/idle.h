@@ -39,7 +39,11 @@ halb_idle_backoff(uint32_t *idle, uint32_t max_us)
 		return;
 	}
 	us = (*idle - HALB_IDLE_SPIN_LOOPS + 1) * HALB_IDLE_STEP_US;
-	usleep(us < max_us ? us : max_us);
+	if (us >= max_us) {
+		us = max_us;
+		--*idle; /* stays at the longest sleep, never wraps */
+	}
+	usleep(us);
 }
 
 #endif

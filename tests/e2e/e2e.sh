@@ -55,7 +55,7 @@ cleanup() {
 	[ "$TOPO" = 1 ] && "$HALB_E2E_DIR/topo.sh" down "$P"
 	halb_remove_dpdk_files "$FP"
 	# The classifier killed with SIGKILL leaves its health socket.
-	[ -n "$FP" ] && rm -f "/run/halb/$FP.health"
+	[ -r "$CONF" ] && rm -f -- "$(halb_health_socket "$CONF")"
 	rm -rf "$WORK"
 	exit "$rc"
 }

@@ -59,7 +59,7 @@ halb_wait_until() {
 # `ip netns exec` execs its command, so the PID is the program's own.
 halb_spawn() {
 	local logfile=$1; shift
-	"$@" >"$logfile" 2>&1 </dev/null &
+	"$@" >"$logfile" 2>&1 </dev/null 8>&- 9>&- &
 	HALB_LAST_PID=$!
 	HALB_PIDS+=("$HALB_LAST_PID")
 }
@@ -248,19 +248,17 @@ halb_conf_health() {
 	done
 }
 
-# halb_agent_conf HOST CONF WORKDIR INTERVAL_MS [FALL]: prints halb-agent's
-# file for the rig's backend host HOST (b1..b3), from what CONF says of the
-# handler and of HOST's key: it reports every INTERVAL_MS to
+# halb_agent_conf HOST WORKDIR INTERVAL_MS [FALL]: prints halb-agent's
+# file for the rig's backend host HOST (b1..b3), from what halb_conf_health
+# read of the handler and of HOST's key: it reports every INTERVAL_MS to
 # HALB_HEALTH_LISTEN the six services as conf/halb.conf names them, each
 # with an HTTP check of the local server (backend_http.py) that times out
 # after one interval and takes FALL failures in a row (default 2: a Python
 # server on 2 busy cores may miss one answer) to go down; its control
-# socket is WORKDIR/agent-HOST.sock.  Returns 1, printing nothing, when CONF
-# lacks something (halb_conf_health).
+# socket is WORKDIR/agent-HOST.sock.
 halb_agent_conf() {
-	local b=$1 conf=$2 dir=$3 interval=$4 fall=${5:-2} i=${1#b}
+	local b=$1 dir=$2 interval=$3 fall=${4:-2} i=${1#b}
 	local svc af addr port url name first=1
-	halb_conf_health "$conf" || return 1
 	cat <<EOF
 agent = {
   host = "$b";
@@ -290,12 +288,14 @@ EOF
 }
 
 # halb_write_agent_confs CONF WORKDIR INTERVAL_MS [FALL]: halb_agent_conf
-# for every backend host, into WORKDIR/agent-bN.conf.
+# for every backend host, into WORKDIR/agent-bN.conf.  Returns 1 when CONF
+# lacks something (halb_conf_health says what on stderr).
 halb_write_agent_confs() {
 	local conf=$1 dir=$2 b
 	shift 2
+	halb_conf_health "$conf" || return 1
 	for b in $HALB_BACKENDS; do
-		halb_agent_conf "$b" "$conf" "$dir" "$@" >"$dir/agent-$b.conf" || return 1
+		halb_agent_conf "$b" "$dir" "$@" >"$dir/agent-$b.conf"
 	done
 }
 

@@ -66,6 +66,10 @@ sysctl_set() { local n=$1; shift; nsx "$n" sysctl -qw "$@"; }
 # the machine's CPU under load.  kernel_leg undoes it, for a peer that
 # gives halb0 to the kernel (bench/peers.sh).
 dpdk_leg() {
+	if ! command -v nft >/dev/null; then
+		echo "$0: nft is missing (package nftables): the kernel of $P-lb will route and discard what arrives on halb0" >&2
+		return 0
+	fi
 	nsx lb nft -f - <<-EOF
 		table netdev halb_dpdk_leg {
 			chain ingress {
