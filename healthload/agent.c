@@ -73,12 +73,12 @@ struct agent {
 	struct hlu_ratelimit rl_reject, rl_send;
 };
 
-static void
+static int
 ep_set(struct agent *a, int op, int fd, uint32_t events, uint64_t tag)
 {
 	struct epoll_event ev = { .events = events, .data.u64 = tag };
 
-	epoll_ctl(a->ep, op, fd, &ev);
+	return epoll_ctl(a->ep, op, fd, &ev) == 0 ? 0 : -errno;
 }
 
 /* ---- reporting ---- */
@@ -228,10 +228,11 @@ start_check(struct agent *a, uint32_t i, uint64_t now)
 		r = hc_probe_start(&c->probe, (struct sockaddr *)&ss, sl,
 				   s->check_type == AGC_CHECK_HTTP ? s->path : NULL,
 				   host, s->expect, now + s->timeout_ms);
-		if (r == HC_PENDING)
-			ep_set(a, EPOLL_CTL_ADD, c->probe.fd,
-			       hc_probe_events(&c->probe), TAG(T_PROBE, i));
-		else
+		if (r == HC_PENDING &&
+		    ep_set(a, EPOLL_CTL_ADD, c->probe.fd,
+			   hc_probe_events(&c->probe), TAG(T_PROBE, i)) != 0)
+			check_done(a, i, false, "epoll_ctl failed", now);
+		else if (r != HC_PENDING)
 			check_done(a, i, false, c->probe.why, now);
 		break;
 	case AGC_CHECK_COMMAND:
@@ -251,10 +252,11 @@ on_probe(struct agent *a, uint32_t i, uint64_t now)
 	if (i >= a->cfg->n_services || c->probe.fd < 0)
 		return;
 	r = hc_probe_step(&c->probe);
-	if (r == HC_PENDING)
-		ep_set(a, EPOLL_CTL_MOD, c->probe.fd, hc_probe_events(&c->probe),
-		       TAG(T_PROBE, i));
-	else
+	if (r == HC_PENDING &&
+	    ep_set(a, EPOLL_CTL_MOD, c->probe.fd, hc_probe_events(&c->probe),
+		   TAG(T_PROBE, i)) != 0)
+		check_done(a, i, false, "epoll_ctl failed", now);
+	else if (r != HC_PENDING)
 		check_done(a, i, r == HC_OK, c->probe.why, now);
 }
 
@@ -400,12 +402,12 @@ on_listen(struct agent *a)
 		for (i = 0; i < AG_MAX_CLIENTS; i++)
 			if (a->clients[i].fd < 0)
 				break;
-		if (i == AG_MAX_CLIENTS) {
+		if (i == AG_MAX_CLIENTS ||
+		    ep_set(a, EPOLL_CTL_ADD, fd, EPOLLIN, TAG(T_CLIENT, i)) != 0) {
 			close(fd);
 			continue;
 		}
 		a->clients[i].fd = fd;
-		ep_set(a, EPOLL_CTL_ADD, fd, EPOLLIN, TAG(T_CLIENT, i));
 	}
 }
 
@@ -465,6 +467,7 @@ open_all(struct agent *a)
 {
 	char ip[HALB_IP_STRLEN];
 	sigset_t mask;
+	int r;
 
 	a->ep = epoll_create1(EPOLL_CLOEXEC);
 	if (a->ep < 0)
@@ -491,10 +494,11 @@ open_all(struct agent *a)
 	a->sig = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (a->sig < 0)
 		return -errno;
-	ep_set(a, EPOLL_CTL_ADD, a->udp, EPOLLIN, TAG(T_UDP, 0));
-	ep_set(a, EPOLL_CTL_ADD, a->listen, EPOLLIN, TAG(T_LISTEN, 0));
-	ep_set(a, EPOLL_CTL_ADD, a->sig, EPOLLIN, TAG(T_SIGNAL, 0));
-	return 0;
+	if ((r = ep_set(a, EPOLL_CTL_ADD, a->udp, EPOLLIN, TAG(T_UDP, 0))) != 0 ||
+	    (r = ep_set(a, EPOLL_CTL_ADD, a->listen, EPOLLIN, TAG(T_LISTEN, 0))) != 0 ||
+	    (r = ep_set(a, EPOLL_CTL_ADD, a->sig, EPOLLIN, TAG(T_SIGNAL, 0))) != 0)
+		HLU_LOG(ERR, "epoll_ctl: %s", strerror(-r));
+	return r;
 }
 
 static void
