@@ -50,7 +50,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <rte_cycles.h>
@@ -319,28 +318,6 @@ parse_opts(int argc, char **argv, struct opts *o)
 
 /* ---- Open vSwitch's counters (--dut-ovs) ---- */
 
-static int
-ovs_ctl_open(const char *path)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (strlen(path) >= sizeof(sun.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
-		int err = errno;
-
-		fprintf(stderr, "gen: cannot reach %s: %s\n", path, strerror(err));
-		close(fd);
-		return -err;
-	}
-	return fd;
-}
-
 /*
  * One JSON-RPC request on ovs-vswitchd's unixctl socket; returns its reply
  * (a static buffer: one JSON object whose "result" is the command's text)
@@ -412,7 +389,7 @@ ovs_read(struct gen *g, struct dut *d)
 		/* No answer in time: a late one must not be taken for the
 		 * next, so the connection starts over. */
 		close(g->ovs_fd);
-		g->ovs_fd = ovs_ctl_open(g->o.dut_ovs);
+		g->ovs_fd = probe_unix_connect(g->o.dut_ovs, SOCK_STREAM);
 		return;
 	}
 	if (strstr(r, "core_id 1:") == NULL || strstr(r, "packets received: ") == NULL ||
@@ -949,7 +926,7 @@ main(int argc, char **argv)
 			goto out;
 	}
 	if (g.o.dut_ovs != NULL) {
-		g.ovs_fd = ovs_ctl_open(g.o.dut_ovs);
+		g.ovs_fd = probe_unix_connect(g.o.dut_ovs, SOCK_STREAM);
 		if (g.ovs_fd < 0)
 			goto out;
 	}

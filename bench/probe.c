@@ -17,23 +17,39 @@
 #define TEL_REPLY 65536u
 
 int
-probe_tel_open(const char *prefix)
+probe_unix_connect(const char *path, int type)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	char hello[1024];
-	int fd;
+	int fd, err;
 
-	snprintf(sun.sun_path, sizeof(sun.sun_path),
-		 "/var/run/dpdk/%s/dpdk_telemetry.v2", prefix);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, "gen: socket path too long: %s\n", path);
+		return -ENAMETOOLONG;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, type, 0);
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
-	    read(fd, hello, sizeof(hello)) <= 0) {
-		int err = errno;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+		return fd;
+	err = errno;
+	fprintf(stderr, "gen: cannot reach %s: %s\n", path, strerror(err));
+	close(fd);
+	return -err;
+}
 
-		fprintf(stderr, "gen: cannot reach %s: %s\n", sun.sun_path,
-			strerror(err));
+int
+probe_tel_open(const char *prefix)
+{
+	char path[256], hello[1024];
+	int fd;
+
+	snprintf(path, sizeof(path), "/var/run/dpdk/%s/dpdk_telemetry.v2", prefix);
+	fd = probe_unix_connect(path, SOCK_SEQPACKET);
+	if (fd >= 0 && read(fd, hello, sizeof(hello)) <= 0) {
+		int err = errno ? errno : EPIPE;
+
+		fprintf(stderr, "gen: no greeting from %s: %s\n", path, strerror(err));
 		close(fd);
 		return -err;
 	}

@@ -14,6 +14,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* A unix socket of `type` connected to path.  Returns it or -errno
+ * (reported on stderr). */
+int probe_unix_connect(const char *path, int type);
+
 /* Connects to the telemetry socket of DPDK file prefix `prefix`.
  * Returns the socket or -errno (reported on stderr). */
 int probe_tel_open(const char *prefix);

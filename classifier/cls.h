@@ -52,6 +52,8 @@ extern int cls_logtype;
 struct cls_sweep {
 	uint64_t last_tsc; /* TSC of the last budget */
 	uint64_t owed;     /* buckets owed, times tsc_hz */
+	uint64_t rate;     /* buckets a second (set once: the table's size) */
+	uint64_t max_dt;   /* TSC ticks of one sweep: what a stall earns */
 };
 
 struct hl_keyring;

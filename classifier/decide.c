@@ -124,8 +124,14 @@ cls_expired(void *ctx, const struct flow_entry *e)
 void
 cls_sweep_start(struct cls *c, uint32_t w, uint64_t now_tsc)
 {
-	c->sweep[w].last_tsc = now_tsc;
-	c->sweep[w].owed = 0;
+	struct cls_sweep *sw = &c->sweep[w];
+	uint64_t nb = c->fw[w].t->n_buckets;
+
+	sw->last_tsc = now_tsc;
+	sw->owed = 0;
+	sw->rate = RTE_MIN(nb * 1000 / CLS_EXPIRE_SWEEP_MS,
+			   (uint64_t)CLS_EXPIRE_MAX_RATE);
+	sw->max_dt = nb * c->shm->tsc_hz / sw->rate;
 }
 
 /*
@@ -143,14 +149,12 @@ sweep_budget(struct cls *c, uint32_t w, uint64_t now_tsc)
 {
 	struct cls_sweep *sw = &c->sweep[w];
 	uint64_t hz = c->shm->tsc_hz, nb = c->fw[w].t->n_buckets, dt, n;
-	uint64_t rate = RTE_MIN(nb * 1000 / CLS_EXPIRE_SWEEP_MS,
-				(uint64_t)CLS_EXPIRE_MAX_RATE);
 
 	dt = now_tsc > sw->last_tsc ? now_tsc - sw->last_tsc : 0;
 	sw->last_tsc = now_tsc;
 	/* A stall earns one sweep at most. */
-	dt = RTE_MIN(dt, nb * hz / rate);
-	sw->owed += dt * rate;
+	dt = RTE_MIN(dt, sw->max_dt);
+	sw->owed += dt * sw->rate;
 	n = RTE_MIN(sw->owed / hz, (uint64_t)CLS_EXPIRE_MAX_BUCKETS);
 	sw->owed = RTE_MIN(sw->owed - n * hz, nb * hz);
 	return (uint32_t)n;
