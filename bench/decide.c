@@ -48,7 +48,7 @@
 #include "halb/sched.h"
 #include "halb/shm-t.h"
 #include "halb/svc.h"
-#include "../classifier/cls.h"
+#include "cls.h"
 #include "frames.h"
 #include "stats.h"
 

@@ -14,6 +14,8 @@
 #include "halb/pkt.h"
 #include "cls.h"
 
+RTE_LOG_REGISTER_DEFAULT(cls_logtype, INFO);
+
 static uint8_t
 initial_state(const struct pkt_info *pi)
 {

@@ -60,18 +60,14 @@ service_apply(struct cls *c, uint32_t s)
 {
 	const struct cfg_service *cs = &c->cfg->services[s];
 	struct halb_mh_shm *mh = &c->shm->mh[s];
-	struct mh_backend mb[CFG_MAX_BACKENDS];
 	uint32_t w[CFG_MAX_BACKENDS], b, next;
 	int rc;
 
-	for (b = 0; b < cs->n_backends; b++) {
+	for (b = 0; b < cs->n_backends; b++)
 		w[b] = effective_weight(&c->shm->health[s][b]);
-		mb[b].id = mh_backend_id(cs->backends[b].ip.b, cs->backends[b].port);
-		mb[b].weight = w[b];
-	}
 	next = __atomic_load_n(&mh->cur, __ATOMIC_ACQUIRE) ^ 1;
 	rte_rcu_qsbr_synchronize(c->shm->qsbr, RTE_QSBR_THRID_INVALID);
-	rc = mh_build(mh->table[next], mh->size, mb, cs->n_backends);
+	rc = svc_maglev_build(cs, w, mh->table[next], mh->size);
 	if (rc != 0) {
 		CLS_LOG(ERR, "service %s: Maglev rebuild failed: %s", cs->name,
 			strerror(-rc));

@@ -27,15 +27,13 @@
 #include <rte_errno.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
-#include <rte_memzone.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
 #include "halb/cfg.h"
 #include "halb/idle.h"
+#include "halb/shm.h"
 #include "cls.h"
-
-RTE_LOG_REGISTER_DEFAULT(cls_logtype, INFO);
 
 #define CLS_BURST 32
 #define FWD_GONE_MS 2000
@@ -81,26 +79,20 @@ eal_start(const char *prog, const struct halb_cfg *cfg)
 static int
 attach(struct cls *c)
 {
-	const struct rte_memzone *mz = rte_memzone_lookup(HALB_SHM_NAME);
 	uint32_t w, s, b;
 	int rc;
 
-	if (mz == NULL) {
+	rc = halb_shm_attach(c->cfg, &c->shm);
+	if (rc == -ENOENT)
 		CLS_LOG(ERR, "no shared memory %s: is halb-forwarder running with file_prefix %s?",
 			HALB_SHM_NAME, c->cfg->file_prefix);
-		return -ENOENT;
-	}
-	c->shm = mz->addr;
-	if (__atomic_load_n(&c->shm->magic, __ATOMIC_ACQUIRE) != HALB_SHM_MAGIC ||
-	    c->shm->version != HALB_SHM_VERSION) {
+	else if (rc == -EAGAIN)
 		CLS_LOG(ERR, "shared memory not ready or of another version");
-		return -EAGAIN;
-	}
-	if (c->shm->cfg_digest != cfg_digest(c->cfg)) {
+	else if (rc == -EINVAL)
 		CLS_LOG(ERR, "%s differs from the forwarder's configuration: run both from the same file",
 			c->cfg->path);
-		return -EINVAL;
-	}
+	if (rc != 0)
+		return rc;
 	rc = svc_map_build(&c->svcs, c->cfg);
 	if (rc != 0)
 		return rc;

@@ -21,6 +21,8 @@
 #define CFG_MAX_SERVICES 64
 #define CFG_MAX_BACKENDS 256 /* per service */
 #define CFG_MAX_NEIGH 256
+#define CFG_MAX_LCORE 128     /* lcore ids 0..127: DPDK's RTE_MAX_LCORE (checked
+                               * by the forwarder) */
 #define CFG_NAME_LEN 32
 #define CFG_ARG_LEN 256
 #define CFG_HOST_LEN 64       /* host ids: 1..63 bytes (HL_NAME_MAX) */

@@ -31,12 +31,10 @@
 #include <string.h>
 
 #include <libconfig.h>
-#include <rte_config.h>
 
 #include "halb/cfg.h"
 #include "cfg_priv.h"
 
-#define CFG_MAX_LCORE RTE_MAX_LCORE
 #define CFG_MAX_SECONDS 86400
 
 /* Which keys of the service being read are good, for its backends. */
