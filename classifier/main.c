@@ -31,12 +31,16 @@
 #include <rte_ring.h>
 
 #include "halb/cfg.h"
+#include "halb/hb.h"
 #include "halb/idle.h"
 #include "halb/shm.h"
 #include "cls.h"
 
 #define CLS_BURST 32
 #define FWD_GONE_MS 2000
+/* The heartbeat file (halb/hb.h): written at most once a millisecond,
+ * promised every CLS_HB_MS (an idle loop sleeps idle_sleep_us at most). */
+#define CLS_HB_MS 10
 
 static struct cls cls;
 
@@ -170,7 +174,9 @@ int
 main(int argc, char **argv)
 {
 	const char *path = NULL;
+	uint64_t beat_tsc = 0, beat_every;
 	uint32_t idle = 0, w, busy;
+	struct halb_hb *hb;
 	int opt, rc = 0;
 
 	opt = cfg_cli(argc, argv, "run the classifier (after the forwarder)", &path);
@@ -179,13 +185,22 @@ main(int argc, char **argv)
 	cls.cfg = cfg_load(path, stderr);
 	if (cls.cfg == NULL)
 		return 1;
+	hb = halb_hb_open(cls.cfg->file_prefix, "classifier",
+			  CLS_HB_MS + cls.cfg->idle_sleep_us / 1000);
+	if (hb == NULL) {
+		fprintf(stderr, "%s: cannot create the heartbeat file under %s/%s: %s\n",
+			path, HALB_RUN_DIR, cls.cfg->file_prefix, strerror(errno));
+		return 1;
+	}
 	if (eal_start(argv[0], cls.cfg) < 0) {
 		fprintf(stderr, "%s: EAL initialisation failed (is halb-forwarder running with file_prefix %s?): %s\n",
 			path, cls.cfg->file_prefix, rte_strerror(rte_errno));
+		halb_hb_close(hb);
 		return 1;
 	}
 	if (attach(&cls) != 0) {
 		rte_eal_cleanup();
+		halb_hb_close(hb);
 		return 1;
 	}
 	signal(SIGINT, on_signal);
@@ -193,13 +208,19 @@ main(int argc, char **argv)
 	CLS_LOG(INFO, "attached: %u worker(s), %u service(s)", cls.shm->n_workers,
 		cls.cfg->n_services);
 	halb_idle_init();
+	beat_every = cls.shm->tsc_hz / 1000;
 	printf("halb-classifier: ready\n");
 	fflush(stdout);
 
+	halb_hb_set_state(hb, HALB_HB_READY);
 	while (!cls.quit) {
 		uint64_t now = rte_rdtsc();
 
 		cls.shm->cls_alive = now;
+		if (now - beat_tsc >= beat_every) {
+			beat_tsc = now;
+			halb_hb_beat(hb, halb_hb_now_ns());
+		}
 		cls.now_ms = halb_now_ms(cls.shm, now);
 		/* A stale heartbeat alone may be a starved CPU: leave only
 		 * when the forwarder's process is gone too. */
@@ -223,11 +244,13 @@ main(int argc, char **argv)
 	}
 	/* A clean stop: tell the workers now rather than after the timeout. */
 	cls.shm->cls_pid = 0;
+	halb_hb_set_state(hb, HALB_HB_STOPPING);
 	cls_health_fini(&cls);
 	for (w = 0; w < cls.shm->n_workers; w++)
 		flow_writer_fini(&cls.fw[w]);
 	svc_map_free(&cls.svcs);
 	rte_eal_cleanup();
+	halb_hb_close(hb);
 	cfg_free(cls.cfg);
 	return rc;
 }

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <glob.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include <rte_mbuf.h>
 
 #include "halb/cfg.h"
+#include "halb/hb.h"
 #include "halb/shm.h"
 #include "fwd.h"
 
@@ -65,6 +67,50 @@ eal_start(const char *prog, const struct halb_cfg *cfg)
 	return rte_eal_init(argc, argv);
 }
 
+/* How often the main lcore beats, and how long a worker may go without
+ * turning its loop (plus twice its idle sleep) before the forwarder
+ * stops beating: a stuck worker blackholes its queues, so the whole
+ * forwarder counts as hung. */
+#define FWD_HB_MS 10
+#define FWD_STALL_MS 50
+
+struct fwd_lanes {
+	uint64_t stall_ns;
+	uint64_t loops[CFG_MAX_WORKERS];
+	uint64_t moved_ns[CFG_MAX_WORKERS];
+};
+
+static void
+main_beat(struct halb_hb *hb, struct fwd_lanes *l)
+{
+	uint64_t now = halb_hb_now_ns();
+	char note[HALB_HB_NOTE_LEN];
+	uint32_t w, stalled = 0;
+
+	note[0] = '\0';
+	for (w = 0; w < fwd.shm->n_workers; w++) {
+		uint64_t n = __atomic_load_n(&fwd.shm->workers[w].loops,
+					     __ATOMIC_RELAXED);
+
+		if (n != l->loops[w] || l->moved_ns[w] == 0) {
+			l->loops[w] = n;
+			l->moved_ns[w] = now;
+		} else if (now - l->moved_ns[w] > l->stall_ns) {
+			if (stalled++ == 0)
+				snprintf(note, sizeof(note),
+					 "worker %u stalled for %" PRIu64 " ms", w,
+					 (now - l->moved_ns[w]) / 1000000);
+		}
+	}
+	if (strcmp(note, hb->note) != 0) {
+		if (note[0] != '\0')
+			FWD_LOG(ERR, "%s: heartbeat withheld", note);
+		halb_hb_note(hb, note);
+	}
+	if (stalled == 0)
+		halb_hb_beat(hb, now);
+}
+
 static void
 remove_hugepage_files(const char *prefix)
 {
@@ -84,6 +130,8 @@ int
 main(int argc, char **argv)
 {
 	const char *path = NULL, *what;
+	struct fwd_lanes lanes = { 0 };
+	struct halb_hb *hb;
 	struct rte_mempool *pool;
 	uint32_t n_mbufs, p, w;
 	unsigned int lcore;
@@ -100,6 +148,10 @@ main(int argc, char **argv)
 			rte_strerror(rte_errno));
 		return 1;
 	}
+	hb = halb_hb_open(fwd.cfg->file_prefix, "forwarder", FWD_HB_MS);
+	if (hb == NULL)
+		rte_exit(EXIT_FAILURE, "cannot create the heartbeat file under %s/%s: %s\n",
+			 HALB_RUN_DIR, fwd.cfg->file_prefix, strerror(errno));
 	if (rte_lcore_count() != fwd.cfg->n_workers + 1)
 		rte_exit(EXIT_FAILURE, "eal.lcores gives %u lcores, expected %u\n",
 			 rte_lcore_count(), fwd.cfg->n_workers + 1);
@@ -135,14 +187,19 @@ main(int argc, char **argv)
 		rte_eal_remote_launch(fwd_worker_main, (void *)(uintptr_t)w++, lcore);
 	FWD_LOG(INFO, "%s: %u worker(s), %u service(s), %u flows per worker",
 		path, fwd.cfg->n_workers, fwd.cfg->n_services, fwd.cfg->flow_entries);
+	lanes.stall_ns = (uint64_t)(FWD_STALL_MS + 2 * fwd.cfg->idle_sleep_us / 1000) *
+			 1000000;
 	printf("halb-forwarder: ready\n");
 	fflush(stdout);
 
+	halb_hb_set_state(hb, HALB_HB_READY);
 	while (!fwd.quit) {
 		fwd.shm->fwd_alive = rte_rdtsc();
-		usleep(10000);
+		main_beat(hb, &lanes);
+		usleep(FWD_HB_MS * 1000);
 	}
 	FWD_LOG(INFO, "stopping");
+	halb_hb_set_state(hb, HALB_HB_STOPPING);
 	rte_eal_mp_wait_lcore();
 	for (p = 0; p < fwd.n_ports; p++) {
 		rte_eth_dev_stop(fwd.ports[p].port_id);
@@ -151,6 +208,7 @@ main(int argc, char **argv)
 	rc = 0;
 	rte_eal_cleanup();
 	remove_hugepage_files(fwd.cfg->file_prefix);
+	halb_hb_close(hb);
 	cfg_free(fwd.cfg);
 	return rc;
 }

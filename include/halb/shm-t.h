@@ -27,7 +27,7 @@
 
 #define HALB_SHM_NAME "halb_shm"
 #define HALB_SHM_MAGIC 0x68616c62u /* "halb" */
-#define HALB_SHM_VERSION 2u
+#define HALB_SHM_VERSION 3u
 #define HALB_RING_SIZE 1024u
 
 /* Why a worker dropped a packet (beyond the parser's verdicts). */
@@ -118,6 +118,8 @@ struct halb_worker_shm {
 	uint32_t lcore;
 	volatile uint32_t table_full; /* set by the classifier */
 	volatile uint32_t flow_count; /* live flows, by the classifier */
+	volatile uint64_t loops;      /* the worker's loop turns: the main
+				       * lcore beats only while they advance */
 	struct fwd_stats stats;
 } __attribute__((aligned(64)));
 
