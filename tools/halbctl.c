@@ -274,16 +274,17 @@ parts_print(const char *prefix)
 	struct halb_hb_view v;
 	unsigned int i;
 
-	printf("parts:\n");
+	printf("%-11s %-9s %8s %10s %8s  %s\n", "part", "state", "pid",
+	       "beat_ms", "up_s", "note");
 	for (i = 0; parts[i] != NULL; i++) {
 		if (halb_hb_read(prefix, parts[i], 0, &v) != 0) {
-			printf("  %s: %s\n", parts[i], v.verdict);
+			printf("%-11s %-9s\n", parts[i], v.verdict);
 			continue;
 		}
-		printf("  %s: %s, pid %d, last beat %" PRIu64 " ms ago, up %" PRIu64 " s%s%s\n",
-		       parts[i], v.verdict, (int)v.hb.pid, v.age_ms,
+		printf("%-11s %-9s %8d %10" PRIu64 " %8" PRIu64 "  %s\n", parts[i],
+		       v.verdict, (int)v.hb.pid, v.age_ms,
 		       (uint64_t)((halb_hb_now_ns() - v.hb.started_ns) / 1000000000u),
-		       v.hb.note[0] ? ": " : "", v.hb.note);
+		       v.hb.note);
 	}
 }
 
