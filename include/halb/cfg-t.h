@@ -37,10 +37,12 @@ enum cfg_mode {
 	CFG_MODE_TUNNEL,
 };
 
+/* CFG_SCHED_MAGLEV, ... from halb/sched-list.h. */
 enum cfg_sched {
-	CFG_SCHED_MAGLEV = 0,
-	CFG_SCHED_WRR,
-	CFG_SCHED_WLC,
+#define HALB_SCHED(e, name) CFG_SCHED_##e,
+#include "halb/sched-list.h"
+#undef HALB_SCHED
+	CFG_SCHED_MAX
 };
 
 struct cfg_port {

@@ -43,7 +43,12 @@ struct cfg_svc_ok {
 };
 
 static const char *const mode_names[] = { "dsr", "nat", "tunnel", NULL };
-static const char *const sched_names[] = { "maglev", "wrr", "wlc", NULL };
+static const char *const sched_names[] = {
+#define HALB_SCHED(e, name) [CFG_SCHED_##e] = #name,
+#include "halb/sched-list.h"
+#undef HALB_SCHED
+	NULL
+};
 static const char *const proto_names[] = { "tcp", "udp", NULL };
 
 unsigned int
@@ -1502,7 +1507,7 @@ cfg_mode_name(unsigned int mode)
 const char *
 cfg_sched_name(unsigned int sched)
 {
-	return sched < CFG_SCHED_WLC + 1 ? sched_names[sched] : "?";
+	return sched < CFG_SCHED_MAX ? sched_names[sched] : "?";
 }
 
 int
