@@ -5,7 +5,7 @@
  * the top-level health { } of halb-healthd and of the classifier that
  * trusts it.
  *
- * Backends are read with the services (cfg.c calls cfg_health_backend()
+ * Backends are read with the services (cfg_services.c calls cfg_health_backend()
  * for each), so that by the time health { } is read every agent host is
  * known: peers and health.name must not reuse one.  Agents are kept once
  * per host id in cfg->health.agents; every backend naming a host must
@@ -13,7 +13,7 @@
  * default is resolved here, so that programs read plain values: a check
  * has a type, a port and an address; a socket has a path.
  *
- * Like cfg.c, every mistake is one "FILE:LINE: message" and loading goes
+ * Like every section, every mistake is one "FILE:LINE: message" and loading goes
  * on; nothing here keeps state between calls.
  */
 #include <ctype.h>
@@ -97,7 +97,7 @@ sc_hexkey(const struct cfg_scope *sc, const char *key, bool required,
 	if (cfg_hex_key(v, k, why, sizeof(why)) != 0) {
 		/* Never echo a secret, even a bad one. */
 		cfg_err(sc->ctx, s, "%s: bad key: %s",
-			key_name(sc, key, name, sizeof(name)), why);
+			cfg_key_name(sc, key, name, sizeof(name)), why);
 		return NULL;
 	}
 	return s;
@@ -160,7 +160,7 @@ sc_endpoint(const struct cfg_scope *sc, const char *key, bool required,
 	if (cfg_parse_endpoint(v, ip, port) != 0) {
 		cfg_err(sc->ctx, s,
 			"%s: \"%s\" is not ADDRESS:PORT (\"198.18.0.3:7300\", \"[fd00::3]:7300\", port 1..65535)",
-			key_name(sc, key, name, sizeof(name)), v);
+			cfg_key_name(sc, key, name, sizeof(name)), v);
 		return NULL;
 	}
 	return s;
@@ -189,7 +189,7 @@ sc_anyaddr(const struct cfg_scope *sc, const char *key, bool required,
 	s = sc_str(sc, key, required, &v);
 	if (s == NULL)
 		return NULL;
-	key_name(sc, key, name, sizeof(name));
+	cfg_key_name(sc, key, name, sizeof(name));
 	if (halb_ip_parse(v, &a) != 0) {
 		cfg_err(sc->ctx, s, "bad address \"%s\" for %s", v, name);
 		return NULL;
@@ -215,7 +215,7 @@ sc_sockpath(const struct cfg_scope *sc, const char *key,
 	s = sc_str(sc, key, false, &v);
 	if (s == NULL)
 		return NULL;
-	key_name(sc, key, name, sizeof(name));
+	cfg_key_name(sc, key, name, sizeof(name));
 	if (v[0] != '/' || strlen(v) >= CFG_SOCK_LEN) {
 		cfg_err(sc->ctx, s,
 			"%s: \"%s\" must be an absolute path of at most %d characters",
@@ -264,7 +264,7 @@ load_backend_agent(const struct cfg_scope *be_sc, struct cfg_backend *be,
 	sc_group(be_sc, "agent", keys, &sc);
 	if (sc.grp == NULL)
 		return;
-	a.line = (int)setting_line(sc.grp);
+	a.line = (int)cfg_setting_line(sc.grp);
 	s_host = sc_hostid(&sc, "host", true, a.host);
 	s_key = sc_hexkey(&sc, "key", true, &a.key);
 	sc_keyid(&sc, &a.key);
@@ -315,7 +315,7 @@ load_check_path(const struct cfg_scope *sc, struct cfg_check *c)
 	s = sc_str(sc, "path", false, &v);
 	if (s == NULL)
 		return;
-	key_name(sc, "path", name, sizeof(name));
+	cfg_key_name(sc, "path", name, sizeof(name));
 	n = strlen(v);
 	if (v[0] != '/' || n >= CFG_CHECK_PATH_LEN) {
 		cfg_err(sc->ctx, s,
@@ -359,7 +359,7 @@ load_backend_check(const struct cfg_scope *be_sc, unsigned int si,
 	sc_group(be_sc, "check", keys, &sc);
 	if (sc.grp == NULL)
 		type = be->agent != 0 || svc->proto == IPPROTO_UDP ||
-		       backend_port(svc, be) == 0 ? CFG_CHECK_NONE :
+		       cfg_backend_port(svc, be) == 0 ? CFG_CHECK_NONE :
 		       CFG_CHECK_TCP;
 	else
 		type = CFG_CHECK_TCP;
@@ -409,7 +409,7 @@ load_backend_check(const struct cfg_scope *be_sc, unsigned int si,
 	if (s == NULL && sc_member(&sc, "port", false) != NULL)
 		return;
 	if (port == 0 && base_ok)
-		port = backend_port(svc, be);
+		port = cfg_backend_port(svc, be);
 	if (port == 0 && base_ok)
 		cfg_err(sc.ctx, sc.grp,
 			"%s: no port to probe: the service covers all ports, give check.port",
@@ -455,7 +455,7 @@ load_peer(struct cfg_ctx *ctx, const config_setting_t *list, unsigned int idx)
 	if (!sc_elem(ctx, list, idx, "health.peers", keys, &sc))
 		return;
 	memset(p, 0, sizeof(*p));
-	p->line = (int)setting_line(sc.grp);
+	p->line = (int)cfg_setting_line(sc.grp);
 	s_name = sc_hostid(&sc, "name", true, p->name);
 	s_addr = sc_endpoint(&sc, "address", true, &p->ip, &p->port);
 	s_key = sc_hexkey(&sc, "key", true, &p->key);
@@ -486,8 +486,10 @@ load_peer(struct cfg_ctx *ctx, const config_setting_t *list, unsigned int idx)
 		h->n_peers++;
 }
 
-void
-cfg_health_load(const struct cfg_scope *root)
+/* The optional top-level health { }; after the services, whose agents
+ * it checks its names against. */
+static void
+load_health(const struct cfg_scope *root)
 {
 	static const char *const keys[] = { "listen", "name", "key", "key_id",
 		"weight_policy", "weight_min", "weight_max", "report_window_ms",
@@ -503,7 +505,7 @@ cfg_health_load(const struct cfg_scope *root)
 
 	sc_group(root, "health", keys, &sc);
 	cfg->has_health = sc.grp != NULL;
-	h->line = (int)setting_line(sc.grp);
+	h->line = (int)cfg_setting_line(sc.grp);
 	halb_ip_parse("0.0.0.0", &h->listen_ip);
 	h->listen_port = HEALTH_PORT_DEFAULT;
 	sc_endpoint(&sc, "listen", false, &h->listen_ip, &h->listen_port);
@@ -548,3 +550,9 @@ cfg_health_load(const struct cfg_scope *root)
 	for (i = 0; i < n; i++)
 		load_peer(ctx, list, i);
 }
+
+const struct cfg_section cfg_section_health = {
+	.name = "health",
+	.keys = (const char *const[]){ "health", NULL },
+	.load = load_health,
+};
