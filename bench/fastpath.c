@@ -20,7 +20,6 @@
  * Output: "RESULT {json}" with packets, bursts and cycles per packet.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +37,7 @@
 #include "halb/pkt.h"
 #include "halb/shm.h"
 #include "fwd.h"
+#include "args.h"
 #include "frames.h"
 
 #define BURST 32u
@@ -120,56 +120,28 @@ install(const struct bench_tmpl *tmpl, uint32_t n, uint32_t *svc_out)
 int
 main(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "vip", required_argument, NULL, 'v' },
-		{ "flows", required_argument, NULL, 'n' },
-		{ "bursts", required_argument, NULL, 'b' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *path = NULL;
-	uint32_t vip, flows = 1000, bursts = 2000, i, k, next = 0, svc = 0;
+	struct bench_args args = { .flows = 1000, .count = 2000 };
+	uint32_t vip, flows, bursts, i, k, next = 0, svc = 0;
 	struct rte_mbuf *pkts[BURST];
 	struct bench_tmpl tmpl;
 	struct rte_mempool *pool;
 	struct fwd_worker *w;
 	uint64_t cycles = 0, t0;
 	const char *what;
-	int n, opt;
+	int n;
 
 	n = rte_eal_init(argc, argv);
 	if (n < 0)
 		return 1;
 	argc -= n;
 	argv += n;
-	bench_parse_ip4("198.18.2.100", &vip);
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		switch (opt) {
-		case 'c':
-			path = optarg;
-			break;
-		case 'v':
-			if (bench_parse_ip4(optarg, &vip) != 0)
-				return 2;
-			break;
-		case 'n':
-			flows = (uint32_t)strtoul(optarg, NULL, 0);
-			break;
-		case 'b':
-			bursts = (uint32_t)strtoul(optarg, NULL, 0);
-			break;
-		default:
-			fprintf(stderr, "usage: %s [EAL] -- --config FILE [--vip A] [--flows N] [--bursts B]\n",
-				argv[0]);
-			return 2;
-		}
-	}
-	if (path == NULL || flows == 0 || flows > BENCH_MAX_FLOWS) {
-		fprintf(stderr, "fastpath: --config FILE is required\n");
-		return 2;
-	}
-	fwd.cfg = cfg_load(path, stderr);
+	n = bench_args_parse(argc, argv, "bursts", UINT32_MAX / BURST, &args);
+	if (n != 0)
+		return n;
+	flows = args.flows;
+	bursts = args.count;
+	vip = args.vip;
+	fwd.cfg = cfg_load(args.path, stderr);
 	if (fwd.cfg == NULL)
 		return 1;
 	if (fwd.cfg->flow_entries < flows)
