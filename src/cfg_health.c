@@ -49,10 +49,10 @@ cfg_weight_policy_name(unsigned int policy)
 /* ---- getters ---- */
 
 int
-cfg_hex_key(const char *hex, struct hl_key *k, char *why, size_t len)
+cfg_hex_key(const char *hex, struct seal_key *k, char *why, size_t len)
 {
 	size_t n = strlen(hex), i;
-	uint8_t b[HL_KEY_MAX];
+	uint8_t b[SEAL_KEY_MAX];
 
 	for (i = 0; i < n; i++) {
 		if (!isxdigit((unsigned char)hex[i])) {
@@ -66,11 +66,11 @@ cfg_hex_key(const char *hex, struct hl_key *k, char *why, size_t len)
 		snprintf(why, len, "odd number of hex digits (%zu)", n);
 		return -EINVAL;
 	}
-	if (n / 2 < HL_KEY_MIN || n / 2 > HL_KEY_MAX) {
+	if (n / 2 < SEAL_KEY_MIN || n / 2 > SEAL_KEY_MAX) {
 		snprintf(why, len,
 			 "%zu bytes, expected %u to %u (%u to %u hex digits; `openssl rand -hex 32` makes one)",
-			 n / 2, HL_KEY_MIN, HL_KEY_MAX, 2 * HL_KEY_MIN,
-			 2 * HL_KEY_MAX);
+			 n / 2, SEAL_KEY_MIN, SEAL_KEY_MAX, 2 * SEAL_KEY_MIN,
+			 2 * SEAL_KEY_MAX);
 		return -EINVAL;
 	}
 	for (i = 0; i < n / 2; i++) {
@@ -85,7 +85,7 @@ cfg_hex_key(const char *hex, struct hl_key *k, char *why, size_t len)
 
 const config_setting_t *
 sc_hexkey(const struct cfg_scope *sc, const char *key, bool required,
-	  struct hl_key *k)
+	  struct seal_key *k)
 {
 	const config_setting_t *s;
 	const char *v = NULL;
@@ -228,7 +228,7 @@ sc_sockpath(const struct cfg_scope *sc, const char *key,
 
 /* A key id: 0..2^31-1, 1 when absent. */
 static void
-sc_keyid(const struct cfg_scope *sc, struct hl_key *k)
+sc_keyid(const struct cfg_scope *sc, struct seal_key *k)
 {
 	long long v = 1;
 
@@ -237,7 +237,7 @@ sc_keyid(const struct cfg_scope *sc, struct hl_key *k)
 }
 
 static bool
-key_eq(const struct hl_key *a, const struct hl_key *b)
+key_eq(const struct seal_key *a, const struct seal_key *b)
 {
 	return a->id == b->id && a->len == b->len &&
 	       memcmp(a->bytes, b->bytes, a->len) == 0;

@@ -92,7 +92,7 @@ uint16_t backend_port(const struct cfg_service *svc,
 
 /* A key in hex (32..128 hex digits) into k->bytes/len; k->id untouched. */
 const config_setting_t *sc_hexkey(const struct cfg_scope *sc, const char *key,
-				  bool required, struct hl_key *k);
+				  bool required, struct seal_key *k);
 /* "ADDRESS:PORT" or "[IPV6]:PORT", any address (wildcard, loopback). */
 const config_setting_t *sc_endpoint(const struct cfg_scope *sc,
 				    const char *key, bool required,

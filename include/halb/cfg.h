@@ -60,7 +60,7 @@ int cfg_parse_endpoint(const char *s, struct halb_ip *ip, uint16_t *port);
  * k->bytes and k->len, leaving k->id.  Returns 0, or -EINVAL with the
  * reason in why (which never quotes the key).
  */
-int cfg_hex_key(const char *hex, struct hl_key *k, char *why, size_t len);
+int cfg_hex_key(const char *hex, struct seal_key *k, char *why, size_t len);
 
 /*
  * Finds the port and next hop that reach `dst`: a port whose connected

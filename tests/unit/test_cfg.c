@@ -745,7 +745,7 @@ test_health_conf(void **state)
 static void
 test_health_parsers(void **state)
 {
-	struct hl_key k = { .id = 7 };
+	struct seal_key k = { .id = 7 };
 	struct halb_ip a, want;
 	uint16_t port = 0;
 	char why[128], path[64];
