@@ -92,7 +92,6 @@ struct hd_backend {
 	struct hc_probe probe;
 	/* a peer's view, kept until we know better */
 	uint8_t lk_state;         /* 0: none */
-	uint32_t lk_weight;
 	struct hd_load lk_load;
 	uint64_t lk_ms;           /* when it was current (monotonic) */
 	/* merged */
@@ -211,7 +210,9 @@ int hd_apply_report(struct hd *hd, const char *sender,
 
 /*
  * Takes a peer's snapshot entries as last known, for the backends about
- * which this healthd has nothing of its own and nothing younger.
+ * which this healthd has nothing of its own and nothing younger.  Their
+ * weight is this healthd's policy applied to the peer's load, not the
+ * peer's weight.
  * Returns how many entries were taken.
  */
 int hd_apply_peer(struct hd *hd, const Halb__Health__CacheSnapshot *s,

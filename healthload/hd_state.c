@@ -312,14 +312,16 @@ hd_refresh(struct hd *hd, uint32_t i, uint64_t now)
 
 	inputs_of(hd, be, &in);
 	hd_merge(&in, now, &v);
+	/* A peer's view is weighed as our own would be: from the load it
+	 * passed on, under this configuration's policy and bounds, never its
+	 * weight as given, so that it cannot bypass weight_min/weight_max
+	 * nor revive a backend configured out (weight 0). */
 	if (v.source == HD_SRC_LAST_KNOWN)
-		w = v.state == HD_DOWN ? 0 : be->lk_weight;
-	else {
-		if (be->agent >= 0 && hd->agents[be->agent].heard)
-			load = &hd->agents[be->agent].load;
-		w = hd_weight(h->weight_policy, h->weight_min, h->weight_max,
-			      be->cb->weight, v.state, load);
-	}
+		load = &be->lk_load;
+	else if (be->agent >= 0 && hd->agents[be->agent].heard)
+		load = &hd->agents[be->agent].load;
+	w = hd_weight(h->weight_policy, h->weight_min, h->weight_max,
+		      be->cb->weight, v.state, load);
 	be->info_ms = v.info_ms;
 	be->silent = v.silent;
 	/* A weight derived from load moves a little with every report; the
@@ -465,7 +467,6 @@ hd_apply_peer(struct hd *hd, const Halb__Health__CacheSnapshot *s,
 		if (own || (be->lk_state != HD_UNKNOWN && be->lk_ms >= at))
 			continue;
 		be->lk_state = (uint8_t)bs->state;
-		be->lk_weight = bs->weight;
 		be->lk_ms = at;
 		memset(&be->lk_load, 0, sizeof(be->lk_load));
 		if (bs->load != NULL) {

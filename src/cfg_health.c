@@ -243,6 +243,14 @@ key_eq(const struct seal_key *a, const struct seal_key *b)
 	       memcmp(a->bytes, b->bytes, a->len) == 0;
 }
 
+/* The same secret, whatever its id. */
+static bool
+key_bytes_eq(const struct seal_key *a, const struct seal_key *b)
+{
+	return a->len != 0 && a->len == b->len &&
+	       memcmp(a->bytes, b->bytes, a->len) == 0;
+}
+
 /* ---- per backend ---- */
 
 /* agent { host; key; key_id; port; address }: the host's entry in
@@ -480,6 +488,29 @@ load_peer(struct cfg_ctx *ctx, const config_setting_t *list, unsigned int idx)
 			cfg_err(ctx, s_name,
 				"%s.name: \"%s\" is also an agent host (line %d): senders need one name each",
 				sc.where, p->name, h->agents[ai].line);
+	}
+	/* A peer's key is the pair's alone: agents hold health.key, and
+	 * each agent its own; with either, a backend host could sign
+	 * snapshots that set backends' state on this appliance. */
+	if (s_key != NULL && key_bytes_eq(&p->key, &h->key))
+		cfg_err(ctx, s_key,
+			"%s.key: the same key as health.key, which the agents hold: a peer needs a key of its own, shared with that peer alone",
+			sc.where);
+	for (i = 0; s_key != NULL && i < h->n_agents; i++) {
+		if (key_bytes_eq(&p->key, &h->agents[i].key)) {
+			cfg_err(ctx, s_key,
+				"%s.key: the same key as agent host \"%s\" (line %d): a peer needs a key of its own, shared with that peer alone",
+				sc.where, h->agents[i].host, h->agents[i].line);
+			break;
+		}
+	}
+	for (i = 0; s_key != NULL && i < h->n_peers; i++) {
+		if (key_bytes_eq(&p->key, &h->peers[i].key)) {
+			cfg_err(ctx, s_key,
+				"%s.key: the same key as peer \"%s\" (line %d): one key per pair of appliances",
+				sc.where, h->peers[i].name, h->peers[i].line);
+			break;
+		}
 	}
 	if (ctx->n_err == n_err && s_name != NULL && s_addr != NULL &&
 	    s_key != NULL)

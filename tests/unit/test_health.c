@@ -576,7 +576,9 @@ test_peer(void **state)
 	assert_int_equal(hd->be[BE_AGENT].state, HD_UP);
 	assert_int_equal(hd->be[BE_PROBE].state, HD_DRAINING);
 	assert_int_equal(hd->be[BE_PROBE].source, HD_SRC_LAST_KNOWN);
-	assert_int_equal(hd->be[BE_PROBE].weight, 7);
+	/* Weighed by our policy (static: the configured 10), not the
+	 * peer's 7 (issue 9, item 14: this assertion said 7). */
+	assert_int_equal(hd->be[BE_PROBE].weight, 10);
 	assert_int_equal(hd->be[BE_PROBE].info_ms, T0 + 900);
 
 	/* An older view does not replace a younger one. */
@@ -593,6 +595,126 @@ test_peer(void **state)
 	assert_int_equal(hd->be[BE_PROBE].state, HD_DOWN);
 	assert_int_equal(hd->be[BE_PROBE].source, HD_SRC_PROBE);
 	assert_int_equal(hd_apply_peer(hd, &cs, T0 + 1200), 0);
+	hd_free(hd);
+	cfg_free(cfg);
+}
+
+/*
+ * A peer's last-known weights go through this healthd's weight policy:
+ * its bounds hold, and a backend configured with weight 0 stays out
+ * whatever the peer says (issue 9, item 14).
+ */
+static void
+test_peer_policy(void **state)
+{
+	static const char *const policies[] = { "static", "agent",
+		"least-load" };
+	Halb__Health__CacheSnapshot cs;
+	Halb__Health__BackendState bs[2], *bp[2];
+	Halb__Health__Load ld[2];
+	unsigned int p, i;
+
+	(void)state;
+	for (p = 0; p < 3; p++) {
+		struct halb_cfg *cfg = load_conf(policies[p]);
+		struct hd *hd = hd_new(cfg, T0);
+
+		assert_non_null(hd);
+		halb__health__cache_snapshot__init(&cs);
+		for (i = 0; i < 2; i++) {
+			halb__health__backend_state__init(&bs[i]);
+			halb__health__load__init(&ld[i]);
+			bs[i].service = (char *)(uintptr_t)"web";
+			bs[i].port = 80;
+			bs[i].state = HALB__HEALTH__HEALTH_STATE__HEALTH_UP;
+			bs[i].source = HALB__HEALTH__STATE_SOURCE__SOURCE_AGENT;
+			bs[i].weight = 60000;
+			ld[i].capacity = 60000;
+			ld[i].cpu_permille = 0;
+			bs[i].load = &ld[i];
+			bp[i] = &bs[i];
+		}
+		bs[0].address = (char *)(uintptr_t)"10.0.0.13"; /* weight 10 */
+		bs[1].address = (char *)(uintptr_t)"10.0.0.14"; /* weight 0 */
+		cs.backends = bp;
+		cs.n_backends = 2;
+		assert_int_equal(hd_apply_peer(hd, &cs, T0 + 1000), 2);
+		assert_int_equal(hd->be[BE_PROBE].state, HD_UP);
+		assert_int_equal(hd->be[BE_PROBE].source, HD_SRC_LAST_KNOWN);
+		assert_int_equal(hd->be[BE_NONE].state, HD_UP);
+		assert_int_equal(hd->be[BE_NONE].weight, 0);
+		/* static: the configured weight; agent: the capacity
+		 * within weight_max 50; least-load: 10 at 0 % CPU. */
+		assert_int_equal(hd->be[BE_PROBE].weight,
+				 p == 0 ? 10 : p == 1 ? 50 : 10);
+
+		/* A peer's tiny capacity: weight_min 2 under "agent". */
+		ld[0].capacity = 0;
+		ld[0].cpu_permille = 1000;
+		bs[0].weight = 1;
+		assert_int_equal(hd_apply_peer(hd, &cs, T0 + 2000), 2);
+		assert_int_equal(hd->be[BE_PROBE].weight,
+				 p == 0 ? 10 : 2);
+		assert_int_equal(hd->be[BE_NONE].weight, 0);
+		hd_free(hd);
+		cfg_free(cfg);
+	}
+}
+
+/* A CacheSnapshot sealed by sender with key, opened by hd at UNIX. */
+static int
+peer_snap(struct hd *hd, const char *sender, const char *hex, uint64_t seq)
+{
+	Halb__Health__CacheSnapshot cs;
+	uint8_t buf[HL_MTU];
+	struct seal_key k;
+	struct hl_opened m;
+	int n, rc;
+
+	key_of(hex, 1, &k);
+	halb__health__cache_snapshot__init(&cs);
+	cs.full = true;
+	cs.generation = 1;
+	n = hl_seal(buf, sizeof(buf), &k, sender, seq, UNIX,
+		    HL_T_CACHE_SNAPSHOT, &cs.base);
+	assert_true(n > 0);
+	rc = hl_open(buf, (size_t)n, hd->keys, hd->replay, UNIX, &m);
+	hl_opened_free(&m);
+	return rc;
+}
+
+/*
+ * Who may send healthd a snapshot (issue 9, item 13): only a peer, with
+ * the pair's own key, and with a seq that its clock could have made.  A
+ * backend host holds its own key and health.key (to check requests):
+ * neither opens a snapshot, whatever name it signs with, and a peer
+ * cannot lift its mark out of reach with a seq near 2^64.
+ */
+static void
+test_peer_keys(void **state)
+{
+	struct halb_cfg *cfg = load_conf("static");
+	struct hd *hd = hd_new(cfg, T0);
+	const uint64_t now_us = UNIX * 1000;
+
+	(void)state;
+	assert_non_null(hd);
+	/* b1's own key: an agent's key never authorises a snapshot. */
+	assert_int_equal(peer_snap(hd, "b1", K_B1, now_us), -SEAL_REJ_ROLE);
+	/* health.key, which b1 holds: as the appliance itself, as a peer. */
+	assert_int_equal(peer_snap(hd, "lb1", K_LB1, now_us),
+			 -SEAL_REJ_UNKNOWN_SENDER);
+	assert_int_equal(peer_snap(hd, "lb2", K_LB1, now_us), -SEAL_REJ_BAD_MAC);
+	/* The pair's key, but a seq far ahead of the clock: refused, and
+	 * the peer's mark stays where its real messages pass. */
+	assert_int_equal(peer_snap(hd, "lb2", K_LB2, UINT64_MAX - 5),
+			 -SEAL_REJ_AHEAD);
+	assert_int_equal(peer_snap(hd, "lb2", K_LB2,
+				   now_us + 60 * 1000000ull), -SEAL_REJ_AHEAD);
+	assert_int_equal(seal_replay_last(hd->replay, "lb2"), 0);
+	assert_int_equal(peer_snap(hd, "lb2", K_LB2, now_us), 0);
+	assert_int_equal(peer_snap(hd, "lb2", K_LB2, now_us + 1), 0);
+	assert_int_equal(seal_replay_last(hd->replay, "lb2"), now_us + 1);
 	hd_free(hd);
 	cfg_free(cfg);
 }
@@ -902,6 +1024,8 @@ main(void)
 		cmocka_unit_test(test_report),
 		cmocka_unit_test(test_policy_in_cache),
 		cmocka_unit_test(test_peer),
+		cmocka_unit_test(test_peer_policy),
+		cmocka_unit_test(test_peer_keys),
 		cmocka_unit_test(test_snapshot),
 		cmocka_unit_test(test_snapshot_parts),
 		cmocka_unit_test(test_clamp),
