@@ -113,7 +113,16 @@ health_socket(struct cls *c)
 		close(fd);
 		return -err;
 	}
-	chmod(sun.sun_path, 0600);
+	/* Only root may send snapshots: health.key, which seals them, is
+	 * also in every agent's file.  A socket others could write to is
+	 * no socket to run with. */
+	if (chmod(sun.sun_path, 0600) != 0) {
+		int err = errno;
+
+		close(fd);
+		unlink(sun.sun_path);
+		return -err;
+	}
 	return fd;
 }
 

@@ -18,6 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <cmocka.h>
 
@@ -939,6 +942,50 @@ test_snapshot_parts(void **state)
 	cfg_free(cfg);
 }
 
+/* ---- sockets ---- */
+
+/*
+ * healthd's and the agents' UDP listener (hlu_udp_bind) on the wildcard
+ * address: no other socket may bind its port on a specific address, with
+ * or without SO_REUSEADDR or SO_REUSEPORT, where, being more specific,
+ * it would take the reports (issue 9, item 15).
+ */
+static void
+test_udp_exclusive(void **state)
+{
+	static const int opts[] = { 0, SO_REUSEADDR, SO_REUSEPORT };
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct halb_ip any;
+	socklen_t sl = sizeof(sin);
+	unsigned int i;
+	int fd, thief, one = 1;
+
+	(void)state;
+	assert_int_equal(halb_ip_parse("0.0.0.0", &any), 0);
+	/* A free port: the kernel's pick, released, then ours. */
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &sl), 0);
+	close(fd);
+	fd = hlu_udp_bind(&any, ntohs(sin.sin_port));
+	assert_true(fd >= 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		thief = socket(AF_INET, SOCK_DGRAM, 0);
+		assert_true(thief >= 0);
+		if (opts[i] != 0)
+			assert_int_equal(setsockopt(thief, SOL_SOCKET, opts[i],
+						    &one, sizeof(one)), 0);
+		errno = 0;
+		assert_int_equal(bind(thief, (struct sockaddr *)&sin,
+				      sizeof(sin)), -1);
+		assert_int_equal(errno, EADDRINUSE);
+		close(thief);
+	}
+	close(fd);
+}
+
 /* ---- the weight policy's bounds ---- */
 
 static void
@@ -1028,6 +1075,7 @@ main(void)
 		cmocka_unit_test(test_peer_keys),
 		cmocka_unit_test(test_snapshot),
 		cmocka_unit_test(test_snapshot_parts),
+		cmocka_unit_test(test_udp_exclusive),
 		cmocka_unit_test(test_clamp),
 		cmocka_unit_test(test_status),
 	};
