@@ -307,7 +307,10 @@ main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "+c:p:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': {
-			struct halb_cfg *cfg = cfg_load(optarg, stderr);
+			/* Only the prefix and a socket path: no key is decoded,
+			 * no key file opened (halbctl may run without them). */
+			struct halb_cfg *cfg = cfg_load_opts(optarg, stderr,
+							     CFG_LOAD_NO_KEYS);
 
 			if (cfg == NULL)
 				return 1;

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "halb/hl_key.h"
+#include "halb/seal-t.h"
 #include "halb/ip.h"
 
 #define CFG_MAX_EAL_ARGS 32
@@ -84,7 +84,7 @@ struct cfg_check {
  * every backend that names it (cfg_backend.agent). */
 struct cfg_agent {
 	char host[CFG_HOST_LEN];
-	struct hl_key key;
+	struct seal_key key;
 	struct halb_ip addr;   /* where ReportRequests go: agent.address, or
 				* the ip of the first backend naming it */
 	uint16_t port;         /* the agent's UDP port, 7301 by default */
@@ -136,7 +136,7 @@ struct cfg_peer {
 	char name[CFG_HOST_LEN];
 	struct halb_ip ip;
 	uint16_t port;
-	struct hl_key key;
+	struct seal_key key;
 	int line;
 };
 
@@ -145,7 +145,7 @@ struct cfg_health {
 	struct halb_ip listen_ip; /* UDP: reports, requests, peer snapshots */
 	uint16_t listen_port;
 	char name[CFG_HOST_LEN];  /* this appliance's sender id */
-	struct hl_key key;       /* its key: seals snapshots; len 0 if none */
+	struct seal_key key;       /* its key: seals snapshots; len 0 if none */
 	uint8_t weight_policy;    /* enum cfg_weight_policy */
 	uint32_t weight_min, weight_max;
 	uint32_t report_window_ms;    /* replay window (timestamps) */

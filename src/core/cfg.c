@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <libconfig.h>
 
@@ -66,10 +67,32 @@ load_root(struct cfg_ctx *ctx, const config_setting_t *root)
 		sections[i]->load(&sc);
 }
 
+void
+cfg_warn_inline_keys(const struct cfg_ctx *ctx)
+{
+	struct stat st;
+
+	if (ctx->no_keys || ctx->inline_keys == 0 || ctx->err == NULL ||
+	    stat(ctx->path, &st) != 0 || (st.st_mode & 077) == 0)
+		return;
+	/* A warning, not a refusal: files kept that way until now must go
+	 * on loading.  Key files are refused outright (cfg_key_file). */
+	fprintf(ctx->err,
+		"%s: warning: it holds keys (%u written inline) and group or others may access it (mode %04o): chmod 600 it, or move the keys to key_file files (docs/CONFIG.md)\n",
+		ctx->path, ctx->inline_keys, (unsigned int)(st.st_mode & 07777));
+}
+
 struct halb_cfg *
 cfg_load(const char *path, FILE *err)
 {
-	struct cfg_ctx ctx = { .path = path, .err = err };
+	return cfg_load_opts(path, err, 0);
+}
+
+struct halb_cfg *
+cfg_load_opts(const char *path, FILE *err, unsigned int flags)
+{
+	struct cfg_ctx ctx = { .path = path, .err = err,
+			       .no_keys = (flags & CFG_LOAD_NO_KEYS) != 0 };
 	struct halb_cfg *cfg = NULL;
 	config_t lc;
 	int ret;
@@ -103,10 +126,11 @@ cfg_load(const char *path, FILE *err)
 	load_root(&ctx, config_root_setting(&lc));
 	config_destroy(&lc);
 	if (ctx.n_err != 0) {
-		free(cfg);
+		cfg_free(cfg);
 		errno = EINVAL;
 		return NULL;
 	}
+	cfg_warn_inline_keys(&ctx);
 	return cfg;
 }
 

@@ -213,7 +213,7 @@ static void
 load_handlers(const struct cfg_scope *sc, struct agc *c)
 {
 	static const char *const keys[] = { "address", "name", "key",
-		"key_id", NULL };
+		"key_file", "key_id", NULL };
 	struct agc_handler def = { .line = 0 };
 	const config_setting_t *s, *e;
 	unsigned int i, n;
@@ -269,7 +269,8 @@ static void
 load_agent(struct cfg_ctx *ctx, const config_setting_t *root, struct agc *c)
 {
 	static const char *const keys[] = { "host", "key", "key_id",
-		"handlers", "handler_name", "handler_key", "handler_key_id",
+		"key_file", "handlers", "handler_name", "handler_key",
+		"handler_key_file", "handler_key_id",
 		"listen", "interval_ms", "capacity", "report_window_ms",
 		"control", "services", NULL };
 	static const char *const top[] = { "agent", NULL };
@@ -342,6 +343,7 @@ cfg_agent_load(const char *path, FILE *err)
 		errno = EINVAL;
 		return NULL;
 	}
+	cfg_warn_inline_keys(&ctx);
 	return c;
 }
 

@@ -18,10 +18,14 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "halb/cfg.h"
 #include "cfg_priv.h"
@@ -49,10 +53,10 @@ cfg_weight_policy_name(unsigned int policy)
 /* ---- getters ---- */
 
 int
-cfg_hex_key(const char *hex, struct hl_key *k, char *why, size_t len)
+cfg_hex_key(const char *hex, struct seal_key *k, char *why, size_t len)
 {
 	size_t n = strlen(hex), i;
-	uint8_t b[HL_KEY_MAX];
+	uint8_t b[SEAL_KEY_MAX];
 
 	for (i = 0; i < n; i++) {
 		if (!isxdigit((unsigned char)hex[i])) {
@@ -66,11 +70,11 @@ cfg_hex_key(const char *hex, struct hl_key *k, char *why, size_t len)
 		snprintf(why, len, "odd number of hex digits (%zu)", n);
 		return -EINVAL;
 	}
-	if (n / 2 < HL_KEY_MIN || n / 2 > HL_KEY_MAX) {
+	if (n / 2 < SEAL_KEY_MIN || n / 2 > SEAL_KEY_MAX) {
 		snprintf(why, len,
 			 "%zu bytes, expected %u to %u (%u to %u hex digits; `openssl rand -hex 32` makes one)",
-			 n / 2, HL_KEY_MIN, HL_KEY_MAX, 2 * HL_KEY_MIN,
-			 2 * HL_KEY_MAX);
+			 n / 2, SEAL_KEY_MIN, SEAL_KEY_MAX, 2 * SEAL_KEY_MIN,
+			 2 * SEAL_KEY_MAX);
 		return -EINVAL;
 	}
 	for (i = 0; i < n / 2; i++) {
@@ -83,17 +87,123 @@ cfg_hex_key(const char *hex, struct hl_key *k, char *why, size_t len)
 	return 0;
 }
 
+int
+cfg_key_file(const char *path, struct seal_key *k, char *why, size_t len)
+{
+	char buf[2 * SEAL_KEY_MAX + 64], *p, *e;
+	struct stat st;
+	ssize_t n;
+	int fd, rc;
+
+	/* O_NONBLOCK: a FIFO in its place must not hang the load. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(why, len, "cannot open %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(why, len, "%s is not a regular file", path);
+		rc = -EINVAL;
+		goto out;
+	}
+	if ((st.st_mode & 077) != 0) {
+		snprintf(why, len,
+			 "%s has mode %04o: group or others may access it; a key file must be 0600 or 0400 (chmod 600 %s)",
+			 path, (unsigned int)(st.st_mode & 07777), path);
+		rc = -EPERM;
+		goto out;
+	}
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		snprintf(why, len,
+			 "%s is owned by uid %u, neither root nor this program's user (uid %u)",
+			 path, (unsigned int)st.st_uid, (unsigned int)geteuid());
+		rc = -EPERM;
+		goto out;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n < 0 || (size_t)n == sizeof(buf) - 1) {
+		snprintf(why, len, "%s: %s", path, n < 0 ? strerror(errno) :
+			 "longer than any key");
+		rc = n < 0 ? -EIO : -EINVAL;
+		goto out;
+	}
+	buf[n] = '\0';
+	for (p = buf; isspace((unsigned char)*p); p++)
+		;
+	for (e = p + strlen(p); e > p && isspace((unsigned char)e[-1]); e--)
+		;
+	*e = '\0';
+	rc = cfg_hex_key(p, k, why, len);
+	if (rc != 0) {
+		char inner[160];
+
+		snprintf(inner, sizeof(inner), "%s", why);
+		snprintf(why, len, "%s: %s", path, inner);
+	}
+out:
+	explicit_bzero(buf, sizeof(buf));
+	close(fd);
+	return rc;
+}
+
+/* path, or path relative to the directory of the configuration file. */
+static const char *
+key_path(const struct cfg_ctx *ctx, const char *path, char *buf, size_t len)
+{
+	const char *slash = strrchr(ctx->path, '/');
+
+	if (path[0] == '/' || slash == NULL)
+		return path;
+	snprintf(buf, len, "%.*s/%s", (int)(slash - ctx->path), ctx->path,
+		 path);
+	return buf;
+}
+
 const config_setting_t *
 sc_hexkey(const struct cfg_scope *sc, const char *key, bool required,
-	  struct hl_key *k)
+	  struct seal_key *k)
 {
-	const config_setting_t *s;
+	const config_setting_t *s, *s_file;
 	const char *v = NULL;
-	char name[96], why[128];
+	char name[96], fkey[64], why[PATH_MAX + 192], path[PATH_MAX];
 
-	s = sc_str(sc, key, required, &v);
-	if (s == NULL)
+	snprintf(fkey, sizeof(fkey), "%s_file", key);
+	s = sc_member(sc, key, false);
+	s_file = sc_member(sc, fkey, false);
+	if (s != NULL && s_file != NULL) {
+		cfg_err(sc->ctx, s_file, "%s: give %s or %s, not both",
+			cfg_key_name(sc, fkey, name, sizeof(name)), key, fkey);
 		return NULL;
+	}
+	if (s == NULL && s_file == NULL) {
+		if (required) {
+			snprintf(why, sizeof(why), " (or \"%s\")", fkey);
+			cfg_missing_err(sc, key, why);
+		}
+		return NULL;
+	}
+	if (s_file != NULL) {
+		s = sc_str(sc, fkey, true, &v);
+		if (s == NULL || sc->ctx->no_keys)
+			return s;
+		if (v[0] == '\0') {
+			cfg_err(sc->ctx, s, "%s: empty path",
+				cfg_key_name(sc, fkey, name, sizeof(name)));
+			return NULL;
+		}
+		if (cfg_key_file(key_path(sc->ctx, v, path, sizeof(path)), k,
+				 why, sizeof(why)) != 0) {
+			cfg_err(sc->ctx, s, "%s: %s",
+				cfg_key_name(sc, fkey, name, sizeof(name)), why);
+			return NULL;
+		}
+		return s;
+	}
+	s = sc_str(sc, key, true, &v);
+	if (s == NULL || sc->ctx->no_keys)
+		return s;
+	sc->ctx->inline_keys++;
 	if (cfg_hex_key(v, k, why, sizeof(why)) != 0) {
 		/* Never echo a secret, even a bad one. */
 		cfg_err(sc->ctx, s, "%s: bad key: %s",
@@ -228,7 +338,7 @@ sc_sockpath(const struct cfg_scope *sc, const char *key,
 
 /* A key id: 0..2^31-1, 1 when absent. */
 static void
-sc_keyid(const struct cfg_scope *sc, struct hl_key *k)
+sc_keyid(const struct cfg_scope *sc, struct seal_key *k)
 {
 	long long v = 1;
 
@@ -237,9 +347,17 @@ sc_keyid(const struct cfg_scope *sc, struct hl_key *k)
 }
 
 static bool
-key_eq(const struct hl_key *a, const struct hl_key *b)
+key_eq(const struct seal_key *a, const struct seal_key *b)
 {
 	return a->id == b->id && a->len == b->len &&
+	       memcmp(a->bytes, b->bytes, a->len) == 0;
+}
+
+/* The same secret, whatever its id. */
+static bool
+key_bytes_eq(const struct seal_key *a, const struct seal_key *b)
+{
+	return a->len != 0 && a->len == b->len &&
 	       memcmp(a->bytes, b->bytes, a->len) == 0;
 }
 
@@ -251,8 +369,8 @@ static void
 load_backend_agent(const struct cfg_scope *be_sc, struct cfg_backend *be,
 		   bool ip_ok)
 {
-	static const char *const keys[] = { "host", "key", "key_id", "port",
-		"address", NULL };
+	static const char *const keys[] = { "host", "key", "key_file",
+		"key_id", "port", "address", NULL };
 	struct cfg_ctx *ctx = be_sc->ctx;
 	struct cfg_health *h = &ctx->cfg->health;
 	struct cfg_agent a = { .port = AGENT_PORT_DEFAULT };
@@ -444,7 +562,7 @@ static void
 load_peer(struct cfg_ctx *ctx, const config_setting_t *list, unsigned int idx)
 {
 	static const char *const keys[] = { "name", "address", "key",
-		"key_id", NULL };
+		"key_file", "key_id", NULL };
 	struct cfg_health *h = &ctx->cfg->health;
 	struct cfg_peer *p = &h->peers[h->n_peers];
 	const config_setting_t *s_name, *s_addr, *s_key;
@@ -481,6 +599,29 @@ load_peer(struct cfg_ctx *ctx, const config_setting_t *list, unsigned int idx)
 				"%s.name: \"%s\" is also an agent host (line %d): senders need one name each",
 				sc.where, p->name, h->agents[ai].line);
 	}
+	/* A peer's key is the pair's alone: agents hold health.key, and
+	 * each agent its own; with either, a backend host could sign
+	 * snapshots that set backends' state on this appliance. */
+	if (s_key != NULL && key_bytes_eq(&p->key, &h->key))
+		cfg_err(ctx, s_key,
+			"%s.key: the same key as health.key, which the agents hold: a peer needs a key of its own, shared with that peer alone",
+			sc.where);
+	for (i = 0; s_key != NULL && i < h->n_agents; i++) {
+		if (key_bytes_eq(&p->key, &h->agents[i].key)) {
+			cfg_err(ctx, s_key,
+				"%s.key: the same key as agent host \"%s\" (line %d): a peer needs a key of its own, shared with that peer alone",
+				sc.where, h->agents[i].host, h->agents[i].line);
+			break;
+		}
+	}
+	for (i = 0; s_key != NULL && i < h->n_peers; i++) {
+		if (key_bytes_eq(&p->key, &h->peers[i].key)) {
+			cfg_err(ctx, s_key,
+				"%s.key: the same key as peer \"%s\" (line %d): one key per pair of appliances",
+				sc.where, h->peers[i].name, h->peers[i].line);
+			break;
+		}
+	}
 	if (ctx->n_err == n_err && s_name != NULL && s_addr != NULL &&
 	    s_key != NULL)
 		h->n_peers++;
@@ -491,7 +632,8 @@ load_peer(struct cfg_ctx *ctx, const config_setting_t *list, unsigned int idx)
 static void
 load_health(const struct cfg_scope *root)
 {
-	static const char *const keys[] = { "listen", "name", "key", "key_id",
+	static const char *const keys[] = { "listen", "name", "key",
+		"key_file", "key_id",
 		"weight_policy", "weight_min", "weight_max", "report_window_ms",
 		"handler_timeout_ms", "socket", "status_socket", "peers", NULL };
 	struct cfg_ctx *ctx = root->ctx;

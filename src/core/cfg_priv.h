@@ -32,6 +32,8 @@ struct cfg_ctx {
 	unsigned int n_err;
 	struct halb_cfg *cfg;  /* NULL for files that are not the appliance's */
 	bool ports_ok; /* every port loaded cleanly: reachability can be judged */
+	bool no_keys;  /* CFG_LOAD_NO_KEYS: decode no key, open no key file */
+	unsigned int inline_keys; /* keys written in the file itself */
 };
 
 /* A group being read: its setting (NULL when an optional group is absent,
@@ -132,11 +134,25 @@ const char *cfg_endpoint_fmt(const struct halb_ip *ip, uint16_t port,
 uint16_t cfg_backend_port(const struct cfg_service *svc,
 			  const struct cfg_backend *be);
 
+/* ---- cfg.c ---- */
+
+/*
+ * After a load: a warning on ctx->err when the file holds keys inline and
+ * group or others may access it (docs/CONFIG.md, "Keys").
+ */
+void cfg_warn_inline_keys(const struct cfg_ctx *ctx);
+
 /* ---- health: cfg_health.c ---- */
 
-/* A key in hex (32..128 hex digits) into k->bytes/len; k->id untouched. */
+/*
+ * A key: either KEY, in hex (32..128 hex digits), or KEY_file, the path
+ * of a file holding it (cfg_key_file(); relative to the configuration
+ * file's directory), into k->bytes/len; k->id untouched.  Returns the
+ * setting given (either), or NULL (absent, both, or bad: reported).
+ * With ctx->no_keys, k is left alone and neither is decoded or opened.
+ */
 const config_setting_t *sc_hexkey(const struct cfg_scope *sc, const char *key,
-				  bool required, struct hl_key *k);
+				  bool required, struct seal_key *k);
 /* "ADDRESS:PORT" or "[IPV6]:PORT", any address (wildcard, loopback). */
 const config_setting_t *sc_endpoint(const struct cfg_scope *sc,
 				    const char *key, bool required,

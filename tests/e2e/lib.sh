@@ -296,6 +296,7 @@ halb_write_agent_confs() {
 	halb_conf_health "$conf" || return 1
 	for b in $HALB_BACKENDS; do
 		halb_agent_conf "$b" "$dir" "$@" >"$dir/agent-$b.conf"
+		chmod 600 "$dir/agent-$b.conf"  # it holds keys
 	done
 }
 

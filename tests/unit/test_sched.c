@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The classifier's schedulers (src/sched.c): smooth weighted round
+ * The classifier's schedulers (src/dp/sched.c): smooth weighted round
  * robin, weighted least connections and Maglev through sched_pick(),
  * with a context holding only the flow hash (pick() below).
  */
