@@ -77,6 +77,11 @@ struct cls {
 	uint64_t hlast_ms;     /* unix ms of the last accepted message */
 	uint64_t hpoll_tsc;    /* next poll of the socket */
 	bool hsilent;
+	/* Services whose applied health changed and whose scheduler and
+	 * Maglev table are still to be rebuilt (a failure: retried). */
+	bool hdirty[CFG_MAX_SERVICES];
+	bool hfailed[CFG_MAX_SERVICES]; /* the last rebuild failed (logged) */
+	uint64_t hretry_ms;    /* unix ms of the next retry; 0: none due */
 	int lock_fd;           /* holds the attach lock (lock.c) */
 	volatile bool quit;
 };

@@ -129,9 +129,29 @@ port_start(struct fwd_port *p, const struct cfg_port *cp, struct rte_mempool *po
 			rte_strerror(-rc));
 		return rc;
 	}
-	/* Solicited-node multicast (IPv6 ND) must reach us. */
-	rte_eth_allmulticast_enable(p->port_id);
-	rte_eth_macaddr_get(p->port_id, &mac);
+	/* Solicited-node multicast (IPv6 ND) must reach us.  A device
+	 * without an all-multicast mode may still receive it in promiscuous
+	 * mode (not-ours unicast is dropped by the worker); a port with an
+	 * IPv6 address that gets neither would never see a solicitation. */
+	rc = rte_eth_allmulticast_enable(p->port_id);
+	if (rc != 0) {
+		int prc = rte_eth_promiscuous_enable(p->port_id);
+
+		if (prc != 0 && cp->has_ip6) {
+			FWD_LOG(ERR, "port %s: %s receives no multicast (all-multicast: %s, promiscuous: %s): IPv6 neighbour discovery cannot work",
+				cp->name, name, rte_strerror(-rc), rte_strerror(-prc));
+			return rc;
+		}
+		FWD_LOG(WARNING, "port %s: %s: all-multicast mode refused (%s)%s",
+			cp->name, name, rte_strerror(-rc),
+			prc == 0 ? ": promiscuous instead" : "");
+	}
+	rc = rte_eth_macaddr_get(p->port_id, &mac);
+	if (rc != 0) {
+		FWD_LOG(ERR, "port %s: %s has no MAC address: %s", cp->name, name,
+			rte_strerror(-rc));
+		return rc;
+	}
 	memcpy(p->mac, mac.addr_bytes, 6);
 	FWD_LOG(INFO, "port %s: %s up, " RTE_ETHER_ADDR_PRT_FMT ", %u queue pair(s)",
 		cp->name, name, RTE_ETHER_ADDR_BYTES(&mac), nq);
@@ -302,7 +322,10 @@ shm_create(const struct halb_cfg *cfg, struct rte_mempool *pool)
 					  RING_F_SP_ENQ | RING_F_SC_DEQ);
 		mem = rte_malloc("halb_flows", flow_table_mem_size(cfg->flow_entries),
 				 64);
-		if (ws->punt == NULL || ws->ret == NULL || mem == NULL) {
+		ws->fb_marks = rte_zmalloc("halb_fb_marks",
+					   HALB_FB_MARKS * sizeof(*ws->fb_marks), 64);
+		if (ws->punt == NULL || ws->ret == NULL || mem == NULL ||
+		    ws->fb_marks == NULL) {
 			FWD_LOG(ERR, "worker %u: cannot allocate rings or a flow table of %u entries (%zu bytes)",
 				w, cfg->flow_entries,
 				flow_table_mem_size(cfg->flow_entries));
@@ -382,6 +405,12 @@ main(int argc, char **argv)
 	if (fwd_telemetry_init(&fwd) != 0)
 		FWD_LOG(WARNING, "telemetry commands not registered");
 
+	for (w = 0; w < fwd.cfg->n_workers; w++) {
+		rc = fwd_worker_rcu(w);
+		if (rc != 0)
+			rte_exit(EXIT_FAILURE, "worker %u: cannot register with QSBR: %s\n",
+				 w, rte_strerror(-rc));
+	}
 	w = 0;
 	RTE_LCORE_FOREACH_WORKER(lcore)
 		rte_eal_remote_launch(fwd_worker_main, (void *)(uintptr_t)w++, lcore);

@@ -94,6 +94,12 @@ sched_wlc(const struct sched_svc *s)
 }
 
 uint16_t
+sched_pick_maglev(const struct sched_svc *s, uint32_t flow_hash)
+{
+	return sched_maglev(s, flow_hash);
+}
+
+uint16_t
 sched_pick(struct sched_svc *s, uint32_t flow_hash)
 {
 	switch (s->kind) {
