@@ -27,8 +27,7 @@
 #include "halb/mh.h"
 #include "halb/pkt.h"
 #include "cls.h"
-
-int cls_logtype;
+#include "cls_fix.h"
 
 /* tests/pkt/pkt.conf: dsr4 (TCP, weights 1:2:3), udp4 (UDP, 1:1:1). */
 #define SVC_TCP 0
@@ -36,104 +35,17 @@ int cls_logtype;
 #define VIP_TCP "198.18.2.100"
 #define VIP_UDP "198.18.2.103"
 
-struct fix {
-	struct cls c;
-	struct flow_table t;
-	void *mem;
-};
-
-/* tests/pkt/pkt.conf with its file prefix filled in, as run.sh does. */
-static struct halb_cfg *
-pkt_conf(void)
-{
-	char path[] = "/tmp/halb-test-cls-XXXXXX", line[512];
-	struct halb_cfg *cfg;
-	FILE *in, *out;
-	int fd;
-
-	in = fopen(HALB_SRCDIR "/tests/pkt/pkt.conf", "r");
-	assert_non_null(in);
-	fd = mkstemp(path);
-	assert_true(fd >= 0);
-	out = fdopen(fd, "w");
-	assert_non_null(out);
-	while (fgets(line, sizeof(line), in) != NULL) {
-		char *at = strstr(line, "@PREFIX@");
-
-		if (at != NULL) {
-			*at = '\0';
-			fprintf(out, "%shalb-test%s", line, at + 8);
-		} else {
-			fputs(line, out);
-		}
-	}
-	fclose(in);
-	fclose(out);
-	cfg = cfg_load(path, stderr);
-	unlink(path);
-	return cfg;
-}
-
 static struct fix *
-fix_new(uint8_t kind, uint32_t entries)
+fix_new_kind(uint8_t kind, uint32_t entries)
 {
-	struct fix *x = calloc(1, sizeof(*x));
-	struct halb_shm *shm;
-	size_t qsz;
-	uint32_t s;
+	struct halb_cfg *cfg = conf_load(HALB_SRCDIR "/tests/pkt/pkt.conf");
+	struct fix *x;
 
-	assert_non_null(x);
-	x->c.cfg = pkt_conf();
-	assert_non_null(x->c.cfg);
-	x->c.cfg->services[SVC_TCP].sched = kind;
-	x->c.cfg->services[SVC_UDP].sched = kind;
-	shm = x->c.shm = calloc(1, sizeof(*x->c.shm));
-	assert_non_null(shm);
-	shm->tsc_hz = 1000000000ull;
-	shm->n_workers = 1;
-	shm->n_services = x->c.cfg->n_services;
-	qsz = rte_rcu_qsbr_get_memsize(1);
-	shm->qsbr = aligned_alloc(64, (qsz + 63) & ~(size_t)63);
-	assert_non_null(shm->qsbr);
-	assert_int_equal(rte_rcu_qsbr_init(shm->qsbr, 1), 0);
-	for (s = 0; s < x->c.cfg->n_services; s++) {
-		shm->mh[s].size = mh_table_size(x->c.cfg->services[s].n_backends);
-		shm->mh[s].table[0] = calloc(shm->mh[s].size, sizeof(uint16_t));
-		shm->mh[s].table[1] = calloc(shm->mh[s].size, sizeof(uint16_t));
-		assert_non_null(shm->mh[s].table[0]);
-		assert_non_null(shm->mh[s].table[1]);
-	}
-	shm->workers[0].fb_marks = calloc(HALB_FB_MARKS, sizeof(uint32_t));
-	assert_non_null(shm->workers[0].fb_marks);
-	x->mem = aligned_alloc(64, (flow_table_mem_size(entries) + 63) & ~(size_t)63);
-	assert_non_null(x->mem);
-	flow_table_init(&x->t, x->mem, entries, 0);
-	shm->workers[0].flows = x->t;
-	assert_int_equal(flow_writer_init(&x->c.fw[0], &shm->workers[0].flows, NULL), 0);
-	assert_int_equal(svc_map_build(&x->c.svcs, x->c.cfg), 0);
+	cfg->services[SVC_TCP].sched = kind;
+	cfg->services[SVC_UDP].sched = kind;
+	x = fix_new(cfg, entries);
 	assert_int_equal(cls_health_init(&x->c), 0);
-	x->c.now_ms = 1000;
 	return x;
-}
-
-static void
-fix_free(struct fix *x)
-{
-	uint32_t s;
-
-	cls_health_fini(&x->c);
-	flow_writer_fini(&x->c.fw[0]);
-	svc_map_free(&x->c.svcs);
-	for (s = 0; s < x->c.cfg->n_services; s++) {
-		free(x->c.shm->mh[s].table[0]);
-		free(x->c.shm->mh[s].table[1]);
-	}
-	free(x->c.shm->workers[0].fb_marks);
-	free(x->c.shm->qsbr);
-	free(x->c.shm);
-	cfg_free(x->c.cfg);
-	free(x->mem);
-	free(x);
 }
 
 #define F_SYN 0x02
@@ -237,7 +149,7 @@ test_tcp_after_outage(void **state)
 
 	(void)state;
 	for (k = 0; k < sizeof(kinds); k++) {
-		struct fix *x = fix_new(kinds[k], 4096);
+		struct fix *x = fix_new_kind(kinds[k], 4096);
 		uint32_t moved = 0, n = 0;
 
 		for (i = 0; i < 200; i++) {
@@ -287,7 +199,7 @@ test_udp_marked(void **state)
 
 	(void)state;
 	for (k = 0; k < sizeof(kinds); k++) {
-		struct fix *x = fix_new(kinds[k], 4096);
+		struct fix *x = fix_new_kind(kinds[k], 4096);
 		uint32_t moved = 0, per_be[3] = { 0 };
 
 		for (i = 0; i < 120; i++) {
@@ -340,7 +252,7 @@ test_udp_marked(void **state)
 static void
 test_syn_follows_scheduler(void **state)
 {
-	struct fix *x = fix_new(CFG_SCHED_WRR, 4096);
+	struct fix *x = fix_new_kind(CFG_SCHED_WRR, 4096);
 	uint32_t i, per_be[3] = { 0 };
 	uint8_t f[128];
 
@@ -372,7 +284,7 @@ test_table_full_stateless(void **state)
 
 	(void)state;
 	for (k = 0; k < sizeof(kinds); k++) {
-		struct fix *x = fix_new(kinds[k], 16);
+		struct fix *x = fix_new_kind(kinds[k], 16);
 		uint32_t usr = 0, len, h, n_full = 0;
 
 		for (i = 0; i < 64; i++) {
