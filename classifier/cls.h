@@ -81,6 +81,7 @@ struct cls {
 	 * Maglev table are still to be rebuilt (a failure: retried). */
 	bool hdirty[CFG_MAX_SERVICES];
 	bool hfailed[CFG_MAX_SERVICES]; /* the last rebuild failed (logged) */
+	bool hchanged;         /* this poll's messages dirtied a service */
 	uint64_t hretry_ms;    /* unix ms of the next retry; 0: none due */
 	int lock_fd;           /* holds the attach lock (lock.c) */
 	volatile bool quit;

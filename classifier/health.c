@@ -262,6 +262,9 @@ find_backend(const struct cls *c, const Halb__Health__BackendState *bs,
 	return -1;
 }
 
+/* Applies a snapshot's entries to the health in shared memory and marks
+ * the services whose weights changed (c->hdirty); cls_health_poll
+ * rebuilds them once its burst of messages is read. */
 static void
 apply_snapshot(struct cls *c, const Halb__Health__CacheSnapshot *snap,
 	       uint64_t now_ms)
@@ -309,8 +312,8 @@ apply_snapshot(struct cls *c, const Halb__Health__CacheSnapshot *snap,
 				 cs->down_flows == CFG_DOWN_RESET;
 	}
 	for (s = 0; s < c->cfg->n_services; s++)
-		c->hdirty[s] |= changed[s];
-	apply_pending(c, now_ms);
+		if (changed[s])
+			c->hdirty[s] = c->hchanged = true;
 }
 
 void
@@ -346,8 +349,12 @@ cls_health_poll(struct cls *c, uint64_t now_tsc)
 			apply_snapshot(c, m.snapshot, now_ms);
 		hl_opened_free(&m);
 	}
-	if (c->hretry_ms != 0 && now_ms >= c->hretry_ms)
+	/* What this poll's messages changed, and what failed before when
+	 * its retry is due: one grace period for all of it. */
+	if (c->hchanged || (c->hretry_ms != 0 && now_ms >= c->hretry_ms)) {
+		c->hchanged = false;
 		apply_pending(c, now_ms);
+	}
 	if (!c->hsilent && now_ms - c->hlast_ms > c->cfg->health.handler_timeout_ms) {
 		c->hsilent = true;
 		c->shm->cls.health_silent++;

@@ -248,7 +248,8 @@ test_weights(void **state)
 
 /* A snapshot that changes three services waits for one grace period,
  * not three: each held the classifier (and its heartbeat) for as long
- * as the slowest worker took to pass a quiescent state. */
+ * as the slowest worker took to pass a quiescent state.  So do several
+ * snapshots read in one poll. */
 static void
 test_one_grace_period_per_batch(void **state)
 {
@@ -271,6 +272,28 @@ test_one_grace_period_per_batch(void **state)
 	/* A snapshot that changes nothing waits for none. */
 	send_snapshot(h, three, 3);
 	assert_int_equal(grace_periods(h->x) - gp, 1);
+	/* Three snapshots read in one poll, each changing a service: one
+	 * grace period for the lot. */
+	{
+		struct be up[] = {
+			{ "web-dsr", "198.18.0.13", 80, HALB_HEALTH_UP, 2 },
+			{ "web-nat", "198.18.0.13", 8080, HALB_HEALTH_UP, 2 },
+			{ "web-tunnel", "198.18.0.13", 80, HALB_HEALTH_UP, 2 },
+		};
+		uint8_t buf[HL_MAX_DATAGRAM];
+		size_t i, len;
+
+		for (i = 0; i < 3; i++) {
+			len = seal_snapshot(h, &up[i], 1, h->seq++,
+					    &c->cfg->health.key, buf);
+			send_raw(h, buf, len);
+		}
+		poll_now(h);
+		assert_int_equal(c->shm->cls.health_msgs, 5);
+		assert_int_equal(c->shm->cls.mh_rebuilds, rebuilds + 6);
+		assert_int_equal(grace_periods(h->x) - gp, 2);
+		assert_true(mh_share(h, S_TUN, 2) > 0);
+	}
 }
 
 /* A rebuild that fails leaves the scheduler and the published table on
