@@ -256,6 +256,11 @@ main(int argc, char **argv)
 	mem = rte_malloc("bench_flows", flow_table_mem_size(fwd.cfg->flow_entries), 64);
 	if (pool == NULL || fwd.shm == NULL || mem == NULL)
 		rte_exit(EXIT_FAILURE, "fastpath: out of memory\n");
+	/* A miss (none is expected) decides by fallback, which marks. */
+	fwd.shm->workers[0].fb_marks = rte_zmalloc("bench_fb_marks",
+						   HALB_FB_MARKS * sizeof(uint32_t), 64);
+	if (fwd.shm->workers[0].fb_marks == NULL)
+		rte_exit(EXIT_FAILURE, "fastpath: out of memory\n");
 	fwd.shm->tsc_hz = rte_get_tsc_hz();
 	fwd.shm->tsc_base = rte_rdtsc();
 	fwd.shm->n_workers = 1;
