@@ -142,9 +142,12 @@ port_start(struct fwd_port *p, const struct cfg_port *cp, struct rte_mempool *po
 				cp->name, name, rte_strerror(-rc), rte_strerror(-prc));
 			return rc;
 		}
-		FWD_LOG(WARNING, "port %s: %s: all-multicast mode refused (%s)%s",
-			cp->name, name, rte_strerror(-rc),
-			prc == 0 ? ": promiscuous instead" : "");
+		if (prc == 0)
+			FWD_LOG(INFO, "port %s: %s: all-multicast mode refused (%s): promiscuous instead",
+				cp->name, name, rte_strerror(-rc));
+		else
+			FWD_LOG(WARNING, "port %s: %s receives no multicast (all-multicast: %s, promiscuous: %s); it has no IPv6 address",
+				cp->name, name, rte_strerror(-rc), rte_strerror(-prc));
 	}
 	rc = rte_eth_macaddr_get(p->port_id, &mac);
 	if (rc != 0) {
