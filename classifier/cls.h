@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <rte_log.h>
 
@@ -76,6 +77,13 @@ struct cls {
 	uint64_t hlast_ms;     /* unix ms of the last accepted message */
 	uint64_t hpoll_tsc;    /* next poll of the socket */
 	bool hsilent;
+	/* Services whose applied health changed and whose scheduler and
+	 * Maglev table are still to be rebuilt (a failure: retried). */
+	bool hdirty[CFG_MAX_SERVICES];
+	bool hfailed[CFG_MAX_SERVICES]; /* the last rebuild failed (logged) */
+	bool hchanged;         /* this poll's messages dirtied a service */
+	uint64_t hretry_ms;    /* unix ms of the next retry; 0: none due */
+	int lock_fd;           /* holds the attach lock (lock.c) */
 	volatile bool quit;
 };
 
@@ -114,5 +122,30 @@ void cls_health_poll(struct cls *c, uint64_t now_tsc);
 
 /* Unix time in ms. */
 uint64_t cls_wall_ms(void);
+
+/*
+ * The attach lock (lock.c): one classifier per forwarder.  CLS_LOCK_FILE
+ * lives in the forwarder's DPDK runtime directory.
+ */
+#define CLS_LOCK_FILE "halb_classifier.lock"
+
+/* Opens (creating) the lock file: an fd, or -errno. */
+int cls_lock_open(const char *path);
+
+/*
+ * Takes the lock without waiting: 0, -EBUSY with *holder set to the pid
+ * holding it (0 if it just let go), or -errno.
+ */
+int cls_lock_try(int fd, pid_t *holder);
+
+/*
+ * --takeover: waits up to timeout_ms for the lock.  While another holds
+ * it and holder_fresh(ctx, pid) says its heartbeat is stale, the holder
+ * is killed (SIGKILL; *killed set to its pid) so that it cannot resume
+ * as a second writer.  Returns 0, -ETIMEDOUT or -errno.
+ */
+int cls_lock_takeover(int fd, uint32_t timeout_ms,
+		      bool (*holder_fresh)(void *ctx, pid_t holder), void *ctx,
+		      pid_t *killed);
 
 #endif

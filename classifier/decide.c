@@ -4,6 +4,12 @@
  * packet of a flow (service, scheduler, install) and the housekeeping
  * between bursts (expiry paced by time, reclaim, the flow count).
  *
+ * A miss that may be the continuation of a connection decided without a
+ * record (decided_before) is decided with the service's Maglev table,
+ * whatever its scheduler, as the forwarder's fallback did: a connection
+ * keeps its backend across a classifier outage, a full punt ring or a
+ * full table (docs/ARCHITECTURE.md, "When the classifier is gone").
+ *
  * Kept apart from main.c (the process: EAL, rings, the loop) and free of
  * mbufs and of health.c, so that bench/decide.c measures this very code.
  */
@@ -26,6 +32,38 @@ initial_state(const struct pkt_info *pi)
 	/* A miss mid-connection (after a failover) is an established flow. */
 	return (pi->tcp_flags & (PKT_TCP_SYN | PKT_TCP_ACK)) == PKT_TCP_SYN ? FLOW_ST_SYN :
 								    FLOW_ST_EST;
+}
+
+/*
+ * Whether this miss may belong to a connection that was decided without
+ * a record, whose backend must not change now:
+ *  - a TCP packet other than an opening SYN: the connection exists, and
+ *    it has no entry because its earlier packets were decided by the
+ *    forwarder's fallback (classifier silent, punt ring full, table full)
+ *    or by this classifier while the table was full, all with the Maglev
+ *    table; or its entry expired or was evicted, and no record is left
+ *    of what decided it;
+ *  - any packet (a UDP datagram, a retransmitted SYN) of a flow that the
+ *    worker marked as decided without a record within its idle timeout
+ *    (fb_marks): UDP has no opening packet to tell a new flow by.
+ * Flows this classifier installed never get here while their entry
+ * lives: the tables are in the forwarder's memory and outlive a
+ * classifier restart.
+ */
+static bool
+decided_before(const struct cls *c, uint32_t w, const struct pkt_info *pi,
+	       uint32_t hash)
+{
+	const uint32_t *marks = c->shm->workers[w].fb_marks;
+	uint32_t window;
+
+	if (pi->key.proto == IPPROTO_TCP && initial_state(pi) != FLOW_ST_SYN)
+		return true;
+	if (marks == NULL)
+		return false;
+	window = pi->key.proto == IPPROTO_TCP ? c->cfg->tcp_timeout_ms :
+						c->cfg->udp_timeout_ms;
+	return halb_fb_marked(marks, hash, c->now_ms, window);
 }
 
 static void
@@ -72,9 +110,17 @@ cls_decide(struct cls *c, uint32_t w, const uint8_t *frame, uint32_t len,
 		*usr = HALB_RET_DECISION(e->svc, e->backend);
 		return true;
 	}
-	ctx.hash = hash;
-	ctx.pi = &pi;
-	b = sched_pick(&c->sched[s], &ctx);
+	if (decided_before(c, w, &pi, hash)) {
+		/* Reproduce the decision that was taken: the forwarder's
+		 * fallback and the stateless decisions of a full table use
+		 * the Maglev table, whatever the service's scheduler. */
+		st->kept++;
+		b = sched_pick_maglev(&c->sched[s], hash);
+	} else {
+		ctx.hash = hash;
+		ctx.pi = &pi;
+		b = sched_pick(&c->sched[s], &ctx);
+	}
 	if (b == MH_EMPTY) {
 		st->no_backend++;
 		return false;
@@ -90,12 +136,13 @@ cls_decide(struct cls *c, uint32_t w, const uint8_t *frame, uint32_t len,
 		 * the same Maglev table the worker falls back to. */
 		st->table_full++;
 		c->shm->workers[w].table_full = 1;
-		if (c->sched[s].mh != NULL)
-			b = mh_lookup(c->sched[s].mh, c->sched[s].mh_size, hash);
+		b = sched_pick_maglev(&c->sched[s], hash);
 		if (b == MH_EMPTY) {
 			st->no_backend++;
 			return false;
 		}
+		*usr = HALB_RET_DECISION(s, b) | HALB_RET_F_STATELESS;
+		return true;
 	}
 	*usr = HALB_RET_DECISION(s, b);
 	return true;

@@ -7,7 +7,9 @@
  * change of state or weight is applied per service: the schedulers get
  * the new weights (a backend that is down or draining has weight 0 for
  * new connections), the Maglev table is rebuilt into the buffer the
- * workers are not reading and published by one atomic store, and flows
+ * workers are not reading and published by one atomic store (one grace
+ * period for all the services a batch of messages changed; a failed
+ * rebuild keeps the previous weights in both and is retried), and flows
  * of a backend that went down are evicted if the service says
  * down_flows = "reset".  Installed flows never move otherwise: a weight
  * or another backend's change touches only new connections.
@@ -35,6 +37,8 @@
 
 #define HEALTH_POLL_US 1000
 #define HEALTH_BURST 64
+/* A Maglev rebuild that failed (memory) is tried again this much later. */
+#define CLS_APPLY_RETRY_MS 100u
 
 uint64_t
 cls_wall_ms(void)
@@ -51,12 +55,15 @@ effective_weight(const struct halb_be_health *h)
 	return h->state == HALB_HEALTH_UP ? h->weight : 0;
 }
 
-/* Rebuilds service s's scheduler and Maglev table from the applied
- * health.  The new table goes into the buffer that is not current; a
- * grace period first makes sure no worker still reads that buffer from
- * before the previous flip. */
+/*
+ * Rebuilds service s's scheduler and Maglev table from the applied
+ * health, into the buffer that is not current; the caller has waited a
+ * grace period since the previous flip (apply_pending), so no worker
+ * still reads that buffer.  On failure nothing changes: the scheduler
+ * and the published table still agree, on the previous weights.
+ */
 static int
-service_apply(struct cls *c, uint32_t s)
+service_build(struct cls *c, uint32_t s)
 {
 	const struct cfg_service *cs = &c->cfg->services[s];
 	struct halb_mh_shm *mh = &c->shm->mh[s];
@@ -66,19 +73,58 @@ service_apply(struct cls *c, uint32_t s)
 	for (b = 0; b < cs->n_backends; b++)
 		w[b] = effective_weight(&c->shm->health[s][b]);
 	next = __atomic_load_n(&mh->cur, __ATOMIC_ACQUIRE) ^ 1;
-	rte_rcu_qsbr_synchronize(c->shm->qsbr, RTE_QSBR_THRID_INVALID);
 	rc = svc_maglev_build(cs, w, mh->table[next], mh->size);
-	if (rc != 0) {
-		CLS_LOG(ERR, "service %s: Maglev rebuild failed: %s", cs->name,
-			strerror(-rc));
+	if (rc != 0)
 		return rc;
-	}
 	__atomic_store_n(&mh->cur, next, __ATOMIC_RELEASE);
 	c->shm->cls.mh_rebuilds++;
 	sched_init(&c->sched[s], cs->sched, w, cs->n_backends);
 	c->sched[s].mh = mh->table[next];
 	c->sched[s].mh_size = mh->size;
 	return 0;
+}
+
+/*
+ * Applies the services whose health changed (c->hdirty): one grace
+ * period for the whole batch, however many services it touches (one per
+ * service held the classifier, and its heartbeat, for as many).  A
+ * service that fails to build stays dirty, is counted (mh_failed) and is
+ * retried after CLS_APPLY_RETRY_MS.  Returns the services still dirty.
+ */
+static uint32_t
+apply_pending(struct cls *c, uint64_t now_ms)
+{
+	uint32_t s, left = 0;
+	bool any = false;
+	int rc;
+
+	for (s = 0; s < c->cfg->n_services; s++)
+		any |= c->hdirty[s];
+	if (!any)
+		return 0;
+	rte_rcu_qsbr_synchronize(c->shm->qsbr, RTE_QSBR_THRID_INVALID);
+	c->shm->cls.grace_periods++;
+	for (s = 0; s < c->cfg->n_services; s++) {
+		if (!c->hdirty[s])
+			continue;
+		rc = service_build(c, s);
+		if (rc == 0) {
+			if (c->hfailed[s])
+				CLS_LOG(INFO, "service %s: Maglev table rebuilt after earlier failures",
+					c->cfg->services[s].name);
+			c->hdirty[s] = c->hfailed[s] = false;
+			continue;
+		}
+		c->shm->cls.mh_failed++;
+		if (!c->hfailed[s])
+			CLS_LOG(ERR, "service %s: Maglev rebuild failed: %s; the previous weights stay in force, retrying every %u ms",
+				c->cfg->services[s].name, strerror(-rc),
+				CLS_APPLY_RETRY_MS);
+		c->hfailed[s] = true;
+		left++;
+	}
+	c->hretry_ms = left ? now_ms + CLS_APPLY_RETRY_MS : 0;
+	return left;
 }
 
 static int
@@ -150,10 +196,10 @@ cls_health_init(struct cls *c)
 		for (b = 0; b < cfg->services[s].n_backends; b++)
 			c->evict[s][b] = c->shm->health[s][b].state == HALB_HEALTH_DOWN &&
 					 cfg->services[s].down_flows == CFG_DOWN_RESET;
-		rc = service_apply(c, s);
-		if (rc != 0)
-			return rc;
+		c->hdirty[s] = true;
 	}
+	if (apply_pending(c, now) != 0)
+		return -ENOMEM; /* mh_build's only run-time failure */
 	if (!cfg->has_health)
 		return 0;
 	if (cfg->health.key.len == 0) {
@@ -222,6 +268,9 @@ find_backend(const struct cls *c, const Halb__Health__BackendState *bs,
 	return -1;
 }
 
+/* Applies a snapshot's entries to the health in shared memory and marks
+ * the services whose weights changed (c->hdirty); cls_health_poll
+ * rebuilds them once its burst of messages is read. */
 static void
 apply_snapshot(struct cls *c, const Halb__Health__CacheSnapshot *snap,
 	       uint64_t now_ms)
@@ -270,7 +319,7 @@ apply_snapshot(struct cls *c, const Halb__Health__CacheSnapshot *snap,
 	}
 	for (s = 0; s < c->cfg->n_services; s++)
 		if (changed[s])
-			service_apply(c, s);
+			c->hdirty[s] = c->hchanged = true;
 }
 
 void
@@ -305,6 +354,12 @@ cls_health_poll(struct cls *c, uint64_t now_tsc)
 		if (m.type == HL_T_CACHE_SNAPSHOT)
 			apply_snapshot(c, m.snapshot, now_ms);
 		hl_opened_free(&m);
+	}
+	/* What this poll's messages changed, and what failed before when
+	 * its retry is due: one grace period for all of it. */
+	if (c->hchanged || (c->hretry_ms != 0 && now_ms >= c->hretry_ms)) {
+		c->hchanged = false;
+		apply_pending(c, now_ms);
 	}
 	if (!c->hsilent && now_ms - c->hlast_ms > c->cfg->health.handler_timeout_ms) {
 		c->hsilent = true;

@@ -13,8 +13,13 @@
  * It writes a heartbeat every loop; the workers decide on their own when
  * it goes stale.  When the forwarder goes away it exits: a secondary
  * cannot outlive its primary's memory.
+ *
+ * One classifier per forwarder (lock.c): a second one is refused while
+ * the first lives, unless started with --takeover, which waits for the
+ * first to go (killing it if its heartbeat is stale) before attaching.
  */
 #include <errno.h>
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -41,6 +46,8 @@
 /* The heartbeat file (halb/hb.h): written at most once a millisecond,
  * promised every CLS_HB_MS (an idle loop sleeps idle_sleep_us at most). */
 #define CLS_HB_MS 10
+/* --takeover without a value: how long to wait for the old classifier. */
+#define CLS_TAKEOVER_MS 10000u
 
 static struct cls cls;
 
@@ -80,8 +87,66 @@ eal_start(const char *prog, const struct halb_cfg *cfg)
 	return rte_eal_init(argc, argv);
 }
 
+/* --takeover's view of the lock's holder: its heartbeat is fresh, or we
+ * cannot tell (not yet attached, or stopping cleanly: cls_pid is not its
+ * pid).  Only a holder known stale is killed. */
+static bool
+holder_fresh(void *ctx, pid_t holder)
+{
+	const struct cls *c = ctx;
+
+	if (c->shm->cls_pid != holder)
+		return true;
+	return halb_tsc_age(rte_rdtsc(), c->shm->cls_alive) <=
+	       c->shm->tsc_hz / 1000 * c->cfg->classifier_timeout_ms;
+}
+
+/*
+ * The right to attach (lock.c): refused while another classifier holds
+ * it; with takeover_ms, waits that long for it.  The fd stays open (the
+ * lock with it) until the process exits.
+ */
 static int
-attach(struct cls *c)
+lock_attach(struct cls *c, uint32_t takeover_ms)
+{
+	char path[PATH_MAX];
+	pid_t holder = 0;
+	int fd, rc;
+
+	snprintf(path, sizeof(path), "%s/%s", rte_eal_get_runtime_dir(),
+		 CLS_LOCK_FILE);
+	fd = cls_lock_open(path);
+	if (fd < 0) {
+		CLS_LOG(ERR, "cannot open %s: %s", path, strerror(-fd));
+		return fd;
+	}
+	rc = cls_lock_try(fd, &holder);
+	if (rc == -EBUSY && takeover_ms > 0) {
+		CLS_LOG(INFO, "taking over from the classifier (pid %d): waiting up to %u ms for it to go",
+			(int)holder, takeover_ms);
+		rc = cls_lock_takeover(fd, takeover_ms, holder_fresh, c, &holder);
+		if (rc == 0 && holder != 0)
+			CLS_LOG(WARNING, "took over: the classifier (pid %d) had a stale heartbeat and was killed",
+				(int)holder);
+	}
+	if (rc == 0) {
+		c->lock_fd = fd;
+		return 0;
+	}
+	close(fd);
+	if (rc == -EBUSY)
+		CLS_LOG(ERR, "another halb-classifier (pid %d) is attached to file_prefix %s: refusing a second writer (--takeover replaces it)",
+			(int)holder, c->cfg->file_prefix);
+	else if (rc == -ETIMEDOUT)
+		CLS_LOG(ERR, "takeover: the classifier attached to file_prefix %s did not go within %u ms",
+			c->cfg->file_prefix, takeover_ms);
+	else
+		CLS_LOG(ERR, "cannot lock %s: %s", path, strerror(-rc));
+	return rc;
+}
+
+static int
+attach(struct cls *c, uint32_t takeover_ms)
 {
 	uint32_t w, s, b;
 	int rc;
@@ -95,6 +160,9 @@ attach(struct cls *c)
 	else if (rc == -EINVAL)
 		CLS_LOG(ERR, "%s differs from the forwarder's configuration: run both from the same file",
 			c->cfg->path);
+	if (rc != 0)
+		return rc;
+	rc = lock_attach(c, takeover_ms);
 	if (rc != 0)
 		return rc;
 	rc = svc_map_build(&c->svcs, c->cfg);
@@ -170,6 +238,35 @@ service_worker(struct cls *c, uint32_t w, uint64_t now)
 	return n;
 }
 
+/*
+ * Takes --takeover[=MS] out of argv (the rest is the common command line,
+ * cfg_cli()).  Returns the wait in ms (0: no takeover) or -1 when MS is
+ * not a number.
+ */
+static long
+takeover_arg(int *argc, char **argv)
+{
+	long ms = 0;
+	int i, j;
+
+	for (i = j = 1; i < *argc; i++) {
+		if (strcmp(argv[i], "--takeover") == 0) {
+			ms = CLS_TAKEOVER_MS;
+		} else if (strncmp(argv[i], "--takeover=", 11) == 0) {
+			char *end;
+
+			ms = strtol(argv[i] + 11, &end, 10);
+			if (*end != '\0' || ms <= 0 || ms > 3600000)
+				return -1;
+		} else {
+			argv[j++] = argv[i];
+		}
+	}
+	argv[j] = NULL;
+	*argc = j;
+	return ms;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -177,9 +274,19 @@ main(int argc, char **argv)
 	uint64_t beat_tsc = 0, beat_every;
 	uint32_t idle = 0, w, busy;
 	struct halb_hb *hb;
+	long takeover;
 	int opt, rc = 0;
 
-	opt = cfg_cli(argc, argv, "run the classifier (after the forwarder)", &path);
+	takeover = takeover_arg(&argc, argv);
+	if (takeover < 0) {
+		fprintf(stderr, "%s: --takeover=MS wants a wait in ms (1..3600000)\n",
+			argv[0]);
+		return 2;
+	}
+	opt = cfg_cli(argc, argv,
+		      "run the classifier (after the forwarder)\n"
+		      "       add --takeover[=MS] to replace a running classifier (waits MS, 10000)",
+		      &path);
 	if (opt >= 0)
 		return opt;
 	cls.cfg = cfg_load(path, stderr);
@@ -198,7 +305,8 @@ main(int argc, char **argv)
 		halb_hb_close(hb);
 		return 1;
 	}
-	if (attach(&cls) != 0) {
+	cls.lock_fd = -1;
+	if (attach(&cls, (uint32_t)takeover) != 0) {
 		rte_eal_cleanup();
 		halb_hb_close(hb);
 		return 1;

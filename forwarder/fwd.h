@@ -79,6 +79,11 @@ int fwd_services_setup(struct fwd_ctx *c);
 /* The lcore entry point of worker `arg` (a uintptr_t worker index). */
 int fwd_worker_main(void *arg);
 
+/* Registers worker id with the QSBR variable, before its launch: 0 or
+ * -errno (start-up fails on it: the worker would read flow entries
+ * without grace periods). */
+int fwd_worker_rcu(uint32_t id);
+
 /*
  * The pieces of a worker's loop, for fwd_worker_main() and for harnesses
  * that drive the fast path without devices (bench/).  A worker context

@@ -182,6 +182,12 @@ main(int argc, char **argv)
 	if (fwd_telemetry_init(&fwd) != 0)
 		FWD_LOG(WARNING, "telemetry commands not registered");
 
+	for (w = 0; w < fwd.cfg->n_workers; w++) {
+		rc = fwd_worker_rcu(w);
+		if (rc != 0)
+			rte_exit(EXIT_FAILURE, "worker %u: cannot register with QSBR: %s\n",
+				 w, rte_strerror(-rc));
+	}
 	w = 0;
 	RTE_LCORE_FOREACH_WORKER(lcore)
 		rte_eal_remote_launch(fwd_worker_main, (void *)(uintptr_t)w++, lcore);

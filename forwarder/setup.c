@@ -72,9 +72,32 @@ fwd_port_start(struct fwd_port *p, const struct cfg_port *cp,
 			rte_strerror(-rc));
 		return rc;
 	}
-	/* Solicited-node multicast (IPv6 ND) must reach us. */
-	rte_eth_allmulticast_enable(p->port_id);
-	rte_eth_macaddr_get(p->port_id, &mac);
+	/* Solicited-node multicast (IPv6 ND) must reach us.  A device
+	 * without an all-multicast mode may still receive it in promiscuous
+	 * mode (not-ours unicast is dropped by the worker); a port with an
+	 * IPv6 address that gets neither would never see a solicitation. */
+	rc = rte_eth_allmulticast_enable(p->port_id);
+	if (rc != 0) {
+		int prc = rte_eth_promiscuous_enable(p->port_id);
+
+		if (prc != 0 && cp->has_ip6) {
+			FWD_LOG(ERR, "port %s: %s receives no multicast (all-multicast: %s, promiscuous: %s): IPv6 neighbour discovery cannot work",
+				cp->name, name, rte_strerror(-rc), rte_strerror(-prc));
+			return rc;
+		}
+		if (prc == 0)
+			FWD_LOG(INFO, "port %s: %s: all-multicast mode refused (%s): promiscuous instead",
+				cp->name, name, rte_strerror(-rc));
+		else
+			FWD_LOG(WARNING, "port %s: %s receives no multicast (all-multicast: %s, promiscuous: %s); it has no IPv6 address",
+				cp->name, name, rte_strerror(-rc), rte_strerror(-prc));
+	}
+	rc = rte_eth_macaddr_get(p->port_id, &mac);
+	if (rc != 0) {
+		FWD_LOG(ERR, "port %s: %s has no MAC address: %s", cp->name, name,
+			rte_strerror(-rc));
+		return rc;
+	}
 	memcpy(p->mac, mac.addr_bytes, 6);
 	FWD_LOG(INFO, "port %s: %s up, " RTE_ETHER_ADDR_PRT_FMT ", %u queue pair(s)",
 		cp->name, name, RTE_ETHER_ADDR_BYTES(&mac), nq);

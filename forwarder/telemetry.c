@@ -121,6 +121,7 @@ tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "installs", shm->cls.installs);
 	rte_tel_data_add_dict_u64(d, "cls_punted", shm->cls.punted);
 	rte_tel_data_add_dict_u64(d, "cls_existing", shm->cls.existing);
+	rte_tel_data_add_dict_u64(d, "cls_kept", shm->cls.kept);
 	rte_tel_data_add_dict_u64(d, "cls_table_full", shm->cls.table_full);
 	rte_tel_data_add_dict_u64(d, "cls_no_service", shm->cls.no_service);
 	rte_tel_data_add_dict_u64(d, "cls_no_backend", shm->cls.no_backend);
@@ -133,6 +134,8 @@ tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "health_ignored", shm->cls.health_ignored);
 	rte_tel_data_add_dict_u64(d, "health_silent", shm->cls.health_silent);
 	rte_tel_data_add_dict_u64(d, "mh_rebuilds", shm->cls.mh_rebuilds);
+	rte_tel_data_add_dict_u64(d, "mh_failed", shm->cls.mh_failed);
+	rte_tel_data_add_dict_u64(d, "grace_periods", shm->cls.grace_periods);
 	drops = rte_tel_data_alloc();
 	bad = rte_tel_data_alloc();
 	if (drops == NULL || bad == NULL) {

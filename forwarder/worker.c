@@ -15,8 +15,10 @@
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <unistd.h>
 
 #include <rte_cycles.h>
+#include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
@@ -153,7 +155,9 @@ forward(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 }
 
 /* Decides locally with the service's Maglev table: same answer as the
- * classifier's default scheduler, with no state. */
+ * classifier's default scheduler, with no state.  A flow so decided is
+ * marked (fb_marks), so that when its next packet reaches the classifier
+ * it gets the Maglev table's answer again, whatever the scheduler. */
 static void
 fallback(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	 uint32_t s, uint32_t hash)
@@ -162,6 +166,8 @@ fallback(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	uint32_t cur = __atomic_load_n(&mh->cur, __ATOMIC_ACQUIRE);
 	uint16_t b = mh_lookup(mh->table[cur], mh->size, hash);
 
+	if (pi->kind == PKT_KIND_FLOW)
+		halb_fb_mark(w->ws->fb_marks, hash, w->now_ms);
 	w->st->fallbacks++;
 	w->svc_st[s].fallbacks++;
 	if (b == MH_EMPTY) {
@@ -423,7 +429,7 @@ input_flow(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 static void
 returned(struct fwd_worker *w, struct rte_mbuf *m)
 {
-	uint32_t d = m->hash.usr;
+	uint32_t d = m->hash.usr, hash;
 	struct pkt_info pi;
 
 	w->st->returned++;
@@ -433,8 +439,11 @@ returned(struct fwd_worker *w, struct rte_mbuf *m)
 		drop(w, m, FWD_DROP_OTHER);
 		return;
 	}
-	forward(w, m, &pi, HALB_RET_SVC(d), HALB_RET_BACKEND(d),
-		pkt_flow_hash(&pi.key));
+	hash = pkt_flow_hash(&pi.key);
+	/* Not installed (table full): marked like a fallback of ours. */
+	if (d & HALB_RET_F_STATELESS)
+		halb_fb_mark(w->ws->fb_marks, hash, w->now_ms);
+	forward(w, m, &pi, HALB_RET_SVC(d), HALB_RET_BACKEND(d), hash);
 }
 
 /* Worker 0 asks for the link addresses of unresolved or aging
@@ -576,6 +585,34 @@ fwd_worker_flush(struct fwd_worker *w)
 }
 
 int
+fwd_worker_rcu(uint32_t id)
+{
+	return rte_rcu_qsbr_thread_register(fwd.shm->qsbr, id) == 0 ? 0 : -rte_errno;
+}
+
+/*
+ * An empty turn of the loop.  A worker asleep holds no flow entry (its
+ * quiescent state is reported before this), so it goes offline for the
+ * sleep: the classifier's grace periods (the Maglev flips of a health
+ * change, entry reuse) do not wait for its wake-up, which at
+ * idle_sleep_us per worker and one grace period per change could hold
+ * the classifier past classifier_timeout_ms.
+ */
+static void
+idle_sleep(struct fwd_worker *w, uint32_t *idle)
+{
+	uint32_t us = halb_idle_sleep_us(idle, fwd.cfg->idle_sleep_us);
+
+	if (us == 0) {
+		rte_pause();
+		return;
+	}
+	rte_rcu_qsbr_thread_offline(fwd.shm->qsbr, w->id);
+	usleep(us);
+	rte_rcu_qsbr_thread_online(fwd.shm->qsbr, w->id);
+}
+
+int
 fwd_worker_main(void *arg)
 {
 	struct fwd_worker *w = fwd_worker_bind((uint32_t)(uintptr_t)arg);
@@ -583,7 +620,8 @@ fwd_worker_main(void *arg)
 	struct halb_shm *shm = fwd.shm;
 	uint32_t idle = 0, p, i, n, busy;
 
-	rte_rcu_qsbr_thread_register(shm->qsbr, w->id);
+	/* Registered by the main lcore before the launch (fwd_worker_rcu);
+	 * online cannot fail. */
 	rte_rcu_qsbr_thread_online(shm->qsbr, w->id);
 	halb_idle_init();
 	FWD_LOG(INFO, "worker %u on lcore %u", w->id, rte_lcore_id());
@@ -628,7 +666,7 @@ fwd_worker_main(void *arg)
 			w->st->busy_tsc += rte_rdtsc() - w->now_tsc;
 			idle = 0;
 		} else {
-			halb_idle_backoff(&idle, fwd.cfg->idle_sleep_us);
+			idle_sleep(w, &idle);
 		}
 	}
 	rte_rcu_qsbr_thread_offline(shm->qsbr, w->id);

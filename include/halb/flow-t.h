@@ -16,6 +16,12 @@
  *    and decision.  It fills an entry, then publishes its slot with a
  *    release store; it removes by storing 0 and frees the entry only after
  *    a QSBR grace period, so a reader never sees a reused entry.
+ *  - A move of a key to its other bucket (cuckoo displacement) publishes
+ *    the copy, bumps the table's change counter, then clears the original.
+ *    A reader that scanned the destination before the copy and the origin
+ *    after the clear missed a key that was there throughout; it sees the
+ *    counter changed and looks again (as rte_hash's tbl_chng_cnt).  A
+ *    lookup that hits needs no check.
  *  - The owning worker reads without locks and is the only writer of
  *    an entry's `last_seen` and `state` (relaxed stores), which the
  *    classifier reads to expire the flow.
@@ -68,11 +74,18 @@ struct flow_bucket {
 } __attribute__((aligned(64)));
 static_assert(sizeof(struct flow_bucket) == 64, "one cache line per bucket");
 
+/* The first cache line of a table's memory, apart from the buckets that
+ * readers scan on every packet: the writer changes it only on a move. */
+struct flow_table_hdr {
+	uint32_t chg; /* cuckoo moves so far (atomic; written by the writer) */
+} __attribute__((aligned(64)));
+
 struct flow_table {
 	uint32_t n_buckets;   /* power of two */
 	uint32_t bucket_mask;
 	uint32_t n_entries;   /* capacity */
 	uint32_t worker;
+	struct flow_table_hdr *hdr;
 	struct flow_bucket *buckets;
 	struct flow_entry *entries;
 };

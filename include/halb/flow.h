@@ -99,22 +99,46 @@ flow_prefetch(const struct flow_table *t, uint32_t hash)
 	__builtin_prefetch(&t->buckets[flow_bucket1(t, hash)]);
 }
 
+/* The table's change counter (see flow-t.h), read before a lookup. */
+static inline uint32_t
+flow_chg(const struct flow_table *t)
+{
+	return __atomic_load_n(&t->hdr->chg, __ATOMIC_ACQUIRE);
+}
+
+/* Test hook: runs between the scans of the two buckets of a lookup, so
+ * that a unit test can replay a writer's move there. */
+#ifndef FLOW_LOOKUP_BETWEEN
+#define FLOW_LOOKUP_BETWEEN(t) do { } while (0)
+#endif
+
 /*
  * Lock-free lookup, safe against the concurrent writer as long as the
  * caller reports quiescent states to the table's QSBR variable between
  * lookups (never while holding a returned entry).  Returns the entry or
- * NULL.
+ * NULL.  A miss is checked against the change counter and retried when
+ * a key moved meanwhile: a hit costs nothing more, a miss one more read
+ * of a line that rarely changes.
  */
 static inline struct flow_entry *
 flow_lookup(const struct flow_table *t, const struct flow_key *k, uint32_t hash)
 {
 	struct flow_entry *e;
 	uint16_t sig = flow_sig(hash);
+	uint32_t chg;
 
-	e = flow_bucket_find(t, flow_bucket1(t, hash), k, sig);
-	if (e == NULL)
+	do {
+		chg = flow_chg(t);
+		e = flow_bucket_find(t, flow_bucket1(t, hash), k, sig);
+		if (e != NULL)
+			return e;
+		FLOW_LOOKUP_BETWEEN(t);
 		e = flow_bucket_find(t, flow_bucket2(t, hash), k, sig);
-	return e;
+		if (e != NULL)
+			return e;
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	} while (chg != flow_chg(t));
+	return NULL;
 }
 
 /* The writer's private state for one table (process-local memory). */
@@ -135,7 +159,10 @@ struct flow_writer {
  * Attaches a writer to a table that may already hold flows (a restarted
  * classifier): the free list is rebuilt from the published slots.
  * Entries neither published nor free (a writer died mid-insert) are
- * reclaimed.  Returns 0 or -ENOMEM.
+ * reclaimed.  An entry published in two slots (a writer killed between
+ * the two stores of a move) keeps one, in a bucket of its key, and the
+ * other slot is cleared, so that it is never freed twice.  Slots naming
+ * no entry are cleared.  Returns 0 or -ENOMEM.
  */
 int flow_writer_init(struct flow_writer *w, struct flow_table *t,
 		     struct rte_rcu_qsbr *qsbr);

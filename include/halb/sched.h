@@ -64,4 +64,11 @@ void sched_init(struct sched_svc *s, uint8_t kind, const uint32_t *weights,
  * kind is unknown). */
 uint16_t sched_pick(struct sched_svc *s, const struct sched_ctx *ctx);
 
+/*
+ * The Maglev table's answer whatever the scheduler: what the forwarder's
+ * fallback decided for this flow, for decisions that must reproduce one
+ * taken without a record (a miss mid-connection).  MH_EMPTY when none.
+ */
+uint16_t sched_pick_maglev(const struct sched_svc *s, uint32_t flow_hash);
+
 #endif

@@ -10,7 +10,7 @@
  * Who writes what:
  *  - forwarder main lcore: everything at start-up; fwd_alive.
  *  - worker w: workers[w].stats, svc_stats[w][*], its entries'
- *    last_seen/state; enqueues workers[w].punt.
+ *    last_seen/state, workers[w].fb_marks; enqueues workers[w].punt.
  *  - classifier: cls_alive, cls_pid, cls_stats, the flow tables' buckets
  *    and entries, workers[w].table_full; enqueues workers[w].ret;
  *    publishes Maglev tables (mh[s].cur) once it owns them.
@@ -19,6 +19,7 @@
 #ifndef HALB_SHM_T_H
 #define HALB_SHM_T_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "halb/cfg-t.h"
@@ -29,6 +30,7 @@
 #define HALB_SHM_MAGIC 0x68616c62u /* "halb" */
 #define HALB_SHM_VERSION 3u
 #define HALB_RING_SIZE 1024u
+#define HALB_FB_MARKS 65536u /* per worker, a power of two */
 
 /* Why a worker dropped a packet (beyond the parser's verdicts). */
 enum fwd_drop {
@@ -81,6 +83,11 @@ struct cls_stats {
 	uint64_t health_ignored;  /* entries naming no configured backend */
 	uint64_t health_silent;   /* times the handler fell silent */
 	uint64_t mh_rebuilds;     /* Maglev tables rebuilt and published */
+	uint64_t mh_failed;       /* rebuilds that failed (retried) */
+	uint64_t kept;            /* misses mid-connection or of a flow decided
+				   * without a record: Maglev, whatever the
+				   * scheduler */
+	uint64_t grace_periods;   /* QSBR grace periods waited for health */
 } __attribute__((aligned(64)));
 
 /* Health states, as in halb.health.HealthState. */
@@ -115,6 +122,12 @@ struct halb_worker_shm {
 				 * when the classifier is gone */
 	struct rte_ring *ret;   /* classifier -> worker */
 	struct flow_table flows;
+	/* When this worker last decided a flow of hash h without a record
+	 * (fallback, or the classifier's stateless decision when the table
+	 * was full): fb_marks[h & (HALB_FB_MARKS - 1)] = flow ms clock + 1,
+	 * 0 never.  The classifier decides a miss so marked with the Maglev
+	 * table, so that the flow keeps the backend it was given. */
+	uint32_t *fb_marks;
 	uint32_t lcore;
 	volatile uint32_t table_full; /* set by the classifier */
 	volatile uint32_t flow_count; /* live flows, by the classifier */
@@ -173,10 +186,43 @@ halb_tsc_age(uint64_t now, uint64_t then)
 	return now > then ? now - then : 0;
 }
 
-/* Decision a classifier writes into a returned mbuf's hash.usr. */
+/* Decision a classifier writes into a returned mbuf's hash.usr.
+ * HALB_RET_F_STATELESS: not installed (table full), the worker marks it
+ * as it marks its own fallbacks (fb_marks).  Backends are below
+ * CFG_MAX_BACKENDS, far from the flag's bit. */
 #define HALB_RET_DECISION(svc, backend) \
 	((uint32_t)(svc) << 16 | (uint32_t)(backend))
+#define HALB_RET_F_STATELESS 0x8000u
 #define HALB_RET_SVC(u) ((uint16_t)((u) >> 16))
-#define HALB_RET_BACKEND(u) ((uint16_t)(u))
+#define HALB_RET_BACKEND(u) ((uint16_t)((u) & 0x7fffu))
+
+/* The worker's mark of a flow it decided without a record. */
+static inline void
+halb_fb_mark(uint32_t *marks, uint32_t hash, uint32_t now_ms)
+{
+	uint32_t *m = &marks[hash & (HALB_FB_MARKS - 1)];
+
+	if (*m != now_ms + 1)
+		__atomic_store_n(m, now_ms + 1, __ATOMIC_RELAXED);
+}
+
+/*
+ * Whether a flow of hash h may have been decided without a record within
+ * the last window_ms (its idle timeout).  Another flow's mark in the
+ * same slot answers yes too: that flow is then decided with the Maglev
+ * table, a valid choice, instead of the service's scheduler.
+ */
+static inline bool
+halb_fb_marked(const uint32_t *marks, uint32_t hash, uint32_t now_ms,
+	       uint32_t window_ms)
+{
+	uint32_t m = __atomic_load_n(&marks[hash & (HALB_FB_MARKS - 1)],
+				     __ATOMIC_RELAXED);
+	uint32_t age = now_ms - (m - 1);
+
+	/* A mark a little ahead of our clock (written after we read it)
+	 * shows as a huge age: it is fresh. */
+	return m != 0 && (age < window_ms || age > 0x80000000u);
+}
 
 #endif

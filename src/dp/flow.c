@@ -33,7 +33,8 @@ flow_table_buckets(uint32_t entries)
 size_t
 flow_table_mem_size(uint32_t entries)
 {
-	return (size_t)flow_table_buckets(entries) * sizeof(struct flow_bucket) +
+	return sizeof(struct flow_table_hdr) +
+	       (size_t)flow_table_buckets(entries) * sizeof(struct flow_bucket) +
 	       (size_t)entries * sizeof(struct flow_entry);
 }
 
@@ -45,15 +46,59 @@ flow_table_init(struct flow_table *t, void *mem, uint32_t entries,
 	t->bucket_mask = t->n_buckets - 1;
 	t->n_entries = entries;
 	t->worker = worker;
-	t->buckets = mem;
+	t->hdr = mem;
+	t->buckets = (struct flow_bucket *)(t->hdr + 1);
 	t->entries = (struct flow_entry *)(t->buckets + t->n_buckets);
 	memset(mem, 0, flow_table_mem_size(entries));
+}
+
+/* Whether slot s may stand in bucket b: its key hashes there, under the
+ * slot's signature. */
+static bool
+slot_in_place(const struct flow_table *t, uint32_t b, uint64_t s)
+{
+	uint32_t h = pkt_flow_hash(&t->entries[flow_slot_idx(s)].key);
+
+	return flow_slot_sig(s) == flow_sig(h) &&
+	       (flow_bucket1(t, h) == b || flow_bucket2(t, h) == b);
+}
+
+/*
+ * A writer killed between the two stores of a move leaves an entry in
+ * two slots; the expiry scan would free it twice (and two flows would
+ * share it).  Keeps one slot per entry, preferring one in a bucket of its
+ * key, and clears the others; used[idx] counts the slots and ends at 1.
+ * The entry stays reachable throughout, so readers need no grace period.
+ */
+static uint32_t
+dedupe_slots(struct flow_table *t, uint8_t *used)
+{
+	uint32_t b, i, n = 0;
+	int pass;
+
+	for (pass = 0; pass < 2; pass++)
+		for (b = 0; b < t->n_buckets; b++)
+			for (i = 0; i < FLOW_BUCKET_SLOTS; i++) {
+				uint64_t s = t->buckets[b].slot[i];
+
+				if (s == 0 || used[flow_slot_idx(s)] < 2)
+					continue;
+				/* First pass: misplaced copies only. */
+				if (pass == 0 && slot_in_place(t, b, s))
+					continue;
+				__atomic_store_n(&t->buckets[b].slot[i], 0,
+						 __ATOMIC_RELEASE);
+				used[flow_slot_idx(s)]--;
+				n++;
+			}
+	return n;
 }
 
 int
 flow_writer_init(struct flow_writer *w, struct flow_table *t,
 		 struct rte_rcu_qsbr *qsbr)
 {
+	bool dup = false;
 	uint8_t *used;
 	uint32_t b, i;
 
@@ -73,11 +118,18 @@ flow_writer_init(struct flow_writer *w, struct flow_table *t,
 		for (i = 0; i < FLOW_BUCKET_SLOTS; i++) {
 			uint64_t s = t->buckets[b].slot[i];
 
-			if (s != 0 && flow_slot_idx(s) < t->n_entries)
-				used[flow_slot_idx(s)] = 1;
-			else if (s != 0) /* corrupt slot: drop it */
+			if (s != 0 && flow_slot_idx(s) < t->n_entries) {
+				/* Saturates at 2: "more than one". */
+				if (used[flow_slot_idx(s)]++ > 0) {
+					used[flow_slot_idx(s)] = 2;
+					dup = true;
+				}
+			} else if (s != 0) { /* corrupt slot: drop it */
 				t->buckets[b].slot[i] = 0;
+			}
 		}
+	if (dup)
+		dedupe_slots(t, used);
 	/* Push in reverse so that low indices are handed out first. */
 	for (i = t->n_entries; i-- > 0;)
 		if (!used[i])
@@ -128,6 +180,10 @@ make_room(struct flow_table *t, uint32_t b)
 		if (alt == b || (j = bucket_free_slot(&t->buckets[alt])) < 0)
 			continue;
 		__atomic_store_n(&t->buckets[alt].slot[j], s, __ATOMIC_RELEASE);
+		/* A reader that scans b after the clear below sees the new
+		 * count, and looks again (flow_lookup). */
+		__atomic_store_n(&t->hdr->chg, t->hdr->chg + 1, __ATOMIC_RELEASE);
+		__atomic_thread_fence(__ATOMIC_RELEASE);
 		__atomic_store_n(&bk->slot[i], 0, __ATOMIC_RELEASE);
 		return (int)i;
 	}

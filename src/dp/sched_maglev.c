@@ -3,19 +3,27 @@
  * maglev: the service's published Maglev table, indexed by the flow
  * hash.  The table is authoritative, as it is for the forwarder's
  * fallback that reads the same table: only an index the service does not
- * have (a table built for a longer backend list) is refused.
+ * have (a table built for a longer backend list) is refused.  Other
+ * schedulers' services use it too, through sched_pick_maglev(), for a
+ * decision that must reproduce one taken without a record.
  */
 #include "halb/sched.h"
 
-static uint16_t
-maglev_pick(struct sched_svc *s, const struct sched_ctx *ctx)
+uint16_t
+sched_pick_maglev(const struct sched_svc *s, uint32_t flow_hash)
 {
 	uint16_t v;
 
 	if (s->mh == NULL || s->mh_size == 0)
 		return MH_EMPTY;
-	v = mh_lookup(s->mh, s->mh_size, ctx->hash);
+	v = mh_lookup(s->mh, s->mh_size, flow_hash);
 	return v < s->n ? v : MH_EMPTY;
+}
+
+static uint16_t
+maglev_pick(struct sched_svc *s, const struct sched_ctx *ctx)
+{
+	return sched_pick_maglev(s, ctx->hash);
 }
 
 const struct sched_ops sched_maglev_ops = {

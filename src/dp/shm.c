@@ -91,7 +91,10 @@ halb_shm_create(const struct halb_cfg *cfg, struct rte_mempool *pool,
 		snprintf(name, sizeof(name), "halb_ret%u", w);
 		ws->ret = rte_ring_create(name, HALB_RING_SIZE, rte_socket_id(),
 					  RING_F_SP_ENQ | RING_F_SC_DEQ);
-		if (ws->punt == NULL || ws->ret == NULL)
+		*what = "fallback marks";
+		ws->fb_marks = rte_zmalloc("halb_fb_marks",
+					   HALB_FB_MARKS * sizeof(*ws->fb_marks), 64);
+		if (ws->punt == NULL || ws->ret == NULL || ws->fb_marks == NULL)
 			goto fail;
 		*what = "flow table (flows.entries)";
 		mem = rte_malloc("halb_flows", flow_table_mem_size(cfg->flow_entries),

@@ -58,6 +58,8 @@ SVC = {
     "tun6": ("fd00:68:2::102", 80, 6, "tunnel", [(b, 0, 1) for b in BE6]),
     "wrr4": ("198.18.2.104", 80, 6, "dsr", [(b, 80, 1) for b in BE4]),
     "dyn4": ("198.18.2.105", 80, 6, "dsr", [(DYN_IP, 80, 1)]),
+    "wlc4": ("198.18.2.106", 80, 6, "dsr", [(b, 80, 1) for b in BE4]),
+    "wrru4": ("198.18.2.107", 53, 17, "dsr", [(b, 53, 1) for b in BE4]),
 }
 VNI = {"tun4": 42, "tun6": 4242}
 
@@ -1077,20 +1079,66 @@ def test_classifier_absent(tap):
             delta(before, after, "installs") == 0,
             f"installs +{delta(before, after, 'installs')}")
 
+    # Connections opened while it is down, on every scheduler: TCP (SYN
+    # and ACK) and UDP, each decided by the worker with the Maglev table.
+    outage = [(svc, "198.18.1.92", 45500 + i) for svc in ("wrr4", "wlc4", "dsr4")
+              for i in range(12)]
+    outage += [("wrru4", "198.18.1.93", 45600 + i) for i in range(12)]
+    kept_bad = []
+    for svc, c, p in outage:
+        want = maglev_pick(svc, c, p)
+        if SVC[svc][2] == 6:
+            frames = [tcp_frame(c, p, SVC[svc][0], 80, "S"),
+                      tcp_frame(c, p, SVC[svc][0], 80, "A")]
+        else:
+            frames = [udp_frame(c, p, SVC[svc][0], 53, b"first")]
+        got = tap.exchange(frames, len(frames))
+        if got != [dsr_expect(f, BE_MAC[want]) for f in frames]:
+            kept_bad.append(f"{svc} {c}:{p} want backend {want}: {nframes(got)}")
+    R.check("classifier: down: connections of every scheduler opened at their Maglev choice",
+            not kept_bad, "; ".join(kept_bad[:6]))
+
     # Restart.
-    n_ready = open(ARGS.cls_log).read().count("halb-classifier: ready")
-    with open(ARGS.cls_log, "a") as logf:
-        proc = subprocess.Popen([ARGS.classifier, "-c", ARGS.conf], stdout=logf,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    with open(ARGS.cls_pids, "a") as f:
-        f.write(f"{proc.pid}\n")
-    ready = wait_cond(lambda: open(ARGS.cls_log).read().count("halb-classifier: ready") > n_ready
-                      or proc.poll() is not None, 30.0, 0.1)
+    proc, ready = start_classifier()
     up = wait_cond(lambda: cls_state() == "up", 5.0)
     if not R.check("classifier: restarted, `halbctl status` says classifier: up",
                    ready and proc.poll() is None and bool(up),
                    f"exit {proc.poll()}, status {cls_state()}"):
         return
+
+    # Their next packets reach the classifier (no entry): each keeps the
+    # backend it was given, whatever the service's scheduler; then hits.
+    for rnd, label in ((0, "punted and installed"), (1, "table hits")):
+        before = stats()
+        moved = []
+        for svc, c, p in outage:
+            want = maglev_pick(svc, c, p)
+            if SVC[svc][2] == 6:
+                f = tcp_frame(c, p, SVC[svc][0], 80, "PA", b"data %d" % rnd)
+            else:
+                f = udp_frame(c, p, SVC[svc][0], 53, b"next %d" % rnd)
+            got = tap.exchange([f], 1)
+            if one(got) != dsr_expect(f, BE_MAC[want]):
+                moved.append(f"{svc} {c}:{p} want {want} got "
+                             f"{backend_of(one(got), svc)}")
+        after = stats()
+        per = {}
+        for m in moved:
+            per[m.split()[0]] = per.get(m.split()[0], 0) + 1
+        R.check(f"classifier: back: connections opened during the outage keep their backend ({label})",
+                not moved, f"moved: {per} of 12 each; " + "; ".join(moved[:4]))
+        if rnd == 0:
+            R.check("classifier: back: they are punted and installed",
+                    delta(before, after, "punts") == len(outage) and
+                    delta(before, after, "installs") == len(outage) and
+                    delta(before, after, "cls_kept") == len(outage),
+                    f"punts +{delta(before, after, 'punts')}, installs "
+                    f"+{delta(before, after, 'installs')}, kept +{delta(before, after, 'cls_kept')}")
+        else:
+            R.check("classifier: back: then they are hits",
+                    delta(before, after, "hits") == len(outage) and
+                    delta(before, after, "punts") == 0,
+                    f"hits +{delta(before, after, 'hits')}, punts +{delta(before, after, 'punts')}")
 
     check_established("back")
     n_flows, before, after, missing, wrong, n = new_syns(46000, ("dsr4",))
@@ -1103,6 +1151,96 @@ def test_classifier_absent(tap):
             delta(before, after, "fallbacks") == 0,
             f"punts +{delta(before, after, 'punts')}, installs +{delta(before, after, 'installs')}, "
             f"fallbacks +{delta(before, after, 'fallbacks')}")
+
+
+def start_classifier(*extra, log=None):
+    """Starts a classifier (its PID recorded for run.sh's cleanup); waits
+    until it says ready or exits.  Returns (proc, ready)."""
+    log = log or ARGS.cls_log
+    n_ready = open(log).read().count("halb-classifier: ready") if os.path.exists(log) else 0
+    with open(log, "a") as logf:
+        proc = subprocess.Popen([ARGS.classifier, "-c", ARGS.conf, *extra], stdout=logf,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    with open(ARGS.cls_pids, "a") as f:
+        f.write(f"{proc.pid}\n")
+    ready = wait_cond(lambda: open(log).read().count("halb-classifier: ready") > n_ready
+                      or proc.poll() is not None, 30.0, 0.1)
+    return proc, bool(ready) and proc.poll() is None
+
+
+# ---- 9b. one classifier at a time ------------------------------------------
+
+def test_second_classifier(tap):
+    """A second classifier is refused while the first lives; --takeover
+    waits for it, and replaces it once its heartbeat is stale (here: the
+    first stopped with SIGSTOP), killing it so that it cannot resume."""
+    first = cls_pids()[-1]
+    if not R.check("second classifier: the first is up", pid_alive(first) and
+                   cls_state() == "up", f"pid {first}, status {cls_state()}"):
+        return
+    before = stats()
+    log2 = ARGS.cls_log + ".second"
+    open(log2, "w").close()
+    proc, ready = start_classifier(log=log2)
+    try:
+        rc = proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        rc = None
+    text = open(log2).read()
+    R.check("second classifier: refused, with a clear error",
+            rc not in (None, 0) and not ready and "another halb-classifier" in text
+            and f"(pid {first})" in text,
+            f"exit {rc}, log: {text[-300:]!r}")
+    after = stats()
+    R.check("second classifier: the first one carries on",
+            pid_alive(first) and cls_state() == "up" and
+            delta(before, after, "fallbacks") == 0,
+            f"alive {pid_alive(first)}, status {cls_state()}, "
+            f"fallbacks +{delta(before, after, 'fallbacks')}")
+    # A flow installed by the first keeps working through the takeover.
+    c, p = "198.18.1.94", 45700
+    syn = tcp_frame(c, p, SVC["dsr4"][0], 80, "S")
+    b = backend_of(one(tap.exchange([syn], 1)), "dsr4")
+
+    # Takeover: started while the first is healthy, it waits; the first
+    # then hangs (SIGSTOP): its heartbeat goes stale and it is replaced.
+    log3 = ARGS.cls_log + ".takeover"
+    open(log3, "w").close()
+    with open(log3, "a") as logf:
+        proc = subprocess.Popen([ARGS.classifier, "-c", ARGS.conf, "--takeover=10000"],
+                                stdout=logf, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)
+    with open(ARGS.cls_pids, "a") as f:
+        f.write(f"{proc.pid}\n")
+    waiting = wait_cond(lambda: "taking over" in open(log3).read() or
+                        proc.poll() is not None, 20.0, 0.1)
+    time.sleep(0.5)  # it must still be waiting: the first one is healthy
+    R.check("takeover: waits while the first classifier is healthy",
+            bool(waiting) and proc.poll() is None and pid_alive(first) and
+            "halb-classifier: ready" not in open(log3).read(),
+            f"exit {proc.poll()}, first alive {pid_alive(first)}, log: {open(log3).read()[-300:]!r}")
+    os.kill(first, signal.SIGSTOP)
+    ready = wait_cond(lambda: "halb-classifier: ready" in open(log3).read() or
+                      proc.poll() is not None, 20.0, 0.1)
+    gone = wait_cond(lambda: not pid_alive(first), 5.0)
+    text = open(log3).read()
+    R.check("takeover: the hung classifier is killed and replaced",
+            bool(ready) and proc.poll() is None and bool(gone) and
+            f"pid {first}) had a stale heartbeat" in text,
+            f"exit {proc.poll()}, first alive {pid_alive(first)}, log: {text[-400:]!r}")
+    up = wait_cond(lambda: cls_state() == "up", 5.0)
+    R.check("takeover: `halbctl status` says classifier: up", bool(up), cls_state())
+    f = tcp_frame(c, p, SVC["dsr4"][0], 80, "PA", b"after takeover")
+    got = tap.exchange([f], 1)
+    R.check("takeover: a flow the first one installed keeps its backend",
+            b is not None and one(got) == dsr_expect(f, BE_MAC[b]), nframes(got))
+    c2, p2 = "198.18.1.95", 45800
+    before = stats()
+    got = tap.exchange([tcp_frame(c2, p2, SVC["wrr4"][0], 80, "S")], 1)
+    after = stats()
+    R.check("takeover: the new classifier installs new flows",
+            one(got) is not None and delta(before, after, "installs") == 1,
+            f"{nframes(got)}, installs +{delta(before, after, 'installs')}")
 
 
 # ---- 10. 802.1Q -----------------------------------------------------------
@@ -1158,7 +1296,7 @@ def main():
     tap = Tap(ARGS.iface)
     t0 = time.monotonic()
     # Build the Maglev models while the first tests run (pure Python).
-    for s in ("dsr4", "wrr4"):
+    for s in ("dsr4", "wrr4", "wlc4", "wrru4"):
         maglev_table(s)
 
     tests = [
@@ -1180,6 +1318,7 @@ def main():
         ("vlan", lambda: test_vlan(tap)),
         ("spread", lambda: test_spread(tap)),
         ("classifier", lambda: test_classifier_absent(tap)),
+        ("second_classifier", lambda: test_second_classifier(tap)),
     ]
     only = set(x for x in ARGS.only.split(",") if x)
     for name, fn in tests:

@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The classifier's decisions (classifier/decide.c cls_decide) for every
+ * scheduler: new flows follow the service's scheduler; a miss that may
+ * continue a connection decided without a record (a TCP packet other
+ * than an opening SYN; any packet of a flow the worker marked in
+ * fb_marks: its fallback, or a stateless decision of a full table) gets
+ * the Maglev table's answer, which is what the forwarder's fallback gave
+ * it, so that the connection does not move (issue 9, item 9).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <rte_rcu_qsbr.h>
+
+#include "halb/cfg.h"
+#include "halb/flow.h"
+#include "halb/mh.h"
+#include "halb/pkt.h"
+#include "cls.h"
+#include "cls_fix.h"
+
+/* tests/pkt/pkt.conf: dsr4 (TCP, weights 1:2:3), udp4 (UDP, 1:1:1). */
+#define SVC_TCP 0
+#define SVC_UDP 3
+#define VIP_TCP "198.18.2.100"
+#define VIP_UDP "198.18.2.103"
+
+static struct fix *
+fix_new_kind(uint8_t kind, uint32_t entries)
+{
+	struct halb_cfg *cfg = conf_load(HALB_SRCDIR "/tests/pkt/pkt.conf");
+	struct fix *x;
+
+	cfg->services[SVC_TCP].sched = kind;
+	cfg->services[SVC_UDP].sched = kind;
+	x = fix_new(cfg, entries);
+	assert_int_equal(cls_health_init(&x->c), 0);
+	return x;
+}
+
+#define F_SYN 0x02
+#define F_ACK 0x10
+
+/* Ethernet + IPv4 + TCP (flags) or UDP (one byte) from client:port. */
+static uint32_t
+frame(uint8_t *f, uint32_t client, uint16_t sport, const char *vip,
+      uint16_t dport, uint8_t proto, uint8_t flags)
+{
+	uint32_t l4 = proto == IPPROTO_TCP ? 20 : 9, sum = 0, i;
+	uint8_t *ip = f + 14, *p = ip + 20;
+	uint16_t tot = (uint16_t)(20 + l4), v;
+	uint32_t src = htonl(0xc6120100u | (client & 0xff)); /* 198.18.1.x */
+
+	memset(f, 0, 14 + tot);
+	memcpy(f, "\x02\x68\x00\x00\x00\x02\x02\x68\x00\x00\x00\xfe\x08\x00", 14);
+	ip[0] = 0x45;
+	ip[2] = (uint8_t)(tot >> 8);
+	ip[3] = (uint8_t)tot;
+	ip[8] = 64;
+	ip[9] = proto;
+	memcpy(ip + 12, &src, 4);
+	assert_int_equal(inet_pton(AF_INET, vip, ip + 16), 1);
+	for (i = 0; i < 20; i += 2)
+		sum += (uint32_t)ip[i] << 8 | ip[i + 1];
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	v = (uint16_t)~sum;
+	ip[10] = (uint8_t)(v >> 8);
+	ip[11] = (uint8_t)v;
+	p[0] = (uint8_t)(sport >> 8);
+	p[1] = (uint8_t)sport;
+	p[2] = (uint8_t)(dport >> 8);
+	p[3] = (uint8_t)dport;
+	if (proto == IPPROTO_TCP) {
+		p[12] = 5 << 4;
+		p[13] = flags;
+		p[15] = 0xff;
+	} else {
+		p[5] = 9;
+		p[8] = 'q';
+	}
+	return 14u + tot;
+}
+
+/* The flow hash of a frame, as worker and classifier compute it. */
+static uint32_t
+hash_of(const uint8_t *f, uint32_t len)
+{
+	struct pkt_info pi;
+
+	assert_int_equal(pkt_parse(f, len, &pi), PKT_OK);
+	return pkt_flow_hash(&pi.key);
+}
+
+/* What the forwarder's fallback decides for this frame. */
+static uint16_t
+maglev_of(const struct fix *x, uint32_t s, uint32_t hash)
+{
+	const struct halb_mh_shm *mh = &x->c.shm->mh[s];
+
+	return mh_lookup(mh->table[mh->cur], mh->size, hash);
+}
+
+static uint32_t
+decide(struct fix *x, const uint8_t *f, uint32_t len)
+{
+	uint32_t usr = 0xffffffffu;
+
+	assert_true(cls_decide(&x->c, 0, f, len, &usr));
+	return usr;
+}
+
+/* Expiry predicate: everything goes (as cls_expired accounts). */
+static bool
+remove_all(void *ctx, const struct flow_entry *e)
+{
+	struct cls *c = ctx;
+
+	c->sched[e->svc].active[e->backend]--;
+	c->shm->active[e->svc][e->backend]--;
+	return true;
+}
+
+static const uint8_t kinds[] = { CFG_SCHED_MAGLEV, CFG_SCHED_WRR, CFG_SCHED_WLC };
+
+/*
+ * TCP connections opened while the classifier was gone (the worker
+ * decided their SYN with the Maglev table and marked them): their next
+ * packet, an ACK, reaches the classifier when it is back and must get
+ * the same backend, and be installed with it.  Also unmarked: a non-SYN
+ * miss is always decided with the Maglev table.
+ */
+static void
+test_tcp_after_outage(void **state)
+{
+	uint8_t f[128];
+	unsigned int k;
+	uint32_t i;
+
+	(void)state;
+	for (k = 0; k < sizeof(kinds); k++) {
+		struct fix *x = fix_new_kind(kinds[k], 4096);
+		uint32_t moved = 0, n = 0;
+
+		for (i = 0; i < 200; i++) {
+			uint32_t len = frame(f, i, (uint16_t)(30000 + i), VIP_TCP, 80,
+					     IPPROTO_TCP, F_SYN);
+			uint32_t h = hash_of(f, len), usr;
+			uint16_t fb = maglev_of(x, SVC_TCP, h);
+			struct flow_entry *e;
+			struct pkt_info pi;
+
+			if (i % 2 == 0) /* half of them marked by the fallback */
+				halb_fb_mark(x->c.shm->workers[0].fb_marks, h,
+					     x->c.now_ms - 500);
+			len = frame(f, i, (uint16_t)(30000 + i), VIP_TCP, 80,
+				    IPPROTO_TCP, F_ACK);
+			usr = decide(x, f, len);
+			assert_int_equal(HALB_RET_SVC(usr), SVC_TCP);
+			assert_false(usr & HALB_RET_F_STATELESS);
+			moved += HALB_RET_BACKEND(usr) != fb;
+			n++;
+			assert_int_equal(pkt_parse(f, len, &pi), PKT_OK);
+			e = flow_lookup(x->c.fw[0].t, &pi.key, h);
+			assert_non_null(e);
+			assert_int_equal(e->backend, HALB_RET_BACKEND(usr));
+			assert_int_equal(e->state, FLOW_ST_EST);
+		}
+		print_message("%s: %u of %u moved\n",
+			      kinds[k] == CFG_SCHED_WRR ? "wrr" :
+			      kinds[k] == CFG_SCHED_WLC ? "wlc" : "maglev", moved, n);
+		assert_int_equal(moved, 0);
+		assert_int_equal(x->c.shm->cls.kept, n);
+		fix_free(x);
+	}
+}
+
+/*
+ * UDP flows decided by the fallback: their next datagram looks like any
+ * first datagram; the worker's mark is what tells.  Unmarked flows and
+ * flows whose mark is older than udp_timeout follow the scheduler.
+ */
+static void
+test_udp_marked(void **state)
+{
+	uint8_t f[128];
+	unsigned int k;
+	uint32_t i;
+
+	(void)state;
+	for (k = 0; k < sizeof(kinds); k++) {
+		struct fix *x = fix_new_kind(kinds[k], 4096);
+		uint32_t moved = 0, per_be[3] = { 0 };
+
+		for (i = 0; i < 120; i++) {
+			uint32_t len = frame(f, i, (uint16_t)(20000 + i), VIP_UDP, 53,
+					     IPPROTO_UDP, 0);
+			uint32_t h = hash_of(f, len);
+
+			halb_fb_mark(x->c.shm->workers[0].fb_marks, h,
+				     x->c.now_ms - 10);
+			moved += HALB_RET_BACKEND(decide(x, f, len)) !=
+				 maglev_of(x, SVC_UDP, h);
+		}
+		assert_int_equal(moved, 0);
+		assert_int_equal(x->c.shm->cls.kept, 120);
+		/* New flows, and a mark past its window: the scheduler. */
+		x->c.now_ms += x->c.cfg->udp_timeout_ms + 100;
+		for (i = 0; i < 30; i++) {
+			uint32_t len = frame(f, i, (uint16_t)(21000 + i), VIP_UDP, 53,
+					     IPPROTO_UDP, 0);
+			uint32_t h = hash_of(f, len);
+
+			const uint32_t *act = x->c.sched[SVC_UDP].active;
+			uint32_t least = act[0] < act[1] ? act[0] : act[1];
+			uint16_t b;
+
+			least = least < act[2] ? least : act[2];
+			if (i % 2)
+				halb_fb_mark(x->c.shm->workers[0].fb_marks, h,
+					     x->c.now_ms - x->c.cfg->udp_timeout_ms - 1);
+			b = HALB_RET_BACKEND(decide(x, f, len));
+			per_be[b]++;
+			/* Equal weights: least connections picks a backend
+			 * with the fewest (it was given one more now). */
+			if (kinds[k] == CFG_SCHED_WLC)
+				assert_int_equal(act[b] - 1, least);
+		}
+		assert_int_equal(x->c.shm->cls.kept, 120);
+		if (kinds[k] == CFG_SCHED_WRR) {
+			/* Round robin gives each backend its turn. */
+			assert_int_equal(per_be[0], 10);
+			assert_int_equal(per_be[1], 10);
+			assert_int_equal(per_be[2], 10);
+		}
+		fix_free(x);
+	}
+}
+
+/* New TCP connections (SYN) follow the service's scheduler: wrr gives
+ * dsr4's 1:2:3 exactly over six picks. */
+static void
+test_syn_follows_scheduler(void **state)
+{
+	struct fix *x = fix_new_kind(CFG_SCHED_WRR, 4096);
+	uint32_t i, per_be[3] = { 0 };
+	uint8_t f[128];
+
+	(void)state;
+	for (i = 0; i < 60; i++) {
+		uint32_t len = frame(f, i, (uint16_t)(31000 + i), VIP_TCP, 80,
+				     IPPROTO_TCP, F_SYN);
+
+		per_be[HALB_RET_BACKEND(decide(x, f, len))]++;
+	}
+	assert_int_equal(per_be[0], 10);
+	assert_int_equal(per_be[1], 20);
+	assert_int_equal(per_be[2], 30);
+	assert_int_equal(x->c.shm->cls.kept, 0);
+	fix_free(x);
+}
+
+/*
+ * A full table: the classifier decides with the Maglev table, installs
+ * nothing, and flags the decision stateless so that the worker marks the
+ * flow; the flow's next datagram, once there is room, keeps its backend.
+ */
+static void
+test_table_full_stateless(void **state)
+{
+	unsigned int k;
+	uint8_t f[128];
+	uint32_t i;
+
+	(void)state;
+	for (k = 0; k < sizeof(kinds); k++) {
+		struct fix *x = fix_new_kind(kinds[k], 16);
+		uint32_t usr = 0, len, h, n_full = 0;
+
+		for (i = 0; i < 64; i++) {
+			len = frame(f, i, (uint16_t)(22000 + i), VIP_UDP, 53,
+				    IPPROTO_UDP, 0);
+			usr = decide(x, f, len);
+			if (usr & HALB_RET_F_STATELESS) {
+				h = hash_of(f, len);
+				n_full++;
+				assert_int_equal(HALB_RET_BACKEND(usr),
+						 maglev_of(x, SVC_UDP, h));
+				/* What worker.c returned() does. */
+				halb_fb_mark(x->c.shm->workers[0].fb_marks, h,
+					     x->c.now_ms);
+			}
+		}
+		assert_int_equal(n_full, 64 - 16);
+		assert_int_equal(x->c.shm->workers[0].table_full, 1);
+		/* Room again: every flow expires. */
+		x->c.now_ms += x->c.cfg->udp_timeout_ms / 2;
+		flow_expire_scan(&x->c.fw[0], x->t.n_buckets, remove_all, &x->c);
+		for (i = 16; i < 64; i++) {
+			len = frame(f, i, (uint16_t)(22000 + i), VIP_UDP, 53,
+				    IPPROTO_UDP, 0);
+			h = hash_of(f, len);
+			usr = decide(x, f, len);
+			if (usr & HALB_RET_F_STATELESS)
+				continue;
+			assert_int_equal(HALB_RET_BACKEND(usr), maglev_of(x, SVC_UDP, h));
+		}
+		fix_free(x);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tcp_after_outage),
+		cmocka_unit_test(test_udp_marked),
+		cmocka_unit_test(test_syn_follows_scheduler),
+		cmocka_unit_test(test_table_full_stateless),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
