@@ -5,7 +5,7 @@
  * A report lists every configured service with its state and, for one
  * that is down, why; the host's load; and the interval it promises.  Its
  * sequence number is above every one this host used before, even across
- * restarts (hlu_next_seq: the time in microseconds).  Incoming datagrams
+ * restarts (halb_next_seq: the time in microseconds).  Incoming datagrams
  * are opened with the keys of the handlers the configuration names; the
  * only message acted on is a ReportRequest.
  */
@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "ag.h"
-#include "hlu.h"
+#include "halb/clock.h"
 
 struct ag *
 ag_new(const struct agc *cfg)
@@ -111,7 +111,7 @@ ag_build_report(struct ag *ag, uint64_t unix_ms, uint8_t *buf)
 	char addr[AGC_MAX_SERVICES][HALB_IP_STRLEN];
 	Halb__Health__HostReport r;
 	Halb__Health__Load load;
-	uint64_t seq = hlu_next_seq(&ag->seq);
+	uint64_t seq = halb_next_seq(&ag->seq);
 	uint32_t i;
 	int len, pass;
 

@@ -22,9 +22,10 @@
 #include <stdio.h>
 
 #include "halb/cfg.h"
+#include "halb/clock.h"
 #include "halb/hl_msg.h"
+#include "halb/log.h"
 #include "hc.h"
-#include "hlu.h"
 
 /* States and sources carry the values of halb.health.HealthState and
  * StateSource; 0 is "unknown"/"none": healthd has nothing to say yet. */
@@ -164,7 +165,7 @@ struct hd {
 	uint32_t probes_running;
 	bool any_dirty;
 	struct hd_counters c;
-	struct hlu_ratelimit rl_foreign;
+	struct halb_ratelimit rl_foreign;
 };
 
 /* ---- hd_state.c ---- */

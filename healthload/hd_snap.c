@@ -18,7 +18,6 @@
 #include <string.h>
 
 #include "hd.h"
-#include "hlu.h"
 
 /* Bytes of a length-delimited field of n bytes: tag, length, body. */
 static size_t
@@ -76,7 +75,7 @@ seal(struct hd *hd, uint8_t *buf, enum hl_type type, uint64_t unix_ms,
 
 	if (h->key.len == 0)
 		return -ENOKEY;
-	return hl_seal(buf, HL_MTU, &h->key, h->name, hlu_next_seq(&hd->seq),
+	return hl_seal(buf, HL_MTU, &h->key, h->name, halb_next_seq(&hd->seq),
 		       unix_ms, type, m);
 }
 

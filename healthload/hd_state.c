@@ -16,7 +16,6 @@
 #include <string.h>
 
 #include "hd.h"
-#include "hlu.h"
 
 static const char *const state_names[] = { "unknown", "up", "down",
 	"draining" };
@@ -320,7 +319,7 @@ hd_refresh(struct hd *hd, uint32_t i, uint64_t now)
 		return;
 	if (v.state != be->state) {
 		hd->c.state_changes++;
-		HLU_LOG(INFO, "service %s backend %s:%u: %s -> %s (%s%s%s)",
+		HLOG(INFO, "service %s backend %s:%u: %s -> %s (%s%s%s)",
 			be->svc->name, halb_ip_fmt(&be->cb->ip, a, sizeof(a)),
 			be->cb->port ? be->cb->port : be->svc->port,
 			hd_state_name(be->state), hd_state_name(v.state),
@@ -410,8 +409,8 @@ hd_apply_report(struct hd *hd, const char *sender,
 			/* A host speaks only for itself. */
 			hd->c.foreign++;
 			hd->c.rejected[HL_REJ_IDENTITY]++;
-			if (hlu_ratelimit(&hd->rl_foreign, now, &held))
-				HLU_LOG(WARNING, "host %s reported on %s %s:%u, not one of its backends: ignored (%" PRIu64 " more not logged)",
+			if (halb_ratelimit(&hd->rl_foreign, now, &held))
+				HLOG(WARNING, "host %s reported on %s %s:%u, not one of its backends: ignored (%" PRIu64 " more not logged)",
 					sender, sh->service, sh->address,
 					sh->port, held);
 			continue;

@@ -876,6 +876,6 @@ main(void)
 		cmocka_unit_test(test_status),
 	};
 
-	hlu_verbosity = HLU_WARNING;
+	halb_log_level = HLOG_WARNING;
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
