@@ -6,7 +6,8 @@
  * it; a slot is free when its fd is -1.  A client reads its request into
  * in[], then holds its answer in out (open_memstream's buffer) and is
  * watched for EPOLLOUT until the answer is sent; then it is closed.  One
- * periodic timer closes clients older than CTL_IDLE_MS.
+ * periodic timer, every tenth of the idle time, closes clients older than
+ * that.
  */
 #include <errno.h>
 #include <poll.h>
@@ -40,6 +41,7 @@ struct ctl_server {
 	char path[108];
 	ctl_fn fn;
 	void *arg;
+	uint32_t idle_ms;
 	struct ev_timer idle;
 	struct ctl_stats st;
 	unsigned int n;
@@ -166,9 +168,9 @@ on_idle(struct ev_loop *ev, void *arg)
 	unsigned int i;
 
 	for (i = 0; i < s->n; i++) {
-		if (s->c[i].fd >= 0 && now - s->c[i].since_ms >= CTL_IDLE_MS) {
+		if (s->c[i].fd >= 0 && now - s->c[i].since_ms >= s->idle_ms) {
 			HLOG(DEBUG, "%s: a client silent for %u ms: closed",
-			     s->path, CTL_IDLE_MS);
+			     s->path, s->idle_ms);
 			s->st.timeouts++;
 			client_close(&s->c[i]);
 		}
@@ -217,8 +219,18 @@ ctl_listen(struct ev_loop *ev, const char *path, unsigned int max_clients,
 		return NULL;
 	}
 	ev_timer_init(&s->idle, on_idle, s);
-	ev_timer_start(ev, &s->idle, 1000, 1000);
+	ctl_set_idle_ms(s, CTL_IDLE_MS);
 	return s;
+}
+
+void
+ctl_set_idle_ms(struct ctl_server *s, uint32_t idle_ms)
+{
+	uint32_t every;
+
+	s->idle_ms = idle_ms < 1 ? 1 : idle_ms > 3600000 ? 3600000 : idle_ms;
+	every = s->idle_ms / 10 > 0 ? s->idle_ms / 10 : 1;
+	ev_timer_start(s->ev, &s->idle, every, every);
 }
 
 void
@@ -285,6 +297,8 @@ ctl_request(const char *path, const char *req, int timeout_ms, size_t *len)
 			off += (size_t)r;
 		else if (errno == EAGAIN)
 			err = wait_fd(fd, POLLOUT, deadline);
+		else if (errno == EPIPE || errno == ECONNRESET)
+			break; /* closed on us (a full table): read what is there */
 		else if (errno != EINTR)
 			err = -errno;
 	}
@@ -306,7 +320,7 @@ ctl_request(const char *path, const char *req, int timeout_ms, size_t *len)
 			cap *= 2;
 		}
 		r = read(fd, buf + n, cap - 1 - n);
-		if (r == 0)
+		if (r == 0 || (r < 0 && errno == ECONNRESET && n == 0))
 			break;
 		if (r > 0)
 			n += (size_t)r;
