@@ -54,7 +54,7 @@ ag_new(const struct agc *cfg)
 	for (i = 0; i < cfg->n_services; i++) {
 		hc_rf_init(&ag->chk[i].rf, cfg->services[i].rise,
 			   cfg->services[i].fall);
-		hc_probe_init(&ag->chk[i].probe);
+		hc_check_init(&ag->chk[i].run);
 		snprintf(ag->chk[i].why, sizeof(ag->chk[i].why), "not checked yet");
 	}
 	return ag;
@@ -68,8 +68,7 @@ ag_free(struct ag *ag)
 	if (ag == NULL)
 		return;
 	for (i = 0; ag->cfg != NULL && i < ag->cfg->n_services; i++)
-		if (ag->chk[i].probe.fd >= 0)
-			hc_probe_abort(&ag->chk[i].probe);
+		hc_check_cancel(&ag->chk[i].run);
 	hl_keyring_free(ag->keys);
 	hl_replay_free(ag->replay);
 	free(ag);
@@ -80,7 +79,7 @@ ag_service_state(const struct ag *ag, unsigned int i)
 {
 	const struct ag_check *c = &ag->chk[i];
 
-	if (ag->cfg->services[i].check_type != AGC_CHECK_NONE &&
+	if (ag->cfg->services[i].check_type != CFG_CHECK_NONE &&
 	    !hc_rf_up(&c->rf))
 		return HALB__HEALTH__HEALTH_STATE__HEALTH_DOWN;
 	if (ag->draining)

@@ -23,7 +23,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +33,7 @@
 #include <unistd.h>
 
 #include "ag.h"
+#include "halb/cfg.h"
 #include "halb/cli.h"
 #include "halb/clock.h"
 #include "halb/ctl.h"
@@ -47,11 +47,9 @@
 #define AG_RX_BURST 32           /* datagrams read per wake-up */
 #define AG_CTL_TIMEOUT_MS 5000   /* --drain & co. wait this long at most */
 
-extern char **environ;
-
 struct agent;
 
-/* What a check's socket calls back with. */
+/* What a check's result calls back with. */
 struct check_ref {
 	struct agent *a;
 	uint32_t i;                  /* the service */
@@ -128,7 +126,7 @@ checks_known(const struct agent *a)
 	uint32_t i;
 
 	for (i = 0; i < a->cfg->n_services; i++)
-		if (a->cfg->services[i].check_type != AGC_CHECK_NONE &&
+		if (a->cfg->services[i].check_type != CFG_CHECK_NONE &&
 		    !hc_rf_known(&a->ag->chk[i].rf))
 			return false;
 	return true;
@@ -143,7 +141,7 @@ check_done(struct agent *a, uint32_t i, bool ok, const char *why,
 
 	if (ag_check_result(a->ag, i, ok, why)) {
 		HLOG(NOTICE, "service %s (%s check): %s (%s)", s->service,
-			cfg_agent_check_name(s->check_type),
+			cfg_check_name(s->check_type),
 			ag_service_state(a->ag, i) ==
 				HALB__HEALTH__HEALTH_STATE__HEALTH_DOWN ? "down" : "up",
 			why);
@@ -156,150 +154,38 @@ check_done(struct agent *a, uint32_t i, bool ok, const char *why,
 	}
 }
 
-static void on_probe(struct ev_loop *ev, int fd, uint32_t events, void *arg);
-
 static void
-spawn_command(struct agent *a, uint32_t i, uint64_t now)
-{
-	const struct agc_service *s = &a->cfg->services[i];
-	struct ag_check *c = &a->ag->chk[i];
-	char *argv[] = { (char *)(uintptr_t)"sh", (char *)(uintptr_t)"-c",
-			 (char *)(uintptr_t)s->command, NULL };
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t at;
-	sigset_t none, def;
-	int rc;
-
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	posix_spawnattr_init(&at);
-	sigemptyset(&none);
-	sigemptyset(&def);
-	sigaddset(&def, SIGPIPE);
-	sigaddset(&def, SIGINT);
-	sigaddset(&def, SIGTERM);
-	sigaddset(&def, SIGCHLD);
-	posix_spawnattr_setsigmask(&at, &none);
-	posix_spawnattr_setsigdefault(&at, &def);
-	/* Its own process group, so that a timeout kills what it started. */
-	posix_spawnattr_setpgroup(&at, 0);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK |
-				 POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
-	rc = posix_spawn(&c->pid, "/bin/sh", &fa, &at, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&at);
-	if (rc != 0) {
-		c->pid = 0;
-		check_done(a, i, false, "cannot start the command", now);
-		return;
-	}
-	c->deadline_ms = now + s->timeout_ms;
-}
-
-static void
-start_check(struct agent *a, uint32_t i, uint64_t now)
-{
-	const struct agc_service *s = &a->cfg->services[i];
-	struct ag_check *c = &a->ag->chk[i];
-	struct sockaddr_storage ss;
-	socklen_t sl;
-	char host[HALB_IP_STRLEN + 2], ip[HALB_IP_STRLEN];
-	enum hc_result r;
-
-	if (c->probe.fd >= 0 || c->pid > 0)
-		return; /* still running: the last one decides first */
-	switch (s->check_type) {
-	case AGC_CHECK_TCP:
-	case AGC_CHECK_HTTP:
-		sl = halb_sockaddr(&s->check_ip, s->check_port, &ss);
-		halb_ip_fmt(&s->check_ip, ip, sizeof(ip));
-		snprintf(host, sizeof(host),
-			 halb_ip_is_v4(&s->check_ip) ? "%s" : "[%s]", ip);
-		r = hc_probe_start(&c->probe, (struct sockaddr *)&ss, sl,
-				   s->check_type == AGC_CHECK_HTTP ? s->path : NULL,
-				   host, s->expect, now + s->timeout_ms);
-		if (r == HC_PENDING &&
-		    ev_fd_add(a->ev, c->probe.fd, hc_probe_events(&c->probe),
-			      on_probe, &a->refs[i]) != 0) {
-			hc_probe_abort(&c->probe);
-			check_done(a, i, false, "epoll_ctl failed", now);
-		}
-		else if (r != HC_PENDING)
-			check_done(a, i, false, c->probe.why, now);
-		break;
-	case AGC_CHECK_COMMAND:
-		spawn_command(a, i, now);
-		break;
-	default:
-		break;
-	}
-}
-
-static void
-on_probe(struct ev_loop *ev, int fd, uint32_t events, void *arg)
+check_result(void *arg, enum hc_result r, const char *why)
 {
 	struct check_ref *ref = arg;
-	struct ag_check *c = &ref->a->ag->chk[ref->i];
-	enum hc_result r;
 
-	(void)events;
-	r = hc_probe_step(&c->probe);
-	if (r == HC_PENDING && ev_fd_mod(ev, fd, hc_probe_events(&c->probe)) == 0)
-		return;
-	if (r == HC_PENDING)
-		hc_probe_abort(&c->probe);
-	/* The probe closed its socket: forget it before it is reused. */
-	ev_fd_del(ev, fd);
-	check_done(ref->a, ref->i, r == HC_OK, r == HC_PENDING ?
-		   "epoll_ctl failed" : c->probe.why, ev_now(ev));
+	check_done(ref->a, ref->i, r == HC_OK, why, halb_mono_ms());
 }
 
 static void
-reap(struct agent *a, uint64_t now)
+start_check(struct agent *a, uint32_t i)
 {
-	char why[HC_WHY_LEN];
-	uint32_t i;
-	int st;
+	const struct agc_service *s = &a->cfg->services[i];
+	const struct hc_target t = {
+		.type = s->check_type, .addr = s->check_ip,
+		.port = s->check_port, .expect = s->expect, .path = s->path,
+		.command = s->command, .timeout_ms = s->timeout_ms,
+	};
 
-	for (i = 0; i < a->cfg->n_services; i++) {
-		struct ag_check *c = &a->ag->chk[i];
-
-		if (c->pid <= 0 || waitpid(c->pid, &st, WNOHANG) != c->pid)
-			continue;
-		c->pid = 0;
-		if (WIFEXITED(st))
-			snprintf(why, sizeof(why), "command exited %d",
-				 WEXITSTATUS(st));
-		else
-			snprintf(why, sizeof(why), "command killed by signal %d",
-				 WTERMSIG(st));
-		if (c->deadline_ms == 0)
-			snprintf(why, sizeof(why), "command timed out");
-		check_done(a, i, WIFEXITED(st) && WEXITSTATUS(st) == 0 &&
-			   c->deadline_ms != 0, why, now);
-	}
+	/* Still running: the last one decides first (-EBUSY); none: no
+	 * check (-ENOTSUP). */
+	hc_check_start(&a->ag->chk[i].run, a->ev, &t, check_result,
+		       &a->refs[i]);
 }
 
+/* Command checks that ended. */
 static void
-check_deadlines(struct agent *a, uint64_t now)
+reap(struct agent *a)
 {
 	uint32_t i;
 
-	for (i = 0; i < a->cfg->n_services; i++) {
-		struct ag_check *c = &a->ag->chk[i];
-
-		if (c->probe.fd >= 0 && now >= c->probe.deadline_ms) {
-			ev_fd_del(a->ev, c->probe.fd);
-			hc_probe_abort(&c->probe);
-			check_done(a, i, false, c->probe.why, now);
-		}
-		if (c->pid > 0 && c->deadline_ms != 0 && now >= c->deadline_ms) {
-			kill(-c->pid, SIGKILL);
-			c->deadline_ms = 0; /* reaped as a timeout */
-		}
-	}
+	for (i = 0; i < a->cfg->n_services; i++)
+		hc_check_reap(&a->ag->chk[i].run);
 }
 
 /* ---- control ---- */
@@ -362,39 +248,23 @@ on_control(void *arg, const char *req, FILE *out)
 /* ---- requests ---- */
 
 static void
-on_udp(struct ev_loop *ev, int fd, uint32_t events, void *arg)
+on_dgram(struct ev_loop *ev, const uint8_t *buf, size_t len,
+	 const struct sockaddr *from, void *arg)
 {
 	struct agent *a = arg;
-	uint64_t now = ev_now(ev);
-	uint8_t buf[HL_MAX_DATAGRAM + 1];
-	struct sockaddr_storage from;
-	socklen_t fl;
-	uint64_t held;
+	uint64_t now = ev_now(ev), held;
 	char addr[80];
-	ssize_t n;
-	int rc, i;
+	int rc;
 
-	(void)events;
-	for (i = 0; i < AG_RX_BURST; i++) {
-		fl = sizeof(from);
-		n = recvfrom(fd, buf, sizeof(buf), MSG_TRUNC,
-			     (struct sockaddr *)&from, &fl);
-		if (n < 0)
-			return;
-		rc = ag_handle_dgram(a->ag, buf,
-				     (size_t)n > sizeof(buf) ? sizeof(buf) : (size_t)n,
-				     halb_unix_ms());
-		if (rc > 0) {
-			HLOG(DEBUG, "report request from %s",
-				halb_sockaddr_fmt((struct sockaddr *)&from, addr,
-						 sizeof(addr)));
-			report_soon(a, now);
-		} else if (rc < 0 && halb_ratelimit(&a->rl_reject, now, &held)) {
-			HLOG(WARNING, "refused a datagram from %s: %s (%" PRIu64 " more not logged)",
-				halb_sockaddr_fmt((struct sockaddr *)&from, addr,
-						 sizeof(addr)),
-				hl_reject_name(rc), held);
-		}
+	rc = ag_handle_dgram(a->ag, buf, len, halb_unix_ms());
+	if (rc > 0) {
+		HLOG(DEBUG, "report request from %s",
+		     halb_sockaddr_fmt(from, addr, sizeof(addr)));
+		report_soon(a, now);
+	} else if (rc < 0 && halb_ratelimit(&a->rl_reject, now, &held)) {
+		HLOG(WARNING, "refused a datagram from %s: %s (%" PRIu64 " more not logged)",
+		     halb_sockaddr_fmt(from, addr, sizeof(addr)),
+		     hl_reject_name(rc), held);
 	}
 }
 
@@ -407,7 +277,7 @@ interval(struct agent *a, uint64_t now)
 
 	ag_read_load(a->ag);
 	for (i = 0; i < a->cfg->n_services; i++)
-		start_check(a, i, now);
+		start_check(a, i);
 	if (a->started)
 		report(a, now);
 	a->next_interval = now + a->cfg->interval_ms;
@@ -419,8 +289,7 @@ on_tick(struct ev_loop *ev, void *arg)
 	struct agent *a = arg;
 	uint64_t now = ev_now(ev);
 
-	check_deadlines(a, now);
-	reap(a, now);
+	reap(a);
 	if (a->want_report && a->started &&
 	    now - a->last_report >= AG_MIN_GAP_MS)
 		report(a, now);
@@ -431,14 +300,14 @@ on_tick(struct ev_loop *ev, void *arg)
 static void
 on_sigchld(struct ev_loop *ev, int signo, void *arg)
 {
+	(void)ev;
 	(void)signo;
-	reap(arg, ev_now(ev));
+	reap(arg);
 }
 
 static int
 open_all(struct agent *a)
 {
-	char ip[HALB_IP_STRLEN];
 	uint32_t i;
 	int r;
 
@@ -447,13 +316,10 @@ open_all(struct agent *a)
 		return -errno;
 	for (i = 0; i < AGC_MAX_SERVICES; i++)
 		a->refs[i] = (struct check_ref){ a, i };
-	a->udp = halb_udp_bind(&a->cfg->listen_ip, a->cfg->listen_port);
-	if (a->udp < 0) {
-		HLOG(ERR, "cannot bind UDP %s port %u (agent.listen): %s",
-		     halb_ip_fmt(&a->cfg->listen_ip, ip, sizeof(ip)),
-		     a->cfg->listen_port, strerror(-a->udp));
+	a->udp = halb_udp_listen(&a->cfg->listen_ip, a->cfg->listen_port,
+				 "agent.listen");
+	if (a->udp < 0)
 		return a->udp;
-	}
 	a->ctl = ctl_listen(a->ev, a->cfg->control, AG_MAX_CLIENTS,
 			    on_control, a);
 	if (a->ctl == NULL) {
@@ -465,7 +331,8 @@ open_all(struct agent *a)
 	ev_timer_start(a->ev, &a->tick, AG_TICK_MS, AG_TICK_MS);
 	if ((r = ev_stop_on_term(a->ev)) != 0 ||
 	    (r = ev_signal(a->ev, SIGCHLD, on_sigchld, a)) != 0 ||
-	    (r = ev_fd_add(a->ev, a->udp, EPOLLIN, on_udp, a)) != 0)
+	    (r = ev_dgram_add(a->ev, a->udp, HL_MAX_DATAGRAM, AG_RX_BURST,
+			       on_dgram, a)) != 0)
 		HLOG(ERR, "cannot watch the agent's sockets: %s", strerror(-r));
 	return r;
 }
@@ -500,12 +367,8 @@ close_all(struct agent *a)
 	uint32_t i;
 
 	ctl_close(a->ctl);
-	for (i = 0; a->ag != NULL && i < a->cfg->n_services; i++) {
-		if (a->ag->chk[i].pid > 0)
-			kill(-a->ag->chk[i].pid, SIGKILL);
-		if (a->ag->chk[i].probe.fd >= 0)
-			hc_probe_abort(&a->ag->chk[i].probe);
-	}
+	for (i = 0; a->ag != NULL && i < a->cfg->n_services; i++)
+		hc_check_cancel(&a->ag->chk[i].run);
 	if (a->udp >= 0)
 		close(a->udp);
 	ev_free(a->ev);

@@ -90,7 +90,7 @@ struct hd_backend {
 	struct hc_rf rf;
 	uint64_t probe_ms;        /* when the last result came */
 	uint64_t next_probe_ms;
-	struct hc_probe probe;
+	struct hc_check probe;
 	/* a peer's view, kept until we know better */
 	uint8_t lk_state;         /* 0: none */
 	uint32_t lk_weight;

@@ -111,7 +111,7 @@ hd_new(const struct halb_cfg *cfg, uint64_t now)
 			be->svc = &cfg->services[s];
 			be->cb = &cfg->services[s].backends[b];
 			be->agent = (int)be->cb->agent - 1;
-			hc_probe_init(&be->probe);
+			hc_check_init(&be->probe);
 			if (be->agent >= 0)
 				hd->agents[be->agent].n_be++;
 			if (be->cb->check.type != CFG_CHECK_NONE) {
@@ -160,7 +160,7 @@ hd_free(struct hd *hd)
 	if (hd == NULL)
 		return;
 	for (i = 0; hd->be != NULL && i < hd->n_be; i++)
-		hc_probe_abort(&hd->be[i].probe);
+		hc_check_cancel(&hd->be[i].probe);
 	for (i = 0; hd->agents != NULL && i < hd->n_agents; i++)
 		free(hd->agents[i].be);
 	hl_keyring_free(hd->keys);

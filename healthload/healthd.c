@@ -11,11 +11,13 @@
  *     counted, never waited for);
  *   - the unix stream socket health.status_socket for `halbctl health`,
  *     and its short-lived client connections;
- *   - one TCP socket per probe in flight.
+ *   - one TCP socket per probe in flight (hc.h: a struct hc_check per
+ *     probed backend, with its timeout).
  * The loop, the status socket's clients and the command line are the
- * core's (halb/evloop.h, halb/ctl.h, halb/cli.h).  Timers (probe starts
- * and deadlines, agents' silence, heartbeats, full snapshots, request
- * retries) are checked by a sweep every HD_SWEEP_MS, so an idle healthd
+ * core's (halb/evloop.h, halb/ctl.h, halb/cli.h).  A probe's timeout is
+ * its own timer (hc.h); the rest (probe starts, agents' silence,
+ * heartbeats, full snapshots, request retries) is checked by a sweep
+ * every HD_SWEEP_MS, so an idle healthd
  * wakes ten times a second; a change the events of a turn made goes out
  * at the end of that turn.  State is the cache's (hd_state.c); this file
  * moves bytes and time into it.
@@ -43,7 +45,7 @@
 
 struct healthd;
 
-/* What a probe's socket calls back with. */
+/* What a probe's result calls back with. */
 struct probe_ref {
 	struct healthd *d;
 	uint32_t i;               /* the backend */
@@ -278,38 +280,23 @@ handle_msg(struct healthd *d, struct hl_opened *m, uint64_t now)
 }
 
 static void
-on_udp(struct ev_loop *ev, int fd, uint32_t events, void *arg)
+on_dgram(struct ev_loop *ev, const uint8_t *buf, size_t len,
+	 const struct sockaddr *from, void *arg)
 {
 	struct healthd *d = arg;
 	uint64_t now = ev_now(ev);
-	uint8_t buf[HL_MAX_DATAGRAM + 1];
-	struct sockaddr_storage from;
 	struct hl_opened m;
-	socklen_t fl;
-	ssize_t n;
-	int rc, i;
+	int rc;
 
-	(void)events;
-	for (i = 0; i < HD_RX_BURST; i++) {
-		fl = sizeof(from);
-		n = recvfrom(fd, buf, sizeof(buf), MSG_TRUNC,
-			     (struct sockaddr *)&from, &fl);
-		if (n < 0)
-			return;
-		d->hd->c.rx++;
-		/* MSG_TRUNC: n is the real length, even when it did not fit. */
-		rc = hl_open(buf, (size_t)n > sizeof(buf) ? sizeof(buf) : (size_t)n,
-			     d->hd->keys, d->hd->replay, halb_unix_ms(), &m);
-		if (rc < 0) {
-			d->hd->c.rejected[-rc]++;
-			log_reject(d, (struct sockaddr *)&from, buf,
-				   (size_t)n > sizeof(buf) ? sizeof(buf) : (size_t)n,
-				   rc, now);
-			continue;
-		}
-		handle_msg(d, &m, now);
-		hl_opened_free(&m);
+	d->hd->c.rx++;
+	rc = hl_open(buf, len, d->hd->keys, d->hd->replay, halb_unix_ms(), &m);
+	if (rc < 0) {
+		d->hd->c.rejected[-rc]++;
+		log_reject(d, from, buf, len, rc, now);
+		return;
 	}
+	handle_msg(d, &m, now);
+	hl_opened_free(&m);
 }
 
 /* ---- the status socket ---- */
@@ -331,13 +318,17 @@ on_status(void *arg, const char *req, FILE *out)
 
 /* ---- probes ---- */
 
-static void on_probe(struct ev_loop *ev, int fd, uint32_t events, void *arg);
-
 static void
-probe_done(struct healthd *d, uint32_t i, enum hc_result r, uint64_t now)
+probe_done(void *arg, enum hc_result r, const char *why)
 {
+	struct probe_ref *ref = arg;
+	struct healthd *d = ref->d;
+
+	(void)why; /* kept in the check, for the status */
 	d->hd->probes_running--;
-	hd_probe_result(d->hd, i, r == HC_OK, now);
+	if (r == HC_TIMEOUT)
+		d->hd->c.probe_timeouts++;
+	hd_probe_result(d->hd, ref->i, r == HC_OK, ev_now(d->ev));
 }
 
 static void
@@ -345,46 +336,16 @@ probe_start(struct healthd *d, uint32_t i, uint64_t now)
 {
 	struct hd_backend *be = &d->hd->be[i];
 	const struct cfg_check *ck = &be->cb->check;
-	struct sockaddr_storage ss;
-	socklen_t sl = halb_sockaddr(&ck->addr, ck->port, &ss);
-	char a[HALB_IP_STRLEN], host[HALB_IP_STRLEN + 2];
-	enum hc_result r;
+	const struct hc_target t = {
+		.type = ck->type, .addr = ck->addr, .port = ck->port,
+		.expect = ck->expect, .path = ck->path,
+		.timeout_ms = ck->timeout_ms,
+	};
 
-	halb_ip_fmt(&ck->addr, a, sizeof(a));
-	snprintf(host, sizeof(host), halb_ip_is_v4(&ck->addr) ? "%s" : "[%s]", a);
 	be->next_probe_ms = now + ck->interval_ms;
-	r = hc_probe_start(&be->probe, (struct sockaddr *)&ss, sl,
-			   ck->type == CFG_CHECK_HTTP ? ck->path : NULL, host,
-			   ck->expect, now + ck->timeout_ms);
-	if (r == HC_PENDING &&
-	    ev_fd_add(d->ev, be->probe.fd, hc_probe_events(&be->probe),
-		      on_probe, &d->refs[i]) != 0) {
-		hc_probe_abort(&be->probe);
-		r = HC_FAIL;
-	}
-	if (r == HC_PENDING) {
-		d->hd->probes_running++;
-		return;
-	}
-	hd_probe_result(d->hd, i, false, now);
-}
-
-static void
-on_probe(struct ev_loop *ev, int fd, uint32_t events, void *arg)
-{
-	struct probe_ref *ref = arg;
-	struct hd_backend *be = &ref->d->hd->be[ref->i];
-	enum hc_result r;
-
-	(void)events;
-	r = hc_probe_step(&be->probe);
-	if (r == HC_PENDING) {
-		ev_fd_mod(ev, fd, hc_probe_events(&be->probe));
-		return;
-	}
-	/* The probe closed its socket: forget it before it is reused. */
-	ev_fd_del(ev, fd);
-	probe_done(ref->d, ref->i, r, ev_now(ev));
+	d->hd->probes_running++;
+	if (hc_check_start(&be->probe, d->ev, &t, probe_done, &d->refs[i]) != 0)
+		d->hd->probes_running--;
 }
 
 /* ---- the sweep ---- */
@@ -402,13 +363,7 @@ sweep(struct ev_loop *ev, void *arg)
 
 		if (be->cb->check.type == CFG_CHECK_NONE)
 			continue;
-		if (be->probe.fd >= 0 && now >= be->probe.deadline_ms) {
-			ev_fd_del(ev, be->probe.fd);
-			hc_probe_abort(&be->probe);
-			hd->c.probe_timeouts++;
-			probe_done(d, i, HC_FAIL, now);
-		}
-		if (be->probe.fd < 0 && now >= be->next_probe_ms) {
+		if (!hc_check_running(&be->probe) && now >= be->next_probe_ms) {
 			if (hd->probes_running >= HD_MAX_PROBES)
 				hd->c.probes_deferred++;
 			else
@@ -444,7 +399,6 @@ static int
 open_all(struct healthd *d)
 {
 	const struct cfg_health *h = &d->cfg->health;
-	char a[HALB_IP_STRLEN];
 	uint32_t i;
 
 	d->ev = ev_new();
@@ -453,13 +407,10 @@ open_all(struct healthd *d)
 		return -ENOMEM;
 	for (i = 0; i < d->hd->n_be; i++)
 		d->refs[i] = (struct probe_ref){ d, i };
-	d->udp = halb_udp_bind(&h->listen_ip, h->listen_port);
-	if (d->udp < 0) {
-		HLOG(ERR, "cannot bind UDP %s port %u (health.listen): %s",
-		     halb_ip_fmt(&h->listen_ip, a, sizeof(a)), h->listen_port,
-		     strerror(-d->udp));
+	d->udp = halb_udp_listen(&h->listen_ip, h->listen_port,
+				 "health.listen");
+	if (d->udp < 0)
 		return d->udp;
-	}
 	d->cls = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (d->cls < 0)
 		return -errno;
@@ -476,7 +427,8 @@ open_all(struct healthd *d)
 	ev_timer_init(&d->sweep, sweep, d);
 	ev_timer_start(d->ev, &d->sweep, HD_SWEEP_MS, HD_SWEEP_MS);
 	ev_post(d->ev, after_events, d);
-	return ev_fd_add(d->ev, d->udp, EPOLLIN, on_udp, d);
+	return ev_dgram_add(d->ev, d->udp, HL_MAX_DATAGRAM, HD_RX_BURST, on_dgram,
+			    d);
 }
 
 static void
@@ -486,8 +438,7 @@ close_all(struct healthd *d)
 
 	ctl_close(d->status);
 	for (i = 0; d->hd != NULL && i < d->hd->n_be; i++)
-		if (d->hd->be[i].probe.fd >= 0)
-			hc_probe_abort(&d->hd->be[i].probe);
+		hc_check_cancel(&d->hd->be[i].probe);
 	if (d->udp >= 0)
 		close(d->udp);
 	if (d->cls >= 0)

@@ -30,6 +30,10 @@
 #define HEALTH_PORT_DEFAULT 7300
 #define KEY_ID_MAX 2147483647LL  /* libconfig reads larger only with an L */
 
+/* Every kind of check (enum cfg_check_type), and the ones halb-healthd
+ * probes with: those the appliance's file offers. */
+const char *const cfg_check_names[] = { "none", "tcp", "http", "command",
+	NULL };
 static const char *const check_names[] = { "none", "tcp", "http", NULL };
 static const char *const policy_names[] = { "static", "agent",
 	"least-load", NULL };
@@ -37,7 +41,7 @@ static const char *const policy_names[] = { "static", "agent",
 const char *
 cfg_check_name(unsigned int type)
 {
-	return type <= CFG_CHECK_HTTP ? check_names[type] : "?";
+	return type <= CFG_CHECK_COMMAND ? cfg_check_names[type] : "?";
 }
 
 const char *

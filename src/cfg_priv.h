@@ -90,6 +90,9 @@ uint16_t backend_port(const struct cfg_service *svc,
 
 /* ---- src/cfg_health.c ---- */
 
+/* "none", "tcp", "http", "command", NULL: enum cfg_check_type. */
+extern const char *const cfg_check_names[];
+
 /* A key in hex (32..128 hex digits) into k->bytes/len; k->id untouched. */
 const config_setting_t *sc_hexkey(const struct cfg_scope *sc, const char *key,
 				  bool required, struct hl_key *k);

@@ -58,10 +58,14 @@ struct cfg_neigh {
 	int line;
 };
 
+/* The kinds of health check, one enum for halb-healthd's probes and
+ * halb-agent's checks; what each does is healthload/hc_run.c's table.
+ * The appliance's file offers none, tcp and http; the agent's all. */
 enum cfg_check_type {
 	CFG_CHECK_NONE = 0,
 	CFG_CHECK_TCP,
 	CFG_CHECK_HTTP,
+	CFG_CHECK_COMMAND,
 };
 
 /* halb-healthd's active probe of one backend, with every default

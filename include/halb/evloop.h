@@ -25,6 +25,7 @@
 #define HALB_EVLOOP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct ev_loop;
@@ -34,6 +35,12 @@ typedef void (*ev_fd_fn)(struct ev_loop *ev, int fd, uint32_t events,
 typedef void (*ev_timer_fn)(struct ev_loop *ev, void *arg);
 typedef void (*ev_signal_fn)(struct ev_loop *ev, int signo, void *arg);
 typedef void (*ev_hook_fn)(struct ev_loop *ev, void *arg);
+struct sockaddr;
+/* A datagram read for the program; len at most max_len + 1 (see
+ * ev_dgram_add). */
+typedef void (*ev_dgram_fn)(struct ev_loop *ev, const uint8_t *dgram,
+			    size_t len, const struct sockaddr *from,
+			    void *arg);
 
 /* A timer; the caller owns it and keeps it while it is armed. */
 struct ev_timer {
@@ -58,6 +65,15 @@ void ev_free(struct ev_loop *ev);
  * (-EEXIST: already watched). */
 int ev_fd_add(struct ev_loop *ev, int fd, uint32_t events, ev_fd_fn fn,
 	      void *arg);
+/*
+ * Watches the non-blocking datagram socket fd: each time it is readable,
+ * reads up to burst datagrams (then lets the others' events have their
+ * turn) and hands each to fn.  A datagram longer than max_len (at most
+ * 65535) comes cut to max_len + 1 bytes, so that fn can tell it was too
+ * long.  0 or -errno.
+ */
+int ev_dgram_add(struct ev_loop *ev, int fd, size_t max_len,
+		 unsigned int burst, ev_dgram_fn fn, void *arg);
 /* Changes what fd is watched for; 0 or -errno. */
 int ev_fd_mod(struct ev_loop *ev, int fd, uint32_t events);
 /* Stops watching fd (before it is closed); an fd not watched is fine. */

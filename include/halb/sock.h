@@ -27,6 +27,8 @@ const char *halb_sockaddr_fmt(const struct sockaddr *sa, char *buf,
 
 /* A UDP socket bound to ip:port.  Returns it or -errno. */
 int halb_udp_bind(const struct halb_ip *ip, uint16_t port);
+/* The same, a failure logged as "cannot bind UDP ADDR port PORT (key)". */
+int halb_udp_listen(const struct halb_ip *ip, uint16_t port, const char *key);
 
 /*
  * A unix socket of type (SOCK_STREAM: listening) bound to path, its

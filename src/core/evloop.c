@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "halb/clock.h"
@@ -29,7 +30,12 @@ struct ev_fd {
 	ev_fd_fn fn;              /* NULL: slot free */
 	void *arg;
 	uint32_t gen;
+	/* datagram sockets (ev_dgram_add) */
+	ev_dgram_fn dgram;
+	uint32_t max_len, burst;
 };
+
+#define EV_DGRAM_MAX 65535
 
 struct ev_sig {
 	bool set, stop;
@@ -47,6 +53,7 @@ struct ev_loop {
 	struct ev_sig sigs[_NSIG];
 	ev_hook_fn post;
 	void *post_arg;
+	uint8_t *rx;              /* EV_DGRAM_MAX + 1 bytes, for every socket */
 	uint64_t now;
 	bool stop;
 };
@@ -91,6 +98,7 @@ ev_free(struct ev_loop *ev)
 	}
 	close(ev->ep);
 	free(ev->fds);
+	free(ev->rx);
 	free(ev);
 }
 
@@ -145,6 +153,54 @@ ev_fd_mod(struct ev_loop *ev, int fd, uint32_t events)
 		return -ENOENT;
 	e.data.u64 = EV_DATA(fd, ev->fds[fd].gen);
 	return epoll_ctl(ev->ep, EPOLL_CTL_MOD, fd, &e) == 0 ? 0 : -errno;
+}
+
+static void
+on_dgram_fd(struct ev_loop *ev, int fd, uint32_t events, void *arg)
+{
+	struct sockaddr_storage from;
+	uint32_t gen = ev->fds[fd].gen, i;
+	socklen_t fl;
+	size_t cap;
+	ssize_t n;
+
+	(void)events;
+	for (i = 0; i < ev->fds[fd].burst; i++) {
+		/* The callback may have removed fd. */
+		if (ev->fds[fd].fn != on_dgram_fd || ev->fds[fd].gen != gen)
+			return;
+		cap = (size_t)ev->fds[fd].max_len + 1;
+		fl = sizeof(from);
+		n = recvfrom(fd, ev->rx, cap, MSG_TRUNC,
+			     (struct sockaddr *)&from, &fl);
+		if (n < 0)
+			return;
+		/* MSG_TRUNC: n is the real length, even when it did not fit. */
+		ev->fds[fd].dgram(ev, ev->rx, (size_t)n > cap ? cap : (size_t)n,
+				  (struct sockaddr *)&from, arg);
+	}
+}
+
+int
+ev_dgram_add(struct ev_loop *ev, int fd, size_t max_len, unsigned int burst,
+	     ev_dgram_fn fn, void *arg)
+{
+	int rc;
+
+	if (max_len > EV_DGRAM_MAX || burst == 0)
+		return -EINVAL;
+	if (ev->rx == NULL) {
+		ev->rx = malloc(EV_DGRAM_MAX + 1);
+		if (ev->rx == NULL)
+			return -ENOMEM;
+	}
+	rc = ev_fd_add(ev, fd, EPOLLIN, on_dgram_fd, arg);
+	if (rc != 0)
+		return rc;
+	ev->fds[fd].dgram = fn;
+	ev->fds[fd].max_len = (uint32_t)max_len;
+	ev->fds[fd].burst = burst;
+	return 0;
 }
 
 void

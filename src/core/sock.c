@@ -12,6 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "halb/log.h"
 #include "halb/sock.h"
 
 socklen_t
@@ -91,6 +92,22 @@ halb_udp_bind(const struct halb_ip *ip, uint16_t port)
 		err = errno;
 		close(fd);
 		return -err;
+	}
+	return fd;
+}
+
+int
+halb_udp_listen(const struct halb_ip *ip, uint16_t port, const char *key)
+{
+	char a[HALB_IP_STRLEN];
+	bool v4 = halb_ip_is_v4(ip);
+	int fd = halb_udp_bind(ip, port);
+
+	if (fd < 0) {
+		inet_ntop(v4 ? AF_INET : AF_INET6, v4 ? &ip->b[12] : ip->b, a,
+			  sizeof(a));
+		HLOG(ERR, "cannot bind UDP %s port %u (%s): %s", a, port, key,
+		     strerror(-fd));
 	}
 	return fd;
 }

@@ -178,7 +178,7 @@ test_agent_config(void **state)
 	assert_string_equal(c->services[0].path, "/ping");
 	assert_int_equal(c->services[0].timeout_ms, 1000);
 	assert_int_equal(c->services[2].port, 0);
-	assert_int_equal(c->services[2].check_type, AGC_CHECK_NONE);
+	assert_int_equal(c->services[2].check_type, CFG_CHECK_NONE);
 	cfg_agent_free(c);
 }
 

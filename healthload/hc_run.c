@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Running checks of any kind (hc.h): the table of kinds, and the life of
+ * one run: start, a deadline timer, the kind's events, one result.
+ *
+ * Adding a kind of check: its value in enum cfg_check_type (cfg-t.h) and
+ * its keys in the configuration loaders, one file with its struct
+ * hc_ops (see hc_tcp.c), and one line in kinds[] below.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "halb/cfg-t.h"
+#include "hc.h"
+
+static const struct hc_ops *const kinds[] = {
+	[CFG_CHECK_TCP] = &hc_tcp_ops,
+	[CFG_CHECK_HTTP] = &hc_http_ops,
+	[CFG_CHECK_COMMAND] = &hc_command_ops,
+};
+
+const struct hc_ops *
+hc_ops_of(unsigned int type)
+{
+	return type < sizeof(kinds) / sizeof(kinds[0]) ? kinds[type] : NULL;
+}
+
+void
+hc_check_init(struct hc_check *c)
+{
+	memset(c, 0, sizeof(*c));
+	hc_probe_init(&c->probe);
+}
+
+bool
+hc_check_running(const struct hc_check *c)
+{
+	return c->ops != NULL;
+}
+
+void
+hc_check_finish(struct hc_check *c, enum hc_result r)
+{
+	if (c->ops == NULL)
+		return;
+	ev_timer_stop(c->ev, &c->deadline);
+	c->ops = NULL;
+	c->done(c->arg, r, c->why);
+}
+
+static void
+on_deadline(struct ev_loop *ev, void *arg)
+{
+	struct hc_check *c = arg;
+	enum hc_result r;
+
+	(void)ev;
+	r = c->ops->abort(c);
+	if (r != HC_PENDING)
+		hc_check_finish(c, r);
+}
+
+int
+hc_check_start(struct hc_check *c, struct ev_loop *ev,
+	       const struct hc_target *t, hc_done_fn done, void *arg)
+{
+	const struct hc_ops *ops = hc_ops_of(t->type);
+	enum hc_result r;
+
+	if (ops == NULL)
+		return -ENOTSUP;
+	if (c->ops != NULL)
+		return -EBUSY;
+	c->ops = ops;
+	c->ev = ev;
+	c->done = done;
+	c->arg = arg;
+	c->timed_out = false;
+	c->why[0] = '\0';
+	ev_timer_init(&c->deadline, on_deadline, c);
+	ev_timer_start(ev, &c->deadline, t->timeout_ms, 0);
+	r = ops->start(c, t);
+	if (r != HC_PENDING)
+		hc_check_finish(c, r);
+	return 0;
+}
+
+bool
+hc_check_reap(struct hc_check *c)
+{
+	int st;
+
+	if (c->pid <= 0 || waitpid(c->pid, &st, WNOHANG) != c->pid)
+		return false;
+	c->pid = 0;
+	if (c->ops != NULL && c->ops->exited != NULL)
+		hc_check_finish(c, c->ops->exited(c, st));
+	return true;
+}
+
+void
+hc_check_cancel(struct hc_check *c)
+{
+	if (c->probe.fd >= 0) {
+		if (c->ev != NULL)
+			ev_fd_del(c->ev, c->probe.fd);
+		hc_probe_abort(&c->probe);
+	}
+	if (c->pid > 0) {
+		kill(-c->pid, SIGKILL);
+		waitpid(c->pid, NULL, 0);
+		c->pid = 0;
+	}
+	if (c->ops != NULL)
+		ev_timer_stop(c->ev, &c->deadline);
+	c->ops = NULL;
+}
