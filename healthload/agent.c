@@ -37,6 +37,7 @@
 #include "halb/cli.h"
 #include "halb/clock.h"
 #include "halb/ctl.h"
+#include "halb/daemon.h"
 #include "halb/evloop.h"
 #include "halb/log.h"
 #include "halb/sock.h"
@@ -59,9 +60,7 @@ struct agent {
 	struct agc *cfg;
 	struct ag *ag;
 	const char *proc_root;       /* --proc-root, or NULL for /proc */
-	struct ev_loop *ev;
-	struct ctl_server *ctl;
-	int udp;
+	struct halb_daemon dm;       /* the loop, agent.listen, agent.control */
 	struct check_ref refs[AGC_MAX_SERVICES];
 	struct ev_timer tick;
 	uint64_t next_interval, last_report;
@@ -92,7 +91,7 @@ report(struct agent *a, uint64_t now)
 		socklen_t sl = halb_sockaddr(&h->ip, h->port, &ss);
 		char addr[80];
 
-		if (sendto(a->udp, buf, (size_t)len, 0, (struct sockaddr *)&ss,
+		if (sendto(a->dm.udp, buf, (size_t)len, 0, (struct sockaddr *)&ss,
 			   sl) == len) {
 			a->ag->c.reports++;
 			continue;
@@ -174,7 +173,7 @@ start_check(struct agent *a, uint32_t i)
 
 	/* Still running: the last one decides first (-EBUSY); none: no
 	 * check (-ENOTSUP). */
-	hc_check_start(&a->ag->chk[i].run, a->ev, &t, check_result,
+	hc_check_start(&a->ag->chk[i].run, a->dm.ev, &t, check_result,
 		       &a->refs[i]);
 }
 
@@ -308,40 +307,34 @@ on_sigchld(struct ev_loop *ev, int signo, void *arg)
 static int
 open_all(struct agent *a)
 {
+	const struct halb_daemon_conf dc = {
+		.ip = &a->cfg->listen_ip, .port = a->cfg->listen_port,
+		.udp_key = "agent.listen", .max_dgram = HL_MAX_DATAGRAM,
+		.burst = AG_RX_BURST, .on_dgram = on_dgram,
+		.ctl_path = a->cfg->control, .ctl_key = "agent.control",
+		.max_clients = AG_MAX_CLIENTS, .on_ctl = on_control, .arg = a,
+	};
 	uint32_t i;
 	int r;
 
-	a->ev = ev_new();
-	if (a->ev == NULL)
-		return -errno;
 	for (i = 0; i < AGC_MAX_SERVICES; i++)
 		a->refs[i] = (struct check_ref){ a, i };
-	a->udp = halb_udp_listen(&a->cfg->listen_ip, a->cfg->listen_port,
-				 "agent.listen");
-	if (a->udp < 0)
-		return a->udp;
-	a->ctl = ctl_listen(a->ev, a->cfg->control, AG_MAX_CLIENTS,
-			    on_control, a);
-	if (a->ctl == NULL) {
-		HLOG(ERR, "cannot listen on %s (agent.control): %s",
-		     a->cfg->control, strerror(errno));
-		return -errno;
-	}
+	r = halb_daemon_open(&a->dm, &dc);
+	if (r == 0)
+		r = ev_signal(a->dm.ev, SIGCHLD, on_sigchld, a);
+	if (r != 0)
+		return r;
 	ev_timer_init(&a->tick, on_tick, a);
-	ev_timer_start(a->ev, &a->tick, AG_TICK_MS, AG_TICK_MS);
-	if ((r = ev_stop_on_term(a->ev)) != 0 ||
-	    (r = ev_signal(a->ev, SIGCHLD, on_sigchld, a)) != 0 ||
-	    (r = ev_dgram_add(a->ev, a->udp, HL_MAX_DATAGRAM, AG_RX_BURST,
-			       on_dgram, a)) != 0)
-		HLOG(ERR, "cannot watch the agent's sockets: %s", strerror(-r));
-	return r;
+	ev_timer_start(a->dm.ev, &a->tick, AG_TICK_MS, AG_TICK_MS);
+	return 0;
 }
 
 static int
 run(struct agent *a)
 {
-	int rc;
 
+	a->rl_reject = (struct halb_ratelimit){ .period_ms = 10000, .burst = 10 };
+	a->rl_send = (struct halb_ratelimit){ .period_ms = 60000, .burst = 2 };
 	a->ag = ag_new(a->cfg);
 	if (a->ag == NULL || open_all(a) != 0)
 		return 1;
@@ -352,27 +345,14 @@ run(struct agent *a)
 	     a->cfg->interval_ms, a->ag->draining ? ", draining (kept from before)" : "");
 	a->started = checks_known(a);
 	interval(a, halb_mono_ms());
-	rc = ev_run(a->ev);
-	if (rc != 0) {
-		HLOG(ERR, "epoll_wait: %s", strerror(-rc));
-		return 1;
-	}
-	HLOG(NOTICE, "stopping");
-	return 0;
+	return ev_main(a->dm.ev);
 }
 
 static void
 close_all(struct agent *a)
 {
-	uint32_t i;
-
-	ctl_close(a->ctl);
-	for (i = 0; a->ag != NULL && i < a->cfg->n_services; i++)
-		hc_check_cancel(&a->ag->chk[i].run);
-	if (a->udp >= 0)
-		close(a->udp);
-	ev_free(a->ev);
-	ag_free(a->ag);
+	ag_free(a->ag);  /* stops the checks in flight: before the loop goes */
+	halb_daemon_close(&a->dm);
 }
 
 /* --drain, --undrain, --status: ask the running agent. */
@@ -430,6 +410,14 @@ check_config(const char *path)
 }
 
 /* The options beyond the shared ones (halb/cli.h). */
+static const struct option agent_options[] = {
+	{ "drain", no_argument, NULL, 'd' },
+	{ "undrain", no_argument, NULL, 'u' },
+	{ "status", no_argument, NULL, 's' },
+	{ "proc-root", required_argument, NULL, 'P' },
+	{ NULL, 0, NULL, 0 },
+};
+
 struct agent_opts {
 	const char *cmd;             /* --drain & co.: "drain\n"... */
 	const char *proc_root;
@@ -468,13 +456,6 @@ agent_opt(void *arg, int val, const char *optarg)
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "drain", no_argument, NULL, 'd' },
-		{ "undrain", no_argument, NULL, 'u' },
-		{ "status", no_argument, NULL, 's' },
-		{ "proc-root", required_argument, NULL, 'P' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct agent_opts o = { NULL, NULL };
 	const struct halb_cli cli = {
 		.prog = "halb-agent",
@@ -482,11 +463,11 @@ main(int argc, char **argv)
 			"                                 meminfo, net/tcp*; default /proc)",
 		.usage = "       halb-agent -c FILE --drain|--undrain|--status\n",
 		.check = check_config,
-		.opts = opts,
+		.opts = agent_options,
 		.opt = agent_opt,
 		.arg = &o,
 	};
-	struct agent a = { .udp = -1 };
+	struct agent a = { .dm.udp = -1 };
 	const char *path;
 	int rc;
 
@@ -502,8 +483,6 @@ main(int argc, char **argv)
 		return rc;
 	}
 	a.proc_root = o.proc_root;
-	a.rl_reject = (struct halb_ratelimit){ .period_ms = 10000, .burst = 10 };
-	a.rl_send = (struct halb_ratelimit){ .period_ms = 60000, .burst = 2 };
 	rc = run(&a);
 	close_all(&a);
 	cfg_agent_free(a.cfg);

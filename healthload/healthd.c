@@ -34,6 +34,7 @@
 
 #include "halb/cli.h"
 #include "halb/ctl.h"
+#include "halb/daemon.h"
 #include "halb/evloop.h"
 #include "halb/sock.h"
 #include "hd.h"
@@ -54,9 +55,8 @@ struct probe_ref {
 struct healthd {
 	struct halb_cfg *cfg;
 	struct hd *hd;
-	struct ev_loop *ev;
-	struct ctl_server *status;
-	int udp, cls;
+	struct halb_daemon dm;    /* the loop, health.listen, the status socket */
+	int cls;
 	struct sockaddr_un cls_addr;
 	struct probe_ref *refs;   /* one per backend */
 	struct ev_timer sweep;
@@ -97,7 +97,7 @@ emit_peer(void *arg, const uint8_t *dg, size_t len)
 	socklen_t sl = halb_sockaddr(&p->ip, p->port, &ss);
 	uint64_t held;
 
-	if (sendto(d->udp, dg, len, 0, (struct sockaddr *)&ss, sl) ==
+	if (sendto(d->dm.udp, dg, len, 0, (struct sockaddr *)&ss, sl) ==
 	    (ssize_t)len) {
 		d->hd->c.peer_sent++;
 		return 0;
@@ -188,7 +188,7 @@ send_requests(struct healthd *d, const char *reason, bool peers)
 			continue;
 		a->requests++;
 		sl = halb_sockaddr(&a->cfg->addr, a->cfg->port, &ss);
-		if (sendto(d->udp, buf, (size_t)len, 0, (struct sockaddr *)&ss,
+		if (sendto(d->dm.udp, buf, (size_t)len, 0, (struct sockaddr *)&ss,
 			   sl) == len)
 			hd->c.requests_sent++;
 		else
@@ -198,7 +198,7 @@ send_requests(struct healthd *d, const char *reason, bool peers)
 		const struct cfg_peer *p = &d->cfg->health.peers[i];
 
 		sl = halb_sockaddr(&p->ip, p->port, &ss);
-		if (sendto(d->udp, buf, (size_t)len, 0, (struct sockaddr *)&ss,
+		if (sendto(d->dm.udp, buf, (size_t)len, 0, (struct sockaddr *)&ss,
 			   sl) == len)
 			hd->c.requests_sent++;
 		else
@@ -328,7 +328,7 @@ probe_done(void *arg, enum hc_result r, const char *why)
 	d->hd->probes_running--;
 	if (r == HC_TIMEOUT)
 		d->hd->c.probe_timeouts++;
-	hd_probe_result(d->hd, ref->i, r == HC_OK, ev_now(d->ev));
+	hd_probe_result(d->hd, ref->i, r == HC_OK, ev_now(d->dm.ev));
 }
 
 static void
@@ -344,7 +344,7 @@ probe_start(struct healthd *d, uint32_t i, uint64_t now)
 
 	be->next_probe_ms = now + ck->interval_ms;
 	d->hd->probes_running++;
-	if (hc_check_start(&be->probe, d->ev, &t, probe_done, &d->refs[i]) != 0)
+	if (hc_check_start(&be->probe, d->dm.ev, &t, probe_done, &d->refs[i]) != 0)
 		d->hd->probes_running--;
 }
 
@@ -399,61 +399,54 @@ static int
 open_all(struct healthd *d)
 {
 	const struct cfg_health *h = &d->cfg->health;
+	const struct halb_daemon_conf dc = {
+		.ip = &h->listen_ip, .port = h->listen_port,
+		.udp_key = "health.listen", .max_dgram = HL_MAX_DATAGRAM,
+		.burst = HD_RX_BURST, .on_dgram = on_dgram,
+		.ctl_path = h->status_socket, .ctl_key = "health.status_socket",
+		.max_clients = HD_MAX_CLIENTS, .on_ctl = on_status, .arg = d,
+	};
 	uint32_t i;
+	int rc;
 
-	d->ev = ev_new();
 	d->refs = calloc(d->hd->n_be ? d->hd->n_be : 1, sizeof(*d->refs));
-	if (d->ev == NULL || d->refs == NULL || ev_stop_on_term(d->ev) != 0)
+	if (d->refs == NULL)
 		return -ENOMEM;
 	for (i = 0; i < d->hd->n_be; i++)
 		d->refs[i] = (struct probe_ref){ d, i };
-	d->udp = halb_udp_listen(&h->listen_ip, h->listen_port,
-				 "health.listen");
-	if (d->udp < 0)
-		return d->udp;
+	rc = halb_daemon_open(&d->dm, &dc);
+	if (rc != 0)
+		return rc;
 	d->cls = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (d->cls < 0)
 		return -errno;
 	d->cls_addr.sun_family = AF_UNIX;
 	snprintf(d->cls_addr.sun_path, sizeof(d->cls_addr.sun_path), "%s",
 		 h->socket);
-	d->status = ctl_listen(d->ev, h->status_socket, HD_MAX_CLIENTS,
-			       on_status, d);
-	if (d->status == NULL) {
-		HLOG(ERR, "cannot listen on %s (health.status_socket): %s",
-		     h->status_socket, strerror(errno));
-		return -errno;
-	}
 	ev_timer_init(&d->sweep, sweep, d);
-	ev_timer_start(d->ev, &d->sweep, HD_SWEEP_MS, HD_SWEEP_MS);
-	ev_post(d->ev, after_events, d);
-	return ev_dgram_add(d->ev, d->udp, HL_MAX_DATAGRAM, HD_RX_BURST, on_dgram,
-			    d);
+	ev_timer_start(d->dm.ev, &d->sweep, HD_SWEEP_MS, HD_SWEEP_MS);
+	ev_post(d->dm.ev, after_events, d);
+	return 0;
 }
 
 static void
 close_all(struct healthd *d)
 {
-	uint32_t i;
-
-	ctl_close(d->status);
-	for (i = 0; d->hd != NULL && i < d->hd->n_be; i++)
-		hc_check_cancel(&d->hd->be[i].probe);
-	if (d->udp >= 0)
-		close(d->udp);
+	hd_free(d->hd);  /* stops the probes in flight: before the loop goes */
 	if (d->cls >= 0)
 		close(d->cls);
-	ev_free(d->ev);
 	free(d->refs);
-	hd_free(d->hd);
+	halb_daemon_close(&d->dm);
 }
 
 static int
 run(struct healthd *d)
 {
 	uint64_t now = halb_mono_ms();
-	int rc;
 
+	d->rl_reject = (struct halb_ratelimit){ .period_ms = 10000, .burst = 10 };
+	d->rl_cls = (struct halb_ratelimit){ .period_ms = 60000, .burst = 1 };
+	d->rl_peer = (struct halb_ratelimit){ .period_ms = 60000, .burst = 2 };
 	d->hd = hd_new(d->cfg, now);
 	if (d->hd == NULL) {
 		HLOG(ERR, "cannot build the cache: %s", strerror(errno));
@@ -473,13 +466,7 @@ run(struct healthd *d)
 	send_snapshots(d, now, true);
 	send_heartbeat(d);
 	d->next_hb = now + HD_HEARTBEAT_MS;
-	rc = ev_run(d->ev);
-	if (rc != 0) {
-		HLOG(ERR, "epoll_wait: %s", strerror(-rc));
-		return 1;
-	}
-	HLOG(NOTICE, "stopping");
-	return 0;
+	return ev_main(d->dm.ev);
 }
 
 /* The file, and what healthd needs of it; NULL (said why) if unfit. */
@@ -520,7 +507,7 @@ main(int argc, char **argv)
 		.what = "run the health and load handler",
 		.check = check_config,
 	};
-	struct healthd d = { .udp = -1, .cls = -1 };
+	struct healthd d = { .dm.udp = -1, .cls = -1 };
 	const char *path;
 	int rc;
 
@@ -530,9 +517,6 @@ main(int argc, char **argv)
 	d.cfg = load(path);
 	if (d.cfg == NULL)
 		return 1;
-	d.rl_reject = (struct halb_ratelimit){ .period_ms = 10000, .burst = 10 };
-	d.rl_cls = (struct halb_ratelimit){ .period_ms = 60000, .burst = 1 };
-	d.rl_peer = (struct halb_ratelimit){ .period_ms = 60000, .burst = 2 };
 	rc = run(&d);
 	close_all(&d);
 	cfg_free(d.cfg);

@@ -109,6 +109,9 @@ void ev_post(struct ev_loop *ev, ev_hook_fn fn, void *arg);
 
 /* Runs until ev_stop().  0, or -errno if epoll_wait failed. */
 int ev_run(struct ev_loop *ev);
+/* A daemon's ev_run(): logs how it ended ("stopping", or the error);
+ * returns the exit code, 0 or 1. */
+int ev_main(struct ev_loop *ev);
 /* Makes ev_run() return after the callback that called it. */
 void ev_stop(struct ev_loop *ev);
 

@@ -20,6 +20,7 @@
 
 #include "halb/clock.h"
 #include "halb/evloop.h"
+#include "halb/log.h"
 
 #define EV_BATCH 64
 /* Timers run per turn at most, so that one re-armed for "now" in its
@@ -395,6 +396,19 @@ ev_run(struct ev_loop *ev)
 		if (n > 0 && !ev->stop && ev->post != NULL)
 			ev->post(ev, ev->post_arg);
 	}
+	return 0;
+}
+
+int
+ev_main(struct ev_loop *ev)
+{
+	int rc = ev_run(ev);
+
+	if (rc != 0) {
+		HLOG(ERR, "epoll_wait: %s", strerror(-rc));
+		return 1;
+	}
+	HLOG(NOTICE, "stopping");
 	return 0;
 }
 
