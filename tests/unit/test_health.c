@@ -848,13 +848,55 @@ test_status(void **state)
 		"{\"service\":\"web\",\"backend\":\"10.0.0.11:80\",\"state\":\"up\","
 		"\"weight\":100,\"configured_weight\":100,\"source\":\"agent\",\"age_ms\":250,"
 		"\"agent\":\"b1\",\"agent_state\":\"up\",\"agent_reason\":"
-		"\"quote\\\" and \\\\ and \\u000a\""));
+		"\"quote\\\" and \\\\ and \\n\""));
 	assert_non_null(strstr(out, "\"load\":{\"cpu_permille\":250,"));
 	assert_non_null(strstr(out, "\"backend\":\"10.0.0.13:80\",\"state\":\"unknown\""));
 	assert_non_null(strstr(out, "\"probe\":\"pending\""));
 	assert_non_null(strstr(out, "\"bad-mac\":3"));
 	assert_non_null(strstr(out, "\"healthd\":{\"name\":\"lb1\""));
 	assert_non_null(strstr(out, "\"peers\":[{\"name\":\"lb2\",\"heard_ms_ago\":null}]"));
+	free(out);
+	hd_free(hd);
+	cfg_free(cfg);
+}
+
+/* A reason in UTF-8 stays itself (not escaped byte by byte, which read
+ * back as other characters); bytes that are not UTF-8 become '?', and
+ * the line is still JSON. */
+static void
+test_status_utf8(void **state)
+{
+	struct halb_cfg *cfg = load_conf("static");
+	struct hd *hd = hd_new(cfg, T0);
+	char *out = NULL;
+	size_t len = 0;
+	struct hl_key k1;
+	struct rep x;
+	FILE *f;
+
+	(void)state;
+	key_of(K_B1, 1, &k1);
+	mk_rep(&x, "b1", 1000, 1);
+	set_item(&x, 0, "web", "10.0.0.11", 80, HD_UP);
+	x.s[0].reason = (char *)(uintptr_t)"caf\xc3\xa9 \xe2\x9c\x93";
+	assert_int_equal(deliver(hd, &x, "b1", &k1, 1, T0 + 100), 0);
+	f = open_memstream(&out, &len);
+	assert_int_equal(hd_status_write(hd, T0 + 350, f), 0);
+	fclose(f);
+	assert_non_null(strstr(out, "\"agent_reason\":\"caf\xc3\xa9 \xe2\x9c\x93\""));
+	free(out);
+	hd_free(hd);
+
+	hd = hd_new(cfg, T0);
+	mk_rep(&x, "b1", 1000, 1);
+	set_item(&x, 0, "web", "10.0.0.11", 80, HD_UP);
+	x.s[0].reason = (char *)(uintptr_t)"bad \xff\xfe end";
+	assert_int_equal(deliver(hd, &x, "b1", &k1, 1, T0 + 100), 0);
+	out = NULL;
+	f = open_memstream(&out, &len);
+	assert_int_equal(hd_status_write(hd, T0 + 350, f), 0);
+	fclose(f);
+	assert_non_null(strstr(out, "\"agent_reason\":\"bad ?? end\""));
 	free(out);
 	hd_free(hd);
 	cfg_free(cfg);
@@ -874,6 +916,7 @@ main(void)
 		cmocka_unit_test(test_snapshot),
 		cmocka_unit_test(test_snapshot_parts),
 		cmocka_unit_test(test_status),
+		cmocka_unit_test(test_status_utf8),
 	};
 
 	halb_log_level = HLOG_WARNING;
