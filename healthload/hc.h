@@ -19,10 +19,10 @@
  * polls hc_probe_events() on hc_probe.fd, calls hc_probe_step() when the
  * socket is ready and hc_probe_abort() at the deadline.
  *
- * The kinds of check (the enum cfg_check_type that both configurations
+ * The kinds of check (enum cfg_check_type, which both configurations
  * use) are a table of operations (struct hc_ops, hc_run.c): one file
  * per kind (hc_tcp.c: tcp and http; hc_command.c: command) and one line
- * in the table.  A struct hc_check runs checks of any kind in an event
+ * in CFG_CHECK_KINDS (cfg-t.h).  A struct hc_check runs checks of any kind in an event
  * loop: it starts one, watches what the kind needs (a socket, a child
  * process), enforces the timeout, and calls back with the result; both
  * halb-healthd's probes and halb-agent's checks are hc_checks.

@@ -3,9 +3,12 @@
  * Running checks of any kind (hc.h): the table of kinds, and the life of
  * one run: start, a deadline timer, the kind's events, one result.
  *
- * Adding a kind of check: its value in enum cfg_check_type (cfg-t.h) and
- * its keys in the configuration loaders, one file with its struct
- * hc_ops (see hc_tcp.c), and one line in kinds[] below.
+ * Adding a kind of check: one file with its struct hc_ops (see hc_tcp.c;
+ * declared in hc.h, built from healthload/meson.build), one line in
+ * CFG_CHECK_KINDS (cfg-t.h), which makes its enum value, its name and
+ * its place in kinds[] below, and its own keys, if it has any, in the
+ * loader of the file that offers it (src/cfg_agent.c load_check(),
+ * src/cfg_health.c load_backend_check()).
  */
 #include <errno.h>
 #include <signal.h>
@@ -17,16 +20,17 @@
 #include "halb/cfg-t.h"
 #include "hc.h"
 
-static const struct hc_ops *const kinds[] = {
-	[CFG_CHECK_TCP] = &hc_tcp_ops,
-	[CFG_CHECK_HTTP] = &hc_http_ops,
-	[CFG_CHECK_COMMAND] = &hc_command_ops,
+/* CFG_CHECK_KINDS (cfg-t.h) names each kind's operations. */
+static const struct hc_ops *const kinds[CFG_CHECK__COUNT] = {
+#define KIND_OPS(e, name, ops) [CFG_CHECK_##e] = ops,
+	CFG_CHECK_KINDS(KIND_OPS)
+#undef KIND_OPS
 };
 
 const struct hc_ops *
 hc_ops_of(unsigned int type)
 {
-	return type < sizeof(kinds) / sizeof(kinds[0]) ? kinds[type] : NULL;
+	return type < CFG_CHECK__COUNT ? kinds[type] : NULL;
 }
 
 void

@@ -90,7 +90,7 @@ uint16_t backend_port(const struct cfg_service *svc,
 
 /* ---- src/cfg_health.c ---- */
 
-/* "none", "tcp", "http", "command", NULL: enum cfg_check_type. */
+/* The names of enum cfg_check_type, then NULL (CFG_CHECK_KINDS). */
 extern const char *const cfg_check_names[];
 
 /* A key in hex (32..128 hex digits) into k->bytes/len; k->id untouched. */

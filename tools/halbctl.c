@@ -20,8 +20,10 @@
 #include <unistd.h>
 
 #include "halb/cfg.h"
+#include "halb/ctl.h"
 
 #define REPLY_MAX (1 << 20)
+#define HEALTH_TIMEOUT_MS 5000   /* halb-healthd answers at once */
 
 static void
 usage(void)
@@ -150,37 +152,11 @@ print_value(const json_t *v, int depth)
 static char *
 health_query(const char *path)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	size_t len = 0, cap = 1 << 16;
-	char *buf = malloc(cap), *nb;
-	ssize_t n;
-	int fd;
+	char *buf = ctl_request(path, "status\n", HEALTH_TIMEOUT_MS, NULL);
 
 	if (buf == NULL)
-		return NULL;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
-	    write(fd, "status\n", 7) != 7) {
 		fprintf(stderr, "halbctl: cannot reach halb-healthd at %s: %s\n",
 			path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		free(buf);
-		return NULL;
-	}
-	while ((n = read(fd, buf + len, cap - 1 - len)) > 0) {
-		len += (size_t)n;
-		if (len == cap - 1) {
-			nb = realloc(buf, cap * 2);
-			if (nb == NULL)
-				break;
-			buf = nb;
-			cap *= 2;
-		}
-	}
-	close(fd);
-	buf[len] = '\0';
 	return buf;
 }
 
