@@ -8,7 +8,6 @@
  * one per backend, then the counters), and prints a table.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -20,26 +19,22 @@
 #include <unistd.h>
 
 #include "halb/cfg.h"
+#include "halb/cli.h"
 #include "halb/ctl.h"
 
 #define REPLY_MAX (1 << 20)
 #define HEALTH_TIMEOUT_MS 5000   /* halb-healthd answers at once */
 
-static void
-usage(void)
-{
-	fprintf(stderr,
-		"usage: halbctl (-c CONFIG | -p FILE_PREFIX) COMMAND\n"
-		"commands:\n"
-		"  status          forwarder, classifier and flow counts\n"
-		"  stats [W]       counters (all workers or worker W), drops by reason\n"
-		"  services        services and backends with weights and live flows\n"
-		"  flows [N]       up to N installed flows (default 32)\n"
-		"  json CMD        raw telemetry command, e.g. json /ethdev/stats,0\n"
-		"  health [json]   each backend's health, load, weight and where the\n"
-		"                  state came from (halb-healthd; needs -c CONFIG)\n"
-		"  --check-config FILE\n");
-}
+#define USAGE \
+	"commands:\n" \
+	"  status          forwarder, classifier and flow counts\n" \
+	"  stats [W]       counters (all workers or worker W), drops by reason\n" \
+	"  services        services and backends with weights and live flows\n" \
+	"  flows [N]       up to N installed flows (default 32)\n" \
+	"  json CMD        raw telemetry command, e.g. json /ethdev/stats,0\n" \
+	"  health [json]   each backend's health, load, weight and where the\n" \
+	"                  state came from (halb-healthd; needs -c CONFIG)\n" \
+	"or: halbctl --check-config FILE | --version | --help\n"
 
 static int
 tel_connect(const char *prefix)
@@ -290,46 +285,60 @@ health_main(const char *path, bool raw)
 	return rc;
 }
 
+static const struct option halbctl_options[] = {
+	{ "prefix", required_argument, NULL, 'p' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* -p FILE_PREFIX */
+static int
+halbctl_opt(void *arg, int val, const char *optarg)
+{
+	char *prefix = arg;
+
+	if (val != 'p')
+		return 2;
+	snprintf(prefix, 64, "%s", optarg);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "prefix", required_argument, NULL, 'p' },
-		{ "check-config", required_argument, NULL, 'C' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	char prefix[64] = "", cmd[256], health_sock[108] = "";
-	const char *what;
+	const struct halb_cli cli = {
+		.prog = "halbctl",
+		.what = "(-c CONFIG | -p FILE_PREFIX) COMMAND",
+		.usage = USAGE,
+		.check = cfg_check_main,
+		.opts = halbctl_options,
+		.shortopts = "p:",
+		.opt = halbctl_opt,
+		.arg = prefix,
+		.operands = true,
+	};
+	const char *what, *path;
 	json_t *reply, *body;
-	int opt, fd, rc = 0;
+	int fd, rc;
 
-	while ((opt = getopt_long(argc, argv, "+c:p:h", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'c': {
-			struct halb_cfg *cfg = cfg_load(optarg, stderr);
+	rc = halb_cli(&cli, argc, argv, &path);
+	if (rc >= 0)
+		return rc;
+	rc = 0;
+	if (path != NULL) {
+		struct halb_cfg *cfg = cfg_load(path, stderr);
 
-			if (cfg == NULL)
-				return 1;
+		if (cfg == NULL)
+			return 1;
+		/* -p, if given too, names the prefix. */
+		if (prefix[0] == '\0')
 			snprintf(prefix, sizeof(prefix), "%s", cfg->file_prefix);
-			snprintf(health_sock, sizeof(health_sock), "%s",
-				 cfg->health.status_socket);
-			cfg_free(cfg);
-			break;
-		}
-		case 'p':
-			snprintf(prefix, sizeof(prefix), "%s", optarg);
-			break;
-		case 'C':
-			return cfg_check_main(optarg);
-		default:
-			usage();
-			return opt == 'h' ? 0 : 2;
-		}
+		snprintf(health_sock, sizeof(health_sock), "%s",
+			 cfg->health.status_socket);
+		cfg_free(cfg);
 	}
-	if (prefix[0] == '\0' || optind >= argc) {
-		usage();
+	if (prefix[0] == '\0') {
+		fprintf(stderr, "usage: halbctl %s\n%s", cli.what, USAGE);
 		return 2;
 	}
 	what = argv[optind];
@@ -353,7 +362,7 @@ main(int argc, char **argv)
 	} else if (strcmp(what, "json") == 0 && optind + 1 < argc) {
 		snprintf(cmd, sizeof(cmd), "%s", argv[optind + 1]);
 	} else {
-		usage();
+		fprintf(stderr, "usage: halbctl %s\n%s", cli.what, USAGE);
 		return 2;
 	}
 	fd = tel_connect(prefix);

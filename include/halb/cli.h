@@ -13,6 +13,7 @@
 #define HALB_CLI_H
 
 #include <getopt.h>
+#include <stdbool.h>
 
 struct halb_cli {
 	const char *prog;        /* "halb-healthd": the log's name too */
@@ -24,14 +25,19 @@ struct halb_cli {
 	/* The program's own long options (their val not one of c, C, v,
 	 * V, h), ending with a zeroed entry; NULL for none. */
 	const struct option *opts;
+	const char *shortopts;   /* the short forms of those ("p:"), or NULL */
 	/* Called for each of them: 0 to go on, else the exit code. */
 	int (*opt)(void *arg, int val, const char *optarg);
 	void *arg;
+	/* A tool's grammar (halbctl): operands follow the options, from
+	 * argv[optind] (at least one), and -c FILE may be left out. */
+	bool operands;
 };
 
 /*
- * Parses argv.  Returns -1 with *path set when the program should run,
- * else the exit code to return from main (0 after --help, --version or
+ * Parses argv.  Returns -1 with *path set when the program should run
+ * (with .operands, perhaps NULL; they start at argv[optind]), else the
+ * exit code to return from main (0 after --help, --version or
  * a valid --check-config).  Sets halb_log_prog, and halb_log_level
  * with -v.
  */

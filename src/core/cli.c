@@ -26,6 +26,11 @@ static const struct option common[] = {
 static int
 usage(const struct halb_cli *cli, FILE *out, int rc)
 {
+	if (cli->operands) {
+		fprintf(out, "usage: %s %s\n%s", cli->prog, cli->what,
+			cli->usage != NULL ? cli->usage : "");
+		return rc;
+	}
 	fprintf(out,
 		"usage: %s -c FILE [-v]   %s\n"
 		"%s"
@@ -41,6 +46,7 @@ halb_cli(const struct halb_cli *cli, int argc, char **argv,
 	 const char **path)
 {
 	struct option opts[CLI_MAX_OPTS];
+	char shortopts[64];
 	size_t n = 0, i;
 	int opt, rc;
 
@@ -52,8 +58,12 @@ halb_cli(const struct halb_cli *cli, int argc, char **argv,
 		opts[n++] = cli->opts[i];
 	memset(&opts[n], 0, sizeof(opts[n]));
 
+	/* "+": a tool's operands may look like options ("stats -1"). */
+	snprintf(shortopts, sizeof(shortopts), "%sc:vVh%s",
+		 cli->operands ? "+" : "",
+		 cli->shortopts != NULL ? cli->shortopts : "");
 	*path = NULL;
-	while ((opt = getopt_long(argc, argv, "c:vVh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			*path = optarg;
@@ -77,7 +87,7 @@ halb_cli(const struct halb_cli *cli, int argc, char **argv,
 			break;
 		}
 	}
-	if (*path == NULL || optind != argc)
+	if (cli->operands ? optind >= argc : *path == NULL || optind != argc)
 		return usage(cli, stderr, 2);
 	return -1;
 }
