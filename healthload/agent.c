@@ -3,12 +3,13 @@
  * halb-agent: runs on a backend host and tells the appliances how the
  * host is (docs/AGENT.md).
  *
- * One thread, one event loop (halb/evloop.h) over: the UDP socket on
- * agent.listen (reports go out to every handler from it, ReportRequests
- * come in on it), the control socket (halb/ctl.h: `halb-agent --drain`
- * and friends), one socket per TCP/HTTP check in flight, and signals
- * (SIGCHLD reaps command checks, SIGINT/SIGTERM stop).  Every interval it reads the load,
- * starts the checks that are not running, and reports; a changed check
+ * One thread, one event loop (halb/daemon.h, halb/evloop.h) over: the
+ * UDP socket on agent.listen (reports go out to every handler from it,
+ * ReportRequests come in on it), the control socket (halb/ctl.h:
+ * `halb-agent --drain` and friends), the checks in flight (hc.h: a
+ * socket or a child each, with its timeout), and signals (SIGCHLD reaps
+ * command checks, SIGINT/SIGTERM stop).  Every interval it reads the
+ * load, starts the checks that are not running, and reports; a changed check
  * result, a drain or a request makes it report at once (at most every
  * AG_MIN_GAP_MS).  The first report waits until every check has given
  * its first result, so a restarted agent never claims a service it has
@@ -20,16 +21,13 @@
  * fake tree to make a host look loaded (tests/e2e/health.sh).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ag.h"

@@ -2,7 +2,7 @@
 /*
  * halb-healthd: the appliance's health and load handler (docs/HEALTH.md).
  *
- * One thread, one epoll loop.  It owns four kinds of descriptors:
+ * One thread, one event loop.  It owns four kinds of descriptors:
  *   - the UDP socket on health.listen: agents' HostReports, peers'
  *     snapshots, requests and heartbeats come in; ReportRequests to
  *     agents and snapshots to peers go out;
@@ -13,13 +13,13 @@
  *     and its short-lived client connections;
  *   - one TCP socket per probe in flight (hc.h: a struct hc_check per
  *     probed backend, with its timeout).
- * The loop, the status socket's clients and the command line are the
- * core's (halb/evloop.h, halb/ctl.h, halb/cli.h).  A probe's timeout is
- * its own timer (hc.h); the rest (probe starts, agents' silence,
- * heartbeats, full snapshots, request retries) is checked by a sweep
- * every HD_SWEEP_MS, so an idle healthd
- * wakes ten times a second; a change the events of a turn made goes out
- * at the end of that turn.  State is the cache's (hd_state.c); this file
+ * The loop, the UDP and status sockets and the command line are the
+ * core's (halb/daemon.h, halb/evloop.h, halb/ctl.h, halb/cli.h).  A
+ * probe's timeout is its own timer (hc.h); the rest (probe starts,
+ * agents' silence, heartbeats, full snapshots, request retries) is
+ * checked by a sweep every HD_SWEEP_MS, so an idle healthd wakes ten
+ * times a second; a change the events of a turn made goes out at the end
+ * of that turn.  State is the cache's (hd_state.c); this file
  * moves bytes and time into it.
  */
 #include <errno.h>
@@ -27,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
