@@ -36,6 +36,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "halb/cfg-t.h"
 #include "halb/evloop.h"
 #include "halb/ip.h"
 
@@ -155,9 +156,13 @@ struct hc_ops {
 	enum hc_result (*exited)(struct hc_check *c, int status);
 };
 
-extern const struct hc_ops hc_tcp_ops, hc_http_ops, hc_command_ops;
+/* Every kind's operations, as CFG_CHECK_KINDS (cfg-t.h) names them. */
+#define HC_OPS_DECLARE(e, name, ops) extern const struct hc_ops ops;
+CFG_CHECK_KINDS(HC_OPS_DECLARE)
+#undef HC_OPS_DECLARE
 
-/* The operations of a kind, or NULL ("none", or no such kind). */
+/* The operations of a kind, or NULL ("none": nothing to run, or no such
+ * kind). */
 const struct hc_ops *hc_ops_of(unsigned int type);
 
 void hc_check_init(struct hc_check *c);

@@ -4,9 +4,9 @@
  * one run: start, a deadline timer, the kind's events, one result.
  *
  * Adding a kind of check: one file with its struct hc_ops (see hc_tcp.c;
- * declared in hc.h, built from healthload/meson.build), one line in
- * CFG_CHECK_KINDS (cfg-t.h), which makes its enum value, its name and
- * its place in kinds[] below, and its own keys, if it has any, in the
+ * listed in healthload/meson.build), one line in CFG_CHECK_KINDS
+ * (cfg-t.h), which makes its enum value, its name, its declaration
+ * (hc.h) and its place in kinds[] below, and its own keys, if it has any, in the
  * loader of the file that offers it (src/cfg_agent.c load_check(),
  * src/cfg_health.c load_backend_check()).
  */
@@ -20,9 +20,12 @@
 #include "halb/cfg-t.h"
 #include "hc.h"
 
+/* "none": up without a check; nothing to run. */
+const struct hc_ops hc_none_ops = { .name = "none" };
+
 /* CFG_CHECK_KINDS (cfg-t.h) names each kind's operations. */
 static const struct hc_ops *const kinds[CFG_CHECK__COUNT] = {
-#define KIND_OPS(e, name, ops) [CFG_CHECK_##e] = ops,
+#define KIND_OPS(e, name, ops) [CFG_CHECK_##e] = &ops,
 	CFG_CHECK_KINDS(KIND_OPS)
 #undef KIND_OPS
 };
@@ -30,7 +33,8 @@ static const struct hc_ops *const kinds[CFG_CHECK__COUNT] = {
 const struct hc_ops *
 hc_ops_of(unsigned int type)
 {
-	return type < CFG_CHECK__COUNT ? kinds[type] : NULL;
+	return type < CFG_CHECK__COUNT && kinds[type]->start != NULL ?
+	       kinds[type] : NULL;
 }
 
 void
