@@ -17,7 +17,7 @@
  * A probe is a small state machine over one socket: connect, then for
  * HTTP send "GET path HTTP/1.0" and read the status line.  The caller
  * polls hc_probe_events() on hc_probe.fd, calls hc_probe_step() when the
- * socket is ready and hc_probe_abort() at the deadline.
+ * socket is ready and hc_probe_abort() at its deadline (hc_run.c does).
  *
  * The kinds of check (enum cfg_check_type, which both configurations
  * use) are a table of operations (struct hc_ops, hc_run.c): one file
@@ -82,7 +82,6 @@ struct hc_probe {
 	uint8_t phase;          /* enum hc_phase */
 	bool http;
 	uint16_t expect;
-	uint64_t deadline_ms;   /* the caller's clock */
 	uint16_t req_len, sent;
 	uint16_t rx_len;
 	char req[HC_REQ_MAX];
@@ -100,7 +99,7 @@ void hc_probe_init(struct hc_probe *p);
  */
 enum hc_result hc_probe_start(struct hc_probe *p, const struct sockaddr *sa,
 			      socklen_t sl, const char *path, const char *host,
-			      uint16_t expect, uint64_t deadline_ms);
+			      uint16_t expect);
 
 /* EPOLLIN or EPOLLOUT, what the probe waits for now. */
 uint32_t hc_probe_events(const struct hc_probe *p);

@@ -45,7 +45,7 @@ start(struct hc_check *c, const struct hc_target *t, const char *path)
 	halb_ip_fmt(&t->addr, a, sizeof(a));
 	snprintf(host, sizeof(host), halb_ip_is_v4(&t->addr) ? "%s" : "[%s]", a);
 	r = hc_probe_start(&c->probe, (struct sockaddr *)&ss, sl, path, host,
-			   t->expect, 0);
+			   t->expect);
 	if (r == HC_PENDING &&
 	    ev_fd_add(c->ev, c->probe.fd, hc_probe_events(&c->probe),
 		      on_ready, c) != 0) {
