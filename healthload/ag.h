@@ -44,9 +44,7 @@ ssize_t ag_read_text(const char *path, char *buf, size_t cap);
 
 struct ag_check {
 	struct hc_rf rf;
-	struct hc_probe probe;       /* tcp, http */
-	pid_t pid;                   /* command: running, or 0 */
-	uint64_t deadline_ms;        /* command */
+	struct hc_check run;         /* the check in flight, if any */
 	char why[HC_WHY_LEN];        /* the last result, for the report */
 };
 

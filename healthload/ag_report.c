@@ -5,7 +5,7 @@
  * A report lists every configured service with its state and, for one
  * that is down, why; the host's load; and the interval it promises.  Its
  * sequence number is above every one this host used before, even across
- * restarts (hlu_next_seq: the time in microseconds).  Incoming datagrams
+ * restarts (halb_next_seq: the time in microseconds).  Incoming datagrams
  * are opened with the keys of the handlers the configuration names; the
  * only message acted on is a ReportRequest.
  */
@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "ag.h"
-#include "hlu.h"
+#include "halb/clock.h"
 
 struct ag *
 ag_new(const struct agc *cfg)
@@ -55,7 +55,7 @@ ag_new(const struct agc *cfg)
 	for (i = 0; i < cfg->n_services; i++) {
 		hc_rf_init(&ag->chk[i].rf, cfg->services[i].rise,
 			   cfg->services[i].fall);
-		hc_probe_init(&ag->chk[i].probe);
+		hc_check_init(&ag->chk[i].run);
 		snprintf(ag->chk[i].why, sizeof(ag->chk[i].why), "not checked yet");
 	}
 	return ag;
@@ -69,8 +69,7 @@ ag_free(struct ag *ag)
 	if (ag == NULL)
 		return;
 	for (i = 0; ag->cfg != NULL && i < ag->cfg->n_services; i++)
-		if (ag->chk[i].probe.fd >= 0)
-			hc_probe_abort(&ag->chk[i].probe);
+		hc_check_cancel(&ag->chk[i].run);
 	seal_keyring_free(ag->keys);
 	seal_replay_free(ag->replay);
 	free(ag);
@@ -81,7 +80,7 @@ ag_service_state(const struct ag *ag, unsigned int i)
 {
 	const struct ag_check *c = &ag->chk[i];
 
-	if (ag->cfg->services[i].check_type != AGC_CHECK_NONE &&
+	if (ag->cfg->services[i].check_type != CFG_CHECK_NONE &&
 	    !hc_rf_up(&c->rf))
 		return HALB__HEALTH__HEALTH_STATE__HEALTH_DOWN;
 	if (ag->draining)
@@ -112,7 +111,7 @@ ag_build_report(struct ag *ag, uint64_t unix_ms, uint8_t *buf)
 	char addr[AGC_MAX_SERVICES][HALB_IP_STRLEN];
 	Halb__Health__HostReport r;
 	Halb__Health__Load load;
-	uint64_t seq = hlu_next_seq(&ag->seq);
+	uint64_t seq = halb_next_seq(&ag->seq);
 	uint32_t i;
 	int len, pass;
 

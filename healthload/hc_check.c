@@ -111,13 +111,11 @@ fail(struct hc_probe *p, const char *what, int err)
 
 enum hc_result
 hc_probe_start(struct hc_probe *p, const struct sockaddr *sa, socklen_t sl,
-	       const char *path, const char *host, uint16_t expect,
-	       uint64_t deadline_ms)
+	       const char *path, const char *host, uint16_t expect)
 {
 	int n;
 
 	hc_probe_init(p);
-	p->deadline_ms = deadline_ms;
 	p->http = path != NULL;
 	p->expect = expect;
 	if (p->http) {

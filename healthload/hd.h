@@ -22,9 +22,10 @@
 #include <stdio.h>
 
 #include "halb/cfg.h"
+#include "halb/clock.h"
 #include "halb/hl_msg.h"
+#include "halb/log.h"
 #include "hc.h"
-#include "hlu.h"
 
 /* States and sources carry the values of halb.health.HealthState and
  * StateSource; 0 is "unknown"/"none": healthd has nothing to say yet. */
@@ -89,7 +90,7 @@ struct hd_backend {
 	struct hc_rf rf;
 	uint64_t probe_ms;        /* when the last result came */
 	uint64_t next_probe_ms;
-	struct hc_probe probe;
+	struct hc_check probe;
 	/* a peer's view, kept until we know better */
 	uint8_t lk_state;         /* 0: none */
 	struct hd_load lk_load;
@@ -163,7 +164,7 @@ struct hd {
 	uint32_t probes_running;
 	bool any_dirty;
 	struct hd_counters c;
-	struct hlu_ratelimit rl_foreign;
+	struct halb_ratelimit rl_foreign;
 };
 
 /* ---- hd_state.c ---- */

@@ -19,7 +19,6 @@
 #include <string.h>
 
 #include "hd.h"
-#include "hlu.h"
 
 /* Bytes of a length-delimited field of n bytes: tag, length, body. */
 static size_t
@@ -71,7 +70,7 @@ fill(const struct hd *hd, const struct hd_backend *be, uint64_t now,
 
 /*
  * The next sequence number: above the last, and at least unix_ms in
- * microseconds (hlu_next_seq's rule, docs/HEALTH-PROTOCOL.md), from the
+ * microseconds (halb_next_seq's rule, docs/HEALTH-PROTOCOL.md), from the
  * same clock reading as the timestamp, so that a receiver's bound on
  * how far a seq may run ahead of its clock and its window on timestamps
  * judge one time.

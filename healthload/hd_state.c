@@ -16,7 +16,6 @@
 #include <string.h>
 
 #include "hd.h"
-#include "hlu.h"
 
 static const char *const state_names[] = { "unknown", "up", "down",
 	"draining" };
@@ -117,7 +116,7 @@ hd_new(const struct halb_cfg *cfg, uint64_t now)
 			be->svc = &cfg->services[s];
 			be->cb = &cfg->services[s].backends[b];
 			be->agent = (int)be->cb->agent - 1;
-			hc_probe_init(&be->probe);
+			hc_check_init(&be->probe);
 			if (be->agent >= 0)
 				hd->agents[be->agent].n_be++;
 			if (be->cb->check.type != CFG_CHECK_NONE) {
@@ -166,7 +165,7 @@ hd_free(struct hd *hd)
 	if (hd == NULL)
 		return;
 	for (i = 0; hd->be != NULL && i < hd->n_be; i++)
-		hc_probe_abort(&hd->be[i].probe);
+		hc_check_cancel(&hd->be[i].probe);
 	for (i = 0; hd->agents != NULL && i < hd->n_agents; i++)
 		free(hd->agents[i].be);
 	seal_keyring_free(hd->keys);
@@ -336,7 +335,7 @@ hd_refresh(struct hd *hd, uint32_t i, uint64_t now)
 		return;
 	if (v.state != be->state) {
 		hd->c.state_changes++;
-		HLU_LOG(INFO, "service %s backend %s:%u: %s -> %s (%s%s%s)",
+		HLOG(INFO, "service %s backend %s:%u: %s -> %s (%s%s%s)",
 			be->svc->name, halb_ip_fmt(&be->cb->ip, a, sizeof(a)),
 			be->cb->port ? be->cb->port : be->svc->port,
 			hd_state_name(be->state), hd_state_name(v.state),
@@ -426,8 +425,8 @@ hd_apply_report(struct hd *hd, const char *sender,
 			/* A host speaks only for itself. */
 			hd->c.foreign++;
 			hd->c.rejected[SEAL_REJ_IDENTITY]++;
-			if (hlu_ratelimit(&hd->rl_foreign, now, &held))
-				HLU_LOG(WARNING, "host %s reported on %s %s:%u, not one of its backends: ignored (%" PRIu64 " more not logged)",
+			if (halb_ratelimit(&hd->rl_foreign, now, &held))
+				HLOG(WARNING, "host %s reported on %s %s:%u, not one of its backends: ignored (%" PRIu64 " more not logged)",
 					sender, sh->service, sh->address,
 					sh->port, held);
 			continue;

@@ -2,7 +2,7 @@
 /*
  * halb-healthd: the appliance's health and load handler (docs/HEALTH.md).
  *
- * One thread, one epoll loop.  It owns four kinds of descriptors:
+ * One thread, one event loop.  It owns four kinds of descriptors:
  *   - the UDP socket on health.listen: agents' HostReports, peers'
  *     snapshots, requests and heartbeats come in; ReportRequests to
  *     agents and snapshots to peers go out;
@@ -11,78 +11,57 @@
  *     counted, never waited for);
  *   - the unix stream socket health.status_socket for `halbctl health`,
  *     and its short-lived client connections;
- *   - one TCP socket per probe in flight.
- * Timers (probe starts and deadlines, agents' silence, heartbeats, full
- * snapshots, request retries) are checked by a sweep every HD_SWEEP_MS;
- * the loop sleeps in epoll_wait between, so an idle healthd wakes ten
- * times a second.  State is the cache's (hd_state.c); this file moves
- * bytes and time into it.
+ *   - one TCP socket per probe in flight (hc.h: a struct hc_check per
+ *     probed backend, with its timeout).
+ * The loop, the UDP and status sockets and the command line are the
+ * core's (halb/daemon.h, halb/evloop.h, halb/ctl.h, halb/cli.h).  A
+ * probe's timeout is its own timer (hc.h); the rest (probe starts,
+ * agents' silence, heartbeats, full snapshots, request retries) is
+ * checked by a sweep every HD_SWEEP_MS, so an idle healthd wakes ten
+ * times a second; a change the events of a turn made goes out at the end
+ * of that turn.  State is the cache's (hd_state.c); this file
+ * moves bytes and time into it.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "halb/cli.h"
+#include "halb/ctl.h"
+#include "halb/daemon.h"
+#include "halb/evloop.h"
+#include "halb/sock.h"
 #include "hd.h"
-#include "hlu.h"
 
 #define HD_SWEEP_MS 100
 #define HD_REQUEST_TRIES 3       /* ReportRequests to a silent agent at start */
 #define HD_MAX_CLIENTS 8
-#define HD_EVENTS 64
+#define HD_RX_BURST 64           /* datagrams read per wake-up */
 
-enum tag {
-	T_UDP = 1,
-	T_LISTEN,
-	T_CLIENT,
-	T_PROBE,
-	T_SIGNAL,
-};
+struct healthd;
 
-#define TAG(kind, idx) (((uint64_t)(kind) << 32) | (uint32_t)(idx))
-
-struct client {
-	int fd;
-	char in[64];
-	size_t in_len;
-	char *out;                /* the answer, written as the socket takes it */
-	size_t out_len, out_off;
+/* What a probe's result calls back with. */
+struct probe_ref {
+	struct healthd *d;
+	uint32_t i;               /* the backend */
 };
 
 struct healthd {
 	struct halb_cfg *cfg;
 	struct hd *hd;
-	int ep, udp, cls, listen, sig;
+	struct halb_daemon dm;    /* the loop, health.listen, the status socket */
+	int cls;
 	struct sockaddr_un cls_addr;
-	struct client clients[HD_MAX_CLIENTS];
-	uint64_t next_hb, next_sweep, next_request;
-	struct hlu_ratelimit rl_reject, rl_cls, rl_peer;
-	bool stop;
+	struct probe_ref *refs;   /* one per backend */
+	struct ev_timer sweep;
+	uint64_t next_hb, next_request;
+	struct halb_ratelimit rl_reject, rl_cls, rl_peer;
 };
-
-static int
-ep_add(struct healthd *d, int fd, uint32_t events, uint64_t tag)
-{
-	struct epoll_event ev = { .events = events, .data.u64 = tag };
-
-	return epoll_ctl(d->ep, EPOLL_CTL_ADD, fd, &ev) == 0 ? 0 : -errno;
-}
-
-static int
-ep_mod(struct healthd *d, int fd, uint32_t events, uint64_t tag)
-{
-	struct epoll_event ev = { .events = events, .data.u64 = tag };
-
-	return epoll_ctl(d->ep, EPOLL_CTL_MOD, fd, &ev) == 0 ? 0 : -errno;
-}
 
 /* ---- sending ---- */
 
@@ -96,8 +75,8 @@ emit_cls(void *arg, const uint8_t *dg, size_t len)
 		   sizeof(d->cls_addr)) == (ssize_t)len)
 		return 0;
 	d->hd->c.cls_unreachable++;
-	if (hlu_ratelimit(&d->rl_cls, hlu_mono_ms(), &held))
-		HLU_LOG(WARNING, "classifier socket %s: %s (%" PRIu64 " more not logged): going on",
+	if (halb_ratelimit(&d->rl_cls, halb_mono_ms(), &held))
+		HLOG(WARNING, "classifier socket %s: %s (%" PRIu64 " more not logged): going on",
 			d->cls_addr.sun_path, strerror(errno), held);
 	return -errno;
 }
@@ -114,17 +93,17 @@ emit_peer(void *arg, const uint8_t *dg, size_t len)
 	struct healthd *d = pa->d;
 	const struct cfg_peer *p = &d->cfg->health.peers[pa->peer];
 	struct sockaddr_storage ss;
-	socklen_t sl = hlu_sockaddr(&p->ip, p->port, &ss);
+	socklen_t sl = halb_sockaddr(&p->ip, p->port, &ss);
 	uint64_t held;
 
-	if (sendto(d->udp, dg, len, 0, (struct sockaddr *)&ss, sl) ==
+	if (sendto(d->dm.udp, dg, len, 0, (struct sockaddr *)&ss, sl) ==
 	    (ssize_t)len) {
 		d->hd->c.peer_sent++;
 		return 0;
 	}
 	d->hd->c.peer_errors++;
-	if (hlu_ratelimit(&d->rl_peer, hlu_mono_ms(), &held))
-		HLU_LOG(WARNING, "peer %s: %s (%" PRIu64 " more not logged)",
+	if (halb_ratelimit(&d->rl_peer, halb_mono_ms(), &held))
+		HLOG(WARNING, "peer %s: %s (%" PRIu64 " more not logged)",
 			p->name, strerror(errno), held);
 	return -errno;
 }
@@ -134,7 +113,7 @@ static void
 send_snapshots(struct healthd *d, uint64_t now, bool force_full)
 {
 	struct hd *hd = d->hd;
-	uint64_t unix_ms = hlu_unix_ms();
+	uint64_t unix_ms = halb_unix_ms();
 	bool full;
 	uint32_t i;
 	int rc;
@@ -152,7 +131,7 @@ send_snapshots(struct healthd *d, uint64_t now, bool force_full)
 				hd->cls.want_full = false;
 			}
 		} else if (rc < 0) {
-			HLU_LOG(ERR, "snapshot: %s", strerror(-rc));
+			HLOG(ERR, "snapshot: %s", strerror(-rc));
 		}
 	}
 	for (i = 0; i < d->cfg->health.n_peers; i++) {
@@ -184,7 +163,7 @@ send_heartbeat(struct healthd *d)
 	uint8_t buf[HL_MTU];
 	int len;
 
-	len = hd_heartbeat(d->hd, d->hd->cls.generation, hlu_unix_ms(), buf);
+	len = hd_heartbeat(d->hd, d->hd->cls.generation, halb_unix_ms(), buf);
 	if (len > 0 && emit_cls(d, buf, (size_t)len) == 0)
 		d->hd->c.heartbeats++;
 }
@@ -202,16 +181,18 @@ send_requests(struct healthd *d, const char *reason, bool peers)
 	uint32_t i;
 	int len;
 
-	len = hd_report_request(hd, &d->cfg->health.key, reason, hlu_unix_ms(),
+	len = hd_report_request(hd, &d->cfg->health.key, reason, halb_unix_ms(),
 				buf);
-	for (i = 0; len > 0 && i < hd->n_agents; i++) {
+	if (len <= 0)
+		return;
+	for (i = 0; i < hd->n_agents; i++) {
 		struct hd_agent *a = &hd->agents[i];
 
 		if (a->heard || a->requests >= HD_REQUEST_TRIES)
 			continue;
 		a->requests++;
-		sl = hlu_sockaddr(&a->cfg->addr, a->cfg->port, &ss);
-		if (sendto(d->udp, buf, (size_t)len, 0, (struct sockaddr *)&ss,
+		sl = halb_sockaddr(&a->cfg->addr, a->cfg->port, &ss);
+		if (sendto(d->dm.udp, buf, (size_t)len, 0, (struct sockaddr *)&ss,
 			   sl) == len)
 			hd->c.requests_sent++;
 		else
@@ -221,9 +202,9 @@ send_requests(struct healthd *d, const char *reason, bool peers)
 		const struct cfg_peer *p = &d->cfg->health.peers[i];
 
 		/* Each peer its own: sealed with the pair's key. */
-		len = hd_report_request(hd, &p->key, reason, hlu_unix_ms(), buf);
-		sl = hlu_sockaddr(&p->ip, p->port, &ss);
-		if (len > 0 && sendto(d->udp, buf, (size_t)len, 0,
+		len = hd_report_request(hd, &p->key, reason, halb_unix_ms(), buf);
+		sl = halb_sockaddr(&p->ip, p->port, &ss);
+		if (len > 0 && sendto(d->dm.udp, buf, (size_t)len, 0,
 				      (struct sockaddr *)&ss, sl) == len)
 			hd->c.requests_sent++;
 		else
@@ -251,15 +232,15 @@ log_reject(struct healthd *d, const struct sockaddr *from, const uint8_t *buf,
 	char addr[80], claim[4 * HL_NAME_MAX + 1], who[sizeof(claim) + 24] = "";
 	uint64_t held;
 
-	if (!hlu_ratelimit(&d->rl_reject, now, &held))
+	if (!halb_ratelimit(&d->rl_reject, now, &held))
 		return;
 	/* Who it claims to be, for the operator; nothing is believed, and
 	 * its bytes are escaped: a name is no way into the log's lines. */
 	if (seal_peek_sender(buf, len, claim, sizeof(claim)) == 0)
 		snprintf(who, sizeof(who), " claiming to be \"%s\"", claim);
-	HLU_LOG(WARNING, "refused a datagram from %s%s: %s (%" PRIu64 " more refusals not logged)",
-		hlu_sockaddr_fmt(from, addr, sizeof(addr)), who,
-		seal_reject_name(rc), held);
+	HLOG(WARNING, "refused a datagram from %s%s: %s (%" PRIu64 " more refusals not logged)",
+	     halb_sockaddr_fmt(from, addr, sizeof(addr)), who,
+	     seal_reject_name(rc), held);
 }
 
 static void
@@ -300,133 +281,55 @@ handle_msg(struct healthd *d, struct hl_opened *m, uint64_t now)
 }
 
 static void
-on_udp(struct healthd *d, uint64_t now)
+on_dgram(struct ev_loop *ev, const uint8_t *buf, size_t len,
+	 const struct sockaddr *from, void *arg)
 {
-	uint8_t buf[HL_MAX_DATAGRAM + 1];
-	struct sockaddr_storage from;
+	struct healthd *d = arg;
+	uint64_t now = ev_now(ev);
 	struct hl_opened m;
-	socklen_t fl;
-	ssize_t n;
-	int rc, i;
+	int rc;
 
-	for (i = 0; i < HD_EVENTS; i++) {
-		fl = sizeof(from);
-		n = recvfrom(d->udp, buf, sizeof(buf), MSG_TRUNC,
-			     (struct sockaddr *)&from, &fl);
-		if (n < 0)
-			return;
-		d->hd->c.rx++;
-		/* MSG_TRUNC: n is the real length, even when it did not fit. */
-		rc = hl_open(buf, (size_t)n > sizeof(buf) ? sizeof(buf) : (size_t)n,
-			     d->hd->keys, d->hd->replay, hlu_unix_ms(), &m);
-		if (rc < 0) {
-			d->hd->c.rejected[-rc]++;
-			log_reject(d, (struct sockaddr *)&from, buf,
-				   (size_t)n > sizeof(buf) ? sizeof(buf) : (size_t)n,
-				   rc, now);
-			continue;
-		}
-		handle_msg(d, &m, now);
-		hl_opened_free(&m);
-	}
-}
-
-/* ---- status clients ---- */
-
-static void
-client_close(struct client *c)
-{
-	if (c->fd >= 0)
-		close(c->fd);
-	free(c->out);
-	memset(c, 0, sizeof(*c));
-	c->fd = -1;
-}
-
-static void
-on_listen(struct healthd *d)
-{
-	int fd, i;
-
-	while ((fd = accept4(d->listen, NULL, NULL,
-			     SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-		for (i = 0; i < HD_MAX_CLIENTS; i++)
-			if (d->clients[i].fd < 0)
-				break;
-		if (i == HD_MAX_CLIENTS || ep_add(d, fd, EPOLLIN, TAG(T_CLIENT, i)) != 0) {
-			close(fd);
-			continue;
-		}
-		d->clients[i].fd = fd;
-	}
-}
-
-static void
-client_answer(struct healthd *d, struct client *c, uint64_t now)
-{
-	FILE *f;
-
-	f = open_memstream(&c->out, &c->out_len);
-	if (f == NULL)
+	d->hd->c.rx++;
+	rc = hl_open(buf, len, d->hd->keys, d->hd->replay, halb_unix_ms(), &m);
+	if (rc < 0) {
+		d->hd->c.rejected[-rc]++;
+		log_reject(d, from, buf, len, rc, now);
 		return;
-	c->in[strcspn(c->in, "\r\n")] = '\0';
-	if (strcmp(c->in, "status") == 0) {
-		hd_status_write(d->hd, now, f);
-	} else if (strcmp(c->in, "snapshot") == 0) {
-		d->hd->cls.want_full = true;
-		fprintf(f, "{\"ok\":\"a full snapshot goes to the classifier now\"}\n");
-	} else {
-		fprintf(f, "{\"error\":\"unknown command; try status or snapshot\"}\n");
 	}
-	fclose(f);
+	handle_msg(d, &m, now);
+	hl_opened_free(&m);
 }
 
-static void
-on_client(struct healthd *d, uint32_t i, uint32_t events, uint64_t now)
-{
-	struct client *c = &d->clients[i];
-	ssize_t n;
+/* ---- the status socket ---- */
 
-	if (c->out == NULL && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
-		n = read(c->fd, c->in + c->in_len, sizeof(c->in) - 1 - c->in_len);
-		if (n <= 0 && !(n < 0 && errno == EAGAIN)) {
-			client_close(c);
-			return;
-		}
-		if (n < 0)
-			return;
-		c->in_len += (size_t)n;
-		c->in[c->in_len] = '\0';
-		if (strchr(c->in, '\n') == NULL && c->in_len < sizeof(c->in) - 1)
-			return;
-		client_answer(d, c, now);
-		if (c->out == NULL) {
-			client_close(c);
-			return;
-		}
-		ep_mod(d, c->fd, EPOLLOUT, TAG(T_CLIENT, i));
+static void
+on_status(void *arg, const char *req, FILE *out)
+{
+	struct healthd *d = arg;
+
+	if (strcmp(req, "status") == 0) {
+		hd_status_write(d->hd, halb_mono_ms(), out);
+	} else if (strcmp(req, "snapshot") == 0) {
+		d->hd->cls.want_full = true;
+		fprintf(out, "{\"ok\":\"a full snapshot goes to the classifier now\"}\n");
+	} else {
+		fprintf(out, "{\"error\":\"unknown command; try status or snapshot\"}\n");
 	}
-	while (c->out != NULL && c->out_off < c->out_len) {
-		n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
-			 MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno != EAGAIN)
-				client_close(c);
-			return;
-		}
-		c->out_off += (size_t)n;
-	}
-	if (c->out != NULL)
-		client_close(c);
 }
 
 /* ---- probes ---- */
 
 static void
-probe_done(struct healthd *d, uint32_t i, enum hc_result r, uint64_t now)
+probe_done(void *arg, enum hc_result r, const char *why)
 {
+	struct probe_ref *ref = arg;
+	struct healthd *d = ref->d;
+
+	(void)why; /* kept in the check, for the status */
 	d->hd->probes_running--;
-	hd_probe_result(d->hd, i, r == HC_OK, now);
+	if (r == HC_TIMEOUT)
+		d->hd->c.probe_timeouts++;
+	hd_probe_result(d->hd, ref->i, r == HC_OK, ev_now(d->dm.ev));
 }
 
 static void
@@ -434,53 +337,26 @@ probe_start(struct healthd *d, uint32_t i, uint64_t now)
 {
 	struct hd_backend *be = &d->hd->be[i];
 	const struct cfg_check *ck = &be->cb->check;
-	struct sockaddr_storage ss;
-	socklen_t sl = hlu_sockaddr(&ck->addr, ck->port, &ss);
-	char a[HALB_IP_STRLEN], host[HALB_IP_STRLEN + 2];
-	enum hc_result r;
+	const struct hc_target t = {
+		.type = ck->type, .addr = ck->addr, .port = ck->port,
+		.expect = ck->expect, .path = ck->path,
+		.timeout_ms = ck->timeout_ms,
+	};
 
-	halb_ip_fmt(&ck->addr, a, sizeof(a));
-	snprintf(host, sizeof(host), halb_ip_is_v4(&ck->addr) ? "%s" : "[%s]", a);
 	be->next_probe_ms = now + ck->interval_ms;
-	r = hc_probe_start(&be->probe, (struct sockaddr *)&ss, sl,
-			   ck->type == CFG_CHECK_HTTP ? ck->path : NULL, host,
-			   ck->expect, now + ck->timeout_ms);
-	if (r == HC_PENDING &&
-	    ep_add(d, be->probe.fd, hc_probe_events(&be->probe),
-		   TAG(T_PROBE, i)) != 0) {
-		hc_probe_abort(&be->probe);
-		r = HC_FAIL;
-	}
-	if (r == HC_PENDING) {
-		d->hd->probes_running++;
-		return;
-	}
-	hd_probe_result(d->hd, i, false, now);
-}
-
-static void
-on_probe(struct healthd *d, uint32_t i, uint64_t now)
-{
-	struct hd_backend *be;
-	enum hc_result r;
-
-	if (i >= d->hd->n_be || d->hd->be[i].probe.fd < 0)
-		return;
-	be = &d->hd->be[i];
-	r = hc_probe_step(&be->probe);
-	if (r == HC_PENDING)
-		ep_mod(d, be->probe.fd, hc_probe_events(&be->probe),
-		       TAG(T_PROBE, i));
-	else
-		probe_done(d, i, r, now);
+	d->hd->probes_running++;
+	if (hc_check_start(&be->probe, d->dm.ev, &t, probe_done, &d->refs[i]) != 0)
+		d->hd->probes_running--;
 }
 
 /* ---- the sweep ---- */
 
 static void
-sweep(struct healthd *d, uint64_t now)
+sweep(struct ev_loop *ev, void *arg)
 {
+	struct healthd *d = arg;
 	struct hd *hd = d->hd;
+	uint64_t now = ev_now(ev);
 	uint32_t i;
 
 	for (i = 0; i < hd->n_be; i++) {
@@ -488,12 +364,7 @@ sweep(struct healthd *d, uint64_t now)
 
 		if (be->cb->check.type == CFG_CHECK_NONE)
 			continue;
-		if (be->probe.fd >= 0 && now >= be->probe.deadline_ms) {
-			hc_probe_abort(&be->probe);
-			hd->c.probe_timeouts++;
-			probe_done(d, i, HC_FAIL, now);
-		}
-		if (be->probe.fd < 0 && now >= be->next_probe_ms) {
+		if (!hc_check_running(&be->probe) && now >= be->next_probe_ms) {
 			if (hd->probes_running >= HD_MAX_PROBES)
 				hd->c.probes_deferred++;
 			else
@@ -513,94 +384,81 @@ sweep(struct healthd *d, uint64_t now)
 	}
 }
 
+/* After a turn's events: a change goes out at once, not at the sweep. */
+static void
+after_events(struct ev_loop *ev, void *arg)
+{
+	struct healthd *d = arg;
+
+	if (d->hd->any_dirty || d->hd->cls.want_full)
+		send_snapshots(d, ev_now(ev), false);
+}
+
 /* ---- set-up ---- */
 
 static int
-open_sockets(struct healthd *d)
+open_all(struct healthd *d)
 {
 	const struct cfg_health *h = &d->cfg->health;
-	char a[HALB_IP_STRLEN];
-	sigset_t mask;
+	const struct halb_daemon_conf dc = {
+		.ip = &h->listen_ip, .port = h->listen_port,
+		.udp_key = "health.listen", .max_dgram = HL_MAX_DATAGRAM,
+		.burst = HD_RX_BURST, .on_dgram = on_dgram,
+		.ctl_path = h->status_socket, .ctl_key = "health.status_socket",
+		.max_clients = HD_MAX_CLIENTS, .on_ctl = on_status, .arg = d,
+	};
+	uint32_t i;
 	int rc;
 
-	d->ep = epoll_create1(EPOLL_CLOEXEC);
-	if (d->ep < 0)
-		return -errno;
-	d->udp = hlu_udp_bind(&h->listen_ip, h->listen_port);
-	if (d->udp < 0) {
-		HLU_LOG(ERR, "cannot bind UDP %s port %u (health.listen): %s",
-			halb_ip_fmt(&h->listen_ip, a, sizeof(a)), h->listen_port,
-			strerror(-d->udp));
-		return d->udp;
-	}
+	d->refs = calloc(d->hd->n_be ? d->hd->n_be : 1, sizeof(*d->refs));
+	if (d->refs == NULL)
+		return -ENOMEM;
+	for (i = 0; i < d->hd->n_be; i++)
+		d->refs[i] = (struct probe_ref){ d, i };
+	rc = halb_daemon_open(&d->dm, &dc);
+	if (rc != 0)
+		return rc;
 	d->cls = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (d->cls < 0)
 		return -errno;
 	d->cls_addr.sun_family = AF_UNIX;
 	snprintf(d->cls_addr.sun_path, sizeof(d->cls_addr.sun_path), "%s",
 		 h->socket);
-	d->listen = hlu_unix_bind(h->status_socket, SOCK_STREAM);
-	if (d->listen < 0) {
-		HLU_LOG(ERR, "cannot listen on %s (health.status_socket): %s",
-			h->status_socket, strerror(-d->listen));
-		return d->listen;
-	}
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	d->sig = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (d->sig < 0)
-		return -errno;
-	rc = ep_add(d, d->udp, EPOLLIN, TAG(T_UDP, 0));
-	if (rc == 0)
-		rc = ep_add(d, d->listen, EPOLLIN, TAG(T_LISTEN, 0));
-	if (rc == 0)
-		rc = ep_add(d, d->sig, EPOLLIN, TAG(T_SIGNAL, 0));
-	return rc;
+	ev_timer_init(&d->sweep, sweep, d);
+	ev_timer_start(d->dm.ev, &d->sweep, HD_SWEEP_MS, HD_SWEEP_MS);
+	ev_post(d->dm.ev, after_events, d);
+	return 0;
 }
 
 static void
 close_all(struct healthd *d)
 {
-	uint32_t i;
-
-	for (i = 0; i < HD_MAX_CLIENTS; i++)
-		client_close(&d->clients[i]);
-	if (d->listen >= 0) {
-		close(d->listen);
-		unlink(d->cfg->health.status_socket);
-	}
-	if (d->udp >= 0)
-		close(d->udp);
+	hd_free(d->hd);  /* stops the probes in flight: before the loop goes */
 	if (d->cls >= 0)
 		close(d->cls);
-	if (d->sig >= 0)
-		close(d->sig);
-	if (d->ep >= 0)
-		close(d->ep);
-	hd_free(d->hd);
+	free(d->refs);
+	halb_daemon_close(&d->dm);
 }
 
 static int
 run(struct healthd *d)
 {
-	struct epoll_event ev[HD_EVENTS];
-	uint64_t now = hlu_mono_ms();
-	int n, i, timeout;
+	uint64_t now = halb_mono_ms();
 
+	d->rl_reject = (struct halb_ratelimit){ .period_ms = 10000, .burst = 10 };
+	d->rl_cls = (struct halb_ratelimit){ .period_ms = 60000, .burst = 1 };
+	d->rl_peer = (struct halb_ratelimit){ .period_ms = 60000, .burst = 2 };
 	d->hd = hd_new(d->cfg, now);
 	if (d->hd == NULL) {
-		HLU_LOG(ERR, "cannot build the cache: %s", strerror(errno));
+		HLOG(ERR, "cannot build the cache: %s", strerror(errno));
 		return 1;
 	}
-	if (open_sockets(d) != 0)
+	if (open_all(d) != 0)
 		return 1;
-	HLU_LOG(NOTICE, "%s: %u backends, %u agent hosts, %u peers; snapshots to %s, status on %s",
-		d->cfg->health.name, d->hd->n_be, d->hd->n_agents,
-		d->cfg->health.n_peers, d->cfg->health.socket,
-		d->cfg->health.status_socket);
+	HLOG(NOTICE, "%s: %u backends, %u agent hosts, %u peers; snapshots to %s, status on %s",
+	     d->cfg->health.name, d->hd->n_be, d->hd->n_agents,
+	     d->cfg->health.n_peers, d->cfg->health.socket,
+	     d->cfg->health.status_socket);
 	/* Ask everyone to report now, and tell the classifier what we have
 	 * (perhaps nothing yet: it keeps its last state for what is not
 	 * listed). */
@@ -609,130 +467,57 @@ run(struct healthd *d)
 	send_snapshots(d, now, true);
 	send_heartbeat(d);
 	d->next_hb = now + HD_HEARTBEAT_MS;
-	d->next_sweep = now + HD_SWEEP_MS;
-
-	while (!d->stop) {
-		now = hlu_mono_ms();
-		timeout = d->next_sweep > now ? (int)(d->next_sweep - now) : 0;
-		n = epoll_wait(d->ep, ev, HD_EVENTS, timeout);
-		if (n < 0 && errno != EINTR) {
-			HLU_LOG(ERR, "epoll_wait: %s", strerror(errno));
-			return 1;
-		}
-		now = hlu_mono_ms();
-		for (i = 0; i < n; i++) {
-			uint32_t kind = (uint32_t)(ev[i].data.u64 >> 32);
-			uint32_t idx = (uint32_t)ev[i].data.u64;
-
-			switch (kind) {
-			case T_UDP:
-				on_udp(d, now);
-				break;
-			case T_LISTEN:
-				on_listen(d);
-				break;
-			case T_CLIENT:
-				on_client(d, idx, ev[i].events, now);
-				break;
-			case T_PROBE:
-				on_probe(d, idx, now);
-				break;
-			case T_SIGNAL:
-				d->stop = true;
-				break;
-			}
-		}
-		/* A change goes out at once, not at the next sweep. */
-		if (d->hd->any_dirty || d->hd->cls.want_full)
-			send_snapshots(d, now, false);
-		if (now >= d->next_sweep) {
-			sweep(d, now);
-			d->next_sweep = now + HD_SWEEP_MS;
-		}
-	}
-	HLU_LOG(NOTICE, "stopping");
-	return 0;
+	return ev_main(d->dm.ev);
 }
 
-/* --check-config: the file, and what healthd needs of it. */
+/* The file, and what healthd needs of it; NULL (said why) if unfit. */
+static struct halb_cfg *
+load(const char *path)
+{
+	struct halb_cfg *cfg = cfg_load(path, stderr);
+
+	if (cfg != NULL && cfg->health.key.len == 0) {
+		fprintf(stderr, "%s:%d: missing key \"key\" in health: halb-healthd seals its snapshots with it\n",
+			path, cfg->health.line);
+		cfg_free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+/* --check-config */
 static int
 check_config(const char *path)
 {
-	struct halb_cfg *cfg = cfg_load(path, stderr);
-	int rc = 0;
+	struct halb_cfg *cfg = load(path);
 
 	if (cfg == NULL)
 		return 1;
-	if (cfg->health.key.len == 0) {
-		fprintf(stderr, "%s:%d: missing key \"key\" in health: halb-healthd seals its snapshots with it\n",
-			path, cfg->health.line);
-		rc = 1;
-	} else {
-		printf("%s: ok for halb-healthd (%u agent hosts, %u peers, policy %s)\n",
-		       path, cfg->health.n_agents, cfg->health.n_peers,
-		       cfg_weight_policy_name(cfg->health.weight_policy));
-	}
+	printf("%s: ok for halb-healthd (%u agent hosts, %u peers, policy %s)\n",
+	       path, cfg->health.n_agents, cfg->health.n_peers,
+	       cfg_weight_policy_name(cfg->health.weight_policy));
 	cfg_free(cfg);
-	return rc;
-}
-
-static void
-usage(void)
-{
-	fprintf(stderr,
-		"usage: halb-healthd -c CONFIG [-v]\n"
-		"       halb-healthd --check-config CONFIG\n");
+	return 0;
 }
 
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "check-config", required_argument, NULL, 'C' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	static const struct halb_cli cli = {
+		.prog = "halb-healthd",
+		.what = "run the health and load handler",
+		.check = check_config,
 	};
-	struct healthd d = { .ep = -1, .udp = -1, .cls = -1, .listen = -1,
-			     .sig = -1 };
-	const char *path = NULL;
-	int opt, rc, i;
+	struct healthd d = { .dm.udp = -1, .cls = -1 };
+	const char *path;
+	int rc;
 
-	hlu_prog = "halb-healthd";
-	while ((opt = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'c':
-			path = optarg;
-			break;
-		case 'C':
-			return check_config(optarg);
-		case 'v':
-			hlu_verbosity = HLU_DEBUG;
-			break;
-		default:
-			usage();
-			return opt == 'h' ? 0 : 2;
-		}
-	}
-	if (path == NULL || optind != argc) {
-		usage();
-		return 2;
-	}
-	d.cfg = cfg_load(path, stderr);
+	rc = halb_cli(&cli, argc, argv, &path);
+	if (rc >= 0)
+		return rc;
+	d.cfg = load(path);
 	if (d.cfg == NULL)
 		return 1;
-	if (d.cfg->health.key.len == 0) {
-		fprintf(stderr, "%s:%d: missing key \"key\" in health: halb-healthd seals its snapshots with it\n",
-			path, d.cfg->health.line);
-		cfg_free(d.cfg);
-		return 1;
-	}
-	for (i = 0; i < HD_MAX_CLIENTS; i++)
-		d.clients[i].fd = -1;
-	d.rl_reject = (struct hlu_ratelimit){ .period_ms = 10000, .burst = 10 };
-	d.rl_cls = (struct hlu_ratelimit){ .period_ms = 60000, .burst = 1 };
-	d.rl_peer = (struct hlu_ratelimit){ .period_ms = 60000, .burst = 2 };
 	rc = run(&d);
 	close_all(&d);
 	cfg_free(d.cfg);

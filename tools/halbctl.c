@@ -8,7 +8,6 @@
  * one per backend, then the counters), and prints a table.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdbool.h>
@@ -21,25 +20,24 @@
 #include <unistd.h>
 
 #include "halb/cfg.h"
+#include "halb/cli.h"
+#include "halb/ctl.h"
 #include "halb/hb.h"
 #include "halb/tlm.h"
 
-static void
-usage(void)
-{
-	fprintf(stderr,
-		"usage: halbctl (-c CONFIG | -p FILE_PREFIX) COMMAND\n"
-		"commands:\n"
-		"  status          every part's heartbeat, then the forwarder's and\n"
-		"                  classifier's state and flow counts\n"
-		"  stats [W]       counters (all workers or worker W), drops by reason\n"
-		"  services        services and backends with weights and live flows\n"
-		"  flows [N]       up to N installed flows (default 32)\n"
-		"  json CMD        raw telemetry command, e.g. json /ethdev/stats,0\n"
-		"  health [json]   each backend's health, load, weight and where the\n"
-		"                  state came from (halb-healthd; needs -c CONFIG)\n"
-		"  --check-config FILE\n");
-}
+#define HEALTH_TIMEOUT_MS 5000   /* halb-healthd answers at once */
+
+#define USAGE \
+	"commands:\n" \
+	"  status          every part's heartbeat, then the forwarder's and\n" \
+	"                  classifier's state and flow counts\n" \
+	"  stats [W]       counters (all workers or worker W), drops by reason\n" \
+	"  services        services and backends with weights and live flows\n" \
+	"  flows [N]       up to N installed flows (default 32)\n" \
+	"  json CMD        raw telemetry command, e.g. json /ethdev/stats,0\n" \
+	"  health [json]   each backend's health, load, weight and where the\n" \
+	"                  state came from (halb-healthd; needs -c CONFIG)\n" \
+	"or: halbctl --check-config FILE | --version | --help\n"
 
 static void
 print_value(const json_t *v, int depth)
@@ -93,43 +91,42 @@ print_value(const json_t *v, int depth)
 	}
 }
 
+/* ---- status: every part's heartbeat (halb/hb.h) ---- */
+
+static const char *const parts[] = { "forwarder", "classifier", "healthd",
+				     NULL };
+
+static void
+parts_print(const char *prefix)
+{
+	struct halb_hb_view v;
+	unsigned int i;
+
+	printf("%-11s %-9s %8s %10s %8s  %s\n", "part", "state", "pid",
+	       "beat_ms", "up_s", "note");
+	for (i = 0; parts[i] != NULL; i++) {
+		if (halb_hb_read(prefix, parts[i], 0, &v) != 0) {
+			printf("%-11s %-9s\n", parts[i], v.verdict);
+			continue;
+		}
+		printf("%-11s %-9s %8d %10" PRIu64 " %8" PRIu64 "  %s\n", parts[i],
+		       v.verdict, (int)v.hb.pid, v.age_ms,
+		       (uint64_t)((halb_hb_now_ns() - v.hb.started_ns) / 1000000000u),
+		       v.hb.note);
+	}
+}
+
 /* ---- health: halb-healthd's status socket (docs/HEALTH.md) ---- */
 
 /* Reads the whole answer to "status\n" from the socket at path. */
 static char *
 health_query(const char *path)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	size_t len = 0, cap = 1 << 16;
-	char *buf = malloc(cap), *nb;
-	ssize_t n;
-	int fd;
+	char *buf = ctl_request(path, "status\n", HEALTH_TIMEOUT_MS, NULL);
 
 	if (buf == NULL)
-		return NULL;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
-	    write(fd, "status\n", 7) != 7) {
 		fprintf(stderr, "halbctl: cannot reach halb-healthd at %s: %s\n",
 			path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		free(buf);
-		return NULL;
-	}
-	while ((n = read(fd, buf + len, cap - 1 - len)) > 0) {
-		len += (size_t)n;
-		if (len == cap - 1) {
-			nb = realloc(buf, cap * 2);
-			if (nb == NULL)
-				break;
-			buf = nb;
-			cap *= 2;
-		}
-	}
-	close(fd);
-	buf[len] = '\0';
 	return buf;
 }
 
@@ -263,75 +260,64 @@ health_main(const char *path, bool raw)
 	return rc;
 }
 
-/* ---- status: every part's heartbeat (halb/hb.h) ---- */
+static const struct option halbctl_options[] = {
+	{ "prefix", required_argument, NULL, 'p' },
+	{ NULL, 0, NULL, 0 },
+};
 
-static const char *const parts[] = { "forwarder", "classifier", "healthd",
-				     NULL };
-
-static void
-parts_print(const char *prefix)
+/* -p FILE_PREFIX */
+static int
+halbctl_opt(void *arg, int val, const char *optarg)
 {
-	struct halb_hb_view v;
-	unsigned int i;
+	char *prefix = arg;
 
-	printf("%-11s %-9s %8s %10s %8s  %s\n", "part", "state", "pid",
-	       "beat_ms", "up_s", "note");
-	for (i = 0; parts[i] != NULL; i++) {
-		if (halb_hb_read(prefix, parts[i], 0, &v) != 0) {
-			printf("%-11s %-9s\n", parts[i], v.verdict);
-			continue;
-		}
-		printf("%-11s %-9s %8d %10" PRIu64 " %8" PRIu64 "  %s\n", parts[i],
-		       v.verdict, (int)v.hb.pid, v.age_ms,
-		       (uint64_t)((halb_hb_now_ns() - v.hb.started_ns) / 1000000000u),
-		       v.hb.note);
-	}
+	if (val != 'p')
+		return 2;
+	snprintf(prefix, 64, "%s", optarg);
+	return 0;
 }
 
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "prefix", required_argument, NULL, 'p' },
-		{ "check-config", required_argument, NULL, 'C' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	char prefix[64] = "", cmd[256], health_sock[108] = "", path[128],
+	char prefix[64] = "", cmd[256], health_sock[108] = "", sock[128],
 	     why[128];
-	const char *what;
+	const struct halb_cli cli = {
+		.prog = "halbctl",
+		.what = "(-c CONFIG | -p FILE_PREFIX) COMMAND",
+		.usage = USAGE,
+		.check = cfg_check_main,
+		.opts = halbctl_options,
+		.shortopts = "p:",
+		.opt = halbctl_opt,
+		.arg = prefix,
+		.operands = true,
+	};
+	const char *what, *path;
 	json_t *reply, *body;
-	int opt, fd, rc = 0;
+	int fd, rc;
 
-	while ((opt = getopt_long(argc, argv, "+c:p:h", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'c': {
-			/* Only the prefix and a socket path: no key is decoded,
-			 * no key file opened (halbctl may run without them). */
-			struct halb_cfg *cfg = cfg_load_opts(optarg, stderr,
-							     CFG_LOAD_NO_KEYS);
+	rc = halb_cli(&cli, argc, argv, &path);
+	if (rc >= 0)
+		return rc;
+	rc = 0;
+	if (path != NULL) {
+		/* Only the prefix and a socket path: no key is decoded, no
+		 * key file opened (halbctl may run without them). */
+		struct halb_cfg *cfg = cfg_load_opts(path, stderr,
+						     CFG_LOAD_NO_KEYS);
 
-			if (cfg == NULL)
-				return 1;
+		if (cfg == NULL)
+			return 1;
+		/* -p, if given too, names the prefix. */
+		if (prefix[0] == '\0')
 			snprintf(prefix, sizeof(prefix), "%s", cfg->file_prefix);
-			snprintf(health_sock, sizeof(health_sock), "%s",
-				 cfg->health.status_socket);
-			cfg_free(cfg);
-			break;
-		}
-		case 'p':
-			snprintf(prefix, sizeof(prefix), "%s", optarg);
-			break;
-		case 'C':
-			return cfg_check_main(optarg);
-		default:
-			usage();
-			return opt == 'h' ? 0 : 2;
-		}
+		snprintf(health_sock, sizeof(health_sock), "%s",
+			 cfg->health.status_socket);
+		cfg_free(cfg);
 	}
-	if (prefix[0] == '\0' || optind >= argc) {
-		usage();
+	if (prefix[0] == '\0') {
+		fprintf(stderr, "usage: halbctl %s\n%s", cli.what, USAGE);
 		return 2;
 	}
 	what = argv[optind];
@@ -357,13 +343,13 @@ main(int argc, char **argv)
 	} else if (strcmp(what, "json") == 0 && optind + 1 < argc) {
 		snprintf(cmd, sizeof(cmd), "%s", argv[optind + 1]);
 	} else {
-		usage();
+		fprintf(stderr, "usage: halbctl %s\n%s", cli.what, USAGE);
 		return 2;
 	}
-	fd = tlm_open(prefix, path, sizeof(path));
+	fd = tlm_open(prefix, sock, sizeof(sock));
 	if (fd < 0) {
 		fprintf(stderr, "halbctl: cannot reach the forwarder at %s: %s\n",
-			path, strerror(-fd));
+			sock, strerror(-fd));
 		return 1;
 	}
 	reply = tlm_query(fd, cmd, why, sizeof(why));

@@ -62,10 +62,26 @@ struct cfg_neigh {
 	int line;
 };
 
+/*
+ * The kinds of health check, one list for halb-healthd's probes and
+ * halb-agent's checks: X(ENUM, "name as the files spell it", the struct
+ * hc_ops that runs it).
+ * It makes enum cfg_check_type, the names (cfg_check_name) and the table
+ * of operations (struct hc_ops, healthload/hc_run.c); a kind is one line
+ * here and one file with its operations (healthload/hc_tcp.c).  The
+ * appliance's file offers none, tcp and http; the agent's every kind.
+ */
+#define CFG_CHECK_KINDS(X) \
+	X(NONE, "none", hc_none_ops) \
+	X(TCP, "tcp", hc_tcp_ops) \
+	X(HTTP, "http", hc_http_ops) \
+	X(COMMAND, "command", hc_command_ops)
+
 enum cfg_check_type {
-	CFG_CHECK_NONE = 0,
-	CFG_CHECK_TCP,
-	CFG_CHECK_HTTP,
+#define CFG_CHECK_ENUM(e, name, ops) CFG_CHECK_##e,
+	CFG_CHECK_KINDS(CFG_CHECK_ENUM)
+#undef CFG_CHECK_ENUM
+	CFG_CHECK__COUNT
 };
 
 /* halb-healthd's active probe of one backend, with every default

@@ -54,7 +54,7 @@ uint64_t cfg_digest(const struct halb_cfg *cfg);
 const char *cfg_mode_name(unsigned int mode);
 const char *cfg_sched_name(unsigned int sched);
 
-/* "none", "tcp", "http"; "static", "agent", "least-load". */
+/* "none", "tcp", "http", "command"; "static", "agent", "least-load". */
 const char *cfg_check_name(unsigned int type);
 const char *cfg_weight_policy_name(unsigned int policy);
 

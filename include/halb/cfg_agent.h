@@ -18,18 +18,12 @@
 #define AGC_MAX_HANDLERS 8
 #define AGC_CMD_LEN 256
 
-enum agc_check_type {
-	AGC_CHECK_NONE = 0,  /* up while the agent runs */
-	AGC_CHECK_TCP,
-	AGC_CHECK_HTTP,
-	AGC_CHECK_COMMAND,
-};
-
 struct agc_service {
 	char service[CFG_NAME_LEN];  /* the appliance's service name */
 	struct halb_ip addr;         /* the backend's address there */
 	uint16_t port;               /* the backend port; 0: all ports */
-	uint8_t check_type;          /* enum agc_check_type */
+	uint8_t check_type;          /* enum cfg_check_type; none: up while
+				      * the agent runs */
 	uint8_t rise, fall;          /* HAProxy's meaning; 1 and 1 by default */
 	struct halb_ip check_ip;     /* tcp, http */
 	uint16_t check_port;
@@ -69,9 +63,6 @@ struct agc {
 /* Loads and checks path; NULL with errno set (EINVAL: every mistake on err). */
 struct agc *cfg_agent_load(const char *path, FILE *err);
 void cfg_agent_free(struct agc *c);
-
-/* "none", "tcp", "http", "command". */
-const char *cfg_agent_check_name(unsigned int type);
 
 /*
  * Parses "http://HOST[:PORT][/PATH]", HOST an IPv4 address, "[IPv6]" or

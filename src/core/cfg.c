@@ -34,6 +34,7 @@
 #include <libconfig.h>
 
 #include "halb/cfg.h"
+#include "halb/cli.h"
 #include "cfg_priv.h"
 
 /* The sections in the order they are read: later ones check against
@@ -176,4 +177,16 @@ cfg_digest(const struct halb_cfg *cfg)
 		h *= 0x100000001b3ULL;
 	}
 	return h;
+}
+
+int
+cfg_cli(int argc, char **argv, const char *what, const char **path)
+{
+	const struct halb_cli cli = {
+		.prog = argv[0],
+		.what = what,
+		.check = cfg_check_main,
+	};
+
+	return halb_cli(&cli, argc, argv, path);
 }

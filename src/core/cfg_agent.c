@@ -19,15 +19,6 @@
 #include "halb/cfg_agent.h"
 #include "cfg_priv.h"
 
-static const char *const acheck_names[] = { "none", "tcp", "http",
-	"command", NULL };
-
-const char *
-cfg_agent_check_name(unsigned int type)
-{
-	return type <= AGC_CHECK_COMMAND ? acheck_names[type] : "?";
-}
-
 int
 cfg_parse_http_url(const char *url, struct halb_ip *ip, uint16_t *port,
 		   char *path, size_t path_len)
@@ -81,9 +72,9 @@ load_check(const struct cfg_scope *svc_sc, struct agc_service *as,
 		const char *key;
 		unsigned int type;
 	} only[] = {
-		{ "url", AGC_CHECK_HTTP }, { "expect", AGC_CHECK_HTTP },
-		{ "address", AGC_CHECK_TCP }, { "port", AGC_CHECK_TCP },
-		{ "command", AGC_CHECK_COMMAND },
+		{ "url", CFG_CHECK_HTTP }, { "expect", CFG_CHECK_HTTP },
+		{ "address", CFG_CHECK_TCP }, { "port", CFG_CHECK_TCP },
+		{ "command", CFG_CHECK_COMMAND },
 	};
 	const config_setting_t *s;
 	long long v, to = interval_ms / 2 > 0 ? interval_ms / 2 : 1;
@@ -98,13 +89,13 @@ load_check(const struct cfg_scope *svc_sc, struct agc_service *as,
 	as->check_ip = as->addr;
 	as->check_port = as->port;
 	if (sc.grp == NULL) {
-		as->check_type = as->port != 0 ? AGC_CHECK_TCP : AGC_CHECK_NONE;
+		as->check_type = as->port != 0 ? CFG_CHECK_TCP : CFG_CHECK_NONE;
 		as->timeout_ms = (uint32_t)to;
 		return;
 	}
-	type = AGC_CHECK_TCP;
+	type = CFG_CHECK_TCP;
 	if (sc_member(&sc, "type", false) != NULL &&
-	    sc_enum(&sc, "type", false, acheck_names, &type) == NULL)
+	    sc_enum(&sc, "type", false, cfg_check_names, &type) == NULL)
 		return;
 	as->check_type = (uint8_t)type;
 	for (i = 0; i < sizeof(only) / sizeof(only[0]); i++) {
@@ -112,7 +103,7 @@ load_check(const struct cfg_scope *svc_sc, struct agc_service *as,
 		if (s != NULL && only[i].type != type)
 			cfg_err(sc.ctx, s, "%s.%s: only for type \"%s\", not \"%s\"",
 				sc.where, only[i].key,
-				acheck_names[only[i].type], acheck_names[type]);
+				cfg_check_names[only[i].type], cfg_check_names[type]);
 	}
 	v = 1;
 	sc_int(&sc, "rise", false, 1, 100, &v);
@@ -127,7 +118,7 @@ load_check(const struct cfg_scope *svc_sc, struct agc_service *as,
 	as->timeout_ms = (uint32_t)to;
 
 	switch (type) {
-	case AGC_CHECK_HTTP:
+	case CFG_CHECK_HTTP:
 		v = 200;
 		sc_int(&sc, "expect", false, 100, 599, &v);
 		as->expect = (uint16_t)v;
@@ -140,7 +131,7 @@ load_check(const struct cfg_scope *svc_sc, struct agc_service *as,
 				cfg_key_name(&sc, "url", name, sizeof(name)), str,
 				CFG_CHECK_PATH_LEN - 1);
 		break;
-	case AGC_CHECK_TCP:
+	case CFG_CHECK_TCP:
 		sc_anyaddr(&sc, "address", false, &as->check_ip);
 		v = as->port;
 		s = sc_int(&sc, "port", false, 1, 65535, &v);
@@ -149,7 +140,7 @@ load_check(const struct cfg_scope *svc_sc, struct agc_service *as,
 			cfg_missing_err(&sc, "port",
 				    " (the service's port is 0: all ports)");
 		break;
-	case AGC_CHECK_COMMAND:
+	case CFG_CHECK_COMMAND:
 		s = sc_str(&sc, "command", true, &str);
 		if (s != NULL && (str[0] == '\0' || strlen(str) >= AGC_CMD_LEN))
 			cfg_err(sc.ctx, s, "%s: must be 1 to %d characters",

@@ -34,6 +34,14 @@
 #define HEALTH_PORT_DEFAULT 7300
 #define KEY_ID_MAX 2147483647LL  /* libconfig reads larger only with an L */
 
+/* Every kind of check (enum cfg_check_type), and the ones halb-healthd
+ * probes with: those the appliance's file offers. */
+const char *const cfg_check_names[] = {
+#define CHECK_NAME(e, name, ops) name,
+	CFG_CHECK_KINDS(CHECK_NAME)
+#undef CHECK_NAME
+	NULL
+};
 static const char *const check_names[] = { "none", "tcp", "http", NULL };
 static const char *const policy_names[] = { "static", "agent",
 	"least-load", NULL };
@@ -41,7 +49,7 @@ static const char *const policy_names[] = { "static", "agent",
 const char *
 cfg_check_name(unsigned int type)
 {
-	return type <= CFG_CHECK_HTTP ? check_names[type] : "?";
+	return type < CFG_CHECK__COUNT ? cfg_check_names[type] : "?";
 }
 
 const char *

@@ -144,6 +144,9 @@ void cfg_warn_inline_keys(const struct cfg_ctx *ctx);
 
 /* ---- health: cfg_health.c ---- */
 
+/* The names of enum cfg_check_type, then NULL (CFG_CHECK_KINDS). */
+extern const char *const cfg_check_names[];
+
 /*
  * A key: either KEY, in hex (32..128 hex digits), or KEY_file, the path
  * of a file holding it (cfg_key_file(); relative to the configuration

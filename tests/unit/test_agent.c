@@ -24,7 +24,8 @@
 #include "halb/cfg_agent.h"
 #include "halb/hl_msg.h"
 #include "ag.h"
-#include "hlu.h"
+#include "halb/clock.h"
+#include "halb/log.h"
 
 #ifndef HALB_SRCDIR
 #define HALB_SRCDIR "."
@@ -177,7 +178,7 @@ test_agent_config(void **state)
 	assert_string_equal(c->services[0].path, "/ping");
 	assert_int_equal(c->services[0].timeout_ms, 1000);
 	assert_int_equal(c->services[2].port, 0);
-	assert_int_equal(c->services[2].check_type, AGC_CHECK_NONE);
+	assert_int_equal(c->services[2].check_type, CFG_CHECK_NONE);
 	cfg_agent_free(c);
 }
 
@@ -192,7 +193,7 @@ open_report(const uint8_t *buf, int n, struct seal_replay *rp,
 	key_of(K_B1, 1, &k);
 	assert_int_equal(seal_keyring_add(kr, "b1", &k, SEAL_ROLE_AGENT), 0);
 	assert_true(n > 0 && n <= (int)HL_MTU);
-	assert_int_equal(hl_open(buf, (size_t)n, kr, rp, hlu_unix_ms(), m), 0);
+	assert_int_equal(hl_open(buf, (size_t)n, kr, rp, halb_unix_ms(), m), 0);
 	assert_int_equal(m->type, HL_T_HOST_REPORT);
 	seal_keyring_free(kr);
 }
@@ -220,12 +221,12 @@ test_agent_report(void **state)
 	ag->mem_permille = 610;
 	ag->conns = 17;
 
-	n = ag_build_report(ag, hlu_unix_ms(), buf);
+	n = ag_build_report(ag, halb_unix_ms(), buf);
 	open_report(buf, n, rp, &m);
 	r = m.report;
 	seq1 = m.seq;
 	/* A restarted agent stays above its old numbers: time in µs. */
-	assert_true(seq1 >= hlu_unix_us() - 10000000ull);
+	assert_true(seq1 >= halb_unix_us() - 10000000ull);
 	assert_string_equal(r->host_id, "b1");
 	assert_int_equal(r->report_interval_ms, 2000);
 	assert_int_equal(r->n_services, 3);
@@ -243,7 +244,7 @@ test_agent_report(void **state)
 
 	/* Draining: every service says so, with a reason... */
 	ag->draining = true;
-	n = ag_build_report(ag, hlu_unix_ms(), buf);
+	n = ag_build_report(ag, halb_unix_ms(), buf);
 	open_report(buf, n, rp, &m);
 	assert_true(m.seq > seq1);
 	assert_int_equal(m.report->services[0]->state,
@@ -253,7 +254,7 @@ test_agent_report(void **state)
 	/* ...but a failed check is down, draining or not (fall 2). */
 	assert_false(ag_check_result(ag, 0, false, "status 503, expected 204"));
 	assert_true(ag_check_result(ag, 0, false, "status 503, expected 204"));
-	n = ag_build_report(ag, hlu_unix_ms(), buf);
+	n = ag_build_report(ag, halb_unix_ms(), buf);
 	open_report(buf, n, rp, &m);
 	assert_int_equal(m.report->services[0]->state,
 			 HALB__HEALTH__HEALTH_STATE__HEALTH_DOWN);
@@ -294,7 +295,7 @@ static void
 test_agent_requests(void **state)
 {
 	struct agc *c = load_agent_text(agent_text);
-	uint64_t now = hlu_unix_ms();
+	uint64_t now = halb_unix_ms();
 	uint8_t buf[HL_MTU];
 	struct ag *ag;
 	int n;
@@ -374,22 +375,22 @@ test_drain_mark(void **state)
 static void
 test_seq_and_ratelimit(void **state)
 {
-	struct hlu_ratelimit rl = { .period_ms = 1000, .burst = 2 };
+	struct halb_ratelimit rl = { .period_ms = 1000, .burst = 2 };
 	uint64_t last = 0, a, b, held;
 
 	(void)state;
-	a = hlu_next_seq(&last);
-	b = hlu_next_seq(&last);
+	a = halb_next_seq(&last);
+	b = halb_next_seq(&last);
 	assert_true(b > a);
 	last = UINT64_MAX / 2;  /* numbers from the future stay ahead */
-	assert_int_equal(hlu_next_seq(&last), UINT64_MAX / 2 + 1);
+	assert_int_equal(halb_next_seq(&last), UINT64_MAX / 2 + 1);
 
-	assert_true(hlu_ratelimit(&rl, 5000, &held));
+	assert_true(halb_ratelimit(&rl, 5000, &held));
 	assert_int_equal(held, 0);
-	assert_true(hlu_ratelimit(&rl, 5001, &held));
-	assert_false(hlu_ratelimit(&rl, 5002, &held));
-	assert_false(hlu_ratelimit(&rl, 5003, &held));
-	assert_true(hlu_ratelimit(&rl, 6001, &held));
+	assert_true(halb_ratelimit(&rl, 5001, &held));
+	assert_false(halb_ratelimit(&rl, 5002, &held));
+	assert_false(halb_ratelimit(&rl, 5003, &held));
+	assert_true(halb_ratelimit(&rl, 6001, &held));
 	assert_int_equal(held, 2);
 }
 
@@ -407,6 +408,6 @@ main(void)
 		cmocka_unit_test(test_seq_and_ratelimit),
 	};
 
-	hlu_verbosity = HLU_WARNING;
+	halb_log_level = HLOG_WARNING;
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -999,7 +999,7 @@ test_agent_conf(void **state)
 	assert_int_equal(c->n_services, 6);
 	s = &c->services[0];
 	assert_string_equal(s->service, "web-dsr");
-	assert_int_equal(s->check_type, AGC_CHECK_HTTP);
+	assert_int_equal(s->check_type, CFG_CHECK_HTTP);
 	a = ip("127.0.0.1");
 	assert_true(halb_ip_eq(&s->check_ip, &a));
 	assert_int_equal(s->check_port, 80);
@@ -1008,17 +1008,17 @@ test_agent_conf(void **state)
 	assert_int_equal(s->rise, 1);
 	assert_int_equal(s->fall, 1);
 	assert_int_equal(s->timeout_ms, 500);
-	assert_int_equal(c->services[1].check_type, AGC_CHECK_TCP);
+	assert_int_equal(c->services[1].check_type, CFG_CHECK_TCP);
 	assert_int_equal(c->services[1].check_port, 8080);
-	assert_int_equal(c->services[4].check_type, AGC_CHECK_COMMAND);
+	assert_int_equal(c->services[4].check_type, CFG_CHECK_COMMAND);
 	assert_string_equal(c->services[4].command, "test -e /proc/net/tcp6");
 	/* No check given: TCP to the service's own address and port. */
 	s = &c->services[5];
-	assert_int_equal(s->check_type, AGC_CHECK_TCP);
+	assert_int_equal(s->check_type, CFG_CHECK_TCP);
 	a = ip("fd00:68::11");
 	assert_true(halb_ip_eq(&s->check_ip, &a));
 	assert_int_equal(s->check_port, 80);
-	assert_string_equal(cfg_agent_check_name(AGC_CHECK_COMMAND), "command");
+	assert_string_equal(cfg_check_name(CFG_CHECK_COMMAND), "command");
 	cfg_agent_free(c);
 
 	errno = 0;

@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include "halb/cfg.h"
+#include "halb/sock.h"
 #include "halb/hl_msg.h"
 #include "hd.h"
 
@@ -945,7 +946,7 @@ test_snapshot_parts(void **state)
 /* ---- sockets ---- */
 
 /*
- * healthd's and the agents' UDP listener (hlu_udp_bind) on the wildcard
+ * healthd's and the agents' UDP listener (halb_udp_bind) on the wildcard
  * address: no other socket may bind its port on a specific address, with
  * or without SO_REUSEADDR or SO_REUSEPORT, where, being more specific,
  * it would take the reports (issue 9, item 15).
@@ -968,7 +969,7 @@ test_udp_exclusive(void **state)
 	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &sl), 0);
 	close(fd);
-	fd = hlu_udp_bind(&any, ntohs(sin.sin_port));
+	fd = halb_udp_bind(&any, ntohs(sin.sin_port));
 	assert_true(fd >= 0);
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
@@ -1048,13 +1049,55 @@ test_status(void **state)
 		"{\"service\":\"web\",\"backend\":\"10.0.0.11:80\",\"state\":\"up\","
 		"\"weight\":100,\"configured_weight\":100,\"source\":\"agent\",\"age_ms\":250,"
 		"\"agent\":\"b1\",\"agent_state\":\"up\",\"agent_reason\":"
-		"\"quote\\\" and \\\\ and \\u000a\""));
+		"\"quote\\\" and \\\\ and \\n\""));
 	assert_non_null(strstr(out, "\"load\":{\"cpu_permille\":250,"));
 	assert_non_null(strstr(out, "\"backend\":\"10.0.0.13:80\",\"state\":\"unknown\""));
 	assert_non_null(strstr(out, "\"probe\":\"pending\""));
 	assert_non_null(strstr(out, "\"bad-mac\":3"));
 	assert_non_null(strstr(out, "\"healthd\":{\"name\":\"lb1\""));
 	assert_non_null(strstr(out, "\"peers\":[{\"name\":\"lb2\",\"heard_ms_ago\":null}]"));
+	free(out);
+	hd_free(hd);
+	cfg_free(cfg);
+}
+
+/* A reason in UTF-8 stays itself (not escaped byte by byte, which read
+ * back as other characters); bytes that are not UTF-8 become '?', and
+ * the line is still JSON. */
+static void
+test_status_utf8(void **state)
+{
+	struct halb_cfg *cfg = load_conf("static");
+	struct hd *hd = hd_new(cfg, T0);
+	char *out = NULL;
+	size_t len = 0;
+	struct seal_key k1;
+	struct rep x;
+	FILE *f;
+
+	(void)state;
+	key_of(K_B1, 1, &k1);
+	mk_rep(&x, "b1", 1000, 1);
+	set_item(&x, 0, "web", "10.0.0.11", 80, HD_UP);
+	x.s[0].reason = (char *)(uintptr_t)"caf\xc3\xa9 \xe2\x9c\x93";
+	assert_int_equal(deliver(hd, &x, "b1", &k1, 1, T0 + 100), 0);
+	f = open_memstream(&out, &len);
+	assert_int_equal(hd_status_write(hd, T0 + 350, f), 0);
+	fclose(f);
+	assert_non_null(strstr(out, "\"agent_reason\":\"caf\xc3\xa9 \xe2\x9c\x93\""));
+	free(out);
+	hd_free(hd);
+
+	hd = hd_new(cfg, T0);
+	mk_rep(&x, "b1", 1000, 1);
+	set_item(&x, 0, "web", "10.0.0.11", 80, HD_UP);
+	x.s[0].reason = (char *)(uintptr_t)"bad \xff\xfe end";
+	assert_int_equal(deliver(hd, &x, "b1", &k1, 1, T0 + 100), 0);
+	out = NULL;
+	f = open_memstream(&out, &len);
+	assert_int_equal(hd_status_write(hd, T0 + 350, f), 0);
+	fclose(f);
+	assert_non_null(strstr(out, "\"agent_reason\":\"bad ?? end\""));
 	free(out);
 	hd_free(hd);
 	cfg_free(cfg);
@@ -1078,8 +1121,9 @@ main(void)
 		cmocka_unit_test(test_udp_exclusive),
 		cmocka_unit_test(test_clamp),
 		cmocka_unit_test(test_status),
+		cmocka_unit_test(test_status_utf8),
 	};
 
-	hlu_verbosity = HLU_WARNING;
+	halb_log_level = HLOG_WARNING;
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
