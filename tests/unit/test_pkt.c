@@ -413,6 +413,12 @@ static const struct spec udp4_fwd = { .family = 4, .proto = P_UDP,
 static const struct spec tcp6_fwd = { .family = 6, .proto = P_TCP,
 	.sport = 40001, .dport = 8443, .payload = 0, .src = CLIENT6,
 	.dst = BACKEND6 };
+/* IPv4-mapped addresses on the wire (refused: they would share keys
+ * with IPv4 flows). */
+#define MAPPED4 "::ffff:203.0.113.10"
+static const struct spec tcp6_mapped_back = { .family = 6, .proto = P_TCP,
+	.sport = 80, .dport = 40001, .tcp_flags = 0x10, .payload = 20,
+	.src = MAPPED4, .dst = CLIENT6 };
 #define S_ECHO4 { .family = 4, .proto = P_ICMP, \
 	.icmp_type = 8, .payload = 16, .src = CLIENT4, .dst = VIP4 }
 static const struct spec echo4 = S_ECHO4;
@@ -569,6 +575,16 @@ static const struct ptest ptests[] = {
 	{ "icmp6 param problem", { .family = 6, .proto = P_ICMPV6,
 	  .icmp_type = 4, Q(udp6), .src = VIP6, .dst = CLIENT6 },
 	  NULL, PKT_OK, PKT_KIND_ICMP_ERR, 1 },
+	{ "ipv6 to an ipv4-mapped address", { .family = 6, .proto = P_TCP,
+	  .sport = 40001, .dport = 80, .tcp_flags = 0x02, .src = CLIENT6,
+	  .dst = MAPPED4 }, NULL, PKT_ERR_IP_ADDR, 0, 0 },
+	{ "ipv6 from an ipv4-mapped address", { .family = 6, .proto = P_UDP,
+	  .sport = 5000, .dport = 53, .payload = 8,
+	  .src = "::ffff:198.51.100.7", .dst = VIP6 }, NULL,
+	  PKT_ERR_IP_ADDR, 0, 0 },
+	{ "icmp6 quoting an ipv4-mapped address", { .family = 6,
+	  .proto = P_ICMPV6, .icmp_type = 2, Q(tcp6_mapped_back),
+	  .src = ROUTER6, .dst = VIP6 }, NULL, PKT_ERR_IP_ADDR, 0, 0 },
 	{ "icmp4 quote 7 bytes of l4", { .family = 4, .proto = P_ICMP,
 	  .icmp_type = 3, Q(tcp4_back), .quote_len = 27, .src = ROUTER4,
 	  .dst = VIP4 }, NULL, PKT_ERR_ICMP, 0, 0 },
