@@ -37,6 +37,8 @@ static const char *const drop_names[FWD_DROP_MAX] = {
 	[FWD_DROP_TX_FULL] = "tx_full",
 	[FWD_DROP_NO_HEADROOM] = "no_headroom",
 	[FWD_DROP_OTHER] = "other",
+	[FWD_DROP_ICMP_NO_FLOW] = "icmp_no_flow",
+	[FWD_DROP_REPLY_NO_FLOW] = "reply_no_flow",
 };
 
 static bool

@@ -195,11 +195,108 @@ track(struct flow_entry *e, const struct pkt_info *pi, uint32_t now_ms)
 		__atomic_store_n(&e->last_seen, now_ms, __ATOMIC_RELAXED);
 }
 
-/* A backend's reply in NAT mode: the source becomes the VIP again and
- * the frame goes to the client's next hop. */
+/*
+ * The flow of key `k` in this worker's table or, failing that, in the
+ * other workers' tables.  A flow's packets from the client and its
+ * replies or ICMP errors from the backend side come in on different
+ * ports and queues (RSS spreads each direction by its own tuple), so the
+ * entry is often in another worker's table.
+ *
+ * Reading another worker's table is safe for the same reason reading
+ * our own is: every worker reports to the one QSBR variable in shared
+ * memory, and the classifier reuses a removed entry only after a grace
+ * period over all of them (rte_rcu_qsbr_check covers every registered
+ * thread), so an entry found here stays valid until this worker's next
+ * quiescent state, after the burst.  It is only read: the owner alone
+ * writes an entry's state and last_seen, so nothing here calls track().
+ */
+static const struct flow_entry *
+flow_find_any(const struct fwd_worker *w, const struct flow_key *k,
+	      uint32_t hash)
+{
+	const struct flow_entry *e = flow_lookup(&w->ws->flows, k, hash);
+	uint32_t i;
+
+	for (i = 0; e == NULL && i < fwd.shm->n_workers; i++)
+		if (i != w->id)
+			e = flow_lookup(&fwd.shm->workers[i].flows, k, hash);
+	return e;
+}
+
+/*
+ * Whether a connection may exist that no table records: when the
+ * classifier is gone, or a table is full, new connections are decided
+ * by the stateless Maglev fallback and not installed.  Then a reply or
+ * an ICMP error without a flow is checked against the Maglev decision
+ * instead of being dropped.
+ */
+static bool
+flows_unrecorded(const struct fwd_worker *w)
+{
+	uint32_t i;
+
+	if (!w->cls_up)
+		return true;
+	for (i = 0; i < fwd.shm->n_workers; i++)
+		if (fwd.shm->workers[i].table_full)
+			return true;
+	return false;
+}
+
+/*
+ * What a reply from backend b of NAT service s may be.  The frame
+ * (a TCP/UDP packet, or an ICMP error quoting one; pi->key in the
+ * direction backend:port -> client:port either way) is a reply only
+ * to a connection that was balanced to that backend: the flow
+ * client:port -> VIP:vport must be installed, naming (s, b).  Checking
+ * the flow costs one hash and a lookup per table, which bounds the
+ * rewrite to real connections: without it, anyone able to send from a
+ * backend's address and port would get any packet, to any destination,
+ * re-sourced from the VIP.  Flows decided by the fallback are not
+ * installed (flows_unrecorded()): then the reply must go where Maglev
+ * sends that connection, and not to one of the appliance's own
+ * addresses.
+ */
+static bool
+nat_reply_ok(const struct fwd_worker *w, const struct pkt_info *pi,
+	     uint32_t s, uint16_t b)
+{
+	const struct fwd_service *sv = &fwd.svc[s];
+	const struct flow_entry *e;
+	struct flow_key k;
+	struct halb_ip dst;
+	uint32_t hash;
+
+	memset(&k, 0, sizeof(k));
+	memcpy(k.src, pi->key.dst, 16);
+	memcpy(k.dst, sv->vip.b, 16);
+	k.sport = pi->key.dport;
+	/* A NAT service on all ports maps each port to itself. */
+	k.dport = sv->vport != 0 ? htons(sv->vport) : pi->key.sport;
+	k.proto = pi->key.proto;
+	hash = pkt_flow_hash(&k);
+	e = flow_find_any(w, &k, hash);
+	if (e != NULL)
+		return e->svc == s && e->backend == b;
+	if (!flows_unrecorded(w))
+		return false;
+	memcpy(dst.b, pi->key.dst, 16);
+	if (fwd_is_local(&fwd, &dst))
+		return false;
+	{
+		const struct halb_mh_shm *mh = &fwd.shm->mh[s];
+		uint32_t cur = __atomic_load_n(&mh->cur, __ATOMIC_ACQUIRE);
+
+		return mh_lookup(mh->table[cur], mh->size, hash) == b;
+	}
+}
+
+/* A backend's reply in NAT mode (or an ICMP error about one of its
+ * connections): the source becomes the VIP again and the frame goes to
+ * the client's next hop. */
 static void
 nat_reply(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
-	  int s)
+	  int s, uint16_t b)
 {
 	const struct fwd_service *sv = &fwd.svc[s];
 	struct halb_ip dst, nh;
@@ -207,6 +304,10 @@ nat_reply(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
 	int port, n;
 
+	if (!nat_reply_ok(w, pi, (uint32_t)s, b)) {
+		drop(w, m, FWD_DROP_REPLY_NO_FLOW);
+		return;
+	}
 	memcpy(dst.b, pi->key.dst, 16);
 	port = cfg_route(fwd.cfg, &dst, &nh);
 	if (port < 0) {
@@ -226,10 +327,74 @@ nat_reply(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 		return;
 	}
 	pkt_rw_dsr(frame, fwd.ports[port].mac, nh_mac);
-	w->st->nat_replies++;
+	if (pi->kind == PKT_KIND_ICMP_ERR)
+		w->st->icmp_errors++;
+	else
+		w->st->nat_replies++;
 	w->svc_st[s].pkts++;
 	w->svc_st[s].bytes += rte_pktmbuf_pkt_len(m);
 	tx_one(w, (uint32_t)port, m);
+}
+
+/* Whether an ICMP error's outer destination is the host its quote was
+ * sent from (pi->key.dst): an error about a connection goes to that
+ * connection's end, and one addressed elsewhere is not about it. */
+static bool
+icmp_to_quoted_src(const uint8_t *frame, const struct pkt_info *pi)
+{
+	const uint8_t *ip = frame + pi->l3_off;
+
+	if (pi->family == 4)
+		return memcmp(ip + 16, pi->key.dst + 12, 4) == 0;
+	return memcmp(ip + 24, pi->key.dst, 16) == 0;
+}
+
+/*
+ * An ICMP error about a TCP/UDP packet (pi->key: the quoted packet
+ * turned around, see pkt-t.h).
+ *  - Client side, quoting VIP:vport -> client: the key is the flow's;
+ *    the error follows the flow to its backend (path MTU discovery on
+ *    every mode).
+ *  - Backend side, quoting client -> NAT backend: translated back like
+ *    a reply of that flow and sent to the client.
+ * The flow is looked up in every worker's table; an error about a
+ * connection that none holds is dropped (icmp_no_flow), unless the
+ * fallback may have decided it without recording it.
+ */
+static void
+icmp_error(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi)
+{
+	const struct flow_entry *e;
+	uint32_t hash;
+	uint16_t b;
+	int s;
+
+	s = svc_by_vip(&fwd.svcs, pi->key.dst, pi->key.dport, pi->key.proto);
+	if (s >= 0) {
+		hash = pkt_flow_hash(&pi->key);
+		e = flow_find_any(w, &pi->key, hash);
+		if (e != NULL) {
+			w->st->icmp_errors++;
+			forward(w, m, pi, e->svc, e->backend, hash);
+		} else if (flows_unrecorded(w)) {
+			w->st->icmp_errors++;
+			fallback(w, m, pi, (uint32_t)s, hash);
+		} else {
+			drop(w, m, FWD_DROP_ICMP_NO_FLOW);
+		}
+		return;
+	}
+	s = svc_by_nat_backend(&fwd.svcs, pi->key.src, pi->key.sport,
+			       pi->key.proto, &b);
+	if (s < 0) {
+		drop(w, m, FWD_DROP_NO_SERVICE);
+		return;
+	}
+	if (!icmp_to_quoted_src(rte_pktmbuf_mtod(m, const uint8_t *), pi)) {
+		drop(w, m, FWD_DROP_ICMP_NO_FLOW);
+		return;
+	}
+	nat_reply(w, m, pi, s, b);
 }
 
 static void
@@ -300,10 +465,7 @@ input_parse(struct fwd_worker *w, struct rte_mbuf *m, uint32_t p,
 	    struct pkt_info *pi)
 {
 	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
-	struct flow_entry *e;
 	enum pkt_verdict v;
-	uint32_t hash;
-	int s;
 
 	if (unlikely(m->nb_segs > 1) && rte_pktmbuf_linearize(m) != 0) {
 		w->st->bad[PKT_ERR_TRUNC]++;
@@ -325,19 +487,7 @@ input_parse(struct fwd_worker *w, struct rte_mbuf *m, uint32_t p,
 	case PKT_KIND_FLOW:
 		break;
 	case PKT_KIND_ICMP_ERR:
-		s = svc_by_vip(&fwd.svcs, pi->key.dst, pi->key.dport, pi->key.proto);
-		if (s < 0) {
-			drop(w, m, FWD_DROP_NO_SERVICE);
-			return false;
-		}
-		/* Path-MTU and unreachable errors follow their flow. */
-		w->st->icmp_errors++;
-		hash = pkt_flow_hash(&pi->key);
-		e = flow_lookup(&w->ws->flows, &pi->key, hash);
-		if (e != NULL)
-			forward(w, m, pi, e->svc, e->backend, hash);
-		else
-			fallback(w, m, pi, (uint32_t)s, hash);
+		icmp_error(w, m, pi);
 		return false;
 	case PKT_KIND_ARP:
 	case PKT_KIND_ND:
@@ -408,7 +558,7 @@ input_flow(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 		s = svc_by_nat_backend(&fwd.svcs, pi->key.src, pi->key.sport,
 				       pi->key.proto, &b);
 		if (s >= 0)
-			nat_reply(w, m, pi, s);
+			nat_reply(w, m, pi, s, b);
 		else
 			drop(w, m, FWD_DROP_NO_SERVICE);
 		return;

@@ -41,6 +41,9 @@ enum fwd_drop {
 	FWD_DROP_TX_FULL,      /* the device refused the burst */
 	FWD_DROP_NO_HEADROOM,  /* could not prepend the tunnel header */
 	FWD_DROP_OTHER,        /* IP but not TCP/UDP/ICMP error, not ARP/ND */
+	/* Forwarding rules (docs/ARCHITECTURE.md, "How a packet travels"). */
+	FWD_DROP_ICMP_NO_FLOW, /* ICMP error quoting a flow no table holds */
+	FWD_DROP_REPLY_NO_FLOW, /* from a NAT backend, but no flow it replies to */
 	FWD_DROP_MAX,
 };
 
