@@ -31,6 +31,12 @@
 #include "fwd.h"
 
 #define NEIGH_TICK_MS 100u
+/* ICMP errors a worker sends itself (fragmentation needed / packet too
+ * big): at most FWD_ICMP_RATE a second, in bursts of FWD_ICMP_BURST, as
+ * RFC 1812 4.3.2.8 and RFC 4443 2.4 (f) ask; the rest are counted
+ * (icmp_limited).  Linux's default is 1000 a second per host. */
+#define FWD_ICMP_RATE 1000u
+#define FWD_ICMP_BURST 50u
 
 struct fwd_worker {
 	uint32_t id;
@@ -42,6 +48,8 @@ struct fwd_worker {
 	uint32_t now_ms;
 	bool cls_up;
 	uint32_t neigh_ms;
+	uint32_t icmp_ms;      /* token bucket of FWD_ICMP_RATE: last refill */
+	uint64_t icmp_tokens;  /* ... in thousandths of a message */
 	uint16_t n_tx[CFG_MAX_PORTS];
 	struct rte_mbuf *tx[CFG_MAX_PORTS][FWD_TX_MAX];
 } __rte_cache_aligned;
@@ -73,9 +81,48 @@ tx_flush(struct fwd_worker *w, uint32_t p)
 	w->n_tx[p] = 0;
 }
 
+/*
+ * 802.1Q on the way out: every frame leaves port p with the port's tag
+ * (ports[].vlan), or untagged when it has none, whatever tag it came in
+ * with -- so a client never picks the VLAN on the backend side, and
+ * every frame the worker sends (forwarded, NAT replies, ARP/ND, ICMP)
+ * goes through this one place.  The priority bits are 0.  Returns false
+ * when there is no headroom for the tag.
+ */
+static bool
+vlan_out(struct rte_mbuf *m, uint16_t vid)
+{
+	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
+	bool tagged = f[12] == 0x81 && f[13] == 0x00;
+
+	if (vid == 0) {
+		if (tagged) {
+			memmove(f + 4, f, 12);
+			rte_pktmbuf_adj(m, 4);
+		}
+		return true;
+	}
+	if (!tagged) {
+		f = (uint8_t *)rte_pktmbuf_prepend(m, 4);
+		if (f == NULL)
+			return false;
+		memmove(f, f + 4, 12);
+		f[12] = 0x81;
+		f[13] = 0x00;
+	}
+	f[14] = (uint8_t)(vid >> 8);
+	f[15] = (uint8_t)vid;
+	return true;
+}
+
 static void
 tx_one(struct fwd_worker *w, uint32_t p, struct rte_mbuf *m)
 {
+	if (!vlan_out(m, fwd.ports[p].cfg->vlan)) {
+		w->st->drops[FWD_DROP_NO_HEADROOM]++;
+		rte_pktmbuf_free(m);
+		return;
+	}
 	w->tx[p][w->n_tx[p]++] = m;
 	if (w->n_tx[p] == FWD_TX_MAX)
 		tx_flush(w, p);
@@ -85,6 +132,75 @@ static void
 drop(struct fwd_worker *w, struct rte_mbuf *m, enum fwd_drop why)
 {
 	w->st->drops[why]++;
+	rte_pktmbuf_free(m);
+}
+
+/* Takes one of the worker's ICMP tokens, if there is one left. */
+static bool
+icmp_token(struct fwd_worker *w)
+{
+	uint64_t cap = (uint64_t)FWD_ICMP_BURST * 1000;
+
+	w->icmp_tokens += (uint64_t)(uint32_t)(w->now_ms - w->icmp_ms) *
+			  FWD_ICMP_RATE;
+	w->icmp_ms = w->now_ms;
+	if (w->icmp_tokens > cap)
+		w->icmp_tokens = cap;
+	if (w->icmp_tokens < 1000)
+		return false;
+	w->icmp_tokens -= 1000;
+	return true;
+}
+
+/*
+ * A packet of IP length above `room`, what the out link carries, is
+ * dropped (too_big) and its sender told the size that fits, with ICMP
+ * fragmentation needed or packet too big, as Katran and GLB do: halb
+ * does not fragment.  The sender is a client (this is the way to the
+ * backends), reached like a NAT reply's destination.  An IPv4 packet
+ * without DF gets the error too; Linux then lowers its path MTU for
+ * UDP as well as TCP.  ICMP errors get none (RFC 1122 3.2.2).
+ */
+static void
+too_big(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
+	uint32_t room)
+{
+	struct halb_ip src, nh;
+	struct rte_mbuf *e = NULL;
+	uint8_t nh_mac[6];
+	uint32_t len;
+	int port, n;
+
+	w->st->drops[FWD_DROP_TOO_BIG]++;
+	if (pi->kind != PKT_KIND_FLOW)
+		goto out;
+	if (!icmp_token(w)) {
+		w->st->icmp_limited++;
+		goto out;
+	}
+	memcpy(src.b, pi->key.src, 16);
+	port = cfg_route(fwd.cfg, &src, &nh);
+	if (port < 0)
+		goto out;
+	n = neigh_find(fwd.neigh, &nh);
+	if (n < 0 || !neigh_mac(fwd.neigh, n, nh_mac))
+		goto out;
+	e = rte_pktmbuf_alloc(fwd.shm->pool);
+	if (e == NULL)
+		goto out;
+	len = pkt_icmp_too_big(rte_pktmbuf_mtod(e, uint8_t *),
+			       rte_pktmbuf_tailroom(e),
+			       rte_pktmbuf_mtod(m, const uint8_t *), pi, room,
+			       fwd.ports[port].mac, nh_mac);
+	if (len == 0) {
+		rte_pktmbuf_free(e);
+		goto out;
+	}
+	e->data_len = (uint16_t)len;
+	e->pkt_len = len;
+	w->st->icmp_too_big++;
+	tx_one(w, (uint32_t)port, e);
+out:
 	rte_pktmbuf_free(m);
 }
 
@@ -98,6 +214,7 @@ forward(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	const struct fwd_port *out;
 	uint8_t nh_mac[6];
 	uint8_t *frame;
+	uint32_t room;
 
 	if (unlikely(b >= sv->n_backends)) {
 		drop(w, m, FWD_DROP_NO_BACKEND);
@@ -105,6 +222,15 @@ forward(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	}
 	be = &sv->be[b];
 	out = &fwd.ports[be->out];
+	/* What the out link carries of the client's packet: its MTU, less
+	 * what tunnel mode wraps around the packet. */
+	room = out->cfg->mtu;
+	if (sv->mode == CFG_MODE_TUNNEL)
+		room -= cfg_tunnel_overhead(&be->ip);
+	if (unlikely(pi->l3_len > room)) {
+		too_big(w, m, pi, room);
+		return;
+	}
 	if (unlikely(!neigh_mac(fwd.neigh, be->neigh, nh_mac))) {
 		drop(w, m, FWD_DROP_NO_NEIGH);
 		return;
@@ -481,6 +607,12 @@ input_parse(struct fwd_worker *w, struct rte_mbuf *m, uint32_t p,
 	if (unlikely(v != PKT_OK)) {
 		w->st->bad[v]++;
 		rte_pktmbuf_free(m);
+		return false;
+	}
+	/* 802.1Q on the way in: the port's VLAN only (untagged or
+	 * priority-tagged, VID 0, on a port without one). */
+	if ((pi->has_vlan ? pi->vlan_tci & 0xfff : 0) != fwd.ports[p].cfg->vlan) {
+		drop(w, m, FWD_DROP_VLAN);
 		return false;
 	}
 	switch (pi->kind) {

@@ -1110,35 +1110,44 @@ def test_classifier_absent(tap):
 # ---- 10. 802.1Q -----------------------------------------------------------
 
 def test_vlan(tap):
+    """The port "inside" has no VLAN: it takes untagged and priority-tagged
+    (VID 0) frames only, and sends untagged ones; a client's tag never
+    reaches a backend (issue 9, item 4: before, a tagged SYN went out with
+    its tag, and the old assertions here encoded that)."""
     svc = "dsr4"
-    for vlan in (100, 4001):
-        client, sport = "198.18.1.100", 47000 + vlan
-        syn = tcp_frame(client, sport, SVC[svc][0], 80, "S", vlan=vlan)
-        got = tap.exchange([syn], 1)
-        b = maglev_pick(svc, client, sport)
-        frame_check(f"vlan {vlan}: tagged SYN goes out with the same tag to backend {b}",
-                    one(got), dsr_expect(syn, BE_MAC[b]))
-        ack = tcp_frame(client, sport, SVC[svc][0], 80, "A", vlan=vlan)
-        got = tap.exchange([ack], 1)
-        frame_check(f"vlan {vlan}: tagged ACK of the same flow follows it",
-                    one(got), dsr_expect(ack, BE_MAC[b]))
+    client, sport = "198.18.1.100", 47100
+    syn = tcp_frame(client, sport, SVC[svc][0], 80, "S", vlan=100)
+    before = stats()
+    got = tap.exchange([syn], 0)
+    after = wait_stat(before, "drops.vlan", 1, timeout=1.0)
+    R.check("vlan 100 on the untagged port: SYN dropped, drops.vlan +1",
+            got == [] and delta(before, after, "drops.vlan") == 1,
+            f"{nframes(got)}, vlan +{delta(before, after, 'drops.vlan')}")
+    for what, flags in (("SYN", "S"), ("ACK", "A")):
+        f = tcp_frame(client, sport + 1, SVC[svc][0], 80, flags)
+        b = bytes(f)
+        tagged = b[:12] + struct.pack("!HH", 0x8100, 5 << 13) + b[12:]  # VID 0, PCP 5
+        got = tap.exchange([tagged], 1)
+        bk = maglev_pick(svc, client, sport + 1)
+        frame_check(f"vlan 0 (priority tag): {what} goes out untagged to backend {bk}",
+                    one(got), dsr_expect(f, BE_MAC[bk]))
     req_mac = "02:68:00:00:00:79"
     req = (Ether(dst=BCAST, src=req_mac) / Dot1Q(vlan=100) /
            ARP(op=1, hwsrc=req_mac, psrc="198.18.0.79", pdst=APP_IP4))
-    want = (Ether(dst=req_mac, src=APP) / Dot1Q(vlan=100) /
-            ARP(op=2, hwsrc=APP, psrc=APP_IP4, hwdst=req_mac, pdst="198.18.0.79") /
-            Raw(b"\0" * 14))
-    got = tap.exchange([req], 1)
-    frame_check("vlan 100: tagged ARP request gets a tagged reply", one(got), bytes(want))
-    client, sport = "198.18.1.101", 47100
-    syn = tcp_frame(client, sport, SVC["tun4"][0], 80, "S", vlan=100)
+    before = stats()
+    got = tap.exchange([req], 0)
+    after = wait_stat(before, "drops.vlan", 1, timeout=1.0)
+    R.check("vlan 100 on the untagged port: ARP request not answered, drops.vlan +1",
+            got == [] and delta(before, after, "drops.vlan") == 1,
+            f"{nframes(got)}, vlan +{delta(before, after, 'drops.vlan')}")
+    client, sport = "198.18.1.101", 47200
     untagged = tcp_frame(client, sport, SVC["tun4"][0], 80, "S")
-    got = tap.exchange([syn], 1)
-    b = maglev_pick("tun4", client, sport)
+    b = bytes(untagged)
+    got = tap.exchange([b[:12] + struct.pack("!HH", 0x8100, 0) + b[12:]], 1)
+    bk = maglev_pick("tun4", client, sport)
     usport = 49152 + flow_hash(client, sport, SVC["tun4"][0], 80, 6) % 16384
-    frame_check("vlan 100: tagged SYN to tun4 is encapsulated with an untagged inner frame",
-                one(got), tunnel_expect(untagged, "tun4", b, usport))
-
+    frame_check("vlan 0: SYN to tun4 is encapsulated with an untagged inner frame",
+                one(got), tunnel_expect(untagged, "tun4", bk, usport))
 
 # ---- 11. forwarding rules (issue 9, items 4-8) -----------------------------
 
@@ -1266,6 +1275,149 @@ def test_nat_reply_bounds(tap, svc, client, cport):
                 f"{nframes(got)}, reply_no_flow +{d}")
 
 
+TAG_MAC = "02:68:00:00:00:03"      # halb1, port "tagged", VLAN 42
+TAG_IP = "198.18.20.2"
+VBE_IP, VBE_MAC = "198.18.20.11", "02:68:00:00:03:0b"
+VLAN4 = "198.18.2.106"
+
+
+def tag(frame, vid, pcp=0):
+    b = bytes(frame)
+    return b[:12] + struct.pack("!HH", 0x8100, pcp << 13 | vid) + b[12:]
+
+
+def tap1_exchange(tap, tap1, frames, n, timeout=2.0):
+    """Sends frames on tap1; returns what came out on tap1 (after waiting
+    for n frames, and for a barrier on tap0 that the same worker
+    answers)."""
+    m = tap1.mark()
+    tap1.send(frames)
+    tap1.wait(m, lambda fs: len(fs) >= n, timeout)
+    tap.barrier()
+    return tap1.since(m)
+
+
+def test_vlan_port(tap, tap1):
+    """Item 4: the port "tagged" has VLAN 42: it takes frames of VLAN 42
+    only, and everything it sends carries tag 42."""
+    client, sport = "198.18.1.102", 47300
+    syn = tcp_frame(client, sport, VLAN4, 80, "S")
+    m1 = tap1.mark()
+    got0 = tap.exchange([syn], 0, timeout=0.5)
+    got1, _ = tap1.wait(m1, lambda fs: len(fs) >= 1, 2.0)
+    want = nat_fwd_expect(syn, VBE_IP, 8080, VBE_MAC)
+    want = tag(Ether(dst=VBE_MAC, src=TAG_MAC).build()[:12] + want[12:], 42)
+    R.check("vlan port: an untagged client SYN leaves nothing on the client's port",
+            got0 == [], nframes(got0))
+    frame_check("vlan port: ... and goes out of the port \"tagged\" with tag 42, NAT to "
+                "the backend", one(got1), want)
+    syn_t = tcp_frame("198.18.1.103", sport, VLAN4, 80, "S", vlan=7)
+    before = stats()
+    got = tap.exchange([syn_t], 0, timeout=0.3)
+    after = wait_stat(before, "drops.vlan", 1, timeout=1.0)
+    R.check("vlan port: a client SYN tagged 7 (not the port's) is dropped, drops.vlan +1",
+            got == [] and delta(before, after, "drops.vlan") == 1,
+            f"{nframes(got)}, vlan +{delta(before, after, 'drops.vlan')}")
+
+    rep = tcp_frame(VBE_IP, 8080, client, sport, "SA", smac=VBE_MAC, dmac=TAG_MAC)
+    m0 = tap.mark()
+    tap1.send([tag(rep, 42)])
+    got, _ = tap.wait(m0, lambda fs: len(fs) >= 1, 2.0)
+    frame_check("vlan port: the backend's reply tagged 42 goes to the client untagged, "
+                "from the VIP", one(got), nat_rev_expect(rep, VLAN4, 80))
+    for what, f in (("untagged", bytes(rep)), ("tagged 43", tag(rep, 43))):
+        before = stats()
+        m0 = tap.mark()
+        tap1.send([f])
+        after = wait_stat(before, "drops.vlan", 1, timeout=1.0)
+        tap.barrier()
+        R.check(f"vlan port: a {what} reply is dropped, drops.vlan +1",
+                tap.since(m0) == [] and delta(before, after, "drops.vlan") == 1,
+                f"{nframes(tap.since(m0))}, vlan +{delta(before, after, 'drops.vlan')}")
+
+    req_mac = "02:68:00:00:03:0c"
+    req = (Ether(dst=BCAST, src=req_mac) /
+           ARP(op=1, hwsrc=req_mac, psrc="198.18.20.12", pdst=TAG_IP))
+    want = tag(Ether(dst=req_mac, src=TAG_MAC) /
+               ARP(op=2, hwsrc=TAG_MAC, psrc=TAG_IP, hwdst=req_mac, pdst="198.18.20.12") /
+               Raw(b"\0" * 18), 42)
+    got = tap1_exchange(tap, tap1, [tag(req, 42)], 1)
+    arp = [f for f in got if f[12:14] == b"\x81\x00" and f[16:18] == b"\x08\x06"]
+    frame_check("vlan port: an ARP request tagged 42 gets a reply tagged 42",
+                arp[0] if len(arp) == 1 else None, want)
+    before = stats()
+    got = tap1_exchange(tap, tap1, [bytes(req)], 0, timeout=0.3)
+    after = wait_stat(before, "drops.vlan", 1, timeout=1.0)
+    R.check("vlan port: an untagged ARP request is dropped, drops.vlan +1",
+            not any(f[12:14] == b"\x08\x06" or f[16:18] == b"\x08\x06" for f in got)
+            and delta(before, after, "drops.vlan") == 1,
+            f"{nframes(got)}, vlan +{delta(before, after, 'drops.vlan')}")
+
+
+def too_big_expect(frame, mtu):
+    """The error the appliance sends back for a packet that does not fit:
+    from the packet's destination (the VIP) to its source, quoting as much
+    as keeps it within 576 / 1280 bytes."""
+    p = Ether(bytes(frame))
+    if IPv6 in p:
+        ipb = bytes(p[IPv6])
+        return bytes(Ether(dst=GW_MAC, src=APP) /
+                     IPv6(src=p[IPv6].dst, dst=p[IPv6].src, hlim=64) /
+                     ICMPv6PacketTooBig(mtu=mtu) / Raw(ipb[:1232]))
+    ipb = bytes(p[IP])
+    return bytes(Ether(dst=GW_MAC, src=APP) /
+                 IP(src=p[IP].dst, dst=p[IP].src, tos=0xC0, id=0, flags="DF", ttl=64) /
+                 ICMP(type=3, code=4, nexthopmtu=mtu) / Raw(ipb[:548]))
+
+
+def test_mtu(tap):
+    """Item 5: tunnel mode adds 50 (IPv4 backend) or 70 (IPv6) bytes; the
+    port's MTU is 1500 (the default), so a 1500-byte packet does not fit:
+    it is dropped and the client told the size that does."""
+    for svc, client, room in (("tun4", "198.18.1.120", 1450), ("tun6", "fd00:68:1::120", 1430)):
+        vip = SVC[svc][0]
+        sport = 48100
+        hl = 40 if is6(vip) else 20
+        tap.exchange([tcp_frame(client, sport, vip, 80, "S")], 1)
+        big = tcp_frame(client, sport, vip, 80, "PA", b"x" * (1500 - hl - 20))
+        before = stats()
+        got = tap.exchange([big], 1)
+        after = stats()
+        frame_check(f"mtu {svc}: a 1500-byte packet gets "
+                    f"{'packet too big' if is6(vip) else 'fragmentation needed'} "
+                    f"with MTU {room}, from the VIP", one(got), too_big_expect(big, room))
+        R.check(f"mtu {svc}: counted, drops.too_big +1, icmp_too_big +1",
+                delta(before, after, "drops.too_big") == 1 and
+                delta(before, after, "icmp_too_big") == 1,
+                f"too_big +{delta(before, after, 'drops.too_big')}, "
+                f"icmp_too_big +{delta(before, after, 'icmp_too_big')}")
+        fits = tcp_frame(client, sport, vip, 80, "PA", b"y" * (room - hl - 20))
+        got = tap.exchange([fits], 1)
+        b = maglev_pick(svc, client, sport)
+        usport = 49152 + flow_hash(client, sport, vip, 80, 6) % 16384
+        frame_check(f"mtu {svc}: a {room}-byte packet fits and is tunnelled",
+                    one(got), tunnel_expect(fits, svc, b, usport))
+    # The errors are rate limited: a burst of 200 gets at most the burst
+    # of 50 and what a few ms earn at 1000 a second.
+    svc, client, sport = "tun4", "198.18.1.121", 48200
+    vip = SVC[svc][0]
+    tap.exchange([tcp_frame(client, sport, vip, 80, "S")], 1)
+    big = bytes(tcp_frame(client, sport, vip, 80, "PA", b"z" * 1460))
+    before = stats()
+    m = tap.mark()
+    tap.send([big] * 200)
+    after = wait_stat(before, "drops.too_big", 200, timeout=3.0)
+    tap.barrier()
+    sent = delta(before, after, "icmp_too_big")
+    limited = delta(before, after, "icmp_limited")
+    out = len(tap.since(m))
+    R.check("mtu: a burst of 200 too-big packets: all dropped, errors rate limited "
+            "and counted", delta(before, after, "drops.too_big") == 200 and
+            sent + limited == 200 and 50 <= sent < 150 and out == sent,
+            f"too_big +{delta(before, after, 'drops.too_big')}, icmp_too_big +{sent}, "
+            f"icmp_limited +{limited}, {out} frames out")
+
+
 def test_mapped_addresses(tap):
     """Item 7: IPv6 packets with IPv4-mapped addresses never reach IPv4
     flows or VIPs."""
@@ -1344,6 +1496,8 @@ def main():
         ("nat_bounds", lambda: [test_nat_reply_bounds(tap, s, c, 43300) for s, c in
                                 (("nat4", "198.18.1.54"), ("nat6", "fd00:68:1::54"))]),
         ("mapped", lambda: test_mapped_addresses(tap)),
+        ("vlan_port", lambda: test_vlan_port(tap, Tap("tap1"))),
+        ("mtu", lambda: test_mtu(tap)),
         ("classifier", lambda: test_classifier_absent(tap)),
     ]
     only = set(x for x in ARGS.only.split(",") if x)
