@@ -1340,7 +1340,7 @@ def test_vlan_port(tap, tap1):
            ARP(op=1, hwsrc=req_mac, psrc="198.18.20.12", pdst=TAG_IP))
     want = tag(Ether(dst=req_mac, src=TAG_MAC) /
                ARP(op=2, hwsrc=TAG_MAC, psrc=TAG_IP, hwdst=req_mac, pdst="198.18.20.12") /
-               Raw(b"\0" * 18), 42)
+               Raw(b"\0" * 14), 42)  # 60 bytes with the tag
     got = tap1_exchange(tap, tap1, [tag(req, 42)], 1)
     arp = [f for f in got if f[12:14] == b"\x81\x00" and f[16:18] == b"\x08\x06"]
     frame_check("vlan port: an ARP request tagged 42 gets a reply tagged 42",
