@@ -15,10 +15,11 @@ FUZZ_SECONDS ?= 60
 # and FUZZ_FLAGS_NAME for more compiler and linker flags.  None needs DPDK.
 FUZZ_TARGETS      := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_CFLAGS       := -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Iinclude
-FUZZ_SRCS_pkt     := src/pkt.c src/csum.c src/neigh_pkt.c src/icmp_err.c src/ip.c
-# The health/load messages: protobuf-c code that meson generates in $(BUILD).
-FUZZ_GENERATED    := halb_health.pb-c.c halb_health.pb-c.h
-FUZZ_SRCS_hl_msg  := src/hl_msg.c $(BUILD)/halb_health.pb-c.c
+FUZZ_SRCS_pkt     := src/dp/pkt.c src/dp/csum.c src/dp/neigh_pkt.c src/dp/icmp_err.c src/core/ip.c
+# The health/load messages, sealed (src/core/seal.c): protobuf-c code that meson
+# generates in $(BUILD) from proto/.
+FUZZ_GENERATED    := halb_seal.pb-c.c halb_seal.pb-c.h halb_health.pb-c.c halb_health.pb-c.h
+FUZZ_SRCS_hl_msg  := src/core/seal.c src/core/hl_msg.c $(BUILD)/halb_seal.pb-c.c $(BUILD)/halb_health.pb-c.c
 FUZZ_FLAGS_hl_msg  = -I$(BUILD) $$(pkg-config --cflags --libs libprotobuf-c libcrypto)
 
 .PHONY: all deps hugepages build build-asan run test bench fuzz clean root

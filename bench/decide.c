@@ -29,7 +29,6 @@
  * Medians over --rounds rounds.  Output: "RESULT {json}".
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -48,7 +47,8 @@
 #include "halb/sched.h"
 #include "halb/shm-t.h"
 #include "halb/svc.h"
-#include "../classifier/cls.h"
+#include "cls.h"
+#include "args.h"
 #include "frames.h"
 #include "stats.h"
 
@@ -183,61 +183,31 @@ clean_only(double *rate, double *cyc, const double *share, uint32_t n)
 int
 main(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "vip", required_argument, NULL, 'v' },
-		{ "flows", required_argument, NULL, 'n' },
-		{ "rounds", required_argument, NULL, 'r' },
-		{ NULL, 0, NULL, 0 },
-	};
 	static const uint8_t mac_a[6] = { 2, 0x68, 0xb0, 0, 0, 1 };
 	static const uint8_t mac_b[6] = { 2, 0x68, 0xb0, 0, 0, 2 };
 	double dec[MAX_ROUNDS], lp[MAX_ROUNDS], cd[MAX_ROUNDS], cl[MAX_ROUNDS];
 	double sd[MAX_ROUNDS], sl[MAX_ROUNDS];
-	uint32_t vip, n = 1000000, rounds = 5, entries, i, nd, nl;
+	struct bench_args args = { .flows = 1000000, .count = 5 };
+	uint32_t vip, n, rounds, entries, i, nd, nl;
 	static struct cls c;
 	struct bench_tmpl tmpl;
-	const char *path = NULL;
 	uint64_t scanned;
 	uint8_t *frames;
 	void *mem;
-	int opt, ne;
+	int ne;
 
 	ne = rte_eal_init(argc, argv);
 	if (ne < 0)
 		return 1;
 	argc -= ne;
 	argv += ne;
-	optind = 1;
-	bench_parse_ip4("198.18.2.100", &vip);
-	while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		switch (opt) {
-		case 'c':
-			path = optarg;
-			break;
-		case 'v':
-			if (bench_parse_ip4(optarg, &vip) != 0)
-				return 2;
-			break;
-		case 'n':
-			n = (uint32_t)strtoul(optarg, NULL, 0);
-			break;
-		case 'r':
-			rounds = (uint32_t)strtoul(optarg, NULL, 0);
-			break;
-		default:
-			fprintf(stderr, "usage: %s [EAL options] -- --config FILE [--vip A] [--flows N] [--rounds R]\n",
-				argv[0]);
-			return 2;
-		}
-	}
-	if (path == NULL || n == 0 || n > BENCH_MAX_FLOWS || rounds == 0 ||
-	    rounds > MAX_ROUNDS) {
-		fprintf(stderr, "decide: --config FILE is required; 1 <= flows <= %u, 1 <= rounds <= %u\n",
-			BENCH_MAX_FLOWS, MAX_ROUNDS);
-		return 2;
-	}
-	c.cfg = cfg_load(path, stderr);
+	ne = bench_args_parse(argc, argv, "rounds", MAX_ROUNDS, &args);
+	if (ne != 0)
+		return ne;
+	n = args.flows;
+	rounds = args.count;
+	vip = args.vip;
+	c.cfg = cfg_load(args.path, stderr);
 	if (c.cfg == NULL)
 		return 1;
 	if (svc_map_build(&c.svcs, c.cfg) != 0 || sched_setup(&c) != 0) {

@@ -8,11 +8,11 @@
  *   valgrind --tool=callgrind --collect-atstart=no \
  *            --toggle-collect=fwd_worker_burst halb-bench-fastpath ...
  *
- * It sets the forwarder's context up as halb-forwarder's main.c does
- * (services, static neighbours, backends, one worker's flow table) from
- * the same configuration file, except that the port is a net_null
- * device (what the worker transmits is freed) and the flows are inserted
- * directly with the classifier's writer functions.  Every burst is 32
+ * It sets the forwarder's context up with the forwarder's own set-up
+ * (src/dp/shm.c, forwarder/setup.c: shared memory, services, static
+ * neighbours, backends) from the same configuration file, except that
+ * the port is a net_null device (what the worker transmits is freed) and
+ * the flows are inserted directly with the classifier's writer functions.  Every burst is 32
  * frames of consecutive flows (all hits), rebuilt before each call
  * outside the measured function.  Without valgrind it also reports TSC
  * cycles per packet of the burst function alone (no I/O).
@@ -20,7 +20,6 @@
  * Output: "RESULT {json}" with packets, bursts and cycles per packet.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,12 +35,10 @@
 #include "halb/cfg.h"
 #include "halb/flow.h"
 #include "halb/pkt.h"
-#include "../forwarder/fwd.h"
+#include "halb/shm.h"
+#include "fwd.h"
+#include "args.h"
 #include "frames.h"
-
-RTE_LOG_REGISTER_DEFAULT(fwd_logtype, NOTICE);
-
-struct fwd_ctx fwd;
 
 #define BURST 32u
 
@@ -58,79 +55,6 @@ port_mac(const struct cfg_port *cp, uint8_t mac[6])
 		return -ENOENT;
 	snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(p + 4, ","), p + 4);
 	return bench_parse_mac(buf, mac);
-}
-
-/* As forwarder/main.c backend_setup(). */
-static int
-backend_setup(const struct cfg_service *cs, struct fwd_backend *be,
-	      const struct cfg_backend *cb)
-{
-	struct halb_ip nh;
-	int port = cfg_route(fwd.cfg, &cb->ip, &nh);
-
-	if (port < 0)
-		return -ENETUNREACH;
-	be->ip = cb->ip;
-	be->port = cb->port;
-	be->out = (uint16_t)port;
-	be->neigh = neigh_claim(fwd.neigh, &nh, (uint16_t)port);
-	if (be->neigh < 0)
-		return -ENOSPC;
-	if (cs->mode == CFG_MODE_TUNNEL) {
-		const struct cfg_port *cp = &fwd.cfg->ports[port];
-
-		memcpy(be->vx.src_mac, fwd.ports[port].mac, 6);
-		be->vx.src = halb_ip_is_v4(&cb->ip) ? cp->ip4 : cp->ip6;
-		be->vx.dst = cb->ip;
-		be->vx.dst_port = cs->tunnel_port;
-		be->vx.vni = cs->vni;
-		memcpy(be->vx.inner_dst_mac, cb->tunnel_mac, 6);
-	}
-	return 0;
-}
-
-/* As forwarder/main.c services_setup(), for what a hit reads. */
-static int
-services_setup(void)
-{
-	const struct halb_cfg *cfg = fwd.cfg;
-	uint32_t s, b, i;
-	int rc, n;
-
-	rc = svc_map_build(&fwd.svcs, cfg);
-	if (rc != 0)
-		return rc;
-	fwd.neigh = rte_zmalloc("bench_neigh", sizeof(*fwd.neigh), 64);
-	if (fwd.neigh == NULL)
-		return -ENOMEM;
-	for (i = 0; i < cfg->n_neigh; i++) {
-		struct halb_ip nh;
-		int port = cfg_route(cfg, &cfg->neigh[i].ip, &nh);
-
-		n = neigh_claim(fwd.neigh, &cfg->neigh[i].ip,
-				(uint16_t)(port < 0 ? 0 : port));
-		if (n >= 0)
-			neigh_set_static(fwd.neigh, n, cfg->neigh[i].mac);
-	}
-	for (s = 0; s < cfg->n_services; s++) {
-		const struct cfg_service *cs = &cfg->services[s];
-		struct fwd_service *sv = &fwd.svc[s];
-
-		sv->mode = cs->mode;
-		sv->vip = cs->vip;
-		sv->vport = cs->port;
-		sv->n_backends = cs->n_backends;
-		sv->be = rte_zmalloc("bench_backends",
-				     sizeof(*sv->be) * cs->n_backends, 64);
-		if (sv->be == NULL)
-			return -ENOMEM;
-		for (b = 0; b < cs->n_backends; b++) {
-			rc = backend_setup(cs, &sv->be[b], &cs->backends[b]);
-			if (rc != 0)
-				return rc;
-		}
-	}
-	return 0;
 }
 
 static int
@@ -196,73 +120,41 @@ install(const struct bench_tmpl *tmpl, uint32_t n, uint32_t *svc_out)
 int
 main(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "vip", required_argument, NULL, 'v' },
-		{ "flows", required_argument, NULL, 'n' },
-		{ "bursts", required_argument, NULL, 'b' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *path = NULL;
-	uint32_t vip, flows = 1000, bursts = 2000, i, k, next = 0, svc = 0;
+	struct bench_args args = { .flows = 1000, .count = 2000 };
+	uint32_t vip, flows, bursts, i, k, next = 0, svc = 0;
 	struct rte_mbuf *pkts[BURST];
 	struct bench_tmpl tmpl;
 	struct rte_mempool *pool;
 	struct fwd_worker *w;
 	uint64_t cycles = 0, t0;
-	void *mem;
-	int n, opt;
+	const char *what;
+	int n;
 
 	n = rte_eal_init(argc, argv);
 	if (n < 0)
 		return 1;
 	argc -= n;
 	argv += n;
-	bench_parse_ip4("198.18.2.100", &vip);
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		switch (opt) {
-		case 'c':
-			path = optarg;
-			break;
-		case 'v':
-			if (bench_parse_ip4(optarg, &vip) != 0)
-				return 2;
-			break;
-		case 'n':
-			flows = (uint32_t)strtoul(optarg, NULL, 0);
-			break;
-		case 'b':
-			bursts = (uint32_t)strtoul(optarg, NULL, 0);
-			break;
-		default:
-			fprintf(stderr, "usage: %s [EAL] -- --config FILE [--vip A] [--flows N] [--bursts B]\n",
-				argv[0]);
-			return 2;
-		}
-	}
-	if (path == NULL || flows == 0 || flows > BENCH_MAX_FLOWS) {
-		fprintf(stderr, "fastpath: --config FILE is required\n");
-		return 2;
-	}
-	fwd.cfg = cfg_load(path, stderr);
+	n = bench_args_parse(argc, argv, "bursts", UINT32_MAX / BURST, &args);
+	if (n != 0)
+		return n;
+	flows = args.flows;
+	bursts = args.count;
+	vip = args.vip;
+	fwd.cfg = cfg_load(args.path, stderr);
 	if (fwd.cfg == NULL)
 		return 1;
 	if (fwd.cfg->flow_entries < flows)
 		rte_exit(EXIT_FAILURE, "fastpath: flows.entries < %u\n", flows);
 	pool = rte_pktmbuf_pool_create("bench_mbufs", 2047, 64, 0,
 				       RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
-	fwd.shm = rte_zmalloc("bench_shm", sizeof(*fwd.shm), 64);
-	mem = rte_malloc("bench_flows", flow_table_mem_size(fwd.cfg->flow_entries), 64);
-	if (pool == NULL || fwd.shm == NULL || mem == NULL)
+	if (pool == NULL)
 		rte_exit(EXIT_FAILURE, "fastpath: out of memory\n");
-	fwd.shm->tsc_hz = rte_get_tsc_hz();
-	fwd.shm->tsc_base = rte_rdtsc();
-	fwd.shm->n_workers = 1;
-	fwd.shm->n_services = fwd.cfg->n_services;
-	fwd.shm->pool = pool;
-	flow_table_init(&fwd.shm->workers[0].flows, mem, fwd.cfg->flow_entries, 0);
-	if (port_setup(pool) != 0 || services_setup() != 0)
+	fwd.shm = halb_shm_create(fwd.cfg, pool, &what);
+	if (fwd.shm == NULL)
+		rte_exit(EXIT_FAILURE, "fastpath: cannot create the %s: %s\n",
+			 what, strerror(errno));
+	if (port_setup(pool) != 0 || fwd_services_setup(&fwd) != 0)
 		rte_exit(EXIT_FAILURE, "fastpath: setup failed\n");
 	bench_tmpl_init(&tmpl, gen_mac, fwd.ports[0].mac, vip, 80, PKT_TCP_ACK);
 	if (install(&tmpl, flows, &svc) != 0)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Benchmark frame templates (see frames.h).  Checksum sums follow
- * src/csum.c's convention: 16-bit words in network order, added as
+ * src/dp/csum.c's convention: 16-bit words in network order, added as
  * host numbers, folded and inverted only when stored.
  */
 #include <arpa/inet.h>

@@ -59,6 +59,7 @@
 #include <rte_mbuf.h>
 
 #include "halb/pkt-t.h"
+#include "halb/tlm.h"
 #include "bare.h"
 #include "frames.h"
 #include "probe.h"
@@ -400,10 +401,19 @@ ovs_read(struct gen *g, struct dut *d)
 	d->ok = true;
 }
 
+/* The forwarder's reply to cmd (a static buffer), or NULL. */
+static const char *
+dut_query(const struct gen *g, const char *cmd)
+{
+	static char buf[65536];
+
+	return tlm_query_raw(g->tel_fd, cmd, buf, sizeof(buf)) > 0 ? buf : NULL;
+}
+
 static void
 dut_read(struct gen *g, struct dut *d)
 {
-	const char *r = probe_tel_query(g->tel_fd, g->o.dut_cmd);
+	const char *r = dut_query(g, g->o.dut_cmd);
 
 	memset(d, 0, sizeof(*d));
 	if (g->o.dut_ovs != NULL && g->ovs_fd >= 0)
@@ -422,7 +432,7 @@ dut_read(struct gen *g, struct dut *d)
 static uint64_t
 dut_flows(struct gen *g)
 {
-	const char *r = probe_tel_query(g->tel_fd, "/halb/status");
+	const char *r = dut_query(g, "/halb/status");
 
 	return r != NULL ? probe_json_u64(r, "flows") : 0;
 }
@@ -921,9 +931,14 @@ main(int argc, char **argv)
 	bench_tmpl_init(&g.syn, src_mac, g.o.dst_mac, g.o.vip, g.o.dport, PKT_TCP_SYN);
 	bench_tmpl_init(&g.ack, src_mac, g.o.dst_mac, g.o.vip, g.o.dport, PKT_TCP_ACK);
 	if (g.o.dut_prefix != NULL) {
-		g.tel_fd = probe_tel_open(g.o.dut_prefix);
-		if (g.tel_fd < 0)
+		char path[128];
+
+		g.tel_fd = tlm_open(g.o.dut_prefix, path, sizeof(path));
+		if (g.tel_fd < 0) {
+			fprintf(stderr, "gen: cannot reach %s: %s\n", path,
+				strerror(-g.tel_fd));
 			goto out;
+		}
 	}
 	if (g.o.dut_ovs != NULL) {
 		g.ovs_fd = probe_unix_connect(g.o.dut_ovs, SOCK_STREAM);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The generator's probes (see probe.h): the DUT's telemetry socket and
- * schedstat.  Used between measuring windows, never per packet.
+ * The generator's probes (see probe.h): unix sockets, JSON counters and
+ * schedstat (the DUT's telemetry client is libhalb_core's tlm.c).  Used between measuring windows, never per packet.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -13,8 +13,6 @@
 #include <unistd.h>
 
 #include "probe.h"
-
-#define TEL_REPLY 65536u
 
 int
 probe_unix_connect(const char *path, int type)
@@ -36,39 +34,6 @@ probe_unix_connect(const char *path, int type)
 	fprintf(stderr, "gen: cannot reach %s: %s\n", path, strerror(err));
 	close(fd);
 	return -err;
-}
-
-int
-probe_tel_open(const char *prefix)
-{
-	char path[256], hello[1024];
-	int fd;
-
-	snprintf(path, sizeof(path), "/var/run/dpdk/%s/dpdk_telemetry.v2", prefix);
-	fd = probe_unix_connect(path, SOCK_SEQPACKET);
-	if (fd >= 0 && read(fd, hello, sizeof(hello)) <= 0) {
-		int err = errno ? errno : EPIPE;
-
-		fprintf(stderr, "gen: no greeting from %s: %s\n", path, strerror(err));
-		close(fd);
-		return -err;
-	}
-	return fd;
-}
-
-const char *
-probe_tel_query(int fd, const char *cmd)
-{
-	static char buf[TEL_REPLY];
-	ssize_t n;
-
-	if (fd < 0 || write(fd, cmd, strlen(cmd)) < 0)
-		return NULL;
-	n = read(fd, buf, sizeof(buf) - 1);
-	if (n <= 0)
-		return NULL;
-	buf[n] = '\0';
-	return buf;
 }
 
 uint64_t

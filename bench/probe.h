@@ -18,14 +18,6 @@
  * (reported on stderr). */
 int probe_unix_connect(const char *path, int type);
 
-/* Connects to the telemetry socket of DPDK file prefix `prefix`.
- * Returns the socket or -errno (reported on stderr). */
-int probe_tel_open(const char *prefix);
-
-/* Sends cmd and returns the reply (a static buffer, valid until the next
- * call), or NULL. */
-const char *probe_tel_query(int fd, const char *cmd);
-
 /* The number after "key": in a flat JSON reply, or 0. */
 uint64_t probe_json_u64(const char *reply, const char *key);
 

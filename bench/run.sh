@@ -129,7 +129,7 @@ spawn() {
 dpdk_files_rm() {
 	local p=$1
 	rm -f /dev/hugepages/"$p"map_* 2>/dev/null
-	rm -rf "/var/run/dpdk/$p"
+	rm -rf "/var/run/dpdk/$p" "/run/halb/$p"
 }
 
 cleanup() {

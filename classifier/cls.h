@@ -56,8 +56,8 @@ struct cls_sweep {
 	uint64_t max_dt;   /* TSC ticks of one sweep: what a stall earns */
 };
 
-struct hl_keyring;
-struct hl_replay;
+struct seal_keyring;
+struct seal_replay;
 
 struct cls {
 	struct halb_cfg *cfg;
@@ -71,8 +71,8 @@ struct cls {
 	uint32_t now_ms;
 	/* Health handler link (health.c); fd < 0 when not configured. */
 	int hfd;
-	struct hl_keyring *hkeys;
-	struct hl_replay *hreplay;
+	struct seal_keyring *hkeys;
+	struct seal_replay *hreplay;
 	uint64_t hlast_ms;     /* unix ms of the last accepted message */
 	uint64_t hpoll_tsc;    /* next poll of the socket */
 	bool hsilent;

@@ -14,6 +14,8 @@
 #include "halb/pkt.h"
 #include "cls.h"
 
+RTE_LOG_REGISTER_DEFAULT(cls_logtype, INFO);
+
 static uint8_t
 initial_state(const struct pkt_info *pi)
 {
@@ -39,6 +41,7 @@ cls_decide(struct cls *c, uint32_t w, const uint8_t *frame, uint32_t len,
 {
 	struct cls_stats *st = &c->shm->cls;
 	struct flow_entry *e = NULL;
+	struct sched_ctx ctx;
 	struct pkt_info pi;
 	uint32_t hash;
 	uint16_t b;
@@ -69,7 +72,9 @@ cls_decide(struct cls *c, uint32_t w, const uint8_t *frame, uint32_t len,
 		*usr = HALB_RET_DECISION(e->svc, e->backend);
 		return true;
 	}
-	b = sched_pick(&c->sched[s], hash);
+	ctx.hash = hash;
+	ctx.pi = &pi;
+	b = sched_pick(&c->sched[s], &ctx);
 	if (b == MH_EMPTY) {
 		st->no_backend++;
 		return false;

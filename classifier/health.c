@@ -60,18 +60,14 @@ service_apply(struct cls *c, uint32_t s)
 {
 	const struct cfg_service *cs = &c->cfg->services[s];
 	struct halb_mh_shm *mh = &c->shm->mh[s];
-	struct mh_backend mb[CFG_MAX_BACKENDS];
 	uint32_t w[CFG_MAX_BACKENDS], b, next;
 	int rc;
 
-	for (b = 0; b < cs->n_backends; b++) {
+	for (b = 0; b < cs->n_backends; b++)
 		w[b] = effective_weight(&c->shm->health[s][b]);
-		mb[b].id = mh_backend_id(cs->backends[b].ip.b, cs->backends[b].port);
-		mb[b].weight = w[b];
-	}
 	next = __atomic_load_n(&mh->cur, __ATOMIC_ACQUIRE) ^ 1;
 	rte_rcu_qsbr_synchronize(c->shm->qsbr, RTE_QSBR_THRID_INVALID);
-	rc = mh_build(mh->table[next], mh->size, mb, cs->n_backends);
+	rc = svc_maglev_build(cs, w, mh->table[next], mh->size);
 	if (rc != 0) {
 		CLS_LOG(ERR, "service %s: Maglev rebuild failed: %s", cs->name,
 			strerror(-rc));
@@ -113,7 +109,16 @@ health_socket(struct cls *c)
 		close(fd);
 		return -err;
 	}
-	chmod(sun.sun_path, 0600);
+	/* Only root may send snapshots: health.key, which seals them, is
+	 * also in every agent's file.  A socket others could write to is
+	 * no socket to run with. */
+	if (chmod(sun.sun_path, 0600) != 0) {
+		int err = errno;
+
+		close(fd);
+		unlink(sun.sun_path);
+		return -err;
+	}
 	return fd;
 }
 
@@ -155,11 +160,12 @@ cls_health_init(struct cls *c)
 		CLS_LOG(WARNING, "health { } has no key: snapshots cannot be verified, ignoring the health handler");
 		return 0;
 	}
-	c->hkeys = hl_keyring_new(4);
-	c->hreplay = hl_replay_new(4, cfg->health.report_window_ms);
+	c->hkeys = seal_keyring_new(4);
+	c->hreplay = seal_replay_new(4, cfg->health.report_window_ms);
 	if (c->hkeys == NULL || c->hreplay == NULL)
 		return -ENOMEM;
-	rc = hl_keyring_add(c->hkeys, cfg->health.name, &cfg->health.key);
+	rc = seal_keyring_add(c->hkeys, cfg->health.name, &cfg->health.key,
+			      SEAL_ROLE_HANDLER);
 	if (rc != 0)
 		return rc;
 	c->hfd = health_socket(c);
@@ -181,8 +187,8 @@ cls_health_fini(struct cls *c)
 		close(c->hfd);
 		unlink(c->cfg->health.socket);
 	}
-	hl_keyring_free(c->hkeys);
-	hl_replay_free(c->hreplay);
+	seal_keyring_free(c->hkeys);
+	seal_replay_free(c->hreplay);
 }
 
 /* Service and backend indices of a snapshot entry, or -1. */

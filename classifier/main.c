@@ -27,18 +27,20 @@
 #include <rte_errno.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
-#include <rte_memzone.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
 #include "halb/cfg.h"
+#include "halb/hb.h"
 #include "halb/idle.h"
+#include "halb/shm.h"
 #include "cls.h"
-
-RTE_LOG_REGISTER_DEFAULT(cls_logtype, INFO);
 
 #define CLS_BURST 32
 #define FWD_GONE_MS 2000
+/* The heartbeat file (halb/hb.h): written at most once a millisecond,
+ * promised every CLS_HB_MS (an idle loop sleeps idle_sleep_us at most). */
+#define CLS_HB_MS 10
 
 static struct cls cls;
 
@@ -81,26 +83,20 @@ eal_start(const char *prog, const struct halb_cfg *cfg)
 static int
 attach(struct cls *c)
 {
-	const struct rte_memzone *mz = rte_memzone_lookup(HALB_SHM_NAME);
 	uint32_t w, s, b;
 	int rc;
 
-	if (mz == NULL) {
+	rc = halb_shm_attach(c->cfg, &c->shm);
+	if (rc == -ENOENT)
 		CLS_LOG(ERR, "no shared memory %s: is halb-forwarder running with file_prefix %s?",
 			HALB_SHM_NAME, c->cfg->file_prefix);
-		return -ENOENT;
-	}
-	c->shm = mz->addr;
-	if (__atomic_load_n(&c->shm->magic, __ATOMIC_ACQUIRE) != HALB_SHM_MAGIC ||
-	    c->shm->version != HALB_SHM_VERSION) {
+	else if (rc == -EAGAIN)
 		CLS_LOG(ERR, "shared memory not ready or of another version");
-		return -EAGAIN;
-	}
-	if (c->shm->cfg_digest != cfg_digest(c->cfg)) {
+	else if (rc == -EINVAL)
 		CLS_LOG(ERR, "%s differs from the forwarder's configuration: run both from the same file",
 			c->cfg->path);
-		return -EINVAL;
-	}
+	if (rc != 0)
+		return rc;
 	rc = svc_map_build(&c->svcs, c->cfg);
 	if (rc != 0)
 		return rc;
@@ -178,7 +174,9 @@ int
 main(int argc, char **argv)
 {
 	const char *path = NULL;
+	uint64_t beat_tsc = 0, beat_every;
 	uint32_t idle = 0, w, busy;
+	struct halb_hb *hb;
 	int opt, rc = 0;
 
 	opt = cfg_cli(argc, argv, "run the classifier (after the forwarder)", &path);
@@ -187,13 +185,22 @@ main(int argc, char **argv)
 	cls.cfg = cfg_load(path, stderr);
 	if (cls.cfg == NULL)
 		return 1;
+	hb = halb_hb_open(cls.cfg->file_prefix, "classifier",
+			  CLS_HB_MS + cls.cfg->idle_sleep_us / 1000);
+	if (hb == NULL) {
+		fprintf(stderr, "%s: cannot create the heartbeat file under %s/%s: %s\n",
+			path, HALB_RUN_DIR, cls.cfg->file_prefix, strerror(errno));
+		return 1;
+	}
 	if (eal_start(argv[0], cls.cfg) < 0) {
 		fprintf(stderr, "%s: EAL initialisation failed (is halb-forwarder running with file_prefix %s?): %s\n",
 			path, cls.cfg->file_prefix, rte_strerror(rte_errno));
+		halb_hb_close(hb);
 		return 1;
 	}
 	if (attach(&cls) != 0) {
 		rte_eal_cleanup();
+		halb_hb_close(hb);
 		return 1;
 	}
 	signal(SIGINT, on_signal);
@@ -201,13 +208,19 @@ main(int argc, char **argv)
 	CLS_LOG(INFO, "attached: %u worker(s), %u service(s)", cls.shm->n_workers,
 		cls.cfg->n_services);
 	halb_idle_init();
+	beat_every = cls.shm->tsc_hz / 1000;
 	printf("halb-classifier: ready\n");
 	fflush(stdout);
 
+	halb_hb_set_state(hb, HALB_HB_READY);
 	while (!cls.quit) {
 		uint64_t now = rte_rdtsc();
 
 		cls.shm->cls_alive = now;
+		if (now - beat_tsc >= beat_every) {
+			beat_tsc = now;
+			halb_hb_beat(hb, halb_hb_now_ns());
+		}
 		cls.now_ms = halb_now_ms(cls.shm, now);
 		/* A stale heartbeat alone may be a starved CPU: leave only
 		 * when the forwarder's process is gone too. */
@@ -231,11 +244,13 @@ main(int argc, char **argv)
 	}
 	/* A clean stop: tell the workers now rather than after the timeout. */
 	cls.shm->cls_pid = 0;
+	halb_hb_set_state(hb, HALB_HB_STOPPING);
 	cls_health_fini(&cls);
 	for (w = 0; w < cls.shm->n_workers; w++)
 		flow_writer_fini(&cls.fw[w]);
 	svc_map_free(&cls.svcs);
 	rte_eal_cleanup();
+	halb_hb_close(hb);
 	cfg_free(cls.cfg);
 	return rc;
 }

@@ -27,6 +27,8 @@ extern int fwd_logtype;
 
 #define FWD_BURST 32
 #define FWD_TX_MAX 64
+#define FWD_RX_DESC 1024
+#define FWD_TX_DESC 1024
 
 struct fwd_backend {
 	struct halb_ip ip;
@@ -63,6 +65,16 @@ struct fwd_ctx {
 	uint64_t cls_timeout_tsc;
 	volatile bool quit;
 };
+
+/*
+ * Set-up after EAL (setup.c).  fwd_port_start configures port cp's
+ * device with nq queue pairs on pool and starts it; fwd_services_setup
+ * builds c's service view, neighbour cache and local addresses from
+ * c->cfg once the ports are up.  Both return 0 or -errno, logged.
+ */
+int fwd_port_start(struct fwd_port *p, const struct cfg_port *cp,
+		   struct rte_mempool *pool, uint16_t nq);
+int fwd_services_setup(struct fwd_ctx *c);
 
 /* The lcore entry point of worker `arg` (a uintptr_t worker index). */
 int fwd_worker_main(void *arg);

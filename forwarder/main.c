@@ -2,12 +2,13 @@
 /*
  * halb-forwarder: the DPDK primary process.  Loads the configuration,
  * starts EAL on virtual devices only, creates the shared memory the
- * classifier attaches to (flow tables, rings, QSBR, Maglev tables),
- * resolves next hops, launches one worker per lcore and then serves
+ * classifier attaches to (src/dp/shm.c), starts the ports and the
+ * service view (setup.c), launches one worker per lcore and then serves
  * telemetry and the heartbeat from the main lcore until SIGINT/SIGTERM.
  */
 #include <errno.h>
 #include <glob.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,27 +17,17 @@
 
 #include <rte_cycles.h>
 #include <rte_eal.h>
-#include <rte_errno.h>
 #include <rte_ethdev.h>
+#include <rte_errno.h>
 #include <rte_lcore.h>
-#include <rte_malloc.h>
 #include <rte_mbuf.h>
-#include <rte_memzone.h>
-#include <rte_rcu_qsbr.h>
-#include <rte_ring.h>
 
 #include "halb/cfg.h"
-#include "halb/flow.h"
-#include "halb/mh.h"
+#include "halb/hb.h"
+#include "halb/shm.h"
 #include "fwd.h"
 
-RTE_LOG_REGISTER_DEFAULT(fwd_logtype, INFO);
-
-struct fwd_ctx fwd;
-
 #define POOL_CACHE 256
-#define RX_DESC 1024
-#define TX_DESC 1024
 
 static void
 on_signal(int sig)
@@ -76,245 +67,48 @@ eal_start(const char *prog, const struct halb_cfg *cfg)
 	return rte_eal_init(argc, argv);
 }
 
+/* How often the main lcore beats, and how long a worker may go without
+ * turning its loop (plus twice its idle sleep) before the forwarder
+ * stops beating: a stuck worker blackholes its queues, so the whole
+ * forwarder counts as hung. */
+#define FWD_HB_MS 10
+#define FWD_STALL_MS 50
+
+struct fwd_lanes {
+	uint64_t stall_ns;
+	uint64_t loops[CFG_MAX_WORKERS];
+	uint64_t moved_ns[CFG_MAX_WORKERS];
+};
+
 static void
-vdev_name(const char *vdev, char *name, size_t len)
+main_beat(struct halb_hb *hb, struct fwd_lanes *l)
 {
-	size_t n = strcspn(vdev, ",");
+	uint64_t now = halb_hb_now_ns();
+	char note[HALB_HB_NOTE_LEN];
+	uint32_t w, stalled = 0;
 
-	if (n >= len)
-		n = len - 1;
-	memcpy(name, vdev, n);
-	name[n] = '\0';
-}
+	note[0] = '\0';
+	for (w = 0; w < fwd.shm->n_workers; w++) {
+		uint64_t n = __atomic_load_n(&fwd.shm->workers[w].loops,
+					     __ATOMIC_RELAXED);
 
-static int
-port_start(struct fwd_port *p, const struct cfg_port *cp, struct rte_mempool *pool,
-	   uint16_t nq)
-{
-	struct rte_eth_conf conf = { 0 };
-	struct rte_eth_dev_info info;
-	struct rte_ether_addr mac;
-	uint16_t nrx = RX_DESC, ntx = TX_DESC, q;
-	char name[CFG_ARG_LEN];
-	int rc;
-
-	vdev_name(cp->vdev, name, sizeof(name));
-	if (rte_eth_dev_get_port_by_name(name, &p->port_id) != 0) {
-		FWD_LOG(ERR, "port %s: no device %s", cp->name, name);
-		return -ENODEV;
-	}
-	p->cfg = cp;
-	rc = rte_eth_dev_info_get(p->port_id, &info);
-	if (rc != 0)
-		return rc;
-	if (info.max_rx_queues < nq || info.max_tx_queues < nq) {
-		FWD_LOG(ERR, "port %s: device %s has %u queue pairs, %u workers need %u (add qpairs=%u to its vdev)",
-			cp->name, name, info.max_rx_queues, nq, nq, nq);
-		return -EINVAL;
-	}
-	rc = rte_eth_dev_configure(p->port_id, nq, nq, &conf);
-	if (rc == 0)
-		rc = rte_eth_dev_adjust_nb_rx_tx_desc(p->port_id, &nrx, &ntx);
-	for (q = 0; rc == 0 && q < nq; q++) {
-		rc = rte_eth_rx_queue_setup(p->port_id, q, nrx,
-					    rte_eth_dev_socket_id(p->port_id), NULL, pool);
-		if (rc == 0)
-			rc = rte_eth_tx_queue_setup(p->port_id, q, ntx,
-						    rte_eth_dev_socket_id(p->port_id), NULL);
-	}
-	if (rc == 0)
-		rc = rte_eth_dev_start(p->port_id);
-	if (rc != 0) {
-		FWD_LOG(ERR, "port %s: cannot start %s: %s", cp->name, name,
-			rte_strerror(-rc));
-		return rc;
-	}
-	/* Solicited-node multicast (IPv6 ND) must reach us. */
-	rte_eth_allmulticast_enable(p->port_id);
-	rte_eth_macaddr_get(p->port_id, &mac);
-	memcpy(p->mac, mac.addr_bytes, 6);
-	FWD_LOG(INFO, "port %s: %s up, " RTE_ETHER_ADDR_PRT_FMT ", %u queue pair(s)",
-		cp->name, name, RTE_ETHER_ADDR_BYTES(&mac), nq);
-	return 0;
-}
-
-static int
-backend_setup(struct fwd_ctx *c, const struct cfg_service *cs,
-	      struct fwd_backend *be, const struct cfg_backend *cb)
-{
-	struct halb_ip nh;
-	int port;
-	char ip[HALB_IP_STRLEN];
-
-	be->ip = cb->ip;
-	be->port = cb->port;
-	port = cfg_route(c->cfg, &cb->ip, &nh);
-	if (port < 0) {
-		FWD_LOG(ERR, "service %s: backend %s unreachable", cs->name,
-			halb_ip_fmt(&cb->ip, ip, sizeof(ip)));
-		return -ENETUNREACH;
-	}
-	be->out = (uint16_t)port;
-	be->neigh = neigh_claim(c->neigh, &nh, (uint16_t)port);
-	if (be->neigh < 0)
-		return -ENOSPC;
-	if (cs->mode == CFG_MODE_TUNNEL) {
-		const struct cfg_port *cp = &c->cfg->ports[port];
-
-		memcpy(be->vx.src_mac, c->ports[port].mac, 6);
-		be->vx.src = halb_ip_is_v4(&cb->ip) ? cp->ip4 : cp->ip6;
-		be->vx.dst = cb->ip;
-		be->vx.dst_port = cs->tunnel_port;
-		be->vx.vni = cs->vni;
-		memcpy(be->vx.inner_dst_mac, cb->tunnel_mac, 6);
-	}
-	return 0;
-}
-
-/* Builds the process-local service view, the neighbour cache and the
- * addresses the forwarder answers for. */
-static int
-services_setup(struct fwd_ctx *c)
-{
-	const struct halb_cfg *cfg = c->cfg;
-	uint32_t s, b, i;
-	int rc, n;
-
-	rc = svc_map_build(&c->svcs, cfg);
-	if (rc != 0)
-		return rc;
-	c->neigh = rte_zmalloc("halb_neigh", sizeof(*c->neigh), 64);
-	if (c->neigh == NULL)
-		return -ENOMEM;
-	for (i = 0; i < cfg->n_ports; i++) {
-		if (cfg->ports[i].has_ip4)
-			c->local[c->n_local++] = cfg->ports[i].ip4;
-		if (cfg->ports[i].has_ip6)
-			c->local[c->n_local++] = cfg->ports[i].ip6;
-	}
-	/* Gateways are resolved before anything needs them (NAT replies). */
-	for (i = 0; i < cfg->n_ports; i++) {
-		if (cfg->ports[i].has_gw4 &&
-		    neigh_claim(c->neigh, &cfg->ports[i].gw4, (uint16_t)i) < 0)
-			return -ENOSPC;
-		if (cfg->ports[i].has_gw6 &&
-		    neigh_claim(c->neigh, &cfg->ports[i].gw6, (uint16_t)i) < 0)
-			return -ENOSPC;
-	}
-	for (i = 0; i < cfg->n_neigh; i++) {
-		struct halb_ip nh;
-		int port = cfg_route(cfg, &cfg->neigh[i].ip, &nh);
-
-		n = neigh_claim(c->neigh, &cfg->neigh[i].ip,
-				(uint16_t)(port < 0 ? 0 : port));
-		if (n >= 0)
-			neigh_set_static(c->neigh, n, cfg->neigh[i].mac);
-	}
-	for (s = 0; s < cfg->n_services; s++) {
-		const struct cfg_service *cs = &cfg->services[s];
-		struct fwd_service *sv = &c->svc[s];
-
-		sv->mode = cs->mode;
-		sv->vip = cs->vip;
-		sv->vport = cs->port;
-		sv->n_backends = cs->n_backends;
-		sv->be = rte_zmalloc("halb_backends",
-				     sizeof(*sv->be) * cs->n_backends, 64);
-		if (sv->be == NULL)
-			return -ENOMEM;
-		for (b = 0; b < cs->n_backends; b++) {
-			rc = backend_setup(c, cs, &sv->be[b], &cs->backends[b]);
-			if (rc != 0)
-				return rc;
+		if (n != l->loops[w] || l->moved_ns[w] == 0) {
+			l->loops[w] = n;
+			l->moved_ns[w] = now;
+		} else if (now - l->moved_ns[w] > l->stall_ns) {
+			if (stalled++ == 0)
+				snprintf(note, sizeof(note),
+					 "worker %u stalled for %" PRIu64 " ms", w,
+					 (now - l->moved_ns[w]) / 1000000);
 		}
-		if (!fwd_is_local(c, &cs->vip))
-			c->local[c->n_local++] = cs->vip;
 	}
-	return 0;
-}
-
-/* Maglev tables for every service, from the configured weights. */
-static int
-maglev_setup(struct halb_shm *shm, const struct halb_cfg *cfg)
-{
-	struct mh_backend mb[CFG_MAX_BACKENDS];
-	uint32_t s, b;
-	int rc;
-
-	for (s = 0; s < cfg->n_services; s++) {
-		const struct cfg_service *cs = &cfg->services[s];
-		struct halb_mh_shm *mh = &shm->mh[s];
-
-		mh->size = mh_table_size(cs->n_backends);
-		mh->table[0] = rte_malloc("halb_mh", mh->size * sizeof(uint16_t), 64);
-		mh->table[1] = rte_malloc("halb_mh", mh->size * sizeof(uint16_t), 64);
-		if (mh->table[0] == NULL || mh->table[1] == NULL)
-			return -ENOMEM;
-		for (b = 0; b < cs->n_backends; b++) {
-			mb[b].id = mh_backend_id(cs->backends[b].ip.b,
-						 cs->backends[b].port);
-			mb[b].weight = cs->backends[b].weight;
-		}
-		rc = mh_build(mh->table[0], mh->size, mb, cs->n_backends);
-		if (rc != 0)
-			return rc;
-		mh->cur = 0;
+	if (strcmp(note, hb->note) != 0) {
+		if (note[0] != '\0')
+			FWD_LOG(ERR, "%s: heartbeat withheld", note);
+		halb_hb_note(hb, note);
 	}
-	return 0;
-}
-
-static struct halb_shm *
-shm_create(const struct halb_cfg *cfg, struct rte_mempool *pool)
-{
-	const struct rte_memzone *mz;
-	struct halb_shm *shm;
-	size_t qsz;
-	uint32_t w;
-
-	mz = rte_memzone_reserve_aligned(HALB_SHM_NAME, sizeof(*shm),
-					 rte_socket_id(), 0, 64);
-	if (mz == NULL)
-		return NULL;
-	shm = mz->addr;
-	memset(shm, 0, sizeof(*shm));
-	shm->version = HALB_SHM_VERSION;
-	shm->cfg_digest = cfg_digest(cfg);
-	shm->tsc_hz = rte_get_tsc_hz();
-	shm->tsc_base = rte_rdtsc();
-	shm->n_workers = cfg->n_workers;
-	shm->n_services = cfg->n_services;
-	shm->fwd_pid = getpid();
-	shm->pool = pool;
-	qsz = rte_rcu_qsbr_get_memsize(cfg->n_workers);
-	shm->qsbr = rte_zmalloc("halb_qsbr", qsz, RTE_CACHE_LINE_SIZE);
-	if (shm->qsbr == NULL || rte_rcu_qsbr_init(shm->qsbr, cfg->n_workers) != 0)
-		return NULL;
-	for (w = 0; w < cfg->n_workers; w++) {
-		struct halb_worker_shm *ws = &shm->workers[w];
-		char name[RTE_RING_NAMESIZE];
-		void *mem;
-
-		snprintf(name, sizeof(name), "halb_punt%u", w);
-		ws->punt = rte_ring_create(name, HALB_RING_SIZE, rte_socket_id(),
-					   RING_F_SP_ENQ);
-		snprintf(name, sizeof(name), "halb_ret%u", w);
-		ws->ret = rte_ring_create(name, HALB_RING_SIZE, rte_socket_id(),
-					  RING_F_SP_ENQ | RING_F_SC_DEQ);
-		mem = rte_malloc("halb_flows", flow_table_mem_size(cfg->flow_entries),
-				 64);
-		if (ws->punt == NULL || ws->ret == NULL || mem == NULL) {
-			FWD_LOG(ERR, "worker %u: cannot allocate rings or a flow table of %u entries (%zu bytes)",
-				w, cfg->flow_entries,
-				flow_table_mem_size(cfg->flow_entries));
-			return NULL;
-		}
-		flow_table_init(&ws->flows, mem, cfg->flow_entries, w);
-	}
-	if (maglev_setup(shm, cfg) != 0)
-		return NULL;
-	/* Last: the classifier refuses to attach before this is set. */
-	__atomic_store_n(&shm->magic, HALB_SHM_MAGIC, __ATOMIC_RELEASE);
-	return shm;
+	if (stalled == 0)
+		halb_hb_beat(hb, now);
 }
 
 static void
@@ -335,7 +129,9 @@ remove_hugepage_files(const char *prefix)
 int
 main(int argc, char **argv)
 {
-	const char *path = NULL;
+	const char *path = NULL, *what;
+	struct fwd_lanes lanes = { 0 };
+	struct halb_hb *hb;
 	struct rte_mempool *pool;
 	uint32_t n_mbufs, p, w;
 	unsigned int lcore;
@@ -352,13 +148,17 @@ main(int argc, char **argv)
 			rte_strerror(rte_errno));
 		return 1;
 	}
+	hb = halb_hb_open(fwd.cfg->file_prefix, "forwarder", FWD_HB_MS);
+	if (hb == NULL)
+		rte_exit(EXIT_FAILURE, "cannot create the heartbeat file under %s/%s: %s\n",
+			 HALB_RUN_DIR, fwd.cfg->file_prefix, strerror(errno));
 	if (rte_lcore_count() != fwd.cfg->n_workers + 1)
 		rte_exit(EXIT_FAILURE, "eal.lcores gives %u lcores, expected %u\n",
 			 rte_lcore_count(), fwd.cfg->n_workers + 1);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 
-	n_mbufs = fwd.cfg->n_ports * fwd.cfg->n_workers * (RX_DESC + TX_DESC + 2 * FWD_TX_MAX) +
+	n_mbufs = fwd.cfg->n_ports * fwd.cfg->n_workers * (FWD_RX_DESC + FWD_TX_DESC + 2 * FWD_TX_MAX) +
 		  fwd.cfg->n_workers * 2 * HALB_RING_SIZE +
 		  (fwd.cfg->n_workers + 2) * POOL_CACHE * 2 + 4096;
 	pool = rte_pktmbuf_pool_create("halb_mbufs", n_mbufs, POOL_CACHE, 0,
@@ -366,18 +166,18 @@ main(int argc, char **argv)
 	if (pool == NULL)
 		rte_exit(EXIT_FAILURE, "cannot create a pool of %u mbufs: %s\n",
 			 n_mbufs, rte_strerror(rte_errno));
-	fwd.shm = shm_create(fwd.cfg, pool);
+	fwd.shm = halb_shm_create(fwd.cfg, pool, &what);
 	if (fwd.shm == NULL)
-		rte_exit(EXIT_FAILURE, "cannot create shared memory: %s\n",
-			 rte_strerror(rte_errno));
+		rte_exit(EXIT_FAILURE, "cannot create the shared memory's %s: %s\n",
+			 what, strerror(errno));
 	fwd.cls_timeout_tsc = fwd.shm->tsc_hz / 1000 * fwd.cfg->classifier_timeout_ms;
 	for (p = 0; p < fwd.cfg->n_ports; p++) {
-		if (port_start(&fwd.ports[p], &fwd.cfg->ports[p], pool,
+		if (fwd_port_start(&fwd.ports[p], &fwd.cfg->ports[p], pool,
 			       (uint16_t)fwd.cfg->n_workers) != 0)
 			rte_exit(EXIT_FAILURE, "port %s failed\n", fwd.cfg->ports[p].name);
 		fwd.n_ports++;
 	}
-	if (services_setup(&fwd) != 0)
+	if (fwd_services_setup(&fwd) != 0)
 		rte_exit(EXIT_FAILURE, "cannot set up services\n");
 	if (fwd_telemetry_init(&fwd) != 0)
 		FWD_LOG(WARNING, "telemetry commands not registered");
@@ -387,14 +187,19 @@ main(int argc, char **argv)
 		rte_eal_remote_launch(fwd_worker_main, (void *)(uintptr_t)w++, lcore);
 	FWD_LOG(INFO, "%s: %u worker(s), %u service(s), %u flows per worker",
 		path, fwd.cfg->n_workers, fwd.cfg->n_services, fwd.cfg->flow_entries);
+	lanes.stall_ns = (uint64_t)(FWD_STALL_MS + 2 * fwd.cfg->idle_sleep_us / 1000) *
+			 1000000;
 	printf("halb-forwarder: ready\n");
 	fflush(stdout);
 
+	halb_hb_set_state(hb, HALB_HB_READY);
 	while (!fwd.quit) {
 		fwd.shm->fwd_alive = rte_rdtsc();
-		usleep(10000);
+		main_beat(hb, &lanes);
+		usleep(FWD_HB_MS * 1000);
 	}
 	FWD_LOG(INFO, "stopping");
+	halb_hb_set_state(hb, HALB_HB_STOPPING);
 	rte_eal_mp_wait_lcore();
 	for (p = 0; p < fwd.n_ports; p++) {
 		rte_eth_dev_stop(fwd.ports[p].port_id);
@@ -403,6 +208,7 @@ main(int argc, char **argv)
 	rc = 0;
 	rte_eal_cleanup();
 	remove_hugepage_files(fwd.cfg->file_prefix);
+	halb_hb_close(hb);
 	cfg_free(fwd.cfg);
 	return rc;
 }

@@ -904,6 +904,7 @@ fwd_worker_main(void *arg)
 		}
 		fwd_worker_flush(w);
 		rte_rcu_qsbr_quiescent(shm->qsbr, w->id);
+		__atomic_store_n(&w->ws->loops, w->ws->loops + 1, __ATOMIC_RELAXED);
 		if (busy) {
 			/* What a packet costs: loops that handled some. */
 			w->st->busy_tsc += rte_rdtsc() - w->now_tsc;

@@ -53,14 +53,14 @@ struct ag_check {
 struct ag_counters {
 	uint64_t reports, send_errors, immediate;
 	uint64_t rx, requests, unexpected;
-	uint64_t rejected[HL_REJ__COUNT];
+	uint64_t rejected[SEAL_REJ__COUNT];
 	uint64_t checks, check_fail;
 };
 
 struct ag {
 	const struct agc *cfg;
-	struct hl_keyring *keys;     /* the handlers' keys */
-	struct hl_replay *replay;
+	struct seal_keyring *keys;     /* the handlers' keys */
+	struct seal_replay *replay;
 	bool draining;
 	struct ag_check chk[AGC_MAX_SERVICES];
 	uint32_t cpu_permille, mem_permille, conns;
@@ -92,7 +92,7 @@ int ag_build_report(struct ag *ag, uint64_t unix_ms, uint8_t *buf);
 /*
  * Judges a datagram received at unix_ms.  Returns 1 for an accepted
  * ReportRequest (report now), 0 for an accepted message of another type
- * (counted as unexpected), or -enum hl_reject (counted).
+ * (counted as unexpected), or -enum seal_reject (counted).
  */
 int ag_handle_dgram(struct ag *ag, const uint8_t *buf, size_t len,
 		    uint64_t unix_ms);

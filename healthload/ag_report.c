@@ -31,8 +31,8 @@ ag_new(const struct agc *cfg)
 	ag->cfg = cfg;
 	for (i = 0; i < cfg->n_handlers; i++)
 		n += cfg->handlers[i].key.len != 0;
-	ag->keys = hl_keyring_new(n > 0 ? n : 1);
-	ag->replay = hl_replay_new(n > 0 ? n : 1, cfg->report_window_ms);
+	ag->keys = seal_keyring_new(n > 0 ? n : 1);
+	ag->replay = seal_replay_new(n > 0 ? n : 1, cfg->report_window_ms);
 	if (ag->keys == NULL || ag->replay == NULL) {
 		ag_free(ag);
 		errno = ENOMEM;
@@ -44,7 +44,8 @@ ag_new(const struct agc *cfg)
 		if (h->key.len == 0)
 			continue;
 		/* Several handler addresses may share one identity. */
-		rc = hl_keyring_add(ag->keys, h->name, &h->key);
+		rc = seal_keyring_add(ag->keys, h->name, &h->key,
+				      SEAL_ROLE_HANDLER);
 		if (rc != 0 && rc != -EEXIST) {
 			ag_free(ag);
 			errno = -rc;
@@ -70,8 +71,8 @@ ag_free(struct ag *ag)
 	for (i = 0; ag->cfg != NULL && i < ag->cfg->n_services; i++)
 		if (ag->chk[i].probe.fd >= 0)
 			hc_probe_abort(&ag->chk[i].probe);
-	hl_keyring_free(ag->keys);
-	hl_replay_free(ag->replay);
+	seal_keyring_free(ag->keys);
+	seal_replay_free(ag->replay);
 	free(ag);
 }
 

@@ -442,7 +442,7 @@ on_udp(struct agent *a, uint64_t now)
 			HLU_LOG(WARNING, "refused a datagram from %s: %s (%" PRIu64 " more not logged)",
 				hlu_sockaddr_fmt((struct sockaddr *)&from, addr,
 						 sizeof(addr)),
-				hl_reject_name(rc), held);
+				seal_reject_name(rc), held);
 		}
 	}
 }

@@ -92,7 +92,6 @@ struct hd_backend {
 	struct hc_probe probe;
 	/* a peer's view, kept until we know better */
 	uint8_t lk_state;         /* 0: none */
-	uint32_t lk_weight;
 	struct hd_load lk_load;
 	uint64_t lk_ms;           /* when it was current (monotonic) */
 	/* merged */
@@ -125,7 +124,7 @@ struct hd_view {
 struct hd_counters {
 	uint64_t rx, rx_reports, rx_snapshots, rx_requests, rx_heartbeats,
 		 rx_acks;
-	uint64_t rejected[HL_REJ__COUNT];  /* by enum hl_reject */
+	uint64_t rejected[SEAL_REJ__COUNT];  /* by enum seal_reject */
 	uint64_t unexpected;      /* authentic, but not a type this sender sends */
 	uint64_t foreign;         /* report items about another host's backend */
 	uint64_t unknown_backend; /* report items naming no configured backend */
@@ -150,8 +149,8 @@ struct hd_stream {
 
 struct hd {
 	const struct halb_cfg *cfg;
-	struct hl_keyring *keys;  /* agents' and peers' keys */
-	struct hl_replay *replay;
+	struct seal_keyring *keys;  /* agents' and peers' keys */
+	struct seal_replay *replay;
 	uint32_t n_agents;
 	struct hd_agent *agents;
 	uint32_t n_be;
@@ -176,6 +175,10 @@ void hd_free(struct hd *hd);
 
 /* The merge rules: see docs/HEALTH.md, "How a backend's state is made". */
 void hd_merge(const struct hd_inputs *in, uint64_t now, struct hd_view *out);
+
+/* Bounds *w to [min, max] (when min > max, max wins): the policy's
+ * weight_min and weight_max. */
+void hd_clamp_weight(uint32_t *w, uint32_t min, uint32_t max);
 
 /*
  * The weight of a backend of configured weight cfg_weight, in state,
@@ -207,7 +210,9 @@ int hd_apply_report(struct hd *hd, const char *sender,
 
 /*
  * Takes a peer's snapshot entries as last known, for the backends about
- * which this healthd has nothing of its own and nothing younger.
+ * which this healthd has nothing of its own and nothing younger.  Their
+ * weight is this healthd's policy applied to the peer's load, not the
+ * peer's weight.
  * Returns how many entries were taken.
  */
 int hd_apply_peer(struct hd *hd, const Halb__Health__CacheSnapshot *s,
@@ -229,24 +234,27 @@ typedef int (*hd_emit_fn)(void *arg, const uint8_t *dgram, size_t len);
 /*
  * Seals a snapshot of the backends (every known one when full, the dirty
  * ones otherwise) as one generation in as many parts as it needs, each
- * at most HL_MTU bytes, and hands each datagram to emit.  Unknown
- * backends are never listed.  Returns the number of datagrams, or
- * -errno (-ENOKEY: no health.key).
+ * at most HL_MTU bytes, with key (the receiver's: health.key for the
+ * classifier, the pair's key for a peer), and hands each datagram to
+ * emit.  Unknown backends are never listed.  Returns the number of
+ * datagrams, or -errno (-ENOKEY: no key).
  */
-int hd_snap_send(struct hd *hd, bool full, uint64_t generation,
-		 uint64_t now, uint64_t unix_ms, hd_emit_fn emit, void *arg);
+int hd_snap_send(struct hd *hd, const struct seal_key *key, bool full,
+		 uint64_t generation, uint64_t now, uint64_t unix_ms,
+		 hd_emit_fn emit, void *arg);
 
 /* Clears every dirty mark (after the delta went to every stream). */
 void hd_snap_clean(struct hd *hd);
 
-/* Seals a Heartbeat (role healthd, generation) into buf[0..HL_MTU).
- * Returns its length or -errno. */
+/* Seals a Heartbeat (role healthd, generation) for the classifier, with
+ * health.key, into buf[0..HL_MTU).  Returns its length or -errno. */
 int hd_heartbeat(struct hd *hd, uint64_t generation, uint64_t unix_ms,
 		 uint8_t *buf);
 
-/* Seals a ReportRequest into buf[0..HL_MTU). */
-int hd_report_request(struct hd *hd, const char *reason, uint64_t unix_ms,
-		      uint8_t *buf);
+/* Seals a ReportRequest with key (health.key for agents, the pair's key
+ * for a peer) into buf[0..HL_MTU). */
+int hd_report_request(struct hd *hd, const struct seal_key *key,
+		      const char *reason, uint64_t unix_ms, uint8_t *buf);
 
 /* ---- hd_status.c ---- */
 

@@ -10,8 +10,9 @@
  * list is unknown to it (just started, nothing heard yet), and a
  * receiver keeps what it had for it.  A delta lists the dirty ones.
  * What does not fit one datagram is cut into parts of one generation,
- * greedily by encoded size.  Every datagram is sealed with health.key
- * under health.name.
+ * greedily by encoded size.  Every datagram is sealed under health.name
+ * with the key of its receiver: health.key for the classifier (and for
+ * requests to agents), the pair's own key for a peer.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -68,21 +69,36 @@ fill(const struct hd *hd, const struct hd_backend *be, uint64_t now,
 	}
 }
 
-static int
-seal(struct hd *hd, uint8_t *buf, enum hl_type type, uint64_t unix_ms,
-     const ProtobufCMessage *m)
+/*
+ * The next sequence number: above the last, and at least unix_ms in
+ * microseconds (hlu_next_seq's rule, docs/HEALTH-PROTOCOL.md), from the
+ * same clock reading as the timestamp, so that a receiver's bound on
+ * how far a seq may run ahead of its clock and its window on timestamps
+ * judge one time.
+ */
+static uint64_t
+next_seq(struct hd *hd, uint64_t unix_ms)
 {
-	const struct cfg_health *h = &hd->cfg->health;
+	uint64_t floor = unix_ms * 1000u;
 
-	if (h->key.len == 0)
+	hd->seq = floor > hd->seq ? floor : hd->seq + 1;
+	return hd->seq;
+}
+
+static int
+seal(struct hd *hd, const struct seal_key *key, uint8_t *buf,
+     enum hl_type type, uint64_t unix_ms, const ProtobufCMessage *m)
+{
+	if (key == NULL || key->len == 0)
 		return -ENOKEY;
-	return hl_seal(buf, HL_MTU, &h->key, h->name, hlu_next_seq(&hd->seq),
-		       unix_ms, type, m);
+	return hl_seal(buf, HL_MTU, key, hd->cfg->health.name,
+		       next_seq(hd, unix_ms), unix_ms, type, m);
 }
 
 int
-hd_snap_send(struct hd *hd, bool full, uint64_t generation, uint64_t now,
-	     uint64_t unix_ms, hd_emit_fn emit, void *arg)
+hd_snap_send(struct hd *hd, const struct seal_key *key, bool full,
+	     uint64_t generation, uint64_t now, uint64_t unix_ms,
+	     hd_emit_fn emit, void *arg)
 {
 	Halb__Health__BackendState *bs = NULL, **ptr = NULL;
 	Halb__Health__Load *ld = NULL;
@@ -92,7 +108,7 @@ hd_snap_send(struct hd *hd, bool full, uint64_t generation, uint64_t now,
 	size_t used = 0, sz;
 	int rc = -ENOMEM, len;
 
-	if (hd->cfg->health.key.len == 0)
+	if (key == NULL || key->len == 0)
 		return -ENOKEY;
 	bs = calloc(hd->n_be + 1, sizeof(*bs));
 	ld = calloc(hd->n_be + 1, sizeof(*ld));
@@ -134,7 +150,7 @@ hd_snap_send(struct hd *hd, bool full, uint64_t generation, uint64_t now,
 		cs.backends = cs.n_backends > 0 ? &ptr[starts[p]] : NULL;
 		cs.part = p;
 		cs.parts = parts > 1 ? parts : 0;
-		len = seal(hd, buf, HL_T_CACHE_SNAPSHOT, unix_ms, &cs.base);
+		len = seal(hd, key, buf, HL_T_CACHE_SNAPSHOT, unix_ms, &cs.base);
 		if (len < 0) {
 			rc = len;
 			goto out;
@@ -175,17 +191,18 @@ hd_heartbeat(struct hd *hd, uint64_t generation, uint64_t unix_ms,
 	halb__health__heartbeat__init(&hb);
 	hb.role = HALB__HEALTH__ROLE__ROLE_HEALTHD;
 	hb.generation = generation;
-	return seal(hd, buf, HL_T_HEARTBEAT, unix_ms, &hb.base);
+	return seal(hd, &hd->cfg->health.key, buf, HL_T_HEARTBEAT, unix_ms,
+		    &hb.base);
 }
 
 int
-hd_report_request(struct hd *hd, const char *reason, uint64_t unix_ms,
-		  uint8_t *buf)
+hd_report_request(struct hd *hd, const struct seal_key *key,
+		  const char *reason, uint64_t unix_ms, uint8_t *buf)
 {
 	Halb__Health__ReportRequest rq;
 
 	halb__health__report_request__init(&rq);
 	rq.reason = (char *)(uintptr_t)reason;
 	rq.nonce = hd->start_ms;
-	return seal(hd, buf, HL_T_REPORT_REQUEST, unix_ms, &rq.base);
+	return seal(hd, key, buf, HL_T_REPORT_REQUEST, unix_ms, &rq.base);
 }

@@ -46,6 +46,10 @@ agent_index(const struct hd *hd, const char *host)
 	return -1;
 }
 
+/* Agents' keys stand for agents, peers' for peers: an agent's key never
+ * authorises a snapshot or a request (hl_msg.h), a peer's never a host
+ * report.  health.key is not here: it is what this healthd sends with,
+ * to its agents and its classifier, and the agents hold it too. */
 static int
 build_keys(struct hd *hd)
 {
@@ -53,18 +57,19 @@ build_keys(struct hd *hd)
 	uint32_t n = hd->n_agents + h->n_peers, i;
 	int rc;
 
-	hd->keys = hl_keyring_new(n > 0 ? n : 1);
-	hd->replay = hl_replay_new(n > 0 ? n : 1, h->report_window_ms);
+	hd->keys = seal_keyring_new(n > 0 ? n : 1);
+	hd->replay = seal_replay_new(n > 0 ? n : 1, h->report_window_ms);
 	if (hd->keys == NULL || hd->replay == NULL)
 		return -ENOMEM;
 	for (i = 0; i < hd->n_agents; i++) {
-		rc = hl_keyring_add(hd->keys, hd->agents[i].cfg->host,
-				    &hd->agents[i].cfg->key);
+		rc = seal_keyring_add(hd->keys, hd->agents[i].cfg->host,
+				      &hd->agents[i].cfg->key, SEAL_ROLE_AGENT);
 		if (rc != 0)
 			return rc;
 	}
 	for (i = 0; i < h->n_peers; i++) {
-		rc = hl_keyring_add(hd->keys, h->peers[i].name, &h->peers[i].key);
+		rc = seal_keyring_add(hd->keys, h->peers[i].name,
+				      &h->peers[i].key, SEAL_ROLE_PEER);
 		if (rc != 0)
 			return rc;
 	}
@@ -164,8 +169,8 @@ hd_free(struct hd *hd)
 		hc_probe_abort(&hd->be[i].probe);
 	for (i = 0; hd->agents != NULL && i < hd->n_agents; i++)
 		free(hd->agents[i].be);
-	hl_keyring_free(hd->keys);
-	hl_replay_free(hd->replay);
+	seal_keyring_free(hd->keys);
+	seal_replay_free(hd->replay);
 	free(hd->agents);
 	free(hd->be);
 	free(hd->peers);
@@ -232,6 +237,15 @@ hd_merge(const struct hd_inputs *in, uint64_t now, struct hd_view *out)
 	}
 }
 
+void
+hd_clamp_weight(uint32_t *w, uint32_t min, uint32_t max)
+{
+	if (*w < min)
+		*w = min;
+	if (*w > max)
+		*w = max;
+}
+
 uint32_t
 hd_weight(unsigned int policy, uint32_t min, uint32_t max, uint32_t cfg_weight,
 	  uint8_t state, const struct hd_load *load)
@@ -258,7 +272,7 @@ hd_weight(unsigned int policy, uint32_t min, uint32_t max, uint32_t cfg_weight,
 	default:
 		return cfg_weight;
 	}
-	hl_clamp_weight(&w, min, max);
+	hd_clamp_weight(&w, min, max);
 	return w;
 }
 
@@ -298,14 +312,16 @@ hd_refresh(struct hd *hd, uint32_t i, uint64_t now)
 
 	inputs_of(hd, be, &in);
 	hd_merge(&in, now, &v);
+	/* A peer's view is weighed as our own would be: from the load it
+	 * passed on, under this configuration's policy and bounds, never its
+	 * weight as given, so that it cannot bypass weight_min/weight_max
+	 * nor revive a backend configured out (weight 0). */
 	if (v.source == HD_SRC_LAST_KNOWN)
-		w = v.state == HD_DOWN ? 0 : be->lk_weight;
-	else {
-		if (be->agent >= 0 && hd->agents[be->agent].heard)
-			load = &hd->agents[be->agent].load;
-		w = hd_weight(h->weight_policy, h->weight_min, h->weight_max,
-			      be->cb->weight, v.state, load);
-	}
+		load = &be->lk_load;
+	else if (be->agent >= 0 && hd->agents[be->agent].heard)
+		load = &hd->agents[be->agent].load;
+	w = hd_weight(h->weight_policy, h->weight_min, h->weight_max,
+		      be->cb->weight, v.state, load);
 	be->info_ms = v.info_ms;
 	be->silent = v.silent;
 	/* A weight derived from load moves a little with every report; the
@@ -409,7 +425,7 @@ hd_apply_report(struct hd *hd, const char *sender,
 		if (hd->be[idx].agent != ai) {
 			/* A host speaks only for itself. */
 			hd->c.foreign++;
-			hd->c.rejected[HL_REJ_IDENTITY]++;
+			hd->c.rejected[SEAL_REJ_IDENTITY]++;
 			if (hlu_ratelimit(&hd->rl_foreign, now, &held))
 				HLU_LOG(WARNING, "host %s reported on %s %s:%u, not one of its backends: ignored (%" PRIu64 " more not logged)",
 					sender, sh->service, sh->address,
@@ -451,7 +467,6 @@ hd_apply_peer(struct hd *hd, const Halb__Health__CacheSnapshot *s,
 		if (own || (be->lk_state != HD_UNKNOWN && be->lk_ms >= at))
 			continue;
 		be->lk_state = (uint8_t)bs->state;
-		be->lk_weight = bs->weight;
 		be->lk_ms = at;
 		memset(&be->lk_load, 0, sizeof(be->lk_load));
 		if (bs->load != NULL) {

@@ -121,9 +121,9 @@ counters_line(const struct hd *hd, uint64_t now, FILE *out)
 		c->rx, c->rx_reports, c->rx_snapshots, c->rx_requests,
 		c->rx_heartbeats, c->rx_acks);
 	fprintf(out, ",\"rejected\":{");
-	for (r = 1; r < HL_REJ__COUNT; r++)
+	for (r = 1; r < SEAL_REJ__COUNT; r++)
 		fprintf(out, "%s\"%s\":%" PRIu64, r > 1 ? "," : "",
-			hl_reject_name(r), c->rejected[r]);
+			seal_reject_name(r), c->rejected[r]);
 	fprintf(out, "},\"unexpected\":%" PRIu64 ",\"foreign\":%" PRIu64
 		",\"unknown_backend\":%" PRIu64 ",\"snapshots_full\":%" PRIu64
 		",\"snapshots_delta\":%" PRIu64 ",\"datagrams\":%" PRIu64

@@ -142,8 +142,9 @@ send_snapshots(struct healthd *d, uint64_t now, bool force_full)
 	full = force_full || d->hd->cls.want_full ||
 	       now - hd->cls.last_full_ms >= HD_FULL_EVERY_MS;
 	if (full || hd->any_dirty) {
-		rc = hd_snap_send(hd, full, hd->cls.generation + 1, now,
-				  unix_ms, emit_cls, d);
+		rc = hd_snap_send(hd, &d->cfg->health.key, full,
+				  hd->cls.generation + 1, now, unix_ms, emit_cls,
+				  d);
 		if (rc > 0) {
 			hd->cls.generation++;
 			if (full) {
@@ -162,8 +163,11 @@ send_snapshots(struct healthd *d, uint64_t now, bool force_full)
 		       now - st->last_full_ms >= HD_FULL_EVERY_MS;
 		if (!full && !hd->any_dirty)
 			continue;
-		if (hd_snap_send(hd, full, st->generation + 1, now, unix_ms,
-				 emit_peer, &pa) > 0) {
+		/* Sealed with the pair's own key: what agents hold (health.key)
+		 * never speaks to a peer. */
+		if (hd_snap_send(hd, &d->cfg->health.peers[i].key, full,
+				 st->generation + 1, now, unix_ms, emit_peer,
+				 &pa) > 0) {
 			st->generation++;
 			if (full) {
 				st->last_full_ms = now;
@@ -198,10 +202,9 @@ send_requests(struct healthd *d, const char *reason, bool peers)
 	uint32_t i;
 	int len;
 
-	len = hd_report_request(hd, reason, hlu_unix_ms(), buf);
-	if (len < 0)
-		return;
-	for (i = 0; i < hd->n_agents; i++) {
+	len = hd_report_request(hd, &d->cfg->health.key, reason, hlu_unix_ms(),
+				buf);
+	for (i = 0; len > 0 && i < hd->n_agents; i++) {
 		struct hd_agent *a = &hd->agents[i];
 
 		if (a->heard || a->requests >= HD_REQUEST_TRIES)
@@ -217,9 +220,11 @@ send_requests(struct healthd *d, const char *reason, bool peers)
 	for (i = 0; peers && i < d->cfg->health.n_peers; i++) {
 		const struct cfg_peer *p = &d->cfg->health.peers[i];
 
+		/* Each peer its own: sealed with the pair's key. */
+		len = hd_report_request(hd, &p->key, reason, hlu_unix_ms(), buf);
 		sl = hlu_sockaddr(&p->ip, p->port, &ss);
-		if (sendto(d->udp, buf, (size_t)len, 0, (struct sockaddr *)&ss,
-			   sl) == len)
+		if (len > 0 && sendto(d->udp, buf, (size_t)len, 0,
+				      (struct sockaddr *)&ss, sl) == len)
 			hd->c.requests_sent++;
 		else
 			hd->c.request_errors++;
@@ -243,23 +248,18 @@ static void
 log_reject(struct healthd *d, const struct sockaddr *from, const uint8_t *buf,
 	   size_t len, int rc, uint64_t now)
 {
-	Halb__Health__Envelope *env = NULL;
-	char addr[80], who[96] = "";
+	char addr[80], claim[4 * HL_NAME_MAX + 1], who[sizeof(claim) + 24] = "";
 	uint64_t held;
 
 	if (!hlu_ratelimit(&d->rl_reject, now, &held))
 		return;
-	/* Who it claims to be, for the operator; nothing is believed. */
-	if (len <= HL_MAX_DATAGRAM)
-		env = halb__health__envelope__unpack(NULL, len, buf);
-	if (env != NULL && env->sender != NULL)
-		snprintf(who, sizeof(who), " claiming to be \"%.63s\"",
-			 env->sender);
-	if (env != NULL)
-		halb__health__envelope__free_unpacked(env, NULL);
+	/* Who it claims to be, for the operator; nothing is believed, and
+	 * its bytes are escaped: a name is no way into the log's lines. */
+	if (seal_peek_sender(buf, len, claim, sizeof(claim)) == 0)
+		snprintf(who, sizeof(who), " claiming to be \"%s\"", claim);
 	HLU_LOG(WARNING, "refused a datagram from %s%s: %s (%" PRIu64 " more refusals not logged)",
 		hlu_sockaddr_fmt(from, addr, sizeof(addr)), who,
-		hl_reject_name(rc), held);
+		seal_reject_name(rc), held);
 }
 
 static void

@@ -120,12 +120,15 @@ hlu_udp_bind(const struct halb_ip *ip, uint16_t port)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = hlu_sockaddr(ip, port, &ss);
-	int fd, one = 1, err;
+	int fd, err;
 
 	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* No SO_REUSEADDR (nor SO_REUSEPORT): with it, any local user could
+	 * bind the same port on a specific address and, being more
+	 * specific, take the reports meant for a wildcard listener.
+	 * Without it Linux refuses that bind. */
 	if (bind(fd, (struct sockaddr *)&ss, sl) != 0) {
 		err = errno;
 		close(fd);

@@ -38,7 +38,9 @@ const char *hlu_sockaddr_fmt(const struct sockaddr *sa, char *buf, size_t len);
 bool hlu_sockaddr_ip(const struct sockaddr *sa, struct halb_ip *ip,
 		     uint16_t *port);
 
-/* A non-blocking UDP socket bound to ip:port.  Returns it or -errno. */
+/* A non-blocking UDP socket bound to ip:port, which no other socket can
+ * share (no SO_REUSEADDR): not even on a more specific address of the
+ * same port.  Returns it or -errno. */
 int hlu_udp_bind(const struct halb_ip *ip, uint16_t port);
 /*
  * A non-blocking unix socket of type (SOCK_STREAM: listening) bound to

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -20,8 +21,8 @@
 #include <unistd.h>
 
 #include "halb/cfg.h"
-
-#define REPLY_MAX (1 << 20)
+#include "halb/hb.h"
+#include "halb/tlm.h"
 
 static void
 usage(void)
@@ -29,7 +30,8 @@ usage(void)
 	fprintf(stderr,
 		"usage: halbctl (-c CONFIG | -p FILE_PREFIX) COMMAND\n"
 		"commands:\n"
-		"  status          forwarder, classifier and flow counts\n"
+		"  status          every part's heartbeat, then the forwarder's and\n"
+		"                  classifier's state and flow counts\n"
 		"  stats [W]       counters (all workers or worker W), drops by reason\n"
 		"  services        services and backends with weights and live flows\n"
 		"  flows [N]       up to N installed flows (default 32)\n"
@@ -37,59 +39,6 @@ usage(void)
 		"  health [json]   each backend's health, load, weight and where the\n"
 		"                  state came from (halb-healthd; needs -c CONFIG)\n"
 		"  --check-config FILE\n");
-}
-
-static int
-tel_connect(const char *prefix)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	const char *run = getenv("XDG_RUNTIME_DIR");
-	char hello[1024];
-	int fd;
-
-	if (getuid() == 0 || run == NULL)
-		run = "/var/run";
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/dpdk/%s/dpdk_telemetry.v2",
-		 run, prefix);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
-	    read(fd, hello, sizeof(hello)) <= 0) {
-		int err = errno;
-
-		fprintf(stderr, "halbctl: cannot reach the forwarder at %s: %s\n",
-			sun.sun_path, strerror(err));
-		close(fd);
-		return -err;
-	}
-	return fd;
-}
-
-static json_t *
-tel_query(int fd, const char *cmd)
-{
-	json_error_t jerr;
-	json_t *reply;
-	char *buf;
-	ssize_t n;
-
-	if (write(fd, cmd, strlen(cmd)) < 0)
-		return NULL;
-	buf = malloc(REPLY_MAX);
-	if (buf == NULL)
-		return NULL;
-	n = read(fd, buf, REPLY_MAX - 1);
-	if (n <= 0) {
-		free(buf);
-		return NULL;
-	}
-	buf[n] = '\0';
-	reply = json_loads(buf, 0, &jerr);
-	if (reply == NULL)
-		fprintf(stderr, "halbctl: bad reply to %s: %s\n", cmd, jerr.text);
-	free(buf);
-	return reply;
 }
 
 static void
@@ -314,6 +263,31 @@ health_main(const char *path, bool raw)
 	return rc;
 }
 
+/* ---- status: every part's heartbeat (halb/hb.h) ---- */
+
+static const char *const parts[] = { "forwarder", "classifier", "healthd",
+				     NULL };
+
+static void
+parts_print(const char *prefix)
+{
+	struct halb_hb_view v;
+	unsigned int i;
+
+	printf("%-11s %-9s %8s %10s %8s  %s\n", "part", "state", "pid",
+	       "beat_ms", "up_s", "note");
+	for (i = 0; parts[i] != NULL; i++) {
+		if (halb_hb_read(prefix, parts[i], 0, &v) != 0) {
+			printf("%-11s %-9s\n", parts[i], v.verdict);
+			continue;
+		}
+		printf("%-11s %-9s %8d %10" PRIu64 " %8" PRIu64 "  %s\n", parts[i],
+		       v.verdict, (int)v.hb.pid, v.age_ms,
+		       (uint64_t)((halb_hb_now_ns() - v.hb.started_ns) / 1000000000u),
+		       v.hb.note);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -324,7 +298,8 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char prefix[64] = "", cmd[256], health_sock[108] = "";
+	char prefix[64] = "", cmd[256], health_sock[108] = "", path[128],
+	     why[128];
 	const char *what;
 	json_t *reply, *body;
 	int opt, fd, rc = 0;
@@ -332,7 +307,10 @@ main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "+c:p:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': {
-			struct halb_cfg *cfg = cfg_load(optarg, stderr);
+			/* Only the prefix and a socket path: no key is decoded,
+			 * no key file opened (halbctl may run without them). */
+			struct halb_cfg *cfg = cfg_load_opts(optarg, stderr,
+							     CFG_LOAD_NO_KEYS);
 
 			if (cfg == NULL)
 				return 1;
@@ -365,6 +343,8 @@ main(int argc, char **argv)
 		return health_main(health_sock, optind + 1 < argc &&
 				   strcmp(argv[optind + 1], "json") == 0);
 	}
+	if (strcmp(what, "status") == 0)
+		parts_print(prefix);
 	if (strcmp(what, "status") == 0 || strcmp(what, "services") == 0) {
 		snprintf(cmd, sizeof(cmd), "/halb/%s", what);
 	} else if (strcmp(what, "stats") == 0) {
@@ -380,13 +360,18 @@ main(int argc, char **argv)
 		usage();
 		return 2;
 	}
-	fd = tel_connect(prefix);
-	if (fd < 0)
+	fd = tlm_open(prefix, path, sizeof(path));
+	if (fd < 0) {
+		fprintf(stderr, "halbctl: cannot reach the forwarder at %s: %s\n",
+			path, strerror(-fd));
 		return 1;
-	reply = tel_query(fd, cmd);
+	}
+	reply = tlm_query(fd, cmd, why, sizeof(why));
 	close(fd);
-	if (reply == NULL)
+	if (reply == NULL) {
+		fprintf(stderr, "halbctl: %s: %s\n", cmd, why);
 		return 1;
+	}
 	if (strcmp(what, "json") == 0) {
 		char *s = json_dumps(reply, JSON_INDENT(2));
 

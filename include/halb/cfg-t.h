@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "halb/hl_key.h"
+#include "halb/seal-t.h"
 #include "halb/ip.h"
 
 #define CFG_MAX_EAL_ARGS 32
@@ -21,6 +21,8 @@
 #define CFG_MAX_SERVICES 64
 #define CFG_MAX_BACKENDS 256 /* per service */
 #define CFG_MAX_NEIGH 256
+#define CFG_MAX_LCORE 128     /* lcore ids 0..127: DPDK's RTE_MAX_LCORE (checked
+                               * by the forwarder) */
 #define CFG_NAME_LEN 32
 #define CFG_ARG_LEN 256
 #define CFG_HOST_LEN 64       /* host ids: 1..63 bytes (HL_NAME_MAX) */
@@ -38,10 +40,12 @@ enum cfg_mode {
 	CFG_MODE_TUNNEL,
 };
 
+/* CFG_SCHED_MAGLEV, ... from halb/sched-list.h. */
 enum cfg_sched {
-	CFG_SCHED_MAGLEV = 0,
-	CFG_SCHED_WRR,
-	CFG_SCHED_WLC,
+#define HALB_SCHED(e, name) CFG_SCHED_##e,
+#include "halb/sched-list.h"
+#undef HALB_SCHED
+	CFG_SCHED_MAX
 };
 
 struct cfg_port {
@@ -86,7 +90,7 @@ struct cfg_check {
  * every backend that names it (cfg_backend.agent). */
 struct cfg_agent {
 	char host[CFG_HOST_LEN];
-	struct hl_key key;
+	struct seal_key key;
 	struct halb_ip addr;   /* where ReportRequests go: agent.address, or
 				* the ip of the first backend naming it */
 	uint16_t port;         /* the agent's UDP port, 7301 by default */
@@ -138,7 +142,7 @@ struct cfg_peer {
 	char name[CFG_HOST_LEN];
 	struct halb_ip ip;
 	uint16_t port;
-	struct hl_key key;
+	struct seal_key key;
 	int line;
 };
 
@@ -147,7 +151,7 @@ struct cfg_health {
 	struct halb_ip listen_ip; /* UDP: reports, requests, peer snapshots */
 	uint16_t listen_port;
 	char name[CFG_HOST_LEN];  /* this appliance's sender id */
-	struct hl_key key;       /* its key: seals snapshots; len 0 if none */
+	struct seal_key key;       /* its key: seals snapshots; len 0 if none */
 	uint8_t weight_policy;    /* enum cfg_weight_policy */
 	uint32_t weight_min, weight_max;
 	uint32_t report_window_ms;    /* replay window (timestamps) */

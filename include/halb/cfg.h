@@ -24,6 +24,15 @@ struct halb_cfg *cfg_load(const char *path, FILE *err);
 void cfg_free(struct halb_cfg *cfg);
 
 /*
+ * cfg_load() with flags.  CFG_LOAD_NO_KEYS: no key is decoded and no key
+ * file opened (every key's len is 0, the rest as cfg_load() gives it),
+ * for programs that send and check nothing sealed, such as halbctl.
+ */
+#define CFG_LOAD_NO_KEYS 1u
+struct halb_cfg *cfg_load_opts(const char *path, FILE *err,
+			       unsigned int flags);
+
+/*
  * The --check-config implementation shared by every program: loads
  * path, prints mistakes on stderr or "FILE: ok" on stdout.  Returns the
  * process exit code (0 valid, 1 invalid).
@@ -60,7 +69,17 @@ int cfg_parse_endpoint(const char *s, struct halb_ip *ip, uint16_t *port);
  * k->bytes and k->len, leaving k->id.  Returns 0, or -EINVAL with the
  * reason in why (which never quotes the key).
  */
-int cfg_hex_key(const char *hex, struct hl_key *k, char *why, size_t len);
+int cfg_hex_key(const char *hex, struct seal_key *k, char *why, size_t len);
+
+/*
+ * Reads a key file: a regular file that only its owner may access (mode
+ * 0600 or 0400, nothing for group or others), owned by root or by this
+ * process's user, holding one key in hex (cfg_hex_key()) with any
+ * whitespace around it.  Returns 0, or -errno with the reason in why
+ * (never the file's content): -EPERM for the mode or the owner, -EINVAL
+ * for the content, the open's error otherwise.
+ */
+int cfg_key_file(const char *path, struct seal_key *k, char *why, size_t len);
 
 /*
  * Finds the port and next hop that reach `dst`: a port whose connected

@@ -45,14 +45,14 @@ struct agc_handler {
 	struct halb_ip ip;
 	uint16_t port;
 	char name[CFG_HOST_LEN];     /* its health.name; "" if unknown */
-	struct hl_key key;          /* its health.key; len 0 if unknown */
+	struct seal_key key;          /* its health.key; len 0 if unknown */
 	int line;
 };
 
 struct agc {
 	char path[256];
 	char host[CFG_HOST_LEN];
-	struct hl_key key;
+	struct seal_key key;
 	uint32_t n_handlers;
 	struct agc_handler handlers[AGC_MAX_HANDLERS];
 	struct halb_ip listen_ip;

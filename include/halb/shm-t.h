@@ -125,6 +125,8 @@ struct halb_worker_shm {
 	uint32_t lcore;
 	volatile uint32_t table_full; /* set by the classifier */
 	volatile uint32_t flow_count; /* live flows, by the classifier */
+	volatile uint64_t loops;      /* the worker's loop turns: the main
+				       * lcore beats only while they advance */
 	struct fwd_stats stats;
 } __attribute__((aligned(64)));
 

@@ -47,4 +47,13 @@ int svc_by_vip(const struct svc_map *m, const uint8_t ip[16], uint16_t port,
 int svc_by_nat_backend(const struct svc_map *m, const uint8_t ip[16],
 		       uint16_t port, uint8_t proto, uint16_t *backend);
 
+/*
+ * Fills the Maglev table (size from mh_table_size) of service cs with
+ * backend weights w[0..cs->n_backends): the one place where weights
+ * become a Maglev table, for the forwarder's first tables and the
+ * classifier's rebuilds alike.  Returns mh_build()'s result.
+ */
+int svc_maglev_build(const struct cfg_service *cs, const uint32_t *w,
+		     uint16_t *table, uint32_t size);
+
 #endif

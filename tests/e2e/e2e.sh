@@ -254,6 +254,14 @@ if halb_wait_until 10 halb_classifier_down "$P" "$CONF"; then
 else
 	fail "halbctl status does not report 'classifier: down' within 10 s: $(halb_ctl "$P" "$CONF" status 2>&1 | tr '\n' ' ')"
 fi
+# The heartbeat files (halb/hb.h): the killed classifier is dead, the
+# forwarder still beats.
+part_is() { halb_ctl "$P" "$CONF" status 2>/dev/null | grep -Eq "^$1 +$2 "; }
+if halb_wait_until 5 part_is classifier dead && part_is forwarder up; then
+	pass "halbctl status: heartbeat of the classifier dead, of the forwarder up"
+else
+	fail "halbctl status parts: $(halb_ctl "$P" "$CONF" status 2>&1 | head -4 | tr '\n' ' ')"
+fi
 
 new_conns=0
 while read -r svc url; do

@@ -259,6 +259,7 @@ sed -E -e 's/^([[:space:]]*file_prefix[[:space:]]*=[[:space:]]*)"[^"]*"/\1"'"$FP
 	-e 's/^([[:space:]]*handler_timeout_ms[[:space:]]*=[[:space:]]*)[0-9]+;/\1'"$HANDLER_TIMEOUT_MS"'; socket = "'"${WORK//\//\\/}"'\/cls.health"; status_socket = "'"${WORK//\//\\/}"'\/healthd.sock";/' \
 	-e 's/([[:space:]])weight = ([0-9]+);/\1weight = \200;/g' \
 	"$CONF_SRC" >"$CONF"
+chmod 600 "$CONF"  # it holds keys (docs/CONFIG.md, "Keys")
 [ "$(halb_conf_file_prefix "$CONF")" = "$FP" ] || fatal "could not set file_prefix in a copy of $CONF_SRC"
 if ! grep -q 'weight_policy = "least-load"' "$CONF" || ! grep -q "status_socket = \"$WORK/healthd.sock\"" "$CONF" ||
 	! grep -q 'weight = 200;' "$CONF"; then

@@ -169,7 +169,7 @@ halb_conf_file_prefix() {
 halb_remove_dpdk_files() {
 	local fp=$1
 	[ -n "$fp" ] || return 0
-	rm -rf "/var/run/dpdk/$fp"
+	rm -rf "/var/run/dpdk/$fp" "/run/halb/$fp"
 	rm -f /dev/hugepages/"$fp"map_* /dev/hugepages/"$fp"seg* 2>/dev/null || true
 }
 
@@ -296,6 +296,7 @@ halb_write_agent_confs() {
 	halb_conf_health "$conf" || return 1
 	for b in $HALB_BACKENDS; do
 		halb_agent_conf "$b" "$dir" "$@" >"$dir/agent-$b.conf"
+		chmod 600 "$dir/agent-$b.conf"  # it holds keys
 	done
 }
 

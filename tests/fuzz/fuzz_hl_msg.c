@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * libFuzzer target for the health/load message decoder (src/hl_msg.c).
+ * libFuzzer target for the health/load message decoder (src/core/hl_msg.c on
+ * src/core/seal.c).
  *
  * Every input is tried two ways:
  *  - as a datagram, through hl_open() with a fixed keyring, a fresh replay
@@ -10,7 +11,7 @@
  *  - as an inner message of each type, through hl_payload_unpack(), which
  *    the MAC otherwise keeps the fuzzer from.
  * Beyond "no crash, no leak, no over-read", it checks what hl_open()
- * promises: a reason within enum hl_reject and no message on refusal; on
+ * promises: a reason within enum seal_reject and no message on refusal; on
  * acceptance a message of the announced type, a HostReport only for its
  * sender, and the same datagram refused as a replay the second time.
  */
@@ -25,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FUZZ_NOW 1700000000000ull /* the corpus is sealed at this time */
 
 /* Fixed keys; the seed corpus was sealed with them. */
-static struct hl_keyring *
+static struct seal_keyring *
 fuzz_keyring(void)
 {
 	static const struct {
@@ -33,21 +34,22 @@ fuzz_keyring(void)
 		uint32_t id;
 		uint8_t fill;
 		uint32_t len;
+		uint32_t roles;
 	} keys[] = {
-		{ "web1", 1, 0x10, 32 },
-		{ "web2", 1, 0x50, 16 },
-		{ "healthd-a", 7, 0x90, 64 },
+		{ "web1", 1, 0x10, 32, SEAL_ROLE_AGENT },
+		{ "web2", 1, 0x50, 16, SEAL_ROLE_AGENT },
+		{ "healthd-a", 7, 0x90, 64, SEAL_ROLE_HANDLER | SEAL_ROLE_PEER },
 	};
-	static struct hl_keyring *kr;
+	static struct seal_keyring *kr;
 	size_t i;
 
 	if (kr != NULL)
 		return kr;
-	kr = hl_keyring_new(8);
+	kr = seal_keyring_new(8);
 	if (kr == NULL)
 		abort();
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		struct hl_key k;
+		struct seal_key k;
 		uint32_t j;
 
 		memset(&k, 0, sizeof(k));
@@ -55,7 +57,7 @@ fuzz_keyring(void)
 		k.len = keys[i].len;
 		for (j = 0; j < k.len; j++)
 			k.bytes[j] = (uint8_t)(keys[i].fill + j);
-		if (hl_keyring_add(kr, keys[i].sender, &k) != 0)
+		if (seal_keyring_add(kr, keys[i].sender, &k, keys[i].roles) != 0)
 			abort();
 	}
 	return kr;
@@ -99,8 +101,8 @@ check_opened(const struct hl_opened *o)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct hl_keyring *kr = fuzz_keyring();
-	struct hl_replay *rp = hl_replay_new(4, 0);
+	struct seal_keyring *kr = fuzz_keyring();
+	struct seal_replay *rp = seal_replay_new(4, 0);
 	struct hl_opened o;
 	int rc, t;
 
@@ -111,14 +113,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_opened(&o);
 		hl_opened_free(&o);
 		if (hl_open(data, size, kr, rp, FUZZ_NOW + 1, &o) !=
-		    -HL_REJ_REPLAY)
+		    -SEAL_REJ_REPLAY)
 			abort();
-	} else if (rc <= -HL_REJ__COUNT || rc > -HL_REJ_OVERSIZE ||
+	} else if (rc <= -SEAL_REJ__COUNT || rc > -SEAL_REJ_OVERSIZE ||
 		   o.msg != NULL) {
 		abort();
 	}
 	hl_opened_free(&o);
-	hl_replay_free(rp);
+	seal_replay_free(rp);
 
 	for (t = HL_T_HOST_REPORT; t <= HL_T_HEARTBEAT; t++) {
 		ProtobufCMessage *m = hl_payload_unpack((enum hl_type)t, data,

@@ -4,7 +4,7 @@
 # for tests that play an agent, a forger or a classifier from Python: seal
 # and open envelopes and build HostReports without the protobuf module.
 # It computes the MAC from the field values as the document defines it,
-# independently of src/hl_msg.c.
+# independently of src/core/hl_msg.c.
 import hmac, hashlib, struct, time
 
 def varint(n):

@@ -105,7 +105,7 @@ def frame_check(name, got, want):
     return R.check(name, got == want, hexdiff(got, want))
 
 
-# ---- the model: flow hash and Maglev tables (src/pkt.c, src/mh.c) --------
+# ---- the model: flow hash and Maglev tables (src/dp/pkt.c, src/dp/mh.c) --------
 
 def _crc32c_table():
     tab = []
@@ -677,7 +677,7 @@ def test_spread(tap, n=3000, batch=250):
     R.check("spread: backends' shares within 10% of 1:2:3", ok, ", ".join(shares))
     print(f"# spread: {', '.join(shares)}")
     R.check("spread: every flow goes to its Maglev choice", mism == 0,
-            f"{mism} of {total} differ from the model of src/mh.c")
+            f"{mism} of {total} differ from the model of src/dp/mh.c")
     R.check("spread: every SYN was decided by the classifier",
             delta(before, after, "installs") == n,
             f"installs +{delta(before, after, 'installs')}, punts +{delta(before, after, 'punts')}, "

@@ -99,7 +99,7 @@ cleanup() {
 	stop_all
 	[ "$NS_MADE" = 1 ] && ip netns del "$NS" 2>/dev/null
 	rm -f /dev/hugepages/"$PREFIX"map_* 2>/dev/null
-	rm -rf "/var/run/dpdk/$PREFIX"
+	rm -rf "/var/run/dpdk/$PREFIX" "/run/halb/$PREFIX"
 	if [ -n "$RUN" ]; then
 		if [ "${PKT_KEEP:-0}" = 1 ]; then
 			log "run directory kept: $RUN"

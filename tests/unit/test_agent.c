@@ -35,7 +35,7 @@
 #define K_B1 "130481e6f73e305cefe2ada86b172cdcaed381a3b163f801c3e787cedf1ea773"
 
 static void
-key_of(const char *hex, uint32_t id, struct hl_key *k)
+key_of(const char *hex, uint32_t id, struct seal_key *k)
 {
 	char why[128];
 
@@ -183,25 +183,25 @@ test_agent_config(void **state)
 
 /* Opens a report as lb1's healthd would. */
 static void
-open_report(const uint8_t *buf, int n, struct hl_replay *rp,
+open_report(const uint8_t *buf, int n, struct seal_replay *rp,
 	    struct hl_opened *m)
 {
-	struct hl_keyring *kr = hl_keyring_new(1);
-	struct hl_key k;
+	struct seal_keyring *kr = seal_keyring_new(1);
+	struct seal_key k;
 
 	key_of(K_B1, 1, &k);
-	assert_int_equal(hl_keyring_add(kr, "b1", &k), 0);
+	assert_int_equal(seal_keyring_add(kr, "b1", &k, SEAL_ROLE_AGENT), 0);
 	assert_true(n > 0 && n <= (int)HL_MTU);
 	assert_int_equal(hl_open(buf, (size_t)n, kr, rp, hlu_unix_ms(), m), 0);
 	assert_int_equal(m->type, HL_T_HOST_REPORT);
-	hl_keyring_free(kr);
+	seal_keyring_free(kr);
 }
 
 static void
 test_agent_report(void **state)
 {
 	struct agc *c = load_agent_text(agent_text);
-	struct hl_replay *rp = hl_replay_new(1, 0);
+	struct seal_replay *rp = seal_replay_new(1, 0);
 	const Halb__Health__HostReport *r;
 	struct hl_opened m;
 	uint8_t buf[HL_MTU];
@@ -269,7 +269,7 @@ test_agent_report(void **state)
 	assert_int_equal(ag->c.check_fail, 2);
 
 	ag_free(ag);
-	hl_replay_free(rp);
+	seal_replay_free(rp);
 	cfg_agent_free(c);
 }
 
@@ -279,7 +279,7 @@ seal_request(uint8_t *buf, const char *sender, const char *hex, uint32_t id,
 {
 	Halb__Health__ReportRequest rq;
 	Halb__Health__Heartbeat hb;
-	struct hl_key k;
+	struct seal_key k;
 
 	key_of(hex, id, &k);
 	halb__health__report_request__init(&rq);
@@ -306,33 +306,33 @@ test_agent_requests(void **state)
 	n = seal_request(buf, "lb1", K_LB1, 1, 100, now, HL_T_REPORT_REQUEST);
 	assert_int_equal(ag_handle_dgram(ag, buf, (size_t)n, now), 1);
 	/* The same datagram again: a replay. */
-	assert_int_equal(ag_handle_dgram(ag, buf, (size_t)n, now), -HL_REJ_REPLAY);
+	assert_int_equal(ag_handle_dgram(ag, buf, (size_t)n, now), -SEAL_REJ_REPLAY);
 	/* lb2 with its key id 2. */
 	n = seal_request(buf, "lb2", K_LB2, 2, 5, now, HL_T_REPORT_REQUEST);
 	assert_int_equal(ag_handle_dgram(ag, buf, (size_t)n, now), 1);
 	/* Forged: lb1's name, lb2's key. */
 	n = seal_request(buf, "lb1", K_LB2, 1, 101, now, HL_T_REPORT_REQUEST);
-	assert_int_equal(ag_handle_dgram(ag, buf, (size_t)n, now), -HL_REJ_BAD_MAC);
+	assert_int_equal(ag_handle_dgram(ag, buf, (size_t)n, now), -SEAL_REJ_BAD_MAC);
 	/* Somebody the agent does not know, even with a good-looking key. */
 	n = seal_request(buf, "lb9", K_LB1, 1, 1, now, HL_T_REPORT_REQUEST);
 	assert_int_equal(ag_handle_dgram(ag, buf, (size_t)n, now),
-			 -HL_REJ_UNKNOWN_SENDER);
+			 -SEAL_REJ_UNKNOWN_SENDER);
 	/* Stale: a minute old. */
 	n = seal_request(buf, "lb1", K_LB1, 1, 102, now - 60000, HL_T_REPORT_REQUEST);
-	assert_int_equal(ag_handle_dgram(ag, buf, (size_t)n, now), -HL_REJ_STALE);
+	assert_int_equal(ag_handle_dgram(ag, buf, (size_t)n, now), -SEAL_REJ_STALE);
 	/* Authentic but not a request: counted, not acted on. */
 	n = seal_request(buf, "lb1", K_LB1, 1, 103, now, HL_T_HEARTBEAT);
 	assert_int_equal(ag_handle_dgram(ag, buf, (size_t)n, now), 0);
 	/* Garbage. */
 	assert_int_equal(ag_handle_dgram(ag, (const uint8_t *)"hello", 5, now),
-			 -HL_REJ_GARBLED);
+			 -SEAL_REJ_GARBLED);
 	assert_int_equal(ag->c.requests, 2);
 	assert_int_equal(ag->c.unexpected, 1);
-	assert_int_equal(ag->c.rejected[HL_REJ_REPLAY], 1);
-	assert_int_equal(ag->c.rejected[HL_REJ_BAD_MAC], 1);
-	assert_int_equal(ag->c.rejected[HL_REJ_UNKNOWN_SENDER], 1);
-	assert_int_equal(ag->c.rejected[HL_REJ_STALE], 1);
-	assert_int_equal(ag->c.rejected[HL_REJ_GARBLED], 1);
+	assert_int_equal(ag->c.rejected[SEAL_REJ_REPLAY], 1);
+	assert_int_equal(ag->c.rejected[SEAL_REJ_BAD_MAC], 1);
+	assert_int_equal(ag->c.rejected[SEAL_REJ_UNKNOWN_SENDER], 1);
+	assert_int_equal(ag->c.rejected[SEAL_REJ_STALE], 1);
+	assert_int_equal(ag->c.rejected[SEAL_REJ_GARBLED], 1);
 	assert_int_equal(ag->c.rx, 8);
 	ag_free(ag);
 	cfg_agent_free(c);
@@ -345,7 +345,7 @@ test_agent_requests(void **state)
 	ag = ag_new(c);
 	n = seal_request(buf, "lb1", K_LB1, 1, 200, now, HL_T_REPORT_REQUEST);
 	assert_int_equal(ag_handle_dgram(ag, buf, (size_t)n, now),
-			 -HL_REJ_UNKNOWN_SENDER);
+			 -SEAL_REJ_UNKNOWN_SENDER);
 	ag_free(ag);
 	cfg_agent_free(c);
 }

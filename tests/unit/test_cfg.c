@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Tests of configuration loading (src/cfg.c) and of the address helpers
- * it builds on (src/ip.c).  Every shipped configuration (conf/halb.conf
+ * Tests of configuration loading (src/core/cfg.c) and of the address helpers
+ * it builds on (src/core/ip.c).  Every shipped configuration (conf/halb.conf
  * and each file in conf/samples) must load; every file of tests/conf/bad
  * must fail with each message its "# expect: LINE: text" lines name, on
  * that line; cfg_route and cfg_digest must keep the promises of
@@ -22,6 +22,8 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -463,6 +465,169 @@ test_load_errors(void **state)
 	assert_int_equal(cfg_check_main(BAD_DIR "/dup-vip.conf"), 1);
 }
 
+/* ---- keys in files of their own (issue 9, item 15) ---- */
+
+#define KF_HEX "0c436356aa77ead33044c26937114af0657aa0aa8d174edac427f613478afd81"
+#define KF_B1 "130481e6f73e305cefe2ada86b172cdcaed381a3b163f801c3e787cedf1ea773"
+
+static void
+write_file(const char *path, mode_t mode, const char *fmt, ...)
+{
+	va_list ap;
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	fclose(f);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+/* Loads path with flags; the messages in *out (free it). */
+static struct halb_cfg *
+load_msgs(const char *path, unsigned int flags, char **out)
+{
+	struct halb_cfg *cfg;
+	size_t len = 0;
+	FILE *err;
+
+	*out = NULL;
+	err = open_memstream(out, &len);
+	assert_non_null(err);
+	cfg = cfg_load_opts(path, err, flags);
+	fclose(err);
+	return cfg;
+}
+
+/* health.key from an absolute key_file, an agent's from one relative to
+ * the configuration's directory. */
+static void
+write_conf(const char *dir, const char *health_key, const char *agent_key)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/halb.conf", dir);
+	write_file(path, 0600,
+		   "ports = ( { name = \"p\"; vdev = \"net_null0\"; ipv4 = \"10.0.0.2/24\"; } );\n"
+		   "health = { name = \"lb1\"; %s; };\n"
+		   "services = ( { name = \"web\"; vip = \"10.0.1.80\"; port = 80; protocol = \"tcp\";\n"
+		   "  backends = ( { ip = \"10.0.0.11\"; agent = { host = \"b1\"; %s; }; } ); } );\n",
+		   health_key, agent_key);
+}
+
+static void
+test_key_files(void **state)
+{
+	char dir[] = "/tmp/halb-test-keys-XXXXXX", conf[256], kf[256],
+	     kb1[256], line[512], *out;
+	struct halb_cfg *cfg;
+	struct seal_key k;
+	char why[512];
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(conf, sizeof(conf), "%s/halb.conf", dir);
+	snprintf(kf, sizeof(kf), "%s/lb1.key", dir);
+	snprintf(kb1, sizeof(kb1), "%s/b1.key", dir);
+	write_file(kf, 0600, "  %s\n", KF_HEX);
+	write_file(kb1, 0400, "%s", KF_B1);
+	snprintf(line, sizeof(line), "key_file = \"%s\"", kf);
+	write_conf(dir, line, "key_file = \"b1.key\"");
+
+	/* Both keys read, whitespace around them ignored; no warning. */
+	cfg = load_msgs(conf, 0, &out);
+	if (cfg == NULL)
+		print_error("%s", out);
+	assert_non_null(cfg);
+	assert_string_equal(out, "");
+	free(out);
+	assert_int_equal(cfg->health.key.len, 32);
+	assert_int_equal(cfg->health.key.bytes[0], 0x0c);
+	assert_int_equal(cfg->health.key.id, 1);
+	assert_int_equal(cfg->health.agents[0].key.len, 32);
+	assert_int_equal(cfg->health.agents[0].key.bytes[0], 0x13);
+	cfg_free(cfg);
+
+	/* A key file others may read is refused, naming the file and its
+	 * mode. */
+	assert_int_equal(chmod(kb1, 0644), 0);
+	cfg = load_msgs(conf, 0, &out);
+	assert_null(cfg);
+	assert_non_null(strstr(out, ":4: services[0].backends[0].agent.key_file: "));
+	assert_non_null(strstr(out, "b1.key has mode 0644"));
+	assert_null(strstr(out, KF_B1));
+	free(out);
+	assert_int_equal(chmod(kb1, 0640), 0);
+	assert_int_equal(cfg_key_file(kb1, &k, why, sizeof(why)), -EPERM);
+	assert_int_equal(chmod(kb1, 0600), 0);
+	assert_int_equal(cfg_key_file(kb1, &k, why, sizeof(why)), 0);
+	/* Owned by another user (only root can make one). */
+	if (geteuid() == 0) {
+		assert_int_equal(chown(kb1, 4242, 4242), 0);
+		assert_int_equal(cfg_key_file(kb1, &k, why, sizeof(why)), -EPERM);
+		assert_non_null(strstr(why, "uid 4242"));
+		assert_int_equal(chown(kb1, 0, 0), 0);
+	}
+	/* Not a key inside; not a file; not there. */
+	write_file(kb1, 0600, "not a key at all\n");
+	assert_int_equal(cfg_key_file(kb1, &k, why, sizeof(why)), -EINVAL);
+	assert_null(strstr(why, "not a key at all"));
+	assert_int_equal(cfg_key_file(dir, &k, why, sizeof(why)), -EINVAL);
+	snprintf(line, sizeof(line), "%s/none.key", dir);
+	assert_int_equal(cfg_key_file(line, &k, why, sizeof(why)), -ENOENT);
+
+	/* halbctl's load: no key decoded, no key file opened; the rest as
+	 * ever. */
+	cfg = load_msgs(conf, CFG_LOAD_NO_KEYS, &out);
+	assert_non_null(cfg);
+	free(out);
+	assert_int_equal(cfg->health.key.len, 0);
+	assert_int_equal(cfg->health.agents[0].key.len, 0);
+	assert_int_equal(cfg->services[0].backends[0].agent, 1);
+	assert_string_equal(cfg->health.status_socket,
+			    "/run/halb/halb.healthd.sock");
+	cfg_free(cfg);
+
+	/* key and key_file at once; neither. */
+	snprintf(line, sizeof(line), "key = \"%s\"; key_file = \"%s\"", KF_HEX, kf);
+	write_conf(dir, line, "key = \"" KF_B1 "\"");
+	cfg = load_msgs(conf, 0, &out);
+	assert_null(cfg);
+	assert_non_null(strstr(out, "health.key_file: give key or key_file, not both"));
+	free(out);
+	write_conf(dir, "key_id = 2", "port = 7301");
+	cfg = load_msgs(conf, 0, &out);
+	assert_null(cfg);
+	assert_non_null(strstr(out, "missing key \"key\" in services[0].backends[0].agent (or \"key_file\")"));
+	free(out);
+
+	/* Keys written inline: a warning when the file is open to others,
+	 * none when it is not, nor for halbctl's load. */
+	write_conf(dir, "key = \"" KF_HEX "\"", "key = \"" KF_B1 "\"");
+	cfg = load_msgs(conf, 0, &out);
+	assert_non_null(cfg);
+	assert_string_equal(out, "");
+	free(out);
+	cfg_free(cfg);
+	assert_int_equal(chmod(conf, 0644), 0);
+	cfg = load_msgs(conf, 0, &out);
+	assert_non_null(cfg);
+	assert_non_null(strstr(out, "halb.conf: warning: it holds keys (2 written inline) and group or others may access it (mode 0644)"));
+	free(out);
+	cfg_free(cfg);
+	cfg = load_msgs(conf, CFG_LOAD_NO_KEYS, &out);
+	assert_non_null(cfg);
+	assert_string_equal(out, "");
+	free(out);
+	cfg_free(cfg);
+
+	unlink(conf);
+	unlink(kf);
+	unlink(kb1);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 static void
 test_route(void **state)
 {
@@ -745,7 +910,7 @@ test_health_conf(void **state)
 static void
 test_health_parsers(void **state)
 {
-	struct hl_key k = { .id = 7 };
+	struct seal_key k = { .id = 7 };
 	struct halb_ip a, want;
 	uint16_t port = 0;
 	char why[128], path[64];
@@ -871,6 +1036,7 @@ main(void)
 		cmocka_unit_test(test_samples),
 		cmocka_unit_test(test_bad_corpus),
 		cmocka_unit_test(test_load_errors),
+		cmocka_unit_test(test_key_files),
 		cmocka_unit_test(test_route),
 		cmocka_unit_test(test_digest),
 		cmocka_unit_test(test_health_defaults),

@@ -19,11 +19,9 @@
 #include "halb/cfg.h"
 #include "halb/flow.h"
 #include "halb/pkt.h"
-#include "../../classifier/cls.h"
+#include "cls.h"
 
 #define HZ 1000000000ull /* a 1 GHz TSC: 1 tick a ns */
-
-int cls_logtype;
 
 struct fix {
 	struct cls c;

@@ -18,6 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <cmocka.h>
 
@@ -75,7 +78,7 @@ load_conf(const char *policy)
 }
 
 static void
-key_of(const char *hex, uint32_t id, struct hl_key *k)
+key_of(const char *hex, uint32_t id, struct seal_key *k)
 {
 	char why[128];
 
@@ -369,7 +372,7 @@ set_item(struct rep *x, unsigned int i, const char *svc, const char *addr,
  * hl_open with hd's keyring and replay table, then hd_apply_report.
  * Returns hl_open's verdict. */
 static int
-deliver(struct hd *hd, struct rep *x, const char *host, const struct hl_key *k,
+deliver(struct hd *hd, struct rep *x, const char *host, const struct seal_key *k,
 	uint64_t seq, uint64_t now)
 {
 	uint8_t buf[HL_MTU];
@@ -395,7 +398,7 @@ test_report(void **state)
 {
 	struct halb_cfg *cfg = load_conf("static");
 	struct hd *hd = hd_new(cfg, T0);
-	struct hl_key k1, k2, wrong;
+	struct seal_key k1, k2, wrong;
 	struct rep x;
 
 	(void)state;
@@ -437,7 +440,7 @@ test_report(void **state)
 	set_item(&x, 2, "web", "10.0.0.99", 80, HD_DOWN);
 	assert_int_equal(deliver(hd, &x, "b1", &k1, 12, T0 + 300), 0);
 	assert_int_equal(hd->c.foreign, 1);
-	assert_int_equal(hd->c.rejected[HL_REJ_IDENTITY], 1);
+	assert_int_equal(hd->c.rejected[SEAL_REJ_IDENTITY], 1);
 	assert_int_equal(hd->c.unknown_backend, 1);
 	assert_int_equal(hd->be[BE_BOTH].state, HD_UNKNOWN);
 	assert_int_equal(hd->be[BE_AGENT].state, HD_UP);
@@ -446,9 +449,9 @@ test_report(void **state)
 	mk_rep(&x, "b1", 1000, 1);
 	set_item(&x, 0, "web", "10.0.0.11", 80, HD_DOWN);
 	assert_int_equal(deliver(hd, &x, "b1", &wrong, 13, T0 + 400),
-			 -HL_REJ_BAD_MAC);
+			 -SEAL_REJ_BAD_MAC);
 	assert_int_equal(deliver(hd, &x, "b1", &k1, 12, T0 + 400),
-			 -HL_REJ_REPLAY);
+			 -SEAL_REJ_REPLAY);
 	assert_int_equal(hd->be[BE_AGENT].state, HD_UP);
 
 	/* b2: agent up; its probe is the cross-check. */
@@ -488,7 +491,7 @@ test_policy_in_cache(void **state)
 {
 	struct halb_cfg *cfg = load_conf("least-load");
 	struct hd *hd = hd_new(cfg, T0);
-	struct hl_key k1;
+	struct seal_key k1;
 	struct rep x;
 
 	(void)state;
@@ -543,7 +546,7 @@ test_peer(void **state)
 	struct hd *hd = hd_new(cfg, T0);
 	Halb__Health__CacheSnapshot cs;
 	Halb__Health__BackendState bs[3], *bp[3];
-	struct hl_key k1;
+	struct seal_key k1;
 	struct rep x;
 	int i;
 
@@ -576,7 +579,9 @@ test_peer(void **state)
 	assert_int_equal(hd->be[BE_AGENT].state, HD_UP);
 	assert_int_equal(hd->be[BE_PROBE].state, HD_DRAINING);
 	assert_int_equal(hd->be[BE_PROBE].source, HD_SRC_LAST_KNOWN);
-	assert_int_equal(hd->be[BE_PROBE].weight, 7);
+	/* Weighed by our policy (static: the configured 10), not the
+	 * peer's 7 (issue 9, item 14: this assertion said 7). */
+	assert_int_equal(hd->be[BE_PROBE].weight, 10);
 	assert_int_equal(hd->be[BE_PROBE].info_ms, T0 + 900);
 
 	/* An older view does not replace a younger one. */
@@ -593,6 +598,126 @@ test_peer(void **state)
 	assert_int_equal(hd->be[BE_PROBE].state, HD_DOWN);
 	assert_int_equal(hd->be[BE_PROBE].source, HD_SRC_PROBE);
 	assert_int_equal(hd_apply_peer(hd, &cs, T0 + 1200), 0);
+	hd_free(hd);
+	cfg_free(cfg);
+}
+
+/*
+ * A peer's last-known weights go through this healthd's weight policy:
+ * its bounds hold, and a backend configured with weight 0 stays out
+ * whatever the peer says (issue 9, item 14).
+ */
+static void
+test_peer_policy(void **state)
+{
+	static const char *const policies[] = { "static", "agent",
+		"least-load" };
+	Halb__Health__CacheSnapshot cs;
+	Halb__Health__BackendState bs[2], *bp[2];
+	Halb__Health__Load ld[2];
+	unsigned int p, i;
+
+	(void)state;
+	for (p = 0; p < 3; p++) {
+		struct halb_cfg *cfg = load_conf(policies[p]);
+		struct hd *hd = hd_new(cfg, T0);
+
+		assert_non_null(hd);
+		halb__health__cache_snapshot__init(&cs);
+		for (i = 0; i < 2; i++) {
+			halb__health__backend_state__init(&bs[i]);
+			halb__health__load__init(&ld[i]);
+			bs[i].service = (char *)(uintptr_t)"web";
+			bs[i].port = 80;
+			bs[i].state = HALB__HEALTH__HEALTH_STATE__HEALTH_UP;
+			bs[i].source = HALB__HEALTH__STATE_SOURCE__SOURCE_AGENT;
+			bs[i].weight = 60000;
+			ld[i].capacity = 60000;
+			ld[i].cpu_permille = 0;
+			bs[i].load = &ld[i];
+			bp[i] = &bs[i];
+		}
+		bs[0].address = (char *)(uintptr_t)"10.0.0.13"; /* weight 10 */
+		bs[1].address = (char *)(uintptr_t)"10.0.0.14"; /* weight 0 */
+		cs.backends = bp;
+		cs.n_backends = 2;
+		assert_int_equal(hd_apply_peer(hd, &cs, T0 + 1000), 2);
+		assert_int_equal(hd->be[BE_PROBE].state, HD_UP);
+		assert_int_equal(hd->be[BE_PROBE].source, HD_SRC_LAST_KNOWN);
+		assert_int_equal(hd->be[BE_NONE].state, HD_UP);
+		assert_int_equal(hd->be[BE_NONE].weight, 0);
+		/* static: the configured weight; agent: the capacity
+		 * within weight_max 50; least-load: 10 at 0 % CPU. */
+		assert_int_equal(hd->be[BE_PROBE].weight,
+				 p == 0 ? 10 : p == 1 ? 50 : 10);
+
+		/* A peer's tiny capacity: weight_min 2 under "agent". */
+		ld[0].capacity = 0;
+		ld[0].cpu_permille = 1000;
+		bs[0].weight = 1;
+		assert_int_equal(hd_apply_peer(hd, &cs, T0 + 2000), 2);
+		assert_int_equal(hd->be[BE_PROBE].weight,
+				 p == 0 ? 10 : 2);
+		assert_int_equal(hd->be[BE_NONE].weight, 0);
+		hd_free(hd);
+		cfg_free(cfg);
+	}
+}
+
+/* A CacheSnapshot sealed by sender with key, opened by hd at UNIX. */
+static int
+peer_snap(struct hd *hd, const char *sender, const char *hex, uint64_t seq)
+{
+	Halb__Health__CacheSnapshot cs;
+	uint8_t buf[HL_MTU];
+	struct seal_key k;
+	struct hl_opened m;
+	int n, rc;
+
+	key_of(hex, 1, &k);
+	halb__health__cache_snapshot__init(&cs);
+	cs.full = true;
+	cs.generation = 1;
+	n = hl_seal(buf, sizeof(buf), &k, sender, seq, UNIX,
+		    HL_T_CACHE_SNAPSHOT, &cs.base);
+	assert_true(n > 0);
+	rc = hl_open(buf, (size_t)n, hd->keys, hd->replay, UNIX, &m);
+	hl_opened_free(&m);
+	return rc;
+}
+
+/*
+ * Who may send healthd a snapshot (issue 9, item 13): only a peer, with
+ * the pair's own key, and with a seq that its clock could have made.  A
+ * backend host holds its own key and health.key (to check requests):
+ * neither opens a snapshot, whatever name it signs with, and a peer
+ * cannot lift its mark out of reach with a seq near 2^64.
+ */
+static void
+test_peer_keys(void **state)
+{
+	struct halb_cfg *cfg = load_conf("static");
+	struct hd *hd = hd_new(cfg, T0);
+	const uint64_t now_us = UNIX * 1000;
+
+	(void)state;
+	assert_non_null(hd);
+	/* b1's own key: an agent's key never authorises a snapshot. */
+	assert_int_equal(peer_snap(hd, "b1", K_B1, now_us), -SEAL_REJ_ROLE);
+	/* health.key, which b1 holds: as the appliance itself, as a peer. */
+	assert_int_equal(peer_snap(hd, "lb1", K_LB1, now_us),
+			 -SEAL_REJ_UNKNOWN_SENDER);
+	assert_int_equal(peer_snap(hd, "lb2", K_LB1, now_us), -SEAL_REJ_BAD_MAC);
+	/* The pair's key, but a seq far ahead of the clock: refused, and
+	 * the peer's mark stays where its real messages pass. */
+	assert_int_equal(peer_snap(hd, "lb2", K_LB2, UINT64_MAX - 5),
+			 -SEAL_REJ_AHEAD);
+	assert_int_equal(peer_snap(hd, "lb2", K_LB2,
+				   now_us + 60 * 1000000ull), -SEAL_REJ_AHEAD);
+	assert_int_equal(seal_replay_last(hd->replay, "lb2"), 0);
+	assert_int_equal(peer_snap(hd, "lb2", K_LB2, now_us), 0);
+	assert_int_equal(peer_snap(hd, "lb2", K_LB2, now_us + 1), 0);
+	assert_int_equal(seal_replay_last(hd->replay, "lb2"), now_us + 1);
 	hd_free(hd);
 	cfg_free(cfg);
 }
@@ -619,7 +744,7 @@ collect(void *arg, const uint8_t *dg, size_t len)
 
 /* Opens datagram i as the classifier would: lb1's key, sender lb1. */
 static Halb__Health__CacheSnapshot *
-open_snap(struct hl_keyring *kr, struct hl_replay *rp, struct sink *s, int i,
+open_snap(struct seal_keyring *kr, struct seal_replay *rp, struct sink *s, int i,
 	  struct hl_opened *m)
 {
 	assert_int_equal(hl_open(s->dg[i], s->len[i], kr, rp, UNIX, m), 0);
@@ -633,22 +758,22 @@ test_snapshot(void **state)
 {
 	struct halb_cfg *cfg = load_conf("static");
 	struct hd *hd = hd_new(cfg, T0);
-	struct hl_keyring *kr = hl_keyring_new(2);
-	struct hl_replay *rp = hl_replay_new(2, 0);
+	struct seal_keyring *kr = seal_keyring_new(2);
+	struct seal_replay *rp = seal_replay_new(2, 0);
 	Halb__Health__CacheSnapshot *cs;
 	const Halb__Health__BackendState *b;
 	struct hl_opened m;
-	struct hl_key klb, k1;
+	struct seal_key klb, k1;
 	struct sink *s = calloc(1, sizeof(*s));
 	struct rep x;
 
 	(void)state;
 	key_of(K_LB1, 1, &klb);
 	key_of(K_B1, 1, &k1);
-	assert_int_equal(hl_keyring_add(kr, "lb1", &klb), 0);
+	assert_int_equal(seal_keyring_add(kr, "lb1", &klb, SEAL_ROLE_HANDLER), 0);
 
 	/* Nothing known: a full snapshot with no backend, still sent. */
-	assert_int_equal(hd_snap_send(hd, true, 1, T0, UNIX, collect, s), 1);
+	assert_int_equal(hd_snap_send(hd, &cfg->health.key, true, 1, T0, UNIX, collect, s), 1);
 	cs = open_snap(kr, rp, s, 0, &m);
 	assert_true(cs->full);
 	assert_int_equal(cs->generation, 1);
@@ -663,7 +788,7 @@ test_snapshot(void **state)
 
 	/* Full: the three known backends, not the unknown ones. */
 	s->n = 0;
-	assert_int_equal(hd_snap_send(hd, true, 2, T0 + 400, UNIX, collect, s), 1);
+	assert_int_equal(hd_snap_send(hd, &cfg->health.key, true, 2, T0 + 400, UNIX, collect, s), 1);
 	cs = open_snap(kr, rp, s, 0, &m);
 	assert_true(cs->full);
 	assert_int_equal(cs->generation, 2);
@@ -694,14 +819,14 @@ test_snapshot(void **state)
 	/* Delta: only what changed since the last clean. */
 	hd_snap_clean(hd);
 	s->n = 0;
-	assert_int_equal(hd_snap_send(hd, false, 3, T0 + 500, UNIX, collect, s), 0);
+	assert_int_equal(hd_snap_send(hd, &cfg->health.key, false, 3, T0 + 500, UNIX, collect, s), 0);
 	assert_int_equal(s->n, 0);
 	/* fall 3: two failures change nothing, the third does. */
 	hd_probe_result(hd, BE_PROBE, false, T0 + 510);
 	hd_probe_result(hd, BE_PROBE, false, T0 + 520);
-	assert_int_equal(hd_snap_send(hd, false, 3, T0 + 550, UNIX, collect, s), 0);
+	assert_int_equal(hd_snap_send(hd, &cfg->health.key, false, 3, T0 + 550, UNIX, collect, s), 0);
 	hd_probe_result(hd, BE_PROBE, false, T0 + 600);
-	assert_int_equal(hd_snap_send(hd, false, 3, T0 + 600, UNIX, collect, s), 1);
+	assert_int_equal(hd_snap_send(hd, &cfg->health.key, false, 3, T0 + 600, UNIX, collect, s), 1);
 	cs = open_snap(kr, rp, s, 0, &m);
 	assert_false(cs->full);
 	assert_int_equal(cs->generation, 3);
@@ -723,7 +848,7 @@ test_snapshot(void **state)
 		assert_int_equal(m.heartbeat->role, HALB__HEALTH__ROLE__ROLE_HEALTHD);
 		assert_int_equal(m.heartbeat->generation, 3);
 		hl_opened_free(&m);
-		n = hd_report_request(hd, "start-up", UNIX, buf);
+		n = hd_report_request(hd, &cfg->health.key, "start-up", UNIX, buf);
 		assert_true(n > 0);
 		assert_int_equal(hl_open(buf, (size_t)n, kr, rp, UNIX, &m), 0);
 		assert_int_equal(m.type, HL_T_REPORT_REQUEST);
@@ -731,14 +856,14 @@ test_snapshot(void **state)
 		hl_opened_free(&m);
 	}
 	/* Sequence numbers only grow. */
-	assert_true(hl_replay_last(rp, "lb1") == hd->seq);
+	assert_true(seal_replay_last(rp, "lb1") == hd->seq);
 
 	/* Without a key nothing is sealed. */
 	cfg->health.key.len = 0;
-	assert_int_equal(hd_snap_send(hd, true, 4, T0, UNIX, collect, s), -ENOKEY);
+	assert_int_equal(hd_snap_send(hd, &cfg->health.key, true, 4, T0, UNIX, collect, s), -ENOKEY);
 	free(s);
-	hl_keyring_free(kr);
-	hl_replay_free(rp);
+	seal_keyring_free(kr);
+	seal_replay_free(rp);
 	hd_free(hd);
 	cfg_free(cfg);
 }
@@ -748,13 +873,13 @@ static void
 test_snapshot_parts(void **state)
 {
 	char path[] = "/tmp/halb-test-parts-XXXXXX";
-	struct hl_keyring *kr = hl_keyring_new(1);
-	struct hl_replay *rp = hl_replay_new(1, 0);
+	struct seal_keyring *kr = seal_keyring_new(1);
+	struct seal_replay *rp = seal_replay_new(1, 0);
 	struct sink *s = calloc(1, sizeof(*s));
 	bool seen[250] = { false };
 	struct halb_cfg *cfg;
 	struct hl_opened m;
-	struct hl_key klb;
+	struct seal_key klb;
 	struct hd *hd;
 	uint32_t i, total = 0, parts = 0;
 	FILE *f;
@@ -781,9 +906,9 @@ test_snapshot_parts(void **state)
 	for (i = 0; i < 250; i++)
 		hd_probe_result(hd, i, true, T0 + i);
 	key_of(K_LB1, 1, &klb);
-	assert_int_equal(hl_keyring_add(kr, "lb1", &klb), 0);
+	assert_int_equal(seal_keyring_add(kr, "lb1", &klb, SEAL_ROLE_HANDLER), 0);
 
-	n = hd_snap_send(hd, true, 9, T0 + 1000, UNIX, collect, s);
+	n = hd_snap_send(hd, &cfg->health.key, true, 9, T0 + 1000, UNIX, collect, s);
 	assert_true(n > 1);
 	assert_int_equal(s->n, n);
 	for (p = 0; p < n; p++) {
@@ -811,10 +936,85 @@ test_snapshot_parts(void **state)
 	assert_int_equal(parts, (uint32_t)n);
 	assert_int_equal(total, 250);
 	free(s);
-	hl_keyring_free(kr);
-	hl_replay_free(rp);
+	seal_keyring_free(kr);
+	seal_replay_free(rp);
 	hd_free(hd);
 	cfg_free(cfg);
+}
+
+/* ---- sockets ---- */
+
+/*
+ * healthd's and the agents' UDP listener (hlu_udp_bind) on the wildcard
+ * address: no other socket may bind its port on a specific address, with
+ * or without SO_REUSEADDR or SO_REUSEPORT, where, being more specific,
+ * it would take the reports (issue 9, item 15).
+ */
+static void
+test_udp_exclusive(void **state)
+{
+	static const int opts[] = { 0, SO_REUSEADDR, SO_REUSEPORT };
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct halb_ip any;
+	socklen_t sl = sizeof(sin);
+	unsigned int i;
+	int fd, thief, one = 1;
+
+	(void)state;
+	assert_int_equal(halb_ip_parse("0.0.0.0", &any), 0);
+	/* A free port: the kernel's pick, released, then ours. */
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &sl), 0);
+	close(fd);
+	fd = hlu_udp_bind(&any, ntohs(sin.sin_port));
+	assert_true(fd >= 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		thief = socket(AF_INET, SOCK_DGRAM, 0);
+		assert_true(thief >= 0);
+		if (opts[i] != 0)
+			assert_int_equal(setsockopt(thief, SOL_SOCKET, opts[i],
+						    &one, sizeof(one)), 0);
+		errno = 0;
+		assert_int_equal(bind(thief, (struct sockaddr *)&sin,
+				      sizeof(sin)), -1);
+		assert_int_equal(errno, EADDRINUSE);
+		close(thief);
+	}
+	close(fd);
+}
+
+/* ---- the weight policy's bounds ---- */
+
+static void
+test_clamp(void **state)
+{
+	uint32_t w;
+
+	(void)state;
+	w = 5;
+	hd_clamp_weight(&w, 1, 100);
+	assert_int_equal(w, 5);
+	w = 0;
+	hd_clamp_weight(&w, 1, 100);
+	assert_int_equal(w, 1);
+	w = 1000;
+	hd_clamp_weight(&w, 1, 100);
+	assert_int_equal(w, 100);
+	w = UINT32_MAX;
+	hd_clamp_weight(&w, 0, UINT32_MAX);
+	assert_int_equal(w, UINT32_MAX);
+	w = 0;
+	hd_clamp_weight(&w, 0, 0);
+	assert_int_equal(w, 0);
+	w = 7;
+	hd_clamp_weight(&w, 10, 10);
+	assert_int_equal(w, 10);
+	w = 7;
+	hd_clamp_weight(&w, 20, 10); /* inverted bounds: max wins */
+	assert_int_equal(w, 10);
 }
 
 /* ---- status ---- */
@@ -826,7 +1026,7 @@ test_status(void **state)
 	struct hd *hd = hd_new(cfg, T0);
 	char *out = NULL, *line;
 	size_t len = 0;
-	struct hl_key k1;
+	struct seal_key k1;
 	struct rep x;
 	int lines = 0;
 	FILE *f;
@@ -837,7 +1037,7 @@ test_status(void **state)
 	set_item(&x, 0, "web", "10.0.0.11", 80, HD_UP);
 	x.s[0].reason = (char *)(uintptr_t)"quote\" and \\ and \n";
 	assert_int_equal(deliver(hd, &x, "b1", &k1, 1, T0 + 100), 0);
-	hd->c.rejected[HL_REJ_BAD_MAC] = 3;
+	hd->c.rejected[SEAL_REJ_BAD_MAC] = 3;
 	f = open_memstream(&out, &len);
 	assert_int_equal(hd_status_write(hd, T0 + 350, f), 0);
 	fclose(f);
@@ -871,8 +1071,12 @@ main(void)
 		cmocka_unit_test(test_report),
 		cmocka_unit_test(test_policy_in_cache),
 		cmocka_unit_test(test_peer),
+		cmocka_unit_test(test_peer_policy),
+		cmocka_unit_test(test_peer_keys),
 		cmocka_unit_test(test_snapshot),
 		cmocka_unit_test(test_snapshot_parts),
+		cmocka_unit_test(test_udp_exclusive),
+		cmocka_unit_test(test_clamp),
 		cmocka_unit_test(test_status),
 	};
 

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The health/load message protocol (src/hl_msg.c): round trips of every
+ * The health/load message protocol (src/core/hl_msg.c): round trips of every
  * message type; the MAC input pinned against an independent computation
  * of the documented concatenation; every byte tampered, every truncation,
  * wrong and unknown keys, replays, stale and future timestamps, a host
  * speaking for another, oversize and garbled datagrams and payloads all
- * refused, with the replay state untouched by refusals; keyring, replay
- * table and weight clamping.
+ * refused, with the replay state untouched by refusals; the replay
+ * table.  The keyring, the registry and the roles are test_seal.c's;
+ * weight clamping test_health.c's.
  */
 #include <errno.h>
 #include <limits.h>
@@ -24,17 +25,18 @@
 #include <openssl/hmac.h>
 
 #include "halb/hl_msg.h"
+#include "halb_seal.pb-c.h"
 
 #define NOW 1700000000000ull
 
 struct fix {
-	struct hl_keyring *kr;
-	struct hl_replay *rp;
-	struct hl_key web1, web2, hd;
+	struct seal_keyring *kr;
+	struct seal_replay *rp;
+	struct seal_key web1, web2, hd;
 };
 
 static void
-mk_key(struct hl_key *k, uint32_t id, uint8_t fill, uint32_t len)
+mk_key(struct seal_key *k, uint32_t id, uint8_t fill, uint32_t len)
 {
 	uint32_t i;
 
@@ -54,13 +56,16 @@ setup(void **state)
 	mk_key(&f->web1, 1, 0x10, 32);
 	mk_key(&f->web2, 1, 0x50, 16);
 	mk_key(&f->hd, 7, 0x90, 64);
-	f->kr = hl_keyring_new(8);
-	f->rp = hl_replay_new(8, 0);
+	f->kr = seal_keyring_new(8);
+	f->rp = seal_replay_new(8, 0);
 	assert_non_null(f->kr);
 	assert_non_null(f->rp);
-	assert_int_equal(hl_keyring_add(f->kr, "web1", &f->web1), 0);
-	assert_int_equal(hl_keyring_add(f->kr, "web2", &f->web2), 0);
-	assert_int_equal(hl_keyring_add(f->kr, "healthd-a", &f->hd), 0);
+	assert_int_equal(seal_keyring_add(f->kr, "web1", &f->web1,
+					  SEAL_ROLE_AGENT), 0);
+	assert_int_equal(seal_keyring_add(f->kr, "web2", &f->web2,
+					  SEAL_ROLE_AGENT), 0);
+	assert_int_equal(seal_keyring_add(f->kr, "healthd-a", &f->hd,
+					  SEAL_ROLE_HANDLER | SEAL_ROLE_PEER), 0);
 	*state = f;
 	return 0;
 }
@@ -70,8 +75,8 @@ teardown(void **state)
 {
 	struct fix *f = *state;
 
-	hl_keyring_free(f->kr);
-	hl_replay_free(f->rp);
+	seal_keyring_free(f->kr);
+	seal_replay_free(f->rp);
 	free(f);
 	return 0;
 }
@@ -119,7 +124,7 @@ mk_report(struct report *x, const char *host, uint64_t seq, uint64_t ts)
 
 /* web1 reporting for host at seq/ts. */
 static int
-seal_report(uint8_t *buf, const struct hl_key *key, const char *sender,
+seal_report(uint8_t *buf, const struct seal_key *key, const char *sender,
 	    const char *host, uint64_t seq, uint64_t ts)
 {
 	struct report x;
@@ -185,7 +190,7 @@ test_roundtrip_report(void **state)
 	hl_opened_free(&o);
 	assert_null(o.msg);
 	hl_opened_free(&o); /* twice is harmless */
-	assert_int_equal(hl_replay_last(f->rp, "web1"), 42);
+	assert_int_equal(seal_replay_last(f->rp, "web1"), 42);
 }
 
 static void
@@ -323,7 +328,7 @@ test_roundtrip_ack_heartbeat(void **state)
 	assert_int_equal(o.heartbeat->role, HALB__HEALTH__ROLE__ROLE_HEALTHD);
 	assert_true(o.heartbeat->generation == 123456789012ull);
 	hl_opened_free(&o);
-	assert_int_equal(hl_replay_last(f->rp, "healthd-a"), 11);
+	assert_int_equal(seal_replay_last(f->rp, "healthd-a"), 11);
 }
 
 /* ---- the MAC input, as docs/HEALTH-PROTOCOL.md defines it ---- */
@@ -345,13 +350,13 @@ test_mac_input(void **state)
 	uint8_t buf[HL_MAX_DATAGRAM], in[HL_MAX_DATAGRAM + 128], *p = in;
 	uint8_t mac[32];
 	unsigned int mlen = 0;
-	Halb__Health__Envelope *env;
+	Halb__Seal__Envelope *env;
 	int n;
 
 	n = seal_report(buf, &f->web1, "web1", "web1", 0x0102030405060708ull,
 			NOW);
 	assert_true(n > 0);
-	env = halb__health__envelope__unpack(NULL, (size_t)n, buf);
+	env = halb__seal__envelope__unpack(NULL, (size_t)n, buf);
 	assert_non_null(env);
 	assert_int_equal(env->version, 1);
 	assert_int_equal(env->hmac.len, 32);
@@ -373,7 +378,7 @@ test_mac_input(void **state)
 			     (size_t)(p - in), mac, &mlen));
 	assert_int_equal(mlen, 32);
 	assert_memory_equal(mac, env->hmac.data, 32);
-	halb__health__envelope__free_unpacked(env, NULL);
+	halb__seal__envelope__free_unpacked(env, NULL);
 }
 
 /* ---- refusals ---- */
@@ -381,8 +386,8 @@ test_mac_input(void **state)
 static bool
 is_tamper_reason(int rc)
 {
-	return rc == -HL_REJ_BAD_MAC || rc == -HL_REJ_GARBLED ||
-	       rc == -HL_REJ_VERSION || rc == -HL_REJ_UNKNOWN_SENDER;
+	return rc == -SEAL_REJ_BAD_MAC || rc == -SEAL_REJ_GARBLED ||
+	       rc == -SEAL_REJ_VERSION || rc == -SEAL_REJ_UNKNOWN_SENDER;
 }
 
 static void
@@ -391,7 +396,7 @@ test_tamper_every_byte(void **state)
 	static const uint8_t masks[] = { 0x01, 0x02, 0x10, 0x80, 0xff };
 	struct fix *f = *state;
 	uint8_t buf[HL_MAX_DATAGRAM], t[HL_MAX_DATAGRAM];
-	unsigned int cnt[HL_REJ__COUNT] = { 0 };
+	unsigned int cnt[SEAL_REJ__COUNT] = { 0 };
 	size_t i, m;
 	int n, rc;
 
@@ -404,17 +409,17 @@ test_tamper_every_byte(void **state)
 			rc = open1(f, t, (size_t)n, NOW);
 			if (!is_tamper_reason(rc))
 				fail_msg("byte %zu ^ 0x%02x: %s", i, masks[m],
-					 hl_reject_name(rc));
+					 seal_reject_name(rc));
 			cnt[-rc]++;
 		}
 	}
 	/* The MAC and the decoder both did real work. */
-	assert_true(cnt[HL_REJ_BAD_MAC] > 0);
-	assert_true(cnt[HL_REJ_GARBLED] > 0);
+	assert_true(cnt[SEAL_REJ_BAD_MAC] > 0);
+	assert_true(cnt[SEAL_REJ_GARBLED] > 0);
 	/* Nothing moved: the untouched datagram still opens, once. */
-	assert_int_equal(hl_replay_last(f->rp, "web1"), 0);
+	assert_int_equal(seal_replay_last(f->rp, "web1"), 0);
 	assert_int_equal(open1(f, buf, (size_t)n, NOW), 0);
-	assert_int_equal(open1(f, buf, (size_t)n, NOW), -HL_REJ_REPLAY);
+	assert_int_equal(open1(f, buf, (size_t)n, NOW), -SEAL_REJ_REPLAY);
 }
 
 static void
@@ -422,21 +427,21 @@ test_wrong_key(void **state)
 {
 	struct fix *f = *state;
 	uint8_t buf[HL_MAX_DATAGRAM];
-	struct hl_key k = f->web1;
+	struct seal_key k = f->web1;
 	int n;
 
 	k.bytes[5] ^= 1;                      /* same id, other bytes */
 	n = seal_report(buf, &k, "web1", "web1", 1, NOW);
-	assert_int_equal(open1(f, buf, (size_t)n, NOW), -HL_REJ_BAD_MAC);
+	assert_int_equal(open1(f, buf, (size_t)n, NOW), -SEAL_REJ_BAD_MAC);
 	/* web2's key for web1's name. */
 	n = seal_report(buf, &f->web2, "web1", "web1", 1, NOW);
-	assert_int_equal(open1(f, buf, (size_t)n, NOW), -HL_REJ_BAD_MAC);
+	assert_int_equal(open1(f, buf, (size_t)n, NOW), -SEAL_REJ_BAD_MAC);
 	/* A key id web1 has no key for. */
 	k = f->web1;
 	k.id = 2;
 	n = seal_report(buf, &k, "web1", "web1", 1, NOW);
-	assert_int_equal(open1(f, buf, (size_t)n, NOW), -HL_REJ_UNKNOWN_SENDER);
-	assert_int_equal(hl_replay_last(f->rp, "web1"), 0);
+	assert_int_equal(open1(f, buf, (size_t)n, NOW), -SEAL_REJ_UNKNOWN_SENDER);
+	assert_int_equal(seal_replay_last(f->rp, "web1"), 0);
 }
 
 static void
@@ -448,8 +453,8 @@ test_unknown_sender(void **state)
 
 	n = seal_report(buf, &f->web1, "intruder", "intruder", 1, NOW);
 	assert_true(n > 0);
-	assert_int_equal(open1(f, buf, (size_t)n, NOW), -HL_REJ_UNKNOWN_SENDER);
-	assert_int_equal(hl_replay_last(f->rp, "intruder"), 0);
+	assert_int_equal(open1(f, buf, (size_t)n, NOW), -SEAL_REJ_UNKNOWN_SENDER);
+	assert_int_equal(seal_replay_last(f->rp, "intruder"), 0);
 }
 
 static void
@@ -461,29 +466,29 @@ test_replay(void **state)
 
 	na = seal_report(a, &f->web1, "web1", "web1", 10, NOW);
 	assert_int_equal(open1(f, a, (size_t)na, NOW), 0);
-	assert_int_equal(open1(f, a, (size_t)na, NOW), -HL_REJ_REPLAY);
-	assert_int_equal(open1(f, a, (size_t)na, NOW + 1), -HL_REJ_REPLAY);
+	assert_int_equal(open1(f, a, (size_t)na, NOW), -SEAL_REJ_REPLAY);
+	assert_int_equal(open1(f, a, (size_t)na, NOW + 1), -SEAL_REJ_REPLAY);
 	nb = seal_report(b, &f->web1, "web1", "web1", 9, NOW);
-	assert_int_equal(open1(f, b, (size_t)nb, NOW), -HL_REJ_REPLAY);
-	assert_int_equal(hl_replay_last(f->rp, "web1"), 10);
+	assert_int_equal(open1(f, b, (size_t)nb, NOW), -SEAL_REJ_REPLAY);
+	assert_int_equal(seal_replay_last(f->rp, "web1"), 10);
 
 	/* A refused message with a higher seq does not move the mark. */
 	nb = seal_report(b, &f->web1, "web1", "web1", 20, NOW - 60000);
-	assert_int_equal(open1(f, b, (size_t)nb, NOW), -HL_REJ_STALE);
-	assert_int_equal(hl_replay_last(f->rp, "web1"), 10);
+	assert_int_equal(open1(f, b, (size_t)nb, NOW), -SEAL_REJ_STALE);
+	assert_int_equal(seal_replay_last(f->rp, "web1"), 10);
 	nb = seal_report(b, &f->web1, "web1", "web2", 30, NOW);
-	assert_int_equal(open1(f, b, (size_t)nb, NOW), -HL_REJ_IDENTITY);
-	assert_int_equal(hl_replay_last(f->rp, "web1"), 10);
+	assert_int_equal(open1(f, b, (size_t)nb, NOW), -SEAL_REJ_IDENTITY);
+	assert_int_equal(seal_replay_last(f->rp, "web1"), 10);
 	nb = seal_report(b, &f->web1, "web1", "web1", 15, NOW);
 	assert_int_equal(open1(f, b, (size_t)nb, NOW), 0);
-	assert_int_equal(hl_replay_last(f->rp, "web1"), 15);
+	assert_int_equal(seal_replay_last(f->rp, "web1"), 15);
 
 	/* Sequence numbers are per sender. */
 	nb = seal_report(b, &f->web2, "web2", "web2", 1, NOW);
 	assert_int_equal(open1(f, b, (size_t)nb, NOW), 0);
-	assert_int_equal(hl_replay_last(f->rp, "web2"), 1);
-	assert_int_equal(hl_replay_last(f->rp, "web1"), 15);
-	assert_int_equal(hl_replay_last(f->rp, "nobody"), 0);
+	assert_int_equal(seal_replay_last(f->rp, "web2"), 1);
+	assert_int_equal(seal_replay_last(f->rp, "web1"), 15);
+	assert_int_equal(seal_replay_last(f->rp, "nobody"), 0);
 }
 
 static void
@@ -491,19 +496,19 @@ test_stale(void **state)
 {
 	struct fix *f = *state;
 	uint8_t buf[HL_MAX_DATAGRAM];
-	struct hl_replay *rp;
+	struct seal_replay *rp;
 	struct hl_opened o;
 	int n;
 
 	n = seal_report(buf, &f->web1, "web1", "web1", 1, NOW - 5001);
-	assert_int_equal(open1(f, buf, (size_t)n, NOW), -HL_REJ_STALE);
+	assert_int_equal(open1(f, buf, (size_t)n, NOW), -SEAL_REJ_STALE);
 	n = seal_report(buf, &f->web1, "web1", "web1", 2, NOW + 5001);
-	assert_int_equal(open1(f, buf, (size_t)n, NOW), -HL_REJ_STALE);
+	assert_int_equal(open1(f, buf, (size_t)n, NOW), -SEAL_REJ_STALE);
 	n = seal_report(buf, &f->web1, "web1", "web1", 3, 0);
-	assert_int_equal(open1(f, buf, (size_t)n, NOW), -HL_REJ_STALE);
+	assert_int_equal(open1(f, buf, (size_t)n, NOW), -SEAL_REJ_STALE);
 	n = seal_report(buf, &f->web1, "web1", "web1", 4, UINT64_MAX);
-	assert_int_equal(open1(f, buf, (size_t)n, NOW), -HL_REJ_STALE);
-	assert_int_equal(hl_replay_last(f->rp, "web1"), 0);
+	assert_int_equal(open1(f, buf, (size_t)n, NOW), -SEAL_REJ_STALE);
+	assert_int_equal(seal_replay_last(f->rp, "web1"), 0);
 	/* The bounds themselves are inside. */
 	n = seal_report(buf, &f->web1, "web1", "web1", 5, NOW - 5000);
 	assert_int_equal(open1(f, buf, (size_t)n, NOW), 0);
@@ -511,18 +516,18 @@ test_stale(void **state)
 	assert_int_equal(open1(f, buf, (size_t)n, NOW), 0);
 
 	/* A configured window. */
-	rp = hl_replay_new(4, 200);
+	rp = seal_replay_new(4, 200);
 	assert_non_null(rp);
 	n = seal_report(buf, &f->web1, "web1", "web1", 7, NOW - 201);
 	assert_int_equal(hl_open(buf, (size_t)n, f->kr, rp, NOW, &o),
-			 -HL_REJ_STALE);
+			 -SEAL_REJ_STALE);
 	n = seal_report(buf, &f->web1, "web1", "web1", 8, NOW + 201);
 	assert_int_equal(hl_open(buf, (size_t)n, f->kr, rp, NOW, &o),
-			 -HL_REJ_STALE);
+			 -SEAL_REJ_STALE);
 	n = seal_report(buf, &f->web1, "web1", "web1", 9, NOW - 200);
 	assert_int_equal(hl_open(buf, (size_t)n, f->kr, rp, NOW, &o), 0);
 	hl_opened_free(&o);
-	hl_replay_free(rp);
+	seal_replay_free(rp);
 }
 
 static void
@@ -535,13 +540,13 @@ test_identity(void **state)
 	/* web1, with its own valid key, reports for web2. */
 	n = seal_report(buf, &f->web1, "web1", "web2", 1, NOW);
 	assert_true(n > 0);
-	assert_int_equal(open1(f, buf, (size_t)n, NOW), -HL_REJ_IDENTITY);
+	assert_int_equal(open1(f, buf, (size_t)n, NOW), -SEAL_REJ_IDENTITY);
 	n = seal_report(buf, &f->web1, "web1", "web10", 2, NOW);
-	assert_int_equal(open1(f, buf, (size_t)n, NOW), -HL_REJ_IDENTITY);
+	assert_int_equal(open1(f, buf, (size_t)n, NOW), -SEAL_REJ_IDENTITY);
 	n = seal_report(buf, &f->web1, "web1", "web", 3, NOW);
-	assert_int_equal(open1(f, buf, (size_t)n, NOW), -HL_REJ_IDENTITY);
-	assert_int_equal(hl_replay_last(f->rp, "web1"), 0);
-	assert_int_equal(hl_replay_last(f->rp, "web2"), 0);
+	assert_int_equal(open1(f, buf, (size_t)n, NOW), -SEAL_REJ_IDENTITY);
+	assert_int_equal(seal_replay_last(f->rp, "web1"), 0);
+	assert_int_equal(seal_replay_last(f->rp, "web2"), 0);
 }
 
 static void
@@ -558,8 +563,8 @@ test_oversize(void **state)
 	n = seal_report(big, &f->web1, "web1", "web1", 1, NOW);
 	assert_true(n > 0);
 	assert_int_equal(open1(f, big, HL_MAX_DATAGRAM + 1, NOW),
-			 -HL_REJ_OVERSIZE);
-	assert_int_equal(open1(f, big, SIZE_MAX, NOW), -HL_REJ_OVERSIZE);
+			 -SEAL_REJ_OVERSIZE);
+	assert_int_equal(open1(f, big, SIZE_MAX, NOW), -SEAL_REJ_OVERSIZE);
 	free(big);
 
 	/* Sealing into too small a buffer. */
@@ -618,7 +623,7 @@ test_truncated(void **state)
 			fail_msg("truncated to %zu of %d accepted", len, n);
 		free(p);
 	}
-	assert_int_equal(hl_replay_last(f->rp, "web1"), 0);
+	assert_int_equal(seal_replay_last(f->rp, "web1"), 0);
 	assert_int_equal(open1(f, buf, (size_t)n, NOW), 0);
 }
 
@@ -627,21 +632,21 @@ static size_t
 pack_env(uint8_t *out, uint32_t version, uint32_t type, const uint8_t *mac,
 	 size_t maclen)
 {
-	Halb__Health__Envelope env;
+	Halb__Seal__Envelope env;
 	uint8_t m[64];
 	char who[] = "web1";
 
 	memcpy(m, mac, maclen);
-	halb__health__envelope__init(&env);
+	halb__seal__envelope__init(&env);
 	env.version = version;
 	env.sender = who;
 	env.key_id = 1;
 	env.seq = 1;
 	env.timestamp_ms = NOW;
-	env.type = (Halb__Health__MsgType)type;
+	env.type = type;
 	env.hmac.len = maclen;
 	env.hmac.data = m;
-	return halb__health__envelope__pack(&env, out);
+	return halb__seal__envelope__pack(&env, out);
 }
 
 static void
@@ -654,31 +659,31 @@ test_garbled(void **state)
 	size_t n;
 	int s;
 
-	assert_int_equal(open1(f, junk, sizeof(junk), NOW), -HL_REJ_GARBLED);
-	assert_int_equal(open1(f, NULL, 0, NOW), -HL_REJ_GARBLED);
+	assert_int_equal(open1(f, junk, sizeof(junk), NOW), -SEAL_REJ_GARBLED);
+	assert_int_equal(open1(f, NULL, 0, NOW), -SEAL_REJ_GARBLED);
 
 	n = pack_env(buf, 2, HL_T_HEARTBEAT, zero, 32);
-	assert_int_equal(open1(f, buf, n, NOW), -HL_REJ_VERSION);
+	assert_int_equal(open1(f, buf, n, NOW), -SEAL_REJ_VERSION);
 	n = pack_env(buf, 0, HL_T_HEARTBEAT, zero, 32);
-	assert_int_equal(open1(f, buf, n, NOW), -HL_REJ_VERSION);
+	assert_int_equal(open1(f, buf, n, NOW), -SEAL_REJ_VERSION);
 	n = pack_env(buf, 1, HL_T_HEARTBEAT, zero, 31);
-	assert_int_equal(open1(f, buf, n, NOW), -HL_REJ_GARBLED);
+	assert_int_equal(open1(f, buf, n, NOW), -SEAL_REJ_GARBLED);
 	n = pack_env(buf, 1, 0, zero, 32);
-	assert_int_equal(open1(f, buf, n, NOW), -HL_REJ_GARBLED);
+	assert_int_equal(open1(f, buf, n, NOW), -SEAL_REJ_GARBLED);
 	n = pack_env(buf, 1, 6, zero, 32);
-	assert_int_equal(open1(f, buf, n, NOW), -HL_REJ_GARBLED);
+	assert_int_equal(open1(f, buf, n, NOW), -SEAL_REJ_GARBLED);
 	n = pack_env(buf, 1, HL_T_HEARTBEAT, zero, 32);
-	assert_int_equal(open1(f, buf, n, NOW), -HL_REJ_BAD_MAC);
+	assert_int_equal(open1(f, buf, n, NOW), -SEAL_REJ_BAD_MAC);
 
 	/* A valid datagram made non-canonical in ways that keep its fields. */
 	s = seal_report(buf, &f->web1, "web1", "web1", 1, NOW);
 	assert_true(s > 0);
 	buf[s] = 0x08; /* field 1 (version) again, = 1 */
 	buf[s + 1] = 0x01;
-	assert_int_equal(open1(f, buf, (size_t)s + 2, NOW), -HL_REJ_GARBLED);
+	assert_int_equal(open1(f, buf, (size_t)s + 2, NOW), -SEAL_REJ_GARBLED);
 	buf[s] = 0x48; /* field 9, unknown, varint 0 */
 	buf[s + 1] = 0x00;
-	assert_int_equal(open1(f, buf, (size_t)s + 2, NOW), -HL_REJ_GARBLED);
+	assert_int_equal(open1(f, buf, (size_t)s + 2, NOW), -SEAL_REJ_GARBLED);
 	/* Same size, same fields, other order: version after sender. */
 	assert_int_equal(buf[0], 0x08);
 	assert_int_equal(buf[2], 0x12);
@@ -690,7 +695,7 @@ test_garbled(void **state)
 		r[6] = 0x08;
 		r[7] = 0x01;
 		memcpy(r + 8, buf + 8, (size_t)s - 8);
-		assert_int_equal(open1(f, r, (size_t)s, NOW), -HL_REJ_GARBLED);
+		assert_int_equal(open1(f, r, (size_t)s, NOW), -SEAL_REJ_GARBLED);
 	}
 	assert_int_equal(open1(f, buf, (size_t)s, NOW), 0);
 }
@@ -710,10 +715,11 @@ test_bad_payload(void **state)
 	n = hl_seal_raw(buf, sizeof(buf), &f->web1, "web1", seq++, NOW,
 			HL_T_HOST_REPORT, junk, sizeof(junk));
 	assert_true(n > 0);
-	assert_int_equal(open1(f, buf, (size_t)n, NOW), -HL_REJ_PAYLOAD);
-	n = hl_seal_raw(buf, sizeof(buf), &f->web1, "web1", seq++, NOW,
+	assert_int_equal(open1(f, buf, (size_t)n, NOW), -SEAL_REJ_PAYLOAD);
+	/* (a snapshot is healthd's to send: an agent's is refused as role) */
+	n = hl_seal_raw(buf, sizeof(buf), &f->hd, "healthd-a", seq++, NOW,
 			HL_T_CACHE_SNAPSHOT, junk, sizeof(junk));
-	assert_int_equal(open1(f, buf, (size_t)n, NOW), -HL_REJ_PAYLOAD);
+	assert_int_equal(open1(f, buf, (size_t)n, NOW), -SEAL_REJ_PAYLOAD);
 
 #define BAD_REPORT(what)                                                   \
 	do {                                                               \
@@ -723,7 +729,7 @@ test_bad_payload(void **state)
 			    HL_T_HOST_REPORT, &x.r.base);                  \
 		seq++;                                                     \
 		assert_true(n > 0);                                        \
-		if (open1(f, buf, (size_t)n, NOW) != -HL_REJ_PAYLOAD)      \
+		if (open1(f, buf, (size_t)n, NOW) != -SEAL_REJ_PAYLOAD)      \
 			fail_msg("accepted: %s", #what);                   \
 	} while (0)
 
@@ -748,13 +754,13 @@ test_bad_payload(void **state)
 	ack.acked_seq = 1;
 	n = hl_seal(buf, sizeof(buf), &f->web1, "web1", seq++, NOW, HL_T_ACK,
 		    &ack.base);
-	assert_int_equal(open1(f, buf, (size_t)n, NOW), -HL_REJ_PAYLOAD);
+	assert_int_equal(open1(f, buf, (size_t)n, NOW), -SEAL_REJ_PAYLOAD);
 	halb__health__heartbeat__init(&hb);
 	hb.role = (Halb__Health__Role)4;
 	n = hl_seal(buf, sizeof(buf), &f->web1, "web1", seq++, NOW,
 		    HL_T_HEARTBEAT, &hb.base);
-	assert_int_equal(open1(f, buf, (size_t)n, NOW), -HL_REJ_PAYLOAD);
-	assert_int_equal(hl_replay_last(f->rp, "web1"), 0);
+	assert_int_equal(open1(f, buf, (size_t)n, NOW), -SEAL_REJ_PAYLOAD);
+	assert_int_equal(seal_replay_last(f->rp, "web1"), 0);
 
 	/* A reason at the limit passes, one byte more does not. */
 	{
@@ -766,7 +772,7 @@ test_bad_payload(void **state)
 		x.s[1].reason = r;
 		n = hl_seal(buf, sizeof(buf), &f->web1, "web1", seq, NOW,
 			    HL_T_HOST_REPORT, &x.r.base);
-		assert_int_equal(open1(f, buf, (size_t)n, NOW), -HL_REJ_PAYLOAD);
+		assert_int_equal(open1(f, buf, (size_t)n, NOW), -SEAL_REJ_PAYLOAD);
 		seq++;
 		r[HL_REASON_MAX] = '\0';
 		mk_report(&x, "web1", seq, NOW);
@@ -819,7 +825,7 @@ test_seal_args(void **state)
 	struct fix *f = *state;
 	uint8_t buf[HL_MAX_DATAGRAM];
 	Halb__Health__Heartbeat hb;
-	struct hl_key k = f->web1;
+	struct seal_key k = f->web1;
 	struct report x;
 
 	halb__health__heartbeat__init(&hb);
@@ -846,78 +852,58 @@ test_seal_args(void **state)
 				 HL_T_HEARTBEAT, NULL), -EINVAL);
 	assert_int_equal(hl_seal_raw(buf, sizeof(buf), &k, "web1", 1, NOW,
 				     HL_T_HEARTBEAT, NULL, 1), -EINVAL);
-	k.len = HL_KEY_MIN - 1;
+	k.len = SEAL_KEY_MIN - 1;
 	assert_int_equal(hl_seal(buf, sizeof(buf), &k, "web1", 1, NOW,
 				 HL_T_HEARTBEAT, &hb.base), -EINVAL);
-	k.len = HL_KEY_MAX + 1;
+	k.len = SEAL_KEY_MAX + 1;
 	assert_int_equal(hl_seal(buf, sizeof(buf), &k, "web1", 1, NOW,
 				 HL_T_HEARTBEAT, &hb.base), -EINVAL);
 	/* A 63-byte sender is the longest. */
-	k.len = HL_KEY_MAX;
+	k.len = SEAL_KEY_MAX;
 	assert_true(hl_seal(buf, sizeof(buf), &k,
 			    "012345678901234567890123456789012345678901234567890123456789012",
 			    1, NOW, HL_T_HEARTBEAT, &hb.base) > 0);
 }
 
+/* Who may send what: an agent's key opens only what agents send, so a
+ * backend host cannot sign a snapshot or a request, whatever name it
+ * gives; nor can a healthd key send a host report.  Refused after the
+ * MAC, before the replay state moves. */
 static void
-test_keyring(void **state)
+test_roles(void **state)
 {
-	struct hl_keyring *kr;
-	struct hl_key k;
-	const struct hl_key *g;
-	char name[16];
-	int i;
+	struct fix *f = *state;
+	uint8_t buf[HL_MAX_DATAGRAM];
+	Halb__Health__CacheSnapshot cs;
+	Halb__Health__ReportRequest rq;
+	Halb__Health__Heartbeat hb;
+	int n;
 
-	(void)state;
-	assert_null(hl_keyring_new(0));
-	assert_int_equal(errno, EINVAL);
-	kr = hl_keyring_new(3);
-	assert_non_null(kr);
-	mk_key(&k, 1, 1, 16);
-	assert_int_equal(hl_keyring_add(kr, "a", &k), 0);
-	assert_int_equal(hl_keyring_add(kr, "a", &k), -EEXIST);
-	k.id = 2;
-	k.bytes[0] = 0xaa;
-	assert_int_equal(hl_keyring_add(kr, "a", &k), 0); /* rotation */
-	k.len = 15;
-	assert_int_equal(hl_keyring_add(kr, "b", &k), -EINVAL);
-	k.len = 65;
-	assert_int_equal(hl_keyring_add(kr, "b", &k), -EINVAL);
-	k.len = 64;
-	assert_int_equal(hl_keyring_add(kr, "", &k), -EINVAL);
-	assert_int_equal(hl_keyring_add(kr, NULL, &k), -EINVAL);
-	assert_int_equal(hl_keyring_add(kr, "b", NULL), -EINVAL);
-	assert_int_equal(hl_keyring_add(kr, "b", &k), 0);
-	assert_int_equal(hl_keyring_add(kr, "c", &k), -ENOSPC);
-	g = hl_keyring_find(kr, "a", 1);
-	assert_non_null(g);
-	assert_int_equal(g->bytes[0], 1);
-	g = hl_keyring_find(kr, "a", 2);
-	assert_non_null(g);
-	assert_int_equal(g->bytes[0], 0xaa);
-	assert_null(hl_keyring_find(kr, "a", 3));
-	assert_null(hl_keyring_find(kr, "c", 2));
-	assert_non_null(hl_keyring_find(kr, "b", 2));
-	hl_keyring_free(kr);
-	hl_keyring_free(NULL);
-
-	/* Many senders: every one is found with its own key. */
-	kr = hl_keyring_new(500);
-	assert_non_null(kr);
-	for (i = 0; i < 500; i++) {
-		snprintf(name, sizeof(name), "host%d", i);
-		mk_key(&k, (uint32_t)i, (uint8_t)i, 16 + (uint32_t)(i % 49));
-		assert_int_equal(hl_keyring_add(kr, name, &k), 0);
-	}
-	for (i = 0; i < 500; i++) {
-		snprintf(name, sizeof(name), "host%d", i);
-		g = hl_keyring_find(kr, name, (uint32_t)i);
-		assert_non_null(g);
-		assert_int_equal(g->len, 16 + i % 49);
-		assert_int_equal(g->bytes[0], (uint8_t)i);
-		assert_null(hl_keyring_find(kr, name, (uint32_t)i + 1));
-	}
-	hl_keyring_free(kr);
+	halb__health__cache_snapshot__init(&cs);
+	cs.full = true;
+	n = hl_seal(buf, HL_MTU, &f->web1, "web1", 10, NOW,
+		    HL_T_CACHE_SNAPSHOT, &cs.base);
+	assert_true(n > 0);
+	assert_int_equal(open1(f, buf, (size_t)n, NOW), -SEAL_REJ_ROLE);
+	halb__health__report_request__init(&rq);
+	n = hl_seal(buf, HL_MTU, &f->web1, "web1", 11, NOW,
+		    HL_T_REPORT_REQUEST, &rq.base);
+	assert_int_equal(open1(f, buf, (size_t)n, NOW), -SEAL_REJ_ROLE);
+	assert_int_equal(seal_replay_last(f->rp, "web1"), 0);
+	n = seal_report(buf, &f->hd, "healthd-a", "healthd-a", 12, NOW);
+	assert_int_equal(open1(f, buf, (size_t)n, NOW), -SEAL_REJ_ROLE);
+	assert_int_equal(seal_replay_last(f->rp, "healthd-a"), 0);
+	/* What each may send still passes. */
+	halb__health__heartbeat__init(&hb);
+	hb.role = HALB__HEALTH__ROLE__ROLE_AGENT;
+	n = hl_seal(buf, HL_MTU, &f->web1, "web1", 13, NOW, HL_T_HEARTBEAT,
+		    &hb.base);
+	assert_int_equal(open1(f, buf, (size_t)n, NOW), 0);
+	n = hl_seal(buf, HL_MTU, &f->hd, "healthd-a", 14, NOW,
+		    HL_T_CACHE_SNAPSHOT, &cs.base);
+	assert_int_equal(open1(f, buf, (size_t)n, NOW), 0);
+	n = seal_report(buf, &f->web1, "web1", "web1", 15, NOW);
+	assert_int_equal(open1(f, buf, (size_t)n, NOW), 0);
 }
 
 static void
@@ -925,54 +911,25 @@ test_replay_full(void **state)
 {
 	struct fix *f = *state;
 	uint8_t buf[HL_MAX_DATAGRAM];
-	struct hl_replay *rp = hl_replay_new(1, 0);
+	struct seal_replay *rp = seal_replay_new(1, 0);
 	struct hl_opened o;
 	int n;
 
 	assert_non_null(rp);
-	assert_null(hl_replay_new(0, 0));
+	assert_null(seal_replay_new(0, 0));
 	n = seal_report(buf, &f->web1, "web1", "web1", 1, NOW);
 	assert_int_equal(hl_open(buf, (size_t)n, f->kr, rp, NOW, &o), 0);
 	hl_opened_free(&o);
 	n = seal_report(buf, &f->web2, "web2", "web2", 1, NOW);
 	assert_int_equal(hl_open(buf, (size_t)n, f->kr, rp, NOW, &o),
-			 -HL_REJ_UNKNOWN_SENDER);
-	assert_int_equal(hl_replay_last(rp, "web2"), 0);
+			 -SEAL_REJ_UNKNOWN_SENDER);
+	assert_int_equal(seal_replay_last(rp, "web2"), 0);
 	/* The known sender goes on. */
 	n = seal_report(buf, &f->web1, "web1", "web1", 2, NOW);
 	assert_int_equal(hl_open(buf, (size_t)n, f->kr, rp, NOW, &o), 0);
 	hl_opened_free(&o);
-	hl_replay_free(rp);
-	hl_replay_free(NULL);
-}
-
-static void
-test_clamp(void **state)
-{
-	uint32_t w;
-
-	(void)state;
-	w = 5;
-	hl_clamp_weight(&w, 1, 100);
-	assert_int_equal(w, 5);
-	w = 0;
-	hl_clamp_weight(&w, 1, 100);
-	assert_int_equal(w, 1);
-	w = 1000;
-	hl_clamp_weight(&w, 1, 100);
-	assert_int_equal(w, 100);
-	w = UINT32_MAX;
-	hl_clamp_weight(&w, 0, UINT32_MAX);
-	assert_int_equal(w, UINT32_MAX);
-	w = 0;
-	hl_clamp_weight(&w, 0, 0);
-	assert_int_equal(w, 0);
-	w = 7;
-	hl_clamp_weight(&w, 10, 10);
-	assert_int_equal(w, 10);
-	w = 7;
-	hl_clamp_weight(&w, 20, 10); /* inverted bounds: max wins */
-	assert_int_equal(w, 10);
+	seal_replay_free(rp);
+	seal_replay_free(NULL);
 }
 
 static void
@@ -981,19 +938,19 @@ test_names(void **state)
 	int i, j;
 
 	(void)state;
-	assert_string_equal(hl_reject_name(0), "ok");
-	for (i = 1; i < HL_REJ__COUNT; i++) {
-		assert_string_not_equal(hl_reject_name(-i), "unknown");
-		assert_string_equal(hl_reject_name(-i), hl_reject_name(i));
+	assert_string_equal(seal_reject_name(0), "ok");
+	for (i = 1; i < SEAL_REJ__COUNT; i++) {
+		assert_string_not_equal(seal_reject_name(-i), "unknown");
+		assert_string_equal(seal_reject_name(-i), seal_reject_name(i));
 		for (j = 1; j < i; j++)
-			assert_string_not_equal(hl_reject_name(-i),
-						hl_reject_name(-j));
+			assert_string_not_equal(seal_reject_name(-i),
+						seal_reject_name(-j));
 	}
-	assert_string_equal(hl_reject_name(HL_REJ__COUNT), "unknown");
-	assert_string_equal(hl_reject_name(-HL_REJ__COUNT), "unknown");
-	assert_string_equal(hl_reject_name(INT_MIN), "unknown");
-	assert_string_equal(hl_reject_name(INT_MAX), "unknown");
-	assert_string_equal(hl_reject_name(-HL_REJ_REPLAY), "replay");
+	assert_string_equal(seal_reject_name(SEAL_REJ__COUNT), "unknown");
+	assert_string_equal(seal_reject_name(-SEAL_REJ__COUNT), "unknown");
+	assert_string_equal(seal_reject_name(INT_MIN), "unknown");
+	assert_string_equal(seal_reject_name(INT_MAX), "unknown");
+	assert_string_equal(seal_reject_name(-SEAL_REJ_REPLAY), "replay");
 	assert_string_equal(hl_type_name(HL_T_HOST_REPORT), "host-report");
 	assert_string_equal(hl_type_name(HL_T_HEARTBEAT), "heartbeat");
 	assert_string_equal(hl_type_name(0), "unknown");
@@ -1021,9 +978,8 @@ main(void)
 		T(test_bad_payload),
 		T(test_payload_unpack),
 		T(test_seal_args),
-		T(test_keyring),
+		T(test_roles),
 		T(test_replay_full),
-		T(test_clamp),
 		T(test_names),
 #undef T
 	};

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Weighted Maglev (src/mh.c): table sizes, balance, weights, disruption
+ * Weighted Maglev (src/dp/mh.c): table sizes, balance, weights, disruption
  * on removal, addition and re-weighting, independence from the order of
  * the backend array, and a pinned checksum so that any change of the
  * hashing, which would move every flow on an upgrade, shows up here.

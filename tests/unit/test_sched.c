@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The classifier's schedulers (src/sched.c): smooth weighted round
- * robin, weighted least connections and Maglev through sched_pick().
+ * The classifier's schedulers (src/dp/sched.c): smooth weighted round
+ * robin, weighted least connections and Maglev through sched_pick(),
+ * with a context holding only the flow hash (pick() below).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,14 @@
 #include "halb/cfg-t.h"
 #include "halb/mh.h"
 #include "halb/sched.h"
+
+static uint16_t
+pick(struct sched_svc *s, uint32_t hash)
+{
+	const struct sched_ctx ctx = { .hash = hash };
+
+	return sched_pick(s, &ctx);
+}
 
 static struct sched_svc *
 new_svc(uint8_t kind, const uint32_t *w, uint32_t n)
@@ -39,7 +48,7 @@ test_wrr_smooth(void **state)
 	(void)state;
 	for (round = 0; round < 100; round++) {
 		for (i = 0; i < 7; i++) {
-			got[i] = sched_pick(s, 0);
+			got[i] = pick(s, 0);
 			assert_true(got[i] < 3);
 		}
 		/* Every window of sum(w) picks: 5/1/1, the 1s spread out. */
@@ -55,12 +64,12 @@ test_wrr_smooth(void **state)
 	}
 
 	/* sched_init() restarts the sequence. */
-	sched_pick(s, 0);
-	sched_pick(s, 0);
-	sched_pick(s, 0);
+	pick(s, 0);
+	pick(s, 0);
+	pick(s, 0);
 	sched_init(s, CFG_SCHED_WRR, w, 3);
 	for (i = 0; i < 7; i++)
-		assert_int_equal(sched_pick(s, 0), want[i]);
+		assert_int_equal(pick(s, 0), want[i]);
 	free(s);
 }
 
@@ -73,7 +82,7 @@ test_wrr_proportions(void **state)
 
 	(void)state;
 	for (i = 0; i < 13 * 100; i++) {
-		uint16_t p = sched_pick(s, i);
+		uint16_t p = pick(s, i);
 
 		assert_true(p < 5);
 		cnt[p]++;
@@ -92,7 +101,7 @@ test_wrr_700(void **state)
 
 	(void)state;
 	for (i = 0; i < 700; i++)
-		cnt[sched_pick(s, 0)]++;
+		cnt[pick(s, 0)]++;
 	assert_int_equal(cnt[0], 500);
 	assert_int_equal(cnt[1], 100);
 	assert_int_equal(cnt[2], 100);
@@ -109,7 +118,7 @@ test_wrr_big_weights(void **state)
 
 	(void)state;
 	for (i = 0; i < 1000; i++)
-		cnt[sched_pick(s, 0)]++;
+		cnt[pick(s, 0)]++;
 	assert_int_equal(cnt[0], 500);
 	assert_int_equal(cnt[1], 500);
 	assert_int_equal(cnt[2], 0);
@@ -126,13 +135,13 @@ test_no_weight(void **state)
 	(void)state;
 	for (kind = CFG_SCHED_MAGLEV; kind <= CFG_SCHED_WLC; kind++) {
 		s = new_svc(kind, zero, 3);
-		assert_int_equal(sched_pick(s, 1), MH_EMPTY);
+		assert_int_equal(pick(s, 1), MH_EMPTY);
 		sched_init(s, kind, NULL, 0);
-		assert_int_equal(sched_pick(s, 1), MH_EMPTY);
+		assert_int_equal(pick(s, 1), MH_EMPTY);
 		free(s);
 	}
 	s = new_svc(99, zero, 3);
-	assert_int_equal(sched_pick(s, 1), MH_EMPTY);
+	assert_int_equal(pick(s, 1), MH_EMPTY);
 	free(s);
 }
 
@@ -147,35 +156,35 @@ test_wlc_least(void **state)
 	(void)state;
 	/* 2/1, 2/2, 2/3 */
 	s->active[0] = s->active[1] = s->active[2] = 2;
-	assert_int_equal(sched_pick(s, 0), 2);
+	assert_int_equal(pick(s, 0), 2);
 	/* 1/1, 3/2, 4/3: the lightest is the first */
 	s->active[0] = 1;
 	s->active[1] = 3;
 	s->active[2] = 4;
-	assert_int_equal(sched_pick(s, 0), 0);
+	assert_int_equal(pick(s, 0), 0);
 	/* 2/1, 4/2, 6/3: a three-way tie goes to the lowest index */
 	s->active[0] = 2;
 	s->active[1] = 4;
 	s->active[2] = 6;
-	assert_int_equal(sched_pick(s, 0), 0);
+	assert_int_equal(pick(s, 0), 0);
 	/* 3/1, 4/2, 6/3: a tie between 1 and 2 */
 	s->active[0] = 3;
-	assert_int_equal(sched_pick(s, 0), 1);
+	assert_int_equal(pick(s, 0), 1);
 
 	/* Re-init keeps active; ties among equal weights. */
 	sched_init(s, CFG_SCHED_WLC, eq, 3);
 	assert_int_equal(s->active[2], 6);
 	s->active[0] = s->active[1] = s->active[2] = 0;
-	assert_int_equal(sched_pick(s, 0), 0);
+	assert_int_equal(pick(s, 0), 0);
 	s->active[0] = 1;
-	assert_int_equal(sched_pick(s, 0), 1);
+	assert_int_equal(pick(s, 0), 1);
 
 	/* Weight 0 is skipped even when idle. */
 	sched_init(s, CFG_SCHED_WLC, w0, 3);
 	s->active[0] = 0;
 	s->active[1] = 5;
 	s->active[2] = 7;
-	assert_int_equal(sched_pick(s, 0), 1);
+	assert_int_equal(pick(s, 0), 1);
 	free(s);
 }
 
@@ -193,9 +202,9 @@ test_wlc_64bit(void **state)
 	s->active[0] = 4000000001u;
 	s->active[1] = 4000000000u;
 	s->active[2] = 4000000000u;
-	assert_int_equal(sched_pick(s, 0), 1);
+	assert_int_equal(pick(s, 0), 1);
 	s->active[1] = 4000000002u;
-	assert_int_equal(sched_pick(s, 0), 0);
+	assert_int_equal(pick(s, 0), 0);
 	free(s);
 }
 
@@ -208,7 +217,7 @@ test_wlc_follows_weights(void **state)
 
 	(void)state;
 	for (i = 0; i < 1000; i++) {
-		uint16_t p = sched_pick(s, i);
+		uint16_t p = pick(s, i);
 
 		assert_true(p < 5 && p != 2);
 		s->active[p]++;
@@ -242,18 +251,18 @@ test_maglev(void **state)
 	assert_int_equal(mh_build(t, size, b, N), 0);
 
 	s = new_svc(CFG_SCHED_MAGLEV, w, N);
-	assert_int_equal(sched_pick(s, 12345), MH_EMPTY); /* no table yet */
+	assert_int_equal(pick(s, 12345), MH_EMPTY); /* no table yet */
 	s->mh = t;
 	s->mh_size = size;
 	for (i = 0; i < 200000; i++) {
 		uint32_t h = i * 2654435761u;
-		uint16_t p = sched_pick(s, h);
+		uint16_t p = pick(s, h);
 
 		assert_int_equal(p, mh_lookup(t, size, h));
 		assert_true(p < N && w[p] != 0);
 	}
 	/* The same flow keeps its backend. */
-	assert_int_equal(sched_pick(s, 777), sched_pick(s, 777));
+	assert_int_equal(pick(s, 777), pick(s, 777));
 
 	/* A stale table naming backends the service no longer has. */
 	sched_init(s, CFG_SCHED_MAGLEV, w, N / 2);
@@ -261,7 +270,7 @@ test_maglev(void **state)
 	for (i = 0; i < 1000; i++) {
 		uint16_t v = mh_lookup(t, size, i);
 
-		assert_int_equal(sched_pick(s, i), v < N / 2 ? v : MH_EMPTY);
+		assert_int_equal(pick(s, i), v < N / 2 ? v : MH_EMPTY);
 	}
 	sched_init(s, CFG_SCHED_MAGLEV, w, N);
 
@@ -269,10 +278,10 @@ test_maglev(void **state)
 	for (i = 0; i < N; i++)
 		b[i].weight = 0;
 	assert_int_equal(mh_build(t, size, b, N), 0);
-	assert_int_equal(sched_pick(s, 777), MH_EMPTY);
+	assert_int_equal(pick(s, 777), MH_EMPTY);
 
 	s->mh = NULL;
-	assert_int_equal(sched_pick(s, 777), MH_EMPTY);
+	assert_int_equal(pick(s, 777), MH_EMPTY);
 	free(s);
 	free(t);
 }

@@ -28,23 +28,11 @@
 #include <string.h>
 
 #include "halb/pkt.h"
+#include "wire.h"
 
 #define PROTO_TCP 6
 #define PROTO_UDP 17
 #define PROTO_ICMPV6 58
-
-static inline uint16_t
-rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline void
-wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
 
 static inline uint64_t
 add_carry(uint64_t acc, uint64_t w)

@@ -137,7 +137,7 @@ load_check(const struct cfg_scope *svc_sc, struct agc_service *as,
 				       as->path, sizeof(as->path)) != 0)
 			cfg_err(sc.ctx, s,
 				"%s: \"%s\" is not http://HOST[:PORT]/PATH with HOST an address or localhost (path at most %d characters)",
-				key_name(&sc, "url", name, sizeof(name)), str,
+				cfg_key_name(&sc, "url", name, sizeof(name)), str,
 				CFG_CHECK_PATH_LEN - 1);
 		break;
 	case AGC_CHECK_TCP:
@@ -146,14 +146,14 @@ load_check(const struct cfg_scope *svc_sc, struct agc_service *as,
 		s = sc_int(&sc, "port", false, 1, 65535, &v);
 		as->check_port = (uint16_t)v;
 		if (v == 0 && sc_member(&sc, "port", false) == NULL)
-			missing_err(&sc, "port",
+			cfg_missing_err(&sc, "port",
 				    " (the service's port is 0: all ports)");
 		break;
 	case AGC_CHECK_COMMAND:
 		s = sc_str(&sc, "command", true, &str);
 		if (s != NULL && (str[0] == '\0' || strlen(str) >= AGC_CMD_LEN))
 			cfg_err(sc.ctx, s, "%s: must be 1 to %d characters",
-				key_name(&sc, "command", name, sizeof(name)),
+				cfg_key_name(&sc, "command", name, sizeof(name)),
 				AGC_CMD_LEN - 1);
 		else if (s != NULL)
 			memcpy(as->command, str, strlen(str) + 1);
@@ -177,7 +177,7 @@ load_service(struct cfg_ctx *ctx, struct agc *c, const config_setting_t *list,
 
 	if (!sc_elem(ctx, list, idx, "agent.services", keys, &sc))
 		return;
-	as->line = (int)setting_line(sc.grp);
+	as->line = (int)cfg_setting_line(sc.grp);
 	sc_ident(&sc, "service", true, as->service, sizeof(as->service));
 	s_addr = sc_anyaddr(&sc, "address", true, &as->addr);
 	sc_int(&sc, "port", false, 0, 65535, &port);
@@ -213,7 +213,7 @@ static void
 load_handlers(const struct cfg_scope *sc, struct agc *c)
 {
 	static const char *const keys[] = { "address", "name", "key",
-		"key_id", NULL };
+		"key_file", "key_id", NULL };
 	struct agc_handler def = { .line = 0 };
 	const config_setting_t *s, *e;
 	unsigned int i, n;
@@ -223,7 +223,7 @@ load_handlers(const struct cfg_scope *sc, struct agc *c)
 	s = sc_member(sc, "handlers", true);
 	if (s == NULL)
 		return;
-	key_name(sc, "handlers", name, sizeof(name));
+	cfg_key_name(sc, "handlers", name, sizeof(name));
 	n = (unsigned int)config_setting_length(s);
 	if ((!config_setting_is_array(s) && !config_setting_is_list(s)) ||
 	    n < 1 || n > AGC_MAX_HANDLERS) {
@@ -239,7 +239,7 @@ load_handlers(const struct cfg_scope *sc, struct agc *c)
 
 		e = config_setting_get_elem(s, i);
 		*h = def;
-		h->line = (int)setting_line(e);
+		h->line = (int)cfg_setting_line(e);
 		if (config_setting_type(e) == CONFIG_TYPE_STRING) {
 			if (cfg_parse_endpoint(config_setting_get_string(e),
 					       &h->ip, &h->port) != 0) {
@@ -269,7 +269,8 @@ static void
 load_agent(struct cfg_ctx *ctx, const config_setting_t *root, struct agc *c)
 {
 	static const char *const keys[] = { "host", "key", "key_id",
-		"handlers", "handler_name", "handler_key", "handler_key_id",
+		"key_file", "handlers", "handler_name", "handler_key",
+		"handler_key_file", "handler_key_id",
 		"listen", "interval_ms", "capacity", "report_window_ms",
 		"control", "services", NULL };
 	static const char *const top[] = { "agent", NULL };
@@ -278,10 +279,10 @@ load_agent(struct cfg_ctx *ctx, const config_setting_t *root, struct agc *c)
 	long long v;
 	unsigned int i, n;
 
-	check_keys(&rs, top);
+	cfg_check_keys(&rs, top);
 	sc_group(&rs, "agent", keys, &sc);
 	if (sc.grp == NULL) {
-		missing_err(&rs, "agent", "");
+		cfg_missing_err(&rs, "agent", "");
 		return;
 	}
 	sc_hostid(&sc, "host", true, c->host);
@@ -342,6 +343,7 @@ cfg_agent_load(const char *path, FILE *err)
 		errno = EINVAL;
 		return NULL;
 	}
+	cfg_warn_inline_keys(&ctx);
 	return c;
 }
 

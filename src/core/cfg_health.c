@@ -5,7 +5,7 @@
  * the top-level health { } of halb-healthd and of the classifier that
  * trusts it.
  *
- * Backends are read with the services (cfg.c calls cfg_health_backend()
+ * Backends are read with the services (cfg_services.c calls cfg_health_backend()
  * for each), so that by the time health { } is read every agent host is
  * known: peers and health.name must not reuse one.  Agents are kept once
  * per host id in cfg->health.agents; every backend naming a host must
@@ -13,15 +13,19 @@
  * default is resolved here, so that programs read plain values: a check
  * has a type, a port and an address; a socket has a path.
  *
- * Like cfg.c, every mistake is one "FILE:LINE: message" and loading goes
+ * Like every section, every mistake is one "FILE:LINE: message" and loading goes
  * on; nothing here keeps state between calls.
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "halb/cfg.h"
 #include "cfg_priv.h"
@@ -49,10 +53,10 @@ cfg_weight_policy_name(unsigned int policy)
 /* ---- getters ---- */
 
 int
-cfg_hex_key(const char *hex, struct hl_key *k, char *why, size_t len)
+cfg_hex_key(const char *hex, struct seal_key *k, char *why, size_t len)
 {
 	size_t n = strlen(hex), i;
-	uint8_t b[HL_KEY_MAX];
+	uint8_t b[SEAL_KEY_MAX];
 
 	for (i = 0; i < n; i++) {
 		if (!isxdigit((unsigned char)hex[i])) {
@@ -66,11 +70,11 @@ cfg_hex_key(const char *hex, struct hl_key *k, char *why, size_t len)
 		snprintf(why, len, "odd number of hex digits (%zu)", n);
 		return -EINVAL;
 	}
-	if (n / 2 < HL_KEY_MIN || n / 2 > HL_KEY_MAX) {
+	if (n / 2 < SEAL_KEY_MIN || n / 2 > SEAL_KEY_MAX) {
 		snprintf(why, len,
 			 "%zu bytes, expected %u to %u (%u to %u hex digits; `openssl rand -hex 32` makes one)",
-			 n / 2, HL_KEY_MIN, HL_KEY_MAX, 2 * HL_KEY_MIN,
-			 2 * HL_KEY_MAX);
+			 n / 2, SEAL_KEY_MIN, SEAL_KEY_MAX, 2 * SEAL_KEY_MIN,
+			 2 * SEAL_KEY_MAX);
 		return -EINVAL;
 	}
 	for (i = 0; i < n / 2; i++) {
@@ -83,21 +87,127 @@ cfg_hex_key(const char *hex, struct hl_key *k, char *why, size_t len)
 	return 0;
 }
 
+int
+cfg_key_file(const char *path, struct seal_key *k, char *why, size_t len)
+{
+	char buf[2 * SEAL_KEY_MAX + 64], *p, *e;
+	struct stat st;
+	ssize_t n;
+	int fd, rc;
+
+	/* O_NONBLOCK: a FIFO in its place must not hang the load. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(why, len, "cannot open %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(why, len, "%s is not a regular file", path);
+		rc = -EINVAL;
+		goto out;
+	}
+	if ((st.st_mode & 077) != 0) {
+		snprintf(why, len,
+			 "%s has mode %04o: group or others may access it; a key file must be 0600 or 0400 (chmod 600 %s)",
+			 path, (unsigned int)(st.st_mode & 07777), path);
+		rc = -EPERM;
+		goto out;
+	}
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		snprintf(why, len,
+			 "%s is owned by uid %u, neither root nor this program's user (uid %u)",
+			 path, (unsigned int)st.st_uid, (unsigned int)geteuid());
+		rc = -EPERM;
+		goto out;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n < 0 || (size_t)n == sizeof(buf) - 1) {
+		snprintf(why, len, "%s: %s", path, n < 0 ? strerror(errno) :
+			 "longer than any key");
+		rc = n < 0 ? -EIO : -EINVAL;
+		goto out;
+	}
+	buf[n] = '\0';
+	for (p = buf; isspace((unsigned char)*p); p++)
+		;
+	for (e = p + strlen(p); e > p && isspace((unsigned char)e[-1]); e--)
+		;
+	*e = '\0';
+	rc = cfg_hex_key(p, k, why, len);
+	if (rc != 0) {
+		char inner[160];
+
+		snprintf(inner, sizeof(inner), "%s", why);
+		snprintf(why, len, "%s: %s", path, inner);
+	}
+out:
+	explicit_bzero(buf, sizeof(buf));
+	close(fd);
+	return rc;
+}
+
+/* path, or path relative to the directory of the configuration file. */
+static const char *
+key_path(const struct cfg_ctx *ctx, const char *path, char *buf, size_t len)
+{
+	const char *slash = strrchr(ctx->path, '/');
+
+	if (path[0] == '/' || slash == NULL)
+		return path;
+	snprintf(buf, len, "%.*s/%s", (int)(slash - ctx->path), ctx->path,
+		 path);
+	return buf;
+}
+
 const config_setting_t *
 sc_hexkey(const struct cfg_scope *sc, const char *key, bool required,
-	  struct hl_key *k)
+	  struct seal_key *k)
 {
-	const config_setting_t *s;
+	const config_setting_t *s, *s_file;
 	const char *v = NULL;
-	char name[96], why[128];
+	char name[96], fkey[64], why[PATH_MAX + 192], path[PATH_MAX];
 
-	s = sc_str(sc, key, required, &v);
-	if (s == NULL)
+	snprintf(fkey, sizeof(fkey), "%s_file", key);
+	s = sc_member(sc, key, false);
+	s_file = sc_member(sc, fkey, false);
+	if (s != NULL && s_file != NULL) {
+		cfg_err(sc->ctx, s_file, "%s: give %s or %s, not both",
+			cfg_key_name(sc, fkey, name, sizeof(name)), key, fkey);
 		return NULL;
+	}
+	if (s == NULL && s_file == NULL) {
+		if (required) {
+			snprintf(why, sizeof(why), " (or \"%s\")", fkey);
+			cfg_missing_err(sc, key, why);
+		}
+		return NULL;
+	}
+	if (s_file != NULL) {
+		s = sc_str(sc, fkey, true, &v);
+		if (s == NULL || sc->ctx->no_keys)
+			return s;
+		if (v[0] == '\0') {
+			cfg_err(sc->ctx, s, "%s: empty path",
+				cfg_key_name(sc, fkey, name, sizeof(name)));
+			return NULL;
+		}
+		if (cfg_key_file(key_path(sc->ctx, v, path, sizeof(path)), k,
+				 why, sizeof(why)) != 0) {
+			cfg_err(sc->ctx, s, "%s: %s",
+				cfg_key_name(sc, fkey, name, sizeof(name)), why);
+			return NULL;
+		}
+		return s;
+	}
+	s = sc_str(sc, key, true, &v);
+	if (s == NULL || sc->ctx->no_keys)
+		return s;
+	sc->ctx->inline_keys++;
 	if (cfg_hex_key(v, k, why, sizeof(why)) != 0) {
 		/* Never echo a secret, even a bad one. */
 		cfg_err(sc->ctx, s, "%s: bad key: %s",
-			key_name(sc, key, name, sizeof(name)), why);
+			cfg_key_name(sc, key, name, sizeof(name)), why);
 		return NULL;
 	}
 	return s;
@@ -160,7 +270,7 @@ sc_endpoint(const struct cfg_scope *sc, const char *key, bool required,
 	if (cfg_parse_endpoint(v, ip, port) != 0) {
 		cfg_err(sc->ctx, s,
 			"%s: \"%s\" is not ADDRESS:PORT (\"198.18.0.3:7300\", \"[fd00::3]:7300\", port 1..65535)",
-			key_name(sc, key, name, sizeof(name)), v);
+			cfg_key_name(sc, key, name, sizeof(name)), v);
 		return NULL;
 	}
 	return s;
@@ -189,7 +299,7 @@ sc_anyaddr(const struct cfg_scope *sc, const char *key, bool required,
 	s = sc_str(sc, key, required, &v);
 	if (s == NULL)
 		return NULL;
-	key_name(sc, key, name, sizeof(name));
+	cfg_key_name(sc, key, name, sizeof(name));
 	if (halb_ip_parse(v, &a) != 0) {
 		cfg_err(sc->ctx, s, "bad address \"%s\" for %s", v, name);
 		return NULL;
@@ -215,7 +325,7 @@ sc_sockpath(const struct cfg_scope *sc, const char *key,
 	s = sc_str(sc, key, false, &v);
 	if (s == NULL)
 		return NULL;
-	key_name(sc, key, name, sizeof(name));
+	cfg_key_name(sc, key, name, sizeof(name));
 	if (v[0] != '/' || strlen(v) >= CFG_SOCK_LEN) {
 		cfg_err(sc->ctx, s,
 			"%s: \"%s\" must be an absolute path of at most %d characters",
@@ -228,7 +338,7 @@ sc_sockpath(const struct cfg_scope *sc, const char *key,
 
 /* A key id: 0..2^31-1, 1 when absent. */
 static void
-sc_keyid(const struct cfg_scope *sc, struct hl_key *k)
+sc_keyid(const struct cfg_scope *sc, struct seal_key *k)
 {
 	long long v = 1;
 
@@ -237,9 +347,17 @@ sc_keyid(const struct cfg_scope *sc, struct hl_key *k)
 }
 
 static bool
-key_eq(const struct hl_key *a, const struct hl_key *b)
+key_eq(const struct seal_key *a, const struct seal_key *b)
 {
 	return a->id == b->id && a->len == b->len &&
+	       memcmp(a->bytes, b->bytes, a->len) == 0;
+}
+
+/* The same secret, whatever its id. */
+static bool
+key_bytes_eq(const struct seal_key *a, const struct seal_key *b)
+{
+	return a->len != 0 && a->len == b->len &&
 	       memcmp(a->bytes, b->bytes, a->len) == 0;
 }
 
@@ -251,8 +369,8 @@ static void
 load_backend_agent(const struct cfg_scope *be_sc, struct cfg_backend *be,
 		   bool ip_ok)
 {
-	static const char *const keys[] = { "host", "key", "key_id", "port",
-		"address", NULL };
+	static const char *const keys[] = { "host", "key", "key_file",
+		"key_id", "port", "address", NULL };
 	struct cfg_ctx *ctx = be_sc->ctx;
 	struct cfg_health *h = &ctx->cfg->health;
 	struct cfg_agent a = { .port = AGENT_PORT_DEFAULT };
@@ -264,7 +382,7 @@ load_backend_agent(const struct cfg_scope *be_sc, struct cfg_backend *be,
 	sc_group(be_sc, "agent", keys, &sc);
 	if (sc.grp == NULL)
 		return;
-	a.line = (int)setting_line(sc.grp);
+	a.line = (int)cfg_setting_line(sc.grp);
 	s_host = sc_hostid(&sc, "host", true, a.host);
 	s_key = sc_hexkey(&sc, "key", true, &a.key);
 	sc_keyid(&sc, &a.key);
@@ -315,7 +433,7 @@ load_check_path(const struct cfg_scope *sc, struct cfg_check *c)
 	s = sc_str(sc, "path", false, &v);
 	if (s == NULL)
 		return;
-	key_name(sc, "path", name, sizeof(name));
+	cfg_key_name(sc, "path", name, sizeof(name));
 	n = strlen(v);
 	if (v[0] != '/' || n >= CFG_CHECK_PATH_LEN) {
 		cfg_err(sc->ctx, s,
@@ -359,7 +477,7 @@ load_backend_check(const struct cfg_scope *be_sc, unsigned int si,
 	sc_group(be_sc, "check", keys, &sc);
 	if (sc.grp == NULL)
 		type = be->agent != 0 || svc->proto == IPPROTO_UDP ||
-		       backend_port(svc, be) == 0 ? CFG_CHECK_NONE :
+		       cfg_backend_port(svc, be) == 0 ? CFG_CHECK_NONE :
 		       CFG_CHECK_TCP;
 	else
 		type = CFG_CHECK_TCP;
@@ -409,7 +527,7 @@ load_backend_check(const struct cfg_scope *be_sc, unsigned int si,
 	if (s == NULL && sc_member(&sc, "port", false) != NULL)
 		return;
 	if (port == 0 && base_ok)
-		port = backend_port(svc, be);
+		port = cfg_backend_port(svc, be);
 	if (port == 0 && base_ok)
 		cfg_err(sc.ctx, sc.grp,
 			"%s: no port to probe: the service covers all ports, give check.port",
@@ -444,7 +562,7 @@ static void
 load_peer(struct cfg_ctx *ctx, const config_setting_t *list, unsigned int idx)
 {
 	static const char *const keys[] = { "name", "address", "key",
-		"key_id", NULL };
+		"key_file", "key_id", NULL };
 	struct cfg_health *h = &ctx->cfg->health;
 	struct cfg_peer *p = &h->peers[h->n_peers];
 	const config_setting_t *s_name, *s_addr, *s_key;
@@ -455,7 +573,7 @@ load_peer(struct cfg_ctx *ctx, const config_setting_t *list, unsigned int idx)
 	if (!sc_elem(ctx, list, idx, "health.peers", keys, &sc))
 		return;
 	memset(p, 0, sizeof(*p));
-	p->line = (int)setting_line(sc.grp);
+	p->line = (int)cfg_setting_line(sc.grp);
 	s_name = sc_hostid(&sc, "name", true, p->name);
 	s_addr = sc_endpoint(&sc, "address", true, &p->ip, &p->port);
 	s_key = sc_hexkey(&sc, "key", true, &p->key);
@@ -481,15 +599,41 @@ load_peer(struct cfg_ctx *ctx, const config_setting_t *list, unsigned int idx)
 				"%s.name: \"%s\" is also an agent host (line %d): senders need one name each",
 				sc.where, p->name, h->agents[ai].line);
 	}
+	/* A peer's key is the pair's alone: agents hold health.key, and
+	 * each agent its own; with either, a backend host could sign
+	 * snapshots that set backends' state on this appliance. */
+	if (s_key != NULL && key_bytes_eq(&p->key, &h->key))
+		cfg_err(ctx, s_key,
+			"%s.key: the same key as health.key, which the agents hold: a peer needs a key of its own, shared with that peer alone",
+			sc.where);
+	for (i = 0; s_key != NULL && i < h->n_agents; i++) {
+		if (key_bytes_eq(&p->key, &h->agents[i].key)) {
+			cfg_err(ctx, s_key,
+				"%s.key: the same key as agent host \"%s\" (line %d): a peer needs a key of its own, shared with that peer alone",
+				sc.where, h->agents[i].host, h->agents[i].line);
+			break;
+		}
+	}
+	for (i = 0; s_key != NULL && i < h->n_peers; i++) {
+		if (key_bytes_eq(&p->key, &h->peers[i].key)) {
+			cfg_err(ctx, s_key,
+				"%s.key: the same key as peer \"%s\" (line %d): one key per pair of appliances",
+				sc.where, h->peers[i].name, h->peers[i].line);
+			break;
+		}
+	}
 	if (ctx->n_err == n_err && s_name != NULL && s_addr != NULL &&
 	    s_key != NULL)
 		h->n_peers++;
 }
 
-void
-cfg_health_load(const struct cfg_scope *root)
+/* The optional top-level health { }; after the services, whose agents
+ * it checks its names against. */
+static void
+load_health(const struct cfg_scope *root)
 {
-	static const char *const keys[] = { "listen", "name", "key", "key_id",
+	static const char *const keys[] = { "listen", "name", "key",
+		"key_file", "key_id",
 		"weight_policy", "weight_min", "weight_max", "report_window_ms",
 		"handler_timeout_ms", "socket", "status_socket", "peers", NULL };
 	struct cfg_ctx *ctx = root->ctx;
@@ -503,7 +647,7 @@ cfg_health_load(const struct cfg_scope *root)
 
 	sc_group(root, "health", keys, &sc);
 	cfg->has_health = sc.grp != NULL;
-	h->line = (int)setting_line(sc.grp);
+	h->line = (int)cfg_setting_line(sc.grp);
 	halb_ip_parse("0.0.0.0", &h->listen_ip);
 	h->listen_port = HEALTH_PORT_DEFAULT;
 	sc_endpoint(&sc, "listen", false, &h->listen_ip, &h->listen_port);
@@ -548,3 +692,9 @@ cfg_health_load(const struct cfg_scope *root)
 	for (i = 0; i < n; i++)
 		load_peer(ctx, list, i);
 }
+
+const struct cfg_section cfg_section_health = {
+	.name = "health",
+	.keys = (const char *const[]){ "health", NULL },
+	.load = load_health,
+};

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "halb/pkt.h"
+#include "wire.h"
 
 #define ETH_HLEN 14
 #define IP4_HLEN 20
@@ -27,13 +28,6 @@
  * (RFC 4443 2.4 (c)); the quote is cut to fit. */
 #define ICMP4_MAX 576
 #define ICMP6_MAX 1280
-
-static inline void
-wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
 
 uint32_t
 pkt_icmp_too_big(uint8_t *buf, uint32_t cap, const uint8_t *frame,

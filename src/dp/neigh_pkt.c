@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "halb/pkt.h"
+#include "wire.h"
 
 #define ETH_HLEN 14
 #define ETH_MIN_LEN 60 /* shortest frame without FCS; ARP is padded to it */
@@ -28,19 +29,6 @@
 #define ND_NS 135
 #define ND_NA 136
 #define PROTO_ICMPV6 58
-
-static inline uint16_t
-rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline void
-wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
 
 static bool
 is_zero16(const uint8_t *a)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "halb/mh.h"
 #include "halb/svc.h"
 
 static uint32_t
@@ -125,4 +126,19 @@ svc_by_nat_backend(const struct svc_map *m, const uint8_t ip[16],
 		return -1;
 	*backend = e->backend;
 	return e->svc;
+}
+
+int
+svc_maglev_build(const struct cfg_service *cs, const uint32_t *w,
+		 uint16_t *table, uint32_t size)
+{
+	struct mh_backend mb[CFG_MAX_BACKENDS];
+	uint32_t b;
+
+	for (b = 0; b < cs->n_backends; b++) {
+		mb[b].id = mh_backend_id(cs->backends[b].ip.b,
+					 cs->backends[b].port);
+		mb[b].weight = w[b];
+	}
+	return mh_build(table, size, mb, cs->n_backends);
 }

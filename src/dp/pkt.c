@@ -28,6 +28,7 @@
 #endif
 
 #include "halb/pkt.h"
+#include "wire.h"
 
 #define ETH_HLEN 14
 #define VLAN_HLEN 4
@@ -53,19 +54,6 @@
 #define ICMP_HLEN 8
 #define ND_MIN_LEN 24   /* ICMPv6 header + reserved/flags + target */
 #define ARP_LEN 28
-
-static inline uint16_t
-rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline uint32_t
-rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
 
 /* An IPv4 address as it sits in a header, into IPv4-mapped form. */
 static inline void

@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The ports ( ) and neighbours ( ) sections: each port's device, its own
+ * addresses, connected prefixes and gateways; static neighbours; and the
+ * routing they imply (cfg_route), which the services' checks and the
+ * forwarder use.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libconfig.h>
+
+#include "halb/cfg.h"
+#include "cfg_priv.h"
+
+/* The driver name of a --vdev argument: up to its first ','. */
+static void
+vdev_driver(const char *vdev, char *buf, size_t len)
+{
+	snprintf(buf, len, "%.*s", (int)strcspn(vdev, ","), vdev);
+}
+
+static void
+load_port_vdev(const struct cfg_scope *sc, struct cfg_port *p, unsigned int idx)
+{
+	const struct halb_cfg *cfg = sc->ctx->cfg;
+	const config_setting_t *s;
+	char drv[CFG_ARG_LEN], other[CFG_ARG_LEN];
+	const char *v = NULL;
+	unsigned int i;
+	size_t n;
+
+	s = sc_str(sc, "vdev", true, &v);
+	if (s == NULL)
+		return;
+	if (strlen(v) >= CFG_ARG_LEN) {
+		cfg_err(sc->ctx, s, "%s.vdev: longer than %d characters",
+			sc->where, CFG_ARG_LEN - 1);
+		return;
+	}
+	vdev_driver(v, drv, sizeof(drv));
+	n = strlen(drv);
+	if (strncmp(drv, "net_", 4) != 0 || n == 4 ||
+	    strspn(drv, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != n) {
+		cfg_err(sc->ctx, s,
+			"%s.vdev \"%s\": the device name before the first ',' must be net_ and a driver, like net_af_packet0",
+			sc->where, v);
+		return;
+	}
+	for (i = 0; i < idx; i++) {
+		vdev_driver(cfg->ports[i].vdev, other, sizeof(other));
+		if (strcmp(drv, other) == 0) {
+			cfg_err(sc->ctx, s,
+				"duplicate vdev device \"%s\" (also ports[%u] \"%s\", line %d)",
+				drv, i, cfg->ports[i].name, cfg->ports[i].line);
+			return;
+		}
+	}
+	snprintf(p->vdev, sizeof(p->vdev), "%s", v);
+}
+
+/* gateway4/gateway6: inside the port's own prefix of that family. */
+static void
+load_port_gw(const struct cfg_scope *sc, const char *key, int family,
+	     bool has_ip, const struct halb_ip *ip, uint8_t plen,
+	     bool *has_gw, struct halb_ip *gw)
+{
+	const config_setting_t *s;
+	char a[HALB_IP_STRLEN], b[HALB_IP_STRLEN];
+	struct halb_ip g;
+
+	s = sc_addr(sc, key, false, family, &g);
+	if (s == NULL)
+		return;
+	if (!has_ip) {
+		cfg_err(sc->ctx, s, "%s.%s requires %s.ipv%d", sc->where, key,
+			sc->where, family);
+		return;
+	}
+	if (!halb_ip_in_prefix(&g, ip, plen)) {
+		cfg_err(sc->ctx, s, "%s.%s %s is outside the port's prefix %s/%u",
+			sc->where, key, halb_ip_fmt(&g, a, sizeof(a)),
+			halb_ip_fmt(ip, b, sizeof(b)), plen);
+		return;
+	}
+	if (halb_ip_eq(&g, ip)) {
+		cfg_err(sc->ctx, s, "%s.%s %s is the port's own address",
+			sc->where, key, halb_ip_fmt(&g, a, sizeof(a)));
+		return;
+	}
+	*has_gw = true;
+	*gw = g;
+}
+
+static void
+load_port(struct cfg_ctx *ctx, const config_setting_t *list, unsigned int idx)
+{
+	static const char *const keys[] = { "name", "vdev", "ipv4", "ipv6",
+		"gateway4", "gateway6", "vlan", "mtu", NULL };
+	struct cfg_port *p = &ctx->cfg->ports[idx];
+	char a[HALB_IP_STRLEN];
+	const config_setting_t *s;
+	struct cfg_scope sc;
+	long long vlan = 0, mtu = CFG_MTU_DEFAULT;
+	unsigned int i;
+
+	if (!sc_elem(ctx, list, idx, "ports", keys, &sc))
+		return;
+	p->line = (int)cfg_setting_line(sc.grp);
+	s = sc_ident(&sc, "name", true, p->name, sizeof(p->name));
+	for (i = 0; s != NULL && i < idx; i++) {
+		if (strcmp(p->name, ctx->cfg->ports[i].name) == 0) {
+			cfg_err(ctx, s,
+				"duplicate port name \"%s\" (also ports[%u], line %d)",
+				p->name, i, ctx->cfg->ports[i].line);
+			break;
+		}
+	}
+	load_port_vdev(&sc, p, idx);
+	p->has_ip4 = sc_prefix(&sc, "ipv4", 4, &p->ip4, &p->plen4) != NULL;
+	p->has_ip6 = sc_prefix(&sc, "ipv6", 6, &p->ip6, &p->plen6) != NULL;
+	load_port_gw(&sc, "gateway4", 4, p->has_ip4, &p->ip4, p->plen4,
+		     &p->has_gw4, &p->gw4);
+	load_port_gw(&sc, "gateway6", 6, p->has_ip6, &p->ip6, p->plen6,
+		     &p->has_gw6, &p->gw6);
+	/* VID 0 (priority tag only) and 4095 are reserved (802.1Q 9.6). */
+	sc_int(&sc, "vlan", false, 1, 4094, &vlan);
+	p->vlan = (uint16_t)vlan;
+	/* 1280: the least an IPv6 link may have (RFC 8200 5). */
+	sc_int(&sc, "mtu", false, CFG_MTU_MIN, CFG_MTU_MAX, &mtu);
+	p->mtu = (uint16_t)mtu;
+
+	/* Two ports with one own address could not both answer for it. */
+	for (i = 0; i < idx; i++) {
+		const struct cfg_port *q = &ctx->cfg->ports[i];
+		const struct halb_ip *same = NULL;
+
+		if (p->has_ip4 && q->has_ip4 && halb_ip_eq(&p->ip4, &q->ip4))
+			same = &p->ip4;
+		else if (p->has_ip6 && q->has_ip6 && halb_ip_eq(&p->ip6, &q->ip6))
+			same = &p->ip6;
+		if (same != NULL)
+			cfg_err(ctx, sc.grp,
+				"%s has the address %s of ports[%u] \"%s\" (line %d)",
+				sc.where, halb_ip_fmt(same, a, sizeof(a)), i,
+				q->name, q->line);
+	}
+}
+
+static void
+load_ports(const struct cfg_scope *root)
+{
+	struct cfg_ctx *ctx = root->ctx;
+	unsigned int n_err = ctx->n_err, i, n;
+	const config_setting_t *list;
+
+	list = sc_list(root, "ports", true, 1, CFG_MAX_PORTS, &n);
+	for (i = 0; i < n; i++)
+		load_port(ctx, list, i);
+	ctx->cfg->n_ports = n;
+	ctx->ports_ok = n > 0 && ctx->n_err == n_err;
+}
+
+/* Index of the port whose own address is a, or -1. */
+int
+cfg_own_address_port(const struct halb_cfg *cfg, const struct halb_ip *a)
+{
+	unsigned int i;
+
+	for (i = 0; i < cfg->n_ports; i++) {
+		const struct cfg_port *p = &cfg->ports[i];
+
+		if ((p->has_ip4 && halb_ip_eq(a, &p->ip4)) ||
+		    (p->has_ip6 && halb_ip_eq(a, &p->ip6)))
+			return (int)i;
+	}
+	return -1;
+}
+
+/* Index of the port whose connected prefix holds a, or -1. */
+int
+cfg_connected_port(const struct halb_cfg *cfg, const struct halb_ip *a)
+{
+	unsigned int i;
+
+	for (i = 0; i < cfg->n_ports; i++) {
+		const struct cfg_port *p = &cfg->ports[i];
+
+		if (halb_ip_is_v4(a) ?
+		    p->has_ip4 && halb_ip_in_prefix(a, &p->ip4, p->plen4) :
+		    p->has_ip6 && halb_ip_in_prefix(a, &p->ip6, p->plen6))
+			return (int)i;
+	}
+	return -1;
+}
+
+
+static void
+load_neighbours(const struct cfg_scope *root)
+{
+	static const char *const keys[] = { "ip", "mac", NULL };
+	struct cfg_ctx *ctx = root->ctx;
+	struct halb_cfg *cfg = ctx->cfg;
+	const config_setting_t *list, *s;
+	char a[HALB_IP_STRLEN];
+	struct cfg_scope sc;
+	unsigned int i, j, n;
+
+	list = sc_list(root, "neighbours", false, 0, CFG_MAX_NEIGH, &n);
+	for (i = 0; i < n; i++) {
+		struct cfg_neigh *nb = &cfg->neigh[cfg->n_neigh];
+
+		if (!sc_elem(ctx, list, i, "neighbours", keys, &sc))
+			continue;
+		nb->line = (int)cfg_setting_line(sc.grp);
+		s = sc_addr(&sc, "ip", true, 0, &nb->ip);
+		if (sc_mac(&sc, "mac", true, nb->mac) == NULL || s == NULL)
+			continue;
+		halb_ip_fmt(&nb->ip, a, sizeof(a));
+		for (j = 0; j < cfg->n_neigh; j++)
+			if (halb_ip_eq(&nb->ip, &cfg->neigh[j].ip))
+				break;
+		if (j < cfg->n_neigh) {
+			cfg_err(ctx, s, "duplicate neighbour %s (also line %d)",
+				a, cfg->neigh[j].line);
+			continue;
+		}
+		if (cfg_own_address_port(cfg, &nb->ip) >= 0) {
+			cfg_err(ctx, s, "neighbour %s is a port's own address", a);
+			continue;
+		}
+		if (ctx->ports_ok && cfg_connected_port(cfg, &nb->ip) < 0) {
+			cfg_err(ctx, s,
+				"neighbour %s is not in any port's connected prefix",
+				a);
+			continue;
+		}
+		cfg->n_neigh++;
+	}
+}
+
+
+int
+cfg_route(const struct halb_cfg *cfg, const struct halb_ip *dst,
+	  struct halb_ip *next_hop)
+{
+	bool v4 = halb_ip_is_v4(dst);
+	unsigned int i;
+	int port;
+
+	port = cfg_connected_port(cfg, dst);
+	if (port >= 0) {
+		if (next_hop != NULL)
+			*next_hop = *dst;
+		return port;
+	}
+	for (i = 0; i < cfg->n_ports; i++) {
+		const struct cfg_port *p = &cfg->ports[i];
+
+		if (v4 ? p->has_gw4 : p->has_gw6) {
+			if (next_hop != NULL)
+				*next_hop = v4 ? p->gw4 : p->gw6;
+			return (int)i;
+		}
+	}
+	return -ENETUNREACH;
+}
+
+
+static void
+load_ports_and_neighbours(const struct cfg_scope *root)
+{
+	load_ports(root);
+	load_neighbours(root);
+}
+
+const struct cfg_section cfg_section_ports = {
+	.name = "ports",
+	.keys = (const char *const[]){ "ports", "neighbours", NULL },
+	.load = load_ports_and_neighbours,
+};

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The shared memory's creation by the forwarder and its attachment by
+ * the secondaries (include/halb/shm.h).  What lives there and who writes
+ * what is include/halb/shm-t.h's contract.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_memzone.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+
+#include "halb/cfg.h"
+#include "halb/flow.h"
+#include "halb/mh.h"
+#include "halb/shm.h"
+#include "halb/svc.h"
+
+static int
+maglev_setup(struct halb_shm *shm, const struct halb_cfg *cfg)
+{
+	uint32_t w[CFG_MAX_BACKENDS];
+	uint32_t s, b;
+
+	for (s = 0; s < cfg->n_services; s++) {
+		const struct cfg_service *cs = &cfg->services[s];
+		struct halb_mh_shm *mh = &shm->mh[s];
+		int rc;
+
+		mh->size = mh_table_size(cs->n_backends);
+		mh->table[0] = rte_malloc("halb_mh", mh->size * sizeof(uint16_t), 64);
+		mh->table[1] = rte_malloc("halb_mh", mh->size * sizeof(uint16_t), 64);
+		if (mh->table[0] == NULL || mh->table[1] == NULL)
+			return -ENOMEM;
+		for (b = 0; b < cs->n_backends; b++)
+			w[b] = cs->backends[b].weight;
+		rc = svc_maglev_build(cs, w, mh->table[0], mh->size);
+		if (rc != 0)
+			return rc;
+		mh->cur = 0;
+	}
+	return 0;
+}
+
+struct halb_shm *
+halb_shm_create(const struct halb_cfg *cfg, struct rte_mempool *pool,
+		const char **what)
+{
+	const struct rte_memzone *mz;
+	struct halb_shm *shm;
+	size_t qsz;
+	uint32_t w;
+	int rc;
+
+	*what = "memzone " HALB_SHM_NAME;
+	mz = rte_memzone_reserve_aligned(HALB_SHM_NAME, sizeof(*shm),
+					 rte_socket_id(), 0, 64);
+	if (mz == NULL)
+		goto fail;
+	shm = mz->addr;
+	memset(shm, 0, sizeof(*shm));
+	shm->version = HALB_SHM_VERSION;
+	shm->cfg_digest = cfg_digest(cfg);
+	shm->tsc_hz = rte_get_tsc_hz();
+	shm->tsc_base = rte_rdtsc();
+	shm->n_workers = cfg->n_workers;
+	shm->n_services = cfg->n_services;
+	shm->fwd_pid = getpid();
+	shm->pool = pool;
+	*what = "QSBR variable";
+	qsz = rte_rcu_qsbr_get_memsize(cfg->n_workers);
+	shm->qsbr = rte_zmalloc("halb_qsbr", qsz, RTE_CACHE_LINE_SIZE);
+	if (shm->qsbr == NULL || rte_rcu_qsbr_init(shm->qsbr, cfg->n_workers) != 0)
+		goto fail;
+	for (w = 0; w < cfg->n_workers; w++) {
+		struct halb_worker_shm *ws = &shm->workers[w];
+		char name[RTE_RING_NAMESIZE];
+		void *mem;
+
+		*what = "punt or return ring";
+		snprintf(name, sizeof(name), "halb_punt%u", w);
+		ws->punt = rte_ring_create(name, HALB_RING_SIZE, rte_socket_id(),
+					   RING_F_SP_ENQ);
+		snprintf(name, sizeof(name), "halb_ret%u", w);
+		ws->ret = rte_ring_create(name, HALB_RING_SIZE, rte_socket_id(),
+					  RING_F_SP_ENQ | RING_F_SC_DEQ);
+		if (ws->punt == NULL || ws->ret == NULL)
+			goto fail;
+		*what = "flow table (flows.entries)";
+		mem = rte_malloc("halb_flows", flow_table_mem_size(cfg->flow_entries),
+				 64);
+		if (mem == NULL)
+			goto fail;
+		flow_table_init(&ws->flows, mem, cfg->flow_entries, w);
+	}
+	*what = "Maglev tables";
+	rc = maglev_setup(shm, cfg);
+	if (rc != 0) {
+		errno = -rc;
+		return NULL;
+	}
+	/* Last: secondaries refuse to attach before this is set. */
+	__atomic_store_n(&shm->magic, HALB_SHM_MAGIC, __ATOMIC_RELEASE);
+	return shm;
+fail:
+	errno = rte_errno ? rte_errno : ENOMEM;
+	return NULL;
+}
+
+int
+halb_shm_attach(const struct halb_cfg *cfg, struct halb_shm **out)
+{
+	const struct rte_memzone *mz = rte_memzone_lookup(HALB_SHM_NAME);
+	struct halb_shm *shm;
+
+	if (mz == NULL)
+		return -ENOENT;
+	shm = mz->addr;
+	if (__atomic_load_n(&shm->magic, __ATOMIC_ACQUIRE) != HALB_SHM_MAGIC ||
+	    shm->version != HALB_SHM_VERSION)
+		return -EAGAIN;
+	if (shm->cfg_digest != cfg_digest(cfg))
+		return -EINVAL;
+	*out = shm;
+	return 0;
+}
