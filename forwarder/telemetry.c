@@ -37,6 +37,10 @@ static const char *const drop_names[FWD_DROP_MAX] = {
 	[FWD_DROP_TX_FULL] = "tx_full",
 	[FWD_DROP_NO_HEADROOM] = "no_headroom",
 	[FWD_DROP_OTHER] = "other",
+	[FWD_DROP_ICMP_NO_FLOW] = "icmp_no_flow",
+	[FWD_DROP_REPLY_NO_FLOW] = "reply_no_flow",
+	[FWD_DROP_VLAN] = "vlan",
+	[FWD_DROP_TOO_BIG] = "too_big",
 };
 
 static bool
@@ -113,6 +117,8 @@ tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "fallbacks", sum.fallbacks);
 	rte_tel_data_add_dict_u64(d, "nat_replies", sum.nat_replies);
 	rte_tel_data_add_dict_u64(d, "icmp_errors", sum.icmp_errors);
+	rte_tel_data_add_dict_u64(d, "icmp_too_big", sum.icmp_too_big);
+	rte_tel_data_add_dict_u64(d, "icmp_limited", sum.icmp_limited);
 	rte_tel_data_add_dict_u64(d, "arp_in", sum.arp_in);
 	rte_tel_data_add_dict_u64(d, "arp_out", sum.arp_out);
 	rte_tel_data_add_dict_u64(d, "nd_in", sum.nd_in);

@@ -33,6 +33,12 @@
 #include "fwd.h"
 
 #define NEIGH_TICK_MS 100u
+/* ICMP errors a worker sends itself (fragmentation needed / packet too
+ * big): at most FWD_ICMP_RATE a second, in bursts of FWD_ICMP_BURST, as
+ * RFC 1812 4.3.2.8 and RFC 4443 2.4 (f) ask; the rest are counted
+ * (icmp_limited).  Linux's default is 1000 a second per host. */
+#define FWD_ICMP_RATE 1000u
+#define FWD_ICMP_BURST 50u
 
 struct fwd_worker {
 	uint32_t id;
@@ -44,6 +50,8 @@ struct fwd_worker {
 	uint32_t now_ms;
 	bool cls_up;
 	uint32_t neigh_ms;
+	uint32_t icmp_ms;      /* token bucket of FWD_ICMP_RATE: last refill */
+	uint64_t icmp_tokens;  /* ... in thousandths of a message */
 	uint16_t n_tx[CFG_MAX_PORTS];
 	struct rte_mbuf *tx[CFG_MAX_PORTS][FWD_TX_MAX];
 } __rte_cache_aligned;
@@ -75,9 +83,48 @@ tx_flush(struct fwd_worker *w, uint32_t p)
 	w->n_tx[p] = 0;
 }
 
+/*
+ * 802.1Q on the way out: every frame leaves port p with the port's tag
+ * (ports[].vlan), or untagged when it has none, whatever tag it came in
+ * with -- so a client never picks the VLAN on the backend side, and
+ * every frame the worker sends (forwarded, NAT replies, ARP/ND, ICMP)
+ * goes through this one place.  The priority bits are 0.  Returns false
+ * when there is no headroom for the tag.
+ */
+static bool
+vlan_out(struct rte_mbuf *m, uint16_t vid)
+{
+	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
+	bool tagged = f[12] == 0x81 && f[13] == 0x00;
+
+	if (vid == 0) {
+		if (tagged) {
+			memmove(f + 4, f, 12);
+			rte_pktmbuf_adj(m, 4);
+		}
+		return true;
+	}
+	if (!tagged) {
+		f = (uint8_t *)rte_pktmbuf_prepend(m, 4);
+		if (f == NULL)
+			return false;
+		memmove(f, f + 4, 12);
+		f[12] = 0x81;
+		f[13] = 0x00;
+	}
+	f[14] = (uint8_t)(vid >> 8);
+	f[15] = (uint8_t)vid;
+	return true;
+}
+
 static void
 tx_one(struct fwd_worker *w, uint32_t p, struct rte_mbuf *m)
 {
+	if (!vlan_out(m, fwd.ports[p].cfg->vlan)) {
+		w->st->drops[FWD_DROP_NO_HEADROOM]++;
+		rte_pktmbuf_free(m);
+		return;
+	}
 	w->tx[p][w->n_tx[p]++] = m;
 	if (w->n_tx[p] == FWD_TX_MAX)
 		tx_flush(w, p);
@@ -87,6 +134,75 @@ static void
 drop(struct fwd_worker *w, struct rte_mbuf *m, enum fwd_drop why)
 {
 	w->st->drops[why]++;
+	rte_pktmbuf_free(m);
+}
+
+/* Takes one of the worker's ICMP tokens, if there is one left. */
+static bool
+icmp_token(struct fwd_worker *w)
+{
+	uint64_t cap = (uint64_t)FWD_ICMP_BURST * 1000;
+
+	w->icmp_tokens += (uint64_t)(uint32_t)(w->now_ms - w->icmp_ms) *
+			  FWD_ICMP_RATE;
+	w->icmp_ms = w->now_ms;
+	if (w->icmp_tokens > cap)
+		w->icmp_tokens = cap;
+	if (w->icmp_tokens < 1000)
+		return false;
+	w->icmp_tokens -= 1000;
+	return true;
+}
+
+/*
+ * A packet of IP length above `room`, what the out link carries, is
+ * dropped (too_big) and its sender told the size that fits, with ICMP
+ * fragmentation needed or packet too big, as Katran and GLB do: halb
+ * does not fragment.  The sender is a client (this is the way to the
+ * backends), reached like a NAT reply's destination.  An IPv4 packet
+ * without DF gets the error too; Linux then lowers its path MTU for
+ * UDP as well as TCP.  ICMP errors get none (RFC 1122 3.2.2).
+ */
+static void
+too_big(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
+	uint32_t room)
+{
+	struct halb_ip src, nh;
+	struct rte_mbuf *e = NULL;
+	uint8_t nh_mac[6];
+	uint32_t len;
+	int port, n;
+
+	w->st->drops[FWD_DROP_TOO_BIG]++;
+	if (pi->kind != PKT_KIND_FLOW)
+		goto out;
+	if (!icmp_token(w)) {
+		w->st->icmp_limited++;
+		goto out;
+	}
+	memcpy(src.b, pi->key.src, 16);
+	port = cfg_route(fwd.cfg, &src, &nh);
+	if (port < 0)
+		goto out;
+	n = neigh_find(fwd.neigh, &nh);
+	if (n < 0 || !neigh_mac(fwd.neigh, n, nh_mac))
+		goto out;
+	e = rte_pktmbuf_alloc(fwd.shm->pool);
+	if (e == NULL)
+		goto out;
+	len = pkt_icmp_too_big(rte_pktmbuf_mtod(e, uint8_t *),
+			       rte_pktmbuf_tailroom(e),
+			       rte_pktmbuf_mtod(m, const uint8_t *), pi, room,
+			       fwd.ports[port].mac, nh_mac);
+	if (len == 0) {
+		rte_pktmbuf_free(e);
+		goto out;
+	}
+	e->data_len = (uint16_t)len;
+	e->pkt_len = len;
+	w->st->icmp_too_big++;
+	tx_one(w, (uint32_t)port, e);
+out:
 	rte_pktmbuf_free(m);
 }
 
@@ -100,6 +216,7 @@ forward(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	const struct fwd_port *out;
 	uint8_t nh_mac[6];
 	uint8_t *frame;
+	uint32_t room;
 
 	if (unlikely(b >= sv->n_backends)) {
 		drop(w, m, FWD_DROP_NO_BACKEND);
@@ -107,6 +224,15 @@ forward(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	}
 	be = &sv->be[b];
 	out = &fwd.ports[be->out];
+	/* What the out link carries of the client's packet: its MTU, less
+	 * what tunnel mode wraps around the packet. */
+	room = out->cfg->mtu;
+	if (sv->mode == CFG_MODE_TUNNEL)
+		room -= cfg_tunnel_overhead(&be->ip);
+	if (unlikely(pi->l3_len > room)) {
+		too_big(w, m, pi, room);
+		return;
+	}
 	if (unlikely(!neigh_mac(fwd.neigh, be->neigh, nh_mac))) {
 		drop(w, m, FWD_DROP_NO_NEIGH);
 		return;
@@ -201,11 +327,108 @@ track(struct flow_entry *e, const struct pkt_info *pi, uint32_t now_ms)
 		__atomic_store_n(&e->last_seen, now_ms, __ATOMIC_RELAXED);
 }
 
-/* A backend's reply in NAT mode: the source becomes the VIP again and
- * the frame goes to the client's next hop. */
+/*
+ * The flow of key `k` in this worker's table or, failing that, in the
+ * other workers' tables.  A flow's packets from the client and its
+ * replies or ICMP errors from the backend side come in on different
+ * ports and queues (RSS spreads each direction by its own tuple), so the
+ * entry is often in another worker's table.
+ *
+ * Reading another worker's table is safe for the same reason reading
+ * our own is: every worker reports to the one QSBR variable in shared
+ * memory, and the classifier reuses a removed entry only after a grace
+ * period over all of them (rte_rcu_qsbr_check covers every registered
+ * thread), so an entry found here stays valid until this worker's next
+ * quiescent state, after the burst.  It is only read: the owner alone
+ * writes an entry's state and last_seen, so nothing here calls track().
+ */
+static const struct flow_entry *
+flow_find_any(const struct fwd_worker *w, const struct flow_key *k,
+	      uint32_t hash)
+{
+	const struct flow_entry *e = flow_lookup(&w->ws->flows, k, hash);
+	uint32_t i;
+
+	for (i = 0; e == NULL && i < fwd.shm->n_workers; i++)
+		if (i != w->id)
+			e = flow_lookup(&fwd.shm->workers[i].flows, k, hash);
+	return e;
+}
+
+/*
+ * Whether a connection may exist that no table records: when the
+ * classifier is gone, or a table is full, new connections are decided
+ * by the stateless Maglev fallback and not installed.  Then a reply or
+ * an ICMP error without a flow is checked against the Maglev decision
+ * instead of being dropped.
+ */
+static bool
+flows_unrecorded(const struct fwd_worker *w)
+{
+	uint32_t i;
+
+	if (!w->cls_up)
+		return true;
+	for (i = 0; i < fwd.shm->n_workers; i++)
+		if (fwd.shm->workers[i].table_full)
+			return true;
+	return false;
+}
+
+/*
+ * What a reply from backend b of NAT service s may be.  The frame
+ * (a TCP/UDP packet, or an ICMP error quoting one; pi->key in the
+ * direction backend:port -> client:port either way) is a reply only
+ * to a connection that was balanced to that backend: the flow
+ * client:port -> VIP:vport must be installed, naming (s, b).  Checking
+ * the flow costs one hash and a lookup per table, which bounds the
+ * rewrite to real connections: without it, anyone able to send from a
+ * backend's address and port would get any packet, to any destination,
+ * re-sourced from the VIP.  Flows decided by the fallback are not
+ * installed (flows_unrecorded()): then the reply must go where Maglev
+ * sends that connection, and not to one of the appliance's own
+ * addresses.
+ */
+static bool
+nat_reply_ok(const struct fwd_worker *w, const struct pkt_info *pi,
+	     uint32_t s, uint16_t b)
+{
+	const struct fwd_service *sv = &fwd.svc[s];
+	const struct flow_entry *e;
+	struct flow_key k;
+	struct halb_ip dst;
+	uint32_t hash;
+
+	memset(&k, 0, sizeof(k));
+	memcpy(k.src, pi->key.dst, 16);
+	memcpy(k.dst, sv->vip.b, 16);
+	k.sport = pi->key.dport;
+	/* A NAT service on all ports maps each port to itself. */
+	k.dport = sv->vport != 0 ? htons(sv->vport) : pi->key.sport;
+	k.proto = pi->key.proto;
+	hash = pkt_flow_hash(&k);
+	e = flow_find_any(w, &k, hash);
+	if (e != NULL)
+		return e->svc == s && e->backend == b;
+	if (!flows_unrecorded(w))
+		return false;
+	memcpy(dst.b, pi->key.dst, 16);
+	if (fwd_is_local(&fwd, &dst))
+		return false;
+	{
+		const struct halb_mh_shm *mh = &fwd.shm->mh[s];
+		uint32_t cur = __atomic_load_n(&mh->cur, __ATOMIC_ACQUIRE);
+
+		return mh_lookup(mh->table[cur], mh->size, hash) == b;
+	}
+}
+
+/* A backend's reply in NAT mode (or an ICMP error about one of its
+ * connections): the source becomes the VIP again and the frame goes to
+ * the client's next hop. */
 static void
 nat_reply(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
-	  int s)
+	  int s, uint16_t b)
 {
 	const struct fwd_service *sv = &fwd.svc[s];
 	struct halb_ip dst, nh;
@@ -213,6 +436,10 @@ nat_reply(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
 	int port, n;
 
+	if (!nat_reply_ok(w, pi, (uint32_t)s, b)) {
+		drop(w, m, FWD_DROP_REPLY_NO_FLOW);
+		return;
+	}
 	memcpy(dst.b, pi->key.dst, 16);
 	port = cfg_route(fwd.cfg, &dst, &nh);
 	if (port < 0) {
@@ -232,10 +459,74 @@ nat_reply(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 		return;
 	}
 	pkt_rw_dsr(frame, fwd.ports[port].mac, nh_mac);
-	w->st->nat_replies++;
+	if (pi->kind == PKT_KIND_ICMP_ERR)
+		w->st->icmp_errors++;
+	else
+		w->st->nat_replies++;
 	w->svc_st[s].pkts++;
 	w->svc_st[s].bytes += rte_pktmbuf_pkt_len(m);
 	tx_one(w, (uint32_t)port, m);
+}
+
+/* Whether an ICMP error's outer destination is the host its quote was
+ * sent from (pi->key.dst): an error about a connection goes to that
+ * connection's end, and one addressed elsewhere is not about it. */
+static bool
+icmp_to_quoted_src(const uint8_t *frame, const struct pkt_info *pi)
+{
+	const uint8_t *ip = frame + pi->l3_off;
+
+	if (pi->family == 4)
+		return memcmp(ip + 16, pi->key.dst + 12, 4) == 0;
+	return memcmp(ip + 24, pi->key.dst, 16) == 0;
+}
+
+/*
+ * An ICMP error about a TCP/UDP packet (pi->key: the quoted packet
+ * turned around, see pkt-t.h).
+ *  - Client side, quoting VIP:vport -> client: the key is the flow's;
+ *    the error follows the flow to its backend (path MTU discovery on
+ *    every mode).
+ *  - Backend side, quoting client -> NAT backend: translated back like
+ *    a reply of that flow and sent to the client.
+ * The flow is looked up in every worker's table; an error about a
+ * connection that none holds is dropped (icmp_no_flow), unless the
+ * fallback may have decided it without recording it.
+ */
+static void
+icmp_error(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi)
+{
+	const struct flow_entry *e;
+	uint32_t hash;
+	uint16_t b;
+	int s;
+
+	s = svc_by_vip(&fwd.svcs, pi->key.dst, pi->key.dport, pi->key.proto);
+	if (s >= 0) {
+		hash = pkt_flow_hash(&pi->key);
+		e = flow_find_any(w, &pi->key, hash);
+		if (e != NULL) {
+			w->st->icmp_errors++;
+			forward(w, m, pi, e->svc, e->backend, hash);
+		} else if (flows_unrecorded(w)) {
+			w->st->icmp_errors++;
+			fallback(w, m, pi, (uint32_t)s, hash);
+		} else {
+			drop(w, m, FWD_DROP_ICMP_NO_FLOW);
+		}
+		return;
+	}
+	s = svc_by_nat_backend(&fwd.svcs, pi->key.src, pi->key.sport,
+			       pi->key.proto, &b);
+	if (s < 0) {
+		drop(w, m, FWD_DROP_NO_SERVICE);
+		return;
+	}
+	if (!icmp_to_quoted_src(rte_pktmbuf_mtod(m, const uint8_t *), pi)) {
+		drop(w, m, FWD_DROP_ICMP_NO_FLOW);
+		return;
+	}
+	nat_reply(w, m, pi, s, b);
 }
 
 static void
@@ -306,10 +597,7 @@ input_parse(struct fwd_worker *w, struct rte_mbuf *m, uint32_t p,
 	    struct pkt_info *pi)
 {
 	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
-	struct flow_entry *e;
 	enum pkt_verdict v;
-	uint32_t hash;
-	int s;
 
 	if (unlikely(m->nb_segs > 1) && rte_pktmbuf_linearize(m) != 0) {
 		w->st->bad[PKT_ERR_TRUNC]++;
@@ -327,23 +615,17 @@ input_parse(struct fwd_worker *w, struct rte_mbuf *m, uint32_t p,
 		rte_pktmbuf_free(m);
 		return false;
 	}
+	/* 802.1Q on the way in: the port's VLAN only (untagged or
+	 * priority-tagged, VID 0, on a port without one). */
+	if ((pi->has_vlan ? pi->vlan_tci & 0xfff : 0) != fwd.ports[p].cfg->vlan) {
+		drop(w, m, FWD_DROP_VLAN);
+		return false;
+	}
 	switch (pi->kind) {
 	case PKT_KIND_FLOW:
 		break;
 	case PKT_KIND_ICMP_ERR:
-		s = svc_by_vip(&fwd.svcs, pi->key.dst, pi->key.dport, pi->key.proto);
-		if (s < 0) {
-			drop(w, m, FWD_DROP_NO_SERVICE);
-			return false;
-		}
-		/* Path-MTU and unreachable errors follow their flow. */
-		w->st->icmp_errors++;
-		hash = pkt_flow_hash(&pi->key);
-		e = flow_lookup(&w->ws->flows, &pi->key, hash);
-		if (e != NULL)
-			forward(w, m, pi, e->svc, e->backend, hash);
-		else
-			fallback(w, m, pi, (uint32_t)s, hash);
+		icmp_error(w, m, pi);
 		return false;
 	case PKT_KIND_ARP:
 	case PKT_KIND_ND:
@@ -414,7 +696,7 @@ input_flow(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 		s = svc_by_nat_backend(&fwd.svcs, pi->key.src, pi->key.sport,
 				       pi->key.proto, &b);
 		if (s >= 0)
-			nat_reply(w, m, pi, s);
+			nat_reply(w, m, pi, s, b);
 		else
 			drop(w, m, FWD_DROP_NO_SERVICE);
 		return;

@@ -30,6 +30,9 @@
 #define CFG_CHECK_PATH_LEN 64 /* an HTTP check's path */
 #define CFG_MAX_AGENTS 1024   /* distinct agent hosts */
 #define CFG_MAX_PEERS 8       /* peer healthd instances */
+#define CFG_MTU_DEFAULT 1500  /* ports[].mtu */
+#define CFG_MTU_MIN 1280      /* IPv6's minimum link MTU (RFC 8200 5) */
+#define CFG_MTU_MAX 9216
 
 enum cfg_mode {
 	CFG_MODE_DSR = 0,
@@ -53,6 +56,9 @@ struct cfg_port {
 	uint8_t plen4, plen6;      /* connected prefixes */
 	bool has_gw4, has_gw6;
 	struct halb_ip gw4, gw6;   /* next hop for everything not connected */
+	uint16_t vlan;             /* 802.1Q VID 1..4094 of every frame in and
+				    * out of the port; 0: untagged */
+	uint16_t mtu;              /* IP MTU of the link (1500 by default) */
 	int line;
 };
 

@@ -89,6 +89,19 @@ int cfg_key_file(const char *path, struct seal_key *k, char *why, size_t len);
 int cfg_route(const struct halb_cfg *cfg, const struct halb_ip *dst,
 	      struct halb_ip *next_hop);
 
+/*
+ * IP bytes that tunnel mode adds to a client's packet sent to `backend`:
+ * outer IPv4 (20) or IPv6 (40), UDP (8), VXLAN (8) and the inner
+ * Ethernet header (14) -- PKT_VXLAN_HDR_V4/_V6 less the outer Ethernet
+ * header.  A packet fits a port of MTU m if its IP length is at most
+ * m minus this.
+ */
+static inline uint32_t
+cfg_tunnel_overhead(const struct halb_ip *backend)
+{
+	return halb_ip_is_v4(backend) ? 20 + 8 + 8 + 14 : 40 + 8 + 8 + 14;
+}
+
 /* How long a flow in `state` (enum flow_state) may stay idle. */
 static inline uint32_t
 flow_idle_timeout_ms(const struct halb_cfg *cfg, uint8_t state)

@@ -38,6 +38,7 @@ enum pkt_verdict {
 	PKT_ERR_L4,        /* TCP data offset or UDP length invalid */
 	PKT_ERR_ICMP,      /* ICMP error with an unusable quote */
 	PKT_ERR_ARP,       /* ARP not Ethernet/IPv4 */
+	PKT_ERR_IP_ADDR,   /* IPv6 address IPv4-mapped (::ffff:0:0/96) */
 	PKT_VERDICT_MAX,
 };
 

@@ -116,6 +116,21 @@ int pkt_neigh_binding(const uint8_t *frame, uint32_t len,
 int pkt_neigh_asks_for(const uint8_t *frame, uint32_t len,
 		       const struct pkt_info *pi, struct halb_ip *target);
 
+/*
+ * ICMP "fragmentation needed" (IPv4, type 3 code 4, RFC 1191) or ICMPv6
+ * "packet too big" (type 2, RFC 4443) about the TCP/UDP packet in
+ * `frame` (pi from pkt_parse()), built into buf (cap bytes; 590 suffice
+ * for IPv4, 1294 for IPv6): untagged Ethernet from src_mac to dst_mac,
+ * IP from the packet's destination to its source (TTL/hop limit 64), the
+ * next-hop MTU `mtu`, and as much of the packet as keeps the datagram
+ * within 576 (IPv4) or 1280 (IPv6) bytes.  Returns the frame length, or
+ * 0 when the packet must get no error (an ICMP error itself, a later
+ * fragment) or buf is too small.
+ */
+uint32_t pkt_icmp_too_big(uint8_t *buf, uint32_t cap, const uint8_t *frame,
+			  const struct pkt_info *pi, uint32_t mtu,
+			  const uint8_t src_mac[6], const uint8_t dst_mac[6]);
+
 /* Internet checksum helpers (host-independent, as in RFC 1071). */
 uint16_t pkt_csum(const void *data, uint32_t len, uint32_t sum);
 uint16_t pkt_csum_fold(uint32_t sum);

@@ -43,6 +43,11 @@ enum fwd_drop {
 	FWD_DROP_TX_FULL,      /* the device refused the burst */
 	FWD_DROP_NO_HEADROOM,  /* could not prepend the tunnel header */
 	FWD_DROP_OTHER,        /* IP but not TCP/UDP/ICMP error, not ARP/ND */
+	/* Forwarding rules (docs/ARCHITECTURE.md, "How a packet travels"). */
+	FWD_DROP_ICMP_NO_FLOW, /* ICMP error quoting a flow no table holds */
+	FWD_DROP_REPLY_NO_FLOW, /* from a NAT backend, but no flow it replies to */
+	FWD_DROP_VLAN,         /* 802.1Q tag other than the port's (ports[].vlan) */
+	FWD_DROP_TOO_BIG,      /* would exceed the out port's MTU (ports[].mtu) */
 	FWD_DROP_MAX,
 };
 
@@ -55,6 +60,8 @@ struct fwd_stats {
 	uint64_t fallbacks;  /* decided here: classifier gone or table full */
 	uint64_t nat_replies; /* backend -> client rewrites */
 	uint64_t icmp_errors; /* ICMP errors sent after their flow */
+	uint64_t icmp_too_big; /* frag-needed/packet-too-big sent (ports[].mtu) */
+	uint64_t icmp_limited; /* ... not sent: over FWD_ICMP_RATE */
 	uint64_t arp_in, arp_out, nd_in, nd_out;
 	uint64_t drops[FWD_DROP_MAX];
 	uint64_t bad[PKT_VERDICT_MAX]; /* parser verdicts */

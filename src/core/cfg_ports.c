@@ -103,11 +103,12 @@ static void
 load_port(struct cfg_ctx *ctx, const config_setting_t *list, unsigned int idx)
 {
 	static const char *const keys[] = { "name", "vdev", "ipv4", "ipv6",
-		"gateway4", "gateway6", NULL };
+		"gateway4", "gateway6", "vlan", "mtu", NULL };
 	struct cfg_port *p = &ctx->cfg->ports[idx];
 	char a[HALB_IP_STRLEN];
 	const config_setting_t *s;
 	struct cfg_scope sc;
+	long long vlan = 0, mtu = CFG_MTU_DEFAULT;
 	unsigned int i;
 
 	if (!sc_elem(ctx, list, idx, "ports", keys, &sc))
@@ -129,6 +130,12 @@ load_port(struct cfg_ctx *ctx, const config_setting_t *list, unsigned int idx)
 		     &p->has_gw4, &p->gw4);
 	load_port_gw(&sc, "gateway6", 6, p->has_ip6, &p->ip6, p->plen6,
 		     &p->has_gw6, &p->gw6);
+	/* VID 0 (priority tag only) and 4095 are reserved (802.1Q 9.6). */
+	sc_int(&sc, "vlan", false, 1, 4094, &vlan);
+	p->vlan = (uint16_t)vlan;
+	/* 1280: the least an IPv6 link may have (RFC 8200 5). */
+	sc_int(&sc, "mtu", false, CFG_MTU_MIN, CFG_MTU_MAX, &mtu);
+	p->mtu = (uint16_t)mtu;
 
 	/* Two ports with one own address could not both answer for it. */
 	for (i = 0; i < idx; i++) {

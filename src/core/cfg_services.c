@@ -194,6 +194,15 @@ check_backend_route(struct cfg_ctx *ctx, const struct cfg_service *svc,
 		cfg_err(ctx, s_be,
 			"dsr forwards at layer 2: backend %s must be in a port's connected prefix, not behind gateway %s",
 			a, halb_ip_fmt(&nh, g, sizeof(g)));
+	/* An IPv6 client may send 1280-byte packets whatever it is told
+	 * (RFC 8201 4), and tunnel mode never fragments: they must fit. */
+	if (svc->mode == CFG_MODE_TUNNEL && !halb_ip_is_v4(&svc->vip) &&
+	    !halb_ip_is_zero(&svc->vip) &&
+	    cfg->ports[port].mtu < 1280 + cfg_tunnel_overhead(&be->ip))
+		cfg_err(ctx, s_be,
+			"tunnel to backend %s: port \"%s\" has mtu %u, less than the %u that IPv6 packets of 1280 bytes need in VXLAN",
+			a, cfg->ports[port].name, cfg->ports[port].mtu,
+			1280 + cfg_tunnel_overhead(&be->ip));
 }
 
 static void

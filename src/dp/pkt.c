@@ -14,7 +14,9 @@
  * neigh_pkt.c) and checked by the fuzzer:
  *  - l3_off + l3_len <= len, and every other offset lies inside it;
  *  - l4_off is 0 only for later fragments and ARP;
- *  - the key's padding and, for non-flow kinds, its ports are zero.
+ *  - the key's padding and, for non-flow kinds, its ports are zero;
+ *  - a family-6 key never holds an IPv4-mapped address, so keys of the
+ *    two families never meet.
  *
  * docs/PACKETS.md describes what is accepted and why.
  */
@@ -61,6 +63,23 @@ map_v4(uint8_t out[16], const uint8_t *v4)
 	out[10] = 0xff;
 	out[11] = 0xff;
 	memcpy(out + 12, v4, 4);
+}
+
+/*
+ * Whether a 16-byte IPv6 address from the wire is IPv4-mapped
+ * (::ffff:0:0/96).  Keys hold IPv4 addresses in exactly that form, so
+ * such an IPv6 packet would share its key with an IPv4 flow and could
+ * match IPv4 VIPs and change IPv4 flows' state.  RFC 4291 2.5.5.2 keeps
+ * these addresses for the API only and RFC 6890 marks the block not
+ * forwardable: they never appear in a header, and are refused.
+ */
+static inline int
+is_v4_mapped(const uint8_t *a)
+{
+	static const uint8_t pfx[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+					 0xff, 0xff };
+
+	return memcmp(a, pfx, sizeof(pfx)) == 0;
 }
 
 /* What an IPv6 fragment header said, if there was one. */
@@ -150,6 +169,8 @@ parse_quote(const uint8_t *frame, uint32_t qoff, uint32_t qlen,
 
 		if (qlen < IP6_HLEN || q[0] >> 4 != 6)
 			return PKT_ERR_ICMP;
+		if (is_v4_mapped(q + 8) || is_v4_mapped(q + 24))
+			return PKT_ERR_IP_ADDR;
 		proto = q[6];
 		if (ip6_skip_ext(frame, &pos, qoff + qlen, &proto, &fr) != 0 ||
 		    fr.offset != 0 || qoff + qlen - pos < 8)
@@ -331,6 +352,8 @@ parse_ip6(const uint8_t *frame, uint32_t len, uint32_t off, struct pkt_info *pi)
 	/* l3_len is 16 bits: refuse the few sizes that would not fit. */
 	if (tot > room || tot > UINT16_MAX)
 		return PKT_ERR_IP_LEN;
+	if (is_v4_mapped(ip + 8) || is_v4_mapped(ip + 24))
+		return PKT_ERR_IP_ADDR;
 	pi->family = 6;
 	pi->l3_len = (uint16_t)tot;
 	memcpy(pi->key.src, ip + 8, 16);
@@ -411,6 +434,7 @@ static const char *const verdict_names[PKT_VERDICT_MAX] = {
 	[PKT_ERR_L4] = "l4",
 	[PKT_ERR_ICMP] = "icmp",
 	[PKT_ERR_ARP] = "arp",
+	[PKT_ERR_IP_ADDR] = "ip_addr",
 };
 
 const char *

@@ -11,6 +11,9 @@
 #   - each of the six services (DSR, NAT, tunnel over IPv4 and IPv6) answers
 #     every one of 3000 new connections, each backend taking its weight's
 #     share of them within 15 % (relative);
+#   - a 16 KB request in full-size segments is answered on every service
+#     over the rig's MTU of 1500 (tunnel mode: thanks to the appliance's
+#     fragmentation-needed / packet-too-big errors);
 #   - killing the classifier (SIGKILL) breaks none of the established
 #     keep-alive connections, the forwarder lives on and reports it, and new
 #     connections are all served by the forwarder's fallback;
@@ -168,6 +171,46 @@ while read -r svc url; do
 	fi
 done <<<"$HALB_SERVICES4
 $HALB_SERVICES6"
+
+# --- full-size segments over MTU 1500 (issue 9, item 5) --------------------
+# A request of 16 KB goes out in full-size segments; to a tunnel VIP each
+# is 50 (or 70) bytes too big for the server network once in VXLAN, and
+# only the appliance's "fragmentation needed" / "packet too big" lets the
+# client's TCP shrink them (without it the connection stalls).
+big_request() {
+	ip netns exec "$P-cli" "$HALB_PYTHON" - "$1" <<'EOF'
+import socket, sys
+from urllib.parse import urlsplit
+u = urlsplit(sys.argv[1])
+fam = socket.AF_INET6 if ":" in u.hostname else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_STREAM)
+s.settimeout(8)
+s.connect((u.hostname, u.port or 80))
+s.sendall(b"GET / HTTP/1.0\r\nHost: x\r\nX-Pad: " + b"p" * 16000 + b"\r\n\r\n")
+data = b""
+while True:
+    d = s.recv(65536)
+    if not d:
+        break
+    data += d
+print(data.split(b"\r\n", 1)[0].decode(errors="replace"))
+sys.exit(0 if data.startswith(b"HTTP/1.0 200") or data.startswith(b"HTTP/1.1 200") else 1)
+EOF
+}
+while read -r svc url; do
+	if out=$(big_request "$url" 2>&1); then
+		pass "$svc: a 16 KB request in full-size segments is answered over MTU 1500 ($out)"
+	else
+		fail "$svc: a 16 KB request in full-size segments is not answered over MTU 1500: $(echo "$out" | tail -n 1)"
+	fi
+done <<<"$HALB_SERVICES4
+$HALB_SERVICES6"
+too_big=$(halb_stat "$P" "$CONF" icmp_too_big) || too_big=
+if [ -n "$too_big" ] && [ "$too_big" -gt 0 ]; then
+	pass "halbctl stats: the appliance sent $too_big fragmentation-needed/packet-too-big errors"
+else
+	fail "halbctl stats: icmp_too_big is ${too_big:-missing}: no error told a client to shrink its segments"
+fi
 
 # --- the classifier dies under established connections ---------------------
 declare -A HOLD_PID

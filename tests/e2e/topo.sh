@@ -22,8 +22,10 @@
 #               fd00:68:2::100-102 on lo, VXLAN vx4/vx6 (VNI 42, port 4789),
 #               TCP from port 8080 (NAT mode) routed back via the appliance
 #
-# The server network has an MTU of 1600 so that VXLAN's 50 bytes fit around
-# a full-size client segment; the client network keeps 1500.  MAC addresses
+# Both networks have an MTU of 1500, as real ones do: a full-size client
+# segment to a tunnel VIP does not fit in VXLAN (50 more bytes) and gets an
+# ICMP "fragmentation needed" from the appliance (ports[].mtu, 1500 by
+# default), after which the client sends segments that fit.  MAC addresses
 # are fixed (02:68:00:00:00:xx) so that captures and neighbour tables read
 # the same on every run.
 #
@@ -41,7 +43,7 @@ cmd=$1 P=$2
 
 NSES="cli rtr sw lb b1 b2 b3"
 BACKENDS="b1 b2 b3"
-SERVER_MTU=1600
+SERVER_MTU=1500
 declare -A BNUM=([b1]=1 [b2]=2 [b3]=3)
 declare -A VXMAC=([b1]=0b [b2]=0c [b3]=0d)
 

@@ -14,7 +14,10 @@
  *  - DSR touches the Ethernet addresses only; VXLAN output parses as a
  *    UDP flow to the tunnel port with a valid IPv6 UDP checksum;
  *  - ARP/ND replies to what a packet asks for parse back, with a valid
- *    checksum, and carry the binding they announce.
+ *    checksum, and carry the binding they announce;
+ *  - a frag-needed / packet-too-big error about a flow stays within
+ *    576 / 1280 bytes, quotes the packet's start, has valid checksums
+ *    and parses; ICMP errors and later fragments get none.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -349,6 +352,10 @@ fuzz_requests(const uint8_t *data, size_t size)
 	CHECK(halb_ip_eq(&got, &target));
 	memcpy(ip.b, data + size - 16, 16);
 	memcpy(target.b, data + size - 32, 16);
+	/* A port's IPv6 address is never IPv4-mapped (the parser refuses
+	 * such a source: PKT_ERR_IP_ADDR). */
+	if (halb_ip_is_v4(&ip))
+		return;
 	n = pkt_nd_solicit(buf, mac_a, &ip, &target);
 	CHECK(n <= 86 && pkt_parse(buf, n, &pi) == PKT_OK);
 	CHECK(pi.kind == PKT_KIND_ND);
@@ -360,6 +367,40 @@ fuzz_requests(const uint8_t *data, size_t size)
 		CHECK(halb_ip_eq(&got, &ip) && memcmp(mac, mac_a, 6) == 0);
 	else
 		CHECK(halb_ip_is_zero(&ip));
+}
+
+/* The error the appliance sends about a packet too big for its link. */
+static void
+fuzz_too_big(const uint8_t *data, size_t size, const struct pkt_info *pi,
+	     uint32_t salt)
+{
+	static uint8_t out[14 + 1280];
+	struct pkt_info po;
+	enum pkt_verdict v;
+	uint32_t n, hl, il;
+
+	n = pkt_icmp_too_big(out, sizeof(out), data, pi, 1280 + salt % 8000,
+			     mac_a, mac_b);
+	if (pi->kind != PKT_KIND_FLOW || pi->frag == PKT_FRAG_LATER) {
+		CHECK(n == 0);
+		return;
+	}
+	CHECK(n > 14 && n <= 14u + (pi->family == 4 ? 576u : 1280u));
+	hl = pi->family == 4 ? 20 : 40;
+	il = n - 14 - hl - 8;
+	CHECK(il <= pi->l3_len);
+	CHECK(memcmp(out + 14 + hl + 8, data + pi->l3_off, il) == 0);
+	if (pi->family == 4)
+		CHECK(ref_sum(out + 14, 20, 0) == 0xffff);
+	CHECK(ref_sum(out + 14 + hl, n - 14 - hl,
+		      pi->family == 6 ? pseudo(out + 14, 6, 58, n - 14 - hl) :
+					0) == 0xffff);
+	/* The quote may be cut inside a long IPv6 header chain. */
+	v = pkt_parse(out, n, &po);
+	CHECK(v == PKT_OK || (v == PKT_ERR_ICMP && pi->family == 6));
+	if (v == PKT_OK)
+		CHECK(po.kind == PKT_KIND_ICMP_ERR);
+	(void)size;
 }
 
 int
@@ -397,5 +438,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_vxlan(data, size, salt, 0);
 	fuzz_vxlan(data, size, salt, 1);
 	fuzz_neigh(data, size, &pi);
+	fuzz_too_big(data, size, &pi, salt);
 	return 0;
 }

@@ -8,6 +8,8 @@
 #          addresses, IPv6 off, offloads off, MAC 02:68:00:00:00:02
 #   tap0   the test's side: tests/pkt/pkt_test.py sends crafted frames on
 #          it and captures what the appliance sends back
+# and a second pair, halb1 (MAC 02:68:00:00:00:03) <-> tap1, for the
+# port "tagged" (VLAN 42) of pkt.conf.
 # then starts halb-forwarder and halb-classifier in it from
 # tests/pkt/pkt.conf (with a per-run DPDK file prefix) and runs
 # pkt_test.py.  Everything it made (processes by PID, namespace, hugepage
@@ -153,8 +155,19 @@ nsx() { ip netns exec "$NS" "$@"; }
 	ip -n "$NS" addr flush dev halb0 &&
 	ip -n "$NS" addr flush dev tap0 &&
 	ip -n "$NS" link set halb0 up &&
-	ip -n "$NS" link set tap0 up
-} || die "cannot set up the veth pair in $NS"
+	ip -n "$NS" link set tap0 up &&
+	ip -n "$NS" link add halb1 type veth peer name tap1 &&
+	ip -n "$NS" link set halb1 address 02:68:00:00:00:03 &&
+	ip -n "$NS" link set tap1 address 02:68:00:00:00:98 &&
+	nsx sysctl -qw net.ipv6.conf.halb1.disable_ipv6=1 &&
+	nsx sysctl -qw net.ipv6.conf.tap1.disable_ipv6=1 &&
+	nsx ethtool -K halb1 tx off rx off tso off gso off gro off >/dev/null 2>&1 &&
+	nsx ethtool -K tap1 tx off rx off tso off gso off gro off >/dev/null 2>&1 &&
+	ip -n "$NS" addr flush dev halb1 &&
+	ip -n "$NS" addr flush dev tap1 &&
+	ip -n "$NS" link set halb1 up &&
+	ip -n "$NS" link set tap1 up
+} || die "cannot set up the veth pairs in $NS"
 
 # ---- the appliance ----
 free_pages=$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null || echo 0)

@@ -413,6 +413,12 @@ static const struct spec udp4_fwd = { .family = 4, .proto = P_UDP,
 static const struct spec tcp6_fwd = { .family = 6, .proto = P_TCP,
 	.sport = 40001, .dport = 8443, .payload = 0, .src = CLIENT6,
 	.dst = BACKEND6 };
+/* IPv4-mapped addresses on the wire (refused: they would share keys
+ * with IPv4 flows). */
+#define MAPPED4 "::ffff:203.0.113.10"
+static const struct spec tcp6_mapped_back = { .family = 6, .proto = P_TCP,
+	.sport = 80, .dport = 40001, .tcp_flags = 0x10, .payload = 20,
+	.src = MAPPED4, .dst = CLIENT6 };
 #define S_ECHO4 { .family = 4, .proto = P_ICMP, \
 	.icmp_type = 8, .payload = 16, .src = CLIENT4, .dst = VIP4 }
 static const struct spec echo4 = S_ECHO4;
@@ -569,6 +575,16 @@ static const struct ptest ptests[] = {
 	{ "icmp6 param problem", { .family = 6, .proto = P_ICMPV6,
 	  .icmp_type = 4, Q(udp6), .src = VIP6, .dst = CLIENT6 },
 	  NULL, PKT_OK, PKT_KIND_ICMP_ERR, 1 },
+	{ "ipv6 to an ipv4-mapped address", { .family = 6, .proto = P_TCP,
+	  .sport = 40001, .dport = 80, .tcp_flags = 0x02, .src = CLIENT6,
+	  .dst = MAPPED4 }, NULL, PKT_ERR_IP_ADDR, 0, 0 },
+	{ "ipv6 from an ipv4-mapped address", { .family = 6, .proto = P_UDP,
+	  .sport = 5000, .dport = 53, .payload = 8,
+	  .src = "::ffff:198.51.100.7", .dst = VIP6 }, NULL,
+	  PKT_ERR_IP_ADDR, 0, 0 },
+	{ "icmp6 quoting an ipv4-mapped address", { .family = 6,
+	  .proto = P_ICMPV6, .icmp_type = 2, Q(tcp6_mapped_back),
+	  .src = ROUTER6, .dst = VIP6 }, NULL, PKT_ERR_IP_ADDR, 0, 0 },
 	{ "icmp4 quote 7 bytes of l4", { .family = 4, .proto = P_ICMP,
 	  .icmp_type = 3, Q(tcp4_back), .quote_len = 27, .src = ROUTER4,
 	  .dst = VIP4 }, NULL, PKT_ERR_ICMP, 0, 0 },
@@ -1552,6 +1568,96 @@ test_hash(void **state)
 	}
 }
 
+/* ---- ICMP errors the appliance sends -------------------------------- */
+
+static void
+test_icmp_too_big(void **state)
+{
+	static const struct {
+		struct spec s;
+		uint32_t mtu, want_len; /* frame length of the error */
+		int whole;              /* the quote is the whole packet */
+	} t[] = {
+		{ { .family = 4, .proto = P_TCP, .sport = 40000, .dport = 80,
+		    .tcp_flags = 0x18, .payload = 1400, .src = CLIENT4,
+		    .dst = VIP4 }, 1450, 14 + 576, 0 },
+		{ { .family = 4, .proto = P_UDP, .sport = 5353, .dport = 53,
+		    .payload = 100, .ip4_opt = 1, .src = CLIENT4, .dst = VIP4 },
+		  100, 14 + 20 + 8 + 24 + 8 + 100, 1 },
+		{ { .family = 6, .proto = P_TCP, .sport = 40001, .dport = 443,
+		    .tcp_flags = 0x18, .payload = 1400, .src = CLIENT6,
+		    .dst = VIP6 }, 1430, 14 + 1280, 0 },
+		{ { .family = 6, .proto = P_UDP, .sport = 5000, .dport = 4500,
+		    .payload = 33, .vlan = 1, .src = CLIENT6, .dst = VIP6 },
+		  1280, 14 + 40 + 8 + 40 + 8 + 33, 1 },
+	};
+	static const struct spec err4 = { .family = 4, .proto = P_ICMP,
+		.icmp_type = 3, .quote = &tcp4_back, .src = ROUTER4,
+		.dst = VIP4 };
+	struct built b, *out;
+	struct pkt_info pi, po;
+	struct halb_ip a;
+	size_t i;
+
+	(void)state;
+	out = malloc(sizeof(*out));
+	assert_non_null(out);
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		const uint8_t *ip, *oip, *ic;
+		uint32_t len;
+
+		build(&t[i].s, &b);
+		assert_int_equal(pkt_parse(b.b, b.len, &pi), PKT_OK);
+		len = pkt_icmp_too_big(out->b, sizeof(out->b), b.b, &pi,
+				       t[i].mtu, mac_us, mac_peer);
+		assert_int_equal(len, t[i].want_len);
+		/* too small a buffer: nothing */
+		assert_int_equal(pkt_icmp_too_big(out->b, len - 1, b.b, &pi,
+						  t[i].mtu, mac_us, mac_peer), 0);
+		verify_csums(out->b, len, t[i].whole);
+		assert_int_equal(pkt_parse(out->b, len, &po), PKT_OK);
+		assert_int_equal(po.kind, PKT_KIND_ICMP_ERR);
+		assert_int_equal(po.has_vlan, 0);
+		assert_memory_equal(out->b, mac_peer, 6);
+		assert_memory_equal(out->b + 6, mac_us, 6);
+		ip = b.b + pi.l3_off;
+		oip = out->b + po.l3_off;
+		ic = out->b + po.l4_off;
+		/* from the packet's destination to its source */
+		ip_of(t[i].s.dst, &a);
+		assert_memory_equal(po.key.src, a.b, 16);
+		ip_of(t[i].s.src, &a);
+		assert_memory_equal(po.key.dst, a.b, 16);
+		if (t[i].s.family == 4) {
+			assert_memory_equal(oip + 12, ip + 16, 4);
+			assert_memory_equal(oip + 16, ip + 12, 4);
+			assert_int_equal(ic[0], 3);
+			assert_int_equal(ic[1], 4);
+			assert_int_equal(r16(ic + 6), t[i].mtu);
+			assert_int_equal(oip[8], 64);
+		} else {
+			assert_memory_equal(oip + 8, ip + 24, 16);
+			assert_memory_equal(oip + 24, ip + 8, 16);
+			assert_int_equal(ic[0], 2);
+			assert_int_equal(ic[1], 0);
+			assert_int_equal(r16(ic + 6), t[i].mtu);
+			assert_int_equal(r16(ic + 4), 0);
+		}
+		/* the quote is the packet, from its IP header on */
+		assert_memory_equal(ic + 8, ip, len - (uint32_t)(ic + 8 - out->b));
+	}
+	/* No error about an error, nor about a later fragment. */
+	build(&err4, &b);
+	assert_int_equal(pkt_parse(b.b, b.len, &pi), PKT_OK);
+	assert_int_equal(pkt_icmp_too_big(out->b, sizeof(out->b), b.b, &pi,
+					  1400, mac_us, mac_peer), 0);
+	build(&later4, &b);
+	assert_int_equal(pkt_parse(b.b, b.len, &pi), PKT_OK);
+	assert_int_equal(pkt_icmp_too_big(out->b, sizeof(out->b), b.b, &pi,
+					  1400, mac_us, mac_peer), 0);
+	free(out);
+}
+
 int
 main(void)
 {
@@ -1572,6 +1678,7 @@ main(void)
 		cmocka_unit_test(test_neigh_binding),
 		cmocka_unit_test(test_csum),
 		cmocka_unit_test(test_hash),
+		cmocka_unit_test(test_icmp_too_big),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
