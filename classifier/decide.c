@@ -129,6 +129,7 @@ cls_decide(struct cls *c, uint32_t w, const uint8_t *frame, uint32_t len,
 			 initial_state(&pi), c->now_ms, NULL);
 	if (rc >= 0) {
 		st->installs++;
+		c->shm->installs[s][b]++;
 		set_active(c, (uint32_t)s, b, 1);
 		c->shm->workers[w].table_full = 0;
 	} else {

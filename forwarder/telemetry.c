@@ -11,6 +11,15 @@
  *   /halb/flows,N   up to N installed flows (a diagnostic snapshot: it
  *                   reads without a grace period, so an entry being
  *                   replaced may show half old, half new)
+ *   /halb/flowpage,W,B,N
+ *                   the flows of worker W from bucket B on, at most N
+ *                   (whole buckets), and where the next page starts:
+ *                   halbctl's full dump, page by page
+ *   /halb/backends,S[,F]
+ *                   service S's traffic and backends F.. F+63 as numbers
+ *                   (halb-exporter): see tel_backends
+ *   /halb/workers   each worker's counters as numbers
+ *   /halb/ports     each configured port's DPDK port id, in file order
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -229,6 +238,212 @@ tel_services(const char *cmd, const char *params, struct rte_tel_data *d)
 	return 0;
 }
 
+/* Services' and backends' numbers for halb-exporter, which names them
+ * from its own copy of the configuration.  DPDK 22.11 nests one level
+ * and a reply holds 16 KiB, so a service is asked in pages of
+ * TEL_BE_PAGE backends: "service": [pkts, bytes, fallbacks],
+ * "n_backends", then "bI": [pkts, bytes, new_flows, active_flows,
+ * state, weight, source, cpu_permille, conns] per backend I (state 0
+ * until the classifier has applied health once). */
+#define TEL_BE_PAGE 64u
+
+static int
+u64_array(struct rte_tel_data *d, const char *key, const uint64_t *v,
+	  unsigned int n)
+{
+	struct rte_tel_data *a = rte_tel_data_alloc();
+	unsigned int i;
+
+	if (a == NULL)
+		return -ENOMEM;
+	rte_tel_data_start_array(a, RTE_TEL_U64_VAL);
+	for (i = 0; i < n; i++)
+		rte_tel_data_add_array_u64(a, v[i]);
+	return rte_tel_data_add_dict_container(d, key, a, 0);
+}
+
+static int
+tel_backends(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	const struct halb_shm *shm = fwd.shm;
+	unsigned long s, first = 0;
+	uint64_t v[9];
+	char *end, key[16];
+	uint32_t b, w;
+
+	(void)cmd;
+	if (params == NULL || *params == '\0')
+		return -EINVAL;
+	s = strtoul(params, &end, 10);
+	if (*end == ',')
+		first = strtoul(end + 1, &end, 10);
+	if (*end != '\0' || s >= fwd.cfg->n_services)
+		return -EINVAL;
+	rte_tel_data_start_dict(d);
+	memset(v, 0, sizeof(v));
+	for (w = 0; w < shm->n_workers; w++) {
+		v[0] += shm->svc[w][s].pkts;
+		v[1] += shm->svc[w][s].bytes;
+		v[2] += shm->svc[w][s].fallbacks;
+	}
+	if (u64_array(d, "service", v, 3) != 0)
+		return -ENOMEM;
+	rte_tel_data_add_dict_u64(d, "n_backends",
+				  fwd.cfg->services[s].n_backends);
+	for (b = (uint32_t)first; b < fwd.cfg->services[s].n_backends &&
+	     b < first + TEL_BE_PAGE; b++) {
+		const struct halb_be_health *h = &shm->health[s][b];
+
+		memset(v, 0, sizeof(v));
+		for (w = 0; w < shm->n_workers; w++) {
+			v[0] += shm->be[w].b[s][b].pkts;
+			v[1] += shm->be[w].b[s][b].bytes;
+		}
+		v[2] = shm->installs[s][b];
+		v[3] = shm->active[s][b];
+		if (shm->health_valid) {
+			v[4] = h->state;
+			v[5] = h->weight;
+			v[6] = h->source;
+			v[7] = h->cpu_permille;
+			v[8] = h->conns;
+		} else {
+			v[5] = fwd.cfg->services[s].backends[b].weight;
+		}
+		snprintf(key, sizeof(key), "b%u", b);
+		if (u64_array(d, key, v, 9) != 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* "wI": [rx, tx, hits, punts, returned, fallbacks, drops, malformed,
+ * flows, flow_capacity, table_full, busy_tsc, loops] per worker I. */
+static int
+tel_workers(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	const struct halb_shm *shm = fwd.shm;
+	uint32_t w, i;
+	char key[16];
+
+	(void)cmd;
+	(void)params;
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "tsc_hz", shm->tsc_hz);
+	for (w = 0; w < shm->n_workers; w++) {
+		const struct halb_worker_shm *ws = &shm->workers[w];
+		const struct fwd_stats *st = &ws->stats;
+		uint64_t v[13] = { st->rx, st->tx, st->hits, st->punts,
+				   st->returned, st->fallbacks, 0, 0,
+				   ws->flow_count, fwd.cfg->flow_entries,
+				   ws->table_full, st->busy_tsc, ws->loops };
+
+		for (i = 0; i < FWD_DROP_MAX; i++)
+			v[6] += st->drops[i];
+		for (i = 1; i < PKT_VERDICT_MAX; i++)
+			v[7] += st->bad[i];
+		snprintf(key, sizeof(key), "w%u", w);
+		if (u64_array(d, key, v, 13) != 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* "pI": the DPDK port id of the configuration's port I. */
+static int
+tel_ports(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	char key[16];
+	uint32_t p;
+
+	(void)cmd;
+	(void)params;
+	rte_tel_data_start_dict(d);
+	for (p = 0; p < fwd.n_ports; p++) {
+		snprintf(key, sizeof(key), "p%u", p);
+		rte_tel_data_add_dict_u64(d, key, fwd.ports[p].port_id);
+	}
+	return 0;
+}
+
+static void
+flow_line(uint32_t w, const struct flow_entry *e, char *line, size_t len)
+{
+	static const char *const st[] = { "syn", "est", "fin", "udp" };
+	const struct cfg_service *cs = NULL;
+	struct halb_ip src, dst;
+	char a[HALB_IP_STRLEN], z[HALB_IP_STRLEN], be[HALB_IP_STRLEN + 8] = "?";
+
+	memcpy(src.b, e->key.src, 16);
+	memcpy(dst.b, e->key.dst, 16);
+	if (e->svc < fwd.cfg->n_services)
+		cs = &fwd.cfg->services[e->svc];
+	if (cs != NULL && e->backend < cs->n_backends) {
+		const struct cfg_backend *cb = &cs->backends[e->backend];
+		char ip[HALB_IP_STRLEN];
+
+		halb_ip_fmt(&cb->ip, ip, sizeof(ip));
+		snprintf(be, sizeof(be), halb_ip_is_v4(&cb->ip) ? "%s:%u" : "[%s]:%u",
+			 ip, cb->port ? cb->port : ntohs(e->key.dport));
+	}
+	snprintf(line, len,
+		 "w%u %s %s%s%s:%u -> %s%s%s:%u svc=%s backend=%s state=%s",
+		 w, e->key.proto == IPPROTO_TCP ? "tcp" : "udp",
+		 halb_ip_is_v4(&src) ? "" : "[", halb_ip_fmt(&src, a, sizeof(a)),
+		 halb_ip_is_v4(&src) ? "" : "]", ntohs(e->key.sport),
+		 halb_ip_is_v4(&dst) ? "" : "[", halb_ip_fmt(&dst, z, sizeof(z)),
+		 halb_ip_is_v4(&dst) ? "" : "]", ntohs(e->key.dport),
+		 cs != NULL ? cs->name : "?", be, e->state < 4 ? st[e->state] : "?");
+}
+
+/* At most 100 lines of ~120 bytes fit the 16 KiB reply. */
+#define TEL_FLOW_PAGE 100u
+
+static int
+tel_flowpage(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	const struct halb_shm *shm = fwd.shm;
+	unsigned long w = 0, b = 0, max = TEL_FLOW_PAGE;
+	struct rte_tel_data *a;
+	uint32_t n = 0, i;
+
+	(void)cmd;
+	if (params == NULL || sscanf(params, "%lu,%lu,%lu", &w, &b, &max) < 2)
+		return -EINVAL;
+	if (max > TEL_FLOW_PAGE || max < FLOW_BUCKET_SLOTS)
+		max = TEL_FLOW_PAGE;
+	a = rte_tel_data_alloc();
+	if (a == NULL)
+		return -ENOMEM;
+	rte_tel_data_start_array(a, RTE_TEL_STRING_VAL);
+	for (; w < shm->n_workers; w++, b = 0) {
+		const struct flow_table *t = &shm->workers[w].flows;
+
+		/* Whole buckets only, so that the next page starts clean. */
+		for (; b < t->n_buckets && n + FLOW_BUCKET_SLOTS <= max; b++)
+			for (i = 0; i < FLOW_BUCKET_SLOTS; i++) {
+				uint64_t sl = __atomic_load_n(&t->buckets[b].slot[i],
+							      __ATOMIC_ACQUIRE);
+				char line[RTE_TEL_MAX_STRING_LEN];
+
+				if (sl == 0)
+					continue;
+				flow_line((uint32_t)w,
+					  &t->entries[flow_slot_idx(sl)],
+					  line, sizeof(line));
+				rte_tel_data_add_array_string(a, line);
+				n++;
+			}
+		if (b < t->n_buckets)
+			break;
+	}
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "next_worker", w);
+	rte_tel_data_add_dict_u64(d, "next_bucket", b);
+	rte_tel_data_add_dict_u64(d, "done", w >= shm->n_workers);
+	return rte_tel_data_add_dict_container(d, "flows", a, 0);
+}
+
 static int
 tel_flows(const char *cmd, const char *params, struct rte_tel_data *d)
 {
@@ -283,5 +498,13 @@ fwd_telemetry_init(struct fwd_ctx *c)
 	       rte_telemetry_register_cmd("/halb/services", tel_services,
 					  "Services and backends") |
 	       rte_telemetry_register_cmd("/halb/flows", tel_flows,
-					  "Installed flows. Parameters: int max");
+					  "Installed flows. Parameters: int max") |
+	       rte_telemetry_register_cmd("/halb/flowpage", tel_flowpage,
+					  "A page of installed flows. Parameters: int worker, int bucket, int max") |
+	       rte_telemetry_register_cmd("/halb/backends", tel_backends,
+					  "A service's and its backends' counters. Parameters: int service, int first") |
+	       rte_telemetry_register_cmd("/halb/workers", tel_workers,
+					  "Each worker's counters") |
+	       rte_telemetry_register_cmd("/halb/ports", tel_ports,
+					  "DPDK port id of each configured port");
 }

@@ -46,6 +46,7 @@ struct fwd_worker {
 	struct halb_worker_shm *ws;
 	struct fwd_stats *st;
 	struct svc_stats *svc_st;
+	struct be_stats (*be_st)[CFG_MAX_BACKENDS];
 	uint64_t now_tsc;
 	uint32_t now_ms;
 	bool cls_up;
@@ -239,6 +240,8 @@ forward(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	}
 	w->svc_st[s].pkts++;
 	w->svc_st[s].bytes += rte_pktmbuf_pkt_len(m);
+	w->be_st[s][b].pkts++;
+	w->be_st[s][b].bytes += rte_pktmbuf_pkt_len(m);
 	frame = rte_pktmbuf_mtod(m, uint8_t *);
 	switch (sv->mode) {
 	case CFG_MODE_DSR:
@@ -465,6 +468,8 @@ nat_reply(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 		w->st->nat_replies++;
 	w->svc_st[s].pkts++;
 	w->svc_st[s].bytes += rte_pktmbuf_pkt_len(m);
+	w->be_st[s][b].pkts++;
+	w->be_st[s][b].bytes += rte_pktmbuf_pkt_len(m);
 	tx_one(w, (uint32_t)port, m);
 }
 
@@ -801,6 +806,7 @@ fwd_worker_bind(uint32_t id)
 	w->ws = &fwd.shm->workers[id];
 	w->st = &w->ws->stats;
 	w->svc_st = fwd.shm->svc[id];
+	w->be_st = fwd.shm->be[id].b;
 	w->ws->lcore = rte_lcore_id();
 	fwd_worker_clock(w, rte_rdtsc());
 	return w;

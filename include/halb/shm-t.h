@@ -9,9 +9,9 @@
  *
  * Who writes what:
  *  - forwarder main lcore: everything at start-up; fwd_alive.
- *  - worker w: workers[w].stats, svc_stats[w][*], its entries'
+ *  - worker w: workers[w].stats, svc_stats[w][*], be[w][*][*], its entries'
  *    last_seen/state, workers[w].fb_marks; enqueues workers[w].punt.
- *  - classifier: cls_alive, cls_pid, cls_stats, the flow tables' buckets
+ *  - classifier: cls_alive, cls_pid, cls_stats, installs, the flow tables' buckets
  *    and entries, workers[w].table_full; enqueues workers[w].ret;
  *    publishes Maglev tables (mh[s].cur) once it owns them.
  * Counters are written by one thread each and read by anyone.
@@ -28,7 +28,7 @@
 
 #define HALB_SHM_NAME "halb_shm"
 #define HALB_SHM_MAGIC 0x68616c62u /* "halb" */
-#define HALB_SHM_VERSION 3u
+#define HALB_SHM_VERSION 4u
 #define HALB_RING_SIZE 1024u
 #define HALB_FB_MARKS 65536u /* per worker, a power of two */
 
@@ -72,6 +72,14 @@ struct svc_stats {
 	uint64_t fallbacks;
 	uint64_t pad[5];
 } __attribute__((aligned(64)));
+
+/* One backend's traffic as one worker forwarded it (forward()).  Only
+ * that worker writes it; readers add up the workers' rows.  16 bytes:
+ * CFG_MAX_WORKERS x CFG_MAX_SERVICES x CFG_MAX_BACKENDS of them is 4 MiB
+ * of hugepage memory. */
+struct be_stats {
+	uint64_t pkts, bytes;
+};
 
 struct cls_stats {
 	uint64_t punted;      /* packets taken from punt rings */
@@ -172,10 +180,18 @@ struct halb_shm {
 	struct cls_stats cls;
 	/* Live flows per backend, kept by the classifier (wlc reads them). */
 	uint32_t active[CFG_MAX_SERVICES][CFG_MAX_BACKENDS];
+	/* New flows installed per backend, by the classifier: a backend's
+	 * new connections (those decided while the classifier was gone or
+	 * the table full are not in it; svc_stats.fallbacks counts them). */
+	uint64_t installs[CFG_MAX_SERVICES][CFG_MAX_BACKENDS];
 	/* Applied health, kept here so that it outlives a classifier
 	 * restart; valid once health_valid is set. */
 	uint32_t health_valid;
 	struct halb_be_health health[CFG_MAX_SERVICES][CFG_MAX_BACKENDS];
+	/* Per-backend traffic, one row per worker (struct be_stats). */
+	struct {
+		struct be_stats b[CFG_MAX_SERVICES][CFG_MAX_BACKENDS];
+	} __attribute__((aligned(64))) be[CFG_MAX_WORKERS];
 };
 
 /* The coarse flow clock, shared by both processes. */
