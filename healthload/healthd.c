@@ -518,6 +518,7 @@ main(int argc, char **argv)
 	d.cfg = load(path);
 	if (d.cfg == NULL)
 		return 1;
+	halb_log_open(d.cfg->log.level, d.cfg->log.syslog);
 	rc = run(&d);
 	close_all(&d);
 	cfg_free(d.cfg);

@@ -9,7 +9,8 @@ set -euo pipefail
 PACKAGES=(
 	build-essential meson ninja-build pkg-config
 	libdpdk-dev dpdk libconfig-dev libprotobuf-c-dev protobuf-c-compiler
-	libcmocka-dev libssl-dev libjansson-dev clang
+	libcmocka-dev libssl-dev libjansson-dev libmicrohttpd-dev clang
+	python3-prometheus-client # tests: the metrics endpoint's format
 	iproute2 ethtool nftables python3 python3-scapy curl procps
 	valgrind # make bench: instructions per packet (callgrind)
 )

@@ -33,6 +33,7 @@
 #define CFG_MTU_DEFAULT 1500  /* ports[].mtu */
 #define CFG_MTU_MIN 1280      /* IPv6's minimum link MTU (RFC 8200 5) */
 #define CFG_MTU_MAX 9216
+#define CFG_METRICS_PORT 9650 /* halb-exporter's default TCP port */
 
 enum cfg_mode {
 	CFG_MODE_DSR = 0,
@@ -181,6 +182,20 @@ struct cfg_health {
 	int line;
 };
 
+/* metrics { }: halb-exporter's HTTP listener. */
+struct cfg_metrics {
+	bool has;                 /* the file has a metrics group */
+	struct halb_ip listen_ip; /* 127.0.0.1 unless set */
+	uint16_t listen_port;     /* CFG_METRICS_PORT unless set */
+};
+
+/* log { }: levels as syslog's (0 emerg .. 7 debug). */
+struct cfg_log {
+	uint8_t level;       /* the DPDK-free programs' (info) */
+	uint8_t dpdk_level;  /* the DPDK programs' rte_log level (notice) */
+	bool syslog;         /* DPDK-free programs log to syslog, not stderr */
+};
+
 struct halb_cfg {
 	char path[256];
 	/* eal { } */
@@ -213,6 +228,8 @@ struct halb_cfg {
 	 * A key's len is 0 when the file gives none. */
 	bool has_health;
 	struct cfg_health health;
+	struct cfg_metrics metrics;
+	struct cfg_log log;
 };
 
 #endif

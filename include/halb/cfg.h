@@ -58,6 +58,11 @@ const char *cfg_sched_name(unsigned int sched);
 const char *cfg_check_name(unsigned int type);
 const char *cfg_weight_policy_name(unsigned int policy);
 
+/* "err", "info", ... for a syslog level 0..7; the level a name means,
+ * or -1. */
+const char *cfg_log_level_name(unsigned int level);
+int cfg_log_level_parse(const char *s);
+
 /*
  * Parses "ADDRESS:PORT" or "[IPV6]:PORT" (port 1..65535, any address).
  * Returns 0 or -EINVAL.

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * What every DPDK-free daemon stands on (src/core/daemon.c): an event
- * loop that SIGINT and SIGTERM stop, one UDP socket whose datagrams the
+ * loop that SIGINT and SIGTERM stop (and SIGUSR1 and SIGUSR2 make log
+ * more and less: halb_log_step), one UDP socket whose datagrams the
  * loop hands to the program, and one control socket (halb/ctl.h).  A
  * daemon's main is then: halb_cli(), load its file, halb_daemon_open(),
  * its own timers, ev_main(), free its state, halb_daemon_close().

@@ -47,6 +47,7 @@ static const struct cfg_section *const sections[] = {
 	&cfg_section_flows,
 	&cfg_section_services,
 	&cfg_section_health,
+	&cfg_section_metrics,
 };
 
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))

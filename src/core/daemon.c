@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* A daemon's loop and sockets (halb/daemon.h). */
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -8,6 +9,15 @@
 #include "halb/daemon.h"
 #include "halb/log.h"
 #include "halb/sock.h"
+
+/* SIGUSR1: log one level more (up to debug); SIGUSR2: one less. */
+static void
+on_log_signal(struct ev_loop *ev, int signo, void *arg)
+{
+	(void)ev;
+	(void)arg;
+	halb_log_step(signo == SIGUSR1 ? 1 : -1);
+}
 
 int
 halb_daemon_open(struct halb_daemon *dm, const struct halb_daemon_conf *c)
@@ -20,6 +30,10 @@ halb_daemon_open(struct halb_daemon *dm, const struct halb_daemon_conf *c)
 	if (dm->ev == NULL)
 		return -errno;
 	rc = ev_stop_on_term(dm->ev);
+	if (rc == 0)
+		rc = ev_signal(dm->ev, SIGUSR1, on_log_signal, NULL);
+	if (rc == 0)
+		rc = ev_signal(dm->ev, SIGUSR2, on_log_signal, NULL);
 	if (rc != 0)
 		return rc;
 	dm->udp = halb_udp_listen(c->ip, c->port, c->udp_key);
