@@ -716,6 +716,53 @@ test_digest(void **state)
 	cfg_free(c);
 }
 
+/* metrics { } and log { }: their defaults, and values given. */
+static void
+test_metrics_log(void **state)
+{
+	char dir[] = "/tmp/halb-cfg-XXXXXX", conf[64], ip[HALB_IP_STRLEN];
+	struct halb_cfg *cfg;
+	char *msgs;
+
+	(void)state;
+	cfg = load_ok(HALB_CONF);
+	assert_string_equal(halb_ip_fmt(&cfg->metrics.listen_ip, ip, sizeof(ip)),
+			    "127.0.0.1");
+	assert_int_equal(cfg->metrics.listen_port, CFG_METRICS_PORT);
+	assert_int_equal(cfg->log.level, 6);
+	assert_int_equal(cfg->log.dpdk_level, 5);
+	assert_false(cfg->log.syslog);
+	cfg_free(cfg);
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(conf, sizeof(conf), "%s/m.conf", dir);
+	write_file(conf, 0600,
+		   "ports = ( { name = \"lan\"; vdev = \"net_af_packet0,iface=eth1\";"
+		   " ipv4 = \"10.0.0.2/24\"; } );\n"
+		   "services = ( { name = \"web\"; vip = \"10.0.1.80\"; port = 80;"
+		   " protocol = \"tcp\"; backends = ( { ip = \"10.0.0.11\"; } ); } );\n"
+		   "metrics = { listen = \"[fd00::3]:9100\"; };\n"
+		   "log = { level = \"debug\"; dpdk_level = \"err\"; syslog = true; };\n");
+	cfg = load_msgs(conf, 0, &msgs);
+	if (cfg == NULL)
+		print_error("%s", msgs);
+	free(msgs);
+	assert_non_null(cfg);
+	assert_true(cfg->metrics.has);
+	assert_string_equal(halb_ip_fmt(&cfg->metrics.listen_ip, ip, sizeof(ip)),
+			    "fd00::3");
+	assert_int_equal(cfg->metrics.listen_port, 9100);
+	assert_int_equal(cfg->log.level, 7);
+	assert_int_equal(cfg->log.dpdk_level, 3);
+	assert_true(cfg->log.syslog);
+	assert_string_equal(cfg_log_level_name(cfg->log.level), "debug");
+	assert_int_equal(cfg_log_level_parse("warning"), 4);
+	assert_int_equal(cfg_log_level_parse("loud"), -1);
+	cfg_free(cfg);
+	unlink(conf);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 static void
 test_ip_helpers(void **state)
 {
@@ -1034,6 +1081,7 @@ main(void)
 		cmocka_unit_test(test_good_files),
 		cmocka_unit_test(test_halb_conf),
 		cmocka_unit_test(test_samples),
+		cmocka_unit_test(test_metrics_log),
 		cmocka_unit_test(test_bad_corpus),
 		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test(test_key_files),
