@@ -33,7 +33,9 @@
 	"                  classifier's state and flow counts\n" \
 	"  stats [W]       counters (all workers or worker W), drops by reason\n" \
 	"  services        services and backends with weights and live flows\n" \
-	"  flows [N]       up to N installed flows (default 32)\n" \
+	"  flows [N|all] [service NAME] [backend ADDR[:PORT]] [client ADDR]\n" \
+	"                  installed flows, up to N (32) or all of them, those\n" \
+	"                  of a service, a backend or a client only\n" \
 	"  json CMD        raw telemetry command, e.g. json /ethdev/stats,0\n" \
 	"  health [json]   each backend's health, load, weight and where the\n" \
 	"                  state came from (halb-healthd; needs -c CONFIG)\n" \
@@ -260,6 +262,131 @@ health_main(const char *path, bool raw)
 	return rc;
 }
 
+/* ---- flows: the forwarder's tables page by page (/halb/flowpage) ---- */
+
+struct flow_filter {
+	unsigned long max;       /* 0: all */
+	const char *service, *backend, *client;
+};
+
+/* "ADDR:PORT" or "[ADDR]:PORT" is addr, or addr and port both. */
+static bool
+endpoint_is(const char *ep, const char *want)
+{
+	size_t n = strlen(want);
+	const char *colon;
+
+	if (strcmp(ep, want) == 0)
+		return true;
+	if (ep[0] == '[') /* [v6]:port against a bare v6 address */
+		return strncmp(ep + 1, want, n) == 0 && ep[1 + n] == ']';
+	colon = strrchr(ep, ':');
+	return colon != NULL && (size_t)(colon - ep) == n &&
+	       strncmp(ep, want, n) == 0;
+}
+
+/* A line of forwarder/telemetry.c flow_line():
+ * "wW PROTO CLIENT -> VIP svc=NAME backend=ADDR:PORT state=S". */
+static bool
+flow_match(const struct flow_filter *f, const char *line)
+{
+	char w[8], proto[8], cli[64], arrow[4], vip[64], svc[48], be[72];
+
+	if (sscanf(line, "%7s %7s %63s %3s %63s svc=%47s backend=%71s", w, proto,
+		   cli, arrow, vip, svc, be) != 7)
+		return f->service == NULL && f->backend == NULL &&
+		       f->client == NULL;
+	return (f->service == NULL || strcmp(svc, f->service) == 0) &&
+	       (f->backend == NULL || endpoint_is(be, f->backend)) &&
+	       (f->client == NULL || endpoint_is(cli, f->client));
+}
+
+/* Parses "[N|all] [service NAME] [backend ADDR] [client ADDR]"; 0 or 2. */
+static int
+flow_args(int argc, char **argv, struct flow_filter *f)
+{
+	int i = 0;
+	char *end;
+
+	f->max = 32;
+	if (i < argc && strcmp(argv[i], "all") == 0) {
+		f->max = 0;
+		i++;
+	} else if (i < argc && argv[i][0] >= '0' && argv[i][0] <= '9') {
+		f->max = strtoul(argv[i], &end, 10);
+		if (*end != '\0' || f->max == 0)
+			return 2;
+		i++;
+	}
+	for (; i + 1 < argc; i += 2) {
+		if (strcmp(argv[i], "service") == 0)
+			f->service = argv[i + 1];
+		else if (strcmp(argv[i], "backend") == 0)
+			f->backend = argv[i + 1];
+		else if (strcmp(argv[i], "client") == 0)
+			f->client = argv[i + 1];
+		else
+			return 2;
+	}
+	return i == argc ? 0 : 2;
+}
+
+static int
+flows_main(const char *prefix, const struct flow_filter *f)
+{
+	unsigned long w = 0, b = 0, n = 0;
+	char cmd[96], sock[128], why[128];
+	int fd, rc = 0;
+
+	fd = tlm_open(prefix, sock, sizeof(sock));
+	if (fd < 0) {
+		fprintf(stderr, "halbctl: cannot reach the forwarder at %s: %s\n",
+			sock, strerror(-fd));
+		return 1;
+	}
+	for (;;) {
+		const json_t *body, *flows, *v;
+		json_t *reply;
+		size_t i;
+		bool done;
+
+		snprintf(cmd, sizeof(cmd), "/halb/flowpage,%lu,%lu", w, b);
+		reply = tlm_query(fd, cmd, why, sizeof(why));
+		if (reply == NULL) {
+			fprintf(stderr, "halbctl: %s: %s\n", cmd, why);
+			rc = 1;
+			break;
+		}
+		/* {"/halb/flowpage": {...}}, whatever DPDK names the key. */
+		body = json_object_iter_value(json_object_iter(reply));
+		flows = json_object_get(body, "flows");
+		if (!json_is_array(flows)) {
+			fprintf(stderr, "halbctl: the forwarder does not know /halb/flowpage\n");
+			json_decref(reply);
+			rc = 1;
+			break;
+		}
+		json_array_foreach(flows, i, v) {
+			const char *line = json_string_value(v);
+
+			if (line == NULL || !flow_match(f, line))
+				continue;
+			if (f->max != 0 && n >= f->max)
+				break;
+			printf("%s\n", line);
+			n++;
+		}
+		w = (unsigned long)json_integer_value(json_object_get(body, "next_worker"));
+		b = (unsigned long)json_integer_value(json_object_get(body, "next_bucket"));
+		done = json_integer_value(json_object_get(body, "done")) != 0;
+		json_decref(reply);
+		if (done || (f->max != 0 && n >= f->max))
+			break;
+	}
+	close(fd);
+	return rc;
+}
+
 static const struct option halbctl_options[] = {
 	{ "prefix", required_argument, NULL, 'p' },
 	{ NULL, 0, NULL, 0 },
@@ -329,6 +456,15 @@ main(int argc, char **argv)
 		return health_main(health_sock, optind + 1 < argc &&
 				   strcmp(argv[optind + 1], "json") == 0);
 	}
+	if (strcmp(what, "flows") == 0) {
+		struct flow_filter f = { 0 };
+
+		if (flow_args(argc - optind - 1, argv + optind + 1, &f) != 0) {
+			fprintf(stderr, "usage: halbctl %s\n%s", cli.what, USAGE);
+			return 2;
+		}
+		return flows_main(prefix, &f);
+	}
 	if (strcmp(what, "status") == 0)
 		parts_print(prefix);
 	if (strcmp(what, "status") == 0 || strcmp(what, "services") == 0) {
@@ -337,9 +473,6 @@ main(int argc, char **argv)
 		snprintf(cmd, sizeof(cmd), "/halb/stats%s%s",
 			 optind + 1 < argc ? "," : "",
 			 optind + 1 < argc ? argv[optind + 1] : "");
-	} else if (strcmp(what, "flows") == 0) {
-		snprintf(cmd, sizeof(cmd), "/halb/flows,%s",
-			 optind + 1 < argc ? argv[optind + 1] : "32");
 	} else if (strcmp(what, "json") == 0 && optind + 1 < argc) {
 		snprintf(cmd, sizeof(cmd), "%s", argv[optind + 1]);
 	} else {

@@ -14,6 +14,11 @@
 #   - a 16 KB request in full-size segments is answered on every service
 #     over the rig's MTU of 1500 (tunnel mode: thanks to the appliance's
 #     fragmentation-needed / packet-too-big errors);
+#   - halb-exporter's /metrics, scraped once the spread is done, parses as
+#     Prometheus text (prometheus_client) and shows every service's and
+#     backend's traffic, the ports', workers' and heartbeats
+#     (tests/e2e/metrics_check.py); `halbctl flows all` lists more flows
+#     than one telemetry reply holds, and its filters keep only theirs;
 #   - killing the classifier (SIGKILL) breaks none of the established
 #     keep-alive connections, the forwarder lives on and reports it, and new
 #     connections are all served by the forwarder's fallback;
@@ -50,6 +55,7 @@ FAILED=0
 TOPO=0
 FWD_PID=
 CLS_PID=
+EXP_PID=
 
 cleanup() {
 	local rc=$?
@@ -171,6 +177,46 @@ while read -r svc url; do
 	fi
 done <<<"$HALB_SERVICES4
 $HALB_SERVICES6"
+
+# --- metrics and flows (issue 13, item 3) ----------------------------------
+# halb-exporter in the appliance's namespace, on metrics.listen's default
+# (127.0.0.1:9650 of that namespace: no other rig's).
+halb_spawn "$WORK/exporter.log" ip netns exec "$P-lb" "$HALB_BUILD/exporter/halb-exporter" -c "$CONF"
+EXP_PID=$HALB_LAST_PID
+METRICS_URL=http://127.0.0.1:9650/metrics
+exporter_answers() { ip netns exec "$P-lb" curl -sf -o /dev/null "$METRICS_URL"; }
+if halb_wait_until 10 exporter_answers; then
+	svcs=$(printf '%s\n%s\n' "$HALB_SERVICES4" "$HALB_SERVICES6" | awk '{ print $1 }')
+	# shellcheck disable=SC2086
+	if out=$(ip netns exec "$P-lb" "$HALB_PYTHON" "$HALB_E2E_DIR/metrics_check.py" "$METRICS_URL" $svcs 2>&1); then
+		pass "halb-exporter: $(echo "$out" | tail -n 1)"
+	else
+		fail "halb-exporter: $out"
+	fi
+else
+	fail "halb-exporter does not answer on $METRICS_URL within 10 s: $(tail -n 5 "$WORK/exporter.log" | tr '\n' ' ')"
+fi
+halb_stop "$EXP_PID" TERM 5 || fail "halb-exporter did not exit on SIGTERM"
+
+# A fresh batch of web-nat's flows, still in the tables (FIN timeout,
+# 10 s) while halbctl reads them: a full dump goes past one telemetry
+# reply (100 flows), and each filter keeps only the flows it names.
+halb_client "$P" --url http://198.18.2.101/ --count 400 --parallel 8 --timeout 3 --max-failures 16 >/dev/null 2>&1
+all=$(halb_ctl "$P" "$CONF" flows all 2>&1 | grep -c '^w') || all=0
+some=$(halb_ctl "$P" "$CONF" flows 2>&1 | grep -c '^w') || some=0
+svc_lines=$(halb_ctl "$P" "$CONF" flows all service web-nat 2>&1)
+be_lines=$(halb_ctl "$P" "$CONF" flows all service web-nat backend 198.18.0.13:8080 2>&1)
+client=$(echo "$be_lines" | awk 'NR == 1 { sub(/:[0-9]+$/, "", $3); print $3 }')
+cli_lines=$(halb_ctl "$P" "$CONF" flows all client "${client:-none}" 2>&1)
+if [ "$all" -gt 300 ] && [ "$some" -eq 32 ] &&
+	[ "$(echo "$svc_lines" | grep -c ' svc=web-nat backend=198\.18\.0\.1[123]:8080 ')" -eq "$(echo "$svc_lines" | wc -l)" ] &&
+	[ "$(echo "$svc_lines" | wc -l)" -lt "$all" ] &&
+	[ -n "$be_lines" ] && ! echo "$be_lines" | grep -qv ' backend=198\.18\.0\.13:8080 ' &&
+	[ -n "$client" ] && ! echo "$cli_lines" | grep -qv "^w[0-9]* [a-z]* $client:" ; then
+	pass "halbctl flows: all $all flows, 32 by default, $(echo "$svc_lines" | wc -l) of web-nat, $(echo "$be_lines" | wc -l) of its backend 198.18.0.13:8080, $(echo "$cli_lines" | wc -l) of client $client"
+else
+	fail "halbctl flows: all $all, default $some, web-nat: $(echo "$svc_lines" | head -n 2 | tr '\n' ' '), backend: $(echo "$be_lines" | head -n 2 | tr '\n' ' '), client $client: $(echo "$cli_lines" | head -n 2 | tr '\n' ' ')"
+fi
 
 # --- full-size segments over MTU 1500 (issue 9, item 5) --------------------
 # A request of 16 KB goes out in full-size segments; to a tunnel VIP each
