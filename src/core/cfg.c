@@ -183,8 +183,10 @@ cfg_digest(const struct halb_cfg *cfg)
 int
 cfg_cli(int argc, char **argv, const char *what, const char **path)
 {
+	const char *slash = strrchr(argv[0], '/');
 	const struct halb_cli cli = {
-		.prog = argv[0],
+		/* The name, not the path it was started by. */
+		.prog = slash != NULL ? slash + 1 : argv[0],
 		.what = what,
 		.check = cfg_check_main,
 	};
