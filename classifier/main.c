@@ -305,6 +305,8 @@ main(int argc, char **argv)
 		halb_hb_close(hb);
 		return 1;
 	}
+	/* log.dpdk_level: syslog's levels are rte_log's less one. */
+	rte_log_set_global_level(cls.cfg->log.dpdk_level + 1u);
 	cls.lock_fd = -1;
 	if (attach(&cls, (uint32_t)takeover) != 0) {
 		rte_eal_cleanup();

@@ -148,6 +148,8 @@ main(int argc, char **argv)
 			rte_strerror(rte_errno));
 		return 1;
 	}
+	/* log.dpdk_level: syslog's levels are rte_log's less one. */
+	rte_log_set_global_level(fwd.cfg->log.dpdk_level + 1u);
 	hb = halb_hb_open(fwd.cfg->file_prefix, "forwarder", FWD_HB_MS);
 	if (hb == NULL)
 		rte_exit(EXIT_FAILURE, "cannot create the heartbeat file under %s/%s: %s\n",

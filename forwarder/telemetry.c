@@ -20,6 +20,9 @@
  *                   (halb-exporter): see tel_backends
  *   /halb/workers   each worker's counters as numbers
  *   /halb/ports     each configured port's DPDK port id, in file order
+ *   /halb/loglevel[,L]
+ *                   the forwarder's rte_log level as syslog's (0..7), set
+ *                   to L first when given (halbctl log-level)
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -445,6 +448,26 @@ tel_flowpage(const char *cmd, const char *params, struct rte_tel_data *d)
 }
 
 static int
+tel_loglevel(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	unsigned long l;
+	char *end;
+
+	(void)cmd;
+	if (params != NULL && *params != '\0') {
+		l = strtoul(params, &end, 10);
+		if (*end != '\0' || l > 7)
+			return -EINVAL;
+		rte_log_set_global_level((uint32_t)l + 1);
+		FWD_LOG(NOTICE, "log level now %s", cfg_log_level_name((unsigned int)l));
+	}
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_string(d, "level",
+				     cfg_log_level_name(rte_log_get_global_level() - 1));
+	return 0;
+}
+
+static int
 tel_flows(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	const struct halb_shm *shm = fwd.shm;
@@ -506,5 +529,7 @@ fwd_telemetry_init(struct fwd_ctx *c)
 	       rte_telemetry_register_cmd("/halb/workers", tel_workers,
 					  "Each worker's counters") |
 	       rte_telemetry_register_cmd("/halb/ports", tel_ports,
-					  "DPDK port id of each configured port");
+					  "DPDK port id of each configured port") |
+	       rte_telemetry_register_cmd("/halb/loglevel", tel_loglevel,
+					  "The log level (syslog's 0..7). Parameters: int level (optional)");
 }

@@ -36,6 +36,10 @@
 	"  flows [N|all] [service NAME] [backend ADDR[:PORT]] [client ADDR]\n" \
 	"                  installed flows, up to N (32) or all of them, those\n" \
 	"                  of a service, a backend or a client only\n" \
+	"  log-level [LEVEL]\n" \
+	"                  the forwarder's log level (err, warning, notice,\n" \
+	"                  info, debug), set to LEVEL first when given; the\n" \
+	"                  DPDK-free daemons take SIGUSR1 (more) and SIGUSR2\n" \
 	"  json CMD        raw telemetry command, e.g. json /ethdev/stats,0\n" \
 	"  health [json]   each backend's health, load, weight and where the\n" \
 	"                  state came from (halb-healthd; needs -c CONFIG)\n" \
@@ -473,6 +477,18 @@ main(int argc, char **argv)
 		snprintf(cmd, sizeof(cmd), "/halb/stats%s%s",
 			 optind + 1 < argc ? "," : "",
 			 optind + 1 < argc ? argv[optind + 1] : "");
+	} else if (strcmp(what, "log-level") == 0) {
+		int l = optind + 1 < argc ? cfg_log_level_parse(argv[optind + 1]) : 0;
+
+		if (l < 0) {
+			fprintf(stderr, "halbctl: log-level: \"%s\" is not one of emerg, alert, crit, err, warning, notice, info, debug\n",
+				argv[optind + 1]);
+			return 2;
+		}
+		if (optind + 1 < argc)
+			snprintf(cmd, sizeof(cmd), "/halb/loglevel,%d", l);
+		else
+			snprintf(cmd, sizeof(cmd), "/halb/loglevel");
 	} else if (strcmp(what, "json") == 0 && optind + 1 < argc) {
 		snprintf(cmd, sizeof(cmd), "%s", argv[optind + 1]);
 	} else {
@@ -497,7 +513,9 @@ main(int argc, char **argv)
 		printf("%s\n", s);
 		free(s);
 	} else {
-		body = json_object_get(reply, cmd);
+		/* DPDK keys the reply by the command without its
+		 * parameters ("/halb/stats" for "/halb/stats,0"). */
+		body = json_object_iter_value(json_object_iter(reply));
 		if (body == NULL || json_is_null(body)) {
 			fprintf(stderr, "halbctl: the forwarder does not know %s\n", cmd);
 			rc = 1;

@@ -192,7 +192,7 @@ struct cfg_metrics {
 /* log { }: levels as syslog's (0 emerg .. 7 debug). */
 struct cfg_log {
 	uint8_t level;       /* the DPDK-free programs' (info) */
-	uint8_t dpdk_level;  /* the DPDK programs' rte_log level (notice) */
+	uint8_t dpdk_level;  /* the DPDK programs' rte_log level (info) */
 	bool syslog;         /* DPDK-free programs log to syslog, not stderr */
 };
 

@@ -58,7 +58,7 @@ load_metrics(const struct cfg_scope *root)
 
 	sc_group(root, "log", lkeys, &sc);
 	cfg->log.level = 6; /* info */
-	cfg->log.dpdk_level = 5; /* notice */
+	cfg->log.dpdk_level = 6; /* info: what the DPDK programs always logged */
 	v = cfg->log.level;
 	if (sc_enum(&sc, "level", false, level_names, &v) != NULL)
 		cfg->log.level = (uint8_t)v;

@@ -218,6 +218,17 @@ else
 	fail "halbctl flows: all $all, default $some, web-nat: $(echo "$svc_lines" | head -n 2 | tr '\n' ' '), backend: $(echo "$be_lines" | head -n 2 | tr '\n' ' '), client $client: $(echo "$cli_lines" | head -n 2 | tr '\n' ' ')"
 fi
 
+# One worker's counters, and the forwarder's log level changed at runtime.
+w0_rx=$(halb_ctl "$P" "$CONF" stats 0 2>&1 | awk '$1 == "rx:" { print $2 }')
+lvl_set=$(halb_ctl "$P" "$CONF" log-level debug 2>&1)
+lvl_back=$(halb_ctl "$P" "$CONF" log-level info 2>&1)
+if [ -n "$w0_rx" ] && [ "$w0_rx" -gt 0 ] && [ "$lvl_set" = "level: debug" ] &&
+	[ "$lvl_back" = "level: info" ] && grep -q 'log level now debug' "$WORK/forwarder.log"; then
+	pass "halbctl stats 0: worker 0 received $w0_rx packets; halbctl log-level debug, then info"
+else
+	fail "halbctl stats 0: rx '${w0_rx}'; log-level: '$lvl_set', '$lvl_back'"
+fi
+
 # --- full-size segments over MTU 1500 (issue 9, item 5) --------------------
 # A request of 16 KB goes out in full-size segments; to a tunnel VIP each
 # is 50 (or 70) bytes too big for the server network once in VXLAN, and

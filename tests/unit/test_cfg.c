@@ -730,7 +730,7 @@ test_metrics_log(void **state)
 			    "127.0.0.1");
 	assert_int_equal(cfg->metrics.listen_port, CFG_METRICS_PORT);
 	assert_int_equal(cfg->log.level, 6);
-	assert_int_equal(cfg->log.dpdk_level, 5);
+	assert_int_equal(cfg->log.dpdk_level, 6);
 	assert_false(cfg->log.syslog);
 	cfg_free(cfg);
 
