@@ -160,8 +160,10 @@ body(const char *cmd, const char *json)
 static void
 has(const char *text, const char *line)
 {
-	if (strstr(text, line) == NULL)
-		fail_msg("no \"%s\" in:\n%s", line, text);
+	const char *t = text != NULL ? text : "";
+
+	if (strstr(t, line) == NULL)
+		fail_msg("no \"%s\" in:\n%s", line, t);
 }
 
 static void
