@@ -18,6 +18,7 @@
 #include "halb/pkt.h"
 #include "halb/shm-t.h"
 #include "halb/svc.h"
+#include "mode.h"
 #include "neigh.h"
 
 extern int fwd_logtype;
@@ -35,10 +36,12 @@ struct fwd_backend {
 	uint16_t port;      /* host order; 0 keeps the packet's port */
 	uint16_t out;       /* index into fwd_ctx.ports */
 	int neigh;          /* next hop's neighbour slot */
+	uint16_t overhead;  /* bytes the mode wraps around a packet */
 	struct pkt_vxlan vx; /* tunnel mode template (dst_mac set per packet) */
 };
 
 struct fwd_service {
+	const struct fwd_mode_ops *ops; /* the mode's (mode.h) */
 	uint8_t mode;
 	uint16_t vport;     /* host order; 0: all ports */
 	struct halb_ip vip;

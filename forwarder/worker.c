@@ -215,8 +215,8 @@ forward(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	const struct fwd_backend *be;
 	const struct fwd_port *out;
 	uint8_t nh_mac[6];
-	uint8_t *frame;
 	uint32_t room;
+	int why;
 
 	if (unlikely(b >= sv->n_backends)) {
 		drop(w, m, FWD_DROP_NO_BACKEND);
@@ -225,10 +225,8 @@ forward(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	be = &sv->be[b];
 	out = &fwd.ports[be->out];
 	/* What the out link carries of the client's packet: its MTU, less
-	 * what tunnel mode wraps around the packet. */
-	room = out->cfg->mtu;
-	if (sv->mode == CFG_MODE_TUNNEL)
-		room -= cfg_tunnel_overhead(&be->ip);
+	 * what the mode wraps around the packet. */
+	room = out->cfg->mtu - be->overhead;
 	if (unlikely(pi->l3_len > room)) {
 		too_big(w, m, pi, room);
 		return;
@@ -239,43 +237,10 @@ forward(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	}
 	w->svc_st[s].pkts++;
 	w->svc_st[s].bytes += rte_pktmbuf_pkt_len(m);
-	frame = rte_pktmbuf_mtod(m, uint8_t *);
-	switch (sv->mode) {
-	case CFG_MODE_DSR:
-		pkt_rw_dsr(frame, out->mac, nh_mac);
-		break;
-	case CFG_MODE_NAT:
-		if (pkt_rw_nat_fwd(frame, rte_pktmbuf_data_len(m), pi, &be->ip,
-				   be->port) != 0) {
-			drop(w, m, FWD_DROP_OTHER);
-			return;
-		}
-		pkt_rw_dsr(frame, out->mac, nh_mac);
-		break;
-	case CFG_MODE_TUNNEL: {
-		struct pkt_vxlan vx = be->vx;
-		uint32_t hlen = halb_ip_is_v4(&be->ip) ? PKT_VXLAN_HDR_V4 :
-							 PKT_VXLAN_HDR_V6;
-		uint8_t *outer;
-
-		if (pi->has_vlan) {
-			/* The backend's VXLAN device takes untagged frames. */
-			memmove(frame + 4, frame, 12);
-			rte_pktmbuf_adj(m, 4);
-		}
-		outer = (uint8_t *)rte_pktmbuf_prepend(m, (uint16_t)hlen);
-		if (unlikely(outer == NULL)) {
-			drop(w, m, FWD_DROP_NO_HEADROOM);
-			return;
-		}
-		memcpy(vx.dst_mac, nh_mac, 6);
-		if (pkt_vxlan_encap(outer, rte_pktmbuf_pkt_len(m) - hlen, &vx,
-				    hash) == 0) {
-			drop(w, m, FWD_DROP_OTHER);
-			return;
-		}
-		break;
-	}
+	why = sv->ops->rewrite(m, pi, be, out->mac, nh_mac, hash);
+	if (unlikely(why != 0)) {
+		drop(w, m, (enum fwd_drop)why);
+		return;
 	}
 	tx_one(w, be->out, m);
 }

@@ -34,10 +34,12 @@
 #define CFG_MTU_MIN 1280      /* IPv6's minimum link MTU (RFC 8200 5) */
 #define CFG_MTU_MAX 9216
 
+/* CFG_MODE_DSR, ... from halb/mode-list.h. */
 enum cfg_mode {
-	CFG_MODE_DSR = 0,
-	CFG_MODE_NAT,
-	CFG_MODE_TUNNEL,
+#define HALB_MODE(e, name) CFG_MODE_##e,
+#include "halb/mode-list.h"
+#undef HALB_MODE
+	CFG_MODE_MAX
 };
 
 /* CFG_SCHED_MAGLEV, ... from halb/sched-list.h. */

@@ -26,7 +26,12 @@ struct cfg_svc_ok {
 	bool port, proto, mode;
 };
 
-static const char *const mode_names[] = { "dsr", "nat", "tunnel", NULL };
+static const char *const mode_names[] = {
+#define HALB_MODE(e, name) [CFG_MODE_##e] = #name,
+#include "halb/mode-list.h"
+#undef HALB_MODE
+	NULL
+};
 static const char *const sched_names[] = {
 #define HALB_SCHED(e, name) [CFG_SCHED_##e] = #name,
 #include "halb/sched-list.h"
@@ -382,7 +387,7 @@ load_services(const struct cfg_scope *root)
 const char *
 cfg_mode_name(unsigned int mode)
 {
-	return mode < CFG_MODE_TUNNEL + 1 ? mode_names[mode] : "?";
+	return mode < CFG_MODE_MAX ? mode_names[mode] : "?";
 }
 
 const char *
