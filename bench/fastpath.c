@@ -73,7 +73,7 @@ backend_setup(const struct cfg_service *cs, struct fwd_backend *be,
 	be->ip = cb->ip;
 	be->port = cb->port;
 	be->out = (uint16_t)port;
-	be->neigh = neigh_claim(fwd.neigh, &nh, (uint16_t)port);
+	be->neigh = neigh_claim(fwd.neigh, &nh, (uint16_t)port, true, 0);
 	if (be->neigh < 0)
 		return -ENOSPC;
 	if (cs->mode == CFG_MODE_TUNNEL) {
@@ -108,7 +108,7 @@ services_setup(void)
 		int port = cfg_route(cfg, &cfg->neigh[i].ip, &nh);
 
 		n = neigh_claim(fwd.neigh, &cfg->neigh[i].ip,
-				(uint16_t)(port < 0 ? 0 : port));
+				(uint16_t)(port < 0 ? 0 : port), true, 0);
 		if (n >= 0)
 			neigh_set_static(fwd.neigh, n, cfg->neigh[i].mac);
 	}

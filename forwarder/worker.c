@@ -42,6 +42,8 @@ struct fwd_worker {
 	uint32_t now_ms;
 	bool cls_up;
 	uint32_t neigh_ms;
+	bool neigh_retiring;  /* worker 0: retired neighbours await a grace period */
+	uint64_t neigh_token; /* ... that began with this QSBR token */
 	uint16_t n_tx[CFG_MAX_PORTS];
 	struct rte_mbuf *tx[CFG_MAX_PORTS][FWD_TX_MAX];
 } __rte_cache_aligned;
@@ -214,8 +216,15 @@ nat_reply(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 		return;
 	}
 	n = neigh_find(fwd.neigh, &nh);
-	if (n < 0)
-		n = neigh_claim(fwd.neigh, &nh, (uint16_t)port);
+	if (n < 0) {
+		/* The one place that creates dynamic entries: a next hop
+		 * traffic needs (neigh.h). */
+		n = neigh_claim(fwd.neigh, &nh, (uint16_t)port, false, w->now_ms);
+		if (n < 0)
+			w->st->neigh_full++;
+	}
+	if (n >= 0)
+		neigh_use(fwd.neigh, n, w->now_ms);
 	if (n < 0 || !neigh_mac(fwd.neigh, n, nh_mac)) {
 		drop(w, m, FWD_DROP_NO_NEIGH);
 		return;
@@ -232,30 +241,106 @@ nat_reply(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	tx_one(w, (uint32_t)port, m);
 }
 
+/* Whether ip is on port p's link: in its connected prefix, or (IPv6)
+ * link-local. */
+static bool
+on_link(uint32_t p, const struct halb_ip *ip)
+{
+	const struct cfg_port *cp = fwd.ports[p].cfg;
+
+	if (halb_ip_is_v4(ip))
+		return cp->has_ip4 && halb_ip_in_prefix(ip, &cp->ip4, cp->plen4);
+	if (ip->b[0] == 0xfe && (ip->b[1] & 0xc0) == 0x80)
+		return true;
+	return cp->has_ip6 && halb_ip_in_prefix(ip, &cp->ip6, cp->plen6);
+}
+
+/* Takes the binding an ARP/ND packet carries, if it may: only for an
+ * entry that exists, from a sender on the link's prefix (neigh.h).
+ * Returns false when the packet claims one of our own addresses. */
+static bool
+neigh_take(struct fwd_worker *w, const uint8_t *frame, uint32_t len,
+	   const struct pkt_info *pi, uint32_t p)
+{
+	struct halb_ip ip;
+	uint8_t mac[6];
+	int n;
+
+	if (pkt_neigh_binding(frame, len, pi, &ip, mac) != 0)
+		return true;
+	if (fwd_is_local(&fwd, &ip)) {
+		/* Another station says it holds our address (a DSR backend
+		 * answering ARP for the VIP, a clash, a forgery). */
+		w->st->neigh_conflict++;
+		return false;
+	}
+	if (!on_link(p, &ip)) {
+		w->st->neigh_offlink++;
+		return true;
+	}
+	n = neigh_find(fwd.neigh, &ip);
+	if (n < 0) {
+		w->st->neigh_unknown++;
+		return true;
+	}
+	switch (neigh_learn(fwd.neigh, n, mac,
+			    pkt_neigh_override(frame, pi) ? NEIGH_F_OVERRIDE : 0,
+			    w->now_ms)) {
+	case NEIGH_LEARN_NEW:
+		w->st->neigh_resolved++;
+		break;
+	case NEIGH_LEARN_SAME:
+		w->st->neigh_confirmed++;
+		break;
+	case NEIGH_LEARN_MOVED:
+		w->st->neigh_moved++;
+		break;
+	case NEIGH_LEARN_LOCKED:
+		w->st->neigh_locked++;
+		break;
+	case NEIGH_LEARN_KEPT:
+		w->st->neigh_kept++;
+		break;
+	case NEIGH_LEARN_STATIC:
+		w->st->neigh_static++;
+		break;
+	case NEIGH_LEARN_GONE:
+		w->st->neigh_unknown++;
+		break;
+	}
+	return true;
+}
+
+/*
+ * ARP and ND: checked (pkt_neigh_check), learnt from (neigh_take), and
+ * requests for our addresses answered in place.  Requests from senders
+ * off the prefix are answered too (stateless: one frame for one), but
+ * teach nothing.
+ */
 static void
 neigh_input(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	    uint32_t p)
 {
 	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
 	uint32_t len = rte_pktmbuf_data_len(m), out_len = 0;
-	struct halb_ip ip, target;
-	uint8_t mac[6];
-	int asks, n;
+	enum pkt_neigh_err err;
+	struct halb_ip target;
+	int asks;
 
 	if (pi->kind == PKT_KIND_ARP)
 		w->st->arp_in++;
 	else
 		w->st->nd_in++;
+	err = pkt_neigh_check(frame, len, pi);
+	if (err != PKT_NEIGH_OK) {
+		w->st->neigh_bad[err]++;
+		rte_pktmbuf_free(m);
+		return;
+	}
 	asks = pkt_neigh_asks_for(frame, len, pi, &target) == 1 &&
 	       fwd_is_local(&fwd, &target);
-	if (pkt_neigh_binding(frame, len, pi, &ip, mac) == 0) {
-		/* Like Linux: learn from anyone who asks for us, and
-		 * refresh the entries we already track. */
-		n = asks ? neigh_claim(fwd.neigh, &ip, (uint16_t)p) :
-			   neigh_find(fwd.neigh, &ip);
-		if (n >= 0)
-			neigh_learn(fwd.neigh, n, mac, w->now_ms);
-	}
+	if (!neigh_take(w, frame, len, pi, p))
+		asks = 0;
 	if (asks) {
 		uint32_t room = rte_pktmbuf_tailroom(m) + len;
 
@@ -277,6 +362,35 @@ neigh_input(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	else
 		w->st->nd_out++;
 	tx_one(w, p, m);
+}
+
+/*
+ * A source address no host may send from (RFC 1812 5.3.7, RFC 4291):
+ * unspecified, loopback, multicast, IPv4 0/8, 127/8 and 240/4 with the
+ * limited broadcast, or one of the appliance's own.  Replies to it would
+ * go to a group, to nobody or back to us.  The outer IP source, also for
+ * ICMP errors (whose key holds the quote).
+ */
+static bool
+martian(const uint8_t *frame, const struct pkt_info *pi)
+{
+	static const uint8_t zero[16], one[16] = { [15] = 1 };
+	struct halb_ip a;
+
+	if (pi->family == 4) {
+		const uint8_t *src = frame + pi->l3_off + 12;
+
+		if (src[0] == 0 || src[0] == 127 || src[0] >= 224)
+			return true;
+		halb_ip_from_v4(&a, 0);
+		memcpy(a.b + 12, src, 4);
+	} else {
+		memcpy(a.b, frame + pi->l3_off + 8, 16);
+		if (a.b[0] == 0xff || memcmp(a.b, zero, 16) == 0 ||
+		    memcmp(a.b, one, 16) == 0)
+			return true;
+	}
+	return fwd_is_local(&fwd, &a);
 }
 
 static void
@@ -321,10 +435,22 @@ input_parse(struct fwd_worker *w, struct rte_mbuf *m, uint32_t p,
 		rte_pktmbuf_free(m);
 		return false;
 	}
+	/* What comes in a link-layer broadcast or multicast frame is for
+	 * the link, never forwarded (RFC 1122 3.3.6, RFC 1812 5.3.4); of
+	 * those only ARP and ND are ours to take. */
+	if (unlikely(frame[0] & 1) && pi->kind != PKT_KIND_ARP &&
+	    pi->kind != PKT_KIND_ND) {
+		drop(w, m, FWD_DROP_L2_MCAST);
+		return false;
+	}
 	switch (pi->kind) {
 	case PKT_KIND_FLOW:
 		break;
 	case PKT_KIND_ICMP_ERR:
+		if (martian(frame, pi)) {
+			drop(w, m, FWD_DROP_MARTIAN);
+			return false;
+		}
 		s = svc_by_vip(&fwd.svcs, pi->key.dst, pi->key.dport, pi->key.proto);
 		if (s < 0) {
 			drop(w, m, FWD_DROP_NO_SERVICE);
@@ -401,6 +527,11 @@ input_flow(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 		forward(w, m, pi, e->svc, e->backend, hash);
 		return;
 	}
+	/* Installed flows passed this check with their first packet. */
+	if (martian(rte_pktmbuf_mtod(m, const uint8_t *), pi)) {
+		drop(w, m, FWD_DROP_MARTIAN);
+		return;
+	}
 	s = svc_by_vip(&fwd.svcs, pi->key.dst, pi->key.dport, pi->key.proto);
 	if (s < 0) {
 		uint16_t b;
@@ -437,44 +568,55 @@ returned(struct fwd_worker *w, struct rte_mbuf *m)
 		pkt_flow_hash(&pi.key));
 }
 
-/* Worker 0 asks for the link addresses of unresolved or aging
- * neighbours, at most one request per entry per NEIGH_RETRY_MS. */
-static void
-neigh_tick(struct fwd_worker *w)
+/* neigh_tick()'s sender: an ARP request or a solicitation for e from
+ * the port that reaches it, when that port has an address of e's family. */
+static bool
+neigh_send(void *arg, const struct neigh_ent *e)
 {
-	uint32_t i;
+	struct fwd_worker *w = arg;
+	const struct fwd_port *p = &fwd.ports[e->port];
+	bool v4 = halb_ip_is_v4(&e->ip);
+	struct rte_mbuf *m;
+	uint8_t *buf;
+	uint32_t len;
 
-	for (i = 0; i < NEIGH_SLOTS; i++) {
-		const struct neigh_ent *e = &fwd.neigh->e[i];
-		const struct fwd_port *p;
-		struct rte_mbuf *m;
-		uint8_t *buf;
-		uint32_t len;
+	if (v4 ? !p->cfg->has_ip4 : !p->cfg->has_ip6)
+		return false;
+	m = rte_pktmbuf_alloc(fwd.shm->pool);
+	if (m == NULL)
+		return false;
+	buf = rte_pktmbuf_mtod(m, uint8_t *);
+	if (v4) {
+		len = pkt_arp_request(buf, p->mac, &p->cfg->ip4, &e->ip);
+		w->st->arp_out++;
+	} else {
+		len = pkt_nd_solicit(buf, p->mac, &p->cfg->ip6, &e->ip);
+		w->st->nd_out++;
+	}
+	m->data_len = (uint16_t)len;
+	m->pkt_len = len;
+	tx_one(w, e->port, m);
+	return true;
+}
 
-		if (!neigh_due(fwd.neigh, i, w->now_ms))
-			continue;
-		p = &fwd.ports[e->port];
-		m = rte_pktmbuf_alloc(fwd.shm->pool);
-		if (m == NULL)
-			return;
-		buf = rte_pktmbuf_mtod(m, uint8_t *);
-		if (halb_ip_is_v4(&e->ip)) {
-			if (!p->cfg->has_ip4)
-				goto skip;
-			len = pkt_arp_request(buf, p->mac, &p->cfg->ip4, &e->ip);
-			w->st->arp_out++;
-		} else {
-			if (!p->cfg->has_ip6)
-				goto skip;
-			len = pkt_nd_solicit(buf, p->mac, &p->cfg->ip6, &e->ip);
-			w->st->nd_out++;
-		}
-		m->data_len = (uint16_t)len;
-		m->pkt_len = len;
-		tx_one(w, e->port, m);
-		continue;
-skip:
-		rte_pktmbuf_free(m);
+/*
+ * Worker 0's neighbour round, every NEIGH_TICK_MS: requests within the
+ * cache's budget, ageing, and the reuse of retired slots once every
+ * worker has passed a quiescent state since they were retired (so none
+ * still holds their index).
+ */
+static void
+neigh_round(struct fwd_worker *w)
+{
+	struct rte_rcu_qsbr *q = fwd.shm->qsbr;
+
+	if (w->neigh_retiring && rte_rcu_qsbr_check(q, w->neigh_token, false) == 1) {
+		neigh_reclaim(fwd.neigh);
+		w->neigh_retiring = false;
+	}
+	if (neigh_tick(fwd.neigh, w->now_ms, !w->neigh_retiring, neigh_send, w) > 0) {
+		w->neigh_token = rte_rcu_qsbr_start(q);
+		w->neigh_retiring = true;
 	}
 }
 
@@ -618,7 +760,7 @@ fwd_worker_main(void *arg)
 			returned(w, pkts[i]);
 		if (w->id == 0 && w->now_ms - w->neigh_ms >= NEIGH_TICK_MS) {
 			w->neigh_ms = w->now_ms;
-			neigh_tick(w);
+			neigh_round(w);
 		}
 		fwd_worker_flush(w);
 		rte_rcu_qsbr_quiescent(shm->qsbr, w->id);

@@ -116,6 +116,26 @@ int pkt_neigh_binding(const uint8_t *frame, uint32_t len,
 int pkt_neigh_asks_for(const uint8_t *frame, uint32_t len,
 		       const struct pkt_info *pi, struct halb_ip *target);
 
+/*
+ * The validity rules an ARP or ND packet (PKT_KIND_ARP, PKT_KIND_ND)
+ * must pass before it is answered or learnt from: returns PKT_NEIGH_OK
+ * or the first rule it breaks.  What only the receiver can judge (is the
+ * target ours, is the sender on the link's prefix, is it our own
+ * address) is left to the caller.
+ */
+enum pkt_neigh_err pkt_neigh_check(const uint8_t *frame, uint32_t len,
+				   const struct pkt_info *pi);
+
+/* Name of a pkt_neigh_err for counters ("hlim", "code", ...). */
+const char *pkt_neigh_err_name(enum pkt_neigh_err e);
+
+/*
+ * Whether the binding of a valid ARP/ND packet may replace a known
+ * link-layer address: ARP and solicitations yes, advertisements only
+ * with the O flag (RFC 4861 7.2.5).
+ */
+int pkt_neigh_override(const uint8_t *frame, const struct pkt_info *pi);
+
 /* Internet checksum helpers (host-independent, as in RFC 1071). */
 uint16_t pkt_csum(const void *data, uint32_t len, uint32_t sum);
 uint16_t pkt_csum_fold(uint32_t sum);

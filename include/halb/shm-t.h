@@ -27,7 +27,7 @@
 
 #define HALB_SHM_NAME "halb_shm"
 #define HALB_SHM_MAGIC 0x68616c62u /* "halb" */
-#define HALB_SHM_VERSION 2u
+#define HALB_SHM_VERSION 3u
 #define HALB_RING_SIZE 1024u
 
 /* Why a worker dropped a packet (beyond the parser's verdicts). */
@@ -41,6 +41,8 @@ enum fwd_drop {
 	FWD_DROP_TX_FULL,      /* the device refused the burst */
 	FWD_DROP_NO_HEADROOM,  /* could not prepend the tunnel header */
 	FWD_DROP_OTHER,        /* IP but not TCP/UDP/ICMP error, not ARP/ND */
+	FWD_DROP_L2_MCAST,     /* IP in a link-layer broadcast/multicast frame */
+	FWD_DROP_MARTIAN,      /* source no host may use (RFC 1812 5.3.7), or ours */
 	FWD_DROP_MAX,
 };
 
@@ -54,6 +56,19 @@ struct fwd_stats {
 	uint64_t nat_replies; /* backend -> client rewrites */
 	uint64_t icmp_errors; /* ICMP errors sent after their flow */
 	uint64_t arp_in, arp_out, nd_in, nd_out;
+	/* ARP and ND input, and the neighbour cache as workers use it
+	 * (forwarder/neigh.h; worker 0's own round counts in the cache). */
+	uint64_t neigh_bad[PKT_NEIGH_ERR_MAX]; /* refused by pkt_neigh_check() */
+	uint64_t neigh_conflict;  /* a binding for one of our own addresses */
+	uint64_t neigh_offlink;   /* sender not on the port's prefix: not learnt */
+	uint64_t neigh_unknown;   /* no entry for the sender: not learnt */
+	uint64_t neigh_resolved;  /* an entry's first MAC */
+	uint64_t neigh_confirmed; /* the same MAC again */
+	uint64_t neigh_moved;     /* a new MAC replaced the old one */
+	uint64_t neigh_locked;    /* a new MAC refused: confirmed < 1 s ago */
+	uint64_t neigh_kept;      /* a new MAC refused: NA without override */
+	uint64_t neigh_static;    /* a binding for a static entry: ignored */
+	uint64_t neigh_full;      /* a next hop could not get an entry */
 	uint64_t drops[FWD_DROP_MAX];
 	uint64_t bad[PKT_VERDICT_MAX]; /* parser verdicts */
 } __attribute__((aligned(64)));
