@@ -276,6 +276,12 @@ fuzz_neigh(const uint8_t *data, size_t size, const struct pkt_info *pi)
 	uint32_t n;
 	int rc;
 
+	if (pi->kind == PKT_KIND_ARP || pi->kind == PKT_KIND_ND) {
+		enum pkt_neigh_err e = pkt_neigh_check(data, (uint32_t)size, pi);
+
+		CHECK((unsigned int)e < PKT_NEIGH_ERR_MAX);
+		CHECK(pkt_neigh_override(data, pi) <= 1);
+	}
 	rc = pkt_neigh_binding(data, (uint32_t)size, pi, &ip, mac);
 	if (pi->kind == PKT_KIND_ARP || pi->kind == PKT_KIND_ND)
 		CHECK(rc == 0 || rc == -ENOENT);
