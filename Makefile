@@ -15,7 +15,7 @@ FUZZ_SECONDS ?= 60
 # and FUZZ_FLAGS_NAME for more compiler and linker flags.  None needs DPDK.
 FUZZ_TARGETS      := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_CFLAGS       := -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Iinclude
-FUZZ_SRCS_pkt     := src/pkt.c src/csum.c src/neigh_pkt.c src/ip.c
+FUZZ_SRCS_pkt     := src/pkt.c src/csum.c src/neigh_pkt.c src/icmp_pkt.c src/ip.c
 # The health/load messages: protobuf-c code that meson generates in $(BUILD).
 FUZZ_GENERATED    := halb_health.pb-c.c halb_health.pb-c.h
 FUZZ_SRCS_hl_msg  := src/hl_msg.c $(BUILD)/halb_health.pb-c.c

@@ -129,6 +129,8 @@ tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "neigh_locked", sum.neigh_locked);
 	rte_tel_data_add_dict_u64(d, "neigh_kept", sum.neigh_kept);
 	rte_tel_data_add_dict_u64(d, "neigh_static", sum.neigh_static);
+	rte_tel_data_add_dict_u64(d, "echo_replies", sum.echo_replies);
+	rte_tel_data_add_dict_u64(d, "echo_limited", sum.echo_limited);
 	/* The cache itself (worker 0's round; gauges). */
 	rte_tel_data_add_dict_u64(d, "neigh_pinned", fwd.neigh->n_pin);
 	rte_tel_data_add_dict_u64(d, "neigh_dynamic", neigh_n_dynamic(fwd.neigh));

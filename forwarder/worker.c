@@ -31,6 +31,8 @@
 #include "fwd.h"
 
 #define NEIGH_TICK_MS 100u
+#define ECHO_SLOT_MS 100u  /* echo replies are counted per slot of this */
+#define ECHO_PER_SLOT 100u /* ... and a worker sends this many at most */
 
 struct fwd_worker {
 	uint32_t id;
@@ -44,6 +46,8 @@ struct fwd_worker {
 	uint32_t neigh_ms;
 	bool neigh_retiring;  /* worker 0: retired neighbours await a grace period */
 	uint64_t neigh_token; /* ... that began with this QSBR token */
+	uint32_t echo_slot;   /* now_ms / ECHO_SLOT_MS of the last reply */
+	uint32_t echo_n;      /* replies sent in that slot */
 	uint16_t n_tx[CFG_MAX_PORTS];
 	struct rte_mbuf *tx[CFG_MAX_PORTS][FWD_TX_MAX];
 } __rte_cache_aligned;
@@ -393,6 +397,57 @@ martian(const uint8_t *frame, const struct pkt_info *pi)
 	return fwd_is_local(&fwd, &a);
 }
 
+/*
+ * An echo request: answered when it is for a port address (RFC 1812
+ * 4.3.3.6, RFC 4443 4.1), at most ECHO_PER_SLOT per ECHO_SLOT_MS per
+ * worker.  Not for a VIP: the VIP is the service's, and a reply would
+ * say it is up whatever its backends' state (docs/PACKETS.md).
+ */
+static void
+echo_input(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
+	   uint32_t p)
+{
+	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
+	struct halb_ip dst;
+	bool ours = false;
+	uint32_t i, n;
+
+	memcpy(dst.b, pi->key.dst, 16);
+	for (i = 0; i < fwd.n_ports; i++) {
+		const struct cfg_port *cp = fwd.ports[i].cfg;
+
+		if ((cp->has_ip4 && halb_ip_eq(&cp->ip4, &dst)) ||
+		    (cp->has_ip6 && halb_ip_eq(&cp->ip6, &dst)))
+			ours = true;
+	}
+	if (!ours) {
+		drop(w, m, FWD_DROP_OTHER);
+		return;
+	}
+	if (martian(frame, pi)) {
+		drop(w, m, FWD_DROP_MARTIAN);
+		return;
+	}
+	if (w->now_ms / ECHO_SLOT_MS != w->echo_slot) {
+		w->echo_slot = w->now_ms / ECHO_SLOT_MS;
+		w->echo_n = 0;
+	}
+	if (w->echo_n >= ECHO_PER_SLOT) {
+		w->st->echo_limited++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	n = pkt_icmp_echo_reply(frame, rte_pktmbuf_data_len(m), pi,
+				fwd.ports[p].mac);
+	if (n == 0) {
+		drop(w, m, FWD_DROP_OTHER);
+		return;
+	}
+	w->echo_n++;
+	w->st->echo_replies++;
+	tx_one(w, p, m);
+}
+
 static void
 punt(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
      int s, uint32_t hash)
@@ -470,6 +525,10 @@ input_parse(struct fwd_worker *w, struct rte_mbuf *m, uint32_t p,
 		neigh_input(w, m, pi, p);
 		return false;
 	default:
+		if (pkt_icmp_is_echo(frame, pi)) {
+			echo_input(w, m, pi, p);
+			return false;
+		}
 		drop(w, m, FWD_DROP_OTHER);
 		return false;
 	}

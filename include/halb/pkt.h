@@ -136,6 +136,20 @@ const char *pkt_neigh_err_name(enum pkt_neigh_err e);
  */
 int pkt_neigh_override(const uint8_t *frame, const struct pkt_info *pi);
 
+/*
+ * The echo server (src/icmp_pkt.c).  pkt_icmp_is_echo() tells whether a
+ * PKT_KIND_OTHER packet is an ICMP or ICMPv6 echo request.
+ * pkt_icmp_echo_reply() turns one into its reply in place (addresses
+ * swapped, hop limit 64, Ethernet back to its source from `mac`) and
+ * returns the frame length (len: the frame's), or 0 when it will not
+ * answer: fragmented, IPv4 options, IPv6 extension headers, code not 0
+ * or a bad checksum.  The caller decides whether the destination is one
+ * of its own addresses.
+ */
+int pkt_icmp_is_echo(const uint8_t *frame, const struct pkt_info *pi);
+uint32_t pkt_icmp_echo_reply(uint8_t *frame, uint32_t len,
+			     const struct pkt_info *pi, const uint8_t mac[6]);
+
 /* Internet checksum helpers (host-independent, as in RFC 1071). */
 uint16_t pkt_csum(const void *data, uint32_t len, uint32_t sum);
 uint16_t pkt_csum_fold(uint32_t sum);

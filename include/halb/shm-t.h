@@ -69,6 +69,8 @@ struct fwd_stats {
 	uint64_t neigh_kept;      /* a new MAC refused: NA without override */
 	uint64_t neigh_static;    /* a binding for a static entry: ignored */
 	uint64_t neigh_full;      /* a next hop could not get an entry */
+	uint64_t echo_replies;    /* echo requests to a port address answered */
+	uint64_t echo_limited;    /* ... not answered: over the rate limit */
 	uint64_t drops[FWD_DROP_MAX];
 	uint64_t bad[PKT_VERDICT_MAX]; /* parser verdicts */
 } __attribute__((aligned(64)));

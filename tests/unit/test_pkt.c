@@ -1567,6 +1567,101 @@ test_neigh_check_arp(void **state)
 			 PKT_NEIGH_SRC);
 }
 
+/* ---- the echo server (src/icmp_pkt.c) ------------------------------ */
+
+static void
+echo_check(const struct spec *sp, int answered)
+{
+	struct built b, orig;
+	struct pkt_info pi;
+	const uint8_t *l3, *ic;
+	uint32_t n, end;
+
+	build(sp, &b);
+	orig = b;
+	assert_int_equal(pkt_parse(b.b, b.len, &pi), PKT_OK);
+	assert_int_equal(pkt_icmp_is_echo(b.b, &pi), 1);
+	n = pkt_icmp_echo_reply(b.b, b.len, &pi, mac_us);
+	if (!answered) {
+		assert_int_equal(n, 0);
+		assert_memory_equal(b.b, orig.b, b.len);
+		return;
+	}
+	assert_int_equal(n, b.len);
+	assert_int_equal(pkt_parse(b.b, n, &pi), PKT_OK);
+	assert_int_equal(pkt_icmp_is_echo(b.b, &pi), 0);
+	assert_memory_equal(b.b, mac_peer, 6);
+	assert_memory_equal(b.b + 6, mac_us, 6);
+	l3 = b.b + pi.l3_off;
+	ic = b.b + pi.l4_off;
+	end = pi.l3_off + pi.l3_len;
+	if (sp->family == 4) {
+		assert_memory_equal(l3 + 12, orig.b + pi.l3_off + 16, 4);
+		assert_memory_equal(l3 + 16, orig.b + pi.l3_off + 12, 4);
+		assert_int_equal(l3[8], 64);
+		assert_int_equal(ref_sum(l3, 20, 0), 0xffff);
+		assert_int_equal(ic[0], 0);
+		assert_int_equal(ref_sum(ic, end - pi.l4_off, 0), 0xffff);
+	} else {
+		assert_memory_equal(l3 + 8, orig.b + pi.l3_off + 24, 16);
+		assert_memory_equal(l3 + 24, orig.b + pi.l3_off + 8, 16);
+		assert_int_equal(l3[7], 64);
+		assert_int_equal(ic[0], 129);
+		assert_int_equal(ref_sum(ic, end - pi.l4_off,
+					 ref_pseudo(l3, 6, P_ICMPV6, end - pi.l4_off)),
+				 0xffff);
+	}
+	/* The identifier, sequence and data come back as they were. */
+	assert_memory_equal(ic + 4, orig.b + pi.l4_off + 4, end - pi.l4_off - 4);
+}
+
+static void
+test_echo(void **state)
+{
+	struct spec e4 = S_ECHO4, e6 = { .family = 6, .proto = P_ICMPV6,
+		.icmp_type = 128, .payload = 21, .src = CLIENT6, .dst = VIP6 };
+	struct spec s;
+	struct built b;
+	struct pkt_info pi;
+
+	(void)state;
+	echo_check(&e4, 1);
+	echo_check(&e6, 1);
+	s = e4;
+	s.payload = 1001; /* odd length */
+	echo_check(&s, 1);
+	s = e4;
+	s.vlan = 1;
+	echo_check(&s, 1);
+	s = e4;
+	s.ip4_opt = 1; /* options: not answered */
+	echo_check(&s, 0);
+	s = e6;
+	s.n_ext = 1;
+	s.ext[0] = 60; /* extension header: not answered */
+	echo_check(&s, 0);
+	/* A bad checksum and a code other than 0 are not answered. */
+	build(&e4, &b);
+	b.b[b.l4_off + 2] ^= 1;
+	assert_int_equal(pkt_parse(b.b, b.len, &pi), PKT_OK);
+	assert_int_equal(pkt_icmp_echo_reply(b.b, b.len, &pi, mac_us), 0);
+	build(&e6, &b);
+	b.b[b.l4_off + 1] = 1;
+	assert_int_equal(pkt_parse(b.b, b.len, &pi), PKT_OK);
+	assert_int_equal(pkt_icmp_echo_reply(b.b, b.len, &pi, mac_us), 0);
+	/* Other ICMP, fragments: no echo. */
+	s = e4;
+	s.icmp_type = 13;
+	build(&s, &b);
+	assert_int_equal(pkt_parse(b.b, b.len, &pi), PKT_OK);
+	assert_int_equal(pkt_icmp_is_echo(b.b, &pi), 0);
+	s = e4;
+	s.frag = F_FIRST;
+	build(&s, &b);
+	assert_int_equal(pkt_parse(b.b, b.len, &pi), PKT_OK);
+	assert_int_equal(pkt_icmp_is_echo(b.b, &pi), 0);
+}
+
 static void
 test_neigh_binding(void **state)
 {
@@ -1742,6 +1837,7 @@ main(void)
 		cmocka_unit_test(test_nd_advert),
 		cmocka_unit_test(test_neigh_check_nd),
 		cmocka_unit_test(test_neigh_check_arp),
+		cmocka_unit_test(test_echo),
 		cmocka_unit_test(test_requests),
 		cmocka_unit_test(test_neigh_binding),
 		cmocka_unit_test(test_csum),
