@@ -1458,6 +1458,56 @@ def test_not_forwarded(tap):
                 f"{nframes(got)}, {counter} +{d}, punts +{delta(before, after, 'punts')}")
 
 
+def test_echo(tap):
+    """Echo requests to the appliance's own port addresses are answered
+    (RFC 1812 4.3.3.6, RFC 4443 4.1), at most 100 per 100 ms per worker;
+    to a VIP they are not (the malformed test counts that as drops.other)."""
+    from scapy.all import ICMPv6EchoRequest, ICMPv6EchoReply, IPOption_RR
+    c4, c6 = "198.18.1.140", "fd00:68:1::140"
+    req = (Ether(src=GW_MAC, dst=APP) / IP(src=c4, dst=APP_IP4, ttl=60, id=321, flags=0) /
+           ICMP(type=8, id=7, seq=1) / Raw(b"ping-payload"))
+    want = (Ether(src=APP, dst=GW_MAC) / IP(src=APP_IP4, dst=c4, ttl=64, id=321, flags=0) /
+            ICMP(type=0, id=7, seq=1) / Raw(b"ping-payload"))
+    before = stats()
+    got = tap.exchange([req], 1)
+    frame_check("echo: a request to the port's IPv4 address gets the reply", one(got),
+                bytes(want))
+    req = (Ether(src=GW_MAC, dst=APP) / IPv6(src=c6, dst=APP_IP6, hlim=60) /
+           ICMPv6EchoRequest(id=8, seq=2, data=b"ping6"))
+    want = (Ether(src=APP, dst=GW_MAC) / IPv6(src=APP_IP6, dst=c6, hlim=64) /
+            ICMPv6EchoReply(id=8, seq=2, data=b"ping6"))
+    got = tap.exchange([req], 1)
+    frame_check("echo: a request to the port's IPv6 address gets the reply", one(got),
+                bytes(want))
+    after = stats()
+    R.check("echo: counted as echo_replies", delta(before, after, "echo_replies") == 2,
+            f"echo_replies +{delta(before, after, 'echo_replies')}")
+    for name, f in (
+            ("with a record-route option",
+             Ether(src=GW_MAC, dst=APP) /
+             IP(src=c4, dst=APP_IP4, options=[IPOption_RR(routers=["0.0.0.0"])]) /
+             ICMP(type=8, id=7, seq=3)),
+            ("from a martian source (broadcast)",
+             Ether(src=GW_MAC, dst=APP) / IP(src="255.255.255.255", dst=APP_IP4) /
+             ICMP(type=8, id=7, seq=4)),
+            ("in an Ethernet broadcast frame",
+             Ether(src=GW_MAC, dst=BCAST) / IP(src=c4, dst=APP_IP4) / ICMP(type=8, id=7, seq=5)),
+            ("with a bad checksum",
+             Ether(src=GW_MAC, dst=APP) / IP(src=c4, dst=APP_IP4) /
+             ICMP(type=8, id=7, seq=6, chksum=0x1234))):
+        got = tap.exchange([f], 0)
+        R.check(f"echo: a request {name} is not answered", got == [], nframes(got))
+    # The rate limit: 300 at once, one worker.
+    before = stats()
+    reqs = [Ether(src=GW_MAC, dst=APP) / IP(src=c4, dst=APP_IP4) / ICMP(type=8, id=9, seq=i)
+            for i in range(300)]
+    tap.exchange(reqs, 300, timeout=1.0)
+    after = stats()
+    rep, lim = delta(before, after, "echo_replies"), delta(before, after, "echo_limited")
+    R.check("echo: a burst of 300 is cut by the rate limit (echo_limited), each counted once",
+            lim >= 1 and rep + lim == 300, f"echo_replies +{rep}, echo_limited +{lim}")
+
+
 # ---- main -----------------------------------------------------------------
 
 def main():
@@ -1501,6 +1551,7 @@ def main():
         ("neigh_ignored", lambda: test_neigh_ignored(tap)),
         ("neigh_flood", lambda: test_neigh_flood(tap)),
         ("not_forwarded", lambda: test_not_forwarded(tap)),
+        ("echo", lambda: test_echo(tap)),
         ("spread", lambda: test_spread(tap)),
         ("classifier", lambda: test_classifier_absent(tap)),
     ]
