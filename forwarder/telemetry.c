@@ -39,6 +39,7 @@ static const char *const drop_names[FWD_DROP_MAX] = {
 	[FWD_DROP_OTHER] = "other",
 	[FWD_DROP_L2_MCAST] = "l2_multicast",
 	[FWD_DROP_MARTIAN] = "martian",
+	[FWD_DROP_SRC_ROUTE] = "source_route",
 };
 
 static bool

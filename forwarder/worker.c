@@ -398,6 +398,39 @@ martian(const uint8_t *frame, const struct pkt_info *pi)
 }
 
 /*
+ * Whether an IPv4 packet carries a loose or strict source route (RFC
+ * 791): its destination is then a hop on its way, not its end, and the
+ * backend would get a packet meant for elsewhere.  Dropped, as RFC 7126
+ * 4.3 and 4.4 advise and Linux does by default (accept_source_route=0).
+ * The options were bounded by the parser (IHL within the packet).
+ */
+static bool
+src_routed(const uint8_t *frame, const struct pkt_info *pi)
+{
+	const uint8_t *ip = frame + pi->l3_off;
+	uint32_t hl = (ip[0] & 0xfu) * 4u, o = 20;
+
+	if (pi->family != 4)
+		return false;
+	while (o < hl) {
+		uint8_t t = ip[o];
+
+		if (t == 0) /* end of options */
+			break;
+		if (t == 1) { /* no operation */
+			o++;
+			continue;
+		}
+		if (o + 1 >= hl || ip[o + 1] < 2)
+			break; /* malformed: the backend will judge */
+		if (t == 131 || t == 137)
+			return true;
+		o += ip[o + 1];
+	}
+	return false;
+}
+
+/*
  * An echo request: answered when it is for a port address (RFC 1812
  * 4.3.3.6, RFC 4443 4.1), at most ECHO_PER_SLOT per ECHO_SLOT_MS per
  * worker.  Not for a VIP: the VIP is the service's, and a reply would
@@ -586,9 +619,13 @@ input_flow(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 		forward(w, m, pi, e->svc, e->backend, hash);
 		return;
 	}
-	/* Installed flows passed this check with their first packet. */
+	/* Installed flows passed these checks with their first packet. */
 	if (martian(rte_pktmbuf_mtod(m, const uint8_t *), pi)) {
 		drop(w, m, FWD_DROP_MARTIAN);
+		return;
+	}
+	if (src_routed(rte_pktmbuf_mtod(m, const uint8_t *), pi)) {
+		drop(w, m, FWD_DROP_SRC_ROUTE);
 		return;
 	}
 	s = svc_by_vip(&fwd.svcs, pi->key.dst, pi->key.dport, pi->key.proto);

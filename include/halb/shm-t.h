@@ -43,6 +43,7 @@ enum fwd_drop {
 	FWD_DROP_OTHER,        /* IP but not TCP/UDP/ICMP error, not ARP/ND */
 	FWD_DROP_L2_MCAST,     /* IP in a link-layer broadcast/multicast frame */
 	FWD_DROP_MARTIAN,      /* source no host may use (RFC 1812 5.3.7), or ours */
+	FWD_DROP_SRC_ROUTE,    /* IPv4 loose/strict source route (RFC 7126) */
 	FWD_DROP_MAX,
 };
 

@@ -1444,6 +1444,16 @@ def not_forwarded_cases():
     for src in ("::", "::1", "ff02::1", APP_IP6):
         cases.append((f"TCP SYN to an IPv6 VIP from {src}",
                       tcp_frame(src, 49611, vip6, 80, "S"), "drops.martian"))
+    from scapy.all import IPOption_LSRR, IPOption_SSRR, IPv6ExtHdrRouting
+    for name, opt in (("loose", IPOption_LSRR), ("strict", IPOption_SSRR)):
+        cases.append((f"TCP SYN to a VIP with a {name} source route",
+                      Ether(src=GW_MAC, dst=APP) /
+                      IP(src=c4, dst=vip4, options=[opt(routers=["198.18.9.9"])]) /
+                      TCP(sport=49620, dport=80, flags="S"), "drops.source_route"))
+    cases.append(("TCP SYN to an IPv6 VIP with a routing header, segments left 1",
+                  Ether(src=GW_MAC, dst=APP) / IPv6(src=c6, dst=vip6) /
+                  IPv6ExtHdrRouting(addresses=["fd00:99::9"], segleft=1) /
+                  TCP(sport=49621, dport=80, flags="S"), "malformed.ip_ext"))
     return cases
 
 

@@ -446,6 +446,7 @@ static void m_arp_ptype(struct built *b) { w16(b->b + b->l3_off + 2, 0x86dd); }
 static void m_arp_hlen(struct built *b) { b->b[b->l3_off + 4] = 8; }
 static void m_arp_op(struct built *b) { w16(b->b + b->l3_off + 6, 3); }
 static void m_ext_len_big(struct built *b) { b->b[b->l3_off + 41] = 200; }
+static void m_rh_left(struct built *b) { b->b[b->l3_off + 43] = 1; }
 /* 8 bytes more than there are: the dstopts header of "udp6 dstopts". */
 static void m_ext_len_edge(struct built *b) { b->b[b->l3_off + 41] = 3; }
 static void m_eth_short(struct built *b) { b->len = 13; }
@@ -520,6 +521,10 @@ static const struct ptest ptests[] = {
 	{ "udp6 ext beyond payload", { .family = 6, .proto = P_UDP, .n_ext = 1,
 	  .ext = { 60 }, .sport = 1, .dport = 53, .src = CLIENT6,
 	  .dst = VIP6 }, m_ext_len_big, PKT_ERR_IP_EXT, 0, 0 },
+	{ "tcp6 routing, segments left (not our packet)", { .family = 6,
+	  .proto = P_TCP, .n_ext = 1, .ext = { 43 }, .sport = 1, .dport = 80,
+	  .tcp_flags = 2, .src = CLIENT6, .dst = VIP6 }, m_rh_left,
+	  PKT_ERR_IP_EXT, 0, 0 },
 	{ "udp6 ext 8 bytes beyond payload", { .family = 6, .proto = P_UDP,
 	  .n_ext = 1, .ext = { 60 }, .sport = 1, .dport = 53, .src = CLIENT6,
 	  .dst = VIP6 }, m_ext_len_edge, PKT_ERR_IP_EXT, 0, 0 },
