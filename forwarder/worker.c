@@ -368,12 +368,38 @@ neigh_input(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	tx_one(w, p, m);
 }
 
+/* Whether the IPv4 address a (network order bytes) is the broadcast
+ * address of a port's connected prefix. */
+static bool
+v4_directed_bcast(const uint8_t *a)
+{
+	uint32_t v = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 |
+		     (uint32_t)a[2] << 8 | a[3];
+	uint32_t i;
+
+	for (i = 0; i < fwd.n_ports; i++) {
+		const struct cfg_port *cp = fwd.ports[i].cfg;
+		const uint8_t *p = cp->ip4.b + 12;
+		uint32_t net, host;
+
+		if (!cp->has_ip4 || cp->plen4 >= 31)
+			continue;
+		host = (1u << (32 - cp->plen4)) - 1;
+		net = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+		      (uint32_t)p[2] << 8 | p[3];
+		if (v == ((net & ~host) | host))
+			return true;
+	}
+	return false;
+}
+
 /*
  * A source address no host may send from (RFC 1812 5.3.7, RFC 4291):
  * unspecified, loopback, multicast, IPv4 0/8, 127/8 and 240/4 with the
- * limited broadcast, or one of the appliance's own.  Replies to it would
- * go to a group, to nobody or back to us.  The outer IP source, also for
- * ICMP errors (whose key holds the quote).
+ * limited broadcast, a connected prefix's broadcast address, or one of
+ * the appliance's own.  Replies to it would go to a group, to nobody or
+ * back to us.  The outer IP source, also for ICMP errors (whose key
+ * holds the quote).
  */
 static bool
 martian(const uint8_t *frame, const struct pkt_info *pi)
@@ -384,7 +410,8 @@ martian(const uint8_t *frame, const struct pkt_info *pi)
 	if (pi->family == 4) {
 		const uint8_t *src = frame + pi->l3_off + 12;
 
-		if (src[0] == 0 || src[0] == 127 || src[0] >= 224)
+		if (src[0] == 0 || src[0] == 127 || src[0] >= 224 ||
+		    v4_directed_bcast(src))
 			return true;
 		halb_ip_from_v4(&a, 0);
 		memcpy(a.b + 12, src, 4);

@@ -1438,7 +1438,7 @@ def not_forwarded_cases():
                   b"\xff" * 6 + bytes(icmp_err_frame("dsr4", c4, 49603))[6:],
                   "drops.l2_multicast"))
     for src in ("0.0.0.0", "127.0.0.1", "224.0.0.5", "255.255.255.255", "240.0.0.1",
-                APP_IP4, SVC["nat4"][0]):
+                "198.18.0.255", APP_IP4, SVC["nat4"][0]):
         cases.append((f"TCP SYN to a VIP from {src}", tcp_frame(src, 49610, vip4, 80, "S"),
                       "drops.martian"))
     for src in ("::", "::1", "ff02::1", APP_IP6):
