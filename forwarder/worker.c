@@ -9,6 +9,9 @@
  * without per-flow state.  Frames the classifier hands back carry its
  * decision in hash.usr.
  *
+ * Traffic for the appliance itself (ARP, ND, echo) and the source
+ * checks are local.c's; the neighbour requests are worker 0's round.
+ *
  * No locks, syscalls or allocation here: counters are this worker's own,
  * the flow table is read lock-free (the worker reports a quiescent state
  * once per loop), and when idle the loop backs off with short sleeps.
@@ -31,8 +34,6 @@
 #include "fwd.h"
 
 #define NEIGH_TICK_MS 100u
-#define ECHO_SLOT_MS 100u  /* echo replies are counted per slot of this */
-#define ECHO_PER_SLOT 100u /* ... and a worker sends this many at most */
 
 struct fwd_worker {
 	uint32_t id;
@@ -46,8 +47,7 @@ struct fwd_worker {
 	uint32_t neigh_ms;
 	bool neigh_retiring;  /* worker 0: retired neighbours await a grace period */
 	uint64_t neigh_token; /* ... that began with this QSBR token */
-	uint32_t echo_slot;   /* now_ms / ECHO_SLOT_MS of the last reply */
-	uint32_t echo_n;      /* replies sent in that slot */
+	struct fwd_echo_limit echo;
 	uint16_t n_tx[CFG_MAX_PORTS];
 	struct rte_mbuf *tx[CFG_MAX_PORTS][FWD_TX_MAX];
 } __rte_cache_aligned;
@@ -245,266 +245,39 @@ nat_reply(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	tx_one(w, (uint32_t)port, m);
 }
 
-/* Whether ip is on port p's link: in its connected prefix, or (IPv6)
- * link-local. */
-static bool
-on_link(uint32_t p, const struct halb_ip *ip)
-{
-	const struct cfg_port *cp = fwd.ports[p].cfg;
-
-	if (halb_ip_is_v4(ip))
-		return cp->has_ip4 && halb_ip_in_prefix(ip, &cp->ip4, cp->plen4);
-	if (ip->b[0] == 0xfe && (ip->b[1] & 0xc0) == 0x80)
-		return true;
-	return cp->has_ip6 && halb_ip_in_prefix(ip, &cp->ip6, cp->plen6);
-}
-
-/* Takes the binding an ARP/ND packet carries, if it may: only for an
- * entry that exists, from a sender on the link's prefix (neigh.h).
- * Returns false when the packet claims one of our own addresses. */
-static bool
-neigh_take(struct fwd_worker *w, const uint8_t *frame, uint32_t len,
-	   const struct pkt_info *pi, uint32_t p)
-{
-	struct halb_ip ip;
-	uint8_t mac[6];
-	int n;
-
-	if (pkt_neigh_binding(frame, len, pi, &ip, mac) != 0)
-		return true;
-	if (fwd_is_local(&fwd, &ip)) {
-		/* Another station says it holds our address (a DSR backend
-		 * answering ARP for the VIP, a clash, a forgery). */
-		w->st->neigh_conflict++;
-		return false;
-	}
-	if (!on_link(p, &ip)) {
-		w->st->neigh_offlink++;
-		return true;
-	}
-	n = neigh_find(fwd.neigh, &ip);
-	if (n < 0) {
-		w->st->neigh_unknown++;
-		return true;
-	}
-	switch (neigh_learn(fwd.neigh, n, mac,
-			    pkt_neigh_override(frame, pi) ? NEIGH_F_OVERRIDE : 0,
-			    w->now_ms)) {
-	case NEIGH_LEARN_NEW:
-		w->st->neigh_resolved++;
-		break;
-	case NEIGH_LEARN_SAME:
-		w->st->neigh_confirmed++;
-		break;
-	case NEIGH_LEARN_MOVED:
-		w->st->neigh_moved++;
-		break;
-	case NEIGH_LEARN_LOCKED:
-		w->st->neigh_locked++;
-		break;
-	case NEIGH_LEARN_KEPT:
-		w->st->neigh_kept++;
-		break;
-	case NEIGH_LEARN_STATIC:
-		w->st->neigh_static++;
-		break;
-	case NEIGH_LEARN_GONE:
-		w->st->neigh_unknown++;
-		break;
-	}
-	return true;
-}
-
-/*
- * ARP and ND: checked (pkt_neigh_check), learnt from (neigh_take), and
- * requests for our addresses answered in place.  Requests from senders
- * off the prefix are answered too (stateless: one frame for one), but
- * teach nothing.
- */
+/* ARP and ND (forwarder/local.c): answered in place or freed. */
 static void
 neigh_input(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	    uint32_t p)
 {
-	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
-	uint32_t len = rte_pktmbuf_data_len(m), out_len = 0;
-	enum pkt_neigh_err err;
-	struct halb_ip target;
-	int asks;
+	uint32_t len = rte_pktmbuf_data_len(m), out;
 
-	if (pi->kind == PKT_KIND_ARP)
-		w->st->arp_in++;
-	else
-		w->st->nd_in++;
-	err = pkt_neigh_check(frame, len, pi);
-	if (err != PKT_NEIGH_OK) {
-		w->st->neigh_bad[err]++;
+	out = fwd_neigh_input(w->st, rte_pktmbuf_mtod(m, uint8_t *), len,
+			      rte_pktmbuf_tailroom(m) + len, pi, p, w->now_ms);
+	if (out == 0) {
 		rte_pktmbuf_free(m);
 		return;
 	}
-	asks = pkt_neigh_asks_for(frame, len, pi, &target) == 1 &&
-	       fwd_is_local(&fwd, &target);
-	if (!neigh_take(w, frame, len, pi, p))
-		asks = 0;
-	if (asks) {
-		uint32_t room = rte_pktmbuf_tailroom(m) + len;
-
-		if (pi->kind == PKT_KIND_ARP)
-			out_len = pkt_arp_reply(frame, room, pi, fwd.ports[p].mac,
-						&target);
-		else
-			out_len = pkt_nd_advert(frame, room, pi, fwd.ports[p].mac,
-						&target);
-	}
-	if (out_len == 0) {
-		rte_pktmbuf_free(m);
-		return;
-	}
-	m->data_len = (uint16_t)out_len;
-	m->pkt_len = out_len;
-	if (pi->kind == PKT_KIND_ARP)
-		w->st->arp_out++;
-	else
-		w->st->nd_out++;
+	m->data_len = (uint16_t)out;
+	m->pkt_len = out;
 	tx_one(w, p, m);
 }
 
-/* Whether the IPv4 address a (network order bytes) is the broadcast
- * address of a port's connected prefix. */
-static bool
-v4_directed_bcast(const uint8_t *a)
-{
-	uint32_t v = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 |
-		     (uint32_t)a[2] << 8 | a[3];
-	uint32_t i;
-
-	for (i = 0; i < fwd.n_ports; i++) {
-		const struct cfg_port *cp = fwd.ports[i].cfg;
-		const uint8_t *p = cp->ip4.b + 12;
-		uint32_t net, host;
-
-		if (!cp->has_ip4 || cp->plen4 >= 31)
-			continue;
-		host = (1u << (32 - cp->plen4)) - 1;
-		net = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-		      (uint32_t)p[2] << 8 | p[3];
-		if (v == ((net & ~host) | host))
-			return true;
-	}
-	return false;
-}
-
-/*
- * A source address no host may send from (RFC 1812 5.3.7, RFC 4291):
- * unspecified, loopback, multicast, IPv4 0/8, 127/8 and 240/4 with the
- * limited broadcast, a connected prefix's broadcast address, or one of
- * the appliance's own.  Replies to it would go to a group, to nobody or
- * back to us.  The outer IP source, also for ICMP errors (whose key
- * holds the quote).
- */
-static bool
-martian(const uint8_t *frame, const struct pkt_info *pi)
-{
-	static const uint8_t zero[16], one[16] = { [15] = 1 };
-	struct halb_ip a;
-
-	if (pi->family == 4) {
-		const uint8_t *src = frame + pi->l3_off + 12;
-
-		if (src[0] == 0 || src[0] == 127 || src[0] >= 224 ||
-		    v4_directed_bcast(src))
-			return true;
-		halb_ip_from_v4(&a, 0);
-		memcpy(a.b + 12, src, 4);
-	} else {
-		memcpy(a.b, frame + pi->l3_off + 8, 16);
-		if (a.b[0] == 0xff || memcmp(a.b, zero, 16) == 0 ||
-		    memcmp(a.b, one, 16) == 0)
-			return true;
-	}
-	return fwd_is_local(&fwd, &a);
-}
-
-/*
- * Whether an IPv4 packet carries a loose or strict source route (RFC
- * 791): its destination is then a hop on its way, not its end, and the
- * backend would get a packet meant for elsewhere.  Dropped, as RFC 7126
- * 4.3 and 4.4 advise and Linux does by default (accept_source_route=0).
- * The options were bounded by the parser (IHL within the packet).
- */
-static bool
-src_routed(const uint8_t *frame, const struct pkt_info *pi)
-{
-	const uint8_t *ip = frame + pi->l3_off;
-	uint32_t hl = (ip[0] & 0xfu) * 4u, o = 20;
-
-	if (pi->family != 4)
-		return false;
-	while (o < hl) {
-		uint8_t t = ip[o];
-
-		if (t == 0) /* end of options */
-			break;
-		if (t == 1) { /* no operation */
-			o++;
-			continue;
-		}
-		if (o + 1 >= hl || ip[o + 1] < 2)
-			break; /* malformed: the backend will judge */
-		if (t == 131 || t == 137)
-			return true;
-		o += ip[o + 1];
-	}
-	return false;
-}
-
-/*
- * An echo request: answered when it is for a port address (RFC 1812
- * 4.3.3.6, RFC 4443 4.1), at most ECHO_PER_SLOT per ECHO_SLOT_MS per
- * worker.  Not for a VIP: the VIP is the service's, and a reply would
- * say it is up whatever its backends' state (docs/PACKETS.md).
- */
+/* An echo request (forwarder/local.c): answered in place or dropped. */
 static void
 echo_input(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	   uint32_t p)
 {
-	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
-	struct halb_ip dst;
-	bool ours = false;
-	uint32_t i, n;
+	enum fwd_drop why = FWD_DROP_OTHER;
 
-	memcpy(dst.b, pi->key.dst, 16);
-	for (i = 0; i < fwd.n_ports; i++) {
-		const struct cfg_port *cp = fwd.ports[i].cfg;
-
-		if ((cp->has_ip4 && halb_ip_eq(&cp->ip4, &dst)) ||
-		    (cp->has_ip6 && halb_ip_eq(&cp->ip6, &dst)))
-			ours = true;
-	}
-	if (!ours) {
-		drop(w, m, FWD_DROP_OTHER);
+	if (fwd_echo_input(w->st, &w->echo, rte_pktmbuf_mtod(m, uint8_t *),
+			   rte_pktmbuf_data_len(m), pi, p, w->now_ms, &why) == 0) {
+		if (why < FWD_DROP_MAX)
+			drop(w, m, why);
+		else
+			rte_pktmbuf_free(m);
 		return;
 	}
-	if (martian(frame, pi)) {
-		drop(w, m, FWD_DROP_MARTIAN);
-		return;
-	}
-	if (w->now_ms / ECHO_SLOT_MS != w->echo_slot) {
-		w->echo_slot = w->now_ms / ECHO_SLOT_MS;
-		w->echo_n = 0;
-	}
-	if (w->echo_n >= ECHO_PER_SLOT) {
-		w->st->echo_limited++;
-		rte_pktmbuf_free(m);
-		return;
-	}
-	n = pkt_icmp_echo_reply(frame, rte_pktmbuf_data_len(m), pi,
-				fwd.ports[p].mac);
-	if (n == 0) {
-		drop(w, m, FWD_DROP_OTHER);
-		return;
-	}
-	w->echo_n++;
-	w->st->echo_replies++;
 	tx_one(w, p, m);
 }
 
@@ -562,7 +335,7 @@ input_parse(struct fwd_worker *w, struct rte_mbuf *m, uint32_t p,
 	case PKT_KIND_FLOW:
 		break;
 	case PKT_KIND_ICMP_ERR:
-		if (martian(frame, pi)) {
+		if (fwd_martian(frame, pi)) {
 			drop(w, m, FWD_DROP_MARTIAN);
 			return false;
 		}
@@ -647,11 +420,11 @@ input_flow(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 		return;
 	}
 	/* Installed flows passed these checks with their first packet. */
-	if (martian(rte_pktmbuf_mtod(m, const uint8_t *), pi)) {
+	if (fwd_martian(rte_pktmbuf_mtod(m, const uint8_t *), pi)) {
 		drop(w, m, FWD_DROP_MARTIAN);
 		return;
 	}
-	if (src_routed(rte_pktmbuf_mtod(m, const uint8_t *), pi)) {
+	if (fwd_src_routed(rte_pktmbuf_mtod(m, const uint8_t *), pi)) {
 		drop(w, m, FWD_DROP_SRC_ROUTE);
 		return;
 	}
