@@ -8,6 +8,7 @@
  * per round, pinned entries first, every dynamic entry in its turn.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -396,6 +397,67 @@ test_send_refused(void **state)
 	free(t);
 }
 
+/* Workers claim and learn at once: each address gets one slot, the
+ * dynamic count is exact, and every MAC read is one that was learnt. */
+struct racer {
+	struct neigh_table *t;
+	uint8_t mac[6];
+	uint32_t bad;
+};
+
+#define RACE_N 1500u
+
+static void *
+race(void *arg)
+{
+	struct racer *r = arg;
+	uint32_t i, round;
+
+	for (round = 0; round < 20; round++)
+		for (i = 0; i < RACE_N; i++) {
+			struct halb_ip x = v4(i);
+			uint8_t mac[6];
+			int n = neigh_claim(r->t, &x, 0, false, round);
+
+			if (n < 0) {
+				r->bad++;
+				continue;
+			}
+			neigh_learn(r->t, n, r->mac, NEIGH_F_OVERRIDE,
+				    round * NEIGH_LOCK_MS);
+			if (neigh_mac(r->t, n, mac) &&
+			    memcmp(mac, MAC_A, 6) != 0 && memcmp(mac, MAC_B, 6) != 0)
+				r->bad++;
+		}
+	return NULL;
+}
+
+static void
+test_concurrent(void **state)
+{
+	struct neigh_table *t = table();
+	struct racer r[2] = { { .t = t }, { .t = t } };
+	pthread_t th[2];
+	uint32_t i;
+
+	(void)state;
+	memcpy(r[0].mac, MAC_A, 6);
+	memcpy(r[1].mac, MAC_B, 6);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, race, &r[i]), 0);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+	assert_int_equal(r[0].bad + r[1].bad, 0);
+	assert_int_equal(neigh_n_dynamic(t), RACE_N);
+	for (i = 0; i < RACE_N; i++) {
+		struct halb_ip x = v4(i);
+
+		assert_int_equal(neigh_claim(t, &x, 0, false, 0), neigh_find(t, &x));
+	}
+	assert_int_equal(neigh_n_dynamic(t), RACE_N);
+	free(t);
+}
+
 int
 main(void)
 {
@@ -410,6 +472,7 @@ main(void)
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_budget),
 		cmocka_unit_test(test_send_refused),
+		cmocka_unit_test(test_concurrent),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
