@@ -133,7 +133,7 @@ backend_setup(struct fwd_ctx *c, uint32_t svc, const struct cfg_service *cs,
 		return -ENETUNREACH;
 	}
 	be->out = (uint16_t)port;
-	be->neigh = neigh_claim(c->neigh, &nh, (uint16_t)port);
+	be->neigh = neigh_claim(c->neigh, &nh, (uint16_t)port, true, 0);
 	if (be->neigh < 0)
 		return -ENOSPC;
 	if (c->svc[svc].ops->setup != NULL)
@@ -160,13 +160,16 @@ fwd_services_setup(struct fwd_ctx *c)
 		if (cfg->ports[i].has_ip6)
 			c->local[c->n_local++] = cfg->ports[i].ip6;
 	}
-	/* Gateways are resolved before anything needs them (NAT replies). */
+	/* Gateways are resolved before anything needs them (NAT replies).
+	 * They, the static neighbours and the backends' next hops are
+	 * pinned, claimed before any dynamic entry can exist: they resolve
+	 * whatever the fill of the cache. */
 	for (i = 0; i < cfg->n_ports; i++) {
 		if (cfg->ports[i].has_gw4 &&
-		    neigh_claim(c->neigh, &cfg->ports[i].gw4, (uint16_t)i) < 0)
+		    neigh_claim(c->neigh, &cfg->ports[i].gw4, (uint16_t)i, true, 0) < 0)
 			return -ENOSPC;
 		if (cfg->ports[i].has_gw6 &&
-		    neigh_claim(c->neigh, &cfg->ports[i].gw6, (uint16_t)i) < 0)
+		    neigh_claim(c->neigh, &cfg->ports[i].gw6, (uint16_t)i, true, 0) < 0)
 			return -ENOSPC;
 	}
 	for (i = 0; i < cfg->n_neigh; i++) {
@@ -174,7 +177,7 @@ fwd_services_setup(struct fwd_ctx *c)
 		int port = cfg_route(cfg, &cfg->neigh[i].ip, &nh);
 
 		n = neigh_claim(c->neigh, &cfg->neigh[i].ip,
-				(uint16_t)(port < 0 ? 0 : port));
+				(uint16_t)(port < 0 ? 0 : port), true, 0);
 		if (n >= 0)
 			neigh_set_static(c->neigh, n, cfg->neigh[i].mac);
 	}
