@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Unit tests of the packet parser and rewriters (src/dp/pkt.c, csum.c,
+ * Unit tests of the packet parser and rewriters (src/dp/pkt.c, csum.c, rewrite.c,
  * neigh_pkt.c).  Frames come from a small builder driven by a table of
  * `struct spec` (what to build) and optional mutators (how to make it
  * lie); every checksum a rewrite touches is checked against a full
