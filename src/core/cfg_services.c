@@ -6,14 +6,9 @@
  * before (every backend reachable, what its mode asks of it); each
  * backend's agent { } and check { } are cfg_health.c's.
  */
-#include <ctype.h>
 #include <errno.h>
-#include <limits.h>
 #include <netinet/in.h>
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <libconfig.h>
