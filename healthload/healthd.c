@@ -406,6 +406,7 @@ open_all(struct healthd *d)
 		.burst = HD_RX_BURST, .on_dgram = on_dgram,
 		.ctl_path = h->status_socket, .ctl_key = "health.status_socket",
 		.max_clients = HD_MAX_CLIENTS, .on_ctl = on_status, .arg = d,
+		.hb_instance = d->cfg->file_prefix, .hb_part = "healthd",
 	};
 	uint32_t i;
 	int rc;

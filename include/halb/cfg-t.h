@@ -35,10 +35,12 @@
 #define CFG_MTU_MAX 9216
 #define CFG_METRICS_PORT 9650 /* halb-exporter's default TCP port */
 
+/* CFG_MODE_DSR, ... from halb/mode-list.h. */
 enum cfg_mode {
-	CFG_MODE_DSR = 0,
-	CFG_MODE_NAT,
-	CFG_MODE_TUNNEL,
+#define HALB_MODE(e, name) CFG_MODE_##e,
+#include "halb/mode-list.h"
+#undef HALB_MODE
+	CFG_MODE_MAX
 };
 
 /* CFG_SCHED_MAGLEV, ... from halb/sched-list.h. */

@@ -19,6 +19,15 @@ on_log_signal(struct ev_loop *ev, int signo, void *arg)
 	halb_log_step(signo == SIGUSR1 ? 1 : -1);
 }
 
+static void
+beat(struct ev_loop *ev, void *arg)
+{
+	struct halb_daemon *dm = arg;
+
+	(void)ev;
+	halb_hb_beat(dm->hb, halb_hb_now_ns());
+}
+
 int
 halb_daemon_open(struct halb_daemon *dm, const struct halb_daemon_conf *c)
 {
@@ -26,6 +35,7 @@ halb_daemon_open(struct halb_daemon *dm, const struct halb_daemon_conf *c)
 
 	dm->udp = -1;
 	dm->ctl = NULL;
+	dm->hb = NULL;
 	dm->ev = ev_new();
 	if (dm->ev == NULL)
 		return -errno;
@@ -51,6 +61,19 @@ halb_daemon_open(struct halb_daemon *dm, const struct halb_daemon_conf *c)
 		     c->ctl_key, strerror(-rc));
 		return rc;
 	}
+	if (c->hb_part == NULL)
+		return 0;
+	dm->hb = halb_hb_open(c->hb_instance, c->hb_part, HALB_DAEMON_BEAT_MS);
+	if (dm->hb == NULL) {
+		rc = -errno;
+		HLOG(ERR, "cannot create the heartbeat file %s/%s/%s.hb: %s",
+		     HALB_RUN_DIR, c->hb_instance, c->hb_part, strerror(-rc));
+		return rc;
+	}
+	ev_timer_init(&dm->beat, beat, dm);
+	ev_timer_start(dm->ev, &dm->beat, HALB_DAEMON_BEAT_MS,
+		       HALB_DAEMON_BEAT_MS);
+	halb_hb_set_state(dm->hb, HALB_HB_READY);
 	return 0;
 }
 
@@ -64,6 +87,11 @@ halb_daemon_close(struct halb_daemon *dm)
 		close(dm->udp);
 	}
 	dm->udp = -1;
+	if (dm->hb != NULL) {
+		ev_timer_stop(dm->ev, &dm->beat);
+		halb_hb_close(dm->hb);
+		dm->hb = NULL;
+	}
 	ev_free(dm->ev);
 	dm->ev = NULL;
 }

@@ -339,6 +339,13 @@ if poll_ms 5000 services_is --state up --source agent --count "$NB"; then
 else
 	fatal "halbctl services: not every backend is state=up source=agent: $(mismatch)"
 fi
+# Every part's heartbeat file (halb/hb.h), healthd's included.
+parts_up() { ctl status 2>/dev/null | awk '$1 ~ /^(forwarder|classifier|healthd)$/ && $2 == "up" { n++ } END { exit n != 3 }'; }
+if halb_wait_until 5 parts_up; then
+	pass "halbctl status: forwarder, classifier and healthd up by their heartbeats"
+else
+	fail "halbctl status parts: $(ctl status 2>&1 | head -4 | tr '\n' ' ')"
+fi
 ctl health >"$WORK/health-1.txt" 2>&1
 
 # --- 2. b1's server stops, and comes back -----------------------------------
