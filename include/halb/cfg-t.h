@@ -113,7 +113,10 @@ struct cfg_agent {
 	struct halb_ip addr;   /* where ReportRequests go: agent.address, or
 				* the ip of the first backend naming it */
 	uint16_t port;         /* the agent's UDP port, 7301 by default */
-	int line;              /* of the first agent { } naming it */
+	bool listed;           /* written once in health.agents (backends
+				* then say agent = "HOST") */
+	int line;              /* of its health.agents entry, or of the
+				* first agent { } naming it */
 };
 
 struct cfg_backend {

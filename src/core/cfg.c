@@ -41,6 +41,7 @@ static const struct cfg_section *const sections[] = {
 	&cfg_section_eal,
 	&cfg_section_ports,
 	&cfg_section_flows,
+	&cfg_section_agents,
 	&cfg_section_services,
 	&cfg_section_health,
 	&cfg_section_metrics,

@@ -5,11 +5,16 @@
  * the top-level health { } of halb-healthd and of the classifier that
  * trusts it.
  *
- * Backends are read with the services (cfg_services.c calls cfg_health_backend()
- * for each), so that by the time health { } is read every agent host is
- * known: peers and health.name must not reuse one.  Agents are kept once
- * per host id in cfg->health.agents; every backend naming a host must
- * give it the same key, key id and port (a host has one agent).  Every
+ * An agent host is written either once in health.agents (its key
+ * given once; backends then say agent = "HOST"), read before the
+ * services (cfg_section_agents), or in every backend it serves as
+ * agent { host; key; ... } (the older form, still accepted; the two
+ * mix).  Backends are read with the services (cfg_services.c calls
+ * cfg_health_backend() for each), so that by the time health { } is
+ * read every agent host is known: peers and health.name must not reuse
+ * one.  Agents are kept once per host id in cfg->health.agents; every
+ * backend naming a host must give it the same key, key id and port (a
+ * host has one agent).  Every
  * default is resolved here, so that programs read plain values: a check
  * has a type, a port and an address; a socket has a path.
  *
@@ -371,8 +376,37 @@ key_bytes_eq(const struct seal_key *a, const struct seal_key *b)
 
 /* ---- per backend ---- */
 
+static int agent_index(const struct cfg_health *h, const char *host);
+
+/* agent = "HOST": a host of health.agents.  The first backend naming a
+ * host without an address gives it its own. */
+static void
+load_backend_agent_ref(const struct cfg_scope *be_sc, struct cfg_backend *be,
+		       bool ip_ok)
+{
+	struct cfg_health *h = &be_sc->ctx->cfg->health;
+	const config_setting_t *s;
+	char host[CFG_HOST_LEN], name[96];
+	int i;
+
+	s = sc_hostid(be_sc, "agent", true, host);
+	if (s == NULL)
+		return;
+	i = agent_index(h, host);
+	if (i < 0 || !h->agents[i].listed) {
+		cfg_err(be_sc->ctx, s,
+			"%s: agent host \"%s\" is not in health.agents (write it there once, with its key, or give agent = { host; key; })",
+			cfg_key_name(be_sc, "agent", name, sizeof(name)), host);
+		return;
+	}
+	if (halb_ip_is_zero(&h->agents[i].addr) && ip_ok)
+		h->agents[i].addr = be->ip;
+	be->agent = (uint16_t)(i + 1);
+}
+
 /* agent { host; key; key_id; port; address }: the host's entry in
- * health.agents, added or checked against the one already there. */
+ * health.agents, added or checked against the one already there; or
+ * agent = "HOST" (load_backend_agent_ref). */
 static void
 load_backend_agent(const struct cfg_scope *be_sc, struct cfg_backend *be,
 		   bool ip_ok)
@@ -387,6 +421,11 @@ load_backend_agent(const struct cfg_scope *be_sc, struct cfg_backend *be,
 	struct cfg_scope sc;
 	long long port = AGENT_PORT_DEFAULT;
 
+	s_host = sc_member(be_sc, "agent", false);
+	if (s_host != NULL && config_setting_type(s_host) == CONFIG_TYPE_STRING) {
+		load_backend_agent_ref(be_sc, be, ip_ok);
+		return;
+	}
 	sc_group(be_sc, "agent", keys, &sc);
 	if (sc.grp == NULL)
 		return;
@@ -418,6 +457,8 @@ load_backend_agent(const struct cfg_scope *be_sc, struct cfg_backend *be,
 				sc.where, a.host, o->port, o->line);
 		else
 			be->agent = (uint16_t)(i + 1);
+		if (be->agent != 0 && halb_ip_is_zero(&h->agents[i].addr))
+			h->agents[i].addr = a.addr;
 		return;
 	}
 	if (h->n_agents == CFG_MAX_AGENTS) {
@@ -635,6 +676,68 @@ load_peer(struct cfg_ctx *ctx, const config_setting_t *list, unsigned int idx)
 		h->n_peers++;
 }
 
+/* health.agents[idx]: { host; key or key_file; key_id; port; address }. */
+static void
+load_listed_agent(struct cfg_ctx *ctx, const config_setting_t *list,
+		  unsigned int idx)
+{
+	static const char *const keys[] = { "host", "key", "key_file",
+		"key_id", "port", "address", NULL };
+	struct cfg_health *h = &ctx->cfg->health;
+	struct cfg_agent a = { .port = AGENT_PORT_DEFAULT, .listed = true };
+	const config_setting_t *s_host, *s_key;
+	unsigned int n_err = ctx->n_err;
+	long long port = AGENT_PORT_DEFAULT;
+	struct cfg_scope sc;
+	int i;
+
+	if (!sc_elem(ctx, list, idx, "health.agents", keys, &sc))
+		return;
+	a.line = (int)cfg_setting_line(sc.grp);
+	s_host = sc_hostid(&sc, "host", true, a.host);
+	s_key = sc_hexkey(&sc, "key", true, &a.key);
+	sc_keyid(&sc, &a.key);
+	sc_int(&sc, "port", false, 1, 65535, &port);
+	a.port = (uint16_t)port;
+	sc_anyaddr(&sc, "address", false, &a.addr);
+	if (ctx->n_err != n_err || s_host == NULL || s_key == NULL)
+		return;
+	i = agent_index(h, a.host);
+	if (i >= 0) {
+		cfg_err(ctx, s_host, "%s.host: \"%s\" is listed already at line %d",
+			sc.where, a.host, h->agents[i].line);
+		return;
+	}
+	if (h->n_agents == CFG_MAX_AGENTS) {
+		cfg_err(ctx, sc.grp, "%s: more than %d agent hosts", sc.where,
+			CFG_MAX_AGENTS);
+		return;
+	}
+	h->agents[h->n_agents++] = a;
+}
+
+/* health.agents, read before the services so that their backends can
+ * name its hosts; the rest of health { } comes after them. */
+static void
+load_agents(const struct cfg_scope *root)
+{
+	const config_setting_t *hg = sc_member(root, "health", false), *list;
+	struct cfg_scope hs = { .ctx = root->ctx, .grp = hg, .where = "health" };
+	unsigned int i, n;
+
+	if (hg == NULL || !config_setting_is_group(hg))
+		return; /* the health section says what is wrong */
+	list = sc_list(&hs, "agents", false, 0, CFG_MAX_AGENTS, &n);
+	for (i = 0; i < n; i++)
+		load_listed_agent(root->ctx, list, i);
+}
+
+const struct cfg_section cfg_section_agents = {
+	.name = "health.agents",
+	.keys = (const char *const[]){ NULL },
+	.load = load_agents,
+};
+
 /* The optional top-level health { }; after the services, whose agents
  * it checks its names against. */
 static void
@@ -643,7 +746,8 @@ load_health(const struct cfg_scope *root)
 	static const char *const keys[] = { "listen", "name", "key",
 		"key_file", "key_id",
 		"weight_policy", "weight_min", "weight_max", "report_window_ms",
-		"handler_timeout_ms", "socket", "status_socket", "peers", NULL };
+		"handler_timeout_ms", "socket", "status_socket", "peers",
+		"agents", NULL };
 	struct cfg_ctx *ctx = root->ctx;
 	struct halb_cfg *cfg = ctx->cfg;
 	struct cfg_health *h = &cfg->health;
@@ -699,6 +803,12 @@ load_health(const struct cfg_scope *root)
 	list = sc_list(&sc, "peers", false, 0, CFG_MAX_PEERS, &n);
 	for (i = 0; i < n; i++)
 		load_peer(ctx, list, i);
+	/* A listed host that no backend names needs its address given. */
+	for (i = 0; i < h->n_agents; i++)
+		if (h->agents[i].listed && halb_ip_is_zero(&h->agents[i].addr))
+			cfg_err(ctx, sc.grp,
+				"health.agents: host \"%s\" (line %d) has no address and no backend names it",
+				h->agents[i].host, h->agents[i].line);
 }
 
 const struct cfg_section cfg_section_health = {

@@ -763,6 +763,84 @@ test_metrics_log(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/* Agent hosts written once in health.agents and named by their backends
+ * load as the older form, each backend giving agent { host; key; },
+ * loads: the same hosts, keys, ports and addresses, the same backends
+ * naming them. */
+#define K_WEB1 "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+#define K_WEB2 "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+#define K_WEB3 "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff"
+#define A_WEB1 "agent = { host = \"web1\"; key = \"" K_WEB1 "\"; };"
+#define A_WEB2 "agent = { host = \"web2\"; key = \"" K_WEB2 "\"; key_id = 2; port = 7302; };"
+#define A_WEB3 "agent = { host = \"web3\"; key = \"" K_WEB3 "\"; address = \"10.40.1.13\"; };"
+
+static void
+test_agents_by_host(void **state)
+{
+	char dir[] = "/tmp/halb-cfg-XXXXXX", conf[64];
+	struct halb_cfg *a, *b;
+	unsigned int i, s, k;
+	char *msgs;
+
+	(void)state;
+	a = load_ok(SAMPLES_DIR "/agents-by-host.conf");
+	assert_non_null(mkdtemp(dir));
+	snprintf(conf, sizeof(conf), "%s/old.conf", dir);
+	write_file(conf, 0600,
+		   "eal = { file_prefix = \"halb-hosts\"; lcores = \"0,1,2\"; classifier_lcore = 3; };\n"
+		   "ports = ( { name = \"inside\"; vdev = \"net_af_packet0,iface=eth1,qdisc_bypass=1\";"
+		   " ipv4 = \"10.40.0.2/24\"; gateway4 = \"10.40.0.1\"; } );\n"
+		   "health = { listen = \"10.40.0.3:7300\"; name = \"lb1\";"
+		   " key = \"0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0\";"
+		   " weight_policy = \"agent\"; };\n"
+		   "services = (\n"
+		   " { name = \"web\"; vip = \"10.40.9.80\"; port = 80; protocol = \"tcp\"; backends = (\n"
+		   "  { ip = \"10.40.0.11\"; " A_WEB1 " },\n"
+		   "  { ip = \"10.40.0.12\"; " A_WEB2 " },\n"
+		   "  { ip = \"10.40.0.13\"; " A_WEB3 " } ); },\n"
+		   " { name = \"web-tls\"; vip = \"10.40.9.80\"; port = 443; protocol = \"tcp\"; backends = (\n"
+		   "  { ip = \"10.40.0.11\"; " A_WEB1 " },\n"
+		   "  { ip = \"10.40.0.12\"; " A_WEB2 " },\n"
+		   "  { ip = \"10.40.0.13\"; " A_WEB3 " } ); },\n"
+		   " { name = \"dns\"; vip = \"10.40.9.53\"; port = 53; protocol = \"udp\"; backends = (\n"
+		   "  { ip = \"10.40.0.11\"; " A_WEB1 " },\n"
+		   "  { ip = \"10.40.0.12\"; " A_WEB2 " } ); } );\n");
+	b = load_msgs(conf, 0, &msgs);
+	if (b == NULL)
+		print_error("%s", msgs);
+	free(msgs);
+	assert_non_null(b);
+	assert_int_equal(a->health.n_agents, 3);
+	assert_int_equal(b->health.n_agents, a->health.n_agents);
+	for (i = 0; i < a->health.n_agents; i++) {
+		const struct cfg_agent *x = &a->health.agents[i];
+		const struct cfg_agent *y = &b->health.agents[i];
+
+		assert_string_equal(x->host, y->host);
+		assert_int_equal(x->key.len, 32);
+		assert_int_equal(x->key.len, y->key.len);
+		assert_int_equal(x->key.id, y->key.id);
+		assert_memory_equal(x->key.bytes, y->key.bytes, x->key.len);
+		assert_int_equal(x->port, y->port);
+		assert_true(halb_ip_eq(&x->addr, &y->addr));
+		assert_true(x->listed);
+		assert_false(y->listed);
+	}
+	assert_int_equal(a->health.agents[1].port, 7302);
+	assert_int_equal(a->health.agents[1].key.id, 2);
+	assert_int_equal(a->n_services, b->n_services);
+	for (s = 0; s < a->n_services; s++) {
+		assert_int_equal(a->services[s].n_backends, b->services[s].n_backends);
+		for (k = 0; k < a->services[s].n_backends; k++)
+			assert_int_equal(a->services[s].backends[k].agent,
+					 b->services[s].backends[k].agent);
+	}
+	cfg_free(a);
+	cfg_free(b);
+	unlink(conf);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 static void
 test_ip_helpers(void **state)
 {
@@ -1082,6 +1160,7 @@ main(void)
 		cmocka_unit_test(test_halb_conf),
 		cmocka_unit_test(test_samples),
 		cmocka_unit_test(test_metrics_log),
+		cmocka_unit_test(test_agents_by_host),
 		cmocka_unit_test(test_bad_corpus),
 		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test(test_key_files),
