@@ -347,6 +347,18 @@ else
 	fail "halbctl status parts: $(ctl status 2>&1 | head -4 | tr '\n' ' ')"
 fi
 ctl health >"$WORK/health-1.txt" 2>&1
+# halb-exporter shows the same: halb-healthd's counters, every agent
+# heard, every backend up (tests/e2e/metrics_check.py --healthd).
+halb_spawn "$WORK/exporter.log" ip netns exec "$P-lb" "$HALB_BUILD/exporter/halb-exporter" -c "$CONF"
+EXP_PID=$HALB_LAST_PID
+exporter_answers() { ip netns exec "$P-lb" curl -sf -o /dev/null http://127.0.0.1:9650/metrics; }
+if halb_wait_until 10 exporter_answers &&
+	out=$(ip netns exec "$P-lb" "$HALB_PYTHON" "$HALB_E2E_DIR/metrics_check.py" --healthd http://127.0.0.1:9650/metrics 2>&1); then
+	pass "halb-exporter with halb-healthd: $(echo "$out" | tail -n 1)"
+else
+	fail "halb-exporter with halb-healthd: ${out:-no answer on 127.0.0.1:9650 within 10 s}"
+fi
+halb_stop "$EXP_PID" TERM 5
 
 # --- 2. b1's server stops, and comes back -----------------------------------
 hold_start c2 b2,b3 || fatal "check 2: no keep-alive connection to b2 or b3: $(cat "$WORK/hold-c2.out")"

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Scrapes halb-exporter once and checks what it serves (tests/e2e/e2e.sh).
 
-  metrics_check.py URL SERVICE...
+  metrics_check.py [--healthd] URL SERVICE...
 
 Fetches URL (http://127.0.0.1:9650/metrics), checks the Content-Type of
 Prometheus's text format 0.0.4, parses the body with prometheus_client's
@@ -13,8 +13,12 @@ apart, a bad name, a bad escape, a second TYPE line), and checks:
   - every service named has packets, and every one of its backends has
     packets, bytes and new flows, and its backends' packets add up to the
     service's (the traffic is over when it runs: the counters stand still);
-  - each port received packets, each worker's counters are there, and the
-    flow table's fill and capacity.
+  - each port received packets, each worker's counters are there (with
+    no service named: only that they are there), and the flow table's
+    fill and capacity.
+With --healthd (tests/e2e/health.sh, every backend up from its agent):
+halb-healthd is up by its socket and its heartbeat, has heard every
+agent host and counted datagrams, and every backend's state is up.
 Prints one line per failed check and a summary; exits 1 on any failure.
 """
 import sys
@@ -24,7 +28,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 
 def main():
-    url, services = sys.argv[1], sys.argv[2:]
+    args = sys.argv[1:]
+    healthd = args[:1] == ["--healthd"]
+    if healthd:
+        args = args[1:]
+    url, services = args[0], args[1:]
     with urllib.request.urlopen(url, timeout=10) as r:
         ctype = r.headers.get("Content-Type", "")
         text = r.read().decode()
@@ -88,11 +96,25 @@ def main():
         if total and sum(s.value for s in pk) != total:
             bad.append("service %s: backends' packets add up to %d, the service's are %d" %
                        (svc, sum(s.value for s in pk), total))
+    if healthd:
+        for name, labels in (("halb_healthd_up", {}), ("halb_part_up", {"part": "healthd"})):
+            if value(name, **labels) != 1:
+                bad.append("%s%s is %s" % (name, labels, value(name, **labels)))
+        agents, heard = value("halb_healthd_agents"), value("halb_healthd_agents_heard")
+        if not agents or heard != agents:
+            bad.append("halb-healthd heard %s of %s agent hosts" % (heard, agents))
+        if not value("halb_healthd_rx_total"):
+            bad.append("halb_healthd_rx_total is %s" % value("halb_healthd_rx_total"))
+        ups = samples("halb_backend_state", state="up")
+        if not ups or any(s.value != 1 for s in ups):
+            bad.append("backends not up: %s" % [s.labels for s in ups if s.value != 1])
+    # Traffic went through (the services had theirs): the ports and the
+    # workers saw it; without services named, only that they are there.
     ports = samples("halb_port_rx_packets_total")
-    if not ports or any(s.value <= 0 for s in ports):
+    if not ports or (services and any(s.value <= 0 for s in ports)):
         bad.append("halb_port_rx_packets_total: %s" % [(s.labels, s.value) for s in ports])
     workers = samples("halb_worker_rx_packets_total")
-    if not workers or sum(s.value for s in workers) <= 0:
+    if not workers or (services and sum(s.value for s in workers) <= 0):
         bad.append("halb_worker_rx_packets_total: %s" % [(s.labels, s.value) for s in workers])
     for n in ("halb_flows", "halb_flow_capacity", "halb_classifier_installs_total"):
         if value(n) is None:
