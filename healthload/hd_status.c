@@ -84,6 +84,13 @@ backend_obj(const struct hd *hd, const struct hd_backend *be, uint64_t now)
 	json_object_set_new(o, "weight", jint(be->weight));
 	json_object_set_new(o, "configured_weight", jint(be->cb->weight));
 	json_object_set_new(o, "source", jstr(hd_source_name(be->source)));
+	/* The operator's decision, whatever the state shows (a drain of a
+	 * backend that health says is down is still the operator's). */
+	json_object_set_new(o, "operator", be->op == HD_OP_NONE ? json_null() :
+			    jstr(hd_op_name(be->op)));
+	json_object_set_new(o, "operator_weight",
+			    be->op_weight == HD_OP_WEIGHT_NONE ? json_null() :
+			    jint(be->op_weight));
 	json_object_set_new(o, "age_ms", be->state == HD_UNKNOWN ? json_null() :
 			    jint(now > be->info_ms ? now - be->info_ms : 0));
 	if (be->agent >= 0) {
@@ -178,6 +185,8 @@ counters_obj(const struct hd *hd)
 	C(probe_timeouts);
 	C(probes_deferred);
 	C(state_changes);
+	C(operator_commands);
+	C(operator_refused);
 #undef C
 	return o;
 }
@@ -210,4 +219,14 @@ hd_status_write(const struct hd *hd, uint64_t now, FILE *out)
 	json_object_set_new(last, "counters", counters_obj(hd));
 	rc = put_line(last, out);
 	return rc != 0 ? rc : ferror(out) ? -EIO : 0;
+}
+
+int
+hd_status_answer(FILE *out, bool ok, const char *msg)
+{
+	json_t *o = json_object();
+
+	if (o != NULL)
+		json_object_set_new(o, ok ? "ok" : "error", jstr(msg));
+	return put_line(o, out);
 }
