@@ -310,14 +310,14 @@ oper_overlay(const struct hd_backend *be, const struct hd_inputs *in,
 	     struct hd_view *v)
 {
 	/* Nothing but the operator will ever speak of a backend with
-	 * neither agent nor probe: once the operator has, it is what its
-	 * configuration says (up) while no decision holds, so that
-	 * `enable` undoes `disable` at the classifier instead of leaving it
-	 * on the last state it was sent. */
+	 * neither agent nor probe: once the operator has, it is up (as its
+	 * configuration says) on the operator's word while no decision
+	 * holds, so that `enable` undoes `disable` at the classifier
+	 * instead of leaving it on the last state it was sent. */
 	if (v->state == HD_UNKNOWN && be->op_seen && !in->has_agent &&
 	    !in->probed) {
 		v->state = HD_UP;
-		v->source = HD_SRC_NONE;
+		v->source = HD_SRC_OPERATOR;
 		v->info_ms = be->op_ms;
 	}
 	if (be->op == HD_OP_DISABLE ||

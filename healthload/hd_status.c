@@ -84,13 +84,6 @@ backend_obj(const struct hd *hd, const struct hd_backend *be, uint64_t now)
 	json_object_set_new(o, "weight", jint(be->weight));
 	json_object_set_new(o, "configured_weight", jint(be->cb->weight));
 	json_object_set_new(o, "source", jstr(hd_source_name(be->source)));
-	/* The operator's decision, whatever the state shows (a drain of a
-	 * backend that health says is down is still the operator's). */
-	json_object_set_new(o, "operator", be->op == HD_OP_NONE ? json_null() :
-			    jstr(hd_op_name(be->op)));
-	json_object_set_new(o, "operator_weight",
-			    be->op_weight == HD_OP_WEIGHT_NONE ? json_null() :
-			    jint(be->op_weight));
 	json_object_set_new(o, "age_ms", be->state == HD_UNKNOWN ? json_null() :
 			    jint(now > be->info_ms ? now - be->info_ms : 0));
 	if (be->agent >= 0) {
@@ -119,6 +112,13 @@ backend_obj(const struct hd *hd, const struct hd_backend *be, uint64_t now)
 	}
 	if (l != NULL && l->has)
 		json_object_set_new(o, "load", load_obj(l));
+	/* The operator's decision, whatever the state shows (a drain of a
+	 * backend that health says is down is still the operator's). */
+	json_object_set_new(o, "operator", be->op == HD_OP_NONE ? json_null() :
+			    jstr(hd_op_name(be->op)));
+	json_object_set_new(o, "operator_weight",
+			    be->op_weight == HD_OP_WEIGHT_NONE ? json_null() :
+			    jint(be->op_weight));
 	return o;
 }
 
