@@ -54,7 +54,7 @@
 # non-zero on any failure.  Every exit path stops the processes it started
 # (by PID), removes the rig, the DPDK files of its prefix and its
 # temporary directory (sockets, logs, fake /proc trees included);
-# HEALTH_KEEP_LOGS=1 keeps the logs of a failed run.  Takes about 35 s.
+# HEALTH_KEEP_LOGS=1 keeps the logs of a failed run.  Takes about 55 s.
 set -uo pipefail
 
 # shellcheck source=tests/e2e/lib.sh
