@@ -326,8 +326,10 @@ hd_oper_command(struct hd *hd, const char *line, uint64_t now, char *msg,
 		size_t len)
 {
 	char copy[OPER_LINE], *w[OPER_WORDS], *end;
-	struct hd_backend *be, old;
+	struct hd_backend *be;
 	unsigned long wt = 0;
+	uint32_t old_weight;
+	uint8_t old_op;
 	int n, i, rc;
 
 	hd->c.operator_refused++;  /* until it is taken */
@@ -356,7 +358,8 @@ hd_oper_command(struct hd *hd, const char *line, uint64_t now, char *msg,
 	if (i < 0)
 		return i;
 	be = &hd->be[i];
-	old = *be;
+	old_op = be->op;
+	old_weight = be->op_weight;
 	if (strcmp(w[0], "drain") == 0)
 		be->op = HD_OP_DRAIN;
 	else if (strcmp(w[0], "disable") == 0)
@@ -370,8 +373,8 @@ hd_oper_command(struct hd *hd, const char *line, uint64_t now, char *msg,
 	/* Kept first: a decision that would not survive a restart is none. */
 	rc = hd_oper_save(hd);
 	if (rc != 0) {
-		be->op = old.op;
-		be->op_weight = old.op_weight;
+		be->op = old_op;
+		be->op_weight = old_weight;
 		snprintf(msg, len, "cannot keep the decision in %s: %s; nothing changed",
 			 hd->cfg->health.state_file, strerror(-rc));
 		HLOG(ERR, "operator: %s", msg);
@@ -379,7 +382,7 @@ hd_oper_command(struct hd *hd, const char *line, uint64_t now, char *msg,
 	}
 	hd->c.operator_refused--;
 	hd->c.operator_commands++;
-	if (be->op != old.op)
+	if (be->op != old_op)
 		be->op_ms = now;
 	be->op_seen = true;
 	be->reweigh = true;
