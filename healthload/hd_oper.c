@@ -184,6 +184,26 @@ make_parent(const char *path)
 	return 0;
 }
 
+/* The rename itself made durable; a failure here leaves a complete file,
+ * old or new, so it is not reported. */
+static void
+sync_parent(const char *path)
+{
+	char dir[CFG_SOCK_LEN], *slash;
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash == NULL)
+		return;
+	slash[slash == dir] = '\0';
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+}
+
 int
 hd_oper_save(const struct hd *hd)
 {
@@ -228,6 +248,8 @@ hd_oper_save(const struct hd *hd)
 		rc = -errno;
 	if (rc == 0 && rename(tmp, path) != 0)
 		rc = -errno;
+	if (rc == 0)
+		sync_parent(path);
 out:
 	if (rc != 0)
 		unlink(tmp);
@@ -321,9 +343,9 @@ answer(const struct hd_backend *be, const char *what, char *msg, size_t len)
 		 hd_source_name(be->source));
 }
 
-int
-hd_oper_command(struct hd *hd, const char *line, uint64_t now, char *msg,
-		size_t len)
+/* hd_oper_command, but for its counters. */
+static int
+oper_run(struct hd *hd, const char *line, uint64_t now, char *msg, size_t len)
 {
 	char copy[OPER_LINE], *w[OPER_WORDS], *end;
 	struct hd_backend *be;
@@ -332,7 +354,6 @@ hd_oper_command(struct hd *hd, const char *line, uint64_t now, char *msg,
 	uint8_t old_op;
 	int n, i, rc;
 
-	hd->c.operator_refused++;  /* until it is taken */
 	if (strlen(line) >= sizeof(copy)) {
 		snprintf(msg, len, "command too long");
 		return -EINVAL;
@@ -380,8 +401,6 @@ hd_oper_command(struct hd *hd, const char *line, uint64_t now, char *msg,
 		HLOG(ERR, "operator: %s", msg);
 		return rc;
 	}
-	hd->c.operator_refused--;
-	hd->c.operator_commands++;
 	if (be->op != old_op)
 		be->op_ms = now;
 	be->op_seen = true;
@@ -394,4 +413,17 @@ hd_oper_command(struct hd *hd, const char *line, uint64_t now, char *msg,
 		   "weight set by the operator", msg, len);
 	HLOG(NOTICE, "operator: %s: %s", w[0], msg);
 	return 0;
+}
+
+int
+hd_oper_command(struct hd *hd, const char *line, uint64_t now, char *msg,
+		size_t len)
+{
+	int rc = oper_run(hd, line, now, msg, len);
+
+	if (rc == 0)
+		hd->c.operator_commands++;
+	else
+		hd->c.operator_refused++;
+	return rc;
 }
