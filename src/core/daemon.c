@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* A daemon's loop and sockets (halb/daemon.h). */
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -8,6 +9,17 @@
 #include "halb/daemon.h"
 #include "halb/log.h"
 #include "halb/sock.h"
+
+/* A configuration is read at start only (docs/RELOAD.md): say so rather
+ * than die of SIGHUP's default action. */
+static void
+on_hup(struct ev_loop *ev, int signo, void *arg)
+{
+	(void)ev;
+	(void)signo;
+	(void)arg;
+	HLOG(WARNING, "SIGHUP ignored: the configuration is read at start only; restart to apply a changed file (docs/RELOAD.md)");
+}
 
 static void
 beat(struct ev_loop *ev, void *arg)
@@ -30,6 +42,8 @@ halb_daemon_open(struct halb_daemon *dm, const struct halb_daemon_conf *c)
 	if (dm->ev == NULL)
 		return -errno;
 	rc = ev_stop_on_term(dm->ev);
+	if (rc == 0)
+		rc = ev_signal(dm->ev, SIGHUP, on_hup, NULL);
 	if (rc != 0)
 		return rc;
 	dm->udp = halb_udp_listen(c->ip, c->port, c->udp_key);
