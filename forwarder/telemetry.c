@@ -210,7 +210,7 @@ tel_services(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	static const char *const states[] = { "?", "up", "down", "draining" };
 	static const char *const sources[] = { "config", "agent", "probe",
-					       "last-known" };
+					       "last-known", "operator" };
 	const struct halb_shm *shm = fwd.shm;
 	const struct halb_cfg *cfg = fwd.cfg;
 	uint32_t s, b, w;
@@ -256,7 +256,8 @@ tel_services(const char *cmd, const char *params, struct rte_tel_data *d)
 					 "%s port=%u state=%s weight=%u source=%s cpu=%u.%u%% conns=%u flows=%u",
 					 halb_ip_fmt(&cb->ip, ip, sizeof(ip)), cb->port,
 					 states[h->state <= 3 ? h->state : 0], h->weight,
-					 sources[h->source <= 3 ? h->source : 0],
+					 sources[h->source <= HALB_SRC_OPERATOR ?
+						 h->source : 0],
 					 h->cpu_permille / 10, h->cpu_permille % 10, h->conns,
 					 shm->active[s][b]);
 			rte_tel_data_add_array_string(sd, buf);

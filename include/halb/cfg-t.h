@@ -180,6 +180,7 @@ struct cfg_health {
 	uint32_t handler_timeout_ms;  /* classifier: healthd silent after this */
 	char socket[CFG_SOCK_LEN];        /* classifier's unix datagram socket */
 	char status_socket[CFG_SOCK_LEN]; /* healthd's unix stream socket */
+	char state_file[CFG_SOCK_LEN];    /* operator decisions (halbctl drain) */
 	uint32_t n_peers;
 	struct cfg_peer peers[CFG_MAX_PEERS];
 	uint32_t n_agents;

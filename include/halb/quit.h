@@ -10,8 +10,9 @@
 
 #include <stdbool.h>
 
-/* Makes SIGINT and SIGTERM set *flag (one flag per process).  Returns 0
- * or -errno. */
+/* Makes SIGINT and SIGTERM set *flag (one flag per process), and SIGHUP
+ * say on stderr that it is ignored (nothing reloads).  Returns 0 or
+ * -errno. */
 int halb_quit_on_term(volatile bool *flag);
 
 #endif

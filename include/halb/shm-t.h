@@ -131,12 +131,14 @@ enum halb_health {
 };
 
 /* Where a backend's state came from (halb.health.StateSource, plus
- * CONFIG for "nothing heard yet"). */
+ * CONFIG for "nothing heard yet"; OPERATOR: halbctl drain/disable/weight
+ * through halb-healthd). */
 enum halb_source {
 	HALB_SRC_CONFIG = 0,
 	HALB_SRC_AGENT = 1,
 	HALB_SRC_PROBE = 2,
 	HALB_SRC_LAST_KNOWN = 3,
+	HALB_SRC_OPERATOR = 4,
 };
 
 /* A backend's health as the classifier applies it (classifier writes). */
