@@ -285,6 +285,12 @@ exp_backends(struct prom *p, const struct halb_cfg *cfg, unsigned int s,
 		   "Installed flows to the backend", 3);
 		BE("halb_backend_weight", PROM_GAUGE,
 		   "Weight for new connections", 5);
+		BE("halb_backend_host_connections", PROM_GAUGE,
+		   "Connections on the backend's host, as its agent last reported", 8);
+		prom_add(p, "halb_backend_host_cpu_ratio", PROM_GAUGE,
+			 "CPU in use on the backend's host (0..1), as its agent last reported",
+			 jnum(json_array_get(a, 7), NULL) / 1000.0, "service",
+			 cs->name, "backend", be, NULL);
 #undef BE
 		/* A stateset: one sample per state, 1 for the current one;
 		 * none known before the classifier applied health once. */
@@ -312,6 +318,18 @@ exp_healthd(struct prom *p, const char *text)
 		nl = strchr(line, '\n');
 		o = json_loadb(line, nl != NULL ? (size_t)(nl - line) : strlen(line),
 			       0, &jerr);
+		if (json_is_string(json_object_get(o, "service")) &&
+		    json_is_string(json_object_get(o, "backend"))) {
+			const char *op = json_string_value(json_object_get(o, "operator"));
+
+			/* A backend's line: the operator's decision, if any. */
+			prom_add(p, "halb_backend_operator", PROM_GAUGE,
+				 "1 while an operator's decision (drain, disable, weight) holds the backend",
+				 op != NULL,
+				 "service", json_string_value(json_object_get(o, "service")),
+				 "backend", json_string_value(json_object_get(o, "backend")),
+				 "decision", op != NULL ? op : "none", NULL);
+		}
 		c = json_object_get(o, "counters");
 		h = json_object_get(o, "healthd");
 		if (c == NULL || h == NULL) {

@@ -181,7 +181,7 @@ test_backends(void **state)
 	b = body("/halb/backends",
 		 "{\"/halb/backends\": {\"service\": [100, 6400, 3],"
 		 " \"n_backends\": 3,"
-		 " \"b0\": [60, 3840, 5, 2, 1, 1, 1, 0, 0],"
+		 " \"b0\": [60, 3840, 5, 2, 1, 1, 1, 250, 17],"
 		 " \"b2\": [40, 2560, 4, 1, 3, 2, 2, 0, 0],"
 		 " \"b9\": [1, 1, 1, 1, 1, 1, 1, 1, 1]}}");
 	assert_int_equal(exp_backends(&p, cfg, 1, b, 1), 2);
@@ -198,6 +198,8 @@ test_backends(void **state)
 	has(s, "halb_backend_new_flows_total{service=\"web-nat\",backend=\"198.18.0.11:8080\"} 5\n");
 	has(s, "# TYPE halb_backend_active_flows gauge\n");
 	has(s, "halb_backend_weight{service=\"web-nat\",backend=\"198.18.0.13:8080\"} 2\n");
+	has(s, "halb_backend_host_cpu_ratio{service=\"web-nat\",backend=\"198.18.0.11:8080\"} 0.25\n");
+	has(s, "halb_backend_host_connections{service=\"web-nat\",backend=\"198.18.0.11:8080\"} 17\n");
 	has(s, "halb_backend_state{service=\"web-nat\",backend=\"198.18.0.11:8080\",state=\"up\"} 1\n"
 	       "halb_backend_state{service=\"web-nat\",backend=\"198.18.0.11:8080\",state=\"down\"} 0\n");
 	has(s, "halb_backend_state{service=\"web-nat\",backend=\"198.18.0.13:8080\",state=\"draining\"} 1\n");
@@ -267,7 +269,8 @@ test_healthd(void **state)
 	(void)state;
 	prom_init(&p);
 	exp_healthd(&p,
-		"{\"service\": \"web-dsr\", \"backend\": \"198.18.0.11:80\"}\n"
+		"{\"service\": \"web-dsr\", \"backend\": \"198.18.0.11:80\", \"operator\": null}\n"
+		"{\"service\": \"web-dsr\", \"backend\": \"198.18.0.12:80\", \"operator\": \"drain\"}\n"
 		"not json\n"
 		"{\"healthd\": {\"agents\": 3, \"agents_heard\": 2, \"generation\": 9},"
 		" \"counters\": {\"rx\": 40, \"rejected\": {\"bad_mac\": 1},"
@@ -279,6 +282,8 @@ test_healthd(void **state)
 	has(s, "# TYPE halb_healthd_rx_total counter\nhalb_healthd_rx_total 40\n");
 	has(s, "halb_healthd_probes_total 7\n");
 	has(s, "halb_healthd_rejected_total{reason=\"bad_mac\"} 1\n");
+	has(s, "halb_backend_operator{service=\"web-dsr\",backend=\"198.18.0.11:80\",decision=\"none\"} 0\n"
+	       "halb_backend_operator{service=\"web-dsr\",backend=\"198.18.0.12:80\",decision=\"drain\"} 1\n");
 	free(s);
 	prom_fini(&p);
 }
