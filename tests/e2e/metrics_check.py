@@ -105,6 +105,9 @@ def main():
             bad.append("halb-healthd heard %s of %s agent hosts" % (heard, agents))
         if not value("halb_healthd_rx_total"):
             bad.append("halb_healthd_rx_total is %s" % value("halb_healthd_rx_total"))
+        ops = samples("halb_backend_operator")
+        if not ops or any(s.value != 0 or s.labels.get("decision") != "none" for s in ops):
+            bad.append("halb_backend_operator without a decision: %s" % [(s.labels, s.value) for s in ops if s.value])
         ups = samples("halb_backend_state", state="up")
         if not ups or any(s.value != 1 for s in ups):
             bad.append("backends not up: %s" % [s.labels for s in ups if s.value != 1])
