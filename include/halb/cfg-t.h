@@ -203,6 +203,9 @@ struct halb_cfg {
 	uint32_t classifier_lcore; /* the classifier's lcore id: distinct from
 				    * the forwarder's, as mempool caches are
 				    * per lcore id */
+	char forwarder_cpus[CFG_CPUS_LEN];  /* CPUs every forwarder lcore floats
+					     * on, when not the lcore's own id
+					     * (rigs with fewer CPUs); "": -l */
 	char classifier_cpus[CFG_CPUS_LEN]; /* CPUs the classifier may run on
 					     * ("2-3"); "": every CPU the
 					     * process is allowed */

@@ -172,33 +172,50 @@ load_eal_extra(const struct cfg_scope *sc)
 /*
  * eal.classifier_cpus: the CPUs the classifier's lcore may run on (the
  * EAL's --lcores ID@(CPUS)).  With -l, an lcore id is the CPU of that
- * number, so a worker lcore's CPU is refused: the classifier would take
+ * number (unless eal.forwarder_cpus says otherwise: then lcores is
+ * NULL and nothing is compared), so a worker lcore's CPU is refused: the classifier would take
  * turns with a poll-mode worker.  The main lcore mostly sleeps (it
  * beats every 10 ms) and may share.  lcores: the forwarder's lcore set,
  * or NULL when eal.lcores was bad.
  */
+/* A CPU list key into out (CFG_CPUS_LEN) and set (when not NULL).
+ * Returns its setting, or NULL when absent or bad (reported). */
+static const config_setting_t *
+load_cpus(const struct cfg_scope *sc, const char *key, char *out, bool *set)
+{
+	bool mine[CFG_MAX_CPU] = { false };
+	const config_setting_t *s;
+	const char *v = NULL;
+	char why[96];
+
+	s = sc_str(sc, key, false, &v);
+	if (s == NULL)
+		return NULL;
+	if (strlen(v) >= CFG_CPUS_LEN) {
+		cfg_err(sc->ctx, s, "eal.%s: longer than %d characters", key,
+			CFG_CPUS_LEN - 1);
+		return NULL;
+	}
+	if (parse_ids(v, set != NULL ? set : mine, CFG_MAX_CPU, "CPU", why,
+		      sizeof(why)) < 0) {
+		cfg_err(sc->ctx, s, "eal.%s \"%s\": %s", key, v, why);
+		return NULL;
+	}
+	snprintf(out, CFG_CPUS_LEN, "%s", v);
+	return s;
+}
+
 static void
 load_classifier_cpus(const struct cfg_scope *sc, const bool *lcores)
 {
 	struct halb_cfg *cfg = sc->ctx->cfg;
 	const config_setting_t *s;
 	bool set[CFG_MAX_CPU] = { false };
-	const char *v = NULL;
 	unsigned int cpu, main_lc = 0;
-	char why[96];
 
-	s = sc_str(sc, "classifier_cpus", false, &v);
+	s = load_cpus(sc, "classifier_cpus", cfg->classifier_cpus, set);
 	if (s == NULL)
 		return;
-	if (strlen(v) >= sizeof(cfg->classifier_cpus)) {
-		cfg_err(sc->ctx, s, "eal.classifier_cpus: longer than %zu characters",
-			sizeof(cfg->classifier_cpus) - 1);
-		return;
-	}
-	if (parse_ids(v, set, CFG_MAX_CPU, "CPU", why, sizeof(why)) < 0) {
-		cfg_err(sc->ctx, s, "eal.classifier_cpus \"%s\": %s", v, why);
-		return;
-	}
 	/* The EAL's main lcore is the lowest of the list. */
 	while (lcores != NULL && main_lc < CFG_MAX_LCORE && !lcores[main_lc])
 		main_lc++;
@@ -207,17 +224,18 @@ load_classifier_cpus(const struct cfg_scope *sc, const bool *lcores)
 			continue;
 		cfg_err(sc->ctx, s,
 			"eal.classifier_cpus \"%s\": CPU %u runs worker lcore %u (eal.lcores \"%s\"): give the classifier CPUs of its own",
-			v, cpu, cpu, cfg->lcores);
+			cfg->classifier_cpus, cpu, cpu, cfg->lcores);
+		cfg->classifier_cpus[0] = '\0';
 		return;
 	}
-	snprintf(cfg->classifier_cpus, sizeof(cfg->classifier_cpus), "%s", v);
 }
 
 static void
 load_eal(const struct cfg_scope *root)
 {
 	static const char *const keys[] = { "file_prefix", "lcores",
-		"classifier_lcore", "classifier_cpus", "extra", NULL };
+		"classifier_lcore", "classifier_cpus", "forwarder_cpus", "extra",
+		NULL };
 	struct halb_cfg *cfg = root->ctx->cfg;
 	const config_setting_t *s_lc, *s_cl;
 	bool set[CFG_MAX_LCORE] = { false };
@@ -256,7 +274,9 @@ load_eal(const struct cfg_scope *root)
 			"eal.classifier_lcore %lld is in eal.lcores \"%s\": the classifier needs an lcore id of its own",
 			v, lcores);
 
-	load_classifier_cpus(&sc, n > 0 ? set : NULL);
+	load_cpus(&sc, "forwarder_cpus", cfg->forwarder_cpus, NULL);
+	load_classifier_cpus(&sc, n > 0 && cfg->forwarder_cpus[0] == '\0' ?
+			     set : NULL);
 	load_eal_extra(&sc);
 }
 
@@ -311,7 +331,12 @@ cfg_eal_argv(const struct halb_cfg *cfg, enum cfg_eal_role role,
 	a->argc = 0;
 	a->argv[0] = NULL;
 	rc |= eal_add(a, &off, "%s", prog);
-	if (role == CFG_EAL_PRIMARY) {
+	if (role == CFG_EAL_PRIMARY && cfg->forwarder_cpus[0] != '\0') {
+		/* Every lcore floats on the given CPUs (rigs with fewer
+		 * CPUs than lcores); the main lcore is still the lowest. */
+		rc |= eal_add(a, &off, "--lcores=(%s)@(%s)", cfg->lcores,
+			      cfg->forwarder_cpus);
+	} else if (role == CFG_EAL_PRIMARY) {
 		rc |= eal_add(a, &off, "-l");
 		rc |= eal_add(a, &off, "%s", cfg->lcores);
 	} else {

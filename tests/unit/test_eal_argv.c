@@ -170,7 +170,7 @@ test_pci_ports(void **state)
 }
 
 static const char mixed[] =
-	"eal = { lcores = \"0-2\"; };\n"
+	"eal = { lcores = \"0-2\"; forwarder_cpus = \"0-1\"; };\n"
 	"ports = (\n"
 	"  { name = \"nic\"; pci = \"0000:AF:1f.7,rx_low_latency=1\"; ipv4 = \"10.0.0.2/24\"; },\n"
 	"  { name = \"test\"; vdev = \"net_af_packet0,iface=veth0,qpairs=2\"; ipv4 = \"10.0.1.2/24\"; } );\n"
@@ -178,7 +178,8 @@ static const char mixed[] =
 	"  backends = ( { ip = \"10.0.0.11\"; } ); } );\n";
 
 /* A PCI port beside a vdev: -a for the one, --vdev for the other, and
- * the driver's arguments carried after the address. */
+ * the driver's arguments carried after the address; lcores floating on
+ * eal.forwarder_cpus. */
 static void
 test_mixed(void **state)
 {
@@ -195,6 +196,9 @@ test_mixed(void **state)
 	i = find(&a, "-a");
 	assert_string_equal(a.argv[i + 1], "0000:af:1f.7,rx_low_latency=1");
 	assert_true(find(&a, "--vdev=net_af_packet0,iface=veth0,qpairs=2") > 0);
+	/* eal.forwarder_cpus: every lcore on those CPUs, instead of -l. */
+	assert_true(find(&a, "--lcores=(0-2)@(0-1)") > 0);
+	assert_int_equal(find(&a, "-l"), -1);
 	cfg_free(cfg);
 }
 
