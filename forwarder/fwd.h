@@ -52,6 +52,7 @@ struct fwd_port {
 	const struct cfg_port *cfg;
 	char name[CFG_ARG_LEN];  /* the DPDK device: vdev name or PCI address */
 	uint64_t tx_csum;        /* RTE_ETH_TX_OFFLOAD_*_CKSUM the device has */
+	uint64_t tx_offloads;    /* ... of those, turned on (setup.c) */
 };
 
 struct fwd_ctx {

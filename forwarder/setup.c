@@ -172,6 +172,39 @@ port_mtu(const struct fwd_port *p, const struct rte_eth_dev_info *info)
 #define FWD_TX_CSUM (RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM | \
 		     RTE_ETH_TX_OFFLOAD_TCP_CKSUM)
 
+/*
+ * The TX offloads turned on for port cp: the outer UDP checksum of
+ * VXLAN over IPv6 (a sum over the whole packet, which Linux backends
+ * require over IPv6) when the device has it and a tunnel service has an
+ * IPv6 backend behind this port.  Nothing else: every other checksum is
+ * cheap in software (a 20-byte IPv4 header; NAT's incremental updates,
+ * RFC 1624), and turning on an offload that no frame asks for moves
+ * several drivers (ixgbe, i40e) off their vector TX path.  A device
+ * without it gets the full sum in software (pkt_vxlan_encap).
+ */
+static uint64_t
+tx_offloads(const struct fwd_port *p, const struct cfg_port *cp)
+{
+	const struct halb_cfg *cfg = fwd.cfg;
+	uint32_t s, b;
+
+	if (!(p->tx_csum & RTE_ETH_TX_OFFLOAD_UDP_CKSUM) || cfg == NULL ||
+	    cp < cfg->ports || cp >= cfg->ports + cfg->n_ports)
+		return 0;
+	for (s = 0; s < cfg->n_services; s++) {
+		const struct cfg_service *cs = &cfg->services[s];
+
+		if (cs->mode != CFG_MODE_TUNNEL)
+			continue;
+		for (b = 0; b < cs->n_backends; b++)
+			if (!halb_ip_is_v4(&cs->backends[b].ip) &&
+			    cfg_route(cfg, &cs->backends[b].ip, NULL) ==
+				    (int)(cp - cfg->ports))
+				return RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
+	}
+	return 0;
+}
+
 int
 fwd_port_start(struct fwd_port *p, const struct cfg_port *cp,
 	       struct rte_mempool *const pools[], uint16_t nq)
@@ -208,11 +241,9 @@ fwd_port_start(struct fwd_port *p, const struct cfg_port *cp,
 		return -EINVAL;
 	}
 	rss = rss_conf(p, &info, nq, &conf, key);
-	/* Recorded, not enabled: enabling a TX offload that no frame
-	 * asks for moves several PMDs (ixgbe, i40e) off their vector TX
-	 * path.  Every checksum is computed in software today (incremental
-	 * updates for NAT, RFC 1624), which costs a few instructions. */
 	p->tx_csum = info.tx_offload_capa & FWD_TX_CSUM;
+	p->tx_offloads = tx_offloads(p, cp);
+	conf.txmode.offloads = p->tx_offloads;
 	rc = rte_eth_dev_configure(p->port_id, nq, nq, &conf);
 	if (rc == 0)
 		rc = port_mtu(p, &info);
@@ -270,9 +301,9 @@ fwd_port_start(struct fwd_port *p, const struct cfg_port *cp,
 		return rc;
 	}
 	memcpy(p->mac, mac.addr_bytes, 6);
-	FWD_LOG(INFO, "port %s: %s up, " RTE_ETHER_ADDR_PRT_FMT ", %u queue pair(s), MTU %u, RSS %s, TX checksum offloads 0x%" PRIx64,
+	FWD_LOG(INFO, "port %s: %s up, " RTE_ETHER_ADDR_PRT_FMT ", %u queue pair(s), MTU %u, RSS %s, TX checksum offloads 0x%" PRIx64 " (used: 0x%" PRIx64 ")",
 		cp->name, name, RTE_ETHER_ADDR_BYTES(&mac), nq, cp->mtu,
-		rss ? "on" : "off", p->tx_csum);
+		rss ? "on" : "off", p->tx_csum, p->tx_offloads);
 	return 0;
 }
 
@@ -305,6 +336,8 @@ backend_setup(struct fwd_ctx *c, const struct cfg_service *cs,
 		be->vx.dst_port = cs->tunnel_port;
 		be->vx.vni = cs->vni;
 		memcpy(be->vx.inner_dst_mac, cb->tunnel_mac, 6);
+		be->vx.udp6_csum_ol = !halb_ip_is_v4(&cb->ip) &&
+			(c->ports[port].tx_offloads & RTE_ETH_TX_OFFLOAD_UDP_CKSUM);
 	}
 	return 0;
 }

@@ -274,6 +274,14 @@ forward(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 			drop(w, m, FWD_DROP_OTHER);
 			return;
 		}
+		if (vx.udp6_csum_ol) {
+			/* The device sums the outer UDP datagram
+			 * (setup.c); tx_one adds the port's tag. */
+			m->l2_len = RTE_ETHER_HDR_LEN +
+				    (out->cfg->vlan != 0 ? RTE_VLAN_HLEN : 0);
+			m->l3_len = 40;
+			m->ol_flags |= RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_UDP_CKSUM;
+		}
 		break;
 	}
 	}
