@@ -106,16 +106,17 @@ rss_conf(struct fwd_port *p, const struct rte_eth_dev_info *info, uint16_t nq,
  * the same; writing it makes it so whatever the driver did.  A device
  * that cannot (-ENOTSUP) keeps its own, logged.
  */
+#define FWD_RETA_MAX 4096 /* the largest table drivers report (ice, mlx5) */
+
 static void
 rss_reta(const struct fwd_port *p, const struct rte_eth_dev_info *info,
 	 uint16_t nq)
 {
-	struct rte_eth_rss_reta_entry64 reta[RTE_ETH_RSS_RETA_SIZE_512 /
-					     RTE_ETH_RETA_GROUP_SIZE];
+	struct rte_eth_rss_reta_entry64 reta[FWD_RETA_MAX / RTE_ETH_RETA_GROUP_SIZE];
 	uint16_t i, n = info->reta_size;
 	int rc;
 
-	if (n == 0 || n > RTE_ETH_RSS_RETA_SIZE_512) {
+	if (n == 0 || n > FWD_RETA_MAX) {
 		FWD_LOG(NOTICE, "port %s: %s: redirection table of %u entries left to the driver",
 			p->cfg->name, p->name, n);
 		return;
