@@ -169,15 +169,6 @@ load_eal_extra(const struct cfg_scope *sc)
 	}
 }
 
-/*
- * eal.classifier_cpus: the CPUs the classifier's lcore may run on (the
- * EAL's --lcores ID@(CPUS)).  With -l, an lcore id is the CPU of that
- * number (unless eal.forwarder_cpus says otherwise: then lcores is
- * NULL and nothing is compared), so a worker lcore's CPU is refused: the classifier would take
- * turns with a poll-mode worker.  The main lcore mostly sleeps (it
- * beats every 10 ms) and may share.  lcores: the forwarder's lcore set,
- * or NULL when eal.lcores was bad.
- */
 /* A CPU list key into out (CFG_CPUS_LEN) and set (when not NULL).
  * Returns its setting, or NULL when absent or bad (reported). */
 static const config_setting_t *
@@ -205,6 +196,15 @@ load_cpus(const struct cfg_scope *sc, const char *key, char *out, bool *set)
 	return s;
 }
 
+/*
+ * eal.classifier_cpus: the CPUs the classifier's lcore may run on (the
+ * EAL's --lcores ID@(CPUS)).  With -l, an lcore id is the CPU of that
+ * number, so a worker lcore's CPU is refused: the classifier would take
+ * turns with a poll-mode worker.  The main lcore mostly sleeps (it
+ * beats every 10 ms) and may share.  lcores: the forwarder's lcore set,
+ * or NULL when eal.lcores was bad or eal.forwarder_cpus moves the
+ * lcores off the CPUs of their numbers (nothing is compared then).
+ */
 static void
 load_classifier_cpus(const struct cfg_scope *sc, const bool *lcores)
 {
