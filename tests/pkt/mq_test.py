@@ -22,6 +22,11 @@ Checks, with each worker's own counters (/halb/stats,W):
            backend side, follow their flow whichever worker gets them;
   tables   each flow is in exactly one worker's table.
 
+A client's frame that changes queue while its flow lives (rollover of a
+full socket ring, a rewritten redirection table) cannot be provoked
+here; the classifier's handling of it (the other worker's entry, same
+backend) is tested in tests/unit/test_cls_decide.c test_other_worker.
+
 Uses the frame builders and the model of tests/pkt/pkt_test.py.
 """
 
