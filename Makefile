@@ -64,6 +64,9 @@ test: root
 	tests/pkt/run.sh
 	HALB_BUILD=$(CURDIR)/$(BUILD_ASAN) LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 		tests/pkt/run.sh
+	tests/pkt/mq.sh
+	HALB_BUILD=$(CURDIR)/$(BUILD_ASAN) LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
+		tests/pkt/mq.sh
 	tests/e2e/e2e.sh
 	tests/e2e/health.sh
 

@@ -416,6 +416,9 @@ test_samples(void **state)
 
 	cfg = load_ok(SAMPLES_DIR "/udp-dns.conf");
 	assert_int_equal(cfg->n_workers, 2);
+	/* One queue pair per worker (tests/conf/bad/port-queues.conf is
+	 * this sample without qpairs, refused). */
+	assert_int_equal(cfg->ports[0].queues, 2);
 	assert_int_equal(cfg->services[0].proto, IPPROTO_UDP);
 	assert_int_equal(cfg->services[0].port, 53);
 	assert_int_equal(cfg->services[0].sched, CFG_SCHED_WLC);
