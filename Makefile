@@ -70,6 +70,7 @@ test: root
 	tests/e2e/e2e.sh
 	tests/e2e/health.sh
 	tests/package/package.sh $(BUILD)
+	tests/package/caps.sh
 
 # The Debian packages halb and halb-agent (debian/, docs/PACKAGING.md):
 # dpkg-buildpackage on a copy of the tree in $(BUILD_DEB)/src, so that

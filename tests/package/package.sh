@@ -326,10 +326,16 @@ if [ "${1:-}" = --deb ]; then
 	grep -q 'halb-prestart key /etc/halb/keys/health.key' "$ROOT/ctl/halb/postinst" &&
 		ok "halb's postinst makes keys/health.key" ||
 		bad "halb's postinst does not make keys/health.key"
+	# dh_installsystemd --no-enable --no-start: a unit is enabled again
+	# only if it was installed and enabled before (debian-installed,
+	# was-enabled), and nothing is started or restarted.
 	for pkg in halb halb-agent; do
-		if grep -qE 'deb-systemd-helper (--quiet )?enable|deb-systemd-invoke (start|restart)' \
-			"$ROOT/ctl/$pkg/postinst"; then
-			bad "$pkg's postinst enables or starts a unit"
+		pi=$ROOT/ctl/$pkg/postinst
+		if grep -q 'deb-systemd-invoke' "$pi"; then
+			bad "$pkg's postinst starts or restarts a unit"
+		elif [ "$(grep -c "deb-systemd-helper enable" "$pi")" -ne \
+		       "$(grep -c "deb-systemd-helper debian-installed" "$pi")" ]; then
+			bad "$pkg's postinst enables a unit on first installation"
 		else
 			ok "$pkg's postinst neither enables nor starts its units"
 		fi
