@@ -1,15 +1,19 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* The harnesses' shared command line (args.h). */
+/* The harnesses' shared start (args.h). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+#include <rte_eal.h>
+
+#include "halb/cfg.h"
 
 #include "args.h"
 #include "frames.h"
 
 int
-bench_args_parse(int argc, char **argv, const char *count_name,
-		 uint32_t max_count, struct bench_args *a)
+bench_start(int argc, char **argv, const char *count_name,
+	    uint32_t max_count, struct bench_args *a)
 {
 	const struct option lo[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -18,8 +22,13 @@ bench_args_parse(int argc, char **argv, const char *count_name,
 		{ count_name, required_argument, NULL, 'k' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int opt;
+	int opt, n;
 
+	n = rte_eal_init(argc, argv);
+	if (n < 0)
+		return 1;
+	argc -= n;
+	argv += n;
 	a->path = NULL;
 	bench_parse_ip4("198.18.2.100", &a->vip);
 	optind = 1;
@@ -50,5 +59,6 @@ bench_args_parse(int argc, char **argv, const char *count_name,
 			argv[0], BENCH_MAX_FLOWS, count_name, max_count);
 		return 2;
 	}
-	return 0;
+	a->cfg = cfg_load(a->path, stderr);
+	return a->cfg != NULL ? 0 : 1;
 }

@@ -196,20 +196,13 @@ main(int argc, char **argv)
 	void *mem;
 	int ne;
 
-	ne = rte_eal_init(argc, argv);
-	if (ne < 0)
-		return 1;
-	argc -= ne;
-	argv += ne;
-	ne = bench_args_parse(argc, argv, "rounds", MAX_ROUNDS, &args);
+	ne = bench_start(argc, argv, "rounds", MAX_ROUNDS, &args);
 	if (ne != 0)
 		return ne;
 	n = args.flows;
 	rounds = args.count;
 	vip = args.vip;
-	c.cfg = cfg_load(args.path, stderr);
-	if (c.cfg == NULL)
-		return 1;
+	c.cfg = args.cfg;
 	if (svc_map_build(&c.svcs, c.cfg) != 0 || sched_setup(&c) != 0) {
 		fprintf(stderr, "decide: set-up failed\n");
 		return 1;

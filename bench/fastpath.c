@@ -121,7 +121,7 @@ int
 main(int argc, char **argv)
 {
 	struct bench_args args = { .flows = 1000, .count = 2000 };
-	uint32_t vip, flows, bursts, i, k, next = 0, svc = 0;
+	uint32_t i, k, next = 0, svc = 0;
 	struct rte_mbuf *pkts[BURST];
 	struct bench_tmpl tmpl;
 	struct rte_mempool *pool;
@@ -130,22 +130,12 @@ main(int argc, char **argv)
 	const char *what;
 	int n;
 
-	n = rte_eal_init(argc, argv);
-	if (n < 0)
-		return 1;
-	argc -= n;
-	argv += n;
-	n = bench_args_parse(argc, argv, "bursts", UINT32_MAX / BURST, &args);
+	n = bench_start(argc, argv, "bursts", UINT32_MAX / BURST, &args);
 	if (n != 0)
 		return n;
-	flows = args.flows;
-	bursts = args.count;
-	vip = args.vip;
-	fwd.cfg = cfg_load(args.path, stderr);
-	if (fwd.cfg == NULL)
-		return 1;
-	if (fwd.cfg->flow_entries < flows)
-		rte_exit(EXIT_FAILURE, "fastpath: flows.entries < %u\n", flows);
+	fwd.cfg = args.cfg;
+	if (fwd.cfg->flow_entries < args.flows)
+		rte_exit(EXIT_FAILURE, "fastpath: flows.entries < %u\n", args.flows);
 	pool = rte_pktmbuf_pool_create("bench_mbufs", 2047, 64, 0,
 				       RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
 	if (pool == NULL)
@@ -156,19 +146,19 @@ main(int argc, char **argv)
 			 what, strerror(errno));
 	if (port_setup(pool) != 0 || fwd_services_setup(&fwd) != 0)
 		rte_exit(EXIT_FAILURE, "fastpath: setup failed\n");
-	bench_tmpl_init(&tmpl, gen_mac, fwd.ports[0].mac, vip, 80, PKT_TCP_ACK);
-	if (install(&tmpl, flows, &svc) != 0)
-		rte_exit(EXIT_FAILURE, "fastpath: cannot install %u flows\n", flows);
+	bench_tmpl_init(&tmpl, gen_mac, fwd.ports[0].mac, args.vip, 80, PKT_TCP_ACK);
+	if (install(&tmpl, args.flows, &svc) != 0)
+		rte_exit(EXIT_FAILURE, "fastpath: cannot install %u flows\n", args.flows);
 
 	w = fwd_worker_bind(0);
-	for (k = 0; k < bursts; k++) {
+	for (k = 0; k < args.count; k++) {
 		if (rte_pktmbuf_alloc_bulk(pool, pkts, BURST) != 0)
 			rte_exit(EXIT_FAILURE, "fastpath: mbufs leak\n");
 		for (i = 0; i < BURST; i++) {
 			bench_frame(rte_pktmbuf_mtod(pkts[i], uint8_t *), &tmpl, next);
 			pkts[i]->data_len = BENCH_FRAME_LEN;
 			pkts[i]->pkt_len = BENCH_FRAME_LEN;
-			if (++next == flows)
+			if (++next == args.flows)
 				next = 0;
 		}
 		fwd_worker_clock(w, rte_rdtsc());
@@ -184,11 +174,11 @@ main(int argc, char **argv)
 		printf("RESULT {\"mode\": \"%s\", \"flows\": %u, \"packets\": %" PRIu64
 		       ", \"hits\": %" PRIu64 ", \"tx\": %" PRIu64
 		       ", \"cyc_per_pkt\": %.1f}\n",
-		       mode, flows, (uint64_t)bursts * BURST, st->hits, st->tx,
-		       (double)cycles / ((double)bursts * BURST));
-		if (st->hits != (uint64_t)bursts * BURST)
+		       mode, args.flows, (uint64_t)args.count * BURST, st->hits, st->tx,
+		       (double)cycles / ((double)args.count * BURST));
+		if (st->hits != (uint64_t)args.count * BURST)
 			fprintf(stderr, "fastpath: only %" PRIu64 " of %" PRIu64 " packets were hits\n",
-				st->hits, (uint64_t)bursts * BURST);
+				st->hits, (uint64_t)args.count * BURST);
 	}
 	rte_eth_dev_stop(fwd.ports[0].port_id);
 	rte_eth_dev_close(fwd.ports[0].port_id);

@@ -39,6 +39,7 @@
 #include "halb/hb.h"
 #include "halb/idle.h"
 #include "halb/notify.h"
+#include "halb/quit.h"
 #include "halb/shm.h"
 #include "cls.h"
 
@@ -51,13 +52,6 @@
 #define CLS_TAKEOVER_MS 10000u
 
 static struct cls cls;
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	cls.quit = true;
-}
 
 /* The classifier's lcore id must differ from the forwarder's (mempool
  * caches are per lcore id); it may run on any CPU we are allowed. */
@@ -312,8 +306,8 @@ main(int argc, char **argv)
 		halb_hb_close(hb);
 		return 1;
 	}
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	if (halb_quit_on_term(&cls.quit) != 0)
+		rte_exit(EXIT_FAILURE, "cannot catch SIGINT and SIGTERM\n");
 	CLS_LOG(INFO, "attached: %u worker(s), %u service(s)", cls.shm->n_workers,
 		cls.cfg->n_services);
 	halb_idle_init();

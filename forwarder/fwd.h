@@ -18,6 +18,7 @@
 #include "halb/pkt.h"
 #include "halb/shm-t.h"
 #include "halb/svc.h"
+#include "mode.h"
 #include "neigh.h"
 
 extern int fwd_logtype;
@@ -35,10 +36,12 @@ struct fwd_backend {
 	uint16_t port;      /* host order; 0 keeps the packet's port */
 	uint16_t out;       /* index into fwd_ctx.ports */
 	int neigh;          /* next hop's neighbour slot */
+	uint16_t overhead;  /* bytes the mode wraps around a packet */
 	struct pkt_vxlan vx; /* tunnel mode template (dst_mac set per packet) */
 };
 
 struct fwd_service {
+	const struct fwd_mode_ops *ops; /* the mode's (mode.h) */
 	uint8_t mode;
 	uint16_t vport;     /* host order; 0: all ports */
 	struct halb_ip vip;
@@ -110,6 +113,40 @@ void fwd_worker_flush(struct fwd_worker *w);
 
 /* Whether ip is one the forwarder answers ARP/ND for (ports, VIPs). */
 bool fwd_is_local(const struct fwd_ctx *c, const struct halb_ip *ip);
+
+/*
+ * Traffic for the appliance itself (local.c); workers call these on
+ * frames they own and count in their own stats.
+ */
+
+/* Echo replies a worker sent in its current slot (rate limit). */
+struct fwd_echo_limit {
+	uint32_t slot;
+	uint32_t n;
+};
+
+/* ARP or ND (PKT_KIND_ARP/ND) received on port index p: checked,
+ * learnt from, and a request for one of our addresses answered in place
+ * (room: the buffer's capacity).  Returns the answer's length, or 0 when
+ * there is nothing to send (the caller frees the frame). */
+uint32_t fwd_neigh_input(struct fwd_stats *st, uint8_t *frame, uint32_t len,
+			 uint32_t room, const struct pkt_info *pi, uint32_t p,
+			 uint32_t now_ms);
+
+/* An echo request (pkt_icmp_is_echo): turned into its reply in place
+ * when it is for a port address and within the rate limit; returns the
+ * reply's length, or 0 with *why the drop reason (FWD_DROP_MAX: counted
+ * already, just free it). */
+uint32_t fwd_echo_input(struct fwd_stats *st, struct fwd_echo_limit *lim,
+			uint8_t *frame, uint32_t len, const struct pkt_info *pi,
+			uint32_t p, uint32_t now_ms, enum fwd_drop *why);
+
+/* Whether the packet's outer source is one no host may use, or ours
+ * (RFC 1812 5.3.7). */
+bool fwd_martian(const uint8_t *frame, const struct pkt_info *pi);
+
+/* Whether an IPv4 packet carries a loose or strict source route. */
+bool fwd_src_routed(const uint8_t *frame, const struct pkt_info *pi);
 
 /* Telemetry commands (telemetry.c). */
 int fwd_telemetry_init(struct fwd_ctx *c);

@@ -25,17 +25,11 @@
 #include "halb/cfg.h"
 #include "halb/hb.h"
 #include "halb/notify.h"
+#include "halb/quit.h"
 #include "halb/shm.h"
 #include "fwd.h"
 
 #define POOL_CACHE 256
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	fwd.quit = true;
-}
 
 /* EAL arguments come from the configuration only: virtual devices,
  * never PCI, this appliance's own file prefix. */
@@ -156,8 +150,8 @@ main(int argc, char **argv)
 	if (rte_lcore_count() != fwd.cfg->n_workers + 1)
 		rte_exit(EXIT_FAILURE, "eal.lcores gives %u lcores, expected %u\n",
 			 rte_lcore_count(), fwd.cfg->n_workers + 1);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	if (halb_quit_on_term(&fwd.quit) != 0)
+		rte_exit(EXIT_FAILURE, "cannot catch SIGINT and SIGTERM\n");
 
 	n_mbufs = fwd.cfg->n_ports * fwd.cfg->n_workers * (FWD_RX_DESC + FWD_TX_DESC + 2 * FWD_TX_MAX) +
 		  fwd.cfg->n_workers * 2 * HALB_RING_SIZE +

@@ -19,6 +19,18 @@ RTE_LOG_REGISTER_DEFAULT(fwd_logtype, INFO);
 
 struct fwd_ctx fwd;
 
+static const struct fwd_mode_ops *const modes[CFG_MODE_MAX] = {
+#define HALB_MODE(e, name) [CFG_MODE_##e] = &fwd_mode_##name,
+#include "halb/mode-list.h"
+#undef HALB_MODE
+};
+
+const struct fwd_mode_ops *
+fwd_mode(unsigned int mode)
+{
+	return mode < CFG_MODE_MAX ? modes[mode] : NULL;
+}
+
 static void
 vdev_name(const char *vdev, char *name, size_t len)
 {
@@ -105,7 +117,7 @@ fwd_port_start(struct fwd_port *p, const struct cfg_port *cp,
 }
 
 static int
-backend_setup(struct fwd_ctx *c, const struct cfg_service *cs,
+backend_setup(struct fwd_ctx *c, uint32_t svc, const struct cfg_service *cs,
 	      struct fwd_backend *be, const struct cfg_backend *cb)
 {
 	struct halb_ip nh;
@@ -121,19 +133,11 @@ backend_setup(struct fwd_ctx *c, const struct cfg_service *cs,
 		return -ENETUNREACH;
 	}
 	be->out = (uint16_t)port;
-	be->neigh = neigh_claim(c->neigh, &nh, (uint16_t)port);
+	be->neigh = neigh_claim(c->neigh, &nh, (uint16_t)port, true, 0);
 	if (be->neigh < 0)
 		return -ENOSPC;
-	if (cs->mode == CFG_MODE_TUNNEL) {
-		const struct cfg_port *cp = &c->cfg->ports[port];
-
-		memcpy(be->vx.src_mac, c->ports[port].mac, 6);
-		be->vx.src = halb_ip_is_v4(&cb->ip) ? cp->ip4 : cp->ip6;
-		be->vx.dst = cb->ip;
-		be->vx.dst_port = cs->tunnel_port;
-		be->vx.vni = cs->vni;
-		memcpy(be->vx.inner_dst_mac, cb->tunnel_mac, 6);
-	}
+	if (c->svc[svc].ops->setup != NULL)
+		c->svc[svc].ops->setup(c, cs, cb, (uint16_t)port, be);
 	return 0;
 }
 
@@ -156,13 +160,16 @@ fwd_services_setup(struct fwd_ctx *c)
 		if (cfg->ports[i].has_ip6)
 			c->local[c->n_local++] = cfg->ports[i].ip6;
 	}
-	/* Gateways are resolved before anything needs them (NAT replies). */
+	/* Gateways are resolved before anything needs them (NAT replies).
+	 * They, the static neighbours and the backends' next hops are
+	 * pinned, claimed before any dynamic entry can exist: they resolve
+	 * whatever the fill of the cache. */
 	for (i = 0; i < cfg->n_ports; i++) {
 		if (cfg->ports[i].has_gw4 &&
-		    neigh_claim(c->neigh, &cfg->ports[i].gw4, (uint16_t)i) < 0)
+		    neigh_claim(c->neigh, &cfg->ports[i].gw4, (uint16_t)i, true, 0) < 0)
 			return -ENOSPC;
 		if (cfg->ports[i].has_gw6 &&
-		    neigh_claim(c->neigh, &cfg->ports[i].gw6, (uint16_t)i) < 0)
+		    neigh_claim(c->neigh, &cfg->ports[i].gw6, (uint16_t)i, true, 0) < 0)
 			return -ENOSPC;
 	}
 	for (i = 0; i < cfg->n_neigh; i++) {
@@ -170,7 +177,7 @@ fwd_services_setup(struct fwd_ctx *c)
 		int port = cfg_route(cfg, &cfg->neigh[i].ip, &nh);
 
 		n = neigh_claim(c->neigh, &cfg->neigh[i].ip,
-				(uint16_t)(port < 0 ? 0 : port));
+				(uint16_t)(port < 0 ? 0 : port), true, 0);
 		if (n >= 0)
 			neigh_set_static(c->neigh, n, cfg->neigh[i].mac);
 	}
@@ -179,6 +186,9 @@ fwd_services_setup(struct fwd_ctx *c)
 		struct fwd_service *sv = &c->svc[s];
 
 		sv->mode = cs->mode;
+		sv->ops = fwd_mode(cs->mode);
+		if (sv->ops == NULL)
+			return -EINVAL;
 		sv->vip = cs->vip;
 		sv->vport = cs->port;
 		sv->n_backends = cs->n_backends;
@@ -187,7 +197,7 @@ fwd_services_setup(struct fwd_ctx *c)
 		if (sv->be == NULL)
 			return -ENOMEM;
 		for (b = 0; b < cs->n_backends; b++) {
-			rc = backend_setup(c, cs, &sv->be[b], &cs->backends[b]);
+			rc = backend_setup(c, s, cs, &sv->be[b], &cs->backends[b]);
 			if (rc != 0)
 				return rc;
 		}

@@ -41,6 +41,9 @@ static const char *const drop_names[FWD_DROP_MAX] = {
 	[FWD_DROP_REPLY_NO_FLOW] = "reply_no_flow",
 	[FWD_DROP_VLAN] = "vlan",
 	[FWD_DROP_TOO_BIG] = "too_big",
+	[FWD_DROP_L2_MCAST] = "l2_multicast",
+	[FWD_DROP_MARTIAN] = "martian",
+	[FWD_DROP_SRC_ROUTE] = "source_route",
 };
 
 static bool
@@ -86,7 +89,7 @@ tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	const struct halb_shm *shm = fwd.shm;
 	struct fwd_stats sum;
-	struct rte_tel_data *drops, *bad;
+	struct rte_tel_data *drops, *bad, *nbad;
 	uint32_t w, i;
 
 	uint32_t first = 0, last = shm->n_workers;
@@ -123,7 +126,27 @@ tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "arp_out", sum.arp_out);
 	rte_tel_data_add_dict_u64(d, "nd_in", sum.nd_in);
 	rte_tel_data_add_dict_u64(d, "nd_out", sum.nd_out);
-	rte_tel_data_add_dict_u64(d, "neigh_full", fwd.neigh->full);
+	rte_tel_data_add_dict_u64(d, "neigh_full", sum.neigh_full);
+	rte_tel_data_add_dict_u64(d, "neigh_conflict", sum.neigh_conflict);
+	rte_tel_data_add_dict_u64(d, "neigh_offlink", sum.neigh_offlink);
+	rte_tel_data_add_dict_u64(d, "neigh_unknown", sum.neigh_unknown);
+	rte_tel_data_add_dict_u64(d, "neigh_resolved", sum.neigh_resolved);
+	rte_tel_data_add_dict_u64(d, "neigh_confirmed", sum.neigh_confirmed);
+	rte_tel_data_add_dict_u64(d, "neigh_moved", sum.neigh_moved);
+	rte_tel_data_add_dict_u64(d, "neigh_locked", sum.neigh_locked);
+	rte_tel_data_add_dict_u64(d, "neigh_kept", sum.neigh_kept);
+	rte_tel_data_add_dict_u64(d, "neigh_static", sum.neigh_static);
+	rte_tel_data_add_dict_u64(d, "echo_replies", sum.echo_replies);
+	rte_tel_data_add_dict_u64(d, "echo_limited", sum.echo_limited);
+	/* The cache itself (worker 0's round; gauges). */
+	rte_tel_data_add_dict_u64(d, "neigh_pinned", fwd.neigh->n_pin);
+	rte_tel_data_add_dict_u64(d, "neigh_dynamic", neigh_n_dynamic(fwd.neigh));
+	rte_tel_data_add_dict_u64(d, "neigh_requests", fwd.neigh->st.requests);
+	rte_tel_data_add_dict_u64(d, "neigh_limited", fwd.neigh->st.limited);
+	rte_tel_data_add_dict_u64(d, "neigh_aged", fwd.neigh->st.aged);
+	rte_tel_data_add_dict_u64(d, "neigh_failed", fwd.neigh->st.failed);
+	rte_tel_data_add_dict_u64(d, "neigh_pin_failed", fwd.neigh->st.pin_failed);
+	rte_tel_data_add_dict_u64(d, "neigh_reclaimed", fwd.neigh->st.reclaimed);
 	rte_tel_data_add_dict_u64(d, "installs", shm->cls.installs);
 	rte_tel_data_add_dict_u64(d, "cls_punted", shm->cls.punted);
 	rte_tel_data_add_dict_u64(d, "cls_existing", shm->cls.existing);
@@ -144,9 +167,11 @@ tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "grace_periods", shm->cls.grace_periods);
 	drops = rte_tel_data_alloc();
 	bad = rte_tel_data_alloc();
-	if (drops == NULL || bad == NULL) {
+	nbad = rte_tel_data_alloc();
+	if (drops == NULL || bad == NULL || nbad == NULL) {
 		rte_tel_data_free(drops);
 		rte_tel_data_free(bad);
+		rte_tel_data_free(nbad);
 		return -ENOMEM;
 	}
 	rte_tel_data_start_dict(drops);
@@ -155,8 +180,13 @@ tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_start_dict(bad);
 	for (i = 1; i < PKT_VERDICT_MAX; i++)
 		rte_tel_data_add_dict_u64(bad, pkt_verdict_name(i), sum.bad[i]);
+	rte_tel_data_start_dict(nbad);
+	for (i = 1; i < PKT_NEIGH_ERR_MAX; i++)
+		rte_tel_data_add_dict_u64(nbad, pkt_neigh_err_name(i), sum.neigh_bad[i]);
 	rte_tel_data_add_dict_container(d, "drops", drops, 0);
 	rte_tel_data_add_dict_container(d, "malformed", bad, 0);
+	/* ARP and ND ignored, by the rule they broke (pkt_neigh_check). */
+	rte_tel_data_add_dict_container(d, "neigh_invalid", nbad, 0);
 	return 0;
 }
 
@@ -168,7 +198,7 @@ tel_services(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	static const char *const states[] = { "?", "up", "down", "draining" };
 	static const char *const sources[] = { "config", "agent", "probe",
-					       "last-known" };
+					       "last-known", "operator" };
 	const struct halb_shm *shm = fwd.shm;
 	const struct halb_cfg *cfg = fwd.cfg;
 	uint32_t s, b, w;
@@ -214,7 +244,8 @@ tel_services(const char *cmd, const char *params, struct rte_tel_data *d)
 					 "%s port=%u state=%s weight=%u source=%s cpu=%u.%u%% conns=%u flows=%u",
 					 halb_ip_fmt(&cb->ip, ip, sizeof(ip)), cb->port,
 					 states[h->state <= 3 ? h->state : 0], h->weight,
-					 sources[h->source <= 3 ? h->source : 0],
+					 sources[h->source <= HALB_SRC_OPERATOR ?
+						 h->source : 0],
 					 h->cpu_permille / 10, h->cpu_permille % 10, h->conns,
 					 shm->active[s][b]);
 			rte_tel_data_add_array_string(sd, buf);

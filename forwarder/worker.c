@@ -9,6 +9,9 @@
  * without per-flow state.  Frames the classifier hands back carry its
  * decision in hash.usr.
  *
+ * Traffic for the appliance itself (ARP, ND, echo) and the source
+ * checks are local.c's; the neighbour requests are worker 0's round.
+ *
  * No locks, syscalls or allocation here: counters are this worker's own,
  * the flow table is read lock-free (the worker reports a quiescent state
  * once per loop), and when idle the loop backs off with short sleeps.
@@ -52,6 +55,9 @@ struct fwd_worker {
 	uint32_t neigh_ms;
 	uint32_t icmp_ms;      /* token bucket of FWD_ICMP_RATE: last refill */
 	uint64_t icmp_tokens;  /* ... in thousandths of a message */
+	bool neigh_retiring;  /* worker 0: retired neighbours await a grace period */
+	uint64_t neigh_token; /* ... that began with this QSBR token */
+	struct fwd_echo_limit echo;
 	uint16_t n_tx[CFG_MAX_PORTS];
 	struct rte_mbuf *tx[CFG_MAX_PORTS][FWD_TX_MAX];
 } __rte_cache_aligned;
@@ -215,8 +221,8 @@ forward(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	const struct fwd_backend *be;
 	const struct fwd_port *out;
 	uint8_t nh_mac[6];
-	uint8_t *frame;
 	uint32_t room;
+	int why;
 
 	if (unlikely(b >= sv->n_backends)) {
 		drop(w, m, FWD_DROP_NO_BACKEND);
@@ -225,10 +231,8 @@ forward(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	be = &sv->be[b];
 	out = &fwd.ports[be->out];
 	/* What the out link carries of the client's packet: its MTU, less
-	 * what tunnel mode wraps around the packet. */
-	room = out->cfg->mtu;
-	if (sv->mode == CFG_MODE_TUNNEL)
-		room -= cfg_tunnel_overhead(&be->ip);
+	 * what the mode wraps around the packet. */
+	room = out->cfg->mtu - be->overhead;
 	if (unlikely(pi->l3_len > room)) {
 		too_big(w, m, pi, room);
 		return;
@@ -239,43 +243,10 @@ forward(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	}
 	w->svc_st[s].pkts++;
 	w->svc_st[s].bytes += rte_pktmbuf_pkt_len(m);
-	frame = rte_pktmbuf_mtod(m, uint8_t *);
-	switch (sv->mode) {
-	case CFG_MODE_DSR:
-		pkt_rw_dsr(frame, out->mac, nh_mac);
-		break;
-	case CFG_MODE_NAT:
-		if (pkt_rw_nat_fwd(frame, rte_pktmbuf_data_len(m), pi, &be->ip,
-				   be->port) != 0) {
-			drop(w, m, FWD_DROP_OTHER);
-			return;
-		}
-		pkt_rw_dsr(frame, out->mac, nh_mac);
-		break;
-	case CFG_MODE_TUNNEL: {
-		struct pkt_vxlan vx = be->vx;
-		uint32_t hlen = halb_ip_is_v4(&be->ip) ? PKT_VXLAN_HDR_V4 :
-							 PKT_VXLAN_HDR_V6;
-		uint8_t *outer;
-
-		if (pi->has_vlan) {
-			/* The backend's VXLAN device takes untagged frames. */
-			memmove(frame + 4, frame, 12);
-			rte_pktmbuf_adj(m, 4);
-		}
-		outer = (uint8_t *)rte_pktmbuf_prepend(m, (uint16_t)hlen);
-		if (unlikely(outer == NULL)) {
-			drop(w, m, FWD_DROP_NO_HEADROOM);
-			return;
-		}
-		memcpy(vx.dst_mac, nh_mac, 6);
-		if (pkt_vxlan_encap(outer, rte_pktmbuf_pkt_len(m) - hlen, &vx,
-				    hash) == 0) {
-			drop(w, m, FWD_DROP_OTHER);
-			return;
-		}
-		break;
-	}
+	why = sv->ops->rewrite(m, pi, be, out->mac, nh_mac, hash);
+	if (unlikely(why != 0)) {
+		drop(w, m, (enum fwd_drop)why);
+		return;
 	}
 	tx_one(w, be->out, m);
 }
@@ -447,8 +418,15 @@ nat_reply(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 		return;
 	}
 	n = neigh_find(fwd.neigh, &nh);
-	if (n < 0)
-		n = neigh_claim(fwd.neigh, &nh, (uint16_t)port);
+	if (n < 0) {
+		/* The one place that creates dynamic entries: a next hop
+		 * traffic needs (neigh.h). */
+		n = neigh_claim(fwd.neigh, &nh, (uint16_t)port, false, w->now_ms);
+		if (n < 0)
+			w->st->neigh_full++;
+	}
+	if (n >= 0)
+		neigh_use(fwd.neigh, n, w->now_ms);
 	if (n < 0 || !neigh_mac(fwd.neigh, n, nh_mac)) {
 		drop(w, m, FWD_DROP_NO_NEIGH);
 		return;
@@ -529,50 +507,39 @@ icmp_error(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi)
 	nat_reply(w, m, pi, s, b);
 }
 
+/* ARP and ND (forwarder/local.c): answered in place or freed. */
 static void
 neigh_input(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	    uint32_t p)
 {
-	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
-	uint32_t len = rte_pktmbuf_data_len(m), out_len = 0;
-	struct halb_ip ip, target;
-	uint8_t mac[6];
-	int asks, n;
+	uint32_t len = rte_pktmbuf_data_len(m), out;
 
-	if (pi->kind == PKT_KIND_ARP)
-		w->st->arp_in++;
-	else
-		w->st->nd_in++;
-	asks = pkt_neigh_asks_for(frame, len, pi, &target) == 1 &&
-	       fwd_is_local(&fwd, &target);
-	if (pkt_neigh_binding(frame, len, pi, &ip, mac) == 0) {
-		/* Like Linux: learn from anyone who asks for us, and
-		 * refresh the entries we already track. */
-		n = asks ? neigh_claim(fwd.neigh, &ip, (uint16_t)p) :
-			   neigh_find(fwd.neigh, &ip);
-		if (n >= 0)
-			neigh_learn(fwd.neigh, n, mac, w->now_ms);
-	}
-	if (asks) {
-		uint32_t room = rte_pktmbuf_tailroom(m) + len;
-
-		if (pi->kind == PKT_KIND_ARP)
-			out_len = pkt_arp_reply(frame, room, pi, fwd.ports[p].mac,
-						&target);
-		else
-			out_len = pkt_nd_advert(frame, room, pi, fwd.ports[p].mac,
-						&target);
-	}
-	if (out_len == 0) {
+	out = fwd_neigh_input(w->st, rte_pktmbuf_mtod(m, uint8_t *), len,
+			      rte_pktmbuf_tailroom(m) + len, pi, p, w->now_ms);
+	if (out == 0) {
 		rte_pktmbuf_free(m);
 		return;
 	}
-	m->data_len = (uint16_t)out_len;
-	m->pkt_len = out_len;
-	if (pi->kind == PKT_KIND_ARP)
-		w->st->arp_out++;
-	else
-		w->st->nd_out++;
+	m->data_len = (uint16_t)out;
+	m->pkt_len = out;
+	tx_one(w, p, m);
+}
+
+/* An echo request (forwarder/local.c): answered in place or dropped. */
+static void
+echo_input(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
+	   uint32_t p)
+{
+	enum fwd_drop why = FWD_DROP_OTHER;
+
+	if (fwd_echo_input(w->st, &w->echo, rte_pktmbuf_mtod(m, uint8_t *),
+			   rte_pktmbuf_data_len(m), pi, p, w->now_ms, &why) == 0) {
+		if (why < FWD_DROP_MAX)
+			drop(w, m, why);
+		else
+			rte_pktmbuf_free(m);
+		return;
+	}
 	tx_one(w, p, m);
 }
 
@@ -621,10 +588,22 @@ input_parse(struct fwd_worker *w, struct rte_mbuf *m, uint32_t p,
 		drop(w, m, FWD_DROP_VLAN);
 		return false;
 	}
+	/* What comes in a link-layer broadcast or multicast frame is for
+	 * the link, never forwarded (RFC 1122 3.3.6, RFC 1812 5.3.4); of
+	 * those only ARP and ND are ours to take. */
+	if (unlikely(frame[0] & 1) && pi->kind != PKT_KIND_ARP &&
+	    pi->kind != PKT_KIND_ND) {
+		drop(w, m, FWD_DROP_L2_MCAST);
+		return false;
+	}
 	switch (pi->kind) {
 	case PKT_KIND_FLOW:
 		break;
 	case PKT_KIND_ICMP_ERR:
+		if (fwd_martian(frame, pi)) {
+			drop(w, m, FWD_DROP_MARTIAN);
+			return false;
+		}
 		icmp_error(w, m, pi);
 		return false;
 	case PKT_KIND_ARP:
@@ -632,6 +611,10 @@ input_parse(struct fwd_worker *w, struct rte_mbuf *m, uint32_t p,
 		neigh_input(w, m, pi, p);
 		return false;
 	default:
+		if (pkt_icmp_is_echo(frame, pi)) {
+			echo_input(w, m, pi, p);
+			return false;
+		}
 		drop(w, m, FWD_DROP_OTHER);
 		return false;
 	}
@@ -689,6 +672,15 @@ input_flow(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 		forward(w, m, pi, e->svc, e->backend, hash);
 		return;
 	}
+	/* Installed flows passed these checks with their first packet. */
+	if (fwd_martian(rte_pktmbuf_mtod(m, const uint8_t *), pi)) {
+		drop(w, m, FWD_DROP_MARTIAN);
+		return;
+	}
+	if (fwd_src_routed(rte_pktmbuf_mtod(m, const uint8_t *), pi)) {
+		drop(w, m, FWD_DROP_SRC_ROUTE);
+		return;
+	}
 	s = svc_by_vip(&fwd.svcs, pi->key.dst, pi->key.dport, pi->key.proto);
 	if (s < 0) {
 		uint16_t b;
@@ -728,44 +720,55 @@ returned(struct fwd_worker *w, struct rte_mbuf *m)
 	forward(w, m, &pi, HALB_RET_SVC(d), HALB_RET_BACKEND(d), hash);
 }
 
-/* Worker 0 asks for the link addresses of unresolved or aging
- * neighbours, at most one request per entry per NEIGH_RETRY_MS. */
-static void
-neigh_tick(struct fwd_worker *w)
+/* neigh_tick()'s sender: an ARP request or a solicitation for e from
+ * the port that reaches it, when that port has an address of e's family. */
+static bool
+neigh_send(void *arg, const struct neigh_ent *e)
 {
-	uint32_t i;
+	struct fwd_worker *w = arg;
+	const struct fwd_port *p = &fwd.ports[e->port];
+	bool v4 = halb_ip_is_v4(&e->ip);
+	struct rte_mbuf *m;
+	uint8_t *buf;
+	uint32_t len;
 
-	for (i = 0; i < NEIGH_SLOTS; i++) {
-		const struct neigh_ent *e = &fwd.neigh->e[i];
-		const struct fwd_port *p;
-		struct rte_mbuf *m;
-		uint8_t *buf;
-		uint32_t len;
+	if (v4 ? !p->cfg->has_ip4 : !p->cfg->has_ip6)
+		return false;
+	m = rte_pktmbuf_alloc(fwd.shm->pool);
+	if (m == NULL)
+		return false;
+	buf = rte_pktmbuf_mtod(m, uint8_t *);
+	if (v4) {
+		len = pkt_arp_request(buf, p->mac, &p->cfg->ip4, &e->ip);
+		w->st->arp_out++;
+	} else {
+		len = pkt_nd_solicit(buf, p->mac, &p->cfg->ip6, &e->ip);
+		w->st->nd_out++;
+	}
+	m->data_len = (uint16_t)len;
+	m->pkt_len = len;
+	tx_one(w, e->port, m);
+	return true;
+}
 
-		if (!neigh_due(fwd.neigh, i, w->now_ms))
-			continue;
-		p = &fwd.ports[e->port];
-		m = rte_pktmbuf_alloc(fwd.shm->pool);
-		if (m == NULL)
-			return;
-		buf = rte_pktmbuf_mtod(m, uint8_t *);
-		if (halb_ip_is_v4(&e->ip)) {
-			if (!p->cfg->has_ip4)
-				goto skip;
-			len = pkt_arp_request(buf, p->mac, &p->cfg->ip4, &e->ip);
-			w->st->arp_out++;
-		} else {
-			if (!p->cfg->has_ip6)
-				goto skip;
-			len = pkt_nd_solicit(buf, p->mac, &p->cfg->ip6, &e->ip);
-			w->st->nd_out++;
-		}
-		m->data_len = (uint16_t)len;
-		m->pkt_len = len;
-		tx_one(w, e->port, m);
-		continue;
-skip:
-		rte_pktmbuf_free(m);
+/*
+ * Worker 0's neighbour round, every NEIGH_TICK_MS: requests within the
+ * cache's budget, ageing, and the reuse of retired slots once every
+ * worker has passed a quiescent state since they were retired (so none
+ * still holds their index).
+ */
+static void
+neigh_round(struct fwd_worker *w)
+{
+	struct rte_rcu_qsbr *q = fwd.shm->qsbr;
+
+	if (w->neigh_retiring && rte_rcu_qsbr_check(q, w->neigh_token, false) == 1) {
+		neigh_reclaim(fwd.neigh);
+		w->neigh_retiring = false;
+	}
+	if (neigh_tick(fwd.neigh, w->now_ms, !w->neigh_retiring, neigh_send, w) > 0) {
+		w->neigh_token = rte_rcu_qsbr_start(q);
+		w->neigh_retiring = true;
 	}
 }
 
@@ -938,7 +941,7 @@ fwd_worker_main(void *arg)
 			returned(w, pkts[i]);
 		if (w->id == 0 && w->now_ms - w->neigh_ms >= NEIGH_TICK_MS) {
 			w->neigh_ms = w->now_ms;
-			neigh_tick(w);
+			neigh_round(w);
 		}
 		fwd_worker_flush(w);
 		rte_rcu_qsbr_quiescent(shm->qsbr, w->id);

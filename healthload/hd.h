@@ -41,7 +41,19 @@ enum hd_source {
 	HD_SRC_AGENT = 1,
 	HD_SRC_PROBE = 2,
 	HD_SRC_LAST_KNOWN = 3,
+	HD_SRC_OPERATOR = 4,
 };
+
+/* The operator's decision about a backend's state (halbctl drain,
+ * disable, enable; docs/HEALTH.md "Operator decisions"). */
+enum hd_op {
+	HD_OP_NONE = 0,     /* health decides */
+	HD_OP_DRAIN = 1,    /* no new connections; established ones stay */
+	HD_OP_DISABLE = 2,  /* down: no new connections, established ones
+			     * follow the service's down_flows */
+};
+/* hd_backend.op_weight when the operator set no weight. */
+#define HD_OP_WEIGHT_NONE UINT32_MAX
 
 /* An agent silent for this many of its promised intervals is down. */
 #define HD_SILENT_INTERVALS 3
@@ -95,6 +107,12 @@ struct hd_backend {
 	uint8_t lk_state;         /* 0: none */
 	struct hd_load lk_load;
 	uint64_t lk_ms;           /* when it was current (monotonic) */
+	/* the operator's decision (hd_oper.c), on top of the merge */
+	uint8_t op;               /* enum hd_op */
+	uint32_t op_weight;       /* replaces cb->weight; HD_OP_WEIGHT_NONE */
+	uint64_t op_ms;           /* when it was taken (monotonic) */
+	bool op_seen;             /* the operator spoke of it since start */
+	bool reweigh;             /* next refresh: no weight hysteresis */
 	/* merged */
 	uint8_t state, source;
 	uint32_t weight;
@@ -137,6 +155,7 @@ struct hd_counters {
 	uint64_t probes, probe_ok, probe_fail, probe_timeouts,
 		 probes_deferred;
 	uint64_t state_changes;
+	uint64_t operator_commands, operator_refused;
 };
 
 /* Where snapshots go: the classifier, or one peer.  Each has its own
@@ -226,6 +245,43 @@ void hd_probe_result(struct hd *hd, uint32_t i, bool ok, uint64_t now);
 const char *hd_state_name(unsigned int state);
 const char *hd_source_name(unsigned int source);
 
+/* ---- hd_oper.c ---- */
+
+/*
+ * Runs one operator command, a line of words:
+ *   drain SERVICE BACKEND      no new connections, established ones stay
+ *   disable SERVICE BACKEND    down (maintenance): established ones
+ *                              follow the service's down_flows
+ *   enable SERVICE BACKEND     health decides again
+ *   weight SERVICE BACKEND N|config
+ * BACKEND is ADDRESS:PORT, [IPV6]:PORT, or an address alone when it
+ * names one backend of the service.  The decision is saved in
+ * health.state_file before it is applied (a decision that would not
+ * survive a restart is refused) and takes effect on the next snapshot.
+ * Writes a one-line answer into msg.  Returns 0, or -EINVAL (bad
+ * command), -ENOENT (no such backend), or the save's -errno.
+ */
+int hd_oper_command(struct hd *hd, const char *line, uint64_t now, char *msg,
+		    size_t len);
+
+/* Whether line is an operator command (its first word). */
+bool hd_oper_is_command(const char *line);
+
+/*
+ * Loads health.state_file's decisions at start (a missing file is none).
+ * A line naming no configured backend, or not understood, is logged and
+ * left out (and so dropped at the next save).  Returns the number of
+ * backends with a decision, or -errno when the file cannot be read.
+ */
+int hd_oper_load(struct hd *hd, uint64_t now);
+
+/* Writes every decision to health.state_file (a new file renamed over
+ * the old: a crash leaves one or the other).  0 or -errno. */
+int hd_oper_save(const struct hd *hd);
+
+/* "drain", "disable" or "" for enum hd_op. */
+const char *hd_op_name(unsigned int op);
+
 /* ---- hd_snap.c ---- */
 
 /* Called with each sealed datagram; returns 0 or -errno (counted by
@@ -262,5 +318,9 @@ int hd_report_request(struct hd *hd, const struct seal_key *key,
 /* Writes the answer to "status": one JSON object per line, one per
  * backend, then one with the counters.  Returns 0 or -errno. */
 int hd_status_write(const struct hd *hd, uint64_t now, FILE *out);
+
+/* Writes {"ok": msg} or {"error": msg} as one line: the answer to an
+ * operator command.  Returns 0 or -errno. */
+int hd_status_answer(FILE *out, bool ok, const char *msg);
 
 #endif /* HALB_HD_H */

@@ -20,7 +20,7 @@
 static const char *const state_names[] = { "unknown", "up", "down",
 	"draining" };
 static const char *const source_names[] = { "none", "agent", "probe",
-	"last-known" };
+	"last-known", "operator" };
 
 const char *
 hd_state_name(unsigned int state)
@@ -31,7 +31,7 @@ hd_state_name(unsigned int state)
 const char *
 hd_source_name(unsigned int source)
 {
-	return source <= HD_SRC_LAST_KNOWN ? source_names[source] : "?";
+	return source <= HD_SRC_OPERATOR ? source_names[source] : "?";
 }
 
 static int
@@ -116,6 +116,7 @@ hd_new(const struct halb_cfg *cfg, uint64_t now)
 			be->svc = &cfg->services[s];
 			be->cb = &cfg->services[s].backends[b];
 			be->agent = (int)be->cb->agent - 1;
+			be->op_weight = HD_OP_WEIGHT_NONE;
 			hc_check_init(&be->probe);
 			if (be->agent >= 0)
 				hd->agents[be->agent].n_be++;
@@ -298,6 +299,51 @@ inputs_of(const struct hd *hd, const struct hd_backend *be,
 	in->lk_ms = be->lk_ms;
 }
 
+/*
+ * The operator's decision on top of the merged view (docs/HEALTH.md,
+ * "Operator decisions"): disable makes the backend down whatever health
+ * says; drain makes an up (or not yet known) backend draining, and
+ * leaves a down one down, health's verdict being the stronger.
+ */
+static void
+oper_overlay(const struct hd_backend *be, const struct hd_inputs *in,
+	     struct hd_view *v)
+{
+	/* Nothing but the operator will ever speak of a backend with
+	 * neither agent nor probe: once the operator has, it is up (as its
+	 * configuration says) on the operator's word while no decision
+	 * holds, so that `enable` undoes `disable` at the classifier
+	 * instead of leaving it on the last state it was sent. */
+	if (v->state == HD_UNKNOWN && be->op_seen && !in->has_agent &&
+	    !in->probed) {
+		v->state = HD_UP;
+		v->source = HD_SRC_OPERATOR;
+		v->info_ms = be->op_ms;
+	}
+	if (be->op == HD_OP_DISABLE ||
+	    (be->op == HD_OP_DRAIN && v->state != HD_DOWN)) {
+		v->state = be->op == HD_OP_DISABLE ? HD_DOWN : HD_DRAINING;
+		v->source = HD_SRC_OPERATOR;
+		v->info_ms = be->op_ms;
+		v->silent = false;
+	}
+}
+
+/* Why backend be is in the view v, for the log: "" when nothing to say. */
+static const char *
+view_why(const struct hd_backend *be, const struct hd_view *v)
+{
+	if (v->source == HD_SRC_OPERATOR)
+		return hd_op_name(be->op);
+	if (v->source == HD_SRC_PROBE)
+		return be->probe.why;
+	if (v->silent)
+		return "agent silent";
+	if (v->source == HD_SRC_AGENT)
+		return be->agent_reason;
+	return "";
+}
+
 void
 hd_refresh(struct hd *hd, uint32_t i, uint64_t now)
 {
@@ -306,9 +352,12 @@ hd_refresh(struct hd *hd, uint32_t i, uint64_t now)
 	const struct hd_load *load = NULL;
 	struct hd_inputs in;
 	struct hd_view v;
-	uint32_t w;
+	uint32_t w, base;
+	bool exact = be->reweigh;
+	const char *why;
 	char a[HALB_IP_STRLEN];
 
+	be->reweigh = false;
 	inputs_of(hd, be, &in);
 	hd_merge(&in, now, &v);
 	/* A peer's view is weighed as our own would be: from the load it
@@ -319,14 +368,19 @@ hd_refresh(struct hd *hd, uint32_t i, uint64_t now)
 		load = &be->lk_load;
 	else if (be->agent >= 0 && hd->agents[be->agent].heard)
 		load = &hd->agents[be->agent].load;
+	oper_overlay(be, &in, &v);
+	/* The operator's weight stands where the configured one did: the
+	 * policy and its bounds apply to it alike. */
+	base = be->op_weight != HD_OP_WEIGHT_NONE ? be->op_weight : be->cb->weight;
 	w = hd_weight(h->weight_policy, h->weight_min, h->weight_max,
-		      be->cb->weight, v.state, load);
+		      base, v.state, load);
 	be->info_ms = v.info_ms;
 	be->silent = v.silent;
 	/* A weight derived from load moves a little with every report; the
 	 * classifier rebuilds its tables for each change, so only a move of
-	 * more than HD_WEIGHT_HYSTERESIS of the weight counts. */
-	if (v.state == be->state && v.source == be->source && w != 0 &&
+	 * more than HD_WEIGHT_HYSTERESIS of the weight counts (except right
+	 * after the operator set one: that is no jitter). */
+	if (!exact && v.state == be->state && v.source == be->source && w != 0 &&
 	    be->weight != 0 && h->weight_policy != CFG_WEIGHT_STATIC &&
 	    (uint64_t)(w > be->weight ? w - be->weight : be->weight - w) *
 	    HD_WEIGHT_HYSTERESIS <= be->weight)
@@ -335,16 +389,12 @@ hd_refresh(struct hd *hd, uint32_t i, uint64_t now)
 		return;
 	if (v.state != be->state) {
 		hd->c.state_changes++;
+		why = view_why(be, &v);
 		HLOG(INFO, "service %s backend %s:%u: %s -> %s (%s%s%s)",
 			be->svc->name, halb_ip_fmt(&be->cb->ip, a, sizeof(a)),
 			be->cb->port ? be->cb->port : be->svc->port,
 			hd_state_name(be->state), hd_state_name(v.state),
-			hd_source_name(v.source),
-			v.source == HD_SRC_PROBE || v.silent ? ": " :
-			v.source == HD_SRC_AGENT && be->agent_reason[0] ? ": " : "",
-			v.source == HD_SRC_PROBE ? be->probe.why :
-			v.silent ? "agent silent" :
-			v.source == HD_SRC_AGENT ? be->agent_reason : "");
+			hd_source_name(v.source), why[0] != '\0' ? ": " : "", why);
 	}
 	be->state = v.state;
 	be->source = v.source;

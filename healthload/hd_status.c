@@ -112,6 +112,13 @@ backend_obj(const struct hd *hd, const struct hd_backend *be, uint64_t now)
 	}
 	if (l != NULL && l->has)
 		json_object_set_new(o, "load", load_obj(l));
+	/* The operator's decision, whatever the state shows (a drain of a
+	 * backend that health says is down is still the operator's). */
+	json_object_set_new(o, "operator", be->op == HD_OP_NONE ? json_null() :
+			    jstr(hd_op_name(be->op)));
+	json_object_set_new(o, "operator_weight",
+			    be->op_weight == HD_OP_WEIGHT_NONE ? json_null() :
+			    jint(be->op_weight));
 	return o;
 }
 
@@ -178,6 +185,8 @@ counters_obj(const struct hd *hd)
 	C(probe_timeouts);
 	C(probes_deferred);
 	C(state_changes);
+	C(operator_commands);
+	C(operator_refused);
 #undef C
 	return o;
 }
@@ -210,4 +219,14 @@ hd_status_write(const struct hd *hd, uint64_t now, FILE *out)
 	json_object_set_new(last, "counters", counters_obj(hd));
 	rc = put_line(last, out);
 	return rc != 0 ? rc : ferror(out) ? -EIO : 0;
+}
+
+int
+hd_status_answer(FILE *out, bool ok, const char *msg)
+{
+	json_t *o = json_object();
+
+	if (o != NULL)
+		json_object_set_new(o, ok ? "ok" : "error", jstr(msg));
+	return put_line(o, out);
 }

@@ -9,8 +9,9 @@
  *   - an unbound unix datagram socket that sends snapshots and
  *     heartbeats to the classifier's health.socket (nobody there is
  *     counted, never waited for);
- *   - the unix stream socket health.status_socket for `halbctl health`,
- *     and its short-lived client connections;
+ *   - the unix stream socket health.status_socket for `halbctl health`
+ *     and the operator's drain/disable/enable/weight (hd_oper.c), and
+ *     its short-lived client connections;
  *   - one TCP socket per probe in flight (hc.h: a struct hc_check per
  *     probed backend, with its timeout).
  * The loop, the UDP and status sockets and the command line are the
@@ -313,8 +314,15 @@ on_status(void *arg, const char *req, FILE *out)
 	} else if (strcmp(req, "snapshot") == 0) {
 		d->hd->cls.want_full = true;
 		fprintf(out, "{\"ok\":\"a full snapshot goes to the classifier now\"}\n");
+	} else if (hd_oper_is_command(req)) {
+		/* The change goes out at the end of this turn (after_events). */
+		char msg[256];
+		int rc = hd_oper_command(d->hd, req, halb_mono_ms(), msg,
+					 sizeof(msg));
+
+		hd_status_answer(out, rc == 0, msg);
 	} else {
-		fprintf(out, "{\"error\":\"unknown command; try status or snapshot\"}\n");
+		fprintf(out, "{\"error\":\"unknown command; try status, snapshot, drain, disable, enable or weight\"}\n");
 	}
 }
 
@@ -407,6 +415,7 @@ open_all(struct healthd *d)
 		.burst = HD_RX_BURST, .on_dgram = on_dgram,
 		.ctl_path = h->status_socket, .ctl_key = "health.status_socket",
 		.max_clients = HD_MAX_CLIENTS, .on_ctl = on_status, .arg = d,
+		.hb_instance = d->cfg->file_prefix, .hb_part = "healthd",
 	};
 	uint32_t i;
 	int rc;
@@ -445,6 +454,7 @@ static int
 run(struct healthd *d)
 {
 	uint64_t now = halb_mono_ms();
+	int rc;
 
 	d->rl_reject = (struct halb_ratelimit){ .period_ms = 10000, .burst = 10 };
 	d->rl_cls = (struct halb_ratelimit){ .period_ms = 60000, .burst = 1 };
@@ -454,6 +464,12 @@ run(struct healthd *d)
 		HLOG(ERR, "cannot build the cache: %s", strerror(errno));
 		return 1;
 	}
+	/* The operator's decisions before anything is sent: a restarted
+	 * healthd never undoes one, even for a moment. */
+	rc = hd_oper_load(d->hd, now);
+	if (rc < 0)
+		HLOG(ERR, "cannot read the operator's decisions in %s: %s; going on without them",
+		     d->cfg->health.state_file, strerror(-rc));
 	if (open_all(d) != 0)
 		return 1;
 	HLOG(NOTICE, "%s: %u backends, %u agent hosts, %u peers; snapshots to %s, status on %s",

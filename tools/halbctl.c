@@ -5,7 +5,9 @@
  * named by a configuration file (its eal.file_prefix) and prints the
  * answer as indented "key: value" lines, or raw JSON with `json`.
  * `health` asks halb-healthd instead, on its status socket (JSON lines,
- * one per backend, then the counters), and prints a table.
+ * one per backend, then the counters), and prints a table; so do the
+ * operator's decisions (drain, disable, enable, weight), which healthd
+ * owns and keeps (docs/HEALTH.md, "Operator decisions").
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -37,6 +39,14 @@
 	"  json CMD        raw telemetry command, e.g. json /ethdev/stats,0\n" \
 	"  health [json]   each backend's health, load, weight and where the\n" \
 	"                  state came from (halb-healthd; needs -c CONFIG)\n" \
+	"  drain SERVICE BACKEND    no new connections to BACKEND\n" \
+	"                  (ADDRESS:PORT); established ones stay\n" \
+	"  disable SERVICE BACKEND  maintenance: down, its established\n" \
+	"                  connections follow the service's down_flows\n" \
+	"  enable SERVICE BACKEND   undo drain or disable: health decides\n" \
+	"  weight SERVICE BACKEND N|config  the operator's weight, or the\n" \
+	"                  configured one again (all four: halb-healthd keeps\n" \
+	"                  them across restarts, in health.state_file)\n" \
 	"or: halbctl --check-config FILE | --version | --help\n"
 
 static void
@@ -161,8 +171,10 @@ health_row(const json_t *b)
 {
 	const json_t *load = json_object_get(b, "load");
 	char cpu[24] = "-", mem[24] = "-", conns[24] = "-", age[32];
-	char why[80] = "";
+	char why[80] = "", op[48] = "";
 	const char *reason = jstr(b, "agent_reason", "");
+	const json_t *ow = json_object_get(b, "operator_weight");
+	size_t n;
 
 	if (json_is_object(load)) {
 		snprintf(cpu, sizeof(cpu), "%.1f%%",
@@ -172,10 +184,26 @@ health_row(const json_t *b)
 		snprintf(conns, sizeof(conns), "%lld",
 			 (long long)json_integer_value(json_object_get(load, "active_connections")));
 	}
+	/* The operator's decision first, shown even when health's verdict
+	 * (down) is what the state says. */
+	if (jstr(b, "operator", NULL) != NULL || json_is_integer(ow)) {
+		n = (size_t)snprintf(op, sizeof(op), "operator:");
+		if (jstr(b, "operator", NULL) != NULL)
+			n += (size_t)snprintf(op + n, sizeof(op) - n, " %s",
+					      jstr(b, "operator", ""));
+		if (json_is_integer(ow) && n < sizeof(op))
+			snprintf(op + n, sizeof(op) - n, " weight %lld",
+				 (long long)json_integer_value(ow));
+	}
 	if (strcmp(jstr(b, "source", ""), "probe") == 0)
-		snprintf(why, sizeof(why), "%s", jstr(b, "probe_why", ""));
-	else if (reason[0] != '\0' && strcmp(jstr(b, "state", ""), "up") != 0)
-		snprintf(why, sizeof(why), "%s", reason);
+		snprintf(why, sizeof(why), "%s%s%s", op, op[0] ? "; " : "",
+			 jstr(b, "probe_why", ""));
+	else if (reason[0] != '\0' && strcmp(jstr(b, "state", ""), "up") != 0 &&
+		 strcmp(jstr(b, "source", ""), "operator") != 0)
+		snprintf(why, sizeof(why), "%s%s%s", op, op[0] ? "; " : "",
+			 reason);
+	else
+		snprintf(why, sizeof(why), "%s", op);
 	printf("%-14s %-24s %-9s %6lld %6s %6s %6s %-10s %6s %-8s %-7s %s\n",
 	       jstr(b, "service", "?"), jstr(b, "backend", "?"),
 	       jstr(b, "state", "?"),
@@ -260,6 +288,58 @@ health_main(const char *path, bool raw)
 	return rc;
 }
 
+/*
+ * drain|disable|enable SERVICE BACKEND, weight SERVICE BACKEND N|config:
+ * one line to halb-healthd, which checks it, keeps it and answers
+ * {"ok": ...} or {"error": ...}.  0, 1 (refused or unreachable), 2
+ * (usage).
+ */
+static int
+operator_main(const char *path, int argc, char **argv)
+{
+	char line[512], *text;
+	json_error_t jerr;
+	size_t n = 0;
+	json_t *o;
+	int i, want = strcmp(argv[0], "weight") == 0 ? 4 : 3, rc;
+
+	if (argc != want) {
+		fprintf(stderr, "usage: halbctl %s SERVICE BACKEND%s\n", argv[0],
+			want == 4 ? " N|config" : "");
+		return 2;
+	}
+	for (i = 0; i < argc; i++) {
+		/* One line, words without blanks: nothing else to smuggle. */
+		if (argv[i][0] == '\0' || strpbrk(argv[i], " \t\r\n") != NULL ||
+		    n + strlen(argv[i]) + 2 > sizeof(line)) {
+			fprintf(stderr, "halbctl: \"%s\": not a word\n", argv[i]);
+			return 2;
+		}
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%s", argv[i],
+				      i + 1 < argc ? " " : "\n");
+	}
+	text = ctl_request(path, line, HEALTH_TIMEOUT_MS, NULL);
+	if (text == NULL) {
+		fprintf(stderr, "halbctl: cannot reach halb-healthd at %s: %s (operator decisions are kept by halb-healthd)\n",
+			path, strerror(errno));
+		return 1;
+	}
+	o = json_loads(text, JSON_DISABLE_EOF_CHECK, &jerr);
+	free(text);
+	if (o == NULL) {
+		fprintf(stderr, "halbctl: bad answer from halb-healthd: %s\n",
+			jerr.text);
+		return 1;
+	}
+	rc = jstr(o, "ok", NULL) != NULL ? 0 : 1;
+	if (rc == 0)
+		printf("%s\n", jstr(o, "ok", ""));
+	else
+		fprintf(stderr, "halbctl: %s\n", jstr(o, "error", "refused"));
+	json_decref(o);
+	return rc;
+}
+
 static const struct option halbctl_options[] = {
 	{ "prefix", required_argument, NULL, 'p' },
 	{ NULL, 0, NULL, 0 },
@@ -321,14 +401,16 @@ main(int argc, char **argv)
 		return 2;
 	}
 	what = argv[optind];
-	if (strcmp(what, "health") == 0) {
-		/* Without a file, the default path for the prefix. */
-		if (health_sock[0] == '\0')
-			snprintf(health_sock, sizeof(health_sock),
-				 "/run/halb/%s.healthd.sock", prefix);
+	/* Without a file, the default path for the prefix. */
+	if (health_sock[0] == '\0')
+		snprintf(health_sock, sizeof(health_sock),
+			 "/run/halb/%s.healthd.sock", prefix);
+	if (strcmp(what, "health") == 0)
 		return health_main(health_sock, optind + 1 < argc &&
 				   strcmp(argv[optind + 1], "json") == 0);
-	}
+	if (strcmp(what, "drain") == 0 || strcmp(what, "disable") == 0 ||
+	    strcmp(what, "enable") == 0 || strcmp(what, "weight") == 0)
+		return operator_main(health_sock, argc - optind, argv + optind);
 	if (strcmp(what, "status") == 0)
 		parts_print(prefix);
 	if (strcmp(what, "status") == 0 || strcmp(what, "services") == 0) {

@@ -34,10 +34,12 @@
 #define CFG_MTU_MIN 1280      /* IPv6's minimum link MTU (RFC 8200 5) */
 #define CFG_MTU_MAX 9216
 
+/* CFG_MODE_DSR, ... from halb/mode-list.h. */
 enum cfg_mode {
-	CFG_MODE_DSR = 0,
-	CFG_MODE_NAT,
-	CFG_MODE_TUNNEL,
+#define HALB_MODE(e, name) CFG_MODE_##e,
+#include "halb/mode-list.h"
+#undef HALB_MODE
+	CFG_MODE_MAX
 };
 
 /* CFG_SCHED_MAGLEV, ... from halb/sched-list.h. */
@@ -174,6 +176,7 @@ struct cfg_health {
 	uint32_t handler_timeout_ms;  /* classifier: healthd silent after this */
 	char socket[CFG_SOCK_LEN];        /* classifier's unix datagram socket */
 	char status_socket[CFG_SOCK_LEN]; /* healthd's unix stream socket */
+	char state_file[CFG_SOCK_LEN];    /* operator decisions (halbctl drain) */
 	uint32_t n_peers;
 	struct cfg_peer peers[CFG_MAX_PEERS];
 	uint32_t n_agents;

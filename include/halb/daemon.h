@@ -14,12 +14,15 @@
 
 #include "halb/ctl.h"
 #include "halb/evloop.h"
+#include "halb/hb.h"
 #include "halb/ip.h"
 
 struct halb_daemon {
 	struct ev_loop *ev;
 	int udp;                  /* -1 until open */
 	struct ctl_server *ctl;
+	struct halb_hb *hb;       /* NULL: publishes no heartbeat */
+	struct ev_timer beat;
 };
 
 struct halb_daemon_conf {
@@ -36,16 +39,25 @@ struct halb_daemon_conf {
 	unsigned int max_clients;
 	ctl_fn on_ctl;
 	void *arg;                /* for both callbacks */
+	/* the heartbeat file (halb/hb.h), beaten from the loop every
+	 * HALB_DAEMON_BEAT_MS, so that a stuck loop reads as hung; NULL
+	 * hb_part: none (a program that is no part of an appliance) */
+	const char *hb_instance;  /* the appliance's eal.file_prefix */
+	const char *hb_part;      /* "healthd" */
 };
 
+#define HALB_DAEMON_BEAT_MS 100
+
 /*
- * Makes the loop and opens both sockets; a failure is logged naming the
- * key of the configuration it comes from.  0 or -errno (then
+ * Makes the loop, opens both sockets and the heartbeat file (state
+ * ready, beating from the loop); a failure is logged naming the key of
+ * the configuration it comes from.  0 or -errno (then
  * halb_daemon_close() frees what was made).
  */
 int halb_daemon_open(struct halb_daemon *dm, const struct halb_daemon_conf *c);
-/* Closes the sockets (the control socket's file removed) and frees the
- * loop: after the program freed what it watches in the loop. */
+/* Closes the sockets (the control socket's file removed), marks the
+ * heartbeat stopped and frees the loop: after the program freed what it
+ * watches in the loop. */
 void halb_daemon_close(struct halb_daemon *dm);
 
 #endif /* HALB_DAEMON_H */

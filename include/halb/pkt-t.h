@@ -42,6 +42,29 @@ enum pkt_verdict {
 	PKT_VERDICT_MAX,
 };
 
+/*
+ * Why an ARP packet or a neighbour solicitation/advertisement that
+ * pkt_parse() accepted is still to be ignored (pkt_neigh_check(): RFC
+ * 826 and 5227 for ARP, RFC 4861 7.1.1 and 7.1.2 for ND); each has its
+ * own counter.
+ */
+enum pkt_neigh_err {
+	PKT_NEIGH_OK = 0,
+	PKT_NEIGH_HLIM,    /* ND: hop limit not 255 (routed: not from the link) */
+	PKT_NEIGH_CODE,    /* ND: ICMPv6 code not 0 */
+	PKT_NEIGH_CSUM,    /* ND: ICMPv6 checksum wrong */
+	PKT_NEIGH_TARGET,  /* ND: multicast target */
+	PKT_NEIGH_OPT,     /* ND: an option of length 0 or past the end */
+	PKT_NEIGH_SRC,     /* source (ARP: sender) address no unicast host has */
+	PKT_NEIGH_DAD,     /* NS from ::, not to a solicited-node group or with
+			    * a source link-layer option */
+	PKT_NEIGH_DST,     /* NS to neither its target nor the target's
+			    * solicited-node group */
+	PKT_NEIGH_SOLICITED, /* NA to a multicast group with S set */
+	PKT_NEIGH_HW,      /* ARP: sender hardware address multicast or zero */
+	PKT_NEIGH_ERR_MAX,
+};
+
 /* TCP flags as in pkt_info.tcp_flags. */
 #define PKT_TCP_FIN 0x01
 #define PKT_TCP_SYN 0x02

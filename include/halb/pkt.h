@@ -131,6 +131,40 @@ uint32_t pkt_icmp_too_big(uint8_t *buf, uint32_t cap, const uint8_t *frame,
 			  const struct pkt_info *pi, uint32_t mtu,
 			  const uint8_t src_mac[6], const uint8_t dst_mac[6]);
 
+/*
+ * The validity rules an ARP or ND packet (PKT_KIND_ARP, PKT_KIND_ND)
+ * must pass before it is answered or learnt from: returns PKT_NEIGH_OK
+ * or the first rule it breaks.  What only the receiver can judge (is the
+ * target ours, is the sender on the link's prefix, is it our own
+ * address) is left to the caller.
+ */
+enum pkt_neigh_err pkt_neigh_check(const uint8_t *frame, uint32_t len,
+				   const struct pkt_info *pi);
+
+/* Name of a pkt_neigh_err for counters ("hlim", "code", ...). */
+const char *pkt_neigh_err_name(enum pkt_neigh_err e);
+
+/*
+ * Whether the binding of a valid ARP/ND packet may replace a known
+ * link-layer address: ARP and solicitations yes, advertisements only
+ * with the O flag (RFC 4861 7.2.5).
+ */
+int pkt_neigh_override(const uint8_t *frame, const struct pkt_info *pi);
+
+/*
+ * The echo server (src/dp/icmp_pkt.c).  pkt_icmp_is_echo() tells whether a
+ * PKT_KIND_OTHER packet is an ICMP or ICMPv6 echo request.
+ * pkt_icmp_echo_reply() turns one into its reply in place (addresses
+ * swapped, hop limit 64, Ethernet back to its source from `mac`) and
+ * returns the frame length (len: the frame's), or 0 when it will not
+ * answer: fragmented, IPv4 options, IPv6 extension headers, code not 0
+ * or a bad checksum.  The caller decides whether the destination is one
+ * of its own addresses.
+ */
+int pkt_icmp_is_echo(const uint8_t *frame, const struct pkt_info *pi);
+uint32_t pkt_icmp_echo_reply(uint8_t *frame, uint32_t len,
+			     const struct pkt_info *pi, const uint8_t mac[6]);
+
 /* Internet checksum helpers (host-independent, as in RFC 1071). */
 uint16_t pkt_csum(const void *data, uint32_t len, uint32_t sum);
 uint16_t pkt_csum_fold(uint32_t sum);

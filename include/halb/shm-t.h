@@ -48,6 +48,9 @@ enum fwd_drop {
 	FWD_DROP_REPLY_NO_FLOW, /* from a NAT backend, but no flow it replies to */
 	FWD_DROP_VLAN,         /* 802.1Q tag other than the port's (ports[].vlan) */
 	FWD_DROP_TOO_BIG,      /* would exceed the out port's MTU (ports[].mtu) */
+	FWD_DROP_L2_MCAST,     /* IP in a link-layer broadcast/multicast frame */
+	FWD_DROP_MARTIAN,      /* source no host may use (RFC 1812 5.3.7), or ours */
+	FWD_DROP_SRC_ROUTE,    /* IPv4 loose/strict source route (RFC 7126) */
 	FWD_DROP_MAX,
 };
 
@@ -63,6 +66,21 @@ struct fwd_stats {
 	uint64_t icmp_too_big; /* frag-needed/packet-too-big sent (ports[].mtu) */
 	uint64_t icmp_limited; /* ... not sent: over FWD_ICMP_RATE */
 	uint64_t arp_in, arp_out, nd_in, nd_out;
+	/* ARP and ND input, and the neighbour cache as workers use it
+	 * (forwarder/neigh.h; worker 0's own round counts in the cache). */
+	uint64_t neigh_bad[PKT_NEIGH_ERR_MAX]; /* refused by pkt_neigh_check() */
+	uint64_t neigh_conflict;  /* a binding for one of our own addresses */
+	uint64_t neigh_offlink;   /* sender not on the port's prefix: not learnt */
+	uint64_t neigh_unknown;   /* no entry for the sender: not learnt */
+	uint64_t neigh_resolved;  /* an entry's first MAC */
+	uint64_t neigh_confirmed; /* the same MAC again */
+	uint64_t neigh_moved;     /* a new MAC replaced the old one */
+	uint64_t neigh_locked;    /* a new MAC refused: confirmed < 1 s ago */
+	uint64_t neigh_kept;      /* a new MAC refused: NA without override */
+	uint64_t neigh_static;    /* a binding for a static entry: ignored */
+	uint64_t neigh_full;      /* a next hop could not get an entry */
+	uint64_t echo_replies;    /* echo requests to a port address answered */
+	uint64_t echo_limited;    /* ... not answered: over the rate limit */
 	uint64_t drops[FWD_DROP_MAX];
 	uint64_t bad[PKT_VERDICT_MAX]; /* parser verdicts */
 } __attribute__((aligned(64)));
@@ -105,12 +123,14 @@ enum halb_health {
 };
 
 /* Where a backend's state came from (halb.health.StateSource, plus
- * CONFIG for "nothing heard yet"). */
+ * CONFIG for "nothing heard yet"; OPERATOR: halbctl drain/disable/weight
+ * through halb-healthd). */
 enum halb_source {
 	HALB_SRC_CONFIG = 0,
 	HALB_SRC_AGENT = 1,
 	HALB_SRC_PROBE = 2,
 	HALB_SRC_LAST_KNOWN = 3,
+	HALB_SRC_OPERATOR = 4,
 };
 
 /* A backend's health as the classifier applies it (classifier writes). */

@@ -20,11 +20,7 @@
  * Nothing here keeps state between calls; the returned struct belongs to
  * the caller.
  */
-#include <ctype.h>
 #include <errno.h>
-#include <limits.h>
-#include <netinet/in.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>

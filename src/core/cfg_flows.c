@@ -4,15 +4,6 @@
  * table size and idle timeouts, the poll loops' idle sleep, and how long
  * the workers wait for a silent classifier.
  */
-#include <ctype.h>
-#include <errno.h>
-#include <limits.h>
-#include <netinet/in.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include <libconfig.h>
 

@@ -643,7 +643,8 @@ load_health(const struct cfg_scope *root)
 	static const char *const keys[] = { "listen", "name", "key",
 		"key_file", "key_id",
 		"weight_policy", "weight_min", "weight_max", "report_window_ms",
-		"handler_timeout_ms", "socket", "status_socket", "peers", NULL };
+		"handler_timeout_ms", "socket", "status_socket", "state_file",
+		"peers", NULL };
 	struct cfg_ctx *ctx = root->ctx;
 	struct halb_cfg *cfg = ctx->cfg;
 	struct cfg_health *h = &cfg->health;
@@ -695,6 +696,15 @@ load_health(const struct cfg_scope *root)
 		cfg_err(ctx, sc.grp,
 			"health.socket and health.status_socket are both \"%s\"",
 			h->socket);
+	/* Operator decisions outlive a reboot: not under /run. */
+	snprintf(h->state_file, sizeof(h->state_file),
+		 "/var/lib/halb/%s.operator", cfg->file_prefix);
+	sc_sockpath(&sc, "state_file", h->state_file);
+	if (strcmp(h->state_file, h->socket) == 0 ||
+	    strcmp(h->state_file, h->status_socket) == 0)
+		cfg_err(ctx, sc.grp,
+			"health.state_file \"%s\" is also a socket's path",
+			h->state_file);
 
 	list = sc_list(&sc, "peers", false, 0, CFG_MAX_PEERS, &n);
 	for (i = 0; i < n; i++)

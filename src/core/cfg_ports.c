@@ -5,14 +5,8 @@
  * routing they imply (cfg_route), which the services' checks and the
  * forwarder use.
  */
-#include <ctype.h>
 #include <errno.h>
-#include <limits.h>
-#include <netinet/in.h>
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <libconfig.h>

@@ -6,14 +6,9 @@
  * before (every backend reachable, what its mode asks of it); each
  * backend's agent { } and check { } are cfg_health.c's.
  */
-#include <ctype.h>
 #include <errno.h>
-#include <limits.h>
 #include <netinet/in.h>
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <libconfig.h>
@@ -26,7 +21,12 @@ struct cfg_svc_ok {
 	bool port, proto, mode;
 };
 
-static const char *const mode_names[] = { "dsr", "nat", "tunnel", NULL };
+static const char *const mode_names[] = {
+#define HALB_MODE(e, name) [CFG_MODE_##e] = #name,
+#include "halb/mode-list.h"
+#undef HALB_MODE
+	NULL
+};
 static const char *const sched_names[] = {
 #define HALB_SCHED(e, name) [CFG_SCHED_##e] = #name,
 #include "halb/sched-list.h"
@@ -382,7 +382,7 @@ load_services(const struct cfg_scope *root)
 const char *
 cfg_mode_name(unsigned int mode)
 {
-	return mode < CFG_MODE_TUNNEL + 1 ? mode_names[mode] : "?";
+	return mode < CFG_MODE_MAX ? mode_names[mode] : "?";
 }
 
 const char *

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* A daemon's loop and sockets (halb/daemon.h). */
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -9,6 +10,26 @@
 #include "halb/log.h"
 #include "halb/sock.h"
 
+/* A configuration is read at start only (docs/RELOAD.md): say so rather
+ * than die of SIGHUP's default action. */
+static void
+on_hup(struct ev_loop *ev, int signo, void *arg)
+{
+	(void)ev;
+	(void)signo;
+	(void)arg;
+	HLOG(WARNING, "SIGHUP ignored: the configuration is read at start only; restart to apply a changed file (docs/RELOAD.md)");
+}
+
+static void
+beat(struct ev_loop *ev, void *arg)
+{
+	struct halb_daemon *dm = arg;
+
+	(void)ev;
+	halb_hb_beat(dm->hb, halb_hb_now_ns());
+}
+
 int
 halb_daemon_open(struct halb_daemon *dm, const struct halb_daemon_conf *c)
 {
@@ -16,10 +37,13 @@ halb_daemon_open(struct halb_daemon *dm, const struct halb_daemon_conf *c)
 
 	dm->udp = -1;
 	dm->ctl = NULL;
+	dm->hb = NULL;
 	dm->ev = ev_new();
 	if (dm->ev == NULL)
 		return -errno;
 	rc = ev_stop_on_term(dm->ev);
+	if (rc == 0)
+		rc = ev_signal(dm->ev, SIGHUP, on_hup, NULL);
 	if (rc != 0)
 		return rc;
 	dm->udp = halb_udp_listen(c->ip, c->port, c->udp_key);
@@ -37,6 +61,19 @@ halb_daemon_open(struct halb_daemon *dm, const struct halb_daemon_conf *c)
 		     c->ctl_key, strerror(-rc));
 		return rc;
 	}
+	if (c->hb_part == NULL)
+		return 0;
+	dm->hb = halb_hb_open(c->hb_instance, c->hb_part, HALB_DAEMON_BEAT_MS);
+	if (dm->hb == NULL) {
+		rc = -errno;
+		HLOG(ERR, "cannot create the heartbeat file %s/%s/%s.hb: %s",
+		     HALB_RUN_DIR, c->hb_instance, c->hb_part, strerror(-rc));
+		return rc;
+	}
+	ev_timer_init(&dm->beat, beat, dm);
+	ev_timer_start(dm->ev, &dm->beat, HALB_DAEMON_BEAT_MS,
+		       HALB_DAEMON_BEAT_MS);
+	halb_hb_set_state(dm->hb, HALB_HB_READY);
 	return 0;
 }
 
@@ -50,6 +87,11 @@ halb_daemon_close(struct halb_daemon *dm)
 		close(dm->udp);
 	}
 	dm->udp = -1;
+	if (dm->hb != NULL) {
+		ev_timer_stop(dm->ev, &dm->beat);
+		halb_hb_close(dm->hb);
+		dm->hb = NULL;
+	}
 	ev_free(dm->ev);
 	dm->ev = NULL;
 }

@@ -112,7 +112,8 @@ snapshot_ok(const Halb__Health__CacheSnapshot *c)
 		    !load_ok(b->load) ||
 		    (b->source != HALB__HEALTH__STATE_SOURCE__SOURCE_AGENT &&
 		     b->source != HALB__HEALTH__STATE_SOURCE__SOURCE_PROBE &&
-		     b->source != HALB__HEALTH__STATE_SOURCE__SOURCE_LAST_KNOWN))
+		     b->source != HALB__HEALTH__STATE_SOURCE__SOURCE_LAST_KNOWN &&
+		     b->source != HALB__HEALTH__STATE_SOURCE__SOURCE_OPERATOR))
 			return false;
 	}
 	return true;

@@ -288,3 +288,154 @@ pkt_neigh_asks_for(const uint8_t *frame, uint32_t len, const struct pkt_info *pi
 	}
 	return 0;
 }
+
+/* An IPv4 address (network order bytes) no unicast host may send from:
+ * 0/8, 127/8, multicast and the reserved 240/4 with the limited
+ * broadcast (RFC 1812 5.3.7). */
+static bool
+v4_martian(const uint8_t *a)
+{
+	return a[0] == 0 || a[0] == 127 || a[0] >= 224;
+}
+
+static bool
+v6_multicast(const uint8_t *a)
+{
+	return a[0] == 0xff;
+}
+
+static bool
+v6_loopback(const uint8_t *a)
+{
+	static const uint8_t one[16] = { [15] = 1 };
+
+	return memcmp(a, one, 16) == 0;
+}
+
+/* ff02::1:ffXX:XXXX of the target's low 24 bits. */
+static bool
+v6_solicited_node_of(const uint8_t *dst, const uint8_t *target)
+{
+	static const uint8_t pfx[13] = { 0xff, 0x02, [11] = 1, [12] = 0xff };
+
+	return memcmp(dst, pfx, 13) == 0 && memcmp(dst + 13, target + 13, 3) == 0;
+}
+
+static enum pkt_neigh_err
+arp_check(const uint8_t *a)
+{
+	static const uint8_t zero[6];
+	uint16_t op = rd16(a + 6);
+
+	/* A sender hardware address must be one station's (RFC 1812
+	 * 3.3.2: a router must not believe ARP replies claiming a
+	 * multicast or broadcast link address). */
+	if ((a[8] & 1) || memcmp(a + 8, zero, 6) == 0)
+		return PKT_NEIGH_HW;
+	/* 0.0.0.0 only in a request: an RFC 5227 probe. */
+	if (rd16(a + 14) == 0 && rd16(a + 16) == 0)
+		return op == 1 ? PKT_NEIGH_OK : PKT_NEIGH_SRC;
+	if (v4_martian(a + 14))
+		return PKT_NEIGH_SRC;
+	return PKT_NEIGH_OK;
+}
+
+/*
+ * RFC 4861 7.1.1 (NS) and 7.1.2 (NA).  The message runs from l4_off to
+ * the end of the IP payload (extension headers before it are allowed).
+ */
+static enum pkt_neigh_err
+nd_check(const uint8_t *frame, const struct pkt_info *pi, uint8_t type)
+{
+	const uint8_t *l3 = frame + pi->l3_off, *ic = frame + pi->l4_off;
+	uint32_t end = (uint32_t)pi->l3_off + pi->l3_len;
+	uint32_t n = end - pi->l4_off, off, sum;
+	const uint8_t *src = l3 + 8, *dst = l3 + 24, *target = ic + 8;
+	bool slla = false;
+
+	if (l3[7] != 255)
+		return PKT_NEIGH_HLIM;
+	if (ic[1] != 0)
+		return PKT_NEIGH_CODE;
+	sum = (uint32_t)pkt_csum(l3 + 8, 32, 0) + (n >> 16) + (n & 0xffff) +
+	      PROTO_ICMPV6;
+	if (pkt_csum(ic, n, sum) != 0xffff)
+		return PKT_NEIGH_CSUM;
+	if (v6_multicast(target))
+		return PKT_NEIGH_TARGET;
+	for (off = pi->l4_off + 24u; off < end;) {
+		uint32_t olen;
+
+		if (end - off < 2)
+			return PKT_NEIGH_OPT;
+		olen = frame[off + 1] * 8u;
+		if (olen == 0 || olen > end - off)
+			return PKT_NEIGH_OPT;
+		if (frame[off] == ND_OPT_SLLA)
+			slla = true;
+		off += olen;
+	}
+	if (v6_multicast(src) || v6_loopback(src))
+		return PKT_NEIGH_SRC;
+	if (type == ND_NS) {
+		if (is_zero16(src)) {
+			if (!v6_solicited_node_of(dst, target) || slla)
+				return PKT_NEIGH_DAD;
+			return PKT_NEIGH_OK;
+		}
+		if (!v6_solicited_node_of(dst, target) && memcmp(dst, target, 16) != 0)
+			return PKT_NEIGH_DST;
+		return PKT_NEIGH_OK;
+	}
+	/* An advertisement comes from an address of its sender. */
+	if (is_zero16(src))
+		return PKT_NEIGH_SRC;
+	if (v6_multicast(dst) && (ic[4] & 0x40))
+		return PKT_NEIGH_SOLICITED;
+	return PKT_NEIGH_OK;
+}
+
+enum pkt_neigh_err
+pkt_neigh_check(const uint8_t *frame, uint32_t len, const struct pkt_info *pi)
+{
+	uint8_t type;
+
+	if ((uint32_t)pi->l3_off + pi->l3_len > len)
+		return PKT_NEIGH_OPT;
+	if (is_arp(pi))
+		return arp_check(frame + pi->l3_off);
+	type = nd_type(frame, pi);
+	if (type != ND_NS && type != ND_NA)
+		return PKT_NEIGH_CODE;
+	return nd_check(frame, pi, type);
+}
+
+static const char *const neigh_err_names[PKT_NEIGH_ERR_MAX] = {
+	[PKT_NEIGH_OK] = "ok",
+	[PKT_NEIGH_HLIM] = "hlim",
+	[PKT_NEIGH_CODE] = "code",
+	[PKT_NEIGH_CSUM] = "csum",
+	[PKT_NEIGH_TARGET] = "target",
+	[PKT_NEIGH_OPT] = "opt",
+	[PKT_NEIGH_SRC] = "src",
+	[PKT_NEIGH_DAD] = "dad",
+	[PKT_NEIGH_DST] = "dst",
+	[PKT_NEIGH_SOLICITED] = "solicited",
+	[PKT_NEIGH_HW] = "hw",
+};
+
+const char *
+pkt_neigh_err_name(enum pkt_neigh_err e)
+{
+	if ((unsigned int)e >= PKT_NEIGH_ERR_MAX || neigh_err_names[e] == NULL)
+		return "unknown";
+	return neigh_err_names[e];
+}
+
+int
+pkt_neigh_override(const uint8_t *frame, const struct pkt_info *pi)
+{
+	if (nd_type(frame, pi) == ND_NA)
+		return (frame[pi->l4_off + 4] & 0x20) != 0;
+	return 1;
+}

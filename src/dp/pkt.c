@@ -20,6 +20,7 @@
  *
  * docs/PACKETS.md describes what is accepted and why.
  */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -96,11 +97,14 @@ struct ip6_frag {
  * value that announced it, never past `end`.  Stops at the first other
  * header, or right after a fragment header of non-zero offset (what
  * follows is data).  Returns 0 with *pos and *nh at the upper layer, or
- * -1 when a header runs past `end` or the chain exceeds IP6_MAX_EXT.
+ * -1 when a header runs past `end` or the chain exceeds IP6_MAX_EXT, or,
+ * for a packet received (`received`; not a quote), when a routing header
+ * has segments left: the address it came to is then not its destination,
+ * and halb does not route (RFC 8200 4.4, RFC 5095).
  */
 static int
 ip6_skip_ext(const uint8_t *frame, uint32_t *pos, uint32_t end, uint8_t *nh,
-	     struct ip6_frag *fr)
+	     struct ip6_frag *fr, bool received)
 {
 	unsigned int n;
 
@@ -129,6 +133,8 @@ ip6_skip_ext(const uint8_t *frame, uint32_t *pos, uint32_t end, uint8_t *nh,
 		}
 		hl = (h[1] + 1u) * 8;
 		if (hl > end - *pos)
+			return -1;
+		if (*nh == PROTO_ROUTING && received && h[3] != 0)
 			return -1;
 		*nh = h[0];
 		*pos += hl;
@@ -172,7 +178,7 @@ parse_quote(const uint8_t *frame, uint32_t qoff, uint32_t qlen,
 		if (is_v4_mapped(q + 8) || is_v4_mapped(q + 24))
 			return PKT_ERR_IP_ADDR;
 		proto = q[6];
-		if (ip6_skip_ext(frame, &pos, qoff + qlen, &proto, &fr) != 0 ||
+		if (ip6_skip_ext(frame, &pos, qoff + qlen, &proto, &fr, false) != 0 ||
 		    fr.offset != 0 || qoff + qlen - pos < 8)
 			return PKT_ERR_ICMP;
 		memcpy(pi->key.src, q + 24, 16);
@@ -360,7 +366,7 @@ parse_ip6(const uint8_t *frame, uint32_t len, uint32_t off, struct pkt_info *pi)
 	memcpy(pi->key.dst, ip + 24, 16);
 	nh = ip[6];
 	pos = off + IP6_HLEN;
-	if (ip6_skip_ext(frame, &pos, off + tot, &nh, &fr) != 0)
+	if (ip6_skip_ext(frame, &pos, off + tot, &nh, &fr, true) != 0)
 		return PKT_ERR_IP_EXT;
 	if (fr.seen) {
 		if (fr.offset != 0)

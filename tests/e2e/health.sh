@@ -37,13 +37,24 @@
 #      again later; a fresh one sent twice), a stale one and garbage, sent
 #      from the client network to 198.18.0.3:7300: refused and counted by
 #      reason, nothing changes;
+#   7. the operator's decisions (halbctl, docs/HEALTH.md "Operator
+#      decisions"): `halbctl drain web-dsr b3` under a keep-alive
+#      connection to b3: it works to its end, new connections avoid b3,
+#      b3 is draining from source operator in halbctl health and services
+#      and in web-dsr only; kill -9 and restart halb-healthd, then the
+#      classifier: b3 stays draining from the operator throughout (never
+#      up in between, in healthd's log); `enable` gives b3 back to its
+#      agent and it gets new connections; `disable` makes it down from
+#      the operator, new connections avoid it; `weight` sets web-dsr's b3
+#      weight and `weight ... config` undoes it; a backend that does not
+#      exist is refused with exit status 1;
 #   and at the end: the classifier never died, no sanitizer report in any
 #   log.
 # Prints PASS/FAIL per check and "health: N passed, M failed"; exits
 # non-zero on any failure.  Every exit path stops the processes it started
 # (by PID), removes the rig, the DPDK files of its prefix and its
 # temporary directory (sockets, logs, fake /proc trees included);
-# HEALTH_KEEP_LOGS=1 keeps the logs of a failed run.  Takes about 35 s.
+# HEALTH_KEEP_LOGS=1 keeps the logs of a failed run.  Takes about 55 s.
 set -uo pipefail
 
 # shellcheck source=tests/e2e/lib.sh
@@ -107,7 +118,7 @@ trap 'echo "health: terminated" >&2; exit 143' TERM
 
 show_logs() {
 	local f
-	for f in classifier healthd healthd2 agent-b1 agent-b2; do
+	for f in classifier classifier2 healthd healthd2 healthd3 agent-b1 agent-b2; do
 		[ -s "$WORK/$f.log" ] || continue
 		echo "    --- last 12 lines of the $f log:"
 		tail -n 12 "$WORK/$f.log" | sed 's/^/    | /'
@@ -256,14 +267,15 @@ echo "health: rig $P, DPDK file prefix $FP, binaries from $HALB_BUILD, work dir 
 # backend weight times 100 (1 -> 100, 2 -> 200).
 sed -E -e 's/^([[:space:]]*file_prefix[[:space:]]*=[[:space:]]*)"[^"]*"/\1"'"$FP"'"/' \
 	-e 's/^([[:space:]]*weight_policy[[:space:]]*=[[:space:]]*)"[^"]*"/\1"least-load"/' \
-	-e 's/^([[:space:]]*handler_timeout_ms[[:space:]]*=[[:space:]]*)[0-9]+;/\1'"$HANDLER_TIMEOUT_MS"'; socket = "'"${WORK//\//\\/}"'\/cls.health"; status_socket = "'"${WORK//\//\\/}"'\/healthd.sock";/' \
+	-e 's/^([[:space:]]*handler_timeout_ms[[:space:]]*=[[:space:]]*)[0-9]+;/\1'"$HANDLER_TIMEOUT_MS"'; socket = "'"${WORK//\//\\/}"'\/cls.health"; status_socket = "'"${WORK//\//\\/}"'\/healthd.sock"; state_file = "'"${WORK//\//\\/}"'\/lib\/operator";/' \
 	-e 's/([[:space:]])weight = ([0-9]+);/\1weight = \200;/g' \
 	"$CONF_SRC" >"$CONF"
 chmod 600 "$CONF"  # it holds keys (docs/CONFIG.md, "Keys")
 [ "$(halb_conf_file_prefix "$CONF")" = "$FP" ] || fatal "could not set file_prefix in a copy of $CONF_SRC"
 if ! grep -q 'weight_policy = "least-load"' "$CONF" || ! grep -q "status_socket = \"$WORK/healthd.sock\"" "$CONF" ||
+	! grep -q "state_file = \"$WORK/lib/operator\"" "$CONF" ||
 	! grep -q 'weight = 200;' "$CONF"; then
-	fatal "could not set weight_policy, the sockets and the weights in a copy of $CONF_SRC"
+	fatal "could not set weight_policy, the sockets, the state file and the weights in a copy of $CONF_SRC"
 fi
 # The handler's address, name and key and the hosts' keys (HALB_HEALTH_*,
 # HALB_HOST_KEY), and an agent's file per backend host.
@@ -338,6 +350,13 @@ if poll_ms 5000 services_is --state up --source agent --count "$NB"; then
 	pass "halbctl services: all $NB backends state=up source=agent"
 else
 	fatal "halbctl services: not every backend is state=up source=agent: $(mismatch)"
+fi
+# Every part's heartbeat file (halb/hb.h), healthd's included.
+parts_up() { ctl status 2>/dev/null | awk '$1 ~ /^(forwarder|classifier|healthd)$/ && $2 == "up" { n++ } END { exit n != 3 }'; }
+if halb_wait_until 5 parts_up; then
+	pass "halbctl status: forwarder, classifier and healthd up by their heartbeats"
+else
+	fail "halbctl status parts: $(ctl status 2>&1 | head -4 | tr '\n' ' ')"
 fi
 ctl health >"$WORK/health-1.txt" 2>&1
 
@@ -628,6 +647,142 @@ elif [ -s "$WORK/c6-changes.txt" ] && ! grep -q -E 'sent by hl_send\.py|Connecti
 	pass "nothing changed by them: the only changes meanwhile came from the agents' own checks: $(sed 's/.*hd_refresh: //' "$WORK/c6-changes.txt" | sort -u | head -n 3 | tr '\n' ';')"
 else
 	fail "the hostile reports changed something: $(diff "$WORK/digest-before" "$WORK/digest-after" | tr '\n' ' ') $(sed 's/.*hd_refresh: //' "$WORK/c6-changes.txt" | head -n 6 | tr '\n' ';') $(mismatch)"
+fi
+
+# --- 7. the operator's decisions ----------------------------------------------
+B3=198.18.0.13:80
+NSVC=$(ctl services 2>/dev/null | grep -c ' port=' )
+hold_start c7 b3 || fatal "check 7: no keep-alive connection to b3: $(cat "$WORK/hold-c7.out")"
+H7=$HOLD_PID
+echo "health: check 7: held $(grep '^connected' "$WORK/hold-c7.out")"
+if out=$(ctl drain web-dsr "$B3" 2>&1); then
+	pass "halbctl drain web-dsr $B3: $out"
+else
+	fail "halbctl drain web-dsr $B3 failed: $out"
+fi
+# up_from_agent SKIP_SERVICE SKIP_HOST: how many backends halbctl health
+# lists up from their agents, but for SKIP_HOST's in SKIP_SERVICE.
+up_from_agent() {
+	ctl health json 2>/dev/null | hstate digest |
+		awk -v s="$1" -v h="$2" '!($1 == s && $2 ~ h) && $3 == "up" && $4 == "agent"' | wc -l
+}
+if poll_ms 3000 services_is --service web-dsr --host b3 --state draining --source operator --count 1 &&
+	[ "$(up_from_agent web-dsr '[.:]13]?:')" = $((NB - 1)) ]; then
+	pass "b3 draining from the operator in web-dsr in halbctl services after ${POLL_MS} ms; every other backend (b3 in the 5 other services too) up from its agent"
+else
+	fail "b3 not draining from the operator in web-dsr alone within 3 s: $(mismatch)"
+fi
+if health_is --service web-dsr --host b3 --state draining --source operator --count 1 &&
+	ctl health 2>/dev/null | grep -q "^web-dsr .*13:80 .*operator: drain"; then
+	pass "halbctl health: $(ctl health 2>/dev/null | awk '$1 == "web-dsr" && $2 ~ /\.13:/' | sed 's/  */ /g')"
+else
+	fail "halbctl health does not show b3 drained by the operator: $(mismatch)"
+fi
+client --url "$DSR_URL" --count "$NEW_N" --parallel "$PARALLEL" --timeout 3 --max-failures 8 --log "$WORK/c7-new.log" >"$WORK/c7-new.json" 2>&1
+n3=$(by_backend "$WORK/c7-new.json" b3)
+if summary_ok "$WORK/c7-new.json" && [ "$n3" = 0 ]; then
+	pass "$NEW_N new connections with b3 drained by the operator: none on b3, none failed: $(summary "$WORK/c7-new.json")"
+else
+	fail "$NEW_N new connections with b3 drained by the operator: $(summary "$WORK/c7-new.json")"
+fi
+if [ -s "$WORK/lib/operator" ] && grep -q "^web-dsr $B3 drain -$" "$WORK/lib/operator"; then
+	pass "the decision is kept in health.state_file: $(grep -v '^#' "$WORK/lib/operator" | tr '\n' ';')"
+else
+	fail "the decision is not in $WORK/lib/operator: $(cat "$WORK/lib/operator" 2>&1 | tr '\n' ';')"
+fi
+# Restarts: halb-healthd (kill -9), then the classifier (kill -9).
+halb_stop "$HD_PID" KILL 5
+start_healthd healthd3
+if halb_wait_until 10 halb_healthd_up "$P" "$CONF" &&
+	poll_ms 3000 health_is --service web-dsr --host b3 --state draining --source operator --count 1; then
+	pass "restarted halb-healthd: b3 still draining from the operator in halbctl health (${POLL_MS} ms after it answered)"
+else
+	fail "restarted halb-healthd does not keep b3 drained: $(mismatch)"
+fi
+agents_back() { [ "$(up_from_agent web-dsr '[.:]13]?:')" = $((NB - 1)) ]; }
+halb_wait_until 5 agents_back ||
+	fail "restarted halb-healthd: the other backends not up from their agents within 5 s: $(mismatch)"
+if grep -q 'service web-dsr backend 198.18.0.13:80: drain kept from before' "$WORK/healthd3.log" &&
+	! grep -q -E 'service web-dsr backend 198\.18\.0\.13:80: .* -> up' "$WORK/healthd3.log"; then
+	pass "halb-healthd started from the kept decision, never up in between: $(grep -m1 'kept from before' "$WORK/healthd3.log" | sed 's/.*operator: //')"
+else
+	fail "halb-healthd's log: $(grep '198.18.0.13:80' "$WORK/healthd3.log" | head -n 4 | tr '\n' ';')"
+fi
+if services_is --service web-dsr --host b3 --state draining --source operator --count 1; then
+	pass "the classifier kept b3 drained across the healthd restart"
+else
+	fail "the classifier's b3 across the healthd restart: $(mismatch)"
+fi
+halb_stop "$CLS_PID" KILL 5
+halb_spawn "$WORK/classifier2.log" ip netns exec "$P-lb" "$HALB_BUILD/classifier/halb-classifier" -c "$CONF"
+CLS_PID=$HALB_LAST_PID
+if halb_wait_until 30 grep -q 'health: listening on' "$WORK/classifier2.log" && halb_alive "$CLS_PID" &&
+	services_is --service web-dsr --host b3 --state draining --source operator --count 1; then
+	pass "restarted classifier: b3 still draining from the operator"
+else
+	fail "restarted classifier: $(mismatch) $(tail -n 3 "$WORK/classifier2.log" | tr '\n' ';')"
+fi
+client --url "$DSR_URL" --count "$NEW_N" --parallel "$PARALLEL" --timeout 3 --max-failures 8 >"$WORK/c7-after.json" 2>&1
+n3=$(by_backend "$WORK/c7-after.json" b3)
+if summary_ok "$WORK/c7-after.json" && [ "$n3" = 0 ]; then
+	pass "after both restarts, $NEW_N new connections: none on b3, none failed: $(summary "$WORK/c7-after.json")"
+else
+	fail "after both restarts, $NEW_N new connections: $(summary "$WORK/c7-after.json")"
+fi
+if halb_alive "$H7" && hold_end c7 "$H7" && ! grep -q '"b[12]"' <(summary "$WORK/hold-c7.out"); then
+	pass "the keep-alive connection to b3 kept working to its end through the drain and both restarts: $(summary "$WORK/hold-c7.out")"
+else
+	hold_end c7 "$H7"
+	fail "the keep-alive connection to b3 broke: $(summary "$WORK/hold-c7.out")"
+fi
+if out=$(ctl enable web-dsr "$B3" 2>&1) &&
+	poll_ms 3000 services_is --service web-dsr --host b3 --state up --source agent --count 1; then
+	pass "halbctl enable: b3 up from its agent again after ${POLL_MS} ms ($out)"
+else
+	fail "halbctl enable: b3 not up from its agent within 3 s: $out $(mismatch)"
+fi
+client --url "$DSR_URL" --count "$NEW_N" --parallel "$PARALLEL" --timeout 3 --max-failures 8 >"$WORK/c7-back.json" 2>&1
+n3=$(by_backend "$WORK/c7-back.json" b3)
+if summary_ok "$WORK/c7-back.json" && [ "$n3" -ge $((NEW_N / 4)) ]; then
+	pass "b3 gets new connections again: $n3 of $NEW_N (weight 200 of 400): $(summary "$WORK/c7-back.json")"
+else
+	fail "b3 enabled: $n3 of $NEW_N new connections (want at least $((NEW_N / 4))): $(summary "$WORK/c7-back.json")"
+fi
+if out=$(ctl disable web-dsr "$B3" 2>&1) &&
+	poll_ms 3000 services_is --service web-dsr --host b3 --state down --source operator --count 1; then
+	pass "halbctl disable: b3 down from the operator after ${POLL_MS} ms ($out)"
+else
+	fail "halbctl disable: b3 not down from the operator within 3 s: $out $(mismatch)"
+fi
+client --url "$DSR_URL" --count "$NEW_N" --parallel "$PARALLEL" --timeout 3 --max-failures 8 >"$WORK/c7-dis.json" 2>&1
+n3=$(by_backend "$WORK/c7-dis.json" b3)
+if summary_ok "$WORK/c7-dis.json" && [ "$n3" = 0 ]; then
+	pass "$NEW_N new connections with b3 disabled: none on b3, none failed"
+else
+	fail "$NEW_N new connections with b3 disabled: $(summary "$WORK/c7-dis.json")"
+fi
+ctl enable web-dsr "$B3" >/dev/null 2>&1
+if out=$(ctl weight web-dsr "$B3" 50 2>&1) &&
+	poll_ms 3000 services_is --service web-dsr --host b3 --state up --source agent --weight 50 --count 1 &&
+	ctl health 2>/dev/null | grep -q "^web-dsr .*13:80 .*operator: weight 50"; then
+	pass "halbctl weight web-dsr $B3 50: weight 50 in halbctl services after ${POLL_MS} ms ($out)"
+else
+	fail "halbctl weight web-dsr $B3 50: $out $(mismatch)"
+fi
+if out=$(ctl weight web-dsr "$B3" config 2>&1) &&
+	poll_ms 3000 services_is --service web-dsr --host b3 --weight 200 --count 1; then
+	pass "halbctl weight ... config: the configured weight (200) again ($out)"
+else
+	fail "halbctl weight ... config: $out $(mismatch)"
+fi
+out=$(ctl drain web-dsr 198.18.0.99:80 2>&1)
+rc=$?
+if [ "$rc" = 1 ] && [[ $out == *"service web-dsr has no backend 198.18.0.99:80"* ]] &&
+	[ "$(grep -vc '^#' "$WORK/lib/operator")" = 0 ] &&
+	services_is --state up --source agent --count "$NSVC"; then
+	pass "a backend that does not exist is refused (status $rc: $out); no decision left, every backend up from its agent"
+else
+	fail "refusal: status $rc, \"$out\"; state file: $(grep -v '^#' "$WORK/lib/operator" | tr '\n' ';') $(mismatch)"
 fi
 
 # --- the end ----------------------------------------------------------------

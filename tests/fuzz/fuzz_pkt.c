@@ -268,6 +268,29 @@ fuzz_vxlan(const uint8_t *data, size_t size, uint32_t salt, int v6)
 	}
 }
 
+/* An echo reply, in a buffer of exactly the frame's size: the same
+ * length, and it parses as something that is no echo request. */
+static void
+fuzz_echo(const uint8_t *data, size_t size, const struct pkt_info *pi)
+{
+	struct pkt_info pi2;
+	uint8_t *exact;
+	uint32_t n;
+
+	if (!pkt_icmp_is_echo(data, pi))
+		return;
+	exact = malloc(size);
+	CHECK(exact != NULL);
+	memcpy(exact, data, size);
+	n = pkt_icmp_echo_reply(exact, (uint32_t)size, pi, mac_a);
+	CHECK(n == 0 || n == size);
+	if (n != 0) {
+		CHECK(pkt_parse(exact, n, &pi2) == PKT_OK);
+		CHECK(pi2.kind == PKT_KIND_OTHER && !pkt_icmp_is_echo(exact, &pi2));
+	}
+	free(exact);
+}
+
 /* Replies in a buffer of exactly the frame's size (ASan) and a roomy one. */
 static void
 fuzz_neigh(const uint8_t *data, size_t size, const struct pkt_info *pi)
@@ -279,6 +302,12 @@ fuzz_neigh(const uint8_t *data, size_t size, const struct pkt_info *pi)
 	uint32_t n;
 	int rc;
 
+	if (pi->kind == PKT_KIND_ARP || pi->kind == PKT_KIND_ND) {
+		enum pkt_neigh_err e = pkt_neigh_check(data, (uint32_t)size, pi);
+
+		CHECK((unsigned int)e < PKT_NEIGH_ERR_MAX);
+		CHECK(pkt_neigh_override(data, pi) <= 1);
+	}
 	rc = pkt_neigh_binding(data, (uint32_t)size, pi, &ip, mac);
 	if (pi->kind == PKT_KIND_ARP || pi->kind == PKT_KIND_ND)
 		CHECK(rc == 0 || rc == -ENOENT);
@@ -439,5 +468,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_vxlan(data, size, salt, 1);
 	fuzz_neigh(data, size, &pi);
 	fuzz_too_big(data, size, &pi, salt);
+	fuzz_echo(data, size, &pi);
 	return 0;
 }

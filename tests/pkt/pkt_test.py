@@ -46,6 +46,7 @@ BE6 = ["fd00:68::11", "fd00:68::12", "fd00:68::13"]
 BE_MAC = ["02:68:00:00:01:0b", "02:68:00:00:01:0c", "02:68:00:00:01:0d"]
 TUN_MAC = ["02:68:00:00:02:0b", "02:68:00:00:02:0c", "02:68:00:00:02:0d"]
 DYN_IP, DYN_MAC = "198.18.0.20", "02:68:00:00:01:14"
+DYN6_IP, DYN6_MAC = "fd00:68::20", "02:68:00:00:01:20"
 
 # name -> (vip, port, proto, mode, [(backend ip, configured port, weight)])
 SVC = {
@@ -60,6 +61,7 @@ SVC = {
     "dyn4": ("198.18.2.105", 80, 6, "dsr", [(DYN_IP, 80, 1)]),
     "wlc4": ("198.18.2.106", 80, 6, "dsr", [(b, 80, 1) for b in BE4]),
     "wrru4": ("198.18.2.107", 53, 17, "dsr", [(b, 53, 1) for b in BE4]),
+    "dyn6": ("fd00:68:2::105", 80, 6, "dsr", [(DYN6_IP, 80, 1)]),
 }
 VNI = {"tun4": 42, "tun6": 4242}
 
@@ -464,6 +466,8 @@ def backend_of(f, svc):
     ips = [b for b, _, _ in SVC[svc][4]]
     if ips == [DYN_IP]:
         return 0 if mac == DYN_MAC else None
+    if ips == [DYN6_IP]:
+        return 0 if mac == DYN6_MAC else None
     return BE_MAC.index(mac) if mac in BE_MAC else None
 
 
@@ -1587,6 +1591,391 @@ def test_mapped_addresses(tap):
                 f"{nframes(got)}, ip_addr +{d}, hits +{delta(before, after, 'hits')}")
 
 
+# ---- 11. ARP and ND that must be ignored, the neighbour cache, and what
+# the appliance must not forward (issue 9) --------------------------------
+
+BOGUS_MAC = "02:66:66:66:66:66"
+
+
+def snm_of(target):
+    """The solicited-node group of target and its Ethernet address."""
+    t = socket.inet_pton(socket.AF_INET6, target)
+    return ("ff02::1:ff" + t[13:14].hex() + ":" + t[14:16].hex(),
+            "33:33:ff:" + ":".join("%02x" % x for x in t[13:16]))
+
+
+def na_frame(target, lladdr, src=None, dst=APP_IP6, edst=None, hlim=255, S=1, O=1,
+             code=0, cksum=None, opt_len=None):
+    na = ICMPv6ND_NA(R=0, S=S, O=O, tgt=target, code=code)
+    if cksum is not None:
+        na.cksum = cksum
+    opt = ICMPv6NDOptDstLLAddr(lladdr=lladdr)
+    if opt_len is not None:
+        opt.len = opt_len
+    return (Ether(dst=edst or APP, src=lladdr) /
+            IPv6(src=src or target, dst=dst, hlim=hlim) / na / opt)
+
+
+def ns_frame(target, src, smac, dst=None, edst=None, hlim=255, code=0, slla=True):
+    group, gmac = snm_of(target)
+    p = (Ether(dst=edst or gmac, src=smac) / IPv6(src=src, dst=dst or group, hlim=hlim) /
+         ICMPv6ND_NS(tgt=target, code=code))
+    if slla:
+        p = p / ICMPv6NDOptSrcLLAddr(lladdr=smac)
+    return p
+
+
+def arp_frame(op, sha, spa, tpa, edst=BCAST, esrc=None):
+    return (Ether(dst=edst, src=esrc or (sha if not int(sha[:2], 16) & 1 else GW_MAC)) /
+            ARP(op=op, hwsrc=sha, psrc=spa, hwdst="00:00:00:00:00:00" if op == 1 else APP,
+                pdst=tpa))
+
+
+NEIGH_SPORT = [49000]
+
+
+def dyn_mac_is(tap, svc, mac):
+    """A new SYN to svc (dyn4, dyn6) goes out to mac; returns (ok, reason)."""
+    NEIGH_SPORT[0] += 1
+    client = "fd00:68:1::120" if svc == "dyn6" else "198.18.1.120"
+    syn = tcp_frame(client, NEIGH_SPORT[0], SVC[svc][0], 80, "S")
+    got = tap.exchange([syn], 1)
+    return one(got) == dsr_expect(syn, mac), nframes(got)
+
+
+def resolve_dyn(tap):
+    """Resolves dyn4's and dyn6's backends with a valid reply each."""
+    tap.exchange([arp_frame(2, DYN_MAC, DYN_IP, APP_IP4, edst=APP)], 0)
+    tap.exchange([na_frame(DYN6_IP, DYN6_MAC)], 0)
+    ok4, why4 = dyn_mac_is(tap, "dyn4", DYN_MAC)
+    ok6, why6 = dyn_mac_is(tap, "dyn6", DYN6_MAC)
+    R.check("neigh: valid ARP reply and NA resolve the dynamic backends",
+            ok4 and ok6, f"dyn4: {why4}; dyn6: {why6}")
+
+
+def neigh_ignored_cases():
+    """(what, frame, counter): ARP and ND that must change nothing and get
+    no answer (RFC 826/5227, RFC 4861 7.1.1/7.1.2, RFC 1812 3.3.2)."""
+    n6 = [("NA naming a dynamic backend, hop limit 64 (routed, from anywhere)",
+           na_frame(DYN6_IP, BOGUS_MAC, src="fd00:99::1", dst=SVC["dsr6"][0], hlim=64),
+           "neigh_invalid.hlim"),
+          ("NA naming a dynamic backend, hop limit 254",
+           na_frame(DYN6_IP, BOGUS_MAC, hlim=254), "neigh_invalid.hlim"),
+          ("NA naming a dynamic backend, ICMP code 1",
+           na_frame(DYN6_IP, BOGUS_MAC, code=1), "neigh_invalid.code"),
+          ("NA naming a dynamic backend, bad checksum",
+           na_frame(DYN6_IP, BOGUS_MAC, cksum=0x1234), "neigh_invalid.csum"),
+          ("NA naming a dynamic backend, option of length 0",
+           na_frame(DYN6_IP, BOGUS_MAC, opt_len=0), "neigh_invalid.opt"),
+          ("NA to all nodes with S set",
+           na_frame(DYN6_IP, BOGUS_MAC, dst="ff02::1", edst="33:33:00:00:00:01"),
+           "neigh_invalid.solicited"),
+          ("NA from ::", na_frame(DYN6_IP, BOGUS_MAC, src="::"), "neigh_invalid.src"),
+          ("NA for a multicast target", na_frame("ff02::1", BOGUS_MAC, src=DYN6_IP),
+           "neigh_invalid.target"),
+          ("NA without override (O clear) for a known address",
+           na_frame(DYN6_IP, BOGUS_MAC, S=0, O=0), "neigh_kept"),
+          ("NS for our address, hop limit 64",
+           ns_frame(APP_IP6, "fd00:68::78", "02:68:00:00:00:78", hlim=64), "neigh_invalid.hlim"),
+          ("NS for our address, ICMP code 1",
+           ns_frame(APP_IP6, "fd00:68::78", "02:68:00:00:00:78", code=1), "neigh_invalid.code"),
+          ("NS from a dynamic backend's address with a forged link-layer option, "
+           "hop limit 64", ns_frame(APP_IP6, DYN6_IP, BOGUS_MAC, hlim=64), "neigh_invalid.hlim"),
+          ("NS from a multicast source",
+           ns_frame(APP_IP6, "ff02::1", "02:68:00:00:00:78"), "neigh_invalid.src"),
+          ("DAD NS (from ::) with a source link-layer option",
+           ns_frame(APP_IP6, "::", "02:68:00:00:00:78"), "neigh_invalid.dad"),
+          ("NS for our address sent to another unicast address",
+           ns_frame(APP_IP6, "fd00:68::78", "02:68:00:00:00:78", dst="fd00:68::99",
+                    edst=APP), "neigh_invalid.dst")]
+    n4 = [("ARP reply naming a dynamic backend with a broadcast sender MAC",
+           arp_frame(2, BCAST, DYN_IP, APP_IP4, edst=APP), "neigh_invalid.hw"),
+          ("ARP reply naming a dynamic backend with a multicast sender MAC",
+           arp_frame(2, "01:00:5e:00:00:01", DYN_IP, APP_IP4, edst=APP), "neigh_invalid.hw"),
+          ("ARP request from a multicast sender address",
+           arp_frame(1, BOGUS_MAC, "224.0.0.1", APP_IP4), "neigh_invalid.src"),
+          ("ARP request from 255.255.255.255",
+           arp_frame(1, BOGUS_MAC, "255.255.255.255", APP_IP4), "neigh_invalid.src"),
+          ("ARP reply from 0.0.0.0", arp_frame(2, BOGUS_MAC, "0.0.0.0", APP_IP4, edst=APP),
+           "neigh_invalid.src"),
+          ("gratuitous ARP claiming a VIP (a DSR backend answering for it)",
+           arp_frame(1, BOGUS_MAC, SVC["dsr4"][0], SVC["dsr4"][0]), "neigh_conflict"),
+          ("ARP request from our own address",
+           arp_frame(1, BOGUS_MAC, APP_IP4, SVC["dsr4"][0]), "neigh_conflict")]
+    return n6 + n4
+
+
+def test_neigh_ignored(tap):
+    resolve_dyn(tap)
+    for name, frame, counter in neigh_ignored_cases():
+        before = stats()
+        got = tap.exchange([frame], 0)
+        after = wait_stat(before, counter, 1, timeout=1.0)
+        d = delta(before, after, counter)
+        ok4, why4 = dyn_mac_is(tap, "dyn4", DYN_MAC)
+        ok6, why6 = dyn_mac_is(tap, "dyn6", DYN6_MAC)
+        R.check(f"neigh: {name}: no answer, {counter} +1, bindings unchanged",
+                got == [] and d == 1 and ok4 and ok6,
+                f"{nframes(got)}, {counter} +{d}; dyn4: {why4}; dyn6: {why6}")
+
+    # A MAC just confirmed is not replaced at once (lock time, 1 s).
+    before = stats()
+    tap.exchange([arp_frame(2, DYN_MAC, DYN_IP, APP_IP4, edst=APP),
+                  arp_frame(2, BOGUS_MAC, DYN_IP, APP_IP4, edst=APP)], 0)
+    after = wait_stat(before, "neigh_locked", 1, timeout=1.0)
+    ok4, why4 = dyn_mac_is(tap, "dyn4", DYN_MAC)
+    R.check("neigh: an ARP reply replacing a MAC confirmed less than 1 s ago is refused "
+            "(neigh_locked)", delta(before, after, "neigh_locked") == 1 and ok4,
+            f"neigh_locked +{delta(before, after, 'neigh_locked')}; dyn4: {why4}")
+
+    # An RFC 5227 probe for our address is answered (the prober learns
+    # it is taken), as Linux does: to the prober, target 0.0.0.0.
+    mac = "02:68:00:00:00:7a"
+    got = tap.exchange([arp_frame(1, mac, "0.0.0.0", APP_IP4)], 1)
+    want = (Ether(dst=mac, src=APP) /
+            ARP(op=2, hwsrc=APP, psrc=APP_IP4, hwdst=mac, pdst="0.0.0.0") /
+            Raw(b"\0" * 18))
+    frame_check("neigh: an ARP probe (from 0.0.0.0) for our address is answered",
+                one(got), bytes(want))
+
+    # A solicitation from off the prefix (hop limit 255: on the link) is
+    # answered, but teaches nothing.
+    before = stats()
+    smac, src = "02:68:00:00:00:7b", "fd00:99::7b"
+    got = tap.exchange([ns_frame(APP_IP6, src, smac)], 1)
+    after = stats()
+    want = (Ether(dst=smac, src=APP) / IPv6(src=APP_IP6, dst=src, hlim=255) /
+            ICMPv6ND_NA(R=0, S=1, O=1, tgt=APP_IP6) / ICMPv6NDOptDstLLAddr(lladdr=APP))
+    frame_check("neigh: an NS from off the prefix is answered", one(got), bytes(want))
+    R.check("neigh: ... and counted as neigh_offlink",
+            delta(before, after, "neigh_offlink") == 1,
+            f"neigh_offlink +{delta(before, after, 'neigh_offlink')}")
+
+
+def requests_for(frames, addrs):
+    """The appliance's ARP requests and solicitations among frames, for any
+    of addrs (a set of address strings)."""
+    out = []
+    for f in frames:
+        if len(f) < 14 or f[6:12] != APP_B:
+            continue
+        if f[12:14] == b"\x08\x06" and f[20:22] == b"\x00\x01":
+            if socket.inet_ntoa(f[38:42]) in addrs:
+                out.append(f)
+        elif f[12:14] == b"\x86\xdd" and len(f) >= 78 and f[54] == 135:
+            if socket.inet_ntop(socket.AF_INET6, f[62:78]) in addrs:
+                out.append(f)
+    return out
+
+
+def test_neigh_flood(tap):
+    """Requests from thousands of spoofed senders create no state and no
+    requests; what traffic needs is resolved, asked for a bounded number of
+    times, and freed."""
+    before = stats()
+    spoofed = set()
+    frames = []
+    for i in range(1500):
+        a = f"10.{i >> 8 & 255}.{i & 255}.{1 + i % 200}"
+        spoofed.add(a)
+        mac = "02:77:00:%02x:%02x:%02x" % (i >> 16 & 255, i >> 8 & 255, i & 255)
+        frames.append(arp_frame(1, mac, a, APP_IP4))
+    for i in range(100, 250):
+        a = f"198.18.0.{i}"
+        spoofed.add(a)
+        frames.append(arp_frame(1, "02:78:00:00:00:%02x" % i, a, APP_IP4))
+    for i in range(400):
+        a = f"fd00:68::1:{i:x}"
+        spoofed.add(a)
+        frames.append(ns_frame(APP_IP6, a, "02:79:00:00:%02x:%02x" % (i >> 8, i & 255)))
+    m = tap.mark()
+    for k in range(0, len(frames), 200):
+        tap.send(frames[k:k + 200])
+        tap.wait_raw(m, lambda fs: len(fs) >= k, 5.0)
+    tap.barrier()
+    after = stats()
+    R.check("neigh flood: every request is answered",
+            delta(before, after, "arp_out") + delta(before, after, "nd_out") >= len(frames),
+            f"arp_out +{delta(before, after, 'arp_out')}, nd_out +{delta(before, after, 'nd_out')} "
+            f"for {len(frames)} requests")
+    R.check("neigh flood: no neighbour entry is created (neigh_dynamic unchanged)",
+            after["neigh_dynamic"] == before["neigh_dynamic"] and
+            delta(before, after, "neigh_full") == 0,
+            f"neigh_dynamic {before['neigh_dynamic']} -> {after['neigh_dynamic']}, "
+            f"neigh_full +{delta(before, after, 'neigh_full')}")
+    R.check("neigh flood: off-prefix senders counted (neigh_offlink), on-prefix ones "
+            "unknown (neigh_unknown)",
+            delta(before, after, "neigh_offlink") >= 1500 and
+            delta(before, after, "neigh_unknown") >= 550,
+            f"neigh_offlink +{delta(before, after, 'neigh_offlink')}, "
+            f"neigh_unknown +{delta(before, after, 'neigh_unknown')}")
+    # The appliance asks for no spoofed sender: watch for 1.5 s (the
+    # request round runs every 100 ms, retries every second).
+    tap.wait_raw(m, lambda fs: False, 1.5)
+    with tap.cv:
+        asked = requests_for(tap.frames[m:], spoofed)
+    R.check("neigh flood: no ARP request or solicitation for any spoofed sender",
+            not asked, f"{len(asked)} requests, e.g. " +
+            "; ".join(Ether(f).summary() for f in asked[:3]))
+
+    # What traffic needs: a NAT reply to an on-link client.
+    svc, client, cmac, sport = "nat4", "198.18.0.50", "02:68:00:00:00:50", 49500
+    vip = SVC[svc][0]
+    syn = tcp_frame(client, sport, vip, 80, "S", smac=cmac)
+    got = tap.exchange([syn], 1)
+    b = backend_of(one(got), svc)
+    if not R.check("neigh: an on-link client's SYN to nat4 goes to a backend",
+                   b is not None, nframes(got)):
+        return
+    be_ip = SVC[svc][4][b][0]
+    rep = tcp_frame(be_ip, 8080, client, sport, "SA", smac=BE_MAC[b])
+    before = stats()
+    m = tap.mark()
+    got = tap.exchange([rep], 0)
+    fr, asked = tap.wait_raw(m, lambda fs: requests_for(fs, {client}), 2.0)
+    after = stats()
+    R.check("neigh: the first NAT reply to an unresolved on-link client is held back "
+            "(no_neigh) and the client is asked for",
+            got == [] and asked and delta(before, after, "drops.no_neigh") == 1 and
+            after["neigh_dynamic"] == before["neigh_dynamic"] + 1,
+            f"{nframes(got)}, request seen: {bool(asked)}, no_neigh "
+            f"+{delta(before, after, 'drops.no_neigh')}, neigh_dynamic "
+            f"{before['neigh_dynamic']} -> {after['neigh_dynamic']}")
+    tap.exchange([arp_frame(2, cmac, client, APP_IP4, edst=APP)], 0)
+    got = tap.exchange([rep], 1)
+    want = bytearray(nat_rev_expect(rep, vip, 80))
+    want[0:6] = bytes.fromhex(cmac.replace(":", ""))
+    frame_check("neigh: once it answers, the NAT reply goes to the client's MAC",
+                one(got), bytes(want))
+
+    # A next hop that never answers: NEIGH_TRIES (3) requests, a second
+    # apart, then the entry is freed (neigh_failed).
+    # The reply must answer an installed flow (a NAT reply is bound to
+    # one): the client's SYN first, from a MAC that will never answer.
+    client = "198.18.0.51"
+    got = tap.exchange([tcp_frame(client, sport, vip, 80, "S",
+                                  smac="02:68:00:00:00:51")], 1)
+    b = backend_of(one(got), svc)
+    if not R.check("neigh: a second on-link client's SYN to nat4 goes to a backend",
+                   b is not None, nframes(got)):
+        return
+    be_ip = SVC[svc][4][b][0]
+    rep = tcp_frame(be_ip, 8080, client, sport, "SA", smac=BE_MAC[b])
+    before = stats()
+    m = tap.mark()
+    tap.exchange([rep], 0)
+    tap.wait_raw(m, lambda fs: False, 4.5)
+    with tap.cv:
+        asked = requests_for(tap.frames[m:], {client})
+    after = wait_stat(before, "neigh_failed", 1, timeout=1.0)
+    R.check("neigh: an on-link next hop that never answers is asked for 3 times, "
+            "then freed (neigh_failed)",
+            len(asked) == 3 and delta(before, after, "neigh_failed") == 1 and
+            after["neigh_dynamic"] == before["neigh_dynamic"],
+            f"{len(asked)} requests, neigh_failed +{delta(before, after, 'neigh_failed')}, "
+            f"neigh_dynamic {before['neigh_dynamic']} -> {after['neigh_dynamic']}")
+
+
+def not_forwarded_cases():
+    """(what, frame, counter): IP to a VIP that the appliance must not
+    forward: in a link-layer broadcast or multicast frame (RFC 1122 3.3.6,
+    RFC 1812 5.3.4), or from a source no host may use (RFC 1812 5.3.7)."""
+    vip4, vip6 = SVC["dsr4"][0], SVC["dsr6"][0]
+    c4, c6 = "198.18.1.130", "fd00:68:1::130"
+    cases = []
+    for name, dmac in (("broadcast", BCAST), ("IPv4 multicast", "01:00:5e:00:00:01")):
+        cases.append((f"TCP SYN to a VIP in an Ethernet {name} frame",
+                      tcp_frame(c4, 49600, vip4, 80, "S", dmac=dmac), "drops.l2_multicast"))
+    cases.append(("UDP to a VIP in an Ethernet broadcast frame",
+                  Ether(src=GW_MAC, dst=BCAST) / IP(src=c4, dst=SVC["udp4"][0]) /
+                  UDP(sport=49601, dport=53) / Raw(b"q"), "drops.l2_multicast"))
+    cases.append(("TCP SYN to an IPv6 VIP in an Ethernet multicast frame",
+                  tcp_frame(c6, 49602, vip6, 80, "S", dmac="33:33:00:00:00:01"),
+                  "drops.l2_multicast"))
+    cases.append(("ICMP error to a VIP in an Ethernet broadcast frame",
+                  b"\xff" * 6 + bytes(icmp_err_frame("dsr4", c4, 49603))[6:],
+                  "drops.l2_multicast"))
+    for src in ("0.0.0.0", "127.0.0.1", "224.0.0.5", "255.255.255.255", "240.0.0.1",
+                "198.18.0.255", APP_IP4, SVC["nat4"][0]):
+        cases.append((f"TCP SYN to a VIP from {src}", tcp_frame(src, 49610, vip4, 80, "S"),
+                      "drops.martian"))
+    for src in ("::", "::1", "ff02::1", APP_IP6):
+        cases.append((f"TCP SYN to an IPv6 VIP from {src}",
+                      tcp_frame(src, 49611, vip6, 80, "S"), "drops.martian"))
+    from scapy.all import IPOption_LSRR, IPOption_SSRR, IPv6ExtHdrRouting
+    for name, opt in (("loose", IPOption_LSRR), ("strict", IPOption_SSRR)):
+        cases.append((f"TCP SYN to a VIP with a {name} source route",
+                      Ether(src=GW_MAC, dst=APP) /
+                      IP(src=c4, dst=vip4, options=[opt(routers=["198.18.9.9"])]) /
+                      TCP(sport=49620, dport=80, flags="S"), "drops.source_route"))
+    cases.append(("TCP SYN to an IPv6 VIP with a routing header, segments left 1",
+                  Ether(src=GW_MAC, dst=APP) / IPv6(src=c6, dst=vip6) /
+                  IPv6ExtHdrRouting(addresses=["fd00:99::9"], segleft=1) /
+                  TCP(sport=49621, dport=80, flags="S"), "malformed.ip_ext"))
+    return cases
+
+
+def test_not_forwarded(tap):
+    for name, frame, counter in not_forwarded_cases():
+        before = stats()
+        got = tap.exchange([frame], 0)
+        after = wait_stat(before, counter, 1, timeout=1.0)
+        d = delta(before, after, counter)
+        R.check(f"not forwarded: {name}: nothing comes out, {counter} +1",
+                got == [] and d == 1 and delta(before, after, "punts") == 0,
+                f"{nframes(got)}, {counter} +{d}, punts +{delta(before, after, 'punts')}")
+
+
+def test_echo(tap):
+    """Echo requests to the appliance's own port addresses are answered
+    (RFC 1812 4.3.3.6, RFC 4443 4.1), at most 100 per 100 ms per worker;
+    to a VIP they are not (the malformed test counts that as drops.other)."""
+    from scapy.all import ICMPv6EchoRequest, ICMPv6EchoReply, IPOption_RR
+    c4, c6 = "198.18.1.140", "fd00:68:1::140"
+    req = (Ether(src=GW_MAC, dst=APP) / IP(src=c4, dst=APP_IP4, ttl=60, id=321, flags=0) /
+           ICMP(type=8, id=7, seq=1) / Raw(b"ping-payload"))
+    want = (Ether(src=APP, dst=GW_MAC) / IP(src=APP_IP4, dst=c4, ttl=64, id=321, flags=0) /
+            ICMP(type=0, id=7, seq=1) / Raw(b"ping-payload"))
+    before = stats()
+    got = tap.exchange([req], 1)
+    frame_check("echo: a request to the port's IPv4 address gets the reply", one(got),
+                bytes(want))
+    req = (Ether(src=GW_MAC, dst=APP) / IPv6(src=c6, dst=APP_IP6, hlim=60) /
+           ICMPv6EchoRequest(id=8, seq=2, data=b"ping6"))
+    want = (Ether(src=APP, dst=GW_MAC) / IPv6(src=APP_IP6, dst=c6, hlim=64) /
+            ICMPv6EchoReply(id=8, seq=2, data=b"ping6"))
+    got = tap.exchange([req], 1)
+    frame_check("echo: a request to the port's IPv6 address gets the reply", one(got),
+                bytes(want))
+    after = stats()
+    R.check("echo: counted as echo_replies", delta(before, after, "echo_replies") == 2,
+            f"echo_replies +{delta(before, after, 'echo_replies')}")
+    for name, f in (
+            ("with a record-route option",
+             Ether(src=GW_MAC, dst=APP) /
+             IP(src=c4, dst=APP_IP4, options=[IPOption_RR(routers=["0.0.0.0"])]) /
+             ICMP(type=8, id=7, seq=3)),
+            ("from a martian source (broadcast)",
+             Ether(src=GW_MAC, dst=APP) / IP(src="255.255.255.255", dst=APP_IP4) /
+             ICMP(type=8, id=7, seq=4)),
+            ("in an Ethernet broadcast frame",
+             Ether(src=GW_MAC, dst=BCAST) / IP(src=c4, dst=APP_IP4) / ICMP(type=8, id=7, seq=5)),
+            ("with a bad checksum",
+             Ether(src=GW_MAC, dst=APP) / IP(src=c4, dst=APP_IP4) /
+             ICMP(type=8, id=7, seq=6, chksum=0x1234))):
+        got = tap.exchange([f], 0)
+        R.check(f"echo: a request {name} is not answered", got == [], nframes(got))
+    # The rate limit: 300 at once, one worker.
+    before = stats()
+    reqs = [Ether(src=GW_MAC, dst=APP) / IP(src=c4, dst=APP_IP4) / ICMP(type=8, id=9, seq=i)
+            for i in range(300)]
+    tap.exchange(reqs, 300, timeout=1.0)
+    after = stats()
+    rep, lim = delta(before, after, "echo_replies"), delta(before, after, "echo_limited")
+    R.check("echo: a burst of 300 is cut by the rate limit (echo_limited), each counted once",
+            lim >= 1 and rep + lim == 300, f"echo_replies +{rep}, echo_limited +{lim}")
+
+
 # ---- main -----------------------------------------------------------------
 
 def main():
@@ -1627,6 +2016,10 @@ def main():
                  + [test_icmp_no_flow(tap)]),
         ("malformed", lambda: (test_malformed(tap), test_ipv4_fragment(tap))),
         ("vlan", lambda: test_vlan(tap)),
+        ("neigh_ignored", lambda: test_neigh_ignored(tap)),
+        ("neigh_flood", lambda: test_neigh_flood(tap)),
+        ("not_forwarded", lambda: test_not_forwarded(tap)),
+        ("echo", lambda: test_echo(tap)),
         ("spread", lambda: test_spread(tap)),
         # issue 9, items 4-8 (section 11)
         ("icmp_back", lambda: [test_icmp_from_nat_backend(tap, s, c, 43200) for s, c in

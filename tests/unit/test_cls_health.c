@@ -98,6 +98,10 @@ struct be {
 	uint32_t port, state, weight;
 };
 
+/* The source seal_snapshot gives its entries. */
+static Halb__Health__StateSource snap_source =
+	HALB__HEALTH__STATE_SOURCE__SOURCE_AGENT;
+
 /* Seals a snapshot of n entries as healthd (health.name, health.key). */
 static size_t
 seal_snapshot(struct hfix *h, const struct be *be, size_t n, uint64_t seq,
@@ -117,7 +121,7 @@ seal_snapshot(struct hfix *h, const struct be *be, size_t n, uint64_t seq,
 		bs[i].port = be[i].port;
 		bs[i].state = (Halb__Health__HealthState)be[i].state;
 		bs[i].weight = be[i].weight;
-		bs[i].source = HALB__HEALTH__STATE_SOURCE__SOURCE_AGENT;
+		bs[i].source = snap_source;
 		bp[i] = &bs[i];
 	}
 	cs.full = false;
@@ -212,6 +216,44 @@ test_down_up_draining(void **state)
 	/* Other services untouched. */
 	assert_int_equal(c->shm->health[S_NAT][0].state, HALB_HEALTH_UP);
 	assert_int_equal(c->shm->cls.mh_rebuilds, rebuilds + 3);
+}
+
+/* The operator's decisions come as any state does, with their source:
+ * disabled is down (its flows go by down_flows), drained is draining
+ * (its flows stay). */
+static void
+test_operator(void **state)
+{
+	struct hfix *h = *state;
+	struct cls *c = &h->x->c;
+	struct be dis = { "web-dsr", "198.18.0.11", 80, HALB_HEALTH_DOWN, 0 };
+	struct be drain = { "web-dsr", "198.18.0.12", 80, HALB_HEALTH_DRAINING, 1 };
+	struct be dis_nat = { "web-nat", "198.18.0.11", 8080, HALB_HEALTH_DOWN, 0 };
+	struct be up = { "web-dsr", "198.18.0.11", 80, HALB_HEALTH_UP, 5 };
+
+	snap_source = HALB__HEALTH__STATE_SOURCE__SOURCE_OPERATOR;
+
+	send_snapshot(h, &dis, 1);
+	assert_int_equal(c->shm->health[S_DSR][0].state, HALB_HEALTH_DOWN);
+	assert_int_equal(c->shm->health[S_DSR][0].source, HALB_SRC_OPERATOR);
+	assert_int_equal(mh_share(h, S_DSR, 0), 0);
+	assert_true(c->evict[S_DSR][0]);   /* down_flows "reset" */
+	send_snapshot(h, &drain, 1);
+	assert_int_equal(c->shm->health[S_DSR][1].source, HALB_SRC_OPERATOR);
+	assert_int_equal(mh_share(h, S_DSR, 1), 0);
+	assert_false(c->evict[S_DSR][1]);  /* drained: its flows stay */
+	/* down_flows "keep": a disabled backend keeps its flows too. */
+	c->cfg->services[S_NAT].down_flows = CFG_DOWN_KEEP;
+	send_snapshot(h, &dis_nat, 1);
+	assert_int_equal(c->shm->health[S_NAT][0].state, HALB_HEALTH_DOWN);
+	assert_false(c->evict[S_NAT][0]);
+	c->cfg->services[S_NAT].down_flows = CFG_DOWN_RESET;
+	/* The operator's weight on an up backend. */
+	send_snapshot(h, &up, 1);
+	assert_int_equal(c->shm->health[S_DSR][0].state, HALB_HEALTH_UP);
+	assert_int_equal(c->sched[S_DSR].weight[0], 5);
+	assert_false(c->evict[S_DSR][0]);
+	snap_source = HALB__HEALTH__STATE_SOURCE__SOURCE_AGENT;
 }
 
 static void
@@ -442,6 +484,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_init_from_config, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_down_up_draining, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_operator, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_weights, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_one_grace_period_per_batch, setup,
 						teardown),

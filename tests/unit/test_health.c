@@ -6,7 +6,8 @@
  * their clamping, reports applied (a host speaks only for itself, what
  * it does not list is down), peers' snapshots taken as last known, and
  * snapshots built full, as deltas and in parts, opened again with the
- * codec the classifier uses.
+ * codec the classifier uses; the operator's decisions on top of the
+ * merge, kept in the state file and loaded again.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -45,6 +46,7 @@ static const char conf_text[] =
 	"ports = ( { name = \"p\"; vdev = \"net_null0\"; ipv4 = \"10.0.0.2/24\"; } );\n"
 	"health = { name = \"lb1\"; key = \"" K_LB1 "\";\n"
 	"  weight_policy = \"%s\"; weight_min = 2; weight_max = 50;\n"
+	"  state_file = \"%s\";\n"
 	"  peers = ( { name = \"lb2\"; address = \"10.0.0.4:7300\"; key = \"" K_LB2 "\"; } ); };\n"
 	"services = (\n"
 	"  { name = \"web\"; vip = \"10.0.1.80\"; port = 80; protocol = \"tcp\";\n"
@@ -56,6 +58,10 @@ static const char conf_text[] =
 	"      { ip = \"10.0.0.14\"; weight = 0; check = { type = \"none\"; }; } ); },\n"
 	"  { name = \"dns\"; vip = \"10.0.1.53\"; port = 53; protocol = \"udp\";\n"
 	"    backends = ( { ip = \"10.0.0.11\"; agent = { host = \"b1\"; key = \"" K_B1 "\"; }; } ); } );\n";
+
+/* health.state_file of the configurations load_conf makes: never
+ * written except by the operator tests, which point it at their own. */
+static char state_file[128] = "/tmp/halb-test-health-none/operator";
 
 /* Loads conf_text with a weight policy, through a temporary file. */
 static struct halb_cfg *
@@ -70,7 +76,7 @@ load_conf(const char *policy)
 	assert_true(fd >= 0);
 	f = fdopen(fd, "w");
 	assert_non_null(f);
-	fprintf(f, conf_text, policy);
+	fprintf(f, conf_text, policy, state_file);
 	fclose(f);
 	cfg = cfg_load(path, stderr);
 	unlink(path);
@@ -1103,6 +1109,308 @@ test_status_utf8(void **state)
 	cfg_free(cfg);
 }
 
+
+/* ---- the operator's decisions (hd_oper.c) ---- */
+
+/* A fresh state file in a temporary directory; dir receives the dir. */
+static void
+oper_files(char *dir, size_t len)
+{
+	snprintf(dir, len, "/tmp/halb-test-oper-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(state_file, sizeof(state_file), "%s/lib/operator", dir);
+}
+
+static void
+oper_cleanup(const char *dir)
+{
+	char p[160];
+
+	unlink(state_file);
+	snprintf(p, sizeof(p), "%s/lib", dir);
+	rmdir(p);
+	rmdir(dir);
+	snprintf(state_file, sizeof(state_file), "/tmp/halb-test-health-none/operator");
+}
+
+static int
+oper(struct hd *hd, const char *line, uint64_t now)
+{
+	char msg[256];
+
+	return hd_oper_command(hd, line, now, msg, sizeof(msg));
+}
+
+/* The snapshot entry of address addr in service svc, or NULL. */
+static const Halb__Health__BackendState *
+snap_entry(const Halb__Health__CacheSnapshot *cs, const char *svc,
+	   const char *addr)
+{
+	size_t i;
+
+	for (i = 0; i < cs->n_backends; i++)
+		if (strcmp(cs->backends[i]->service, svc) == 0 &&
+		    strcmp(cs->backends[i]->address, addr) == 0)
+			return cs->backends[i];
+	return NULL;
+}
+
+/* drain, disable, enable, weight on top of what agents and probes say;
+ * the snapshot carries them with source operator. */
+static void
+test_oper(void **state)
+{
+	char dir[64], msg[256];
+	struct halb_cfg *cfg;
+	struct hd *hd;
+	struct seal_keyring *kr = seal_keyring_new(2);
+	struct seal_replay *rp = seal_replay_new(2, 0);
+	struct sink *s = calloc(1, sizeof(*s));
+	const Halb__Health__BackendState *b;
+	Halb__Health__CacheSnapshot *cs;
+	struct seal_key klb, k1, k2;
+	struct hl_opened m;
+	struct rep x;
+
+	(void)state;
+	oper_files(dir, sizeof(dir));
+	cfg = load_conf("static");
+	hd = hd_new(cfg, T0);
+	key_of(K_LB1, 1, &klb);
+	key_of(K_B1, 1, &k1);
+	key_of(K_B2, 1, &k2);
+	assert_int_equal(seal_keyring_add(kr, "lb1", &klb, SEAL_ROLE_HANDLER), 0);
+	mk_rep(&x, "b1", 1000, 2);
+	set_item(&x, 0, "web", "10.0.0.11", 80, HD_UP);
+	set_item(&x, 1, "dns", "10.0.0.11", 53, HD_UP);
+	assert_int_equal(deliver(hd, &x, "b1", &k1, 1, T0 + 100), 0);
+	mk_rep(&x, "b2", 1000, 1);
+	set_item(&x, 0, "web", "10.0.0.12", 80, HD_DOWN);
+	assert_int_equal(deliver(hd, &x, "b2", &k2, 1, T0 + 100), 0);
+	hd_snap_clean(hd);
+
+	/* drain: draining from the operator, the weight stays (for the
+	 * flows it keeps), and it goes out at once. */
+	assert_int_equal(oper(hd, "drain web 10.0.0.11:80", T0 + 200), 0);
+	assert_int_equal(hd->be[BE_AGENT].state, HD_DRAINING);
+	assert_int_equal(hd->be[BE_AGENT].source, HD_SRC_OPERATOR);
+	assert_int_equal(hd->be[BE_AGENT].weight, 100);
+	assert_true(hd->be[BE_AGENT].dirty);
+	/* the same host's other service is not touched */
+	assert_int_equal(hd->be[BE_DNS].state, HD_UP);
+	assert_false(hd->be[BE_DNS].dirty);
+	assert_int_equal(hd_snap_send(hd, &cfg->health.key, false, 1, T0 + 200,
+				      UNIX, collect, s), 1);
+	cs = open_snap(kr, rp, s, 0, &m);
+	assert_int_equal(cs->n_backends, 1);
+	assert_int_equal(cs->backends[0]->state, HD_DRAINING);
+	assert_int_equal(cs->backends[0]->source,
+			 HALB__HEALTH__STATE_SOURCE__SOURCE_OPERATOR);
+	hl_opened_free(&m);
+	hd_snap_clean(hd);
+
+	/* An agent report does not undo it. */
+	mk_rep(&x, "b1", 1000, 2);
+	set_item(&x, 0, "web", "10.0.0.11", 80, HD_UP);
+	set_item(&x, 1, "dns", "10.0.0.11", 53, HD_UP);
+	assert_int_equal(deliver(hd, &x, "b1", &k1, 2, T0 + 300), 0);
+	assert_int_equal(hd->be[BE_AGENT].state, HD_DRAINING);
+	assert_int_equal(hd->be[BE_AGENT].source, HD_SRC_OPERATOR);
+
+	/* A drained backend that health finds down is down (health's verdict
+	 * is the stronger), the drain still the operator's. */
+	assert_int_equal(oper(hd, "drain web 10.0.0.12:80", T0 + 300), 0);
+	assert_int_equal(hd->be[BE_BOTH].state, HD_DOWN);
+	assert_int_equal(hd->be[BE_BOTH].source, HD_SRC_AGENT);
+	assert_int_equal(hd->be[BE_BOTH].op, HD_OP_DRAIN);
+
+	/* disable: down, whatever health says; weight 0. */
+	assert_int_equal(oper(hd, "disable dns 10.0.0.11", T0 + 400), 0);
+	assert_int_equal(hd->be[BE_DNS].state, HD_DOWN);
+	assert_int_equal(hd->be[BE_DNS].source, HD_SRC_OPERATOR);
+	assert_int_equal(hd->be[BE_DNS].weight, 0);
+
+	/* enable: health decides again. */
+	assert_int_equal(oper(hd, "enable web 10.0.0.11:80", T0 + 500), 0);
+	assert_int_equal(hd->be[BE_AGENT].state, HD_UP);
+	assert_int_equal(hd->be[BE_AGENT].source, HD_SRC_AGENT);
+	assert_int_equal(hd->be[BE_AGENT].op, HD_OP_NONE);
+
+	/* weight: in place of the configured one; config undoes it. */
+	assert_int_equal(oper(hd, "weight web 10.0.0.11:80 7", T0 + 600), 0);
+	assert_int_equal(hd->be[BE_AGENT].weight, 7);
+	assert_int_equal(hd->be[BE_AGENT].source, HD_SRC_AGENT);
+	assert_int_equal(oper(hd, "weight web 10.0.0.11:80 0", T0 + 600), 0);
+	assert_int_equal(hd->be[BE_AGENT].weight, 0);
+	assert_int_equal(oper(hd, "weight web 10.0.0.11:80 config", T0 + 650), 0);
+	assert_int_equal(hd->be[BE_AGENT].weight, 100);
+	assert_int_equal(hd->be[BE_AGENT].op_weight, HD_OP_WEIGHT_NONE);
+
+	/* Refused, and nothing changes. */
+	hd_snap_clean(hd);
+	assert_int_equal(hd_oper_command(hd, "drain web 10.0.0.99:80", T0 + 700,
+					 msg, sizeof(msg)), -ENOENT);
+	assert_string_equal(msg, "service web has no backend 10.0.0.99:80");
+	assert_int_equal(hd_oper_command(hd, "drain www 10.0.0.11", T0 + 700,
+					 msg, sizeof(msg)), -ENOENT);
+	assert_string_equal(msg, "no service www");
+	assert_int_equal(oper(hd, "drain web 10.0.0.11:81", T0 + 700), -ENOENT);
+	assert_int_equal(oper(hd, "drain web nonsense", T0 + 700), -EINVAL);
+	assert_int_equal(oper(hd, "drain web 10.0.0.11:99999", T0 + 700), -EINVAL);
+	assert_int_equal(oper(hd, "drain web", T0 + 700), -EINVAL);
+	assert_int_equal(oper(hd, "drain web 10.0.0.11:80 now", T0 + 700), -EINVAL);
+	assert_int_equal(oper(hd, "weight web 10.0.0.11:80 -1", T0 + 700), -EINVAL);
+	assert_int_equal(oper(hd, "weight web 10.0.0.11:80 65536", T0 + 700), -EINVAL);
+	assert_int_equal(oper(hd, "weight web 10.0.0.11:80 1x", T0 + 700), -EINVAL);
+	assert_int_equal(oper(hd, "reboot web 10.0.0.11:80", T0 + 700), -EINVAL);
+	assert_false(hd->any_dirty);
+	assert_int_equal(hd->c.operator_refused, 11);
+
+	/* A backend nothing else speaks of (no agent, no probe: unknown,
+	 * never listed): disable lists it down; enable lists it up, as its
+	 * configuration says, so that the classifier does not stay on down. */
+	assert_int_equal(hd->be[BE_NONE].state, HD_UNKNOWN);
+	assert_int_equal(oper(hd, "disable web 10.0.0.14:80", T0 + 800), 0);
+	assert_int_equal(hd->be[BE_NONE].state, HD_DOWN);
+	assert_int_equal(oper(hd, "enable web 10.0.0.14:80", T0 + 900), 0);
+	assert_int_equal(hd->be[BE_NONE].state, HD_UP);
+	assert_int_equal(hd->be[BE_NONE].source, HD_SRC_OPERATOR);
+	s->n = 0;
+	assert_int_equal(hd_snap_send(hd, &cfg->health.key, false, 2, T0 + 900,
+				      UNIX, collect, s), 1);
+	cs = open_snap(kr, rp, s, 0, &m);
+	b = snap_entry(cs, "web", "10.0.0.14");
+	assert_non_null(b);
+	assert_int_equal(b->state, HD_UP);
+	assert_int_equal(b->weight, 0); /* configured out */
+	hl_opened_free(&m);
+
+	/* The status shows each decision. */
+	{
+		char *out = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&out, &len);
+
+		assert_int_equal(hd_status_write(hd, T0 + 900, f), 0);
+		fclose(f);
+		assert_non_null(strstr(out, "\"operator\":\"drain\",\"operator_weight\":null"));
+		assert_non_null(strstr(out, "\"source\":\"operator\""));
+		assert_non_null(strstr(out, "\"operator_commands\":"));
+		free(out);
+	}
+	free(s);
+	seal_keyring_free(kr);
+	seal_replay_free(rp);
+	hd_free(hd);
+	cfg_free(cfg);
+	oper_cleanup(dir);
+}
+
+/* Least-load weights are held against jitter; the operator's weight is
+ * no jitter and goes out exactly. */
+static void
+test_oper_weight_policy(void **state)
+{
+	char dir[64];
+	struct halb_cfg *cfg;
+	struct hd *hd;
+	struct seal_key k1;
+	struct rep x;
+
+	(void)state;
+	oper_files(dir, sizeof(dir));
+	cfg = load_conf("least-load");
+	hd = hd_new(cfg, T0);
+	key_of(K_B1, 1, &k1);
+	mk_rep(&x, "b1", 1000, 2);
+	set_item(&x, 0, "web", "10.0.0.11", 80, HD_UP);
+	set_item(&x, 1, "dns", "10.0.0.11", 53, HD_UP);
+	x.load.cpu_permille = 0;
+	assert_int_equal(deliver(hd, &x, "b1", &k1, 1, T0 + 100), 0);
+	assert_int_equal(hd->be[BE_AGENT].weight, 50); /* 100, weight_max 50 */
+	/* 48 is within 1/16 of 50: load jitter would be held, this is not. */
+	assert_int_equal(oper(hd, "weight web 10.0.0.11:80 48", T0 + 200), 0);
+	assert_int_equal(hd->be[BE_AGENT].weight, 48);
+	/* ... and the policy's bounds hold for it as for the configured one. */
+	assert_int_equal(oper(hd, "weight web 10.0.0.11:80 1", T0 + 300), 0);
+	assert_int_equal(hd->be[BE_AGENT].weight, 2);
+	hd_free(hd);
+	cfg_free(cfg);
+	oper_cleanup(dir);
+}
+
+/* Decisions are kept before they are taken, and a restarted healthd
+ * starts from them before it knows anything else. */
+static void
+test_oper_persist(void **state)
+{
+	char dir[64], msg[256], line[256];
+	struct halb_cfg *cfg;
+	struct hd *hd;
+	FILE *f;
+	int n = 0;
+
+	(void)state;
+	oper_files(dir, sizeof(dir));
+	cfg = load_conf("static");
+	hd = hd_new(cfg, T0);
+	assert_int_equal(hd_oper_load(hd, T0), 0); /* no file: none */
+	assert_int_equal(oper(hd, "drain web 10.0.0.11", T0 + 100), 0);
+	assert_int_equal(oper(hd, "disable dns 10.0.0.11:53", T0 + 100), 0);
+	assert_int_equal(oper(hd, "weight web 10.0.0.13:80 3", T0 + 100), 0);
+	assert_int_equal(oper(hd, "drain web 10.0.0.13:80", T0 + 100), 0);
+	assert_int_equal(oper(hd, "disable web 10.0.0.12:80", T0 + 100), 0);
+	assert_int_equal(oper(hd, "enable web 10.0.0.12:80", T0 + 100), 0);
+	hd_free(hd);
+
+	f = fopen(state_file, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (line[0] != '#')
+			n++;
+	fclose(f);
+	assert_int_equal(n, 3);
+
+	/* A line from an older configuration and one that is garbage are
+	 * left out; the rest is taken. */
+	f = fopen(state_file, "a");
+	assert_non_null(f);
+	fprintf(f, "web 10.0.0.99:80 drain -\nweb 10.0.0.11:80 maybe -\n\n");
+	fclose(f);
+	hd = hd_new(cfg, T0 + 5000);
+	assert_int_equal(hd_oper_load(hd, T0 + 5000), 3);
+	/* Nothing heard yet: the operator's word alone, and listed. */
+	assert_int_equal(hd->be[BE_AGENT].state, HD_DRAINING);
+	assert_int_equal(hd->be[BE_AGENT].source, HD_SRC_OPERATOR);
+	assert_int_equal(hd->be[BE_AGENT].weight, 100);
+	assert_int_equal(hd->be[BE_DNS].state, HD_DOWN);
+	assert_int_equal(hd->be[BE_DNS].source, HD_SRC_OPERATOR);
+	assert_int_equal(hd->be[BE_PROBE].state, HD_DRAINING);
+	assert_int_equal(hd->be[BE_PROBE].weight, 3);
+	assert_int_equal(hd->be[BE_BOTH].state, HD_UNKNOWN);
+	assert_int_equal(hd->be[BE_BOTH].op, HD_OP_NONE);
+	hd_free(hd);
+
+	/* A decision that cannot be kept is refused, and not applied. */
+	unlink(state_file);
+	snprintf(line, sizeof(line), "%s/lib", dir);
+	rmdir(line);
+	snprintf(state_file, sizeof(state_file), "%s/no/such/dir/operator", dir);
+	cfg_free(cfg);
+	cfg = load_conf("static");
+	hd = hd_new(cfg, T0);
+	assert_int_equal(hd_oper_command(hd, "drain web 10.0.0.11", T0 + 100, msg,
+					 sizeof(msg)), -ENOENT);
+	assert_non_null(strstr(msg, "cannot keep the decision"));
+	assert_int_equal(hd->be[BE_AGENT].op, HD_OP_NONE);
+	assert_int_equal(hd->be[BE_AGENT].state, HD_UNKNOWN);
+	assert_false(hd->any_dirty);
+	hd_free(hd);
+	cfg_free(cfg);
+	snprintf(state_file, sizeof(state_file), "%s/lib/operator", dir);
+	oper_cleanup(dir);
+}
+
 int
 main(void)
 {
@@ -1122,6 +1430,9 @@ main(void)
 		cmocka_unit_test(test_clamp),
 		cmocka_unit_test(test_status),
 		cmocka_unit_test(test_status_utf8),
+		cmocka_unit_test(test_oper),
+		cmocka_unit_test(test_oper_weight_policy),
+		cmocka_unit_test(test_oper_persist),
 	};
 
 	halb_log_level = HLOG_WARNING;

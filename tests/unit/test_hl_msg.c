@@ -790,6 +790,37 @@ test_bad_payload(void **state)
 	n = hl_seal(buf, sizeof(buf), &f->web1, "web1", seq, NOW,
 		    HL_T_HOST_REPORT, &x.r.base);
 	assert_int_equal(open1(f, buf, (size_t)n, NOW), 0);
+	seq++;
+
+	/* A snapshot entry's source: the operator's is one (halbctl drain);
+	 * none, or one past the last, is not. */
+	{
+		static const int src[] = {
+			HALB__HEALTH__STATE_SOURCE__SOURCE_OPERATOR,
+			HALB__HEALTH__STATE_SOURCE__SOURCE_UNSPECIFIED,
+			HALB__HEALTH__STATE_SOURCE__SOURCE_OPERATOR + 1,
+		};
+		Halb__Health__CacheSnapshot cs;
+		Halb__Health__BackendState b, *bp = &b;
+		unsigned int i;
+
+		for (i = 0; i < 3; i++) {
+			halb__health__cache_snapshot__init(&cs);
+			halb__health__backend_state__init(&b);
+			b.service = "www";
+			b.address = "10.0.0.1";
+			b.port = 80;
+			b.state = HALB__HEALTH__HEALTH_STATE__HEALTH_DRAINING;
+			b.source = (Halb__Health__StateSource)src[i];
+			cs.n_backends = 1;
+			cs.backends = &bp;
+			n = hl_seal(buf, sizeof(buf), &f->hd, "healthd-a", seq++,
+				    NOW, HL_T_CACHE_SNAPSHOT, &cs.base);
+			assert_true(n > 0);
+			assert_int_equal(open1(f, buf, (size_t)n, NOW),
+					 i == 0 ? 0 : -SEAL_REJ_PAYLOAD);
+		}
+	}
 }
 
 static void

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Unit tests of the packet parser and rewriters (src/dp/pkt.c, csum.c,
+ * Unit tests of the packet parser and rewriters (src/dp/pkt.c, csum.c, rewrite.c,
  * neigh_pkt.c).  Frames come from a small builder driven by a table of
  * `struct spec` (what to build) and optional mutators (how to make it
  * lie); every checksum a rewrite touches is checked against a full
@@ -452,6 +452,7 @@ static void m_arp_ptype(struct built *b) { w16(b->b + b->l3_off + 2, 0x86dd); }
 static void m_arp_hlen(struct built *b) { b->b[b->l3_off + 4] = 8; }
 static void m_arp_op(struct built *b) { w16(b->b + b->l3_off + 6, 3); }
 static void m_ext_len_big(struct built *b) { b->b[b->l3_off + 41] = 200; }
+static void m_rh_left(struct built *b) { b->b[b->l3_off + 43] = 1; }
 /* 8 bytes more than there are: the dstopts header of "udp6 dstopts". */
 static void m_ext_len_edge(struct built *b) { b->b[b->l3_off + 41] = 3; }
 static void m_eth_short(struct built *b) { b->len = 13; }
@@ -526,6 +527,10 @@ static const struct ptest ptests[] = {
 	{ "udp6 ext beyond payload", { .family = 6, .proto = P_UDP, .n_ext = 1,
 	  .ext = { 60 }, .sport = 1, .dport = 53, .src = CLIENT6,
 	  .dst = VIP6 }, m_ext_len_big, PKT_ERR_IP_EXT, 0, 0 },
+	{ "tcp6 routing, segments left (not our packet)", { .family = 6,
+	  .proto = P_TCP, .n_ext = 1, .ext = { 43 }, .sport = 1, .dport = 80,
+	  .tcp_flags = 2, .src = CLIENT6, .dst = VIP6 }, m_rh_left,
+	  PKT_ERR_IP_EXT, 0, 0 },
 	{ "udp6 ext 8 bytes beyond payload", { .family = 6, .proto = P_UDP,
 	  .n_ext = 1, .ext = { 60 }, .sport = 1, .dport = 53, .src = CLIENT6,
 	  .dst = VIP6 }, m_ext_len_edge, PKT_ERR_IP_EXT, 0, 0 },
@@ -1411,6 +1416,273 @@ test_requests(void **state)
 	assert_int_equal(pkt_neigh_asks_for(buf, n, &pi, &got), 1);
 }
 
+/* ---- pkt_neigh_check: RFC 826/5227, RFC 4861 7.1 ------------------ */
+
+/* Recomputes the ICMPv6 checksum of the ND frame in buf (no tag). */
+static void
+nd_fix_csum(uint8_t *buf, uint32_t n)
+{
+	uint8_t *l3 = buf + 14, *ic = l3 + 40;
+	uint32_t len = n - 54;
+
+	w16(ic + 2, 0);
+	w16(ic + 2, ~ref_sum(ic, len, ref_pseudo(l3, 6, 58, len)) & 0xffff);
+}
+
+/* A solicitation from `from` for t6 (valid as pkt_nd_solicit makes it),
+ * patched by `patch`, checksum recomputed; pkt_neigh_check's verdict. */
+static enum pkt_neigh_err
+ns_check(const char *from, void (*patch)(uint8_t *buf, uint32_t *n))
+{
+	struct halb_ip src, t6;
+	uint8_t buf[256];
+	struct pkt_info pi;
+	uint32_t n;
+
+	ip_of(from, &src);
+	ip_of("fd00::12:3456", &t6);
+	memset(buf, 0, sizeof(buf));
+	n = pkt_nd_solicit(buf, mac_peer, &src, &t6);
+	if (patch != NULL)
+		patch(buf, &n);
+	nd_fix_csum(buf, n);
+	assert_int_equal(pkt_parse(buf, n, &pi), PKT_OK);
+	assert_int_equal(pi.kind, PKT_KIND_ND);
+	return pkt_neigh_check(buf, n, &pi);
+}
+
+static void p_hlim(uint8_t *b, uint32_t *n) { (void)n; b[14 + 7] = 64; }
+static void p_hlim254(uint8_t *b, uint32_t *n) { (void)n; b[14 + 7] = 254; }
+static void p_code(uint8_t *b, uint32_t *n) { (void)n; b[54 + 1] = 1; }
+static void p_target_mc(uint8_t *b, uint32_t *n) { (void)n; b[54 + 8] = 0xff; b[54 + 9] = 2; }
+static void p_opt0(uint8_t *b, uint32_t *n) { (void)n; b[54 + 25] = 0; }
+static void p_opt_long(uint8_t *b, uint32_t *n) { (void)n; b[54 + 25] = 2; }
+static void p_src_mc(uint8_t *b, uint32_t *n) { (void)n; b[14 + 8] = 0xff; }
+static void p_src_lo(uint8_t *b, uint32_t *n)
+{
+	(void)n;
+	memset(b + 14 + 8, 0, 16);
+	b[14 + 23] = 1;
+}
+/* A source link-layer option added to an NS from ::. */
+static void p_add_slla(uint8_t *b, uint32_t *n)
+{
+	b[*n] = 1;
+	b[*n + 1] = 1;
+	memcpy(b + *n + 2, mac_peer, 6);
+	*n += 8;
+	w16(b + 14 + 4, *n - 54);
+}
+/* To a unicast address other than the target. */
+static void p_dst_other(uint8_t *b, uint32_t *n) { (void)n; b[14 + 24] = 0xfd; b[14 + 25] = 0; }
+/* To the target itself (unicast NUD). */
+static void p_dst_target(uint8_t *b, uint32_t *n) { (void)n; memcpy(b + 14 + 24, b + 54 + 8, 16); }
+
+static void
+test_neigh_check_nd(void **state)
+{
+	struct halb_ip vip, peer;
+	uint8_t buf[256];
+	struct pkt_info pi;
+	uint32_t n;
+
+	(void)state;
+	assert_int_equal(ns_check("fd00::1", NULL), PKT_NEIGH_OK);
+	assert_int_equal(ns_check("fd00::1", p_hlim), PKT_NEIGH_HLIM);
+	assert_int_equal(ns_check("fd00::1", p_hlim254), PKT_NEIGH_HLIM);
+	assert_int_equal(ns_check("fd00::1", p_code), PKT_NEIGH_CODE);
+	assert_int_equal(ns_check("fd00::1", p_target_mc), PKT_NEIGH_TARGET);
+	assert_int_equal(ns_check("fd00::1", p_opt0), PKT_NEIGH_OPT);
+	assert_int_equal(ns_check("fd00::1", p_opt_long), PKT_NEIGH_OPT);
+	assert_int_equal(ns_check("fd00::1", p_src_mc), PKT_NEIGH_SRC);
+	assert_int_equal(ns_check("fd00::1", p_src_lo), PKT_NEIGH_SRC);
+	assert_int_equal(ns_check("fd00::1", p_dst_other), PKT_NEIGH_DST);
+	assert_int_equal(ns_check("fd00::1", p_dst_target), PKT_NEIGH_OK);
+	/* Duplicate address detection: from ::, to the solicited-node
+	 * group, without a source link-layer option. */
+	assert_int_equal(ns_check("::", NULL), PKT_NEIGH_OK);
+	assert_int_equal(ns_check("::", p_add_slla), PKT_NEIGH_DAD);
+	assert_int_equal(ns_check("::", p_dst_target), PKT_NEIGH_DAD);
+	assert_string_equal(pkt_neigh_err_name(PKT_NEIGH_HLIM), "hlim");
+	assert_string_equal(pkt_neigh_err_name(PKT_NEIGH_ERR_MAX), "unknown");
+
+	/* A bad checksum. */
+	ip_of("fd00::1", &peer);
+	ip_of(VIP6, &vip);
+	n = pkt_nd_solicit(buf, mac_peer, &peer, &vip);
+	buf[54 + 2] ^= 1;
+	assert_int_equal(pkt_parse(buf, n, &pi), PKT_OK);
+	assert_int_equal(pkt_neigh_check(buf, n, &pi), PKT_NEIGH_CSUM);
+
+	/* The advertisement halb sends in answer is valid, and overrides. */
+	n = pkt_nd_solicit(buf, mac_peer, &peer, &vip);
+	assert_int_equal(pkt_parse(buf, n, &pi), PKT_OK);
+	assert_int_equal(pkt_neigh_check(buf, n, &pi), PKT_NEIGH_OK);
+	assert_int_equal(pkt_neigh_override(buf, &pi), 1);
+	n = pkt_nd_advert(buf, sizeof(buf), &pi, mac_us, &vip);
+	assert_true(n > 0);
+	assert_int_equal(pkt_parse(buf, n, &pi), PKT_OK);
+	assert_int_equal(pkt_neigh_check(buf, n, &pi), PKT_NEIGH_OK);
+	assert_int_equal(pkt_neigh_override(buf, &pi), 1);
+	/* O clear: no override. */
+	buf[54 + 4] = 0x40;
+	nd_fix_csum(buf, n);
+	assert_int_equal(pkt_neigh_check(buf, n, &pi), PKT_NEIGH_OK);
+	assert_int_equal(pkt_neigh_override(buf, &pi), 0);
+	/* S set to a multicast group: refused. */
+	memcpy(buf + 14 + 24, "\xff\x02\0\0\0\0\0\0\0\0\0\0\0\0\0\x01", 16);
+	nd_fix_csum(buf, n);
+	assert_int_equal(pkt_neigh_check(buf, n, &pi), PKT_NEIGH_SOLICITED);
+	buf[54 + 4] = 0x20; /* unsolicited, O: fine */
+	nd_fix_csum(buf, n);
+	assert_int_equal(pkt_neigh_check(buf, n, &pi), PKT_NEIGH_OK);
+	/* From ::: refused. */
+	memset(buf + 14 + 8, 0, 16);
+	nd_fix_csum(buf, n);
+	assert_int_equal(pkt_neigh_check(buf, n, &pi), PKT_NEIGH_SRC);
+	/* Routed (hop limit 64): refused. */
+	memcpy(buf + 14 + 8, vip.b, 16);
+	buf[14 + 7] = 64;
+	nd_fix_csum(buf, n);
+	assert_int_equal(pkt_neigh_check(buf, n, &pi), PKT_NEIGH_HLIM);
+}
+
+static enum pkt_neigh_err
+arp_check_with(uint16_t op, const char *spa, const uint8_t sha[6])
+{
+	struct halb_ip a, t;
+	uint8_t buf[64];
+	struct pkt_info pi;
+
+	ip_of(spa, &a);
+	ip_of(VIP4, &t);
+	pkt_arp_request(buf, mac_peer, &a, &t);
+	memcpy(buf + 14 + 8, sha, 6);
+	w16(buf + 14 + 6, op);
+	assert_int_equal(pkt_parse(buf, 60, &pi), PKT_OK);
+	assert_int_equal(pkt_neigh_override(buf, &pi), 1);
+	return pkt_neigh_check(buf, 60, &pi);
+}
+
+static void
+test_neigh_check_arp(void **state)
+{
+	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	static const uint8_t mcast[6] = { 0x01, 0, 0x5e, 0, 0, 1 };
+	static const uint8_t zero[6];
+
+	(void)state;
+	assert_int_equal(arp_check_with(1, "198.18.0.7", mac_peer), PKT_NEIGH_OK);
+	assert_int_equal(arp_check_with(2, "198.18.0.7", mac_peer), PKT_NEIGH_OK);
+	assert_int_equal(arp_check_with(1, "198.18.0.7", bcast), PKT_NEIGH_HW);
+	assert_int_equal(arp_check_with(2, "198.18.0.7", mcast), PKT_NEIGH_HW);
+	assert_int_equal(arp_check_with(2, "198.18.0.7", zero), PKT_NEIGH_HW);
+	/* An RFC 5227 probe is a request from 0.0.0.0; no reply is. */
+	assert_int_equal(arp_check_with(1, "0.0.0.0", mac_peer), PKT_NEIGH_OK);
+	assert_int_equal(arp_check_with(2, "0.0.0.0", mac_peer), PKT_NEIGH_SRC);
+	assert_int_equal(arp_check_with(1, "0.1.2.3", mac_peer), PKT_NEIGH_SRC);
+	assert_int_equal(arp_check_with(1, "127.0.0.1", mac_peer), PKT_NEIGH_SRC);
+	assert_int_equal(arp_check_with(2, "224.0.0.1", mac_peer), PKT_NEIGH_SRC);
+	assert_int_equal(arp_check_with(1, "240.0.0.1", mac_peer), PKT_NEIGH_SRC);
+	assert_int_equal(arp_check_with(2, "255.255.255.255", mac_peer),
+			 PKT_NEIGH_SRC);
+}
+
+/* ---- the echo server (src/icmp_pkt.c) ------------------------------ */
+
+static void
+echo_check(const struct spec *sp, int answered)
+{
+	struct built b, orig;
+	struct pkt_info pi;
+	const uint8_t *l3, *ic;
+	uint32_t n, end;
+
+	build(sp, &b);
+	orig = b;
+	assert_int_equal(pkt_parse(b.b, b.len, &pi), PKT_OK);
+	assert_int_equal(pkt_icmp_is_echo(b.b, &pi), 1);
+	n = pkt_icmp_echo_reply(b.b, b.len, &pi, mac_us);
+	if (!answered) {
+		assert_int_equal(n, 0);
+		assert_memory_equal(b.b, orig.b, b.len);
+		return;
+	}
+	assert_int_equal(n, b.len);
+	assert_int_equal(pkt_parse(b.b, n, &pi), PKT_OK);
+	assert_int_equal(pkt_icmp_is_echo(b.b, &pi), 0);
+	assert_memory_equal(b.b, mac_peer, 6);
+	assert_memory_equal(b.b + 6, mac_us, 6);
+	l3 = b.b + pi.l3_off;
+	ic = b.b + pi.l4_off;
+	end = pi.l3_off + pi.l3_len;
+	if (sp->family == 4) {
+		assert_memory_equal(l3 + 12, orig.b + pi.l3_off + 16, 4);
+		assert_memory_equal(l3 + 16, orig.b + pi.l3_off + 12, 4);
+		assert_int_equal(l3[8], 64);
+		assert_int_equal(ref_sum(l3, 20, 0), 0xffff);
+		assert_int_equal(ic[0], 0);
+		assert_int_equal(ref_sum(ic, end - pi.l4_off, 0), 0xffff);
+	} else {
+		assert_memory_equal(l3 + 8, orig.b + pi.l3_off + 24, 16);
+		assert_memory_equal(l3 + 24, orig.b + pi.l3_off + 8, 16);
+		assert_int_equal(l3[7], 64);
+		assert_int_equal(ic[0], 129);
+		assert_int_equal(ref_sum(ic, end - pi.l4_off,
+					 ref_pseudo(l3, 6, P_ICMPV6, end - pi.l4_off)),
+				 0xffff);
+	}
+	/* The identifier, sequence and data come back as they were. */
+	assert_memory_equal(ic + 4, orig.b + pi.l4_off + 4, end - pi.l4_off - 4);
+}
+
+static void
+test_echo(void **state)
+{
+	struct spec e4 = S_ECHO4, e6 = { .family = 6, .proto = P_ICMPV6,
+		.icmp_type = 128, .payload = 21, .src = CLIENT6, .dst = VIP6 };
+	struct spec s;
+	struct built b;
+	struct pkt_info pi;
+
+	(void)state;
+	echo_check(&e4, 1);
+	echo_check(&e6, 1);
+	s = e4;
+	s.payload = 1001; /* odd length */
+	echo_check(&s, 1);
+	s = e4;
+	s.vlan = 1;
+	echo_check(&s, 1);
+	s = e4;
+	s.ip4_opt = 1; /* options: not answered */
+	echo_check(&s, 0);
+	s = e6;
+	s.n_ext = 1;
+	s.ext[0] = 60; /* extension header: not answered */
+	echo_check(&s, 0);
+	/* A bad checksum and a code other than 0 are not answered. */
+	build(&e4, &b);
+	b.b[b.l4_off + 2] ^= 1;
+	assert_int_equal(pkt_parse(b.b, b.len, &pi), PKT_OK);
+	assert_int_equal(pkt_icmp_echo_reply(b.b, b.len, &pi, mac_us), 0);
+	build(&e6, &b);
+	b.b[b.l4_off + 1] = 1;
+	assert_int_equal(pkt_parse(b.b, b.len, &pi), PKT_OK);
+	assert_int_equal(pkt_icmp_echo_reply(b.b, b.len, &pi, mac_us), 0);
+	/* Other ICMP, fragments: no echo. */
+	s = e4;
+	s.icmp_type = 13;
+	build(&s, &b);
+	assert_int_equal(pkt_parse(b.b, b.len, &pi), PKT_OK);
+	assert_int_equal(pkt_icmp_is_echo(b.b, &pi), 0);
+	s = e4;
+	s.frag = F_FIRST;
+	build(&s, &b);
+	assert_int_equal(pkt_parse(b.b, b.len, &pi), PKT_OK);
+	assert_int_equal(pkt_icmp_is_echo(b.b, &pi), 0);
+}
+
 static void
 test_neigh_binding(void **state)
 {
@@ -1674,6 +1946,9 @@ main(void)
 		cmocka_unit_test(test_vxlan_refuses),
 		cmocka_unit_test(test_arp_reply),
 		cmocka_unit_test(test_nd_advert),
+		cmocka_unit_test(test_neigh_check_nd),
+		cmocka_unit_test(test_neigh_check_arp),
+		cmocka_unit_test(test_echo),
 		cmocka_unit_test(test_requests),
 		cmocka_unit_test(test_neigh_binding),
 		cmocka_unit_test(test_csum),
