@@ -26,7 +26,7 @@ bad() { printf 'FAIL: %s\n' "$*" >&2; failed=1; }
 cleanup() {
 	halb_stop_all
 	ip netns del "$NS" 2>/dev/null || true
-	rm -rf "$DIR"
+	rm -rf "$DIR" /run/halb/halb-caps   # the heartbeat files of our instance
 }
 trap cleanup EXIT
 

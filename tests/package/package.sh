@@ -44,7 +44,7 @@ cleanup() {
 		kill "$p" 2>/dev/null || true
 		wait "$p" 2>/dev/null || true
 	done
-	rm -rf "$ROOT"
+	rm -rf "$ROOT" /run/halb/halb-package-test  # healthd's heartbeat (below)
 }
 trap cleanup EXIT
 
@@ -263,10 +263,13 @@ HALB_HUGEPAGES_MIN_MB=lots "$prestart" hugepages >/dev/null 2>&1 &&
 # ---- readiness: READY=1 from the installed healthd and agent ----
 
 # Copies of the samples beside them (their keys/ resolve the same) that
-# listen on 127.0.0.1 only, keep their sockets in $ROOT and probe nothing.
+# listen on 127.0.0.1 only, keep their sockets and state in $ROOT, probe
+# nothing, and name an instance of their own (healthd's heartbeat goes to
+# /run/halb/halb-package-test/).
 port=$((20000 + RANDOM % 20000))
 mkdir -p "$ROOT/run"
-sed -e "s#listen = \"0.0.0.0:7300\";#listen = \"127.0.0.1:$port\"; socket = \"$ROOT/run/h.health\"; status_socket = \"$ROOT/run/h.sock\";#" \
+sed -e "s#listen = \"0.0.0.0:7300\";#listen = \"127.0.0.1:$port\"; socket = \"$ROOT/run/h.health\"; status_socket = \"$ROOT/run/h.sock\"; state_file = \"$ROOT/run/h.operator\";#" \
+	-e 's#file_prefix = "halb";#file_prefix = "halb-package-test";#' \
 	-e 's#check = { type = "http"; path = "/"; expect = 200; };#check = { type = "none"; };#' \
 	"$etc/halb.conf" >"$etc/ready.conf"
 sed -e "s#listen = \"0.0.0.0:7301\";#listen = \"127.0.0.1:$((port + 1))\"; control = \"$ROOT/run/a.sock\";#" \
@@ -274,6 +277,7 @@ sed -e "s#listen = \"0.0.0.0:7301\";#listen = \"127.0.0.1:$((port + 1))\"; contr
 	-e 's#check = { type = "http"; url = "http://127.0.0.1:80/"; expect = 200; };#check = { type = "none"; };#' \
 	"$etc/agent.conf" >"$etc/ready-agent.conf"
 grep -q "127.0.0.1:$port" "$etc/ready.conf" && grep -q 'type = "none"' "$etc/ready.conf" &&
+	grep -q 'halb-package-test' "$etc/ready.conf" &&
 	grep -q "127.0.0.1:$((port + 1))" "$etc/ready-agent.conf" &&
 	grep -q "handlers = \[ \"127.0.0.1:$port\" \]" "$etc/ready-agent.conf" ||
 	die "the samples changed: update the readiness copies in $0"
