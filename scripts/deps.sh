@@ -14,7 +14,7 @@ PACKAGES=(
 	valgrind # make bench: instructions per packet (callgrind)
 	# Packaging (docs/PACKAGING.md): readiness through sd_notify, man
 	# pages, make deb, and the package test's unit and page checks.
-	libsystemd-dev scdoc debhelper dpkg-dev systemd man-db
+	libsystemd-dev scdoc debhelper dpkg-dev systemd man-db libcap2-bin
 )
 
 missing=()
