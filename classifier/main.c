@@ -38,6 +38,7 @@
 #include "halb/cfg.h"
 #include "halb/hb.h"
 #include "halb/idle.h"
+#include "halb/notify.h"
 #include "halb/quit.h"
 #include "halb/shm.h"
 #include "cls.h"
@@ -309,6 +310,7 @@ main(int argc, char **argv)
 	beat_every = cls.shm->tsc_hz / 1000;
 	printf("halb-classifier: ready\n");
 	fflush(stdout);
+	halb_notify_ready();
 
 	halb_hb_set_state(hb, HALB_HB_READY);
 	while (!cls.quit) {

@@ -24,6 +24,7 @@
 
 #include "halb/cfg.h"
 #include "halb/hb.h"
+#include "halb/notify.h"
 #include "halb/quit.h"
 #include "halb/shm.h"
 #include "fwd.h"
@@ -242,6 +243,7 @@ main(int argc, char **argv)
 			 1000000;
 	printf("halb-forwarder: ready\n");
 	fflush(stdout);
+	halb_notify_ready();
 
 	halb_hb_set_state(hb, HALB_HB_READY);
 	while (!fwd.quit) {
