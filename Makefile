@@ -10,6 +10,9 @@ BUILD_ASAN   ?= build-asan
 BUILD_FUZZ   ?= build-fuzz
 HUGEPAGES    ?= 1024
 FUZZ_SECONDS ?= 60
+BUILD_DEB    ?= build-deb
+# `make deb` leaves the unit tests to `make test`; DEB_BUILD_OPTIONS= runs them.
+DEB_BUILD_OPTIONS ?= nocheck
 
 # What each libFuzzer target (tests/fuzz/fuzz_NAME.c) links: FUZZ_SRCS_NAME,
 # and FUZZ_FLAGS_NAME for more compiler and linker flags.  None needs DPDK.
@@ -22,7 +25,7 @@ FUZZ_GENERATED    := halb_seal.pb-c.c halb_seal.pb-c.h halb_health.pb-c.c halb_h
 FUZZ_SRCS_hl_msg  := src/core/seal.c src/core/hl_msg.c $(BUILD)/halb_seal.pb-c.c $(BUILD)/halb_health.pb-c.c
 FUZZ_FLAGS_hl_msg  = -I$(BUILD) $$(pkg-config --cflags --libs libprotobuf-c libcrypto)
 
-.PHONY: all deps hugepages build build-asan run test bench fuzz clean root
+.PHONY: all deps hugepages build build-asan run test bench fuzz clean root deb
 
 all: build
 
@@ -64,8 +67,24 @@ test: root
 	tests/pkt/run.sh
 	HALB_BUILD=$(CURDIR)/$(BUILD_ASAN) LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 		tests/pkt/run.sh
+	tests/pkt/mq.sh
+	HALB_BUILD=$(CURDIR)/$(BUILD_ASAN) LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
+		tests/pkt/mq.sh
 	tests/e2e/e2e.sh
 	tests/e2e/health.sh
+	tests/package/package.sh $(BUILD)
+	tests/package/caps.sh
+
+# The Debian packages halb and halb-agent (debian/, docs/PACKAGING.md):
+# dpkg-buildpackage on a copy of the tree in $(BUILD_DEB)/src, so that
+# what it writes (obj-*, debian/tmp, the .deb files in its parent) stays
+# in $(BUILD_DEB).  tests/package/package.sh --deb checks what they install.
+deb: root
+	$(MAKE) deps
+	rm -rf $(BUILD_DEB) && mkdir -p $(BUILD_DEB)/src
+	tar -c --exclude-vcs --exclude='./build*' --exclude='./obj-*' . | tar -x -C $(BUILD_DEB)/src
+	cd $(BUILD_DEB)/src && DEB_BUILD_OPTIONS="$(DEB_BUILD_OPTIONS)" dpkg-buildpackage -us -uc -b
+	tests/package/package.sh --deb $(BUILD_DEB)
 
 # The benchmark suite (bench/run.sh, docs/PERFORMANCE.md): prints a table
 # and writes bench/results/latest.md and latest.json.  QUICK=1 measures one
@@ -98,4 +117,4 @@ fuzz:
 	$(foreach t,$(FUZZ_TARGETS),$(call fuzz_target,$(t)))
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(BUILD_DEB)

@@ -4,8 +4,9 @@
  * packet of a flow (service, scheduler, install) and the housekeeping
  * between bursts (expiry paced by time, reclaim, the flow count).
  *
- * A miss that may be the continuation of a connection decided without a
- * record (decided_before) is decided with the service's Maglev table,
+ * A miss whose flow another worker holds (its frames changed queue) gets
+ * that flow's backend (flow_elsewhere).  A miss that may be the
+ * continuation of a connection decided without a record (decided_before) is decided with the service's Maglev table,
  * whatever its scheduler, as the forwarder's fallback did: a connection
  * keeps its backend across a classifier outage, a full punt ring or a
  * full table (docs/ARCHITECTURE.md, "When the classifier is gone").
@@ -66,6 +67,34 @@ decided_before(const struct cls *c, uint32_t w, const struct pkt_info *pi,
 	return halb_fb_marked(marks, hash, c->now_ms, window);
 }
 
+/*
+ * This miss's flow in another worker's table: its frames changed queue
+ * while it lived (net_af_packet rolls frames over to another socket
+ * when one socket's ring is full; an operator rewrote the redirection
+ * table; a device spreads without RSS), so worker w misses a connection
+ * that another worker holds (docs/ARCHITECTURE.md, "Ports, queues and
+ * RSS").  The connection keeps its backend: w gets the same decision.
+ * An opening SYN does not continue a closed flow (FIN state) there.
+ * The classifier writes every table, so reading them here is safe.
+ */
+static const struct flow_entry *
+flow_elsewhere(const struct cls *c, uint32_t w, const struct pkt_info *pi,
+	       uint32_t hash)
+{
+	const struct flow_entry *e;
+	uint32_t v;
+
+	for (v = 0; v < c->shm->n_workers; v++) {
+		if (v == w)
+			continue;
+		e = flow_lookup(c->fw[v].t, &pi->key, hash);
+		if (e != NULL && !(e->state == FLOW_ST_FIN &&
+				   initial_state(pi) == FLOW_ST_SYN))
+			return e;
+	}
+	return NULL;
+}
+
 static void
 set_active(struct cls *c, uint32_t s, uint32_t b, int delta)
 {
@@ -78,6 +107,7 @@ cls_decide(struct cls *c, uint32_t w, const uint8_t *frame, uint32_t len,
 	   uint32_t *usr)
 {
 	struct cls_stats *st = &c->shm->cls;
+	const struct flow_entry *other;
 	struct flow_entry *e = NULL;
 	struct sched_ctx ctx;
 	struct pkt_info pi;
@@ -110,7 +140,13 @@ cls_decide(struct cls *c, uint32_t w, const uint8_t *frame, uint32_t len,
 		*usr = HALB_RET_DECISION(e->svc, e->backend);
 		return true;
 	}
-	if (decided_before(c, w, &pi, hash)) {
+	other = flow_elsewhere(c, w, &pi, hash);
+	if (other != NULL) {
+		/* Installed in w too (each copy ages on the frames its
+		 * worker sees), and counted as already installed. */
+		st->existing++;
+		b = other->backend;
+	} else if (decided_before(c, w, &pi, hash)) {
 		/* Reproduce the decision that was taken: the forwarder's
 		 * fallback and the stateless decisions of a full table use
 		 * the Maglev table, whatever the service's scheduler. */

@@ -23,8 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +30,7 @@
 #include <rte_rcu_qsbr.h>
 
 #include "halb/hl_msg.h"
+#include "halb/sock.h"
 #include "halb/mh.h"
 #include "cls.h"
 
@@ -127,47 +126,6 @@ apply_pending(struct cls *c, uint64_t now_ms)
 	return left;
 }
 
-static int
-health_socket(struct cls *c)
-{
-	const struct cfg_health *hc = &c->cfg->health;
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	char dir[sizeof(sun.sun_path)], *slash;
-	int fd;
-
-	if (strlen(hc->socket) >= sizeof(sun.sun_path))
-		return -ENAMETOOLONG;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", hc->socket);
-	snprintf(dir, sizeof(dir), "%s", hc->socket);
-	slash = strrchr(dir, '/');
-	if (slash != NULL && slash != dir) {
-		*slash = '\0';
-		if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-			return -errno;
-	}
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	unlink(sun.sun_path); /* a previous classifier's */
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
-		int err = errno;
-
-		close(fd);
-		return -err;
-	}
-	/* Only root may send snapshots: health.key, which seals them, is
-	 * also in every agent's file.  A socket others could write to is
-	 * no socket to run with. */
-	if (chmod(sun.sun_path, 0600) != 0) {
-		int err = errno;
-
-		close(fd);
-		unlink(sun.sun_path);
-		return -err;
-	}
-	return fd;
-}
-
 int
 cls_health_init(struct cls *c)
 {
@@ -214,7 +172,7 @@ cls_health_init(struct cls *c)
 			      SEAL_ROLE_HANDLER);
 	if (rc != 0)
 		return rc;
-	c->hfd = health_socket(c);
+	c->hfd = halb_unix_bind(c->cfg->health.socket, SOCK_DGRAM);
 	if (c->hfd < 0) {
 		CLS_LOG(ERR, "cannot bind %s: %s", cfg->health.socket,
 			strerror(-c->hfd));

@@ -38,6 +38,7 @@
 #include "halb/cfg.h"
 #include "halb/hb.h"
 #include "halb/idle.h"
+#include "halb/notify.h"
 #include "halb/quit.h"
 #include "halb/shm.h"
 #include "cls.h"
@@ -52,33 +53,29 @@
 
 static struct cls cls;
 
-/* The classifier's lcore id must differ from the forwarder's (mempool
- * caches are per lcore id); it may run on any CPU we are allowed. */
+/* The EAL command line is cfg_eal_argv's: the classifier's lcore id
+ * (distinct from the forwarder's: mempool caches are per lcore id) on
+ * eal.classifier_cpus, or when unset on any CPU we are allowed; the same
+ * PCI allow-list as the forwarder (or --no-pci). */
 static int
 eal_start(const char *prog, const struct halb_cfg *cfg)
 {
-	char lcores[128], prefix[80], cpus[96] = "";
-	char *argv[12];
+	static struct cfg_eal_argv a;
+	char cpus[96] = "";
 	cpu_set_t set;
 	size_t off = 0;
-	int argc = 0, cpu;
+	int cpu;
 
 	if (sched_getaffinity(0, sizeof(set), &set) == 0)
 		for (cpu = 0; cpu < CPU_SETSIZE && off + 8 < sizeof(cpus); cpu++)
 			if (CPU_ISSET(cpu, &set))
 				off += (size_t)snprintf(cpus + off, sizeof(cpus) - off,
 							"%s%d", off ? "," : "", cpu);
-	snprintf(lcores, sizeof(lcores), "--lcores=%u@(%s)", cfg->classifier_lcore,
-		 off ? cpus : "0");
-	snprintf(prefix, sizeof(prefix), "--file-prefix=%s", cfg->file_prefix);
-	argv[argc++] = (char *)(uintptr_t)prog;
-	argv[argc++] = lcores;
-	argv[argc++] = prefix;
-	argv[argc++] = (char *)(uintptr_t)"--proc-type=secondary";
-	argv[argc++] = (char *)(uintptr_t)"--no-pci";
-	argv[argc++] = (char *)(uintptr_t)"--no-telemetry";
-	argv[argc] = NULL;
-	return rte_eal_init(argc, argv);
+	if (cfg_eal_argv(cfg, CFG_EAL_SECONDARY, prog, cpus, &a) != 0) {
+		rte_errno = ENOSPC;
+		return -1;
+	}
+	return rte_eal_init(a.argc, a.argv);
 }
 
 /* --takeover's view of the lock's holder: its heartbeat is fresh, or we
@@ -315,6 +312,7 @@ main(int argc, char **argv)
 	beat_every = cls.shm->tsc_hz / 1000;
 	printf("halb-classifier: ready\n");
 	fflush(stdout);
+	halb_notify_ready();
 
 	halb_hb_set_state(hb, HALB_HB_READY);
 	while (!cls.quit) {

@@ -21,6 +21,7 @@
 #include "halb/cfg.h"
 #include "halb/cli.h"
 #include "halb/log.h"
+#include "halb/notify.h"
 #include "exp.h"
 
 #define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
@@ -150,6 +151,7 @@ main(int argc, char **argv)
 		cfg_free(cfg);
 		return 1;
 	}
+	halb_notify_ready(); /* listening: scrapes are served from now on */
 	HLOG(NOTICE, "serving http://%s%s%s:%u/metrics for %s",
 	     halb_ip_is_v4(&cfg->metrics.listen_ip) ? "" : "[", ip,
 	     halb_ip_is_v4(&cfg->metrics.listen_ip) ? "" : "]",

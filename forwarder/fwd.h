@@ -53,6 +53,9 @@ struct fwd_port {
 	uint16_t port_id;
 	uint8_t mac[6];
 	const struct cfg_port *cfg;
+	char name[CFG_ARG_LEN];  /* the DPDK device: vdev name or PCI address */
+	uint64_t tx_csum;        /* RTE_ETH_TX_OFFLOAD_*_CKSUM the device has */
+	uint64_t tx_offloads;    /* ... of those, turned on (setup.c) */
 };
 
 struct fwd_ctx {
@@ -71,12 +74,13 @@ struct fwd_ctx {
 
 /*
  * Set-up after EAL (setup.c).  fwd_port_start configures port cp's
- * device with nq queue pairs on pool and starts it; fwd_services_setup
+ * device with nq queue pairs, queue q receiving into pools[q] (worker
+ * q's, on its NUMA node), and starts it; fwd_services_setup
  * builds c's service view, neighbour cache and local addresses from
  * c->cfg once the ports are up.  Both return 0 or -errno, logged.
  */
 int fwd_port_start(struct fwd_port *p, const struct cfg_port *cp,
-		   struct rte_mempool *pool, uint16_t nq);
+		   struct rte_mempool *const pools[], uint16_t nq);
 int fwd_services_setup(struct fwd_ctx *c);
 
 /* The lcore entry point of worker `arg` (a uintptr_t worker index). */

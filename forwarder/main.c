@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * halb-forwarder: the DPDK primary process.  Loads the configuration,
- * starts EAL on virtual devices only, creates the shared memory the
+ * starts EAL on the devices it names (cfg_eal_argv), creates the shared memory the
  * classifier attaches to (src/dp/shm.c), starts the ports and the
  * service view (setup.c), launches one worker per lcore and then serves
  * telemetry and the heartbeat from the main lcore until SIGINT/SIGTERM.
@@ -24,41 +24,26 @@
 
 #include "halb/cfg.h"
 #include "halb/hb.h"
+#include "halb/notify.h"
 #include "halb/quit.h"
 #include "halb/shm.h"
 #include "fwd.h"
 
 #define POOL_CACHE 256
 
-/* EAL arguments come from the configuration only: virtual devices,
- * never PCI, this appliance's own file prefix. */
+/* EAL arguments come from the configuration only (cfg_eal_argv): the
+ * PCI devices the ports name and nothing else, or --no-pci; the
+ * virtual devices; this appliance's own file prefix. */
 static int
 eal_start(const char *prog, const struct halb_cfg *cfg)
 {
-	char *argv[16 + CFG_MAX_PORTS + CFG_MAX_EAL_ARGS];
-	char vdev[CFG_MAX_PORTS][CFG_ARG_LEN + 8];
-	char prefix[80];
-	int argc = 0;
-	uint32_t i;
+	static struct cfg_eal_argv a;
 
-	argv[argc++] = (char *)(uintptr_t)prog;
-	argv[argc++] = (char *)(uintptr_t)"-l";
-	argv[argc++] = (char *)(uintptr_t)cfg->lcores;
-	snprintf(prefix, sizeof(prefix), "--file-prefix=%s", cfg->file_prefix);
-	argv[argc++] = prefix;
-	argv[argc++] = (char *)(uintptr_t)"--no-pci";
-	argv[argc++] = (char *)(uintptr_t)"--proc-type=primary";
-	/* Keep hugepage files while running so the classifier can map
-	 * them; remove leftovers of a previous run first. */
-	argv[argc++] = (char *)(uintptr_t)"--huge-unlink=existing";
-	for (i = 0; i < cfg->n_ports; i++) {
-		snprintf(vdev[i], sizeof(vdev[i]), "--vdev=%s", cfg->ports[i].vdev);
-		argv[argc++] = vdev[i];
+	if (cfg_eal_argv(cfg, CFG_EAL_PRIMARY, prog, NULL, &a) != 0) {
+		rte_errno = ENOSPC;
+		return -1;
 	}
-	for (i = 0; i < cfg->n_eal_extra; i++)
-		argv[argc++] = (char *)(uintptr_t)cfg->eal_extra[i];
-	argv[argc] = NULL;
-	return rte_eal_init(argc, argv);
+	return rte_eal_init(a.argc, a.argv);
 }
 
 /* How often the main lcore beats, and how long a worker may go without
@@ -105,6 +90,80 @@ main_beat(struct halb_hb *hb, struct fwd_lanes *l)
 		halb_hb_beat(hb, now);
 }
 
+/* An lcore's NUMA node (0 where the machine has none). */
+static unsigned int
+lcore_node(unsigned int lcore)
+{
+	unsigned int node = rte_lcore_to_socket_id(lcore);
+
+	return node < RTE_MAX_NUMA_NODES ? node : 0;
+}
+
+/*
+ * The packet buffers: one pool per NUMA node that runs workers, on that
+ * node, so that a worker receives into memory near its CPU (RX queue q
+ * takes worker q's pool; fwd_port_start).  The pool of the main lcore's
+ * node is "halb_mbufs", shm->pool, which the workers allocate their
+ * own frames from (ARP/ND, ICMP) and the classifier knows; it is made
+ * even if no worker runs there.  Each pool holds what its workers' RX
+ * and TX rings, transmit buffers and punt/return rings may hold at
+ * once, plus the caches, and its buffers fit the largest frame of any
+ * port (ports[].mtu: jumbo frames in one segment, which the parser
+ * needs) with headroom for the tunnel header.  Exits on failure
+ * (start-up only).
+ */
+static struct rte_mempool *
+pools_create(const struct halb_cfg *cfg, struct rte_mempool *by_worker[])
+{
+	struct rte_mempool *by_node[RTE_MAX_NUMA_NODES] = { NULL };
+	uint32_t on_node[RTE_MAX_NUMA_NODES] = { 0 };
+	unsigned int node, main_node = lcore_node(rte_lcore_id()), lcore, w;
+	uint32_t frame = 0, p, n_mbufs, buf;
+	char name[RTE_MEMPOOL_NAMESIZE];
+
+	for (p = 0; p < cfg->n_ports; p++)
+		if (cfg->ports[p].mtu > frame)
+			frame = cfg->ports[p].mtu;
+	/* Ethernet header, one 802.1Q tag, FCS: RTE_ETHER_MAX_LEN for 1500. */
+	frame += RTE_ETHER_HDR_LEN + RTE_VLAN_HLEN + RTE_ETHER_CRC_LEN;
+	buf = RTE_MAX((uint32_t)RTE_MBUF_DEFAULT_BUF_SIZE,
+		      (uint32_t)RTE_PKTMBUF_HEADROOM + frame);
+	w = 0;
+	RTE_LCORE_FOREACH_WORKER(lcore)
+		on_node[lcore_node(lcore)]++;
+	for (node = 0; node < RTE_MAX_NUMA_NODES; node++) {
+		uint32_t nw = on_node[node];
+
+		if (nw == 0 && node != main_node)
+			continue;
+		n_mbufs = cfg->n_ports * nw * (FWD_RX_DESC + FWD_TX_DESC + 2 * FWD_TX_MAX) +
+			  nw * 2 * HALB_RING_SIZE + (nw + 2) * POOL_CACHE * 2 + 4096;
+		if (node == main_node)
+			snprintf(name, sizeof(name), "halb_mbufs");
+		else
+			snprintf(name, sizeof(name), "halb_mbufs%u", node);
+		by_node[node] = rte_pktmbuf_pool_create(name, n_mbufs, POOL_CACHE,
+							0, (uint16_t)buf, (int)node);
+		if (by_node[node] == NULL && rte_errno == ENOMEM) {
+			/* No hugepages left on that node (docs/DEPLOY.md
+			 * reserves them per node): anywhere, slower. */
+			FWD_LOG(WARNING, "pool %s: no memory on NUMA node %u: taking it from any node",
+				name, node);
+			by_node[node] = rte_pktmbuf_pool_create(name, n_mbufs,
+								POOL_CACHE, 0, (uint16_t)buf,
+								SOCKET_ID_ANY);
+		}
+		if (by_node[node] == NULL)
+			rte_exit(EXIT_FAILURE, "cannot create a pool of %u mbufs of %u bytes on NUMA node %u: %s\n",
+				 n_mbufs, buf, node, rte_strerror(rte_errno));
+		FWD_LOG(INFO, "pool %s: %u mbufs of %u bytes on NUMA node %u, for %u worker(s)",
+			name, n_mbufs, buf, node, nw);
+	}
+	RTE_LCORE_FOREACH_WORKER(lcore)
+		by_worker[w++] = by_node[lcore_node(lcore)];
+	return by_node[main_node];
+}
+
 static void
 remove_hugepage_files(const char *prefix)
 {
@@ -126,8 +185,8 @@ main(int argc, char **argv)
 	const char *path = NULL, *what;
 	struct fwd_lanes lanes = { 0 };
 	struct halb_hb *hb;
-	struct rte_mempool *pool;
-	uint32_t n_mbufs, p, w;
+	struct rte_mempool *pool, *worker_pool[CFG_MAX_WORKERS];
+	uint32_t p, w;
 	unsigned int lcore;
 	int opt, rc = 1;
 
@@ -154,22 +213,15 @@ main(int argc, char **argv)
 	if (halb_quit_on_term(&fwd.quit) != 0)
 		rte_exit(EXIT_FAILURE, "cannot catch SIGINT and SIGTERM\n");
 
-	n_mbufs = fwd.cfg->n_ports * fwd.cfg->n_workers * (FWD_RX_DESC + FWD_TX_DESC + 2 * FWD_TX_MAX) +
-		  fwd.cfg->n_workers * 2 * HALB_RING_SIZE +
-		  (fwd.cfg->n_workers + 2) * POOL_CACHE * 2 + 4096;
-	pool = rte_pktmbuf_pool_create("halb_mbufs", n_mbufs, POOL_CACHE, 0,
-				       RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
-	if (pool == NULL)
-		rte_exit(EXIT_FAILURE, "cannot create a pool of %u mbufs: %s\n",
-			 n_mbufs, rte_strerror(rte_errno));
+	pool = pools_create(fwd.cfg, worker_pool);
 	fwd.shm = halb_shm_create(fwd.cfg, pool, &what);
 	if (fwd.shm == NULL)
 		rte_exit(EXIT_FAILURE, "cannot create the shared memory's %s: %s\n",
 			 what, strerror(errno));
 	fwd.cls_timeout_tsc = fwd.shm->tsc_hz / 1000 * fwd.cfg->classifier_timeout_ms;
 	for (p = 0; p < fwd.cfg->n_ports; p++) {
-		if (fwd_port_start(&fwd.ports[p], &fwd.cfg->ports[p], pool,
-			       (uint16_t)fwd.cfg->n_workers) != 0)
+		if (fwd_port_start(&fwd.ports[p], &fwd.cfg->ports[p], worker_pool,
+				   (uint16_t)fwd.cfg->n_workers) != 0)
 			rte_exit(EXIT_FAILURE, "port %s failed\n", fwd.cfg->ports[p].name);
 		fwd.n_ports++;
 	}
@@ -193,6 +245,7 @@ main(int argc, char **argv)
 			 1000000;
 	printf("halb-forwarder: ready\n");
 	fflush(stdout);
+	halb_notify_ready();
 
 	halb_hb_set_state(hb, HALB_HB_READY);
 	while (!fwd.quit) {

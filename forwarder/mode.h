@@ -19,6 +19,7 @@
 
 struct fwd_ctx;
 struct fwd_backend;
+struct fwd_port;
 
 struct fwd_mode_ops {
 	/*
@@ -31,12 +32,12 @@ struct fwd_mode_ops {
 		      const struct cfg_backend *cb, uint16_t out,
 		      struct fwd_backend *be);
 	/*
-	 * Rewrites m (parsed as pi) to go to backend be, out of a port with
-	 * MAC src to next hop nh.  hash: the flow's.  Returns 0, or the
-	 * FWD_DROP_* reason to drop it for.
+	 * Rewrites m (parsed as pi) to go to backend be, out of port out to
+	 * next hop nh.  hash: the flow's.  Returns 0, or the FWD_DROP_*
+	 * reason to drop it for.
 	 */
 	int (*rewrite)(struct rte_mbuf *m, const struct pkt_info *pi,
-		       const struct fwd_backend *be, const uint8_t src[6],
+		       const struct fwd_backend *be, const struct fwd_port *out,
 		       const uint8_t nh[6], uint32_t hash);
 };
 

@@ -9,13 +9,13 @@
 
 static int
 dsr_rewrite(struct rte_mbuf *m, const struct pkt_info *pi,
-	    const struct fwd_backend *be, const uint8_t src[6],
+	    const struct fwd_backend *be, const struct fwd_port *out,
 	    const uint8_t nh[6], uint32_t hash)
 {
 	(void)pi;
 	(void)be;
 	(void)hash;
-	pkt_rw_dsr(rte_pktmbuf_mtod(m, uint8_t *), src, nh);
+	pkt_rw_dsr(rte_pktmbuf_mtod(m, uint8_t *), out->mac, nh);
 	return 0;
 }
 

@@ -10,7 +10,7 @@
 
 static int
 nat_rewrite(struct rte_mbuf *m, const struct pkt_info *pi,
-	    const struct fwd_backend *be, const uint8_t src[6],
+	    const struct fwd_backend *be, const struct fwd_port *out,
 	    const uint8_t nh[6], uint32_t hash)
 {
 	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
@@ -19,7 +19,7 @@ nat_rewrite(struct rte_mbuf *m, const struct pkt_info *pi,
 	if (pkt_rw_nat_fwd(frame, rte_pktmbuf_data_len(m), pi, &be->ip,
 			   be->port) != 0)
 		return FWD_DROP_OTHER;
-	pkt_rw_dsr(frame, src, nh);
+	pkt_rw_dsr(frame, out->mac, nh);
 	return 0;
 }
 

@@ -246,7 +246,7 @@ forward(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	w->svc_st[s].bytes += rte_pktmbuf_pkt_len(m);
 	w->be_st[s][b].pkts++;
 	w->be_st[s][b].bytes += rte_pktmbuf_pkt_len(m);
-	why = sv->ops->rewrite(m, pi, be, out->mac, nh_mac, hash);
+	why = sv->ops->rewrite(m, pi, be, out, nh_mac, hash);
 	if (unlikely(why != 0)) {
 		drop(w, m, (enum fwd_drop)why);
 		return;

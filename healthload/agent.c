@@ -38,6 +38,7 @@
 #include "halb/daemon.h"
 #include "halb/evloop.h"
 #include "halb/log.h"
+#include "halb/notify.h"
 #include "halb/sock.h"
 
 #define AG_TICK_MS 100
@@ -343,6 +344,7 @@ run(struct agent *a)
 	     a->cfg->interval_ms, a->ag->draining ? ", draining (kept from before)" : "");
 	a->started = checks_known(a);
 	interval(a, halb_mono_ms());
+	halb_notify_ready();  /* sockets open: the loop runs next */
 	return ev_main(a->dm.ev);
 }
 

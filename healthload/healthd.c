@@ -36,6 +36,7 @@
 #include "halb/ctl.h"
 #include "halb/daemon.h"
 #include "halb/evloop.h"
+#include "halb/notify.h"
 #include "halb/sock.h"
 #include "hd.h"
 
@@ -483,6 +484,7 @@ run(struct healthd *d)
 	send_snapshots(d, now, true);
 	send_heartbeat(d);
 	d->next_hb = now + HD_HEARTBEAT_MS;
+	halb_notify_ready();  /* sockets open: the loop runs next */
 	return ev_main(d->dm.ev);
 }
 

@@ -33,6 +33,9 @@
 #define CFG_MTU_DEFAULT 1500  /* ports[].mtu */
 #define CFG_MTU_MIN 1280      /* IPv6's minimum link MTU (RFC 8200 5) */
 #define CFG_MTU_MAX 9216
+#define CFG_PCI_LEN 13        /* "DDDD:BB:DD.F" and its NUL */
+#define CFG_CPUS_LEN 64       /* eal.classifier_cpus */
+#define CFG_MAX_CPU 1024      /* CPU ids 0..1023 (CPU_SETSIZE) */
 #define CFG_METRICS_PORT 9650 /* halb-exporter's default TCP port */
 
 /* CFG_MODE_DSR, ... from halb/mode-list.h. */
@@ -53,7 +56,15 @@ enum cfg_sched {
 
 struct cfg_port {
 	char name[CFG_NAME_LEN];
-	char vdev[CFG_ARG_LEN]; /* EAL --vdev argument; its first word names the device */
+	char vdev[CFG_ARG_LEN]; /* EAL --vdev argument; its first word names the
+				 * device; "" for a PCI port */
+	char pci[CFG_PCI_LEN];  /* PCI address "DDDD:BB:DD.F" (lower case, as
+				 * DPDK names the device); "" for a vdev */
+	char pci_args[CFG_ARG_LEN]; /* the driver's arguments after the
+				     * address ("key=value,..."), or "" */
+	uint16_t queues;        /* queue pairs the device has, when its
+				 * arguments say (af_packet qpairs=, ...);
+				 * 0: known only at start (PCI, most vdevs) */
 	bool has_ip4, has_ip6;
 	struct halb_ip ip4, ip6;   /* this port's own addresses */
 	uint8_t plen4, plen6;      /* connected prefixes */
@@ -213,6 +224,12 @@ struct halb_cfg {
 	uint32_t classifier_lcore; /* the classifier's lcore id: distinct from
 				    * the forwarder's, as mempool caches are
 				    * per lcore id */
+	char forwarder_cpus[CFG_CPUS_LEN];  /* CPUs every forwarder lcore floats
+					     * on, when not the lcore's own id
+					     * (rigs with fewer CPUs); "": -l */
+	char classifier_cpus[CFG_CPUS_LEN]; /* CPUs the classifier may run on
+					     * ("2-3"); "": every CPU the
+					     * process is allowed */
 	/* ports ( ) */
 	uint32_t n_ports;
 	struct cfg_port ports[CFG_MAX_PORTS];

@@ -9,6 +9,7 @@
 #ifndef HALB_CFG_H
 #define HALB_CFG_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "halb/cfg-t.h"
@@ -93,6 +94,46 @@ int cfg_key_file(const char *path, struct seal_key *k, char *why, size_t len);
  */
 int cfg_route(const struct halb_cfg *cfg, const struct halb_ip *dst,
 	      struct halb_ip *next_hop);
+
+/*
+ * Parses a port's pci value: a PCI address "DDDD:BB:DD.F" (hex; device
+ * 00..1f, function 0..7), optionally followed by ",driver arguments".
+ * Writes the address in lower case (DPDK's name of the device) to addr
+ * and points *args at the arguments ("" when none).  Returns 0 or
+ * -EINVAL with the reason in why.
+ */
+int cfg_parse_pci(const char *s, char addr[CFG_PCI_LEN], const char **args,
+		  char *why, size_t len);
+
+/* Whether any port names a PCI device. */
+bool cfg_has_pci(const struct halb_cfg *cfg);
+
+/*
+ * The EAL command line of the forwarder (CFG_EAL_PRIMARY: -l, its
+ * --vdev and eal.extra) or the classifier (CFG_EAL_SECONDARY: its lcore
+ * on eal.classifier_cpus, or on allowed_cpus when that is unset), built
+ * from cfg alone, without DPDK.  Both get --no-pci when no port names a
+ * PCI device, and otherwise "-a ADDRESS[,ARGS]" for each one that does
+ * and for no other: the EAL probes only what the configuration names.
+ * Fills a (argv[argc] is NULL; the strings live in a).  Returns 0, or
+ * -ENOSPC if it does not fit (it always does for a loaded cfg).
+ */
+enum cfg_eal_role {
+	CFG_EAL_PRIMARY,
+	CFG_EAL_SECONDARY,
+};
+
+#define CFG_EAL_MAX_ARGS (16 + 2 * CFG_MAX_PORTS + CFG_MAX_EAL_ARGS)
+
+struct cfg_eal_argv {
+	int argc;
+	char *argv[CFG_EAL_MAX_ARGS + 1];
+	char buf[(CFG_EAL_MAX_ARGS + 1) * (CFG_ARG_LEN + 16)];
+};
+
+int cfg_eal_argv(const struct halb_cfg *cfg, enum cfg_eal_role role,
+		 const char *prog, const char *allowed_cpus,
+		 struct cfg_eal_argv *a);
 
 /*
  * IP bytes that tunnel mode adds to a client's packet sent to `backend`:

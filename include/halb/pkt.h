@@ -68,6 +68,9 @@ struct pkt_vxlan {
 	uint16_t dst_port;              /* host order; usually 4789 */
 	uint32_t vni;                   /* 24 bits */
 	uint8_t inner_dst_mac[6];       /* the backend's VXLAN device */
+	bool udp6_csum_ol;              /* IPv6 outer: the device computes the
+					 * UDP checksum (TX offload); only the
+					 * pseudo-header sum is written */
 };
 
 /*
@@ -78,7 +81,10 @@ struct pkt_vxlan {
  * t->inner_dst_mac); the outer UDP source port carries `entropy` so that
  * the backend's and the network's hashing spread flows.  The IPv6 outer
  * UDP checksum is computed in full (Linux drops zero checksums over
- * IPv6 by default).  Returns the outer header length.
+ * IPv6 by default), unless t->udp6_csum_ol: then the checksum field
+ * holds the pseudo-header sum (not complemented) that a device's UDP
+ * checksum offload starts from, and the caller flags the mbuf.
+ * Returns the outer header length.
  */
 uint32_t pkt_vxlan_encap(uint8_t *outer, uint32_t inner_len,
 			 const struct pkt_vxlan *t, uint32_t entropy);

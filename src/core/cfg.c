@@ -154,6 +154,13 @@ cfg_check_main(const char *path)
 		n += cfg->services[i].n_backends;
 	printf("%s: ok (%u service%s, %u backend%s)\n", path, cfg->n_services,
 	       cfg->n_services == 1 ? "" : "s", n, n == 1 ? "" : "s");
+	/* What cannot be checked without the hardware, said rather than
+	 * passed over: the check never touches a device. */
+	for (i = 0; i < cfg->n_ports; i++)
+		if (cfg->ports[i].pci[0] != '\0')
+			printf("%s: note: ports[%u] \"%s\" is PCI device %s: how many queue pairs it has (%u needed, one per worker) and the MTUs it takes are known only to its driver, and checked when halb-forwarder starts\n",
+			       path, i, cfg->ports[i].name, cfg->ports[i].pci,
+			       cfg->n_workers);
 	cfg_free(cfg);
 	return 0;
 }

@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The ports ( ) and neighbours ( ) sections: each port's device, its own
+ * The ports ( ) and neighbours ( ) sections: each port's device (a
+ * virtual device, or a PCI address; with the queue pairs it has when its
+ * arguments say, checked against the workers), its own
  * addresses, connected prefixes and gateways; static neighbours; and the
  * routing they imply (cfg_route), which the services' checks and the
  * forwarder use.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <libconfig.h>
@@ -21,19 +25,90 @@ vdev_driver(const char *vdev, char *buf, size_t len)
 	snprintf(buf, len, "%.*s", (int)strcspn(vdev, ","), vdev);
 }
 
+/*
+ * The value of key in a device's arguments ("net_x0,key=value,..."):
+ * true with *v set to it when the key is there with a decimal value,
+ * false when absent.  A key given twice counts once, the last (as the
+ * drivers' kvargs read it).  *bad is set for a value that is no number.
+ */
+static bool
+vdev_arg_uint(const char *vdev, const char *key, unsigned long *v, bool *bad)
+{
+	size_t klen = strlen(key);
+	const char *p = strchr(vdev, ',');
+	bool found = false;
+	char *end;
+
+	while (p != NULL) {
+		p++;
+		if (strncmp(p, key, klen) == 0 && p[klen] == '=') {
+			found = true;
+			*v = strtoul(p + klen + 1, &end, 10);
+			*bad = !isdigit((unsigned char)p[klen + 1]) ||
+			       (*end != '\0' && *end != ',');
+		}
+		p = strchr(p, ',');
+	}
+	return found;
+}
+
+/*
+ * How many queue pairs a virtual device has, from its arguments: the
+ * drivers whose count is an argument (net_af_packet qpairs=, default 1;
+ * net_af_xdp queue_count=, default 1).  0 when the arguments do not say
+ * (the others size their queues when configured, up to a maximum that
+ * only the running driver knows: checked at start).
+ */
+static unsigned long
+vdev_queues(const char *drv, const char *vdev, const char **key)
+{
+	static const struct {
+		const char *drv, *key;
+	} counted[] = {
+		{ "net_af_packet", "qpairs" },
+		{ "net_af_xdp", "queue_count" },
+	};
+	unsigned long v = 1;
+	unsigned int i;
+	bool bad = false;
+
+	for (i = 0; i < sizeof(counted) / sizeof(counted[0]); i++) {
+		if (strncmp(drv, counted[i].drv, strlen(counted[i].drv)) != 0)
+			continue;
+		*key = counted[i].key;
+		vdev_arg_uint(vdev, counted[i].key, &v, &bad);
+		return bad ? 0 : v;
+	}
+	return 0;
+}
+
+/* One RX/TX queue pair per worker: a device that has fewer than
+ * eal.lcores has workers would fail at start; say so now. */
 static void
-load_port_vdev(const struct cfg_scope *sc, struct cfg_port *p, unsigned int idx)
+check_port_queues(const struct cfg_scope *sc, const config_setting_t *s,
+		  const struct cfg_port *p, const char *key)
+{
+	uint32_t nw = sc->ctx->cfg->n_workers;
+
+	if (p->queues == 0 || nw == 0 || p->queues >= nw)
+		return;
+	cfg_err(sc->ctx, s,
+		"%s.vdev \"%s\": %u queue pair%s, but eal.lcores has %u workers and each needs one (add %s=%u)",
+		sc->where, p->vdev, p->queues, p->queues == 1 ? "" : "s", nw,
+		key, nw);
+}
+
+static void
+load_port_vdev(const struct cfg_scope *sc, const config_setting_t *s,
+	       struct cfg_port *p, unsigned int idx)
 {
 	const struct halb_cfg *cfg = sc->ctx->cfg;
-	const config_setting_t *s;
 	char drv[CFG_ARG_LEN], other[CFG_ARG_LEN];
-	const char *v = NULL;
+	const char *v = config_setting_get_string(s), *key = NULL;
+	unsigned long q;
 	unsigned int i;
 	size_t n;
 
-	s = sc_str(sc, "vdev", true, &v);
-	if (s == NULL)
-		return;
 	if (strlen(v) >= CFG_ARG_LEN) {
 		cfg_err(sc->ctx, s, "%s.vdev: longer than %d characters",
 			sc->where, CFG_ARG_LEN - 1);
@@ -49,6 +124,8 @@ load_port_vdev(const struct cfg_scope *sc, struct cfg_port *p, unsigned int idx)
 		return;
 	}
 	for (i = 0; i < idx; i++) {
+		if (cfg->ports[i].vdev[0] == '\0')
+			continue;
 		vdev_driver(cfg->ports[i].vdev, other, sizeof(other));
 		if (strcmp(drv, other) == 0) {
 			cfg_err(sc->ctx, s,
@@ -57,7 +134,127 @@ load_port_vdev(const struct cfg_scope *sc, struct cfg_port *p, unsigned int idx)
 			return;
 		}
 	}
+	q = vdev_queues(drv, v, &key);
+	if (key != NULL && (q == 0 || q > UINT16_MAX)) {
+		cfg_err(sc->ctx, s, "%s.vdev \"%s\": %s wants a number of queue pairs, 1 or more",
+			sc->where, v, key);
+		return;
+	}
 	snprintf(p->vdev, sizeof(p->vdev), "%s", v);
+	p->queues = (uint16_t)q;
+	check_port_queues(sc, s, p, key);
+}
+
+static int
+hex_digits(const char *s, size_t n, unsigned long *v)
+{
+	size_t i;
+
+	*v = 0;
+	for (i = 0; i < n; i++) {
+		if (!isxdigit((unsigned char)s[i]))
+			return -EINVAL;
+		*v = *v * 16 + (unsigned long)(isdigit((unsigned char)s[i]) ?
+			s[i] - '0' : tolower((unsigned char)s[i]) - 'a' + 10);
+	}
+	return 0;
+}
+
+/*
+ * A PCI address "DDDD:BB:DD.F" (domain, bus, device 00..1f, function
+ * 0..7; what `lspci -D` prints), optionally followed by the driver's
+ * arguments after a ','.  Written in lower case into addr, as DPDK names
+ * the device.  Returns 0 or -EINVAL with the reason in why.
+ */
+int
+cfg_parse_pci(const char *s, char addr[CFG_PCI_LEN], const char **args,
+	      char *why, size_t len)
+{
+	unsigned long dom, bus, dev, fn;
+	size_t n = strcspn(s, ",");
+
+	if (n != 12 || s[4] != ':' || s[7] != ':' || s[10] != '.' ||
+	    hex_digits(s, 4, &dom) != 0 || hex_digits(s + 5, 2, &bus) != 0 ||
+	    hex_digits(s + 8, 2, &dev) != 0 || !isdigit((unsigned char)s[11])) {
+		snprintf(why, len,
+			 "expected a PCI address DDDD:BB:DD.F (domain:bus:device.function in hex, as lspci -D shows it, like \"0000:3b:00.0\")");
+		return -EINVAL;
+	}
+	fn = (unsigned long)(s[11] - '0');
+	if (dev > 0x1f || fn > 7) {
+		snprintf(why, len, "%s %lx out of range %s", dev > 0x1f ?
+			 "device" : "function", dev > 0x1f ? dev : fn,
+			 dev > 0x1f ? "00..1f" : "0..7");
+		return -EINVAL;
+	}
+	snprintf(addr, CFG_PCI_LEN, "%04lx:%02lx:%02lx.%lu", dom, bus, dev, fn);
+	*args = s[n] == ',' ? s + n + 1 : "";
+	return 0;
+}
+
+static void
+load_port_pci(const struct cfg_scope *sc, const config_setting_t *s,
+	      struct cfg_port *p, unsigned int idx)
+{
+	const struct halb_cfg *cfg = sc->ctx->cfg;
+	const char *v = config_setting_get_string(s), *args;
+	char addr[CFG_PCI_LEN], why[160];
+	unsigned int i;
+
+	if (strlen(v) >= CFG_ARG_LEN) {
+		cfg_err(sc->ctx, s, "%s.pci: longer than %d characters",
+			sc->where, CFG_ARG_LEN - 1);
+		return;
+	}
+	if (cfg_parse_pci(v, addr, &args, why, sizeof(why)) != 0) {
+		cfg_err(sc->ctx, s, "%s.pci \"%s\": %s", sc->where, v, why);
+		return;
+	}
+	if (*args == '\0' && strchr(v, ',') != NULL) {
+		cfg_err(sc->ctx, s, "%s.pci \"%s\": nothing after the ','",
+			sc->where, v);
+		return;
+	}
+	for (i = 0; i < idx; i++) {
+		if (strcmp(addr, cfg->ports[i].pci) == 0) {
+			cfg_err(sc->ctx, s,
+				"duplicate PCI device %s (also ports[%u] \"%s\", line %d)",
+				addr, i, cfg->ports[i].name, cfg->ports[i].line);
+			return;
+		}
+	}
+	snprintf(p->pci, sizeof(p->pci), "%s", addr);
+	snprintf(p->pci_args, sizeof(p->pci_args), "%s", args);
+	/* How many queues a NIC has is known only to its driver, at start
+	 * (fwd_port_start refuses a port with fewer than the workers). */
+	p->queues = 0;
+}
+
+/* The port's device: a virtual device (vdev) or a PCI one (pci), one of
+ * the two. */
+static void
+load_port_dev(const struct cfg_scope *sc, struct cfg_port *p, unsigned int idx)
+{
+	const config_setting_t *sv, *sp;
+	const char *v;
+
+	sv = sc_str(sc, "vdev", false, &v);
+	sp = sc_str(sc, "pci", false, &v);
+	if (sv != NULL && sp != NULL) {
+		cfg_err(sc->ctx, sp, "%s: vdev and pci both given: a port is one device, virtual or PCI",
+			sc->where);
+		return;
+	}
+	if (sv == NULL && sp == NULL) {
+		if (sc_member(sc, "vdev", false) == NULL &&
+		    sc_member(sc, "pci", false) == NULL)
+			cfg_missing_err(sc, "vdev", " (or \"pci\"): the port's device");
+		return;
+	}
+	if (sv != NULL)
+		load_port_vdev(sc, sv, p, idx);
+	else
+		load_port_pci(sc, sp, p, idx);
 }
 
 /* gateway4/gateway6: inside the port's own prefix of that family. */
@@ -96,8 +293,8 @@ load_port_gw(const struct cfg_scope *sc, const char *key, int family,
 static void
 load_port(struct cfg_ctx *ctx, const config_setting_t *list, unsigned int idx)
 {
-	static const char *const keys[] = { "name", "vdev", "ipv4", "ipv6",
-		"gateway4", "gateway6", "vlan", "mtu", NULL };
+	static const char *const keys[] = { "name", "vdev", "pci", "ipv4",
+		"ipv6", "gateway4", "gateway6", "vlan", "mtu", NULL };
 	struct cfg_port *p = &ctx->cfg->ports[idx];
 	char a[HALB_IP_STRLEN];
 	const config_setting_t *s;
@@ -117,7 +314,7 @@ load_port(struct cfg_ctx *ctx, const config_setting_t *list, unsigned int idx)
 			break;
 		}
 	}
-	load_port_vdev(&sc, p, idx);
+	load_port_dev(&sc, p, idx);
 	p->has_ip4 = sc_prefix(&sc, "ipv4", 4, &p->ip4, &p->plen4) != NULL;
 	p->has_ip6 = sc_prefix(&sc, "ipv6", 6, &p->ip6, &p->plen6) != NULL;
 	load_port_gw(&sc, "gateway4", 4, p->has_ip4, &p->ip4, p->plen4,

@@ -149,11 +149,19 @@ halb_unix_bind(const char *path, int type)
 	if (fd < 0)
 		return -errno;
 	unlink(path); /* left by a previous run */
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
-	    chmod(path, 0600) != 0 ||
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+		err = errno;
+		close(fd);
+		return -err;
+	}
+	/* Root's only: what comes in is trusted as coming from root (the
+	 * classifier's snapshots are sealed with a key every agent holds).
+	 * A socket others could write to is no socket to run with. */
+	if (chmod(path, 0600) != 0 ||
 	    (type == SOCK_STREAM && listen(fd, 16) != 0)) {
 		err = errno;
 		close(fd);
+		unlink(path);
 		return -err;
 	}
 	return fd;

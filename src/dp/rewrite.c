@@ -274,7 +274,11 @@ pkt_vxlan_encap(uint8_t *outer, uint32_t inner_len, const struct pkt_vxlan *t,
 	vx[5] = (uint8_t)(t->vni >> 8);
 	vx[6] = (uint8_t)t->vni;
 	vx[7] = 0;
-	if (!v4) {
+	if (!v4 && t->udp6_csum_ol) {
+		/* The device sums the datagram from here (the pseudo-header
+		 * sum, folded, as rte_ipv6_phdr_cksum gives it). */
+		wr16(udp + 6, pkt_csum(ip + 8, 32, ulen + PROTO_UDP));
+	} else if (!v4) {
 		uint32_t sum = (uint32_t)pkt_csum(ip + 8, 32, 0) + ulen +
 			       PROTO_UDP;
 		uint16_t c = (uint16_t)~pkt_csum(udp, ulen, sum);

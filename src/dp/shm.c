@@ -49,6 +49,20 @@ maglev_setup(struct halb_shm *shm, const struct halb_cfg *cfg)
 	return 0;
 }
 
+/* The NUMA node of worker w's lcore (the w-th worker lcore, as the
+ * forwarder launches them), or SOCKET_ID_ANY when there is none. */
+static int
+worker_node(uint32_t w)
+{
+	unsigned int lcore;
+	uint32_t i = 0;
+
+	RTE_LCORE_FOREACH_WORKER(lcore)
+		if (i++ == w)
+			return (int)rte_lcore_to_socket_id(lcore);
+	return SOCKET_ID_ANY;
+}
+
 struct halb_shm *
 halb_shm_create(const struct halb_cfg *cfg, struct rte_mempool *pool,
 		const char **what)
@@ -96,9 +110,15 @@ halb_shm_create(const struct halb_cfg *cfg, struct rte_mempool *pool,
 					   HALB_FB_MARKS * sizeof(*ws->fb_marks), 64);
 		if (ws->punt == NULL || ws->ret == NULL || ws->fb_marks == NULL)
 			goto fail;
+		/* On the worker's node: the worker reads it every packet
+		 * (the classifier writes it, less often). */
 		*what = "flow table (flows.entries)";
-		mem = rte_malloc("halb_flows", flow_table_mem_size(cfg->flow_entries),
-				 64);
+		mem = rte_malloc_socket("halb_flows",
+					flow_table_mem_size(cfg->flow_entries), 64,
+					worker_node(w));
+		if (mem == NULL) /* no hugepages on that node: anywhere */
+			mem = rte_malloc("halb_flows",
+					 flow_table_mem_size(cfg->flow_entries), 64);
 		if (mem == NULL)
 			goto fail;
 		flow_table_init(&ws->flows, mem, cfg->flow_entries, w);

@@ -21,7 +21,9 @@
 # Arguments are passed to pkt_test.py (e.g. --only arp,dsr4).
 # Environment: HALB_BUILD (default: build), PKT_PYTHON (default:
 # /usr/bin/python3, which has python3-scapy), PKT_KEEP=1 keeps the run
-# directory (logs, config).
+# directory (logs, config).  Variants of the rig (tests/pkt/mq.sh) set
+# PKT_TEST (the test program instead of pkt_test.py, same arguments)
+# and PKT_SED (a sed script applied to pkt.conf).
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -115,7 +117,7 @@ trap 'exit 143' TERM HUP
 
 RUN=$(mktemp -d /tmp/halb-pkt.XXXXXX)
 CONF=$RUN/pkt.conf
-sed "s/@PREFIX@/$PREFIX/" "$HERE/pkt.conf" > "$CONF"
+sed -e "s/@PREFIX@/$PREFIX/" ${PKT_SED:+-e "$PKT_SED"} "$HERE/pkt.conf" > "$CONF"
 : > "$RUN/cls.pids"
 
 # wait_for TIMEOUT_S CMD...: poll CMD every 50 ms until it succeeds.
@@ -206,7 +208,7 @@ fi
 # pkt_test.py prints the "ok - " / "not ok - " lines; the summary is
 # counted here so that it stays the last line, after any log tails.
 timeout -k 5 240 ip netns exec "$NS" env PYTHONDONTWRITEBYTECODE=1 \
-	"$PY" -u "$HERE/pkt_test.py" \
+	"$PY" -u "${PKT_TEST:-$HERE/pkt_test.py}" \
 	--conf "$CONF" --iface tap0 --app-mac "$APP_MAC" \
 	--halbctl "$CTL_BIN" --classifier "$CLS_BIN" \
 	--cls-log "$RUN/classifier.log" --cls-pids "$RUN/cls.pids" "$@" |

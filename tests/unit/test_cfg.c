@@ -416,6 +416,9 @@ test_samples(void **state)
 
 	cfg = load_ok(SAMPLES_DIR "/udp-dns.conf");
 	assert_int_equal(cfg->n_workers, 2);
+	/* One queue pair per worker (tests/conf/bad/port-queues.conf is
+	 * this sample without qpairs, refused). */
+	assert_int_equal(cfg->ports[0].queues, 2);
 	assert_int_equal(cfg->services[0].proto, IPPROTO_UDP);
 	assert_int_equal(cfg->services[0].port, 53);
 	assert_int_equal(cfg->services[0].sched, CFG_SCHED_WLC);
@@ -787,7 +790,7 @@ test_agents_by_host(void **state)
 	assert_non_null(mkdtemp(dir));
 	snprintf(conf, sizeof(conf), "%s/old.conf", dir);
 	write_file(conf, 0600,
-		   "eal = { file_prefix = \"halb-hosts\"; lcores = \"0,1,2\"; classifier_lcore = 3; };\n"
+		   "eal = { file_prefix = \"halb-hosts\"; };\n"
 		   "ports = ( { name = \"inside\"; vdev = \"net_af_packet0,iface=eth1,qdisc_bypass=1\";"
 		   " ipv4 = \"10.40.0.2/24\"; gateway4 = \"10.40.0.1\"; } );\n"
 		   "health = { listen = \"10.40.0.3:7300\"; name = \"lb1\";"

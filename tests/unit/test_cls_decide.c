@@ -319,6 +319,69 @@ test_table_full_stateless(void **state)
 	}
 }
 
+/*
+ * A connection whose frames change queue while it lives (multi-queue
+ * ports: net_af_packet's rollover, a rewritten redirection table) is
+ * missed by the other worker; the classifier finds it in the first
+ * worker's table and gives the second the same backend, whatever the
+ * scheduler, instead of a new pick or the Maglev table's (issue 13).
+ * A new SYN on a closed flow's tuple is a new connection.
+ */
+static void
+test_other_worker(void **state)
+{
+	unsigned int k;
+	uint8_t f[128];
+	uint32_t i;
+
+	(void)state;
+	for (k = 0; k < sizeof(kinds); k++) {
+		struct fix *x = fix_new_kind(kinds[k], 4096);
+		struct halb_shm *shm = x->c.shm;
+		struct flow_table t1;
+		void *mem1 = aligned_alloc(64, (flow_table_mem_size(4096) + 63) &
+						       ~(size_t)63);
+		uint32_t first[60], again = 0;
+
+		assert_non_null(mem1);
+		flow_table_init(&t1, mem1, 4096, 1);
+		shm->workers[1].flows = t1;
+		shm->workers[1].fb_marks = shm->workers[0].fb_marks;
+		shm->n_workers = 2;
+		assert_int_equal(flow_writer_init(&x->c.fw[1], &shm->workers[1].flows,
+						  NULL), 0);
+		for (i = 0; i < 60; i++) {
+			uint32_t len = frame(f, i, (uint16_t)(32000 + i), VIP_TCP, 80,
+					     IPPROTO_TCP, F_SYN);
+
+			first[i] = HALB_RET_BACKEND(decide(x, f, len));
+		}
+		for (i = 0; i < 60; i++) {
+			uint8_t flags = i % 2 ? F_ACK : F_SYN; /* data, retransmit */
+			uint32_t len = frame(f, i, (uint16_t)(32000 + i), VIP_TCP, 80,
+					     IPPROTO_TCP, flags), usr = 0;
+			struct flow_entry *e;
+			struct pkt_info pi;
+
+			assert_true(cls_decide(&x->c, 1, f, len, &usr));
+			assert_int_equal(HALB_RET_BACKEND(usr), first[i]);
+			assert_int_equal(pkt_parse(f, len, &pi), PKT_OK);
+			e = flow_lookup(x->c.fw[1].t, &pi.key, pkt_flow_hash(&pi.key));
+			assert_non_null(e);
+			assert_int_equal(e->backend, first[i]);
+			again += HALB_RET_BACKEND(usr) == first[i];
+		}
+		assert_int_equal(again, 60);
+		assert_int_equal(shm->cls.existing, 60);
+		assert_int_equal(shm->cls.kept, 0);
+		flow_writer_fini(&x->c.fw[1]);
+		shm->workers[1].fb_marks = NULL;
+		shm->n_workers = 1;
+		free(mem1);
+		fix_free(x);
+	}
+}
+
 int
 main(void)
 {
@@ -327,6 +390,7 @@ main(void)
 		cmocka_unit_test(test_udp_marked),
 		cmocka_unit_test(test_syn_follows_scheduler),
 		cmocka_unit_test(test_table_full_stateless),
+		cmocka_unit_test(test_other_worker),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

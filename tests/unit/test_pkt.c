@@ -1202,6 +1202,57 @@ test_vxlan(void **state)
 	vxlan_case("2001:db8:9::1", "fd00:1::5", &udp6, 7);
 }
 
+/*
+ * IPv6 outer UDP checksum offloaded to the device (t.udp6_csum_ol; the
+ * forwarder sets it on ports whose device has it): everything as in
+ * software but the checksum field, which holds the pseudo-header sum;
+ * a device summing the datagram from there (and complementing, 0 sent
+ * as 0xffff) gets the software checksum.
+ */
+static void
+vxlan_ol_case(const struct spec *inner)
+{
+	uint8_t sw[2048], hw[2048];
+	struct pkt_vxlan t;
+	struct built in;
+	uint32_t hl = PKT_VXLAN_HDR_V6, ulen;
+	uint16_t dev;
+	uint8_t *udp;
+
+	memset(&t, 0, sizeof(t));
+	memcpy(t.src_mac, mac_us, 6);
+	memcpy(t.dst_mac, mac_peer, 6);
+	ip_of("2001:db8:9::1", &t.src);
+	ip_of("fd00:1::5", &t.dst);
+	t.dst_port = PKT_VXLAN_PORT;
+	t.vni = 42;
+	memcpy(t.inner_dst_mac, mac_new, 6);
+	build(inner, &in);
+	memcpy(sw + hl, in.b, in.len);
+	memcpy(hw + hl, in.b, in.len);
+	assert_int_equal(pkt_vxlan_encap(sw, in.len, &t, 99), hl);
+	t.udp6_csum_ol = true;
+	assert_int_equal(pkt_vxlan_encap(hw, in.len, &t, 99), hl);
+	udp = hw + 14 + 40;
+	ulen = 16 + in.len;
+	assert_memory_equal(hw, sw, 14 + 40 + 6);
+	assert_memory_equal(hw + 14 + 40 + 8, sw + 14 + 40 + 8, ulen - 8);
+	assert_int_equal(r16(udp + 6),
+			 ref_sum(udp, 0, ref_pseudo(hw + 14, 6, P_UDP, ulen)));
+	/* What the device does. */
+	dev = (uint16_t)~ref_sum(udp, ulen, 0);
+	assert_int_equal(dev == 0 ? 0xffff : dev, r16(sw + 14 + 40 + 6));
+}
+
+static void
+test_vxlan_csum_offload(void **state)
+{
+	(void)state;
+	vxlan_ol_case(&tcp6);
+	vxlan_ol_case(&udp4);
+	vxlan_ol_case(&udp6); /* odd length */
+}
+
 static void
 test_vxlan_refuses(void **state)
 {
@@ -1944,6 +1995,7 @@ main(void)
 		cmocka_unit_test(test_dsr),
 		cmocka_unit_test(test_vxlan),
 		cmocka_unit_test(test_vxlan_refuses),
+		cmocka_unit_test(test_vxlan_csum_offload),
 		cmocka_unit_test(test_arp_reply),
 		cmocka_unit_test(test_nd_advert),
 		cmocka_unit_test(test_neigh_check_nd),
