@@ -113,6 +113,7 @@ cls_decide(struct cls *c, uint32_t w, const uint8_t *frame, uint32_t len,
 	struct pkt_info pi;
 	uint32_t hash;
 	uint16_t b;
+	bool fresh;
 	int s, rc;
 
 	if (pkt_parse(frame, len, &pi) != PKT_OK || pi.kind != PKT_KIND_FLOW) {
@@ -140,6 +141,9 @@ cls_decide(struct cls *c, uint32_t w, const uint8_t *frame, uint32_t len,
 		*usr = HALB_RET_DECISION(e->svc, e->backend);
 		return true;
 	}
+	/* Whether b is a new choice of the scheduler (else it reproduces a
+	 * decision taken before, which a full table must not change). */
+	fresh = false;
 	other = flow_elsewhere(c, w, &pi, hash);
 	if (other != NULL) {
 		/* Installed in w too (each copy ages on the frames its
@@ -156,6 +160,7 @@ cls_decide(struct cls *c, uint32_t w, const uint8_t *frame, uint32_t len,
 		ctx.hash = hash;
 		ctx.pi = &pi;
 		b = sched_pick(&c->sched[s], &ctx);
+		fresh = true;
 	}
 	if (b == MH_EMPTY) {
 		st->no_backend++;
@@ -169,11 +174,14 @@ cls_decide(struct cls *c, uint32_t w, const uint8_t *frame, uint32_t len,
 		set_active(c, (uint32_t)s, b, 1);
 		c->shm->workers[w].table_full = 0;
 	} else {
-		/* Table full: the packet still goes, decided statelessly by
-		 * the same Maglev table the worker falls back to. */
+		/* Table full: the packet still goes, statelessly: a decision
+		 * taken before (another worker's flow, a fallback's) as it
+		 * was, a new one by the same Maglev table the worker falls
+		 * back to, so that its next packets get the same. */
 		st->table_full++;
 		c->shm->workers[w].table_full = 1;
-		b = sched_pick_maglev(&c->sched[s], hash);
+		if (fresh)
+			b = sched_pick_maglev(&c->sched[s], hash);
 		if (b == MH_EMPTY) {
 			st->no_backend++;
 			return false;

@@ -283,17 +283,9 @@ main(int argc, char **argv)
 	cls.cfg = cfg_load(path, stderr);
 	if (cls.cfg == NULL)
 		return 1;
-	hb = halb_hb_open(cls.cfg->file_prefix, "classifier",
-			  CLS_HB_MS + cls.cfg->idle_sleep_us / 1000);
-	if (hb == NULL) {
-		fprintf(stderr, "%s: cannot create the heartbeat file under %s/%s: %s\n",
-			path, HALB_RUN_DIR, cls.cfg->file_prefix, strerror(errno));
-		return 1;
-	}
 	if (eal_start(argv[0], cls.cfg) < 0) {
 		fprintf(stderr, "%s: EAL initialisation failed (is halb-forwarder running with file_prefix %s?): %s\n",
 			path, cls.cfg->file_prefix, rte_strerror(rte_errno));
-		halb_hb_close(hb);
 		return 1;
 	}
 	/* log.dpdk_level: syslog's levels are rte_log's less one. */
@@ -301,9 +293,15 @@ main(int argc, char **argv)
 	cls.lock_fd = -1;
 	if (attach(&cls, (uint32_t)takeover) != 0) {
 		rte_eal_cleanup();
-		halb_hb_close(hb);
 		return 1;
 	}
+	/* Only the classifier that holds the lock (attach) may write the
+	 * heartbeat file: a refused second one must not touch the first's. */
+	hb = halb_hb_open(cls.cfg->file_prefix, "classifier",
+			  CLS_HB_MS + cls.cfg->idle_sleep_us / 1000);
+	if (hb == NULL)
+		rte_exit(EXIT_FAILURE, "cannot create the heartbeat file under %s/%s: %s\n",
+			 HALB_RUN_DIR, cls.cfg->file_prefix, strerror(errno));
 	if (halb_quit_on_term(&cls.quit) != 0)
 		rte_exit(EXIT_FAILURE, "cannot catch SIGINT and SIGTERM\n");
 	CLS_LOG(INFO, "attached: %u worker(s), %u service(s)", cls.shm->n_workers,

@@ -698,10 +698,19 @@ input_flow(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 			drop(w, m, FWD_DROP_NO_SERVICE);
 		return;
 	}
-	if (!w->cls_up || (w->ws->table_full && !syn_only(pi)))
-		fallback(w, m, pi, (uint32_t)s, hash);
-	else
+	if (!w->cls_up || (w->ws->table_full && !syn_only(pi))) {
+		/* Deciding here: a connection that another worker's table
+		 * holds (its packets changed queue) keeps that backend. */
+		const struct flow_entry *o =
+			syn_only(pi) ? NULL : flow_find_any(w, &pi->key, hash);
+
+		if (o != NULL)
+			forward(w, m, pi, o->svc, o->backend, hash);
+		else
+			fallback(w, m, pi, (uint32_t)s, hash);
+	} else {
 		punt(w, m, pi, s, hash);
+	}
 }
 
 /* Frames the classifier decided, back for transmission. */

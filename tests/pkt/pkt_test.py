@@ -385,6 +385,17 @@ def cls_state():
     return f"? (rc {rc}: {err.strip()})"
 
 
+def part_state(part):
+    """A part's state by its heartbeat file, as the table at the top of
+    `halbctl status` prints it ("up", "dead", "stopped", ...)."""
+    rc, out, err = halbctl("status")
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) >= 2 and f[0] == part:
+            return f[1]
+    return f"? (rc {rc}: {err.strip()})"
+
+
 def get(st, path):
     for k in path.split("."):
         st = st[k]
@@ -1206,6 +1217,10 @@ def test_second_classifier(tap):
             delta(before, after, "fallbacks") == 0,
             f"alive {pid_alive(first)}, status {cls_state()}, "
             f"fallbacks +{delta(before, after, 'fallbacks')}")
+    R.check("second classifier: the refused one leaves the first's heartbeat "
+            "file alone (halbctl status: classifier up)",
+            part_state("classifier") == "up",
+            f"classifier {part_state('classifier')}")
     # A flow installed by the first keeps working through the takeover.
     c, p = "198.18.1.94", 45700
     syn = tcp_frame(c, p, SVC["dsr4"][0], 80, "S")

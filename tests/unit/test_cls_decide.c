@@ -382,6 +382,59 @@ test_other_worker(void **state)
 	}
 }
 
+/*
+ * The same when the second worker's table is full: the connection's
+ * packets still go to the backend the first worker's table names, flagged
+ * stateless, not to the Maglev table's choice (for wrr and wlc, another
+ * backend for most of them).
+ */
+static void
+test_other_worker_table_full(void **state)
+{
+	unsigned int k;
+	uint8_t f[128];
+	uint32_t i;
+
+	(void)state;
+	for (k = 0; k < sizeof(kinds); k++) {
+		struct fix *x = fix_new_kind(kinds[k], 4096);
+		struct halb_shm *shm = x->c.shm;
+		struct flow_table t1;
+		void *mem1 = aligned_alloc(64, (flow_table_mem_size(16) + 63) &
+						       ~(size_t)63);
+		uint32_t first[60], stateless = 0;
+
+		assert_non_null(mem1);
+		flow_table_init(&t1, mem1, 16, 1);
+		shm->workers[1].flows = t1;
+		shm->workers[1].fb_marks = shm->workers[0].fb_marks;
+		shm->n_workers = 2;
+		assert_int_equal(flow_writer_init(&x->c.fw[1], &shm->workers[1].flows,
+						  NULL), 0);
+		for (i = 0; i < 60; i++) {
+			uint32_t len = frame(f, i, (uint16_t)(34000 + i), VIP_TCP, 80,
+					     IPPROTO_TCP, F_SYN);
+
+			first[i] = HALB_RET_BACKEND(decide(x, f, len));
+		}
+		for (i = 0; i < 60; i++) {
+			uint32_t len = frame(f, i, (uint16_t)(34000 + i), VIP_TCP, 80,
+					     IPPROTO_TCP, F_ACK), usr = 0;
+
+			assert_true(cls_decide(&x->c, 1, f, len, &usr));
+			assert_int_equal(HALB_RET_BACKEND(usr), first[i]);
+			stateless += (usr & HALB_RET_F_STATELESS) != 0;
+		}
+		assert_true(stateless >= 60 - 16);
+		assert_int_equal(shm->workers[1].table_full, 1);
+		flow_writer_fini(&x->c.fw[1]);
+		shm->workers[1].fb_marks = NULL;
+		shm->n_workers = 1;
+		free(mem1);
+		fix_free(x);
+	}
+}
+
 int
 main(void)
 {
@@ -391,6 +444,7 @@ main(void)
 		cmocka_unit_test(test_syn_follows_scheduler),
 		cmocka_unit_test(test_table_full_stateless),
 		cmocka_unit_test(test_other_worker),
+		cmocka_unit_test(test_other_worker_table_full),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
