@@ -16,7 +16,7 @@
  *    answering keeps its last MAC and is asked again every
  *    NEIGH_FAIL_RETRY_MS.
  *  - dynamic: next hops that traffic needs (on-link clients of NAT
- *    replies), claimed on demand, at most NEIGH_DYN_MAX of them; freed
+ *    replies and of the appliance's ICMP errors), claimed on demand, at most NEIGH_DYN_MAX of them; freed
  *    when unused for NEIGH_IDLE_MS or unanswered after NEIGH_TRIES
  *    requests.  Nothing else creates an entry: ARP requests and
  *    solicitations only refresh entries that exist (RFC 6583 section 7).

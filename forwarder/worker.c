@@ -162,11 +162,37 @@ icmp_token(struct fwd_worker *w)
 }
 
 /*
+ * The MAC of next hop nh (on port) toward a client, for what the
+ * appliance sends clients itself: NAT replies and its ICMP errors.  The
+ * one place that creates dynamic neighbour entries (neigh.h): a next hop
+ * that traffic needs, asked for now and usable once it answers.  False
+ * while it is unknown (or the cache has no room: neigh_full).
+ */
+static bool
+client_mac(struct fwd_worker *w, const struct halb_ip *nh, int port,
+	   uint8_t mac[6])
+{
+	int n = neigh_find(fwd.neigh, nh);
+
+	if (n < 0) {
+		n = neigh_claim(fwd.neigh, nh, (uint16_t)port, false, w->now_ms);
+		if (n < 0) {
+			w->st->neigh_full++;
+			return false;
+		}
+	}
+	neigh_use(fwd.neigh, n, w->now_ms);
+	return neigh_mac(fwd.neigh, n, mac);
+}
+
+/*
  * A packet of IP length above `room`, what the out link carries, is
  * dropped (too_big) and its sender told the size that fits, with ICMP
  * fragmentation needed or packet too big, as Katran and GLB do: halb
  * does not fragment.  The sender is a client (this is the way to the
- * backends), reached like a NAT reply's destination.  An IPv4 packet
+ * backends), reached like a NAT reply's destination (client_mac: an
+ * on-link client unknown yet is asked for, and its next error goes); a
+ * rate-limit token is spent only on an error that can be sent.  An IPv4 packet
  * without DF gets the error too; Linux then lowers its path MTU for
  * UDP as well as TCP.  ICMP errors get none (RFC 1122 3.2.2).
  */
@@ -178,22 +204,19 @@ too_big(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	struct rte_mbuf *e = NULL;
 	uint8_t nh_mac[6];
 	uint32_t len;
-	int port, n;
+	int port;
 
 	w->st->drops[FWD_DROP_TOO_BIG]++;
 	if (pi->kind != PKT_KIND_FLOW)
+		goto out;
+	memcpy(src.b, pi->key.src, 16);
+	port = cfg_route(fwd.cfg, &src, &nh);
+	if (port < 0 || !client_mac(w, &nh, port, nh_mac))
 		goto out;
 	if (!icmp_token(w)) {
 		w->st->icmp_limited++;
 		goto out;
 	}
-	memcpy(src.b, pi->key.src, 16);
-	port = cfg_route(fwd.cfg, &src, &nh);
-	if (port < 0)
-		goto out;
-	n = neigh_find(fwd.neigh, &nh);
-	if (n < 0 || !neigh_mac(fwd.neigh, n, nh_mac))
-		goto out;
 	e = rte_pktmbuf_alloc(fwd.shm->pool);
 	if (e == NULL)
 		goto out;
@@ -408,7 +431,7 @@ nat_reply(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	struct halb_ip dst, nh;
 	uint8_t nh_mac[6];
 	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
-	int port, n;
+	int port;
 
 	if (!nat_reply_ok(w, pi, (uint32_t)s, b)) {
 		drop(w, m, FWD_DROP_REPLY_NO_FLOW);
@@ -420,17 +443,7 @@ nat_reply(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 		drop(w, m, FWD_DROP_NO_ROUTE);
 		return;
 	}
-	n = neigh_find(fwd.neigh, &nh);
-	if (n < 0) {
-		/* The one place that creates dynamic entries: a next hop
-		 * traffic needs (neigh.h). */
-		n = neigh_claim(fwd.neigh, &nh, (uint16_t)port, false, w->now_ms);
-		if (n < 0)
-			w->st->neigh_full++;
-	}
-	if (n >= 0)
-		neigh_use(fwd.neigh, n, w->now_ms);
-	if (n < 0 || !neigh_mac(fwd.neigh, n, nh_mac)) {
+	if (!client_mac(w, &nh, port, nh_mac)) {
 		drop(w, m, FWD_DROP_NO_NEIGH);
 		return;
 	}

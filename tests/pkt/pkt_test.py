@@ -1557,6 +1557,24 @@ def test_mtu(tap):
         usport = 49152 + flow_hash(client, sport, vip, 80, 6) % 16384
         frame_check(f"mtu {svc}: a {room}-byte packet fits and is tunnelled",
                     one(got), tunnel_expect(fits, svc, b, usport))
+    # A client on the appliance's own link, not known yet: its first
+    # too-big packet gets the appliance asking for it (no error: nowhere
+    # to send it yet); once it answers, the next one gets the error.
+    svc, client, cmac, sport = "tun4", "198.18.0.61", "02:68:00:00:00:61", 48150
+    vip = SVC[svc][0]
+    tap.exchange([tcp_frame(client, sport, vip, 80, "S", smac=cmac)], 1)
+    big = tcp_frame(client, sport, vip, 80, "PA", b"w" * 1460, smac=cmac)
+    m = tap.mark()
+    tap.exchange([big], 0)
+    fr, asked = tap.wait_raw(m, lambda fs: requests_for(fs, {client}), 2.0)
+    R.check("mtu: a too-big packet from an unknown on-link client has the "
+            "appliance ask for it", bool(asked), f"{len(fr)} frames out")
+    tap.exchange([arp_frame(2, cmac, client, APP_IP4, edst=APP)], 0)
+    got = tap.exchange([big], 1)
+    want = Ether(too_big_expect(big, 1450))
+    want[Ether].dst = cmac
+    frame_check("mtu: once it answered, the on-link client gets the error at its MAC",
+                one(got), bytes(want))
     # The errors are rate limited: a burst of 200 gets at most the burst
     # of 50 and what a few ms earn at 1000 a second.
     svc, client, sport = "tun4", "198.18.1.121", 48200
