@@ -18,9 +18,9 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "halb/clock.h"
 #include "cls.h"
 
 int
@@ -56,21 +56,12 @@ cls_lock_try(int fd, pid_t *holder)
 	return -EBUSY;
 }
 
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 int
 cls_lock_takeover(int fd, uint32_t timeout_ms,
 		  bool (*holder_fresh)(void *ctx, pid_t holder), void *ctx,
 		  pid_t *killed)
 {
-	uint64_t end = mono_ms() + timeout_ms;
+	uint64_t end = halb_mono_ms() + timeout_ms;
 	pid_t holder = 0;
 	int rc;
 
@@ -85,7 +76,7 @@ cls_lock_takeover(int fd, uint32_t timeout_ms,
 			if (kill(holder, SIGKILL) == 0 && killed != NULL)
 				*killed = holder;
 		}
-		if (mono_ms() >= end)
+		if (halb_mono_ms() >= end)
 			return -ETIMEDOUT;
 		usleep(10000);
 	}

@@ -17,6 +17,8 @@
  */
 #include <errno.h>
 
+#include <rte_pause.h>
+
 #include "neigh.h"
 
 static uint32_t
@@ -51,7 +53,7 @@ int
 neigh_claim(struct neigh_table *t, const struct halb_ip *ip, uint16_t port,
 	    bool pin, uint32_t now_ms)
 {
-	uint32_t h = ip_hash(ip), n, round;
+	uint32_t h = ip_hash(ip), n, round, spin;
 
 	/* A lost race for a free slot starts the scan again, a few times. */
 	for (round = 0; round < 4; round++) {
@@ -65,9 +67,17 @@ neigh_claim(struct neigh_table *t, const struct halb_ip *ip, uint16_t port,
 
 			e = &t->e[i];
 			c = ctl_load(e);
-			/* Another worker is claiming it: wait for its address. */
-			while (c & NEIGH_CLAIM)
+			/* Another worker is claiming it: wait for its address,
+			 * a bounded while (the claimer may have lost its CPU
+			 * between its two stores: nobody waits on it for a
+			 * scheduler's time slice). */
+			for (spin = 0; (c & NEIGH_CLAIM) && spin < NEIGH_CLAIM_SPIN;
+			     spin++) {
+				rte_pause();
 				c = ctl_load(e);
+			}
+			if (c & NEIGH_CLAIM)
+				return -EAGAIN;
 			if (c == 0 || (c & NEIGH_TOMB)) {
 				if (free_idx == NEIGH_SLOTS) {
 					free_idx = i;

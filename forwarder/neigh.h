@@ -56,6 +56,7 @@
 #define NEIGH_LOCK_MS 1000u       /* a MAC confirmed this recently is kept */
 #define NEIGH_USE_GRAIN_MS 1000u  /* neigh_use() stores at most this often */
 #define NEIGH_TICK_BUDGET 64u     /* requests per neigh_tick() at most */
+#define NEIGH_CLAIM_SPIN 4096u    /* pauses waiting on another's claim */
 
 #define NEIGH_MAC_MASK ((1ull << 48) - 1)
 #define NEIGH_VALID (1ull << 48)  /* the MAC is known */
@@ -116,7 +117,9 @@ enum neigh_learn_res {
  * (start-up) is never aged; a dynamic one counts against NEIGH_DYN_MAX
  * and starts its idle clock at now_ms.  Returns the slot's index, or
  * -ENOSPC when its probe chain is full or the dynamic entries are at
- * their maximum.
+ * their maximum, or -EAGAIN when another worker's claim of a slot on
+ * the chain did not finish within NEIGH_CLAIM_SPIN pauses (the packet
+ * that asked is dropped; the next one tries again).
  */
 int neigh_claim(struct neigh_table *t, const struct halb_ip *ip, uint16_t port,
 		bool pin, uint32_t now_ms);

@@ -376,14 +376,21 @@ fwd_services_setup(struct fwd_ctx *c)
 		    neigh_claim(c->neigh, &cfg->ports[i].gw6, (uint16_t)i, true, 0) < 0)
 			return -ENOSPC;
 	}
+	/* The configuration check made every static neighbour on-link. */
 	for (i = 0; i < cfg->n_neigh; i++) {
-		struct halb_ip nh;
-		int port = cfg_route(cfg, &cfg->neigh[i].ip, &nh);
+		char ip[HALB_IP_STRLEN];
+		int port = cfg_route(cfg, &cfg->neigh[i].ip, NULL);
 
-		n = neigh_claim(c->neigh, &cfg->neigh[i].ip,
-				(uint16_t)(port < 0 ? 0 : port), true, 0);
-		if (n >= 0)
-			neigh_set_static(c->neigh, n, cfg->neigh[i].mac);
+		n = port < 0 ? -ENETUNREACH :
+			       neigh_claim(c->neigh, &cfg->neigh[i].ip,
+					   (uint16_t)port, true, 0);
+		if (n < 0) {
+			FWD_LOG(ERR, "static neighbour %s: %s",
+				halb_ip_fmt(&cfg->neigh[i].ip, ip, sizeof(ip)),
+				strerror(-n));
+			return n;
+		}
+		neigh_set_static(c->neigh, n, cfg->neigh[i].mac);
 	}
 	for (s = 0; s < cfg->n_services; s++) {
 		const struct cfg_service *cs = &cfg->services[s];

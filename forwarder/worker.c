@@ -108,6 +108,8 @@ vlan_out(struct rte_mbuf *m, uint16_t vid)
 		if (tagged) {
 			memmove(f + 4, f, 12);
 			rte_pktmbuf_adj(m, 4);
+			/* A frame now under Ethernet's 60 bytes is padded by
+			 * the device on transmit, as every NIC does. */
 		}
 		return true;
 	}
@@ -245,7 +247,7 @@ forward(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	const struct fwd_backend *be;
 	const struct fwd_port *out;
 	uint8_t nh_mac[6];
-	uint32_t room;
+	uint32_t room, len;
 	int why;
 
 	if (unlikely(b >= sv->n_backends)) {
@@ -265,15 +267,17 @@ forward(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 		drop(w, m, FWD_DROP_NO_NEIGH);
 		return;
 	}
-	w->svc_st[s].pkts++;
-	w->svc_st[s].bytes += rte_pktmbuf_pkt_len(m);
-	w->be_st[s][b].pkts++;
-	w->be_st[s][b].bytes += rte_pktmbuf_pkt_len(m);
+	len = rte_pktmbuf_pkt_len(m);
 	why = sv->ops->rewrite(m, pi, be, out, nh_mac, hash);
 	if (unlikely(why != 0)) {
 		drop(w, m, (enum fwd_drop)why);
 		return;
 	}
+	/* The client's packet as it came, not what the mode made of it. */
+	w->svc_st[s].pkts++;
+	w->svc_st[s].bytes += len;
+	w->be_st[s][b].pkts++;
+	w->be_st[s][b].bytes += len;
 	tx_one(w, be->out, m);
 }
 

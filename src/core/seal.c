@@ -539,7 +539,7 @@ in_window(uint64_t ts, uint64_t now, uint32_t window)
 
 /*
  * Senders keep seq at or above their clock in Unix microseconds
- * (hlu_next_seq), so a seq far above the receiver's clock is no honest
+ * (halb_next_seq), so a seq far above the receiver's clock is no honest
  * sender's: taken, it would lift the sender's mark out of reach of every
  * later message (a seq near 2^64 would lock the sender out for good).
  * How far ahead is fine is the timestamp's window.

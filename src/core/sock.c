@@ -133,7 +133,8 @@ halb_unix_bind(const char *path, int type)
 {
 	struct sockaddr_un sun;
 	char dir[sizeof(sun.sun_path)], *slash;
-	int fd, err;
+	mode_t old_mask;
+	int fd, err, rc;
 
 	err = unix_addr(path, &sun);
 	if (err != 0)
@@ -149,8 +150,13 @@ halb_unix_bind(const char *path, int type)
 	if (fd < 0)
 		return -errno;
 	unlink(path); /* left by a previous run */
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
-		err = errno;
+	/* Born 0600 (no moment with the umask's mode), and chmod'ed below
+	 * whatever umask said. */
+	old_mask = umask(077);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	err = errno;
+	umask(old_mask);
+	if (rc != 0) {
 		close(fd);
 		return -err;
 	}

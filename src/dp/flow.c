@@ -125,7 +125,8 @@ flow_writer_init(struct flow_writer *w, struct flow_table *t,
 					dup = true;
 				}
 			} else if (s != 0) { /* corrupt slot: drop it */
-				t->buckets[b].slot[i] = 0;
+				__atomic_store_n(&t->buckets[b].slot[i], 0,
+						 __ATOMIC_RELEASE);
 			}
 		}
 	if (dup)

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "halb/pkt.h"
+#include "wire.h"
 
 #define PROTO_ICMP 1
 #define PROTO_ICMPV6 58
@@ -23,13 +24,6 @@
 #define ICMP6_ECHO 128
 #define ICMP6_ECHOREPLY 129
 #define REPLY_HOPS 64
-
-static inline void
-wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
 
 /* The ICMPv6 pseudo-header sum of the packet at l3 for n bytes. */
 static uint32_t

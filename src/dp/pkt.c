@@ -10,7 +10,7 @@
  * return *pi is fully written (zeroed first), whatever the verdict; it is
  * meaningful only with PKT_OK.
  *
- * Invariants of PKT_OK results, relied upon by the rewriters (csum.c,
+ * Invariants of PKT_OK results, relied upon by the rewriters (rewrite.c,
  * neigh_pkt.c) and checked by the fuzzer:
  *  - l3_off + l3_len <= len, and every other offset lies inside it;
  *  - l4_off is 0 only for later fragments and ARP;
