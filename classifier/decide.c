@@ -36,6 +36,22 @@ initial_state(const struct pkt_info *pi)
 }
 
 /*
+ * The state a new entry starts in.  A TCP miss mid-connection starts
+ * unconfirmed, in the SYN state and its short timeout, like a SYN: the
+ * connection's next packet confirms it (the worker moves SYN to EST on
+ * any packet without SYN), while a lone packet that opens nothing (a
+ * spoofed ACK flood) holds its entry for tcp_syn_timeout only, not for
+ * tcp_timeout, and cannot fill the table for long.
+ */
+static uint8_t
+install_state(const struct pkt_info *pi)
+{
+	uint8_t st = initial_state(pi);
+
+	return st == FLOW_ST_EST ? FLOW_ST_SYN : st;
+}
+
+/*
  * Whether this miss may belong to a connection that was decided without
  * a record, whose backend must not change now:
  *  - a TCP packet other than an opening SYN: the connection exists, and
@@ -167,7 +183,7 @@ cls_decide(struct cls *c, uint32_t w, const uint8_t *frame, uint32_t len,
 		return false;
 	}
 	rc = flow_insert(&c->fw[w], &pi.key, hash, (uint16_t)s, b,
-			 initial_state(&pi), c->now_ms, NULL);
+			 install_state(&pi), c->now_ms, NULL);
 	if (rc >= 0) {
 		st->installs++;
 		c->shm->installs[s][b]++;
