@@ -543,7 +543,7 @@ main(int argc, char **argv)
 		struct flow_filter f = { 0 };
 
 		if (flow_args(argc - optind - 1, argv + optind + 1, &f) != 0) {
-			fprintf(stderr, "usage: halbctl %s\n%s", cli.what, USAGE);
+			fprintf(stderr, "halbctl: flows: bad arguments; flows [N|all] [service NAME] [backend ADDR[:PORT]] [client ADDR]\n");
 			return 2;
 		}
 		return flows_main(prefix, &f);
@@ -556,6 +556,12 @@ main(int argc, char **argv)
 	if (strcmp(what, "status") == 0 || strcmp(what, "services") == 0) {
 		snprintf(cmd, sizeof(cmd), "/halb/%s", what);
 	} else if (strcmp(what, "stats") == 0) {
+		if (optind + 1 < argc &&
+		    strspn(argv[optind + 1], "0123456789") != strlen(argv[optind + 1])) {
+			fprintf(stderr, "halbctl: stats: \"%s\" is no worker number\n",
+				argv[optind + 1]);
+			return 2;
+		}
 		snprintf(cmd, sizeof(cmd), "/halb/stats%s%s",
 			 optind + 1 < argc ? "," : "",
 			 optind + 1 < argc ? argv[optind + 1] : "");
@@ -574,7 +580,11 @@ main(int argc, char **argv)
 	} else if (strcmp(what, "json") == 0 && optind + 1 < argc) {
 		snprintf(cmd, sizeof(cmd), "%s", argv[optind + 1]);
 	} else {
-		fprintf(stderr, "usage: halbctl %s\n%s", cli.what, USAGE);
+		if (strcmp(what, "json") == 0)
+			fprintf(stderr, "halbctl: json needs a telemetry command, e.g. json /ethdev/stats,0\n");
+		else
+			fprintf(stderr, "halbctl: unknown command \"%s\" (halbctl --help lists them)\n",
+				what);
 		return 2;
 	}
 	fd = tlm_open(prefix, sock, sizeof(sock));

@@ -191,11 +191,18 @@ load_handler_identity(const struct cfg_scope *sc, struct agc_handler *def)
 {
 	long long v = 1;
 
+	unsigned int n_err;
+	bool key_given;
+
 	sc_hostid(sc, "handler_name", false, def->name);
-	sc_hexkey(sc, "handler_key", false, &def->key);
+	n_err = sc->ctx->n_err;
+	/* Given (inline or as a file) even when it could not be read: that
+	 * was reported, and the pair is not missing its key. */
+	key_given = sc_hexkey(sc, "handler_key", false, &def->key) != NULL ||
+		    sc->ctx->n_err != n_err;
 	sc_int(sc, "handler_key_id", false, 0, 2147483647LL, &v);
 	def->key.id = (uint32_t)v;
-	if ((def->name[0] != '\0') != (def->key.len != 0))
+	if ((def->name[0] != '\0') != key_given)
 		cfg_err(sc->ctx, sc->grp,
 			"agent: handler_name and handler_key go together");
 }

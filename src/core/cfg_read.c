@@ -218,6 +218,57 @@ sc_str(const struct cfg_scope *sc, const char *key, bool required,
 	return s;
 }
 
+/*
+ * libconfig reads a decimal integer too large for 32 bits, written
+ * without an L suffix, as its low 32 bits and says nothing (4294967376
+ * becomes 80).  So the number is read again as it is written on its line
+ * (the first `key =` or `key :` there): *v becomes that number, and false
+ * says it could not be found (then *v stays as libconfig read it).
+ */
+static bool
+int_as_written(const config_setting_t *s, const char *key, long long *v)
+{
+	const char *file = config_setting_source_file(s);
+	unsigned int line = config_setting_source_line(s), n = 0;
+	size_t klen = strlen(key);
+	char buf[1024], *p, *end;
+	long long w;
+	FILE *f;
+
+	if (file == NULL || line == 0 || klen == 0)
+		return true;
+	f = fopen(file, "r");
+	if (f == NULL)
+		return true;
+	while (fgets(buf, sizeof(buf), f) != NULL && ++n < line)
+		;
+	fclose(f);
+	if (n != line)
+		return true;
+	for (p = strstr(buf, key); p != NULL; p = strstr(p + 1, key)) {
+		const char *q = p + klen;
+
+		if (p > buf && (isalnum((unsigned char)p[-1]) || p[-1] == '_'))
+			continue;
+		while (*q == ' ' || *q == '\t')
+			q++;
+		if (*q != '=' && *q != ':')
+			continue;
+		q++;
+		errno = 0;
+		w = strtoll(q, &end, 0);
+		if (end == q)
+			return true;
+		if (errno == ERANGE) {
+			*v = w;
+			return false;
+		}
+		*v = w;
+		return true;
+	}
+	return true;
+}
+
 const config_setting_t *
 sc_int(const struct cfg_scope *sc, const char *key, bool required,
        long long lo, long long hi, long long *out)
@@ -234,7 +285,7 @@ sc_int(const struct cfg_scope *sc, const char *key, bool required,
 		return NULL;
 	}
 	v = config_setting_get_int64(s);
-	if (v < lo || v > hi) {
+	if (!int_as_written(s, key, &v) || v < lo || v > hi) {
 		cfg_err(sc->ctx, s, "%s: %lld out of range %lld..%lld",
 			cfg_key_name(sc, key, name, sizeof(name)), v, lo, hi);
 		return NULL;
