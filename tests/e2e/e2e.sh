@@ -278,7 +278,7 @@ while read -r svc url; do
 done <<<"$HALB_SERVICES4"
 holds_connected() {
 	local svc
-	for svc in "${!HOLD_PID[@]}"; do grep -q '^connected' "$WORK/hold-$svc.out" || return 1; done
+	for svc in "${!HOLD_PID[@]}"; do grep -qs '^connected' "$WORK/hold-$svc.out" || return 1; done
 }
 if halb_wait_until 10 holds_connected; then
 	pass "keep-alive connections established on every IPv4 service"
