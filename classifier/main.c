@@ -274,15 +274,13 @@ main(int argc, char **argv)
 			argv[0]);
 		return 2;
 	}
-	opt = cfg_cli(argc, argv,
-		      "run the classifier (after the forwarder)\n"
-		      "       add --takeover[=MS] to replace a running classifier (waits MS, 10000)",
-		      &path);
+	opt = cfg_cli_load(argc, argv,
+			   "run the classifier (after the forwarder)\n"
+			   "       add --takeover[=MS] to replace a running classifier (waits MS, 10000)",
+			   &cls.cfg);
 	if (opt >= 0)
 		return opt;
-	cls.cfg = cfg_load(path, stderr);
-	if (cls.cfg == NULL)
-		return 1;
+	path = cls.cfg->path;
 	if (eal_start(argv[0], cls.cfg) < 0) {
 		fprintf(stderr, "%s: EAL initialisation failed (is halb-forwarder running with file_prefix %s?): %s\n",
 			path, cls.cfg->file_prefix, rte_strerror(rte_errno));

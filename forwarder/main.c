@@ -190,12 +190,10 @@ main(int argc, char **argv)
 	unsigned int lcore;
 	int opt, rc = 1;
 
-	opt = cfg_cli(argc, argv, "run the forwarder", &path);
+	opt = cfg_cli_load(argc, argv, "run the forwarder", &fwd.cfg);
 	if (opt >= 0)
 		return opt;
-	fwd.cfg = cfg_load(path, stderr);
-	if (fwd.cfg == NULL)
-		return 1;
+	path = fwd.cfg->path;
 	if (eal_start(argv[0], fwd.cfg) < 0) {
 		fprintf(stderr, "%s: EAL initialisation failed: %s\n", path,
 			rte_strerror(rte_errno));

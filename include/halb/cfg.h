@@ -47,6 +47,11 @@ int cfg_check_main(const char *path);
  */
 int cfg_cli(int argc, char **argv, const char *what, const char **path);
 
+/* cfg_cli() and then cfg_load() of the file it names: -1 with *cfg set
+ * when the program should run, else its exit code (mistakes printed). */
+int cfg_cli_load(int argc, char **argv, const char *what,
+		 struct halb_cfg **cfg);
+
 /* A stable 64-bit digest of the loaded configuration, so that two processes can
  * tell they run from the same file. */
 uint64_t cfg_digest(const struct halb_cfg *cfg);

@@ -197,3 +197,15 @@ cfg_cli(int argc, char **argv, const char *what, const char **path)
 
 	return halb_cli(&cli, argc, argv, path);
 }
+
+int
+cfg_cli_load(int argc, char **argv, const char *what, struct halb_cfg **cfg)
+{
+	const char *path = NULL;
+	int rc = cfg_cli(argc, argv, what, &path);
+
+	if (rc >= 0)
+		return rc;
+	*cfg = cfg_load(path, stderr);
+	return *cfg != NULL ? -1 : 1;
+}
