@@ -407,6 +407,21 @@ load_backend_agent_ref(const struct cfg_scope *be_sc, struct cfg_backend *be,
 /* agent { host; key; key_id; port; address }: the host's entry in
  * health.agents, added or checked against the one already there; or
  * agent = "HOST" (load_backend_agent_ref). */
+/* Appends agent host a, read in scope sc: its 1-based index, or 0 when
+ * there are CFG_MAX_AGENTS already (reported). */
+static uint16_t
+agent_append(struct cfg_ctx *ctx, const struct cfg_scope *sc,
+	     struct cfg_health *h, const struct cfg_agent *a)
+{
+	if (h->n_agents == CFG_MAX_AGENTS) {
+		cfg_err(ctx, sc->grp, "%s: more than %d agent hosts", sc->where,
+			CFG_MAX_AGENTS);
+		return 0;
+	}
+	h->agents[h->n_agents++] = *a;
+	return (uint16_t)h->n_agents;
+}
+
 static void
 load_backend_agent(const struct cfg_scope *be_sc, struct cfg_backend *be,
 		   bool ip_ok)
@@ -461,13 +476,7 @@ load_backend_agent(const struct cfg_scope *be_sc, struct cfg_backend *be,
 			h->agents[i].addr = a.addr;
 		return;
 	}
-	if (h->n_agents == CFG_MAX_AGENTS) {
-		cfg_err(ctx, sc.grp, "%s: more than %d agent hosts", sc.where,
-			CFG_MAX_AGENTS);
-		return;
-	}
-	h->agents[h->n_agents++] = a;
-	be->agent = (uint16_t)h->n_agents;
+	be->agent = agent_append(ctx, &sc, h, &a);
 }
 
 /* path: "/..." of printable characters without spaces. */
@@ -708,12 +717,7 @@ load_listed_agent(struct cfg_ctx *ctx, const config_setting_t *list,
 			sc.where, a.host, h->agents[i].line);
 		return;
 	}
-	if (h->n_agents == CFG_MAX_AGENTS) {
-		cfg_err(ctx, sc.grp, "%s: more than %d agent hosts", sc.where,
-			CFG_MAX_AGENTS);
-		return;
-	}
-	h->agents[h->n_agents++] = a;
+	agent_append(ctx, &sc, h, &a);
 }
 
 /* health.agents, read before the services so that their backends can
