@@ -321,6 +321,34 @@ test_table_full_stateless(void **state)
 	}
 }
 
+/* Worker 1, with a table of `entries` of its own, for the tests of
+ * flows that change worker; returns its table's memory. */
+static void *
+second_worker(struct fix *x, uint32_t entries)
+{
+	struct halb_shm *shm = x->c.shm;
+	void *mem = aligned_alloc(64, (flow_table_mem_size(entries) + 63) &
+				      ~(size_t)63);
+
+	assert_non_null(mem);
+	flow_table_init(&shm->workers[1].flows, mem, entries, 1);
+	shm->workers[1].fb_marks = shm->workers[0].fb_marks;
+	shm->n_workers = 2;
+	assert_int_equal(flow_writer_init(&x->c.fw[1], &shm->workers[1].flows,
+					  NULL), 0);
+	return mem;
+}
+
+static void
+second_worker_free(struct fix *x, void *mem)
+{
+	flow_writer_fini(&x->c.fw[1]);
+	x->c.shm->workers[1].fb_marks = NULL;
+	x->c.shm->n_workers = 1;
+	free(mem);
+	fix_free(x);
+}
+
 /*
  * A connection whose frames change queue while it lives (multi-queue
  * ports: net_af_packet's rollover, a rewritten redirection table) is
@@ -340,18 +368,9 @@ test_other_worker(void **state)
 	for (k = 0; k < sizeof(kinds); k++) {
 		struct fix *x = fix_new_kind(kinds[k], 4096);
 		struct halb_shm *shm = x->c.shm;
-		struct flow_table t1;
-		void *mem1 = aligned_alloc(64, (flow_table_mem_size(4096) + 63) &
-						       ~(size_t)63);
+		void *mem1 = second_worker(x, 4096);
 		uint32_t first[60], again = 0;
 
-		assert_non_null(mem1);
-		flow_table_init(&t1, mem1, 4096, 1);
-		shm->workers[1].flows = t1;
-		shm->workers[1].fb_marks = shm->workers[0].fb_marks;
-		shm->n_workers = 2;
-		assert_int_equal(flow_writer_init(&x->c.fw[1], &shm->workers[1].flows,
-						  NULL), 0);
 		for (i = 0; i < 60; i++) {
 			uint32_t len = frame(f, i, (uint16_t)(32000 + i), VIP_TCP, 80,
 					     IPPROTO_TCP, F_SYN);
@@ -376,11 +395,7 @@ test_other_worker(void **state)
 		assert_int_equal(again, 60);
 		assert_int_equal(shm->cls.existing, 60);
 		assert_int_equal(shm->cls.kept, 0);
-		flow_writer_fini(&x->c.fw[1]);
-		shm->workers[1].fb_marks = NULL;
-		shm->n_workers = 1;
-		free(mem1);
-		fix_free(x);
+		second_worker_free(x, mem1);
 	}
 }
 
@@ -401,18 +416,9 @@ test_other_worker_table_full(void **state)
 	for (k = 0; k < sizeof(kinds); k++) {
 		struct fix *x = fix_new_kind(kinds[k], 4096);
 		struct halb_shm *shm = x->c.shm;
-		struct flow_table t1;
-		void *mem1 = aligned_alloc(64, (flow_table_mem_size(16) + 63) &
-						       ~(size_t)63);
+		void *mem1 = second_worker(x, 16);
 		uint32_t first[60], stateless = 0;
 
-		assert_non_null(mem1);
-		flow_table_init(&t1, mem1, 16, 1);
-		shm->workers[1].flows = t1;
-		shm->workers[1].fb_marks = shm->workers[0].fb_marks;
-		shm->n_workers = 2;
-		assert_int_equal(flow_writer_init(&x->c.fw[1], &shm->workers[1].flows,
-						  NULL), 0);
 		for (i = 0; i < 60; i++) {
 			uint32_t len = frame(f, i, (uint16_t)(34000 + i), VIP_TCP, 80,
 					     IPPROTO_TCP, F_SYN);
@@ -429,11 +435,7 @@ test_other_worker_table_full(void **state)
 		}
 		assert_true(stateless >= 60 - 16);
 		assert_int_equal(shm->workers[1].table_full, 1);
-		flow_writer_fini(&x->c.fw[1]);
-		shm->workers[1].fb_marks = NULL;
-		shm->n_workers = 1;
-		free(mem1);
-		fix_free(x);
+		second_worker_free(x, mem1);
 	}
 }
 
