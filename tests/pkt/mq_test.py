@@ -35,7 +35,6 @@ import json
 import os
 import sys
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pkt_test as P  # noqa: E402
@@ -208,22 +207,11 @@ def main():
     st = P.status()
     R.check("rig: two workers", st["workers"] == NW, f"workers {st['workers']}")
     flows = []
-    for name, fn in (("spread", lambda: test_spread(tap)),
-                     ("nat", lambda: flows.extend(test_nat(tap))),
-                     ("icmp", lambda: test_icmp(tap, flows)),
-                     ("tables", lambda: test_tables(64 + len(flows)))):
-        if P.ARGS.only and name not in P.ARGS.only.split(","):
-            continue
-        try:
-            fn()
-        except Exception as e:  # a broken test is a failure, not a crash
-            R.check(f"{name}: test ran to completion", False,
-                    f"{type(e).__name__}: {e}\n# " +
-                    traceback.format_exc().replace("\n", "\n# "))
-    tap.stop = True
-    print(f"# tests took {time.monotonic() - t0:.1f} s")
-    print(f"# mq_test: {R.passed} passed, {R.failed} failed", flush=True)
-    return 0 if R.failed == 0 else 1
+    return P.run_tests(tap, (("spread", lambda: test_spread(tap)),
+                             ("nat", lambda: flows.extend(test_nat(tap))),
+                             ("icmp", lambda: test_icmp(tap, flows)),
+                             ("tables", lambda: test_tables(64 + len(flows)))),
+                       t0, "mq_test")
 
 
 if __name__ == "__main__":

@@ -2079,6 +2079,13 @@ def main():
         ("classifier", lambda: test_classifier_absent(tap)),
         ("second_classifier", lambda: test_second_classifier(tap)),
     ]
+    return run_tests(tap, tests, t0, "pkt_test")
+
+
+def run_tests(tap, tests, t0, label):
+    """Runs the (name, fn) pairs that --only leaves, a broken one
+    counted as a failure; prints the summary line and returns the exit
+    code.  mq_test.py runs its tests through this too."""
     only = set(x for x in ARGS.only.split(",") if x)
     for name, fn in tests:
         if only and name not in only:
@@ -2091,7 +2098,7 @@ def main():
                     traceback.format_exc().replace("\n", "\n# "))
     tap.stop = True
     print(f"# tests took {time.monotonic() - t0:.1f} s")
-    print(f"# pkt_test: {R.passed} passed, {R.failed} failed", flush=True)
+    print(f"# {label}: {R.passed} passed, {R.failed} failed", flush=True)
     return 0 if R.failed == 0 else 1
 
 

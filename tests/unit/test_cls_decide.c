@@ -349,6 +349,22 @@ second_worker_free(struct fix *x, void *mem)
 	fix_free(x);
 }
 
+/* n connections from ports sport.. opened on worker 0 (SYN); their
+ * backends in first[]. */
+static void
+open_on_worker0(struct fix *x, uint16_t sport, uint32_t n, uint32_t *first)
+{
+	uint8_t f[128];
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		uint32_t len = frame(f, i, (uint16_t)(sport + i), VIP_TCP, 80,
+				     IPPROTO_TCP, F_SYN);
+
+		first[i] = HALB_RET_BACKEND(decide(x, f, len));
+	}
+}
+
 /*
  * A connection whose frames change queue while it lives (multi-queue
  * ports: net_af_packet's rollover, a rewritten redirection table) is
@@ -371,12 +387,7 @@ test_other_worker(void **state)
 		void *mem1 = second_worker(x, 4096);
 		uint32_t first[60], again = 0;
 
-		for (i = 0; i < 60; i++) {
-			uint32_t len = frame(f, i, (uint16_t)(32000 + i), VIP_TCP, 80,
-					     IPPROTO_TCP, F_SYN);
-
-			first[i] = HALB_RET_BACKEND(decide(x, f, len));
-		}
+		open_on_worker0(x, 32000, 60, first);
 		for (i = 0; i < 60; i++) {
 			uint8_t flags = i % 2 ? F_ACK : F_SYN; /* data, retransmit */
 			uint32_t len = frame(f, i, (uint16_t)(32000 + i), VIP_TCP, 80,
@@ -419,12 +430,7 @@ test_other_worker_table_full(void **state)
 		void *mem1 = second_worker(x, 16);
 		uint32_t first[60], stateless = 0;
 
-		for (i = 0; i < 60; i++) {
-			uint32_t len = frame(f, i, (uint16_t)(34000 + i), VIP_TCP, 80,
-					     IPPROTO_TCP, F_SYN);
-
-			first[i] = HALB_RET_BACKEND(decide(x, f, len));
-		}
+		open_on_worker0(x, 34000, 60, first);
 		for (i = 0; i < 60; i++) {
 			uint32_t len = frame(f, i, (uint16_t)(34000 + i), VIP_TCP, 80,
 					     IPPROTO_TCP, F_ACK), usr = 0;
