@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Session types shared by the classifier (producer of session events),
+ * halb-sessiond (the session tracker) and its sync protocol.
+ *
+ * A session is a connection as the client sent it (struct flow_key:
+ * client -> VIP, the same on every appliance that announces the VIP) and
+ * the backend it was given.  Between appliances the backend is named by
+ * its address and port, never by an index: two appliances' files (or one
+ * appliance before and after a reload) may number backends differently.
+ */
+#ifndef HALB_SESS_T_H
+#define HALB_SESS_T_H
+
+#include <assert.h>
+#include <stdint.h>
+
+#include "halb/flow-t.h"
+
+/* What happened to a flow, classifier -> sessiond. */
+enum sess_ev_type {
+	SESS_EV_INSTALL = 1, /* the classifier installed the flow */
+	SESS_EV_STATE,       /* its state moved (SYN -> EST, -> FIN) */
+	SESS_EV_REMOVE,      /* expired, evicted or closed: gone */
+	SESS_EV_DUMP,        /* a live flow, sent when sessiond asked for all */
+};
+
+/*
+ * One event on the session ring (shm->sess_ring, an rte_ring of 64-byte
+ * elements, single producer: the classifier; single consumer: sessiond).
+ * svc and backend are the local indices of the appliance that wrote it;
+ * sessiond turns them into a struct sess_rec before anything leaves the
+ * appliance.
+ */
+struct sess_ev {
+	struct flow_key key;
+	uint16_t svc;
+	uint16_t backend;
+	uint8_t type;    /* enum sess_ev_type */
+	uint8_t state;   /* enum flow_state */
+	uint16_t worker;
+	uint32_t ms;     /* flow clock (halb_now_ms) of the event */
+	uint8_t pad[12];
+};
+static_assert(sizeof(struct sess_ev) == 64, "one cache line per event");
+
+enum sess_op {
+	SESS_OP_UP = 1,  /* the session lives (new, state change, refresh) */
+	SESS_OP_DOWN,    /* the session ended */
+};
+
+/* A session as it travels between appliances (struct halb SyncSession
+ * on the wire, proto/halb_sync.proto). */
+struct sess_rec {
+	struct flow_key key;
+	uint8_t be_addr[16]; /* backend address, IPv4-mapped for IPv4 */
+	uint16_t be_port;    /* backend port, host order */
+	uint8_t op;          /* enum sess_op */
+	uint8_t state;       /* enum flow_state */
+	uint32_t idle_ms;    /* ms since its owner last saw a packet of it */
+};
+
+#endif
