@@ -206,6 +206,26 @@ struct cfg_metrics {
 	uint16_t listen_port;     /* CFG_METRICS_PORT unless set */
 };
 
+/* sessions { }: halb-sessiond, the session tracker (docs/SESSIONS.md). */
+#define CFG_MAX_SYNC_PEERS 8  /* session/sync.h SYNC_MAX_PEERS */
+#define CFG_SYNC_PORT 7303    /* sessions.listen's default port */
+
+struct cfg_sessions {
+	bool has;                 /* the file has a sessions group */
+	char name[CFG_HOST_LEN];  /* this appliance's name on the sync link */
+	struct halb_ip listen_ip; /* UDP: the sync socket */
+	uint16_t listen_port;
+	char socket[CFG_SOCK_LEN]; /* its control socket (halbctl sessions) */
+	uint32_t ring_size;       /* session events, a power of two */
+	uint32_t replica_entries; /* peers' sessions held here */
+	uint32_t resend_ms, dead_ms;
+	uint32_t window;          /* batches in flight per peer */
+	uint32_t backlog;         /* records waiting per peer */
+	uint32_t n_peers;
+	struct cfg_peer peers[CFG_MAX_SYNC_PEERS];
+	int line;
+};
+
 /* log { }: levels as syslog's (0 emerg .. 7 debug). */
 struct cfg_log {
 	uint8_t level;       /* the DPDK-free programs' (info) */
@@ -253,6 +273,7 @@ struct halb_cfg {
 	struct cfg_health health;
 	struct cfg_metrics metrics;
 	struct cfg_log log;
+	struct cfg_sessions sessions;
 };
 
 #endif

@@ -922,6 +922,44 @@ test_ip_helpers(void **state)
 }
 
 
+/* sessions { }: defaults without it, every key of the sample read. */
+static void
+test_sessions_conf(void **state)
+{
+	struct halb_cfg *cfg;
+	struct halb_ip a;
+
+	(void)state;
+	cfg = load_ok(SAMPLES_DIR "/minimal.conf");
+	assert_false(cfg->sessions.has);
+	assert_int_equal(cfg->sessions.listen_port, CFG_SYNC_PORT);
+	assert_int_equal(cfg->sessions.ring_size, 65536);
+	assert_int_equal(cfg->sessions.replica_entries,
+			 cfg->flow_entries * cfg->n_workers);
+	assert_int_equal(cfg->sessions.n_peers, 0);
+	assert_string_equal(cfg->sessions.socket, "/run/halb/halb.sessiond.sock");
+	cfg_free(cfg);
+
+	cfg = load_ok(SAMPLES_DIR "/sessions-pair.conf");
+	assert_true(cfg->sessions.has);
+	assert_string_equal(cfg->sessions.name, "lb1");
+	a = ip("10.40.0.1");
+	assert_true(halb_ip_eq(&cfg->sessions.listen_ip, &a));
+	assert_int_equal(cfg->sessions.listen_port, 7303);
+	assert_int_equal(cfg->sessions.replica_entries, 262144);
+	assert_int_equal(cfg->sessions.resend_ms, 200);
+	assert_int_equal(cfg->sessions.dead_ms, 3000);
+	assert_int_equal(cfg->sessions.window, 64);
+	assert_int_equal(cfg->sessions.backlog, 65536);
+	assert_int_equal(cfg->sessions.n_peers, 1);
+	assert_string_equal(cfg->sessions.peers[0].name, "lb2");
+	assert_int_equal(cfg->sessions.peers[0].port, 7303);
+	assert_int_equal(cfg->sessions.peers[0].key.len, 32);
+	assert_int_equal(cfg->sessions.peers[0].key.id, 1);
+	assert_int_equal(cfg->sessions.peers[0].key.bytes[0], 0x5e);
+	cfg_free(cfg);
+}
+
 static void
 test_health_defaults(void **state)
 {
@@ -1169,6 +1207,7 @@ main(void)
 		cmocka_unit_test(test_key_files),
 		cmocka_unit_test(test_route),
 		cmocka_unit_test(test_digest),
+		cmocka_unit_test(test_sessions_conf),
 		cmocka_unit_test(test_health_defaults),
 		cmocka_unit_test(test_health_conf),
 		cmocka_unit_test(test_health_parsers),
