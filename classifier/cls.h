@@ -14,6 +14,7 @@
 #include <rte_log.h>
 
 #include "halb/cfg-t.h"
+#include "halb/sess-t.h"
 #include "halb/flow.h"
 #include "halb/sched.h"
 #include "halb/shm-t.h"
@@ -57,8 +58,26 @@ struct cls_sweep {
 	uint64_t max_dt;   /* TSC ticks of one sweep: what a stall earns */
 };
 
+/*
+ * The session tracker's side (sess.c; sessions { }).  Events are
+ * buffered and enqueued to shm->sess_ring in bursts of at most
+ * CLS_SEV_BURST (one burst per loop turn, or sooner when the buffer
+ * fills); a full ring drops them, counted (halb-sessiond resyncs from
+ * the tables).  A dump walks CLS_DUMP_BUCKETS buckets a turn, and only
+ * as many as the ring has room for: its events are never dropped.
+ */
+#define CLS_SEV_BURST 256u
+#define CLS_DUMP_BUCKETS 256u
+/* halb-sessiond's shared-memory heartbeat older than this: silent. */
+#define CLS_SESS_SILENT_MS 1000u
+/* flow_entry.flags in the classifier's tables: the state last reported
+ * to halb-sessiond, and that one was. */
+#define CLS_F_REPORTED 0x80u
+#define CLS_F_STATE 0x03u
+
 struct seal_keyring;
 struct seal_replay;
+struct rte_ring;
 
 struct cls {
 	struct halb_cfg *cfg;
@@ -84,6 +103,16 @@ struct cls {
 	bool hchanged;         /* this poll's messages dirtied a service */
 	uint64_t hretry_ms;    /* unix ms of the next retry; 0: none due */
 	int lock_fd;           /* holds the attach lock (lock.c) */
+	/* Session tracker (sess.c); sring NULL without sessions { }. */
+	struct rte_ring *sring;
+	uint32_t n_sev;
+	uint32_t sweep_w;      /* the table cls_expired() is called for */
+	uint32_t dump_w, dump_b; /* the dump's cursor */
+	uint32_t dump_req;     /* the request being served */
+	bool dumping;
+	bool sess_silent;
+	bool replica_on;       /* registered with shm->replica_qsbr */
+	struct sess_ev sev[CLS_SEV_BURST];
 	volatile bool quit;
 };
 
@@ -119,6 +148,31 @@ void cls_health_fini(struct cls *c);
 
 /* Takes what the handler sent since the last call; cheap when idle. */
 void cls_health_poll(struct cls *c, uint64_t now_tsc);
+
+/*
+ * The session tracker's side (sess.c).  cls_sess_init: the ring and the
+ * replica's reader registration when the shared memory has them.
+ * cls_sess_emit: buffers one event of entry e of worker w's table.
+ * cls_sess_turn: once per loop turn: flushes the buffer, serves a dump
+ * request (paced), reports a quiescent state to the replica's QSBR
+ * variable and watches halb-sessiond's heartbeat.
+ */
+void cls_sess_init(struct cls *c);
+void cls_sess_fini(struct cls *c);
+void cls_sess_emit(struct cls *c, uint32_t w, const struct flow_entry *e,
+		   enum sess_ev_type type);
+void cls_sess_flush(struct cls *c);
+void cls_sess_turn(struct cls *c, uint64_t now_tsc);
+
+/*
+ * A mid-connection miss of service s: the backend the replica holds for
+ * its 5-tuple (a session a peer appliance decided), into *b.  Returns
+ * false when there is no usable record: none, another service's, or a
+ * backend that is down and whose service resets the flows of a down
+ * backend (down_flows "reset"; counted).
+ */
+bool cls_replica_pick(struct cls *c, uint32_t s, const struct flow_key *k,
+		      uint32_t hash, uint16_t *b);
 
 /* Unix time in ms. */
 uint64_t cls_wall_ms(void);

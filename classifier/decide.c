@@ -10,6 +10,12 @@
  * whatever its scheduler, as the forwarder's fallback did: a connection
  * keeps its backend across a classifier outage, a full punt ring or a
  * full table (docs/ARCHITECTURE.md, "When the classifier is gone").
+ * Before that, a miss mid-connection (a TCP packet other than an opening
+ * SYN, a UDP datagram) whose 5-tuple a peer appliance decided gets the
+ * backend the replica holds (sess.c cls_replica_pick): the connection
+ * moved here from an appliance that died or that ECMP no longer picks.
+ * Installs, state changes and removals are told to halb-sessiond
+ * (sess.c cls_sess_emit).
  *
  * Kept apart from main.c (the process: EAL, rings, the loop) and free of
  * mbufs and of health.c, so that bench/decide.c measures this very code.
@@ -148,6 +154,7 @@ cls_decide(struct cls *c, uint32_t w, const uint8_t *frame, uint32_t len,
 		/* A new connection on a closed one's 5-tuple: forget the old
 		 * decision, the backend may be draining or down by now. */
 		set_active(c, e->svc, e->backend, -1);
+		cls_sess_emit(c, w, e, SESS_EV_REMOVE);
 		flow_remove(&c->fw[w], (uint32_t)(e - c->fw[w].t->entries), hash);
 		e = NULL;
 	}
@@ -166,6 +173,10 @@ cls_decide(struct cls *c, uint32_t w, const uint8_t *frame, uint32_t len,
 		 * worker sees), and counted as already installed. */
 		st->existing++;
 		b = other->backend;
+	} else if ((pi.key.proto != IPPROTO_TCP ||
+		    initial_state(&pi) != FLOW_ST_SYN) &&
+		   cls_replica_pick(c, (uint32_t)s, &pi.key, hash, &b)) {
+		/* Counted as cls.replica. */
 	} else if (decided_before(c, w, &pi, hash)) {
 		/* Reproduce the decision that was taken: the forwarder's
 		 * fallback and the stateless decisions of a full table use
@@ -185,6 +196,10 @@ cls_decide(struct cls *c, uint32_t w, const uint8_t *frame, uint32_t len,
 	rc = flow_insert(&c->fw[w], &pi.key, hash, (uint16_t)s, b,
 			 install_state(&pi), c->now_ms, NULL);
 	if (rc >= 0) {
+		e = &c->fw[w].t->entries[rc];
+		/* Only this thread reads flags: no ordering needed. */
+		e->flags = (uint8_t)(CLS_F_REPORTED | e->state);
+		cls_sess_emit(c, w, e, SESS_EV_INSTALL);
 		st->installs++;
 		c->shm->installs[s][b]++;
 		set_active(c, (uint32_t)s, b, 1);
@@ -209,6 +224,21 @@ cls_decide(struct cls *c, uint32_t w, const uint8_t *frame, uint32_t len,
 	return true;
 }
 
+/* A live entry whose state moved since it was last told to
+ * halb-sessiond (SYN -> EST, -> FIN): tell it. */
+static void
+report_state(struct cls *c, const struct flow_entry *e)
+{
+	const struct flow_table *t = c->fw[c->sweep_w].t;
+	struct flow_entry *me = &t->entries[e - t->entries];
+	uint8_t st = __atomic_load_n(&e->state, __ATOMIC_RELAXED);
+
+	if (me->flags == (CLS_F_REPORTED | st))
+		return;
+	me->flags = (uint8_t)(CLS_F_REPORTED | st);
+	cls_sess_emit(c, c->sweep_w, e, SESS_EV_STATE);
+}
+
 bool
 cls_expired(void *ctx, const struct flow_entry *e)
 {
@@ -226,11 +256,14 @@ cls_expired(void *ctx, const struct flow_entry *e)
 		/* last_seen may be a little ahead of our clock: a worker
 		 * wrote it after we read now_ms.  That shows as a huge
 		 * idle time; it is not one. */
+		if (c->sring != NULL)
+			report_state(c, e);
 		return false;
 	} else {
 		c->shm->cls.expired++;
 	}
 	set_active(c, e->svc, e->backend, -1);
+	cls_sess_emit(c, c->sweep_w, e, SESS_EV_REMOVE);
 	return true;
 }
 
@@ -276,6 +309,7 @@ sweep_budget(struct cls *c, uint32_t w, uint64_t now_tsc)
 void
 cls_housekeep(struct cls *c, uint32_t w, uint64_t now_tsc)
 {
+	c->sweep_w = w;
 	flow_expire_scan(&c->fw[w], sweep_budget(c, w, now_tsc), cls_expired, c);
 	flow_reclaim(&c->fw[w]);
 	c->shm->workers[w].flow_count = flow_count(&c->fw[w]);

@@ -10,6 +10,10 @@
  * whatever the load, and frees their entries once the workers have
  * passed a quiescent state.
  *
+ * With sessions { } it tells halb-sessiond of every install, state
+ * change and removal, and reads the replica on a mid-connection miss
+ * (sess.c).
+ *
  * It writes a heartbeat every loop; the workers decide on their own when
  * it goes stale.  When the forwarder goes away it exits: a secondary
  * cannot outlive its primary's memory.
@@ -194,6 +198,7 @@ attach(struct cls *c, uint32_t takeover_ms)
 	rc = cls_health_init(c);
 	if (rc != 0)
 		return rc;
+	cls_sess_init(c);
 	c->shm->cls_alive = rte_rdtsc();
 	c->shm->cls_pid = getpid();
 	c->shm->cls_starts++;
@@ -334,6 +339,9 @@ main(int argc, char **argv)
 		busy = 0;
 		for (w = 0; w < cls.shm->n_workers; w++)
 			busy += service_worker(&cls, w, now);
+		/* This turn's session events in one burst; a dump's share. */
+		cls_sess_turn(&cls, now);
+		busy += cls.dumping;
 		cls.shm->cls.loops++;
 		if (busy)
 			idle = 0;
@@ -344,6 +352,7 @@ main(int argc, char **argv)
 	cls.shm->cls_pid = 0;
 	halb_hb_set_state(hb, HALB_HB_STOPPING);
 	cls_health_fini(&cls);
+	cls_sess_fini(&cls);
 	for (w = 0; w < cls.shm->n_workers; w++)
 		flow_writer_fini(&cls.fw[w]);
 	svc_map_free(&cls.svcs);

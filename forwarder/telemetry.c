@@ -177,6 +177,12 @@ tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "mh_rebuilds", shm->cls.mh_rebuilds);
 	rte_tel_data_add_dict_u64(d, "mh_failed", shm->cls.mh_failed);
 	rte_tel_data_add_dict_u64(d, "grace_periods", shm->cls.grace_periods);
+	rte_tel_data_add_dict_u64(d, "cls_sess_events", shm->cls.sess_events);
+	rte_tel_data_add_dict_u64(d, "cls_sess_ring_full", shm->cls.sess_ring_full);
+	rte_tel_data_add_dict_u64(d, "cls_sess_dumped", shm->cls.sess_dumped);
+	rte_tel_data_add_dict_u64(d, "cls_sess_silent", shm->cls.sess_silent);
+	rte_tel_data_add_dict_u64(d, "cls_replica", shm->cls.replica);
+	rte_tel_data_add_dict_u64(d, "cls_replica_down", shm->cls.replica_down);
 	drops = rte_tel_data_alloc();
 	bad = rte_tel_data_alloc();
 	nbad = rte_tel_data_alloc();

@@ -14,6 +14,11 @@
  *  - classifier: cls_alive, cls_pid, cls_stats, installs, the flow tables' buckets
  *    and entries, workers[w].table_full; enqueues workers[w].ret;
  *    publishes Maglev tables (mh[s].cur) once it owns them.
+ *  - session tracker (sessions { }; docs/ARCHITECTURE.md, "Session
+ *    tracker"): the classifier enqueues sess_ring, reports quiescent
+ *    states to replica_qsbr and clears sess_dump_req; halb-sessiond
+ *    dequeues sess_ring, sets sess_dump_req, writes sess_alive, sess_pid
+ *    and the replica table's buckets and entries (flow.c's writer).
  * Counters are written by one thread each and read by anyone.
  */
 #ifndef HALB_SHM_T_H
@@ -28,7 +33,7 @@
 
 #define HALB_SHM_NAME "halb_shm"
 #define HALB_SHM_MAGIC 0x68616c62u /* "halb" */
-#define HALB_SHM_VERSION 4u
+#define HALB_SHM_VERSION 5u
 #define HALB_RING_SIZE 1024u
 #define HALB_FB_MARKS 65536u /* per worker, a power of two */
 
@@ -121,6 +126,15 @@ struct cls_stats {
 				   * without a record: Maglev, whatever the
 				   * scheduler */
 	uint64_t grace_periods;   /* QSBR grace periods waited for health */
+	/* The session tracker's side (sessions { }). */
+	uint64_t sess_events;     /* session events enqueued to sess_ring */
+	uint64_t sess_ring_full;  /* events dropped: the ring was full */
+	uint64_t sess_dumped;     /* SESS_EV_DUMP events of a dump */
+	uint64_t sess_dumps;      /* dumps done (sess_dump_req served) */
+	uint64_t sess_silent;     /* times halb-sessiond's heartbeat went stale */
+	uint64_t replica;         /* misses given the replica's backend */
+	uint64_t replica_down;    /* ... whose backend is down and resets its
+				   * flows: decided as without a record */
 } __attribute__((aligned(64)));
 
 /* Health states, as in halb.health.HealthState. */
@@ -212,6 +226,30 @@ struct halb_shm {
 	struct {
 		struct be_stats b[CFG_MAX_SERVICES][CFG_MAX_BACKENDS];
 	} __attribute__((aligned(64))) be[CFG_MAX_WORKERS];
+	/*
+	 * The session tracker, made when the configuration has sessions { }
+	 * (has_sessions; otherwise NULL and zero).  sess_ring: struct sess_ev
+	 * elements, classifier -> halb-sessiond, single producer and single
+	 * consumer.  replica: the sessions that peer appliances decided,
+	 * laid out as a flow table (flow-t.h) whose entries' svc and backend
+	 * are this appliance's indices, state the owner's, last_seen the
+	 * flow ms when the owner last reported it, flags the owner's peer
+	 * index; halb-sessiond is its writer and the classifier its one
+	 * reader (thread 0 of replica_qsbr).
+	 */
+	uint32_t has_sessions;
+	struct rte_ring *sess_ring;
+	struct flow_table replica;
+	struct rte_rcu_qsbr *replica_qsbr;
+	volatile uint64_t sess_alive;  /* TSC, halb-sessiond's loop */
+	volatile int32_t sess_pid;     /* 0: none attached, or a clean stop */
+	/* A dump request: halb-sessiond adds 1 (at its start, after a ring
+	 * overflow); the classifier enqueues a SESS_EV_DUMP for every live
+	 * flow, paced, then sets it back to 0 if it still holds the request
+	 * it served (release: every DUMP is in the ring before), else starts
+	 * over. */
+	volatile uint32_t sess_dump_req;
+	uint32_t sess_starts;          /* sessiond attachments so far */
 };
 
 /* The coarse flow clock, shared by both processes. */

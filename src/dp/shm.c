@@ -20,6 +20,7 @@
 #include "halb/cfg.h"
 #include "halb/flow.h"
 #include "halb/mh.h"
+#include "halb/sess-t.h"
 #include "halb/shm.h"
 #include "halb/svc.h"
 
@@ -46,6 +47,44 @@ maglev_setup(struct halb_shm *shm, const struct halb_cfg *cfg)
 			return rc;
 		mh->cur = 0;
 	}
+	return 0;
+}
+
+/*
+ * The session tracker's memory (sessions { }): the event ring, the
+ * replica table and its QSBR variable (one reader thread: the
+ * classifier).  *what names what could not be made.
+ */
+static int
+sessions_setup(struct halb_shm *shm, const struct halb_cfg *cfg,
+	       const char **what)
+{
+	const struct cfg_sessions *ss = &cfg->sessions;
+	size_t qsz;
+	void *mem;
+
+	if (!ss->has)
+		return 0;
+	*what = "session ring (sessions.ring_size)";
+	shm->sess_ring = rte_ring_create_elem("halb_sess", sizeof(struct sess_ev),
+					      ss->ring_size, rte_socket_id(),
+					      RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (shm->sess_ring == NULL)
+		return rte_errno != 0 ? -rte_errno : -ENOMEM;
+	*what = "replica table (sessions.replica_entries)";
+	mem = rte_malloc("halb_replica", flow_table_mem_size(ss->replica_entries),
+			 64);
+	if (mem == NULL)
+		return -ENOMEM;
+	flow_table_init(&shm->replica, mem, ss->replica_entries, 0);
+	*what = "replica QSBR variable";
+	qsz = rte_rcu_qsbr_get_memsize(1);
+	shm->replica_qsbr = rte_zmalloc("halb_replica_qsbr", qsz,
+					RTE_CACHE_LINE_SIZE);
+	if (shm->replica_qsbr == NULL ||
+	    rte_rcu_qsbr_init(shm->replica_qsbr, 1) != 0)
+		return -ENOMEM;
+	shm->has_sessions = 1;
 	return 0;
 }
 
@@ -122,6 +161,11 @@ halb_shm_create(const struct halb_cfg *cfg, struct rte_mempool *pool,
 		if (mem == NULL)
 			goto fail;
 		flow_table_init(&ws->flows, mem, cfg->flow_entries, w);
+	}
+	rc = sessions_setup(shm, cfg, what);
+	if (rc != 0) {
+		errno = -rc;
+		return NULL;
 	}
 	*what = "Maglev tables";
 	rc = maglev_setup(shm, cfg);
