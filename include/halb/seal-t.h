@@ -33,6 +33,8 @@ enum seal_role {
 				       * classifier (health.key) */
 	SEAL_ROLE_PEER = 1u << 2,     /* a peer appliance's halb-healthd
 				       * (the pair's own key) */
+	SEAL_ROLE_SYNC = 1u << 3,     /* a peer appliance's halb-sessiond
+				       * (the sync key of the pair) */
 	SEAL_ROLE_TEST = 1u << 31,    /* unit tests' own types */
 };
 

@@ -1,0 +1,341 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The session sync protocol's message types (include/halb/sync_msg.h,
+ * docs/SYNC-PROTOCOL.md): each registered with the sealing layer
+ * (src/core/seal.c) with who may send it (SEAL_ROLE_SYNC) and the check
+ * of its fields, and a session's compact wire form.
+ *
+ * A session is packed here by hand rather than by protobuf-c: the engine
+ * packs one per replicated session and needs its exact size to fill a
+ * datagram, and the bytes are those protobuf-c would write (fields in
+ * number order, defaults omitted), so any protobuf decoder reads them.
+ * Decoding is protobuf-c's, followed by the checks below.
+ */
+#include <arpa/inet.h>
+#include <assert.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "halb/flow-t.h"
+#include "halb/sync_msg.h"
+
+static_assert((int)SYNC_T_BATCH == (int)HALB__SYNC__MSG_TYPE__MSG_BATCH &&
+	      (int)SYNC_T_ACK == (int)HALB__SYNC__MSG_TYPE__MSG_ACK &&
+	      (int)SYNC_T_DUMP_REQUEST == (int)HALB__SYNC__MSG_TYPE__MSG_DUMP_REQUEST &&
+	      (int)SYNC_T_HELLO == (int)HALB__SYNC__MSG_TYPE__MSG_HELLO,
+	      "enum sync_type mirrors halb.sync.MsgType");
+static_assert((int)SESS_OP_UP == (int)HALB__SYNC__OP__OP_UP &&
+	      (int)SESS_OP_DOWN == (int)HALB__SYNC__OP__OP_DOWN,
+	      "enum sess_op mirrors halb.sync.Op");
+
+static const uint8_t v4_mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+static bool
+is_v4(const uint8_t a[16])
+{
+	return memcmp(a, v4_mapped, sizeof(v4_mapped)) == 0;
+}
+
+/* ---- a session's wire form ---- */
+
+static uint8_t *
+put_varint(uint8_t *p, uint32_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t)v;
+	return p;
+}
+
+/* Field `field` of wire type LEN holding an address: 4 bytes for IPv4. */
+static uint8_t *
+put_addr(uint8_t *p, unsigned int field, const uint8_t a[16], bool v4)
+{
+	*p++ = (uint8_t)(field << 3 | 2);
+	if (v4) {
+		*p++ = 4;
+		memcpy(p, a + 12, 4);
+		return p + 4;
+	}
+	*p++ = 16;
+	memcpy(p, a, 16);
+	return p + 16;
+}
+
+/* A varint field, omitted when 0 (proto3). */
+static uint8_t *
+put_uint(uint8_t *p, unsigned int field, uint32_t v)
+{
+	if (v == 0)
+		return p;
+	*p++ = (uint8_t)(field << 3);
+	return put_varint(p, v);
+}
+
+int
+sync_rec_pack(const struct sess_rec *r, uint8_t *out)
+{
+	bool v4 = is_v4(r->key.src);
+	uint32_t ports;
+	uint8_t *p = out;
+
+	if ((r->op != SESS_OP_UP && r->op != SESS_OP_DOWN) ||
+	    r->state > FLOW_ST_UDP || r->key.proto == 0 ||
+	    v4 != is_v4(r->key.dst))
+		return -EINVAL;
+	p = put_addr(p, 1, r->key.src, v4);
+	p = put_addr(p, 2, r->key.dst, v4);
+	ports = (uint32_t)ntohs(r->key.sport) << 16 | ntohs(r->key.dport);
+	if (ports != 0) {
+		*p++ = 3 << 3 | 5; /* fixed32, little-endian */
+		*p++ = (uint8_t)ports;
+		*p++ = (uint8_t)(ports >> 8);
+		*p++ = (uint8_t)(ports >> 16);
+		*p++ = (uint8_t)(ports >> 24);
+	}
+	p = put_uint(p, 4, r->key.proto);
+	p = put_addr(p, 5, r->be_addr, is_v4(r->be_addr));
+	p = put_uint(p, 6, r->be_port);
+	p = put_uint(p, 7, r->op);
+	p = put_uint(p, 8, r->state);
+	p = put_uint(p, 9, r->idle_ms);
+	assert(p - out <= (ptrdiff_t)SYNC_REC_WIRE_MAX);
+	return (int)(p - out);
+}
+
+uint8_t *
+sync_batch_append(uint8_t *p, const uint8_t *rec, size_t len)
+{
+	static_assert(SYNC_REC_WIRE_MAX < 128, "one-byte length");
+
+	assert(len < 128);
+	*p++ = 5 << 3 | 2; /* Batch.sessions */
+	*p++ = (uint8_t)len;
+	memcpy(p, rec, len);
+	return p + len;
+}
+
+static void
+get_addr(uint8_t a[16], const ProtobufCBinaryData *b)
+{
+	if (b->len == 4) {
+		memcpy(a, v4_mapped, sizeof(v4_mapped));
+		memcpy(a + 12, b->data, 4);
+	} else {
+		memcpy(a, b->data, 16);
+	}
+}
+
+static bool
+session_ok(const Halb__Sync__Session *s)
+{
+	return (s->src.len == 4 || s->src.len == 16) &&
+	       s->dst.len == s->src.len &&
+	       (s->backend.len == 4 || s->backend.len == 16) &&
+	       s->proto >= 1 && s->proto <= 255 && s->backend_port <= 65535 &&
+	       (s->op == HALB__SYNC__OP__OP_UP ||
+		s->op == HALB__SYNC__OP__OP_DOWN) &&
+	       s->state <= FLOW_ST_UDP;
+}
+
+int
+sync_rec_from_pb(const Halb__Sync__Session *s, struct sess_rec *r)
+{
+	if (!session_ok(s))
+		return -EINVAL;
+	memset(r, 0, sizeof(*r));
+	get_addr(r->key.src, &s->src);
+	get_addr(r->key.dst, &s->dst);
+	r->key.sport = htons((uint16_t)(s->ports >> 16));
+	r->key.dport = htons((uint16_t)s->ports);
+	r->key.proto = (uint8_t)s->proto;
+	get_addr(r->be_addr, &s->backend);
+	r->be_port = (uint16_t)s->backend_port;
+	r->op = (uint8_t)s->op;
+	r->state = (uint8_t)s->state;
+	r->idle_ms = s->idle_ms;
+	return 0;
+}
+
+/* ---- each type's check (struct seal_type.check) ---- */
+
+static int
+check_batch(const ProtobufCMessage *m, const struct seal_opened *env)
+{
+	const Halb__Sync__Batch *b = (const Halb__Sync__Batch *)m;
+	size_t i;
+
+	(void)env;
+	if (b->boot == 0 || b->seq == 0 || (b->flags & ~SYNC_F_ALL) != 0 ||
+	    b->n_sessions > SYNC_BATCH_RECS_MAX)
+		return -SEAL_REJ_PAYLOAD;
+	for (i = 0; i < b->n_sessions; i++)
+		if (!session_ok(b->sessions[i]))
+			return -SEAL_REJ_PAYLOAD;
+	return 0;
+}
+
+static int
+check_ack(const ProtobufCMessage *m, const struct seal_opened *env)
+{
+	const Halb__Sync__Ack *a = (const Halb__Sync__Ack *)m;
+	uint32_t prev = 0;
+	size_t i;
+
+	(void)env;
+	/* highest == cum + 1 would mean cum + 1 arrived: cum is wrong. */
+	if (a->boot == 0 || a->highest < a->cum || a->highest == a->cum + 1 ||
+	    a->n_holes > SYNC_ACK_HOLES_MAX ||
+	    (a->highest > a->cum && a->n_holes == 0) ||
+	    (a->highest == a->cum && a->n_holes != 0))
+		return -SEAL_REJ_PAYLOAD;
+	for (i = 0; i < a->n_holes; i++) {
+		if (a->holes[i] <= prev || a->holes[i] >= a->highest - a->cum)
+			return -SEAL_REJ_PAYLOAD;
+		prev = a->holes[i];
+	}
+	/* cum + 1 is missing whenever anything above cum arrived. */
+	if (a->n_holes > 0 && a->holes[0] != 1)
+		return -SEAL_REJ_PAYLOAD;
+	return 0;
+}
+
+static int
+check_dump_request(const ProtobufCMessage *m, const struct seal_opened *env)
+{
+	const Halb__Sync__DumpRequest *d = (const Halb__Sync__DumpRequest *)m;
+
+	(void)env;
+	return d->boot != 0 && d->id != 0 ? 0 : -SEAL_REJ_PAYLOAD;
+}
+
+static int
+check_hello(const ProtobufCMessage *m, const struct seal_opened *env)
+{
+	(void)env;
+	return ((const Halb__Sync__Hello *)m)->boot != 0 ? 0 : -SEAL_REJ_PAYLOAD;
+}
+
+/* ---- registration ---- */
+
+static const struct seal_type sync_types[] = {
+	{ .type = SYNC_T_BATCH, .name = "sync-batch",
+	  .desc = &halb__sync__batch__descriptor,
+	  .senders = SEAL_ROLE_SYNC, .check = check_batch },
+	{ .type = SYNC_T_ACK, .name = "sync-ack",
+	  .desc = &halb__sync__ack__descriptor,
+	  .senders = SEAL_ROLE_SYNC, .check = check_ack },
+	{ .type = SYNC_T_DUMP_REQUEST, .name = "sync-dump-request",
+	  .desc = &halb__sync__dump_request__descriptor,
+	  .senders = SEAL_ROLE_SYNC, .check = check_dump_request },
+	{ .type = SYNC_T_HELLO, .name = "sync-hello",
+	  .desc = &halb__sync__hello__descriptor,
+	  .senders = SEAL_ROLE_SYNC, .check = check_hello },
+};
+
+#define N_TYPES (sizeof(sync_types) / sizeof(sync_types[0]))
+/* sync_types[t - SYNC_T_BATCH] is type t. */
+static_assert(N_TYPES == SYNC_T_HELLO - SYNC_T_BATCH + 1,
+	      "one entry per enum sync_type");
+
+/* Registered when the program starts, as hl_msg.c's types: a clash of
+ * type numbers is a bug of the build, stop at once. */
+__attribute__((constructor)) static void
+sync_register(void)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < N_TYPES; i++) {
+		rc = seal_register(&sync_types[i]);
+		if (rc != 0) {
+			fprintf(stderr, "sync_register: type %u (%s): %s\n",
+				sync_types[i].type, sync_types[i].name,
+				strerror(-rc));
+			abort();
+		}
+	}
+}
+
+static bool
+sync_type_ok(uint32_t type)
+{
+	return type >= SYNC_T_BATCH && type <= SYNC_T_HELLO;
+}
+
+const char *
+sync_type_name(int type)
+{
+	return type > 0 && sync_type_ok((uint32_t)type) ?
+	       sync_types[type - SYNC_T_BATCH].name : "unknown";
+}
+
+int
+sync_seal(uint8_t *out, size_t cap, const struct seal_key *key,
+	  const char *sender, uint64_t seq, uint64_t ts_ms,
+	  enum sync_type type, const ProtobufCMessage *payload)
+{
+	if (!sync_type_ok((uint32_t)type))
+		return -EINVAL;
+	return seal_msg(out, cap, key, sender, seq, ts_ms, (uint32_t)type,
+			payload);
+}
+
+int
+sync_seal_raw(uint8_t *out, size_t cap, const struct seal_key *key,
+	      const char *sender, uint64_t seq, uint64_t ts_ms,
+	      enum sync_type type, const uint8_t *payload, size_t plen)
+{
+	if (!sync_type_ok((uint32_t)type))
+		return -EINVAL;
+	return seal_raw(out, cap, key, sender, seq, ts_ms, (uint32_t)type,
+			payload, plen);
+}
+
+ProtobufCMessage *
+sync_payload_unpack(enum sync_type type, const uint8_t *buf, size_t len)
+{
+	if (!sync_type_ok((uint32_t)type))
+		return NULL;
+	return seal_payload_unpack((uint32_t)type, buf, len);
+}
+
+void
+sync_opened_free(struct sync_opened *out)
+{
+	if (out == NULL || out->msg == NULL)
+		return;
+	protobuf_c_message_free_unpacked(out->msg, NULL);
+	out->msg = NULL;
+}
+
+int
+sync_open(const uint8_t *buf, size_t len, const struct seal_keyring *keys,
+	  struct seal_replay *rp, uint64_t now_ms, struct sync_opened *out)
+{
+	struct seal_opened o;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = seal_open(buf, len, keys, rp, now_ms, &o);
+	if (rc < 0)
+		return rc;
+	/* Only a key with the sync role gets here with a sync type; one
+	 * with the sync role among others may have sent another's. */
+	if (!sync_type_ok(o.type)) {
+		seal_opened_free(&o);
+		return -SEAL_REJ_ROLE;
+	}
+	out->type = (enum sync_type)o.type;
+	memcpy(out->sender, o.sender, sizeof(out->sender));
+	out->key_id = o.key_id;
+	out->seq = o.seq;
+	out->ts_ms = o.ts_ms;
+	out->msg = o.msg;
+	return 0;
+}
