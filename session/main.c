@@ -1,0 +1,734 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * halb-sessiond: the session tracker (docs/SESSIONS.md).  A DPDK
+ * secondary process, like the classifier, attached to the forwarder's
+ * memory (include/halb/shm-t.h), with one thread in an event loop:
+ *  - every ms (a timer; the loop sleeps in epoll between, so an idle
+ *    sessiond takes no core) it drains the classifier's session events
+ *    (shm->sess_ring) in bursts, keeps this appliance's sessions (to
+ *    answer a peer's dump), and hands each change, as a struct sess_rec,
+ *    to the sync engine (session/sync.h), which batches, seals, sends,
+ *    acknowledges and resends it to the peer appliances;
+ *  - records the peers send (sync engine -> deliver) go into the replica
+ *    table that the classifier reads on a mid-connection miss, mapped to
+ *    this appliance's service and backend indices (sess_map.c); DOWN
+ *    removes, and entries whose owner is dead age like flows;
+ *  - at start it asks the classifier for every live flow (sess_dump_req)
+ *    and every peer for its sessions, and says `ready` in its heartbeat
+ *    file (part "sessiond") only once its replica is loaded: every live
+ *    peer synced, or sessions.dead_ms passed (a restarted appliance must
+ *    not be announced before);
+ *  - a ring overflow (the classifier's sess_ring_full moved: events were
+ *    lost while this process was slow or away) asks for a dump again,
+ *    and sessions the dump does not name are ended;
+ *  - a control socket (sessions.socket) answers `status` (halbctl
+ *    sessions).
+ * It writes its TSC heartbeat in shared memory (sess_alive), which the
+ * classifier watches, and exits when the forwarder is gone.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include "halb/cfg.h"
+#include "halb/clock.h"
+#include "halb/daemon.h"
+#include "halb/hb.h"
+#include "halb/log.h"
+#include "halb/notify.h"
+#include "halb/shm.h"
+#include "halb/sock.h"
+#include "sessd.h"
+#include "sync.h"
+
+#define SESSD_POLL_MS 1
+#define SESSD_BURST 64u
+/* Bursts taken per poll at most: 64k events a ms, far above what a
+ * classifier installs, and a bound on one turn. */
+#define SESSD_BURSTS 1024u
+#define SESSD_FWD_GONE_MS 2000u
+#define SESSD_MAX_DGRAM 16384u
+#define SESSD_DGRAM_MTU 1400u     /* sync datagrams we send */
+/* A peer's dump: own-table buckets walked per poll, while the peer's
+ * backlog is under half full. */
+#define SESSD_DUMP_BUCKETS 512u
+#define SESSD_LOCK_FILE "halb_sessiond.lock"
+
+struct sessd {
+	struct halb_cfg *cfg;
+	struct halb_shm *shm;
+	struct svc_map svcs;
+	struct sess_own own;
+	struct sess_replica rep;
+	struct sess_tab_stats st;
+	struct sync *sync;
+	struct sync_conf sc;
+	struct halb_daemon dm;
+	struct halb_hb *hb;
+	struct ev_timer poll, beat;
+	uint64_t start_ms;          /* monotonic */
+	uint32_t now_ms;            /* flow clock */
+	uint64_t ring_full_seen;    /* shm->cls.sess_ring_full, last seen */
+	bool local_dump;            /* waiting for the classifier's dump */
+	uint32_t local_dump_start;  /* flow ms it was asked for */
+	uint64_t local_dumps;
+	bool ready;
+	int rc;
+	/* counters */
+	uint64_t events, ev_bad, rx_unknown, rx_up, rx_down, resyncs;
+	uint64_t own_swept, qsbr_unstuck;
+	/* per peer */
+	uint32_t peer_dump_start[SESSD_MAX_PEERS];
+	bool synced_once[SESSD_MAX_PEERS];
+	bool dumping[SESSD_MAX_PEERS];
+	uint32_t dump_b[SESSD_MAX_PEERS];
+	uint64_t expire_owed;       /* replica buckets owed, times 1000 */
+};
+
+static struct sessd sd;
+
+/* ---- to the peers ---- */
+
+static void
+queue_entry(struct sessd *d, const struct flow_entry *e, uint8_t op, int peer)
+{
+	struct sess_rec r;
+
+	if (sess_rec_from_local(d->cfg, &e->key, e->svc, e->backend, &r) != 0) {
+		d->ev_bad++;
+		return;
+	}
+	r.op = op;
+	r.state = e->state;
+	r.idle_ms = (uint32_t)((int32_t)(d->now_ms - e->last_seen) > 0 ?
+			       d->now_ms - e->last_seen : 0);
+	if (peer < 0)
+		sync_queue(d->sync, &r);
+	else
+		sync_queue_to(d->sync, (unsigned int)peer, &r);
+}
+
+static void
+own_gone(void *arg, const struct flow_entry *e)
+{
+	struct sessd *d = arg;
+
+	queue_entry(d, e, SESS_OP_DOWN, -1);
+	d->own_swept++;
+}
+
+static void
+handle_event(struct sessd *d, const struct sess_ev *ev)
+{
+	const struct flow_entry *e;
+	struct flow_entry gone;
+
+	d->events++;
+	switch (ev->type) {
+	case SESS_EV_INSTALL:
+	case SESS_EV_STATE:
+	case SESS_EV_DUMP:
+		e = sess_own_put(&d->own, ev, d->now_ms, &d->st);
+		if (e != NULL)
+			queue_entry(d, e, SESS_OP_UP, -1);
+		break;
+	case SESS_EV_REMOVE:
+		if (!sess_own_remove(&d->own, ev))
+			break;
+		memset(&gone, 0, sizeof(gone));
+		gone.key = ev->key;
+		gone.svc = ev->svc;
+		gone.backend = ev->backend;
+		gone.state = ev->state;
+		gone.last_seen = ev->ms;
+		queue_entry(d, &gone, SESS_OP_DOWN, -1);
+		break;
+	default:
+		d->ev_bad++;
+	}
+}
+
+/* Takes up to max bursts of events; returns how many events. */
+static uint32_t
+drain(struct sessd *d, uint32_t max)
+{
+	struct sess_ev evs[SESSD_BURST];
+	uint32_t n, i, total = 0;
+
+	while (max-- > 0) {
+		n = rte_ring_sc_dequeue_burst_elem(d->shm->sess_ring, evs,
+						   sizeof(evs[0]), SESSD_BURST,
+						   NULL);
+		for (i = 0; i < n; i++)
+			handle_event(d, &evs[i]);
+		total += n;
+		if (n < SESSD_BURST)
+			break;
+	}
+	return total;
+}
+
+/* Asks the classifier for every live flow (see shm-t.h sess_dump_req). */
+static void
+ask_local_dump(struct sessd *d)
+{
+	uint32_t v = __atomic_add_fetch(&d->shm->sess_dump_req, 1, __ATOMIC_RELEASE);
+
+	if (v == 0) /* wrapped: 0 means "none" */
+		__atomic_add_fetch(&d->shm->sess_dump_req, 1, __ATOMIC_RELEASE);
+	d->local_dump = true;
+	d->local_dump_start = d->now_ms;
+}
+
+/* The classifier cleared the request: every DUMP is in the ring before
+ * what it holds now.  Take those, then end the sessions it did not
+ * name (their REMOVE was lost). */
+static void
+local_dump_check(struct sessd *d)
+{
+	uint32_t n;
+
+	if (!d->local_dump ||
+	    __atomic_load_n(&d->shm->sess_dump_req, __ATOMIC_ACQUIRE) != 0)
+		return;
+	n = rte_ring_count(d->shm->sess_ring);
+	while (n > 0) {
+		uint32_t got = drain(d, 1);
+
+		if (got == 0)
+			break;
+		n = got < n ? n - got : 0;
+	}
+	n = sess_own_sweep(&d->own, d->local_dump_start, own_gone, d);
+	d->local_dump = false;
+	d->local_dumps++;
+	HLOG(INFO, "the classifier's flows are loaded: %u own sessions (%u ended: not in the flow tables)",
+	     sess_own_count(&d->own), n);
+}
+
+/* A peer's dump, paced: while its backlog is under half full. */
+static void
+peer_dumps(struct sessd *d)
+{
+	unsigned int p;
+
+	for (p = 0; p < d->sc.n_peers; p++) {
+		const struct flow_table *t = &d->own.t;
+		uint32_t n;
+
+		if (!d->dumping[p])
+			continue;
+		for (n = 0; n < SESSD_DUMP_BUCKETS && d->dump_b[p] < t->n_buckets; n++) {
+			const struct flow_bucket *bk;
+			unsigned int i;
+
+			if (sync_peer_stats(d->sync, p)->backlog >= d->sc.backlog_max / 2)
+				break;
+			bk = &t->buckets[d->dump_b[p]++];
+			for (i = 0; i < FLOW_BUCKET_SLOTS; i++)
+				if (bk->slot[i] != 0)
+					queue_entry(d, &t->entries[flow_slot_idx(bk->slot[i])],
+						    SESS_OP_UP, (int)p);
+		}
+		if (d->dump_b[p] == t->n_buckets) {
+			d->dumping[p] = false;
+			sync_dump_done(d->sync, p);
+		}
+	}
+}
+
+/* ---- the sync engine's callbacks ---- */
+
+static int
+op_send(void *arg, unsigned int p, const void *buf, size_t len)
+{
+	const struct sessd *d = arg;
+	const struct sync_peer_conf *pc = &d->sc.peers[p];
+
+	if (sendto(d->dm.udp, buf, len, MSG_DONTWAIT,
+		   (const struct sockaddr *)&pc->addr, pc->addr_len) < 0)
+		return -errno;
+	return 0;
+}
+
+static void
+op_deliver(void *arg, unsigned int p, const struct sess_rec *r)
+{
+	struct sessd *d = arg;
+	uint16_t svc, be;
+
+	if (r->op == SESS_OP_DOWN) {
+		d->rx_down++;
+		sess_replica_del(&d->rep, &r->key);
+		return;
+	}
+	if (r->op != SESS_OP_UP || r->state > FLOW_ST_UDP) {
+		d->rx_unknown++;
+		return;
+	}
+	d->rx_up++;
+	/* A backend this appliance does not know (another file, a backend
+	 * removed here): counted, not kept. */
+	if (sess_rec_to_local(d->cfg, &d->svcs, r, &svc, &be) != 0) {
+		d->rx_unknown++;
+		return;
+	}
+	sess_replica_put(&d->rep, &r->key, svc, be, r->state, p, r->idle_ms,
+			 d->now_ms);
+}
+
+static void
+op_dump(void *arg, unsigned int p)
+{
+	struct sessd *d = arg;
+
+	d->dumping[p] = true;
+	d->dump_b[p] = 0;
+	HLOG(INFO, "peer %s asked for our sessions: %u to send",
+	     d->sc.peers[p].name, sess_own_count(&d->own));
+}
+
+static void
+op_peer_state(void *arg, unsigned int p, bool alive, bool synced)
+{
+	struct sessd *d = arg;
+
+	if (alive && !d->rep.alive[p]) {
+		/* Its dump starts now: what it does not send again is
+		 * stale once it is done. */
+		d->peer_dump_start[p] = d->now_ms;
+		HLOG(NOTICE, "peer %s is up", d->sc.peers[p].name);
+	} else if (!alive && d->rep.alive[p]) {
+		HLOG(WARNING, "peer %s is dead (silent %u ms): its sessions age from now",
+		     d->sc.peers[p].name, d->sc.dead_ms);
+	}
+	d->rep.alive[p] = alive;
+	if (alive)
+		d->rep.heard_ms[p] = d->now_ms;
+	if (alive && synced) {
+		d->rep.stale_before[p] = d->peer_dump_start[p] + 1;
+		if (!d->synced_once[p])
+			HLOG(INFO, "peer %s synced: %u replicated sessions",
+			     d->sc.peers[p].name, sess_replica_count(&d->rep));
+		d->synced_once[p] = true;
+		d->resyncs++;
+	}
+}
+
+/* ---- the loop ---- */
+
+/* Whether the replica is loaded: the classifier's dump taken, and every
+ * peer synced or given up on (dead_ms since start). */
+static void
+judge_ready(struct sessd *d, uint64_t mono)
+{
+	bool waited = mono - d->start_ms >= d->cfg->sessions.dead_ms;
+	unsigned int p;
+
+	if (d->ready || d->local_dump)
+		return;
+	for (p = 0; p < d->sc.n_peers && !waited; p++)
+		if (!d->synced_once[p])
+			return;
+	d->ready = true;
+	halb_hb_set_state(d->hb, HALB_HB_READY);
+	halb_notify_ready();
+	HLOG(NOTICE, "ready: %u own sessions, %u replicated%s",
+	     sess_own_count(&d->own), sess_replica_count(&d->rep),
+	     waited ? " (not every peer answered within sessions.dead_ms)" : "");
+}
+
+/*
+ * The replica's grace periods wait for the classifier (thread 0 of
+ * replica_qsbr).  A classifier killed while online would hold them for
+ * ever: when its process is gone, its thread is taken offline here (a
+ * new classifier goes online at attach, and its quiescent reports
+ * bring it back).
+ */
+static void
+unstick_qsbr(struct sessd *d)
+{
+	int32_t pid = d->shm->cls_pid;
+
+	if (pid != 0 && (kill(pid, 0) == 0 || errno != ESRCH))
+		return;
+	if (pid == 0 && d->shm->cls_starts == 0)
+		return;
+	if (d->shm->cls_pid != pid)
+		return;
+	if (rte_rcu_qsbr_check(d->shm->replica_qsbr, rte_rcu_qsbr_start(d->shm->replica_qsbr),
+			       false) == 1)
+		return;
+	rte_rcu_qsbr_thread_offline(d->shm->replica_qsbr, 0);
+	d->qsbr_unstuck++;
+}
+
+static void
+on_poll(struct ev_loop *ev, void *arg)
+{
+	struct sessd *d = arg;
+	uint64_t tsc = rte_rdtsc(), mono = ev_now(ev), nb;
+	struct halb_shm *shm = d->shm;
+	unsigned int p;
+
+	shm->sess_alive = tsc;
+	d->now_ms = halb_now_ms(shm, tsc);
+	if (halb_tsc_age(tsc, shm->fwd_alive) > shm->tsc_hz / 1000 * SESSD_FWD_GONE_MS &&
+	    kill(shm->fwd_pid, 0) != 0 && errno == ESRCH) {
+		HLOG(ERR, "forwarder (pid %d) is gone: exiting", shm->fwd_pid);
+		d->rc = 3;
+		ev_stop(ev);
+		return;
+	}
+	drain(d, SESSD_BURSTS);
+	if (shm->cls.sess_ring_full != d->ring_full_seen) {
+		d->ring_full_seen = shm->cls.sess_ring_full;
+		if (!d->local_dump) {
+			HLOG(WARNING, "the session ring overflowed (%" PRIu64 " events lost so far): resyncing from the flow tables",
+			     d->ring_full_seen);
+			ask_local_dump(d);
+		}
+	}
+	local_dump_check(d);
+	peer_dumps(d);
+	for (p = 0; p < d->sc.n_peers; p++)
+		if (d->rep.alive[p])
+			d->rep.heard_ms[p] = d->now_ms;
+	/* The replica swept once a second (as the classifier's tables). */
+	d->expire_owed += (uint64_t)d->rep.w.t->n_buckets * SESSD_POLL_MS;
+	nb = d->expire_owed / 1000;
+	if (nb > 0) {
+		d->expire_owed -= nb * 1000;
+		sess_replica_expire(&d->rep, (uint32_t)RTE_MIN(nb, (uint64_t)65536),
+				    d->now_ms);
+	}
+	if (d->rep.w.n_free == 0 && d->rep.w.pend_head != d->rep.w.pend_tail)
+		unstick_qsbr(d);
+	sync_tick(d->sync, mono * 1000000ull);
+	judge_ready(d, mono);
+}
+
+static void
+on_beat(struct ev_loop *ev, void *arg)
+{
+	struct sessd *d = arg;
+
+	(void)ev;
+	halb_hb_beat(d->hb, halb_hb_now_ns());
+}
+
+static void
+on_dgram(struct ev_loop *ev, const uint8_t *dgram, size_t len,
+	 const struct sockaddr *from, void *arg)
+{
+	struct sessd *d = arg;
+	socklen_t fl = from->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
+						     sizeof(struct sockaddr_in);
+
+	sync_input(d->sync, dgram, len, from, fl, ev_now(ev) * 1000000ull);
+}
+
+/* ---- the control socket ---- */
+
+static void
+on_ctl(void *arg, const char *req, FILE *out)
+{
+	struct sessd *d = arg;
+	const struct sync_stats *ss = sync_stats(d->sync);
+	uint64_t now_ns = halb_hb_now_ns();
+	unsigned int p;
+
+	if (strcmp(req, "status") != 0) {
+		fprintf(out, "error: unknown request \"%s\" (status)\n", req);
+		return;
+	}
+	fprintf(out, "sessiond %s: %s, %u own sessions, %u replicated (of %u)\n",
+		d->cfg->sessions.name, d->ready ? "ready" : "loading",
+		sess_own_count(&d->own), sess_replica_count(&d->rep),
+		d->rep.w.t->n_entries);
+	fprintf(out, "events %" PRIu64 " (bad %" PRIu64 "), ring overflows %" PRIu64 ", local dumps %" PRIu64 ", own full %" PRIu64 "\n",
+		d->events, d->ev_bad, d->ring_full_seen, d->local_dumps,
+		d->st.own_full);
+	fprintf(out, "received up %" PRIu64 ", down %" PRIu64 ", unknown backend %" PRIu64 "; replica writes %" PRIu64 ", removals %" PRIu64 ", full %" PRIu64 ", expired %" PRIu64 "\n",
+		d->rx_up, d->rx_down, d->rx_unknown, d->st.replica_puts,
+		d->st.replica_dels, d->st.replica_full, d->st.replica_expired);
+	fprintf(out, "datagrams %" PRIu64 ", refused %" PRIu64 ", malformed %" PRIu64 "\n",
+		ss->rx_datagrams, ss->rx_refused, ss->rx_malformed);
+	for (p = 0; p < d->sc.n_peers; p++) {
+		const struct sync_peer_stats *ps = sync_peer_stats(d->sync, p);
+		char addr[96];
+
+		halb_sockaddr_fmt((const struct sockaddr *)&d->sc.peers[p].addr,
+				  addr, sizeof(addr));
+		fprintf(out, "peer %s %s: %s%s, ", d->sc.peers[p].name, addr,
+			ps->alive ? "alive" : "dead", ps->synced ? " synced" : "");
+		if (ps->last_heard_ns == 0)
+			fprintf(out, "never heard");
+		else
+			fprintf(out, "last heard %" PRIu64 " ms ago",
+				(now_ns - ps->last_heard_ns) / 1000000u);
+		fprintf(out, ", backlog %u, in flight %u, sent %" PRIu64 " (resent %" PRIu64 "), received %" PRIu64 ", backlog dropped %" PRIu64 ", dumps sent %" PRIu64 " received %" PRIu64 "\n",
+			ps->backlog, ps->in_flight, ps->batches_sent,
+			ps->batches_resent, ps->records_rcvd,
+			ps->backlog_dropped, ps->dumps_sent, ps->dumps_rcvd);
+	}
+}
+
+/* ---- start ---- */
+
+static int
+eal_start(const char *prog, const struct halb_cfg *cfg)
+{
+	static struct cfg_eal_argv a;
+	char cpus[96] = "";
+	cpu_set_t set;
+	size_t off = 0;
+	int cpu;
+
+	/* The classifier's EAL line: its lcore id is harmless to share,
+	 * this process takes nothing from a mempool (whose caches are per
+	 * lcore id). */
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		for (cpu = 0; cpu < CPU_SETSIZE && off + 8 < sizeof(cpus); cpu++)
+			if (CPU_ISSET(cpu, &set))
+				off += (size_t)snprintf(cpus + off, sizeof(cpus) - off,
+							"%s%d", off ? "," : "", cpu);
+	if (cfg_eal_argv(cfg, CFG_EAL_SECONDARY, prog, cpus, &a) != 0) {
+		rte_errno = ENOSPC;
+		return -1;
+	}
+	return rte_eal_init(a.argc, a.argv);
+}
+
+/* One sessiond per forwarder: a lock in the forwarder's runtime
+ * directory, held until exit. */
+static int
+lock_one(void)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", rte_eal_get_runtime_dir(),
+		 SESSD_LOCK_FILE);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int rc = -errno;
+
+		close(fd);
+		return rc == -EWOULDBLOCK ? -EBUSY : rc;
+	}
+	return fd;
+}
+
+static void
+sync_conf_fill(struct sync_conf *sc, const struct cfg_sessions *ss)
+{
+	unsigned int p;
+
+	memset(sc, 0, sizeof(*sc));
+	snprintf(sc->name, sizeof(sc->name), "%s", ss->name);
+	for (p = 0; p < ss->n_peers && p < SYNC_MAX_PEERS; p++) {
+		struct sync_peer_conf *pc = &sc->peers[p];
+
+		snprintf(pc->name, sizeof(pc->name), "%s", ss->peers[p].name);
+		pc->addr_len = halb_sockaddr(&ss->peers[p].ip, ss->peers[p].port,
+					     &pc->addr);
+		pc->key_len = ss->peers[p].key.len;
+		memcpy(pc->key, ss->peers[p].key.bytes, pc->key_len);
+	}
+	sc->n_peers = p;
+	sc->resend_ms = ss->resend_ms;
+	sc->hello_ms = ss->dead_ms / 4 > ss->resend_ms ? ss->dead_ms / 4 : ss->resend_ms;
+	sc->dead_ms = ss->dead_ms;
+	sc->window = ss->window;
+	sc->backlog_max = ss->backlog;
+	sc->max_datagram = SESSD_DGRAM_MTU;
+}
+
+/* Waits up to a second for the classifier to pass a quiescent state
+ * (entries a previous sessiond removed may still be read). */
+static void
+replica_grace(struct sessd *d)
+{
+	struct rte_rcu_qsbr *q = d->shm->replica_qsbr;
+	uint64_t token = rte_rcu_qsbr_start(q);
+	int i;
+
+	for (i = 0; i < 1000; i++) {
+		if (rte_rcu_qsbr_check(q, token, false) == 1)
+			return;
+		usleep(1000);
+	}
+	unstick_qsbr(d);
+}
+
+static int
+attach(struct sessd *d)
+{
+	static const struct sync_ops ops = {
+		.send = op_send, .deliver = op_deliver, .dump = op_dump,
+		.peer_state = op_peer_state,
+	};
+	const struct halb_cfg *cfg = d->cfg;
+	uint32_t own_entries;
+	int rc;
+
+	rc = halb_shm_attach(cfg, &d->shm);
+	if (rc == -ENOENT)
+		HLOG(ERR, "no shared memory %s: is halb-forwarder running with file_prefix %s?",
+		     HALB_SHM_NAME, cfg->file_prefix);
+	else if (rc == -EAGAIN)
+		HLOG(ERR, "shared memory not ready or of another version");
+	else if (rc == -EINVAL)
+		HLOG(ERR, "%s differs from the forwarder's configuration: run both from the same file",
+		     cfg->path);
+	if (rc != 0)
+		return rc;
+	if (!d->shm->has_sessions) {
+		HLOG(ERR, "the forwarder made no session ring: %s has no sessions { }",
+		     cfg->path);
+		return -EINVAL;
+	}
+	rc = lock_one();
+	if (rc < 0) {
+		HLOG(ERR, rc == -EBUSY ?
+		     "another halb-sessiond is attached to file_prefix %s" :
+		     "cannot lock the sessiond lock of file_prefix %s", cfg->file_prefix);
+		return rc;
+	}
+	rc = svc_map_build(&d->svcs, cfg);
+	if (rc != 0)
+		return rc;
+	own_entries = cfg->flow_entries * cfg->n_workers;
+	rc = sess_own_init(&d->own, own_entries);
+	if (rc == 0)
+		rc = sess_replica_init(&d->rep, &d->shm->replica, d->shm->replica_qsbr,
+				       cfg, &d->st);
+	if (rc != 0) {
+		HLOG(ERR, "cannot allocate the session tables: %s", strerror(-rc));
+		return rc;
+	}
+	replica_grace(d);
+	d->now_ms = halb_now_ms(d->shm, rte_rdtsc());
+	sync_conf_fill(&d->sc, &cfg->sessions);
+	d->sync = sync_new(&d->sc, &ops, d, halb_hb_now_ns());
+	if (d->sync == NULL) {
+		rc = -errno;
+		HLOG(ERR, "cannot start the sync engine: %s", strerror(errno));
+		return rc;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct sessd *d = &sd;
+	struct halb_daemon_conf dc;
+	unsigned int p;
+	int opt, rc;
+
+	opt = cfg_cli_load(argc, argv,
+			   "run the session tracker (after the forwarder)", &d->cfg);
+	if (opt >= 0)
+		return opt;
+	halb_log_prog = "halb-sessiond";
+	halb_log_open(d->cfg->log.level, d->cfg->log.syslog);
+	if (!d->cfg->sessions.has) {
+		HLOG(ERR, "%s has no sessions { }: nothing to track", d->cfg->path);
+		return 1;
+	}
+	if (eal_start(argv[0], d->cfg) < 0) {
+		HLOG(ERR, "EAL initialisation failed (is halb-forwarder running with file_prefix %s?): %s",
+		     d->cfg->file_prefix, rte_strerror(rte_errno));
+		return 1;
+	}
+	rte_log_set_global_level(d->cfg->log.dpdk_level + 1u);
+	d->dm.udp = -1;
+	if (attach(d) != 0) {
+		rte_eal_cleanup();
+		return 1;
+	}
+	dc = (struct halb_daemon_conf){
+		.ip = &d->cfg->sessions.listen_ip,
+		.port = d->cfg->sessions.listen_port,
+		.udp_key = "sessions.listen",
+		.max_dgram = SESSD_MAX_DGRAM,
+		.burst = 64,
+		.on_dgram = on_dgram,
+		.ctl_path = d->cfg->sessions.socket,
+		.ctl_key = "sessions.socket",
+		.max_clients = 16,
+		.on_ctl = on_ctl,
+		.arg = d,
+	};
+	rc = halb_daemon_open(&d->dm, &dc);
+	if (rc != 0) {
+		HLOG(ERR, "cannot start: %s", strerror(-rc));
+		halb_daemon_close(&d->dm);
+		rte_eal_cleanup();
+		return 1;
+	}
+	/* Ready only once the replica is loaded (judge_ready). */
+	d->hb = halb_hb_open(d->cfg->file_prefix, "sessiond", HALB_DAEMON_BEAT_MS);
+	if (d->hb == NULL) {
+		HLOG(ERR, "cannot create the heartbeat file under %s/%s: %s",
+		     HALB_RUN_DIR, d->cfg->file_prefix, strerror(errno));
+		halb_daemon_close(&d->dm);
+		rte_eal_cleanup();
+		return 1;
+	}
+	d->start_ms = halb_mono_ms();
+	d->shm->sess_pid = getpid();
+	d->shm->sess_alive = rte_rdtsc();
+	d->shm->sess_starts++;
+	d->ring_full_seen = d->shm->cls.sess_ring_full;
+	/* Events already in the ring are older than the dump: take them
+	 * first, then ask for every live flow, and every peer for theirs. */
+	drain(d, UINT32_MAX);
+	ask_local_dump(d);
+	for (p = 0; p < d->sc.n_peers; p++)
+		d->peer_dump_start[p] = d->now_ms;
+	sync_request_dump(d->sync, -1);
+	ev_timer_init(&d->poll, on_poll, d);
+	ev_timer_start(d->dm.ev, &d->poll, SESSD_POLL_MS, SESSD_POLL_MS);
+	ev_timer_init(&d->beat, on_beat, d);
+	ev_timer_start(d->dm.ev, &d->beat, 0, HALB_DAEMON_BEAT_MS);
+	HLOG(INFO, "attached: %u peer(s), replica of %u entries (%u in it), listening on sessions.listen",
+	     d->sc.n_peers, d->rep.w.t->n_entries, sess_replica_count(&d->rep));
+	rc = ev_main(d->dm.ev);
+	if (d->rc != 0)
+		rc = d->rc;
+	d->shm->sess_pid = 0;
+	halb_hb_set_state(d->hb, HALB_HB_STOPPING);
+	ev_timer_stop(d->dm.ev, &d->poll);
+	ev_timer_stop(d->dm.ev, &d->beat);
+	sync_free(d->sync);
+	halb_daemon_close(&d->dm);
+	halb_hb_close(d->hb);
+	sess_replica_fini(&d->rep);
+	sess_own_fini(&d->own);
+	svc_map_free(&d->svcs);
+	rte_eal_cleanup();
+	cfg_free(d->cfg);
+	return rc;
+}

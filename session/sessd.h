@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * halb-sessiond's own modules, apart from the process (main.c) so that
+ * the unit tests drive them without EAL or sockets:
+ *  - sess_map.c: a session between local indices (service, backend:
+ *    what the flow tables and the replica hold) and struct sess_rec (the
+ *    backend by address and port: what travels between appliances);
+ *  - sess_tab.c: the sessions this appliance decided (a process-local
+ *    table, to answer a peer's dump) and the replica table in the
+ *    forwarder's shared memory (its one writer), with their expiry.
+ *
+ * Both tables are flow tables (halb/flow.h): the same layout, writer
+ * and expiry scan as the classifier's.  Times are the flow clock
+ * (halb_now_ms, ms) of the forwarder's memory, the same in every process
+ * of the appliance.
+ */
+#ifndef HALB_SESSD_H
+#define HALB_SESSD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "halb/cfg-t.h"
+#include "halb/flow.h"
+#include "halb/sess-t.h"
+#include "halb/svc.h"
+
+#define SESSD_MAX_PEERS CFG_MAX_SYNC_PEERS
+
+/* ---- sess_map.c ---- */
+
+/*
+ * Fills r's key, backend address and port from local indices (the port
+ * a backend of port 0 gets is the packet's).  op, state and idle_ms are
+ * the caller's.  Returns 0 or -EINVAL (indices this file does not have).
+ */
+int sess_rec_from_local(const struct halb_cfg *cfg, const struct flow_key *k,
+			uint16_t svc, uint16_t backend, struct sess_rec *r);
+
+/*
+ * The local indices of a peer's record: the service from the key's VIP,
+ * port and protocol, the backend by address and port within it.
+ * Returns 0, -ENOENT (no service for that VIP here) or -ESRCH (the
+ * service has no such backend here).
+ */
+int sess_rec_to_local(const struct halb_cfg *cfg, const struct svc_map *svcs,
+		      const struct sess_rec *r, uint16_t *svc,
+		      uint16_t *backend);
+
+/* ---- sess_tab.c ---- */
+
+struct sess_tab_stats {
+	uint64_t own_full;       /* own sessions not kept: table full */
+	uint64_t replica_puts;   /* records written into the replica */
+	uint64_t replica_dels;   /* ... removed on a peer's DOWN */
+	uint64_t replica_full;   /* ... not written: table full */
+	uint64_t replica_expired; /* aged out (their owner dead), or stale
+				   * after the owner's resync */
+};
+
+/* The sessions this appliance decided; entry.pad0 holds the mask of the
+ * workers whose tables hold it (a flow may be in two: flow_elsewhere),
+ * entry.created when an event last refreshed it. */
+struct sess_own {
+	struct flow_table t;
+	struct flow_writer w;
+	void *mem;
+};
+
+/* The replica's writer, and what it knows of each owner. */
+struct sess_replica {
+	struct flow_writer w;     /* over shm->replica, with its QSBR */
+	bool alive[SESSD_MAX_PEERS];
+	uint32_t heard_ms[SESSD_MAX_PEERS];  /* flow ms the owner was last heard */
+	/* Entries of owner p refreshed before this (flow ms + 1; 0 none)
+	 * are stale: its resync did not send them again. */
+	uint32_t stale_before[SESSD_MAX_PEERS];
+	const struct halb_cfg *cfg;
+	uint32_t now_ms;          /* for the expiry predicate */
+	struct sess_tab_stats *st;
+};
+
+int sess_own_init(struct sess_own *o, uint32_t entries);
+void sess_own_fini(struct sess_own *o);
+
+/*
+ * An event of worker w (INSTALL, STATE, DUMP): the session is kept (or
+ * refreshed) at now_ms.  Returns its entry, or NULL when the table is
+ * full (counted).
+ */
+struct flow_entry *sess_own_put(struct sess_own *o, const struct sess_ev *ev,
+				uint32_t now_ms, struct sess_tab_stats *st);
+/*
+ * A REMOVE of worker w: true when no worker holds the session any more
+ * (it is gone from the table: the caller tells the peers).
+ */
+bool sess_own_remove(struct sess_own *o, const struct sess_ev *ev);
+
+/*
+ * Removes the sessions not refreshed since before_ms (a resync from the
+ * flow tables did not send them again), calling gone(arg, entry) for
+ * each before it goes.  Returns how many.
+ */
+uint32_t sess_own_sweep(struct sess_own *o, uint32_t before_ms,
+			void (*gone)(void *arg, const struct flow_entry *e),
+			void *arg);
+
+uint32_t sess_own_count(const struct sess_own *o);
+
+/*
+ * Attaches the writer to the replica (which may hold entries from a
+ * previous run).  qsbr: the replica's (NULL in tests).  0 or -ENOMEM.
+ */
+int sess_replica_init(struct sess_replica *r, struct flow_table *t,
+		      struct rte_rcu_qsbr *qsbr, const struct halb_cfg *cfg,
+		      struct sess_tab_stats *st);
+void sess_replica_fini(struct sess_replica *r);
+
+/*
+ * A peer's UP: key -> (svc, backend) owned by peer p, seen by its owner
+ * idle_ms ago.  A record whose decision changed is replaced (a new
+ * entry, so that a reader never sees half of each).  0, or -ENOSPC
+ * (full, counted).
+ */
+int sess_replica_put(struct sess_replica *r, const struct flow_key *k,
+		     uint16_t svc, uint16_t backend, uint8_t state,
+		     unsigned int p, uint32_t idle_ms, uint32_t now_ms);
+/* A peer's DOWN.  0 or -ENOENT. */
+int sess_replica_del(struct sess_replica *r, const struct flow_key *k);
+
+/*
+ * Expiry, paced by the caller: scans n_buckets buckets.  An entry goes
+ * when its owner is dead (or unknown: not in this configuration) and it
+ * has been idle, counted from the later of its last refresh and its
+ * owner's last word, longer than its state's timeout (flows { }); or
+ * when its owner's resync did not refresh it (stale_before).  Returns
+ * how many went; reclaims entries past their grace period.
+ */
+uint32_t sess_replica_expire(struct sess_replica *r, uint32_t n_buckets,
+			     uint32_t now_ms);
+
+uint32_t sess_replica_count(const struct sess_replica *r);
+
+#endif
