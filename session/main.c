@@ -66,8 +66,7 @@
 #define SESSD_FWD_GONE_MS 2000u
 #define SESSD_MAX_DGRAM 16384u
 #define SESSD_DGRAM_MTU 1400u     /* sync datagrams we send */
-/* A peer's dump: own-table buckets walked per poll, while the peer's
- * backlog is under half full. */
+/* A peer's dump: own-table buckets walked per poll at most. */
 #define SESSD_DUMP_BUCKETS 512u
 #define SESSD_LOCK_FILE "halb_sessiond.lock"
 
@@ -103,6 +102,13 @@ struct sessd {
 };
 
 static struct sessd sd;
+
+/* The sync engine's clock: Unix time in ns (sync.h). */
+static uint64_t
+unix_ns(void)
+{
+	return halb_unix_us() * 1000u;
+}
 
 /* ---- to the peers ---- */
 
@@ -223,7 +229,7 @@ local_dump_check(struct sessd *d)
 	     sess_own_count(&d->own), n);
 }
 
-/* A peer's dump, paced: while its backlog is under half full. */
+/* A peer's dump, paced: while its backlog has room (sync_room). */
 static void
 peer_dumps(struct sessd *d)
 {
@@ -239,7 +245,7 @@ peer_dumps(struct sessd *d)
 			const struct flow_bucket *bk;
 			unsigned int i;
 
-			if (sync_peer_stats(d->sync, p)->backlog >= d->sc.backlog_max / 2)
+			if (sync_room(d->sync, p) < FLOW_BUCKET_SLOTS)
 				break;
 			bk = &t->buckets[d->dump_b[p]++];
 			for (i = 0; i < FLOW_BUCKET_SLOTS; i++)
@@ -310,10 +316,12 @@ op_peer_state(void *arg, unsigned int p, bool alive, bool synced)
 {
 	struct sessd *d = arg;
 
-	if (alive && !d->rep.alive[p]) {
+	if (alive && !synced) {
 		/* Its dump starts now: what it does not send again is
 		 * stale once it is done. */
 		d->peer_dump_start[p] = d->now_ms;
+	}
+	if (alive && !d->rep.alive[p]) {
 		HLOG(NOTICE, "peer %s is up", d->sc.peers[p].name);
 	} else if (!alive && d->rep.alive[p]) {
 		HLOG(WARNING, "peer %s is dead (silent %u ms): its sessions age from now",
@@ -421,7 +429,7 @@ on_poll(struct ev_loop *ev, void *arg)
 	}
 	if (d->rep.w.n_free == 0 && d->rep.w.pend_head != d->rep.w.pend_tail)
 		unstick_qsbr(d);
-	sync_tick(d->sync, mono * 1000000ull);
+	sync_tick(d->sync, unix_ns());
 	judge_ready(d, mono);
 }
 
@@ -442,7 +450,8 @@ on_dgram(struct ev_loop *ev, const uint8_t *dgram, size_t len,
 	socklen_t fl = from->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
 						     sizeof(struct sockaddr_in);
 
-	sync_input(d->sync, dgram, len, from, fl, ev_now(ev) * 1000000ull);
+	(void)ev;
+	sync_input(d->sync, dgram, len, from, fl, unix_ns());
 }
 
 /* ---- the control socket ---- */
@@ -452,7 +461,7 @@ on_ctl(void *arg, const char *req, FILE *out)
 {
 	struct sessd *d = arg;
 	const struct sync_stats *ss = sync_stats(d->sync);
-	uint64_t now_ns = halb_hb_now_ns();
+	uint64_t now_ns = unix_ns();
 	unsigned int p;
 
 	if (strcmp(req, "status") != 0) {
@@ -553,6 +562,7 @@ sync_conf_fill(struct sync_conf *sc, const struct cfg_sessions *ss)
 		pc->addr_len = halb_sockaddr(&ss->peers[p].ip, ss->peers[p].port,
 					     &pc->addr);
 		pc->key_len = ss->peers[p].key.len;
+		pc->key_id = ss->peers[p].key.id;
 		memcpy(pc->key, ss->peers[p].key.bytes, pc->key_len);
 	}
 	sc->n_peers = p;
@@ -630,7 +640,7 @@ attach(struct sessd *d)
 	replica_grace(d);
 	d->now_ms = halb_now_ms(d->shm, rte_rdtsc());
 	sync_conf_fill(&d->sc, &cfg->sessions);
-	d->sync = sync_new(&d->sc, &ops, d, halb_hb_now_ns());
+	d->sync = sync_new(&d->sc, &ops, d, unix_ns());
 	if (d->sync == NULL) {
 		rc = -errno;
 		HLOG(ERR, "cannot start the sync engine: %s", strerror(errno));

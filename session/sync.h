@@ -19,6 +19,24 @@
  * burst of new connections cannot flood the sync link or a slow peer.
  * A peer silent for dead_ms is dead (logged, counted, shown); when it
  * is heard again it asks for, and is sent, a full dump.
+ *
+ * Boot ids: each engine has one (sync_conf.boot_id), new at every start,
+ * and every message carries the sender's and the receiver's as the
+ * sender knows it (docs/SYNC-PROTOCOL.md).  The first message heard from
+ * a peer, or one with a boot id that is new, starts the pair afresh: the
+ * receive state of that peer is reset, what was queued or in flight to
+ * it is dropped (a full dump replaces it: ops->dump is called at once),
+ * and its batch sequence starts again at 1.  So two appliances that meet
+ * (at start, or one restarted) each dump their sessions to the other.
+ *
+ * Time: every now_ns is the Unix time in ns (CLOCK_REALTIME), because
+ * the envelope carries the sender's clock and the receiver judges it
+ * within a window; intervals are measured on it too (a step of the clock
+ * backwards only delays a resend or a hello).
+ *
+ * One thread: an engine is used by one thread (the daemon's loop); the
+ * callbacks run on it, from within sync_input(), sync_tick() and
+ * sync_request_dump().
  */
 #ifndef HALB_SESSION_SYNC_H
 #define HALB_SESSION_SYNC_H
@@ -37,8 +55,19 @@ struct sync_peer_conf {
 	struct sockaddr_storage addr; /* its sync address and port */
 	socklen_t addr_len;
 	uint8_t key[64];              /* the pair key shared with this peer */
-	size_t key_len;
+	size_t key_len;               /* 16..64 */
+	uint32_t key_id;              /* the key's id on the wire (rotation) */
 };
+
+/* What a 0 in struct sync_conf stands for. */
+#define SYNC_RESEND_MS_DEFAULT 200u
+#define SYNC_HELLO_MS_DEFAULT 1000u
+#define SYNC_DEAD_MS_DEFAULT 3000u
+#define SYNC_WINDOW_DEFAULT 64u
+#define SYNC_BACKLOG_DEFAULT 65536u
+#define SYNC_DATAGRAM_DEFAULT 1400u   /* SEAL_MTU */
+#define SYNC_WINDOW_MAX 1024u         /* batches in flight per peer */
+#define SYNC_BACKLOG_MAX (1u << 24)   /* records waiting per peer */
 
 struct sync_conf {
 	char name[64];                /* this appliance's name on the wire */
@@ -49,7 +78,10 @@ struct sync_conf {
 	uint32_t dead_ms;             /* a peer silent this long is dead */
 	uint32_t window;              /* batches in flight per peer */
 	uint32_t backlog_max;         /* records waiting per peer */
-	uint32_t max_datagram;        /* bytes, sealed envelope included */
+	uint32_t max_datagram;        /* bytes, sealed envelope included;
+				       * at most SEAL_MAX_DATAGRAM (4096) */
+	uint32_t window_ms;           /* envelope time window (0: seal's) */
+	uint64_t boot_id;             /* this start's id (0: now_ns) */
 };
 
 struct sync_ops {
@@ -58,12 +90,16 @@ struct sync_ops {
 	int (*send)(void *arg, unsigned int p, const void *buf, size_t len);
 	/* A record from peer p (op UP or DOWN), in the order p sent them. */
 	void (*deliver)(void *arg, unsigned int p, const struct sess_rec *r);
-	/* Peer p asked for every session this appliance owns: the daemon
-	 * queues them with sync_queue_to(p, ...), paced as it likes, then
-	 * calls sync_dump_done(p). */
+	/* Peer p asked for every session this appliance owns (or is new,
+	 * or missed records): the daemon queues them with
+	 * sync_queue_to(p, ...), paced as it likes (sync_room() says how
+	 * many fit now), then calls sync_dump_done(p).  A call while a
+	 * dump to p is under way means: start that dump over. */
 	void (*dump)(void *arg, unsigned int p);
 	/* Peer p went up (alive true) or dead; its resync finished
-	 * (synced true: every record of its dump was delivered). */
+	 * (synced true: every record of its dump was delivered).  synced
+	 * false while alive: a dump from p begins (or p is new), so the
+	 * records of p held before may be swept once it is synced. */
 	void (*peer_state)(void *arg, unsigned int p, bool alive, bool synced);
 };
 
@@ -74,17 +110,26 @@ struct sync_peer_stats {
 	uint64_t backlog_dropped;     /* records dropped from a full backlog */
 	uint64_t send_errors;
 	uint64_t dumps_sent, dumps_rcvd;
+	uint64_t ooo_batches;         /* batches held until their turn */
+	uint64_t dead, boots;         /* times seen dead; boot ids seen */
 	uint32_t backlog;             /* records waiting now */
 	uint32_t in_flight;           /* batches sent, not yet acked */
 	uint64_t last_heard_ns;       /* 0 never */
 	bool alive, synced;
 };
 
+#define SYNC_REJ_SLOTS 16         /* > SEAL_REJ__COUNT (halb/seal.h) */
+
 struct sync_stats {
 	uint64_t rx_datagrams;
 	uint64_t rx_refused;          /* failed to open: forged, replayed,
 				       * truncated, oversized, unknown peer */
-	uint64_t rx_malformed;        /* opened but not a valid message */
+	uint64_t rx_reject[SYNC_REJ_SLOTS]; /* the same by enum seal_reject */
+	uint64_t rx_malformed;        /* opened but not a valid message
+				       * here (an ack of a batch never
+				       * sent, a batch beyond the window) */
+	uint64_t rx_stale;            /* authentic, but meant for another
+				       * boot of this engine: ignored */
 };
 
 struct sync;
@@ -94,12 +139,18 @@ struct sync *sync_new(const struct sync_conf *conf, const struct sync_ops *ops,
 		      void *arg, uint64_t now_ns);
 void sync_free(struct sync *s);
 
-/* Queue a record for every peer / for peer p (a dump).  Returns 0, or
- * -ENOBUFS when a backlog is full (the record is dropped and counted,
- * and that peer will be resynced). */
+/* Queue a record for every peer / for peer p (a dump).  Returns 0,
+ * -EINVAL (a record that cannot travel: sync_rec_ok(); or no such p),
+ * or -ENOBUFS when a backlog is full (the record is dropped and counted,
+ * and that peer will be resynced).  sync_queue() skips the peers not
+ * heard yet: they get every session in the dump that meeting them
+ * starts.  Records leave in sync_tick(). */
 int sync_queue(struct sync *s, const struct sess_rec *r);
 int sync_queue_to(struct sync *s, unsigned int p, const struct sess_rec *r);
 void sync_dump_done(struct sync *s, unsigned int p);
+
+/* Records that peer p's backlog takes now (0 for no such p). */
+uint32_t sync_room(const struct sync *s, unsigned int p);
 
 /* Ask peer p (or every peer, p = -1) for a full dump of its sessions. */
 void sync_request_dump(struct sync *s, int p);

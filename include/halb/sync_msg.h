@@ -98,6 +98,10 @@ ProtobufCMessage *sync_payload_unpack(enum sync_type type, const uint8_t *buf,
 /* "batch", "ack", "dump-request", "hello" or "unknown". */
 const char *sync_type_name(int type);
 
+/* Whether r can travel: op UP or DOWN, a known state, a protocol, client
+ * and VIP of one family. */
+bool sync_rec_ok(const struct sess_rec *r);
+
 /*
  * A session in its wire form.  sync_rec_pack() writes r as the bytes of
  * one Session message into out (at least SYNC_REC_WIRE_MAX bytes) and

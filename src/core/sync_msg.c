@@ -77,6 +77,14 @@ put_uint(uint8_t *p, unsigned int field, uint32_t v)
 	return put_varint(p, v);
 }
 
+bool
+sync_rec_ok(const struct sess_rec *r)
+{
+	return (r->op == SESS_OP_UP || r->op == SESS_OP_DOWN) &&
+	       r->state <= FLOW_ST_UDP && r->key.proto != 0 &&
+	       is_v4(r->key.src) == is_v4(r->key.dst);
+}
+
 int
 sync_rec_pack(const struct sess_rec *r, uint8_t *out)
 {
@@ -84,9 +92,7 @@ sync_rec_pack(const struct sess_rec *r, uint8_t *out)
 	uint32_t ports;
 	uint8_t *p = out;
 
-	if ((r->op != SESS_OP_UP && r->op != SESS_OP_DOWN) ||
-	    r->state > FLOW_ST_UDP || r->key.proto == 0 ||
-	    v4 != is_v4(r->key.dst))
+	if (!sync_rec_ok(r))
 		return -EINVAL;
 	p = put_addr(p, 1, r->key.src, v4);
 	p = put_addr(p, 2, r->key.dst, v4);
