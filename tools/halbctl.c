@@ -53,6 +53,9 @@
 	"  weight SERVICE BACKEND N|config  the operator's weight, or the\n" \
 	"                  configured one again (all four: halb-healthd keeps\n" \
 	"                  them across restarts, in health.state_file)\n" \
+	"  sessions        the session tracker: own and replicated sessions,\n" \
+	"                  per peer alive, last heard, backlog, in flight,\n" \
+	"                  resends, dumps (halb-sessiond; sessions.socket)\n" \
 	"or: halbctl --check-config FILE | --version | --help\n"
 
 static void
@@ -130,6 +133,29 @@ parts_print(const char *prefix)
 		       (uint64_t)((halb_hb_now_ns() - v.hb.started_ns) / 1000000000u),
 		       v.hb.note);
 	}
+}
+
+/* ---- sessions: halb-sessiond's control socket (docs/SESSIONS.md) ---- */
+
+static int
+sessions_main(const char *prefix, const char *path)
+{
+	struct halb_hb_view v;
+	char *buf;
+
+	if (halb_hb_read(prefix, "sessiond", 0, &v) == 0)
+		printf("sessiond: %s (pid %d, %s)\n", v.verdict, (int)v.hb.pid,
+		       v.hb.state == HALB_HB_READY ? "replica loaded" :
+						      "replica loading");
+	buf = ctl_request(path, "status\n", HEALTH_TIMEOUT_MS, NULL);
+	if (buf == NULL) {
+		fprintf(stderr, "halbctl: cannot reach halb-sessiond at %s: %s\n",
+			path, strerror(errno));
+		return 1;
+	}
+	fputs(buf, stdout);
+	free(buf);
+	return 0;
 }
 
 /* ---- health: halb-healthd's status socket (docs/HEALTH.md) ---- */
@@ -492,7 +518,7 @@ int
 main(int argc, char **argv)
 {
 	char prefix[64] = "", cmd[256], health_sock[108] = "", sock[128],
-	     why[128];
+	     why[128], sess_sock[108] = "";
 	const struct halb_cli cli = {
 		.prog = "halbctl",
 		.what = "(-c CONFIG | -p FILE_PREFIX) COMMAND",
@@ -525,6 +551,7 @@ main(int argc, char **argv)
 			snprintf(prefix, sizeof(prefix), "%s", cfg->file_prefix);
 		snprintf(health_sock, sizeof(health_sock), "%s",
 			 cfg->health.status_socket);
+		snprintf(sess_sock, sizeof(sess_sock), "%s", cfg->sessions.socket);
 		cfg_free(cfg);
 	}
 	if (prefix[0] == '\0') {
@@ -536,6 +563,11 @@ main(int argc, char **argv)
 	if (health_sock[0] == '\0')
 		snprintf(health_sock, sizeof(health_sock),
 			 "/run/halb/%s.healthd.sock", prefix);
+	if (sess_sock[0] == '\0')
+		snprintf(sess_sock, sizeof(sess_sock), "/run/halb/%s.sessiond.sock",
+			 prefix);
+	if (strcmp(what, "sessions") == 0)
+		return sessions_main(prefix, sess_sock);
 	if (strcmp(what, "health") == 0)
 		return health_main(health_sock, optind + 1 < argc &&
 				   strcmp(argv[optind + 1], "json") == 0);

@@ -198,6 +198,7 @@ def main():
     ap.add_argument("--classifier", required=True)
     ap.add_argument("--cls-log", required=True)
     ap.add_argument("--cls-pids", required=True)
+    ap.add_argument("--sessiond-log", default="")
     ap.add_argument("--only", default="")
     P.ARGS = ap.parse_args()
     P.APP = P.ARGS.app_mac

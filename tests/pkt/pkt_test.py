@@ -2023,6 +2023,81 @@ def test_echo(tap):
             lim >= 1 and rep + lim == n, f"echo_replies +{rep}, echo_limited +{lim}")
 
 
+# ---- the session tracker's replica (docs/SESSIONS.md) ---------------------
+
+SYNC_KEY = bytes.fromhex("5e551011" * 8)   # pkt.conf sessions.peers[0].key
+
+
+def sessions_status():
+    rc, out, err = halbctl("sessions")
+    return out if rc == 0 else f"? (rc {rc}: {err.strip()})"
+
+
+def test_replica(tap):
+    """A mid-connection miss whose 5-tuple a peer appliance decided gets
+    the replica's backend, not Maglev's: the connection moved here from
+    an appliance that died.  The peer is played by sync_peer.py; each
+    session's backend is one Maglev would not pick."""
+    from sync_peer import SyncPeer, session
+    cases = []   # (svc, client, sport, backend index)
+    for svc, client, sport in (("dsr4", "198.18.1.80", 44000),
+                               ("dsr4", "198.18.1.81", 44001),
+                               ("udp4", "198.18.1.82", 44002),
+                               ("dsr6", "fd00:68:1::80", 44003)):
+        b = (maglev_pick(svc, client, sport) + 1) % 3
+        cases.append((svc, client, sport, b))
+    recs = []
+    for svc, client, sport, b in cases:
+        vip, port, proto = SVC[svc][0], SVC[svc][1], SVC[svc][2]
+        be_ip, be_port = SVC[svc][4][b][0], SVC[svc][4][b][1]
+        recs.append(session(client, sport, vip, port, proto, be_ip, be_port,
+                            state=3 if proto == 17 else 1))
+    # A record naming a backend this appliance does not have: dropped.
+    recs.append(session("198.18.1.83", 44004, SVC["dsr4"][0], 80, 6, "198.18.0.99", 80))
+    peer = SyncPeer("peer1", SYNC_KEY, ("127.0.0.1", 7399), ("127.0.0.1", 7398))
+    try:
+        given = peer.give(recs, timeout=8.0)
+        R.check("replica: the peer's sessions were acknowledged by halb-sessiond",
+                given, f"boot {peer.peer_boot}, acked {peer.acked}; {sessions_status()}")
+        if not given:
+            return
+        ok = wait_cond(lambda: f"{len(cases)} replicated" in sessions_status(), 3.0)
+        st = sessions_status()
+        R.check(f"replica: halbctl sessions shows {len(cases)} replicated and the unknown backend counted",
+                ok and "unknown backend 1" in st and "peer peer1" in st, st)
+        before = stats()
+        for svc, client, sport, b in cases:
+            vip, port, proto = SVC[svc][0], SVC[svc][1], SVC[svc][2]
+            if proto == 17:
+                f = udp_frame(client, sport, vip, port)
+            else:
+                f = tcp_frame(client, sport, vip, port, "A")
+            got = tap.exchange([f], 1)
+            frame_check(f"replica: {svc} mid-connection miss from {client} goes to the replica's backend {b}, "
+                        f"not Maglev's {maglev_pick(svc, client, sport)}",
+                        one(got), dsr_expect(f, BE_MAC[b]))
+            # The flow is installed now: its next packet is a hit there too.
+            got = tap.exchange([f], 1)
+            frame_check(f"replica: {svc} from {client}: the next packet too", one(got),
+                        dsr_expect(f, BE_MAC[b]))
+        after = stats()
+        R.check("replica: each miss counted as cls_replica",
+                delta(before, after, "cls_replica") == len(cases),
+                f"cls_replica +{delta(before, after, 'cls_replica')}")
+        # A SYN of a replicated 5-tuple is a new connection: the scheduler's.
+        svc, client, sport = "dsr4", "198.18.1.84", 44005
+        b = (maglev_pick(svc, client, sport) + 1) % 3
+        rec = session(client, sport, SVC[svc][0], 80, 6, SVC[svc][4][b][0], 80)
+        peer.batch([rec])
+        peer.poll(0.5)
+        f = tcp_frame(client, sport, SVC[svc][0], 80, "S")
+        got = tap.exchange([f], 1)
+        frame_check("replica: an opening SYN is not looked up in the replica (Maglev's choice)",
+                    one(got), dsr_expect(f, BE_MAC[maglev_pick(svc, client, sport)]))
+    finally:
+        peer.close()
+
+
 # ---- main -----------------------------------------------------------------
 
 def main():
@@ -2035,6 +2110,7 @@ def main():
     ap.add_argument("--classifier", required=True)
     ap.add_argument("--cls-log", required=True)
     ap.add_argument("--cls-pids", required=True)
+    ap.add_argument("--sessiond-log", default="")
     ap.add_argument("--only", default="", help="comma-separated test names")
     ARGS = ap.parse_args()
     APP = ARGS.app_mac
@@ -2078,6 +2154,7 @@ def main():
         ("mtu", lambda: test_mtu(tap)),
         ("classifier", lambda: test_classifier_absent(tap)),
         ("second_classifier", lambda: test_second_classifier(tap)),
+        ("replica", lambda: test_replica(tap)),
     ]
     return run_tests(tap, tests, t0, "pkt_test")
 

@@ -11,7 +11,8 @@
 # and a second pair, halb1 (MAC 02:68:00:00:00:03) <-> tap1, for the
 # port "tagged" (VLAN 42) of pkt.conf.
 # then starts halb-forwarder and halb-classifier in it from
-# tests/pkt/pkt.conf (with a per-run DPDK file prefix) and runs
+# tests/pkt/pkt.conf (with a per-run DPDK file prefix), then
+# halb-sessiond (its peer is played by the tests: sync_peer.py), and runs
 # pkt_test.py.  Everything it made (processes by PID, namespace, hugepage
 # files, DPDK runtime directory) is removed on every exit path.
 #
@@ -32,6 +33,7 @@ BUILD=${HALB_BUILD:-$TOP/build}
 PY=${PKT_PYTHON:-/usr/bin/python3}
 FWD_BIN=$BUILD/forwarder/halb-forwarder
 CLS_BIN=$BUILD/classifier/halb-classifier
+SESS_BIN=$BUILD/session/halb-sessiond
 CTL_BIN=$BUILD/tools/halbctl
 
 NS=hp$$-lb
@@ -39,13 +41,14 @@ PREFIX=halb-pkt-$$
 APP_MAC=02:68:00:00:00:02
 RUN=""
 FWD_PID=""
+SESS_PID=""
 NS_MADE=0
 
 log() { printf '# %s\n' "$*" >&2; }
 die() { printf 'not ok - setup: %s\npkt: 0 passed, 1 failed\n' "$*"; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "must run as root"
-for b in "$FWD_BIN" "$CLS_BIN" "$CTL_BIN"; do
+for b in "$FWD_BIN" "$CLS_BIN" "$CTL_BIN" "$SESS_BIN"; do
 	[ -x "$b" ] || die "missing $b (run: ninja -C build)"
 done
 "$PY" -c 'import scapy.all' 2>/dev/null ||
@@ -83,10 +86,11 @@ stop_pid() {
 	return 0
 }
 
-# The classifier first (the test may have restarted it: every PID it
-# started is in cls.pids), then the forwarder.
+# sessiond and the classifier first (the test may have restarted it:
+# every PID it started is in cls.pids), then the forwarder.
 stop_all() {
 	local pid
+	stop_pid "$SESS_PID" halb-sessiond
 	if [ -n "$RUN" ] && [ -f "$RUN/cls.pids" ]; then
 		while read -r pid; do
 			stop_pid "$pid" halb-classifier
@@ -136,6 +140,8 @@ tails() {
 	tail -n 40 "$RUN/forwarder.log" 2>/dev/null | sed 's/^/# /'
 	echo "# ---- classifier log (tail) ----"
 	tail -n 40 "$RUN/classifier.log" 2>/dev/null | sed 's/^/# /'
+	echo "# ---- sessiond log (tail) ----"
+	tail -n 20 "$RUN/sessiond.log" 2>/dev/null | sed 's/^/# /'
 }
 
 # ---- the namespace ----
@@ -204,6 +210,19 @@ if ! wait_for 30 cls_ready || ! grep -q 'halb-classifier: ready' "$RUN/classifie
 	die "halb-classifier not ready within 30 s"
 fi
 
+ip netns exec "$NS" "$SESS_BIN" -c "$CONF" >> "$RUN/sessiond.log" 2>&1 &
+SESS_PID=$!
+disown "$SESS_PID"
+sess_up() {
+	grep -q 'attached' "$RUN/sessiond.log" && return 0
+	alive "$SESS_PID" || return 0
+	return 1
+}
+if ! wait_for 30 sess_up || ! grep -q 'attached' "$RUN/sessiond.log"; then
+	tail -n 40 "$RUN/sessiond.log" | sed 's/^/# /'
+	die "halb-sessiond not attached within 30 s"
+fi
+
 # ---- the tests ----
 # pkt_test.py prints the "ok - " / "not ok - " lines; the summary is
 # counted here so that it stays the last line, after any log tails.
@@ -211,7 +230,8 @@ timeout -k 5 240 ip netns exec "$NS" env PYTHONDONTWRITEBYTECODE=1 \
 	"$PY" -u "${PKT_TEST:-$HERE/pkt_test.py}" \
 	--conf "$CONF" --iface tap0 --app-mac "$APP_MAC" \
 	--halbctl "$CTL_BIN" --classifier "$CLS_BIN" \
-	--cls-log "$RUN/classifier.log" --cls-pids "$RUN/cls.pids" "$@" |
+	--cls-log "$RUN/classifier.log" --cls-pids "$RUN/cls.pids" \
+	--sessiond-log "$RUN/sessiond.log" "$@" |
 	tee "$RUN/results"
 rc=${PIPESTATUS[0]}
 passed=$(grep -c '^ok - ' "$RUN/results")
@@ -224,13 +244,13 @@ fi
 # build: HALB_BUILD=build-asan) is in the logs before the verdict.
 stop_all
 if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' \
-	"$RUN/forwarder.log" "$RUN/classifier.log"; then
-	echo "not ok - sanitizers: reports in the forwarder or classifier log"
+	"$RUN/forwarder.log" "$RUN/classifier.log" "$RUN/sessiond.log"; then
+	echo "not ok - sanitizers: reports in the forwarder, classifier or sessiond log"
 	grep -hE -A12 'ERROR: (Address|Leak)Sanitizer|runtime error:' \
-		"$RUN/forwarder.log" "$RUN/classifier.log" | head -60
+		"$RUN/forwarder.log" "$RUN/classifier.log" "$RUN/sessiond.log" | head -60
 	failed=$((failed + 1))
 else
-	echo "ok - sanitizers: no reports in the forwarder or classifier log"
+	echo "ok - sanitizers: no reports in the forwarder, classifier or sessiond log"
 	passed=$((passed + 1))
 fi
 if [ "$failed" -ne 0 ]; then

@@ -1,0 +1,129 @@
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# A peer appliance's halb-sessiond played from Python, for the packet
+# tests: it speaks the session sync protocol (proto/halb_sync.proto in the
+# sealed envelope of halb_seal.proto, docs/SYNC-PROTOCOL.md) with a
+# hand-written codec, so that a test can put a session into the
+# appliance's replica the way a real peer does: Hello to learn and give
+# boot ids, then a Batch answering the appliance's DumpRequest, until the
+# appliance acknowledges it.
+import os
+import socket
+import struct
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "health"))
+from hl import seal, open_env, parse, g, varint  # noqa: E402
+
+MSG_BATCH, MSG_ACK, MSG_DUMP_REQUEST, MSG_HELLO = 16, 17, 18, 19
+OP_UP, OP_DOWN = 1, 2
+DUMP_START, DUMP_END = 1, 2
+
+
+def _uint(num, v):
+    return b"" if v == 0 else varint(num << 3) + varint(v)
+
+
+def _bytes(num, v):
+    return b"" if not v else varint(num << 3 | 2) + varint(len(v)) + v
+
+
+def _addr(a):
+    if ":" in a:
+        return socket.inet_pton(socket.AF_INET6, a)
+    return socket.inet_aton(a)
+
+
+def session(src, sport, dst, dport, proto, backend, bport, op=OP_UP, state=1, idle_ms=0):
+    ports = sport << 16 | dport
+    return (_bytes(1, _addr(src)) + _bytes(2, _addr(dst)) +
+            (varint(3 << 3 | 5) + struct.pack("<I", ports) if ports else b"") +
+            _uint(4, proto) + _bytes(5, _addr(backend)) + _uint(6, bport) +
+            _uint(7, op) + _uint(8, state) + _uint(9, idle_ms))
+
+
+class SyncPeer:
+    """One peer: `name` with `key` (bytes), listening on `listen`
+    (host, port), talking to the appliance's sessiond at `to`."""
+
+    def __init__(self, name, key, listen, to):
+        self.name, self.key, self.to = name, key, to
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(listen)
+        self.sock.settimeout(0.05)
+        self.boot = int(time.time() * 1e6) | 1
+        self.peer_boot = 0
+        self.seq = 0          # envelope sequence
+        self.batch_seq = 0
+        self.dump_ids = []
+        self.acked = 0
+
+    def close(self):
+        self.sock.close()
+
+    def _send(self, typ, payload):
+        self.seq = max(self.seq + 1, int(time.time() * 1e6))
+        now = int(time.time() * 1000)
+        self.sock.sendto(seal(self.key, 1, self.name, self.seq, now, typ, payload), self.to)
+
+    def hello(self):
+        self._send(MSG_HELLO, _uint(1, self.boot) + _uint(2, self.peer_boot))
+
+    def batch(self, sessions, flags=0):
+        self.batch_seq += 1
+        self._send(MSG_BATCH, _uint(1, self.boot) + _uint(2, self.peer_boot) +
+                   _uint(3, self.batch_seq) + _uint(4, flags) +
+                   b"".join(_bytes(5, s) for s in sessions))
+        return self.batch_seq
+
+    def ack(self, cum):
+        self._send(MSG_ACK, _uint(1, self.boot) + _uint(2, self.peer_boot) +
+                   _uint(3, cum) + _uint(4, cum))
+
+    def poll(self, timeout):
+        """Reads what the appliance sends for up to timeout s; learns its
+        boot id, its dump requests and its acks; acknowledges its batches
+        (so that its resends stop)."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                buf, _ = self.sock.recvfrom(65536)
+            except socket.timeout:
+                continue
+            ok, sender, _, typ, payload = open_env(buf, self.key)
+            if not ok:
+                continue
+            m = parse(payload)
+            boot = g(m, 1)
+            if boot and boot != self.peer_boot:
+                self.peer_boot = boot
+                self.batch_seq = 0
+            if typ == MSG_DUMP_REQUEST:
+                self.dump_ids.append(g(m, 3))
+            elif typ == MSG_ACK and g(m, 2) == self.boot:
+                self.acked = max(self.acked, g(m, 3))
+            elif typ == MSG_BATCH and g(m, 2) == self.boot:
+                self.ack(g(m, 3))
+
+    def give(self, sessions, timeout=5.0):
+        """Meets the appliance and hands it sessions as the answer to its
+        dump request; True once it acknowledged them."""
+        end = time.monotonic() + timeout
+        while self.peer_boot == 0 and time.monotonic() < end:
+            self.hello()
+            self.poll(0.2)
+        if self.peer_boot == 0:
+            return False
+        self.hello()
+        self.poll(0.3)
+        seq = self.batch(sessions, DUMP_START | DUMP_END)
+        while time.monotonic() < end:
+            self.poll(0.1)
+            if self.acked >= seq:
+                return True
+            if self.acked < seq and int(time.monotonic() * 10) % 5 == 0:
+                # resend (same batch seq) as a peer does
+                self.batch_seq -= 1
+                self.batch(sessions, DUMP_START | DUMP_END)
+        return False
