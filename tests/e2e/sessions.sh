@@ -1,0 +1,235 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# End-to-end test of the session tracker with two appliances (run by
+# `make test`; needs root, the build in build/ or $HALB_BUILD, and
+# hugepages).  docs/SESSIONS.md describes what it shows.
+#
+# The rig of tests/e2e/topo.sh (client, router, switch, three backends,
+# appliance A in PREFIX-lb) plus appliance B in PREFIX-lb2 on the same
+# server network (halb0, 198.18.0.4), and a sync link between A and B
+# (sync0: 10.40.0.1 and 10.40.0.2).  Each appliance runs its forwarder,
+# classifier and halb-sessiond with a DPDK file prefix of its own, on a
+# configuration of its own: one DSR service, 198.18.2.100:80, on the three
+# backends, with other weights on B (1:1:1 on A, 1:1:6 on B), so that B's
+# Maglev table would send part of A's connections elsewhere.
+#
+# Checks:
+#   - both sessionds say ready, each with its peer synced;
+#   - HOLDS keep-alive connections through A (the router's route to the
+#     VIPs via A), all answered;
+#   - B's replica holds at least HOLDS sessions (halbctl sessions);
+#   - A's forwarder is killed with SIGKILL and the route moved to B by
+#     hand (`ip route replace`, as the router's BGP would): every
+#     connection goes on without an error on the same backend (a backend
+#     that changed would reset it), and B counts its misses as cls_replica.
+# Prints PASS/FAIL per check and "sessions: N passed, M failed"; exits
+# non-zero on any failure.  Every exit path stops the processes it started
+# (by PID), removes the rig and its files.
+set -uo pipefail
+
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+HOLDS=${E2E_SESS_HOLDS:-12}
+HOLD_SECONDS=${E2E_SESS_HOLD_SECONDS:-14}
+VIP=198.18.2.100
+KEY=5e55105e55105e55105e55105e55105e55105e55105e55105e55105e55105e55
+
+halb_require_root
+halb_check_binaries session/halb-sessiond
+halb_check_hugepages
+
+P=hs$$
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/halb-sess.XXXXXX")
+PASSED=0
+FAILED=0
+TOPO=0
+declare -A FP CONF NS
+FP[a]=halb_hsa$$
+FP[b]=halb_hsb$$
+CONF[a]=$WORK/a.conf
+CONF[b]=$WORK/b.conf
+NS[a]=$P-lb
+NS[b]=$P-lb2
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM HUP
+	halb_stop_all
+	if [ "$TOPO" = 1 ]; then
+		ip netns del "$P-lb2" 2>/dev/null
+		"$HALB_E2E_DIR/topo.sh" down "$P" || true
+	fi
+	halb_remove_dpdk_files "${FP[a]}"
+	halb_remove_dpdk_files "${FP[b]}"
+	rm -rf "$WORK"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
+
+show_logs() {
+	local f
+	for f in "$WORK"/*.log; do
+		[ -s "$f" ] || continue
+		echo "--- $f (tail) ---"
+		tail -n 15 "$f"
+	done
+}
+pass() { PASSED=$((PASSED + 1)); echo "PASS: $*"; }
+fail() { FAILED=$((FAILED + 1)); echo "FAIL: $*"; show_logs; }
+finish() {
+	echo "sessions: $PASSED passed, $FAILED failed"
+	[ "$FAILED" -eq 0 ]
+	exit
+}
+fatal() { fail "$*"; echo "sessions: stopping here: later checks need this step"; finish; }
+
+# conf NAME ADDRESS SYNC PEER_SYNC WEIGHT3: one appliance's file.
+conf() {
+	cat <<-EOF
+	eal = { file_prefix = "${FP[$1]}"; lcores = "0,1"; classifier_lcore = 16; };
+	ports = (
+	  { name = "inside"; vdev = "net_af_packet0,iface=halb0,qdisc_bypass=1";
+	    ipv4 = "$2/24"; gateway4 = "198.18.0.254"; } );
+	flows = { entries = 4096; };
+	idle_sleep_us = 100;
+	sessions = {
+	  name = "lb$1";
+	  listen = "$3:7303";
+	  socket = "$WORK/$1.sessiond.sock";
+	  ring_size = 4096;
+	  replica_entries = 4096;
+	  resend_ms = 100;
+	  dead_ms = 1000;
+	  peers = ( { name = "lb$([ "$1" = a ] && echo b || echo a)"; address = "$4:7303"; key = "$KEY"; } );
+	};
+	services = (
+	  { name = "web-dsr"; vip = "$VIP"; port = 80; protocol = "tcp"; mode = "dsr";
+	    backends = (
+	      { ip = "198.18.0.11"; port = 80; weight = 1; },
+	      { ip = "198.18.0.12"; port = 80; weight = 1; },
+	      { ip = "198.18.0.13"; port = 80; weight = $5; } ); } );
+	EOF
+}
+
+ctl() { local x=$1; shift; ip netns exec "${NS[$x]}" "$HALB_BUILD/tools/halbctl" -c "${CONF[$x]}" "$@"; }
+stat_of() { ctl "$1" stats 2>/dev/null | awk -v k="$2" '$1 == k":" { s += $2; n++ } END { if (n) print s; else exit 1 }'; }
+
+echo "sessions: rig $P, DPDK file prefixes ${FP[a]} ${FP[b]}, work dir $WORK"
+conf a 198.18.0.2 10.40.0.1 10.40.0.2 1 >"${CONF[a]}"
+conf b 198.18.0.4 10.40.0.2 10.40.0.1 6 >"${CONF[b]}"
+for x in a b; do
+	out=$("$HALB_BUILD/session/halb-sessiond" --check-config "${CONF[$x]}" 2>&1) ||
+		fatal "appliance $x: --check-config: $out"
+done
+
+# --- rig: topo.sh's, appliance B, the sync link ----------------------------
+TOPO=1
+"$HALB_E2E_DIR/topo.sh" up "$P" || fatal "topo.sh up $P"
+{
+	ip netns add "$P-lb2" &&
+	ip -n "$P-lb2" link set lo up &&
+	ip netns exec "$P-lb2" sysctl -qw net.ipv4.ip_forward=0 net.ipv6.conf.all.disable_ipv6=1 \
+		net.ipv6.conf.default.disable_ipv6=1 &&
+	ip -n "$P-lb2" link add halb0 type veth peer name lb2 netns "$P-sw" &&
+	ip -n "$P-lb2" link set halb0 address 02:68:00:00:00:04 &&
+	ip netns exec "$P-lb2" ethtool -K halb0 tx off rx off tso off gso off gro off >/dev/null &&
+	ip netns exec "$P-sw" ethtool -K lb2 tx off rx off tso off gso off gro off >/dev/null &&
+	ip -n "$P-lb2" link set halb0 up &&
+	ip -n "$P-sw" link set lb2 master br0 &&
+	ip -n "$P-sw" link set lb2 up &&
+	ip -n "$P-lb" link add sync0 type veth peer name sync0 netns "$P-lb2" &&
+	ip -n "$P-lb" addr add 10.40.0.1/24 dev sync0 &&
+	ip -n "$P-lb2" addr add 10.40.0.2/24 dev sync0 &&
+	ip -n "$P-lb" link set sync0 up &&
+	ip -n "$P-lb2" link set sync0 up
+} || fatal "cannot add appliance B and the sync link"
+halb_start_backends "$P" "$WORK" || fatal "the backends' HTTP servers did not start"
+
+# --- both appliances -------------------------------------------------------
+declare -A FWD CLS SESS
+for x in a b; do
+	halb_spawn "$WORK/$x-forwarder.log" ip netns exec "${NS[$x]}" \
+		"$HALB_BUILD/forwarder/halb-forwarder" -c "${CONF[$x]}"
+	FWD[$x]=$HALB_LAST_PID
+	halb_wait_until 30 eval "! halb_alive ${FWD[$x]} || ctl $x status >/dev/null 2>&1"
+	ctl "$x" status >/dev/null 2>&1 || fatal "appliance $x: the forwarder does not answer within 30 s"
+	halb_spawn "$WORK/$x-classifier.log" ip netns exec "${NS[$x]}" \
+		"$HALB_BUILD/classifier/halb-classifier" -c "${CONF[$x]}"
+	CLS[$x]=$HALB_LAST_PID
+	halb_spawn "$WORK/$x-sessiond.log" ip netns exec "${NS[$x]}" \
+		"$HALB_BUILD/session/halb-sessiond" -c "${CONF[$x]}"
+	SESS[$x]=$HALB_LAST_PID
+done
+ready() { ctl "$1" sessions 2>/dev/null | grep -q 'replica loaded'; }
+synced() { ctl "$1" sessions 2>/dev/null | grep -q "^peer lb$2 .*: alive synced"; }
+cls_up() { ctl "$1" status 2>/dev/null | grep -q '^[[:space:]]*classifier: up'; }
+for x in a b; do
+	halb_wait_until 30 cls_up "$x" || fatal "appliance $x: the classifier is not up within 30 s"
+done
+if halb_wait_until 20 ready a && halb_wait_until 20 ready b &&
+	halb_wait_until 10 synced a b && halb_wait_until 10 synced b a; then
+	pass "both sessionds ready, each with its peer alive and synced"
+else
+	fatal "the sessionds are not ready and synced within 30 s: A: $(ctl a sessions 2>&1 | tr '\n' ' ') B: $(ctl b sessions 2>&1 | tr '\n' ' ')"
+fi
+halb_wait_until 20 halb_client "$P" --url "http://$VIP/" --count 1 --timeout 1 >/dev/null 2>&1 ||
+	fatal "no answer through A within 20 s"
+
+# --- keep-alive connections through A ---------------------------------------
+declare -A HOLD
+for i in $(seq "$HOLDS"); do
+	halb_spawn "$WORK/hold-$i.out" ip netns exec "$P-cli" "$HALB_PYTHON" "$HALB_E2E_DIR/client.py" \
+		--url "http://$VIP/" --keepalive-hold "$HOLD_SECONDS" --interval 0.2 --timeout 5
+	HOLD[$i]=$HALB_LAST_PID
+done
+holds_connected() {
+	local i
+	for i in "${!HOLD[@]}"; do grep -qs '^connected' "$WORK/hold-$i.out" || return 1; done
+}
+if halb_wait_until 15 holds_connected; then
+	pass "$HOLDS keep-alive connections established through A"
+else
+	fatal "the keep-alive connections did not all get a first answer within 15 s"
+fi
+replicated() { ctl b sessions 2>/dev/null | awk -v n="$HOLDS" '/replicated/ { for (i = 1; i <= NF; i++) if ($i == "replicated") found = ($(i - 1) + 0 >= n) } END { exit !found }'; }
+if halb_wait_until 10 replicated; then
+	pass "B's replica holds A's sessions: $(ctl b sessions | sed -n 2p)"
+else
+	fail "B's replica does not hold $HOLDS sessions within 10 s: $(ctl b sessions 2>&1 | tr '\n' ' ')"
+fi
+
+# --- A's forwarder dies; the route moves to B --------------------------------
+sleep 1
+replica_before=$(stat_of b cls_replica) || replica_before=0
+t0=$(date +%s%N)
+kill -KILL "${FWD[a]}"
+ip -n "$P-rtr" route replace 198.18.2.0/24 via 198.18.0.4
+echo "sessions: killed A's forwarder (PID ${FWD[a]}) with SIGKILL, route moved to B in $((($(date +%s%N) - t0) / 1000000)) ms"
+
+broken=0
+declare -A BACKEND
+for i in "${!HOLD[@]}"; do
+	halb_wait_exit "${HOLD[$i]}" $((HOLD_SECONDS + 15))
+	rc=$?
+	BACKEND[$i]=$(sed -n 's/^connected .* -> //p' "$WORK/hold-$i.out")
+	if [ "$rc" -ne 0 ]; then
+		broken=$((broken + 1))
+		echo "sessions: connection $i (backend ${BACKEND[$i]}) broke: $(grep '^{' "$WORK/hold-$i.out" || echo '(no summary)')"
+	fi
+done
+if [ "$broken" -eq 0 ]; then
+	pass "all $HOLDS connections went on through B, each on its backend ($(printf '%s\n' "${BACKEND[@]}" | sort | uniq -c | tr -s ' \n' ' '))"
+else
+	fail "$broken of $HOLDS connections broke after the move to B"
+fi
+replica_after=$(stat_of b cls_replica) || replica_after=0
+if [ $((replica_after - replica_before)) -ge "$HOLDS" ]; then
+	pass "B gave $((replica_after - replica_before)) mid-connection misses the replica's backend (cls_replica)"
+else
+	fail "B counted $((replica_after - replica_before)) misses from the replica (cls_replica), not $HOLDS"
+fi
+finish
