@@ -113,6 +113,7 @@ print_value(const json_t *v, int depth)
 /* ---- status: every part's heartbeat (halb/hb.h) ---- */
 
 static const char *const parts[] = { "forwarder", "classifier", "healthd",
+				     "sessiond",
 				     NULL };
 
 static void
