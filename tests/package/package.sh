@@ -27,9 +27,9 @@ set -euo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PY=${HALB_PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}
-PROGS="halb-forwarder halb-classifier halb-healthd halb-agent halbctl halb-exporter"
-PAGES="halb.conf.5 halbctl.8 halb-forwarder.8 halb-classifier.8 halb-healthd.8 halb-agent.8 halb-exporter.8"
-UNITS="halb-forwarder halb-classifier halb-healthd halb-agent halb-exporter"
+PROGS="halb-forwarder halb-classifier halb-healthd halb-agent halbctl halb-exporter halb-sessiond"
+PAGES="halb.conf.5 halbctl.8 halb-forwarder.8 halb-classifier.8 halb-healthd.8 halb-agent.8 halb-exporter.8 halb-sessiond.8"
+UNITS="halb-forwarder halb-classifier halb-healthd halb-agent halb-exporter halb-sessiond"
 
 failed=0
 ok() { printf 'ok: %s\n' "$*"; }
@@ -193,6 +193,10 @@ unit_has halb-classifier "After=halb-forwarder.service"
 unit_has halb-classifier "WantedBy=halb-forwarder.service"
 unit_has halb-classifier "ExecStartPre=$sbindir/halb-classifier --check-config $conf"
 unit_has halb-classifier "CapabilityBoundingSet=CAP_IPC_LOCK"
+unit_has halb-sessiond "BindsTo=halb-forwarder.service"
+unit_has halb-sessiond "WantedBy=halb-forwarder.service"
+unit_has halb-sessiond "ExecStartPre=$sbindir/halb-sessiond --check-config $conf"
+unit_has halb-sessiond "CapabilityBoundingSet=CAP_IPC_LOCK CAP_NET_BIND_SERVICE"
 unit_has halb-healthd "ExecStartPre=$sbindir/halb-healthd --check-config $conf"
 unit_has halb-healthd "CapabilityBoundingSet=CAP_NET_BIND_SERVICE"
 unit_has halb-exporter "ExecStart=$sbindir/halb-exporter -c $conf"
