@@ -342,15 +342,18 @@ op_peer_state(void *arg, unsigned int p, bool alive, bool synced)
 
 /* ---- the loop ---- */
 
-/* Whether the replica is loaded: the classifier's dump taken, and every
- * peer synced or given up on (dead_ms since start). */
+/* Whether the replica is loaded: the classifier's dump taken (when a
+ * classifier is attached), and every peer synced or given up on (dead_ms
+ * since start). */
 static void
 judge_ready(struct sessd *d, uint64_t mono)
 {
 	bool waited = mono - d->start_ms >= d->cfg->sessions.dead_ms;
 	unsigned int p;
 
-	if (d->ready || d->local_dump)
+	/* No classifier attached: nothing of its to wait for (it serves the
+	 * request when it attaches). */
+	if (d->ready || (d->local_dump && d->shm->cls_pid != 0))
 		return;
 	for (p = 0; p < d->sc.n_peers && !waited; p++)
 		if (!d->synced_once[p])
