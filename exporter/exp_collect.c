@@ -107,6 +107,12 @@ static const struct {
 	{ "mh_rebuilds", "mh_rebuilds", "Maglev tables rebuilt and published" },
 	{ "mh_failed", "mh_failed", "Maglev rebuilds that failed" },
 	{ "grace_periods", "grace_periods", "QSBR grace periods waited for" },
+	{ "cls_sess_events", "sess_events", "Session events given to halb-sessiond" },
+	{ "cls_sess_ring_full", "sess_ring_full", "Session events dropped: the ring was full" },
+	{ "cls_sess_dumped", "sess_dumped", "Flows dumped to halb-sessiond on its request" },
+	{ "cls_sess_silent", "sess_silent", "Times halb-sessiond fell silent" },
+	{ "cls_replica", "replica", "Mid-connection misses given the replica's backend" },
+	{ "cls_replica_down", "replica_down", "Replica records not used: backend down, flows reset" },
 };
 
 void
