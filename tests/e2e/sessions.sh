@@ -22,7 +22,9 @@
 #   - A's forwarder is killed with SIGKILL and the route moved to B by
 #     hand (`ip route replace`, as the router's BGP would): every
 #     connection goes on without an error on the same backend (a backend
-#     that changed would reset it), and B counts its misses as cls_replica.
+#     that changed would reset it), and B counts its misses as cls_replica;
+#   - B's halb-sessiond killed with SIGKILL and restarted: ready again with
+#     B's own sessions (the moved connections) rebuilt from its flow tables.
 # Prints PASS/FAIL per check and "sessions: N passed, M failed"; exits
 # non-zero on any failure.  Every exit path stops the processes it started
 # (by PID), removes the rig and its files.
@@ -231,5 +233,25 @@ if [ $((replica_after - replica_before)) -ge "$HOLDS" ]; then
 	pass "B gave $((replica_after - replica_before)) mid-connection misses the replica's backend (cls_replica)"
 else
 	fail "B counted $((replica_after - replica_before)) misses from the replica (cls_replica), not $HOLDS"
+fi
+
+# --- B's sessiond killed and restarted: its sessions back from the tables ----
+own() { ctl "$1" sessions 2>/dev/null | sed -n 's/.*, \([0-9]*\) own sessions.*/\1/p'; }
+own_before=$(own b)
+kill -KILL "${SESS[b]}"
+halb_reap "${SESS[b]}" 2>/dev/null
+t0=$(date +%s%N)
+halb_spawn "$WORK/b-sessiond2.log" ip netns exec "${NS[b]}" \
+	"$HALB_BUILD/session/halb-sessiond" -c "${CONF[b]}"
+SESS[b]=$HALB_LAST_PID
+if halb_wait_until 20 ready b; then
+	own_after=$(own b)
+	if [ "${own_after:-0}" -ge "$HOLDS" ]; then
+		pass "B's sessiond killed (SIGKILL) and restarted: ready in $((($(date +%s%N) - t0) / 1000000)) ms with $own_after own sessions from the flow tables (before: $own_before)"
+	else
+		fail "B's restarted sessiond has ${own_after:-?} own sessions, not at least $HOLDS (before: $own_before)"
+	fi
+else
+	fail "B's restarted sessiond is not ready within 20 s: $(ctl b sessions 2>&1 | tr '\n' ' ')"
 fi
 finish
