@@ -8,10 +8,13 @@
  * only the socket is not.  The clock is the real one (the envelope's
  * time window needs it).
  *
- *  rate   records delivered per second of wall time on this thread, for
+ *  rate   records delivered per second of this thread's CPU time (the
+ *         machine is shared: time spent descheduled is not the code's),
+ *         and per second of wall time, for
  *         IPv4 and IPv6 sessions (--records of each, default 2M), and
  *         the same with --loss percent of A's batches dropped (default
- *         5; resends recover them).
+ *         5; resends recover them); the median of --reps runs (default
+ *         3), each on fresh engines, the machine being shared.
  *  bytes  sync bytes per replicated session: the datagrams A -> B (the
  *         batches, sealed) and everything both ways (with B's acks and
  *         the hellos), divided by the records delivered.
@@ -33,6 +36,7 @@
 #include "sync.h"
 
 #define QCAP 4096u                /* datagrams between two ticks */
+#define MAX_REPS 15u
 
 struct dgram {
 	uint16_t len;
@@ -62,11 +66,11 @@ now_ns(void)
 }
 
 static double
-mono_s(void)
+clock_s(clockid_t id)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
@@ -201,13 +205,18 @@ mk_conf(struct sync_conf *c, int i)
 	c->max_datagram = SEAL_MTU;
 }
 
+struct figures {
+	double rate, wall_rate, bytes_ab, bytes_all, per_batch;
+	uint64_t resent;
+};
+
 static int
-run(uint64_t n, bool v6, uint32_t loss)
+run(uint64_t n, bool v6, uint32_t loss, struct figures *f)
 {
 	const struct sync_peer_stats *pa;
 	struct sync_conf c;
-	uint64_t queued = 0, t_now, bytes_ab, bytes_all;
-	double t0, dt;
+	uint64_t queued = 0, t_now;
+	double t0, w0, dt;
 	int i;
 
 	memset(sides, 0, sizeof(sides));
@@ -236,7 +245,8 @@ run(uint64_t n, bool v6, uint32_t loss)
 	sides[0].datagrams = sides[1].datagrams = 0;
 	loss_pct = loss;
 
-	t0 = mono_s();
+	t0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
+	w0 = clock_s(CLOCK_MONOTONIC);
 	while (sides[1].delivered < n) {
 		struct sess_rec r;
 		uint32_t room = sync_room(sides[0].s, 0);
@@ -255,24 +265,54 @@ run(uint64_t n, bool v6, uint32_t loss)
 		sync_tick(sides[1].s, t_now);
 		carry(1, t_now);
 	}
-	dt = mono_s() - t0;
+	dt = clock_s(CLOCK_THREAD_CPUTIME_ID) - t0;
+	f->wall_rate = (double)n / (clock_s(CLOCK_MONOTONIC) - w0);
 	pa = sync_peer_stats(sides[0].s, 0);
-	bytes_ab = sides[0].bytes;
-	bytes_all = sides[0].bytes + sides[1].bytes;
-	printf("RESULT {\"what\": \"sync\", \"family\": \"%s\", \"loss_pct\": %u, "
-	       "\"records\": %llu, \"seconds\": %.3f, \"records_per_s\": %.0f, "
-	       "\"bytes_per_session\": %.1f, \"bytes_per_session_all\": %.1f, "
-	       "\"records_per_batch\": %.1f, \"resent\": %llu}\n",
-	       v6 ? "ipv6" : "ipv4", loss, (unsigned long long)n, dt,
-	       (double)n / dt, (double)bytes_ab / (double)n,
-	       (double)bytes_all / (double)n,
-	       (double)pa->records_sent / (double)pa->batches_sent,
-	       (unsigned long long)pa->batches_resent);
-	fflush(stdout);
+	f->rate = (double)n / dt;
+	f->bytes_ab = (double)sides[0].bytes / (double)n;
+	f->bytes_all = (double)(sides[0].bytes + sides[1].bytes) / (double)n;
+	f->per_batch = (double)pa->records_sent / (double)pa->batches_sent;
+	f->resent = pa->batches_resent;
 	for (i = 0; i < 2; i++) {
 		sync_free(sides[i].s);
 		free(sides[i].q);
 	}
+	return 0;
+}
+
+static int
+cmp_rate(const void *a, const void *b)
+{
+	double x = ((const struct figures *)a)->rate;
+	double y = ((const struct figures *)b)->rate;
+
+	return x < y ? -1 : x > y;
+}
+
+/* reps runs of one case; the median's figures, and every rate. */
+static int
+one_case(uint64_t n, bool v6, uint32_t loss, unsigned int reps)
+{
+	struct figures f[MAX_REPS];
+	unsigned int i;
+
+	for (i = 0; i < reps; i++)
+		if (run(n, v6, loss, &f[i]) != 0)
+			return 1;
+	qsort(f, reps, sizeof(f[0]), cmp_rate);
+	printf("RESULT {\"what\": \"sync\", \"family\": \"%s\", "
+	       "\"loss_pct\": %u, \"records\": %llu, \"reps\": %u, "
+	       "\"records_per_s\": %.0f, \"min_per_s\": %.0f, "
+	       "\"max_per_s\": %.0f, \"wall_per_s\": %.0f, "
+	       "\"bytes_per_session\": %.1f, "
+	       "\"bytes_per_session_all\": %.1f, \"records_per_batch\": %.1f, "
+	       "\"resent\": %llu}\n",
+	       v6 ? "ipv6" : "ipv4", loss, (unsigned long long)n, reps,
+	       f[reps / 2].rate, f[0].rate, f[reps - 1].rate,
+	       f[reps / 2].wall_rate,
+	       f[reps / 2].bytes_ab, f[reps / 2].bytes_all,
+	       f[reps / 2].per_batch, (unsigned long long)f[reps / 2].resent);
+	fflush(stdout);
 	return 0;
 }
 
@@ -282,10 +322,12 @@ main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "records", required_argument, NULL, 'n' },
 		{ "loss", required_argument, NULL, 'l' },
+		{ "reps", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t n = 2000000;
 	uint32_t loss = 5;
+	unsigned int reps = 3;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -296,17 +338,23 @@ main(int argc, char **argv)
 		case 'l':
 			loss = (uint32_t)strtoul(optarg, NULL, 10);
 			break;
+		case 'r':
+			reps = (unsigned int)strtoul(optarg, NULL, 10);
+			break;
 		default:
-			fprintf(stderr, "usage: %s [--records N] [--loss PCT]\n",
+			fprintf(stderr, "usage: %s [--records N] [--loss PCT] "
+				"[--reps R]\n",
 				argv[0]);
 			return 2;
 		}
 	}
-	if (n == 0 || loss >= 50) {
-		fprintf(stderr, "bench-sync: 1 <= records, loss < 50\n");
+	if (n == 0 || loss >= 50 || reps == 0 || reps > MAX_REPS) {
+		fprintf(stderr, "bench-sync: 1 <= records, loss < 50, "
+			"1 <= reps <= %u\n", MAX_REPS);
 		return 2;
 	}
-	if (run(n, false, 0) || run(n, true, 0) || run(n, false, loss))
+	if (one_case(n, false, 0, reps) || one_case(n, true, 0, reps) ||
+	    one_case(n, false, loss, reps))
 		return 1;
 	return 0;
 }

@@ -623,6 +623,10 @@ batch_in(struct sync *s, unsigned int p, struct sync_opened *o)
 	pe->st.batches_rcvd++;
 	pe->rx_unacked++;
 	pe->ack_due = true;
+	/* It skips batches that never came: a new hole.  (The batches
+	 * that follow it in order add none.) */
+	gap = b->seq > (pe->rx_highest > pe->rx_cum ? pe->rx_highest :
+			pe->rx_cum) + 1;
 	if (b->seq > pe->rx_highest)
 		pe->rx_highest = b->seq;
 	if (b->seq != pe->rx_cum + 1) {
@@ -635,7 +639,6 @@ batch_in(struct sync *s, unsigned int p, struct sync_opened *o)
 		*slot = b;
 		o->msg = NULL;
 		pe->st.ooo_batches++;
-		gap = true;
 		goto done;
 	}
 	deliver(s, p, b);
@@ -652,8 +655,8 @@ batch_in(struct sync *s, unsigned int p, struct sync_opened *o)
 		pe->rx_cum++;
 	}
 done:
-	/* A hole tells the sender at once; otherwise every quarter of a
-	 * window, or the next tick. */
+	/* A new hole tells the sender at once; otherwise every quarter of
+	 * a window, or the next tick. */
 	if (gap || pe->rx_unacked >= (w + 3) / 4)
 		send_ack(s, p);
 }
