@@ -597,6 +597,9 @@ deliver(struct sync *s, unsigned int p, const Halb__Sync__Batch *b)
 	}
 	pe->st.records_rcvd += b->n_sessions;
 	if (b->flags & SYNC_F_DUMP_END) {
+		/* A dump that began before our request reached p (p then
+		 * ignored it) answers it too: live records follow a dump. */
+		pe->req_pending = false;
 		pe->st.dumps_rcvd++;
 		set_synced(s, p, true);
 	}

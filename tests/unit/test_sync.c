@@ -58,6 +58,7 @@ struct node {
 	bool peer_alive, peer_synced;
 	unsigned int n_alive, n_dead, n_synced;
 	uint32_t max_in_flight;
+	uint64_t sent;
 };
 
 struct world {
@@ -141,6 +142,7 @@ cb_send(void *arg, unsigned int p, const void *buf, size_t len)
 	assert_int_equal(p, 0);
 	assert_true(len <= 1400);
 	w->sent++;
+	n->sent++;
 	if (!w->link_up || rnd(w) % 100 < w->drop_pct ||
 	    (w->mute_acks[n->idx] && len < 200)) {
 		w->dropped++;
@@ -681,6 +683,40 @@ test_restart(void **state)
 	world_fini(&w);
 }
 
+/* B asks for a dump while A's first dump to it is under way (A ignores
+ * the request): the end of that dump answers it, and B stops asking. */
+static void
+test_request_during_dump(void **state)
+{
+	struct sync_conf ca, cb;
+	struct world w;
+	unsigned int t;
+	uint32_t i;
+	uint64_t sent;
+
+	(void)state;
+	mk_conf(&ca, 0);
+	mk_conf(&cb, 1);
+	ca.backlog_max = 100;    /* the dump takes a while */
+	world_init(&w, &ca, &cb);
+	for (i = 0; i < 20000; i++)
+		w.n[0].table[w.n[0].n_table++] = i;
+	for (t = 0; t < 20 && !w.n[0].dumping; t++)
+		step(&w);
+	assert_true(w.n[0].dumping);
+	step(&w);
+	sync_request_dump(w.n[1].s, 0);
+	run_until_synced(&w, 20000);
+	assert_int_equal(w.n[1].n_replica, 20000);
+	/* Idle now: B sends hellos (every 500 ms), not requests. */
+	sent = w.n[1].sent;
+	for (t = 0; t < 1000; t++)
+		step(&w);
+	assert_true(w.n[1].sent - sent <= 3);
+	assert_int_equal(sync_peer_stats(w.n[0].s, 0)->dumps_sent, 1);
+	world_fini(&w);
+}
+
 /* ---- refused datagrams, counted by reason ---- */
 
 static int n_sent;
@@ -836,6 +872,7 @@ main(void)
 		cmocka_unit_test(test_backlog_overflow),
 		cmocka_unit_test(test_dead_and_back),
 		cmocka_unit_test(test_restart),
+		cmocka_unit_test(test_request_during_dump),
 		cmocka_unit_test(test_refused_counted),
 	};
 
