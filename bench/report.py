@@ -474,6 +474,38 @@ def main():
                 t["build_ms"], 100 * t["moved_share"], 100 * t["leaver_share"]))
         md.append("")
 
+    # ---- 6. session sync ----
+    sy = [r["r"] for r in rows if r["test"] == "sync"]
+    if sy:
+        md.append("## 6. Session sync (halb-bench-sync)")
+        md.append("")
+        md.append("Two sync engines back to back on one core: queue, batch, seal "
+                  "(HMAC-SHA256), open, decode, deliver, ack; no socket.")
+        md.append("")
+        md.append("| sessions | batches lost | records per CPU second (median; min-max) "
+                  "| per wall second | sync bytes/session "
+                  "(batches / all, acks too) | sessions per batch | batches resent |")
+        md.append("|---|---|---|---|---|---|---|")
+        for t in sy:
+            md.append("| %s | %d%% | %.2fM (%.2f-%.2fM, %d runs) | %.2fM | %.1f / %.1f | %.1f | %d |" % (
+                t["family"], t["loss_pct"], t["records_per_s"] / 1e6,
+                t["min_per_s"] / 1e6, t["max_per_s"] / 1e6, t["reps"],
+                t["wall_per_s"] / 1e6,
+                t["bytes_per_session"], t["bytes_per_session_all"],
+                t["records_per_batch"], t["resent"]))
+        worst_rate = min(t["records_per_s"] for t in sy)
+        worst_bytes = max(t["bytes_per_session_all"] for t in sy)
+        md.append("")
+        md.append("Goals of issue 10: at least 1M sessions/s replicated on one "
+                  "core: %s (slowest median %.2fM/s); at most 128 bytes per replicated "
+                  "session: %s (largest %.1f)." % (
+                      "met" if worst_rate >= 1e6 else "**not met**",
+                      worst_rate / 1e6,
+                      "met" if worst_bytes <= 128 else "**not met**",
+                      worst_bytes))
+        md.append("")
+        js["sync"] = sy
+
     # ---- goals ----
     if goals:
         md.append("## Goals of issue 3")

@@ -22,6 +22,9 @@
 #      installed flows against 1k (back to back); Maglev build time,
 #      memory and disruption for 10, 100, 1000 backends (halb-bench-tables).
 #   5. peers: bench/peers.sh (maintained separately), when it is there.
+#   6. session sync: records replicated per second on one core through
+#      two sync engines back to back, and sync bytes per session
+#      (halb-bench-sync: IPv4, IPv6, IPv4 with 5% of batches lost).
 #   ovs: Open vSwitch-DPDK in the worker's place in item 1's rounds
 #      (bench/ovs_gen.sh: ovs-stateless like dsr, ovs-ctnat like nat).
 #
@@ -33,7 +36,7 @@
 #
 # --quick (or QUICK=1): one figure, dsr at 1k flows against the bare loop.
 # Environment: HALB_BUILD (default build/), BENCH_REPS, BENCH_ONLY (a
-# comma list of fast, callgrind, decide, syn, tables, scale, peers, ovs:
+# comma list of fast, callgrind, decide, syn, tables, scale, peers, ovs, sync:
 # only those; ovs runs by default when ovs-vswitchd-dpdk is installed, and
 # is installed when named), BENCH_PEERS=0 to skip item 5, BENCH_10M=0 to
 # skip the 10M-flow run, BENCH_KEEP=1 to keep the run directory.
@@ -52,7 +55,7 @@ QUICK=${QUICK:-0}
 REPS=${BENCH_REPS:-3}
 PEERS=${BENCH_PEERS:-1}
 TEN_M=${BENCH_10M:-1}
-ONLY=${BENCH_ONLY:-fast,callgrind,decide,syn,tables,scale,peers,ovs}
+ONLY=${BENCH_ONLY:-fast,callgrind,decide,syn,tables,scale,peers,ovs,sync}
 [ "${1:-}" = --quick ] && QUICK=1
 [ "$QUICK" = 1 ] && REPS=1
 
@@ -63,6 +66,7 @@ FP_BIN=$BUILD/bench/halb-bench-fastpath
 DEC_BIN=$BUILD/bench/halb-bench-decide
 TAB_BIN=$BUILD/bench/halb-bench-tables
 MF_BIN=$BUILD/bench/halb-bench-memfloor
+SYNC_BIN=$BUILD/bench/halb-bench-sync
 RESULTS=$HERE/results
 
 # Addresses of bench/bench.conf.
@@ -161,7 +165,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM HUP
 
 [ "$(id -u)" -eq 0 ] || die "must run as root (hugepages, DPDK): sudo $0"
-for b in "$FWD_BIN" "$CLS_BIN" "$GEN_BIN" "$FP_BIN" "$DEC_BIN" "$TAB_BIN" "$MF_BIN"; do
+for b in "$FWD_BIN" "$CLS_BIN" "$GEN_BIN" "$FP_BIN" "$DEC_BIN" "$TAB_BIN" "$MF_BIN" "$SYNC_BIN"; do
 	[ -x "$b" ] || die "missing $b (build first: make build, or HALB_BUILD=...)"
 done
 command -v python3 >/dev/null || die "python3 is needed for the report"
@@ -515,6 +519,14 @@ else
 		else
 			log "scale: skipped, hugepages"
 		fi
+	fi
+	# ---- 6. session sync (no DPDK: one process, CPU 1) ----
+	if want sync; then
+		log "session sync: two engines back to back"
+		taskset -c 1 "$SYNC_BIN" >"$RUN/sync.out" 2>&1 ||
+			log "sync failed: $(tail -n 1 "$RUN/sync.out")"
+		grep '^RESULT ' "$RUN/sync.out" | cut -c8- |
+			sed 's/^/{"test": "sync", "r": /; s/$/}/' >>"$RES"
 	fi
 fi
 

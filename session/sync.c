@@ -20,14 +20,16 @@
  *
  * Receive side.  rx_cum is the last batch delivered; a batch at
  * rx_cum + 1 is delivered with every held one that follows; one further
- * ahead (at most `window`) is held, decoded, in a ring of `window`
- * slots; one at or below rx_cum is a duplicate.  Each is acknowledged:
+ * ahead (at most SYNC_WINDOW_MAX, whatever this engine's own window) is
+ * held, decoded, in a ring of that many slots; one at or below rx_cum is
+ * a duplicate.  Each is acknowledged:
  * at once when a quarter of a window waits or a hole appears, otherwise
  * on the next tick.
  *
  * Memory is fixed at sync_new(): per peer, (backlog_max + markers)
- * records, window payloads of max_datagram, window held batches (the
- * decoded messages, freed when delivered).
+ * records, window payloads of max_datagram, SYNC_WINDOW_MAX slots for
+ * held batches; what they hold (decoded messages, freed when delivered)
+ * is bounded by the sender's window.
  */
 #include <assert.h>
 #include <errno.h>
@@ -55,6 +57,11 @@ static_assert(SYNC_WINDOW_MAX <= SYNC_ACK_HOLES_MAX, "holes of a window fit an a
 /* A batch's fields before its sessions: boot, peer_boot, seq (11 each),
  * flags (2). */
 #define BATCH_HDR_MAX 35u
+/* Batches a receiver holds ahead of its next: the largest window any
+ * sender may have, so that peers configured with different windows
+ * still work (the slots are pointers; what they hold is bounded by the
+ * sender's window). */
+#define RX_SLOTS SYNC_WINDOW_MAX
 
 struct tx_batch {
 	uint64_t seq;             /* 0: slot free */
@@ -87,7 +94,7 @@ struct peer {
 
 	/* receive side */
 	uint64_t rx_cum, rx_highest;
-	Halb__Sync__Batch **held; /* held[seq % window] */
+	Halb__Sync__Batch **held; /* held[seq % RX_SLOTS] */
 	uint32_t rx_unacked;      /* batches arrived since the last ack */
 	bool ack_due;
 
@@ -209,8 +216,7 @@ static void
 send_ack(struct sync *s, unsigned int p)
 {
 	struct peer *pe = &s->peers[p];
-	uint32_t holes[SYNC_WINDOW_MAX];
-	uint32_t w = s->conf.window;
+	uint32_t holes[RX_SLOTS];
 	Halb__Sync__Ack a;
 	uint64_t q;
 
@@ -221,7 +227,7 @@ send_ack(struct sync *s, unsigned int p)
 	a.highest = pe->rx_highest > pe->rx_cum ? pe->rx_highest : pe->rx_cum;
 	a.holes = holes;
 	for (q = a.cum + 1; q < a.highest; q++)
-		if (pe->held[q % w] == NULL)
+		if (pe->held[q % RX_SLOTS] == NULL)
 			holes[a.n_holes++] = (uint32_t)(q - a.cum);
 	pe->ack_due = false;
 	pe->rx_unacked = 0;
@@ -359,11 +365,11 @@ sync_request_dump(struct sync *s, int p)
 /* ---- the pair starts afresh ---- */
 
 static void
-rx_reset(struct sync *s, struct peer *pe)
+rx_reset(struct peer *pe)
 {
 	uint32_t i;
 
-	for (i = 0; i < s->conf.window; i++) {
+	for (i = 0; i < RX_SLOTS; i++) {
 		if (pe->held[i] != NULL) {
 			protobuf_c_message_free_unpacked(&pe->held[i]->base,
 							 NULL);
@@ -399,7 +405,7 @@ new_boot(struct sync *s, unsigned int p, uint64_t boot)
 
 	pe->boot = boot;
 	pe->st.boots++;
-	rx_reset(s, pe);
+	rx_reset(pe);
 	tx_reset(s, pe);
 	pe->st.synced = false;
 	pe->st.alive = true;
@@ -597,6 +603,9 @@ deliver(struct sync *s, unsigned int p, const Halb__Sync__Batch *b)
 	}
 	pe->st.records_rcvd += b->n_sessions;
 	if (b->flags & SYNC_F_DUMP_END) {
+		/* A dump that began before our request reached p (p then
+		 * ignored it) answers it too: live records follow a dump. */
+		pe->req_pending = false;
 		pe->st.dumps_rcvd++;
 		set_synced(s, p, true);
 	}
@@ -616,17 +625,21 @@ batch_in(struct sync *s, unsigned int p, struct sync_opened *o)
 		pe->ack_due = true;
 		goto done;
 	}
-	if (b->seq > pe->rx_cum + w) {
+	if (b->seq > pe->rx_cum + RX_SLOTS) {
 		s->st.rx_malformed++;
 		goto done;
 	}
 	pe->st.batches_rcvd++;
 	pe->rx_unacked++;
 	pe->ack_due = true;
+	/* It skips batches that never came: a new hole.  (The batches
+	 * that follow it in order add none.) */
+	gap = b->seq > (pe->rx_highest > pe->rx_cum ? pe->rx_highest :
+			pe->rx_cum) + 1;
 	if (b->seq > pe->rx_highest)
 		pe->rx_highest = b->seq;
 	if (b->seq != pe->rx_cum + 1) {
-		Halb__Sync__Batch **slot = &pe->held[b->seq % w];
+		Halb__Sync__Batch **slot = &pe->held[b->seq % RX_SLOTS];
 
 		if (*slot != NULL) {
 			pe->st.dup_batches++;
@@ -635,14 +648,13 @@ batch_in(struct sync *s, unsigned int p, struct sync_opened *o)
 		*slot = b;
 		o->msg = NULL;
 		pe->st.ooo_batches++;
-		gap = true;
 		goto done;
 	}
 	deliver(s, p, b);
 	pe->rx_cum++;
 	/* What was held behind it. */
 	for (;;) {
-		Halb__Sync__Batch **slot = &pe->held[(pe->rx_cum + 1) % w];
+		Halb__Sync__Batch **slot = &pe->held[(pe->rx_cum + 1) % RX_SLOTS];
 
 		if (*slot == NULL)
 			break;
@@ -652,8 +664,8 @@ batch_in(struct sync *s, unsigned int p, struct sync_opened *o)
 		pe->rx_cum++;
 	}
 done:
-	/* A hole tells the sender at once; otherwise every quarter of a
-	 * window, or the next tick. */
+	/* A new hole tells the sender at once; otherwise every quarter of
+	 * a window, or the next tick. */
 	if (gap || pe->rx_unacked >= (w + 3) / 4)
 		send_ack(s, p);
 }
@@ -929,7 +941,7 @@ sync_new(const struct sync_conf *conf, const struct sync_ops *ops, void *arg,
 		}
 		pe->bl = calloc(s->bl_cap, sizeof(*pe->bl));
 		pe->fl = calloc(s->conf.window, sizeof(*pe->fl));
-		pe->held = calloc(s->conf.window, sizeof(*pe->held));
+		pe->held = calloc(RX_SLOTS, sizeof(*pe->held));
 		if (pe->bl == NULL || pe->fl == NULL || pe->held == NULL)
 			goto fail;
 		for (j = 0; j < s->conf.window; j++) {
@@ -958,7 +970,7 @@ sync_free(struct sync *s)
 		struct peer *pe = &s->peers[i];
 
 		if (pe->held != NULL) {
-			rx_reset(s, pe);
+			rx_reset(pe);
 			free(pe->held);
 		}
 		if (pe->fl != NULL) {

@@ -127,7 +127,8 @@ struct sync_stats {
 	uint64_t rx_reject[SYNC_REJ_SLOTS]; /* the same by enum seal_reject */
 	uint64_t rx_malformed;        /* opened but not a valid message
 				       * here (an ack of a batch never
-				       * sent, a batch beyond the window) */
+				       * sent, a batch more than
+				       * SYNC_WINDOW_MAX ahead) */
 	uint64_t rx_stale;            /* authentic, but meant for another
 				       * boot of this engine: ignored */
 };

@@ -9,7 +9,10 @@
  * packs one per replicated session and needs its exact size to fill a
  * datagram, and the bytes are those protobuf-c would write (fields in
  * number order, defaults omitted), so any protobuf decoder reads them.
- * Decoding is protobuf-c's, followed by the checks below.
+ * Decoding is protobuf-c's, followed by the checks below.  Addresses
+ * travel as numbers (one fixed32 for IPv4, two fixed64 for IPv6), not as
+ * bytes: protobuf-c allocates every bytes field apart, and three
+ * allocations per session were half the cost of receiving a batch.
  */
 #include <arpa/inet.h>
 #include <assert.h>
@@ -52,21 +55,6 @@ put_varint(uint8_t *p, uint32_t v)
 	return p;
 }
 
-/* Field `field` of wire type LEN holding an address: 4 bytes for IPv4. */
-static uint8_t *
-put_addr(uint8_t *p, unsigned int field, const uint8_t a[16], bool v4)
-{
-	*p++ = (uint8_t)(field << 3 | 2);
-	if (v4) {
-		*p++ = 4;
-		memcpy(p, a + 12, 4);
-		return p + 4;
-	}
-	*p++ = 16;
-	memcpy(p, a, 16);
-	return p + 16;
-}
-
 /* A varint field, omitted when 0 (proto3). */
 static uint8_t *
 put_uint(uint8_t *p, unsigned int field, uint32_t v)
@@ -75,6 +63,45 @@ put_uint(uint8_t *p, unsigned int field, uint32_t v)
 		return p;
 	*p++ = (uint8_t)(field << 3);
 	return put_varint(p, v);
+}
+
+/* The tag of a field: one byte up to field 15, two above. */
+static uint8_t *
+put_tag(uint8_t *p, unsigned int field, unsigned int wire)
+{
+	return put_varint(p, field << 3 | wire);
+}
+
+/* A fixed32 field holding the 4 bytes at a, read big-endian; omitted
+ * when 0. */
+static uint8_t *
+put_addr4(uint8_t *p, unsigned int field, const uint8_t *a)
+{
+	if ((a[0] | a[1] | a[2] | a[3]) == 0)
+		return p;
+	p = put_tag(p, field, 5);
+	/* little-endian on the wire */
+	p[0] = a[3];
+	p[1] = a[2];
+	p[2] = a[1];
+	p[3] = a[0];
+	return p + 4;
+}
+
+/* A fixed64 field holding the 8 bytes at a, read big-endian; omitted
+ * when 0. */
+static uint8_t *
+put_half6(uint8_t *p, unsigned int field, const uint8_t *a)
+{
+	static const uint8_t zero[8];
+	int i;
+
+	if (memcmp(a, zero, 8) == 0)
+		return p;
+	p = put_tag(p, field, 1);
+	for (i = 0; i < 8; i++)
+		p[i] = a[7 - i];
+	return p + 8;
 }
 
 bool
@@ -88,14 +115,17 @@ sync_rec_ok(const struct sess_rec *r)
 int
 sync_rec_pack(const struct sess_rec *r, uint8_t *out)
 {
-	bool v4 = is_v4(r->key.src);
+	bool v6 = !is_v4(r->key.src), be6 = !is_v4(r->be_addr);
 	uint32_t ports;
 	uint8_t *p = out;
 
 	if (!sync_rec_ok(r))
 		return -EINVAL;
-	p = put_addr(p, 1, r->key.src, v4);
-	p = put_addr(p, 2, r->key.dst, v4);
+	/* Fields in number order, as protobuf-c packs them. */
+	if (!v6) {
+		p = put_addr4(p, 1, r->key.src + 12);
+		p = put_addr4(p, 2, r->key.dst + 12);
+	}
 	ports = (uint32_t)ntohs(r->key.sport) << 16 | ntohs(r->key.dport);
 	if (ports != 0) {
 		*p++ = 3 << 3 | 5; /* fixed32, little-endian */
@@ -105,11 +135,23 @@ sync_rec_pack(const struct sess_rec *r, uint8_t *out)
 		*p++ = (uint8_t)(ports >> 24);
 	}
 	p = put_uint(p, 4, r->key.proto);
-	p = put_addr(p, 5, r->be_addr, is_v4(r->be_addr));
+	if (!be6)
+		p = put_addr4(p, 5, r->be_addr + 12);
 	p = put_uint(p, 6, r->be_port);
 	p = put_uint(p, 7, r->op);
 	p = put_uint(p, 8, r->state);
 	p = put_uint(p, 9, r->idle_ms);
+	p = put_uint(p, 10, (v6 ? 1u : 0u) | (be6 ? 2u : 0u));
+	if (v6) {
+		p = put_half6(p, 11, r->key.src);
+		p = put_half6(p, 12, r->key.src + 8);
+		p = put_half6(p, 13, r->key.dst);
+		p = put_half6(p, 14, r->key.dst + 8);
+	}
+	if (be6) {
+		p = put_half6(p, 15, r->be_addr);
+		p = put_half6(p, 16, r->be_addr + 8);
+	}
 	assert(p - out <= (ptrdiff_t)SYNC_REC_WIRE_MAX);
 	return (int)(p - out);
 }
@@ -127,22 +169,46 @@ sync_batch_append(uint8_t *p, const uint8_t *rec, size_t len)
 }
 
 static void
-get_addr(uint8_t a[16], const ProtobufCBinaryData *b)
+get_addr4(uint8_t a[16], uint32_t v)
 {
-	if (b->len == 4) {
-		memcpy(a, v4_mapped, sizeof(v4_mapped));
-		memcpy(a + 12, b->data, 4);
-	} else {
-		memcpy(a, b->data, 16);
+	memcpy(a, v4_mapped, sizeof(v4_mapped));
+	a[12] = (uint8_t)(v >> 24);
+	a[13] = (uint8_t)(v >> 16);
+	a[14] = (uint8_t)(v >> 8);
+	a[15] = (uint8_t)v;
+}
+
+static void
+get_addr6(uint8_t a[16], uint64_t hi, uint64_t lo)
+{
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		a[i] = (uint8_t)(hi >> (56 - 8 * i));
+		a[8 + i] = (uint8_t)(lo >> (56 - 8 * i));
 	}
+}
+
+/* An IPv6 address that is IPv4-mapped would read back as IPv4. */
+static bool
+v6_ok(uint64_t hi, uint64_t lo)
+{
+	return !(hi == 0 && (lo >> 32) == 0xffffu);
 }
 
 static bool
 session_ok(const Halb__Sync__Session *s)
 {
-	return (s->src.len == 4 || s->src.len == 16) &&
-	       s->dst.len == s->src.len &&
-	       (s->backend.len == 4 || s->backend.len == 16) &&
+	bool v6 = s->family & 1u, be6 = s->family & 2u;
+
+	return s->family <= 3u &&
+	       (v6 ? s->src4 == 0 && s->dst4 == 0 &&
+		     v6_ok(s->src6_hi, s->src6_lo) &&
+		     v6_ok(s->dst6_hi, s->dst6_lo) :
+		     (s->src6_hi | s->src6_lo | s->dst6_hi | s->dst6_lo) == 0) &&
+	       (be6 ? s->backend4 == 0 &&
+		      v6_ok(s->backend6_hi, s->backend6_lo) :
+		      (s->backend6_hi | s->backend6_lo) == 0) &&
 	       s->proto >= 1 && s->proto <= 255 && s->backend_port <= 65535 &&
 	       (s->op == HALB__SYNC__OP__OP_UP ||
 		s->op == HALB__SYNC__OP__OP_DOWN) &&
@@ -155,12 +221,20 @@ sync_rec_from_pb(const Halb__Sync__Session *s, struct sess_rec *r)
 	if (!session_ok(s))
 		return -EINVAL;
 	memset(r, 0, sizeof(*r));
-	get_addr(r->key.src, &s->src);
-	get_addr(r->key.dst, &s->dst);
+	if (s->family & 1u) {
+		get_addr6(r->key.src, s->src6_hi, s->src6_lo);
+		get_addr6(r->key.dst, s->dst6_hi, s->dst6_lo);
+	} else {
+		get_addr4(r->key.src, s->src4);
+		get_addr4(r->key.dst, s->dst4);
+	}
 	r->key.sport = htons((uint16_t)(s->ports >> 16));
 	r->key.dport = htons((uint16_t)s->ports);
 	r->key.proto = (uint8_t)s->proto;
-	get_addr(r->be_addr, &s->backend);
+	if (s->family & 2u)
+		get_addr6(r->be_addr, s->backend6_hi, s->backend6_lo);
+	else
+		get_addr4(r->be_addr, s->backend4);
 	r->be_port = (uint16_t)s->backend_port;
 	r->op = (uint8_t)s->op;
 	r->state = (uint8_t)s->state;

@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""Writes the seed corpus of the sync fuzzer (tests/fuzz/corpus/sync_msg).
+
+Datagrams of the session sync protocol (docs/SYNC-PROTOCOL.md) as the
+fuzz target's keyring expects them (tests/fuzz/fuzz_sync_msg.c): sent by
+lb-b to lb-a (boot id 0x1111) with lb-b's key, sealed at FUZZ_NOW; one
+of each message, batches of IPv4 and IPv6 sessions with the dump flags,
+and datagrams that each break one rule (a forged MAC, a stale clock, an
+unknown sender, a key of another role, a health message, a truncated
+one, a payload out of range).  Also bare payloads, which the target
+tries as each inner type.  The encoder here is written from the
+document, independently of src/core/sync_msg.c and seal.c, so the seeds
+also check that the two agree (the corpus run checks that the valid ones
+open).  Standard library only; run it from anywhere, it writes beside
+itself.  The output is kept in git, so run it again only to change the
+seeds.
+"""
+import hashlib
+import hmac
+import ipaddress
+import os
+import struct
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus",
+                   "sync_msg")
+
+FUZZ_NOW = 1700000000000
+BOOT_A = 0x1111          # the receiver, lb-a
+BOOT_B = 0x2222          # the sender, lb-b
+KEY_B = bytes((0x21 + i) & 0xFF for i in range(32))
+KEY_C = bytes([KEY_B[0] ^ 0xFF]) + KEY_B[1:]   # lb-c: healthd's peer role
+BATCH, ACK, DUMP_REQUEST, HELLO = 16, 17, 18, 19
+HL_HEARTBEAT = 5
+
+
+def varint(n):
+    out = b""
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out += bytes([b | 0x80])
+        else:
+            return out + bytes([b])
+
+
+def f_varint(num, v):
+    return b"" if v == 0 else varint(num << 3) + varint(v)
+
+
+def f_fixed32(num, v):
+    return b"" if v == 0 else varint(num << 3 | 5) + struct.pack("<I", v)
+
+
+def f_fixed64(num, v):
+    return b"" if v == 0 else varint(num << 3 | 1) + struct.pack("<Q", v)
+
+
+def f_bytes(num, v):
+    return b"" if not v else varint(num << 3 | 2) + varint(len(v)) + v
+
+
+def seal(payload, typ, sender="lb-b", key=KEY_B, key_id=1, seq=None,
+         ts=FUZZ_NOW):
+    seq = seq if seq is not None else FUZZ_NOW * 1000 + 1
+    m = (b"halb-hl1" + struct.pack(">II", 1, key_id) +
+         bytes([len(sender)]) + sender.encode() +
+         struct.pack(">QQI", seq, ts, typ) + struct.pack(">I", len(payload)) +
+         payload)
+    mac = hmac.new(key, m, hashlib.sha256).digest()
+    return (f_varint(1, 1) + f_bytes(2, sender.encode()) +
+            f_varint(3, key_id) + f_varint(4, seq) + f_varint(5, ts) +
+            f_varint(6, typ) + f_bytes(7, payload) + f_bytes(8, mac))
+
+
+def session(src, dst, sport, dport, proto, be, be_port, op=1, state=1,
+            idle=0):
+    s, d, b = (ipaddress.ip_address(x) for x in (src, dst, be))
+    v6 = s.version == 6
+    be6 = b.version == 6
+    out = b""
+    if not v6:
+        out += f_fixed32(1, int(s)) + f_fixed32(2, int(d))
+    out += f_fixed32(3, sport << 16 | dport) + f_varint(4, proto)
+    if not be6:
+        out += f_fixed32(5, int(b))
+    out += (f_varint(6, be_port) + f_varint(7, op) + f_varint(8, state) +
+            f_varint(9, idle) + f_varint(10, (1 if v6 else 0) |
+                                         (2 if be6 else 0)))
+    if v6:
+        out += (f_fixed64(11, int(s) >> 64) + f_fixed64(12, int(s) & (2**64 - 1)) +
+                f_fixed64(13, int(d) >> 64) + f_fixed64(14, int(d) & (2**64 - 1)))
+    if be6:
+        out += (f_fixed64(15, int(b) >> 64) + f_fixed64(16, int(b) & (2**64 - 1)))
+    return out
+
+
+def batch(seq, sessions, flags=0, boot=BOOT_B, peer_boot=BOOT_A):
+    out = (f_varint(1, boot) + f_varint(2, peer_boot) + f_varint(3, seq) +
+           f_varint(4, flags))
+    for s in sessions:
+        out += f_bytes(5, s)
+    return out
+
+
+def ack(cum, highest, holes=(), boot=BOOT_B, peer_boot=BOOT_A):
+    out = (f_varint(1, boot) + f_varint(2, peer_boot) + f_varint(3, cum) +
+           f_varint(4, highest))
+    if holes:
+        packed = b"".join(varint(h) for h in holes)
+        out += f_bytes(5, packed)
+    return out
+
+
+def dump_request(rid, boot=BOOT_B, peer_boot=BOOT_A):
+    return f_varint(1, boot) + f_varint(2, peer_boot) + f_varint(3, rid)
+
+
+def hello(boot=BOOT_B, peer_boot=BOOT_A):
+    return f_varint(1, boot) + f_varint(2, peer_boot)
+
+
+def seeds():
+    v4 = [session("198.51.100.%d" % (i + 1), "203.0.113.10", 40000 + i, 443,
+                  6, "10.0.0.%d" % (i % 5 + 1), 8443, idle=i * 37)
+          for i in range(30)]
+    v6 = [session("2001:db8:1::%x" % (i + 1), "2001:db8:ffff::10",
+                  50000 + i, 80, 6, "fd00::%x" % (i % 3 + 1), 80, state=i % 4,
+                  op=1 + i % 2)
+          for i in range(12)]
+    mixed = [session("198.51.100.7", "203.0.113.10", 0, 53, 17, "fd00::5", 0,
+                     state=3),
+             session("2001:db8::7", "2001:db8::10", 1, 2, 132, "10.1.1.1",
+                     65535, op=2, state=2, idle=2**32 - 1)]
+    p_v4 = batch(1, v4)
+    yield "batch-v4", seal(p_v4, BATCH)
+    yield "batch-v6", seal(batch(2, v6), BATCH)
+    yield "batch-mixed", seal(batch(1, mixed, flags=1), BATCH)
+    yield "batch-dump-empty", seal(batch(1, [], flags=3), BATCH)
+    yield "batch-dump-end", seal(batch(1, v4[:3], flags=2), BATCH)
+    yield "batch-ahead", seal(batch(5, v4[:2]), BATCH)
+    yield "batch-old-boot", seal(batch(1, v4[:2], peer_boot=0x999), BATCH)
+    yield "ack-cum", seal(ack(0, 0), ACK)
+    yield "ack-holes", seal(ack(0, 5, [1, 2, 4]), ACK)
+    yield "dump-request", seal(dump_request(1), DUMP_REQUEST)
+    yield "hello", seal(hello(), HELLO)
+    yield "hello-unknown-peer-boot", seal(hello(peer_boot=0), HELLO)
+    # each refused for one reason
+    good = seal(hello(), HELLO)
+    yield "bad-mac", good[:-1] + bytes([good[-1] ^ 1])
+    yield "truncated", good[:-3]
+    yield "stale", seal(hello(), HELLO, ts=FUZZ_NOW - 60000)
+    yield "unknown-sender", seal(hello(), HELLO, sender="lb-x")
+    yield "role", seal(hello(), HELLO, sender="lb-c", key=KEY_C)
+    yield "health-type", seal(f_varint(1, 2), HL_HEARTBEAT)
+    yield "hello-no-boot", seal(b"", HELLO)
+    yield "batch-bad-session", seal(
+        batch(1, [f_fixed32(1, 1) + f_varint(10, 1)]), BATCH)
+    yield "ack-bad-holes", seal(ack(0, 5, [2, 1]), ACK)
+    # bare payloads, for the inner decoders
+    yield "payload-batch-v4", p_v4
+    yield "payload-batch-v6", batch(1, v6)
+    yield "payload-ack", ack(3, 9, [1, 2, 5])
+    yield "payload-session-v6", v6[0]
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    for name, data in seeds():
+        with open(os.path.join(OUT, name), "wb") as f:
+            f.write(data)
+
+
+if __name__ == "__main__":
+    main()
