@@ -53,6 +53,7 @@
 #include "halb/hb.h"
 #include "halb/log.h"
 #include "halb/notify.h"
+#include "halb/seal.h"
 #include "halb/shm.h"
 #include "halb/sock.h"
 #include "sessd.h"
@@ -465,6 +466,7 @@ on_ctl(void *arg, const char *req, FILE *out)
 	struct sessd *d = arg;
 	const struct sync_stats *ss = sync_stats(d->sync);
 	uint64_t now_ns = unix_ns();
+	const char *sep;
 	unsigned int p;
 
 	if (strcmp(req, "status") != 0) {
@@ -481,8 +483,16 @@ on_ctl(void *arg, const char *req, FILE *out)
 	fprintf(out, "received up %" PRIu64 ", down %" PRIu64 ", unknown backend %" PRIu64 "; replica writes %" PRIu64 ", removals %" PRIu64 ", full %" PRIu64 ", expired %" PRIu64 "\n",
 		d->rx_up, d->rx_down, d->rx_unknown, d->st.replica_puts,
 		d->st.replica_dels, d->st.replica_full, d->st.replica_expired);
-	fprintf(out, "datagrams %" PRIu64 ", refused %" PRIu64 ", malformed %" PRIu64 "\n",
-		ss->rx_datagrams, ss->rx_refused, ss->rx_malformed);
+	fprintf(out, "datagrams %" PRIu64 ", refused %" PRIu64,
+		ss->rx_datagrams, ss->rx_refused);
+	for (p = 0, sep = " ("; p < SYNC_REJ_SLOTS; p++)
+		if (ss->rx_reject[p] != 0) {
+			fprintf(out, "%s%s %" PRIu64, sep, seal_reject_name((int)p),
+				ss->rx_reject[p]);
+			sep = ", ";
+		}
+	fprintf(out, "%s, malformed %" PRIu64 ", stale %" PRIu64 "\n",
+		sep[0] == ',' ? ")" : "", ss->rx_malformed, ss->rx_stale);
 	for (p = 0; p < d->sc.n_peers; p++) {
 		const struct sync_peer_stats *ps = sync_peer_stats(d->sync, p);
 		char addr[96];

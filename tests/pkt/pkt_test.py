@@ -2030,7 +2030,7 @@ SYNC_KEY = bytes.fromhex("5e551011" * 8)   # pkt.conf sessions.peers[0].key
 
 def sessions_status():
     rc, out, err = halbctl("sessions")
-    return out if rc == 0 else f"? (rc {rc}: {err.strip()})"
+    return out.replace("\n", " | ") if rc == 0 else f"? (rc {rc}: {err.strip()})"
 
 
 def test_replica(tap):
@@ -2084,6 +2084,18 @@ def test_replica(tap):
         R.check("replica: each miss counted as cls_replica",
                 delta(before, after, "cls_replica") == len(cases),
                 f"cls_replica +{delta(before, after, 'cls_replica')}")
+        # A forged batch (a key of zeros) is refused and counted; its
+        # session never reaches the replica.
+        forger = SyncPeer("peer1", bytes(32), ("127.0.0.1", 7397), ("127.0.0.1", 7398))
+        try:
+            forger.boot, forger.peer_boot, forger.batch_seq = peer.boot, peer.peer_boot, peer.batch_seq
+            forger.batch([session("198.18.1.85", 44006, SVC["dsr4"][0], 80, 6, BE4[0], 80)])
+        finally:
+            forger.close()
+        ok = wait_cond(lambda: "bad-mac 1" in sessions_status(), 3.0)
+        st = sessions_status()
+        R.check("replica: a forged batch is refused (bad-mac) and adds nothing",
+                ok and f"{len(cases)} replicated" in st, st)
         # A SYN of a replicated 5-tuple is a new connection: the scheduler's.
         svc, client, sport = "dsr4", "198.18.1.84", 44005
         b = (maglev_pick(svc, client, sport) + 1) % 3

@@ -29,18 +29,42 @@ def _bytes(num, v):
     return b"" if not v else varint(num << 3 | 2) + varint(len(v)) + v
 
 
-def _addr(a):
+def _fixed32(num, v):
+    return b"" if v == 0 else varint(num << 3 | 5) + struct.pack("<I", v)
+
+
+def _fixed64(num, v):
+    return b"" if v == 0 else varint(num << 3 | 1) + struct.pack("<Q", v)
+
+
+def _addr(num4, num6, a):
+    """An address as proto/halb_sync.proto writes it: IPv4 one fixed32,
+    IPv6 two fixed64 (each half read big-endian).  Returns (bytes, is6)."""
     if ":" in a:
-        return socket.inet_pton(socket.AF_INET6, a)
-    return socket.inet_aton(a)
+        b = socket.inet_pton(socket.AF_INET6, a)
+        hi, lo = struct.unpack(">QQ", b)
+        return _fixed64(num6, hi) + _fixed64(num6 + 1, lo), True
+    return _fixed32(num4, struct.unpack(">I", socket.inet_aton(a))[0]), False
 
 
 def session(src, sport, dst, dport, proto, backend, bport, op=OP_UP, state=1, idle_ms=0):
+    s4, six = _addr(1, 11, src)
+    d4, _ = _addr(2, 13, dst)
+    b4, bsix = _addr(5, 15, backend)
     ports = sport << 16 | dport
-    return (_bytes(1, _addr(src)) + _bytes(2, _addr(dst)) +
-            (varint(3 << 3 | 5) + struct.pack("<I", ports) if ports else b"") +
-            _uint(4, proto) + _bytes(5, _addr(backend)) + _uint(6, bport) +
-            _uint(7, op) + _uint(8, state) + _uint(9, idle_ms))
+    fam = (1 if six else 0) | (2 if bsix else 0)
+    out = b""
+    # Fields in number order, as a canonical encoder writes them.
+    out += s4 if not six else b""
+    out += d4 if not six else b""
+    out += _fixed32(3, ports) + _uint(4, proto)
+    out += b4 if not bsix else b""
+    out += _uint(6, bport) + _uint(7, op) + _uint(8, state) + _uint(9, idle_ms)
+    out += _uint(10, fam)
+    out += s4 if six else b""
+    out += d4 if six else b""
+    out += b4 if bsix else b""
+    return out
 
 
 class SyncPeer:
