@@ -70,6 +70,7 @@
 /* A peer's dump: own-table buckets walked per poll at most. */
 #define SESSD_DUMP_BUCKETS 512u
 #define SESSD_LOCK_FILE "halb_sessiond.lock"
+#define SESSD_OWN_MAX (1u << 24)
 
 struct sessd {
 	struct halb_cfg *cfg;
@@ -641,7 +642,15 @@ attach(struct sessd *d)
 	rc = svc_map_build(&d->svcs, cfg);
 	if (rc != 0)
 		return rc;
+	/* Every live flow of every worker, at most SESSD_OWN_MAX (80 bytes
+	 * each of process memory); beyond, sessions are not kept (counted
+	 * as own full) and a peer's dump lacks them. */
 	own_entries = cfg->flow_entries * cfg->n_workers;
+	if (own_entries > SESSD_OWN_MAX) {
+		HLOG(WARNING, "flows.entries x %u workers is %u flows: keeping at most %u own sessions",
+		     cfg->n_workers, own_entries, SESSD_OWN_MAX);
+		own_entries = SESSD_OWN_MAX;
+	}
 	rc = sess_own_init(&d->own, own_entries);
 	if (rc == 0)
 		rc = sess_replica_init(&d->rep, &d->shm->replica, d->shm->replica_qsbr,
