@@ -339,9 +339,11 @@ main(int argc, char **argv)
 		busy = 0;
 		for (w = 0; w < cls.shm->n_workers; w++)
 			busy += service_worker(&cls, w, now);
-		/* This turn's session events in one burst; a dump's share. */
+		/* This turn's session events in one burst; a dump's share
+		 * (no idle sleep while one is under way, unless its reader
+		 * is silent and the ring cannot drain). */
 		cls_sess_turn(&cls, now);
-		busy += cls.dumping;
+		busy += cls.dumping && !cls.sess_silent;
 		cls.shm->cls.loops++;
 		if (busy)
 			idle = 0;
