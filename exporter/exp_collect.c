@@ -46,7 +46,7 @@ void
 exp_heartbeats(struct prom *p, const char *prefix)
 {
 	static const char *const parts[] = { "forwarder", "classifier",
-					     "healthd", NULL };
+					     "healthd", "sessiond", NULL };
 	struct halb_hb_view v;
 	unsigned int i;
 

@@ -101,7 +101,7 @@ with tempfile.TemporaryDirectory() as tmp:
         values = {(s.name, tuple(sorted(s.labels.items()))): s.value for f in fams for s in f.samples}
         check(values.get(("halb_forwarder_up", ())) == 0, "halb_forwarder_up 0 without a forwarder")
         check(values.get(("halb_healthd_up", ())) == 0, "halb_healthd_up 0 without halb-healthd")
-        for part in ("forwarder", "classifier", "healthd"):
+        for part in ("forwarder", "classifier", "healthd", "sessiond"):
             check(values.get(("halb_part_up", (("part", part),))) == 0, "halb_part_up{part=%s} 0" % part)
         check(not any(n.startswith(("halb_backend", "halb_service", "halb_worker")) for n, _ in values),
               "no service, backend or worker sample without a forwarder")
