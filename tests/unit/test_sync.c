@@ -321,7 +321,8 @@ step(struct world *w)
 	int k;
 
 	w->now += MS;
-	qsort(w->q, w->nq, sizeof(*w->q), pkt_cmp);
+	if (w->nq > 1)
+		qsort(w->q, w->nq, sizeof(*w->q), pkt_cmp);
 	while (due < w->nq && w->q[due]->at <= w->now)
 		due++;
 	for (i = 0; i < due; i++) {
@@ -819,7 +820,8 @@ m_step(struct mesh *m)
 	int k;
 
 	m->now += MS;
-	qsort(m->q, m->nq, sizeof(*m->q), pkt_cmp);
+	if (m->nq > 1)
+		qsort(m->q, m->nq, sizeof(*m->q), pkt_cmp);
 	while (due < m->nq && m->q[due]->at <= m->now)
 		due++;
 	for (i = 0; i < due; i++) {
