@@ -6,8 +6,10 @@
  * every record still arrives exactly once and in order with the window
  * kept; a backlog that overflows, is counted and is healed by a dump; a
  * peer silent past dead_ms, then back; a peer restarted with a new boot
- * id and resynced both ways; and every refused datagram counted by its
- * reason.
+ * id and resynced both ways; a dump request answered by a dump under
+ * way; three appliances in a full mesh over a lossy link, each record of
+ * each reaching both others once and in order; and every refused
+ * datagram counted by its reason.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -319,7 +321,8 @@ step(struct world *w)
 	int k;
 
 	w->now += MS;
-	qsort(w->q, w->nq, sizeof(*w->q), pkt_cmp);
+	if (w->nq > 1)
+		qsort(w->q, w->nq, sizeof(*w->q), pkt_cmp);
 	while (due < w->nq && w->q[due]->at <= w->now)
 		due++;
 	for (i = 0; i < due; i++) {
@@ -717,6 +720,210 @@ test_request_during_dump(void **state)
 	world_fini(&w);
 }
 
+/* ---- three appliances, full mesh ---- */
+
+#define N3 3
+
+struct mesh;
+
+struct m_node {
+	struct mesh *m;
+	int idx;
+	struct sync *s;
+	uint32_t got[N3];         /* live records delivered from node j */
+	uint32_t next[N3];        /* the next expected from node j */
+	unsigned int synced;      /* peers synced now */
+	bool syn[N3 - 1];
+};
+
+struct mesh {
+	struct m_node n[N3];
+	struct pkt **q;
+	size_t nq, capq;
+	uint64_t now, order, rng;
+	uint32_t drop_pct;
+};
+
+/* Peer p of node i is node j. */
+static int
+m_peer_node(int i, unsigned int p)
+{
+	return (int)p < i ? (int)p : (int)p + 1;
+}
+
+static int
+m_send(void *arg, unsigned int p, const void *buf, size_t len)
+{
+	struct m_node *n = arg;
+	struct mesh *m = n->m;
+	struct pkt *k;
+
+	assert_true(p < N3 - 1);
+	m->rng = m->rng * 6364136223846793005ull + 1442695040888963407ull;
+	if ((m->rng >> 33) % 100 < m->drop_pct)
+		return 0;
+	if (m->nq == m->capq) {
+		m->capq = m->capq ? 2 * m->capq : 256;
+		m->q = realloc(m->q, m->capq * sizeof(*m->q));
+		assert_non_null(m->q);
+	}
+	k = malloc(sizeof(*k) + len);
+	assert_non_null(k);
+	k->to = m_peer_node(n->idx, p);
+	k->at = m->now + MS;
+	k->order = m->order++;
+	k->len = len;
+	memcpy(k->buf, buf, len);
+	m->q[m->nq++] = k;
+	return 0;
+}
+
+static void
+m_deliver(void *arg, unsigned int p, const struct sess_rec *r)
+{
+	struct m_node *n = arg;
+	int j = m_peer_node(n->idx, p);
+
+	/* Node j's live records carry j in their backend port. */
+	if (r->be_port == 100 + j) {
+		assert_int_equal(r->idle_ms, n->next[j]);
+		n->next[j]++;
+		n->got[j]++;
+	}
+}
+
+static void
+m_dump(void *arg, unsigned int p)
+{
+	struct m_node *n = arg;
+
+	/* Nothing of its own before the load: an empty dump. */
+	sync_dump_done(n->s, p);
+}
+
+static void
+m_peer_state(void *arg, unsigned int p, bool alive, bool synced)
+{
+	struct m_node *n = arg;
+
+	assert_true(p < N3 - 1);
+	if (synced != n->syn[p])
+		n->synced += synced ? 1 : -1;
+	n->syn[p] = synced;
+	(void)alive;
+}
+
+static void
+m_step(struct mesh *m)
+{
+	size_t i, j = 0, due = 0;
+	int k;
+
+	m->now += MS;
+	if (m->nq > 1)
+		qsort(m->q, m->nq, sizeof(*m->q), pkt_cmp);
+	while (due < m->nq && m->q[due]->at <= m->now)
+		due++;
+	for (i = 0; i < due; i++) {
+		sync_input(m->n[m->q[i]->to].s, m->q[i]->buf, m->q[i]->len,
+			   NULL, 0, m->now);
+		free(m->q[i]);
+	}
+	for (i = due; i < m->nq; i++)
+		m->q[j++] = m->q[i];
+	m->nq = j;
+	for (k = 0; k < N3; k++)
+		sync_tick(m->n[k].s, m->now);
+}
+
+static void
+test_three(void **state)
+{
+	static const struct sync_ops mops = {
+		.send = m_send, .deliver = m_deliver, .dump = m_dump,
+		.peer_state = m_peer_state,
+	};
+	const uint32_t total = 5000;
+	struct mesh *m = calloc(1, sizeof(*m));
+	unsigned int t;
+	uint32_t i;
+	int k, j;
+
+	(void)state;
+	assert_non_null(m);
+	m->now = T0;
+	m->rng = 7;
+	for (k = 0; k < N3; k++) {
+		struct sync_conf c;
+		unsigned int p;
+
+		memset(&c, 0, sizeof(c));
+		snprintf(c.name, sizeof(c.name), "lb-%d", k);
+		c.n_peers = N3 - 1;
+		for (p = 0; p < N3 - 1; p++) {
+			int o = m_peer_node(k, p);
+			int lo = k < o ? k : o, hi = k < o ? o : k;
+
+			snprintf(c.peers[p].name, sizeof(c.peers[p].name),
+				 "lb-%d", o);
+			/* one key per pair */
+			c.peers[p].key_len = 32;
+			for (i = 0; i < 32; i++)
+				c.peers[p].key[i] = (uint8_t)(lo * 16 + hi + i);
+		}
+		c.resend_ms = 30;
+		c.window = 8;
+		m->n[k].m = m;
+		m->n[k].idx = k;
+		m->n[k].s = sync_new(&c, &mops, &m->n[k], m->now);
+		assert_non_null(m->n[k].s);
+	}
+	for (t = 0; t < 2000; t++) {
+		m_step(m);
+		if (m->n[0].synced == 2 && m->n[1].synced == 2 &&
+		    m->n[2].synced == 2)
+			break;
+	}
+	assert_int_equal(m->n[0].synced + m->n[1].synced + m->n[2].synced, 6);
+	m->drop_pct = 10;
+	for (i = 0; i < total; i += 50) {
+		for (k = 0; k < N3; k++) {
+			uint32_t x;
+
+			for (x = i; x < i + 50; x++) {
+				struct sess_rec r;
+
+				mk_rec(&r, x, (uint16_t)(100 + k), SESS_OP_UP);
+				assert_int_equal(sync_queue(m->n[k].s, &r), 0);
+			}
+		}
+		m_step(m);
+	}
+	for (t = 0; t < 20000; t++) {
+		bool done = true;
+
+		for (k = 0; k < N3; k++)
+			for (j = 0; j < N3; j++)
+				done = done && (j == k || m->n[k].got[j] == total);
+		if (done)
+			break;
+		m_step(m);
+	}
+	for (k = 0; k < N3; k++) {
+		for (j = 0; j < N3; j++)
+			if (j != k)
+				assert_int_equal(m->n[k].got[j], total);
+		assert_int_equal(sync_stats(m->n[k].s)->rx_malformed, 0);
+		assert_int_equal(sync_stats(m->n[k].s)->rx_reject[SEAL_REJ_BAD_MAC], 0);
+	}
+	for (i = 0; i < m->nq; i++)
+		free(m->q[i]);
+	free(m->q);
+	for (k = 0; k < N3; k++)
+		sync_free(m->n[k].s);
+	free(m);
+}
+
 /* ---- refused datagrams, counted by reason ---- */
 
 static int n_sent;
@@ -873,6 +1080,7 @@ main(void)
 		cmocka_unit_test(test_dead_and_back),
 		cmocka_unit_test(test_restart),
 		cmocka_unit_test(test_request_during_dump),
+		cmocka_unit_test(test_three),
 		cmocka_unit_test(test_refused_counted),
 	};
 
