@@ -205,6 +205,10 @@ stop_bound(struct ha_sup *s, unsigned int i, const char *why, uint64_t now)
 		say(s, x, LOG_WARNING_, "stopping pid %d: %s (it lives in its memory)",
 		    q->pid, msg);
 		q->failing = false;
+		/* Its outage starts now too: its recovery is counted from
+		 * here, though no failure of its own is. */
+		if (q->fail_detect_ms == 0)
+			q->fail_detect_ms = now;
 		signal_part(s, x, SIGKILL, msg, now);
 	}
 }

@@ -291,7 +291,7 @@ fi
 # --- 4. had dies: the parts go on, a new had adopts them ---------------------
 before=""
 for part in forwarder classifier healthd; do before="$before $(part_field "$part" 3)"; done
-halb_stop "$HAD_PID" KILL 5
+{ halb_stop "$HAD_PID" KILL 5; } 2>/dev/null  # no "Killed" from bash
 sleep 0.5
 alive=1
 for pid in $before; do halb_alive "$pid" || alive=0; done

@@ -394,6 +394,8 @@ test_forwarder_takes_classifier(void **state)
 	assert_int_equal(sup.p[FWD].restarts, 1);
 	assert_int_equal(sup.p[CLS].restarts, 1);
 	assert_int_equal(sup.p[HLD].restarts, 0);
+	/* Its outage counts from the forwarder's failure. */
+	assert_int_equal(sup.p[CLS].last_recovery_ms, 1600);
 }
 
 /* A forwarder that never says ready is a failure after
