@@ -36,6 +36,9 @@ set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 HOLD_SECONDS=${HAD_HOLD_SECONDS:-10}
+# HAD_BIN: another halb-had (e.g. the sanitizer build's), the parts from
+# HALB_BUILD.
+HAD=${HAD_BIN:-$HALB_BUILD/ha/halb-had}
 NEW_N=${HAD_NEW_N:-60}
 CONF_SRC=${HALB_CONF:-$HALB_TOP/conf/halb.conf}
 
@@ -87,7 +90,15 @@ show_logs() {
 }
 pass() { PASSED=$((PASSED + 1)); echo "PASS: $*"; }
 fail() { FAILED=$((FAILED + 1)); echo "FAIL: $*"; show_logs; }
+TIMES=()
+# timing WHAT DETECTED RECOVERED: one line of the summary.
+timing() { TIMES+=("$(printf '%-20s %14s %24s' "$1" "$2" "$3")"); }
 finish() {
+	local t
+	if [ "${#TIMES[@]}" -gt 0 ]; then
+		printf 'had: %-20s %14s %24s\n' failure "detected (ms)" "fault to ready (ms)"
+		for t in "${TIMES[@]}"; do echo "had: $t"; done
+	fi
 	echo "had: $PASSED passed, $FAILED failed"
 	[ "$FAILED" -eq 0 ] && [ "$PASSED" -gt 0 ]
 	exit
@@ -174,7 +185,7 @@ EOF
 chmod 600 "$CONF"  # it holds keys
 [ "$(halb_conf_file_prefix "$CONF")" = "$FP" ] && grep -q "status_socket = \"$WORK/healthd.sock\"" "$CONF" ||
 	fatal "could not set file_prefix and the health sockets in a copy of $CONF_SRC"
-if out=$("$B/ha/halb-had" --check-config "$CONF" 2>&1); then
+if out=$("$HAD" --check-config "$CONF" 2>&1); then
 	pass "halb-had --check-config accepts the configuration"
 else
 	fatal "halb-had --check-config rejects the configuration: $out"
@@ -188,7 +199,7 @@ halb_start_backends "$P" "$WORK" || fatal "the backends' HTTP servers did not st
 halb_start_agents "$P" "$WORK" 2>"$WORK/why.txt" || fatal "$(cat "$WORK/why.txt")"
 
 t0=$(ms_now)
-halb_spawn "$WORK/had.log" ip netns exec "$P-lb" "$B/ha/halb-had" -c "$CONF"
+halb_spawn "$WORK/had.log" ip netns exec "$P-lb" "$HAD" -c "$CONF"
 HAD_PID=$HALB_LAST_PID
 halb_wait_until 40 all_up || fatal "had did not bring every part up within 40 s: $(status | tr '\n' '|')"
 pass "had brought forwarder, classifier and healthd up in $(($(ms_now) - t0)) ms"
@@ -222,6 +233,7 @@ t_kill=$(ms_now)
 kill -s KILL "$cls"
 if det=$(wait_ms 3000 not_up_as classifier "$cls") && rec=$(wait_ms 30000 up_anew classifier "$cls"); then
 	remember
+	timing "kill -9 classifier" "$det" "$(($(ms_now) - t_kill))"
 	pass "kill -9 classifier: detected within ${det} ms, up again (pid $(part_field classifier 3)) $(($(ms_now) - t_kill)) ms after the kill (had: $(part_field classifier 7) ms from detection to ready)"
 else
 	fail "kill -9 classifier: not detected and restarted: $(part_line classifier)"
@@ -238,6 +250,7 @@ kill -s STOP "$cls"
 if det=$(wait_ms 3000 not_up_as classifier "$cls") && rec=$(wait_ms 30000 up_anew classifier "$cls"); then
 	remember
 	hung=$(grep -o 'hung: no heartbeat for [0-9]* ms' "$WORK/had.log" | tail -n 1)
+	timing "SIGSTOP classifier" "$det" "$(($(ms_now) - t_kill))"
 	if [ -n "$hung" ] && ! running "$cls"; then
 		pass "SIGSTOP classifier: detected as hung within ${det} ms of the stop ($hung), killed, up again $(($(ms_now) - t_kill)) ms after the stop (had: $(part_field classifier 7) ms from detection to ready)"
 	else
@@ -271,6 +284,7 @@ kill -s KILL "$fwd"
 if det=$(wait_ms 3000 not_up_as forwarder "$fwd") &&
 	wait_ms 40000 up_anew forwarder "$fwd" >/dev/null && wait_ms 40000 up_anew classifier "$cls" >/dev/null; then
 	t_up=$(($(ms_now) - t_kill))
+	timing "kill -9 forwarder" "$det" "$t_up"
 	remember
 	if ! running "$cls"; then
 		pass "kill -9 forwarder: detected within ${det} ms; classifier killed and both up again $t_up ms after the kill (had: forwarder $(part_field forwarder 7) ms, classifier $(part_field classifier 7) ms from detection to ready)"
@@ -300,7 +314,7 @@ if [ "$alive" = 1 ] && out=$(new_conns); then
 else
 	fail "kill -9 had: parts alive: $alive; traffic: ${out:-}"
 fi
-halb_spawn "$WORK/had2.log" ip netns exec "$P-lb" "$B/ha/halb-had" -c "$CONF"
+halb_spawn "$WORK/had2.log" ip netns exec "$P-lb" "$HAD" -c "$CONF"
 HAD_PID=$HALB_LAST_PID
 if halb_wait_until 10 all_up; then
 	after=""
