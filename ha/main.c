@@ -50,6 +50,14 @@ struct had {
 
 static struct had had;
 
+/* Each part's probe (halb/ha-list.h's last column). */
+static const ha_probe_fn probes[HA_PARTS] = {
+#define HA_PART(e, n, prog, tmo, aft, bnd, want, probe) \
+	[HA_PART_##e] = ha_probe_##probe,
+#include "halb/ha-list.h"
+#undef HA_PART
+};
+
 static void run_actions(struct had *h);
 
 static void
@@ -152,7 +160,7 @@ on_poll(struct ev_loop *ev, void *arg)
 
 		if (st != HA_ST_STARTING && st != HA_ST_UP)
 			continue;
-		ha_proc_observe(h->cfg->file_prefix, i, &h->cfg->ha.parts[i],
+		probes[i](h->cfg->file_prefix, i, &h->cfg->ha.parts[i],
 				false, &o);
 		ha_sup_observe(&h->sup, i, &o, now);
 	}
@@ -316,7 +324,7 @@ run(struct had *h)
 		    access(h->cfg->ha.parts[i].argv[0], X_OK) != 0)
 			HLOG(WARNING, "%s: %s: %s", cfg_ha_part_name(i),
 			     h->cfg->ha.parts[i].argv[0], strerror(errno));
-		ha_proc_observe(h->cfg->file_prefix, i, &h->cfg->ha.parts[i],
+		probes[i](h->cfg->file_prefix, i, &h->cfg->ha.parts[i],
 				true, &o);
 		ha_sup_observe(&h->sup, i, &o, now);
 	}

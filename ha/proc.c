@@ -174,7 +174,7 @@ runs_part(int pid, const struct cfg_ha_part *c)
 }
 
 void
-ha_proc_observe(const char *instance, unsigned int part,
+ha_probe_hb(const char *instance, unsigned int part,
 		const struct cfg_ha_part *c, bool check_exe, struct ha_obs *o)
 {
 	struct halb_hb_view v;

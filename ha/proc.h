@@ -40,13 +40,20 @@ int ha_proc_signal(const struct ha_proc *pr, int sig);
 void ha_proc_close(struct ha_proc *pr);
 
 /*
- * What part's heartbeat file under instance says.  With check_exe, a
- * live pid counts as alive only if it runs one of the programs of c's
- * command (by the base name of its executable): a number reused by a
- * stranger is never adopted.
+ * How halb-had reads a part's liveness (the probe column of
+ * halb/ha-list.h): fills o for part, from what runs under instance
+ * (eal.file_prefix).  With check_exe (before adopting), a live pid counts
+ * as alive only if it runs one of the programs of c's command.
  */
-void ha_proc_observe(const char *instance, unsigned int part,
-		     const struct cfg_ha_part *c, bool check_exe,
-		     struct ha_obs *o);
+typedef void (*ha_probe_fn)(const char *instance, unsigned int part,
+			    const struct cfg_ha_part *c, bool check_exe,
+			    struct ha_obs *o);
+
+/* The probe hb: the part's heartbeat file (halb/hb.h); its pid checked
+ * by the base name of its executable, so that a number reused by a
+ * stranger is never adopted. */
+void ha_probe_hb(const char *instance, unsigned int part,
+		 const struct cfg_ha_part *c, bool check_exe,
+		 struct ha_obs *o);
 
 #endif /* HALB_HA_PROC_H */

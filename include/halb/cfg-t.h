@@ -56,7 +56,7 @@ enum cfg_sched {
 
 /* HA_PART_FORWARDER, ... from halb/ha-list.h: the parts halb-had runs. */
 enum ha_part_id {
-#define HA_PART(e, name, prog, tmo, after, bound, wanted) HA_PART_##e,
+#define HA_PART(e, name, prog, tmo, after, bound, wanted, probe) HA_PART_##e,
 #include "halb/ha-list.h"
 #undef HA_PART
 	HA_PARTS

@@ -2,7 +2,7 @@
 /*
  * The kinds of part halb-had supervises, one line each, in the order they
  * start when nothing says otherwise:
- *   HA_PART(ENUM, name, program, timeout_ms, after, bound, wanted)
+ *   HA_PART(ENUM, name, program, timeout_ms, after, bound, wanted, probe)
  *  - ENUM makes HA_PART_<ENUM> (cfg-t.h); name is the part's heartbeat
  *    file (HALB_RUN_DIR/<file_prefix>/<name>.hb, halb/hb.h) and the key of
  *    its group in ha { } (docs/CONFIG.md, "ha");
@@ -18,11 +18,16 @@
  *    shared memory): a fact of the program, not a setting; it must be in
  *    after too;
  *  - wanted: whether the part runs when ha.<name>.enabled is not given,
- *    an expression of cfg (the loaded struct halb_cfg).
- * A new part (halb-sessiond, BIRD) is one line here, and a heartbeat
- * file of its own.
+ *    an expression of cfg (the loaded struct halb_cfg);
+ *  - probe: how halb-had reads its liveness, ha_probe_<probe>() in ha/
+ *    (hb: its heartbeat file, ha/proc.c), filling a struct ha_obs.
+ * A new part is one line here: halb-sessiond a heartbeat file of its own
+ * (probe hb, after and bound the forwarder, whose memory holds its
+ * event ring); BIRD, which writes no heartbeat file, a probe of its own
+ * over its control socket (src/core/bird.c), after the forwarder, the
+ * classifier and sessiond.
  */
-HA_PART(FORWARDER, forwarder, "halb-forwarder", 250, 0, 0, true)
+HA_PART(FORWARDER, forwarder, "halb-forwarder", 250, 0, 0, true, hb)
 HA_PART(CLASSIFIER, classifier, "halb-classifier", 250, HA_BIT(FORWARDER),
-	HA_BIT(FORWARDER), true)
-HA_PART(HEALTHD, healthd, "halb-healthd", 1000, 0, 0, cfg->has_health)
+	HA_BIT(FORWARDER), true, hb)
+HA_PART(HEALTHD, healthd, "halb-healthd", 1000, 0, 0, cfg->has_health, hb)

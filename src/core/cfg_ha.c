@@ -38,7 +38,7 @@ struct ha_kind {
 };
 
 static const struct ha_kind kinds[HA_PARTS] = {
-#define HA_PART(e, n, prog, tmo, aft, bnd, wanted) \
+#define HA_PART(e, n, prog, tmo, aft, bnd, wanted, probe) \
 	[HA_PART_##e] = { #n, prog, tmo, aft, bnd },
 #include "halb/ha-list.h"
 #undef HA_PART
@@ -66,7 +66,7 @@ static bool
 wanted(const struct halb_cfg *cfg, unsigned int part)
 {
 	switch (part) {
-#define HA_PART(e, n, prog, tmo, aft, bnd, want) \
+#define HA_PART(e, n, prog, tmo, aft, bnd, want, probe) \
 	case HA_PART_##e: return (want);
 #include "halb/ha-list.h"
 #undef HA_PART
@@ -275,7 +275,7 @@ static void
 load_ha(const struct cfg_scope *root)
 {
 	static const char *const keys[] = { "poll_ms", "status_socket",
-#define HA_PART(e, n, prog, tmo, aft, bnd, wanted) #n,
+#define HA_PART(e, n, prog, tmo, aft, bnd, wanted, probe) #n,
 #include "halb/ha-list.h"
 #undef HA_PART
 		NULL };

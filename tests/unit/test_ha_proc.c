@@ -201,7 +201,7 @@ test_observe(void **state)
 	(void)state;
 	snprintf(instance, sizeof(instance), "test-ha-proc-%d", (int)getpid());
 	command(argv_sh);
-	ha_proc_observe(instance, HA_PART_FORWARDER, &part, true, &o);
+	ha_probe_hb(instance, HA_PART_FORWARDER, &part, true, &o);
 	assert_false(o.present);
 	hb = halb_hb_open(instance, "forwarder", 10);
 	if (hb == NULL) {
@@ -209,13 +209,13 @@ test_observe(void **state)
 		skip();
 	}
 	halb_hb_set_state(hb, HALB_HB_READY);
-	ha_proc_observe(instance, HA_PART_FORWARDER, &part, false, &o);
+	ha_probe_hb(instance, HA_PART_FORWARDER, &part, false, &o);
 	assert_true(o.present && o.alive);
 	assert_int_equal(o.pid, getpid());
 	assert_int_equal(o.state, HALB_HB_READY);
 	assert_true(o.age_ms < 1000);
 	/* This test is not /bin/sh: not the part. */
-	ha_proc_observe(instance, HA_PART_FORWARDER, &part, true, &o);
+	ha_probe_hb(instance, HA_PART_FORWARDER, &part, true, &o);
 	assert_true(o.present);
 	assert_false(o.alive);
 	/* By its program's name, wherever it is installed. */
@@ -225,10 +225,10 @@ test_observe(void **state)
 	command(argv_me);
 	snprintf(part.argv[0], CFG_ARG_LEN, "/elsewhere/%s",
 		 strrchr(exe, '/') + 1);
-	ha_proc_observe(instance, HA_PART_FORWARDER, &part, true, &o);
+	ha_probe_hb(instance, HA_PART_FORWARDER, &part, true, &o);
 	assert_true(o.alive);
 	halb_hb_close(hb);
-	ha_proc_observe(instance, HA_PART_FORWARDER, &part, true, &o);
+	ha_probe_hb(instance, HA_PART_FORWARDER, &part, true, &o);
 	assert_int_equal(o.state, HALB_HB_STOPPED);
 	{
 		char path[256];
