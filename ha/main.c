@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "halb/cfg.h"
+#include "halb/cli.h"
 #include "halb/clock.h"
 #include "halb/daemon.h"
 #include "halb/log.h"
@@ -346,16 +347,60 @@ run(struct had *h)
 	return rc;
 }
 
+/* --check-config: the file, then what halb-had would run; a program that
+ * is not there is a warning (the file may be checked on another host
+ * than the one it runs on). */
+static int
+check_config(const char *path)
+{
+	struct halb_cfg *cfg = cfg_load(path, stderr);
+	const struct cfg_ha_part *p;
+	unsigned int i, d;
+
+	if (cfg == NULL)
+		return 1;
+	printf("%s: ok for halb-had (heartbeats read every %u ms, status on %s)\n",
+	       path, cfg->ha.poll_ms, cfg->ha.status_socket);
+	for (i = 0; i < HA_PARTS; i++) {
+		p = &cfg->ha.parts[i];
+		if (!p->enabled) {
+			printf("  %-10s not run\n", cfg_ha_part_name(i));
+			continue;
+		}
+		printf("  %-10s %s%s%s, hung after %u ms", cfg_ha_part_name(i),
+		       p->argv[0], p->argc > 1 ? " ..." : "",
+		       p->with_config ? " -c FILE" : "", p->timeout_ms);
+		for (d = 0; d < HA_PARTS; d++)
+			if ((p->after & (1u << d)) && cfg->ha.parts[d].enabled)
+				printf(", after %s", cfg_ha_part_name(d));
+		printf("\n");
+		if (access(p->argv[0], X_OK) != 0)
+			fprintf(stderr, "%s: warning: ha.%s: %s: %s\n", path,
+			       cfg_ha_part_name(i), p->argv[0], strerror(errno));
+	}
+	cfg_free(cfg);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
+	static const struct halb_cli cli = {
+		.prog = "halb-had",
+		.what = "supervise the appliance's parts",
+		.check = check_config,
+	};
+	const char *path;
 	int rc;
 
 	had.lock_fd = -1;
 	had.dm.udp = -1;
-	rc = cfg_cli_load(argc, argv, "supervise the appliance's parts", &had.cfg);
+	rc = halb_cli(&cli, argc, argv, &path);
 	if (rc >= 0)
 		return rc;
+	had.cfg = cfg_load(path, stderr);
+	if (had.cfg == NULL)
+		return 1;
 	halb_log_open(had.cfg->log.level, had.cfg->log.syslog);
 	/* The parts get the file by a path that holds wherever they run. */
 	if (realpath(had.cfg->path, had.cfg_path) == NULL)
