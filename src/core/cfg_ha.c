@@ -287,7 +287,7 @@ load_ha(const struct cfg_scope *root)
 	sc_group(root, "ha", keys, &sc);
 	cfg->ha.line = sc.grp != NULL ? (int)cfg_setting_line(sc.grp) : 0;
 	v = HA_POLL_MS;
-	sc_int(&sc, "poll_ms", false, 10, 1000, &v);
+	sc_int(&sc, "poll_ms", false, 20, 1000, &v);
 	cfg->ha.poll_ms = (uint32_t)v;
 	snprintf(cfg->ha.status_socket, sizeof(cfg->ha.status_socket),
 		 "%s/%.64s.had.sock", "/run/halb", cfg->file_prefix);
