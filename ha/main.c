@@ -208,7 +208,7 @@ status(struct had *h, FILE *out)
 	for (i = 0; i < HA_PARTS; i++) {
 		const struct ha_part_st *p = &h->sup.p[i];
 		const struct cfg_ha_part *c = &h->cfg->ha.parts[i];
-		char pid[16] = "-", age[24] = "-", rec[24] = "-", why[200] = "-";
+		char pid[16] = "-", age[24] = "-", rec[24] = "-", why[256] = "-";
 
 		if (p->pid > 0)
 			snprintf(pid, sizeof(pid), "%d", p->pid);

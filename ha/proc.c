@@ -186,5 +186,6 @@ ha_probe_hb(const char *instance, unsigned int part,
 	o->pid = v.hb.pid;
 	o->state = v.hb.state;
 	o->age_ms = v.age_ms;
+	snprintf(o->note, sizeof(o->note), "%s", v.hb.note);
 	o->alive = v.alive && (!check_exe || runs_part(v.hb.pid, c));
 }

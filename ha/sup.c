@@ -324,8 +324,10 @@ ha_sup_observe(struct ha_sup *s, unsigned int part, const struct ha_obs *o,
 	}
 	if (p->st == HA_ST_UP && o->state == HALB_HB_READY &&
 	    o->age_ms > c->timeout_ms) {
-		snprintf(why, sizeof(why), "hung: no heartbeat for %llu ms (timeout %u ms)",
-			 (unsigned long long)o->age_ms, c->timeout_ms);
+		/* The forwarder names the worker that stalled. */
+		snprintf(why, sizeof(why), "hung: no heartbeat for %llu ms (timeout %u ms)%s%.96s",
+			 (unsigned long long)o->age_ms, c->timeout_ms,
+			 o->note[0] != '\0' ? ": " : "", o->note);
 		fail(s, part, why, now_ms);
 	}
 }

@@ -34,8 +34,9 @@
 #include <stdint.h>
 
 #include "halb/cfg-t.h"
+#include "halb/hb.h"
 
-#define HA_WHY_LEN 128
+#define HA_WHY_LEN 192
 #define HA_MAX_ACTS 64
 
 enum ha_state {
@@ -57,6 +58,7 @@ struct ha_obs {
 	bool alive;         /* that pid lives and runs the part's program */
 	uint32_t state;     /* enum halb_hb_state */
 	uint64_t age_ms;    /* since its last beat */
+	char note[HALB_HB_NOTE_LEN]; /* why it withholds its beat, or "" */
 };
 
 enum ha_act_kind {

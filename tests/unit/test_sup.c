@@ -256,6 +256,23 @@ test_hung(void **state)
 	assert_int_equal(sup.p[CLS].last_recovery_ms, 800);
 }
 
+/* A forwarder that withholds its beat says why: the reason has it. */
+static void
+test_hung_note(void **state)
+{
+	struct ha_obs o = { .present = true, .alive = true,
+			    .state = HALB_HB_READY, .age_ms = 300 };
+
+	(void)state;
+	bring_up();
+	o.pid = sup.p[FWD].pid;
+	snprintf(o.note, sizeof(o.note), "worker 1 stalled for 320 ms");
+	ha_sup_observe(&sup, FWD, &o, now);
+	drain();
+	assert_string_equal(sup.p[FWD].last_why,
+			    "hung: no heartbeat for 300 ms (timeout 250 ms): worker 1 stalled for 320 ms");
+}
+
 /* A heartbeat of another process (a predecessor, a stranger) never
  * speaks for ours; a stopped or stale one of a part that is starting
  * does not make it ready. */
@@ -556,6 +573,7 @@ main(void)
 		cmocka_unit_test_setup(test_start_order, setup),
 		cmocka_unit_test_setup(test_disabled_part, setup),
 		cmocka_unit_test_setup(test_hung, setup),
+		cmocka_unit_test_setup(test_hung_note, setup),
 		cmocka_unit_test_setup(test_other_pid_ignored, setup),
 		cmocka_unit_test_setup(test_backoff_growth, setup),
 		cmocka_unit_test_setup(test_give_up, setup),
