@@ -21,7 +21,8 @@
 #      established connection breaks;
 #   3. kill -9 the forwarder: had kills the classifier (it lived in the
 #      forwarder's memory), restarts the forwarder and then the
-#      classifier; traffic flows again;
+#      classifier; traffic flows again; the same for a SIGSTOPped
+#      forwarder, found hung within its timeout;
 #   4. kill -9 had: the parts keep running and traffic flows; a new had
 #      adopts all three (same pids, none started);
 #   5. SIGTERM had: it stops healthd, the classifier and the forwarder,
@@ -109,7 +110,24 @@ ms_now() { date +%s%3N; }
 # PID runs (a zombie does not: this rig's pid 1 may not reap the orphans
 # of a killed had).
 running() { [ -e "/proc/$1" ] && ! grep -qs '^[0-9]* ([^)]*) Z' "/proc/$1/stat"; }
-status() { halb_ctl "$P" "$CONF" status 2>/dev/null; }
+# had's table straight from its socket: `halbctl status` also asks the
+# forwarder, which does not answer while it is stopped.
+status() {
+	"$HALB_PYTHON" -S -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(2)
+s.connect(sys.argv[1])
+s.sendall(b"status\n")
+out = b""
+while True:
+    d = s.recv(65536)
+    if not d:
+        break
+    out += d
+sys.stdout.write(out.decode())
+' "$WORK/had.sock" 2>/dev/null
+}
 # part_field PART N: field N of PART's line in had's table (2 state,
 # 3 pid, 4 beat_ms, 5 restarts, 6 fails, 7 recovery_ms).
 part_field() { status | awk -v p="$1" -v n="$2" '$1 == p { print $n; exit }'; }
@@ -302,6 +320,33 @@ else
 	fail "traffic after the forwarder's restart: ${out:-no first answer within 20 s}"
 fi
 
+# A stopped forwarder: hung, killed, restarted with the classifier.
+fwd=$(part_field forwarder 3)
+cls=$(part_field classifier 3)
+t_kill=$(ms_now)
+kill -s STOP "$fwd"
+if det=$(wait_ms 3000 not_up_as forwarder "$fwd") &&
+	wait_ms 40000 up_anew forwarder "$fwd" >/dev/null && wait_ms 40000 up_anew classifier "$cls" >/dev/null; then
+	t_up=$(($(ms_now) - t_kill))
+	timing "SIGSTOP forwarder" "$det" "$t_up"
+	remember
+	hung=$(grep -o 'forwarder: failed: hung: no heartbeat for [0-9]* ms' "$WORK/had.log" | tail -n 1)
+	if [ -n "$hung" ] && ! running "$fwd" && ! running "$cls" && [ "$det" -le 400 ]; then
+		pass "SIGSTOP forwarder: detected as hung within ${det} ms (${hung#forwarder: failed: }), killed with the classifier, both up again $t_up ms after the stop"
+	else
+		fail "SIGSTOP forwarder: detected in ${det} ms ('$hung'); old forwarder running: $(running "$fwd" && echo yes || echo no), old classifier: $(running "$cls" && echo yes || echo no)"
+	fi
+else
+	kill -s CONT "$fwd" 2>/dev/null
+	fatal "SIGSTOP forwarder: not restarted: $(status | tr '\n' '|')"
+fi
+if halb_wait_until 20 halb_client "$P" --url http://198.18.2.100/ --count 1 --timeout 1 >/dev/null 2>&1 &&
+	out=$(new_conns); then
+	pass "traffic again after the hung forwarder's restart"
+else
+	fail "traffic after the hung forwarder's restart: ${out:-no first answer within 20 s}"
+fi
+
 # --- 4. had dies: the parts go on, a new had adopts them ---------------------
 before=""
 for part in forwarder classifier healthd; do before="$before $(part_field "$part" 3)"; done
@@ -328,8 +373,14 @@ if halb_wait_until 10 all_up; then
 else
 	fail "the new had does not show every part up within 10 s: $(status | tr '\n' '|')"
 fi
-echo "had: halbctl status with had running:"
-status | sed 's/^/    /'
+out=$(halb_ctl "$P" "$CONF" status 2>&1)
+if echo "$out" | grep -q '^halb-had: pid' && echo "$out" | grep -Eq '^classifier +up .*\(adopted\)' &&
+	echo "$out" | grep -q '^[[:space:]]*classifier: up'; then
+	pass "halbctl status shows had's table, then the forwarder's status"
+else
+	fail "halbctl status: $out"
+fi
+echo "$out" | sed 's/^/    /'
 
 # --- 5. SIGTERM: stopped in reverse order ------------------------------------
 halb_stop "$HAD_PID" TERM 30
