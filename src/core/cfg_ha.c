@@ -150,8 +150,15 @@ load_after(struct cfg_scope *sc, unsigned int part, struct cfg_ha_part *p)
 		d = config_setting_type(e) == CONFIG_TYPE_STRING ?
 			cfg_ha_part_parse(config_setting_get_string(e)) : -1;
 		if (d < 0) {
-			cfg_err(sc->ctx, e, "%s[%u]: not a part (forwarder, classifier, healthd)",
-				name, i);
+			char all[HA_PARTS * 24] = "";
+			unsigned int k;
+
+			/* The table's names, whatever lines it has. */
+			for (k = 0; k < HA_PARTS; k++)
+				snprintf(all + strlen(all), sizeof(all) - strlen(all),
+					 "%s%s", k ? ", " : "", kinds[k].name);
+			cfg_err(sc->ctx, e, "%s[%u]: not a part (%s)", name, i,
+				all);
 			continue;
 		}
 		if ((unsigned int)d == part) {
