@@ -61,7 +61,12 @@ declare -A PART_PIDS   # every pid had reported for a part: "pid" -> part
 cleanup() {
 	local rc=$? pid
 	trap - EXIT INT TERM
-	# had first: SIGTERM stops its parts (halb_stop_all, newest first).
+	# Every part pid had may have started since we last looked: from its
+	# status and from the heartbeat files.
+	remember 2>/dev/null
+	for pid in $(hb_pids); do PART_PIDS[$pid]=part; done
+	# had first: SIGTERM stops its parts, one at a time.
+	[ -n "$HAD_PID" ] && halb_stop "$HAD_PID" TERM 30 2>/dev/null
 	halb_stop_all
 	for pid in "${!PART_PIDS[@]}"; do
 		if running "$pid" && grep -qs halb- "/proc/$pid/cmdline"; then
@@ -107,6 +112,17 @@ finish() {
 fatal() { fail "$*"; echo "had: stopping here: later checks need this step"; finish; }
 
 ms_now() { date +%s%3N; }
+# The pids in this rig's heartbeat files (struct halb_hb: pid at byte 32).
+hb_pids() {
+	"$HALB_PYTHON" -S -c '
+import struct, sys
+for p in ("forwarder", "classifier", "healthd"):
+    try:
+        print(struct.unpack_from("<i", open("/run/halb/%s/%s.hb" % (sys.argv[1], p), "rb").read(), 32)[0])
+    except Exception:
+        pass
+' "$FP"
+}
 # PID runs (a zombie does not: this rig's pid 1 may not reap the orphans
 # of a killed had).
 running() { [ -e "/proc/$1" ] && ! grep -qs '^[0-9]* ([^)]*) Z' "/proc/$1/stat"; }
