@@ -79,6 +79,7 @@ test: root
 	tests/e2e/e2e.sh
 	tests/e2e/health.sh
 	tests/e2e/sessions.sh
+	tests/e2e/had.sh
 	tests/package/package.sh $(BUILD)
 	tests/package/caps.sh
 

@@ -31,8 +31,9 @@
 
 #define USAGE \
 	"commands:\n" \
-	"  status          every part's heartbeat, then the forwarder's and\n" \
-	"                  classifier's state and flow counts\n" \
+	"  status          every part's state (halb-had's, when it runs: up,\n" \
+	"                  restarts, last failure; else its heartbeat), then\n" \
+	"                  the forwarder's and classifier's state and flows\n" \
 	"  stats [W]       counters (all workers or worker W), drops by reason\n" \
 	"  services        services and backends with weights and live flows\n" \
 	"  flows [N|all] [service NAME] [backend ADDR[:PORT]] [client ADDR]\n" \
@@ -157,6 +158,22 @@ sessions_main(const char *prefix, const char *path)
 	fputs(buf, stdout);
 	free(buf);
 	return 0;
+}
+
+/* halb-had's view of every part (docs/RELIABILITY.md), when it runs;
+ * false when nobody answers on its socket. */
+static bool
+had_print(const char *path)
+{
+	char *buf = ctl_request(path, "status\n", HEALTH_TIMEOUT_MS, NULL);
+
+	if (buf == NULL || buf[0] == '\0') {
+		free(buf);
+		return false;
+	}
+	fputs(buf, stdout);
+	free(buf);
+	return true;
 }
 
 /* ---- health: halb-healthd's status socket (docs/HEALTH.md) ---- */
@@ -520,6 +537,7 @@ main(int argc, char **argv)
 {
 	char prefix[64] = "", cmd[256], health_sock[108] = "", sock[128],
 	     why[128], sess_sock[108] = "";
+	     why[128], had_sock[108] = "";
 	const struct halb_cli cli = {
 		.prog = "halbctl",
 		.what = "(-c CONFIG | -p FILE_PREFIX) COMMAND",
@@ -553,6 +571,8 @@ main(int argc, char **argv)
 		snprintf(health_sock, sizeof(health_sock), "%s",
 			 cfg->health.status_socket);
 		snprintf(sess_sock, sizeof(sess_sock), "%s", cfg->sessions.socket);
+		snprintf(had_sock, sizeof(had_sock), "%s",
+			 cfg->ha.status_socket);
 		cfg_free(cfg);
 	}
 	if (prefix[0] == '\0') {
@@ -584,7 +604,11 @@ main(int argc, char **argv)
 	if (strcmp(what, "drain") == 0 || strcmp(what, "disable") == 0 ||
 	    strcmp(what, "enable") == 0 || strcmp(what, "weight") == 0)
 		return operator_main(health_sock, argc - optind, argv + optind);
-	if (strcmp(what, "status") == 0)
+	if (had_sock[0] == '\0')
+		snprintf(had_sock, sizeof(had_sock), "/run/halb/%s.had.sock",
+			 prefix);
+	/* halb-had knows more of each part than its heartbeat tells. */
+	if (strcmp(what, "status") == 0 && !had_print(had_sock))
 		parts_print(prefix);
 	if (strcmp(what, "status") == 0 || strcmp(what, "services") == 0) {
 		snprintf(cmd, sizeof(cmd), "/halb/%s", what);

@@ -54,6 +54,17 @@ enum cfg_sched {
 	CFG_SCHED_MAX
 };
 
+/* HA_PART_FORWARDER, ... from halb/ha-list.h: the parts halb-had runs. */
+enum ha_part_id {
+#define HA_PART(e, name, prog, tmo, after, bound, wanted, probe) HA_PART_##e,
+#include "halb/ha-list.h"
+#undef HA_PART
+	HA_PARTS
+};
+#define HA_BIT(e) (1u << HA_PART_##e)
+#define HA_MAX_ARGS 16          /* ha.<part>.command's words */
+#define HA_MAX_FAILURES 100     /* ha.<part>.max_failures' ceiling */
+
 struct cfg_port {
 	char name[CFG_NAME_LEN];
 	char vdev[CFG_ARG_LEN]; /* EAL --vdev argument; its first word names the
@@ -226,6 +237,33 @@ struct cfg_sessions {
 	int line;
 };
 
+/* One part in ha { } (halb-had), every default resolved. */
+struct cfg_ha_part {
+	bool enabled;
+	uint32_t argc;                   /* command: argv[0] is absolute */
+	char argv[HA_MAX_ARGS][CFG_ARG_LEN];
+	bool with_config;          /* the default command: halb-had adds
+				    * "-c FILE", the file it was given */
+	uint32_t timeout_ms;       /* heartbeat older than this: hung */
+	uint32_t start_timeout_ms; /* from start to its heartbeat's ready */
+	uint32_t stop_timeout_ms;  /* SIGTERM to exit, then SIGKILL */
+	uint32_t backoff_ms, backoff_max_ms; /* restart delay: doubles per
+					      * failure in the window */
+	uint32_t max_failures;     /* this many in window_ms: give up */
+	uint32_t window_ms;
+	uint32_t after;            /* HA_BIT()s that must be ready first */
+	uint32_t bound;            /* HA_BIT()s whose restart restarts it */
+	int line;
+};
+
+/* ha { }: halb-had, the HA daemon (docs/RELIABILITY.md). */
+struct cfg_ha {
+	uint32_t poll_ms;                 /* heartbeats read this often */
+	char status_socket[CFG_SOCK_LEN]; /* its control socket */
+	struct cfg_ha_part parts[HA_PARTS];
+	int line;
+};
+
 /* log { }: levels as syslog's (0 emerg .. 7 debug). */
 struct cfg_log {
 	uint8_t level;       /* the DPDK-free programs' (info) */
@@ -274,6 +312,7 @@ struct halb_cfg {
 	struct cfg_metrics metrics;
 	struct cfg_log log;
 	struct cfg_sessions sessions;
+	struct cfg_ha ha;
 };
 
 #endif

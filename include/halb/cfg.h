@@ -60,6 +60,11 @@ uint64_t cfg_digest(const struct halb_cfg *cfg);
 const char *cfg_mode_name(unsigned int mode);
 const char *cfg_sched_name(unsigned int sched);
 
+/* A part of halb-had's (halb/ha-list.h) by its name: "forwarder"...;
+ * the id a name means, or -1. */
+const char *cfg_ha_part_name(unsigned int part);
+int cfg_ha_part_parse(const char *name);
+
 /* "none", "tcp", "http", "command"; "static", "agent", "least-load". */
 const char *cfg_check_name(unsigned int type);
 const char *cfg_weight_policy_name(unsigned int policy);

@@ -27,7 +27,8 @@ struct halb_daemon {
 };
 
 struct halb_daemon_conf {
-	/* the UDP socket; udp_key names it in messages ("health.listen") */
+	/* the UDP socket; udp_key names it in messages ("health.listen");
+	 * ip NULL: none */
 	const struct halb_ip *ip;
 	uint16_t port;
 	const char *udp_key;

@@ -59,6 +59,9 @@ halb_daemon_open(struct halb_daemon *dm, const struct halb_daemon_conf *c)
 		rc = ev_signal(dm->ev, SIGUSR2, on_log_signal, NULL);
 	if (rc != 0)
 		return rc;
+	/* halb-had has no datagram to take (yet: peers' heartbeats). */
+	if (c->ip == NULL)
+		goto ctl;
 	dm->udp = halb_udp_listen(c->ip, c->port, c->udp_key);
 	if (dm->udp < 0)
 		return dm->udp;
@@ -66,6 +69,7 @@ halb_daemon_open(struct halb_daemon *dm, const struct halb_daemon_conf *c)
 			  c->arg);
 	if (rc != 0)
 		return rc;
+ctl:
 	dm->ctl = ctl_listen(dm->ev, c->ctl_path, c->max_clients, c->on_ctl,
 			     c->arg);
 	if (dm->ctl == NULL) {

@@ -3,20 +3,34 @@
  * DPDK telemetry client (include/halb/tlm.h).  The socket lives under
  * the runtime directory DPDK uses for the process's file prefix:
  * /var/run/dpdk/PREFIX for root, $XDG_RUNTIME_DIR/dpdk/PREFIX otherwise.
+ * Every connect, read and write is bounded by TLM_TIMEOUT_MS: a stopped
+ * or hung forwarder (the moment an operator runs halbctl) still lets the
+ * socket accept, and would otherwise hold its client for ever.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "halb/tlm.h"
 
+/* A socket timeout reads as EAGAIN: say what it is. */
+static int
+timed_out(int err)
+{
+	return err == EAGAIN || err == EWOULDBLOCK || err == EINPROGRESS ?
+		ETIMEDOUT : err;
+}
+
 int
 tlm_open(const char *prefix, char *path, size_t path_len)
 {
+	const struct timeval tv = { .tv_sec = TLM_TIMEOUT_MS / 1000,
+		.tv_usec = (TLM_TIMEOUT_MS % 1000) * 1000 };
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	const char *run = getenv("XDG_RUNTIME_DIR");
 	char hello[1024];
@@ -32,8 +46,12 @@ tlm_open(const char *prefix, char *path, size_t path_len)
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0)
+		goto fail;
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0)
 		goto fail;
+	errno = 0;
 	if (read(fd, hello, sizeof(hello)) <= 0) {
 		if (errno == 0)
 			errno = EPIPE;
@@ -41,7 +59,7 @@ tlm_open(const char *prefix, char *path, size_t path_len)
 	}
 	return fd;
 fail:
-	err = errno;
+	err = timed_out(errno);
 	close(fd);
 	return -err;
 }
@@ -54,10 +72,10 @@ tlm_query_raw(int fd, const char *cmd, char *buf, size_t len)
 	if (len == 0)
 		return -EINVAL;
 	if (write(fd, cmd, strlen(cmd)) < 0)
-		return -errno;
+		return -timed_out(errno);
 	n = read(fd, buf, len - 1);
 	if (n < 0)
-		return -errno;
+		return -timed_out(errno);
 	if (n == 0)
 		return -EPIPE;
 	buf[n] = '\0';

@@ -7,7 +7,9 @@
 # dist/systemd/*.service.in), no new privileges, LimitMEMLOCK=infinity and
 # a notify socket, on a net_af_packet port over a veth in a namespace of
 # its own; checks that each sends READY=1, runs with exactly those
-# capabilities, and stops on SIGTERM with status 0.
+# capabilities, and stops on SIGTERM with status 0; then halb-had the
+# same way, bounded to its unit's set, starting both itself: READY=1 once
+# both are up, and a clean stop of all three on SIGTERM.
 #
 # A rig test (DPDK, hugepages, a namespace): run it under the shared lock,
 #   flock /tmp/halb-rig.lock tests/package/caps.sh
@@ -110,6 +112,48 @@ for part in classifier forwarder; do
 	[ "$rc" -eq 0 ] && ok "halb-$part stops on SIGTERM with status 0" ||
 		{ bad "halb-$part exited with status $rc on SIGTERM"; tail -n 5 "$DIR/$part.log" >&2; }
 done
+
+# halb-had as its unit runs it: bounded to its set, it starts the
+# forwarder and the classifier (which inherit the bound), says READY=1
+# once both are up, and on SIGTERM stops them and exits 0.
+run_had() {
+	local caps sock=$DIR/notify-had lpid
+	caps=$(unit_caps halb-had)
+	cp "$DIR/caps.conf" "$DIR/caps-had.conf"
+	printf 'ha = {\n  status_socket = "%s";\n' "$DIR/had.sock" >>"$DIR/caps-had.conf"
+	for part in forwarder classifier; do
+		printf '  %s = { command = [ "%s", "-c", "%s" ]; };\n' "$part" \
+			"$HALB_BUILD/$part/halb-$part" "$DIR/caps-had.conf" >>"$DIR/caps-had.conf"
+	done
+	echo '};' >>"$DIR/caps-had.conf"
+	halb_spawn "$DIR/notify-had.log" "$HALB_PYTHON" \
+		"$HALB_TOP/tests/package/notify_listen.py" "$sock" "$DIR/notify-had.txt" 60
+	lpid=$HALB_LAST_PID
+	halb_wait_until 5 test -S "$sock" || { bad "halb-had: no notify listener"; return 1; }
+	halb_spawn "$DIR/had.log" ip netns exec "$NS" \
+		env NOTIFY_SOCKET="$sock" \
+		"${MEMLOCK[@]}" \
+		setpriv --bounding-set "-all,$caps" --inh-caps -all --no-new-privs -- \
+		"$HALB_BUILD/ha/halb-had" -c "$DIR/caps-had.conf"
+	had_pid=$HALB_LAST_PID
+	if halb_wait_exit "$lpid" 65 && grep -qx 'READY=1' "$DIR/notify-had.txt"; then
+		ok "halb-had bounded to $caps: forwarder and classifier up, READY=1"
+	else
+		bad "halb-had bounded to $caps sent no READY=1; its log:"
+		tail -n 20 "$DIR/had.log" >&2
+	fi
+	rc=0
+	halb_stop "$had_pid" TERM 40 || rc=$?
+	if [ "$rc" -eq 0 ] && grep -q 'forwarder: stopped' "$DIR/had.log"; then
+		ok "halb-had stops its parts and exits 0 on SIGTERM"
+	else
+		bad "halb-had exited with status $rc on SIGTERM"
+		tail -n 5 "$DIR/had.log" >&2
+	fi
+}
+if [ -x "$HALB_BUILD/ha/halb-had" ]; then
+	run_had
+fi
 
 [ "$failed" -eq 0 ] || { echo "caps: FAILED" >&2; exit 1; }
 echo "caps: the units' capabilities suffice and readiness comes"

@@ -27,9 +27,9 @@ set -euo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PY=${HALB_PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}
-PROGS="halb-forwarder halb-classifier halb-healthd halb-agent halbctl halb-exporter halb-sessiond"
-PAGES="halb.conf.5 halbctl.8 halb-forwarder.8 halb-classifier.8 halb-healthd.8 halb-agent.8 halb-exporter.8 halb-sessiond.8"
-UNITS="halb-forwarder halb-classifier halb-healthd halb-agent halb-exporter halb-sessiond"
+PROGS="halb-forwarder halb-classifier halb-healthd halb-agent halbctl halb-exporter halb-sessiond halb-had"
+PAGES="halb.conf.5 halbctl.8 halb-forwarder.8 halb-classifier.8 halb-healthd.8 halb-agent.8 halb-exporter.8 halb-sessiond.8 halb-had.8"
+UNITS="halb-forwarder halb-classifier halb-healthd halb-agent halb-exporter halb-sessiond halb-had"
 
 failed=0
 ok() { printf 'ok: %s\n' "$*"; }
@@ -204,6 +204,12 @@ unit_has halb-exporter "CapabilityBoundingSet=CAP_NET_BIND_SERVICE"
 unit_has halb-agent "ExecStartPre=$sbindir/halb-agent --check-config $sysconfdir/halb/agent.conf"
 unit_has halb-agent "CapabilityBoundingSet=CAP_NET_BIND_SERVICE"
 unit_has halb-agent "Restart=always"
+unit_has halb-had "ExecStartPre=$sbindir/halb-had --check-config $conf"
+unit_has halb-had "ExecStart=$sbindir/halb-had -c $conf"
+unit_has halb-had "KillMode=process"
+unit_has halb-had "Restart=always"
+unit_has halb-had "CapabilityBoundingSet=CAP_IPC_LOCK CAP_NET_ADMIN CAP_NET_RAW CAP_SYS_RAWIO CAP_NET_BIND_SERVICE"
+unit_has halb-had "Conflicts=halb-forwarder.service halb-classifier.service halb-healthd.service"
 
 # ---- the sample configuration and its keys ----
 
@@ -235,7 +241,7 @@ for k in health agent; do
 		bad "keys/$k.key: mode $m or content is not 64 hex digits"
 done
 cp -p "$etc/keys/health.key" "$etc/keys/handler.key"
-for p in halb-forwarder halb-classifier halb-healthd halbctl halb-exporter; do
+for p in halb-forwarder halb-classifier halb-healthd halbctl halb-exporter halb-had; do
 	if out=$("$bin/$p" --check-config "$etc/halb.conf" 2>&1); then
 		ok "$p --check-config halb.conf: $out"
 	else

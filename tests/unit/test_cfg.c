@@ -720,6 +720,78 @@ test_digest(void **state)
 }
 
 /* metrics { } and log { }: their defaults, and values given. */
+/* ha { }: halb-had's defaults without the section, and the keys. */
+static void
+test_ha(void **state)
+{
+	char dir[] = "/tmp/halb-cfg-XXXXXX", conf[64];
+	const struct cfg_ha_part *p;
+	struct halb_cfg *cfg;
+	char *msgs;
+
+	(void)state;
+	cfg = load_ok(HALB_CONF);
+	assert_int_equal(cfg->ha.poll_ms, 20);
+	assert_string_equal(cfg->ha.status_socket, "/run/halb/halb-demo.had.sock");
+	p = &cfg->ha.parts[HA_PART_FORWARDER];
+	assert_true(p->enabled && p->with_config);
+	assert_int_equal(p->argc, 1);
+	assert_non_null(strstr(p->argv[0], "/halb-forwarder"));
+	assert_int_equal(p->timeout_ms, 250);
+	assert_int_equal(p->after, 0);
+	p = &cfg->ha.parts[HA_PART_CLASSIFIER];
+	assert_int_equal(p->after, HA_BIT(FORWARDER));
+	assert_int_equal(p->bound, HA_BIT(FORWARDER));
+	/* conf/halb.conf has a health section: healthd runs. */
+	assert_true(cfg->ha.parts[HA_PART_HEALTHD].enabled);
+	assert_int_equal(cfg->ha.parts[HA_PART_HEALTHD].timeout_ms, 1000);
+	assert_string_equal(cfg_ha_part_name(HA_PART_HEALTHD), "healthd");
+	assert_int_equal(cfg_ha_part_parse("classifier"), HA_PART_CLASSIFIER);
+	assert_int_equal(cfg_ha_part_parse("bird"), -1);
+	cfg_free(cfg);
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(conf, sizeof(conf), "%s/h.conf", dir);
+	write_file(conf, 0600,
+		   "ports = ( { name = \"lan\"; vdev = \"net_af_packet0,iface=eth1\";"
+		   " ipv4 = \"10.0.0.2/24\"; } );\n"
+		   "services = ( { name = \"web\"; vip = \"10.0.1.80\"; port = 80;"
+		   " protocol = \"tcp\"; backends = ( { ip = \"10.0.0.11\"; } ); } );\n"
+		   "ha = { poll_ms = 50; status_socket = \"/tmp/had.sock\";\n"
+		   "  forwarder = { command = [ \"/opt/fwd\", \"-c\", \"/x.conf\" ];"
+		   " timeout_ms = 400; backoff_ms = 10; backoff_max_ms = 20;"
+		   " max_failures = 2; failure_window_ms = 5000; start_timeout_ms = 900;"
+		   " stop_timeout_ms = 800; };\n"
+		   "  classifier = { enabled = false; };\n"
+		   "  healthd = { enabled = true; after = [ \"forwarder\" ]; }; };\n");
+	cfg = load_msgs(conf, 0, &msgs);
+	if (cfg == NULL)
+		print_error("%s", msgs);
+	free(msgs);
+	assert_non_null(cfg);
+	assert_int_equal(cfg->ha.poll_ms, 50);
+	assert_string_equal(cfg->ha.status_socket, "/tmp/had.sock");
+	p = &cfg->ha.parts[HA_PART_FORWARDER];
+	assert_false(p->with_config);
+	assert_int_equal(p->argc, 3);
+	assert_string_equal(p->argv[0], "/opt/fwd");
+	assert_string_equal(p->argv[2], "/x.conf");
+	assert_int_equal(p->timeout_ms, 400);
+	assert_int_equal(p->backoff_ms, 10);
+	assert_int_equal(p->backoff_max_ms, 20);
+	assert_int_equal(p->max_failures, 2);
+	assert_int_equal(p->window_ms, 5000);
+	assert_int_equal(p->start_timeout_ms, 900);
+	assert_int_equal(p->stop_timeout_ms, 800);
+	assert_false(cfg->ha.parts[HA_PART_CLASSIFIER].enabled);
+	/* No health section, but asked for. */
+	assert_true(cfg->ha.parts[HA_PART_HEALTHD].enabled);
+	assert_int_equal(cfg->ha.parts[HA_PART_HEALTHD].after, HA_BIT(FORWARDER));
+	cfg_free(cfg);
+	unlink(conf);
+	rmdir(dir);
+}
+
 static void
 test_metrics_log(void **state)
 {
@@ -1201,6 +1273,7 @@ main(void)
 		cmocka_unit_test(test_halb_conf),
 		cmocka_unit_test(test_samples),
 		cmocka_unit_test(test_metrics_log),
+		cmocka_unit_test(test_ha),
 		cmocka_unit_test(test_agents_by_host),
 		cmocka_unit_test(test_bad_corpus),
 		cmocka_unit_test(test_load_errors),

@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The parts' processes (ha/proc.h): spawn, adopt, reap, signal, and
+ * what their heartbeat files say.  Every signal goes through a pidfd,
+ * so that a pid whose process is gone and whose number was reused is
+ * never hit.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "halb/cfg.h"
+#include "halb/hb.h"
+#include "proc.h"
+
+static int
+pidfd_open_(int pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+/* In the child, between fork and exec: async-signal-safe calls only. */
+static void __attribute__((noreturn))
+child(char *const argv[])
+{
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	sigset_t none;
+	int sig;
+
+	/* had blocks the signals its loop reads (signalfd) and ignores
+	 * SIGPIPE; a part must get them as any program does. */
+	for (sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &dfl, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* Out of had's session and process group: a signal to had's group
+	 * (Ctrl-C, a kill of the group) and had's death leave it alone. */
+	setsid();
+	/* Only had's READY=1 counts for its unit (NotifyAccess=main). */
+	unsetenv("NOTIFY_SOCKET");
+	if (syscall(SYS_close_range, 3u, ~0u, 0u) != 0) {
+		int fd;
+
+		for (fd = 3; fd < 1024; fd++)
+			close(fd);
+	}
+	execv(argv[0], argv);
+	_exit(127);
+}
+
+int
+ha_proc_spawn(const struct cfg_ha_part *c, const char *cfg_path,
+	      struct ha_proc *pr)
+{
+	char *argv[HA_MAX_ARGS + 3];
+	unsigned int i, n = 0;
+	int pid, fd, rc;
+
+	for (i = 0; i < c->argc; i++)
+		argv[n++] = (char *)(uintptr_t)c->argv[i];
+	if (c->with_config) {
+		argv[n++] = (char *)(uintptr_t)"-c";
+		argv[n++] = (char *)(uintptr_t)cfg_path;
+	}
+	argv[n] = NULL;
+	if (access(argv[0], X_OK) != 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0)
+		child(argv);
+	fd = pidfd_open_(pid);
+	if (fd < 0) {
+		rc = -errno;
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return rc;
+	}
+	*pr = (struct ha_proc){ .pid = pid, .pidfd = fd, .child = true };
+	return 0;
+}
+
+int
+ha_proc_adopt(int pid, struct ha_proc *pr)
+{
+	int fd = pidfd_open_(pid);
+
+	if (fd < 0)
+		return -errno;
+	*pr = (struct ha_proc){ .pid = pid, .pidfd = fd, .child = false };
+	return 0;
+}
+
+void
+ha_proc_reap(struct ha_proc *pr, char *how, size_t len)
+{
+	int st;
+
+	if (!pr->child) {
+		snprintf(how, len, "exited (not started by this halb-had: how is unknown)");
+	} else if (waitpid(pr->pid, &st, WNOHANG) != pr->pid) {
+		snprintf(how, len, "exited (no status: %s)", strerror(errno));
+	} else if (WIFEXITED(st)) {
+		snprintf(how, len, "exited with status %d", WEXITSTATUS(st));
+	} else if (WIFSIGNALED(st)) {
+		snprintf(how, len, "was killed by signal %d (%s)", WTERMSIG(st),
+			 strsignal(WTERMSIG(st)));
+	} else {
+		snprintf(how, len, "ended (wait status %#x)", (unsigned int)st);
+	}
+	ha_proc_close(pr);
+}
+
+int
+ha_proc_signal(const struct ha_proc *pr, int sig)
+{
+	if (pr->pidfd < 0)
+		return -ESRCH;
+	if (syscall(SYS_pidfd_send_signal, pr->pidfd, sig, NULL, 0u) != 0)
+		return -errno;
+	return 0;
+}
+
+void
+ha_proc_close(struct ha_proc *pr)
+{
+	if (pr->pidfd >= 0)
+		close(pr->pidfd);
+	pr->pidfd = -1;
+	pr->pid = 0;
+	pr->child = false;
+}
+
+static const char *
+base(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return s != NULL ? s + 1 : path;
+}
+
+/* pid runs one of the programs of c's command. */
+static bool
+runs_part(int pid, const struct cfg_ha_part *c)
+{
+	char link[64], exe[PATH_MAX];
+	const char *b;
+	unsigned int i;
+	ssize_t n;
+	char *del;
+
+	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
+	n = readlink(link, exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return false;
+	exe[n] = '\0';
+	/* The package was upgraded under it. */
+	del = strstr(exe, " (deleted)");
+	if (del != NULL)
+		*del = '\0';
+	b = base(exe);
+	for (i = 0; i < c->argc; i++)
+		if (strcmp(base(c->argv[i]), b) == 0)
+			return true;
+	return false;
+}
+
+void
+ha_probe_hb(const char *instance, unsigned int part,
+		const struct cfg_ha_part *c, bool check_exe, struct ha_obs *o)
+{
+	struct halb_hb_view v;
+
+	memset(o, 0, sizeof(*o));
+	if (halb_hb_read(instance, cfg_ha_part_name(part), 0, &v) != 0)
+		return;
+	o->present = true;
+	o->pid = v.hb.pid;
+	o->state = v.hb.state;
+	o->age_ms = v.age_ms;
+	snprintf(o->note, sizeof(o->note), "%s", v.hb.note);
+	o->alive = v.alive && (!check_exe || runs_part(v.hb.pid, c));
+}
