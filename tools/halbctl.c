@@ -536,8 +536,7 @@ int
 main(int argc, char **argv)
 {
 	char prefix[64] = "", cmd[256], health_sock[108] = "", sock[128],
-	     why[128], sess_sock[108] = "";
-	     why[128], had_sock[108] = "";
+	     why[128], sess_sock[108] = "", had_sock[108] = "";
 	const struct halb_cli cli = {
 		.prog = "halbctl",
 		.what = "(-c CONFIG | -p FILE_PREFIX) COMMAND",
