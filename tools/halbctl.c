@@ -26,6 +26,7 @@
 #include "halb/ctl.h"
 #include "halb/hb.h"
 #include "halb/tlm.h"
+#include "halbctl_bgp.h"
 
 #define HEALTH_TIMEOUT_MS 5000   /* halb-healthd answers at once */
 
@@ -53,6 +54,9 @@
 	"  weight SERVICE BACKEND N|config  the operator's weight, or the\n" \
 	"                  configured one again (all four: halb-healthd keeps\n" \
 	"                  them across restarts, in health.state_file)\n" \
+	"  bird-config     the BIRD 2 file for the bgp { } section (needs -c)\n" \
+	"  bgp [announce|withdraw]  the VIPs announced or withdrawn, then the\n" \
+	"                  BGP sessions and BFD as BIRD reports them (needs -c)\n" \
 	"or: halbctl --check-config FILE | --version | --help\n"
 
 static void
@@ -532,6 +536,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	what = argv[optind];
+	if (strcmp(what, "bird-config") == 0 || strcmp(what, "bgp") == 0)
+		return halbctl_bgp_main(path, argc - optind, argv + optind);
 	/* Without a file, the default path for the prefix. */
 	if (health_sock[0] == '\0')
 		snprintf(health_sock, sizeof(health_sock),

@@ -45,6 +45,7 @@ static const struct cfg_section *const sections[] = {
 	&cfg_section_services,
 	&cfg_section_health,
 	&cfg_section_metrics,
+	&cfg_section_bgp,
 };
 
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
