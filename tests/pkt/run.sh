@@ -9,7 +9,8 @@
 #   tap0   the test's side: tests/pkt/pkt_test.py sends crafted frames on
 #          it and captures what the appliance sends back
 # and a second pair, halb1 (MAC 02:68:00:00:00:03) <-> tap1, for the
-# port "tagged" (VLAN 42) of pkt.conf.
+# port "tagged" (VLAN 42) of pkt.conf, whose exception path the forwarder
+# makes: the kernel interface halbk1 (198.18.20.2/24, that port's MAC).
 # then starts halb-forwarder and halb-classifier in it from
 # tests/pkt/pkt.conf (with a per-run DPDK file prefix) and runs
 # pkt_test.py.  Everything it made (processes by PID, namespace, hugepage
@@ -168,7 +169,11 @@ nsx() { ip netns exec "$NS" "$@"; }
 	ip -n "$NS" addr flush dev halb1 &&
 	ip -n "$NS" addr flush dev tap1 &&
 	ip -n "$NS" link set halb1 up &&
-	ip -n "$NS" link set tap1 up
+	ip -n "$NS" link set tap1 up &&
+	# The forwarder's kernel interface halbk1 (port "tagged") comes up
+	# without IPv6: its router solicitations and MLD reports would show
+	# on tap1 among the frames the tests expect.
+	nsx sysctl -qw net.ipv6.conf.default.disable_ipv6=1
 } || die "cannot set up the veth pairs in $NS"
 
 # ---- the appliance ----
