@@ -173,7 +173,21 @@ nsx() { ip netns exec "$NS" "$@"; }
 	# The forwarder's kernel interface halbk1 (port "tagged") comes up
 	# without IPv6: its router solicitations and MLD reports would show
 	# on tap1 among the frames the tests expect.
-	nsx sysctl -qw net.ipv6.conf.default.disable_ipv6=1
+	nsx sysctl -qw net.ipv6.conf.default.disable_ipv6=1 &&
+	# The kernel must not take what arrives on the DPDK legs too (it
+	# holds 198.18.20.2 on halbk1 and would answer ARP for it on halb1):
+	# it drops every frame there once the packet sockets have their copy
+	# (as tests/e2e/topo.sh's dpdk_leg).
+	nsx nft -f - <<-EOF
+		table netdev halb_dpdk_legs {
+			chain in0 {
+				type filter hook ingress device "halb0" priority 0; policy drop;
+			}
+			chain in1 {
+				type filter hook ingress device "halb1" priority 0; policy drop;
+			}
+		}
+	EOF
 } || die "cannot set up the veth pairs in $NS"
 
 # ---- the appliance ----
