@@ -23,6 +23,7 @@
  * may have set already (logged).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <string.h>
@@ -92,6 +93,30 @@ addr6_set(const char *ifname, const struct cfg_port *cp)
 	return rc;
 }
 
+/*
+ * No link-local address of its own on the interface (IPv6 addr_gen_mode
+ * "none", set while it is still down): the forwarder answers neighbour
+ * discovery for the port's configured addresses only, so a link-local
+ * address the kernel made up would be unreachable, and a BGP speaker
+ * would announce it as its IPv6 next hop (BIRD does, on direct
+ * sessions).  Best effort: without /proc/sys the kernel keeps one.
+ */
+static void
+no_link_local(const char *ifname)
+{
+	char path[96];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/addr_gen_mode", ifname);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (write(fd, "1", 1) != 1)
+		FWD_LOG(NOTICE, "kernel interface %s: cannot turn off its link-local address: %s",
+			ifname, strerror(errno));
+	close(fd);
+}
+
 int
 fwd_kernel_start(struct fwd_port *p, uint32_t idx,
 		 struct rte_mempool *const pools[], uint16_t nq)
@@ -129,8 +154,10 @@ fwd_kernel_start(struct fwd_port *p, uint32_t idx,
 	if (rc == 0 && rte_eth_dev_set_mtu(id, cp->mtu) != 0)
 		FWD_LOG(NOTICE, "port %s: kernel interface %s keeps its MTU (not %u)",
 			cp->name, cp->kernel, cp->mtu);
-	if (rc == 0)
+	if (rc == 0) {
+		no_link_local(cp->kernel);
 		rc = rte_eth_dev_start(id);
+	}
 	if (rc != 0) {
 		FWD_LOG(ERR, "port %s: cannot start kernel interface %s (%s): %s",
 			cp->name, cp->kernel, name, rte_strerror(-rc));
