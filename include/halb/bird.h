@@ -91,9 +91,10 @@ int bird_cmd(struct bird_conn *c, const char *cmd, bird_line_fn fn, void *arg);
 
 /*
  * enable/disable protocol name.  Returns 0 when it is in the state
- * asked for (BIRD's "Enabled"/"Already enabled", "Disabled"/"Already
- * disabled"), -ENOENT when BIRD has no such protocol (8003), -EPROTO on
- * any other reply, or bird_cmd's -errno.
+ * asked for (a line 0011 enabled or 0010 already enabled; 0009 disabled
+ * or 0008 already disabled), -ENOENT when BIRD has no such protocol
+ * (9001, an undefined symbol, or 8003), -EINVAL for a name that is no
+ * BIRD symbol, -EPROTO on any other reply, or bird_cmd's -errno.
  */
 int bird_proto_enable(struct bird_conn *c, const char *name, bool enable);
 

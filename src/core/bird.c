@@ -203,24 +203,38 @@ bird_cmd(struct bird_conn *c, const char *cmd, bird_line_fn fn, void *arg)
 	return read_reply(c, fn, arg);
 }
 
+/* The codes of a reply's lines, as a set of the few that matter. */
+static int
+proto_code(void *arg, int code, const char *text)
+{
+	int *seen = arg;
+
+	(void)text;
+	if (code >= 8 && code <= 11)
+		*seen = code;
+	return 0;
+}
+
 int
 bird_proto_enable(struct bird_conn *c, const char *name, bool enable)
 {
 	char cmd[BIRD_LINE_MAX];
-	int code;
+	int code, seen = -1;
 
 	if (strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") !=
 		    strlen(name) || strlen(name) > 64)
 		return -EINVAL;
 	snprintf(cmd, sizeof(cmd), "%s %s", enable ? "enable" : "disable", name);
-	code = bird_cmd(c, cmd, NULL, NULL);
+	code = bird_cmd(c, cmd, proto_code, &seen);
 	if (code < 0)
 		return code;
-	/* 0010 Already enabled, 0011 Enabled; 0008 Already disabled,
-	 * 0009 Disabled; 8003 No protocols match. */
-	if (enable ? code == 10 || code == 11 : code == 8 || code == 9)
+	/* BIRD 2 answers "0011-NAME: enabled" (0010 already enabled; 0009
+	 * disabled, 0008 already disabled), then "0000 ".  A name it does
+	 * not know is a syntax error (9001: an undefined symbol), or 8003
+	 * "No protocols match" for a pattern. */
+	if (enable ? seen == 10 || seen == 11 : seen == 8 || seen == 9)
 		return 0;
-	return code == 8003 ? -ENOENT : -EPROTO;
+	return code == 8003 || code == 9001 ? -ENOENT : -EPROTO;
 }
 
 /* Copies the next blank-separated word of *s into w (at most len - 1
@@ -364,7 +378,8 @@ bird_bfd_sessions(struct bird_conn *c, struct bird_bfd *out, int max)
 
 	if (code < 0)
 		return code;
-	if (code == 8003 || code == 9002)
+	/* "9001 There is no BFD protocol running" (BIRD 2.0.12). */
+	if (code == 8003 || code == 9001 || code == 9002)
 		return -ENOENT;
 	return code < 1000 ? r.n : -EPROTO;
 }

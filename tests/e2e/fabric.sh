@@ -74,7 +74,7 @@ WORK=$(mktemp -d /tmp/halb-fabric.XXXXXX)   # short: unix socket paths
 PASSED=0
 FAILED=0
 TOPO=0
-declare -A FWD_PID CLS_PID BIRD_PID FP CONF
+declare -A FWD_PID FP CONF
 
 cleanup() {
 	local rc=$? i
@@ -260,7 +260,6 @@ TOPO=1
 "$HALB_E2E_DIR/topo.sh" fabric-up "$P" "$N" || fatal "topo.sh fabric-up $P $N"
 halb_start_backends "$P" "$WORK" || fatal "the backends' HTTP servers did not start"
 halb_spawn "$WORK/bird-rtr.log" ip netns exec "$P-rtr" bird -f -c "$WORK/bird-rtr.conf" -s "$WORK/bird-rtr.ctl"
-BIRD_PID[rtr]=$HALB_LAST_PID
 
 for i in $ALL; do
 	halb_spawn "$WORK/forwarder-lb$i.log" ip netns exec "$P-lb$i" "$HALB_BUILD/forwarder/halb-forwarder" -c "${CONF[$i]}"
@@ -271,15 +270,14 @@ for i in $ALL; do
 	halb_wait_until 30 up_or_died
 	halb_alive "${FWD_PID[$i]}" || fatal "lb$i's forwarder exited: $(tail -n 3 "$WORK/forwarder-lb$i.log" | tr '\n' ' ')"
 	ctl "$i" status >/dev/null 2>&1 || fatal "lb$i's forwarder does not answer within 30 s"
-	ip -n "$P-lb$i" addr show dev halb0k 2>/dev/null | grep -q "inet 198.18.0.$((2 * i))/24" ||
-		fatal "lb$i: the kernel interface halb0k has not the port's address: $(ip -n "$P-lb$i" addr show dev halb0k 2>&1 | tr '\n' ' ')"
+	addrs=$(ip -n "$P-lb$i" addr show dev halb0k 2>&1)
+	[[ $addrs == *"inet 198.18.0.$((2 * i))/24"* ]] ||
+		fatal "lb$i: the kernel interface halb0k has not the port's address: $(echo "$addrs" | tr '\n' ' ')"
 	halb_spawn "$WORK/classifier-lb$i.log" ip netns exec "$P-lb$i" "$HALB_BUILD/classifier/halb-classifier" -c "${CONF[$i]}"
-	CLS_PID[$i]=$HALB_LAST_PID
 	halb_spawn "$WORK/bird-lb$i.log" ip netns exec "$P-lb$i" bird -f -c "$WORK/bird-lb$i.conf" -s "$WORK/bird-lb$i.ctl"
-	BIRD_PID[$i]=$HALB_LAST_PID
 done
 for i in $ALL; do
-	cls_up() { ctl "$i" status 2>/dev/null | grep -q '^[[:space:]]*classifier: up'; }
+	cls_up() { ctl "$i" status 2>/dev/null | grep '^[[:space:]]*classifier: up' >/dev/null; }
 	halb_wait_until 30 cls_up || fatal "lb$i's classifier is not up within 30 s"
 done
 pass "$N appliances up: forwarder (kernel interface halb0k with the port's address) and classifier each"
@@ -294,7 +292,7 @@ for i in $ALL; do
 		fatal "lb$i: BGP or BFD not up within 30 s: $(ctl "$i" bgp 2>&1 | tr '\n' ' ')"
 	fi
 done
-if [ -z "$(route_nexthops "$VIP4")" ] && ctl 1 bgp | grep -q '^vips: withdrawn'; then
+if [ -z "$(route_nexthops "$VIP4")" ] && ctl 1 bgp | grep '^vips: withdrawn' >/dev/null; then
 	pass "nothing announced before 'halbctl bgp announce' (the VIP protocols start disabled)"
 else
 	fail "a route to $VIP4 before any announce: $(route_nexthops "$VIP4")"
@@ -319,6 +317,7 @@ if [ "$DEMO" = 1 ]; then
 		ip -n "$P-rtr" -6 route show proto bird | sed 's/^/  /'
 		while read -r svc url; do
 			out=$(spread "$url" 40)
+			# shellcheck disable=SC2046
 			check_spread "$svc" "$out" $(for i in $ALL; do echo 0.01; done) | sed 's/^/  /'
 		done <<<"$SERVICES"
 		for i in $ALL; do echo "  lb$i: $(ctl "$i" bgp | grep -E '^vips|halb_peer' | tr -s ' \n' ' ')"; done

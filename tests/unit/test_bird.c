@@ -135,8 +135,11 @@ test_commands(void **state)
 		.want = { "enable halb_vips4\n", "enable halb_vips4\n",
 			  "disable halb_vips4\n", "enable halb_nope\n",
 			  "show protocols\n", "show bfd sessions\n" },
-		.reply = { "0011 Enabled\n", "0010 halb_vips4: already enabled\n",
-			   "0009 halb_vips4: disabled\n", "8003 No protocols match\n",
+		/* As BIRD 2.0.12 answers. */
+		.reply = { "0011-halb_vips4: enabled\n0000 \n",
+			   "0010-halb_vips4: already enabled\n0000 \n",
+			   "0009-halb_vips4: disabled\n0000 \n",
+			   "9001 syntax error, unexpected CF_SYM_UNDEFINED, expecting CF_SYM_KNOWN or TEXT or ALL\n",
 			   protocols_reply, bfd_reply },
 	};
 	struct bird_proto p[3];
@@ -152,6 +155,7 @@ test_commands(void **state)
 	assert_int_equal(bird_proto_enable(&c, BIRD_VIPS4, true), 0);
 	assert_int_equal(bird_proto_enable(&c, BIRD_VIPS4, false), 0);
 	assert_int_equal(bird_proto_enable(&c, "halb_nope", true), -ENOENT);
+	assert_int_equal(bird_proto_enable(&c, "bad name", true), -EINVAL);
 	/* Five rows, three stored; the heading and the '+' line are none. */
 	assert_int_equal(bird_protocols(&c, p, 3), 5);
 	assert_string_equal(p[0].name, "device1");
@@ -328,7 +332,7 @@ test_misbehaving(void **state)
 	{
 		struct fake f = { .greeting = GREETING, .n = 1,
 				  .want = { "show bfd sessions\n" },
-				  .reply = { "8003 No protocols match\n" } };
+				  .reply = { "9001 There is no BFD protocol running\n" } };
 
 		fake_start(&f);
 		assert_int_equal(bird_open(&c, f.path, 1000), 0);
