@@ -309,7 +309,11 @@ fi
 # --- demo: traffic and what the router and appliances do -------------------
 if [ "$DEMO" = 1 ]; then
 	if [ -n "${DEMO_SECONDS:-}" ] || [ ! -t 0 ]; then DURATION=${DEMO_SECONDS:-20}; else DURATION=0; fi
-	echo "demo: new connections to every VIP each second; Ctrl-C to stop${DURATION:+ (or after $DURATION s)}"
+	if [ "$DURATION" = 0 ]; then
+		echo "demo: new connections to every VIP each second; Ctrl-C to stop"
+	else
+		echo "demo: new connections to every VIP each second, for $DURATION s"
+	fi
 	end=$((SECONDS + DURATION))
 	while [ "$DURATION" = 0 ] || [ "$SECONDS" -lt "$end" ]; do
 		echo "---- $(date +%H:%M:%S)  router's routes:"
