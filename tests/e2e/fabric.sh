@@ -28,6 +28,8 @@
 #     of its share) and all are answered;
 #   - `halbctl bgp withdraw` on lb1 moves new connections to the others
 #     without a failure, `announce` brings lb1 back;
+#   - SIGSTOP on lb2's forwarder (hung: its kernel interface stays): the
+#     router drops its path; after SIGCONT it comes back;
 #   - kill -9 lb1's forwarder: the router drops its path within BFD's
 #     detection time (measured with `ip -ts monitor route`, printed; goal
 #     0.3 s, checked against FABRIC_MAX_DETECT_S, 0.5), and new connections
@@ -357,6 +359,27 @@ if halb_wait_until 10 route_is "$VIP4" "$(nexthops 4 $ALL)"; then
 	pass "halbctl bgp announce on lb1: the multipath route is back"
 else
 	fail "after announce, the route to $VIP4 is via $(route_nexthops "$VIP4")"
+fi
+
+# --- a hung forwarder: BFD too -------------------------------------------------
+# SIGSTOP on lb2's forwarder: its tap stays, but nothing moves through it.
+if [ "$N" -ge 2 ]; then
+	rest=$(for i in $ALL; do [ "$i" != 2 ] && echo "$i"; done | tr '\n' ' ')
+	t0=$(date +%s.%N)
+	kill -STOP "${FWD_PID[2]}"
+	# shellcheck disable=SC2086
+	if halb_wait_until 5 route_is "$VIP4" "$(nexthops 4 $rest)"; then
+		pass "SIGSTOP on lb2's forwarder (hung, its kernel interface still there): the router drops its path within $(since "$t0") s"
+	else
+		fail "SIGSTOP on lb2's forwarder: the route to $VIP4 is still via $(route_nexthops "$VIP4")"
+	fi
+	t0=$(date +%s.%N)
+	kill -CONT "${FWD_PID[2]}"
+	if halb_wait_until 20 route_is "$VIP4" "$(nexthops 4 $ALL)"; then
+		pass "SIGCONT: lb2 is back in the multipath route $(since "$t0") s later (BFD up, BGP session again)"
+	else
+		fail "SIGCONT: the route to $VIP4 is via $(route_nexthops "$VIP4") 20 s later"
+	fi
 fi
 
 # --- kill -9 a forwarder: BFD --------------------------------------------------
