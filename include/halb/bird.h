@@ -85,7 +85,8 @@ void bird_close(struct bird_conn *c);
  * Returns the code of the reply's last line (0..9999: the caller judges
  * it), or -errno (-EINVAL: cmd too long or holding a newline; -EPIPE:
  * BIRD closed the socket; -ETIMEDOUT; -EPROTO: a line that is no reply
- * line, or one longer than BIRD_LINE_MAX).
+ * line, or one longer than BIRD_LINE_MAX).  After a -errno other than
+ * -EINVAL the connection is out of step with BIRD: close it.
  */
 int bird_cmd(struct bird_conn *c, const char *cmd, bird_line_fn fn, void *arg);
 
