@@ -36,7 +36,10 @@
 #     all succeed through the others.  The established keep-alive
 #     connections are counted and printed, not checked: without the
 #     session tracker those through lb1 live only if the survivor's
-#     Maglev table sends them to the same backend.
+#     Maglev table sends them to the same backend;
+#   - the survivors' forwarders stop cleanly on SIGTERM, and no sanitizer
+#     report is in the forwarders' and classifiers' logs (HALB_BUILD may
+#     be the sanitizers' build).
 # Prints PASS/FAIL per check and "fabric: N passed, M failed"; exits
 # non-zero on any failure.  Every exit path stops what it started (by
 # PID) and removes the rig.
@@ -432,5 +435,16 @@ for h in "${!HOLD[@]}"; do
 	halb_wait_exit "${HOLD[$h]}" 15 && survived=$((survived + 1))
 done
 echo "fabric: established keep-alive connections: $survived of $HOLDS went on without an error (not checked: keeping those through the dead appliance is the session tracker's part)"
+
+# The survivors stop cleanly (a sanitizer build reports leaks at exit).
+for i in $others; do
+	halb_stop "${FWD_PID[$i]}" TERM 10 || fail "lb$i's forwarder did not exit cleanly on SIGTERM"
+done
+if grep -l -E 'AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:' \
+	"$WORK"/forwarder-*.log "$WORK"/classifier-*.log >"$WORK/sanitizer" 2>/dev/null; then
+	fail "sanitizer reports in: $(tr '\n' ' ' <"$WORK/sanitizer")"
+else
+	pass "no sanitizer report in the forwarders' and classifiers' logs"
+fi
 
 finish
