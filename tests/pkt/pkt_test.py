@@ -2026,6 +2026,7 @@ def test_echo(tap):
 # ---- the exception path (issue 10): the kernel interface of a port -------
 
 KERNEL_IF = "halbk1"   # ports[1].kernel of pkt.conf (port "tagged", VLAN 42)
+TAG_IP6 = "fd00:68:20::2"  # ports[1].ipv6
 KERNEL_RATE = 1000     # ... its kernel_rate
 
 
@@ -2071,7 +2072,8 @@ def test_kernel(tap, tap1, k):
     fr, ok = tap1.wait(m1, lambda fs: any(is_rst(f) for f in fs), 3.0)
     R.check("kernel: once the ARP reply is in, the kernel's RST (nothing listens on 179) "
             "leaves the port tagged 42", ok, nframes(fr))
-    got = k.since(kmark)
+    # (its capture thread may come after tap1's: waited for, bounded)
+    got, _ = k.wait(kmark, lambda fs: untag(rep) in fs, 2.0)
     R.check("kernel: the ARP reply reached the kernel in copy, untagged",
             untag(rep) in got, nframes(got))
     after = stats()
@@ -2123,6 +2125,32 @@ def test_kernel(tap, tap1, k):
     R.check("kernel: to the address of a port without a kernel interface: dropped "
             "(no_service)", got == [] and delta(before, after, "drops.no_service") == 1,
             f"{nframes(got)}, no_service +{delta(before, after, 'drops.no_service')}")
+
+    # IPv6: the port's address, its neighbour discovery.
+    c6, c6mac = "fd00:68:20::50", "02:68:00:00:03:33"
+    for name, f in (
+            ("a TCP SYN to the port's IPv6 address, port 179",
+             tag(Ether(src=c6mac, dst=TAG_MAC) / IPv6(src=c6, dst=TAG_IP6, hlim=64) /
+                 TCP(sport=47410, dport=179, flags="S", seq=SEQ), 42)),
+            ("a neighbour advertisement from a neighbour (a copy)",
+             tag(Ether(src=c6mac, dst=TAG_MAC) / IPv6(src=c6, dst=TAG_IP6, hlim=255) /
+                 ICMPv6ND_NA(R=1, S=1, O=1, tgt=c6) / ICMPv6NDOptDstLLAddr(lladdr=c6mac), 42))):
+        kmark = k.mark()
+        tap1.send([f])
+        got, _ = k.wait(kmark, lambda fs: len(fs) >= 1, 2.0)
+        frame_check(f"kernel: {name} reaches the kernel untagged", one(got), untag(f))
+    kmark, m1 = k.mark(), tap1.mark()
+    group, gmac = snm_of(TAG_IP6)
+    ns = tag(Ether(src=c6mac, dst=gmac) / IPv6(src=c6, dst=group, hlim=255) /
+             ICMPv6ND_NS(tgt=TAG_IP6) / ICMPv6NDOptSrcLLAddr(lladdr=c6mac), 42)
+    tap1.send([ns])
+    fr, _ = tap1.wait(m1, lambda fs: any(f[16:18] == b"\x86\xdd" and f[58] == 136
+                                        for f in fs), 2.0)
+    tap.barrier()
+    R.check("kernel: a solicitation for the port's IPv6 address is answered by the "
+            "forwarder, not given to the kernel",
+            any(f[16:18] == b"\x86\xdd" and f[58] == 136 for f in fr) and
+            k.since(kmark) == [], f"port: {nframes(fr)}; kernel: {nframes(k.since(kmark))}")
 
     # A flood at the port's address is cut at kernel_rate (a burst of a
     # tenth of a second's worth), each frame counted once, and the worker
