@@ -16,7 +16,10 @@
  * ports[].kernel_rate, and what the kernel sends goes out of the port;
  * each worker polls its own queue of each kernel interface.
  *
- * No locks, syscalls or allocation here: counters are this worker's own,
+ * No locks, syscalls or allocation here (but in the tap driver, for what
+ * goes to a kernel interface: a write per frame, bounded by kernel_rate;
+ * its receive side makes none while the kernel sent nothing, as it
+ * counts the kernel's signals): counters are this worker's own,
  * the flow table is read lock-free (the worker reports a quiescent state
  * once per loop), and when idle the loop backs off with short sleeps.
  */
