@@ -2160,7 +2160,14 @@ def test_kernel(tap, tap1, k):
     flood = [bytes(Ether(src=cmac, dst=TAG_MAC) / Dot1Q(vlan=42) /
                    IP(src=client, dst=TAG_IP) / UDP(sport=50000 + i, dport=9) / Raw(b"x"))
              for i in range(n)]
-    tap1.send(flood)
+    # In chunks that the packet socket's ring (512 frames) holds even
+    # when the worker is slow to drain it: a frame the ring drops never
+    # reaches the forwarder, and could not be counted.
+    t0 = time.monotonic()
+    for c in range(0, n, 100):
+        tap1.send(flood[c:c + 100])
+        time.sleep(0.02)
+    elapsed = time.monotonic() - t0
     last = [before]
 
     def all_counted():
@@ -2171,10 +2178,14 @@ def test_kernel(tap, tap1, k):
     after = last[0]
     sent, lim, full = (delta(before, after, c) for c in
                        ("to_kernel", "kernel_limited", "kernel_full"))
+    # At most a burst (a tenth of a second's worth) and what the rate
+    # earned while the flood came in (the counters are read after it).
+    most = KERNEL_RATE // 10 + KERNEL_RATE * (elapsed + 0.1)
     R.check(f"kernel: a flood of {n} frames is cut by kernel_rate {KERNEL_RATE}/s "
             "(kernel_limited), each frame counted once",
-            lim >= 1 and sent + lim + full == n and sent <= n - lim,
-            f"to_kernel +{sent}, kernel_limited +{lim}, kernel_full +{full}")
+            lim >= 1 and sent + lim + full == n and sent <= most,
+            f"to_kernel +{sent} (at most {most:.0f}), kernel_limited +{lim}, "
+            f"kernel_full +{full}, in {elapsed:.2f} s")
     syn = tcp_frame("198.18.1.151", 47403, SVC["dsr4"][0], 80, "S")
     got = tap.exchange([syn], 1)
     R.check("kernel: after the flood a SYN to a VIP is still forwarded",
