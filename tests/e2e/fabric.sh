@@ -10,17 +10,21 @@
 # route per VIP, `merge paths on`, fib_multipath_hash_policy=1, BFD at
 # 100 ms x 3), and appliances lb1..lbN, each with its own forwarder
 # (DPDK file prefix of its own, port 198.18.0.2I, kernel interface halb0k
-# for the exception path), classifier, and BIRD that peers with the router
-# over halb0k (its file: `halbctl bird-config`), behind them the three
-# backends of tests/e2e/topo.sh.  The services are DSR and tunnel over
-# IPv4 and DSR over IPv6: their replies go from the backend to the client
-# straight, whichever appliance the request came through.  NAT is left
+# for the exception path), classifier, halb-healthd (listening on the
+# kernel's address: the agents' reports come through the exception path)
+# and BIRD that peers with the router over halb0k (its file: `halbctl
+# bird-config`), behind them the three backends of tests/e2e/topo.sh, each
+# with a halb-agent that reports to every appliance.  The services are
+# DSR and tunnel over IPv4 and DSR over IPv6: their replies go from the
+# backend to the client straight, whichever appliance the request came
+# through.  NAT is left
 # out: behind several appliances a backend's reply must find the
 # appliance of its connection, which is the session tracker's part.
 # The appliances' sync network (sync0, 198.18.3.I) is up for it: a
 # halb-sessiond per appliance goes beside the classifier, peering over it.
 #
 # Checks:
+#   - every appliance's halb-healthd has every backend up from its agent;
 #   - BGP up over the exception path (to_kernel/from_kernel move), nothing
 #     announced before `halbctl bgp announce`; then the router's kernel has
 #     a multipath route to each VIP over every appliance;
@@ -70,7 +74,7 @@ web-tunnel http://198.18.2.102/
 web6-dsr http://[fd00:68:2::100]/"
 
 halb_require_root
-halb_check_binaries
+halb_check_binaries healthload/halb-healthd healthload/halb-agent
 halb_check_hugepages
 command -v bird >/dev/null || halb_die "bird is missing (package bird2: scripts/deps.sh)"
 
@@ -79,7 +83,7 @@ WORK=$(mktemp -d /tmp/halb-fabric.XXXXXX)   # short: unix socket paths
 PASSED=0
 FAILED=0
 TOPO=0
-declare -A FWD_PID FP CONF
+declare -A FWD_PID FP CONF KEY
 
 cleanup() {
 	local rc=$? i
@@ -88,7 +92,7 @@ cleanup() {
 	[ "$TOPO" = 1 ] && "$HALB_E2E_DIR/topo.sh" down "$P"
 	for i in "${!FP[@]}"; do
 		halb_remove_dpdk_files "${FP[$i]}"
-		rm -f "/run/halb/${FP[$i]}.health"
+		rm -f "/run/halb/${FP[$i]}.health" "/run/halb/${FP[$i]}.healthd.sock"
 	done
 	rm -rf "$WORK"
 	exit "$rc"
@@ -108,7 +112,7 @@ show_logs() {
 pass() { PASSED=$((PASSED + 1)); echo "PASS: $*"; }
 fail() { FAILED=$((FAILED + 1)); echo "FAIL: $*"; show_logs; }
 finish() {
-	echo "fabric: $PASSED passed, $FAILED failed"
+	echo "fabric: $PASSED passed, $FAILED failed (${SECONDS} s)"
 	[ "$FAILED" -eq 0 ] && [ "$PASSED" -gt 0 ]
 	exit
 }
@@ -134,25 +138,62 @@ flows = { entries = 16384; tcp_syn_timeout = 5.0; tcp_timeout = 300.0;
           tcp_fin_timeout = 10.0; udp_timeout = 30.0; };
 idle_sleep_us = 100;
 classifier_timeout_ms = 300;
+# halb-healthd on the kernel's address: the agents' reports come in
+# through the exception path.
+health = { listen = "198.18.0.$x:7300"; name = "lb$i"; key = "${KEY[lb$i]}";
+  state_file = "$WORK/lb$i.operator";
+  agents = ( { host = "b1"; key = "${KEY[b1]}"; }, { host = "b2"; key = "${KEY[b2]}"; },
+             { host = "b3"; key = "${KEY[b3]}"; } ); };
 services = (
   { name = "web-dsr"; vip = "$VIP4"; port = 80; protocol = "tcp"; mode = "dsr";
-    backends = ( { ip = "198.18.0.11"; port = 80; weight = 1; },
-                 { ip = "198.18.0.12"; port = 80; weight = 1; },
-                 { ip = "198.18.0.13"; port = 80; weight = 2; } ); },
+    backends = ( { ip = "198.18.0.11"; port = 80; weight = 1; agent = "b1"; },
+                 { ip = "198.18.0.12"; port = 80; weight = 1; agent = "b2"; },
+                 { ip = "198.18.0.13"; port = 80; weight = 2; agent = "b3"; } ); },
   { name = "web-tunnel"; vip = "198.18.2.102"; port = 80; protocol = "tcp";
     mode = "tunnel"; vni = 42; tunnel_port = 4789;
-    backends = ( { ip = "198.18.0.11"; weight = 1; tunnel_mac = "02:68:00:00:00:0b"; },
-                 { ip = "198.18.0.12"; weight = 1; tunnel_mac = "02:68:00:00:00:0c"; },
-                 { ip = "198.18.0.13"; weight = 2; tunnel_mac = "02:68:00:00:00:0d"; } ); },
+    backends = ( { ip = "198.18.0.11"; weight = 1; tunnel_mac = "02:68:00:00:00:0b"; agent = "b1"; },
+                 { ip = "198.18.0.12"; weight = 1; tunnel_mac = "02:68:00:00:00:0c"; agent = "b2"; },
+                 { ip = "198.18.0.13"; weight = 2; tunnel_mac = "02:68:00:00:00:0d"; agent = "b3"; } ); },
   { name = "web6-dsr"; vip = "$VIP6"; port = 80; protocol = "tcp"; mode = "dsr";
-    backends = ( { ip = "fd00:68::11"; port = 80; weight = 1; },
-                 { ip = "fd00:68::12"; port = 80; weight = 1; },
-                 { ip = "fd00:68::13"; port = 80; weight = 2; } ); } );
+    backends = ( { ip = "fd00:68::11"; port = 80; weight = 1; agent = "b1"; },
+                 { ip = "fd00:68::12"; port = 80; weight = 1; agent = "b2"; },
+                 { ip = "fd00:68::13"; port = 80; weight = 2; agent = "b3"; } ); } );
 bgp = {
   as = $LOCAL_AS;
   neighbours = ( { address = "198.18.0.254"; as = $ROUTER_AS; },
                  { address = "fd00:68::fe"; as = $ROUTER_AS; } );
   socket = "$WORK/bird-lb$i.ctl";
+};
+EOF
+}
+
+# agent_conf bN: halb-agent's file on backend host bN: it reports to the
+# halb-healthd of every appliance, each web service with an HTTP check
+# of the local server (backend_http.py).
+agent_conf() {
+	local b=$1 n=${1#b} i first=1
+	echo "agent = {"
+	echo "  host = \"$b\"; key = \"${KEY[$b]}\";"
+	printf '  handlers = ('
+	for i in $ALL; do
+		[ "$first" = 1 ] || printf ','
+		first=0
+		printf '\n    { address = "198.18.0.%d:7300"; name = "lb%d"; key = "%s"; }' \
+			$((2 * i)) "$i" "${KEY[lb$i]}"
+	done
+	cat <<EOF
+ );
+  listen = "0.0.0.0:7301";
+  interval_ms = 1000;
+  capacity = 100;
+  control = "$WORK/agent-$b.sock";
+  services = (
+    { service = "web-dsr"; address = "198.18.0.1$n"; port = 80;
+      check = { type = "http"; url = "http://127.0.0.1:80/"; expect = 200; timeout_ms = 1000; fall = 2; }; },
+    { service = "web-tunnel"; address = "198.18.0.1$n"; port = 80;
+      check = { type = "http"; url = "http://127.0.0.1:80/"; expect = 200; timeout_ms = 1000; fall = 2; }; },
+    { service = "web6-dsr"; address = "fd00:68::1$n"; port = 80;
+      check = { type = "http"; url = "http://[::1]:80/"; expect = 200; timeout_ms = 1000; fall = 2; }; } );
 };
 EOF
 }
@@ -247,10 +288,19 @@ EOF
 echo "fabric: rig $P, $N appliances, binaries from $HALB_BUILD, work dir $WORK"
 
 # --- configuration ---------------------------------------------------------
+# Keys of this run: each appliance's halb-healthd, each backend host.
+for k in $(for i in $ALL; do echo "lb$i"; done) $HALB_BACKENDS; do
+	KEY[$k]=$("$HALB_PYTHON" -c 'import secrets; print(secrets.token_hex(32))')
+done
+for b in $HALB_BACKENDS; do
+	agent_conf "$b" >"$WORK/agent-$b.conf"
+	chmod 600 "$WORK/agent-$b.conf"  # it holds keys
+done
 for i in $ALL; do
 	FP[$i]=halb_${P}_$i
 	CONF[$i]=$WORK/lb$i.conf
 	appliance_conf "$i" >"${CONF[$i]}"
+	chmod 600 "${CONF[$i]}"  # it holds keys
 	out=$("$HALB_BUILD/tools/halbctl" -c "${CONF[$i]}" bird-config 2>&1) ||
 		fatal "halbctl bird-config on lb$i's file: $out"
 	{ echo "log stderr all;"; echo "$out"; } >"$WORK/bird-lb$i.conf"
@@ -280,12 +330,14 @@ for i in $ALL; do
 		fatal "lb$i: the kernel interface halb0k has not the port's address: $(echo "$addrs" | tr '\n' ' ')"
 	halb_spawn "$WORK/classifier-lb$i.log" ip netns exec "$P-lb$i" "$HALB_BUILD/classifier/halb-classifier" -c "${CONF[$i]}"
 	halb_spawn "$WORK/bird-lb$i.log" ip netns exec "$P-lb$i" bird -f -c "$WORK/bird-lb$i.conf" -s "$WORK/bird-lb$i.ctl"
+	halb_spawn "$WORK/healthd-lb$i.log" ip netns exec "$P-lb$i" "$HALB_BUILD/healthload/halb-healthd" -c "${CONF[$i]}"
 done
+halb_start_agents "$P" "$WORK" || fatal "the agents did not start"
 for i in $ALL; do
 	cls_up() { ctl "$i" status 2>/dev/null | grep '^[[:space:]]*classifier: up' >/dev/null; }
 	halb_wait_until 30 cls_up || fatal "lb$i's classifier is not up within 30 s"
 done
-pass "$N appliances up: forwarder (kernel interface halb0k with the port's address) and classifier each"
+pass "$N appliances up: forwarder (kernel interface halb0k with the port's address), classifier and halb-healthd each"
 
 # --- BGP and BFD over the exception path -------------------------------------
 established() { [ "$(ctl "$1" bgp 2>/dev/null | grep -c ' BGP .* Established')" -eq 2 ]; }
@@ -295,6 +347,19 @@ for i in $ALL; do
 		pass "lb$i: BGP sessions (IPv4, IPv6) established and BFD up over halb0k: $(ctl "$i" bgp | grep -c Established) sessions; to_kernel $(stat "$i" to_kernel), from_kernel $(stat "$i" from_kernel)"
 	else
 		fatal "lb$i: BGP or BFD not up within 30 s: $(ctl "$i" bgp 2>&1 | tr '\n' ' ')"
+	fi
+done
+# Health and load through the exception path: the agents' reports reach
+# each halb-healthd on the kernel's address.
+all_up() {
+	ctl "$1" health json 2>/dev/null |
+		"$HALB_PYTHON" "$HALB_E2E_DIR/health/hstate.py" health --state up --source agent --count 9 >/dev/null
+}
+for i in $ALL; do
+	if halb_wait_until 15 all_up "$i"; then
+		pass "lb$i: halb-healthd has all 9 backends up from their agents (their reports come through halb0k)"
+	else
+		fail "lb$i: halb-healthd does not have every backend up from its agent: $(ctl "$i" health 2>&1 | head -n 12 | tr -s ' \n' ' ')"
 	fi
 done
 if [ -z "$(route_nexthops "$VIP4")" ] && ctl 1 bgp | grep '^vips: withdrawn' >/dev/null; then
