@@ -17,9 +17,9 @@
 # with a halb-agent that reports to every appliance.  The services are
 # DSR and tunnel over IPv4 and DSR over IPv6: their replies go from the
 # backend to the client straight, whichever appliance the request came
-# through.  NAT is left
-# out: behind several appliances a backend's reply must find the
-# appliance of its connection, which is the session tracker's part.
+# through.  NAT is left out: behind several appliances a backend's reply
+# must find the appliance of its connection, which is the session
+# tracker's part.
 # The appliances' sync network (sync0, 198.18.3.I) is up for it: a
 # halb-sessiond per appliance goes beside the classifier, peering over it.
 #
