@@ -28,7 +28,7 @@
 
 #define HALB_SHM_NAME "halb_shm"
 #define HALB_SHM_MAGIC 0x68616c62u /* "halb" */
-#define HALB_SHM_VERSION 4u
+#define HALB_SHM_VERSION 5u
 #define HALB_RING_SIZE 1024u
 #define HALB_FB_MARKS 65536u /* per worker, a power of two */
 
