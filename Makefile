@@ -9,6 +9,9 @@ BUILD        ?= build
 BUILD_ASAN   ?= build-asan
 BUILD_FUZZ   ?= build-fuzz
 HUGEPAGES    ?= 1024
+# `make run APPLIANCES=2` (or 3): the routing fabric instead of one
+# appliance (tests/e2e/fabric.sh --demo).
+APPLIANCES   ?= 1
 FUZZ_SECONDS ?= 60
 BUILD_DEB    ?= build-deb
 # `make deb` leaves the unit tests to `make test`; DEB_BUILD_OPTIONS= runs them.
@@ -61,7 +64,7 @@ run: root
 	$(MAKE) deps
 	$(MAKE) hugepages
 	$(MAKE) build
-	scripts/demo.sh
+	APPLIANCES=$(APPLIANCES) scripts/demo.sh
 
 test: root
 	$(MAKE) deps
@@ -80,6 +83,7 @@ test: root
 	tests/e2e/health.sh
 	tests/e2e/sessions.sh
 	tests/e2e/had.sh
+	tests/e2e/fabric.sh
 	tests/package/package.sh $(BUILD)
 	tests/package/caps.sh
 

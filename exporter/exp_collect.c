@@ -142,6 +142,19 @@ exp_fwd_stats(struct prom *p, const json_t *b)
 		 jnum(b, "icmp_limited"), NULL);
 	prom_add(p, "halb_neigh_full_total", PROM_COUNTER,
 		 "Neighbours not learnt: table full", jnum(b, "neigh_full"), NULL);
+	/* The exception path (ports[].kernel). */
+	prom_add(p, "halb_kernel_frames_total", PROM_COUNTER,
+		 "Frames through the ports' kernel interfaces, by direction",
+		 jnum(b, "to_kernel"), "direction", "to_kernel", NULL);
+	prom_add(p, "halb_kernel_frames_total", PROM_COUNTER,
+		 "Frames through the ports' kernel interfaces, by direction",
+		 jnum(b, "from_kernel"), "direction", "from_kernel", NULL);
+	prom_add(p, "halb_kernel_dropped_total", PROM_COUNTER,
+		 "Frames not handed to a kernel interface, by reason",
+		 jnum(b, "kernel_limited"), "reason", "rate", NULL);
+	prom_add(p, "halb_kernel_dropped_total", PROM_COUNTER,
+		 "Frames not handed to a kernel interface, by reason",
+		 jnum(b, "kernel_full"), "reason", "queue_full", NULL);
 	json_object_foreach((json_t *)(uintptr_t)json_object_get(b, "drops"),
 			    key, v)
 		prom_add(p, "halb_drops_total", PROM_COUNTER,

@@ -30,6 +30,8 @@ extern int fwd_logtype;
 #define FWD_TX_MAX 64
 #define FWD_RX_DESC 1024
 #define FWD_TX_DESC 1024
+#define FWD_KERNEL_DESC 256 /* ring size of each kernel interface queue */
+#define FWD_KTX_MAX 32      /* frames a worker buffers for a kernel interface */
 
 struct fwd_backend {
 	struct halb_ip ip;
@@ -56,6 +58,8 @@ struct fwd_port {
 	char name[CFG_ARG_LEN];  /* the DPDK device: vdev name or PCI address */
 	uint64_t tx_csum;        /* RTE_ETH_TX_OFFLOAD_*_CKSUM the device has */
 	uint64_t tx_offloads;    /* ... of those, turned on (setup.c) */
+	bool has_kernel;         /* ports[].kernel: the exception path's tap */
+	uint16_t kernel_id;      /* ... its DPDK port (kernel.c) */
 };
 
 struct fwd_ctx {
@@ -82,6 +86,16 @@ struct fwd_ctx {
 int fwd_port_start(struct fwd_port *p, const struct cfg_port *cp,
 		   struct rte_mempool *const pools[], uint16_t nq);
 int fwd_services_setup(struct fwd_ctx *c);
+
+/*
+ * The exception path of port p (index idx), when it has ports[].kernel
+ * (kernel.c): its tap started with nq queue pairs (queue q receiving
+ * into pools[q]), the port's MAC, MTU and addresses.  Call after
+ * fwd_port_start(p).  Returns 0 (also for a port without one) or
+ * -errno, logged.
+ */
+int fwd_kernel_start(struct fwd_port *p, uint32_t idx,
+		     struct rte_mempool *const pools[], uint16_t nq);
 
 /* The lcore entry point of worker `arg` (a uintptr_t worker index). */
 int fwd_worker_main(void *arg);
@@ -144,6 +158,18 @@ uint32_t fwd_neigh_input(struct fwd_stats *st, uint8_t *frame, uint32_t len,
 uint32_t fwd_echo_input(struct fwd_stats *st, struct fwd_echo_limit *lim,
 			uint8_t *frame, uint32_t len, const struct pkt_info *pi,
 			uint32_t p, uint32_t now_ms, enum fwd_drop *why);
+
+/* Whether an IP packet (any kind but ARP/ND) received on port p is
+ * addressed to p's own address and p has a kernel interface: the
+ * kernel's, unless the forwarder answers it itself (echo). */
+bool fwd_for_kernel(const uint8_t *frame, const struct pkt_info *pi,
+		    uint32_t p);
+
+/* Whether an ARP or ND packet that fwd_neigh_input() did not answer is
+ * a reply or an advertisement (and passed its checks), which the kernel
+ * interface of the port gets a copy of, to resolve its own next hops. */
+bool fwd_neigh_for_kernel(const uint8_t *frame, uint32_t len,
+			  const struct pkt_info *pi);
 
 /* Whether the packet's outer source is one no host may use, or ours
  * (RFC 1812 5.3.7). */

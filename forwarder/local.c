@@ -261,3 +261,30 @@ fwd_echo_input(struct fwd_stats *st, struct fwd_echo_limit *lim,
 	st->echo_replies++;
 	return n;
 }
+
+bool
+fwd_for_kernel(const uint8_t *frame, const struct pkt_info *pi, uint32_t p)
+{
+	const struct cfg_port *cp = fwd.ports[p].cfg;
+	const uint8_t *ip = frame + pi->l3_off;
+
+	if (!fwd.ports[p].has_kernel)
+		return false;
+	if (pi->family == 4)
+		return cp->has_ip4 && memcmp(ip + 16, cp->ip4.b + 12, 4) == 0;
+	if (pi->family == 6)
+		return cp->has_ip6 && memcmp(ip + 24, cp->ip6.b, 16) == 0;
+	return false;
+}
+
+/* ARP operation 2 (reply), ICMPv6 type 136 (neighbour advertisement). */
+bool
+fwd_neigh_for_kernel(const uint8_t *frame, uint32_t len,
+		     const struct pkt_info *pi)
+{
+	if (pkt_neigh_check(frame, len, pi) != PKT_NEIGH_OK)
+		return false;
+	if (pi->kind == PKT_KIND_ARP)
+		return frame[pi->l3_off + 6] == 0 && frame[pi->l3_off + 7] == 2;
+	return pi->kind == PKT_KIND_ND && frame[pi->l4_off] == 136;
+}

@@ -106,8 +106,8 @@ lcore_node(unsigned int lcore)
  * node is "halb_mbufs", shm->pool, which the workers allocate their
  * own frames from (ARP/ND, ICMP) and the classifier knows; it is made
  * even if no worker runs there.  Each pool holds what its workers' RX
- * and TX rings, transmit buffers and punt/return rings may hold at
- * once, plus the caches, and its buffers fit the largest frame of any
+ * and TX rings (the kernel interfaces' too), transmit buffers and
+ * punt/return rings may hold at once, plus the caches, and its buffers fit the largest frame of any
  * port (ports[].mtu: jumbo frames in one segment, which the parser
  * needs) with headroom for the tunnel header.  Exits on failure
  * (start-up only).
@@ -118,12 +118,14 @@ pools_create(const struct halb_cfg *cfg, struct rte_mempool *by_worker[])
 	struct rte_mempool *by_node[RTE_MAX_NUMA_NODES] = { NULL };
 	uint32_t on_node[RTE_MAX_NUMA_NODES] = { 0 };
 	unsigned int node, main_node = lcore_node(rte_lcore_id()), lcore, w;
-	uint32_t frame = 0, p, n_mbufs, buf;
+	uint32_t frame = 0, p, n_mbufs, buf, n_kernel = 0;
 	char name[RTE_MEMPOOL_NAMESIZE];
 
 	for (p = 0; p < cfg->n_ports; p++)
 		if (cfg->ports[p].mtu > frame)
 			frame = cfg->ports[p].mtu;
+	for (p = 0; p < cfg->n_ports; p++)
+		n_kernel += cfg->ports[p].kernel[0] != '\0';
 	/* Ethernet header, one 802.1Q tag, FCS: RTE_ETHER_MAX_LEN for 1500. */
 	frame += RTE_ETHER_HDR_LEN + RTE_VLAN_HLEN + RTE_ETHER_CRC_LEN;
 	buf = RTE_MAX((uint32_t)RTE_MBUF_DEFAULT_BUF_SIZE,
@@ -137,7 +139,8 @@ pools_create(const struct halb_cfg *cfg, struct rte_mempool *by_worker[])
 		if (nw == 0 && node != main_node)
 			continue;
 		n_mbufs = cfg->n_ports * nw * (FWD_RX_DESC + FWD_TX_DESC + 2 * FWD_TX_MAX) +
-			  nw * 2 * HALB_RING_SIZE + (nw + 2) * POOL_CACHE * 2 + 4096;
+			  nw * 2 * HALB_RING_SIZE + (nw + 2) * POOL_CACHE * 2 + 4096 +
+			  n_kernel * nw * (2 * FWD_KERNEL_DESC + FWD_KTX_MAX);
 		if (node == main_node)
 			snprintf(name, sizeof(name), "halb_mbufs");
 		else
@@ -222,6 +225,10 @@ main(int argc, char **argv)
 				   (uint16_t)fwd.cfg->n_workers) != 0)
 			rte_exit(EXIT_FAILURE, "port %s failed\n", fwd.cfg->ports[p].name);
 		fwd.n_ports++;
+		if (fwd_kernel_start(&fwd.ports[p], p, worker_pool,
+				     (uint16_t)fwd.cfg->n_workers) != 0)
+			rte_exit(EXIT_FAILURE, "port %s: kernel interface %s failed\n",
+				 fwd.cfg->ports[p].name, fwd.cfg->ports[p].kernel);
 	}
 	if (fwd_services_setup(&fwd) != 0)
 		rte_exit(EXIT_FAILURE, "cannot set up services\n");
@@ -257,6 +264,10 @@ main(int argc, char **argv)
 	for (p = 0; p < fwd.n_ports; p++) {
 		rte_eth_dev_stop(fwd.ports[p].port_id);
 		rte_eth_dev_close(fwd.ports[p].port_id);
+		if (fwd.ports[p].has_kernel) {
+			rte_eth_dev_stop(fwd.ports[p].kernel_id);
+			rte_eth_dev_close(fwd.ports[p].kernel_id);
+		}
 	}
 	rc = 0;
 	rte_eal_cleanup();

@@ -150,6 +150,10 @@ tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "neigh_static", sum.neigh_static);
 	rte_tel_data_add_dict_u64(d, "echo_replies", sum.echo_replies);
 	rte_tel_data_add_dict_u64(d, "echo_limited", sum.echo_limited);
+	rte_tel_data_add_dict_u64(d, "to_kernel", sum.to_kernel);
+	rte_tel_data_add_dict_u64(d, "kernel_limited", sum.kernel_limited);
+	rte_tel_data_add_dict_u64(d, "kernel_full", sum.kernel_full);
+	rte_tel_data_add_dict_u64(d, "from_kernel", sum.from_kernel);
 	/* The cache itself (worker 0's round; gauges). */
 	rte_tel_data_add_dict_u64(d, "neigh_pinned", fwd.neigh->n_pin);
 	rte_tel_data_add_dict_u64(d, "neigh_dynamic", neigh_n_dynamic(fwd.neigh));

@@ -11,8 +11,15 @@
  *
  * Traffic for the appliance itself (ARP, ND, echo) and the source
  * checks are local.c's; the neighbour requests are worker 0's round.
+ * What else comes for a port's own address goes to the port's kernel
+ * interface when it has one (the exception path, kernel.c), within
+ * ports[].kernel_rate, and what the kernel sends goes out of the port;
+ * each worker polls its own queue of each kernel interface.
  *
- * No locks, syscalls or allocation here: counters are this worker's own,
+ * No locks, syscalls or allocation here (but in the tap driver, for what
+ * goes to a kernel interface: a write per frame, bounded by kernel_rate;
+ * its receive side makes none while the kernel sent nothing, as it
+ * counts the kernel's signals): counters are this worker's own,
  * the flow table is read lock-free (the worker reports a quiescent state
  * once per loop), and when idle the loop backs off with short sleeps.
  */
@@ -61,6 +68,12 @@ struct fwd_worker {
 	struct fwd_echo_limit echo;
 	uint16_t n_tx[CFG_MAX_PORTS];
 	struct rte_mbuf *tx[CFG_MAX_PORTS][FWD_TX_MAX];
+	/* The exception path, per port: frames buffered for its kernel
+	 * interface, and a token bucket of ports[].kernel_rate. */
+	uint16_t n_ktx[CFG_MAX_PORTS];
+	struct rte_mbuf *ktx[CFG_MAX_PORTS][FWD_KTX_MAX];
+	uint32_t k_ms[CFG_MAX_PORTS];      /* last refill */
+	uint64_t k_tokens[CFG_MAX_PORTS];  /* in thousandths of a frame */
 } __rte_cache_aligned;
 
 bool
@@ -144,6 +157,69 @@ drop(struct fwd_worker *w, struct rte_mbuf *m, enum fwd_drop why)
 {
 	w->st->drops[why]++;
 	rte_pktmbuf_free(m);
+}
+
+static void
+kernel_flush(struct fwd_worker *w, uint32_t p)
+{
+	uint16_t n = w->n_ktx[p], sent;
+
+	if (n == 0)
+		return;
+	sent = rte_eth_tx_burst(fwd.ports[p].kernel_id, w->queue, w->ktx[p], n);
+	w->st->to_kernel += sent;
+	if (sent < n) {
+		w->st->kernel_full += n - sent;
+		rte_pktmbuf_free_bulk(&w->ktx[p][sent], n - sent);
+	}
+	w->n_ktx[p] = 0;
+}
+
+/*
+ * Hands m, received on port p, to p's kernel interface: at most
+ * ports[].kernel_rate frames a second from this worker, in bursts of a
+ * tenth of that (at least 32), the rest counted (kernel_limited) and
+ * freed.  The limit bounds what a flood at the port's address costs the
+ * worker: each frame handed over is a system call in the tap driver.
+ * Untagged: the kernel interface is the port's link without its VLAN.
+ */
+static void
+to_kernel(struct fwd_worker *w, struct rte_mbuf *m, uint32_t p)
+{
+	uint64_t rate = fwd.ports[p].cfg->kernel_rate;
+	uint64_t cap = RTE_MAX(rate / 10, (uint64_t)32) * 1000;
+
+	w->k_tokens[p] += (uint64_t)(uint32_t)(w->now_ms - w->k_ms[p]) * rate;
+	w->k_ms[p] = w->now_ms;
+	if (w->k_tokens[p] > cap)
+		w->k_tokens[p] = cap;
+	if (w->k_tokens[p] < 1000) {
+		w->st->kernel_limited++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	w->k_tokens[p] -= 1000;
+	vlan_out(m, 0); /* removing a tag needs no headroom */
+	w->ktx[p][w->n_ktx[p]++] = m;
+	if (w->n_ktx[p] == FWD_KTX_MAX)
+		kernel_flush(w, p);
+}
+
+/* Frames the kernel interface of port p sent: out of the port as they
+ * are (with the port's VLAN tag, if any). */
+static void
+from_kernel(struct fwd_worker *w, struct rte_mbuf **pkts, uint32_t n, uint32_t p)
+{
+	uint32_t i;
+
+	w->st->from_kernel += n;
+	for (i = 0; i < n; i++) {
+		if (unlikely(pkts[i]->nb_segs > 1) && rte_pktmbuf_linearize(pkts[i]) != 0) {
+			drop(w, pkts[i], FWD_DROP_OTHER);
+			continue;
+		}
+		tx_one(w, p, pkts[i]);
+	}
 }
 
 /* Takes one of the worker's ICMP tokens, if there is one left. */
@@ -539,7 +615,13 @@ neigh_input(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	out = fwd_neigh_input(w->st, rte_pktmbuf_mtod(m, uint8_t *), len,
 			      rte_pktmbuf_tailroom(m) + len, pi, p, w->now_ms);
 	if (out == 0) {
-		rte_pktmbuf_free(m);
+		/* Replies and advertisements: a copy for the kernel,
+		 * which resolves its own next hops (kernel.c). */
+		if (fwd.ports[p].has_kernel &&
+		    fwd_neigh_for_kernel(rte_pktmbuf_mtod(m, const uint8_t *), len, pi))
+			to_kernel(w, m, p);
+		else
+			rte_pktmbuf_free(m);
 		return;
 	}
 	m->data_len = (uint16_t)out;
@@ -616,6 +698,19 @@ input_parse(struct fwd_worker *w, struct rte_mbuf *m, uint32_t p,
 	if (unlikely(frame[0] & 1) && pi->kind != PKT_KIND_ARP &&
 	    pi->kind != PKT_KIND_ND) {
 		drop(w, m, FWD_DROP_L2_MCAST);
+		return false;
+	}
+	/* For the port's own address, and not what the forwarder answers
+	 * itself (ARP, ND, echo): the kernel's (the exception path).  A
+	 * port address is never a VIP (the configuration check), so no
+	 * flow is looked up for it. */
+	if (pi->kind != PKT_KIND_ARP && pi->kind != PKT_KIND_ND &&
+	    fwd_for_kernel(frame, pi, p) &&
+	    !(pi->kind == PKT_KIND_OTHER && pkt_icmp_is_echo(frame, pi))) {
+		if (fwd_martian(frame, pi))
+			drop(w, m, FWD_DROP_MARTIAN);
+		else
+			to_kernel(w, m, p);
 		return false;
 	}
 	switch (pi->kind) {
@@ -897,8 +992,11 @@ fwd_worker_flush(struct fwd_worker *w)
 {
 	uint32_t p;
 
-	for (p = 0; p < fwd.n_ports; p++)
+	for (p = 0; p < fwd.n_ports; p++) {
 		tx_flush(w, p);
+		if (w->n_ktx[p] != 0)
+			kernel_flush(w, p);
+	}
 }
 
 int
@@ -965,6 +1063,12 @@ fwd_worker_main(void *arg)
 					     FWD_BURST);
 			busy += n;
 			fwd_worker_burst(w, pkts, n, p);
+			if (!fwd.ports[p].has_kernel)
+				continue;
+			n = rte_eth_rx_burst(fwd.ports[p].kernel_id, w->queue,
+					     pkts, FWD_BURST);
+			busy += n;
+			from_kernel(w, pkts, n, p);
 		}
 		n = rte_ring_sc_dequeue_burst(w->ws->ret, (void **)pkts, FWD_BURST,
 					      NULL);

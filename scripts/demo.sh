@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: BSD-3-Clause
 #
 # scripts/demo.sh: what `make run` does.  Needs root, the build (build/ or
-# $HALB_BUILD) and hugepages (`make hugepages`).
+# $HALB_BUILD) and hugepages (`make hugepages`).  With APPLIANCES=2 or 3
+# it runs the routing fabric's demo instead (tests/e2e/fabric.sh --demo).
 #
 # Brings up the rig of tests/e2e/topo.sh under the prefix "hd" (client,
 # router, switch, appliance, three backends in network namespaces), starts
@@ -26,6 +27,13 @@
 # is up from its agent in `halbctl health` and `halbctl services`.  Every
 # exit path stops what it started (by PID) and removes the rig.
 set -uo pipefail
+
+# APPLIANCES=2 or 3 (make run APPLIANCES=N): the routing fabric instead, N
+# appliances behind a BGP/ECMP router (tests/e2e/fabric.sh --demo shows
+# the router's routes and the spread over appliances and backends).
+if [ "${APPLIANCES:-1}" != 1 ]; then
+	exec "$(dirname "${BASH_SOURCE[0]}")/../tests/e2e/fabric.sh" --demo
+fi
 
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../tests/e2e/lib.sh"

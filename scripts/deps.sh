@@ -13,6 +13,7 @@ PACKAGES=(
 	python3-prometheus-client # tests: the metrics endpoint's format
 	iproute2 ethtool nftables python3 python3-scapy curl procps
 	valgrind # make bench: instructions per packet (callgrind)
+	bird2 # the routing fabric: BGP and BFD (tests/e2e/fabric.sh, make run APPLIANCES=2)
 	# Packaging (docs/PACKAGING.md): readiness through sd_notify, man
 	# pages, make deb, and the package test's unit and page checks.
 	libsystemd-dev scdoc debhelper dpkg-dev systemd man-db libcap2-bin

@@ -26,6 +26,7 @@
 #include "halb/ctl.h"
 #include "halb/hb.h"
 #include "halb/tlm.h"
+#include "halbctl_bgp.h"
 
 #define HEALTH_TIMEOUT_MS 5000   /* halb-healthd answers at once */
 
@@ -57,6 +58,9 @@
 	"  sessions        the session tracker: own and replicated sessions,\n" \
 	"                  per peer alive, last heard, backlog, in flight,\n" \
 	"                  resends, dumps (halb-sessiond; sessions.socket)\n" \
+	"  bird-config     the BIRD 2 file for the bgp { } section (needs -c)\n" \
+	"  bgp [announce|withdraw]  the VIPs announced or withdrawn, then the\n" \
+	"                  BGP sessions and BFD as BIRD reports them (needs -c)\n" \
 	"or: halbctl --check-config FILE | --version | --help\n"
 
 static void
@@ -579,6 +583,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	what = argv[optind];
+	if (strcmp(what, "bird-config") == 0 || strcmp(what, "bgp") == 0)
+		return halbctl_bgp_main(path, argc - optind, argv + optind);
 	/* Without a file, the default path for the prefix. */
 	if (health_sock[0] == '\0')
 		snprintf(health_sock, sizeof(health_sock),

@@ -37,6 +37,11 @@
 #define CFG_CPUS_LEN 64       /* eal.classifier_cpus */
 #define CFG_MAX_CPU 1024      /* CPU ids 0..1023 (CPU_SETSIZE) */
 #define CFG_METRICS_PORT 9650 /* halb-exporter's default TCP port */
+#define CFG_IFNAME_LEN 16     /* a kernel interface name and its NUL (IFNAMSIZ) */
+#define CFG_KERNEL_RATE 10000 /* ports[].kernel_rate: frames/s per worker */
+#define CFG_KERNEL_VDEV "net_tap_halb" /* + port index: ports[].kernel's device */
+#define CFG_MAX_BGP_NEIGH 8   /* bgp.neighbours */
+#define CFG_BGP_PASS_LEN 81   /* TCP MD5 keys: 80 bytes at most (Linux) */
 
 /* CFG_MODE_DSR, ... from halb/mode-list.h. */
 enum cfg_mode {
@@ -84,6 +89,9 @@ struct cfg_port {
 	uint16_t vlan;             /* 802.1Q VID 1..4094 of every frame in and
 				    * out of the port; 0: untagged */
 	uint16_t mtu;              /* IP MTU of the link (1500 by default) */
+	char kernel[CFG_IFNAME_LEN]; /* the exception path's kernel (tap)
+				      * interface; "" for none */
+	uint32_t kernel_rate;      /* frames/s per worker to that interface */
 	int line;
 };
 
@@ -264,6 +272,35 @@ struct cfg_ha {
 	int line;
 };
 
+/* One BGP neighbour of bgp { }: on the connected prefix of port `port`,
+ * which has a kernel interface (the session runs over it). */
+struct cfg_bgp_neigh {
+	struct halb_ip ip;
+	uint32_t as;
+	uint16_t port;                   /* index in ports */
+	char password[CFG_BGP_PASS_LEN]; /* TCP MD5; "" for none */
+	int line;
+};
+
+/* bgp { }: what BIRD announces for this appliance (docs/CONFIG.md, "bgp";
+ * the BIRD file is generated from it: src/core/bird_conf.c). */
+struct cfg_bgp {
+	bool has;                  /* the file has a bgp group */
+	uint32_t as;               /* local AS */
+	struct halb_ip router_id;  /* IPv4; the first port's IPv4 unless set */
+	bool has_nh4, has_nh6;     /* next hops announced; else the session's
+				    * own address (next hop self) */
+	struct halb_ip nh4, nh6;
+	uint32_t bfd_interval_ms;  /* BFD transmit and receive interval */
+	uint32_t bfd_multiplier;   /* detection: interval x multiplier */
+	uint32_t n_announce;       /* services whose VIPs are announced */
+	uint16_t announce[CFG_MAX_SERVICES]; /* ... their indices */
+	char socket[CFG_SOCK_LEN]; /* BIRD's control socket */
+	uint32_t n_neigh;
+	struct cfg_bgp_neigh neigh[CFG_MAX_BGP_NEIGH];
+	int line;
+};
+
 /* log { }: levels as syslog's (0 emerg .. 7 debug). */
 struct cfg_log {
 	uint8_t level;       /* the DPDK-free programs' (info) */
@@ -313,6 +350,7 @@ struct halb_cfg {
 	struct cfg_log log;
 	struct cfg_sessions sessions;
 	struct cfg_ha ha;
+	struct cfg_bgp bgp;
 };
 
 #endif

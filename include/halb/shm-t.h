@@ -86,6 +86,11 @@ struct fwd_stats {
 	uint64_t neigh_full;      /* a next hop could not get an entry */
 	uint64_t echo_replies;    /* echo requests to a port address answered */
 	uint64_t echo_limited;    /* ... not answered: over the rate limit */
+	/* The exception path (ports[].kernel; docs/PACKETS.md). */
+	uint64_t to_kernel;       /* frames handed to a kernel interface */
+	uint64_t kernel_limited;  /* ... not: over ports[].kernel_rate */
+	uint64_t kernel_full;     /* ... not: its queue was full */
+	uint64_t from_kernel;     /* frames the kernel sent out of a port */
 	uint64_t drops[FWD_DROP_MAX];
 	uint64_t bad[PKT_VERDICT_MAX]; /* parser verdicts */
 } __attribute__((aligned(64)));

@@ -47,6 +47,7 @@ static const struct cfg_section *const sections[] = {
 	&cfg_section_metrics,
 	&cfg_section_sessions,
 	&cfg_section_ha,
+	&cfg_section_bgp,
 };
 
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))

@@ -371,6 +371,13 @@ cfg_eal_argv(const struct halb_cfg *cfg, enum cfg_eal_role role,
 			if (cfg->ports[i].vdev[0] != '\0')
 				rc |= eal_add(a, &off, "--vdev=%s",
 					      cfg->ports[i].vdev);
+		/* The exception path's tap of each port that has one
+		 * (forwarder/kernel.c gives it the port's MAC once up). */
+		for (i = 0; i < cfg->n_ports; i++)
+			if (cfg->ports[i].kernel[0] != '\0')
+				rc |= eal_add(a, &off, "--vdev=%s%u,iface=%s",
+					      CFG_KERNEL_VDEV, i,
+					      cfg->ports[i].kernel);
 		for (i = 0; i < cfg->n_eal_extra; i++)
 			rc |= eal_add(a, &off, "%s", cfg->eal_extra[i]);
 	} else {

@@ -134,6 +134,12 @@ load_port_vdev(const struct cfg_scope *sc, const config_setting_t *s,
 			return;
 		}
 	}
+	if (strncmp(drv, CFG_KERNEL_VDEV, strlen(CFG_KERNEL_VDEV)) == 0) {
+		cfg_err(sc->ctx, s,
+			"%s.vdev \"%s\": device names %s<N> are the kernel interfaces' (ports[].kernel)",
+			sc->where, v, CFG_KERNEL_VDEV);
+		return;
+	}
 	q = vdev_queues(drv, v, &key);
 	if (key != NULL && (q == 0 || q > UINT16_MAX)) {
 		cfg_err(sc->ctx, s, "%s.vdev \"%s\": %s wants a number of queue pairs, 1 or more",
@@ -290,11 +296,60 @@ load_port_gw(const struct cfg_scope *sc, const char *key, int family,
 	*gw = g;
 }
 
+/*
+ * The port's exception path (docs/PACKETS.md, "Traffic for the
+ * appliance's own addresses"): kernel, the name of the tap interface the
+ * forwarder creates for it (what `ip link` shows: 1..15 characters of
+ * letters, digits, '_', '-' and '.', not "." or "..", as the kernel takes
+ * them), unique among the ports; kernel_rate, the frames a worker hands it
+ * a second at most.
+ */
+static void
+load_port_kernel(const struct cfg_scope *sc, struct cfg_port *p,
+		 unsigned int idx)
+{
+	const struct halb_cfg *cfg = sc->ctx->cfg;
+	const config_setting_t *s, *sr;
+	const char *v = NULL;
+	long long rate = CFG_KERNEL_RATE;
+	unsigned int i;
+	size_t n;
+
+	s = sc_str(sc, "kernel", false, &v);
+	sr = sc_int(sc, "kernel_rate", false, 1, 10000000, &rate);
+	p->kernel_rate = (uint32_t)rate;
+	if (s == NULL) {
+		if (sr != NULL && sc_member(sc, "kernel", false) == NULL)
+			cfg_err(sc->ctx, sr, "%s.kernel_rate without %s.kernel: there is no kernel interface to limit",
+				sc->where, sc->where);
+		return;
+	}
+	n = strlen(v);
+	if (n == 0 || n >= CFG_IFNAME_LEN || strcmp(v, ".") == 0 ||
+	    strcmp(v, "..") == 0 ||
+	    strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") != n) {
+		cfg_err(sc->ctx, s,
+			"%s.kernel \"%s\": an interface name is 1..%d letters, digits, '_', '-' or '.'",
+			sc->where, v, CFG_IFNAME_LEN - 1);
+		return;
+	}
+	for (i = 0; i < idx; i++) {
+		if (strcmp(v, cfg->ports[i].kernel) == 0) {
+			cfg_err(sc->ctx, s,
+				"duplicate kernel interface \"%s\" (also ports[%u] \"%s\", line %d)",
+				v, i, cfg->ports[i].name, cfg->ports[i].line);
+			return;
+		}
+	}
+	snprintf(p->kernel, sizeof(p->kernel), "%s", v);
+}
+
 static void
 load_port(struct cfg_ctx *ctx, const config_setting_t *list, unsigned int idx)
 {
 	static const char *const keys[] = { "name", "vdev", "pci", "ipv4",
-		"ipv6", "gateway4", "gateway6", "vlan", "mtu", NULL };
+		"ipv6", "gateway4", "gateway6", "vlan", "mtu", "kernel",
+		"kernel_rate", NULL };
 	struct cfg_port *p = &ctx->cfg->ports[idx];
 	char a[HALB_IP_STRLEN];
 	const config_setting_t *s;
@@ -327,6 +382,7 @@ load_port(struct cfg_ctx *ctx, const config_setting_t *list, unsigned int idx)
 	/* 1280: the least an IPv6 link may have (RFC 8200 5). */
 	sc_int(&sc, "mtu", false, CFG_MTU_MIN, CFG_MTU_MAX, &mtu);
 	p->mtu = (uint16_t)mtu;
+	load_port_kernel(&sc, p, idx);
 
 	/* Two ports with one own address could not both answer for it. */
 	for (i = 0; i < idx; i++) {

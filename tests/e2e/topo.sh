@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 #
 # tests/e2e/topo.sh up|down|kernel-leg|dpdk-leg PREFIX
+# tests/e2e/topo.sh fabric-up PREFIX N
 #
 # The end-to-end rig in network namespaces, as conf/halb.conf expects it:
 #
@@ -29,19 +30,38 @@
 # are fixed (02:68:00:00:00:xx) so that captures and neighbour tables read
 # the same on every run.
 #
-# `up` fails if any PREFIX- namespace exists already, and removes what it made
-# when a step fails.  `down` removes every PREFIX- namespace of the rig
+# fabric-up (tests/e2e/fabric.sh, the routing fabric of issue 10) builds the
+# same client, switch and backends with N appliances (2 or 3) instead of
+# one, and a router that learns the VIPs from them over BGP instead of a
+# static route:
+#
+#   PREFIX-rtr  as above, without the VIP routes (BIRD puts them in, one
+#               multipath route per VIP); fib_multipath_hash_policy=1
+#               (addresses and ports) for IPv4 and IPv6
+#   PREFIX-lbI  (I = 1..N) halb0: MAC 02:68:00:00:00:0X, X = 2I, the DPDK
+#               leg, dropped by the kernel (as above); no management leg:
+#               the kernel's addresses 198.18.0.X/24 and fd00:68::X/64 sit
+#               on the forwarder's kernel interface halb0k, which the
+#               forwarder makes itself (ports[].kernel)
+#               sync0: 198.18.3.I/24, fd00:68:3::I/64, on a bridge of its
+#               own (br1 in PREFIX-sw): the appliances' sync network, for
+#               the session tracker (halb-sessiond) to replicate over
+#
+# `up` and `fabric-up` fail if any PREFIX- namespace exists already, and
+# remove what they made when a step fails.  `down` removes every PREFIX- namespace of the rig
 # (their veths go with them) and tolerates a partial rig.
 set -euo pipefail
 
-usage() { echo "usage: $0 up|down|kernel-leg|dpdk-leg PREFIX" >&2; exit 2; }
-[ $# -eq 2 ] || usage
-cmd=$1 P=$2
+usage() { echo "usage: $0 up|down|kernel-leg|dpdk-leg PREFIX | fabric-up PREFIX N" >&2; exit 2; }
+[ $# -eq 2 ] || { [ $# -eq 3 ] && [ "$1" = fabric-up ]; } || usage
+cmd=$1 P=$2 N_LB=${3:-0}
 [[ $P =~ ^[A-Za-z0-9][A-Za-z0-9_]{0,15}$ ]] || { echo "$0: bad prefix '$P'" >&2; exit 2; }
 
 [ "$(id -u)" -eq 0 ] || { echo "$0: must run as root" >&2; exit 1; }
 
 NSES="cli rtr sw lb b1 b2 b3"
+# Every namespace a rig of either kind may have (down removes them all).
+ALL_NSES="cli rtr sw lb lb1 lb2 lb3 b1 b2 b3"
 BACKENDS="b1 b2 b3"
 SERVER_MTU=1500
 declare -A BNUM=([b1]=1 [b2]=2 [b3]=3)
@@ -49,7 +69,7 @@ declare -A VXMAC=([b1]=0b [b2]=0c [b3]=0d)
 
 down() {
 	local n
-	for n in $NSES; do
+	for n in $ALL_NSES; do
 		if [ -e "/run/netns/$P-$n" ]; then
 			ip netns del "$P-$n" 2>/dev/null || echo "$0: could not delete namespace $P-$n" >&2
 		fi
@@ -68,11 +88,12 @@ sysctl_set() { local n=$1; shift; nsx "$n" sysctl -qw "$@"; }
 # the machine's CPU under load.  kernel_leg undoes it, for a peer that
 # gives halb0 to the kernel (bench/peers.sh).
 dpdk_leg() {
+	local n=${1:-lb}
 	if ! command -v nft >/dev/null; then
-		echo "$0: nft is missing (package nftables): the kernel of $P-lb will route and discard what arrives on halb0" >&2
+		echo "$0: nft is missing (package nftables): the kernel of $P-$n will route and discard what arrives on halb0" >&2
 		return 0
 	fi
-	nsx lb nft -f - <<-EOF
+	nsx "$n" nft -f - <<-EOF
 		table netdev halb_dpdk_leg {
 			chain ingress {
 				type filter hook ingress device "halb0" priority 0; policy drop;
@@ -99,27 +120,30 @@ switch_port() {
 	ip -n "$P-sw" link set "$1" master br0
 }
 
-up() {
-	local n b i
-	for n in $NSES; do
+# namespaces NS...: creates them (failing if one exists already), with no
+# duplicate address detection anywhere (addresses usable at once,
+# link-local ones included) and no IPv6 on the switch, and removes the
+# rig if a later step fails.
+namespaces() {
+	local n
+	for n in "$@"; do
 		if [ -e "/run/netns/$P-$n" ]; then
 			echo "$0: namespace $P-$n exists already (a rig named $P is up?); remove it with: $0 down $P" >&2
 			exit 1
 		fi
 	done
 	trap 'echo "$0: setting up the rig failed; removing it" >&2; down' EXIT
-
-	# No duplicate address detection anywhere (addresses usable at once,
-	# link-local ones included); no IPv6 at all on the switch and on the
-	# appliance's port.
-	for n in $NSES; do
+	for n in "$@"; do
 		ip netns add "$P-$n"
 		ip -n "$P-$n" link set lo up
 		sysctl_set "$n" net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
 	done
 	sysctl_set sw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-	sysctl_set lb net.ipv6.conf.default.disable_ipv6=1
+}
 
+# client_switch_router: the client network, the server network's bridge
+# and the router between them, without routes to the VIPs.
+client_switch_router() {
 	# Client network.
 	veth cli eth0 rtr cli0
 	ip -n "$P-cli" link set eth0 address 02:68:00:00:01:01
@@ -144,26 +168,12 @@ up() {
 	sysctl_set rtr net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
 		net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
 		net.ipv4.conf.eth1.rp_filter=0 net.ipv4.conf.cli0.rp_filter=0
-	ip -n "$P-rtr" route add 198.18.2.0/24 via 198.18.0.2
-	ip -n "$P-rtr" -6 route add fd00:68:2::/64 via fd00:68::2
+}
 
-	# Appliance: halb0 belongs to DPDK; the kernel must neither answer nor
-	# forward what it sees there too.
-	switch_port lb halb0
-	ip -n "$P-lb" link set halb0 address 02:68:00:00:00:02
-	sysctl_set lb net.ipv4.ip_forward=0 net.ipv6.conf.halb0.disable_ipv6=1
-	ip -n "$P-lb" addr flush dev halb0
-	dpdk_leg
-	# Its management leg, the kernel's: halb-healthd listens there and
-	# probes from there (the DPDK port's addresses are not the kernel's).
-	veth lb mgmt0 sw lbm "$SERVER_MTU"
-	ip -n "$P-sw" link set lbm master br0
-	ip -n "$P-lb" link set mgmt0 address 02:68:00:00:00:03
-	ip -n "$P-lb" addr add 198.18.0.3/24 dev mgmt0
-	sysctl_set lb net.ipv6.conf.mgmt0.disable_ipv6=0
-	ip -n "$P-lb" addr add fd00:68::3/64 dev mgmt0 nodad
-
-	# Backends.
+# backends X: the three backend hosts; NAT mode's replies go back through
+# the appliance at 198.18.0.X (fd00:68::X).
+backends() {
+	local b i v d
 	for b in $BACKENDS; do
 		i=${BNUM[$b]}
 		switch_port "$b" eth0
@@ -199,17 +209,77 @@ up() {
 		# Hosts on the server network itself (the appliance's management
 		# leg probing port 8080) are answered directly.
 		ip -n "$P-$b" rule add ipproto tcp sport 8080 lookup 100
-		ip -n "$P-$b" route add default via 198.18.0.2 table 100
+		ip -n "$P-$b" route add default via "198.18.0.$1" table 100
 		ip -n "$P-$b" route add 198.18.0.0/24 dev eth0 table 100
 		ip -n "$P-$b" -6 rule add ipproto tcp sport 8080 lookup 100
-		ip -n "$P-$b" -6 route add default via fd00:68::2 table 100
+		ip -n "$P-$b" -6 route add default via "fd00:68::$1" table 100
 		ip -n "$P-$b" -6 route add fd00:68::/64 dev eth0 table 100
 	done
+}
+
+up() {
+	# No IPv6 on the appliance's port either.
+	namespaces $NSES
+	sysctl_set lb net.ipv6.conf.default.disable_ipv6=1
+	client_switch_router
+	ip -n "$P-rtr" route add 198.18.2.0/24 via 198.18.0.2
+	ip -n "$P-rtr" -6 route add fd00:68:2::/64 via fd00:68::2
+
+	# Appliance: halb0 belongs to DPDK; the kernel must neither answer nor
+	# forward what it sees there too.
+	switch_port lb halb0
+	ip -n "$P-lb" link set halb0 address 02:68:00:00:00:02
+	sysctl_set lb net.ipv4.ip_forward=0 net.ipv6.conf.halb0.disable_ipv6=1
+	ip -n "$P-lb" addr flush dev halb0
+	dpdk_leg
+	# Its management leg, the kernel's: halb-healthd listens there and
+	# probes from there (the DPDK port's addresses are not the kernel's).
+	veth lb mgmt0 sw lbm "$SERVER_MTU"
+	ip -n "$P-sw" link set lbm master br0
+	ip -n "$P-lb" link set mgmt0 address 02:68:00:00:00:03
+	ip -n "$P-lb" addr add 198.18.0.3/24 dev mgmt0
+	sysctl_set lb net.ipv6.conf.mgmt0.disable_ipv6=0
+	ip -n "$P-lb" addr add fd00:68::3/64 dev mgmt0 nodad
+
+	backends 2
+	trap - EXIT
+}
+
+# fabric_up: N appliances lb1..lbN behind a router that takes the VIPs
+# from BGP (the header says how).  NAT replies go to lb1: NAT behind
+# several appliances needs the session tracker (a backend cannot tell
+# which appliance a connection came through).
+fabric_up() {
+	local n i lbs=""
+	[[ $N_LB =~ ^[23]$ ]] || { echo "$0: fabric-up: 2 or 3 appliances, not '$N_LB'" >&2; exit 2; }
+	for ((i = 1; i <= N_LB; i++)); do lbs="$lbs lb$i"; done
+	# shellcheck disable=SC2086
+	namespaces cli rtr sw $lbs $BACKENDS
+	client_switch_router
+	sysctl_set rtr net.ipv4.fib_multipath_hash_policy=1 net.ipv6.fib_multipath_hash_policy=1
+	# The sync network: a bridge of its own.
+	ip -n "$P-sw" link add br1 type bridge stp_state 0 forward_delay 0 mcast_snooping 0
+	ip -n "$P-sw" link set br1 up
+	for ((i = 1; i <= N_LB; i++)); do
+		n=lb$i
+		switch_port "$n" halb0
+		ip -n "$P-$n" link set halb0 address "$(printf '02:68:00:00:00:%02x' $((2 * i)))"
+		sysctl_set "$n" net.ipv4.ip_forward=0 net.ipv6.conf.halb0.disable_ipv6=1
+		ip -n "$P-$n" addr flush dev halb0
+		dpdk_leg "$n"
+		veth "$n" sync0 sw "${n}s"
+		ip -n "$P-sw" link set "${n}s" master br1
+		ip -n "$P-$n" link set sync0 address "$(printf '02:68:00:00:03:%02x' "$i")"
+		ip -n "$P-$n" addr add "198.18.3.$i/24" dev sync0
+		ip -n "$P-$n" addr add "fd00:68:3::$i/64" dev sync0 nodad
+	done
+	backends 2
 	trap - EXIT
 }
 
 case $cmd in
 up) up ;;
+fabric-up) fabric_up ;;
 down) down ;;
 kernel-leg) kernel_leg ;;
 dpdk-leg) dpdk_leg ;;

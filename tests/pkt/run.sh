@@ -9,7 +9,8 @@
 #   tap0   the test's side: tests/pkt/pkt_test.py sends crafted frames on
 #          it and captures what the appliance sends back
 # and a second pair, halb1 (MAC 02:68:00:00:00:03) <-> tap1, for the
-# port "tagged" (VLAN 42) of pkt.conf.
+# port "tagged" (VLAN 42) of pkt.conf, whose exception path the forwarder
+# makes: the kernel interface halbk1 (198.18.20.2/24, that port's MAC).
 # then starts halb-forwarder and halb-classifier in it from
 # tests/pkt/pkt.conf (with a per-run DPDK file prefix), then
 # halb-sessiond (its peer is played by the tests: sync_peer.py), and runs
@@ -174,7 +175,25 @@ nsx() { ip netns exec "$NS" "$@"; }
 	ip -n "$NS" addr flush dev halb1 &&
 	ip -n "$NS" addr flush dev tap1 &&
 	ip -n "$NS" link set halb1 up &&
-	ip -n "$NS" link set tap1 up
+	ip -n "$NS" link set tap1 up &&
+	# The forwarder's kernel interface halbk1 (port "tagged") comes up
+	# without IPv6: its router solicitations and MLD reports would show
+	# on tap1 among the frames the tests expect.
+	nsx sysctl -qw net.ipv6.conf.default.disable_ipv6=1 &&
+	# The kernel must not take what arrives on the DPDK legs too (it
+	# holds 198.18.20.2 on halbk1 and would answer ARP for it on halb1):
+	# it drops every frame there once the packet sockets have their copy
+	# (as tests/e2e/topo.sh's dpdk_leg).
+	nsx nft -f - <<-EOF
+		table netdev halb_dpdk_legs {
+			chain in0 {
+				type filter hook ingress device "halb0" priority 0; policy drop;
+			}
+			chain in1 {
+				type filter hook ingress device "halb1" priority 0; policy drop;
+			}
+		}
+	EOF
 } || die "cannot set up the veth pairs in $NS"
 
 # ---- the appliance ----

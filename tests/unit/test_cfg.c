@@ -697,6 +697,50 @@ test_route(void **state)
 	cfg_free(cfg);
 }
 
+/* The routing fabric's sample (issue 10): ports[].kernel and bgp { },
+ * with their defaults; a file without bgp { } has none. */
+static void
+test_bgp(void **state)
+{
+	struct halb_cfg *cfg;
+	const struct cfg_bgp *b;
+
+	(void)state;
+	cfg = load_ok(SAMPLES_DIR "/fabric-lb1.conf");
+	b = &cfg->bgp;
+	assert_string_equal(cfg->ports[0].kernel, "halb0k");
+	assert_int_equal(cfg->ports[0].kernel_rate, 10000);
+	assert_true(b->has);
+	assert_int_equal(b->as, 65001);
+	assert_true(halb_ip_eq(&b->router_id, &cfg->ports[0].ip4));
+	assert_int_equal(b->n_neigh, 2);
+	{
+		struct halb_ip r = ip("198.18.0.254"), r6 = ip("fd00:68::fe");
+
+		assert_true(halb_ip_eq(&b->neigh[0].ip, &r));
+		assert_true(halb_ip_eq(&b->neigh[1].ip, &r6));
+	}
+	assert_int_equal(b->neigh[0].as, 65000);
+	assert_int_equal(b->neigh[0].port, 0);
+	assert_string_equal(b->neigh[0].password, "");
+	assert_int_equal(b->bfd_interval_ms, 100);
+	assert_int_equal(b->bfd_multiplier, 3);
+	/* announce: every service by default. */
+	assert_int_equal(b->n_announce, 2);
+	assert_int_equal(b->announce[0], 0);
+	assert_int_equal(b->announce[1], 1);
+	assert_false(b->has_nh4);
+	assert_string_equal(b->socket, "/run/bird/bird.ctl");
+	cfg_free(cfg);
+
+	cfg = load_ok(SAMPLES_DIR "/minimal.conf");
+	assert_false(cfg->bgp.has);
+	assert_string_equal(cfg->ports[0].kernel, "");
+	assert_string_equal(cfg->bgp.socket, "/run/bird/bird.ctl");
+	assert_int_equal(cfg->bgp.bfd_interval_ms, 100);
+	cfg_free(cfg);
+}
+
 static void
 test_digest(void **state)
 {
@@ -1272,6 +1316,7 @@ main(void)
 		cmocka_unit_test(test_good_files),
 		cmocka_unit_test(test_halb_conf),
 		cmocka_unit_test(test_samples),
+		cmocka_unit_test(test_bgp),
 		cmocka_unit_test(test_metrics_log),
 		cmocka_unit_test(test_ha),
 		cmocka_unit_test(test_agents_by_host),

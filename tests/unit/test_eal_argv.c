@@ -135,6 +135,28 @@ test_vdev_only(void **state)
 	cfg_free(cfg);
 }
 
+/* A port with a kernel interface: its tap device after the ports'
+ * devices, for the forwarder only (the classifier attaches to what the
+ * primary made). */
+static void
+test_kernel_tap(void **state)
+{
+	static struct cfg_eal_argv a;
+	struct halb_cfg *cfg = load(HALB_SRCDIR "/conf/samples/fabric-lb1.conf");
+	int i, v;
+
+	(void)state;
+	assert_int_equal(cfg_eal_argv(cfg, CFG_EAL_PRIMARY, "fwd", NULL, &a), 0);
+	v = find(&a, "--vdev=net_af_packet0,iface=halb0,qdisc_bypass=1");
+	i = find(&a, "--vdev=net_tap_halb0,iface=halb0k");
+	assert_true(v > 0);
+	assert_true(i > v);
+	assert_int_equal(cfg_eal_argv(cfg, CFG_EAL_SECONDARY, "cls", "0", &a), 0);
+	for (i = 0; i < a.argc; i++)
+		assert_true(strncmp(a.argv[i], "--vdev", 6) != 0);
+	cfg_free(cfg);
+}
+
 static void
 test_pci_ports(void **state)
 {
@@ -270,6 +292,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_vdev_only),
+		cmocka_unit_test(test_kernel_tap),
 		cmocka_unit_test(test_pci_ports),
 		cmocka_unit_test(test_mixed),
 		cmocka_unit_test(test_shipped),

@@ -1,0 +1,515 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# tests/e2e/fabric.sh [--demo]: the routing fabric of issue 10, end to end
+# (run by `make test`, and by `make run APPLIANCES=N` with --demo; needs
+# root, the build in build/ or $HALB_BUILD, hugepages and bird2).
+#
+# The rig of `tests/e2e/topo.sh fabric-up` with FABRIC_APPLIANCES (2)
+# appliances: a client, a router running BIRD 2 (one multipath kernel
+# route per VIP, `merge paths on`, fib_multipath_hash_policy=1, BFD at
+# 100 ms x 3), and appliances lb1..lbN, each with its own forwarder
+# (DPDK file prefix of its own, port 198.18.0.2I, kernel interface halb0k
+# for the exception path), classifier, halb-healthd (listening on the
+# kernel's address: the agents' reports come through the exception path)
+# and BIRD that peers with the router over halb0k (its file: `halbctl
+# bird-config`), behind them the three backends of tests/e2e/topo.sh, each
+# with a halb-agent that reports to every appliance.  The services are
+# DSR and tunnel over IPv4 and DSR over IPv6: their replies go from the
+# backend to the client straight, whichever appliance the request came
+# through.  NAT is left out: behind several appliances a backend's reply
+# must find the appliance of its connection, which is the session
+# tracker's part.
+# The appliances' sync network (sync0, 198.18.3.I) is up for it: a
+# halb-sessiond per appliance goes beside the classifier, peering over it.
+#
+# Checks:
+#   - every appliance's halb-healthd has every backend up from its agent;
+#   - BGP up over the exception path (to_kernel/from_kernel move), nothing
+#     announced before `halbctl bgp announce`; then the router's kernel has
+#     a multipath route to each VIP over every appliance;
+#   - new connections spread over the appliances (each at least a quarter
+#     of its share) and all are answered;
+#   - `halbctl bgp withdraw` on lb1 moves new connections to the others
+#     without a failure, `announce` brings lb1 back;
+#   - SIGSTOP on lb2's forwarder (hung: its kernel interface stays): the
+#     router drops its path; after SIGCONT it comes back;
+#   - kill -9 lb1's forwarder: the router drops its path within BFD's
+#     detection time (measured with `ip -ts monitor route`, printed; goal
+#     0.3 s, checked against FABRIC_MAX_DETECT_S, 0.5), and new connections
+#     all succeed through the others.  The established keep-alive
+#     connections are counted and printed, not checked: without the
+#     session tracker those through lb1 live only if the survivor's
+#     Maglev table sends them to the same backend;
+#   - the survivors' forwarders stop cleanly on SIGTERM, and no sanitizer
+#     report is in the forwarders' and classifiers' logs (HALB_BUILD may
+#     be the sanitizers' build).
+# Prints PASS/FAIL per check and "fabric: N passed, M failed"; exits
+# non-zero on any failure.  Every exit path stops what it started (by
+# PID) and removes the rig.
+#
+# --demo (scripts/demo.sh when APPLIANCES > 1): the same rig, then every
+# second a batch of new connections to each VIP, showing the router's
+# routes and the spread over appliances and backends; until Ctrl-C, or
+# DEMO_SECONDS (20 when stdin is no terminal).
+set -uo pipefail
+
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+DEMO=0
+[ "${1:-}" = --demo ] && DEMO=1
+N=${FABRIC_APPLIANCES:-${APPLIANCES:-2}}
+[[ $N =~ ^[23]$ ]] || halb_die "FABRIC_APPLIANCES (APPLIANCES) is 2 or 3, not '$N'"
+REQUESTS=${FABRIC_REQUESTS:-400}
+MAX_DETECT_S=${FABRIC_MAX_DETECT_S:-0.5}
+HOLDS=${FABRIC_HOLDS:-6}
+LOCAL_AS=65001
+ROUTER_AS=65000
+VIP4=198.18.2.100
+VIP6=fd00:68:2::100
+# name URL, as the appliances' files below name them.
+SERVICES="web-dsr http://198.18.2.100/
+web-tunnel http://198.18.2.102/
+web6-dsr http://[fd00:68:2::100]/"
+
+halb_require_root
+halb_check_binaries healthload/halb-healthd healthload/halb-agent
+halb_check_hugepages
+command -v bird >/dev/null || halb_die "bird is missing (package bird2: scripts/deps.sh)"
+
+P=hf$$
+WORK=$(mktemp -d /tmp/halb-fabric.XXXXXX)   # short: unix socket paths
+PASSED=0
+FAILED=0
+TOPO=0
+declare -A FWD_PID FP CONF KEY
+
+cleanup() {
+	local rc=$? i
+	trap - EXIT INT TERM
+	halb_stop_all
+	[ "$TOPO" = 1 ] && "$HALB_E2E_DIR/topo.sh" down "$P"
+	for i in "${!FP[@]}"; do
+		halb_remove_dpdk_files "${FP[$i]}"
+		rm -f "/run/halb/${FP[$i]}.health" "/run/halb/${FP[$i]}.healthd.sock"
+	done
+	rm -rf "$WORK"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'echo "fabric: interrupted" >&2; exit 130' INT
+trap 'echo "fabric: terminated" >&2; exit 143' TERM
+
+show_logs() {
+	local f
+	for f in "$WORK"/forwarder-lb1.log "$WORK"/bird-rtr.log "$WORK"/bird-lb1.log; do
+		[ -s "$f" ] || continue
+		echo "    --- last 15 lines of ${f##*/}:"
+		tail -n 15 "$f" | sed 's/^/    | /'
+	done
+}
+pass() { PASSED=$((PASSED + 1)); echo "PASS: $*"; }
+fail() { FAILED=$((FAILED + 1)); echo "FAIL: $*"; show_logs; }
+finish() {
+	echo "fabric: $PASSED passed, $FAILED failed (${SECONDS} s)"
+	[ "$FAILED" -eq 0 ] && [ "$PASSED" -gt 0 ]
+	exit
+}
+fatal() { fail "$*"; echo "fabric: stopping here: later checks need this step"; finish; }
+
+# ctl I ARGS...: halbctl on appliance lbI's file, in its namespace.
+ctl() { local i=$1; shift; ip netns exec "$P-lb$i" "$HALB_BUILD/tools/halbctl" -c "${CONF[$i]}" "$@"; }
+# stat I NAME: counter NAME of lbI's forwarder (halbctl stats).
+stat() { ctl "$1" stats 2>/dev/null | awk -v k="$2" '$1 == k":" { s += $2; n++ } END { if (n) print s; else print 0 }'; }
+
+# appliance_conf I: lbI's file.  Its port address is 198.18.0.2I.
+appliance_conf() {
+	local i=$1 x=$((2 * $1))
+	cat <<EOF
+# Appliance lb$i of the fabric rig (tests/e2e/fabric.sh).
+eal = { file_prefix = "${FP[$i]}"; lcores = "0,1"; classifier_lcore = 16; };
+ports = (
+  { name = "inside"; vdev = "net_af_packet0,iface=halb0,qdisc_bypass=1";
+    ipv4 = "198.18.0.$x/24"; ipv6 = "fd00:68::$x/64";
+    gateway4 = "198.18.0.254"; gateway6 = "fd00:68::fe";
+    kernel = "halb0k"; } );
+flows = { entries = 16384; tcp_syn_timeout = 5.0; tcp_timeout = 300.0;
+          tcp_fin_timeout = 10.0; udp_timeout = 30.0; };
+idle_sleep_us = 100;
+classifier_timeout_ms = 300;
+# halb-healthd on the kernel's address: the agents' reports come in
+# through the exception path.
+health = { listen = "198.18.0.$x:7300"; name = "lb$i"; key = "${KEY[lb$i]}";
+  state_file = "$WORK/lb$i.operator";
+  agents = ( { host = "b1"; key = "${KEY[b1]}"; }, { host = "b2"; key = "${KEY[b2]}"; },
+             { host = "b3"; key = "${KEY[b3]}"; } ); };
+services = (
+  { name = "web-dsr"; vip = "$VIP4"; port = 80; protocol = "tcp"; mode = "dsr";
+    backends = ( { ip = "198.18.0.11"; port = 80; weight = 1; agent = "b1"; },
+                 { ip = "198.18.0.12"; port = 80; weight = 1; agent = "b2"; },
+                 { ip = "198.18.0.13"; port = 80; weight = 2; agent = "b3"; } ); },
+  { name = "web-tunnel"; vip = "198.18.2.102"; port = 80; protocol = "tcp";
+    mode = "tunnel"; vni = 42; tunnel_port = 4789;
+    backends = ( { ip = "198.18.0.11"; weight = 1; tunnel_mac = "02:68:00:00:00:0b"; agent = "b1"; },
+                 { ip = "198.18.0.12"; weight = 1; tunnel_mac = "02:68:00:00:00:0c"; agent = "b2"; },
+                 { ip = "198.18.0.13"; weight = 2; tunnel_mac = "02:68:00:00:00:0d"; agent = "b3"; } ); },
+  { name = "web6-dsr"; vip = "$VIP6"; port = 80; protocol = "tcp"; mode = "dsr";
+    backends = ( { ip = "fd00:68::11"; port = 80; weight = 1; agent = "b1"; },
+                 { ip = "fd00:68::12"; port = 80; weight = 1; agent = "b2"; },
+                 { ip = "fd00:68::13"; port = 80; weight = 2; agent = "b3"; } ); } );
+bgp = {
+  as = $LOCAL_AS;
+  neighbours = ( { address = "198.18.0.254"; as = $ROUTER_AS; },
+                 { address = "fd00:68::fe"; as = $ROUTER_AS; } );
+  socket = "$WORK/bird-lb$i.ctl";
+};
+EOF
+}
+
+# agent_conf bN: halb-agent's file on backend host bN: it reports to the
+# halb-healthd of every appliance, each web service with an HTTP check
+# of the local server (backend_http.py).
+agent_conf() {
+	local b=$1 n=${1#b} i first=1
+	echo "agent = {"
+	echo "  host = \"$b\"; key = \"${KEY[$b]}\";"
+	printf '  handlers = ('
+	for i in $ALL; do
+		[ "$first" = 1 ] || printf ','
+		first=0
+		printf '\n    { address = "198.18.0.%d:7300"; name = "lb%d"; key = "%s"; }' \
+			$((2 * i)) "$i" "${KEY[lb$i]}"
+	done
+	cat <<EOF
+ );
+  listen = "0.0.0.0:7301";
+  interval_ms = 1000;
+  capacity = 100;
+  control = "$WORK/agent-$b.sock";
+  services = (
+    { service = "web-dsr"; address = "198.18.0.1$n"; port = 80;
+      check = { type = "http"; url = "http://127.0.0.1:80/"; expect = 200; timeout_ms = 1000; fall = 2; }; },
+    { service = "web-tunnel"; address = "198.18.0.1$n"; port = 80;
+      check = { type = "http"; url = "http://127.0.0.1:80/"; expect = 200; timeout_ms = 1000; fall = 2; }; },
+    { service = "web6-dsr"; address = "fd00:68::1$n"; port = 80;
+      check = { type = "http"; url = "http://[::1]:80/"; expect = 200; timeout_ms = 1000; fall = 2; }; } );
+};
+EOF
+}
+
+# router_conf: the router's BIRD: every appliance a neighbour over IPv4
+# and IPv6, routes merged into one multipath kernel route per prefix.
+router_conf() {
+	local i x
+	cat <<EOF
+log stderr all;
+router id 198.18.0.254;
+protocol device { }
+protocol kernel { ipv4 { import none; export all; }; merge paths on; }
+protocol kernel { ipv6 { import none; export all; }; merge paths on; }
+protocol bfd { interface "eth1" { interval 100 ms; multiplier 3; }; }
+template bgp lb4 { local 198.18.0.254 as $ROUTER_AS; direct; bfd on;
+  error wait time 1, 5; connect delay time 1; ipv4 { import all; export none; }; }
+template bgp lb6 { local fd00:68::fe as $ROUTER_AS; direct; bfd on;
+  error wait time 1, 5; connect delay time 1; ipv6 { import all; export none; }; }
+EOF
+	for ((i = 1; i <= N; i++)); do
+		x=$((2 * i))
+		echo "protocol bgp lb${i}v4 from lb4 { neighbor 198.18.0.$x as $LOCAL_AS; }"
+		echo "protocol bgp lb${i}v6 from lb6 { neighbor fd00:68::$x as $LOCAL_AS; }"
+	done
+}
+
+# route_nexthops VIP: the router's next hops to VIP, sorted, one line.
+route_nexthops() {
+	local fam=-4
+	[[ $1 == *:* ]] && fam=-6
+	ip -n "$P-rtr" "$fam" route show "$1" 2>/dev/null |
+		grep -o 'via [0-9a-f:.]*' | awk '{ print $2 }' | sort | tr '\n' ' '
+}
+# route_is VIP "NH NH ...": the router's next hops to VIP are those.
+route_is() { [ "$(route_nexthops "$1")" = "$2" ]; }
+nexthops() { # nexthops FAMILY I...: the appliances' addresses, as route_nexthops prints them
+	local fam=$1 i; shift
+	for i in "$@"; do
+		if [ "$fam" = 4 ]; then echo "198.18.0.$((2 * i))"; else echo "fd00:68::$((2 * i))"; fi
+	done | sort | tr '\n' ' '
+}
+ALL=$(seq 1 "$N" | tr '\n' ' ')
+
+# since T: seconds from T (date +%s.%N) to now, 2 decimals; le A B: A <= B.
+since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }'; }
+le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
+
+installs() { local i s=""; for i in $ALL; do s="$s $(stat "$i" installs)"; done; echo "$s"; }
+
+# spread URL COUNT: COUNT new connections; prints the client's JSON and
+# "installs per appliance" before and after on two more lines.
+spread() {
+	local before after out
+	before=$(installs)
+	out=$(halb_client "$P" --url "$1" --count "$2" --parallel 8 --timeout 3 --max-failures 16 2>&1)
+	after=$(installs)
+	echo "$out"
+	echo "$before"
+	echo "$after"
+}
+
+# check_spread NAME OUTPUT MIN_SHARE...: all answered; appliance I took at
+# least its MIN_SHARE (a fraction of all) of the new flows.
+check_spread() {
+	"$HALB_PYTHON" - "$@" <<'EOF'
+import json, sys
+name, out = sys.argv[1], sys.argv[2].splitlines()
+mins = [float(x) for x in sys.argv[3:]]
+try:
+    r = json.loads(next(l for l in out if l.startswith("{")))
+    before = [int(x) for x in out[-2].split()]
+    after = [int(x) for x in out[-1].split()]
+except Exception as e:
+    print("%s: no summary (%s): %s" % (name, e, " | ".join(out[-3:]))); sys.exit(1)
+d = [a - b for a, b in zip(after, before)]
+tot = max(sum(d), 1)
+bad = []
+if r["failed"] or r["ok"] == 0:
+    bad.append("%d answered, %d failed %s" % (r["ok"], r["failed"], r.get("errors", {})))
+for i, (n, m) in enumerate(zip(d, mins), 1):
+    if n < m * tot or (m == 0 and n != 0):
+        bad.append("lb%d took %d of %d (want %s)" % (i, n, tot, ">= %d%%" % (100 * m) if m else "none"))
+print("%s: %d/%d answered; per appliance %s; per backend %s%s" % (
+    name, r["ok"], r["ok"] + r["failed"], ", ".join("lb%d %d" % (i, n) for i, n in enumerate(d, 1)),
+    ", ".join("%s %d" % kv for kv in sorted(r["by_backend"].items())),
+    ("; " + "; ".join(bad)) if bad else ""))
+sys.exit(1 if bad else 0)
+EOF
+}
+
+echo "fabric: rig $P, $N appliances, binaries from $HALB_BUILD, work dir $WORK"
+
+# --- configuration ---------------------------------------------------------
+# Keys of this run: each appliance's halb-healthd, each backend host.
+for k in $(for i in $ALL; do echo "lb$i"; done) $HALB_BACKENDS; do
+	KEY[$k]=$("$HALB_PYTHON" -c 'import secrets; print(secrets.token_hex(32))')
+done
+for b in $HALB_BACKENDS; do
+	agent_conf "$b" >"$WORK/agent-$b.conf"
+	chmod 600 "$WORK/agent-$b.conf"  # it holds keys
+done
+for i in $ALL; do
+	FP[$i]=halb_${P}_$i
+	CONF[$i]=$WORK/lb$i.conf
+	appliance_conf "$i" >"${CONF[$i]}"
+	chmod 600 "${CONF[$i]}"  # it holds keys
+	out=$("$HALB_BUILD/tools/halbctl" -c "${CONF[$i]}" bird-config 2>&1) ||
+		fatal "halbctl bird-config on lb$i's file: $out"
+	{ echo "log stderr all;"; echo "$out"; } >"$WORK/bird-lb$i.conf"
+	bird -p -c "$WORK/bird-lb$i.conf" 2>"$WORK/bird-parse.log" ||
+		fatal "BIRD refuses the file halbctl bird-config made: $(cat "$WORK/bird-parse.log")"
+done
+pass "halbctl bird-config: a file BIRD accepts for each appliance (bird -p)"
+router_conf >"$WORK/bird-rtr.conf"
+
+# --- rig ---------------------------------------------------------------------
+TOPO=1
+"$HALB_E2E_DIR/topo.sh" fabric-up "$P" "$N" || fatal "topo.sh fabric-up $P $N"
+halb_start_backends "$P" "$WORK" || fatal "the backends' HTTP servers did not start"
+halb_spawn "$WORK/bird-rtr.log" ip netns exec "$P-rtr" bird -f -c "$WORK/bird-rtr.conf" -s "$WORK/bird-rtr.ctl"
+
+for i in $ALL; do
+	halb_spawn "$WORK/forwarder-lb$i.log" ip netns exec "$P-lb$i" "$HALB_BUILD/forwarder/halb-forwarder" -c "${CONF[$i]}"
+	FWD_PID[$i]=$HALB_LAST_PID
+done
+for i in $ALL; do
+	up_or_died() { ! halb_alive "${FWD_PID[$i]}" || ctl "$i" status >/dev/null 2>&1; }
+	halb_wait_until 30 up_or_died
+	halb_alive "${FWD_PID[$i]}" || fatal "lb$i's forwarder exited: $(tail -n 3 "$WORK/forwarder-lb$i.log" | tr '\n' ' ')"
+	ctl "$i" status >/dev/null 2>&1 || fatal "lb$i's forwarder does not answer within 30 s"
+	addrs=$(ip -n "$P-lb$i" addr show dev halb0k 2>&1)
+	[[ $addrs == *"inet 198.18.0.$((2 * i))/24"* ]] ||
+		fatal "lb$i: the kernel interface halb0k has not the port's address: $(echo "$addrs" | tr '\n' ' ')"
+	halb_spawn "$WORK/classifier-lb$i.log" ip netns exec "$P-lb$i" "$HALB_BUILD/classifier/halb-classifier" -c "${CONF[$i]}"
+	halb_spawn "$WORK/bird-lb$i.log" ip netns exec "$P-lb$i" bird -f -c "$WORK/bird-lb$i.conf" -s "$WORK/bird-lb$i.ctl"
+	halb_spawn "$WORK/healthd-lb$i.log" ip netns exec "$P-lb$i" "$HALB_BUILD/healthload/halb-healthd" -c "${CONF[$i]}"
+done
+halb_start_agents "$P" "$WORK" || fatal "the agents did not start"
+for i in $ALL; do
+	cls_up() { ctl "$i" status 2>/dev/null | grep '^[[:space:]]*classifier: up' >/dev/null; }
+	halb_wait_until 30 cls_up || fatal "lb$i's classifier is not up within 30 s"
+done
+pass "$N appliances up: forwarder (kernel interface halb0k with the port's address), classifier and halb-healthd each"
+
+# --- BGP and BFD over the exception path -------------------------------------
+established() { [ "$(ctl "$1" bgp 2>/dev/null | grep -c ' BGP .* Established')" -eq 2 ]; }
+bfd_up() { [ "$(ctl "$1" bgp 2>/dev/null | grep -c ' halb0k *Up ')" -eq 2 ]; }
+for i in $ALL; do
+	if halb_wait_until 20 established "$i" && halb_wait_until 10 bfd_up "$i"; then
+		pass "lb$i: BGP sessions (IPv4, IPv6) established and BFD up over halb0k: $(ctl "$i" bgp | grep -c Established) sessions; to_kernel $(stat "$i" to_kernel), from_kernel $(stat "$i" from_kernel)"
+	else
+		fatal "lb$i: BGP or BFD not up within 30 s: $(ctl "$i" bgp 2>&1 | tr '\n' ' ')"
+	fi
+done
+# Health and load through the exception path: the agents' reports reach
+# each halb-healthd on the kernel's address.
+all_up() {
+	ctl "$1" health json 2>/dev/null |
+		"$HALB_PYTHON" "$HALB_E2E_DIR/health/hstate.py" health --state up --source agent --count 9 >/dev/null
+}
+for i in $ALL; do
+	if halb_wait_until 15 all_up "$i"; then
+		pass "lb$i: halb-healthd has all 9 backends up from their agents (their reports come through halb0k)"
+	else
+		fail "lb$i: halb-healthd does not have every backend up from its agent: $(ctl "$i" health 2>&1 | head -n 12 | tr -s ' \n' ' ')"
+	fi
+done
+if [ -z "$(route_nexthops "$VIP4")" ] && ctl 1 bgp | grep '^vips: withdrawn' >/dev/null; then
+	pass "nothing announced before 'halbctl bgp announce' (the VIP protocols start disabled)"
+else
+	fail "a route to $VIP4 before any announce: $(route_nexthops "$VIP4")"
+fi
+t0=$(date +%s.%N)
+for i in $ALL; do ctl "$i" bgp announce >"$WORK/announce-$i.out" 2>&1 || fail "lb$i: halbctl bgp announce: $(cat "$WORK/announce-$i.out")"; done
+if halb_wait_until 15 route_is "$VIP4" "$(nexthops 4 $ALL)" &&
+	halb_wait_until 5 route_is "$VIP6" "$(nexthops 6 $ALL)"; then
+	pass "the router has a multipath route to each VIP over all $N appliances, $(since "$t0") s after announce: $(ip -n "$P-rtr" route show "$VIP4" | tr -s ' \n' ' ')"
+else
+	fatal "no multipath route over every appliance: $VIP4 via $(route_nexthops "$VIP4"), $VIP6 via $(route_nexthops "$VIP6")"
+fi
+
+# --- demo: traffic and what the router and appliances do -------------------
+if [ "$DEMO" = 1 ]; then
+	if [ -n "${DEMO_SECONDS:-}" ] || [ ! -t 0 ]; then DURATION=${DEMO_SECONDS:-20}; else DURATION=0; fi
+	if [ "$DURATION" = 0 ]; then
+		echo "demo: new connections to every VIP each second; Ctrl-C to stop"
+	else
+		echo "demo: new connections to every VIP each second, for $DURATION s"
+	fi
+	end=$((SECONDS + DURATION))
+	while [ "$DURATION" = 0 ] || [ "$SECONDS" -lt "$end" ]; do
+		echo "---- $(date +%H:%M:%S)  router's routes:"
+		ip -n "$P-rtr" route show proto bird | sed 's/^/  /'
+		ip -n "$P-rtr" -6 route show proto bird | sed 's/^/  /'
+		while read -r svc url; do
+			out=$(spread "$url" 40)
+			# shellcheck disable=SC2046
+			check_spread "$svc" "$out" $(for i in $ALL; do echo 0.01; done) | sed 's/^/  /'
+		done <<<"$SERVICES"
+		for i in $ALL; do echo "  lb$i: $(ctl "$i" bgp | grep -E '^vips|halb_peer' | tr -s ' \n' ' ')"; done
+		sleep 1
+	done
+	finish
+fi
+
+# --- spread over the appliances ----------------------------------------------
+share=$(awk -v n="$N" 'BEGIN { printf "%.3f", 0.25 / n }')
+while read -r svc url; do
+	out=$(spread "$url" "$REQUESTS")
+	# shellcheck disable=SC2046
+	if msg=$(check_spread "$svc" "$out" $(for i in $ALL; do echo "$share"; done)); then pass "$msg"; else fail "$msg"; fi
+done <<<"$SERVICES"
+
+# --- withdraw and announce ---------------------------------------------------
+t0=$(date +%s.%N)
+ctl 1 bgp withdraw >"$WORK/withdraw.out" 2>&1 || fail "halbctl bgp withdraw: $(cat "$WORK/withdraw.out")"
+others=$(seq 2 "$N" | tr '\n' ' ')
+# shellcheck disable=SC2086
+if halb_wait_until 10 route_is "$VIP4" "$(nexthops 4 $others)"; then
+	pass "halbctl bgp withdraw on lb1: the router's route to $VIP4 leaves it within $(since "$t0") s ('vips: $(ctl 1 bgp | sed -n 's/^vips: //p')')"
+else
+	fail "after withdraw, the route to $VIP4 is via $(route_nexthops "$VIP4")"
+fi
+out=$(spread "http://$VIP4/" 200)
+# shellcheck disable=SC2046
+if msg=$(check_spread "web-dsr after withdraw" "$out" 0 $(for i in $others; do echo 0.1; done)); then pass "$msg"; else fail "$msg"; fi
+ctl 1 bgp announce >/dev/null 2>&1
+# shellcheck disable=SC2086
+if halb_wait_until 10 route_is "$VIP4" "$(nexthops 4 $ALL)"; then
+	pass "halbctl bgp announce on lb1: the multipath route is back"
+else
+	fail "after announce, the route to $VIP4 is via $(route_nexthops "$VIP4")"
+fi
+
+# --- a hung forwarder: BFD too -------------------------------------------------
+# SIGSTOP on lb2's forwarder: its tap stays, but nothing moves through it.
+if [ "$N" -ge 2 ]; then
+	rest=$(for i in $ALL; do [ "$i" != 2 ] && echo "$i"; done | tr '\n' ' ')
+	t0=$(date +%s.%N)
+	kill -STOP "${FWD_PID[2]}"
+	# shellcheck disable=SC2086
+	if halb_wait_until 5 route_is "$VIP4" "$(nexthops 4 $rest)"; then
+		pass "SIGSTOP on lb2's forwarder (hung, its kernel interface still there): the router drops its path within $(since "$t0") s"
+	else
+		fail "SIGSTOP on lb2's forwarder: the route to $VIP4 is still via $(route_nexthops "$VIP4")"
+	fi
+	t0=$(date +%s.%N)
+	kill -CONT "${FWD_PID[2]}"
+	if halb_wait_until 20 route_is "$VIP4" "$(nexthops 4 $ALL)"; then
+		pass "SIGCONT: lb2 is back in the multipath route $(since "$t0") s later (BFD up, BGP session again)"
+	else
+		fail "SIGCONT: the route to $VIP4 is via $(route_nexthops "$VIP4") 20 s later"
+	fi
+fi
+
+# --- kill -9 a forwarder: BFD --------------------------------------------------
+declare -A HOLD
+for ((h = 1; h <= HOLDS; h++)); do
+	halb_spawn "$WORK/hold-$h.out" ip netns exec "$P-cli" "$HALB_PYTHON" "$HALB_E2E_DIR/client.py" \
+		--url "http://$VIP4/" --keepalive-hold 6 --timeout 3
+	HOLD[$h]=$HALB_LAST_PID
+done
+holds_connected() { local h; for h in "${!HOLD[@]}"; do grep -qs '^connected' "$WORK/hold-$h.out" || return 1; done; }
+halb_wait_until 10 holds_connected || fail "the keep-alive connections did not all connect within 10 s"
+halb_spawn "$WORK/monitor.log" ip -n "$P-rtr" -ts -4 monitor route
+MON_PID=$HALB_LAST_PID
+sleep 1
+before=$(installs)
+t_kill=$(date +%s.%N)
+halb_stop "${FWD_PID[1]}" KILL 5
+echo "fabric: killed lb1's forwarder (PID ${FWD_PID[1]}) with SIGKILL at $(date -d "@$t_kill" +%T.%N | cut -c1-12)"
+# shellcheck disable=SC2086
+halb_wait_until 10 route_is "$VIP4" "$(nexthops 4 $others)"
+sleep 0.3
+halb_stop "$MON_PID" TERM 2
+detect=$("$HALB_PYTHON" - "$t_kill" "$WORK/monitor.log" "$VIP4" <<'EOF'
+import datetime, re, sys
+t_kill, path, vip = float(sys.argv[1]), sys.argv[2], sys.argv[3]
+for line in open(path):
+    m = re.match(r"\[(\S+)\]\s*(.*)", line)
+    if not m or vip not in m.group(2):
+        continue
+    t = datetime.datetime.fromisoformat(m.group(1)).timestamp()
+    if t >= t_kill:
+        print("%.3f" % (t - t_kill)); break
+EOF
+)
+if [ -n "$detect" ] && le "$detect" "$MAX_DETECT_S"; then
+	pass "kill -9 lb1's forwarder: the router dropped its path ${detect} s later (BFD 100 ms x 3; goal 0.3 s: $(le "$detect" 0.3 && echo met || echo missed)): $(ip -n "$P-rtr" route show "$VIP4" | tr -s ' \n' ' ')"
+else
+	fail "kill -9 lb1's forwarder: the router's route change came ${detect:-never} s later (at most $MAX_DETECT_S): $(ip -n "$P-rtr" route show "$VIP4" | tr -s ' \n' ' '); monitor: $(tr '\n' ' ' <"$WORK/monitor.log" | cut -c1-300)"
+fi
+echo "fabric: BFD detection time ${detect:-unknown} s (kill -9 of the forwarder to the router's route change)"
+out=$(spread "http://$VIP4/" 200)
+# shellcheck disable=SC2046
+if msg=$(check_spread "web-dsr after the kill" "$out" 0 $(for i in $others; do echo 0.1; done)); then
+	pass "new connections after the kill: $msg"
+else
+	fail "new connections after the kill: $msg"
+fi
+survived=0
+for h in "${!HOLD[@]}"; do
+	halb_wait_exit "${HOLD[$h]}" 15 && survived=$((survived + 1))
+done
+echo "fabric: established keep-alive connections: $survived of $HOLDS went on without an error (not checked: keeping those through the dead appliance is the session tracker's part)"
+
+# The survivors stop cleanly (a sanitizer build reports leaks at exit).
+for i in $others; do
+	halb_stop "${FWD_PID[$i]}" TERM 10 || fail "lb$i's forwarder did not exit cleanly on SIGTERM"
+done
+if grep -l -E 'AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:' \
+	"$WORK"/forwarder-*.log "$WORK"/classifier-*.log >"$WORK/sanitizer" 2>/dev/null; then
+	fail "sanitizer reports in: $(tr '\n' ' ' <"$WORK/sanitizer")"
+else
+	pass "no sanitizer report in the forwarders' and classifiers' logs"
+fi
+
+finish
