@@ -85,6 +85,15 @@ cfg_backend_port(const struct cfg_service *cs, const struct cfg_backend *cb)
 	return cb->port != 0 ? cb->port : cs->port;
 }
 
+/*
+ * cfg_digest() of what a reload leaves alone and both DPDK processes
+ * read (services, static neighbours, the agents, log and metrics count
+ * as zeros), so that a classifier started from an edited and reloaded
+ * file attaches: the forwarder keeps it current at each reload.  0 when
+ * out of memory.
+ */
+uint64_t cfg_digest_static(const struct halb_cfg *cfg);
+
 /* Counts of a slotted configuration's live services and backends. */
 uint32_t cfg_live_services(const struct halb_cfg *cfg);
 uint32_t cfg_live_backends(const struct cfg_service *cs);

@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "halb/cfg.h"
@@ -485,4 +486,30 @@ cfg_live_backends(const struct cfg_service *cs)
 	for (b = 0; b < cs->n_backends; b++)
 		n += cs->backends[b].slot == CFG_SLOT_LIVE;
 	return n;
+}
+
+uint64_t
+cfg_digest_static(const struct halb_cfg *cfg)
+{
+	struct halb_cfg *c = malloc(sizeof(*c));
+	uint64_t d;
+
+	if (c == NULL)
+		return 0;
+	*c = *cfg;
+	/* What a reload may change, or what the two DPDK processes do not
+	 * share: zeros. */
+	c->n_services = 0;
+	memset(c->services, 0, sizeof(c->services));
+	c->n_neigh = 0;
+	memset(c->neigh, 0, sizeof(c->neigh));
+	c->health.n_agents = 0;
+	memset(c->health.agents, 0, sizeof(c->health.agents));
+	c->health.weight_policy = 0;
+	c->health.weight_min = c->health.weight_max = 0;
+	memset(&c->metrics, 0, sizeof(c->metrics));
+	memset(&c->log, 0, sizeof(c->log));
+	d = cfg_digest(c);
+	cfg_free(c);
+	return d;
 }
