@@ -72,6 +72,7 @@ test: root
 		tests/pkt/mq.sh
 	tests/e2e/e2e.sh
 	tests/e2e/health.sh
+	tests/e2e/reload.sh
 	tests/package/package.sh $(BUILD)
 	tests/package/caps.sh
 

@@ -147,7 +147,7 @@ be_fmt(const struct cfg_service *cs, const struct cfg_backend *cb, char *buf,
 }
 
 struct assign {
-	const struct halb_cfg *run;
+	const struct halb_cfg *run, *in;
 	cfg_slot_flows_fn flows;
 	void *arg;
 	struct cfg_reload_log *log;
@@ -211,6 +211,15 @@ be_slot_open(const struct assign *a, uint32_t s, const struct cfg_service *rs,
 	return rs->backends[b].slot == CFG_SLOT_RETIRED && flows_of(a, s, b) == 0;
 }
 
+/* The agent host a backend names ("" for none): agent indices follow
+ * the order hosts first appear in, which an edit elsewhere changes. */
+static const char *
+agent_host(const struct halb_cfg *cfg, const struct cfg_backend *cb)
+{
+	return cb->agent != 0 && cb->agent <= cfg->health.n_agents ?
+		       cfg->health.agents[cb->agent - 1].host : "";
+}
+
 static void
 note_backend_changes(const struct assign *a, const struct cfg_service *ns,
 		     const struct cfg_backend *ob, const struct cfg_backend *nb)
@@ -231,7 +240,7 @@ note_backend_changes(const struct assign *a, const struct cfg_service *ns,
 		cfg_reload_note(a->log, "service %s: backend %s rewrite changed: its flows take the new one",
 				ns->name, be);
 	if (memcmp(&ob->check, &nb->check, sizeof(ob->check)) != 0 ||
-	    ob->agent != nb->agent)
+	    strcmp(agent_host(a->run, ob), agent_host(a->in, nb)) != 0)
 		cfg_reload_note(a->log, "service %s: backend %s health check or agent changed",
 				ns->name, be);
 }
@@ -368,7 +377,7 @@ cfg_slots_assign(const struct halb_cfg *run, const struct halb_cfg *in,
 		 cfg_slot_flows_fn flows, void *arg, struct halb_cfg *out,
 		 struct cfg_reload_log *log)
 {
-	const struct assign a = { run, flows, arg, log };
+	const struct assign a = { run, in, flows, arg, log };
 	bool taken[CFG_MAX_SERVICES] = { false };
 	int map[CFG_MAX_SERVICES];
 	uint32_t i, s, n = 0;
