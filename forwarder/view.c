@@ -8,8 +8,10 @@
  * Per slot: a live or retired backend gets its rewrite data and its
  * next hop pinned in the neighbour cache (a retired backend keeps
  * forwarding the flows that still name it, with the data it had); a
- * free slot gets neigh -1, which forward() refuses.  Pinned next hops of
- * backends that a reload removed stay pinned (the cache never unpins).
+ * free slot gets neigh -1, which forward() refuses.  A next hop that
+ * traffic made a dynamic entry before a reload is pinned (neigh_pin).
+ * Pinned next hops of backends that a reload removed stay pinned (the
+ * cache never unpins).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -31,6 +33,9 @@ fwd_static_neigh(struct fwd_ctx *c, const struct halb_cfg *cfg, uint32_t i,
 	int n = port < 0 ? -ENETUNREACH :
 			   neigh_claim(c->neigh, &cfg->neigh[i].ip, (uint16_t)port,
 				       true, 0);
+
+	if (n >= 0 && neigh_pin(c->neigh, n) != 0)
+		n = -EAGAIN;
 
 	if (n < 0) {
 		if (why == NULL) {
@@ -71,10 +76,18 @@ backend_setup(struct fwd_ctx *c, const struct fwd_service *sv,
 	}
 	be->out = (uint16_t)port;
 	be->neigh = neigh_claim(c->neigh, &nh, (uint16_t)port, true, 0);
+	/* At a reload the next hop may be a dynamic entry already (a
+	 * client on the link): pinned now, or it would age and its slot
+	 * be reused under the backend. */
+	if (be->neigh >= 0 && neigh_pin(c->neigh, be->neigh) != 0)
+		be->neigh = -EAGAIN;
 	if (be->neigh < 0) {
-		snprintf(why, why_len, "service %s: backend %s: no room for its next hop in the neighbour cache",
-			 cs->name, halb_ip_fmt(&cb->ip, ip, sizeof(ip)));
-		return -ENOSPC;
+		snprintf(why, why_len, "service %s: backend %s: %s", cs->name,
+			 halb_ip_fmt(&cb->ip, ip, sizeof(ip)),
+			 be->neigh == -EAGAIN ?
+				 "its next hop is being claimed or retired: try again" :
+				 "no room for its next hop in the neighbour cache");
+		return be->neigh == -EAGAIN ? -EAGAIN : -ENOSPC;
 	}
 	if (sv->ops->setup != NULL)
 		sv->ops->setup(c, cs, cb, (uint16_t)port, be);
