@@ -299,13 +299,17 @@ tel_services(const char *cmd, const char *params, struct rte_tel_data *d)
 	return 0;
 }
 
-/* Services' and backends' numbers for halb-exporter, which names them
- * from its own copy of the configuration.  DPDK 22.11 nests one level
- * and a reply holds 16 KiB, so a service is asked in pages of
- * TEL_BE_PAGE backends: "service": [pkts, bytes, fallbacks],
- * "n_backends", then "bI": [pkts, bytes, new_flows, active_flows,
- * state, weight, source, cpu_permille, conns] per backend I (state 0
- * until the classifier has applied health once). */
+/* Services' and backends' numbers for halb-exporter.  DPDK 22.11 nests
+ * one level and a reply holds 16 KiB, so a service is asked in pages of
+ * TEL_BE_PAGE backend slots: "service": [pkts, bytes, fallbacks],
+ * "n_backends" (slots), then "bI": [pkts, bytes, new_flows,
+ * active_flows, state, weight, source, cpu_permille, conns] and "aI",
+ * its address and port ("ADDR:PORT", "[ADDR]:PORT", or the address
+ * alone for port 0), per backend slot I that is live or retired (state
+ * 0 until the classifier has applied health once).  The service is its
+ * slot S, or "@NAME": the live service of that name, as halb-exporter
+ * asks, since a reload moves nothing but its file's positions do
+ * (docs/RELOAD.md). */
 #define TEL_BE_PAGE 64u
 
 static int
@@ -335,7 +339,18 @@ tel_backends(const char *cmd, const char *params, struct rte_tel_data *d)
 	(void)cmd;
 	if (params == NULL || *params == '\0')
 		return -EINVAL;
-	s = strtoul(params, &end, 10);
+	if (*params == '@') {
+		size_t n = strcspn(params + 1, ",");
+
+		for (s = 0; s < fwd.cfg->n_services; s++)
+			if (fwd.cfg->services[s].slot == CFG_SLOT_LIVE &&
+			    strlen(fwd.cfg->services[s].name) == n &&
+			    strncmp(fwd.cfg->services[s].name, params + 1, n) == 0)
+				break;
+		end = (char *)(uintptr_t)(params + 1 + n);
+	} else {
+		s = strtoul(params, &end, 10);
+	}
 	if (*end == ',')
 		first = strtoul(end + 1, &end, 10);
 	if (*end != '\0' || s >= fwd.cfg->n_services)
@@ -353,8 +368,22 @@ tel_backends(const char *cmd, const char *params, struct rte_tel_data *d)
 				  fwd.cfg->services[s].n_backends);
 	for (b = (uint32_t)first; b < fwd.cfg->services[s].n_backends &&
 	     b < first + TEL_BE_PAGE; b++) {
+		const struct cfg_service *cs = &fwd.cfg->services[s];
+		const struct cfg_backend *cb = &cs->backends[b];
 		const struct halb_be_health *h = &shm->health[s][b];
+		uint16_t port = cb->port ? cb->port : cs->port;
+		char ip[HALB_IP_STRLEN], ep[HALB_IP_STRLEN + 8];
 
+		if (cb->slot == CFG_SLOT_FREE)
+			continue;
+		halb_ip_fmt(&cb->ip, ip, sizeof(ip));
+		if (port == 0)
+			snprintf(ep, sizeof(ep), "%s", ip);
+		else
+			snprintf(ep, sizeof(ep), halb_ip_is_v4(&cb->ip) ? "%s:%u" : "[%s]:%u",
+				 ip, port);
+		snprintf(key, sizeof(key), "a%u", b);
+		rte_tel_data_add_dict_string(d, key, ep);
 		memset(v, 0, sizeof(v));
 		for (w = 0; w < shm->n_workers; w++) {
 			v[0] += shm->be[w].b[s][b].pkts;
