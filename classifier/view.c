@@ -114,6 +114,10 @@ cls_view_attach(struct cls *c)
 {
 	uint64_t gen = halb_shm_view_copy(c->shm, c->cfg);
 
+	if (gen == 0 && __atomic_load_n(&c->shm->view, __ATOMIC_ACQUIRE) != NULL) {
+		CLS_LOG(ERR, "the forwarder's view of the services cannot be read whole");
+		return -EAGAIN;
+	}
 	c->view_gen = gen;
 	c->view_unacked = gen != 0;
 	return 0;
@@ -144,7 +148,7 @@ cls_view_poll(struct cls *c, uint64_t now_ms)
 	if (nv == NULL)
 		return -ENOMEM; /* tried again next loop */
 	gen = halb_shm_view_copy(c->shm, nv);
-	rc = svc_map_build(&m, nv);
+	rc = gen == 0 ? -EAGAIN : svc_map_build(&m, nv);
 	if (rc != 0) {
 		free(nv);
 		return rc;

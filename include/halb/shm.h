@@ -46,7 +46,8 @@ void halb_shm_view_publish(struct halb_shm *shm, const struct halb_cfg *cfg,
 /*
  * Copies the current view's services into cfg (n_services, services)
  * and returns its generation, retrying while the forwarder rewrites the
- * buffer under the copy; 0 when there is no view.
+ * buffer under the copy (a bounded number of times); 0 when there is no
+ * view or the copy never came out whole (cfg's services then undefined).
  */
 uint64_t halb_shm_view_copy(const struct halb_shm *shm, struct halb_cfg *cfg);
 

@@ -24,6 +24,8 @@
 #include "halb/shm.h"
 #include "halb/svc.h"
 
+#define HALB_VIEW_COPY_TRIES 1000000u
+
 int
 halb_shm_mh_alloc(struct halb_shm *shm, uint32_t s)
 {
@@ -66,7 +68,11 @@ halb_shm_view_publish(struct halb_shm *shm, const struct halb_cfg *cfg,
 uint64_t
 halb_shm_view_copy(const struct halb_shm *shm, struct halb_cfg *cfg)
 {
-	for (;;) {
+	uint32_t tries;
+
+	/* Bounded: a forwarder that died in the middle of a write leaves
+	 * gen 0 for good (the caller tries again later, or sees it gone). */
+	for (tries = 0; tries < HALB_VIEW_COPY_TRIES; tries++) {
 		const struct halb_view_shm *v = __atomic_load_n(&shm->view,
 								__ATOMIC_ACQUIRE);
 		uint64_t gen;
@@ -86,6 +92,7 @@ halb_shm_view_copy(const struct halb_shm *shm, struct halb_cfg *cfg)
 		if (__atomic_load_n(&v->gen, __ATOMIC_RELAXED) == gen)
 			return gen;
 	}
+	return 0;
 }
 
 static int

@@ -2054,10 +2054,10 @@ def conf_edit(text, svc, drop=None, add=None, keep=False):
     return text[:start] + block + text[end:]
 
 
-def flow_present(client, sport):
-    """Whether halbctl flows lists the flow from client:sport."""
+def flow_present(client, sport, vip):
+    """Whether halbctl flows lists the flow client:sport -> vip."""
     rc, out, err = halbctl("flows", "all", "client", client)
-    return rc != 0 or any(f" {client}:{sport} " in ln for ln in out.splitlines())
+    return rc != 0 or any(f" {client}:{sport} -> {vip}:" in ln for ln in out.splitlines())
 
 
 def conf_services(text):
@@ -2133,7 +2133,7 @@ def test_reload(tap):
     # dsr4's flow of the removed backend is evicted within a sweep (of a
     # table that earlier tests filled: wait for that very flow).
     c, p = flows[("dsr4", 1)]
-    gone = wait_cond(lambda: not flow_present(c, p), 5.0, 0.2)
+    gone = wait_cond(lambda: not flow_present(c, p, SVC["dsr4"][0]), 5.0, 0.2)
     R.check("reload: the removed backend's dsr4 flow leaves the table within a sweep",
             bool(gone), "still listed by halbctl flows")
     # (what, service, flow of backend, expected backend after, punted)
