@@ -103,7 +103,7 @@ lock_attach(struct cls *c, uint32_t takeover_ms)
 {
 	char path[PATH_MAX];
 	pid_t holder = 0;
-	int fd, rc;
+	int fd, rc, i;
 
 	snprintf(path, sizeof(path), "%s/%s", rte_eal_get_runtime_dir(),
 		 CLS_LOCK_FILE);
@@ -113,6 +113,12 @@ lock_attach(struct cls *c, uint32_t takeover_ms)
 		return fd;
 	}
 	rc = cls_lock_try(fd, &holder);
+	/* The forwarder holds it for a moment while it rebuilds Maglev
+	 * tables at a reload with no classifier (forwarder/reload.c). */
+	for (i = 0; rc == -EBUSY && holder == c->shm->fwd_pid && i < 100; i++) {
+		usleep(10000);
+		rc = cls_lock_try(fd, &holder);
+	}
 	if (rc == -EBUSY && takeover_ms > 0) {
 		CLS_LOG(INFO, "taking over from the classifier (pid %d): waiting up to %u ms for it to go",
 			(int)holder, takeover_ms);

@@ -125,7 +125,8 @@ slot_changed(const struct halb_cfg *run, const struct halb_cfg *new,
 }
 
 /* The classifier's attach lock, if no classifier holds it: an fd to
- * close (which lets it go), or -1. */
+ * close (which lets it go), or -1.  A classifier that starts meanwhile
+ * waits for it (classifier/main.c lock_attach). */
 static int
 cls_lock_try(void)
 {

@@ -2060,6 +2060,14 @@ def flow_present(client, sport, vip):
     return rc != 0 or any(f" {client}:{sport} -> {vip}:" in ln for ln in out.splitlines())
 
 
+def with_new_neigh(text):
+    """text with a static neighbour for RELOAD_NEW_IP after the others
+    (adding one is fine; removing one needs a restart)."""
+    return text.replace('mac = "02:68:00:00:03:0b"; } );',
+                        'mac = "02:68:00:00:03:0b"; },\n'
+                        '  { ip = "%s";  mac = "%s"; } );' % (RELOAD_NEW_IP, RELOAD_NEW_MAC), 1)
+
+
 def conf_services(text):
     """The services list of a configuration's text."""
     return text[text.index("services = ("):]
@@ -2105,12 +2113,8 @@ def test_reload(tap):
     if not R.check("reload: flows to backends 0 and 1 of dsr4 and wlc4",
                    len(flows) == 4, str(sorted(flows))):
         return
-    text = conf_edit(orig, "dsr4", drop=BE4[1], add=RELOAD_NEW_IP)
+    text = conf_edit(with_new_neigh(orig), "dsr4", drop=BE4[1], add=RELOAD_NEW_IP)
     text = conf_edit(text, "wlc4", drop=BE4[1], keep=True)
-    # A static neighbour for it, after the others (adding one is fine).
-    text = text.replace('mac = "02:68:00:00:03:0b"; } );',
-                        'mac = "02:68:00:00:03:0b"; },\n'
-                        '  { ip = "%s";  mac = "%s"; } );' % (RELOAD_NEW_IP, RELOAD_NEW_MAC), 1)
     st0, s0 = status(), stats()
     rc, out, err = reload_with(text, "reload1.conf")
     R.check("reload: applied, each change said",
@@ -2215,6 +2219,55 @@ def test_reload(tap):
                 one(got) == dsr_expect(f, BE_MAC[b]), nframes(got))
 
 
+def test_reload_no_classifier(tap):
+    """A reload while the classifier is gone: the forwarder alone applies
+    it and rebuilds the Maglev tables, so that its fallback gives nothing
+    new to the removed backend; a classifier started afterwards, from the
+    file it was given, takes the forwarder's view."""
+    first = cls_pids()[-1]
+    if not R.check("reload without classifier: the classifier is up first",
+                   pid_alive(first) and cls_state() == "up", cls_state()):
+        return
+    os.kill(first, signal.SIGTERM)
+    wait_cond(lambda: not pid_alive(first), 10.0)
+    down = wait_cond(lambda: cls_state() == "down", 5.0)
+    base = with_new_neigh(open(ARGS.conf).read())
+    text = conf_edit(base, "dsr4", drop=BE4[2])
+    rc, out, err = reload_with(text, "reload2.conf")
+    R.check("reload without classifier: applied by the forwarder, which rebuilds "
+            "the Maglev tables", bool(down) and rc == 0 and
+            "service dsr4: backend 198.18.0.13:80 removed" in out and
+            "no classifier attached: Maglev tables rebuilt" in out,
+            f"classifier {cls_state()}, rc {rc}, out {out!r}, err {err!r}")
+    before = stats()
+    seen = set()
+    for sport in range(47100, 47140):
+        got = tap.exchange([tcp_frame("198.18.1.122", sport, SVC["dsr4"][0], 80, "S")], 1)
+        seen.add(backend_of(one(got), "dsr4"))
+    after = stats()
+    R.check("reload without classifier: the fallback's new connections never go "
+            "to the removed backend", 2 not in seen and None not in seen and
+            delta(before, after, "fallbacks") >= 40,
+            f"backends {sorted(map(str, seen))}, fallbacks +{delta(before, after, 'fallbacks')}")
+    proc, ready = start_classifier()
+    st = status()
+    R.check("reload without classifier: a classifier started from its own file "
+            "takes the forwarder's view", ready and
+            wait_cond(lambda: status()["classifier_generation"] == st["generation"], 5.0),
+            f"ready {ready}, generation {st['generation']}, classifier_generation "
+            f"{status()['classifier_generation']}")
+    seen = set()
+    for sport in range(47200, 47240):
+        got = tap.exchange([tcp_frame("198.18.1.122", sport, SVC["dsr4"][0], 80, "S")], 1)
+        seen.add(backend_of(one(got), "dsr4"))
+    R.check("reload without classifier: the new classifier's decisions never go "
+            "to the removed backend either", 2 not in seen and None not in seen,
+            str(sorted(map(str, seen))))
+    rc, out, err = reload_with(base, "reload3.conf")
+    R.check("reload without classifier: the backend added back",
+            rc == 0 and "backend 198.18.0.13:80 added back" in out, f"rc {rc}, {out!r} {err!r}")
+
+
 # ---- main -----------------------------------------------------------------
 
 def main():
@@ -2271,6 +2324,7 @@ def main():
         ("classifier", lambda: test_classifier_absent(tap)),
         ("second_classifier", lambda: test_second_classifier(tap)),
         ("reload", lambda: test_reload(tap)),
+        ("reload_no_classifier", lambda: test_reload_no_classifier(tap)),
     ]
     return run_tests(tap, tests, t0, "pkt_test")
 
