@@ -83,6 +83,17 @@ exp_fwd_status(struct prom *p, const json_t *b)
 	prom_add(p, "halb_flow_capacity", PROM_GAUGE,
 		 "Flow table entries, all workers", jnum(b, "flow_capacity"),
 		 NULL);
+	/* Reloads (docs/RELOAD.md); absent from an older forwarder. */
+	if (json_object_get(b, "generation") == NULL)
+		return;
+	prom_add(p, "halb_config_generation", PROM_GAUGE,
+		 "Generation of the forwarder's configuration (1 at start, +1 a reload)",
+		 jnum(b, "generation"), NULL);
+	prom_add(p, "halb_reloads_total", PROM_COUNTER,
+		 "Reloads the forwarder applied", jnum(b, "reloads"), NULL);
+	prom_add(p, "halb_reload_refused_total", PROM_COUNTER,
+		 "Reloads the forwarder refused (a change needing a restart, a bad file)",
+		 jnum(b, "reload_refused"), NULL);
 }
 
 /* /halb/stats keys that are the classifier's counters, and their names. */
