@@ -102,12 +102,12 @@ install(const struct bench_tmpl *tmpl, uint32_t n, uint32_t *svc_out)
 		bench_frame(frame, tmpl, i);
 		if (pkt_parse(frame, sizeof(frame), &pi) != PKT_OK)
 			return -EINVAL;
-		s = svc_by_vip(&fwd.svcs, pi.key.dst, pi.key.dport, pi.key.proto);
+		s = svc_by_vip(&fwd.view->svcs, pi.key.dst, pi.key.dport, pi.key.proto);
 		if (s < 0)
 			return -ENOENT;
 		hash = pkt_flow_hash(&pi.key);
 		rc = flow_insert(&fw, &pi.key, hash, (uint16_t)s,
-				 (uint16_t)(hash % fwd.svc[s].n_backends), FLOW_ST_EST,
+				 (uint16_t)(hash % fwd.view->svc[s].n_backends), FLOW_ST_EST,
 				 0, NULL);
 		if (rc < 0)
 			return rc;

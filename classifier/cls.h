@@ -113,6 +113,10 @@ struct cls {
 	bool sess_silent;
 	bool replica_on;       /* registered with shm->replica_qsbr */
 	struct sess_ev sev[CLS_SEV_BURST];
+	/* The forwarder's view of the services this state follows
+	 * (view.c), and whether shm->cls_view_gen still owes it. */
+	uint64_t view_gen;
+	bool view_unacked;
 	volatile bool quit;
 };
 
@@ -173,6 +177,35 @@ void cls_sess_turn(struct cls *c, uint64_t now_tsc);
  */
 bool cls_replica_pick(struct cls *c, uint32_t s, const struct flow_key *k,
 		      uint32_t hash, uint16_t *b);
+
+/*
+ * Rebuilds the schedulers and Maglev tables of the services marked
+ * dirty (c->hdirty), after one grace period.  Returns how many are
+ * still dirty (a failed build, retried by cls_health_poll()).
+ */
+uint32_t cls_health_apply(struct cls *c, uint64_t now_ms);
+
+/*
+ * Following the forwarder's view (view.c; docs/RELOAD.md).
+ * cls_view_attach: c->cfg's services become the view's (at attach,
+ * before anything is built from them).  cls_view_poll: when the view's
+ * generation moved, takes its services, per slot as view.c says, and
+ * acknowledges it once applied; cheap otherwise; 0 or -errno (retried
+ * at the next call).  cls_view_ack: acknowledges the view once no
+ * service is left to rebuild (left: cls_health_apply()'s answer).
+ */
+int cls_view_attach(struct cls *c);
+int cls_view_poll(struct cls *c, uint64_t now_ms);
+void cls_view_ack(struct cls *c, uint32_t left);
+
+/* Service slot s's eviction marks: retired backends per its down_flows,
+ * free slots always, live ones when down and down_flows is "reset". */
+void cls_slots_evict(struct cls *c, uint32_t s);
+
+/* Health of service slot s's live backends that are new to their slot
+ * (shm->health_id): from the configuration; a configured weight of one
+ * whose health came from it.  Returns whether anything changed. */
+bool cls_slots_health(struct cls *c, uint32_t s, uint64_t now_ms);
 
 /* Unix time in ms. */
 uint64_t cls_wall_ms(void);

@@ -69,6 +69,10 @@ service_build(struct cls *c, uint32_t s)
 	uint32_t w[CFG_MAX_BACKENDS], b, next;
 	int rc;
 
+	/* A retired or free slot has no lookup entry: nothing picks from
+	 * its table (the forwarder gives a reused slot its first one). */
+	if (cs->slot != CFG_SLOT_LIVE || mh->table[0] == NULL)
+		return 0;
 	for (b = 0; b < cs->n_backends; b++)
 		w[b] = effective_weight(&c->shm->health[s][b]);
 	next = __atomic_load_n(&mh->cur, __ATOMIC_ACQUIRE) ^ 1;
@@ -90,8 +94,8 @@ service_build(struct cls *c, uint32_t s)
  * service that fails to build stays dirty, is counted (mh_failed) and is
  * retried after CLS_APPLY_RETRY_MS.  Returns the services still dirty.
  */
-static uint32_t
-apply_pending(struct cls *c, uint64_t now_ms)
+uint32_t
+cls_health_apply(struct cls *c, uint64_t now_ms)
 {
 	uint32_t s, left = 0;
 	bool any = false;
@@ -131,33 +135,27 @@ cls_health_init(struct cls *c)
 {
 	const struct halb_cfg *cfg = c->cfg;
 	uint64_t now = cls_wall_ms();
-	uint32_t s, b;
+	uint32_t s;
 	int rc;
 
 	c->hfd = -1;
 	if (!c->shm->health_valid) {
-		for (s = 0; s < cfg->n_services; s++)
-			for (b = 0; b < cfg->services[s].n_backends; b++) {
-				struct halb_be_health *h = &c->shm->health[s][b];
-
-				memset(h, 0, sizeof(*h));
-				h->state = HALB_HEALTH_UP;
-				h->source = HALB_SRC_CONFIG;
-				h->weight = cfg->services[s].backends[b].weight;
-				h->updated_ms = now;
-			}
+		/* Every slot from its configuration (cls_slots_health). */
+		memset(c->shm->health_id, 0, sizeof(c->shm->health_id));
 		c->shm->health_valid = 1;
 	} else {
 		CLS_LOG(INFO, "starting from the health the forwarder remembers");
 	}
 	for (s = 0; s < cfg->n_services; s++) {
-		for (b = 0; b < cfg->services[s].n_backends; b++)
-			c->evict[s][b] = c->shm->health[s][b].state == HALB_HEALTH_DOWN &&
-					 cfg->services[s].down_flows == CFG_DOWN_RESET;
+		/* Slots that a reload gave to another backend while no
+		 * classifier was attached start from their configuration. */
+		cls_slots_health(c, s, now);
+		cls_slots_evict(c, s);
 		c->hdirty[s] = true;
 	}
-	if (apply_pending(c, now) != 0)
+	if (cls_health_apply(c, now) != 0)
 		return -ENOMEM; /* mh_build's only run-time failure */
+	cls_view_ack(c, 0);
 	if (!cfg->has_health)
 		return 0;
 	if (cfg->health.key.len == 0) {
@@ -210,13 +208,15 @@ find_backend(const struct cls *c, const Halb__Health__BackendState *bs,
 	for (s = 0; s < cfg->n_services; s++) {
 		const struct cfg_service *cs = &cfg->services[s];
 
-		if (strcmp(cs->name, bs->service) != 0)
+		/* Retired slots: halb-healthd no longer has them (a retired
+		 * slot's name may be a live one's too). */
+		if (cs->slot != CFG_SLOT_LIVE || strcmp(cs->name, bs->service) != 0)
 			continue;
 		for (b = 0; b < cs->n_backends; b++) {
 			uint16_t port = cs->backends[b].port ? cs->backends[b].port :
 							       cs->port;
 
-			if (halb_ip_eq(&cs->backends[b].ip, &ip) && port == bs->port) {
+			if (cs->backends[b].slot == CFG_SLOT_LIVE && halb_ip_eq(&cs->backends[b].ip, &ip) && port == bs->port) {
 				*s_out = s;
 				*b_out = b;
 				return 0;
@@ -317,7 +317,7 @@ cls_health_poll(struct cls *c, uint64_t now_tsc)
 	 * its retry is due: one grace period for all of it. */
 	if (c->hchanged || (c->hretry_ms != 0 && now_ms >= c->hretry_ms)) {
 		c->hchanged = false;
-		apply_pending(c, now_ms);
+		cls_view_ack(c, cls_health_apply(c, now_ms));
 	}
 	if (!c->hsilent && now_ms - c->hlast_ms > c->cfg->health.handler_timeout_ms) {
 		c->hsilent = true;

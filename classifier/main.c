@@ -8,7 +8,8 @@
  * hash.usr (the decision itself is in decide.c).  Between bursts it
  * expires idle flows, sweeping each table once per CLS_EXPIRE_SWEEP_MS
  * whatever the load, and frees their entries once the workers have
- * passed a quiescent state.
+ * passed a quiescent state.  Its services are the forwarder's view,
+ * which it follows across reloads (view.c); SIGHUP is ignored.
  *
  * With sessions { } it tells halb-sessiond of every install, state
  * change and removal, and reads the replica on a mid-connection miss
@@ -106,7 +107,7 @@ lock_attach(struct cls *c, uint32_t takeover_ms)
 {
 	char path[PATH_MAX];
 	pid_t holder = 0;
-	int fd, rc;
+	int fd, rc, i;
 
 	snprintf(path, sizeof(path), "%s/%s", rte_eal_get_runtime_dir(),
 		 CLS_LOCK_FILE);
@@ -116,6 +117,12 @@ lock_attach(struct cls *c, uint32_t takeover_ms)
 		return fd;
 	}
 	rc = cls_lock_try(fd, &holder);
+	/* The forwarder holds it for a moment while it rebuilds Maglev
+	 * tables at a reload with no classifier (forwarder/reload.c). */
+	for (i = 0; rc == -EBUSY && holder == c->shm->fwd_pid && i < 100; i++) {
+		usleep(10000);
+		rc = cls_lock_try(fd, &holder);
+	}
 	if (rc == -EBUSY && takeover_ms > 0) {
 		CLS_LOG(INFO, "taking over from the classifier (pid %d): waiting up to %u ms for it to go",
 			(int)holder, takeover_ms);
@@ -153,11 +160,16 @@ attach(struct cls *c, uint32_t takeover_ms)
 	else if (rc == -EAGAIN)
 		CLS_LOG(ERR, "shared memory not ready or of another version");
 	else if (rc == -EINVAL)
-		CLS_LOG(ERR, "%s differs from the forwarder's configuration: run both from the same file",
+		CLS_LOG(ERR, "%s differs from the forwarder's configuration in what a reload does not change (eal, ports, flows, health keys and sockets...): run both from the same file",
 			c->cfg->path);
 	if (rc != 0)
 		return rc;
 	rc = lock_attach(c, takeover_ms);
+	if (rc != 0)
+		return rc;
+	/* The services are the forwarder's (its file may have been
+	 * reloaded since): view.c. */
+	rc = cls_view_attach(c);
 	if (rc != 0)
 		return rc;
 	rc = svc_map_build(&c->svcs, c->cfg);
@@ -336,6 +348,8 @@ main(int argc, char **argv)
 			break;
 		}
 		cls_health_poll(&cls, now);
+		if (__atomic_load_n(&cls.shm->view_gen, __ATOMIC_RELAXED) != cls.view_gen)
+			cls_view_poll(&cls, cls_wall_ms());
 		busy = 0;
 		for (w = 0; w < cls.shm->n_workers; w++)
 			busy += service_worker(&cls, w, now);

@@ -83,6 +83,17 @@ exp_fwd_status(struct prom *p, const json_t *b)
 	prom_add(p, "halb_flow_capacity", PROM_GAUGE,
 		 "Flow table entries, all workers", jnum(b, "flow_capacity"),
 		 NULL);
+	/* Reloads (docs/RELOAD.md); absent from an older forwarder. */
+	if (json_object_get(b, "generation") == NULL)
+		return;
+	prom_add(p, "halb_config_generation", PROM_GAUGE,
+		 "Generation of the forwarder's configuration (1 at start, +1 a reload)",
+		 jnum(b, "generation"), NULL);
+	prom_add(p, "halb_reloads_total", PROM_COUNTER,
+		 "Reloads the forwarder applied", jnum(b, "reloads"), NULL);
+	prom_add(p, "halb_reload_refused_total", PROM_COUNTER,
+		 "Reloads the forwarder refused (a change needing a restart, a bad file)",
+		 jnum(b, "reload_refused"), NULL);
 }
 
 /* /halb/stats keys that are the classifier's counters, and their names. */
@@ -258,7 +269,7 @@ exp_backends(struct prom *p, const struct halb_cfg *cfg, unsigned int s,
 	static const char *const states[] = { "up", "down", "draining" };
 	const struct cfg_service *cs = &cfg->services[s];
 	const json_t *a;
-	const char *key;
+	const char *key, *lab;
 	unsigned int n = 0, i;
 
 	if (service_too) {
@@ -287,10 +298,19 @@ exp_backends(struct prom *p, const struct halb_cfg *cfg, unsigned int s,
 		if (key[0] != 'b' || !json_is_array(a))
 			continue;
 		bi = strtoul(key + 1, &end, 10);
-		if (*end != '\0' || bi >= cs->n_backends)
+		if (*end != '\0')
+			continue;
+		/* The forwarder names its backend slot ("aI"); a reply
+		 * without it is read by this file's positions. */
+		snprintf(be, sizeof(be), "a%lu", bi);
+		lab = json_string_value(json_object_get(b, be));
+		if (lab != NULL)
+			snprintf(be, sizeof(be), "%s", lab);
+		else if (bi < cs->n_backends)
+			backend_label(cs, &cs->backends[bi], be, sizeof(be));
+		else
 			continue;
 		n++;
-		backend_label(cs, &cs->backends[bi], be, sizeof(be));
 #define BE(n_, t_, h_, i_) \
 		prom_add(p, n_, t_, h_, jnum(json_array_get(a, i_), NULL), \
 			 "service", cs->name, "backend", be, NULL)
@@ -441,16 +461,32 @@ collect_forwarder(const struct halb_cfg *cfg, struct prom *p)
 		json_decref(r);
 	}
 	json_decref(ports);
-	for (s = 0; s < cfg->n_services; s++)
-		for (first = 0; first == 0 || first < cfg->services[s].n_backends;
-		     first += EXP_BE_PAGE) {
-			snprintf(cmd, sizeof(cmd), "/halb/backends,%u,%u", s, first);
+	/* By name: a reload keeps each service in its slot, which its
+	 * position in this file need not be (docs/RELOAD.md). */
+	for (s = 0; s < cfg->n_services; s++) {
+		uint64_t n_slots = 0;
+
+		first = 0;
+		do {
+			snprintf(cmd, sizeof(cmd), "/halb/backends,@%s,%u",
+				 cfg->services[s].name, first);
 			r = tlm_ask(fd, cmd);
+			/* Not (yet) in the forwarder's configuration: none of
+			 * its series rather than zeros. */
+			if (r != NULL && json_object_get(exp_tlm_body(r),
+							 "n_backends") == NULL) {
+				json_decref(r);
+				r = NULL;
+			}
 			if (r == NULL)
 				break;
 			exp_backends(p, cfg, s, exp_tlm_body(r), first == 0);
+			n_slots = (uint64_t)jnum(json_object_get(exp_tlm_body(r),
+								 "n_backends"), NULL);
 			json_decref(r);
-		}
+			first += EXP_BE_PAGE;
+		} while (first < n_slots);
+	}
 	close(fd);
 	return 0;
 }

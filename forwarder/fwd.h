@@ -2,7 +2,9 @@
 /*
  * The forwarder's process-wide state (struct fwd_ctx), built by main.c
  * before the workers start and read-only afterwards, except for the
- * neighbour cache (see neigh.h) and the quit flag.
+ * neighbour cache (see neigh.h), the quit and reload flags, and the
+ * view of the services (struct fwd_view), which a reload replaces whole
+ * (reload.c; docs/RELOAD.md).
  */
 #ifndef HALB_FWD_H
 #define HALB_FWD_H
@@ -37,7 +39,7 @@ struct fwd_backend {
 	struct halb_ip ip;
 	uint16_t port;      /* host order; 0 keeps the packet's port */
 	uint16_t out;       /* index into fwd_ctx.ports */
-	int neigh;          /* next hop's neighbour slot */
+	int neigh;          /* next hop's neighbour slot; -1: a free slot */
 	uint16_t overhead;  /* bytes the mode wraps around a packet */
 	struct pkt_vxlan vx; /* tunnel mode template (dst_mac set per packet) */
 };
@@ -62,18 +64,36 @@ struct fwd_port {
 	uint16_t kernel_id;      /* ... its DPDK port (kernel.c) */
 };
 
-struct fwd_ctx {
-	struct halb_cfg *cfg;
-	struct halb_shm *shm;
+/*
+ * What the workers forward with, immutable once published: the service
+ * lookup tables, per service slot its mode, key and per backend slot
+ * the rewrite data (retired slots keep theirs for their flows; free
+ * ones have neigh -1), the addresses answered for.  A worker reads
+ * fwd_ctx.view once per turn of its loop and holds it until its
+ * quiescent state; a reload publishes a new one with one atomic store
+ * and frees the old one after a grace period (reload.c).
+ */
+struct fwd_view {
+	uint64_t gen;        /* shm->view_gen of the same services */
 	struct svc_map svcs;
-	uint32_t n_ports;
-	struct fwd_port ports[CFG_MAX_PORTS];
+	uint32_t n_services;
 	struct fwd_service svc[CFG_MAX_SERVICES];
-	struct neigh_table *neigh;
 	uint32_t n_local;
 	struct halb_ip local[CFG_MAX_PORTS * 2 + CFG_MAX_SERVICES];
+};
+
+struct fwd_ctx {
+	struct halb_cfg *cfg; /* services slotted (halb/cfg_reload.h); a
+			       * reload rewrites its services, neighbours
+			       * and health under fwd_cfg_wrlock */
+	struct halb_shm *shm;
+	uint32_t n_ports;
+	struct fwd_port ports[CFG_MAX_PORTS];
+	struct fwd_view *view; /* atomic */
+	struct neigh_table *neigh;
 	uint64_t cls_timeout_tsc;
 	volatile bool quit;
+	volatile bool reload;  /* SIGHUP: the main lcore reloads cfg->path */
 };
 
 /*
@@ -96,6 +116,38 @@ int fwd_services_setup(struct fwd_ctx *c);
  */
 int fwd_kernel_start(struct fwd_port *p, uint32_t idx,
 		     struct rte_mempool *const pools[], uint16_t nq);
+
+/*
+ * The view of the services of a slotted configuration (view.c):
+ * lookup tables, rewrite data, each backend's next hop claimed (pinned)
+ * in c's neighbour cache.  Returns 0 with *out set, or -errno logged
+ * and, when why is not NULL, said there (an unreachable backend, a full
+ * neighbour cache, no memory).
+ */
+int fwd_view_build(struct fwd_ctx *c, const struct halb_cfg *cfg, uint64_t gen,
+		   struct fwd_view **out, char *why, size_t why_len);
+void fwd_view_free(struct fwd_view *v);
+
+/* Claims static neighbour i of cfg (pinned, its MAC set): its slot, or
+ * -errno logged and said in why (may be NULL). */
+int fwd_static_neigh(struct fwd_ctx *c, const struct halb_cfg *cfg, uint32_t i,
+		     char *why, size_t why_len);
+
+/*
+ * Reload (reload.c; docs/RELOAD.md): loads path, checks it against the
+ * running configuration and applies it, or refuses it changing
+ * nothing.  Writes what it did, or why it refused, to log.  Returns 0
+ * (applied), -EPERM (refused: a change needs a restart, slots full),
+ * -EINVAL (the file is bad), -EBUSY (another reload is running) or
+ * -errno.  Any thread but a worker's; one reload at a time.
+ */
+struct cfg_reload_log;
+int fwd_reload(struct fwd_ctx *c, const char *path, struct cfg_reload_log *log);
+
+/* Readers of fwd_ctx.cfg's services outside the workers (telemetry)
+ * hold this; fwd_reload() takes it for writing to update them. */
+void fwd_cfg_rdlock(void);
+void fwd_cfg_unlock(void);
 
 /* The lcore entry point of worker `arg` (a uintptr_t worker index). */
 int fwd_worker_main(void *arg);
@@ -129,7 +181,8 @@ void fwd_worker_burst(struct fwd_worker *w, struct rte_mbuf **pkts, uint32_t n,
 /* Transmits what the worker has buffered on every port. */
 void fwd_worker_flush(struct fwd_worker *w);
 
-/* Whether ip is one the forwarder answers ARP/ND for (ports, VIPs). */
+/* Whether ip is one the forwarder answers ARP/ND for (ports, VIPs of
+ * the current view). */
 bool fwd_is_local(const struct fwd_ctx *c, const struct halb_ip *ip);
 
 /*

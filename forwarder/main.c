@@ -4,7 +4,8 @@
  * starts EAL on the devices it names (cfg_eal_argv), creates the shared memory the
  * classifier attaches to (src/dp/shm.c), starts the ports and the
  * service view (setup.c), launches one worker per lcore and then serves
- * telemetry and the heartbeat from the main lcore until SIGINT/SIGTERM.
+ * telemetry and the heartbeat from the main lcore until SIGINT/SIGTERM;
+ * SIGHUP reloads its file there (reload.c, docs/RELOAD.md).
  */
 #include <errno.h>
 #include <glob.h>
@@ -23,6 +24,7 @@
 #include <rte_mbuf.h>
 
 #include "halb/cfg.h"
+#include "halb/cfg_reload.h"
 #include "halb/hb.h"
 #include "halb/notify.h"
 #include "halb/quit.h"
@@ -211,8 +213,8 @@ main(int argc, char **argv)
 	if (rte_lcore_count() != fwd.cfg->n_workers + 1)
 		rte_exit(EXIT_FAILURE, "eal.lcores gives %u lcores, expected %u\n",
 			 rte_lcore_count(), fwd.cfg->n_workers + 1);
-	if (halb_quit_on_term(&fwd.quit) != 0)
-		rte_exit(EXIT_FAILURE, "cannot catch SIGINT and SIGTERM\n");
+	if (halb_quit_on_term(&fwd.quit) != 0 || halb_reload_on_hup(&fwd.reload) != 0)
+		rte_exit(EXIT_FAILURE, "cannot catch SIGINT, SIGTERM and SIGHUP\n");
 
 	pool = pools_create(fwd.cfg, worker_pool);
 	fwd.shm = halb_shm_create(fwd.cfg, pool, &what);
@@ -256,6 +258,14 @@ main(int argc, char **argv)
 	while (!fwd.quit) {
 		fwd.shm->fwd_alive = rte_rdtsc();
 		main_beat(hb, &lanes);
+		if (fwd.reload) {
+			struct cfg_reload_log *log = calloc(1, sizeof(*log));
+
+			fwd.reload = false;
+			if (log != NULL)
+				fwd_reload(&fwd, path, log); /* logs what it did */
+			free(log);
+		}
 		usleep(FWD_HB_MS * 1000);
 	}
 	FWD_LOG(INFO, "stopping");

@@ -176,6 +176,28 @@ neigh_learn(struct neigh_table *t, int idx, const uint8_t mac[6],
 	}
 }
 
+int
+neigh_pin(struct neigh_table *t, int idx)
+{
+	struct neigh_ent *e = &t->e[idx];
+	uint64_t c = ctl_load(e);
+
+	for (;;) {
+		if (c & NEIGH_PIN)
+			return 0;
+		if (!(c & NEIGH_IPSET) || (c & NEIGH_DEAD))
+			return -EAGAIN;
+		/* A CAS: the ticking thread retires an entry by a CAS from
+		 * what it saw, which then fails. */
+		if (__atomic_compare_exchange_n(&e->ctl, &c, c | NEIGH_PIN, false,
+						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			break;
+	}
+	__atomic_fetch_sub(&t->n_dyn, 1, __ATOMIC_RELAXED);
+	t->n_pin++;
+	return 0;
+}
+
 void
 neigh_set_static(struct neigh_table *t, int idx, const uint8_t mac[6])
 {

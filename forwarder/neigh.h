@@ -162,6 +162,15 @@ enum neigh_learn_res neigh_learn(struct neigh_table *t, int idx,
 				 const uint8_t mac[6], uint32_t flags,
 				 uint32_t now_ms);
 
+/*
+ * Makes live entry idx pinned, if it is not: a next hop that a reload
+ * gives a backend or a static neighbour while traffic had it as a
+ * dynamic entry (neigh_claim() returns the entry that exists).  Any
+ * thread; one pinning thread at a time (n_pin).  0, or -EAGAIN when the
+ * entry was retired meanwhile (claim it again).
+ */
+int neigh_pin(struct neigh_table *t, int idx);
+
 /* Sets a static entry (configuration); it must be pinned. */
 void neigh_set_static(struct neigh_table *t, int idx, const uint8_t mac[6]);
 

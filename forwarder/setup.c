@@ -3,8 +3,8 @@
  * The forwarder's set-up after EAL: its ports (device, queue pair per
  * worker on the worker's NUMA node, RSS with a symmetric key and a
  * redirection table where the device has them, MTU, TX checksum
- * offloads) and its process-local view
- * of the services (backends, next hops, the addresses it answers for).
+ * offloads), its neighbour cache with the gateways and static
+ * neighbours, and its first view of the services (view.c).
  * halb-forwarder's main() calls these, and so do the harnesses that
  * drive the fast path without the whole program (bench/fastpath.c), so
  * that both run the same set-up.
@@ -320,50 +320,16 @@ fwd_port_start(struct fwd_port *p, const struct cfg_port *cp,
 	return 0;
 }
 
-static int
-backend_setup(struct fwd_ctx *c, uint32_t svc, const struct cfg_service *cs,
-	      struct fwd_backend *be, const struct cfg_backend *cb)
-{
-	struct halb_ip nh;
-	int port;
-	char ip[HALB_IP_STRLEN];
-
-	be->ip = cb->ip;
-	be->port = cb->port;
-	port = cfg_route(c->cfg, &cb->ip, &nh);
-	if (port < 0) {
-		FWD_LOG(ERR, "service %s: backend %s unreachable", cs->name,
-			halb_ip_fmt(&cb->ip, ip, sizeof(ip)));
-		return -ENETUNREACH;
-	}
-	be->out = (uint16_t)port;
-	be->neigh = neigh_claim(c->neigh, &nh, (uint16_t)port, true, 0);
-	if (be->neigh < 0)
-		return -ENOSPC;
-	if (c->svc[svc].ops->setup != NULL)
-		c->svc[svc].ops->setup(c, cs, cb, (uint16_t)port, be);
-	return 0;
-}
-
 int
 fwd_services_setup(struct fwd_ctx *c)
 {
 	const struct halb_cfg *cfg = c->cfg;
-	uint32_t s, b, i;
-	int rc, n;
+	uint32_t i;
+	int n;
 
-	rc = svc_map_build(&c->svcs, cfg);
-	if (rc != 0)
-		return rc;
 	c->neigh = rte_zmalloc("halb_neigh", sizeof(*c->neigh), 64);
 	if (c->neigh == NULL)
 		return -ENOMEM;
-	for (i = 0; i < cfg->n_ports; i++) {
-		if (cfg->ports[i].has_ip4)
-			c->local[c->n_local++] = cfg->ports[i].ip4;
-		if (cfg->ports[i].has_ip6)
-			c->local[c->n_local++] = cfg->ports[i].ip6;
-	}
 	/* Gateways are resolved before anything needs them (NAT replies).
 	 * They, the static neighbours and the backends' next hops are
 	 * pinned, claimed before any dynamic entry can exist: they resolve
@@ -376,44 +342,12 @@ fwd_services_setup(struct fwd_ctx *c)
 		    neigh_claim(c->neigh, &cfg->ports[i].gw6, (uint16_t)i, true, 0) < 0)
 			return -ENOSPC;
 	}
-	/* The configuration check made every static neighbour on-link. */
 	for (i = 0; i < cfg->n_neigh; i++) {
-		char ip[HALB_IP_STRLEN];
-		int port = cfg_route(cfg, &cfg->neigh[i].ip, NULL);
-
-		n = port < 0 ? -ENETUNREACH :
-			       neigh_claim(c->neigh, &cfg->neigh[i].ip,
-					   (uint16_t)port, true, 0);
-		if (n < 0) {
-			FWD_LOG(ERR, "static neighbour %s: %s",
-				halb_ip_fmt(&cfg->neigh[i].ip, ip, sizeof(ip)),
-				strerror(-n));
+		n = fwd_static_neigh(c, cfg, i, NULL, 0);
+		if (n < 0)
 			return n;
-		}
-		neigh_set_static(c->neigh, n, cfg->neigh[i].mac);
 	}
-	for (s = 0; s < cfg->n_services; s++) {
-		const struct cfg_service *cs = &cfg->services[s];
-		struct fwd_service *sv = &c->svc[s];
-
-		sv->mode = cs->mode;
-		sv->ops = fwd_mode(cs->mode);
-		if (sv->ops == NULL)
-			return -EINVAL;
-		sv->vip = cs->vip;
-		sv->vport = cs->port;
-		sv->n_backends = cs->n_backends;
-		sv->be = rte_zmalloc("halb_backends",
-				     sizeof(*sv->be) * cs->n_backends, 64);
-		if (sv->be == NULL)
-			return -ENOMEM;
-		for (b = 0; b < cs->n_backends; b++) {
-			rc = backend_setup(c, s, cs, &sv->be[b], &cs->backends[b]);
-			if (rc != 0)
-				return rc;
-		}
-		if (!fwd_is_local(c, &cs->vip))
-			c->local[c->n_local++] = cs->vip;
-	}
-	return 0;
+	/* The services: the first view (view.c), generation 1 as the
+	 * shared memory's (halb_shm_create). */
+	return fwd_view_build(c, cfg, 1, &c->view, NULL, 0);
 }

@@ -23,6 +23,14 @@
  *   /halb/loglevel[,L]
  *                   the forwarder's rte_log level as syslog's (0..7), set
  *                   to L first when given (halbctl log-level)
+ *   /halb/reload,FILE
+ *                   loads FILE and applies it, or refuses it changing
+ *                   nothing (reload.c; halbctl reload): the one command
+ *                   that writes
+ *
+ * The handlers that read the configuration's services hold the
+ * reload's read lock (tel_locked), so that a reload never rewrites
+ * them under a reply.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -36,6 +44,7 @@
 #include <rte_telemetry.h>
 
 #include "halb/cfg.h"
+#include "halb/cfg_reload.h"
 #include "halb/flow.h"
 #include "fwd.h"
 
@@ -84,7 +93,7 @@ tel_status(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_int(d, "forwarder_pid", getpid());
 	rte_tel_data_add_dict_string(d, "config", fwd.cfg->path);
 	rte_tel_data_add_dict_u64(d, "workers", shm->n_workers);
-	rte_tel_data_add_dict_u64(d, "services", shm->n_services);
+	rte_tel_data_add_dict_u64(d, "services", cfg_live_services(fwd.cfg));
 	rte_tel_data_add_dict_string(d, "classifier", up ? "up" : "down");
 	rte_tel_data_add_dict_int(d, "classifier_pid", shm->cls_pid);
 	rte_tel_data_add_dict_u64(d, "classifier_heartbeat_age_ms",
@@ -93,6 +102,10 @@ tel_status(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "flows", flows);
 	rte_tel_data_add_dict_u64(d, "flow_capacity",
 				  (uint64_t)fwd.cfg->flow_entries * shm->n_workers);
+	rte_tel_data_add_dict_u64(d, "generation", shm->view_gen);
+	rte_tel_data_add_dict_u64(d, "classifier_generation", shm->cls_view_gen);
+	rte_tel_data_add_dict_u64(d, "reloads", shm->reloads);
+	rte_tel_data_add_dict_u64(d, "reload_refused", shm->reload_refused);
 	return 0;
 }
 
@@ -230,10 +243,13 @@ tel_services(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_start_dict(d);
 	for (s = 0; s < cfg->n_services; s++) {
 		const struct cfg_service *cs = &cfg->services[s];
-		struct rte_tel_data *sd = rte_tel_data_alloc();
+		struct rte_tel_data *sd;
 		uint64_t pkts = 0, bytes = 0, fb = 0;
 		char ip[HALB_IP_STRLEN], buf[RTE_TEL_MAX_STRING_LEN];
 
+		if (cs->slot == CFG_SLOT_FREE)
+			continue;
+		sd = rte_tel_data_alloc();
 		if (sd == NULL)
 			return -ENOMEM;
 		for (w = 0; w < shm->n_workers; w++) {
@@ -256,7 +272,14 @@ tel_services(const char *cmd, const char *params, struct rte_tel_data *d)
 			const struct cfg_backend *cb = &cs->backends[b];
 			const struct halb_be_health *h = &shm->health[s][b];
 
-			if (!shm->health_valid) /* no classifier yet */
+			if (cb->slot == CFG_SLOT_FREE)
+				continue;
+			if (cb->slot == CFG_SLOT_RETIRED || cs->slot == CFG_SLOT_RETIRED)
+				snprintf(buf, sizeof(buf),
+					 "%s port=%u state=removed weight=0 source=reload flows=%u",
+					 halb_ip_fmt(&cb->ip, ip, sizeof(ip)), cb->port,
+					 shm->active[s][b]);
+			else if (!shm->health_valid) /* no classifier yet */
 				snprintf(buf, sizeof(buf),
 					 "%s port=%u state=up weight=%u source=config flows=0",
 					 halb_ip_fmt(&cb->ip, ip, sizeof(ip)), cb->port,
@@ -272,8 +295,12 @@ tel_services(const char *cmd, const char *params, struct rte_tel_data *d)
 					 shm->active[s][b]);
 			rte_tel_data_add_array_string(sd, buf);
 		}
-		/* Dict keys may hold only letters, digits and '_' here. */
-		snprintf(buf, sizeof(buf), "%s", cs->name);
+		/* Dict keys may hold only letters, digits and '_' here; a
+		 * retired slot's name may be a live one's too. */
+		if (cs->slot == CFG_SLOT_RETIRED)
+			snprintf(buf, sizeof(buf), "%s_removed_%u", cs->name, s);
+		else
+			snprintf(buf, sizeof(buf), "%s", cs->name);
 		for (w = 0; buf[w] != '\0'; w++)
 			if (!isalnum((unsigned char)buf[w]))
 				buf[w] = '_';
@@ -282,13 +309,17 @@ tel_services(const char *cmd, const char *params, struct rte_tel_data *d)
 	return 0;
 }
 
-/* Services' and backends' numbers for halb-exporter, which names them
- * from its own copy of the configuration.  DPDK 22.11 nests one level
- * and a reply holds 16 KiB, so a service is asked in pages of
- * TEL_BE_PAGE backends: "service": [pkts, bytes, fallbacks],
- * "n_backends", then "bI": [pkts, bytes, new_flows, active_flows,
- * state, weight, source, cpu_permille, conns] per backend I (state 0
- * until the classifier has applied health once). */
+/* Services' and backends' numbers for halb-exporter.  DPDK 22.11 nests
+ * one level and a reply holds 16 KiB, so a service is asked in pages of
+ * TEL_BE_PAGE backend slots: "service": [pkts, bytes, fallbacks],
+ * "n_backends" (slots), then "bI": [pkts, bytes, new_flows,
+ * active_flows, state, weight, source, cpu_permille, conns] and "aI",
+ * its address and port ("ADDR:PORT", "[ADDR]:PORT", or the address
+ * alone for port 0), per backend slot I that is live or retired (state
+ * 0 until the classifier has applied health once).  The service is its
+ * slot S, or "@NAME": the live service of that name, as halb-exporter
+ * asks, since a reload moves nothing but its file's positions do
+ * (docs/RELOAD.md). */
 #define TEL_BE_PAGE 64u
 
 static int
@@ -318,7 +349,18 @@ tel_backends(const char *cmd, const char *params, struct rte_tel_data *d)
 	(void)cmd;
 	if (params == NULL || *params == '\0')
 		return -EINVAL;
-	s = strtoul(params, &end, 10);
+	if (*params == '@') {
+		size_t n = strcspn(params + 1, ",");
+
+		for (s = 0; s < fwd.cfg->n_services; s++)
+			if (fwd.cfg->services[s].slot == CFG_SLOT_LIVE &&
+			    strlen(fwd.cfg->services[s].name) == n &&
+			    strncmp(fwd.cfg->services[s].name, params + 1, n) == 0)
+				break;
+		end = (char *)(uintptr_t)(params + 1 + n);
+	} else {
+		s = strtoul(params, &end, 10);
+	}
 	if (*end == ',')
 		first = strtoul(end + 1, &end, 10);
 	if (*end != '\0' || s >= fwd.cfg->n_services)
@@ -336,8 +378,22 @@ tel_backends(const char *cmd, const char *params, struct rte_tel_data *d)
 				  fwd.cfg->services[s].n_backends);
 	for (b = (uint32_t)first; b < fwd.cfg->services[s].n_backends &&
 	     b < first + TEL_BE_PAGE; b++) {
+		const struct cfg_service *cs = &fwd.cfg->services[s];
+		const struct cfg_backend *cb = &cs->backends[b];
 		const struct halb_be_health *h = &shm->health[s][b];
+		uint16_t port = cb->port ? cb->port : cs->port;
+		char ip[HALB_IP_STRLEN], ep[HALB_IP_STRLEN + 8];
 
+		if (cb->slot == CFG_SLOT_FREE)
+			continue;
+		halb_ip_fmt(&cb->ip, ip, sizeof(ip));
+		if (port == 0)
+			snprintf(ep, sizeof(ep), "%s", ip);
+		else
+			snprintf(ep, sizeof(ep), halb_ip_is_v4(&cb->ip) ? "%s:%u" : "[%s]:%u",
+				 ip, port);
+		snprintf(key, sizeof(key), "a%u", b);
+		rte_tel_data_add_dict_string(d, key, ep);
 		memset(v, 0, sizeof(v));
 		for (w = 0; w < shm->n_workers; w++) {
 			v[0] += shm->be[w].b[s][b].pkts;
@@ -551,26 +607,88 @@ tel_flows(const char *cmd, const char *params, struct rte_tel_data *d)
 	return 0;
 }
 
+/* At most this many lines of changes in a reply (the rest are in the
+ * forwarder's log): DPDK 22.11 replies hold 16 KiB. */
+#define TEL_RELOAD_LINES 100u
+
+static int
+tel_reload(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct cfg_reload_log *log;
+	struct rte_tel_data *a;
+	uint32_t i;
+	int rc;
+
+	(void)cmd;
+	if (params == NULL || *params == '\0')
+		return -EINVAL;
+	log = calloc(1, sizeof(*log));
+	a = rte_tel_data_alloc();
+	if (log == NULL || a == NULL) {
+		free(log);
+		rte_tel_data_free(a);
+		return -ENOMEM;
+	}
+	rc = fwd_reload(&fwd, params, log);
+	rte_tel_data_start_array(a, RTE_TEL_STRING_VAL);
+	for (i = 0; i < log->n && i < TEL_RELOAD_LINES; i++)
+		rte_tel_data_add_array_string(a, log->line[i]);
+	if (log->n + log->dropped > TEL_RELOAD_LINES) {
+		char more[64];
+
+		snprintf(more, sizeof(more), "... %u more line(s) in the forwarder's log",
+			 log->n + log->dropped - TEL_RELOAD_LINES);
+		rte_tel_data_add_array_string(a, more);
+	}
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_string(d, "result", rc == 0 ? "applied" : "refused");
+	rte_tel_data_add_dict_u64(d, "generation", fwd.shm->view_gen);
+	rte_tel_data_add_dict_container(d, "changes", a, 0);
+	free(log);
+	return 0;
+}
+
+/* The handlers that read fwd.cfg's services, under the reload's read
+ * lock. */
+#define TEL_LOCKED(fn)                                                   \
+	static int fn##_locked(const char *cmd, const char *params,     \
+			       struct rte_tel_data *d)                   \
+	{                                                                \
+		int rc;                                                  \
+									 \
+		fwd_cfg_rdlock();                                        \
+		rc = fn(cmd, params, d);                                 \
+		fwd_cfg_unlock();                                        \
+		return rc;                                               \
+	}
+TEL_LOCKED(tel_status)
+TEL_LOCKED(tel_services)
+TEL_LOCKED(tel_flows)
+TEL_LOCKED(tel_flowpage)
+TEL_LOCKED(tel_backends)
+
 int
 fwd_telemetry_init(struct fwd_ctx *c)
 {
 	(void)c;
-	return rte_telemetry_register_cmd("/halb/status", tel_status,
+	return rte_telemetry_register_cmd("/halb/status", tel_status_locked,
 					  "Processes, heartbeats and flow counts") |
 	       rte_telemetry_register_cmd("/halb/stats", tel_stats,
 					  "Forwarder and classifier counters. Parameters: int worker (optional)") |
-	       rte_telemetry_register_cmd("/halb/services", tel_services,
+	       rte_telemetry_register_cmd("/halb/services", tel_services_locked,
 					  "Services and backends") |
-	       rte_telemetry_register_cmd("/halb/flows", tel_flows,
+	       rte_telemetry_register_cmd("/halb/flows", tel_flows_locked,
 					  "Installed flows. Parameters: int max") |
-	       rte_telemetry_register_cmd("/halb/flowpage", tel_flowpage,
+	       rte_telemetry_register_cmd("/halb/flowpage", tel_flowpage_locked,
 					  "A page of installed flows. Parameters: int worker, int bucket, int max") |
-	       rte_telemetry_register_cmd("/halb/backends", tel_backends,
+	       rte_telemetry_register_cmd("/halb/backends", tel_backends_locked,
 					  "A service's and its backends' counters. Parameters: int service, int first") |
 	       rte_telemetry_register_cmd("/halb/workers", tel_workers,
 					  "Each worker's counters") |
 	       rte_telemetry_register_cmd("/halb/ports", tel_ports,
 					  "DPDK port id of each configured port") |
 	       rte_telemetry_register_cmd("/halb/loglevel", tel_loglevel,
-					  "The log level (syslog's 0..7). Parameters: int level (optional)");
+					  "The log level (syslog's 0..7). Parameters: int level (optional)") |
+	       rte_telemetry_register_cmd("/halb/reload", tel_reload,
+					  "Loads and applies a configuration file, or refuses it. Parameters: string path");
 }

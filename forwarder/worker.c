@@ -57,6 +57,7 @@ struct fwd_worker {
 	struct fwd_stats *st;
 	struct svc_stats *svc_st;
 	struct be_stats (*be_st)[CFG_MAX_BACKENDS];
+	const struct fwd_view *v; /* this turn's (fwd_view_load) */
 	uint64_t now_tsc;
 	uint32_t now_ms;
 	bool cls_up;
@@ -76,15 +77,26 @@ struct fwd_worker {
 	uint64_t k_tokens[CFG_MAX_PORTS];  /* in thousandths of a frame */
 } __rte_cache_aligned;
 
+/* Any view a worker loads stays valid until its quiescent state (a
+ * reload frees the old one after a grace period). */
 bool
 fwd_is_local(const struct fwd_ctx *c, const struct halb_ip *ip)
 {
+	const struct fwd_view *v = __atomic_load_n(&c->view, __ATOMIC_ACQUIRE);
 	uint32_t i;
 
-	for (i = 0; i < c->n_local; i++)
-		if (halb_ip_eq(&c->local[i], ip))
+	for (i = 0; i < v->n_local; i++)
+		if (halb_ip_eq(&v->local[i], ip))
 			return true;
 	return false;
+}
+
+/* The view for this turn of the loop: one per turn, so that a burst
+ * sees one configuration (docs/RELOAD.md). */
+static void
+fwd_view_load(struct fwd_worker *w)
+{
+	w->v = __atomic_load_n(&fwd.view, __ATOMIC_ACQUIRE);
 }
 
 static void
@@ -314,19 +326,26 @@ out:
 	rte_pktmbuf_free(m);
 }
 
-/* Sends m to backend b of service s, rewritten for the service's mode. */
+/* Sends m to backend slot b of service slot s, rewritten for the
+ * service's mode.  A slot this turn's view does not hold (a decision of
+ * a classifier that applied a newer view, a free slot) is dropped. */
 static void
 forward(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	uint32_t s, uint32_t b, uint32_t hash)
 {
-	const struct fwd_service *sv = &fwd.svc[s];
+	const struct fwd_service *sv;
 	const struct fwd_backend *be;
 	const struct fwd_port *out;
 	uint8_t nh_mac[6];
 	uint32_t room, len;
 	int why;
 
-	if (unlikely(b >= sv->n_backends)) {
+	if (unlikely(s >= CFG_MAX_SERVICES)) {
+		drop(w, m, FWD_DROP_NO_BACKEND);
+		return;
+	}
+	sv = &w->v->svc[s];
+	if (unlikely(b >= sv->n_backends || sv->be[b].neigh < 0)) {
 		drop(w, m, FWD_DROP_NO_BACKEND);
 		return;
 	}
@@ -470,7 +489,7 @@ static bool
 nat_reply_ok(const struct fwd_worker *w, const struct pkt_info *pi,
 	     uint32_t s, uint16_t b)
 {
-	const struct fwd_service *sv = &fwd.svc[s];
+	const struct fwd_service *sv = &w->v->svc[s];
 	const struct flow_entry *e;
 	struct flow_key k;
 	struct halb_ip dst;
@@ -507,7 +526,7 @@ static void
 nat_reply(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	  int s, uint16_t b)
 {
-	const struct fwd_service *sv = &fwd.svc[s];
+	const struct fwd_service *sv = &w->v->svc[s];
 	struct halb_ip dst, nh;
 	uint8_t nh_mac[6];
 	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
@@ -577,7 +596,7 @@ icmp_error(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi)
 	uint16_t b;
 	int s;
 
-	s = svc_by_vip(&fwd.svcs, pi->key.dst, pi->key.dport, pi->key.proto);
+	s = svc_by_vip(&w->v->svcs, pi->key.dst, pi->key.dport, pi->key.proto);
 	if (s >= 0) {
 		hash = pkt_flow_hash(&pi->key);
 		e = flow_find_any(w, &pi->key, hash);
@@ -592,7 +611,7 @@ icmp_error(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi)
 		}
 		return;
 	}
-	s = svc_by_nat_backend(&fwd.svcs, pi->key.src, pi->key.sport,
+	s = svc_by_nat_backend(&w->v->svcs, pi->key.src, pi->key.sport,
 			       pi->key.proto, &b);
 	if (s < 0) {
 		drop(w, m, FWD_DROP_NO_SERVICE);
@@ -798,11 +817,11 @@ input_flow(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 		drop(w, m, FWD_DROP_SRC_ROUTE);
 		return;
 	}
-	s = svc_by_vip(&fwd.svcs, pi->key.dst, pi->key.dport, pi->key.proto);
+	s = svc_by_vip(&w->v->svcs, pi->key.dst, pi->key.dport, pi->key.proto);
 	if (s < 0) {
 		uint16_t b;
 
-		s = svc_by_nat_backend(&fwd.svcs, pi->key.src, pi->key.sport,
+		s = svc_by_nat_backend(&w->v->svcs, pi->key.src, pi->key.sport,
 				       pi->key.proto, &b);
 		if (s >= 0)
 			nat_reply(w, m, pi, s, b);
@@ -835,7 +854,7 @@ returned(struct fwd_worker *w, struct rte_mbuf *m)
 	w->st->returned++;
 	if (pkt_parse(rte_pktmbuf_mtod(m, const uint8_t *),
 		      rte_pktmbuf_data_len(m), &pi) != PKT_OK ||
-	    HALB_RET_SVC(d) >= fwd.shm->n_services) {
+	    HALB_RET_SVC(d) >= CFG_MAX_SERVICES) {
 		drop(w, m, FWD_DROP_OTHER);
 		return;
 	}
@@ -909,7 +928,7 @@ drain_punts(struct fwd_worker *w)
 	while (rte_ring_mc_dequeue(w->ws->punt, (void **)&m) == 0) {
 		if (pkt_parse(rte_pktmbuf_mtod(m, const uint8_t *),
 			      rte_pktmbuf_data_len(m), &pi) != PKT_OK ||
-		    (s = svc_by_vip(&fwd.svcs, pi.key.dst, pi.key.dport,
+		    (s = svc_by_vip(&w->v->svcs, pi.key.dst, pi.key.dport,
 				    pi.key.proto)) < 0) {
 			drop(w, m, FWD_DROP_OTHER);
 			continue;
@@ -932,6 +951,7 @@ fwd_worker_bind(uint32_t id)
 	w->svc_st = fwd.shm->svc[id];
 	w->be_st = fwd.shm->be[id].b;
 	w->ws->lcore = rte_lcore_id();
+	fwd_view_load(w);
 	fwd_worker_clock(w, rte_rdtsc());
 	return w;
 }
@@ -1042,6 +1062,7 @@ fwd_worker_main(void *arg)
 	FWD_LOG(INFO, "worker %u on lcore %u", w->id, rte_lcore_id());
 
 	while (!fwd.quit) {
+		fwd_view_load(w);
 		fwd_worker_clock(w, rte_rdtsc());
 		{
 			bool up = shm->cls_pid != 0 &&

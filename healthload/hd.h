@@ -245,6 +245,18 @@ void hd_probe_result(struct hd *hd, uint32_t i, bool ok, uint64_t now);
 const char *hd_state_name(unsigned int state);
 const char *hd_source_name(unsigned int source);
 
+/* ---- hd_reload.c ---- */
+
+/*
+ * A cache for cfg (an edited file) that carries over from old, by
+ * service name, address and port, and by agent host, everything it knew
+ * (see hd_reload.c); *kept (may be NULL) gets the number of backends
+ * carried.  old is left to free (its probes are cancelled then).  NULL
+ * with errno set.
+ */
+struct hd *hd_reload(struct hd *old, const struct halb_cfg *cfg, uint64_t now,
+		     uint32_t *kept);
+
 /* ---- hd_oper.c ---- */
 
 /*

@@ -21,7 +21,8 @@
  * checked by a sweep every HD_SWEEP_MS, so an idle healthd wakes ten
  * times a second; a change the events of a turn made goes out at the end
  * of that turn.  State is the cache's (hd_state.c); this file
- * moves bytes and time into it.
+ * moves bytes and time into it.  SIGHUP or `reload` on the status
+ * socket reloads the file (hd_reload.c; docs/RELOAD.md).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -32,6 +33,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "halb/cfg_reload.h"
 #include "halb/cli.h"
 #include "halb/ctl.h"
 #include "halb/daemon.h"
@@ -302,6 +304,73 @@ on_dgram(struct ev_loop *ev, const uint8_t *buf, size_t len,
 	hl_opened_free(&m);
 }
 
+/* ---- reload ---- */
+
+static struct halb_cfg *load(const char *path);
+
+/*
+ * Loads d's file again and carries the cache over to it (hd_reload),
+ * or refuses it changing nothing: a file that does not load, or a
+ * change of what pairs healthd with its classifier and peers (health
+ * keys, sockets, listen address, peers: cfg_reload_refused).  The
+ * answer goes to msg.  0 or -errno.
+ */
+static int
+reload(struct healthd *d, char *msg, size_t len)
+{
+	uint64_t now = halb_mono_ms();
+	struct halb_cfg *cfg = load(d->cfg->path);
+	struct probe_ref *refs;
+	char why[200];
+	struct hd *hd;
+	uint32_t i, kept = 0;
+
+	if (cfg == NULL) {
+		snprintf(msg, len, "the file is not valid (halb-healthd's log says why): nothing reloaded");
+		return -EINVAL;
+	}
+	if (cfg_reload_refused(d->cfg, cfg, why, sizeof(why)) != 0) {
+		snprintf(msg, len, "reload refused: %s", why);
+		cfg_free(cfg);
+		return -EPERM;
+	}
+	hd = hd_reload(d->hd, cfg, now, &kept);
+	refs = hd != NULL ? calloc(hd->n_be ? hd->n_be : 1, sizeof(*refs)) : NULL;
+	if (refs == NULL) {
+		snprintf(msg, len, "reload refused: no memory");
+		hd_free(hd);
+		cfg_free(cfg);
+		return -ENOMEM;
+	}
+	/* The old cache's probes are cancelled with it, before anything
+	 * can call back into its references. */
+	hd_free(d->hd);
+	free(d->refs);
+	cfg_free(d->cfg);
+	d->cfg = cfg;
+	d->hd = hd;
+	d->refs = refs;
+	for (i = 0; i < hd->n_be; i++)
+		d->refs[i] = (struct probe_ref){ d, i };
+	snprintf(msg, len, "reloaded: %u backends (%u carried over), %u agent hosts",
+		 hd->n_be, kept, hd->n_agents);
+	HLOG(NOTICE, "%s: %s", cfg->path, msg);
+	send_requests(d, "reload", false);
+	send_snapshots(d, now, true);
+	return 0;
+}
+
+static void
+on_hup(struct ev_loop *ev, int signo, void *arg)
+{
+	char msg[256];
+
+	(void)ev;
+	(void)signo;
+	if (reload(arg, msg, sizeof(msg)) != 0)
+		HLOG(ERR, "SIGHUP: %s", msg);
+}
+
 /* ---- the status socket ---- */
 
 static void
@@ -309,7 +378,12 @@ on_status(void *arg, const char *req, FILE *out)
 {
 	struct healthd *d = arg;
 
-	if (strcmp(req, "status") == 0) {
+	if (strcmp(req, "reload") == 0) {
+		char msg[256];
+		int rc = reload(d, msg, sizeof(msg));
+
+		hd_status_answer(out, rc == 0, msg);
+	} else if (strcmp(req, "status") == 0) {
 		hd_status_write(d->hd, halb_mono_ms(), out);
 	} else if (strcmp(req, "snapshot") == 0) {
 		d->hd->cls.want_full = true;
@@ -322,7 +396,7 @@ on_status(void *arg, const char *req, FILE *out)
 
 		hd_status_answer(out, rc == 0, msg);
 	} else {
-		fprintf(out, "{\"error\":\"unknown command; try status, snapshot, drain, disable, enable or weight\"}\n");
+		fprintf(out, "{\"error\":\"unknown command; try status, snapshot, reload, drain, disable, enable or weight\"}\n");
 	}
 }
 
@@ -415,6 +489,7 @@ open_all(struct healthd *d)
 		.burst = HD_RX_BURST, .on_dgram = on_dgram,
 		.ctl_path = h->status_socket, .ctl_key = "health.status_socket",
 		.max_clients = HD_MAX_CLIENTS, .on_ctl = on_status, .arg = d,
+		.on_hup = on_hup,
 		.hb_instance = d->cfg->file_prefix, .hb_part = "healthd",
 	};
 	uint32_t i;

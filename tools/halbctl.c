@@ -7,11 +7,14 @@
  * `health` asks halb-healthd instead, on its status socket (JSON lines,
  * one per backend, then the counters), and prints a table; so do the
  * operator's decisions (drain, disable, enable, weight), which healthd
- * owns and keeps (docs/HEALTH.md, "Operator decisions").
+ * owns and keeps (docs/HEALTH.md, "Operator decisions").  `reload`
+ * checks the file, has the forwarder apply it (/halb/reload), then
+ * halb-healthd (docs/RELOAD.md).
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,6 +32,9 @@
 #include "halbctl_bgp.h"
 
 #define HEALTH_TIMEOUT_MS 5000   /* halb-healthd answers at once */
+/* A reload loads its file and waits for a grace period and healthd's
+ * probes to be set up: longer than a query. */
+#define RELOAD_TIMEOUT_MS 20000
 
 #define USAGE \
 	"commands:\n" \
@@ -55,6 +61,9 @@
 	"  weight SERVICE BACKEND N|config  the operator's weight, or the\n" \
 	"                  configured one again (all four: halb-healthd keeps\n" \
 	"                  them across restarts, in health.state_file)\n" \
+	"  reload          checks CONFIG, then has the forwarder apply it\n" \
+	"                  (each change printed, or why it is refused) and\n" \
+	"                  halb-healthd after it (needs -c CONFIG)\n" \
 	"  sessions        the session tracker: own and replicated sessions,\n" \
 	"                  per peer alive, last heard, backlog, in flight,\n" \
 	"                  resends, dumps (halb-sessiond; sessions.socket)\n" \
@@ -519,6 +528,95 @@ operator_main(const char *path, int argc, char **argv)
 	return rc;
 }
 
+/*
+ * reload: 1. the file checked here (as --check-config, keys left to the
+ * forwarder); 2. /halb/reload,FILE: the forwarder applies it or refuses
+ * it, saying each change or the reason; 3. `reload` on halb-healthd's
+ * status socket, when the file has a health section.  0 when all of it
+ * was applied, 1 otherwise.
+ */
+static int
+reload_main(const char *path, const char *prefix, const char *health_sock)
+{
+	char abs[PATH_MAX], cmd[PATH_MAX + 16], sock[128], why[128], *text;
+	const json_t *body, *changes, *v;
+	struct halb_cfg *cfg;
+	json_error_t jerr;
+	json_t *reply, *o;
+	bool has_health, applied;
+	size_t i;
+	int fd, rc;
+
+	if (path == NULL) {
+		fprintf(stderr, "halbctl: reload needs -c CONFIG: the file to apply\n");
+		return 2;
+	}
+	cfg = cfg_load_opts(path, stderr, CFG_LOAD_NO_KEYS);
+	if (cfg == NULL) {
+		fprintf(stderr, "halbctl: %s is not valid: nothing reloaded\n", path);
+		return 1;
+	}
+	has_health = cfg->has_health;
+	cfg_free(cfg);
+	if (realpath(path, abs) == NULL) {
+		fprintf(stderr, "halbctl: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	fd = tlm_open(prefix, sock, sizeof(sock));
+	if (fd < 0) {
+		fprintf(stderr, "halbctl: cannot reach the forwarder at %s: %s\n",
+			sock, strerror(-fd));
+		return 1;
+	}
+	snprintf(cmd, sizeof(cmd), "/halb/reload,%s", abs);
+	reply = tlm_query(fd, cmd, why, sizeof(why));
+	close(fd);
+	if (reply == NULL) {
+		fprintf(stderr, "halbctl: /halb/reload: %s\n", why);
+		return 1;
+	}
+	body = json_object_iter_value(json_object_iter(reply));
+	if (!json_is_object(body)) {
+		fprintf(stderr, "halbctl: the forwarder does not know /halb/reload\n");
+		json_decref(reply);
+		return 1;
+	}
+	applied = strcmp(jstr(body, "result", "?"), "applied") == 0;
+	changes = json_object_get(body, "changes");
+	json_array_foreach(changes, i, v)
+		fprintf(applied ? stdout : stderr, "forwarder: %s\n",
+			json_string_value(v) != NULL ? json_string_value(v) : "?");
+	if (!applied) {
+		json_decref(reply);
+		return 1;
+	}
+	printf("forwarder: reloaded, generation %" JSON_INTEGER_FORMAT "\n",
+	       json_integer_value(json_object_get(body, "generation")));
+	json_decref(reply);
+	if (!has_health)
+		return 0;
+	text = ctl_request(health_sock, "reload\n", RELOAD_TIMEOUT_MS, NULL);
+	if (text == NULL) {
+		fprintf(stderr, "halbctl: cannot reach halb-healthd at %s: %s: reload it with SIGHUP when it runs\n",
+			health_sock, strerror(errno));
+		return 1;
+	}
+	o = json_loads(text, JSON_DISABLE_EOF_CHECK, &jerr);
+	free(text);
+	if (o == NULL) {
+		fprintf(stderr, "halbctl: bad answer from halb-healthd: %s\n",
+			jerr.text);
+		return 1;
+	}
+	rc = jstr(o, "ok", NULL) != NULL ? 0 : 1;
+	if (rc == 0)
+		printf("healthd: %s\n", jstr(o, "ok", ""));
+	else
+		fprintf(stderr, "healthd: %s\n", jstr(o, "error", "refused"));
+	json_decref(o);
+	return rc;
+}
+
 static const struct option halbctl_options[] = {
 	{ "prefix", required_argument, NULL, 'p' },
 	{ NULL, 0, NULL, 0 },
@@ -609,6 +707,8 @@ main(int argc, char **argv)
 	if (strcmp(what, "drain") == 0 || strcmp(what, "disable") == 0 ||
 	    strcmp(what, "enable") == 0 || strcmp(what, "weight") == 0)
 		return operator_main(health_sock, argc - optind, argv + optind);
+	if (strcmp(what, "reload") == 0)
+		return reload_main(path, prefix, health_sock);
 	if (had_sock[0] == '\0')
 		snprintf(had_sock, sizeof(had_sock), "/run/halb/%s.had.sock",
 			 prefix);

@@ -3,8 +3,10 @@
  * The appliance configuration as loaded from its libconfig file
  * (docs/CONFIG.md documents every key).  Plain data, no pointers, so that
  * it can be copied whole; indices of services and backends are the
- * indices used by the flow table, the Maglev tables and the counters,
- * identical in every process that loads the same file.
+ * slots used by the flow table, the Maglev tables and the counters.  As
+ * loaded, slots are file positions; a reload (docs/RELOAD.md,
+ * halb/cfg_reload.h) keeps each service and backend in its slot and
+ * leaves retired and free slots among them (enum cfg_slot).
  */
 #ifndef HALB_CFG_T_H
 #define HALB_CFG_T_H
@@ -149,6 +151,19 @@ struct cfg_agent {
 				* first agent { } naming it */
 };
 
+/*
+ * A slot's state across reloads (docs/RELOAD.md).  LIVE as loaded from a
+ * file; RETIRED: removed by a reload, kept (weight 0, no lookup entry,
+ * the rewrite data of when it was live) until no flow can name it;
+ * FREE: an empty slot that a later reload may give to a new service or
+ * backend (everything else zero).
+ */
+enum cfg_slot {
+	CFG_SLOT_LIVE = 0,
+	CFG_SLOT_RETIRED,
+	CFG_SLOT_FREE,
+};
+
 struct cfg_backend {
 	struct halb_ip ip;
 	uint16_t port;       /* 0: same as the packet's destination port */
@@ -157,6 +172,7 @@ struct cfg_backend {
 	uint8_t tunnel_mac[6]; /* tunnel mode: MAC of the backend's VXLAN device */
 	uint16_t agent;      /* 1 + index in health.agents; 0: no agent */
 	struct cfg_check check;
+	uint8_t slot;        /* enum cfg_slot */
 	int line;
 };
 
@@ -179,7 +195,8 @@ struct cfg_service {
 	uint32_t vni;        /* tunnel mode: VXLAN network identifier */
 	uint16_t tunnel_port; /* tunnel mode: UDP destination port (4789) */
 	uint8_t down_flows;  /* enum cfg_down_flows */
-	uint32_t n_backends;
+	uint8_t slot;        /* enum cfg_slot */
+	uint32_t n_backends; /* slots: live, retired and free ones */
 	struct cfg_backend backends[CFG_MAX_BACKENDS];
 	int line;
 };

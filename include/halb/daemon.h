@@ -2,7 +2,8 @@
 /*
  * What every DPDK-free daemon stands on (src/core/daemon.c): an event
  * loop that SIGINT and SIGTERM stop (and SIGUSR1 and SIGUSR2 make log
- * more and less: halb_log_step), one UDP socket whose datagrams the
+ * more and less: halb_log_step; SIGHUP reloads, for a daemon that
+ * can), one UDP socket whose datagrams the
  * loop hands to the program, and one control socket (halb/ctl.h).  A
  * daemon's main is then: halb_cli(), load its file, halb_daemon_open(),
  * its own timers, ev_main(), free its state, halb_daemon_close().
@@ -40,7 +41,10 @@ struct halb_daemon_conf {
 	const char *ctl_key;      /* "health.status_socket" */
 	unsigned int max_clients;
 	ctl_fn on_ctl;
-	void *arg;                /* for both callbacks */
+	void *arg;                /* for the callbacks */
+	/* SIGHUP: a reload (arg as its argument); NULL: logged as ignored
+	 * (a program that reads its file at start only) */
+	ev_signal_fn on_hup;
 	/* the heartbeat file (halb/hb.h), beaten from the loop every
 	 * HALB_DAEMON_BEAT_MS, so that a stuck loop reads as hung; NULL
 	 * hb_part: none (a program that is no part of an appliance) */

@@ -56,8 +56,9 @@ enum flow_state {
 
 struct flow_entry {
 	struct flow_key key;
-	uint16_t svc;       /* service index in the configuration */
-	uint16_t backend;   /* backend index within the service */
+	uint16_t svc;       /* service slot (halb/cfg_reload.h: a reload
+			     * never moves a service from its slot) */
+	uint16_t backend;   /* backend slot within the service's */
 	uint8_t state;      /* enum flow_state; written by the worker */
 	uint8_t flags;
 	uint16_t pad0;

@@ -8,12 +8,16 @@
  * at the same addresses in primary and secondary).
  *
  * Who writes what:
- *  - forwarder main lcore: everything at start-up; fwd_alive.
+ *  - forwarder main lcore: everything at start-up; fwd_alive; at a reload
+ *    (docs/RELOAD.md) the view buffer not current, view, view_gen,
+ *    n_services, the Maglev tables of slots new to the view while no
+ *    classifier holds the attach lock, installs and be of reused slots.
  *  - worker w: workers[w].stats, svc_stats[w][*], be[w][*][*], its entries'
  *    last_seen/state, workers[w].fb_marks; enqueues workers[w].punt.
  *  - classifier: cls_alive, cls_pid, cls_stats, installs, the flow tables' buckets
  *    and entries, workers[w].table_full; enqueues workers[w].ret;
- *    publishes Maglev tables (mh[s].cur) once it owns them.
+ *    publishes Maglev tables (mh[s].cur) once it owns them; cls_view_gen,
+ *    health_id.
  *  - session tracker (sessions { }; docs/ARCHITECTURE.md, "Session
  *    tracker"): the classifier enqueues sess_ring, reports quiescent
  *    states to replica_qsbr and clears sess_dump_req; halb-sessiond
@@ -191,11 +195,27 @@ struct halb_worker_shm {
 } __attribute__((aligned(64)));
 
 /* A service's Maglev table, double-buffered: the writer builds into the
- * buffer that is not current, then flips cur. */
+ * buffer that is not current, then flips cur.  Allocated for a slot when
+ * a view first holds it (halb_shm_mh_alloc), never freed. */
 struct halb_mh_shm {
 	uint16_t *table[2];
 	uint32_t size;
 	uint32_t cur;  /* atomic */
+};
+
+/*
+ * The services as the forwarder applies them (docs/RELOAD.md): the
+ * slotted configuration's services (halb/cfg_reload.h), for the
+ * classifier, which follows them.  Two buffers; the forwarder writes the
+ * one that is not current with gen 0 meanwhile, then sets gen and
+ * publishes it as shm->view.  A reader copies what it needs and checks
+ * gen again (a sequence lock): a buffer may be rewritten under a reader
+ * slower than two reloads.
+ */
+struct halb_view_shm {
+	volatile uint64_t gen;
+	uint32_t n_services;
+	struct cfg_service services[CFG_MAX_SERVICES];
 };
 
 struct halb_shm {
@@ -211,6 +231,15 @@ struct halb_shm {
 	volatile uint64_t cls_alive;  /* TSC, classifier loop */
 	volatile int32_t cls_pid;
 	uint32_t cls_starts;          /* classifier attachments so far */
+	/* Reload (docs/RELOAD.md): the current view of the services and
+	 * its generation (1 at start); the generation the classifier has
+	 * applied (its schedulers, Maglev tables, evictions); the
+	 * forwarder's counts of reloads applied and refused. */
+	struct halb_view_shm *views[2];
+	struct halb_view_shm *view;   /* atomic */
+	volatile uint64_t view_gen;
+	volatile uint64_t cls_view_gen;
+	uint64_t reloads, reload_refused;
 	struct rte_rcu_qsbr *qsbr;    /* one thread id per worker */
 	struct rte_mempool *pool;
 	struct halb_mh_shm mh[CFG_MAX_SERVICES];
@@ -227,6 +256,10 @@ struct halb_shm {
 	 * restart; valid once health_valid is set. */
 	uint32_t health_valid;
 	struct halb_be_health health[CFG_MAX_SERVICES][CFG_MAX_BACKENDS];
+	/* Which backend health[s][b] is about (classifier/view.c): a slot
+	 * given to another backend by a reload starts from its
+	 * configuration, not from its predecessor's health. */
+	uint64_t health_id[CFG_MAX_SERVICES][CFG_MAX_BACKENDS];
 	/* Per-backend traffic, one row per worker (struct be_stats). */
 	struct {
 		struct be_stats b[CFG_MAX_SERVICES][CFG_MAX_BACKENDS];
@@ -270,6 +303,24 @@ static inline uint64_t
 halb_tsc_age(uint64_t now, uint64_t then)
 {
 	return now > then ? now - then : 0;
+}
+
+/* Who a backend slot is (shm->health_id): FNV-1a over its service's
+ * name, its address and its port (its own, else the service's), never
+ * 0 (0: nobody yet). */
+static inline uint64_t
+halb_slot_id(const char *svc_name, const uint8_t ip[16], uint16_t port)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	unsigned int i;
+
+	for (i = 0; svc_name[i] != '\0'; i++)
+		h = (h ^ (uint8_t)svc_name[i]) * 0x100000001b3ull;
+	for (i = 0; i < 16; i++)
+		h = (h ^ ip[i]) * 0x100000001b3ull;
+	h = (h ^ (port >> 8)) * 0x100000001b3ull;
+	h = (h ^ (port & 0xff)) * 0x100000001b3ull;
+	return h != 0 ? h : 1;
 }
 
 /* Decision a classifier writes into a returned mbuf's hash.usr.

@@ -24,11 +24,31 @@ struct halb_shm *halb_shm_create(const struct halb_cfg *cfg,
 
 /*
  * Finds the forwarder's shared memory and checks that it is ready, of
- * this version, and built from the same configuration as cfg.  Returns 0
+ * this version, and run from the same configuration as cfg in all that
+ * a reload does not change (cfg_digest_static: services may differ; the
+ * classifier takes them from the view).  Returns 0
  * with *out set, -ENOENT (no forwarder with this file prefix), -EAGAIN
  * (not ready yet, or of another version) or -EINVAL (another
  * configuration).
  */
 int halb_shm_attach(const struct halb_cfg *cfg, struct halb_shm **out);
+
+/* Allocates service slot s's Maglev tables if it has none (both
+ * buffers, mh_table_size of the most backends a slot holds).  0 or
+ * -ENOMEM. */
+int halb_shm_mh_alloc(struct halb_shm *shm, uint32_t s);
+
+/* Writes the services of cfg, generation gen, into the view buffer that
+ * is not current and publishes it (halb_view_shm's sequence lock). */
+void halb_shm_view_publish(struct halb_shm *shm, const struct halb_cfg *cfg,
+			   uint64_t gen);
+
+/*
+ * Copies the current view's services into cfg (n_services, services)
+ * and returns its generation, retrying while the forwarder rewrites the
+ * buffer under the copy (a bounded number of times); 0 when there is no
+ * view or the copy never came out whole (cfg's services then undefined).
+ */
+uint64_t halb_shm_view_copy(const struct halb_shm *shm, struct halb_cfg *cfg);
 
 #endif

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Service lookup tables, built once from the configuration by each
- * process that needs them and read-only afterwards.
+ * Service lookup tables, built from the configuration by each process
+ * that needs them (again at each reload, into new memory) and
+ * read-only afterwards.
  *
  *  - by VIP: (vip, port, protocol) -> service, with port 0 standing for
  *    an all-ports service; the exact port wins.
@@ -32,7 +33,9 @@ struct svc_map {
 	struct svc_map_ent *vip, *nat;
 };
 
-/* Builds both tables.  Returns 0 or -ENOMEM. */
+/* Builds both tables from a slotted configuration (halb/cfg_reload.h):
+ * live services by VIP; live and retired NAT backends (the live one
+ * when both have an address and port).  Returns 0 or -ENOMEM. */
 int svc_map_build(struct svc_map *m, const struct halb_cfg *cfg);
 void svc_map_free(struct svc_map *m);
 

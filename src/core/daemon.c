@@ -19,15 +19,16 @@ on_log_signal(struct ev_loop *ev, int signo, void *arg)
 	halb_log_step(signo == SIGUSR1 ? 1 : -1);
 }
 
-/* A configuration is read at start only (docs/RELOAD.md): say so rather
- * than die of SIGHUP's default action. */
+/* A daemon without a reload of its own (halb_daemon_conf.on_hup NULL)
+ * reads its file at start only: say so rather than die of SIGHUP's
+ * default action. */
 static void
 on_hup(struct ev_loop *ev, int signo, void *arg)
 {
 	(void)ev;
 	(void)signo;
 	(void)arg;
-	HLOG(WARNING, "SIGHUP ignored: the configuration is read at start only; restart to apply a changed file (docs/RELOAD.md)");
+	HLOG(WARNING, "SIGHUP ignored: this program reads its file at start only; restart it to apply a changed file");
 }
 
 static void
@@ -52,7 +53,8 @@ halb_daemon_open(struct halb_daemon *dm, const struct halb_daemon_conf *c)
 		return -errno;
 	rc = ev_stop_on_term(dm->ev);
 	if (rc == 0)
-		rc = ev_signal(dm->ev, SIGHUP, on_hup, NULL);
+		rc = c->on_hup != NULL ? ev_signal(dm->ev, SIGHUP, c->on_hup, c->arg) :
+					 ev_signal(dm->ev, SIGHUP, on_hup, NULL);
 	if (rc == 0)
 		rc = ev_signal(dm->ev, SIGUSR1, on_log_signal, NULL);
 	if (rc == 0)

@@ -18,11 +18,83 @@
 #include <rte_ring.h>
 
 #include "halb/cfg.h"
+#include "halb/cfg_reload.h"
 #include "halb/flow.h"
 #include "halb/mh.h"
 #include "halb/sess-t.h"
 #include "halb/shm.h"
 #include "halb/svc.h"
+
+#define HALB_VIEW_COPY_TRIES 1000000u
+
+int
+halb_shm_mh_alloc(struct halb_shm *shm, uint32_t s)
+{
+	struct halb_mh_shm *mh = &shm->mh[s];
+
+	if (mh->table[0] != NULL)
+		return 0;
+	/* One size for every slot, so that a reload that adds backends
+	 * never resizes a table under a reader (MH_MIN_SIZE holds 655). */
+	mh->size = mh_table_size(CFG_MAX_BACKENDS);
+	mh->table[1] = rte_malloc("halb_mh", mh->size * sizeof(uint16_t), 64);
+	mh->table[0] = rte_malloc("halb_mh", mh->size * sizeof(uint16_t), 64);
+	if (mh->table[0] == NULL || mh->table[1] == NULL) {
+		rte_free(mh->table[0]);
+		rte_free(mh->table[1]);
+		mh->table[0] = mh->table[1] = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void
+halb_shm_view_publish(struct halb_shm *shm, const struct halb_cfg *cfg,
+		      uint64_t gen)
+{
+	struct halb_view_shm *v = shm->view == shm->views[0] ? shm->views[1] :
+							      shm->views[0];
+
+	__atomic_store_n(&v->gen, 0, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	v->n_services = cfg->n_services;
+	memcpy(v->services, cfg->services,
+	       sizeof(v->services[0]) * cfg->n_services);
+	__atomic_store_n(&v->gen, gen, __ATOMIC_RELEASE);
+	shm->n_services = cfg->n_services;
+	__atomic_store_n(&shm->view, v, __ATOMIC_RELEASE);
+	__atomic_store_n(&shm->view_gen, gen, __ATOMIC_RELEASE);
+}
+
+uint64_t
+halb_shm_view_copy(const struct halb_shm *shm, struct halb_cfg *cfg)
+{
+	uint32_t tries;
+
+	/* Bounded: a forwarder that died in the middle of a write leaves
+	 * gen 0 for good (the caller tries again later, or sees it gone). */
+	for (tries = 0; tries < HALB_VIEW_COPY_TRIES; tries++) {
+		const struct halb_view_shm *v = __atomic_load_n(&shm->view,
+								__ATOMIC_ACQUIRE);
+		uint64_t gen;
+		uint32_t n;
+
+		if (v == NULL)
+			return 0;
+		gen = __atomic_load_n(&v->gen, __ATOMIC_ACQUIRE);
+		if (gen == 0)
+			continue; /* being written */
+		n = v->n_services;
+		if (n > CFG_MAX_SERVICES)
+			continue;
+		memcpy(cfg->services, v->services, sizeof(cfg->services[0]) * n);
+		cfg->n_services = n;
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&v->gen, __ATOMIC_RELAXED) == gen)
+			return gen;
+	}
+	return 0;
+}
 
 static int
 maglev_setup(struct halb_shm *shm, const struct halb_cfg *cfg)
@@ -35,10 +107,7 @@ maglev_setup(struct halb_shm *shm, const struct halb_cfg *cfg)
 		struct halb_mh_shm *mh = &shm->mh[s];
 		int rc;
 
-		mh->size = mh_table_size(cs->n_backends);
-		mh->table[0] = rte_malloc("halb_mh", mh->size * sizeof(uint16_t), 64);
-		mh->table[1] = rte_malloc("halb_mh", mh->size * sizeof(uint16_t), 64);
-		if (mh->table[0] == NULL || mh->table[1] == NULL)
+		if (halb_shm_mh_alloc(shm, s) != 0)
 			return -ENOMEM;
 		for (b = 0; b < cs->n_backends; b++)
 			w[b] = cs->backends[b].weight;
@@ -120,7 +189,7 @@ halb_shm_create(const struct halb_cfg *cfg, struct rte_mempool *pool,
 	shm = mz->addr;
 	memset(shm, 0, sizeof(*shm));
 	shm->version = HALB_SHM_VERSION;
-	shm->cfg_digest = cfg_digest(cfg);
+	shm->cfg_digest = cfg_digest_static(cfg);
 	shm->tsc_hz = rte_get_tsc_hz();
 	shm->tsc_base = rte_rdtsc();
 	shm->n_workers = cfg->n_workers;
@@ -173,6 +242,12 @@ halb_shm_create(const struct halb_cfg *cfg, struct rte_mempool *pool,
 		errno = -rc;
 		return NULL;
 	}
+	*what = "service view";
+	shm->views[0] = rte_zmalloc("halb_view", sizeof(*shm->views[0]), 64);
+	shm->views[1] = rte_zmalloc("halb_view", sizeof(*shm->views[1]), 64);
+	if (shm->views[0] == NULL || shm->views[1] == NULL)
+		goto fail;
+	halb_shm_view_publish(shm, cfg, 1);
 	/* Last: secondaries refuse to attach before this is set. */
 	__atomic_store_n(&shm->magic, HALB_SHM_MAGIC, __ATOMIC_RELEASE);
 	return shm;
@@ -193,7 +268,7 @@ halb_shm_attach(const struct halb_cfg *cfg, struct halb_shm **out)
 	if (__atomic_load_n(&shm->magic, __ATOMIC_ACQUIRE) != HALB_SHM_MAGIC ||
 	    shm->version != HALB_SHM_VERSION)
 		return -EAGAIN;
-	if (shm->cfg_digest != cfg_digest(cfg))
+	if (shm->cfg_digest != cfg_digest_static(cfg))
 		return -EINVAL;
 	*out = shm;
 	return 0;

@@ -2,6 +2,7 @@
 /* Service lookup tables (see halb/svc.h). */
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,10 +57,37 @@ pow2_above(uint32_t n)
 	return p;
 }
 
+/* The NAT backends of one kind of slot (live or retired) into m. */
+static void
+nat_add(struct svc_map *m, const struct halb_cfg *cfg, bool live)
+{
+	uint32_t s, b;
+
+	for (s = 0; s < cfg->n_services; s++) {
+		const struct cfg_service *sv = &cfg->services[s];
+
+		if (sv->mode != CFG_MODE_NAT || sv->slot == CFG_SLOT_FREE)
+			continue;
+		for (b = 0; b < sv->n_backends; b++) {
+			const struct cfg_backend *be = &sv->backends[b];
+			struct svc_map_ent *e;
+
+			if (be->slot == CFG_SLOT_FREE ||
+			    ((be->slot == CFG_SLOT_LIVE &&
+			      sv->slot == CFG_SLOT_LIVE) != live))
+				continue;
+			e = ent_find(m->nat, m->nat_mask, be->ip.b,
+				     htons(be->port), sv->proto, 1);
+			e->svc = (uint16_t)s;
+			e->backend = (uint16_t)b;
+		}
+	}
+}
+
 int
 svc_map_build(struct svc_map *m, const struct halb_cfg *cfg)
 {
-	uint32_t n_nat = 0, s, b;
+	uint32_t n_nat = 0, s;
 
 	for (s = 0; s < cfg->n_services; s++)
 		if (cfg->services[s].mode == CFG_MODE_NAT)
@@ -76,20 +104,19 @@ svc_map_build(struct svc_map *m, const struct halb_cfg *cfg)
 		const struct cfg_service *sv = &cfg->services[s];
 		struct svc_map_ent *e;
 
+		/* Retired services have no lookup entry: their flows hit
+		 * the flow table first. */
+		if (sv->slot != CFG_SLOT_LIVE)
+			continue;
 		e = ent_find(m->vip, m->vip_mask, sv->vip.b, htons(sv->port),
 			     sv->proto, 1);
 		e->svc = (uint16_t)s;
-		if (sv->mode != CFG_MODE_NAT)
-			continue;
-		for (b = 0; b < sv->n_backends; b++) {
-			const struct cfg_backend *be = &sv->backends[b];
-
-			e = ent_find(m->nat, m->nat_mask, be->ip.b,
-				     htons(be->port), sv->proto, 1);
-			e->svc = (uint16_t)s;
-			e->backend = (uint16_t)b;
-		}
 	}
+	/* Retired NAT backends map their replies back while their kept
+	 * flows last; a live backend at the same address and port takes
+	 * the entry over (it is claimed last). */
+	nat_add(m, cfg, false);
+	nat_add(m, cfg, true);
 	return 0;
 }
 
@@ -138,7 +165,8 @@ svc_maglev_build(const struct cfg_service *cs, const uint32_t *w,
 	for (b = 0; b < cs->n_backends; b++) {
 		mb[b].id = mh_backend_id(cs->backends[b].ip.b,
 					 cs->backends[b].port);
-		mb[b].weight = w[b];
+		/* Retired and free slots take no new connection. */
+		mb[b].weight = cs->backends[b].slot == CFG_SLOT_LIVE ? w[b] : 0;
 	}
 	return mh_build(table, size, mb, cs->n_backends);
 }

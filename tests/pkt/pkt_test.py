@@ -18,6 +18,7 @@ Knows tests/pkt/pkt.conf: addresses, MACs, services and weights.
 import argparse
 import json
 import os
+import re
 import select
 import signal
 import socket
@@ -2275,6 +2276,248 @@ def test_kernel(tap, tap1, k):
     got = tap.exchange([syn], 1)
     R.check("kernel: after the flood a SYN to a VIP is still forwarded",
             len(got) == 1 and backend_of(got[0], "dsr4") is not None, nframes(got))
+# ---- 12. reload (docs/RELOAD.md) -------------------------------------------
+
+RELOAD_NEW_IP, RELOAD_NEW_MAC = "198.18.0.14", "02:68:00:00:01:0e"
+
+
+def conf_edit(text, svc, drop=None, add=None, keep=False):
+    """The configuration with service svc's backend at address drop
+    removed, a backend at address add appended (same port and weight as
+    the first), and down_flows = "keep" when keep."""
+    start = text.index('{ name = "%s";' % svc)
+    end = text.index("); }", start)
+    block = text[start:end]
+    lines = block.split("\n")
+    if drop is not None:
+        lines = [ln for ln in lines if '"%s"' % drop not in ln]
+    if add is not None:
+        first = next(ln for ln in lines if "{ ip = " in ln)
+        ip0 = first.split('"')[1]
+        lines.append(first.replace('"%s"' % ip0, '"%s"' % add).rstrip().rstrip(",").rstrip())
+    # every backend line but the last ends with a comma
+    be = [i for i, ln in enumerate(lines) if "{ ip = " in ln]
+    for k, i in enumerate(be):
+        ln = lines[i].rstrip().rstrip(",")
+        lines[i] = ln + ("," if k + 1 < len(be) else "")
+    block = "\n".join(lines)
+    if keep:
+        block = block.replace('scheduler = ', 'down_flows = "keep"; scheduler = ', 1)
+    return text[:start] + block + text[end:]
+
+
+def flow_present(client, sport, vip):
+    """Whether halbctl flows lists the flow client:sport -> vip."""
+    rc, out, err = halbctl("flows", "all", "client", client)
+    return rc != 0 or any(f" {client}:{sport} -> {vip}:" in ln for ln in out.splitlines())
+
+
+def with_new_neigh(text):
+    """text with a static neighbour for RELOAD_NEW_IP after the others
+    (adding one is fine; removing one needs a restart)."""
+    return text.replace('mac = "02:68:00:00:03:0b"; } );',
+                        'mac = "02:68:00:00:03:0b"; },\n'
+                        '  { ip = "%s";  mac = "%s"; } );' % (RELOAD_NEW_IP, RELOAD_NEW_MAC), 1)
+
+
+def conf_services(text):
+    """The services list of a configuration's text."""
+    return text[text.index("services = ("):]
+
+
+def reload_with(text, name):
+    path = os.path.join(os.path.dirname(ARGS.conf), name)
+    with open(path, "w") as f:
+        f.write(text)
+    r = subprocess.run([ARGS.halbctl, "-c", path, "reload"], capture_output=True,
+                       text=True, timeout=30)
+    return r.returncode, r.stdout, r.stderr
+
+
+def open_flow(tap, svc, client, sport):
+    """SYN then ACK of a new flow; its backend index (by MAC) or None."""
+    vip, port = SVC[svc][0], SVC[svc][1]
+    got = tap.exchange([tcp_frame(client, sport, vip, port, "S")], 1)
+    b = backend_of(one(got), svc)
+    tap.exchange([tcp_frame(client, sport, vip, port, "A")], 1)
+    return b
+
+
+def test_reload(tap):
+    """A reload under established flows: dsr4 (down_flows reset) and
+    wlc4 (made down_flows keep) lose 198.18.0.12 (backend 1); dsr4 gains
+    198.18.0.14, with its static neighbour.  Table: per flow, what its
+    next packet must do after the flip.  Then refused reloads change
+    nothing, and SIGHUP puts the original file back."""
+    if not wait_cond(lambda: cls_state() == "up", 10.0):
+        R.check("reload: the classifier is up", False, cls_state())
+        return
+    orig = open(ARGS.conf).read()
+    flows = {}  # (svc, backend) -> (client, sport)
+    client = "198.18.1.120"
+    for svc in ("dsr4", "wlc4"):
+        for sport in range(46000, 46060):
+            if (svc, 0) in flows and (svc, 1) in flows:
+                break
+            b = open_flow(tap, svc, client, sport)
+            if b in (0, 1) and (svc, b) not in flows:
+                flows[(svc, b)] = (client, sport)
+    if not R.check("reload: flows to backends 0 and 1 of dsr4 and wlc4",
+                   len(flows) == 4, str(sorted(flows))):
+        return
+    text = conf_edit(with_new_neigh(orig), "dsr4", drop=BE4[1], add=RELOAD_NEW_IP)
+    text = conf_edit(text, "wlc4", drop=BE4[1], keep=True)
+    st0, s0 = status(), stats()
+    rc, out, err = reload_with(text, "reload1.conf")
+    R.check("reload: applied, each change said",
+            rc == 0 and re.search(r"service dsr4: backend 198\.18\.0\.12:80 removed, "
+                                  r"[1-9]\d* flows? reset", out) is not None
+            and "service dsr4: backend 198.18.0.14:80 added" in out
+            and re.search(r"service wlc4: backend 198\.18\.0\.12:80 removed, "
+                          r"[1-9]\d* flows? kept until they end", out) is not None
+            and "static neighbour" in out,
+            f"rc {rc}, out {out!r}, err {err!r}")
+    st1 = status()
+    R.check("reload: generation +1, reloads +1 (halbctl status)",
+            st1["generation"] == st0["generation"] + 1 and
+            st1["reloads"] == st0["reloads"] + 1,
+            f"generation {st0['generation']} -> {st1['generation']}, "
+            f"reloads {st0['reloads']} -> {st1['reloads']}")
+    acked = wait_cond(lambda: status()["classifier_generation"] == st1["generation"], 5.0)
+    R.check("reload: the classifier follows the view", bool(acked),
+            f"classifier_generation {status()['classifier_generation']}")
+    # dsr4's flow of the removed backend is evicted within a sweep (of a
+    # table that earlier tests filled: wait for that very flow).
+    c, p = flows[("dsr4", 1)]
+    gone = wait_cond(lambda: not flow_present(c, p, SVC["dsr4"][0]), 5.0, 0.2)
+    R.check("reload: the removed backend's dsr4 flow leaves the table within a sweep",
+            bool(gone), "still listed by halbctl flows")
+    # (what, service, flow of backend, expected backend after, punted)
+    cases = [
+        ("a flow of an unchanged backend (dsr4) keeps its entry and backend",
+         "dsr4", 0, 0, False),
+        ("a flow of an unchanged backend (wlc4) keeps its entry and backend",
+         "wlc4", 0, 0, False),
+        ("a flow of a removed backend, down_flows keep: still forwarded to it",
+         "wlc4", 1, 1, False),
+        ("a flow of a removed backend, down_flows reset: evicted, its next "
+         "packet decided afresh, never to the removed backend",
+         "dsr4", 1, None, True),
+    ]
+    for what, svc, b, want, punted in cases:
+        c, p = flows[(svc, b)]
+        f = tcp_frame(c, p, SVC[svc][0], SVC[svc][1], "PA", b"after reload")
+        before = stats()
+        got = tap.exchange([f], 1)
+        after = stats()
+        nb = backend_of(one(got), svc)
+        ok = one(got) is not None
+        if want is not None:
+            ok = ok and one(got) == dsr_expect(f, BE_MAC[want])
+        else:
+            ok = ok and nb != 1 and (nb is not None or
+                                     one(got)[:6] == bytes.fromhex(RELOAD_NEW_MAC.replace(":", "")))
+        ok = ok and (delta(before, after, "punts") == (1 if punted else 0))
+        R.check(f"reload: {what}", ok,
+                f"{nframes(got)}, backend {nb}, punts +{delta(before, after, 'punts')}")
+    R.check("reload: the reset flow was evicted (evicted +1)",
+            delta(s0, stats(), "evicted") >= 1, f"evicted +{delta(s0, stats(), 'evicted')}")
+    # New connections never go to the removed backend.
+    seen = set()
+    for sport in range(47000, 47040):
+        got = tap.exchange([tcp_frame("198.18.1.121", sport, SVC["dsr4"][0], 80, "S")], 1)
+        f = one(got)
+        seen.add("new" if f is not None and f[:6] == bytes.fromhex(RELOAD_NEW_MAC.replace(":", ""))
+                 else backend_of(f, "dsr4"))
+    R.check("reload: new dsr4 connections go to 0, 2 and the added backend, never 1",
+            1 not in seen and None not in seen and "new" in seen, str(sorted(map(str, seen))))
+    # Refused: a port's MTU, a file that does not load.  Nothing changes.
+    for what, bad, want in (
+            ("a changed port", text.replace('ipv6 = "fd00:68::2/64";',
+                                            'ipv6 = "fd00:68::2/64"; mtu = 1400;', 1),
+             "ports[0].mtu changed: needs a restart"),
+            ("a bad file", text.replace("services = (", "services = ((", 1), "syntax error")):
+        st_b = status()
+        rc, out, err = reload_with(bad, "reload-bad.conf")
+        st_a = status()
+        R.check(f"reload: {what} is refused with the reason, nothing changes",
+                rc != 0 and want in err and st_a["generation"] == st_b["generation"]
+                and (st_a["reload_refused"] == st_b["reload_refused"] + 1 or
+                     what == "a bad file"),
+                f"rc {rc}, err {err!r}, generation {st_b['generation']} -> {st_a['generation']}")
+    c, p = flows[("dsr4", 0)]
+    f = tcp_frame(c, p, SVC["dsr4"][0], 80, "PA", b"after refusals")
+    got = tap.exchange([f], 1)
+    R.check("reload: after refusals, the unchanged flow still goes",
+            one(got) == dsr_expect(f, BE_MAC[0]), nframes(got))
+    # SIGHUP: the forwarder reloads its own file, the original services
+    # (with the static neighbour added: removing one needs a restart).
+    with open(ARGS.conf, "w") as f:
+        f.write(text.replace(conf_services(text), conf_services(orig)))
+    st_b = status()
+    os.kill(st_b["forwarder_pid"], signal.SIGHUP)
+    moved = wait_cond(lambda: status()["generation"] == st_b["generation"] + 1, 5.0)
+    with open(ARGS.conf, "w") as f:
+        f.write(orig)
+    R.check("reload: SIGHUP reloads the forwarder's own file", bool(moved),
+            f"generation {st_b['generation']} -> {status()['generation']}")
+    wait_cond(lambda: status()["classifier_generation"] == status()["generation"], 5.0)
+    for svc, b in (("dsr4", 0), ("wlc4", 1)):
+        c, p = flows[(svc, b)]
+        f = tcp_frame(c, p, SVC[svc][0], SVC[svc][1], "PA", b"after SIGHUP")
+        got = tap.exchange([f], 1)
+        R.check(f"reload: SIGHUP back to the original: {svc}'s flow of backend {b} "
+                "keeps its backend (same address, same slot)",
+                one(got) == dsr_expect(f, BE_MAC[b]), nframes(got))
+
+
+def test_reload_no_classifier(tap):
+    """A reload while the classifier is gone: the forwarder alone applies
+    it and rebuilds the Maglev tables, so that its fallback gives nothing
+    new to the removed backend; a classifier started afterwards, from the
+    file it was given, takes the forwarder's view."""
+    first = cls_pids()[-1]
+    if not R.check("reload without classifier: the classifier is up first",
+                   pid_alive(first) and cls_state() == "up", cls_state()):
+        return
+    os.kill(first, signal.SIGTERM)
+    wait_cond(lambda: not pid_alive(first), 10.0)
+    down = wait_cond(lambda: cls_state() == "down", 5.0)
+    base = with_new_neigh(open(ARGS.conf).read())
+    text = conf_edit(base, "dsr4", drop=BE4[2])
+    rc, out, err = reload_with(text, "reload2.conf")
+    R.check("reload without classifier: applied by the forwarder, which rebuilds "
+            "the Maglev tables", bool(down) and rc == 0 and
+            "service dsr4: backend 198.18.0.13:80 removed" in out and
+            "no classifier attached: Maglev tables rebuilt" in out,
+            f"classifier {cls_state()}, rc {rc}, out {out!r}, err {err!r}")
+    before = stats()
+    seen = set()
+    for sport in range(47100, 47140):
+        got = tap.exchange([tcp_frame("198.18.1.122", sport, SVC["dsr4"][0], 80, "S")], 1)
+        seen.add(backend_of(one(got), "dsr4"))
+    after = stats()
+    R.check("reload without classifier: the fallback's new connections never go "
+            "to the removed backend", 2 not in seen and None not in seen and
+            delta(before, after, "fallbacks") >= 40,
+            f"backends {sorted(map(str, seen))}, fallbacks +{delta(before, after, 'fallbacks')}")
+    proc, ready = start_classifier()
+    st = status()
+    R.check("reload without classifier: a classifier started from its own file "
+            "takes the forwarder's view", ready and
+            wait_cond(lambda: status()["classifier_generation"] == st["generation"], 5.0),
+            f"ready {ready}, generation {st['generation']}, classifier_generation "
+            f"{status()['classifier_generation']}")
+    seen = set()
+    for sport in range(47200, 47240):
+        got = tap.exchange([tcp_frame("198.18.1.122", sport, SVC["dsr4"][0], 80, "S")], 1)
+        seen.add(backend_of(one(got), "dsr4"))
+    R.check("reload without classifier: the new classifier's decisions never go "
+            "to the removed backend either", 2 not in seen and None not in seen,
+            str(sorted(map(str, seen))))
+    rc, out, err = reload_with(base, "reload3.conf")
+    R.check("reload without classifier: the backend added back",
+            rc == 0 and "backend 198.18.0.13:80 added back" in out, f"rc {rc}, {out!r} {err!r}")
 
 
 # ---- main -----------------------------------------------------------------
@@ -2335,6 +2578,8 @@ def main():
         ("classifier", lambda: test_classifier_absent(tap)),
         ("second_classifier", lambda: test_second_classifier(tap)),
         ("replica", lambda: test_replica(tap)),
+        ("reload", lambda: test_reload(tap)),
+        ("reload_no_classifier", lambda: test_reload_no_classifier(tap)),
     ]
     return run_tests(tap, tests, t0, "pkt_test")
 

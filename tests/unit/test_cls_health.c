@@ -6,9 +6,12 @@
  * draining), the schedulers and the Maglev tables; one grace period for
  * a batch however many services it changes; a failed rebuild kept
  * consistent, counted and retried; a silent handler; datagrams that are
- * refused (bad MAC, replay, garbage) or entries that are ignored.
+ * refused (bad MAC, replay, garbage) or entries that are ignored; a
+ * reload as the classifier follows it (classifier/view.c).
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,7 +25,9 @@
 
 #include <cmocka.h>
 
+#include "halb/cfg_reload.h"
 #include "halb/hl_msg.h"
+#include "halb/shm.h"
 #include "cls_fix.h"
 
 /* conf/halb.conf: web-dsr (0), web-nat (1), web-tunnel (2, backends on
@@ -478,6 +483,89 @@ test_restart_remembers(void **state)
 	assert_int_equal(mh_share(h, S_DSR, 0), 0);
 }
 
+/* Removes backend b of service s of cfg (file order). */
+static void
+drop_backend(struct halb_cfg *cfg, uint32_t s, uint32_t b)
+{
+	struct cfg_service *cs = &cfg->services[s];
+
+	memmove(&cs->backends[b], &cs->backends[b + 1],
+		(cs->n_backends - b - 1) * sizeof(cs->backends[0]));
+	cs->n_backends--;
+}
+
+/*
+ * A reload followed (classifier/view.c): web-dsr (down_flows reset)
+ * loses 198.18.0.12 and gains 198.18.0.14, web-nat (made "keep") loses
+ * 198.18.0.12.  The removed slots are retired: evicted in web-dsr, kept
+ * in web-nat, out of the Maglev tables; the new one starts from its
+ * configuration; an unchanged backend keeps the health its agent gave;
+ * the generation is acknowledged.
+ */
+static void
+test_view_follow(void **state)
+{
+	struct hfix *h = *state;
+	struct cls *c = &h->x->c;
+	struct halb_shm *shm = c->shm;
+	struct halb_cfg *in = malloc(sizeof(*in)), *out = malloc(sizeof(*out));
+	struct cfg_service *ns;
+	uint64_t rebuilds = shm->cls.mh_rebuilds;
+
+	assert_non_null(in);
+	assert_non_null(out);
+	shm->health[S_DSR][0].source = HALB_SRC_AGENT;
+	shm->health[S_DSR][0].weight = 5;
+	memcpy(in, c->cfg, sizeof(*in));
+	drop_backend(in, S_DSR, 1);
+	ns = &in->services[S_DSR];
+	ns->backends[ns->n_backends] = ns->backends[0];
+	assert_int_equal(halb_ip_parse("198.18.0.14", &ns->backends[ns->n_backends].ip), 0);
+	ns->n_backends++;
+	drop_backend(in, S_NAT, 1);
+	in->services[S_NAT].down_flows = CFG_DOWN_KEEP;
+	assert_int_equal(cfg_slots_assign(c->cfg, in, NULL, NULL, out, NULL), 0);
+	shm->views[0] = calloc(1, sizeof(*shm->views[0]));
+	shm->views[1] = calloc(1, sizeof(*shm->views[1]));
+	assert_non_null(shm->views[0]);
+	assert_non_null(shm->views[1]);
+	halb_shm_view_publish(shm, out, 2);
+
+	assert_int_equal(cls_view_poll(c, 5000), 0);
+	assert_int_equal(shm->cls_view_gen, 2);
+	assert_int_equal(c->view_gen, 2);
+	assert_int_equal(c->cfg->services[S_DSR].n_backends, 4);
+	assert_int_equal(c->cfg->services[S_DSR].backends[1].slot, CFG_SLOT_RETIRED);
+	assert_int_equal(c->cfg->services[S_DSR].backends[3].slot, CFG_SLOT_LIVE);
+	assert_true(c->evict[S_DSR][1]);
+	assert_false(c->evict[S_NAT][1]);
+	assert_false(c->evict[S_DSR][0]);
+	assert_false(c->evict[S_DSR][3]);
+	/* Unchanged: the agent's word stays; new: from the configuration. */
+	assert_int_equal(shm->health[S_DSR][0].source, HALB_SRC_AGENT);
+	assert_int_equal(shm->health[S_DSR][0].weight, 5);
+	assert_int_equal(shm->health[S_DSR][3].state, HALB_HEALTH_UP);
+	assert_int_equal(shm->health[S_DSR][3].source, HALB_SRC_CONFIG);
+	assert_int_equal(shm->health[S_DSR][3].weight, 1);
+	/* The changed services rebuilt (web-dsr, web-nat), and only them. */
+	assert_int_equal(shm->cls.mh_rebuilds, rebuilds + 2);
+	assert_int_equal(mh_share(h, S_DSR, 1), 0);
+	assert_int_equal(mh_share(h, S_NAT, 1), 0);
+	assert_true(mh_share(h, S_DSR, 3) > 0);
+	assert_true(mh_share(h, S_DSR, 0) > mh_share(h, S_DSR, 3));
+	/* Lookups still find the services by VIP. */
+	assert_int_equal(svc_by_vip(&c->svcs, c->cfg->services[S_DSR].vip.b,
+				    htons(80), IPPROTO_TCP), S_DSR);
+	/* Nothing new: nothing done. */
+	assert_int_equal(cls_view_poll(c, 6000), 0);
+	assert_int_equal(shm->cls.mh_rebuilds, rebuilds + 2);
+	free(shm->views[0]);
+	free(shm->views[1]);
+	shm->views[0] = shm->views[1] = shm->view = NULL;
+	free(in);
+	free(out);
+}
+
 int
 main(void)
 {
@@ -493,6 +581,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bad_messages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_silence, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_remembers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_view_follow, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

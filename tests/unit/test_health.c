@@ -493,6 +493,67 @@ test_report(void **state)
 	cfg_free(cfg);
 }
 
+/*
+ * A reload (healthload/hd_reload.c): a new cache for the edited file
+ * (web loses 10.0.0.12) carries over by service, address and port what
+ * the old one knew: the agent's word and when it was heard, the probe's
+ * count, the stream's generation, the replay table (a report taken
+ * before is a replay after).
+ */
+static void
+test_reload(void **state)
+{
+	struct halb_cfg *cfg = load_conf("static"), *cfg2;
+	struct hd *hd = hd_new(cfg, T0), *hd2;
+	struct seal_key k1;
+	struct rep x;
+	uint32_t kept = 0;
+
+	(void)state;
+	assert_non_null(hd);
+	key_of(K_B1, 1, &k1);
+	mk_rep(&x, "b1", 1000, 2);
+	set_item(&x, 0, "web", "10.0.0.11", 80, HD_UP);
+	set_item(&x, 1, "dns", "10.0.0.11", 53, HD_UP);
+	assert_int_equal(deliver(hd, &x, "b1", &k1, 10, T0 + 100), 0);
+	hd_probe_result(hd, BE_PROBE, true, T0 + 200);
+	hd_probe_result(hd, BE_PROBE, true, T0 + 300);
+	assert_int_equal(hd->be[BE_PROBE].state, HD_UP);
+	hd->cls.generation = 7;
+	hd->seq = 99;
+
+	cfg2 = malloc(sizeof(*cfg2));
+	assert_non_null(cfg2);
+	memcpy(cfg2, cfg, sizeof(*cfg2));
+	memmove(&cfg2->services[0].backends[BE_BOTH], &cfg2->services[0].backends[BE_BOTH + 1],
+		2 * sizeof(cfg2->services[0].backends[0]));
+	cfg2->services[0].n_backends--;
+	hd2 = hd_reload(hd, cfg2, T0 + 400, &kept);
+	assert_non_null(hd2);
+	assert_int_equal(kept, N_BE - 1);
+	assert_int_equal(hd2->n_be, N_BE - 1);
+	/* web: .11 (agent), .13 (probe), .14; dns: .11. */
+	assert_int_equal(hd2->be[0].state, HD_UP);
+	assert_int_equal(hd2->be[0].source, HD_SRC_AGENT);
+	assert_int_equal(hd2->be[0].weight, 100);
+	assert_int_equal(hd2->be[1].state, HD_UP);
+	assert_int_equal(hd2->be[1].source, HD_SRC_PROBE);
+	hd_probe_result(hd2, 1, false, T0 + 500); /* fall 3: still up */
+	assert_int_equal(hd2->be[1].state, HD_UP);
+	assert_int_equal(hd2->be[3].state, HD_UP);
+	assert_true(hd2->agents[0].heard);
+	assert_int_equal(hd2->cls.generation, 7);
+	assert_true(hd2->cls.want_full);
+	assert_int_equal(hd2->seq, 99);
+	assert_true(hd2->any_dirty);
+	/* The same report again: a replay for the new cache too. */
+	assert_int_equal(deliver(hd2, &x, "b1", &k1, 10, T0 + 600), -SEAL_REJ_REPLAY);
+	hd_free(hd);
+	hd_free(hd2);
+	cfg_free(cfg);
+	cfg_free(cfg2);
+}
+
 static void
 test_policy_in_cache(void **state)
 {
@@ -1420,6 +1481,7 @@ main(void)
 		cmocka_unit_test(test_merge),
 		cmocka_unit_test(test_weight),
 		cmocka_unit_test(test_report),
+		cmocka_unit_test(test_reload),
 		cmocka_unit_test(test_policy_in_cache),
 		cmocka_unit_test(test_peer),
 		cmocka_unit_test(test_peer_policy),

@@ -256,6 +256,35 @@ test_ageing(void **state)
 	free(t);
 }
 
+/* A reload pins a next hop that traffic had made dynamic (neigh_pin):
+ * it leaves the dynamic count and never ages; a retired one cannot be
+ * pinned. */
+static void
+test_pin(void **state)
+{
+	struct neigh_table *t = table();
+	struct halb_ip a = v4(1), b = v4(2);
+	struct sent s = { 0 };
+	int ia = neigh_claim(t, &a, 0, false, 0);
+	int ib = neigh_claim(t, &b, 0, false, 0);
+	uint8_t mac[6];
+
+	(void)state;
+	neigh_learn(t, ia, MAC_A, 0, 0);
+	assert_int_equal(neigh_n_dynamic(t), 2);
+	assert_int_equal(neigh_pin(t, ia), 0);
+	assert_int_equal(neigh_pin(t, ia), 0); /* once is enough */
+	assert_int_equal(neigh_n_dynamic(t), 1);
+	assert_int_equal(t->n_pin, 1);
+	/* Idle far past NEIGH_IDLE_MS: b goes, a stays with its MAC. */
+	assert_int_equal(neigh_tick(t, 10u * NEIGH_IDLE_MS, true, send_rec, &s), 1);
+	assert_int_equal(neigh_find(t, &a), ia);
+	assert_true(neigh_mac(t, ia, mac));
+	assert_memory_equal(mac, MAC_A, 6);
+	assert_int_equal(neigh_pin(t, ib), -EAGAIN);
+	free(t);
+}
+
 /* Retired and reclaimed slots keep probe chains: with half the table
  * taken chains overlap, and every entry placed behind a freed one stays
  * reachable; claiming the freed addresses again finds room and makes no
@@ -473,6 +502,7 @@ main(void)
 		cmocka_unit_test(test_budget),
 		cmocka_unit_test(test_send_refused),
 		cmocka_unit_test(test_concurrent),
+		cmocka_unit_test(test_pin),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -232,7 +232,8 @@ test_forwarder(void **state)
 	json_decref(b);
 	b = body("/halb/status",
 		 "{\"/halb/status\": {\"classifier\": \"up\", \"flows\": 5,"
-		 " \"flow_capacity\": 131072, \"classifier_starts\": 2}}");
+		 " \"flow_capacity\": 131072, \"classifier_starts\": 2,"
+		 " \"generation\": 3, \"reloads\": 2, \"reload_refused\": 1}}");
 	exp_fwd_status(&p, b);
 	json_decref(b);
 	b = body("/ethdev/stats", "{\"/ethdev/stats\": {\"ipackets\": 11,"
@@ -248,6 +249,9 @@ test_forwarder(void **state)
 	has(s, "halb_worker_busy_seconds_total{worker=\"1\"} 2\n");
 	has(s, "halb_worker_loops_total{worker=\"0\"} 42\n");
 	has(s, "halb_classifier_installs_total 12\n");
+	has(s, "halb_config_generation 3\n");
+	has(s, "halb_reloads_total 2\n");
+	has(s, "halb_reload_refused_total 1\n");
 	has(s, "halb_classifier_kept_total 3\n");
 	has(s, "halb_classifier_table_full_total 0\n");
 	has(s, "halb_drops_total{reason=\"no_neigh\"} 2\n");
