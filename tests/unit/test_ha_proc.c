@@ -116,7 +116,15 @@ test_spawn_clean(void **state)
 	assert_true(i < 200);
 	/* No NOTIFY_SOCKET; fds 0-2 and the one ls opens, nothing else. */
 	assert_string_equal(buf, "|4\n");
-	usleep(50000);  /* the exec of sleep */
+	/* Wait for the exec of sleep: the shell's own mask and dispositions
+	 * in between are not the part's. */
+	for (i = 0; i < 500; i++) {
+		proc_status(pr.pid, "Name:", blk, sizeof(blk));
+		if (strcmp(blk, "\tsleep") == 0)
+			break;
+		usleep(10000);
+	}
+	assert_true(i < 500);
 	assert_int_equal(getsid(pr.pid), pr.pid);
 	assert_int_equal(getpgid(pr.pid), pr.pid);
 	assert_int_not_equal(getpgid(pr.pid), getpgid(0));
