@@ -40,6 +40,11 @@ child(char *const argv[])
 		sigaction(sig, &dfl, NULL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* glibc's sigprocmask leaves its own signals (32, 33) as they were;
+	 * the kernel's clears them too, whatever had's thread had blocked
+	 * when it forked. */
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &(uint64_t){ 0 }, NULL,
+		sizeof(uint64_t));
 	/* Out of had's session and process group: a signal to had's group
 	 * (Ctrl-C, a kill of the group) and had's death leave it alone. */
 	setsid();
