@@ -116,8 +116,7 @@ test_spawn_clean(void **state)
 	assert_true(i < 200);
 	/* No NOTIFY_SOCKET; fds 0-2 and the one ls opens, nothing else. */
 	assert_string_equal(buf, "|4\n");
-	/* Wait for the exec of sleep: the shell's own mask and dispositions
-	 * in between are not the part's. */
+	/* Until the shell has exec'd sleep (bounded). */
 	for (i = 0; i < 500; i++) {
 		proc_status(pr.pid, "Name:", blk, sizeof(blk));
 		if (strcmp(blk, "\tsleep") == 0)
