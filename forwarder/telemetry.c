@@ -200,6 +200,7 @@ tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "cls_sess_silent", shm->cls.sess_silent);
 	rte_tel_data_add_dict_u64(d, "cls_replica", shm->cls.replica);
 	rte_tel_data_add_dict_u64(d, "cls_replica_down", shm->cls.replica_down);
+	rte_tel_data_add_dict_u64(d, "cls_replica_stale", shm->cls.replica_stale);
 	drops = rte_tel_data_alloc();
 	bad = rte_tel_data_alloc();
 	nbad = rte_tel_data_alloc();
