@@ -19,8 +19,9 @@
  *    publishes Maglev tables (mh[s].cur) once it owns them; cls_view_gen,
  *    health_id.
  *  - session tracker (sessions { }; docs/ARCHITECTURE.md, "Session
- *    tracker"): the classifier enqueues sess_ring, reports quiescent
- *    states to replica_qsbr and clears sess_dump_req; halb-sessiond
+ *    tracker"): the classifier and the workers report quiescent states
+ *    to replica_qsbr; the classifier enqueues sess_ring and clears
+ *    sess_dump_req; halb-sessiond
  *    dequeues sess_ring, sets sess_dump_req, writes sess_alive, sess_pid
  *    and the replica table's buckets and entries (flow.c's writer).
  * Counters are written by one thread each and read by anyone.
@@ -102,7 +103,8 @@ struct fwd_stats {
 struct svc_stats {
 	uint64_t pkts, bytes;
 	uint64_t fallbacks;
-	uint64_t pad[5];
+	uint64_t fallback_replica; /* ... of which the replica's backend */
+	uint64_t pad[4];
 } __attribute__((aligned(64)));
 
 /* One backend's traffic as one worker forwarded it (forward()).  Only
@@ -277,8 +279,11 @@ struct halb_shm {
 	 * classifier uses an entry only while its own view's slot is live
 	 * and health_id[svc][backend] has that tag), state the owner's,
 	 * last_seen the flow ms when the owner last reported it, flags the
-	 * owner's peer index; halb-sessiond is its writer and the classifier
-	 * its one reader (thread 0 of replica_qsbr).
+	 * owner's peer index; halb-sessiond is its writer; its readers are
+	 * the classifier (thread 0 of replica_qsbr) and each worker w's
+	 * fallback (thread 1 + w; docs/SESSIONS.md, "When the classifier is
+	 * gone").  A worker's fallback checks the tag against its own view's
+	 * (struct fwd_backend.tag).
 	 */
 	uint32_t has_sessions;
 	struct rte_ring *sess_ring;
