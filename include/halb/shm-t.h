@@ -281,7 +281,7 @@ struct halb_shm {
 	 * last_seen the flow ms when the owner last reported it, flags the
 	 * owner's peer index; halb-sessiond is its writer; its readers are
 	 * the classifier (thread 0 of replica_qsbr) and each worker w's
-	 * fallback (thread 1 + w; docs/SESSIONS.md, "When the classifier is
+	 * fallback (thread 1 + w; docs/ARCHITECTURE.md, "When the classifier is
 	 * gone").  A worker's fallback checks the tag against its own view's
 	 * (struct fwd_backend.tag).
 	 */

@@ -2111,7 +2111,7 @@ def test_replica(tap):
         peer.close()
 def test_replica_fallback(tap):
     """The forwarder's own fallback (no classifier alive) reads the
-    replica too (docs/SESSIONS.md, "When the classifier is gone"): a
+    replica too (docs/ARCHITECTURE.md, "When the classifier is gone"): a
     mid-connection miss whose 5-tuple a peer decided gets the replica's
     backend, not Maglev's, counted as fallbacks and fallback_replica; an
     opening SYN of a replicated 5-tuple, and a miss the replica has no
