@@ -143,8 +143,7 @@ ha_parse_peer(const char *line, struct ha_peer *p)
 		return -EINVAL;
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	p->alive = strcmp(state, "alive") == 0;
-	s = strchr(line, ':');
-	p->synced = s != NULL && strncmp(s, ": alive synced", 14) == 0;
+	p->synced = strstr(line, ": alive synced,") != NULL;
 	s = strstr(line, "last heard ");
 	if (s != NULL && sscanf(s, "last heard %llu ms ago", &ms) == 1) {
 		p->heard = true;
