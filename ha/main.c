@@ -340,11 +340,12 @@ status_more(struct had *h, FILE *out, uint64_t now)
 		fprintf(out, "routes: none (no bgp section)\n");
 	} else {
 		ha_sup_gate_why(s, gate, sizeof(gate));
-		fprintf(out, "routes: through BIRD at %s; appliance %s%s; traffic to the VIPs %s",
-			h->cfg->bgp.socket,
-			strcmp(gate, "open") == 0 ? "ready" : "not ready: ",
-			strcmp(gate, "open") == 0 ? "" : gate,
-			l->pps_ok ? "" : "unknown");
+		fprintf(out, "routes: through BIRD at %s; appliance ", h->cfg->bgp.socket);
+		if (strcmp(gate, "open") == 0)
+			fprintf(out, "ready for %.1f s", (double)(now - s->gate_ms) / 1000.0);
+		else
+			fprintf(out, "not ready: %s", gate);
+		fprintf(out, "; traffic to the VIPs %s", l->pps_ok ? "" : "unknown");
 		if (l->pps_ok)
 			fprintf(out, "%" PRIu64 " packets/s", l->pps);
 		fprintf(out, "%s\n", l->n_vips > 0 && h->cfg->has_health && !l->health_ok ?
