@@ -385,6 +385,20 @@ test_conf(void **state)
 	assert_false(has_line(out, "protocol kernel"));
 	assert_false(has_line(out, "password"));
 	free(out);
+	/* halb-had runs BIRD on the file it writes, with bgp.socket. */
+	{
+		const struct cfg_ha_part *b = &cfg->ha.parts[HA_PART_BIRD];
+
+		assert_true(b->enabled);
+		assert_false(b->with_config);
+		assert_int_equal(b->argc, 8);
+		assert_string_equal(b->argv[0], "/usr/sbin/bird");
+		assert_string_equal(b->argv[1], "-f");
+		assert_string_equal(b->argv[3], "/run/halb/halb-lb1/bird.conf");
+		assert_string_equal(b->argv[5], "/run/bird/bird.ctl");
+		assert_string_equal(b->argv[7], "/run/halb/halb-lb1/bird.pid");
+		assert_false(cfg->ha.parts[HA_PART_SESSIOND].enabled);
+	}
 	/* Without bgp { }: nothing. */
 	cfg->bgp.has = false;
 	f = open_memstream(&out, &len);
