@@ -243,11 +243,11 @@ agent = {
   control = "$WORK/agent-$b.sock";
   services = (
     { service = "web-dsr"; address = "198.18.0.1$n"; port = 80;
-      check = { type = "http"; url = "http://127.0.0.1:80/"; expect = 200; timeout_ms = 1000; fall = 2; }; },
+      check = { type = "http"; url = "http://127.0.0.1:80/"; expect = 200; timeout_ms = 400; fall = 2; }; },
     { service = "web-tunnel"; address = "198.18.0.1$n"; port = 80;
-      check = { type = "http"; url = "http://127.0.0.1:80/"; expect = 200; timeout_ms = 1000; fall = 2; }; },
+      check = { type = "http"; url = "http://127.0.0.1:80/"; expect = 200; timeout_ms = 400; fall = 2; }; },
     { service = "web6-dsr"; address = "fd00:68::1$n"; port = 80;
-      check = { type = "http"; url = "http://[::1]:80/"; expect = 200; timeout_ms = 1000; fall = 2; }; } );
+      check = { type = "http"; url = "http://[::1]:80/"; expect = 200; timeout_ms = 400; fall = 2; }; } );
 };
 EOF
 }
