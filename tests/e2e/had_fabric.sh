@@ -353,6 +353,13 @@ for i in $ALL; do
 	halb_wait_until 10 all_up "$i" || fatal "lb$i: had has not every part up: $(hstatus "$i" | tr '\n' '|')"
 done
 pass "had brought up forwarder, classifier, healthd, sessiond and BIRD on both appliances in $(($(ms_now) - t0)) ms"
+# healthd listens on the kernel interface's address: it waits for the
+# forwarder (ha-list's default for such a file) instead of failing.
+if [ "$(part_field 1 healthd 5)" = 0 ] && [ "$(part_field 2 healthd 5)" = 0 ]; then
+	pass "halb-healthd (listening on the kernel interface's address) started after the forwarder, no failed start"
+else
+	fail "halb-healthd restarted at start: $(hstatus 1 | grep '^healthd')"
+fi
 if [ -z "$early" ] && [ -n "${T_ROUTE[1]:-}" ] && [ -n "${T_ROUTE[2]:-}" ]; then
 	pass "no route before the appliance was ready; from ready to the router's route: lb1 $((T_ROUTE[1] - T_READY[1])) ms, lb2 $((T_ROUTE[2] - T_READY[2])) ms (polled every 50 ms)"
 	TIMES+=("announce: had ready -> router's route: lb1 $((T_ROUTE[1] - T_READY[1])) ms, lb2 $((T_ROUTE[2] - T_READY[2])) ms")
