@@ -35,6 +35,8 @@ run: keep-alive connections plus a stream of new connections
       {"k":"broken","t":..,"c":ID,"tgt":I,"b":"b2","since":T_UP,
           "t_req":T,"err":"timeout"|"reset"|"refused"|"eof"|"backend b3"|..}
           ID broke at t (the failing request was sent at t_req)
+      {"k":"stall","t":..,"c":ID,"tgt":I,"lat":S}  an answer on an
+          established connection came, but after more than --slow s
       {"k":"open_fail","t":..,"tgt":I,"err":..}  a (re)open of a keep-alive
           connection failed before its first answer
       {"k":"new","t":T_START,"tgt":I,"ok":true|false,"lat":S,"b":..,"err":..}
@@ -67,7 +69,10 @@ report: what happened between two moments
     established_at_from   keep-alive connections established at FROM
     established_broken    of those, how many broke in [FROM, TO]
     kept_fraction         1 - broken/established
-    broken_by_reason, broken_by_target, first_break, last_break
+    broken_by_reason, broken_by_target, broken_by_backend (the backend each
+                          broken connection was on), first_break, last_break
+    ka_stalls, ka_max_stall  answers on established connections slower than
+                          --slow s in [FROM, TO], and the slowest (s)
     new_attempted, new_failed, new_failed_by_reason, new_failed_by_target,
     new_slow              new connections begun in [FROM, TO]; slow: answered
                           but after more than --slow s (default 0.5)
@@ -397,6 +402,8 @@ class Load:
         self.ka_ok += 1
         c.tgt.ka_ok += 1
         self.max_lat = max(self.max_lat, lat)
+        if lat > self.a.slow:
+            self.event(k="stall", t=round(t, 4), c=c.cid, tgt=c.tgt.idx, lat=round(lat, 4))
         if will_close:
             self.fail(c, "closed by server")
             return
@@ -621,6 +628,7 @@ def report(args):
     broken = [broken_at[c] for c in est if c in broken_at and broken_at[c]["t"] <= hi]
     news = sorted((e for e in evs if e["k"] == "new" and lo <= e["t"] <= hi), key=lambda e: e["t"])
     failed = [e for e in news if not e["ok"]]
+    stalls = [e for e in evs if e["k"] == "stall" and lo <= e["t"] <= hi]
     out = {
         "from": t0, "to": t1,
         "established_at_from": len(established),
@@ -628,6 +636,9 @@ def report(args):
         "kept_fraction": round(1 - len(broken) / len(established), 6) if established else None,
         "broken_by_reason": dict(Counter(reason_key(b["err"]) for b in broken)),
         "broken_by_target": dict(Counter(name(b["tgt"]) for b in broken)),
+        "broken_by_backend": dict(Counter(b.get("b") or "-" for b in broken)),
+        "ka_stalls": len(stalls),
+        "ka_max_stall": max((e["lat"] for e in stalls), default=0),
         "first_break": min((b["t"] for b in broken), default=None),
         "last_break": max((b["t"] for b in broken), default=None),
         "new_attempted": len(news),
@@ -660,7 +671,8 @@ def main():
     r.add_argument("--new-rate", type=float, default=20, help="new connections a second (20; 0: none)")
     r.add_argument("--timeout", type=float, default=2.0, help="keep-alive: s for an answer (2)")
     r.add_argument("--new-timeout", type=float, default=2.0, help="new: s from connect to answer (2)")
-    r.add_argument("--slow", type=float, default=0.5, help="a new connection slower than this is slow (0.5)")
+    r.add_argument("--slow", type=float, default=0.5,
+                   help="an answer slower than this, s, is slow (0.5): counted for new connections, an event for established ones")
     r.add_argument("--duration", type=float, default=0, help="s, then stop (0: until SIGTERM)")
     r.add_argument("--events", metavar="FILE", help="JSON lines of events (appended)")
     r.add_argument("--control", metavar="FIFO", help="commands: mark NAME, dump [PATH], stop")
