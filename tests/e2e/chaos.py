@@ -188,7 +188,7 @@ def case(args):
         for e in w:
             if e["t"] < fault or e["src"] != "health" or e.get("app") != args.app:
                 continue
-            if e["backend"].startswith(args.backend_addr) and e["state"] != "up":
+            if any(a and a in e["backend"] for a in args.backend_addr.split(",")) and e["state"] != "up":
                 detect = e["t"]
                 break
     rep = json.loads(subprocess.run(
@@ -204,8 +204,10 @@ def case(args):
         recover = max(recover or 0, rep["new_recovered_at"])
     elif rep["new_failed"]:
         recover = None  # never recovered within the case
-    if args.kind == "backend" and recover is None and not rep["new_failed"]:
-        recover = detect
+    if args.kind == "backend":
+        # Whole again: the backend out of the service and new connections
+        # answered.
+        recover = None if detect is None else max(detect, rep["new_recovered_at"] or 0)
     if args.kind == "part" and recover_part is None:
         recover = None
     row = {

@@ -9,20 +9,27 @@
 # The rig: tests/e2e/topo.sh's namespaces with one appliance run by
 # halb-had (forwarder, classifier, halb-healthd; as tests/e2e/had.sh), the
 # three backends with an HTTP server (backend_http.py) and a halb-agent
-# each (a check every 100 ms, down after 2 failures).  The load
+# each (a check every CHAOS_AGENT_INTERVAL_MS, 100 ms, down after
+# CHAOS_AGENT_FALL, 3, failures: with 2 the Python servers, slow now and
+# then on 2 busy cores, flapped, and a backend found down loses its
+# established connections by design, down_flows = "reset").  The load
 # (tests/e2e/load.py, in the client namespace): CHAOS_CONNS (102)
 # keep-alive connections spread over the six services (DSR, NAT and
 # VXLAN tunnel, IPv4 and IPv6), a request every 100 ms on each, plus
 # CHAOS_NEW_RATE (30) new connections a second round robin over the same
 # six.  A keep-alive connection is broken when a request fails (no answer
-# within 3 s, a reset, EOF) or is answered by another backend; a new
-# connection failed when it has no answer within 1 s (a lost SYN is
+# within CHAOS_KA_TIMEOUT_S, 10 s: longer than TCP's retransmissions take
+# to get through an outage of a second or two; a reset; EOF) or is
+# answered by another backend; the longest answer (stall) is shown.  A
+# new connection failed when it has no answer within 1 s (a lost SYN is
 # retransmitted after 1 s: such a connection counts as failed).
 #
 # Each case, in turn, once the rig is steady (every part up, every
 # keep-alive connection established): the fault (SIGKILL, or SIGSTOP: a
-# hang), then the wait for recovery, CHAOS_SETTLE_S (4) more seconds so
-# that stalled requests end one way or the other, and the verdict of
+# hang), then the wait for recovery, CHAOS_SETTLE_S (2) more seconds and
+# until no request of the load is older than 1 s (at most
+# CHAOS_KA_TIMEOUT_S + 2: stalled requests end one way or the other),
+# and the verdict of
 # tests/e2e/chaos.py from halb-had's status socket (polled every 20 ms by
 # `chaos.py watch`), halb-healthd's, and the load's events:
 #   forwarder, classifier, healthd   (had detects and restarts)
@@ -50,7 +57,10 @@ set -uo pipefail
 
 CONNS=${CHAOS_CONNS:-102}
 NEW_RATE=${CHAOS_NEW_RATE:-30}
-SETTLE_S=${CHAOS_SETTLE_S:-4}
+SETTLE_S=${CHAOS_SETTLE_S:-2}
+KA_TIMEOUT_S=${CHAOS_KA_TIMEOUT_S:-10}
+AGENT_INTERVAL_MS=${CHAOS_AGENT_INTERVAL_MS:-100}
+AGENT_FALL=${CHAOS_AGENT_FALL:-3}
 HANG_S=${CHAOS_HANG_S:-3}
 ALL_CASES="classifier:KILL classifier:STOP healthd:KILL healthd:STOP had:KILL had:STOP \
 forwarder:KILL forwarder:STOP backend:KILL backend:STOP appliance:KILL appliance:STOP"
@@ -203,6 +213,15 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 sys.exit(0 if d["ka"]["established"] == d["ka"]["conns"] else 1)' "$WORK/dump.json"
 }
+# No request of the load waits for more than 1 s.
+load_quiet() {
+	rm -f "$WORK/dump.json"
+	load_cmd "dump $WORK/dump.json"
+	halb_wait_until 2 test -s "$WORK/dump.json" || return 1
+	"$HALB_PYTHON" -S -c '
+import json, sys
+sys.exit(0 if json.load(open(sys.argv[1]))["ka"]["oldest_pending_s"] < 1 else 1)' "$WORK/dump.json"
+}
 # New connections of the last 2 s all answered.
 new_ok_lately() {
 	local t
@@ -234,7 +253,7 @@ chmod 600 "$CONF"
 [ "$(halb_conf_file_prefix "$CONF")" = "$FP" ] && grep -q "status_socket = \"$WORK/healthd.sock\"" "$CONF" ||
 	die "could not set file_prefix and the health sockets in a copy of $CONF_SRC"
 out=$("$HAD" --check-config "$CONF" 2>&1) || die "halb-had --check-config: $out"
-halb_write_agent_confs "$CONF" "$WORK" 100 2 2>"$WORK/why.txt" || die "the agents' files: $(cat "$WORK/why.txt")"
+halb_write_agent_confs "$CONF" "$WORK" "$AGENT_INTERVAL_MS" "$AGENT_FALL" 2>"$WORK/why.txt" || die "the agents' files: $(cat "$WORK/why.txt")"
 
 # --- the rig --------------------------------------------------------------------
 TOPO=1
@@ -253,7 +272,7 @@ urlargs=()
 for u in $URLS; do urlargs+=(--url "$u"); done
 mkfifo "$CTL"
 halb_spawn "$WORK/load.log" ip netns exec "$P-cli" "$HALB_PYTHON" "$HALB_E2E_DIR/load.py" run "${urlargs[@]}" \
-	--conns "$CONNS" --new-rate "$NEW_RATE" --timeout 3 --new-timeout 1 --events "$EVENTS" \
+	--conns "$CONNS" --new-rate "$NEW_RATE" --timeout "$KA_TIMEOUT_S" --new-timeout 1 --events "$EVENTS" \
 	--control "$CTL" --ready "$WORK/ready.json" --out "$WORK/load-final.json"
 LOAD_PID=$HALB_LAST_PID
 halb_wait_until 20 test -s "$WORK/ready.json" || die "the load's $CONNS keep-alive connections did not all get an answer within 20 s"
@@ -292,7 +311,7 @@ run_case() {
 	had)
 		kill -s "$sig" "$pid"
 		if [ "$sig" = KILL ]; then
-			halb_reap "$pid"
+			{ halb_reap "$pid"; } 2>/dev/null
 			sleep 1   # systemd's RestartSec
 			start_had
 			note="restarted 1 s after the kill (systemd RestartSec)"
@@ -314,7 +333,7 @@ run_case() {
 		else
 			note="had restarted 1 s after the kill (systemd RestartSec)"
 		fi
-		halb_reap "$HAD_PID"
+		{ halb_reap "$HAD_PID"; } 2>/dev/null
 		sleep 1
 		start_had
 		halb_wait_until 40 all_up || note="$note; not all up again within 40 s"
@@ -324,6 +343,7 @@ run_case() {
 		;;
 	esac
 	sleep "$SETTLE_S"
+	halb_wait_until "$KA_TIMEOUT_S" load_quiet || note="${note:+$note; }requests still pending at the end"
 	t_end=$(now)
 	load_cmd "mark $part-$sig-end"
 	"$HALB_PYTHON" "$HALB_E2E_DIR/chaos.py" case --watch "$WATCH" --events "$EVENTS" --kind "$kind" \
@@ -340,7 +360,7 @@ print("chaos: %-10s %-4s detect %s ms, recover %s ms, established broken %d/%d, 
 		if [ "$sig" = STOP ]; then
 			kill -s CONT "$pid"
 		else
-			halb_reap "$pid" 2>/dev/null
+			{ halb_reap "$pid"; } 2>/dev/null
 			start_backend "$VICTIM" || echo "chaos: backend $VICTIM did not start again"
 		fi
 	fi
