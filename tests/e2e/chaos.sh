@@ -35,8 +35,9 @@
 #   forwarder, classifier, healthd   (had detects and restarts)
 #   had        KILL: restarted 1 s later as systemd would (RestartSec=1s),
 #              it adopts the parts; STOP: resumed after CHAOS_HANG_S (3)
-#   backend    b1's HTTP server; healthd takes it out; restarted (KILL) or
-#              resumed (STOP) after the case
+#   backend    the HTTP server of the backend with the most keep-alive
+#              connections; healthd takes it out; resumed (STOP) or
+#              restarted (KILL) after the case
 #   appliance  had and every part at once; KILL: had restarted 1 s later;
 #              STOP: nothing in a one-appliance rig sees it; after
 #              CHAOS_HANG_S the whole is killed and had restarted
@@ -63,7 +64,7 @@ AGENT_INTERVAL_MS=${CHAOS_AGENT_INTERVAL_MS:-100}
 AGENT_FALL=${CHAOS_AGENT_FALL:-3}
 HANG_S=${CHAOS_HANG_S:-3}
 ALL_CASES="classifier:KILL classifier:STOP healthd:KILL healthd:STOP had:KILL had:STOP \
-forwarder:KILL forwarder:STOP backend:KILL backend:STOP appliance:KILL appliance:STOP"
+forwarder:KILL forwarder:STOP backend:STOP backend:KILL appliance:KILL appliance:STOP"
 SHORT_CASES="classifier:STOP healthd:KILL had:KILL"
 if [ "${CHAOS_SHORT:-0}" = 1 ]; then
 	CASES=${CHAOS_CASES:-$SHORT_CASES}
@@ -73,8 +74,18 @@ fi
 HAD=${HAD_BIN:-$HALB_BUILD/ha/halb-had}
 CONF_SRC=${HALB_CONF:-$HALB_TOP/conf/halb.conf}
 URLS="http://198.18.2.100/ http://198.18.2.101/ http://198.18.2.102/ http://[fd00:68:2::100]/ http://[fd00:68:2::101]/ http://[fd00:68:2::102]/"
-VICTIM=b1   # the backend of the backend cases
+# The backend of a backend case: the one with the most keep-alive
+# connections when it begins (a restarted one has none: the connections
+# reopened while it was out went to the others).
+VICTIM=b1
 VICTIM_ADDRS="198.18.0.11,fd00:68::11"
+pick_victim() {
+	VICTIM=$("$HALB_PYTHON" -S -c '
+import json, sys
+d = json.load(open(sys.argv[1]))["ka"]["established_by_backend"]
+print(max(sorted(d), key=lambda b: d[b]))' "$WORK/dump.json") || VICTIM=b1
+	VICTIM_ADDRS="198.18.0.1${VICTIM#b},fd00:68::1${VICTIM#b}"
+}
 
 halb_require_root
 halb_check_binaries healthload/halb-healthd healthload/halb-agent ha/halb-had
@@ -196,11 +207,15 @@ start_backend() {
 	BACK_PID[$1]=$HALB_LAST_PID
 	halb_wait_until 10 test -s "$WORK/backend-$1.pid"
 }
-# Every service of backend $1 is up in healthd's view.
+# Every service of every backend is up in healthd's view.
 backend_up() {
 	local out
+	local b out
 	out=$(halb_ctl "$P" "$CONF" health json 2>/dev/null) || return 1
-	[ "$(echo "$out" | grep -E "\"backend\": ?\"\\[?(${VICTIM_ADDRS/,/|})\\]?:" | grep -cE '"state": ?"up"')" -eq 6 ]
+	for b in $HALB_BACKENDS; do
+		[ "$(echo "$out" | grep -E "\"backend\": ?\"\\[?(198.18.0.1${b#b}|fd00:68::1${b#b})\\]?:" |
+			grep -cE '"state": ?"up"')" -eq 6 ] || return 1
+	done
 }
 load_cmd() { echo "$*" >"$CTL"; }
 # The load is steady: every keep-alive connection established.
@@ -293,7 +308,7 @@ run_case() {
 	case $kind in
 	part) pid=$(part_field "$part" 3) ;;
 	had) pid=$HAD_PID ;;
-	backend) pid=${BACK_PID[$VICTIM]} ;;
+	backend) pick_victim; pid=${BACK_PID[$VICTIM]} ;;
 	appliance)
 		remember
 		pids="$HAD_PID $(part_field forwarder 3) $(part_field classifier 3) $(part_field healthd 3)" ;;
@@ -348,7 +363,8 @@ run_case() {
 	load_cmd "mark $part-$sig-end"
 	"$HALB_PYTHON" "$HALB_E2E_DIR/chaos.py" case --watch "$WATCH" --events "$EVENTS" --kind "$kind" \
 		--part "$part" --signal "$sig" --fault "$t_fault" --end "$t_end" ${pid:+--old-pid "$pid"} \
-		--backend "$VICTIM" --backend-addr "$VICTIM_ADDRS" --note "$note" >>"$RESULTS" ||
+		--backend "$VICTIM" --backend-addr "$VICTIM_ADDRS" --note "$note" \
+		--label "$part$([ "$kind" = backend ] && echo " $VICTIM")" >>"$RESULTS" ||
 		echo "chaos: $part $sig: could not judge the case"
 	tail -n 1 "$RESULTS" | "$HALB_PYTHON" -S -c '
 import json, sys

@@ -57,7 +57,8 @@ run: keep-alive connections plus a stream of new connections
     at least once.
   Summary (JSON): {"t_start","t_now","urls", "ka": {"conns","established",
     "requests_ok","requests_failed","broken","broken_by_reason",
-    "open_failed","max_latency_ms","oldest_pending_s"}, "new": {"attempted","ok","failed",
+    "open_failed","max_latency_ms","oldest_pending_s",
+    "established_by_backend"}, "new": {"attempted","ok","failed",
     "failed_by_reason","slow"}, "by_target": [{"url","ka_ok","ka_broken",
     "new_ok","new_failed"}...], "by_backend": {...}, "marks": {...}}.
   Exit status 0, 2 on bad usage.
@@ -245,6 +246,7 @@ class Load:
 
     def summary(self):
         established = sum(1 for c in self.ka_slots if c is not None and c.t_up is not None)
+        est_by = Counter(c.backend for c in self.ka_slots if c is not None and c.t_up is not None)
         t = now()
         pending = max((t - c.t_req for c in self.ka_slots if c is not None and c.state == "waiting"),
                       default=0.0)
@@ -255,7 +257,8 @@ class Load:
                    "requests_ok": self.ka_ok, "requests_failed": self.ka_failed,
                    "broken": self.ka_broken, "broken_by_reason": dict(self.ka_broken_by),
                    "open_failed": self.open_failed, "max_latency_ms": round(self.max_lat * 1000, 1),
-                   "oldest_pending_s": round(pending, 3)},
+                   "oldest_pending_s": round(pending, 3),
+                   "established_by_backend": dict(sorted(est_by.items()))},
             "new": {"attempted": self.new_attempted, "ok": self.new_ok, "failed": self.new_failed,
                     "failed_by_reason": dict(self.new_failed_by), "slow": self.new_slow},
             "by_target": [{"url": t.url, "ka_ok": t.ka_ok, "ka_broken": t.ka_broken,
