@@ -791,7 +791,11 @@ test_ha(void **state)
 	assert_int_equal(cfg->ha.parts[HA_PART_HEALTHD].timeout_ms, 1000);
 	assert_string_equal(cfg_ha_part_name(HA_PART_HEALTHD), "healthd");
 	assert_int_equal(cfg_ha_part_parse("classifier"), HA_PART_CLASSIFIER);
-	assert_int_equal(cfg_ha_part_parse("bird"), -1);
+	assert_int_equal(cfg_ha_part_parse("bird"), HA_PART_BIRD);
+	assert_int_equal(cfg_ha_part_parse("pacemaker"), -1);
+	/* No sessions or bgp section: neither sessiond nor BIRD runs. */
+	assert_false(cfg->ha.parts[HA_PART_SESSIOND].enabled);
+	assert_false(cfg->ha.parts[HA_PART_BIRD].enabled);
 	cfg_free(cfg);
 
 	assert_non_null(mkdtemp(dir));
