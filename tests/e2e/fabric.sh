@@ -66,6 +66,7 @@ MAX_DETECT_S=${FABRIC_MAX_DETECT_S:-0.5}
 HOLDS=${FABRIC_HOLDS:-6}
 BE_SET=${FABRIC_BACKENDS:-b1 b2 b3}
 SESS_RESEND_MS=${FABRIC_RESEND_MS:-100}
+FIN_TIMEOUT=${FABRIC_FIN_TIMEOUT:-10.0}
 LOCAL_AS=65001
 ROUTER_AS=65000
 VIP4=198.18.2.100
@@ -89,7 +90,7 @@ WORK=$(mktemp -d /tmp/halb-fabric.XXXXXX)   # short: unix socket paths
 PASSED=0
 FAILED=0
 TOPO=0
-declare -A FWD_PID CLS_PID SESS_PID FP CONF KEY
+declare -A FWD_PID CLS_PID SESS_PID BIRD_PID FP CONF KEY
 
 cleanup() {
 	local rc=$? i
@@ -119,16 +120,21 @@ show_logs() {
 pass() { PASSED=$((PASSED + 1)); echo "PASS: $*"; }
 fail() { FAILED=$((FAILED + 1)); echo "FAIL: $*"; show_logs; }
 finish() {
-	echo "fabric: $PASSED passed, $FAILED failed (${SECONDS} s)"
+	echo "${FABRIC_NAME:-fabric}: $PASSED passed, $FAILED failed (${SECONDS} s)"
 	[ "$FAILED" -eq 0 ] && [ "$PASSED" -gt 0 ]
 	exit
 }
-fatal() { fail "$*"; echo "fabric: stopping here: later checks need this step"; finish; }
+fatal() { fail "$*"; echo "${FABRIC_NAME:-fabric}: stopping here: later checks need this step"; finish; }
 
 # start_sessiond I: lbI's halb-sessiond (SESS_PID[I]).
 start_sessiond() {
 	halb_spawn "$WORK/sessiond-lb$1.log" ip netns exec "$P-lb$1" "$HALB_BUILD/session/halb-sessiond" -c "${CONF[$1]}"
 	SESS_PID[$1]=$HALB_LAST_PID
+}
+# start_bird I: lbI's BIRD (BIRD_PID[I]).
+start_bird() {
+	halb_spawn "$WORK/bird-lb$1.log" ip netns exec "$P-lb$1" bird -f -c "$WORK/bird-lb$1.conf" -s "$WORK/bird-lb$1.ctl"
+	BIRD_PID[$1]=$HALB_LAST_PID
 }
 # sess_ready I: lbI's halb-sessiond says its replica is loaded.
 sess_ready() { ctl "$1" sessions 2>/dev/null | grep -q 'replica loaded'; }
@@ -201,15 +207,14 @@ ports = (
     gateway4 = "198.18.0.254"; gateway6 = "fd00:68::fe";
     kernel = "halb0k"; } );
 flows = { entries = 16384; tcp_syn_timeout = 5.0; tcp_timeout = 300.0;
-          tcp_fin_timeout = 10.0; udp_timeout = 30.0; };
+          tcp_fin_timeout = $FIN_TIMEOUT; udp_timeout = 30.0; };
 idle_sleep_us = 100;
 classifier_timeout_ms = 300;
 # halb-healthd on the kernel's address: the agents' reports come in
 # through the exception path.
 health = { listen = "198.18.0.$x:7300"; name = "lb$i"; key = "${KEY[lb$i]}";
   state_file = "$WORK/lb$i.operator";
-  agents = ( { host = "b1"; key = "${KEY[b1]}"; }, { host = "b2"; key = "${KEY[b2]}"; },
-             { host = "b3"; key = "${KEY[b3]}"; } ); };
+  agents = ( $(for b in $BE_SET; do printf '{ host = "%s"; key = "%s"; } ' "$b" "${KEY[$b]}"; done | sed 's/} {/}, {/g') ); };
 $(services_conf)
 # The session tracker: a peer per other appliance over the sync network
 # (sync0), a key per pair.
@@ -415,7 +420,7 @@ for i in $ALL; do
 	halb_spawn "$WORK/classifier-lb$i.log" ip netns exec "$P-lb$i" "$HALB_BUILD/classifier/halb-classifier" -c "${CONF[$i]}"
 	CLS_PID[$i]=$HALB_LAST_PID
 	start_sessiond "$i"
-	halb_spawn "$WORK/bird-lb$i.log" ip netns exec "$P-lb$i" bird -f -c "$WORK/bird-lb$i.conf" -s "$WORK/bird-lb$i.ctl"
+	start_bird "$i"
 	halb_spawn "$WORK/healthd-lb$i.log" ip netns exec "$P-lb$i" "$HALB_BUILD/healthload/halb-healthd" -c "${CONF[$i]}"
 done
 halb_start_agents "$P" "$WORK" || fatal "the agents did not start"
