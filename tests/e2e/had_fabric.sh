@@ -23,10 +23,12 @@
 #      ready; the route comes back over both; no connection broken;
 #   3. per VIP: every backend of web-tunnel disabled on lb1 (halbctl
 #      disable): had withdraws that VIP alone; enabled again: announced;
-#   4. `halbctl drain-appliance` on lb1 under keep-alive connections and
-#      a stream of new ones: routes withdrawn, traffic moved, sessions in
-#      lb2's replica, then lb1's parts stopped: zero errors; lb2's had
-#      shows peer lb1 dead; `resume-appliance`: lb1 announced again;
+#   4. `halbctl drain-appliance` on lb1 under tests/e2e/load.py's load
+#      (100 keep-alive connections, a request every 100 ms each, and 20
+#      new connections a second): routes withdrawn, traffic moved,
+#      sessions in lb2's replica, then lb1's parts stopped: zero broken
+#      and zero failed connections; lb2's had shows peer lb1 dead;
+#      `resume-appliance`: lb1 announced again;
 #   5. SIGTERM to both hads: each drains and stops its parts, exit 0.
 # Prints PASS/FAIL per check, the times measured, and "had_fabric: N
 # passed, M failed"; exits non-zero on any failure.  Every exit path
@@ -36,7 +38,9 @@ set -uo pipefail
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-HOLDS=${HADF_HOLDS:-12}
+HOLDS=${HADF_HOLDS:-12}     # keep-alive connections through the forwarder kill
+CONNS=${HADF_CONNS:-100}    # load.py's, through the drain
+NEW_RATE=${HADF_NEW_RATE:-20}
 LOCAL_AS=65001
 ROUTER_AS=65000
 VIP4=198.18.2.100
@@ -438,13 +442,19 @@ else
 fi
 
 # --- 4. drain-appliance on lb1 under load ------------------------------------
-holds b "$HOLDS"
-halb_wait_until 15 holds_connected b "$HOLDS" || fail "the keep-alive connections did not all connect within 15 s"
-rm -f "$WORK/stop-new"
-halb_spawn "$WORK/new.out" ip netns exec "$P-cli" "$HALB_PYTHON" "$HALB_E2E_DIR/client.py" \
-	--url "http://$VIP4/" --count 100000 --parallel 2 --timeout 3 --stop-file "$WORK/stop-new"
-NEW_PID=$HALB_LAST_PID
-sleep 1.5  # sessions replicated; new connections through both
+# tests/e2e/load.py: CONNS keep-alive connections over the three VIPs (a
+# request every 100 ms each, broken if one fails or another backend
+# answers) and NEW_RATE new connections a second.
+LOAD=$HALB_E2E_DIR/load.py
+halb_spawn "$WORK/load.log" ip netns exec "$P-cli" "$HALB_PYTHON" "$LOAD" run \
+	--url "http://$VIP4/" --url "http://$VIPT/" --url "http://[$VIP6]/" \
+	--conns "$CONNS" --interval 0.1 --new-rate "$NEW_RATE" --timeout 3 --new-timeout 2 \
+	--events "$WORK/events" --control "$WORK/load.ctl" --ready "$WORK/load.ready" --out "$WORK/load.json"
+LOAD_PID=$HALB_LAST_PID
+load_ctl() { timeout 5 sh -c "echo '$1' > '$WORK/load.ctl'"; }
+halb_wait_until 20 test -e "$WORK/load.ready" || fail "load.py: not all $CONNS keep-alive connections established within 20 s"
+sleep 1.5  # their sessions replicated; new connections through both
+load_ctl "mark drain"
 t0=$(ms_now)
 ctl 1 drain-appliance >"$WORK/drain.out" 2>&1
 drc=$?
@@ -461,16 +471,20 @@ for part in forwarder classifier healthd sessiond bird; do
 done
 [ "$stopped" = 1 ] && pass "lb1's parts all stopped after the drain, had still answers" ||
 	fail "after the drain: $(hstatus 1 | tr '\n' '|')"
-sleep 1
-touch "$WORK/stop-new"
-halb_wait_exit "$NEW_PID" 15
-new_sum=$(grep '^{' "$WORK/new.out")
-read -r ok failed n < <(holds_end b)
-new_failed=$(echo "$new_sum" | "$HALB_PYTHON" -c 'import json,sys; r=json.loads(sys.stdin.read()); print(r["failed"], r["ok"])' 2>/dev/null)
-if [ "${failed:-1}" = 0 ] && [ "${n:-0}" = "$HOLDS" ] && [ "${new_failed%% *}" = 0 ]; then
-	pass "drain under load: $HOLDS keep-alive connections ($ok requests) and ${new_failed#* } new connections, 0 errors"
+sleep 2  # what lb1 carried goes on through lb2
+load_ctl "mark after"
+load_ctl stop
+halb_wait_exit "$LOAD_PID" 15
+rep=$("$HALB_PYTHON" "$LOAD" report "$WORK/events" --from drain 2>&1)
+verdict=$(echo "$rep" | "$HALB_PYTHON" -c '
+import json, sys
+r = json.loads(sys.stdin.read())
+print(r["established_at_from"], r["established_broken"], r["new_attempted"], r["new_failed"])' 2>/dev/null)
+read -r est broken natt nfail <<<"${verdict:-x x x x}"
+if [ "$est" = "$CONNS" ] && [ "$broken" = 0 ] && [ "$nfail" = 0 ] && [ "${natt:-0}" -gt 0 ]; then
+	pass "drain under load.py's load: $est established keep-alive connections, 0 broken; $natt new connections, 0 failed"
 else
-	fail "drain under load: keep-alive $ok answered, ${failed:-?} failed ($n summaries); new connections (failed ok): ${new_failed:-?}: $new_sum"
+	fail "drain under load: established $est, broken $broken, new $natt, failed $nfail: $(echo "$rep" | tr '\n' ' ' | cut -c1-400)"
 fi
 if halb_wait_until 5 eval "hstatus 2 | grep -q '^peer lb1: DEAD'" && grep -q 'peer lb1 is dead' "$WORK/had-lb2.log"; then
 	pass "lb2's had shows peer lb1 dead and logged it: $(hstatus 2 | grep '^peer lb1')"
