@@ -84,6 +84,7 @@ test: root
 	tests/e2e/sessions.sh
 	tests/e2e/had.sh
 	tests/e2e/fabric.sh
+	tests/e2e/had_fabric.sh
 	tests/e2e/reload.sh
 	tests/package/package.sh $(BUILD)
 	tests/package/caps.sh
