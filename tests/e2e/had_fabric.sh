@@ -461,7 +461,7 @@ drc=$?
 t_drain=$(($(ms_now) - t0))
 if [ "$drc" = 0 ] && route_is "$VIP4" "$only2" && route_is "$VIP6" "fd00:68::4 "; then
 	pass "halbctl drain-appliance on lb1: $t_drain ms; $(grep -o 'drained in.*replicas' "$WORK/drain.out" || cat "$WORK/drain.out")"
-	TIMES+=("drain-appliance: $t_drain ms in all ($(grep -o 'drained in [0-9]* ms: routes withdrawn after [0-9]* ms' "$WORK/drain.out"))")
+	TIMES+=("drain-appliance: $t_drain ms in all ($(grep -o 'drained in [0-9]* ms: routes withdrawn after [0-9]* ms, traffic quiet from [0-9]* ms' "$WORK/drain.out"))")
 else
 	fail "drain-appliance: exit $drc after $t_drain ms: $(cat "$WORK/drain.out"); $VIP4 via $(route_nexthops "$VIP4")"
 fi
