@@ -23,6 +23,9 @@
 #      ready; the route comes back over both; no connection broken;
 #   3. per VIP: every backend of web-tunnel disabled on lb1 (halbctl
 #      disable): had withdraws that VIP alone; enabled again: announced;
+#      SIGSTOP on lb2's BIRD: the router drops lb2 (BFD), had finds BIRD
+#      hung (its control socket silent for 3 s), restarts it, announces
+#      again;
 #   4. `halbctl drain-appliance` on lb1 under tests/e2e/load.py's load
 #      (100 keep-alive connections, a request every 100 ms each, and 20
 #      new connections a second): routes withdrawn, traffic moved,
@@ -439,6 +442,27 @@ if t=$(wait_ms 10000 route_is "$VIPT" "$both4"); then
 	pass "enabled again: $VIPT announced by lb1 again ($t ms)"
 else
 	fail "after enable: $VIPT via $(route_nexthops "$VIPT")"
+fi
+
+# --- 3b. a hung BIRD: its control socket stops answering ---------------------
+bird=$(part_field 2 bird 3)
+t0=$(ms_now)
+kill -s STOP "$bird"
+t_drop=$(wait_ms 5000 route_is "$VIP4" "198.18.0.2 ") || t_drop=
+bird_anew() { local l; l=$(hstatus 2 | awk '$1 == "bird"'); [ "$(echo "$l" | awk '{ print $2 }')" = up ] && [ "$(echo "$l" | awk '{ print $3 }')" != "$bird" ]; }
+if wait_ms 15000 bird_anew >/dev/null && t_back=$(wait_ms 20000 route_is "$VIP4" "$both4"); then
+	t_back=$(($(ms_now) - t0))
+	hung=$(grep -o 'bird: failed: hung: no heartbeat for [0-9]* ms' "$WORK/had-lb2.log" | tail -n 1)
+	if [ -n "$hung" ]; then
+		pass "SIGSTOP lb2's BIRD: the router dropped lb2 ${t_drop:-?} ms later (BFD), had found BIRD hung (${hung#bird: failed: }), restarted it and announced again: lb2 back in the route $t_back ms after the stop"
+		TIMES+=("hung BIRD: router drops lb2 ${t_drop:-?} ms, had's restart and announce: back ${t_back} ms after the stop")
+	else
+		fail "SIGSTOP lb2's BIRD: restarted, but had's log says no hang"
+	fi
+	remember 2
+else
+	kill -s CONT "$bird" 2>/dev/null
+	fail "SIGSTOP lb2's BIRD: not restarted or lb2 not back in the route: $(hstatus 2 | grep -E '^bird|vip' | tr '\n' '|')"
 fi
 
 # --- 4. drain-appliance on lb1 under load ------------------------------------
