@@ -25,7 +25,8 @@
 #      disable): had withdraws that VIP alone; enabled again: announced;
 #      SIGSTOP on lb2's BIRD: the router drops lb2 (BFD), had finds BIRD
 #      hung (its control socket silent for 3 s), restarts it, announces
-#      again;
+#      again; kill -9 lb2's had: a new one adopts all five parts (BIRD by
+#      its pid file), and the router's routes do not move;
 #   4. `halbctl drain-appliance` on lb1 under tests/e2e/load.py's load
 #      (100 keep-alive connections, a request every 100 ms each, and 20
 #      new connections a second): routes withdrawn, traffic moved,
@@ -463,6 +464,32 @@ if wait_ms 15000 bird_anew >/dev/null && t_back=$(wait_ms 20000 route_is "$VIP4"
 else
 	kill -s CONT "$bird" 2>/dev/null
 	fail "SIGSTOP lb2's BIRD: not restarted or lb2 not back in the route: $(hstatus 2 | grep -E '^bird|vip' | tr '\n' '|')"
+fi
+
+# --- 3c. kill -9 lb2's had: a new one adopts all five, no route moves -------
+before=""
+for part in forwarder classifier healthd sessiond bird; do before="$before $(part_field 2 "$part" 3)"; done
+{ halb_stop "${HAD_PID[2]}" KILL 5; } 2>/dev/null
+mv "$WORK/had-lb2.log" "$WORK/had-lb2.0.log"
+ip -n "$P-rtr" -ts monitor route >"$WORK/monitor.log" 2>&1 &
+MON=$!
+halb_spawn "$WORK/had-lb2.log" ip netns exec "$P-lb2" "$HAD" -c "${CONF[2]}"
+HAD_PID[2]=$HALB_LAST_PID
+if halb_wait_until 10 all_up 2; then
+	sleep 1
+	after=""
+	for part in forwarder classifier healthd sessiond bird; do after="$after $(part_field 2 "$part" 3)"; done
+	adopted=$(grep -c 'adopted the running pid' "$WORK/had-lb2.log")
+	kill "$MON" 2>/dev/null; wait "$MON" 2>/dev/null
+	moves=$(grep -cE "$VIP4|$VIPT|$VIP6" "$WORK/monitor.log")
+	if [ "$after" = "$before" ] && [ "$adopted" = 5 ] && [ "$moves" = 0 ] && route_is "$VIP4" "$both4"; then
+		pass "kill -9 lb2's had: a new had adopted all five parts, BIRD by its pid file ($after ), started none; the router's routes did not move"
+	else
+		fail "new had on lb2: pids '$before' -> '$after', $adopted adopted, $moves route changes: $(head -c 300 "$WORK/monitor.log")"
+	fi
+else
+	kill "$MON" 2>/dev/null; wait "$MON" 2>/dev/null
+	fail "the new had on lb2 does not show every part up: $(hstatus 2 | tr '\n' '|')"
 fi
 
 # --- 4. drain-appliance on lb1 under load ------------------------------------
