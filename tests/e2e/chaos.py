@@ -2,15 +2,18 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """The chaos suite's eyes and its judge (tests/e2e/chaos.sh); stdlib only.
 
-chaos.py watch --had APP=SOCK [--healthd APP=SOCK] --out FILE [--poll S]
-  Asks each halb-had's status socket every --poll s (0.02) and each
-  halb-healthd's every 2 polls, and appends to FILE one JSON line per
+chaos.py watch --had APP=SOCK [--healthd APP=SOCK] [--route NETNS=VIP]
+               --out FILE [--poll S]
+  Asks each halb-had's status socket every --poll s (0.02), each
+  halb-healthd's every 2 polls and the router's routes to each VIP (`ip
+  route show` in NETNS) every 3, and appends to FILE one JSON line per
   change, time-stamped with the wall clock (as load.py's events):
     {"t":..,"src":"had","app":"lb","part":"classifier","state":"up","pid":123}
     {"t":..,"src":"had","app":"lb","reach":false}   had does not answer
                                                      (dead or stopped)
     {"t":..,"src":"health","app":"lb","service":"web-dsr",
      "backend":"198.18.0.11:80","state":"down"}
+    {"t":..,"src":"route","vip":"198.18.2.100","via":["198.18.0.2",..]}
   Until SIGTERM.
 
 chaos.py case --watch FILE --events FILE --kind KIND --part PART
@@ -20,12 +23,16 @@ chaos.py case --watch FILE --events FILE --kind KIND --part PART
   the fault (T, epoch s) and the end of the case; prints one JSON row.
   KIND is part (a part had supervises), had, appliance or backend.
     detect_ms   part: had no longer has PART up as OLD-PID; backend:
-                healthd has a service of the backend not up; had and
-                appliance: nothing in the rig watches had (null)
+                healthd has a service of the backend not up; had: nothing
+                in the rig watches had (null); appliance: the router's
+                route to a VIP loses the appliance (--app-addr; BFD),
+                null in the one-appliance rig
     recover_ms  fault to the part up again under a new pid (part), to every
                 part up in a had that answers again (had, appliance), and
                 never before new connections succeed again (all kinds:
                 the first good new connection after the last failed one)
+                nor before the router's route has the appliance again
+                when it lost it
     est, est_broken, new, new_failed, new_window_ms (start of the last
                 failed new connection minus the fault), stall_ms (the
                 slowest answer on an established connection)
@@ -92,6 +99,7 @@ def watch(args):
     signal.signal(signal.SIGINT, lambda *_: stop.append(1))
     had = pairs(args.had)
     health = pairs(args.healthd)
+    routes = pairs(args.route)
     last = {}
     out = open(args.out, "a", buffering=1)
 
@@ -116,6 +124,15 @@ def watch(args):
                 if len(f) >= 3 and f[0] in PARTS:
                     pid = int(f[2]) if f[2].isdigit() else None
                     note((app, f[0]), (f[1], pid), src="had", app=app, part=f[0], state=f[1], pid=pid)
+        for ns, vip in (routes if n % 3 == 0 else ()):
+                try:
+                    text = subprocess.run(["ip", "-n", ns, "-6" if ":" in vip else "-4", "route", "show", vip],
+                                          capture_output=True, text=True, timeout=1).stdout
+                except (OSError, subprocess.SubprocessError):
+                    continue
+                f = text.split()
+                via = sorted(f[i + 1] for i, w in enumerate(f[:-1]) if w == "via")
+                note(("route", vip), via, src="route", vip=vip, via=via)
         if n % 2 == 0:
             for app, path in health:
                 try:
@@ -153,9 +170,26 @@ def ms(a, b):
 
 
 def case(args):
-    w = [e for e in read_lines(args.watch) if e.get("app") == args.app or e["src"] == "health"]
+    allw = read_lines(args.watch)
+    w = [e for e in allw if e.get("app") == args.app]
     fault, end = args.fault, args.end
     detect = recover_part = None
+    # The router: the first moment after the fault when a route lost the
+    # appliance, and the first after that when every route has it again.
+    hops = [a for a in args.app_addr.split(",") if a]
+    route_drop = route_back = None
+    have = {}
+    for e in allw:
+        if e["src"] != "route":
+            continue
+        have[e["vip"]] = any(h in e["via"] for h in hops)
+        if e["t"] < fault:
+            continue
+        if route_drop is None and not all(have.values()):
+            route_drop = e["t"]
+        elif route_drop is not None and all(have.values()):
+            route_back = e["t"]
+            break
     if args.kind == "part":
         for e in w:
             if e["t"] < fault or e["src"] != "had" or e.get("part") != args.part:
@@ -184,6 +218,8 @@ def case(args):
             elif gone and reach and state and all(s == "up" for s in state.values()):
                 recover_part = e["t"]
                 break
+    if args.kind == "appliance":
+        detect = route_drop
     elif args.kind == "backend":
         for e in w:
             if e["t"] < fault or e["src"] != "health" or e.get("app") != args.app:
@@ -208,8 +244,10 @@ def case(args):
         # Whole again: the backend out of the service and new connections
         # answered.
         recover = None if detect is None else max(detect, rep["new_recovered_at"] or 0)
-    if args.kind == "part" and recover_part is None:
+    if args.kind in ("part", "had", "appliance") and recover_part is None:
         recover = None
+    if route_drop is not None:
+        recover = None if route_back is None or recover is None else max(recover, route_back)
     row = {
         "part": args.label or args.part, "signal": args.signal, "kind": args.kind,
         "detect_ms": ms(detect, fault), "recover_ms": ms(recover, fault),
@@ -218,6 +256,7 @@ def case(args):
         "new": rep["new_attempted"], "new_failed": rep["new_failed"], "new_window_ms": new_window,
         "new_failed_by_reason": rep["new_failed_by_reason"],
         "stall_ms": int(rep["ka_max_stall"] * 1000), "note": args.note or "",
+        "route_drop_ms": ms(route_drop, fault), "route_back_ms": ms(route_back, fault),
     }
     # Goals.
     part = args.part if args.kind == "part" else args.kind
@@ -308,6 +347,7 @@ def main():
     w = sub.add_parser("watch")
     w.add_argument("--had", action="append", metavar="APP=SOCK")
     w.add_argument("--healthd", action="append", metavar="APP=SOCK")
+    w.add_argument("--route", action="append", metavar="NETNS=VIP")
     w.add_argument("--out", required=True)
     w.add_argument("--poll", type=float, default=0.02)
     c = sub.add_parser("case")
@@ -321,6 +361,7 @@ def main():
     c.add_argument("--end", type=float, required=True)
     c.add_argument("--app", default="lb")
     c.add_argument("--old-pid", type=int)
+    c.add_argument("--app-addr", default="", help="the appliance's next hops, IPv4,IPv6")
     c.add_argument("--backend", default="")
     c.add_argument("--backend-addr", default="")
     c.add_argument("--note")
