@@ -125,14 +125,14 @@ def watch(args):
                     pid = int(f[2]) if f[2].isdigit() else None
                     note((app, f[0]), (f[1], pid), src="had", app=app, part=f[0], state=f[1], pid=pid)
         for ns, vip in (routes if n % 3 == 0 else ()):
-                try:
-                    text = subprocess.run(["ip", "-n", ns, "-6" if ":" in vip else "-4", "route", "show", vip],
-                                          capture_output=True, text=True, timeout=1).stdout
-                except (OSError, subprocess.SubprocessError):
-                    continue
-                f = text.split()
-                via = sorted(f[i + 1] for i, w in enumerate(f[:-1]) if w == "via")
-                note(("route", vip), via, src="route", vip=vip, via=via)
+            try:
+                text = subprocess.run(["ip", "-n", ns, "-6" if ":" in vip else "-4", "route", "show", vip],
+                                      capture_output=True, text=True, timeout=1).stdout
+            except (OSError, subprocess.SubprocessError):
+                continue
+            f = text.split()
+            via = sorted(f[i + 1] for i, w in enumerate(f[:-1]) if w == "via")
+            note(("route", vip), via, src="route", vip=vip, via=via)
         if n % 2 == 0:
             for app, path in health:
                 try:
