@@ -121,7 +121,8 @@ def watch(args):
             note((app, "reach"), True, src="had", app=app, reach=True)
             for ln in text.splitlines():
                 f = ln.split()
-                if len(f) >= 3 and f[0] in PARTS:
+                # The table's lines only ("classifier active: local" is not one).
+                if len(f) >= 3 and f[0] in PARTS and not f[1].endswith(":"):
                     pid = int(f[2]) if f[2].isdigit() else None
                     note((app, f[0]), (f[1], pid), src="had", app=app, part=f[0], state=f[1], pid=pid)
         for ns, vip in (routes if n % 3 == 0 else ()):

@@ -27,9 +27,10 @@
 # Each case, in turn, once the rig is steady (every part up, every
 # keep-alive connection established): the fault (SIGKILL, or SIGSTOP: a
 # hang), then the wait for recovery, CHAOS_SETTLE_S (2) more seconds and
-# until no request of the load is older than 1 s (at most
-# CHAOS_KA_TIMEOUT_S + 2: stalled requests end one way or the other),
-# and the verdict of
+# until no request of the load is older than 1 s and no keep-alive
+# connection broke for CHAOS_QUIET_S (5) s (at most 40 s: stalled
+# requests end one way or the other, and breaks that come late, e.g.
+# when the router moves connections back, count), and the verdict of
 # tests/e2e/chaos.py from halb-had's status socket (polled every 20 ms by
 # `chaos.py watch`), halb-healthd's, and the load's events:
 #   forwarder, classifier, healthd   (had detects and restarts)
@@ -63,6 +64,7 @@ KA_TIMEOUT_S=${CHAOS_KA_TIMEOUT_S:-10}
 AGENT_INTERVAL_MS=${CHAOS_AGENT_INTERVAL_MS:-100}
 AGENT_FALL=${CHAOS_AGENT_FALL:-3}
 HANG_S=${CHAOS_HANG_S:-3}
+QUIET_S=${CHAOS_QUIET_S:-5}
 N=${CHAOS_APPLIANCES:-1}
 [[ $N =~ ^[12]$ ]] || halb_die "CHAOS_APPLIANCES is 1 or 2, not '$N'"
 if [ "$N" = 2 ]; then
@@ -282,12 +284,15 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 sys.exit(0 if d["ka"]["established"] == d["ka"]["conns"] else 1)' "$WORK/dump.json"
 }
-# No request of the load waits for more than 1 s.
+# No request of the load waits for more than 1 s, and no keep-alive
+# connection broke in the last QUIET_S seconds.
 load_quiet() {
 	load_dump || return 1
 	"$HALB_PYTHON" -S -c '
-import json, sys
-sys.exit(0 if json.load(open(sys.argv[1]))["ka"]["oldest_pending_s"] < 1 else 1)' "$WORK/dump.json"
+import json, sys, time
+ka = json.load(open(sys.argv[1]))["ka"]
+sys.exit(0 if ka["oldest_pending_s"] < 1 and (ka["last_break"] is None or
+         time.time() - ka["last_break"] >= float(sys.argv[2])) else 1)' "$WORK/dump.json" "$QUIET_S"
 }
 # New connections of the last 2 s all answered.
 new_ok_lately() {
@@ -584,7 +589,7 @@ print(json.dumps({"part": sys.argv[1], "signal": sys.argv[2], "kind": sys.argv[3
 	esac
 	halb_wait_until 30 routes_whole || note="${note:+$note; }routes not whole again within 30 s"
 	sleep "$SETTLE_S"
-	halb_wait_until "$KA_TIMEOUT_S" load_quiet || note="${note:+$note; }requests still pending at the end"
+	halb_wait_until 40 load_quiet || note="${note:+$note; }requests pending or connections breaking 40 s after"
 	t_end=$(now)
 	load_cmd "mark $part-$sig-end"
 	"$HALB_PYTHON" "$HALB_E2E_DIR/chaos.py" case --watch "$WATCH" --events "$EVENTS" --kind "$kind" \
