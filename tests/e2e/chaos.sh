@@ -6,8 +6,15 @@
 # $HALB_BUILD) and hugepages.  Under the shared lock when run by hand:
 #   flock /tmp/halb-rig.lock tests/e2e/chaos.sh
 #
-# The rig: tests/e2e/topo.sh's namespaces with one appliance run by
-# halb-had (forwarder, classifier, halb-healthd; as tests/e2e/had.sh), the
+# The rig, CHAOS_APPLIANCES=1 (the default): tests/e2e/topo.sh's
+# namespaces with one appliance run by halb-had (forwarder, classifier,
+# halb-healthd; as tests/e2e/had.sh).  CHAOS_APPLIANCES=2 (`make chaos`):
+# the fabric of `topo.sh fabric-up` (as tests/e2e/fabric.sh and
+# had_fabric.sh): a router with BIRD (multipath, BFD 100 ms x 3; NAT
+# replies spread over the live appliances by its table 200) and two
+# appliances, each run by its halb-had (forwarder, classifier, healthd,
+# halb-sessiond peering over sync0, BIRD announcing the VIPs only when
+# had says ready); the faults hit lb1.  Both rigs have the
 # three backends with an HTTP server (backend_http.py) and a halb-agent
 # each (a check every CHAOS_AGENT_INTERVAL_MS, 100 ms, down after
 # CHAOS_AGENT_FALL, 3, failures: with 2 the Python servers, slow now and
@@ -39,10 +46,15 @@
 #   backend    the HTTP server of the backend with the most keep-alive
 #              connections; healthd takes it out; resumed (STOP) or
 #              restarted (KILL) after the case
+#   sessiond, bird   (fabric; had detects and restarts)
 #   appliance  had and every part at once; KILL: had restarted 1 s later;
-#              STOP: nothing in a one-appliance rig sees it; after
-#              CHAOS_HANG_S the whole is killed and had restarted
-# sessiond and BIRD have no case yet: this rig has neither under had.
+#              STOP: detected by the router's BFD in the fabric, by
+#              nothing in one appliance; after CHAOS_HANG_S the whole is
+#              killed and had restarted
+# Detection: had's table (the part no longer up under its pid), healthd's
+# (backend), the router's route losing lb1 (appliance, polled every
+# 60 ms).  Recovery: the part up again (had), every route whole again and
+# new connections answered again, whichever is last.
 # Prints one table (part, signal, time to detect, time to recover,
 # established connections broken, new connections failed, the goals beside,
 # "ok" or FAIL); exits 1 if any goal is not met.
