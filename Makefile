@@ -87,6 +87,7 @@ test: root
 	tests/e2e/sessions.sh
 	tests/e2e/had.sh
 	tests/e2e/fabric.sh
+	tests/e2e/had_fabric.sh
 	tests/e2e/reload.sh
 	CHAOS_SHORT=1 tests/e2e/chaos.sh
 	tests/package/package.sh $(BUILD)

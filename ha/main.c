@@ -566,6 +566,10 @@ run(struct had *h)
 		ha_sup_observe(&h->sup, i, &o, now);
 	}
 	run_actions(h);
+	/* healthd's word before the first step: a restarted halb-had that
+	 * adopts a running appliance must not announce, even briefly, a
+	 * VIP whose backends are all down. */
+	looks(h, now);
 	ha_sup_step(&h->sup, now);
 	run_actions(h);
 	ev_timer_init(&h->poll, on_poll, h);

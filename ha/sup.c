@@ -689,9 +689,11 @@ drain_step(struct ha_sup *s, uint64_t now)
 	       s->p[HA_PART_SESSIOND].st != HA_ST_UP || s->replicated;
 	if (withdrawn && quiet && repl) {
 		snprintf(s->drain_why, sizeof(s->drain_why),
-			 "drained in %llu ms: routes withdrawn after %llu ms, traffic quiet (at most %u packets/s for %u ms)%s; stopping the parts",
+			 "drained in %llu ms: routes withdrawn after %llu ms, traffic quiet from %llu ms (at most %u packets/s for %u ms)%s; stopping the parts",
 			 (unsigned long long)(now - s->drain_ms),
 			 (unsigned long long)(s->withdrawn_ms - s->drain_ms),
+			 (unsigned long long)(s->quiet_ms > s->drain_ms ?
+					      s->quiet_ms - s->drain_ms : 0),
 			 s->cfg->drain_idle_pps, s->cfg->drain_quiet_ms,
 			 s->drain_sessions ? ", every session in the peers' replicas" : "");
 		drained(s, LOG_NOTICE_, now);

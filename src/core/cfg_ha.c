@@ -209,6 +209,12 @@ load_part(const struct cfg_scope *ha, unsigned int part)
 	};
 	snprintf(p->argv[0], CFG_ARG_LEN, "%s/%s", HALB_SBINDIR,
 		 kinds[part].prog);
+	/* A halb-healthd listening on a port's own address can bind it only
+	 * once the forwarder's kernel interface (ports[].kernel) carries it
+	 * (the fabric's appliances): it waits for the forwarder. */
+	if (part == HA_PART_HEALTHD && cfg->has_health &&
+	    cfg_own_address_port(cfg, &cfg->health.listen_ip) >= 0)
+		p->after |= HA_BIT(FORWARDER);
 	if (part == HA_PART_BIRD) {
 		/* Not ours: in the foreground (its pid is the one halb-had
 		 * watches), on the file halb-had writes from bgp { }, with

@@ -23,10 +23,16 @@
 #      ready; the route comes back over both; no connection broken;
 #   3. per VIP: every backend of web-tunnel disabled on lb1 (halbctl
 #      disable): had withdraws that VIP alone; enabled again: announced;
-#   4. `halbctl drain-appliance` on lb1 under keep-alive connections and
-#      a stream of new ones: routes withdrawn, traffic moved, sessions in
-#      lb2's replica, then lb1's parts stopped: zero errors; lb2's had
-#      shows peer lb1 dead; `resume-appliance`: lb1 announced again;
+#      SIGSTOP on lb2's BIRD: the router drops lb2 (BFD), had finds BIRD
+#      hung (its control socket silent for 3 s), restarts it, announces
+#      again; kill -9 lb2's had: a new one adopts all five parts (BIRD by
+#      its pid file), and the router's routes do not move;
+#   4. `halbctl drain-appliance` on lb1 under tests/e2e/load.py's load
+#      (100 keep-alive connections, a request every 100 ms each, and 20
+#      new connections a second): routes withdrawn, traffic moved,
+#      sessions in lb2's replica, then lb1's parts stopped: zero broken
+#      and zero failed connections; lb2's had shows peer lb1 dead;
+#      `resume-appliance`: lb1 announced again;
 #   5. SIGTERM to both hads: each drains and stops its parts, exit 0.
 # Prints PASS/FAIL per check, the times measured, and "had_fabric: N
 # passed, M failed"; exits non-zero on any failure.  Every exit path
@@ -36,7 +42,9 @@ set -uo pipefail
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-HOLDS=${HADF_HOLDS:-12}
+HOLDS=${HADF_HOLDS:-12}     # keep-alive connections through the forwarder kill
+CONNS=${HADF_CONNS:-100}    # load.py's, through the drain
+NEW_RATE=${HADF_NEW_RATE:-20}
 LOCAL_AS=65001
 ROUTER_AS=65000
 VIP4=198.18.2.100
@@ -243,11 +251,11 @@ agent = {
   control = "$WORK/agent-$b.sock";
   services = (
     { service = "web-dsr"; address = "198.18.0.1$n"; port = 80;
-      check = { type = "http"; url = "http://127.0.0.1:80/"; expect = 200; timeout_ms = 1000; fall = 2; }; },
+      check = { type = "http"; url = "http://127.0.0.1:80/"; expect = 200; timeout_ms = 400; fall = 2; }; },
     { service = "web-tunnel"; address = "198.18.0.1$n"; port = 80;
-      check = { type = "http"; url = "http://127.0.0.1:80/"; expect = 200; timeout_ms = 1000; fall = 2; }; },
+      check = { type = "http"; url = "http://127.0.0.1:80/"; expect = 200; timeout_ms = 400; fall = 2; }; },
     { service = "web6-dsr"; address = "fd00:68::1$n"; port = 80;
-      check = { type = "http"; url = "http://[::1]:80/"; expect = 200; timeout_ms = 1000; fall = 2; }; } );
+      check = { type = "http"; url = "http://[::1]:80/"; expect = 200; timeout_ms = 400; fall = 2; }; } );
 };
 EOF
 }
@@ -353,6 +361,13 @@ for i in $ALL; do
 	halb_wait_until 10 all_up "$i" || fatal "lb$i: had has not every part up: $(hstatus "$i" | tr '\n' '|')"
 done
 pass "had brought up forwarder, classifier, healthd, sessiond and BIRD on both appliances in $(($(ms_now) - t0)) ms"
+# healthd listens on the kernel interface's address: it waits for the
+# forwarder (ha-list's default for such a file) instead of failing.
+if [ "$(part_field 1 healthd 5)" = 0 ] && [ "$(part_field 2 healthd 5)" = 0 ]; then
+	pass "halb-healthd (listening on the kernel interface's address) started after the forwarder, no failed start"
+else
+	fail "halb-healthd restarted at start: $(hstatus 1 | grep '^healthd')"
+fi
 if [ -z "$early" ] && [ -n "${T_ROUTE[1]:-}" ] && [ -n "${T_ROUTE[2]:-}" ]; then
 	pass "no route before the appliance was ready; from ready to the router's route: lb1 $((T_ROUTE[1] - T_READY[1])) ms, lb2 $((T_ROUTE[2] - T_READY[2])) ms (polled every 50 ms)"
 	TIMES+=("announce: had ready -> router's route: lb1 $((T_ROUTE[1] - T_READY[1])) ms, lb2 $((T_ROUTE[2] - T_READY[2])) ms")
@@ -430,21 +445,74 @@ else
 	fail "after enable: $VIPT via $(route_nexthops "$VIPT")"
 fi
 
+# --- 3b. a hung BIRD: its control socket stops answering ---------------------
+bird=$(part_field 2 bird 3)
+t0=$(ms_now)
+kill -s STOP "$bird"
+t_drop=$(wait_ms 5000 route_is "$VIP4" "198.18.0.2 ") || t_drop=
+bird_anew() { local l; l=$(hstatus 2 | awk '$1 == "bird"'); [ "$(echo "$l" | awk '{ print $2 }')" = up ] && [ "$(echo "$l" | awk '{ print $3 }')" != "$bird" ]; }
+if wait_ms 15000 bird_anew >/dev/null && t_back=$(wait_ms 20000 route_is "$VIP4" "$both4"); then
+	t_back=$(($(ms_now) - t0))
+	hung=$(grep -o 'bird: failed: hung: no heartbeat for [0-9]* ms' "$WORK/had-lb2.log" | tail -n 1)
+	if [ -n "$hung" ]; then
+		pass "SIGSTOP lb2's BIRD: the router dropped lb2 ${t_drop:-?} ms later (BFD), had found BIRD hung (${hung#bird: failed: }), restarted it and announced again: lb2 back in the route $t_back ms after the stop"
+		TIMES+=("hung BIRD: router drops lb2 ${t_drop:-?} ms, had's restart and announce: back ${t_back} ms after the stop")
+	else
+		fail "SIGSTOP lb2's BIRD: restarted, but had's log says no hang"
+	fi
+	remember 2
+else
+	kill -s CONT "$bird" 2>/dev/null
+	fail "SIGSTOP lb2's BIRD: not restarted or lb2 not back in the route: $(hstatus 2 | grep -E '^bird|vip' | tr '\n' '|')"
+fi
+
+# --- 3c. kill -9 lb2's had: a new one adopts all five, no route moves -------
+before=""
+for part in forwarder classifier healthd sessiond bird; do before="$before $(part_field 2 "$part" 3)"; done
+{ halb_stop "${HAD_PID[2]}" KILL 5; } 2>/dev/null
+mv "$WORK/had-lb2.log" "$WORK/had-lb2.0.log"
+ip -n "$P-rtr" -ts monitor route >"$WORK/monitor.log" 2>&1 &
+MON=$!
+halb_spawn "$WORK/had-lb2.log" ip netns exec "$P-lb2" "$HAD" -c "${CONF[2]}"
+HAD_PID[2]=$HALB_LAST_PID
+if halb_wait_until 10 all_up 2; then
+	sleep 1
+	after=""
+	for part in forwarder classifier healthd sessiond bird; do after="$after $(part_field 2 "$part" 3)"; done
+	adopted=$(grep -c 'adopted the running pid' "$WORK/had-lb2.log")
+	kill "$MON" 2>/dev/null; wait "$MON" 2>/dev/null
+	moves=$(grep -cE "$VIP4|$VIPT|$VIP6" "$WORK/monitor.log")
+	if [ "$after" = "$before" ] && [ "$adopted" = 5 ] && [ "$moves" = 0 ] && route_is "$VIP4" "$both4"; then
+		pass "kill -9 lb2's had: a new had adopted all five parts, BIRD by its pid file ($after ), started none; the router's routes did not move"
+	else
+		fail "new had on lb2: pids '$before' -> '$after', $adopted adopted, $moves route changes: $(head -c 300 "$WORK/monitor.log")"
+	fi
+else
+	kill "$MON" 2>/dev/null; wait "$MON" 2>/dev/null
+	fail "the new had on lb2 does not show every part up: $(hstatus 2 | tr '\n' '|')"
+fi
+
 # --- 4. drain-appliance on lb1 under load ------------------------------------
-holds b "$HOLDS"
-halb_wait_until 15 holds_connected b "$HOLDS" || fail "the keep-alive connections did not all connect within 15 s"
-rm -f "$WORK/stop-new"
-halb_spawn "$WORK/new.out" ip netns exec "$P-cli" "$HALB_PYTHON" "$HALB_E2E_DIR/client.py" \
-	--url "http://$VIP4/" --count 100000 --parallel 2 --timeout 3 --stop-file "$WORK/stop-new"
-NEW_PID=$HALB_LAST_PID
-sleep 1.5  # sessions replicated; new connections through both
+# tests/e2e/load.py: CONNS keep-alive connections over the three VIPs (a
+# request every 100 ms each, broken if one fails or another backend
+# answers) and NEW_RATE new connections a second.
+LOAD=$HALB_E2E_DIR/load.py
+halb_spawn "$WORK/load.log" ip netns exec "$P-cli" "$HALB_PYTHON" "$LOAD" run \
+	--url "http://$VIP4/" --url "http://$VIPT/" --url "http://[$VIP6]/" \
+	--conns "$CONNS" --interval 0.1 --new-rate "$NEW_RATE" --timeout 3 --new-timeout 2 \
+	--events "$WORK/events" --control "$WORK/load.ctl" --ready "$WORK/load.ready" --out "$WORK/load.json"
+LOAD_PID=$HALB_LAST_PID
+load_ctl() { timeout 5 sh -c "echo '$1' > '$WORK/load.ctl'"; }
+halb_wait_until 20 test -e "$WORK/load.ready" || fail "load.py: not all $CONNS keep-alive connections established within 20 s"
+sleep 1.5  # their sessions replicated; new connections through both
+load_ctl "mark drain"
 t0=$(ms_now)
 ctl 1 drain-appliance >"$WORK/drain.out" 2>&1
 drc=$?
 t_drain=$(($(ms_now) - t0))
 if [ "$drc" = 0 ] && route_is "$VIP4" "$only2" && route_is "$VIP6" "fd00:68::4 "; then
 	pass "halbctl drain-appliance on lb1: $t_drain ms; $(grep -o 'drained in.*replicas' "$WORK/drain.out" || cat "$WORK/drain.out")"
-	TIMES+=("drain-appliance: $t_drain ms in all ($(grep -o 'drained in [0-9]* ms: routes withdrawn after [0-9]* ms' "$WORK/drain.out"))")
+	TIMES+=("drain-appliance: $t_drain ms in all ($(grep -o 'drained in [0-9]* ms: routes withdrawn after [0-9]* ms, traffic quiet from [0-9]* ms' "$WORK/drain.out"))")
 else
 	fail "drain-appliance: exit $drc after $t_drain ms: $(cat "$WORK/drain.out"); $VIP4 via $(route_nexthops "$VIP4")"
 fi
@@ -454,16 +522,20 @@ for part in forwarder classifier healthd sessiond bird; do
 done
 [ "$stopped" = 1 ] && pass "lb1's parts all stopped after the drain, had still answers" ||
 	fail "after the drain: $(hstatus 1 | tr '\n' '|')"
-sleep 1
-touch "$WORK/stop-new"
-halb_wait_exit "$NEW_PID" 15
-new_sum=$(grep '^{' "$WORK/new.out")
-read -r ok failed n < <(holds_end b)
-new_failed=$(echo "$new_sum" | "$HALB_PYTHON" -c 'import json,sys; r=json.loads(sys.stdin.read()); print(r["failed"], r["ok"])' 2>/dev/null)
-if [ "${failed:-1}" = 0 ] && [ "${n:-0}" = "$HOLDS" ] && [ "${new_failed%% *}" = 0 ]; then
-	pass "drain under load: $HOLDS keep-alive connections ($ok requests) and ${new_failed#* } new connections, 0 errors"
+sleep 2  # what lb1 carried goes on through lb2
+load_ctl "mark after"
+load_ctl stop
+halb_wait_exit "$LOAD_PID" 15
+rep=$("$HALB_PYTHON" "$LOAD" report "$WORK/events" --from drain 2>&1)
+verdict=$(echo "$rep" | "$HALB_PYTHON" -c '
+import json, sys
+r = json.loads(sys.stdin.read())
+print(r["established_at_from"], r["established_broken"], r["new_attempted"], r["new_failed"])' 2>/dev/null)
+read -r est broken natt nfail <<<"${verdict:-x x x x}"
+if [ "$est" = "$CONNS" ] && [ "$broken" = 0 ] && [ "$nfail" = 0 ] && [ "${natt:-0}" -gt 0 ]; then
+	pass "drain under load.py's load: $est established keep-alive connections, 0 broken; $natt new connections, 0 failed"
 else
-	fail "drain under load: keep-alive $ok answered, ${failed:-?} failed ($n summaries); new connections (failed ok): ${new_failed:-?}: $new_sum"
+	fail "drain under load: established $est, broken $broken, new $natt, failed $nfail: $(echo "$rep" | tr '\n' ' ' | cut -c1-400)"
 fi
 if halb_wait_until 5 eval "hstatus 2 | grep -q '^peer lb1: DEAD'" && grep -q 'peer lb1 is dead' "$WORK/had-lb2.log"; then
 	pass "lb2's had shows peer lb1 dead and logged it: $(hstatus 2 | grep '^peer lb1')"

@@ -399,6 +399,9 @@ test_conf(void **state)
 		assert_string_equal(b->argv[7], "/run/halb/halb-lb1/bird.pid");
 		assert_false(cfg->ha.parts[HA_PART_SESSIOND].enabled);
 	}
+	/* No health section here: healthd does not run, waits for nothing. */
+	assert_false(cfg->ha.parts[HA_PART_HEALTHD].enabled);
+	assert_int_equal(cfg->ha.parts[HA_PART_HEALTHD].after, 0);
 	/* Without bgp { }: nothing. */
 	cfg->bgp.has = false;
 	f = open_memstream(&out, &len);
