@@ -37,11 +37,7 @@ FUZZ_SRCS_sync_msg := src/core/seal.c src/core/hl_msg.c src/core/sync_msg.c sess
 		      $(BUILD)/halb_seal.pb-c.c $(BUILD)/halb_health.pb-c.c $(BUILD)/halb_sync.pb-c.c
 FUZZ_FLAGS_sync_msg = -I$(BUILD) -Isession $$(pkg-config --cflags --libs libprotobuf-c libcrypto)
 
-<<<<<<< HEAD
-.PHONY: all deps hugepages build build-asan run test bench fuzz clean root deb chaos
-=======
-.PHONY: all deps hugepages build build-asan run test scenarios bench fuzz clean root deb
->>>>>>> h-scen
+.PHONY: all deps hugepages build build-asan run test scenarios bench fuzz clean root deb chaos
 
 all: build
 
@@ -91,17 +87,13 @@ test: root
 	tests/e2e/sessions.sh
 	tests/e2e/had.sh
 	tests/e2e/fabric.sh
-<<<<<<< HEAD
 	tests/e2e/had_fabric.sh
-=======
 	SCEN_QUICK=1 tests/e2e/scenarios.sh
->>>>>>> h-scen
 	tests/e2e/reload.sh
 	CHAOS_SHORT=1 tests/e2e/chaos.sh
 	tests/package/package.sh $(BUILD)
 	tests/package/caps.sh
 
-<<<<<<< HEAD
 # The chaos suite (tests/e2e/chaos.sh, docs/RELIABILITY.md): every part
 # killed and hung in turn under load; one table, goals beside; fails if a
 # goal is not met.  Several minutes.  `make test` runs a short version.
@@ -110,7 +102,7 @@ chaos: root
 	$(MAKE) hugepages
 	$(MAKE) build
 	CHAOS_APPLIANCES=$(CHAOS_APPLIANCES) tests/e2e/chaos.sh
-=======
+
 # Issue 10's failure scenarios on the routing fabric, the full version
 # (tests/e2e/scenarios.sh: `make test` runs it with SCEN_QUICK=1, shorter
 # holds after each fault); APPLIANCES=3 for three appliances.
@@ -119,7 +111,6 @@ scenarios: root
 	$(MAKE) hugepages
 	$(MAKE) build
 	FABRIC_APPLIANCES=$(if $(filter 3,$(APPLIANCES)),3,2) tests/e2e/scenarios.sh
->>>>>>> h-scen
 
 # The Debian packages halb and halb-agent (debian/, docs/PACKAGING.md):
 # dpkg-buildpackage on a copy of the tree in $(BUILD_DEB)/src, so that
