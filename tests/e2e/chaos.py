@@ -21,7 +21,9 @@ chaos.py case --watch FILE --events FILE --kind KIND --part PART
                [--backend NAME --backend-addr ADDR] [--note TEXT] >> RESULTS
   Judges one case from the watcher's file and load.py's events between
   the fault (T, epoch s) and the end of the case; prints one JSON row.
-  KIND is part (a part had supervises), had, appliance or backend.
+  KIND is part (a part had supervises), had, appliance, backend or none
+  (no fault: the rig's own losses, judged as a part whose loss must cost
+  nothing).
     detect_ms   part: had no longer has PART up as OLD-PID; backend:
                 healthd has a service of the backend not up; had: nothing
                 in the rig watches had (null); appliance: the router's
@@ -59,7 +61,7 @@ import sys
 import time
 
 PARTS = ("forwarder", "classifier", "sessiond", "healthd", "bird")
-ZERO_BROKEN = ("classifier", "sessiond", "healthd", "had", "bird")
+ZERO_BROKEN = ("classifier", "sessiond", "healthd", "had", "bird", "none")
 KEPT_999 = ("forwarder", "appliance")
 DETECT_GOAL = ("forwarder", "classifier", "appliance")
 NEW_WINDOW_MS = 300
@@ -354,7 +356,7 @@ def main():
     c = sub.add_parser("case")
     c.add_argument("--watch", required=True)
     c.add_argument("--events", required=True)
-    c.add_argument("--kind", choices=("part", "had", "appliance", "backend"), required=True)
+    c.add_argument("--kind", choices=("part", "had", "appliance", "backend", "none"), required=True)
     c.add_argument("--part", default="")
     c.add_argument("--label")
     c.add_argument("--signal", required=True)

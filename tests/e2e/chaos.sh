@@ -47,6 +47,8 @@
 #              connections; healthd takes it out; resumed (STOP) or
 #              restarted (KILL) after the case
 #   sessiond, bird   (fabric; had detects and restarts)
+#   none       no fault (the first case): what the rig loses by itself in
+#              as long as a case lasts, to read the others against
 #   appliance  had and every part at once; KILL: had restarted 1 s later;
 #              STOP: detected by the router's BFD in the fabric, by
 #              nothing in one appliance; after CHAOS_HANG_S the whole is
@@ -80,12 +82,12 @@ QUIET_S=${CHAOS_QUIET_S:-5}
 N=${CHAOS_APPLIANCES:-1}
 [[ $N =~ ^[12]$ ]] || halb_die "CHAOS_APPLIANCES is 1 or 2, not '$N'"
 if [ "$N" = 2 ]; then
-	ALL_CASES="classifier:KILL classifier:STOP sessiond:KILL sessiond:STOP healthd:KILL healthd:STOP \
+	ALL_CASES="none:- classifier:KILL classifier:STOP sessiond:KILL sessiond:STOP healthd:KILL healthd:STOP \
 bird:KILL bird:STOP had:KILL had:STOP forwarder:KILL forwarder:STOP backend:STOP backend:KILL \
 appliance:KILL appliance:STOP"
 	PARTS="forwarder classifier healthd sessiond bird"
 else
-	ALL_CASES="classifier:KILL classifier:STOP healthd:KILL healthd:STOP had:KILL had:STOP \
+	ALL_CASES="none:- classifier:KILL classifier:STOP healthd:KILL healthd:STOP had:KILL had:STOP \
 forwarder:KILL forwarder:STOP backend:STOP backend:KILL appliance:KILL appliance:STOP"
 	PARTS="forwarder classifier healthd"
 fi
@@ -533,6 +535,7 @@ run_case() {
 	had) kind=had ;;
 	appliance) kind=appliance ;;
 	backend) kind=backend ;;
+	none) kind=none ;;
 	esac
 	if ! halb_wait_until 30 steady; then
 		echo "chaos: $part $sig: the rig is not steady within 30 s; not run"
@@ -597,6 +600,10 @@ print(json.dumps({"part": sys.argv[1], "signal": sys.argv[2], "kind": sys.argv[3
 		;;
 	backend)
 		kill -s "$sig" "$pid"
+		;;
+	none)
+		note="no fault: the rig's own losses over a case's length"
+		sleep 5
 		;;
 	esac
 	halb_wait_until 30 routes_whole || note="${note:+$note; }routes not whole again within 30 s"
