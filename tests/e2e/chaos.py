@@ -329,8 +329,9 @@ def table(args):
         if r["note"]:
             extra.append(r["note"])
         if extra:
-            print("  %s %s: %s" % (p, s, "; ".join(extra)))
-    print("chaos: %d cases, %s" % (len(rows), "every goal met" if ok_all else "some goals NOT met (FAIL above)"))
+            print("%s%s %s: %s" % ("- " if args.markdown else "  ", p, s, "; ".join(extra)))
+    print("%schaos: %d cases, %s" % ("\n" if args.markdown else "", len(rows),
+                                   "every goal met" if ok_all else "some goals NOT met (FAIL above)"))
     return 0 if ok_all and rows else 1
 
 
