@@ -2,15 +2,18 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """The chaos suite's eyes and its judge (tests/e2e/chaos.sh); stdlib only.
 
-chaos.py watch --had APP=SOCK [--healthd APP=SOCK] --out FILE [--poll S]
-  Asks each halb-had's status socket every --poll s (0.02) and each
-  halb-healthd's every 2 polls, and appends to FILE one JSON line per
+chaos.py watch --had APP=SOCK [--healthd APP=SOCK] [--route NETNS=VIP]
+               --out FILE [--poll S]
+  Asks each halb-had's status socket every --poll s (0.02), each
+  halb-healthd's every 2 polls and the router's routes to each VIP (`ip
+  route show` in NETNS) every 3, and appends to FILE one JSON line per
   change, time-stamped with the wall clock (as load.py's events):
     {"t":..,"src":"had","app":"lb","part":"classifier","state":"up","pid":123}
     {"t":..,"src":"had","app":"lb","reach":false}   had does not answer
                                                      (dead or stopped)
     {"t":..,"src":"health","app":"lb","service":"web-dsr",
      "backend":"198.18.0.11:80","state":"down"}
+    {"t":..,"src":"route","vip":"198.18.2.100","via":["198.18.0.2",..]}
   Until SIGTERM.
 
 chaos.py case --watch FILE --events FILE --kind KIND --part PART
@@ -18,14 +21,20 @@ chaos.py case --watch FILE --events FILE --kind KIND --part PART
                [--backend NAME --backend-addr ADDR] [--note TEXT] >> RESULTS
   Judges one case from the watcher's file and load.py's events between
   the fault (T, epoch s) and the end of the case; prints one JSON row.
-  KIND is part (a part had supervises), had, appliance or backend.
+  KIND is part (a part had supervises), had, appliance, backend or none
+  (no fault: the rig's own losses, judged as a part whose loss must cost
+  nothing).
     detect_ms   part: had no longer has PART up as OLD-PID; backend:
-                healthd has a service of the backend not up; had and
-                appliance: nothing in the rig watches had (null)
+                healthd has a service of the backend not up; had: nothing
+                in the rig watches had (null); appliance: the router's
+                route to a VIP loses the appliance (--app-addr; BFD),
+                null in the one-appliance rig
     recover_ms  fault to the part up again under a new pid (part), to every
                 part up in a had that answers again (had, appliance), and
                 never before new connections succeed again (all kinds:
                 the first good new connection after the last failed one)
+                nor before the router's route has the appliance again
+                when it lost it
     est, est_broken, new, new_failed, new_window_ms (start of the last
                 failed new connection minus the fault), stall_ms (the
                 slowest answer on an established connection)
@@ -52,7 +61,7 @@ import sys
 import time
 
 PARTS = ("forwarder", "classifier", "sessiond", "healthd", "bird")
-ZERO_BROKEN = ("classifier", "sessiond", "healthd", "had", "bird")
+ZERO_BROKEN = ("classifier", "sessiond", "healthd", "had", "bird", "none")
 KEPT_999 = ("forwarder", "appliance")
 DETECT_GOAL = ("forwarder", "classifier", "appliance")
 NEW_WINDOW_MS = 300
@@ -92,6 +101,7 @@ def watch(args):
     signal.signal(signal.SIGINT, lambda *_: stop.append(1))
     had = pairs(args.had)
     health = pairs(args.healthd)
+    routes = pairs(args.route)
     last = {}
     out = open(args.out, "a", buffering=1)
 
@@ -113,9 +123,19 @@ def watch(args):
             note((app, "reach"), True, src="had", app=app, reach=True)
             for ln in text.splitlines():
                 f = ln.split()
-                if len(f) >= 3 and f[0] in PARTS:
+                # The table's lines only ("classifier active: local" is not one).
+                if len(f) >= 3 and f[0] in PARTS and not f[1].endswith(":"):
                     pid = int(f[2]) if f[2].isdigit() else None
                     note((app, f[0]), (f[1], pid), src="had", app=app, part=f[0], state=f[1], pid=pid)
+        for ns, vip in (routes if n % 3 == 0 else ()):
+            try:
+                text = subprocess.run(["ip", "-n", ns, "-6" if ":" in vip else "-4", "route", "show", vip],
+                                      capture_output=True, text=True, timeout=1).stdout
+            except (OSError, subprocess.SubprocessError):
+                continue
+            f = text.split()
+            via = sorted(f[i + 1] for i, w in enumerate(f[:-1]) if w == "via")
+            note(("route", vip), via, src="route", vip=vip, via=via)
         if n % 2 == 0:
             for app, path in health:
                 try:
@@ -153,9 +173,26 @@ def ms(a, b):
 
 
 def case(args):
-    w = [e for e in read_lines(args.watch) if e.get("app") == args.app or e["src"] == "health"]
+    allw = read_lines(args.watch)
+    w = [e for e in allw if e.get("app") == args.app]
     fault, end = args.fault, args.end
     detect = recover_part = None
+    # The router: the first moment after the fault when a route lost the
+    # appliance, and the first after that when every route has it again.
+    hops = [a for a in args.app_addr.split(",") if a]
+    route_drop = route_back = None
+    have = {}
+    for e in allw:
+        if e["src"] != "route":
+            continue
+        have[e["vip"]] = any(h in e["via"] for h in hops)
+        if e["t"] < fault:
+            continue
+        if route_drop is None and not all(have.values()):
+            route_drop = e["t"]
+        elif route_drop is not None and all(have.values()):
+            route_back = e["t"]
+            break
     if args.kind == "part":
         for e in w:
             if e["t"] < fault or e["src"] != "had" or e.get("part") != args.part:
@@ -184,6 +221,8 @@ def case(args):
             elif gone and reach and state and all(s == "up" for s in state.values()):
                 recover_part = e["t"]
                 break
+    if args.kind == "appliance":
+        detect = route_drop
     elif args.kind == "backend":
         for e in w:
             if e["t"] < fault or e["src"] != "health" or e.get("app") != args.app:
@@ -208,8 +247,10 @@ def case(args):
         # Whole again: the backend out of the service and new connections
         # answered.
         recover = None if detect is None else max(detect, rep["new_recovered_at"] or 0)
-    if args.kind == "part" and recover_part is None:
+    if args.kind in ("part", "had", "appliance") and recover_part is None:
         recover = None
+    if route_drop is not None:
+        recover = None if route_back is None or recover is None else max(recover, route_back)
     row = {
         "part": args.label or args.part, "signal": args.signal, "kind": args.kind,
         "detect_ms": ms(detect, fault), "recover_ms": ms(recover, fault),
@@ -218,6 +259,7 @@ def case(args):
         "new": rep["new_attempted"], "new_failed": rep["new_failed"], "new_window_ms": new_window,
         "new_failed_by_reason": rep["new_failed_by_reason"],
         "stall_ms": int(rep["ka_max_stall"] * 1000), "note": args.note or "",
+        "route_drop_ms": ms(route_drop, fault), "route_back_ms": ms(route_back, fault),
     }
     # Goals.
     part = args.part if args.kind == "part" else args.kind
@@ -287,8 +329,9 @@ def table(args):
         if r["note"]:
             extra.append(r["note"])
         if extra:
-            print("  %s %s: %s" % (p, s, "; ".join(extra)))
-    print("chaos: %d cases, %s" % (len(rows), "every goal met" if ok_all else "some goals NOT met (FAIL above)"))
+            print("%s%s %s: %s" % ("- " if args.markdown else "  ", p, s, "; ".join(extra)))
+    print("%schaos: %d cases, %s" % ("\n" if args.markdown else "", len(rows),
+                                   "every goal met" if ok_all else "some goals NOT met (FAIL above)"))
     return 0 if ok_all and rows else 1
 
 
@@ -308,12 +351,13 @@ def main():
     w = sub.add_parser("watch")
     w.add_argument("--had", action="append", metavar="APP=SOCK")
     w.add_argument("--healthd", action="append", metavar="APP=SOCK")
+    w.add_argument("--route", action="append", metavar="NETNS=VIP")
     w.add_argument("--out", required=True)
     w.add_argument("--poll", type=float, default=0.02)
     c = sub.add_parser("case")
     c.add_argument("--watch", required=True)
     c.add_argument("--events", required=True)
-    c.add_argument("--kind", choices=("part", "had", "appliance", "backend"), required=True)
+    c.add_argument("--kind", choices=("part", "had", "appliance", "backend", "none"), required=True)
     c.add_argument("--part", default="")
     c.add_argument("--label")
     c.add_argument("--signal", required=True)
@@ -321,6 +365,7 @@ def main():
     c.add_argument("--end", type=float, required=True)
     c.add_argument("--app", default="lb")
     c.add_argument("--old-pid", type=int)
+    c.add_argument("--app-addr", default="", help="the appliance's next hops, IPv4,IPv6")
     c.add_argument("--backend", default="")
     c.add_argument("--backend-addr", default="")
     c.add_argument("--note")

@@ -58,7 +58,7 @@ run: keep-alive connections plus a stream of new connections
   Summary (JSON): {"t_start","t_now","urls", "ka": {"conns","established",
     "requests_ok","requests_failed","broken","broken_by_reason",
     "open_failed","max_latency_ms","oldest_pending_s",
-    "established_by_backend"}, "new": {"attempted","ok","failed",
+    "established_by_backend","last_break"}, "new": {"attempted","ok","failed",
     "failed_by_reason","slow"}, "by_target": [{"url","ka_ok","ka_broken",
     "new_ok","new_failed"}...], "by_backend": {...}, "marks": {...}}.
   Exit status 0, 2 on bad usage.
@@ -238,6 +238,7 @@ class Load:
         self.new_slow = 0
         self.by_backend = Counter()
         self.new_inflight = 0
+        self.last_break = None
 
     # --- events and summary ----------------------------------------------
     def event(self, **ev):
@@ -258,7 +259,8 @@ class Load:
                    "broken": self.ka_broken, "broken_by_reason": dict(self.ka_broken_by),
                    "open_failed": self.open_failed, "max_latency_ms": round(self.max_lat * 1000, 1),
                    "oldest_pending_s": round(pending, 3),
-                   "established_by_backend": dict(sorted(est_by.items()))},
+                   "established_by_backend": dict(sorted(est_by.items())),
+                   "last_break": round(self.last_break, 4) if self.last_break else None},
             "new": {"attempted": self.new_attempted, "ok": self.new_ok, "failed": self.new_failed,
                     "failed_by_reason": dict(self.new_failed_by), "slow": self.new_slow},
             "by_target": [{"url": t.url, "ka_ok": t.ka_ok, "ka_broken": t.ka_broken,
@@ -369,6 +371,7 @@ class Load:
             self.ka_broken += 1
             self.ka_broken_by[reason_key(why)] += 1
             c.tgt.ka_broken += 1
+            self.last_break = t
             self.event(k="broken", t=round(t, 4), c=c.cid, tgt=c.tgt.idx, b=c.backend,
                        since=round(c.t_up, 4), t_req=round(c.t_req, 4), err=why)
         self.reopen_later(c, t)
