@@ -14,6 +14,9 @@ HUGEPAGES    ?= 1024
 APPLIANCES   ?= 1
 FUZZ_SECONDS ?= 60
 BUILD_DEB    ?= build-deb
+# `make chaos` on the routing fabric's two appliances (CHAOS_APPLIANCES=1:
+# one appliance).
+CHAOS_APPLIANCES ?= 2
 # `make deb` leaves the unit tests to `make test`; DEB_BUILD_OPTIONS= runs them.
 DEB_BUILD_OPTIONS ?= nocheck
 
@@ -34,7 +37,7 @@ FUZZ_SRCS_sync_msg := src/core/seal.c src/core/hl_msg.c src/core/sync_msg.c sess
 		      $(BUILD)/halb_seal.pb-c.c $(BUILD)/halb_health.pb-c.c $(BUILD)/halb_sync.pb-c.c
 FUZZ_FLAGS_sync_msg = -I$(BUILD) -Isession $$(pkg-config --cflags --libs libprotobuf-c libcrypto)
 
-.PHONY: all deps hugepages build build-asan run test bench fuzz clean root deb
+.PHONY: all deps hugepages build build-asan run test scenarios bench fuzz clean root deb chaos
 
 all: build
 
@@ -84,9 +87,30 @@ test: root
 	tests/e2e/sessions.sh
 	tests/e2e/had.sh
 	tests/e2e/fabric.sh
+	tests/e2e/had_fabric.sh
+	SCEN_QUICK=1 tests/e2e/scenarios.sh
 	tests/e2e/reload.sh
+	CHAOS_SHORT=1 tests/e2e/chaos.sh
 	tests/package/package.sh $(BUILD)
 	tests/package/caps.sh
+
+# The chaos suite (tests/e2e/chaos.sh, docs/RELIABILITY.md): every part
+# killed and hung in turn under load; one table, goals beside; fails if a
+# goal is not met.  Several minutes.  `make test` runs a short version.
+chaos: root
+	$(MAKE) deps
+	$(MAKE) hugepages
+	$(MAKE) build
+	CHAOS_APPLIANCES=$(CHAOS_APPLIANCES) tests/e2e/chaos.sh
+
+# Issue 10's failure scenarios on the routing fabric, the full version
+# (tests/e2e/scenarios.sh: `make test` runs it with SCEN_QUICK=1, shorter
+# holds after each fault); APPLIANCES=3 for three appliances.
+scenarios: root
+	$(MAKE) deps
+	$(MAKE) hugepages
+	$(MAKE) build
+	FABRIC_APPLIANCES=$(if $(filter 3,$(APPLIANCES)),3,2) tests/e2e/scenarios.sh
 
 # The Debian packages halb and halb-agent (debian/, docs/PACKAGING.md):
 # dpkg-buildpackage on a copy of the tree in $(BUILD_DEB)/src, so that

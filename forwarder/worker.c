@@ -523,6 +523,59 @@ flows_unrecorded(const struct fwd_worker *w)
 }
 
 /*
+ * Several appliances (docs/SESSIONS.md, "NAT behind several
+ * appliances"): the router spreads the backends' replies over the
+ * appliances by its own hash, so the reply of a connection that another
+ * appliance decided comes here without a flow.  The peer's record of it
+ * is in the replica (halb-sessiond writes it, the classifier reads it):
+ * 1 when it names (s, b), 0 when it names another decision, -1 when
+ * there is none.
+ *
+ * The read is optimistic: a worker is no reader of the replica's QSBR
+ * variable (the classifier is its only one), so an entry may be reused
+ * under us.  Entries are never freed, only reused, so the read is safe
+ * memory; the key read again after the decision catches a reuse, and a
+ * reuse it misses (the same key removed and put again meanwhile) is a
+ * record of that very connection anyway.
+ */
+static int
+replica_says(const struct flow_key *k, uint32_t hash, uint32_t s, uint16_t b)
+{
+	const struct flow_entry *e = flow_lookup(&fwd.shm->replica, k, hash);
+	uint16_t svc, be;
+
+	if (e == NULL)
+		return -1;
+	svc = __atomic_load_n(&e->svc, __ATOMIC_RELAXED);
+	be = __atomic_load_n(&e->backend, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if (!flow_key_eq(&e->key, k))
+		return -1;
+	return svc == s && be == b;
+}
+
+/*
+ * A new connection's SYN-ACK that overtook its record: the appliance
+ * that decided the SYN sent it to the backend at once, but its record
+ * reaches this appliance's replica a millisecond or two later, after the
+ * backend answered through here.  Only a SYN-ACK, and only from the
+ * backend that this appliance's own Maglev table picks for the
+ * connection (the same table as the deciding appliance's, when the
+ * services are the same): the scheduler's decision is checked instead
+ * of the record.  Anything else without a flow or a record is dropped;
+ * a backend's later segments that overtake the record too are
+ * retransmitted by it.
+ */
+static bool
+synack_overtaking(const struct pkt_info *pi)
+{
+	return fwd.shm->has_sessions && pi->kind != PKT_KIND_ICMP_ERR &&
+	       pi->key.proto == IPPROTO_TCP &&
+	       (pi->tcp_flags & (PKT_TCP_SYN | PKT_TCP_ACK | PKT_TCP_FIN | PKT_TCP_RST)) ==
+		       (PKT_TCP_SYN | PKT_TCP_ACK);
+}
+
+/*
  * What a reply from backend b of NAT service s may be.  The frame
  * (a TCP/UDP packet, or an ICMP error quoting one; pi->key in the
  * direction backend:port -> client:port either way) is a reply only
@@ -534,7 +587,10 @@ flows_unrecorded(const struct fwd_worker *w)
  * re-sourced from the VIP.  Flows decided by the fallback are not
  * installed (flows_unrecorded()): then the reply must go where Maglev
  * sends that connection, and not to one of the appliance's own
- * addresses.
+ * addresses.  With the session tracker, a connection that a peer
+ * appliance decided is checked against its record in the replica
+ * (replica_says), and a SYN-ACK that overtook the record against Maglev
+ * (synack_overtaking).
  */
 static bool
 nat_reply_ok(const struct fwd_worker *w, const struct pkt_info *pi,
@@ -557,7 +613,13 @@ nat_reply_ok(const struct fwd_worker *w, const struct pkt_info *pi,
 	e = flow_find_any(w, &k, hash);
 	if (e != NULL)
 		return e->svc == s && e->backend == b;
-	if (!flows_unrecorded(w))
+	if (fwd.shm->has_sessions) {
+		int r = replica_says(&k, hash, s, b);
+
+		if (r >= 0)
+			return r == 1;
+	}
+	if (!flows_unrecorded(w) && !synack_overtaking(pi))
 		return false;
 	memcpy(dst.b, pi->key.dst, 16);
 	if (fwd_is_local(&fwd, &dst))

@@ -4,10 +4,15 @@
  * parts from the ha { } section (halb/ha-list.h names them), each when
  * what it waits for is ready; reads their heartbeat files every
  * ha.poll_ms and watches their exits through pidfds; carries out what
- * the supervisor (sup.c) decides: start, adopt, kill, restart, give up;
- * on SIGTERM stops them one at a time, last started first.  It answers
- * `status` on ha.status_socket (halbctl status) and beats a heartbeat of
- * its own ("had").
+ * the supervisor (sup.c) decides: start, adopt, kill, restart, give up,
+ * announce or withdraw a VIP; on SIGTERM drains the appliance (routes
+ * withdrawn, traffic and sessions moved to the peers) and stops them
+ * one at a time, last started first.  What it reads besides heartbeats
+ * (halb-healthd's backends, halb-sessiond's peers, the forwarder's
+ * traffic) and its orders to BIRD are looks.c's.  It answers `status`,
+ * `drain` and `resume` on ha.status_socket (halbctl status,
+ * drain-appliance, resume-appliance) and beats a heartbeat of its own
+ * ("had").
  *
  * Its own death must not hurt: the parts run in sessions of their own
  * (proc.c) and keep running; a new halb-had adopts them from their
@@ -27,12 +32,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "halb/bird.h"
 #include "halb/cfg.h"
 #include "halb/cli.h"
 #include "halb/clock.h"
 #include "halb/daemon.h"
 #include "halb/log.h"
 #include "halb/notify.h"
+#include "looks.h"
 #include "proc.h"
 #include "sup.h"
 
@@ -46,8 +53,19 @@ struct had {
 	struct ev_timer poll;
 	uint64_t started_ms;
 	bool leave;                    /* SIGQUIT: parts left running */
+	bool exit_when_stopped;        /* SIGTERM: leave once all stopped */
 	int lock_fd;
+	struct ha_looks looks;
+	uint64_t next_health_ms, next_sess_ms, next_tlm_ms;
+	char drained_why[HA_WHY_LEN];
 };
+
+/* How often each look is taken (ms): traffic faster while draining. */
+#define LOOK_HEALTH_MS 250
+#define LOOK_SESS_MS 500
+#define LOOK_SESS_DRAIN_MS 100
+#define LOOK_TLM_MS 1000
+#define LOOK_TLM_DRAIN_MS 100
 
 static struct had had;
 
@@ -88,16 +106,61 @@ watch(struct had *h, unsigned int i)
 		     h->proc[i].pid, strerror(-rc));
 }
 
+/*
+ * BIRD's file, written from the configuration before each start of the
+ * BIRD part (bird_conf.c: every VIP disabled, so that a new BIRD
+ * announces nothing until told), and the directory of its socket.
+ */
+static int
+bird_file(struct had *h)
+{
+	char tmp[sizeof(h->cfg->ha.bird_file) + 8], dir[CFG_SOCK_LEN], *sl;
+	FILE *f;
+	int rc;
+
+	snprintf(dir, sizeof(dir), "%s", h->cfg->bgp.socket);
+	sl = strrchr(dir, '/');
+	if (sl != NULL && sl != dir) {
+		*sl = '\0';
+		if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+			HLOG(WARNING, "bird: mkdir %s: %s", dir, strerror(errno));
+	}
+	snprintf(tmp, sizeof(tmp), "%s.new", h->cfg->ha.bird_file);
+	f = fopen(tmp, "we");
+	if (f == NULL)
+		return -errno;
+	rc = bird_conf_write(h->cfg, f);
+	if (fclose(f) != 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && rename(tmp, h->cfg->ha.bird_file) != 0)
+		rc = -errno;
+	if (rc != 0)
+		unlink(tmp);
+	return rc;
+}
+
 static void
 act(struct had *h, const struct ha_act *a)
 {
-	const struct cfg_ha_part *c = &h->cfg->ha.parts[a->part];
-	const char *name = cfg_ha_part_name(a->part);
-	struct ha_proc *pr = &h->proc[a->part];
+	const unsigned int part = a->part < HA_PARTS ? a->part : 0;
+	const struct cfg_ha_part *c = &h->cfg->ha.parts[part];
+	const char *name = a->part < HA_PARTS ? cfg_ha_part_name(part) :
+		"appliance";
+	struct ha_proc *pr = &h->proc[part];
+	uint64_t t0;
 	int rc;
 
 	switch (a->kind) {
 	case HA_ACT_START:
+		/* The default command reads the file had writes. */
+		if (a->part == HA_PART_BIRD && ha_part_arg(c, "-c") != NULL &&
+		    strcmp(ha_part_arg(c, "-c"), h->cfg->ha.bird_file) == 0 &&
+		    (rc = bird_file(h)) != 0) {
+			HLOG(ERR, "bird: cannot write %s: %s",
+			     h->cfg->ha.bird_file, strerror(-rc));
+			ha_sup_spawned(&h->sup, a->part, rc, halb_mono_ms());
+			break;
+		}
 		rc = ha_proc_spawn(c, h->cfg_path, pr);
 		if (rc == 0)
 			watch(h, a->part);
@@ -134,6 +197,28 @@ act(struct had *h, const struct ha_act *a)
 		HLOG(NOTICE, "every part is up");
 		halb_notify_ready();
 		break;
+	case HA_ACT_ROUTE:
+		t0 = halb_mono_ms();
+		rc = ha_looks_route(&h->looks, a->vip, a->on);
+		if (rc == 0) {
+			HLOG(NOTICE, "routes: %s %s (%s)",
+			     a->on ? "announced" : "withdrew",
+			     h->looks.vip_addr[a->vip], h->looks.vip_name[a->vip]);
+		} else {
+			HLOG(ERR, "routes: cannot %s %s through BIRD at %s: %s",
+			     a->on ? "announce" : "withdraw",
+			     h->looks.vip_addr[a->vip], h->cfg->bgp.socket,
+			     rc == -ENOENT ? "no such protocol or socket" :
+			     strerror(-rc));
+		}
+		ha_sup_routed(&h->sup, a->vip, a->on, rc, halb_mono_ms());
+		if (halb_mono_ms() - t0 > 50)
+			HLOG(WARNING, "routes: BIRD took %" PRIu64 " ms to answer",
+			     halb_mono_ms() - t0);
+		break;
+	case HA_ACT_DRAINED:
+		snprintf(h->drained_why, sizeof(h->drained_why), "%s", a->why);
+		break;
 	}
 }
 
@@ -144,8 +229,49 @@ run_actions(struct had *h)
 
 	while (ha_sup_next(&h->sup, &a))
 		act(h, &a);
-	if (h->sup.stopping && ha_sup_done(&h->sup))
+	if (h->sup.stopping && ha_sup_done(&h->sup) && h->exit_when_stopped)
 		ev_stop(h->dm.ev);
+}
+
+/* What the supervisor needs besides heartbeats, each at its pace. */
+static void
+looks(struct had *h, uint64_t now)
+{
+	struct ha_sup *s = &h->sup;
+	bool draining = s->drain == HA_DRAIN_WAITING;
+	unsigned int v;
+
+	if (h->looks.n_vips > 0 && now >= h->next_health_ms) {
+		h->next_health_ms = now + LOOK_HEALTH_MS;
+		if (ha_looks_health(&h->looks) == 0)
+			for (v = 0; v < h->looks.n_vips; v++) {
+				if (s->vip[v].serving != h->looks.serving[v])
+					halb_log(h->looks.serving[v] ? HLOG_NOTICE : HLOG_WARNING,
+					     "routes", "%s: %s", h->looks.vip_addr[v],
+					     h->looks.serving[v] ?
+					     "a backend is up again: announce it when ready" :
+					     "no backend of it is up: withdrawing it");
+				ha_sup_vip_serving(s, v, h->looks.serving[v], now);
+			}
+	}
+	if (h->cfg->ha.parts[HA_PART_SESSIOND].enabled &&
+	    s->p[HA_PART_SESSIOND].st == HA_ST_UP && now >= h->next_sess_ms) {
+		h->next_sess_ms = now + (draining ? LOOK_SESS_DRAIN_MS : LOOK_SESS_MS);
+		if (ha_looks_sessiond(&h->looks) == 0)
+			ha_sup_replicated(s, ha_looks_replicated(&h->looks), now);
+	}
+	if (h->looks.n_vips > 0 && s->p[HA_PART_FORWARDER].st == HA_ST_UP &&
+	    now >= h->next_tlm_ms) {
+		h->next_tlm_ms = now + (draining ? LOOK_TLM_DRAIN_MS : LOOK_TLM_MS);
+		if (ha_looks_traffic(&h->looks, now,
+				     s->p[HA_PART_FORWARDER].age_ms) == 0 &&
+		    h->looks.pps_ok)
+			ha_sup_traffic(s, h->looks.pps, now);
+	} else if (s->p[HA_PART_FORWARDER].st != HA_ST_UP) {
+		ha_looks_close(&h->looks);
+	}
+	if (draining && h->next_tlm_ms > now + LOOK_TLM_DRAIN_MS)
+		h->next_tlm_ms = now;
 }
 
 static void
@@ -165,6 +291,7 @@ on_poll(struct ev_loop *ev, void *arg)
 				false, &o);
 		ha_sup_observe(&h->sup, i, &o, now);
 	}
+	looks(h, now);
 	ha_sup_step(&h->sup, now);
 	run_actions(h);
 }
@@ -174,9 +301,10 @@ on_term(struct ev_loop *ev, int signo, void *arg)
 {
 	struct had *h = arg;
 
-	HLOG(NOTICE, "%s: stopping the parts, last started first",
+	HLOG(NOTICE, "%s: draining the appliance, then stopping the parts, last started first",
 	     strsignal(signo));
-	ha_sup_stop(&h->sup, ev_now(ev));
+	h->exit_when_stopped = true;
+	ha_sup_drain(&h->sup, ev_now(ev));
 	run_actions(h);
 }
 
@@ -192,6 +320,83 @@ on_quit(struct ev_loop *ev, int signo, void *arg)
 }
 
 /* ---- status (halbctl status) ---- */
+
+/* Below the parts' table: the classifier, routes, peers, the drain. */
+static void
+status_more(struct had *h, FILE *out, uint64_t now)
+{
+	const struct ha_sup *s = &h->sup;
+	const struct ha_looks *l = &h->looks;
+	char gate[HA_WHY_LEN];
+	unsigned int v, k;
+
+	/* One classifier today; issue 11 adds remote ones and a list. */
+	if (s->p[HA_PART_CLASSIFIER].st == HA_ST_UP)
+		fprintf(out, "classifier active: local (pid %d)\n",
+			s->p[HA_PART_CLASSIFIER].pid);
+	else
+		fprintf(out, "classifier active: none (the forwarder's workers decide new connections with its Maglev tables)\n");
+	if (s->n_vips == 0) {
+		fprintf(out, "routes: none (no bgp section)\n");
+	} else {
+		ha_sup_gate_why(s, gate, sizeof(gate));
+		fprintf(out, "routes: through BIRD at %s; appliance ", h->cfg->bgp.socket);
+		if (strcmp(gate, "open") == 0)
+			fprintf(out, "ready for %.1f s", (double)(now - s->gate_ms) / 1000.0);
+		else
+			fprintf(out, "not ready: %s", gate);
+		fprintf(out, "; traffic to the VIPs %s", l->pps_ok ? "" : "unknown");
+		if (l->pps_ok)
+			fprintf(out, "%" PRIu64 " packets/s", l->pps);
+		fprintf(out, "%s\n", l->n_vips > 0 && h->cfg->has_health && !l->health_ok ?
+			"; halb-healthd does not answer" : "");
+		for (v = 0; v < s->n_vips; v++) {
+			const struct ha_vip_st *x = &s->vip[v];
+			const char *st = !x->known ? (x->want ? "announcing" : "unknown") :
+				x->applied ? "announced" : "withdrawn";
+
+			fprintf(out, "  vip %-28s %-10s", l->vip_addr[v], st);
+			if (x->known && x->since_ms != 0)
+				fprintf(out, " %.1f s ago", (double)(now - x->since_ms) / 1000.0);
+			if (!x->want)
+				fprintf(out, " (%s)", !x->serving ? "no backend of it is up" :
+					strcmp(gate, "open") != 0 ? gate : "");
+			if (l->backends[v] > 0)
+				fprintf(out, ", backends up %u of %u", l->backends_up[v],
+					l->backends[v]);
+			fprintf(out, "\n");
+		}
+	}
+	if (h->cfg->sessions.has) {
+		if (!l->sess_ok && l->n_peers == 0)
+			fprintf(out, "peers: not known yet (halb-sessiond's status)\n");
+		for (k = 0; k < l->n_peers; k++) {
+			const struct ha_peer *p = &l->peers[k];
+
+			fprintf(out, "peer %s: %s%s, ", p->name,
+				p->alive ? "alive" : "DEAD",
+				p->synced ? " synced" : "");
+			if (p->heard)
+				fprintf(out, "last heard %" PRIu64 " ms ago", p->heard_ago_ms);
+			else
+				fprintf(out, "never heard");
+			fprintf(out, ", unacknowledged %u%s\n",
+				p->backlog + p->in_flight,
+				l->sess_ok ? "" : " (sessiond does not answer: as last read)");
+		}
+	}
+	if (s->drain == HA_DRAIN_WAITING)
+		fprintf(out, "drain: waiting %.1f s (of %u s at most): routes %s, traffic %s, sessions %s\n",
+			(double)(now - s->drain_ms) / 1000.0,
+			s->cfg->drain_timeout_ms / 1000,
+			s->withdrawn_ms != 0 ? "withdrawn" : "being withdrawn",
+			s->quiet_done_ms != 0 ? "quiet" : "still arriving",
+			!s->drain_sessions ? "not waited for" :
+			s->replicated ? "in the peers' replicas" : "being replicated");
+	else if (s->drain == HA_DRAIN_DONE || h->drained_why[0] != '\0')
+		fprintf(out, "drain: done: %s%s\n", h->drained_why,
+			ha_sup_done(s) ? "; every part stopped (halbctl resume-appliance starts them)" : "");
+}
 
 static void
 status(struct had *h, FILE *out)
@@ -236,17 +441,45 @@ status(struct had *h, FILE *out)
 			fprintf(out, " (adopted)");
 		fputc('\n', out);
 	}
+	status_more(h, out, now);
 }
 
 static void
 on_ctl(void *arg, const char *req, FILE *out)
 {
 	struct had *h = arg;
+	uint64_t now = halb_mono_ms();
 
-	if (strcmp(req, "status") == 0)
+	if (strcmp(req, "status") == 0) {
 		status(h, out);
-	else
-		fprintf(out, "error: unknown request \"%.64s\" (status)\n", req);
+	} else if (strcmp(req, "drain") == 0) {
+		if (h->sup.stopping && h->sup.drain == HA_DRAIN_NONE) {
+			fprintf(out, "error: stopping already\n");
+			return;
+		}
+		if (h->sup.drain == HA_DRAIN_NONE)
+			HLOG(NOTICE, "drain asked for (halbctl drain-appliance)");
+		ha_sup_drain(&h->sup, now);
+		run_actions(h);
+		fprintf(out, "ok: %s\n", h->sup.drain == HA_DRAIN_WAITING ?
+			"draining" : "drained");
+	} else if (strcmp(req, "resume") == 0) {
+		if (!h->sup.stopping || !ha_sup_done(&h->sup)) {
+			fprintf(out, "error: %s\n", h->sup.stopping ?
+				"the parts are still stopping" :
+				"not drained or stopped: nothing to resume");
+			return;
+		}
+		HLOG(NOTICE, "resume asked for (halbctl resume-appliance)");
+		h->drained_why[0] = '\0';
+		ha_sup_resume(&h->sup, now);
+		ha_sup_step(&h->sup, now);
+		run_actions(h);
+		fprintf(out, "ok: starting the parts\n");
+	} else {
+		fprintf(out, "error: unknown request \"%.64s\" (status, drain, resume)\n",
+			req);
+	}
 }
 
 /* One halb-had per appliance: two would start every part twice. */
@@ -314,6 +547,9 @@ run(struct had *h)
 	}
 	h->started_ms = halb_mono_ms();
 	ha_sup_init(&h->sup, &h->cfg->ha);
+	ha_looks_init(&h->looks, h->cfg);
+	if (h->cfg->bgp.has)
+		ha_sup_routes(&h->sup, h->looks.n_vips);
 	/* What runs already (a previous halb-had's parts) is adopted. */
 	now = halb_mono_ms();
 	for (i = 0; i < HA_PARTS; i++) {
@@ -330,6 +566,10 @@ run(struct had *h)
 		ha_sup_observe(&h->sup, i, &o, now);
 	}
 	run_actions(h);
+	/* healthd's word before the first step: a restarted halb-had that
+	 * adopts a running appliance must not announce, even briefly, a
+	 * VIP whose backends are all down. */
+	looks(h, now);
 	ha_sup_step(&h->sup, now);
 	run_actions(h);
 	ev_timer_init(&h->poll, on_poll, h);
@@ -344,6 +584,7 @@ run(struct had *h)
 			ev_fd_del(h->dm.ev, h->proc[i].pidfd);
 		ha_proc_close(&h->proc[i]);
 	}
+	ha_looks_close(&h->looks);
 	return rc;
 }
 

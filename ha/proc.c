@@ -16,7 +16,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "halb/bird.h"
 #include "halb/cfg.h"
+#include "halb/clock.h"
 #include "halb/hb.h"
 #include "proc.h"
 
@@ -197,4 +199,114 @@ ha_probe_hb(const char *instance, unsigned int part,
 	o->age_ms = v.age_ms;
 	snprintf(o->note, sizeof(o->note), "%s", v.hb.note);
 	o->alive = v.alive && (!check_exe || runs_part(v.hb.pid, c));
+}
+
+const char *
+ha_part_arg(const struct cfg_ha_part *c, const char *flag)
+{
+	unsigned int i;
+
+	for (i = 0; i + 1 < c->argc; i++)
+		if (strcmp(c->argv[i], flag) == 0)
+			return c->argv[i + 1];
+	return NULL;
+}
+
+/* The last look at BIRD (one BIRD per halb-had). */
+static struct {
+	int pid;
+	bool ok_once;
+	uint64_t try_ms, ok_ms;
+} bird_seen;
+
+/* The pid in BIRD's pid file, or 0. */
+static int
+bird_pid(const char *path)
+{
+	char buf[32];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	long v;
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	v = strtol(buf, NULL, 10);
+	return v > 0 && v < INT32_MAX ? (int)v : 0;
+}
+
+/* A process that runs and is no zombie nor stopped. */
+static bool
+runs(int pid)
+{
+	char path[64], buf[256], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p != NULL && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
+/* `show status` answers "0013 Daemon is up and running". */
+static bool
+bird_answers(const char *sock)
+{
+	struct bird_conn bc;
+	int code;
+
+	if (bird_open(&bc, sock, HA_BIRD_PROBE_TIMEOUT_MS) != 0)
+		return false;
+	code = bird_cmd(&bc, "show status", NULL, NULL);
+	bird_close(&bc);
+	return code == 13;
+}
+
+void
+ha_probe_bird(const char *instance, unsigned int part,
+	      const struct cfg_ha_part *c, bool check_exe, struct ha_obs *o)
+{
+	const char *pidf = ha_part_arg(c, "-P"), *sock = ha_part_arg(c, "-s");
+	uint64_t now = halb_mono_ms();
+	int pid;
+
+	(void)instance;
+	(void)part;
+	memset(o, 0, sizeof(*o));
+	if (pidf == NULL || sock == NULL)
+		return; /* never ready: ha.bird.command must keep -s and -P */
+	pid = bird_pid(pidf);
+	if (pid == 0)
+		return;
+	o->present = true;
+	o->pid = pid;
+	o->alive = runs(pid) && (!check_exe || runs_part(pid, c));
+	if (pid != bird_seen.pid) {
+		bird_seen.pid = pid;
+		bird_seen.ok_once = false;
+		bird_seen.try_ms = 0;
+	}
+	if (o->alive && (check_exe || now - bird_seen.try_ms >= HA_BIRD_PROBE_MS)) {
+		bird_seen.try_ms = now;
+		if (bird_answers(sock)) {
+			bird_seen.ok_once = true;
+			bird_seen.ok_ms = now;
+		}
+	}
+	o->state = bird_seen.ok_once ? HALB_HB_READY : HALB_HB_STARTING;
+	o->age_ms = bird_seen.ok_once ? now - bird_seen.ok_ms : 0;
+	if (bird_seen.ok_once && o->age_ms > HA_BIRD_PROBE_MS)
+		snprintf(o->note, sizeof(o->note), "its control socket %s does not answer", sock);
 }

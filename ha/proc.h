@@ -56,4 +56,21 @@ void ha_probe_hb(const char *instance, unsigned int part,
 		 const struct cfg_ha_part *c, bool check_exe,
 		 struct ha_obs *o);
 
+/*
+ * The probe bird: BIRD writes no heartbeat file.  Its pid is read from
+ * the pid file its command names (-P), its liveness from its control
+ * socket (-s): a greeting and `show status` answered within
+ * HA_BIRD_PROBE_TIMEOUT_MS, asked every HA_BIRD_PROBE_MS at most; the
+ * age is the time since the last good answer, the state starting until
+ * the first one, ready after.  A BIRD that stopped answering (SIGSTOP, a
+ * loop) ages, and is hung past ha.bird.timeout_ms.
+ */
+#define HA_BIRD_PROBE_MS 200
+#define HA_BIRD_PROBE_TIMEOUT_MS 50
+void ha_probe_bird(const char *instance, unsigned int part,
+		   const struct cfg_ha_part *c, bool check_exe,
+		   struct ha_obs *o);
+/* The argument after flag (e.g. "-s") in c's command, or NULL. */
+const char *ha_part_arg(const struct cfg_ha_part *c, const char *flag);
+
 #endif /* HALB_HA_PROC_H */

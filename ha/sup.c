@@ -188,6 +188,23 @@ after_failure(struct ha_sup *s, unsigned int i, uint64_t now)
 	    (unsigned long long)delay, n, c->max_failures, c->window_ms / 1000);
 }
 
+/* BIRD came or went: what it announces is known again, or no more. */
+static void
+bird_changed(struct ha_sup *s, unsigned int i, bool fresh)
+{
+	unsigned int v;
+
+	if (i != HA_PART_BIRD)
+		return;
+	for (v = 0; v < s->n_vips; v++) {
+		/* A BIRD we started read our file: every VIP disabled. */
+		s->vip[v].known = fresh;
+		s->vip[v].applied = false;
+		s->vip[v].pending = false;
+		s->vip[v].retry_ms = 0;
+	}
+}
+
 /* Kills what lives in part i's memory: it cannot outlive it. */
 static void
 stop_bound(struct ha_sup *s, unsigned int i, const char *why, uint64_t now)
@@ -226,6 +243,7 @@ fail(struct ha_sup *s, unsigned int i, const char *why, uint64_t now)
 	}
 	p->fail_ms[p->n_fail++] = now;
 	p->last_fail_ms = now;
+	bird_changed(s, i, false);
 	snprintf(p->last_why, sizeof(p->last_why), "%s", why);
 	if (p->fail_detect_ms == 0)
 		p->fail_detect_ms = now;
@@ -247,6 +265,7 @@ became_ready(struct ha_sup *s, unsigned int i, uint64_t now)
 {
 	struct ha_part_st *p = &s->p[i];
 
+	bird_changed(s, i, !p->adopted);
 	set_state(p, HA_ST_UP, now);
 	p->up_ms = now;
 	if (p->fail_detect_ms != 0) {
@@ -345,6 +364,7 @@ ha_sup_exited(struct ha_sup *s, unsigned int part, int pid, const char *how,
 		return;
 	p->pid = 0;
 	p->adopted = false;
+	bird_changed(s, part, false);
 	if (s->stopping) {
 		say(s, part, LOG_INFO_, "stopped (pid %d %s)", pid, how);
 		set_state(p, HA_ST_STOPPED, now_ms);
@@ -477,12 +497,267 @@ stop_step(struct ha_sup *s, uint64_t now)
 	}
 }
 
+/* ---- routes ---- */
+
+void
+ha_sup_routes(struct ha_sup *s, unsigned int n_vips)
+{
+	unsigned int v;
+
+	s->n_vips = n_vips < HA_MAX_VIPS ? n_vips : HA_MAX_VIPS;
+	s->gate = 0;
+	if (enabled(s, HA_PART_FORWARDER))
+		s->gate |= HA_BIT(FORWARDER);
+	if (enabled(s, HA_PART_CLASSIFIER))
+		s->gate |= HA_BIT(CLASSIFIER);
+	if (enabled(s, HA_PART_SESSIOND))
+		s->gate |= HA_BIT(SESSIOND);
+	for (v = 0; v < s->n_vips; v++)
+		s->vip[v] = (struct ha_vip_st){ .serving = true };
+}
+
+static bool
+gate_open(const struct ha_sup *s)
+{
+	unsigned int i;
+
+	if (s->stopping || s->drain != HA_DRAIN_NONE)
+		return false;
+	for (i = 0; i < HA_PARTS; i++)
+		if ((s->gate & (1u << i)) && s->p[i].st != HA_ST_UP)
+			return false;
+	return true;
+}
+
+void
+ha_sup_gate_why(const struct ha_sup *s, char *buf, size_t len)
+{
+	size_t n = 0;
+	unsigned int i;
+
+	buf[0] = '\0';
+	if (s->stopping || s->drain != HA_DRAIN_NONE) {
+		snprintf(buf, len, "%s", s->drain != HA_DRAIN_NONE ?
+			 "draining" : "stopping");
+		return;
+	}
+	for (i = 0; i < HA_PARTS && n < len; i++)
+		if ((s->gate & (1u << i)) && s->p[i].st != HA_ST_UP)
+			n += (size_t)snprintf(buf + n, len - n, "%s%s",
+					      n == 0 ? "waits for " : ", ",
+					      cfg_ha_part_name(i));
+	if (n == 0)
+		snprintf(buf, len, "open");
+}
+
+/* BIRD takes orders: it runs and is up (or is not had's to run). */
+static bool
+bird_ok(const struct ha_sup *s)
+{
+	return !enabled(s, HA_PART_BIRD) || s->p[HA_PART_BIRD].st == HA_ST_UP;
+}
+
+/* Each VIP's wanted state, and the orders that BIRD lacks. */
+static void
+route_step(struct ha_sup *s, uint64_t now)
+{
+	bool open = gate_open(s);
+	unsigned int v;
+	char why[HA_WHY_LEN];
+
+	if (s->n_vips == 0)
+		return;
+	if (open && s->gate_ms == 0) {
+		s->gate_ms = now;
+		say(s, HA_PARTS, LOG_NOTICE_,
+		    "the appliance is ready (forwarder, classifier%s up): its VIPs may be announced",
+		    (s->gate & HA_BIT(SESSIOND)) ? ", sessiond with its replica" : "");
+	} else if (!open && s->gate_ms != 0) {
+		s->gate_ms = 0;
+		s->gate_closed_ms = now;
+		ha_sup_gate_why(s, why, sizeof(why));
+		say(s, HA_PARTS, LOG_WARNING_,
+		    "the appliance is not ready (%s): withdrawing its VIPs", why);
+	}
+	for (v = 0; v < s->n_vips; v++) {
+		struct ha_vip_st *x = &s->vip[v];
+		struct ha_act *a;
+
+		x->want = open && x->serving;
+		if (!bird_ok(s) || x->pending ||
+		    (x->known && x->applied == x->want) || now < x->retry_ms)
+			continue;
+		a = push(s, HA_ACT_ROUTE, HA_PART_BIRD);
+		if (a == NULL)
+			return;
+		a->vip = v;
+		a->on = x->want;
+		x->pending = true;
+	}
+}
+
+void
+ha_sup_vip_serving(struct ha_sup *s, unsigned int vip, bool serving,
+		   uint64_t now_ms)
+{
+	if (vip >= s->n_vips || s->vip[vip].serving == serving)
+		return;
+	s->vip[vip].serving = serving;
+	route_step(s, now_ms);
+}
+
+void
+ha_sup_routed(struct ha_sup *s, unsigned int vip, bool on, int rc,
+	      uint64_t now_ms)
+{
+	struct ha_vip_st *x;
+
+	if (vip >= s->n_vips)
+		return;
+	x = &s->vip[vip];
+	x->pending = false;
+	if (rc != 0) {
+		/* Not again before a second: a BIRD that refuses now
+		 * (reloading, or not ours) is asked at that pace. */
+		x->known = false;
+		x->retry_ms = now_ms + 1000;
+		return;
+	}
+	if (!x->known || x->applied != on)
+		x->since_ms = now_ms;
+	x->known = true;
+	x->applied = on;
+}
+
+/* ---- drain ---- */
+
+void
+ha_sup_traffic(struct ha_sup *s, uint64_t pps, uint64_t now_ms)
+{
+	s->pps_known = true;
+	s->pps = pps;
+	if (pps > s->cfg->drain_idle_pps)
+		s->quiet_ms = 0;
+	else if (s->quiet_ms == 0)
+		s->quiet_ms = now_ms;
+}
+
+void
+ha_sup_replicated(struct ha_sup *s, bool yes, uint64_t now_ms)
+{
+	(void)now_ms;
+	s->replicated = yes;
+}
+
+static void
+drained(struct ha_sup *s, int level, uint64_t now)
+{
+	struct ha_act *a = push(s, HA_ACT_DRAINED, HA_PARTS);
+
+	if (a != NULL)
+		snprintf(a->why, sizeof(a->why), "%s", s->drain_why);
+	say(s, HA_PARTS, level, "%s", s->drain_why);
+	s->drain = HA_DRAIN_DONE;
+	s->drained_ms = now;
+	ha_sup_stop(s, now);
+}
+
+static void
+drain_step(struct ha_sup *s, uint64_t now)
+{
+	bool withdrawn = true, quiet, repl;
+	unsigned int v;
+
+	if (s->drain != HA_DRAIN_WAITING)
+		return;
+	/* A BIRD that is not running announces nothing. */
+	if (bird_ok(s))
+		for (v = 0; v < s->n_vips; v++)
+			if (!s->vip[v].known || s->vip[v].applied)
+				withdrawn = false;
+	if (withdrawn && s->withdrawn_ms == 0) {
+		s->withdrawn_ms = now;
+		/* Quiet counts from after the withdraw only. */
+		s->quiet_ms = 0;
+	}
+	quiet = s->p[HA_PART_FORWARDER].st != HA_ST_UP ||
+		(s->withdrawn_ms != 0 && s->quiet_ms != 0 &&
+		 now - s->quiet_ms >= s->cfg->drain_quiet_ms);
+	if (quiet && s->quiet_done_ms == 0 && s->withdrawn_ms != 0)
+		s->quiet_done_ms = now;
+	repl = !enabled(s, HA_PART_SESSIOND) ||
+	       s->p[HA_PART_SESSIOND].st != HA_ST_UP || s->replicated;
+	if (withdrawn && quiet && repl) {
+		snprintf(s->drain_why, sizeof(s->drain_why),
+			 "drained in %llu ms: routes withdrawn after %llu ms, traffic quiet from %llu ms (at most %u packets/s for %u ms)%s; stopping the parts",
+			 (unsigned long long)(now - s->drain_ms),
+			 (unsigned long long)(s->withdrawn_ms - s->drain_ms),
+			 (unsigned long long)(s->quiet_ms > s->drain_ms ?
+					      s->quiet_ms - s->drain_ms : 0),
+			 s->cfg->drain_idle_pps, s->cfg->drain_quiet_ms,
+			 s->drain_sessions ? ", every session in the peers' replicas" : "");
+		drained(s, LOG_NOTICE_, now);
+	} else if (now >= s->drain_until_ms) {
+		snprintf(s->drain_why, sizeof(s->drain_why),
+			 "drain timed out after %llu ms (ha.drain_timeout_ms):%s%s%s; stopping the parts",
+			 (unsigned long long)(now - s->drain_ms),
+			 withdrawn ? "" : " routes not withdrawn",
+			 quiet ? "" : " traffic still arrives",
+			 repl ? "" : " sessions not all replicated");
+		drained(s, LOG_WARNING_, now);
+	}
+}
+
+void
+ha_sup_drain(struct ha_sup *s, uint64_t now_ms)
+{
+	if (s->stopping || s->drain != HA_DRAIN_NONE)
+		return;
+	s->drain_ms = now_ms;
+	s->withdrawn_ms = s->quiet_done_ms = s->drained_ms = 0;
+	s->quiet_ms = 0;
+	if (s->n_vips == 0) {
+		snprintf(s->drain_why, sizeof(s->drain_why),
+			 "nothing to drain (no bgp section: no routes to withdraw): stopping the parts");
+		drained(s, LOG_NOTICE_, now_ms);
+		return;
+	}
+	s->drain = HA_DRAIN_WAITING;
+	s->drain_until_ms = now_ms + s->cfg->drain_timeout_ms;
+	s->drain_sessions = enabled(s, HA_PART_SESSIOND) &&
+			    s->p[HA_PART_SESSIOND].st == HA_ST_UP;
+	say(s, HA_PARTS, LOG_NOTICE_,
+	    "draining: withdrawing every VIP, then waiting (at most %u ms) for the router to move the traffic%s",
+	    s->cfg->drain_timeout_ms,
+	    s->drain_sessions ? " and for every session to be in the peers' replicas" : "");
+	route_step(s, now_ms);
+	drain_step(s, now_ms);
+}
+
+void
+ha_sup_resume(struct ha_sup *s, uint64_t now_ms)
+{
+	unsigned int i;
+
+	if (!s->stopping)
+		return;
+	s->stopping = false;
+	s->ready_told = false;
+	s->drain = HA_DRAIN_NONE;
+	for (i = 0; i < HA_PARTS; i++)
+		if (s->p[i].st == HA_ST_STOPPED)
+			set_state(&s->p[i], HA_ST_WAITING, now_ms);
+	say(s, HA_PARTS, LOG_NOTICE_, "resuming: starting the parts again");
+}
+
 void
 ha_sup_stop(struct ha_sup *s, uint64_t now_ms)
 {
 	if (s->stopping)
 		return;
 	s->stopping = true;
+	/* The VIPs' withdraw goes to BIRD before BIRD is stopped. */
+	route_step(s, now_ms);
 	stop_step(s, now_ms);
 }
 
@@ -493,10 +768,14 @@ ha_sup_step(struct ha_sup *s, uint64_t now_ms)
 	unsigned int k, i, d, n_up = 0, n_on = 0;
 	char why[HA_WHY_LEN];
 
+	drain_step(s, now_ms);
 	if (s->stopping) {
 		stop_step(s, now_ms);
 		return;
 	}
+	/* A failure seen since the last step closed the gate: the withdraw
+	 * goes before any restart below. */
+	route_step(s, now_ms);
 	for (k = 0; k < s->n_order; k++) {
 		struct ha_part_st *p;
 
@@ -545,6 +824,7 @@ ha_sup_step(struct ha_sup *s, uint64_t now_ms)
 		s->ready_told = true;
 		push(s, HA_ACT_READY, 0);
 	}
+	route_step(s, now_ms);
 }
 
 bool

@@ -24,6 +24,25 @@
  *   ha_sup_stop(): the parts are sent SIGTERM one at a time, last
  *        started first (SIGKILL after stop_timeout_ms), then stopped.
  *
+ * Routes (ha_sup_routes(), when the file has a bgp section): each VIP is
+ * announced (HA_ACT_ROUTE, on) only while the gate is open, i.e. the
+ * forwarder, the classifier and (when enabled) sessiond are up, and no
+ * drain or stop is under way, and while a backend of it is up
+ * (ha_sup_vip_serving(); not knowing counts as up); else withdrawn.  A
+ * failed forwarder closes the gate at once, so its VIPs' withdraw is
+ * queued before its restart; they are announced again once the gate is
+ * open again.  Orders go to BIRD only while the BIRD part is up (a BIRD
+ * started by had begins with every VIP withdrawn: its file says so; an
+ * adopted one is told every VIP's state again).
+ *
+ * Drain (ha_sup_drain(): halbctl drain-appliance, SIGTERM): every VIP
+ * withdrawn, then, once BIRD took the orders, the forwarder's traffic to
+ * the VIPs stayed at most cfg.drain_idle_pps for drain_quiet_ms
+ * (ha_sup_traffic()) and every own session is in the live peers'
+ * replicas (ha_sup_replicated(), when sessiond runs), or after
+ * drain_timeout_ms whatever is missing: HA_ACT_DRAINED, and the parts
+ * are stopped as by ha_sup_stop().  ha_sup_resume() starts them again.
+ *
  * Who writes what: only these functions write struct ha_sup; the daemon
  * reads it (status) and drains its actions with ha_sup_next().
  */
@@ -31,13 +50,18 @@
 #define HALB_HA_SUP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "halb/cfg-t.h"
 #include "halb/hb.h"
 
 #define HA_WHY_LEN 192
-#define HA_MAX_ACTS 64
+#define HA_MAX_VIPS CFG_MAX_SERVICES
+/* Room for a step's worth: every part's start and logs, and every VIP's
+ * order (a full queue drops the action: an order is tried again at the
+ * next step, a log line is lost and counted in acts_lost). */
+#define HA_MAX_ACTS (64 + 2 * HA_MAX_VIPS)
 
 enum ha_state {
 	HA_ST_INIT = 0,   /* not looked at yet */
@@ -68,13 +92,36 @@ enum ha_act_kind {
 	HA_ACT_SIGNAL,      /* kill(pid, sig) */
 	HA_ACT_LOG,         /* log why at level (syslog's) */
 	HA_ACT_READY,       /* every enabled part is up (once) */
+	HA_ACT_ROUTE,       /* announce (on) or withdraw VIP vip through
+			     * BIRD; answer with ha_sup_routed() */
+	HA_ACT_DRAINED,     /* the drain is over (why says how): the parts
+			     * are stopped next */
 };
 
 struct ha_act {
 	enum ha_act_kind kind;
-	unsigned int part;
+	unsigned int part;       /* HA_PARTS: the appliance as a whole */
 	int pid, sig, level;
+	unsigned int vip;
+	bool on;
 	char why[HA_WHY_LEN];
+};
+
+/* One VIP's route (ha_sup_routes()). */
+struct ha_vip_st {
+	bool serving;       /* a backend of it is up, or nobody says */
+	bool want;          /* announced, as judged at the last step */
+	bool applied;       /* BIRD's state as last told, when known */
+	bool known;         /* applied is what BIRD has */
+	bool pending;       /* an HA_ACT_ROUTE is out */
+	uint64_t retry_ms;  /* a refused order: not again before */
+	uint64_t since_ms;  /* applied last changed */
+};
+
+enum ha_drain {
+	HA_DRAIN_NONE = 0,
+	HA_DRAIN_WAITING,   /* withdrawn; waits for traffic and replicas */
+	HA_DRAIN_DONE,      /* drained: parts stopping or stopped */
 };
 
 struct ha_part_st {
@@ -102,6 +149,22 @@ struct ha_part_st {
 struct ha_sup {
 	const struct cfg_ha *cfg;
 	bool stopping, ready_told;
+	/* Routes: n_vips 0 when there is no bgp section. */
+	unsigned int n_vips;
+	struct ha_vip_st vip[HA_MAX_VIPS];
+	uint32_t gate;            /* HA_BIT()s up before any announce */
+	uint64_t gate_ms;         /* the gate opened (0: closed) */
+	uint64_t gate_closed_ms;  /* ... or last closed */
+	/* Drain. */
+	enum ha_drain drain;
+	bool drain_sessions;      /* wait for the peers' replicas */
+	bool replicated;          /* every own session in the live peers' */
+	bool pps_known;
+	uint64_t pps;             /* the forwarder's traffic to the VIPs */
+	uint64_t quiet_ms;        /* pps at most the idle rate since */
+	uint64_t drain_ms, drain_until_ms, drained_ms, withdrawn_ms,
+		 quiet_done_ms;   /* when each drain condition was met */
+	char drain_why[HA_WHY_LEN];
 	unsigned int n_order;
 	uint8_t order[HA_PARTS];  /* start order: cfg.after's topology */
 	struct ha_part_st p[HA_PARTS];
@@ -130,6 +193,30 @@ void ha_sup_step(struct ha_sup *s, uint64_t now_ms);
 bool ha_sup_next(struct ha_sup *s, struct ha_act *out);
 /* Stopping and every part stopped (or never ran). */
 bool ha_sup_done(const struct ha_sup *s);
+
+/*
+ * Route control for n_vips VIPs (0..HA_MAX_VIPS-1, as the daemon numbers
+ * them): each starts serving, withdrawn as far as known (unknown if the
+ * BIRD part is not had's to start).  Call once, after ha_sup_init().
+ */
+void ha_sup_routes(struct ha_sup *s, unsigned int n_vips);
+/* Whether a backend of VIP vip is up (halb-healthd's word). */
+void ha_sup_vip_serving(struct ha_sup *s, unsigned int vip, bool serving,
+			uint64_t now_ms);
+/* Answer to HA_ACT_ROUTE: rc 0 when BIRD did it, else -errno. */
+void ha_sup_routed(struct ha_sup *s, unsigned int vip, bool on, int rc,
+		   uint64_t now_ms);
+/* The forwarder's packets per second to the VIPs, lately. */
+void ha_sup_traffic(struct ha_sup *s, uint64_t pps, uint64_t now_ms);
+/* Whether every own session is acknowledged by every live peer (and at
+ * least one lives). */
+void ha_sup_replicated(struct ha_sup *s, bool yes, uint64_t now_ms);
+/* A graceful drain, then a stop (no routes: a stop at once). */
+void ha_sup_drain(struct ha_sup *s, uint64_t now_ms);
+/* After a drain or a stop: every part waits to start again. */
+void ha_sup_resume(struct ha_sup *s, uint64_t now_ms);
+/* The gate's state in words ("open", "waits for classifier", ...). */
+void ha_sup_gate_why(const struct ha_sup *s, char *buf, size_t len);
 
 /* Failures of part within its window at now_ms. */
 unsigned int ha_sup_recent_failures(const struct ha_sup *s, unsigned int part,

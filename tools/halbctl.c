@@ -67,6 +67,12 @@
 	"  sessions        the session tracker: own and replicated sessions,\n" \
 	"                  per peer alive, last heard, backlog, in flight,\n" \
 	"                  resends, dumps (halb-sessiond; sessions.socket)\n" \
+	"  drain-appliance  the whole appliance out, gracefully (halb-had):\n" \
+	"                  its VIPs withdrawn, the router's traffic and the\n" \
+	"                  sessions moved to the peers, then every part\n" \
+	"                  stopped; returns once done (halb-had stays up)\n" \
+	"  resume-appliance  after drain-appliance: the parts started again,\n" \
+	"                  the VIPs announced once all is ready\n" \
 	"  bird-config     the BIRD 2 file for the bgp { } section (needs -c)\n" \
 	"  bgp [announce|withdraw]  the VIPs announced or withdrawn, then the\n" \
 	"                  BGP sessions and BFD as BIRD reports them (needs -c)\n" \
@@ -187,6 +193,61 @@ had_print(const char *path)
 	fputs(buf, stdout);
 	free(buf);
 	return true;
+}
+
+/*
+ * drain-appliance and resume-appliance: one request to halb-had ("drain",
+ * "resume"); a drain is then followed on had's status until its "drain:
+ * done" line, at most wait_ms.  Distinct from `drain SERVICE BACKEND`,
+ * which is one backend's, kept by halb-healthd.
+ */
+static int
+appliance_main(const char *path, const char *what, int wait_ms)
+{
+	bool drain = strcmp(what, "drain-appliance") == 0;
+	char *buf = ctl_request(path, drain ? "drain\n" : "resume\n",
+				HEALTH_TIMEOUT_MS, NULL);
+	const char *line;
+	int waited = 0;
+
+	if (buf == NULL) {
+		fprintf(stderr, "halbctl: cannot reach halb-had at %s: %s\n", path,
+			strerror(errno));
+		return 1;
+	}
+	if (strncmp(buf, "ok", 2) != 0) {
+		fprintf(stderr, "halbctl: halb-had: %s", buf);
+		free(buf);
+		return 1;
+	}
+	fputs(buf, stdout);
+	free(buf);
+	if (!drain)
+		return 0;
+	for (;;) {
+		buf = ctl_request(path, "status\n", HEALTH_TIMEOUT_MS, NULL);
+		if (buf == NULL) {
+			fprintf(stderr, "halbctl: halb-had at %s went away: %s\n",
+				path, strerror(errno));
+			return 1;
+		}
+		line = strstr(buf, "\ndrain: ");
+		if (line != NULL && strncmp(line + 8, "done", 4) == 0 &&
+		    strstr(line, "every part stopped") != NULL) {
+			line++;
+			printf("%.*s\n", (int)strcspn(line, "\n"), line);
+			free(buf);
+			return 0;
+		}
+		free(buf);
+		if (waited >= wait_ms) {
+			fprintf(stderr, "halbctl: not drained within %d s: see halbctl status\n",
+				wait_ms / 1000);
+			return 1;
+		}
+		usleep(100000);
+		waited += 100;
+	}
 }
 
 /* ---- health: halb-healthd's status socket (docs/HEALTH.md) ---- */
@@ -639,6 +700,7 @@ main(int argc, char **argv)
 {
 	char prefix[64] = "", cmd[256], health_sock[108] = "", sock[128],
 	     why[128], sess_sock[108] = "", had_sock[108] = "";
+	int drain_wait_ms = 0;
 	const struct halb_cli cli = {
 		.prog = "halbctl",
 		.what = "(-c CONFIG | -p FILE_PREFIX) COMMAND",
@@ -674,6 +736,11 @@ main(int argc, char **argv)
 		snprintf(sess_sock, sizeof(sess_sock), "%s", cfg->sessions.socket);
 		snprintf(had_sock, sizeof(had_sock), "%s",
 			 cfg->ha.status_socket);
+		/* The drain's own bound, and the parts' stops after it. */
+		drain_wait_ms = (int)cfg->ha.drain_timeout_ms;
+		for (rc = 0; rc < HA_PARTS; rc++)
+			drain_wait_ms += (int)cfg->ha.parts[rc].stop_timeout_ms;
+		rc = 0;
 		cfg_free(cfg);
 	}
 	if (prefix[0] == '\0') {
@@ -712,6 +779,10 @@ main(int argc, char **argv)
 	if (had_sock[0] == '\0')
 		snprintf(had_sock, sizeof(had_sock), "/run/halb/%s.had.sock",
 			 prefix);
+	if (strcmp(what, "drain-appliance") == 0 ||
+	    strcmp(what, "resume-appliance") == 0)
+		return appliance_main(had_sock, what, drain_wait_ms > 0 ?
+				      drain_wait_ms : 120000);
 	/* halb-had knows more of each part than its heartbeat tells. */
 	if (strcmp(what, "status") == 0 && !had_print(had_sock))
 		parts_print(prefix);

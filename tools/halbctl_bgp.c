@@ -4,8 +4,11 @@
  * operator's tool (docs/CONFIG.md, "bgp").  bird-config prints the BIRD 2
  * file generated from the configuration (src/core/bird_conf.c); bgp
  * talks to BIRD's control socket (bgp.socket; src/core/bird.c): it
- * announces or withdraws the VIPs by enabling or disabling their static
- * protocols, and prints the sessions and BFD as BIRD reports them.
+ * announces or withdraws every VIP by enabling or disabling its static
+ * protocol (one per VIP), and prints each VIP's state, the sessions and
+ * BFD as BIRD reports them.  halb-had, when it runs, announces and
+ * withdraws by itself (docs/RELIABILITY.md, "Routes"): what is done here
+ * by hand it undoes at its next change of mind.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -29,21 +32,22 @@ bird_config_main(const struct halb_cfg *cfg)
 	return bird_conf_write(cfg, stdout) == 0 ? 0 : 1;
 }
 
-/* The VIP protocols of cfg enabled or disabled. */
+/* Every VIP protocol of cfg enabled or disabled. */
 static int
 vips_set(struct bird_conn *c, const struct halb_cfg *cfg, bool on)
 {
-	static const char *const names[] = { BIRD_VIPS4, BIRD_VIPS6 };
-	int i, rc, bad = 0;
+	uint16_t svc[CFG_MAX_SERVICES];
+	char name[BIRD_VIP_NAME_LEN];
+	unsigned int i, n = bird_conf_vips(cfg, svc, CFG_MAX_SERVICES);
+	int rc, bad = 0;
 
-	for (i = 0; i < 2; i++) {
-		if (!bird_conf_has_vips(cfg, i == 0 ? 4 : 6))
-			continue;
-		rc = bird_proto_enable(c, names[i], on);
+	for (i = 0; i < n && i < CFG_MAX_SERVICES; i++) {
+		bird_vip_name(&cfg->services[svc[i]].vip, name, sizeof(name));
+		rc = bird_proto_enable(c, name, on);
 		if (rc == 0)
 			continue;
 		fprintf(stderr, "halbctl: bgp: %s %s: %s\n", on ? "enable" : "disable",
-			names[i], rc == -ENOENT ?
+			name, rc == -ENOENT ?
 			"BIRD has no such protocol (is its file `halbctl bird-config`'s?)" :
 			strerror(-rc));
 		bad = 1;
@@ -67,18 +71,17 @@ state_print(struct bird_conn *c)
 	if (n > MAX_ROWS)
 		n = MAX_ROWS;
 	for (i = 0; i < n; i++) {
-		if (strcmp(p[i].name, BIRD_VIPS4) != 0 &&
-		    strcmp(p[i].name, BIRD_VIPS6) != 0)
+		if (strncmp(p[i].name, BIRD_VIP, strlen(BIRD_VIP)) != 0)
 			continue;
 		vips++;
 		up += strcmp(p[i].state, "up") == 0;
 	}
-	printf("vips: %s\n", vips == 0 ? "none (BIRD has no halb_vips protocol)" :
+	printf("vips: %s\n", vips == 0 ? "none (BIRD has no halb_vip protocol)" :
 	       up == vips ? "announced" : up == 0 ? "withdrawn" : "partly announced");
 	printf("protocols:\n");
 	for (i = 0; i < n; i++)
 		if (strncmp(p[i].name, "halb_", 5) == 0)
-			printf("  %-12s %-7s %-6s %s\n", p[i].name, p[i].proto,
+			printf("  %-26s %-7s %-6s %s\n", p[i].name, p[i].proto,
 			       p[i].state, p[i].info);
 	n = bird_bfd_sessions(c, b, MAX_ROWS);
 	if (n == -ENOENT) {

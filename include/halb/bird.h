@@ -7,9 +7,12 @@
  * `halbctl bgp` uses and the HA daemon can use to announce and withdraw.
  *
  * The generated file names its objects so that the client can find them:
- * the VIPs are the static protocols BIRD_VIPS4 and BIRD_VIPS6 (started
- * disabled: nothing is announced until someone enables them), the BGP
- * sessions BIRD_PEER<n> (n from 1, in the order of bgp.neighbours).
+ * each VIP is a static protocol of its own, named after its address
+ * (bird_vip_name(): "halb_vip4_198_18_2_100"; started disabled: nothing
+ * is announced until someone enables it), so that one VIP can be
+ * withdrawn while the others stay (halb-had does when no backend of it
+ * is up); the BGP sessions are BIRD_PEER<n> (n from 1, in the order of
+ * bgp.neighbours).
  */
 #ifndef HALB_BIRD_H
 #define HALB_BIRD_H
@@ -21,8 +24,8 @@
 
 #include "halb/cfg-t.h"
 
-#define BIRD_VIPS4 "halb_vips4"
-#define BIRD_VIPS6 "halb_vips6"
+#define BIRD_VIP "halb_vip"    /* + 4_ or 6_ and the address */
+#define BIRD_VIP_NAME_LEN 64
 #define BIRD_PEER "halb_peer"
 #define BIRD_BFD "halb_bfd"
 
@@ -31,8 +34,7 @@
 /*
  * Writes the BIRD 2 file for cfg (cfg->bgp.has must be true) to out:
  * router id; device; BFD on each kernel interface a neighbour is on;
- * one static protocol per address family with the VIPs to announce,
- * disabled; one BGP session per neighbour with BFD on, origin IGP and
+ * one static protocol per VIP to announce, disabled; one BGP session per neighbour with BFD on, origin IGP and
  * the short timers that let a restarted appliance come back within
  * seconds (error wait time 1,5; connect delay time 1, BIRD 2's name for
  * its start delay).  No kernel
@@ -42,8 +44,22 @@
  */
 int bird_conf_write(const struct halb_cfg *cfg, FILE *out);
 
-/* Whether cfg announces a VIP of family 4 or 6 (so has BIRD_VIPS4/6). */
+/* Whether cfg announces a VIP of family 4 or 6. */
 bool bird_conf_has_vips(const struct halb_cfg *cfg, int family);
+
+/*
+ * The distinct VIPs cfg announces (services sharing a VIP, e.g. ports 80
+ * and 443, are one route): for each, the index in cfg->services of the
+ * first service of bgp.announce that names it, in that order, into svc
+ * (up to max).  Returns how many there are.
+ */
+unsigned int bird_conf_vips(const struct halb_cfg *cfg, uint16_t *svc,
+			    unsigned int max);
+
+/* The name of vip's static protocol ("halb_vip6_fd00_68_2__100"): the
+ * address with every '.' and ':' made '_', a BIRD symbol; at most
+ * BIRD_VIP_NAME_LEN bytes with its NUL. */
+void bird_vip_name(const struct halb_ip *vip, char *buf, size_t len);
 
 /* ---- the control socket: bird.c ---- */
 
@@ -73,8 +89,10 @@ typedef int (*bird_line_fn)(void *arg, int code, const char *text);
 
 /*
  * Connects to BIRD's control socket at path and reads its greeting
- * (0001).  Returns 0, or -errno (-ENOENT: no socket there; -ECONNREFUSED:
- * nobody listens; -ETIMEDOUT; -EPROTO: not BIRD's greeting).
+ * (0001), never waiting longer than timeout_ms.  Returns 0, or -errno
+ * (-ENOENT: no socket there; -ECONNREFUSED: nobody listens; -ETIMEDOUT:
+ * no greeting in time, or a listener whose backlog is full; -EPROTO: not
+ * BIRD's greeting).
  */
 int bird_open(struct bird_conn *c, const char *path, int timeout_ms);
 void bird_close(struct bird_conn *c);

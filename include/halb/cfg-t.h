@@ -285,6 +285,16 @@ struct cfg_ha_part {
 struct cfg_ha {
 	uint32_t poll_ms;                 /* heartbeats read this often */
 	char status_socket[CFG_SOCK_LEN]; /* its control socket */
+	/* A graceful drain (halbctl drain-appliance, SIGTERM): routes
+	 * withdrawn, then the parts stopped once the forwarder's traffic to
+	 * the VIPs has stayed at most drain_idle_pps for drain_quiet_ms and
+	 * every session is in the peers' replicas, or after
+	 * drain_timeout_ms whatever is left. */
+	uint32_t drain_timeout_ms;
+	uint32_t drain_quiet_ms;
+	uint32_t drain_idle_pps;
+	char bird_file[CFG_SOCK_LEN];     /* BIRD's file, halb-had writes it */
+	char bird_pid_file[CFG_SOCK_LEN]; /* where BIRD writes its pid */
 	struct cfg_ha_part parts[HA_PARTS];
 	int line;
 };

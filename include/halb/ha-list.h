@@ -21,13 +21,20 @@
  *    an expression of cfg (the loaded struct halb_cfg);
  *  - probe: how halb-had reads its liveness, ha_probe_<probe>() in ha/
  *    (hb: its heartbeat file, ha/proc.c), filling a struct ha_obs.
- * A new part is one line here: halb-sessiond a heartbeat file of its own
- * (probe hb, after and bound the forwarder, whose memory holds its
- * event ring); BIRD, which writes no heartbeat file, a probe of its own
- * over its control socket (src/core/bird.c), after the forwarder, the
- * classifier and sessiond.
+ * A new part is one line here.  halb-sessiond writes a heartbeat file of
+ * its own that says `ready` only once its replica is loaded (probe hb,
+ * after and bound the forwarder, whose memory holds its event ring and
+ * its replica).  BIRD writes none: the probe bird asks its control
+ * socket (src/core/bird.c, bgp.socket) and reads its pid from the pid
+ * file halb-had has it write; it waits for the forwarder only, whose
+ * kernel interface (ports[].kernel) carries its sessions, so that they
+ * come up while the classifier and sessiond get ready: what it
+ * announces is halb-had's to say (docs/RELIABILITY.md, "Routes").
  */
 HA_PART(FORWARDER, forwarder, "halb-forwarder", 250, 0, 0, true, hb)
 HA_PART(CLASSIFIER, classifier, "halb-classifier", 250, HA_BIT(FORWARDER),
 	HA_BIT(FORWARDER), true, hb)
 HA_PART(HEALTHD, healthd, "halb-healthd", 1000, 0, 0, cfg->has_health, hb)
+HA_PART(SESSIOND, sessiond, "halb-sessiond", 1000, HA_BIT(FORWARDER),
+	HA_BIT(FORWARDER), cfg->sessions.has, hb)
+HA_PART(BIRD, bird, "bird", 3000, HA_BIT(FORWARDER), 0, cfg->bgp.has, bird)

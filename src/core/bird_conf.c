@@ -6,10 +6,12 @@
  * compared and reloaded (`birdc configure`) safely.
  *
  * What it holds and why:
- *  - the VIPs as static blackhole routes in BIRD_VIPS4/6, started
- *    `disabled`: nothing is announced until the appliance is ready and
- *    someone says so (`halbctl bgp announce`, later the HA daemon), and a
- *    withdraw is one `disable` that every session carries at once;
+ *  - each VIP as a static blackhole route in a protocol of its own
+ *    (bird_vip_name()), started `disabled`: nothing is announced until
+ *    the appliance is ready and someone says so (halb-had, or `halbctl
+ *    bgp announce`), and a withdraw is one `disable` that every session
+ *    carries at once; one protocol per VIP so that halb-had can withdraw
+ *    a VIP none of whose backends is up and keep the others;
  *  - no kernel protocol: BIRD learns nothing the appliance needs, and its
  *    blackholes must never reach the appliance's own routing table;
  *  - BFD (bfd_interval_ms x bfd_multiplier) on every session, on the
@@ -55,27 +57,62 @@ bird_conf_has_vips(const struct halb_cfg *cfg, int family)
 	return false;
 }
 
-static void
-write_vips(const struct halb_cfg *cfg, FILE *out, int family)
+unsigned int
+bird_conf_vips(const struct halb_cfg *cfg, uint16_t *svc, unsigned int max)
 {
-	const char *name = family == 4 ? BIRD_VIPS4 : BIRD_VIPS6;
-	char a[HALB_IP_STRLEN];
+	unsigned int n = 0;
 	uint32_t i;
 
-	if (!bird_conf_has_vips(cfg, family))
-		return;
-	fprintf(out, "protocol static %s {\n\tdisabled;\n\tipv%d;\n", name, family);
 	for (i = 0; i < cfg->bgp.n_announce; i++) {
-		const struct cfg_service *s = &cfg->services[cfg->bgp.announce[i]];
+		const struct halb_ip *vip = &cfg->services[cfg->bgp.announce[i]].vip;
 
-		if (halb_ip_is_v4(&s->vip) != (family == 4) ||
-		    vip_seen(cfg, i, &s->vip))
+		if (vip_seen(cfg, i, vip))
 			continue;
-		fprintf(out, "\troute %s/%d blackhole;\t# %s\n",
-			halb_ip_fmt(&s->vip, a, sizeof(a)), family == 4 ? 32 : 128,
-			s->name);
+		if (n < max)
+			svc[n] = cfg->bgp.announce[i];
+		n++;
 	}
-	fprintf(out, "}\n\n");
+	return n;
+}
+
+void
+bird_vip_name(const struct halb_ip *vip, char *buf, size_t len)
+{
+	char a[HALB_IP_STRLEN], *c;
+
+	halb_ip_fmt(vip, a, sizeof(a));
+	for (c = a; *c != '\0'; c++)
+		if (*c == '.' || *c == ':')
+			*c = '_';
+	snprintf(buf, len, "%s%d_%s", BIRD_VIP, halb_ip_is_v4(vip) ? 4 : 6, a);
+}
+
+/* One static protocol per VIP, each started disabled. */
+static void
+write_vips(const struct halb_cfg *cfg, FILE *out)
+{
+	uint16_t svc[CFG_MAX_SERVICES];
+	char a[HALB_IP_STRLEN], name[BIRD_VIP_NAME_LEN];
+	unsigned int n = bird_conf_vips(cfg, svc, CFG_MAX_SERVICES), i;
+	uint32_t k;
+
+	for (i = 0; i < n && i < CFG_MAX_SERVICES; i++) {
+		const struct cfg_service *s = &cfg->services[svc[i]];
+		bool v4 = halb_ip_is_v4(&s->vip);
+
+		bird_vip_name(&s->vip, name, sizeof(name));
+		fprintf(out, "protocol static %s {\n\tdisabled;\n\tipv%d;\n",
+			name, v4 ? 4 : 6);
+		fprintf(out, "\troute %s/%d blackhole;\t#",
+			halb_ip_fmt(&s->vip, a, sizeof(a)), v4 ? 32 : 128);
+		/* Every announced service of this VIP, for the reader. */
+		for (k = 0; k < cfg->bgp.n_announce; k++)
+			if (halb_ip_eq(&cfg->services[cfg->bgp.announce[k]].vip,
+				       &s->vip))
+				fprintf(out, " %s",
+					cfg->services[cfg->bgp.announce[k]].name);
+		fprintf(out, "\n}\n\n");
+	}
 }
 
 /* Whether neighbour n is the first on its port's kernel interface (so
@@ -148,17 +185,17 @@ bird_conf_write(const struct halb_cfg *cfg, FILE *out)
 				cfg->ports[b->neigh[i].port].kernel,
 				b->bfd_interval_ms, b->bfd_multiplier);
 	fprintf(out, "}\n\n");
-	fprintf(out, "# The VIPs, disabled until the appliance is ready: `halbctl bgp\n"
-		     "# announce` enables them, `halbctl bgp withdraw` disables them.\n");
-	write_vips(cfg, out, 4);
-	write_vips(cfg, out, 6);
+	fprintf(out, "# The VIPs, one protocol each, disabled until the appliance is\n"
+		     "# ready: halb-had enables each (and disables one none of whose\n"
+		     "# backends is up); by hand, `halbctl bgp announce|withdraw`.\n");
+	write_vips(cfg, out);
 	fprintf(out, "filter halb_export {\n"
-		     "\tif proto = \"%s\" || proto = \"%s\" then {\n"
+		     "\tif proto ~ \"%s*\" then {\n"
 		     "\t\tbgp_origin = ORIGIN_IGP;\n"
 		     "\t\taccept;\n"
 		     "\t}\n"
 		     "\treject;\n"
-		     "}\n\n", BIRD_VIPS4, BIRD_VIPS6);
+		     "}\n\n", BIRD_VIP);
 	for (i = 0; i < b->n_neigh; i++)
 		write_peer(cfg, out, i);
 	return ferror(out) ? -EIO : 0;

@@ -46,8 +46,8 @@ static const struct cfg_section *const sections[] = {
 	&cfg_section_health,
 	&cfg_section_metrics,
 	&cfg_section_sessions,
-	&cfg_section_ha,
 	&cfg_section_bgp,
+	&cfg_section_ha,
 };
 
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))

@@ -8,7 +8,8 @@
  * has a health section, all from SBINDIR with this same -c FILE.
  *
  * Read last: the default control socket is named after eal.file_prefix,
- * and healthd is wanted only with a health section.  Like every section,
+ * healthd is wanted only with a health section, sessiond with a sessions
+ * section, BIRD with a bgp section (whose socket its command names).  Like every section,
  * every mistake is one "FILE:LINE: message" and loading goes on; the
  * order of the parts' `after` is checked for cycles once all are read.
  */
@@ -31,6 +32,10 @@
 #define HA_BACKOFF_MAX_MS 10000
 #define HA_MAX_FAILURES_DEFAULT 5
 #define HA_WINDOW_MS 60000
+#define HA_DRAIN_TIMEOUT_MS 30000
+#define HA_DRAIN_QUIET_MS 500
+#define HA_DRAIN_IDLE_PPS 20
+#define HA_BIRD_PROG "/usr/sbin/bird" /* Debian's bird2 */
 
 struct ha_kind {
 	const char *name, *prog;
@@ -204,6 +209,27 @@ load_part(const struct cfg_scope *ha, unsigned int part)
 	};
 	snprintf(p->argv[0], CFG_ARG_LEN, "%s/%s", HALB_SBINDIR,
 		 kinds[part].prog);
+	/* A halb-healthd listening on a port's own address can bind it only
+	 * once the forwarder's kernel interface (ports[].kernel) carries it
+	 * (the fabric's appliances): it waits for the forwarder. */
+	if (part == HA_PART_HEALTHD && cfg->has_health &&
+	    cfg_own_address_port(cfg, &cfg->health.listen_ip) >= 0)
+		p->after |= HA_BIT(FORWARDER);
+	if (part == HA_PART_BIRD) {
+		/* Not ours: in the foreground (its pid is the one halb-had
+		 * watches), on the file halb-had writes from bgp { }, with
+		 * the control socket halb-had and halbctl talk to, and a
+		 * pid file for a restarted halb-had to adopt it by. */
+		const char *const a[] = { HA_BIRD_PROG, "-f", "-c",
+			cfg->ha.bird_file, "-s", cfg->bgp.socket, "-P",
+			cfg->ha.bird_pid_file };
+		unsigned int k;
+
+		for (k = 0; k < sizeof(a) / sizeof(a[0]); k++)
+			snprintf(p->argv[k], CFG_ARG_LEN, "%s", a[k]);
+		p->argc = k;
+		p->with_config = false;
+	}
 
 	sc_group(ha, kinds[part].name, keys, &sc);
 	if (sc.grp == NULL)
@@ -282,6 +308,7 @@ static void
 load_ha(const struct cfg_scope *root)
 {
 	static const char *const keys[] = { "poll_ms", "status_socket",
+		"drain_timeout_ms", "drain_quiet_ms", "drain_idle_pps",
 #define HA_PART(e, n, prog, tmo, aft, bnd, wanted, probe) #n,
 #include "halb/ha-list.h"
 #undef HA_PART
@@ -299,6 +326,19 @@ load_ha(const struct cfg_scope *root)
 	snprintf(cfg->ha.status_socket, sizeof(cfg->ha.status_socket),
 		 "%s/%.64s.had.sock", "/run/halb", cfg->file_prefix);
 	sc_sockpath(&sc, "status_socket", cfg->ha.status_socket);
+	snprintf(cfg->ha.bird_file, sizeof(cfg->ha.bird_file),
+		 "/run/halb/%.64s/bird.conf", cfg->file_prefix);
+	snprintf(cfg->ha.bird_pid_file, sizeof(cfg->ha.bird_pid_file),
+		 "/run/halb/%.64s/bird.pid", cfg->file_prefix);
+	v = HA_DRAIN_TIMEOUT_MS;
+	sc_int(&sc, "drain_timeout_ms", false, 0, 3600000, &v);
+	cfg->ha.drain_timeout_ms = (uint32_t)v;
+	v = HA_DRAIN_QUIET_MS;
+	sc_int(&sc, "drain_quiet_ms", false, 0, 600000, &v);
+	cfg->ha.drain_quiet_ms = (uint32_t)v;
+	v = HA_DRAIN_IDLE_PPS;
+	sc_int(&sc, "drain_idle_pps", false, 0, 100000000, &v);
+	cfg->ha.drain_idle_pps = (uint32_t)v;
 	for (i = 0; i < HA_PARTS; i++)
 		load_part(&sc, i);
 	if (sc.grp != NULL)

@@ -14,16 +14,19 @@
 # kernel's address: the agents' reports come through the exception path)
 # and BIRD that peers with the router over halb0k (its file: `halbctl
 # bird-config`), behind them the three backends of tests/e2e/topo.sh, each
-# with a halb-agent that reports to every appliance.  The services are
-# DSR and tunnel over IPv4 and DSR over IPv6: their replies go from the
-# backend to the client straight, whichever appliance the request came
-# through.  NAT is left out: behind several appliances a backend's reply
-# must find the appliance of its connection, which is the session
-# tracker's part.
-# The appliances' sync network (sync0, 198.18.3.I) is up for it: a
-# halb-sessiond per appliance goes beside the classifier, peering over it.
+# with a halb-agent that reports to every appliance.  Each appliance
+# runs a halb-sessiond too, peering with the others over the sync
+# network (sync0, 198.18.3.I; a key per pair).  The services are DSR, NAT
+# and tunnel over IPv4 and IPv6 (FABRIC_BACKENDS: the backends they
+# have, "b1 b2 b3").  DSR and tunnel replies go from the backend to the
+# client straight; NAT replies go to the router, which spreads them over
+# the appliances whose BFD is up (its BIRD's tables nat4 and nat6,
+# kernel table 200, topo.sh's rule), and whichever appliance gets one
+# translates it from its flow or its replica (docs/SESSIONS.md, "NAT
+# behind several appliances").
 #
 # Checks:
+#   - every appliance's halb-sessiond ready, with every peer synced;
 #   - every appliance's halb-healthd has every backend up from its agent;
 #   - BGP up over the exception path (to_kernel/from_kernel move), nothing
 #     announced before `halbctl bgp announce`; then the router's kernel has
@@ -50,8 +53,12 @@
 #
 # --demo (scripts/demo.sh when APPLIANCES > 1): the same rig, then every
 # second a batch of new connections to each VIP, showing the router's
-# routes and the spread over appliances and backends; until Ctrl-C, or
-# DEMO_SECONDS (20 when stdin is no terminal).
+# routes, the spread over appliances and backends, and each appliance's
+# sessions (own, replicated, per peer); until Ctrl-C, or DEMO_SECONDS (20
+# when stdin is no terminal).
+#
+# FABRIC_SCENARIOS=1 (tests/e2e/scenarios.sh, which sources this file):
+# the rig up to the announce, then scenarios_run, then the summary.
 set -uo pipefail
 
 # shellcheck source=tests/e2e/lib.sh
@@ -64,17 +71,24 @@ N=${FABRIC_APPLIANCES:-${APPLIANCES:-2}}
 REQUESTS=${FABRIC_REQUESTS:-400}
 MAX_DETECT_S=${FABRIC_MAX_DETECT_S:-0.5}
 HOLDS=${FABRIC_HOLDS:-6}
+BE_SET=${FABRIC_BACKENDS:-b1 b2 b3}
+SESS_RESEND_MS=${FABRIC_RESEND_MS:-100}
+FIN_TIMEOUT=${FABRIC_FIN_TIMEOUT:-10.0}
 LOCAL_AS=65001
 ROUTER_AS=65000
 VIP4=198.18.2.100
 VIP6=fd00:68:2::100
 # name URL, as the appliances' files below name them.
 SERVICES="web-dsr http://198.18.2.100/
+web-nat http://198.18.2.101/
 web-tunnel http://198.18.2.102/
-web6-dsr http://[fd00:68:2::100]/"
+web6-dsr http://[fd00:68:2::100]/
+web6-nat http://[fd00:68:2::101]/
+web6-tunnel http://[fd00:68:2::102]/"
+N_SVC=$(echo "$SERVICES" | wc -l)
 
 halb_require_root
-halb_check_binaries healthload/halb-healthd healthload/halb-agent
+halb_check_binaries healthload/halb-healthd healthload/halb-agent session/halb-sessiond
 halb_check_hugepages
 command -v bird >/dev/null || halb_die "bird is missing (package bird2: scripts/deps.sh)"
 
@@ -83,7 +97,7 @@ WORK=$(mktemp -d /tmp/halb-fabric.XXXXXX)   # short: unix socket paths
 PASSED=0
 FAILED=0
 TOPO=0
-declare -A FWD_PID FP CONF KEY
+declare -A FWD_PID CLS_PID SESS_PID BIRD_PID FP CONF KEY
 
 cleanup() {
 	local rc=$? i
@@ -93,6 +107,7 @@ cleanup() {
 	for i in "${!FP[@]}"; do
 		halb_remove_dpdk_files "${FP[$i]}"
 		rm -f "/run/halb/${FP[$i]}.health" "/run/halb/${FP[$i]}.healthd.sock"
+		rm -rf "/run/halb/${FP[$i]}"
 	done
 	rm -rf "$WORK"
 	exit "$rc"
@@ -112,16 +127,80 @@ show_logs() {
 pass() { PASSED=$((PASSED + 1)); echo "PASS: $*"; }
 fail() { FAILED=$((FAILED + 1)); echo "FAIL: $*"; show_logs; }
 finish() {
-	echo "fabric: $PASSED passed, $FAILED failed (${SECONDS} s)"
+	echo "${FABRIC_NAME:-fabric}: $PASSED passed, $FAILED failed (${SECONDS} s)"
 	[ "$FAILED" -eq 0 ] && [ "$PASSED" -gt 0 ]
 	exit
 }
-fatal() { fail "$*"; echo "fabric: stopping here: later checks need this step"; finish; }
+fatal() { fail "$*"; echo "${FABRIC_NAME:-fabric}: stopping here: later checks need this step"; finish; }
+
+# start_sessiond I: lbI's halb-sessiond (SESS_PID[I]).
+start_sessiond() {
+	halb_spawn "$WORK/sessiond-lb$1.log" ip netns exec "$P-lb$1" "$HALB_BUILD/session/halb-sessiond" -c "${CONF[$1]}"
+	SESS_PID[$1]=$HALB_LAST_PID
+}
+# start_bird I: lbI's BIRD (BIRD_PID[I]).
+start_bird() {
+	halb_spawn "$WORK/bird-lb$1.log" ip netns exec "$P-lb$1" bird -f -c "$WORK/bird-lb$1.conf" -s "$WORK/bird-lb$1.ctl"
+	BIRD_PID[$1]=$HALB_LAST_PID
+}
+# sess_ready I: lbI's halb-sessiond says its replica is loaded.
+sess_ready() { ctl "$1" sessions 2>/dev/null | grep -q 'replica loaded'; }
 
 # ctl I ARGS...: halbctl on appliance lbI's file, in its namespace.
 ctl() { local i=$1; shift; ip netns exec "$P-lb$i" "$HALB_BUILD/tools/halbctl" -c "${CONF[$i]}" "$@"; }
 # stat I NAME: counter NAME of lbI's forwarder (halbctl stats).
 stat() { ctl "$1" stats 2>/dev/null | awk -v k="$2" '$1 == k":" { s += $2; n++ } END { if (n) print s; else print 0 }'; }
+
+# services_conf: the services, each on the backends of BE_SET (b1 b2 b3:
+# weights 1, 1, 2), DSR, NAT (backends on port 8080) and tunnel (VNI 42)
+# over IPv4 and IPv6.
+services_conf() {
+	local first=1 name vip mode b
+	echo "services = ("
+	while read -r name vip mode; do
+		[ "$first" = 1 ] || echo ","
+		first=0
+		printf '  { name = "%s"; vip = "%s"; port = 80; protocol = "tcp"; mode = "%s";' "$name" "$vip" "$mode"
+		[ "$mode" = tunnel ] && printf ' vni = 42; tunnel_port = 4789;'
+		printf '\n    backends = ('
+		local bfirst=1
+		for b in $BE_SET; do
+			[ "$bfirst" = 1 ] || printf ','
+			bfirst=0
+			local ip="198.18.0.1${b#b}" w=1
+			[[ $vip == *:* ]] && ip="fd00:68::1${b#b}"
+			[ "$b" = b3 ] && w=2
+			case $mode in
+			dsr) printf '\n      { ip = "%s"; port = 80; weight = %d; agent = "%s"; }' "$ip" "$w" "$b" ;;
+			nat) printf '\n      { ip = "%s"; port = 8080; weight = %d; agent = "%s"; }' "$ip" "$w" "$b" ;;
+			tunnel) printf '\n      { ip = "%s"; weight = %d; tunnel_mac = "02:68:00:00:00:0%s"; agent = "%s"; }' \
+				"$ip" "$w" "$(printf '%x' $((10 + ${b#b})))" "$b" ;;
+			esac
+		done
+		printf ' ); }'
+	done <<-EOF
+	web-dsr $VIP4 dsr
+	web-nat 198.18.2.101 nat
+	web-tunnel 198.18.2.102 tunnel
+	web6-dsr $VIP6 dsr
+	web6-nat fd00:68:2::101 nat
+	web6-tunnel fd00:68:2::102 tunnel
+	EOF
+	echo " );"
+}
+
+# sess_peers I: lbI's sessions.peers: every other appliance, over sync0,
+# with the pair's key.
+sess_peers() {
+	local i=$1 j first=1
+	for j in $ALL; do
+		[ "$j" = "$i" ] && continue
+		[ "$first" = 1 ] || printf ', '
+		first=0
+		printf '{ name = "lb%d"; address = "198.18.3.%d:7303"; key = "%s"; }' \
+			"$j" "$j" "${KEY[s$((i < j ? i : j))$((i < j ? j : i))]}"
+	done
+}
 
 # appliance_conf I: lbI's file.  Its port address is 198.18.0.2I.
 appliance_conf() {
@@ -135,29 +214,27 @@ ports = (
     gateway4 = "198.18.0.254"; gateway6 = "fd00:68::fe";
     kernel = "halb0k"; } );
 flows = { entries = 16384; tcp_syn_timeout = 5.0; tcp_timeout = 300.0;
-          tcp_fin_timeout = 10.0; udp_timeout = 30.0; };
+          tcp_fin_timeout = $FIN_TIMEOUT; udp_timeout = 30.0; };
 idle_sleep_us = 100;
 classifier_timeout_ms = 300;
 # halb-healthd on the kernel's address: the agents' reports come in
 # through the exception path.
 health = { listen = "198.18.0.$x:7300"; name = "lb$i"; key = "${KEY[lb$i]}";
   state_file = "$WORK/lb$i.operator";
-  agents = ( { host = "b1"; key = "${KEY[b1]}"; }, { host = "b2"; key = "${KEY[b2]}"; },
-             { host = "b3"; key = "${KEY[b3]}"; } ); };
-services = (
-  { name = "web-dsr"; vip = "$VIP4"; port = 80; protocol = "tcp"; mode = "dsr";
-    backends = ( { ip = "198.18.0.11"; port = 80; weight = 1; agent = "b1"; },
-                 { ip = "198.18.0.12"; port = 80; weight = 1; agent = "b2"; },
-                 { ip = "198.18.0.13"; port = 80; weight = 2; agent = "b3"; } ); },
-  { name = "web-tunnel"; vip = "198.18.2.102"; port = 80; protocol = "tcp";
-    mode = "tunnel"; vni = 42; tunnel_port = 4789;
-    backends = ( { ip = "198.18.0.11"; weight = 1; tunnel_mac = "02:68:00:00:00:0b"; agent = "b1"; },
-                 { ip = "198.18.0.12"; weight = 1; tunnel_mac = "02:68:00:00:00:0c"; agent = "b2"; },
-                 { ip = "198.18.0.13"; weight = 2; tunnel_mac = "02:68:00:00:00:0d"; agent = "b3"; } ); },
-  { name = "web6-dsr"; vip = "$VIP6"; port = 80; protocol = "tcp"; mode = "dsr";
-    backends = ( { ip = "fd00:68::11"; port = 80; weight = 1; agent = "b1"; },
-                 { ip = "fd00:68::12"; port = 80; weight = 1; agent = "b2"; },
-                 { ip = "fd00:68::13"; port = 80; weight = 2; agent = "b3"; } ); } );
+  agents = ( $(for b in $BE_SET; do printf '{ host = "%s"; key = "%s"; } ' "$b" "${KEY[$b]}"; done | sed 's/} {/}, {/g') ); };
+$(services_conf)
+# The session tracker: a peer per other appliance over the sync network
+# (sync0), a key per pair.
+sessions = {
+  name = "lb$i";
+  listen = "198.18.3.$i:7303";
+  socket = "$WORK/lb$i.sessiond.sock";
+  ring_size = 8192;
+  replica_entries = 16384;
+  resend_ms = $SESS_RESEND_MS;
+  dead_ms = 1000;
+  peers = ( $(sess_peers "$i") );
+};
 bgp = {
   as = $LOCAL_AS;
   neighbours = ( { address = "198.18.0.254"; as = $ROUTER_AS; },
@@ -190,9 +267,15 @@ agent_conf() {
   services = (
     { service = "web-dsr"; address = "198.18.0.1$n"; port = 80;
       check = { type = "http"; url = "http://127.0.0.1:80/"; expect = 200; timeout_ms = 1000; fall = 2; }; },
+    { service = "web-nat"; address = "198.18.0.1$n"; port = 8080;
+      check = { type = "http"; url = "http://127.0.0.1:8080/"; expect = 200; timeout_ms = 1000; fall = 2; }; },
     { service = "web-tunnel"; address = "198.18.0.1$n"; port = 80;
       check = { type = "http"; url = "http://127.0.0.1:80/"; expect = 200; timeout_ms = 1000; fall = 2; }; },
     { service = "web6-dsr"; address = "fd00:68::1$n"; port = 80;
+      check = { type = "http"; url = "http://[::1]:80/"; expect = 200; timeout_ms = 1000; fall = 2; }; },
+    { service = "web6-nat"; address = "fd00:68::1$n"; port = 8080;
+      check = { type = "http"; url = "http://[::1]:8080/"; expect = 200; timeout_ms = 1000; fall = 2; }; },
+    { service = "web6-tunnel"; address = "fd00:68::1$n"; port = 80;
       check = { type = "http"; url = "http://[::1]:80/"; expect = 200; timeout_ms = 1000; fall = 2; }; } );
 };
 EOF
@@ -200,15 +283,28 @@ EOF
 
 # router_conf: the router's BIRD: every appliance a neighbour over IPv4
 # and IPv6, routes merged into one multipath kernel route per prefix.
+# NAT replies: the tables nat4 and nat6 hold a default route over every
+# appliance whose BFD is up (a next hop each, `bfd`), exported to the
+# kernel's table 200, where topo.sh's rule sends the backends' port 8080.
 router_conf() {
-	local i x
+	local i x nh4="" nh6=""
+	for ((i = 1; i <= N; i++)); do
+		nh4="$nh4 via 198.18.0.$((2 * i)) bfd"
+		nh6="$nh6 via fd00:68::$((2 * i)) bfd"
+	done
 	cat <<EOF
 log stderr all;
 router id 198.18.0.254;
+ipv4 table nat4;
+ipv6 table nat6;
 protocol device { }
 protocol kernel { ipv4 { import none; export all; }; merge paths on; }
 protocol kernel { ipv6 { import none; export all; }; merge paths on; }
 protocol bfd { interface "eth1" { interval 100 ms; multiplier 3; }; }
+protocol static nat4s { ipv4 { table nat4; }; route 0.0.0.0/0$nh4; }
+protocol static nat6s { ipv6 { table nat6; }; route ::/0$nh6; }
+protocol kernel nat4k { ipv4 { table nat4; import none; export all; }; kernel table 200; }
+protocol kernel nat6k { ipv6 { table nat6; import none; export all; }; kernel table 200; }
 template bgp lb4 { local 198.18.0.254 as $ROUTER_AS; direct; bfd on;
   error wait time 1, 5; connect delay time 1; ipv4 { import all; export none; }; }
 template bgp lb6 { local fd00:68::fe as $ROUTER_AS; direct; bfd on;
@@ -289,7 +385,7 @@ echo "fabric: rig $P, $N appliances, binaries from $HALB_BUILD, work dir $WORK"
 
 # --- configuration ---------------------------------------------------------
 # Keys of this run: each appliance's halb-healthd, each backend host.
-for k in $(for i in $ALL; do echo "lb$i"; done) $HALB_BACKENDS; do
+for k in $(for i in $ALL; do echo "lb$i"; done) $HALB_BACKENDS s12 s13 s23; do
 	KEY[$k]=$("$HALB_PYTHON" -c 'import secrets; print(secrets.token_hex(32))')
 done
 for b in $HALB_BACKENDS; do
@@ -329,7 +425,9 @@ for i in $ALL; do
 	[[ $addrs == *"inet 198.18.0.$((2 * i))/24"* ]] ||
 		fatal "lb$i: the kernel interface halb0k has not the port's address: $(echo "$addrs" | tr '\n' ' ')"
 	halb_spawn "$WORK/classifier-lb$i.log" ip netns exec "$P-lb$i" "$HALB_BUILD/classifier/halb-classifier" -c "${CONF[$i]}"
-	halb_spawn "$WORK/bird-lb$i.log" ip netns exec "$P-lb$i" bird -f -c "$WORK/bird-lb$i.conf" -s "$WORK/bird-lb$i.ctl"
+	CLS_PID[$i]=$HALB_LAST_PID
+	start_sessiond "$i"
+	start_bird "$i"
 	halb_spawn "$WORK/healthd-lb$i.log" ip netns exec "$P-lb$i" "$HALB_BUILD/healthload/halb-healthd" -c "${CONF[$i]}"
 done
 halb_start_agents "$P" "$WORK" || fatal "the agents did not start"
@@ -338,6 +436,23 @@ for i in $ALL; do
 	halb_wait_until 30 cls_up || fatal "lb$i's classifier is not up within 30 s"
 done
 pass "$N appliances up: forwarder (kernel interface halb0k with the port's address), classifier and halb-healthd each"
+# The session trackers: each ready (its replica loaded) with every peer
+# alive and synced.
+all_synced() {
+	local j
+	sess_ready "$1" || return 1
+	for j in $ALL; do
+		[ "$j" = "$1" ] && continue
+		ctl "$1" sessions 2>/dev/null | grep -q "^peer lb$j .*: alive synced" || return 1
+	done
+}
+for i in $ALL; do
+	if halb_wait_until 30 all_synced "$i"; then
+		pass "lb$i: halb-sessiond ready, every peer alive and synced over sync0: $(ctl "$i" sessions | sed -n 2p)"
+	else
+		fatal "lb$i: halb-sessiond not ready and synced with its peers within 30 s: $(ctl "$i" sessions 2>&1 | tr '\n' ' ')"
+	fi
+done
 
 # --- BGP and BFD over the exception path -------------------------------------
 established() { [ "$(ctl "$1" bgp 2>/dev/null | grep -c ' BGP .* Established')" -eq 2 ]; }
@@ -353,11 +468,12 @@ done
 # each halb-healthd on the kernel's address.
 all_up() {
 	ctl "$1" health json 2>/dev/null |
-		"$HALB_PYTHON" "$HALB_E2E_DIR/health/hstate.py" health --state up --source agent --count 9 >/dev/null
+		"$HALB_PYTHON" "$HALB_E2E_DIR/health/hstate.py" health --state up --source agent \
+			--count $((N_SVC * $(echo $BE_SET | wc -w))) >/dev/null
 }
 for i in $ALL; do
 	if halb_wait_until 15 all_up "$i"; then
-		pass "lb$i: halb-healthd has all 9 backends up from their agents (their reports come through halb0k)"
+		pass "lb$i: halb-healthd has all $((N_SVC * $(echo $BE_SET | wc -w))) backends up from their agents (their reports come through halb0k)"
 	else
 		fail "lb$i: halb-healthd does not have every backend up from its agent: $(ctl "$i" health 2>&1 | head -n 12 | tr -s ' \n' ' ')"
 	fi
@@ -374,6 +490,12 @@ if halb_wait_until 15 route_is "$VIP4" "$(nexthops 4 $ALL)" &&
 	pass "the router has a multipath route to each VIP over all $N appliances, $(since "$t0") s after announce: $(ip -n "$P-rtr" route show "$VIP4" | tr -s ' \n' ' ')"
 else
 	fatal "no multipath route over every appliance: $VIP4 via $(route_nexthops "$VIP4"), $VIP6 via $(route_nexthops "$VIP6")"
+fi
+
+# --- the failure scenarios of issue 10 (tests/e2e/scenarios.sh) -------------
+if [ "${FABRIC_SCENARIOS:-0}" = 1 ]; then
+	scenarios_run
+	finish
 fi
 
 # --- demo: traffic and what the router and appliances do -------------------
@@ -395,6 +517,10 @@ if [ "$DEMO" = 1 ]; then
 			check_spread "$svc" "$out" $(for i in $ALL; do echo 0.01; done) | sed 's/^/  /'
 		done <<<"$SERVICES"
 		for i in $ALL; do echo "  lb$i: $(ctl "$i" bgp | grep -E '^vips|halb_peer' | tr -s ' \n' ' ')"; done
+		for i in $ALL; do
+			echo "  lb$i sessions: $(ctl "$i" sessions | sed -n 's/^sessiond lb[0-9]*: //p')"
+			ctl "$i" sessions | grep '^peer ' | sed 's/^/    /'
+		done
 		sleep 1
 	done
 	finish

@@ -170,17 +170,21 @@ client_switch_router() {
 		net.ipv4.conf.eth1.rp_filter=0 net.ipv4.conf.cli0.rp_filter=0
 }
 
-# backends X: the three backend hosts; NAT mode's replies go back through
-# the appliance at 198.18.0.X (fd00:68::X).
+# backends X [X6]: the three backend hosts; NAT mode's replies go back
+# through 198.18.0.X (fd00:68::X6, X6 defaulting to X): the appliance, or
+# in the fabric the router (254, fe), which spreads them over the
+# appliances.  No ICMP redirect moves them off it.
 backends() {
-	local b i v d
+	local b i v d x6=${2:-$1}
 	for b in $BACKENDS; do
 		i=${BNUM[$b]}
 		switch_port "$b" eth0
 		ip -n "$P-$b" link set eth0 address "02:68:00:00:00:1$i"
 		sysctl_set "$b" net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 \
 			net.ipv4.conf.default.arp_ignore=1 net.ipv4.conf.default.arp_announce=2 \
-			net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+			net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
+			net.ipv4.conf.all.accept_redirects=0 net.ipv4.conf.default.accept_redirects=0 \
+			net.ipv6.conf.all.accept_redirects=0 net.ipv6.conf.default.accept_redirects=0
 		ip -n "$P-$b" addr add "198.18.0.1$i/24" dev eth0
 		ip -n "$P-$b" addr add "fd00:68::1$i/64" dev eth0 nodad
 		ip -n "$P-$b" route add default via 198.18.0.254
@@ -212,7 +216,7 @@ backends() {
 		ip -n "$P-$b" route add default via "198.18.0.$1" table 100
 		ip -n "$P-$b" route add 198.18.0.0/24 dev eth0 table 100
 		ip -n "$P-$b" -6 rule add ipproto tcp sport 8080 lookup 100
-		ip -n "$P-$b" -6 route add default via "fd00:68::$1" table 100
+		ip -n "$P-$b" -6 route add default via "fd00:68::$x6" table 100
 		ip -n "$P-$b" -6 route add fd00:68::/64 dev eth0 table 100
 	done
 }
@@ -246,9 +250,12 @@ up() {
 }
 
 # fabric_up: N appliances lb1..lbN behind a router that takes the VIPs
-# from BGP (the header says how).  NAT replies go to lb1: NAT behind
-# several appliances needs the session tracker (a backend cannot tell
-# which appliance a connection came through).
+# from BGP (the header says how).  NAT replies go to the router, which
+# sends them over the live appliances by ECMP (its table 200, filled by
+# its BIRD: fabric.sh): a backend cannot tell which appliance a
+# connection came through, and any appliance translates the reply of a
+# connection its peers decided from the session tracker's replica
+# (docs/SESSIONS.md, "NAT behind several appliances").
 fabric_up() {
 	local n i lbs=""
 	[[ $N_LB =~ ^[23]$ ]] || { echo "$0: fabric-up: 2 or 3 appliances, not '$N_LB'" >&2; exit 2; }
@@ -256,7 +263,13 @@ fabric_up() {
 	# shellcheck disable=SC2086
 	namespaces cli rtr sw $lbs $BACKENDS
 	client_switch_router
-	sysctl_set rtr net.ipv4.fib_multipath_hash_policy=1 net.ipv6.fib_multipath_hash_policy=1
+	sysctl_set rtr net.ipv4.fib_multipath_hash_policy=1 net.ipv6.fib_multipath_hash_policy=1 \
+		net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.eth1.send_redirects=0
+	# NAT replies (from the backends' port 8080) over the appliances: the
+	# router's table 200 (a multipath default route that its BIRD keeps
+	# to the appliances whose BFD is up).
+	ip -n "$P-rtr" rule add iif eth1 ipproto tcp sport 8080 lookup 200
+	ip -n "$P-rtr" -6 rule add iif eth1 ipproto tcp sport 8080 lookup 200
 	# The sync network: a bridge of its own.
 	ip -n "$P-sw" link add br1 type bridge stp_state 0 forward_delay 0 mcast_snooping 0
 	ip -n "$P-sw" link set br1 up
@@ -273,7 +286,7 @@ fabric_up() {
 		ip -n "$P-$n" addr add "198.18.3.$i/24" dev sync0
 		ip -n "$P-$n" addr add "fd00:68:3::$i/64" dev sync0 nodad
 	done
-	backends 2
+	backends 254 fe
 	trap - EXIT
 }
 

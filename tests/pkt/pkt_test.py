@@ -2198,6 +2198,79 @@ def test_replica_fallback(tap):
             start_classifier()
 
 
+def test_nat_replica(tap):
+    """NAT behind several appliances (docs/SESSIONS.md): the router spreads
+    the backends' replies over the appliances, so a reply comes here for
+    a connection that a peer decided.  With the peer's record in the
+    replica it is translated (the record's backend only); without one,
+    only a SYN-ACK from the backend Maglev picks is (a new connection's
+    SYN-ACK that overtook its record); anything else is dropped."""
+    from sync_peer import SyncPeer, session
+    cases = []   # (svc, client, cport, backend of the record)
+    for svc, client, cport in (("nat4", "198.18.1.90", 45000),
+                               ("nat6", "fd00:68:1::90", 45001)):
+        cases.append((svc, client, cport, (maglev_pick(svc, client, cport) + 1) % 3))
+    recs = [session(client, cport, SVC[svc][0], SVC[svc][1], 6, SVC[svc][4][b][0], 8080)
+            for svc, client, cport, b in cases]
+    peer = SyncPeer("peer1", SYNC_KEY, ("127.0.0.1", 7399), ("127.0.0.1", 7398))
+    try:
+        given = peer.give(recs, timeout=8.0)
+        R.check("nat-replica: the peer's NAT sessions were acknowledged by halb-sessiond",
+                given, f"boot {peer.peer_boot}, acked {peer.acked}; {sessions_status()}")
+        if not given:
+            return
+        wait_cond(lambda: f"{len(cases)} replicated" in sessions_status(), 3.0)
+    finally:
+        peer.close()
+    for svc, client, cport, b in cases:
+        vip, vport = SVC[svc][0], SVC[svc][1]
+        be = SVC[svc][4][b][0]
+        mh = maglev_pick(svc, client, cport)
+        rep = tcp_frame(be, 8080, client, cport, "PA", b"reply", smac=BE_MAC[b])
+        before = stats()
+        got = tap.exchange([rep], 1)
+        after = stats()
+        frame_check(f"nat-replica {svc}: a reply from the record's backend {b} (Maglev's: {mh}), "
+                    f"no flow here, is translated", one(got), nat_rev_expect(rep, vip, vport))
+        R.check(f"nat-replica {svc}: no flow installed by it (installs +0)",
+                delta(before, after, "installs") == 0,
+                f"installs +{delta(before, after, 'installs')}")
+        for what, f in (
+                ("data from Maglev's backend, the record naming another",
+                 tcp_frame(SVC[svc][4][mh][0], 8080, client, cport, "PA", b"x", smac=BE_MAC[mh])),
+                ("a SYN-ACK from Maglev's backend, the record naming another",
+                 tcp_frame(SVC[svc][4][mh][0], 8080, client, cport, "SA", smac=BE_MAC[mh]))):
+            before = stats()
+            got = tap.exchange([f], 0)
+            after = wait_stat(before, "drops.reply_no_flow", 1, timeout=1.0)
+            R.check(f"nat-replica {svc}: {what} is dropped (reply_no_flow)",
+                    got == [] and delta(before, after, "drops.reply_no_flow") == 1,
+                    f"{nframes(got)}, reply_no_flow +{delta(before, after, 'drops.reply_no_flow')}")
+        # No record and no flow: a new connection's SYN-ACK that overtook
+        # its record.
+        ncport = cport + 100
+        nmh = maglev_pick(svc, client, ncport)
+        other = (nmh + 1) % 3
+        sa = tcp_frame(SVC[svc][4][nmh][0], 8080, client, ncport, "SA", smac=BE_MAC[nmh],
+                       opts=[("MSS", 1460)])
+        got = tap.exchange([sa], 1)
+        frame_check(f"nat-replica {svc}: a SYN-ACK without flow or record from Maglev's backend "
+                    f"{nmh} is translated", one(got), nat_rev_expect(sa, vip, vport))
+        for what, f in (
+                (f"a SYN-ACK from backend {other}, not Maglev's",
+                 tcp_frame(SVC[svc][4][other][0], 8080, client, ncport, "SA", smac=BE_MAC[other])),
+                ("data from Maglev's backend",
+                 tcp_frame(SVC[svc][4][nmh][0], 8080, client, ncport, "PA", b"x", smac=BE_MAC[nmh])),
+                ("a SYN-ACK with FIN from Maglev's backend",
+                 tcp_frame(SVC[svc][4][nmh][0], 8080, client, ncport, "SAF", smac=BE_MAC[nmh]))):
+            before = stats()
+            got = tap.exchange([f], 0)
+            after = wait_stat(before, "drops.reply_no_flow", 1, timeout=1.0)
+            R.check(f"nat-replica {svc}: without flow or record, {what} is dropped (reply_no_flow)",
+                    got == [] and delta(before, after, "drops.reply_no_flow") == 1,
+                    f"{nframes(got)}, reply_no_flow +{delta(before, after, 'drops.reply_no_flow')}")
+
+
 # ---- the exception path (issue 10): the kernel interface of a port -------
 
 KERNEL_IF = "halbk1"   # ports[1].kernel of pkt.conf (port "tagged", VLAN 42)
@@ -2668,6 +2741,7 @@ def main():
         ("second_classifier", lambda: test_second_classifier(tap)),
         ("replica", lambda: test_replica(tap)),
         ("replica_fallback", lambda: test_replica_fallback(tap)),
+        ("nat_replica", lambda: test_nat_replica(tap)),
         ("reload", lambda: test_reload(tap)),
         ("reload_no_classifier", lambda: test_reload_no_classifier(tap)),
     ]

@@ -114,7 +114,7 @@ static const char protocols_reply[] =
 	"1002-device1    Device     ---        up     10:00:00.000  \n"
 	" halb_bfd   BFD        ---        up     10:00:00.000  \n"
 	"+async log line to skip\n"
-	" halb_vips4 Static     master4    down   10:00:00.000  \n"
+	" halb_vip4_198_18_2_100 Static     master4    down   10:00:00.000  \n"
 	" halb_peer1 BGP        ---        up     2026-12-04 10:00:01  Established   \n"
 	" halb_peer2 BGP        ---        start  10:00:00.000  Active        Socket: Connection refused\n"
 	"0000 \n";
@@ -132,13 +132,13 @@ test_commands(void **state)
 	struct fake f = {
 		.greeting = GREETING,
 		.n = 6,
-		.want = { "enable halb_vips4\n", "enable halb_vips4\n",
-			  "disable halb_vips4\n", "enable halb_nope\n",
+		.want = { "enable halb_vip4_198_18_2_100\n", "enable halb_vip4_198_18_2_100\n",
+			  "disable halb_vip4_198_18_2_100\n", "enable halb_nope\n",
 			  "show protocols\n", "show bfd sessions\n" },
 		/* As BIRD 2.0.12 answers. */
-		.reply = { "0011-halb_vips4: enabled\n0000 \n",
-			   "0010-halb_vips4: already enabled\n0000 \n",
-			   "0009-halb_vips4: disabled\n0000 \n",
+		.reply = { "0011-halb_vip4_198_18_2_100: enabled\n0000 \n",
+			   "0010-halb_vip4_198_18_2_100: already enabled\n0000 \n",
+			   "0009-halb_vip4_198_18_2_100: disabled\n0000 \n",
 			   "9001 syntax error, unexpected CF_SYM_UNDEFINED, expecting CF_SYM_KNOWN or TEXT or ALL\n",
 			   protocols_reply, bfd_reply },
 	};
@@ -151,9 +151,9 @@ test_commands(void **state)
 	fake_start(&f);
 	assert_int_equal(bird_open(&c, f.path, 2000), 0);
 	assert_string_equal(c.version, "BIRD 2.0.12");
-	assert_int_equal(bird_proto_enable(&c, BIRD_VIPS4, true), 0);
-	assert_int_equal(bird_proto_enable(&c, BIRD_VIPS4, true), 0);
-	assert_int_equal(bird_proto_enable(&c, BIRD_VIPS4, false), 0);
+	assert_int_equal(bird_proto_enable(&c, "halb_vip4_198_18_2_100", true), 0);
+	assert_int_equal(bird_proto_enable(&c, "halb_vip4_198_18_2_100", true), 0);
+	assert_int_equal(bird_proto_enable(&c, "halb_vip4_198_18_2_100", false), 0);
 	assert_int_equal(bird_proto_enable(&c, "halb_nope", true), -ENOENT);
 	assert_int_equal(bird_proto_enable(&c, "bad name", true), -EINVAL);
 	/* Five rows, three stored; the heading and the '+' line are none. */
@@ -161,7 +161,7 @@ test_commands(void **state)
 	assert_string_equal(p[0].name, "device1");
 	assert_string_equal(p[0].proto, "Device");
 	assert_string_equal(p[1].name, "halb_bfd");
-	assert_string_equal(p[2].name, "halb_vips4");
+	assert_string_equal(p[2].name, "halb_vip4_198_18_2_100");
 	assert_string_equal(p[2].state, "down");
 	assert_int_equal(bird_bfd_sessions(&c, b, 4), 2);
 	assert_string_equal(b[0].addr, "198.18.0.254");
@@ -342,6 +342,32 @@ test_misbehaving(void **state)
 	}
 }
 
+/* A BIRD that accepts nothing (stopped): its backlog fills with the
+ * connections of earlier attempts, after which a blocking connect would
+ * wait for ever.  Each attempt must end within its timeout. */
+static void
+test_backlog_full(void **state)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct bird_conn c;
+	int lfd, i;
+
+	(void)state;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/tmp/halb-test-bird-bl-%d.ctl",
+		 getpid());
+	unlink(sa.sun_path);
+	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 0), 0);
+	alarm(10); /* a blocked connect fails the test instead of hanging it */
+	for (i = 0; i < 4; i++)
+		assert_int_equal(bird_open(&c, sa.sun_path, 50), -ETIMEDOUT);
+	alarm(0);
+	close(lfd);
+	unlink(sa.sun_path);
+}
+
 static bool
 has_line(const char *text, const char *line)
 {
@@ -366,10 +392,13 @@ test_conf(void **state)
 	assert_int_equal(bird_conf_write(cfg, f), 0);
 	fclose(f);
 	assert_true(has_line(out, "router id 198.18.0.2;\n"));
-	assert_true(has_line(out, "protocol static halb_vips4 {\n\tdisabled;\n\tipv4;\n"
-				  "\troute 198.18.2.100/32 blackhole;"));
-	assert_true(has_line(out, "protocol static halb_vips6 {\n\tdisabled;\n\tipv6;\n"
-				  "\troute fd00:68:2::100/128 blackhole;"));
+	/* One protocol per VIP, each disabled, each named after its
+	 * address; the export filter takes them all. */
+	assert_true(has_line(out, "protocol static halb_vip4_198_18_2_100 {\n\tdisabled;\n\tipv4;\n"
+				  "\troute 198.18.2.100/32 blackhole;\t# web-dsr\n}\n"));
+	assert_true(has_line(out, "protocol static halb_vip6_fd00_68_2__100 {\n\tdisabled;\n\tipv6;\n"
+				  "\troute fd00:68:2::100/128 blackhole;\t# web6-dsr\n}\n"));
+	assert_true(has_line(out, "\tif proto ~ \"halb_vip*\" then {\n"));
 	assert_true(has_line(out, "\tinterface \"halb0k\" {\n\t\tinterval 100 ms;\n"
 				  "\t\tmultiplier 3;\n"));
 	assert_true(has_line(out, "protocol bgp halb_peer1 {\n"));
@@ -382,6 +411,23 @@ test_conf(void **state)
 	assert_false(has_line(out, "protocol kernel"));
 	assert_false(has_line(out, "password"));
 	free(out);
+	/* halb-had runs BIRD on the file it writes, with bgp.socket. */
+	{
+		const struct cfg_ha_part *b = &cfg->ha.parts[HA_PART_BIRD];
+
+		assert_true(b->enabled);
+		assert_false(b->with_config);
+		assert_int_equal(b->argc, 8);
+		assert_string_equal(b->argv[0], "/usr/sbin/bird");
+		assert_string_equal(b->argv[1], "-f");
+		assert_string_equal(b->argv[3], "/run/halb/halb-lb1/bird.conf");
+		assert_string_equal(b->argv[5], "/run/bird/bird.ctl");
+		assert_string_equal(b->argv[7], "/run/halb/halb-lb1/bird.pid");
+		assert_false(cfg->ha.parts[HA_PART_SESSIOND].enabled);
+	}
+	/* No health section here: healthd does not run, waits for nothing. */
+	assert_false(cfg->ha.parts[HA_PART_HEALTHD].enabled);
+	assert_int_equal(cfg->ha.parts[HA_PART_HEALTHD].after, 0);
 	/* Without bgp { }: nothing. */
 	cfg->bgp.has = false;
 	f = open_memstream(&out, &len);
@@ -389,6 +435,35 @@ test_conf(void **state)
 	fclose(f);
 	free(out);
 	cfg_free(cfg);
+}
+
+/* A VIP shared by two services is one protocol; names are BIRD symbols
+ * made from the address. */
+static void
+test_vips(void **state)
+{
+	struct halb_cfg *cfg;
+	uint16_t svc[4];
+	char name[BIRD_VIP_NAME_LEN];
+	struct halb_ip ip;
+
+	(void)state;
+	cfg = cfg_load(HALB_SRCDIR "/conf/samples/fabric-lb1.conf", stderr);
+	assert_non_null(cfg);
+	assert_int_equal(bird_conf_vips(cfg, svc, 4), 2);
+	assert_int_equal(svc[0], 0);
+	assert_int_equal(svc[1], 1);
+	/* The second service on the first one's VIP: still two routes. */
+	cfg->services[1].vip = cfg->services[0].vip;
+	assert_int_equal(bird_conf_vips(cfg, svc, 4), 1);
+	assert_int_equal(bird_conf_vips(cfg, svc, 0), 1);
+	cfg_free(cfg);
+	assert_int_equal(halb_ip_parse("fd00:68:2::100", &ip), 0);
+	bird_vip_name(&ip, name, sizeof(name));
+	assert_string_equal(name, "halb_vip6_fd00_68_2__100");
+	assert_int_equal(halb_ip_parse("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", &ip), 0);
+	bird_vip_name(&ip, name, sizeof(name));
+	assert_true(strlen(name) < BIRD_VIP_NAME_LEN);
 }
 
 int
@@ -399,7 +474,9 @@ main(void)
 		cmocka_unit_test(test_parse_rows),
 		cmocka_unit_test(test_lines),
 		cmocka_unit_test(test_misbehaving),
+		cmocka_unit_test(test_backlog_full),
 		cmocka_unit_test(test_conf),
+		cmocka_unit_test(test_vips),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -789,9 +789,16 @@ test_ha(void **state)
 	/* conf/halb.conf has a health section: healthd runs. */
 	assert_true(cfg->ha.parts[HA_PART_HEALTHD].enabled);
 	assert_int_equal(cfg->ha.parts[HA_PART_HEALTHD].timeout_ms, 1000);
+	/* It listens on the management leg, not a port's address: it need
+	 * not wait for the forwarder's kernel interface. */
+	assert_int_equal(cfg->ha.parts[HA_PART_HEALTHD].after, 0);
 	assert_string_equal(cfg_ha_part_name(HA_PART_HEALTHD), "healthd");
 	assert_int_equal(cfg_ha_part_parse("classifier"), HA_PART_CLASSIFIER);
-	assert_int_equal(cfg_ha_part_parse("bird"), -1);
+	assert_int_equal(cfg_ha_part_parse("bird"), HA_PART_BIRD);
+	assert_int_equal(cfg_ha_part_parse("pacemaker"), -1);
+	/* No sessions or bgp section: neither sessiond nor BIRD runs. */
+	assert_false(cfg->ha.parts[HA_PART_SESSIOND].enabled);
+	assert_false(cfg->ha.parts[HA_PART_BIRD].enabled);
 	cfg_free(cfg);
 
 	assert_non_null(mkdtemp(dir));

@@ -3,10 +3,16 @@
  * halb-had's supervisor (ha/sup.c) on a simulated clock: the start order
  * and what each part waits for, hung and dead parts, back-off growth,
  * giving up after N failures in a window, a forwarder failure taking
- * the classifier with it, adopting running parts, and the stop order.
+ * the classifier with it, adopting running parts, and the stop order;
+ * routes: VIPs announced only once forwarder, classifier and sessiond
+ * are up (and BIRD takes orders), withdrawn before a failed forwarder's
+ * restart, per VIP when none of its backends is up, told again to a new
+ * BIRD; the drain: withdraw, wait for quiet traffic and replicated
+ * sessions (or the timeout), then the stop.
  * The "daemon" here is a few lines that carry out the actions into a
  * log the tests read.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -19,10 +25,11 @@
 
 #include "halb/cfg.h"
 #include "halb/hb.h"
+#include "looks.h"
 #include "sup.h"
 
 enum { FWD = HA_PART_FORWARDER, CLS = HA_PART_CLASSIFIER,
-       HLD = HA_PART_HEALTHD };
+       HLD = HA_PART_HEALTHD, SES = HA_PART_SESSIOND, BRD = HA_PART_BIRD };
 
 static struct cfg_ha cfg;
 static struct ha_sup sup;
@@ -33,6 +40,7 @@ static int next_pid;
 static char did[64][64];
 static unsigned int n_did;
 static int pid_of_start[HA_PARTS];
+static int route_rc;  /* what BIRD answers to a route order */
 
 static void
 conf_default(void)
@@ -44,7 +52,9 @@ conf_default(void)
 	for (i = 0; i < HA_PARTS; i++) {
 		struct cfg_ha_part *p = &cfg.parts[i];
 
-		p->enabled = true;
+		/* The first three; the route tests enable sessiond and
+		 * BIRD (conf_routes). */
+		p->enabled = i == FWD || i == CLS || i == HLD;
 		p->timeout_ms = i == HLD ? 1000 : 250;
 		p->start_timeout_ms = 5000;
 		p->stop_timeout_ms = 2000;
@@ -55,6 +65,9 @@ conf_default(void)
 	}
 	cfg.parts[CLS].after = HA_BIT(FORWARDER);
 	cfg.parts[CLS].bound = HA_BIT(FORWARDER);
+	cfg.drain_timeout_ms = 5000;
+	cfg.drain_quiet_ms = 300;
+	cfg.drain_idle_pps = 20;
 }
 
 static void
@@ -79,6 +92,14 @@ drain(void)
 			break;
 		case HA_ACT_READY:
 			snprintf(line, 64, "ready");
+			break;
+		case HA_ACT_ROUTE:
+			snprintf(line, 64, "%s %u", a.on ? "announce" : "withdraw",
+				 a.vip);
+			ha_sup_routed(&sup, a.vip, a.on, route_rc, now);
+			break;
+		case HA_ACT_DRAINED:
+			snprintf(line, 64, "drained");
 			break;
 		case HA_ACT_LOG:
 			continue;
@@ -147,6 +168,7 @@ setup(void **state)
 	now = 1000000;
 	next_pid = 1000;
 	n_did = 0;
+	route_rc = 0;
 	memset(pid_of_start, 0, sizeof(pid_of_start));
 	return 0;
 }
@@ -566,6 +588,367 @@ test_stop_order(void **state)
 	assert_int_equal(sup.p[FWD].failures, 0);
 }
 
+/* ---- routes and drain ---- */
+
+/* The five parts as ha-list.h has them, two VIPs. */
+static void
+conf_routes(void)
+{
+	cfg.parts[SES].enabled = true;
+	cfg.parts[SES].timeout_ms = 1000;
+	cfg.parts[SES].after = HA_BIT(FORWARDER);
+	cfg.parts[SES].bound = HA_BIT(FORWARDER);
+	cfg.parts[BRD].enabled = true;
+	cfg.parts[BRD].timeout_ms = 3000;
+	cfg.parts[BRD].after = HA_BIT(FORWARDER);
+}
+
+/* Everything up with routes: forwarder, healthd, then classifier,
+ * sessiond and BIRD; did[] emptied before each wave so that the checks
+ * see what the last one did. */
+static void
+bring_up_routes(void)
+{
+	conf_routes();
+	ha_sup_init(&sup, &cfg);
+	ha_sup_routes(&sup, 2);
+	nothing_there();
+	step();
+	beat(FWD, HALB_HB_READY, 5);
+	beat(HLD, HALB_HB_READY, 5);
+	now += 20;
+	step();
+	beat(BRD, HALB_HB_READY, 0);
+	beat(CLS, HALB_HB_READY, 5);
+	beat(SES, HALB_HB_READY, 5);
+	now += 20;
+	step();
+}
+
+/* Nothing is announced before forwarder, classifier and sessiond are up
+ * and BIRD takes orders; then every VIP. */
+static void
+test_announce_gate(void **state)
+{
+	(void)state;
+	conf_routes();
+	ha_sup_init(&sup, &cfg);
+	ha_sup_routes(&sup, 2);
+	nothing_there();
+	step();
+	beat(FWD, HALB_HB_READY, 5);
+	beat(HLD, HALB_HB_READY, 5);
+	now += 20;
+	step();
+	assert_true(done("start classifier"));
+	assert_true(done("start sessiond"));
+	assert_true(done("start bird"));
+	/* BIRD up, classifier up, sessiond still loading its replica. */
+	beat(BRD, HALB_HB_READY, 0);
+	beat(CLS, HALB_HB_READY, 5);
+	beat(SES, HALB_HB_STARTING, 5);
+	now += 20;
+	step();
+	assert_false(done("announce 0"));
+	assert_false(done("withdraw 0"));  /* a new BIRD has none announced */
+	{
+		char why[HA_WHY_LEN];
+
+		ha_sup_gate_why(&sup, why, sizeof(why));
+		assert_string_equal(why, "waits for sessiond");
+	}
+	beat(SES, HALB_HB_READY, 5);
+	now += 20;
+	step();
+	assert_true(done("announce 0"));
+	assert_true(done("announce 1"));
+	assert_true(sup.vip[0].known && sup.vip[0].applied);
+	/* Said once. */
+	n_did = 0;
+	now += 20;
+	step();
+	assert_int_equal(n_did, 0);
+}
+
+/* Ready parts but no BIRD yet: announced once BIRD is up. */
+static void
+test_announce_waits_for_bird(void **state)
+{
+	(void)state;
+	conf_routes();
+	ha_sup_init(&sup, &cfg);
+	ha_sup_routes(&sup, 1);
+	nothing_there();
+	step();
+	beat(FWD, HALB_HB_READY, 5);
+	beat(HLD, HALB_HB_READY, 5);
+	now += 20;
+	step();
+	beat(CLS, HALB_HB_READY, 5);
+	beat(SES, HALB_HB_READY, 5);
+	beat(BRD, HALB_HB_STARTING, 0);
+	now += 20;
+	step();
+	assert_false(done("announce 0"));
+	beat(BRD, HALB_HB_READY, 0);
+	step();
+	assert_true(done("announce 0"));
+}
+
+/* A failed forwarder: its VIPs are withdrawn before it is started again,
+ * and announced once forwarder, classifier and sessiond are back. */
+static void
+test_withdraw_before_restart(void **state)
+{
+	int fwd, cls, ses, w0, w1, st;
+
+	(void)state;
+	bring_up_routes();
+	assert_true(done("announce 1"));
+	fwd = sup.p[FWD].pid;
+	cls = sup.p[CLS].pid;
+	ses = sup.p[SES].pid;
+	n_did = 0;
+	ha_sup_exited(&sup, FWD, fwd, "was killed by signal 9", now);
+	drain();
+	step();
+	w0 = when("withdraw 0");
+	w1 = when("withdraw 1");
+	assert_true(w0 >= 0 && w1 >= 0);
+	/* Classifier and sessiond lived in its memory. */
+	ha_sup_exited(&sup, CLS, cls, "was killed by signal 9", now);
+	ha_sup_exited(&sup, SES, ses, "was killed by signal 9", now);
+	now += 100;
+	step();
+	st = when("start forwarder");
+	assert_true(st > w0 && st > w1);
+	assert_false(done("announce 0"));
+	beat(FWD, HALB_HB_READY, 5);
+	now += 20;
+	step();
+	beat(CLS, HALB_HB_READY, 5);
+	now += 20;
+	step();
+	assert_false(done("announce 0"));  /* sessiond still to come */
+	beat(SES, HALB_HB_READY, 5);
+	now += 20;
+	step();
+	assert_true(when("announce 0") > st);
+	assert_true(when("announce 1") > st);
+	/* BIRD ran on all along: not restarted. */
+	assert_false(done("start bird"));
+}
+
+/* A hung forwarder: the withdraw is queued at its detection. */
+static void
+test_withdraw_on_hang(void **state)
+{
+	(void)state;
+	bring_up_routes();
+	n_did = 0;
+	now += 300;
+	beat(FWD, HALB_HB_READY, 300);
+	step();
+	assert_true(done("withdraw 0"));
+	assert_true(when("withdraw 0") < when("start forwarder") ||
+		    !done("start forwarder"));
+}
+
+/* One VIP without a backend up is withdrawn alone, announced again when
+ * one is back; one without backends while the gate is shut stays out
+ * when the gate opens. */
+static void
+test_vip_serving(void **state)
+{
+	(void)state;
+	bring_up_routes();
+	n_did = 0;
+	ha_sup_vip_serving(&sup, 1, false, now);
+	drain();
+	assert_true(done("withdraw 1"));
+	assert_false(done("withdraw 0"));
+	n_did = 0;
+	ha_sup_vip_serving(&sup, 1, false, now);  /* no change: nothing */
+	drain();
+	step();
+	assert_int_equal(n_did, 0);
+	ha_sup_vip_serving(&sup, 1, true, now);
+	drain();
+	assert_true(done("announce 1"));
+	assert_false(done("announce 0"));
+
+	/* From scratch with VIP 0 down: only VIP 1 announced. */
+	setup(NULL);
+	conf_routes();
+	ha_sup_init(&sup, &cfg);
+	ha_sup_routes(&sup, 2);
+	ha_sup_vip_serving(&sup, 0, false, now);
+	nothing_there();
+	step();
+	beat(FWD, HALB_HB_READY, 5);
+	beat(HLD, HALB_HB_READY, 5);
+	now += 20;
+	step();
+	beat(BRD, HALB_HB_READY, 0);
+	beat(CLS, HALB_HB_READY, 5);
+	beat(SES, HALB_HB_READY, 5);
+	now += 20;
+	step();
+	assert_true(done("announce 1"));
+	assert_false(done("announce 0"));
+	assert_false(sup.vip[0].want);
+}
+
+/* BIRD restarted: what it announces is told again; an order BIRD refuses
+ * is tried again a second later. */
+static void
+test_bird_restart(void **state)
+{
+	int bird;
+
+	(void)state;
+	bring_up_routes();
+	bird = sup.p[BRD].pid;
+	n_did = 0;
+	ha_sup_exited(&sup, BRD, bird, "was killed by signal 9", now);
+	drain();
+	assert_false(sup.vip[0].known);
+	step();
+	assert_false(done("announce 0"));  /* no BIRD to tell */
+	now += 100;
+	step();
+	assert_true(done("start bird"));
+	beat(BRD, HALB_HB_READY, 0);
+	step();
+	assert_true(done("announce 0"));
+	assert_true(done("announce 1"));
+	/* Refused: again after a second, not before. */
+	n_did = 0;
+	route_rc = -ECONNREFUSED;
+	ha_sup_vip_serving(&sup, 0, false, now);
+	drain();
+	assert_true(done("withdraw 0"));
+	assert_false(sup.vip[0].known);
+	n_did = 0;
+	now += 500;
+	step();
+	assert_false(done("withdraw 0"));
+	route_rc = 0;
+	now += 500;
+	step();
+	assert_true(done("withdraw 0"));
+	assert_true(sup.vip[0].known && !sup.vip[0].applied);
+}
+
+/* The drain: withdraw, then quiet traffic for drain_quiet_ms after the
+ * withdraw and every session replicated, then the stop (BIRD first). */
+static void
+test_drain(void **state)
+{
+	char term_bird[32];
+
+	(void)state;
+	bring_up_routes();
+	snprintf(term_bird, sizeof(term_bird), "kill 15 %d", sup.p[BRD].pid);
+	ha_sup_traffic(&sup, 5, now);   /* quiet before: does not count */
+	n_did = 0;
+	ha_sup_drain(&sup, now);
+	drain();
+	assert_true(done("withdraw 0"));
+	assert_true(done("withdraw 1"));
+	assert_int_equal(sup.drain, HA_DRAIN_WAITING);
+	/* Traffic still comes: no stop. */
+	now += 100;
+	ha_sup_traffic(&sup, 5000, now);
+	step();
+	now += 100;
+	ha_sup_traffic(&sup, 3, now);
+	step();
+	now += 299;
+	ha_sup_traffic(&sup, 0, now);
+	step();
+	assert_false(done("drained"));
+	now += 1;
+	step();
+	/* Quiet, but the sessions are not all in the peers' replicas. */
+	assert_false(done("drained"));
+	ha_sup_replicated(&sup, true, now);
+	now += 20;
+	step();
+	assert_true(done("drained"));
+	assert_true(when(term_bird) > when("drained"));
+	assert_true(sup.stopping);
+	/* Not announced again while stopping. */
+	assert_false(done("announce 0"));
+	assert_true(strstr(sup.drain_why, "drained in") != NULL);
+}
+
+/* The drain's bound: traffic that never stops, then the stop anyway; a
+ * drain without routes is a stop at once; resume starts again. */
+static void
+test_drain_timeout(void **state)
+{
+	(void)state;
+	bring_up_routes();
+	ha_sup_replicated(&sup, true, now);
+	n_did = 0;
+	ha_sup_drain(&sup, now);
+	drain();
+	now += 4990;
+	ha_sup_traffic(&sup, 1000, now);
+	step();
+	assert_false(done("drained"));
+	now += 10;
+	step();
+	assert_true(done("drained"));
+	assert_true(strstr(sup.drain_why, "traffic still arrives") != NULL);
+
+	setup(NULL);
+	bring_up();
+	n_did = 0;
+	ha_sup_drain(&sup, now);
+	drain();
+	assert_true(done("drained"));
+	assert_true(sup.stopping);
+	/* Stop everything, then resume: started again in order. */
+	ha_sup_exited(&sup, HLD, sup.p[HLD].pid, "exited with status 0", now);
+	step();
+	ha_sup_exited(&sup, CLS, sup.p[CLS].pid, "exited with status 0", now);
+	step();
+	ha_sup_exited(&sup, FWD, sup.p[FWD].pid, "exited with status 0", now);
+	step();
+	assert_true(ha_sup_done(&sup));
+	n_did = 0;
+	ha_sup_resume(&sup, now);
+	step();
+	assert_true(done("start forwarder"));
+	assert_false(done("start classifier"));
+	assert_false(sup.stopping);
+}
+
+/* sessiond's status lines as halb-had reads them (ha/looks.c). */
+static void
+test_parse_peer(void **state)
+{
+	struct ha_peer p;
+
+	(void)state;
+	assert_int_equal(ha_parse_peer("peer lb2 198.18.3.2:7303: alive synced, last heard 180 ms ago, backlog 0, in flight 2, sent 640 (resent 2), received 2410, backlog dropped 0, dumps sent 1 received 1", &p), 0);
+	assert_string_equal(p.name, "lb2");
+	assert_true(p.alive && p.synced && p.heard);
+	assert_int_equal(p.heard_ago_ms, 180);
+	assert_int_equal(p.backlog, 0);
+	assert_int_equal(p.in_flight, 2);
+	assert_int_equal(ha_parse_peer("peer lb3 [fd00:68:3::3]:7303: dead, never heard, backlog 12, in flight 0, sent 0", &p), 0);
+	assert_false(p.alive || p.synced || p.heard);
+	assert_int_equal(p.backlog, 12);
+	assert_int_equal(ha_parse_peer("peer lb2 198.18.3.2:7303: alive, last heard 3 ms ago, backlog 1, in flight 0, sent 1", &p), 0);
+	assert_true(p.alive && !p.synced);
+	assert_int_equal(ha_parse_peer("datagrams 812, refused 0", &p), -EINVAL);
+	assert_int_equal(ha_parse_peer("peer lb2 x: sleepy, backlog 0, in flight 0", &p), -EINVAL);
+	assert_int_equal(ha_parse_peer("peer lb2 x: alive synced, last heard 3 ms ago", &p), -EINVAL);
+}
+
 int
 main(void)
 {
@@ -582,6 +965,15 @@ main(void)
 		cmocka_unit_test_setup(test_adopt, setup),
 		cmocka_unit_test_setup(test_adopt_orphan, setup),
 		cmocka_unit_test_setup(test_stop_order, setup),
+		cmocka_unit_test_setup(test_announce_gate, setup),
+		cmocka_unit_test_setup(test_announce_waits_for_bird, setup),
+		cmocka_unit_test_setup(test_withdraw_before_restart, setup),
+		cmocka_unit_test_setup(test_withdraw_on_hang, setup),
+		cmocka_unit_test_setup(test_vip_serving, setup),
+		cmocka_unit_test_setup(test_bird_restart, setup),
+		cmocka_unit_test_setup(test_drain, setup),
+		cmocka_unit_test_setup(test_drain_timeout, setup),
+		cmocka_unit_test(test_parse_peer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
