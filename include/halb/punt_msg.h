@@ -101,6 +101,16 @@ void punt_opened_free(struct punt_opened *out);
 ProtobufCMessage *punt_payload_unpack(enum punt_type type, const uint8_t *buf,
 				      size_t len);
 
+struct halb_cfg;
+
+/*
+ * What the slots of decisions mean, as one number (Ping and Pong
+ * cfg_digest): each live service slot's name and its live backend slots'
+ * addresses and ports, in slot order.  A forwarder uses a remote
+ * classifier only while the two agree.
+ */
+uint64_t punt_services_digest(const struct halb_cfg *cfg);
+
 /* "punt", "decision", "ping", "pong" or "unknown". */
 const char *punt_type_name(int type);
 

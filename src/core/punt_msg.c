@@ -80,6 +80,45 @@ check_pong(const ProtobufCMessage *m, const struct seal_opened *env)
 	return ((const Halb__Punt__Pong *)m)->boot != 0 ? 0 : -SEAL_REJ_PAYLOAD;
 }
 
+/* ---- what the slots mean ---- */
+
+static uint64_t
+fnv(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h;
+}
+
+uint64_t
+punt_services_digest(const struct halb_cfg *cfg)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	uint32_t s, b;
+
+	for (s = 0; s < cfg->n_services; s++) {
+		const struct cfg_service *cs = &cfg->services[s];
+
+		h = fnv(h, &s, sizeof(s));
+		if (cs->slot != CFG_SLOT_LIVE)
+			continue;
+		h = fnv(h, cs->name, strlen(cs->name) + 1);
+		for (b = 0; b < cs->n_backends; b++) {
+			const struct cfg_backend *cb = &cs->backends[b];
+
+			if (cb->slot != CFG_SLOT_LIVE)
+				continue;
+			h = fnv(h, &b, sizeof(b));
+			h = fnv(h, cb->ip.b, sizeof(cb->ip.b));
+			h = fnv(h, &cb->port, sizeof(cb->port));
+		}
+	}
+	return h;
+}
+
 /* ---- registration ---- */
 
 static const struct seal_type punt_types[] = {
