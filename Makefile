@@ -90,6 +90,7 @@ test: root
 	tests/e2e/had.sh
 	tests/e2e/fabric.sh
 	tests/e2e/reload.sh
+	tests/e2e/classifiers.sh
 	tests/package/package.sh $(BUILD)
 	tests/package/caps.sh
 

@@ -594,6 +594,8 @@ on_pong(int ri, const Halb__Punt__Pong *p, uint64_t now)
 	r->last_pong_ms = now;
 	r->peer_boot = p->boot;
 	r->digest_ok = p->cfg_digest == P.digest;
+	r->st.remote_decisions = p->decisions;
+	r->st.remote_refused = p->refused;
 	if (!r->digest_ok && r->st.digest_mismatch++ == 0)
 		FWD_LOG(WARNING, "remote classifier %s has other service slots than this forwarder: not used until they agree",
 			r->e->name);
@@ -870,7 +872,8 @@ tel_classifiers(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	static const char *const rnames[] = { "pings", "pongs", "batches",
 		"frames", "decisions", "refused", "late", "deaths",
-		"digest_mismatch", "tx_errors" };
+		"digest_mismatch", "tx_errors", "remote_decisions",
+		"remote_refused" };
 	static const char *const tnames[] = { "hold_full", "hold_timeout",
 		"too_big", "no_remote", "dropped", "installs", "existing",
 		"table_full", "bad_decision", "stale_boot", "switches",
@@ -949,7 +952,13 @@ tel_classifiers(const char *cmd, const char *params, struct rte_tel_data *d)
 	for (i = 1; i < SEAL_REJ__COUNT; i++) {
 		char key[40];
 
+		char *k;
+
+		/* Telemetry names take no '-': "bad-mac" is bad_mac. */
 		snprintf(key, sizeof(key), "rx_refused_%s", seal_reject_name((int)i));
+		for (k = key; *k != '\0'; k++)
+			if (*k == '-')
+				*k = '_';
 		rte_tel_data_add_dict_u64(d, key, P.t.rx_refused[i]);
 	}
 	return 0;

@@ -27,6 +27,8 @@ struct prem_stats {
 	uint64_t deaths;           /* times it went silent */
 	uint64_t digest_mismatch;  /* pongs with other service slots */
 	uint64_t tx_errors;
+	uint64_t remote_decisions; /* what its last pong says it decided */
+	uint64_t remote_refused;   /* ... and refused (forged, replayed) */
 };
 
 struct prem_totals {
