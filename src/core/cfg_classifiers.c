@@ -29,6 +29,17 @@
 
 static const char *const kind_names[] = { "local", "standby", "remote", NULL };
 
+/* Not the unspecified address, not multicast: somewhere to send to. */
+static bool
+sendable(const struct halb_ip *a)
+{
+	if (halb_ip_is_zero(a))
+		return false;
+	if (halb_ip_is_v4(a))
+		return a->b[12] != 0 && a->b[12] < 224;
+	return a->b[0] != 0xff;
+}
+
 static bool
 same_key(const struct seal_key *a, const struct seal_key *b)
 {
@@ -96,7 +107,7 @@ load_ent(struct cfg_ctx *ctx, const config_setting_t *list, unsigned int idx)
 		e->key.id = (uint32_t)id;
 		e->has_health = sc_endpoint(&sc, "health", false, &e->health_ip,
 					    &e->health_port) != NULL;
-		if (s_addr != NULL && (halb_ip_is_zero(&e->ip) || e->port == 0))
+		if (s_addr != NULL && (!sendable(&e->ip) || e->port == 0))
 			cfg_err(ctx, s_addr, "%s.address: not an address to send to",
 				sc.where);
 		if (s_key != NULL)
