@@ -288,10 +288,11 @@ on_punt(struct rcls *r, struct rcls_fwd *f, const Halb__Punt__PuntBatch *b,
 		r->st.frames++;
 		f->frames++;
 		if (w >= shm->n_workers) {
-			/* A forwarder with more workers than our file. */
+			/* A forwarder with more workers than our file: its
+			 * frames share our tables (they only record what we
+			 * decided; flow_elsewhere looks in all of them). */
 			r->st.bad_worker++;
-			d[i].flags = PUNT_D_REFUSED;
-			continue;
+			w %= shm->n_workers;
 		}
 		if ((fr->flags & PUNT_F_MARKED) &&
 		    pkt_parse(fr->data.data, (uint32_t)fr->data.len, &pi) == PKT_OK &&

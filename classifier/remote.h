@@ -24,7 +24,7 @@ struct rcls_stats {
 	uint64_t punts, frames;   /* punt batches and their frames */
 	uint64_t decisions;       /* frames given a backend */
 	uint64_t refused_frames;  /* ... not (no service, no backend, bad) */
-	uint64_t bad_worker;      /* a worker index beyond our file's */
+	uint64_t bad_worker;      /* a worker index beyond our file's (folded) */
 	uint64_t pings;
 	uint64_t digest_mismatch; /* pings from a forwarder with other slots */
 	uint64_t tx_errors;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The forwarder's side of remote classification (docs/CLASSIFIERS.md):
- * one thread (not an lcore: it sleeps 100 us between idle turns) that
+ * one thread (not an lcore: it sleeps 100 us between idle turns while
+ * it acts for a remote classifier, 1 ms while it only watches) that
  * speaks proto/halb_punt.proto to the remote classifiers of
  * classifiers.list.
  *
@@ -69,7 +70,8 @@
 #include "punt_remote.h"
 
 #define PREM_BURST 32
-#define PREM_IDLE_US 100
+#define PREM_IDLE_US 100    /* acting for a remote: decisions to take */
+#define PREM_WATCH_US 1000  /* watching: pings, the local heartbeat */
 #define PREM_SWEEP_BUCKETS 256u
 /* Bytes of a punt datagram that are not frames: the envelope (sender
  * name, seq, time, MAC), the batch's boot ids. */
@@ -494,22 +496,24 @@ punted(struct prem_remote *r, int ri, uint32_t w, struct rte_mbuf *m)
 		batch_flush(r);
 }
 
-static void
+static uint32_t
 drain(int ri)
 {
 	struct prem_remote *r = &P.r[ri];
 	struct halb_shm *shm = P.c->shm;
 	struct rte_mbuf *m[PREM_BURST];
-	uint32_t w, n, i;
+	uint32_t w, n, i, all = 0;
 
 	for (w = 0; w < shm->n_workers; w++) {
 		n = rte_ring_mc_dequeue_burst(shm->workers[w].punt, (void **)m,
 					      PREM_BURST, NULL);
 		shm->cls.punted += n;
+		all += n;
 		for (i = 0; i < n; i++)
 			punted(r, ri, w, m[i]);
 	}
 	batch_flush(r);
+	return all;
 }
 
 /* Held frames older than hold_ms, oldest first (ids are given in
@@ -612,11 +616,11 @@ remote_by_name(const char *name)
 	return -1;
 }
 
-static void
+static uint32_t
 rx(bool locked, uint64_t now)
 {
 	uint8_t buf[SEAL_MAX_DATAGRAM + 1];
-	uint32_t i, k;
+	uint32_t i, k, all = 0;
 
 	for (i = 0; i < P.n_remote; i++) {
 		for (k = 0; k < 64; k++) {
@@ -626,6 +630,7 @@ rx(bool locked, uint64_t now)
 
 			if (len < 0)
 				break;
+			all++;
 			P.t.rx++;
 			rc = punt_open(buf, (size_t)len, P.keys, P.replay,
 				       halb_unix_ms(), &o);
@@ -642,6 +647,7 @@ rx(bool locked, uint64_t now)
 			punt_opened_free(&o);
 		}
 	}
+	return all;
 }
 
 static void
@@ -701,13 +707,15 @@ set_active(int a)
 	P.active = a;
 }
 
-/* One turn; returns whether it did anything. */
-static bool
+/* One turn; returns how long to sleep before the next, in us: none
+ * after a busy turn, PREM_IDLE_US while acting for a remote classifier,
+ * PREM_WATCH_US while only watching (pings, the local heartbeat). */
+static uint32_t
 turn(void)
 {
 	uint64_t now = halb_mono_ms();
 	int want = PREM_NONE;
-	uint32_t i, busy = P.n_held;
+	uint32_t i, busy;
 
 	P.flow_ms = halb_now_ms(P.c->shm, rte_rdtsc());
 	services_follow();
@@ -736,7 +744,7 @@ turn(void)
 			writers_fini();
 		rx(false, now);
 		set_active(want);
-		return false;
+		return PREM_WATCH_US;
 	}
 	if (!lock_take()) {
 		/* A classifier holds it (one coming back, or a hung one
@@ -747,32 +755,35 @@ turn(void)
 		writers_fini();
 		rx(false, now);
 		set_active(PREM_NONE);
-		return false;
+		return PREM_WATCH_US;
 	}
 	if ((!P.writers || P.writers_starts != P.c->shm->cls_starts) &&
 	    writers_init() != 0) {
 		lock_give();
-		return false;
+		return PREM_WATCH_US;
 	}
 	if (P.active >= 0 && P.active != want)
 		held_release(true, P.active, &P.t.no_remote);
 	set_active(want);
 	__atomic_store_n(&P.c->remote_up, true, __ATOMIC_RELEASE);
-	rx(true, now);
-	drain(want);
+	busy = rx(true, now);
+	busy += drain(want);
 	held_expire();
 	housekeep();
 	lock_give();
-	return busy != 0 || P.n_held != 0;
+	return busy != 0 ? 0 : PREM_IDLE_US;
 }
 
 static void *
 prem_main(void *arg)
 {
+	uint32_t us;
+
 	(void)arg;
 	while (!P.c->quit) {
-		if (!turn())
-			usleep(PREM_IDLE_US);
+		us = turn();
+		if (us != 0)
+			usleep(us);
 	}
 	return NULL;
 }

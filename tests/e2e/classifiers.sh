@@ -13,6 +13,8 @@
 #     (halbctl classifiers: active cls1; the remote's decisions) and follow
 #     the configured weights;
 #   - a local classifier started takes over (active local);
+#   - kill -9 of it with a standby waiting (--takeover): the standby
+#     attaches, the remote is not needed;
 #   - kill -9 of the local classifier under keep-alive connections: none
 #     breaks, new connections started across the kill are all answered, and
 #     the remote takes over (the detection time is printed);
@@ -109,7 +111,7 @@ for b, x in w.items():
     sh.append("%s %.0f%%" % (b, 100 * got))
     if abs(got - want) > tol * want:
         bad.append("%s %.1f%% not within %.0f%% of %.0f%%" % (b, 100 * got, 100 * tol, 100 * want))
-print("%s: %d/%d ok (%s)%s" % (svc, r["ok"], n, ", ".join(sh), ("; " + "; ".join(bad)) if bad else ""))
+print("%s: %d/%d ok in %.2f s (%s)%s" % (svc, r["ok"], n, r.get("seconds", 0), ", ".join(sh), ("; " + "; ".join(bad)) if bad else ""))
 sys.exit(1 if bad else 0)
 EOF
 }
@@ -196,6 +198,30 @@ if halb_wait_until 15 active_is local; then
 else
 	fatal "the local classifier is not active within 15 s (active: $(cls active))"
 fi
+# The same new connections through the local classifier: the time the
+# remote's round trip adds shows against this.
+if msg=$(spread web-dsr http://198.18.2.100/ "$REQUESTS" "$WORK/spread-local.json"); then
+	pass "local: $msg"
+else
+	fail "local: $msg"
+fi
+# A standby (--takeover) waits on the attach lock; kill -9 of the local
+# classifier: the standby attaches before the heartbeat goes stale, the
+# remote is never needed.
+sw0=$(cls switches)
+halb_spawn "$WORK/standby.log" ip netns exec "$P-lb" "$HALB_BUILD/classifier/halb-classifier" --takeover=60000 -c "$CONF"
+STANDBY_PID=$HALB_LAST_PID
+halb_wait_until 10 grep -qs "taking over from the classifier" "$WORK/standby.log" ||
+	fail "the standby does not wait for the lock: $(tail -n 3 "$WORK/standby.log")"
+halb_stop "$CLS_PID" KILL 5
+standby_attached() { grep -qs "halb-classifier: ready" "$WORK/standby.log"; }
+if halb_wait_until 10 standby_attached && halb_wait_until 5 active_is local &&
+	out=$(all_ok http://198.18.2.100/ 200) && [ "$(cls switches)" = "$sw0" ]; then
+	pass "kill -9 of the local classifier with a standby waiting: the standby attached, the remote was never used ($out)"
+else
+	fail "standby: attached $(standby_attached && echo yes || echo no), active $(cls active), switches $sw0 -> $(cls switches), ${out:-}"
+fi
+CLS_PID=$STANDBY_PID
 declare -A HOLD_PID
 while read -r svc url; do
 	halb_spawn "$WORK/hold-$svc.out" ip netns exec "$P-cli" "$HALB_PYTHON" "$HALB_E2E_DIR/client.py" \

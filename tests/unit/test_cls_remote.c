@@ -25,6 +25,7 @@
 
 #include "halb/cfg.h"
 #include "halb/clock.h"
+#include "halb/hl_msg.h"
 #include "halb/mh.h"
 #include "halb/pkt.h"
 #include "halb/punt_msg.h"
@@ -38,14 +39,19 @@ static struct seal_key key;
 static uint16_t port;
 static uint64_t seq;
 
+static uint16_t hport;
+static char hsock[108];
+
+/* src with the classifiers section (and with_health: serve.health on
+ * UDP, health.socket in /tmp). */
 static struct halb_cfg *
-remote_conf(void)
+remote_conf_of(const char *src, bool with_health)
 {
 	char path[] = "/tmp/halb-test-rcls-XXXXXX", line[512];
 	FILE *in, *out;
 	int fd, i;
 
-	in = fopen(HALB_SRCDIR "/tests/pkt/pkt.conf", "r");
+	in = fopen(src, "r");
 	assert_non_null(in);
 	fd = mkstemp(path);
 	assert_true(fd >= 0);
@@ -62,9 +68,16 @@ remote_conf(void)
 	}
 	fclose(in);
 	port = (uint16_t)(40000 + getpid() % 20000);
-	fprintf(out, "classifiers = { serve = { name = \"cls1\"; listen = \"127.0.0.1:%u\";\n"
-		"  forwarders = ( { name = \"lb\"; key = \"%s\"; } ); }; };\n",
-		port, KEY_HEX);
+	hport = (uint16_t)(port + 1);
+	if (with_health)
+		fprintf(out, "classifiers = { serve = { name = \"cls1\"; listen = \"127.0.0.1:%u\";\n"
+			"  health = \"127.0.0.1:%u\";\n"
+			"  forwarders = ( { name = \"lb\"; key = \"%s\"; } ); }; };\n",
+			port, hport, KEY_HEX);
+	else
+		fprintf(out, "classifiers = { serve = { name = \"cls1\"; listen = \"127.0.0.1:%u\";\n"
+			"  forwarders = ( { name = \"lb\"; key = \"%s\"; } ); }; };\n",
+			port, KEY_HEX);
 	fclose(out);
 	memset(&key, 0, sizeof(key));
 	key.id = 1;
@@ -76,8 +89,20 @@ remote_conf(void)
 
 		unlink(path);
 		assert_non_null(cfg);
+		if (with_health) {
+			snprintf(hsock, sizeof(hsock), "/tmp/halb-test-rcls-%d.health",
+				 (int)getpid());
+			snprintf(cfg->health.socket, sizeof(cfg->health.socket), "%s",
+				 hsock);
+		}
 		return cfg;
 	}
+}
+
+static struct halb_cfg *
+remote_conf(void)
+{
+	return remote_conf_of(HALB_SRCDIR "/tests/pkt/pkt.conf", false);
 }
 
 /* Ethernet + IPv4 + TCP SYN (or UDP) from 198.18.1.x:sport to vip:dport. */
@@ -124,12 +149,12 @@ struct rig {
 };
 
 static void
-rig_new(struct rig *g)
+rig_new_of(struct rig *g, struct halb_cfg *cfg)
 {
 	struct halb_ip lo;
 
 	memset(g, 0, sizeof(*g));
-	g->r = rcls_new(remote_conf());
+	g->r = rcls_new(cfg);
 	assert_non_null(g->r);
 	assert_int_equal(halb_ip_parse("127.0.0.1", &lo), 0);
 	g->fd = halb_udp_bind(&lo, 0);
@@ -139,6 +164,12 @@ rig_new(struct rig *g)
 	g->kr = seal_keyring_new(2);
 	g->rp = seal_replay_new(2, 0);
 	assert_int_equal(seal_keyring_add(g->kr, "cls1", &key, SEAL_ROLE_DECIDER), 0);
+}
+
+static void
+rig_new(struct rig *g)
+{
+	rig_new_of(g, remote_conf());
 }
 
 static void
@@ -266,14 +297,17 @@ test_refusals(void **state)
 	rig_new(&g);
 	len[0] = frame(fr[0], 9, 5353, "198.18.2.103", 53, IPPROTO_UDP);
 	len[1] = frame(fr[1], 9, 5354, "198.18.9.9", 53, IPPROTO_UDP); /* no VIP */
-	/* A worker beyond the file's (pkt.conf: one worker). */
+	/* A worker beyond the file's (pkt.conf: one worker): decided in
+	 * the table of worker 3 % 1, counted. */
 	punt(&g, fr, len, 1, 3, 0, &key, dg);
 	answer(&g, &o, PUNT_T_DECISION);
-	assert_int_equal(o.decision->decisions[0]->flags, PUNT_D_REFUSED);
+	assert_int_equal(o.decision->decisions[0]->flags, 0);
+	assert_int_equal(o.decision->decisions[0]->svc, 3);
 	punt_opened_free(&o);
 	assert_int_equal(rcls_stats(g.r)->bad_worker, 1);
 	/* Marked by its worker: decided by the Maglev table (kept); and a
 	 * frame to no service: refused. */
+	len[0] = frame(fr[0], 9, 5355, "198.18.2.103", 53, IPPROTO_UDP);
 	punt(&g, fr, len, 2, 0, PUNT_F_MARKED, &key, dg);
 	answer(&g, &o, PUNT_T_DECISION);
 	assert_int_equal(o.decision->decisions[0]->svc, 3);
@@ -312,12 +346,74 @@ test_refusals(void **state)
 	rig_free(&g);
 }
 
+/* halb-healthd's snapshot over UDP (serve.health): web-dsr's third
+ * backend (weight 2) down; no new flow goes to it. */
+static void
+test_health_udp(void **state)
+{
+	static uint8_t fr[PUNT_BATCH_MAX][64];
+	uint32_t len[PUNT_BATCH_MAX], i, by[3] = { 0 };
+	uint8_t dg[SEAL_MAX_DATAGRAM], buf[HL_MAX_DATAGRAM];
+	Halb__Health__CacheSnapshot cs;
+	Halb__Health__BackendState bs, *bp = &bs;
+	struct sockaddr_storage ss;
+	struct halb_ip lo;
+	struct punt_opened o;
+	struct rig g;
+	struct cls *c;
+	int n, tx;
+
+	(void)state;
+	rig_new_of(&g, remote_conf_of(HALB_SRCDIR "/conf/halb.conf", true));
+	c = rcls_cls(g.r);
+	halb__health__cache_snapshot__init(&cs);
+	halb__health__backend_state__init(&bs);
+	bs.service = (char *)(uintptr_t)"web-dsr";
+	bs.address = (char *)(uintptr_t)"198.18.0.13";
+	bs.port = 80;
+	bs.state = HALB__HEALTH__HEALTH_STATE__HEALTH_DOWN;
+	bs.source = HALB__HEALTH__STATE_SOURCE__SOURCE_AGENT;
+	cs.generation = 1;
+	cs.n_backends = 1;
+	cs.backends = &bp;
+	n = hl_seal(buf, HL_MAX_DATAGRAM, &c->cfg->health.key, c->cfg->health.name,
+		    halb_unix_us(), cls_wall_ms(), HL_T_CACHE_SNAPSHOT, &cs.base);
+	assert_true(n > 0);
+	assert_int_equal(halb_ip_parse("127.0.0.1", &lo), 0);
+	tx = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_true(tx >= 0);
+	assert_int_equal(sendto(tx, buf, (size_t)n, 0, (struct sockaddr *)&ss,
+				halb_sockaddr(&lo, hport, &ss)), n);
+	close(tx);
+	for (i = 0; i < 100 && c->shm->cls.health_msgs == 0; i++) {
+		usleep(1000);
+		rcls_turn(g.r);
+	}
+	assert_int_equal(c->shm->cls.health_msgs, 1);
+	assert_int_equal(c->shm->health[0][2].state, HALB_HEALTH_DOWN);
+	for (i = 0; i < PUNT_BATCH_MAX; i++)
+		len[i] = frame(fr[i], i + 1, (uint16_t)(20000 + i), "198.18.2.100", 80,
+			       IPPROTO_TCP);
+	punt(&g, fr, len, PUNT_BATCH_MAX, 0, 0, &key, dg);
+	answer(&g, &o, PUNT_T_DECISION);
+	for (i = 0; i < o.decision->n_decisions; i++) {
+		assert_int_equal(o.decision->decisions[i]->svc, 0);
+		by[o.decision->decisions[i]->backend]++;
+	}
+	punt_opened_free(&o);
+	assert_int_equal(by[2], 0);
+	assert_true(by[0] > 10 && by[1] > 10);
+	rig_free(&g);
+	unlink(hsock);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_decisions),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_health_udp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
