@@ -21,7 +21,9 @@
 #   - the remote's link dropped: the Maglev fallback takes new connections
 #     (counted), and the remote takes over again when the link returns;
 #   - forged and replayed punts (to the remote) and decisions (to the
-#     forwarder) are refused and counted.
+#     forwarder) are refused and counted;
+#   - halb-healthd's snapshots reach the remote classifier over UDP: a
+#     backend drained by the operator gets no new connection from it.
 # Prints PASS/FAIL per check and "classifiers: N passed, M failed".
 set -uo pipefail
 
@@ -130,8 +132,9 @@ classifiers = {
   timeout_ms = 200;
   ping_ms = 25;
   list = ( { kind = "local"; },
-           { kind = "remote"; name = "cls1"; address = "198.18.9.2:7310"; key = "$PAIR_KEY"; } );
-  serve = { name = "cls1"; listen = "0.0.0.0:7310";
+           { kind = "remote"; name = "cls1"; address = "198.18.9.2:7310"; key = "$PAIR_KEY";
+             health = "198.18.9.2:7311"; } );
+  serve = { name = "cls1"; listen = "0.0.0.0:7310"; health = "0.0.0.0:7311";
             forwarders = ( { name = "lb"; key = "$PAIR_KEY"; } ); };
 };
 EOF
@@ -348,6 +351,26 @@ if [ -n "$FWD_PORT" ]; then
 	fi
 else
 	fail "cannot find the forwarder's punt socket (ss -uanp)"
+fi
+# --- 5: halb-healthd's snapshots reach the remote classifier -------------------
+# The agents report, healthd merges; the operator drains web-dsr's b3
+# (weight 2): new connections through the remote classifier avoid it.
+if halb_write_agent_confs "$CONF" "$WORK" 200 && halb_start_agents "$P" "$WORK"; then
+	halb_start_healthd "$P" "$CONF" "$WORK/healthd.log"
+	halb_wait_until 15 halb_healthd_up "$P" "$CONF" || fail "halb-healthd does not answer within 15 s"
+	halb_ctl "$P" "$CONF" drain web-dsr 198.18.0.13:80 >/dev/null 2>&1 ||
+		fail "halbctl drain web-dsr 198.18.0.13:80 refused"
+	no_b3() {
+		halb_client "$P" --url http://198.18.2.100/ --count 40 --parallel 4 --timeout 3 >"$WORK/drain.json" 2>&1 &&
+			"$HALB_PYTHON" -c 'import json,sys; r=json.load(open(sys.argv[1])); sys.exit(0 if r["ok"] == 40 and "b3" not in r["by_backend"] else 1)' "$WORK/drain.json"
+	}
+	if halb_wait_until 15 no_b3 && out=$(all_ok http://198.18.2.100/ 200) && ! echo "$out" | grep -q '"b3"'; then
+		pass "healthd's snapshots reach the remote classifier over UDP: b3 drained, 200 new connections avoid it: $out"
+	else
+		fail "the remote classifier does not follow healthd: $(tail -c 300 "$WORK/drain.json") ${out:-}; healthd: $(tail -n 3 "$WORK/healthd.log" | tr '\n' ' ')"
+	fi
+else
+	fail "the agents did not start"
 fi
 halb_alive "$FWD_PID" && halb_alive "$RCLS_PID" || fail "a process died"
 halb_ctl "$P" "$CONF" classifiers >"$WORK/halbctl.txt" 2>&1 && pass "halbctl classifiers answers ($(wc -l <"$WORK/halbctl.txt") lines)" ||

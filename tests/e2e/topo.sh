@@ -288,6 +288,9 @@ cls_host() {
 	veth lb cls0 ch eth0
 	ip -n "$P-lb" addr add 198.18.9.1/30 dev cls0
 	ip -n "$P-ch" addr add 198.18.9.2/30 dev eth0
+	# Back through the appliance: halb-healthd sends from its management
+	# address (198.18.0.3), which a strict reverse-path filter checks.
+	ip -n "$P-ch" route add default via 198.18.9.1
 	trap - EXIT
 }
 
