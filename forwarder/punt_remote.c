@@ -7,8 +7,10 @@
  * classifiers.list.
  *
  * Every turn it pings every remote (ping_ms), takes their pongs (a
- * remote is alive while its last pong is younger than timeout_ms and its
- * service slots are the forwarder's: punt_services_digest), and then:
+ * remote is alive while its last pong is younger than timeout_ms, it
+ * has not let a frame wait past hold_ms without deciding anything since
+ * (within timeout_ms: an ack timeout), and its service slots are the
+ * forwarder's: punt_services_digest), and then:
  *  - the local classifier is alive (its shared-memory heartbeat, as the
  *    workers read it): nothing to do; the workers punt to it;
  *  - it is gone and a remote is alive: this thread is the classifier.
@@ -94,6 +96,10 @@ struct prem_remote {
 	socklen_t salen;
 	int fd;
 	uint64_t last_pong_ms, last_ping_ms; /* monotonic */
+	/* A frame it let wait past hold_ms, and its last decision: it is
+	 * dead until it decides again or timeout_ms passes (an ack
+	 * timeout, for a remote that pongs but does not decide). */
+	uint64_t last_unanswered_ms, last_decision_ms;
 	uint64_t peer_boot;
 	bool alive, digest_ok;
 	struct prem_stats st;
@@ -519,7 +525,7 @@ drain(int ri)
 /* Held frames older than hold_ms, oldest first (ids are given in
  * order, so the oldest held frame is at or after P.oldest). */
 static void
-held_expire(void)
+held_expire(uint64_t now)
 {
 	uint32_t hold_ms = P.c->cfg->classifiers.hold_ms;
 
@@ -530,6 +536,8 @@ held_expire(void)
 			if (P.flow_ms - h->born_ms < hold_ms)
 				break;
 			P.t.hold_timeout++;
+			P.r[h->remote].st.unanswered++;
+			P.r[h->remote].last_unanswered_ms = now;
 			maglev_back(h->w, h->s, h->m);
 			h->m = NULL;
 			P.n_held--;
@@ -564,6 +572,7 @@ on_decision(int ri, const Halb__Punt__DecisionBatch *b, bool locked)
 		h->m = NULL;
 		P.n_held--;
 		r->st.decisions++;
+		r->last_decision_ms = halb_mono_ms();
 		if (d->flags & PUNT_D_REFUSED) {
 			r->st.refused++;
 			rte_pktmbuf_free(m);
@@ -670,11 +679,14 @@ pings(uint64_t now)
 			r->last_ping_ms = now;
 		}
 		alive = r->last_pong_ms != 0 &&
-			now - r->last_pong_ms < P.c->cfg->classifiers.timeout_ms;
+			now - r->last_pong_ms < P.c->cfg->classifiers.timeout_ms &&
+			!(r->last_unanswered_ms > r->last_decision_ms &&
+			  now - r->last_unanswered_ms < P.c->cfg->classifiers.timeout_ms);
 		if (r->alive && !alive) {
 			r->st.deaths++;
-			FWD_LOG(WARNING, "remote classifier %s silent for %u ms",
-				r->e->name, P.c->cfg->classifiers.timeout_ms);
+			FWD_LOG(WARNING, "remote classifier %s: %s", r->e->name,
+				r->last_unanswered_ms > r->last_decision_ms ?
+				"frames unanswered past hold_ms" : "no pong within timeout_ms");
 		} else if (!r->alive && alive) {
 			FWD_LOG(INFO, "remote classifier %s alive", r->e->name);
 		}
@@ -768,7 +780,7 @@ turn(void)
 	__atomic_store_n(&P.c->remote_up, true, __ATOMIC_RELEASE);
 	busy = rx(true, now);
 	busy += drain(want);
-	held_expire();
+	held_expire(now);
 	housekeep();
 	lock_give();
 	return busy != 0 ? 0 : PREM_IDLE_US;
@@ -884,7 +896,7 @@ tel_classifiers(const char *cmd, const char *params, struct rte_tel_data *d)
 	static const char *const rnames[] = { "pings", "pongs", "batches",
 		"frames", "decisions", "refused", "late", "deaths",
 		"digest_mismatch", "tx_errors", "remote_decisions",
-		"remote_refused" };
+		"remote_refused", "unanswered" };
 	static const char *const tnames[] = { "hold_full", "hold_timeout",
 		"too_big", "no_remote", "dropped", "installs", "existing",
 		"table_full", "bad_decision", "stale_boot", "switches",

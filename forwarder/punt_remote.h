@@ -29,6 +29,7 @@ struct prem_stats {
 	uint64_t tx_errors;
 	uint64_t remote_decisions; /* what its last pong says it decided */
 	uint64_t remote_refused;   /* ... and refused (forged, replayed) */
+	uint64_t unanswered;       /* frames it let wait past hold_ms */
 };
 
 struct prem_totals {
