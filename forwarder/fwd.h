@@ -95,6 +95,9 @@ struct fwd_ctx {
 	struct fwd_view *view; /* atomic */
 	struct neigh_table *neigh;
 	uint64_t cls_timeout_tsc;
+	/* A remote classifier stands in for the local one (punt_remote.c
+	 * holds the attach lock and drains the punt rings): punt. */
+	volatile bool remote_up;
 	volatile bool quit;
 	volatile bool reload;  /* SIGHUP: the main lcore reloads cfg->path */
 };

@@ -1191,9 +1191,10 @@ fwd_worker_main(void *arg)
 		fwd_view_load(w);
 		fwd_worker_clock(w, rte_rdtsc());
 		{
-			bool up = shm->cls_pid != 0 &&
-				  halb_tsc_age(w->now_tsc, shm->cls_alive) <
-					  fwd.cls_timeout_tsc;
+			bool up = (shm->cls_pid != 0 &&
+				   halb_tsc_age(w->now_tsc, shm->cls_alive) <
+					   fwd.cls_timeout_tsc) ||
+				  __atomic_load_n(&fwd.remote_up, __ATOMIC_ACQUIRE);
 
 			if (w->cls_up && !up) {
 				FWD_LOG(WARNING, "worker %u: classifier silent, deciding new flows locally",

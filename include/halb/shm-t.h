@@ -16,6 +16,9 @@
  *    last_seen/state, workers[w].fb_marks; enqueues workers[w].punt.
  *  - classifier: cls_alive, cls_pid, cls_stats, installs, the flow tables' buckets
  *    and entries, workers[w].table_full; enqueues workers[w].ret;
+ *    while it is gone, the forwarder's punt thread (forwarder/punt_remote.c)
+ *    in its place for what a remote classifier decides, holding the same
+ *    attach lock: installs, the tables, table_full, flow_count, ret;
  *    publishes Maglev tables (mh[s].cur) once it owns them; cls_view_gen,
  *    health_id.
  *  - session tracker (sessions { }; docs/ARCHITECTURE.md, "Session
