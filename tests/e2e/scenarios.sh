@@ -123,6 +123,14 @@ all_hold() {
 	return $ok
 }
 
+# nat_is FAMILY "NH NH ...": the router's NAT reply route (table 200) is
+# over those next hops (as route_nexthops prints them).
+nat_is() {
+	[ "$(ip -n "$P-rtr" "-$1" route show table 200 default 2>/dev/null |
+		grep -o 'via [0-9a-f:.]*' | awk '{ print $2 }' | sort | tr '\n' ' ')" = "$2" ]
+}
+nat_route() { ip -n "$P-rtr" "-$1" route show table 200 2>/dev/null | tr -s ' \n\t' ' '; }
+
 # detect_since T_KILL VIP LOG: seconds from T_KILL to the first route
 # change for VIP in an `ip -ts monitor route` log.
 detect_since() {
@@ -352,6 +360,12 @@ scen_kill_forwarder() {
 	r2=$(report new "$T_KILL" "$t_after")
 	rep_after=0
 	for i in $surv; do rep_after=$((rep_after + $(stat "$i" cls_replica))); done
+	# shellcheck disable=SC2086
+	if nat_is 4 "$(nexthops 4 $surv)" && nat_is 6 "$(nexthops 6 $surv)"; then
+		pass "1. the router's NAT reply route left lb1 too: $(nat_route 4)"
+	else
+		fail "1. the router's NAT reply route still has lb1: $(nat_route 4) | $(nat_route 6)"
+	fi
 	echo "scenarios: 1. the survivors gave $((rep_after - rep_before)) mid-connection misses the replica's backend (cls_replica)"
 	check_kept "1. kill -9 lb1's forwarder" "$r1"
 	check_new "1. kill -9 lb1's forwarder" "$r2" "$t_route"
@@ -376,6 +390,12 @@ scen_rejoin() {
 		echo "scenarios: 3. lb1 back in the router's multipath routes $(awk -v a="$t_route" -v b="$t_ann" 'BEGIN { printf "%.2f", a - b }') s after announce"
 	else
 		fail "3. lb1 not back in the router's routes: $VIP4 via $(route_nexthops "$VIP4")"
+	fi
+	# shellcheck disable=SC2086
+	if halb_wait_until 10 nat_is 4 "$(nexthops 4 $ALL)" && halb_wait_until 5 nat_is 6 "$(nexthops 6 $ALL)"; then
+		pass "3. the router's NAT reply route is over every appliance again: $(nat_route 4)"
+	else
+		fail "3. the router's NAT reply route is not over every appliance again: $(nat_route 4) | $(nat_route 6)"
 	fi
 	sleep "$HOLD"
 	t_after=$(now)
@@ -472,6 +492,12 @@ scen_kill_and_add() {
 scenarios_run() {
 	LIVE=$ALL
 	echo "scenarios: $N appliances, $CONNS keep-alive connections, $NEW_RATE new a second, hold ${HOLD} s after each fault"
+	# shellcheck disable=SC2086
+	if halb_wait_until 10 nat_is 4 "$(nexthops 4 $ALL)" && halb_wait_until 5 nat_is 6 "$(nexthops 6 $ALL)"; then
+		pass "the router's NAT reply route (table 200) is over every appliance: $(nat_route 4)"
+	else
+		fail "the router's NAT reply route (table 200) is not over every appliance: $(nat_route 4) | $(nat_route 6)"
+	fi
 	scen_sync_attacks
 	scen_sync_loss
 	load_start new --conns 0 --new-rate "$NEW_RATE"
