@@ -106,7 +106,7 @@ counts() {
 # all_hold: every live appliance's replica holds exactly the others' own
 # sessions (LIVE: the appliances to compare).  Prints the counts.
 all_hold() {
-	local i j c own rep sum ok=0 line=""
+	local i j c sum ok=0 line=""
 	declare -A O R
 	for i in $LIVE; do
 		c=$(counts "$i")
@@ -381,10 +381,12 @@ scen_rejoin() {
 	t_ready=$(now)
 	echo "scenarios: 3. lb1's sessiond ready $(awk -v a="$t_ready" -v b="$t0" 'BEGIN { printf "%.2f", a - b }') s after the restart began: $(ctl 1 sessions | sed -n 2p)"
 	start_bird 1
-	halb_wait_until 20 established 1 && halb_wait_until 10 bfd_up 1 ||
+	if ! { halb_wait_until 20 established 1 && halb_wait_until 10 bfd_up 1; }; then
 		fail "3. lb1's BGP or BFD not up again within 30 s: $(ctl 1 bgp 2>&1 | tr '\n' ' ')"
+	fi
 	t_ann=$(now)
 	ctl 1 bgp announce >/dev/null 2>&1 || fail "3. halbctl bgp announce on lb1"
+	# shellcheck disable=SC2086
 	if halb_wait_until 15 route_is "$VIP4" "$(nexthops 4 $ALL)" && halb_wait_until 5 route_is "$VIP6" "$(nexthops 6 $ALL)"; then
 		t_route=$(now)
 		echo "scenarios: 3. lb1 back in the router's multipath routes $(awk -v a="$t_route" -v b="$t_ann" 'BEGIN { printf "%.2f", a - b }') s after announce"
