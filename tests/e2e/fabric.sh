@@ -136,11 +136,13 @@ fatal() { fail "$*"; echo "${FABRIC_NAME:-fabric}: stopping here: later checks n
 # start_sessiond I: lbI's halb-sessiond (SESS_PID[I]).
 start_sessiond() {
 	halb_spawn "$WORK/sessiond-lb$1.log" ip netns exec "$P-lb$1" "$HALB_BUILD/session/halb-sessiond" -c "${CONF[$1]}"
+	# shellcheck disable=SC2034 # scenarios.sh stops it by PID
 	SESS_PID[$1]=$HALB_LAST_PID
 }
 # start_bird I: lbI's BIRD (BIRD_PID[I]).
 start_bird() {
 	halb_spawn "$WORK/bird-lb$1.log" ip netns exec "$P-lb$1" bird -f -c "$WORK/bird-lb$1.conf" -s "$WORK/bird-lb$1.ctl"
+	# shellcheck disable=SC2034 # scenarios.sh stops it by PID
 	BIRD_PID[$1]=$HALB_LAST_PID
 }
 # sess_ready I: lbI's halb-sessiond says its replica is loaded.
@@ -425,6 +427,7 @@ for i in $ALL; do
 	[[ $addrs == *"inet 198.18.0.$((2 * i))/24"* ]] ||
 		fatal "lb$i: the kernel interface halb0k has not the port's address: $(echo "$addrs" | tr '\n' ' ')"
 	halb_spawn "$WORK/classifier-lb$i.log" ip netns exec "$P-lb$i" "$HALB_BUILD/classifier/halb-classifier" -c "${CONF[$i]}"
+	# shellcheck disable=SC2034 # scenarios.sh stops it by PID
 	CLS_PID[$i]=$HALB_LAST_PID
 	start_sessiond "$i"
 	start_bird "$i"
