@@ -41,9 +41,8 @@
 #     detection time (measured with `ip -ts monitor route`, printed; goal
 #     0.3 s, checked against FABRIC_MAX_DETECT_S, 0.5), and new connections
 #     all succeed through the others.  The established keep-alive
-#     connections are counted and printed, not checked: without the
-#     session tracker those through lb1 live only if the survivor's
-#     Maglev table sends them to the same backend;
+#     connections are counted and printed here; tests/e2e/scenarios.sh
+#     checks them (under load, with the session trackers' replicas);
 #   - the survivors' forwarders stop cleanly on SIGTERM, and no sanitizer
 #     report is in the forwarders' and classifiers' logs (HALB_BUILD may
 #     be the sanitizers' build).
@@ -628,7 +627,7 @@ survived=0
 for h in "${!HOLD[@]}"; do
 	halb_wait_exit "${HOLD[$h]}" 15 && survived=$((survived + 1))
 done
-echo "fabric: established keep-alive connections: $survived of $HOLDS went on without an error (not checked: keeping those through the dead appliance is the session tracker's part)"
+echo "fabric: established keep-alive connections: $survived of $HOLDS went on without an error (checked under load by tests/e2e/scenarios.sh)"
 
 # The survivors stop cleanly (a sanitizer build reports leaks at exit).
 for i in $others; do
