@@ -593,6 +593,12 @@ load(const char *path)
 {
 	struct halb_cfg *cfg = cfg_load(path, stderr);
 
+	if (cfg != NULL && !cfg->has_health) {
+		fprintf(stderr, "%s: no health { } section: halb-healthd needs one (docs/CONFIG.md, \"health\")\n",
+			path);
+		cfg_free(cfg);
+		return NULL;
+	}
 	if (cfg != NULL && cfg->health.key.len == 0) {
 		fprintf(stderr, "%s:%d: missing key \"key\" in health: halb-healthd seals its snapshots with it\n",
 			path, cfg->health.line);

@@ -386,9 +386,11 @@ halb_wait_until 20 halb_client "$P" --url "$first_url" --count 1 --timeout 1 >/d
 	give_up "no answer through $first_url within 20 s"
 
 echo "demo: sending traffic to every VIP"
+TRAFFIC_PIDS=()
 while read -r svc url; do
 	( traffic_loop "$svc" "$url" ) &
 	HALB_PIDS+=("$!")
+	TRAFFIC_PIDS+=("$!")
 done <<<"$HALB_SERVICES4
 $HALB_SERVICES6"
 
@@ -409,6 +411,14 @@ while :; do
 	sleep_until $((start_us + elapsed * 1000000))
 done
 
+# The traffic stops first, so that the last table and the total below
+# count the same requests (a refresh takes a while).
+for pid in "${TRAFFIC_PIDS[@]}"; do
+	kill -TERM "$pid" 2>/dev/null
+done
+for pid in "${TRAFFIC_PIDS[@]}"; do
+	halb_reap "$pid" || true
+done
 [ "$TTY" = 1 ] || view "$elapsed"
 read -r ok failed <<<"$(totals)"
 echo

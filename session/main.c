@@ -35,6 +35,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -732,6 +733,7 @@ main(int argc, char **argv)
 	struct sessd *d = &sd;
 	struct halb_daemon_conf dc;
 	unsigned int p;
+	sigset_t sigs;
 	int opt, rc;
 
 	opt = cfg_cli_load(argc, argv,
@@ -744,6 +746,18 @@ main(int argc, char **argv)
 		HLOG(ERR, "%s has no sessions { }: nothing to track", d->cfg->path);
 		return 1;
 	}
+	/* The loop takes its signals from a signalfd (halb_daemon_open),
+	 * which needs them blocked in every thread: blocked here, before
+	 * the EAL makes its threads, they inherit the mask.  Otherwise a
+	 * SIGTERM lands in an EAL thread and kills the process at once,
+	 * its control socket and heartbeat left behind. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGUSR1);
+	sigaddset(&sigs, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	if (eal_start(argv[0], d->cfg) < 0) {
 		HLOG(ERR, "EAL initialisation failed (is halb-forwarder running with file_prefix %s?): %s",
 		     d->cfg->file_prefix, rte_strerror(rte_errno));

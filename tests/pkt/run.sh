@@ -261,7 +261,19 @@ if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
 fi
 # Stop both processes now, so that a sanitizer's report at exit (an ASan
 # build: HALB_BUILD=build-asan) is in the logs before the verdict.
+SESS_SOCK=$(sed -n 's/^ *socket = "\(.*sessiond[^"]*\)";.*/\1/p' "$CONF")
+SESS_SOCK=${SESS_SOCK:-/run/halb/$PREFIX.sessiond.sock}
 stop_all
+# halb-sessiond on SIGTERM: an orderly exit that removes its control
+# socket (a SIGTERM that reached a DPDK thread killed it outright).
+if [ -e "$SESS_SOCK" ]; then
+	echo "not ok - sessiond: its control socket $SESS_SOCK is left after SIGTERM"
+	rm -f "$SESS_SOCK"
+	failed=$((failed + 1))
+else
+	echo "ok - sessiond: its control socket removed on SIGTERM"
+	passed=$((passed + 1))
+fi
 if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' \
 	"$RUN/forwarder.log" "$RUN/classifier.log" "$RUN/sessiond.log"; then
 	echo "not ok - sanitizers: reports in the forwarder, classifier or sessiond log"
