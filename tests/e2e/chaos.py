@@ -212,7 +212,7 @@ def case(args):
                 continue
             if "reach" in e:
                 reach = e["reach"]
-            else:
+            elif e["state"] != "disabled":  # a part this appliance does not run
                 state[e["part"]] = e["state"]
             if e["t"] < fault:
                 continue
