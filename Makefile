@@ -28,7 +28,7 @@ FUZZ_SRCS_pkt     := src/dp/pkt.c src/dp/csum.c src/dp/rewrite.c src/dp/neigh_pk
 # The health/load messages, sealed (src/core/seal.c): protobuf-c code that meson
 # generates in $(BUILD) from proto/.
 FUZZ_GENERATED    := halb_seal.pb-c.c halb_seal.pb-c.h halb_health.pb-c.c halb_health.pb-c.h \
-		     halb_sync.pb-c.c halb_sync.pb-c.h
+		     halb_sync.pb-c.c halb_sync.pb-c.h halb_punt.pb-c.c halb_punt.pb-c.h
 FUZZ_SRCS_hl_msg  := src/core/seal.c src/core/hl_msg.c $(BUILD)/halb_seal.pb-c.c $(BUILD)/halb_health.pb-c.c
 FUZZ_FLAGS_hl_msg  = -I$(BUILD) $$(pkg-config --cflags --libs libprotobuf-c libcrypto)
 # The session sync messages and the engine behind them (session/sync.c);
@@ -36,6 +36,11 @@ FUZZ_FLAGS_hl_msg  = -I$(BUILD) $$(pkg-config --cflags --libs libprotobuf-c libc
 FUZZ_SRCS_sync_msg := src/core/seal.c src/core/hl_msg.c src/core/sync_msg.c session/sync.c \
 		      $(BUILD)/halb_seal.pb-c.c $(BUILD)/halb_health.pb-c.c $(BUILD)/halb_sync.pb-c.c
 FUZZ_FLAGS_sync_msg = -I$(BUILD) -Isession $$(pkg-config --cflags --libs libprotobuf-c libcrypto)
+# The remote classification messages (src/core/punt_msg.c); hl_msg.c for
+# the health messages a pair key may not send.
+FUZZ_SRCS_punt_msg := src/core/seal.c src/core/hl_msg.c src/core/punt_msg.c \
+		      $(BUILD)/halb_seal.pb-c.c $(BUILD)/halb_health.pb-c.c $(BUILD)/halb_punt.pb-c.c
+FUZZ_FLAGS_punt_msg = -I$(BUILD) $$(pkg-config --cflags --libs libprotobuf-c libcrypto)
 
 .PHONY: all deps hugepages build build-asan run test scenarios bench fuzz clean root deb chaos
 
@@ -91,6 +96,7 @@ test: root
 	SCEN_QUICK=1 tests/e2e/scenarios.sh
 	tests/e2e/reload.sh
 	CHAOS_SHORT=1 tests/e2e/chaos.sh
+	tests/e2e/classifiers.sh
 	tests/package/package.sh $(BUILD)
 	tests/package/caps.sh
 

@@ -506,6 +506,43 @@ def main():
         md.append("")
         js["sync"] = sy
 
+    # ---- 7. session replica ----
+    rp = [r["r"] for r in rows if r["test"] == "replica"]
+    rb = [t for t in rp if t.get("what") == "replica_bytes"]
+    rm = [t for t in rp if t.get("what") == "replica_miss"]
+    if rp:
+        md.append("## 7. Session replica (halb-bench-replica)")
+        md.append("")
+    if rb:
+        md.append("The replica as the forwarder lays it out, filled by halb-sessiond's "
+                  "write path until full.")
+        md.append("")
+        md.append("| replica_entries | stored | bytes | bytes/session | writes per CPU second |")
+        md.append("|---|---|---|---|---|")
+        for t in rb:
+            md.append("| %d | %d | %d | %.1f | %.2fM |" % (
+                t["entries"], t["stored"], t["bytes"], t["bytes_per_session"],
+                t["puts_per_cpu_s"] / 1e6))
+        worst = max(t["bytes_per_session"] for t in rb)
+        md.append("")
+        md.append("Goal of issue 10: at most 128 bytes of replica per session: %s "
+                  "(largest %.1f)." % ("met" if worst <= 128 else "**not met**", worst))
+        md.append("")
+    if rm:
+        md.append("The classifier's cls_decide() on mid-connection misses (TCP ACKs), "
+                  "TSC cycles per decision (medians), with a replica holding other sessions.")
+        md.append("")
+        md.append("| misses | sessions in the replica | no replica | replica, no record "
+                  "(added) | replica hit (added) |")
+        md.append("|---|---|---|---|---|")
+        for t in rm:
+            md.append("| %d | %d | %.0f | %.0f (+%.0f) | %.0f (+%.0f) |" % (
+                t["flows"], t["replica"], t["none_cycles"], t["miss_cycles"],
+                t["miss_added"], t["hit_cycles"], t["hit_added"]))
+        md.append("")
+    if rp:
+        js["replica"] = rp
+
     # ---- goals ----
     if goals:
         md.append("## Goals of issue 3")

@@ -25,6 +25,11 @@
 #   6. session sync: records replicated per second on one core through
 #      two sync engines back to back, and sync bytes per session
 #      (halb-bench-sync: IPv4, IPv6, IPv4 with 5% of batches lost).
+#   7. session replica (issue 10; no DPDK: one process, CPU 1): the
+#      replica's bytes per session at 1M and 10M sessions (filled by
+#      halb-sessiond's write path), and the cycles a replica lookup adds
+#      to the classifier's mid-connection miss, replica hit and no record
+#      against no replica (halb-bench-replica; a few seconds).
 #   ovs: Open vSwitch-DPDK in the worker's place in item 1's rounds
 #      (bench/ovs_gen.sh: ovs-stateless like dsr, ovs-ctnat like nat).
 #
@@ -36,10 +41,10 @@
 #
 # --quick (or QUICK=1): one figure, dsr at 1k flows against the bare loop.
 # Environment: HALB_BUILD (default build/), BENCH_REPS, BENCH_ONLY (a
-# comma list of fast, callgrind, decide, syn, tables, scale, peers, ovs, sync:
-# only those; ovs runs by default when ovs-vswitchd-dpdk is installed, and
+# comma list of fast, callgrind, decide, syn, tables, scale, peers, ovs, sync,
+# replica: only those; ovs runs by default when ovs-vswitchd-dpdk is installed, and
 # is installed when named), BENCH_PEERS=0 to skip item 5, BENCH_10M=0 to
-# skip the 10M-flow run, BENCH_KEEP=1 to keep the run directory.
+# skip the 10M-flow run (and the 10M replica), BENCH_KEEP=1 to keep the run directory.
 #
 # Writes bench/results/latest.md and latest.json (bench/report.py; with
 # --quick, quick.md and quick.json) and prints the table.  Every process
@@ -55,7 +60,7 @@ QUICK=${QUICK:-0}
 REPS=${BENCH_REPS:-3}
 PEERS=${BENCH_PEERS:-1}
 TEN_M=${BENCH_10M:-1}
-ONLY=${BENCH_ONLY:-fast,callgrind,decide,syn,tables,scale,peers,ovs,sync}
+ONLY=${BENCH_ONLY:-fast,callgrind,decide,syn,tables,scale,peers,ovs,sync,replica}
 [ "${1:-}" = --quick ] && QUICK=1
 [ "$QUICK" = 1 ] && REPS=1
 
@@ -67,6 +72,7 @@ DEC_BIN=$BUILD/bench/halb-bench-decide
 TAB_BIN=$BUILD/bench/halb-bench-tables
 MF_BIN=$BUILD/bench/halb-bench-memfloor
 SYNC_BIN=$BUILD/bench/halb-bench-sync
+REP_BIN=$BUILD/bench/halb-bench-replica
 RESULTS=$HERE/results
 
 # Addresses of bench/bench.conf.
@@ -165,7 +171,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM HUP
 
 [ "$(id -u)" -eq 0 ] || die "must run as root (hugepages, DPDK): sudo $0"
-for b in "$FWD_BIN" "$CLS_BIN" "$GEN_BIN" "$FP_BIN" "$DEC_BIN" "$TAB_BIN" "$MF_BIN" "$SYNC_BIN"; do
+for b in "$FWD_BIN" "$CLS_BIN" "$GEN_BIN" "$FP_BIN" "$DEC_BIN" "$TAB_BIN" "$MF_BIN" "$SYNC_BIN" "$REP_BIN"; do
 	[ -x "$b" ] || die "missing $b (build first: make build, or HALB_BUILD=...)"
 done
 command -v python3 >/dev/null || die "python3 is needed for the report"
@@ -527,6 +533,17 @@ else
 			log "sync failed: $(tail -n 1 "$RUN/sync.out")"
 		grep '^RESULT ' "$RUN/sync.out" | cut -c8- |
 			sed 's/^/{"test": "sync", "r": /; s/$/}/' >>"$RES"
+	fi
+	# ---- 7. session replica (no DPDK: one process, CPU 1) ----
+	if want replica; then
+		sizes=1000000,10000000
+		[ "$TEN_M" = 1 ] || sizes=1000000
+		log "session replica: bytes per session ($sizes), the classifier's miss with and without it"
+		render 1024 1000
+		taskset -c 1 "$REP_BIN" -c "$CONF" --sizes "$sizes" >"$RUN/replica.out" 2>&1 ||
+			log "replica failed: $(tail -n 1 "$RUN/replica.out")"
+		grep '^RESULT ' "$RUN/replica.out" | cut -c8- |
+			sed 's/^/{"test": "replica", "r": /; s/$/}/' >>"$RES"
 	fi
 fi
 

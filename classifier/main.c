@@ -47,6 +47,7 @@
 #include "halb/quit.h"
 #include "halb/shm.h"
 #include "cls.h"
+#include "remote.h"
 
 #define CLS_BURST 32
 #define FWD_GONE_MS 2000
@@ -118,8 +119,11 @@ lock_attach(struct cls *c, uint32_t takeover_ms)
 	}
 	rc = cls_lock_try(fd, &holder);
 	/* The forwarder holds it for a moment while it rebuilds Maglev
-	 * tables at a reload with no classifier (forwarder/reload.c). */
-	for (i = 0; rc == -EBUSY && holder == c->shm->fwd_pid && i < 100; i++) {
+	 * tables at a reload with no classifier (forwarder/reload.c), or
+	 * for a turn of its remote classifiers' thread, whose lock is an
+	 * open-file-description lock: pid -1 (forwarder/punt_remote.c). */
+	for (i = 0; rc == -EBUSY && (holder == c->shm->fwd_pid || holder == -1) &&
+		    i < 100; i++) {
 		usleep(10000);
 		rc = cls_lock_try(fd, &holder);
 	}
@@ -247,18 +251,20 @@ service_worker(struct cls *c, uint32_t w, uint64_t now)
 }
 
 /*
- * Takes --takeover[=MS] out of argv (the rest is the common command line,
+ * Takes --takeover[=MS] and --remote out of argv (the rest is the common command line,
  * cfg_cli()).  Returns the wait in ms (0: no takeover) or -1 when MS is
  * not a number.
  */
 static long
-takeover_arg(int *argc, char **argv)
+takeover_arg(int *argc, char **argv, bool *remote)
 {
 	long ms = 0;
 	int i, j;
 
 	for (i = j = 1; i < *argc; i++) {
-		if (strcmp(argv[i], "--takeover") == 0) {
+		if (strcmp(argv[i], "--remote") == 0) {
+			*remote = true;
+		} else if (strcmp(argv[i], "--takeover") == 0) {
 			ms = CLS_TAKEOVER_MS;
 		} else if (strncmp(argv[i], "--takeover=", 11) == 0) {
 			char *end;
@@ -282,10 +288,11 @@ main(int argc, char **argv)
 	uint64_t beat_tsc = 0, beat_every;
 	uint32_t idle = 0, w, busy;
 	struct halb_hb *hb;
+	bool remote = false;
 	long takeover;
 	int opt, rc = 0;
 
-	takeover = takeover_arg(&argc, argv);
+	takeover = takeover_arg(&argc, argv, &remote);
 	if (takeover < 0) {
 		fprintf(stderr, "%s: --takeover=MS wants a wait in ms (1..3600000)\n",
 			argv[0]);
@@ -293,10 +300,17 @@ main(int argc, char **argv)
 	}
 	opt = cfg_cli_load(argc, argv,
 			   "run the classifier (after the forwarder)\n"
-			   "       add --takeover[=MS] to replace a running classifier (waits MS, 10000)",
+			   "       add --takeover[=MS] to replace a running classifier (waits MS, 10000)\n"
+			   "       or --remote to serve forwarders on other machines (classifiers.serve)",
 			   &cls.cfg);
 	if (opt >= 0)
 		return opt;
+	if (remote) {
+		/* No EAL, no shared memory: remote.c. */
+		rc = rcls_main(cls.cfg);
+		cfg_free(cls.cfg);
+		return rc;
+	}
 	path = cls.cfg->path;
 	if (eal_start(argv[0], cls.cfg) < 0) {
 		fprintf(stderr, "%s: EAL initialisation failed (is halb-forwarder running with file_prefix %s?): %s\n",

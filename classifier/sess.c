@@ -13,7 +13,9 @@
  *    is paced (CLS_DUMP_BUCKETS a turn) and goes only as fast as the ring
  *    has room, so that none of its events is dropped.
  *  - The replica (shm->replica): read on a mid-connection miss, lock-free
- *    like a worker reads its flow table; halb-sessiond writes it and
+ *    like a worker reads its flow table, an entry used only while its
+ *    slot names the backend it was written for (its tag); halb-sessiond
+ *    writes it and
  *    frees entries only after this thread reported a quiescent state
  *    (thread 0 of shm->replica_qsbr), once per loop turn.
  *  - halb-sessiond's heartbeat (shm->sess_alive): a silent one is logged
@@ -219,6 +221,16 @@ cls_replica_pick(struct cls *c, uint32_t s, const struct flow_key *k,
 	 * this miss's. */
 	if (svc != s || be >= c->cfg->services[s].n_backends)
 		return false;
+	/* The slot must still be the backend the record named, in this
+	 * thread's view: a reload retires a removed backend's slot (its
+	 * records are not used: such a connection is decided as without
+	 * one) and later gives it to another backend (health_id says
+	 * which, for live slots). */
+	if (c->cfg->services[s].backends[be].slot != CFG_SLOT_LIVE ||
+	    e->tag != halb_slot_tag(c->shm->health_id[s][be])) {
+		c->shm->cls.replica_stale++;
+		return false;
+	}
 	if (c->evict[s][be]) {
 		c->shm->cls.replica_down++;
 		return false;

@@ -124,6 +124,7 @@ static const struct {
 	{ "cls_sess_silent", "sess_silent", "Times halb-sessiond fell silent" },
 	{ "cls_replica", "replica", "Mid-connection misses given the replica's backend" },
 	{ "cls_replica_down", "replica_down", "Replica records not used: backend down, flows reset" },
+	{ "cls_replica_stale", "replica_stale", "Replica records not used: their slot no longer names their backend (reload)" },
 };
 
 void

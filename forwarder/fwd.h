@@ -41,6 +41,8 @@ struct fwd_backend {
 	uint16_t out;       /* index into fwd_ctx.ports */
 	int neigh;          /* next hop's neighbour slot; -1: a free slot */
 	uint16_t overhead;  /* bytes the mode wraps around a packet */
+	uint32_t tag;       /* a live slot: halb_slot_tag of who it is (the
+			     * replica's entries name it so); 0 otherwise */
 	struct pkt_vxlan vx; /* tunnel mode template (dst_mac set per packet) */
 };
 
@@ -48,6 +50,7 @@ struct fwd_service {
 	const struct fwd_mode_ops *ops; /* the mode's (mode.h) */
 	uint8_t mode;
 	uint16_t vport;     /* host order; 0: all ports */
+	bool down_keep;     /* down_flows "keep" */
 	struct halb_ip vip;
 	uint32_t n_backends;
 	struct fwd_backend *be;
@@ -92,6 +95,9 @@ struct fwd_ctx {
 	struct fwd_view *view; /* atomic */
 	struct neigh_table *neigh;
 	uint64_t cls_timeout_tsc;
+	/* A remote classifier stands in for the local one (punt_remote.c
+	 * holds the attach lock and drains the punt rings): punt. */
+	volatile bool remote_up;
 	volatile bool quit;
 	volatile bool reload;  /* SIGHUP: the main lcore reloads cfg->path */
 };

@@ -30,6 +30,7 @@
 #include "halb/quit.h"
 #include "halb/shm.h"
 #include "fwd.h"
+#include "punt_remote.h"
 
 #define POOL_CACHE 256
 
@@ -236,6 +237,8 @@ main(int argc, char **argv)
 		rte_exit(EXIT_FAILURE, "cannot set up services\n");
 	if (fwd_telemetry_init(&fwd) != 0)
 		FWD_LOG(WARNING, "telemetry commands not registered");
+	if (fwd_punt_remote_telemetry() != 0)
+		FWD_LOG(WARNING, "telemetry command /halb/classifiers not registered");
 
 	for (w = 0; w < fwd.cfg->n_workers; w++) {
 		rc = fwd_worker_rcu(w);
@@ -248,6 +251,10 @@ main(int argc, char **argv)
 		rte_eal_remote_launch(fwd_worker_main, (void *)(uintptr_t)w++, lcore);
 	FWD_LOG(INFO, "%s: %u worker(s), %u service(s), %u flows per worker",
 		path, fwd.cfg->n_workers, fwd.cfg->n_services, fwd.cfg->flow_entries);
+	rc = fwd_punt_remote_start(&fwd);
+	if (rc != 0)
+		rte_exit(EXIT_FAILURE, "cannot start the remote classifiers' thread: %s\n",
+			 strerror(-rc));
 	lanes.stall_ns = (uint64_t)(FWD_STALL_MS + 2 * fwd.cfg->idle_sleep_us / 1000) *
 			 1000000;
 	printf("halb-forwarder: ready\n");
@@ -271,6 +278,7 @@ main(int argc, char **argv)
 	FWD_LOG(INFO, "stopping");
 	halb_hb_set_state(hb, HALB_HB_STOPPING);
 	rte_eal_mp_wait_lcore();
+	fwd_punt_remote_stop();
 	for (p = 0; p < fwd.n_ports; p++) {
 		rte_eth_dev_stop(fwd.ports[p].port_id);
 		rte_eth_dev_close(fwd.ports[p].port_id);

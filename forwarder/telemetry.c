@@ -143,6 +143,16 @@ tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "punts", sum.punts);
 	rte_tel_data_add_dict_u64(d, "returned", sum.returned);
 	rte_tel_data_add_dict_u64(d, "fallbacks", sum.fallbacks);
+	{
+		/* ... of which the replica's backend: per service, summed. */
+		uint64_t fr = 0;
+		uint32_t s;
+
+		for (w = first; w < last; w++)
+			for (s = 0; s < CFG_MAX_SERVICES; s++)
+				fr += shm->svc[w][s].fallback_replica;
+		rte_tel_data_add_dict_u64(d, "fallback_replica", fr);
+	}
 	rte_tel_data_add_dict_u64(d, "nat_replies", sum.nat_replies);
 	rte_tel_data_add_dict_u64(d, "icmp_errors", sum.icmp_errors);
 	rte_tel_data_add_dict_u64(d, "icmp_too_big", sum.icmp_too_big);
@@ -200,6 +210,7 @@ tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "cls_sess_silent", shm->cls.sess_silent);
 	rte_tel_data_add_dict_u64(d, "cls_replica", shm->cls.replica);
 	rte_tel_data_add_dict_u64(d, "cls_replica_down", shm->cls.replica_down);
+	rte_tel_data_add_dict_u64(d, "cls_replica_stale", shm->cls.replica_stale);
 	drops = rte_tel_data_alloc();
 	bad = rte_tel_data_alloc();
 	nbad = rte_tel_data_alloc();

@@ -21,6 +21,7 @@
 #include <rte_malloc.h>
 
 #include "halb/cfg.h"
+#include "halb/cfg_reload.h"
 #include "fwd.h"
 
 int
@@ -68,6 +69,9 @@ backend_setup(struct fwd_ctx *c, const struct fwd_service *sv,
 	}
 	be->ip = cb->ip;
 	be->port = cb->port;
+	if (cb->slot == CFG_SLOT_LIVE && cs->slot == CFG_SLOT_LIVE)
+		be->tag = halb_slot_tag(halb_slot_id(cs->name, cb->ip.b,
+						     cfg_backend_port(cs, cb)));
 	port = cfg_route(cfg, &cb->ip, &nh);
 	if (port < 0) {
 		snprintf(why, why_len, "service %s: backend %s unreachable",
@@ -153,6 +157,7 @@ fwd_view_build(struct fwd_ctx *c, const struct halb_cfg *cfg, uint64_t gen,
 		}
 		sv->vip = cs->vip;
 		sv->vport = cs->port;
+		sv->down_keep = cs->down_flows == CFG_DOWN_KEEP;
 		sv->n_backends = cs->n_backends;
 		if (cs->n_backends > 0) {
 			sv->be = rte_zmalloc("halb_backends",

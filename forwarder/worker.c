@@ -5,7 +5,10 @@
  * table.  A hit is rewritten for its service's mode and sent; a miss is
  * punted to the classifier, or decided here with the service's Maglev
  * table when the classifier is gone (stale heartbeat) or this worker's
- * table is full.  Replies from NAT backends are mapped back to the VIP
+ * table is full; a miss mid-connection decided here gets the backend the
+ * session replica holds for it first (a connection that moved here from
+ * a peer appliance; the worker is a reader of replica_qsbr, thread
+ * 1 + its id).  Replies from NAT backends are mapped back to the VIP
  * without per-flow state.  Frames the classifier hands back carry its
  * decision in hash.usr.
  *
@@ -61,6 +64,7 @@ struct fwd_worker {
 	uint64_t now_tsc;
 	uint32_t now_ms;
 	bool cls_up;
+	bool replica;         /* a reader of shm->replica (sessions { }) */
 	uint32_t neigh_ms;
 	uint32_t icmp_ms;      /* token bucket of FWD_ICMP_RATE: last refill */
 	uint64_t icmp_tokens;  /* ... in thousandths of a message */
@@ -376,22 +380,35 @@ forward(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	tx_one(w, be->out, m);
 }
 
+static bool replica_pick(const struct fwd_worker *w, const struct pkt_info *pi,
+			 uint32_t s, uint32_t hash, uint16_t *b);
+
 /* Decides locally with the service's Maglev table: same answer as the
  * classifier's default scheduler, with no state.  A flow so decided is
  * marked (fb_marks), so that when its next packet reaches the classifier
- * it gets the Maglev table's answer again, whatever the scheduler. */
+ * it gets the Maglev table's answer again, whatever the scheduler.  A
+ * mid-connection packet whose session the replica holds gets the
+ * replica's backend instead, unmarked: the classifier looks the replica
+ * up first too, so that its next packet gets the same. */
 static void
 fallback(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	 uint32_t s, uint32_t hash)
 {
 	const struct halb_mh_shm *mh = &fwd.shm->mh[s];
-	uint32_t cur = __atomic_load_n(&mh->cur, __ATOMIC_ACQUIRE);
-	uint16_t b = mh_lookup(mh->table[cur], mh->size, hash);
+	uint32_t cur;
+	uint16_t b;
 
-	if (pi->kind == PKT_KIND_FLOW)
-		halb_fb_mark(w->ws->fb_marks, hash, w->now_ms);
 	w->st->fallbacks++;
 	w->svc_st[s].fallbacks++;
+	if (replica_pick(w, pi, s, hash, &b)) {
+		w->svc_st[s].fallback_replica++;
+		forward(w, m, pi, s, b, hash);
+		return;
+	}
+	cur = __atomic_load_n(&mh->cur, __ATOMIC_ACQUIRE);
+	b = mh_lookup(mh->table[cur], mh->size, hash);
+	if (pi->kind == PKT_KIND_FLOW)
+		halb_fb_mark(w->ws->fb_marks, hash, w->now_ms);
 	if (b == MH_EMPTY) {
 		drop(w, m, FWD_DROP_NO_BACKEND);
 		return;
@@ -404,6 +421,40 @@ syn_only(const struct pkt_info *pi)
 {
 	return pi->key.proto == IPPROTO_TCP &&
 	       (pi->tcp_flags & (PKT_TCP_SYN | PKT_TCP_ACK)) == PKT_TCP_SYN;
+}
+
+/*
+ * The replica's backend for a mid-connection miss of service s (as the
+ * classifier's cls_replica_pick): a record of this service whose slot
+ * this turn's view holds live with the tag the record was written for
+ * (a reload retires slots and gives them to others), whose backend is
+ * not down with its service resetting such flows.  An opening SYN is a
+ * new connection, never looked up.
+ */
+static bool
+replica_pick(const struct fwd_worker *w, const struct pkt_info *pi,
+	     uint32_t s, uint32_t hash, uint16_t *b)
+{
+	const struct halb_shm *shm = fwd.shm;
+	const struct fwd_service *sv = &w->v->svc[s];
+	const struct flow_entry *e;
+	uint16_t be;
+
+	if (!w->replica || pi->kind != PKT_KIND_FLOW || syn_only(pi))
+		return false;
+	e = flow_lookup(&shm->replica, &pi->key, hash);
+	if (e == NULL || e->svc != s)
+		return false;
+	be = e->backend;
+	if (be >= sv->n_backends || sv->be[be].tag == 0 || sv->be[be].tag != e->tag)
+		return false;
+	/* The classifier's health, when it is about this backend. */
+	if (!sv->down_keep && shm->health_valid &&
+	    shm->health[s][be].state == HALB_HEALTH_DOWN &&
+	    halb_slot_tag(shm->health_id[s][be]) == e->tag)
+		return false;
+	*b = be;
+	return true;
 }
 
 static void
@@ -1084,7 +1135,13 @@ fwd_worker_flush(struct fwd_worker *w)
 int
 fwd_worker_rcu(uint32_t id)
 {
-	return rte_rcu_qsbr_thread_register(fwd.shm->qsbr, id) == 0 ? 0 : -rte_errno;
+	if (rte_rcu_qsbr_thread_register(fwd.shm->qsbr, id) != 0)
+		return -rte_errno;
+	/* The replica's readers: the classifier is thread 0. */
+	if (fwd.shm->has_sessions &&
+	    rte_rcu_qsbr_thread_register(fwd.shm->replica_qsbr, 1 + id) != 0)
+		return -rte_errno;
+	return 0;
 }
 
 /*
@@ -1105,8 +1162,12 @@ idle_sleep(struct fwd_worker *w, uint32_t *idle)
 		return;
 	}
 	rte_rcu_qsbr_thread_offline(fwd.shm->qsbr, w->id);
+	if (w->replica)
+		rte_rcu_qsbr_thread_offline(fwd.shm->replica_qsbr, 1 + w->id);
 	usleep(us);
 	rte_rcu_qsbr_thread_online(fwd.shm->qsbr, w->id);
+	if (w->replica)
+		rte_rcu_qsbr_thread_online(fwd.shm->replica_qsbr, 1 + w->id);
 }
 
 int
@@ -1120,6 +1181,9 @@ fwd_worker_main(void *arg)
 	/* Registered by the main lcore before the launch (fwd_worker_rcu);
 	 * online cannot fail. */
 	rte_rcu_qsbr_thread_online(shm->qsbr, w->id);
+	w->replica = shm->has_sessions;
+	if (w->replica)
+		rte_rcu_qsbr_thread_online(shm->replica_qsbr, 1 + w->id);
 	halb_idle_init();
 	FWD_LOG(INFO, "worker %u on lcore %u", w->id, rte_lcore_id());
 
@@ -1127,9 +1191,10 @@ fwd_worker_main(void *arg)
 		fwd_view_load(w);
 		fwd_worker_clock(w, rte_rdtsc());
 		{
-			bool up = shm->cls_pid != 0 &&
-				  halb_tsc_age(w->now_tsc, shm->cls_alive) <
-					  fwd.cls_timeout_tsc;
+			bool up = (shm->cls_pid != 0 &&
+				   halb_tsc_age(w->now_tsc, shm->cls_alive) <
+					   fwd.cls_timeout_tsc) ||
+				  __atomic_load_n(&fwd.remote_up, __ATOMIC_ACQUIRE);
 
 			if (w->cls_up && !up) {
 				FWD_LOG(WARNING, "worker %u: classifier silent, deciding new flows locally",
@@ -1164,6 +1229,8 @@ fwd_worker_main(void *arg)
 		}
 		fwd_worker_flush(w);
 		rte_rcu_qsbr_quiescent(shm->qsbr, w->id);
+		if (w->replica)
+			rte_rcu_qsbr_quiescent(shm->replica_qsbr, 1 + w->id);
 		__atomic_store_n(&w->ws->loops, w->ws->loops + 1, __ATOMIC_RELAXED);
 		if (busy) {
 			/* What a packet costs: loops that handled some. */
@@ -1175,5 +1242,9 @@ fwd_worker_main(void *arg)
 	}
 	rte_rcu_qsbr_thread_offline(shm->qsbr, w->id);
 	rte_rcu_qsbr_thread_unregister(shm->qsbr, w->id);
+	if (w->replica) {
+		rte_rcu_qsbr_thread_offline(shm->replica_qsbr, 1 + w->id);
+		rte_rcu_qsbr_thread_unregister(shm->replica_qsbr, 1 + w->id);
+	}
 	return 0;
 }

@@ -40,6 +40,15 @@ child(char *const argv[])
 	 * SIGPIPE; a part must get them as any program does. */
 	for (sig = 1; sig < NSIG; sig++)
 		sigaction(sig, &dfl, NULL);
+	/* glibc refuses its own signals (32, 33); whoever started had may
+	 * have left them ignored (GNU make does), which exec keeps: the
+	 * kernel's call resets them. */
+	for (sig = 32; sig <= 33; sig++) {
+		struct { void *handler; unsigned long flags; void *restorer;
+			 uint64_t mask; } kdfl = { 0 };
+
+		syscall(SYS_rt_sigaction, sig, &kdfl, NULL, sizeof(uint64_t));
+	}
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	/* Out of had's session and process group: a signal to had's group

@@ -57,8 +57,11 @@
 #include "halb/hb.h"
 
 #define HA_WHY_LEN 192
-#define HA_MAX_ACTS 64
 #define HA_MAX_VIPS CFG_MAX_SERVICES
+/* Room for a step's worth: every part's start and logs, and every VIP's
+ * order (a full queue drops the action: an order is tried again at the
+ * next step, a log line is lost and counted in acts_lost). */
+#define HA_MAX_ACTS (64 + 2 * HA_MAX_VIPS)
 
 enum ha_state {
 	HA_ST_INIT = 0,   /* not looked at yet */

@@ -69,12 +69,36 @@ struct healthd {
 
 /* ---- sending ---- */
 
+/* The same snapshots and heartbeats to the remote classifiers that
+ * have a health address (classifiers.list[].health; docs/CLASSIFIERS.md),
+ * over health.listen's socket: best effort, as to the local one. */
+static void
+emit_remote_cls(struct healthd *d, const uint8_t *dg, size_t len)
+{
+	const struct cfg_classifiers *cc = &d->cfg->classifiers;
+	uint32_t i;
+
+	for (i = 0; i < cc->n_list; i++) {
+		const struct cfg_cls_ent *e = &cc->list[i];
+		struct sockaddr_storage ss;
+		socklen_t sl;
+
+		if (e->kind != CFG_CLS_REMOTE || !e->has_health)
+			continue;
+		sl = halb_sockaddr(&e->health_ip, e->health_port, &ss);
+		if (sendto(d->dm.udp, dg, len, MSG_DONTWAIT, (struct sockaddr *)&ss,
+			   sl) != (ssize_t)len)
+			d->hd->c.cls_unreachable++;
+	}
+}
+
 static int
 emit_cls(void *arg, const uint8_t *dg, size_t len)
 {
 	struct healthd *d = arg;
 	uint64_t held;
 
+	emit_remote_cls(d, dg, len);
 	if (sendto(d->cls, dg, len, MSG_DONTWAIT, (struct sockaddr *)&d->cls_addr,
 		   sizeof(d->cls_addr)) == (ssize_t)len)
 		return 0;

@@ -11,8 +11,13 @@
  *    acknowledges and resends it to the peer appliances;
  *  - records the peers send (sync engine -> deliver) go into the replica
  *    table that the classifier reads on a mid-connection miss, mapped to
- *    this appliance's service and backend indices (sess_map.c); DOWN
+ *    this appliance's service and backend slots (sess_map.c); DOWN
  *    removes, and entries whose owner is dead age like flows;
+ *  - slots are what the forwarder's current view says (shm->view,
+ *    docs/RELOAD.md), never this process's file: it follows the view's
+ *    generation before it handles each burst of events, and entries of
+ *    the replica whose slot a reload retired or gave to another backend
+ *    are removed by the expiry scan (their tag);
  *  - at start it asks the classifier for every live flow (sess_dump_req)
  *    and every peer for its sessions, and says `ready` in its heartbeat
  *    file (part "sessiond") only once its replica is loaded: every live
@@ -75,7 +80,8 @@
 struct sessd {
 	struct halb_cfg *cfg;
 	struct halb_shm *shm;
-	struct svc_map svcs;
+	struct sess_map map;        /* slots <-> backends: the view's */
+	uint64_t view_failed;       /* generation that could not be read */
 	struct sess_own own;
 	struct sess_replica rep;
 	struct sess_tab_stats st;
@@ -93,7 +99,8 @@ struct sessd {
 	bool ready;
 	int rc;
 	/* counters */
-	uint64_t events, ev_bad, rx_unknown, rx_up, rx_down, resyncs;
+	uint64_t events, ev_bad, rx_unknown, rx_removed, rx_up, rx_down, resyncs;
+	uint64_t views;             /* views followed since start */
 	uint64_t own_swept, qsbr_unstuck;
 	/* per peer */
 	uint32_t peer_dump_start[SESSD_MAX_PEERS];
@@ -119,7 +126,7 @@ queue_entry(struct sessd *d, const struct flow_entry *e, uint8_t op, int peer)
 {
 	struct sess_rec r;
 
-	if (sess_rec_from_local(d->cfg, &e->key, e->svc, e->backend, &r) != 0) {
+	if (sess_rec_from_local(&d->map, &e->key, e->svc, e->backend, &r) != 0) {
 		d->ev_bad++;
 		return;
 	}
@@ -173,6 +180,31 @@ handle_event(struct sessd *d, const struct sess_ev *ev)
 	}
 }
 
+/*
+ * Follows the forwarder's view (sess_map_follow).  Called before each
+ * burst of events is handled, after it was taken from the ring: an event
+ * names the slots of the view the classifier had when it wrote it, which
+ * the forwarder published before (so this load sees it); a slot changes
+ * its backend only seconds after its last flow ended (docs/RELOAD.md,
+ * slot_flows), so an older event's slots are still its backend's here.
+ */
+static void
+view_follow(struct sessd *d)
+{
+	uint64_t gen = __atomic_load_n(&d->shm->view_gen, __ATOMIC_ACQUIRE);
+	int rc = sess_map_follow(&d->map, d->shm);
+
+	if (rc == 1) {
+		d->views++;
+		HLOG(NOTICE, "following the forwarder's view, generation %" PRIu64 ": %u service slot(s)",
+		     d->map.gen, d->map.cfg->n_services);
+	} else if (rc < 0 && d->view_failed != gen) {
+		d->view_failed = gen;
+		HLOG(WARNING, "cannot take the forwarder's view generation %" PRIu64 " yet: %s (tried again)",
+		     gen, strerror(-rc));
+	}
+}
+
 /* Takes up to max bursts of events; returns how many events. */
 static uint32_t
 drain(struct sessd *d, uint32_t max)
@@ -184,6 +216,8 @@ drain(struct sessd *d, uint32_t max)
 		n = rte_ring_sc_dequeue_burst_elem(d->shm->sess_ring, evs,
 						   sizeof(evs[0]), SESSD_BURST,
 						   NULL);
+		if (n > 0)
+			view_follow(d);
 		for (i = 0; i < n; i++)
 			handle_event(d, &evs[i]);
 		total += n;
@@ -280,7 +314,9 @@ static void
 op_deliver(void *arg, unsigned int p, const struct sess_rec *r)
 {
 	struct sessd *d = arg;
+	uint32_t tag;
 	uint16_t svc, be;
+	int rc;
 
 	if (r->op == SESS_OP_DOWN) {
 		d->rx_down++;
@@ -292,13 +328,19 @@ op_deliver(void *arg, unsigned int p, const struct sess_rec *r)
 		return;
 	}
 	d->rx_up++;
-	/* A backend this appliance does not know (another file, a backend
-	 * removed here): counted, not kept. */
-	if (sess_rec_to_local(d->cfg, &d->svcs, r, &svc, &be) != 0) {
-		d->rx_unknown++;
+	/* A backend this appliance does not know (another file), or one a
+	 * reload removed here: counted, not kept (a connection that moves
+	 * here is decided as without a record). */
+	view_follow(d);
+	rc = sess_rec_to_local(&d->map, r, &svc, &be, &tag);
+	if (rc != 0) {
+		if (rc == -ESTALE)
+			d->rx_removed++;
+		else
+			d->rx_unknown++;
 		return;
 	}
-	sess_replica_put(&d->rep, &r->key, svc, be, r->state, p, r->idle_ms,
+	sess_replica_put(&d->rep, &r->key, svc, be, tag, r->state, p, r->idle_ms,
 			 d->now_ms);
 }
 
@@ -410,6 +452,7 @@ on_poll(struct ev_loop *ev, void *arg)
 		ev_stop(ev);
 		return;
 	}
+	view_follow(d);
 	drain(d, SESSD_BURSTS);
 	if (shm->cls.sess_ring_full != d->ring_full_seen) {
 		d->ring_full_seen = shm->cls.sess_ring_full;
@@ -481,9 +524,13 @@ on_ctl(void *arg, const char *req, FILE *out)
 	fprintf(out, "events %" PRIu64 " (bad %" PRIu64 "), ring overflows %" PRIu64 ", local dumps %" PRIu64 ", own full %" PRIu64 "\n",
 		d->events, d->ev_bad, d->ring_full_seen, d->local_dumps,
 		d->st.own_full);
-	fprintf(out, "received up %" PRIu64 ", down %" PRIu64 ", unknown backend %" PRIu64 "; replica writes %" PRIu64 ", removals %" PRIu64 ", full %" PRIu64 ", expired %" PRIu64 "\n",
-		d->rx_up, d->rx_down, d->rx_unknown, d->st.replica_puts,
-		d->st.replica_dels, d->st.replica_full, d->st.replica_expired);
+	fprintf(out, "view generation %" PRIu64 " (the forwarder's %" PRIu64 "), %" PRIu64 " followed since start\n",
+		d->map.gen, (uint64_t)__atomic_load_n(&d->shm->view_gen, __ATOMIC_ACQUIRE),
+		d->views);
+	fprintf(out, "received up %" PRIu64 ", down %" PRIu64 ", unknown backend %" PRIu64 ", removed backend %" PRIu64 "; replica writes %" PRIu64 ", removals %" PRIu64 ", full %" PRIu64 ", expired %" PRIu64 ", retired %" PRIu64 "\n",
+		d->rx_up, d->rx_down, d->rx_unknown, d->rx_removed,
+		d->st.replica_puts, d->st.replica_dels, d->st.replica_full,
+		d->st.replica_expired, d->st.replica_retired);
 	fprintf(out, "datagrams %" PRIu64 ", refused %" PRIu64,
 		ss->rx_datagrams, ss->rx_refused);
 	for (p = 0, sep = " ("; p < SYNC_REJ_SLOTS; p++)
@@ -639,9 +686,17 @@ attach(struct sessd *d)
 		     "cannot lock the sessiond lock of file_prefix %s", cfg->file_prefix);
 		return rc;
 	}
-	rc = svc_map_build(&d->svcs, cfg);
+	/* The slots are the forwarder's view's (this file's positions are
+	 * not, after a reload): taken before anything names a slot. */
+	rc = sess_map_init(&d->map, d->cfg);
 	if (rc != 0)
 		return rc;
+	rc = sess_map_follow(&d->map, d->shm);
+	if (rc < 0) {
+		HLOG(ERR, "cannot read the forwarder's view of the services: %s",
+		     strerror(-rc));
+		return rc;
+	}
 	/* Every live flow of every worker, at most SESSD_OWN_MAX (80 bytes
 	 * each of process memory); beyond, sessions are not kept (counted
 	 * as own full) and a peer's dump lacks them. */
@@ -654,7 +709,7 @@ attach(struct sessd *d)
 	rc = sess_own_init(&d->own, own_entries);
 	if (rc == 0)
 		rc = sess_replica_init(&d->rep, &d->shm->replica, d->shm->replica_qsbr,
-				       cfg, &d->st);
+				       &d->map, &d->st);
 	if (rc != 0) {
 		HLOG(ERR, "cannot allocate the session tables: %s", strerror(-rc));
 		return rc;
@@ -745,8 +800,9 @@ main(int argc, char **argv)
 	ev_timer_start(d->dm.ev, &d->poll, SESSD_POLL_MS, SESSD_POLL_MS);
 	ev_timer_init(&d->beat, on_beat, d);
 	ev_timer_start(d->dm.ev, &d->beat, 0, HALB_DAEMON_BEAT_MS);
-	HLOG(INFO, "attached: %u peer(s), replica of %u entries (%u in it), listening on sessions.listen",
-	     d->sc.n_peers, d->rep.w.t->n_entries, sess_replica_count(&d->rep));
+	HLOG(INFO, "attached: %u peer(s), replica of %u entries (%u in it), the forwarder's view generation %" PRIu64 ", listening on sessions.listen",
+	     d->sc.n_peers, d->rep.w.t->n_entries, sess_replica_count(&d->rep),
+	     d->map.gen);
 	rc = ev_main(d->dm.ev);
 	if (d->rc != 0)
 		rc = d->rc;
@@ -759,7 +815,7 @@ main(int argc, char **argv)
 	halb_hb_close(d->hb);
 	sess_replica_fini(&d->rep);
 	sess_own_fini(&d->own);
-	svc_map_free(&d->svcs);
+	sess_map_fini(&d->map);
 	rte_eal_cleanup();
 	cfg_free(d->cfg);
 	return rc;

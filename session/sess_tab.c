@@ -11,7 +11,10 @@
  *    last_seen are relaxed stores, and a removed entry is reused only
  *    after the classifier's grace period (shm->replica_qsbr).
  * Replica entries keep their owner (the peer's index in sessions.peers)
- * in flags and when this appliance last heard of them in created.
+ * in flags, when this appliance last heard of them in created, and which
+ * backend their slot was in tag (shm-t.h): an entry whose slot a reload
+ * retired or gave to another backend goes with the next expiry scan, and
+ * the classifier does not use it meanwhile.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -127,11 +130,11 @@ sess_own_count(const struct sess_own *o)
 
 int
 sess_replica_init(struct sess_replica *r, struct flow_table *t,
-		  struct rte_rcu_qsbr *qsbr, const struct halb_cfg *cfg,
+		  struct rte_rcu_qsbr *qsbr, const struct sess_map *map,
 		  struct sess_tab_stats *st)
 {
 	memset(r, 0, sizeof(*r));
-	r->cfg = cfg;
+	r->map = map;
 	r->st = st;
 	return flow_writer_init(&r->w, t, qsbr);
 }
@@ -144,23 +147,25 @@ sess_replica_fini(struct sess_replica *r)
 
 int
 sess_replica_put(struct sess_replica *r, const struct flow_key *k,
-		 uint16_t svc, uint16_t backend, uint8_t state, unsigned int p,
-		 uint32_t idle_ms, uint32_t now_ms)
+		 uint16_t svc, uint16_t backend, uint32_t tag, uint8_t state,
+		 unsigned int p, uint32_t idle_ms, uint32_t now_ms)
 {
 	uint32_t hash = pkt_flow_hash(k);
 	uint32_t seen = idle_ms < now_ms ? now_ms - idle_ms : 0;
 	struct flow_entry *e = flow_lookup(r->w.t, k, hash);
 	int rc;
 
-	if (e != NULL && (e->svc != svc || e->backend != backend)) {
+	if (e != NULL && (e->svc != svc || e->backend != backend || e->tag != tag)) {
 		/* A new decision for the 5-tuple (its owner saw it close
-		 * and open again): a new entry, never an edit that the
-		 * classifier could read half of. */
+		 * and open again), or its slot given to another backend
+		 * since: a new entry, never an edit that the classifier
+		 * could read half of. */
 		flow_remove(&r->w, (uint32_t)(e - r->w.t->entries), hash);
 		e = NULL;
 	}
 	if (e == NULL) {
-		rc = flow_insert(&r->w, k, hash, svc, backend, state, seen, NULL);
+		rc = flow_insert_tag(&r->w, k, hash, svc, backend, state, seen,
+				     tag, NULL);
 		if (rc < 0) {
 			r->st->replica_full++;
 			return -ENOSPC;
@@ -191,12 +196,16 @@ sess_replica_del(struct sess_replica *r, const struct flow_key *k)
 static bool
 replica_expired(void *ctx, const struct flow_entry *e)
 {
-	const struct sess_replica *r = ctx;
+	struct sess_replica *r = ctx;
 	unsigned int p = e->flags;
 	uint32_t base = __atomic_load_n(&e->last_seen, __ATOMIC_RELAXED);
 	uint8_t state = __atomic_load_n(&e->state, __ATOMIC_RELAXED);
 	int32_t idle;
 
+	if (e->tag != sess_map_tag(r->map, e->svc, e->backend)) {
+		r->retired_now++;
+		return true;
+	}
 	if (p < SESSD_MAX_PEERS) {
 		if (r->stale_before[p] != 0 &&
 		    ms_diff(e->created, r->stale_before[p] - 1) < 0)
@@ -210,7 +219,7 @@ replica_expired(void *ctx, const struct flow_entry *e)
 		base = e->created; /* an owner no longer configured */
 	}
 	idle = ms_diff(r->now_ms, base);
-	return idle >= 0 && (uint32_t)idle >= flow_idle_timeout_ms(r->cfg, state);
+	return idle >= 0 && (uint32_t)idle >= flow_idle_timeout_ms(r->map->cfg, state);
 }
 
 uint32_t
@@ -219,9 +228,11 @@ sess_replica_expire(struct sess_replica *r, uint32_t n_buckets, uint32_t now_ms)
 	uint32_t n;
 
 	r->now_ms = now_ms;
+	r->retired_now = 0;
 	n = flow_expire_scan(&r->w, n_buckets, replica_expired, r);
 	flow_reclaim(&r->w);
-	r->st->replica_expired += n;
+	r->st->replica_retired += r->retired_now;
+	r->st->replica_expired += n - r->retired_now;
 	return n;
 }
 

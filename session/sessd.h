@@ -2,9 +2,10 @@
 /*
  * halb-sessiond's own modules, apart from the process (main.c) so that
  * the unit tests drive them without EAL or sockets:
- *  - sess_map.c: a session between local indices (service, backend:
- *    what the flow tables and the replica hold) and struct sess_rec (the
- *    backend by address and port: what travels between appliances);
+ *  - sess_map.c: a session between slots (service, backend: what the
+ *    flow tables and the replica hold, as the forwarder's current view
+ *    names them) and struct sess_rec (the backend by address and port:
+ *    what travels between appliances);
  *  - sess_tab.c: the sessions this appliance decided (a process-local
  *    table, to answer a peer's dump) and the replica table in the
  *    forwarder's shared memory (its one writer), with their expiry.
@@ -23,6 +24,7 @@
 #include "halb/cfg-t.h"
 #include "halb/flow.h"
 #include "halb/sess-t.h"
+#include "halb/shm-t.h"
 #include "halb/svc.h"
 
 #define SESSD_MAX_PEERS CFG_MAX_SYNC_PEERS
@@ -30,22 +32,65 @@
 /* ---- sess_map.c ---- */
 
 /*
- * Fills r's key, backend address and port from local indices (the port
- * a backend of port 0 gets is the packet's).  op, state and idle_ms are
- * the caller's.  Returns 0 or -EINVAL (indices this file does not have).
+ * What this appliance's slots name: the forwarder's view of the services
+ * (docs/RELOAD.md), which halb-sessiond follows as the classifier does
+ * (classifier/view.c): flow entries, session events and replica entries
+ * hold slots, and a reload changes which service and backend a slot is.
+ * cfg is the file halb-sessiond was started from, its services replaced
+ * by the view's (never the file's: a sessiond started after a reload
+ * reads a file whose positions are not the slots).  tag[s][b] is
+ * halb_slot_tag(halb_slot_id) of every live backend slot, 0 for the
+ * others (retired, free, beyond the view).
  */
-int sess_rec_from_local(const struct halb_cfg *cfg, const struct flow_key *k,
+struct sess_map {
+	struct halb_cfg *cfg;
+	struct svc_map svcs;   /* live services by VIP, of the view */
+	uint64_t gen;          /* the view's generation; 0: the file's own */
+	uint32_t tag[CFG_MAX_SERVICES][CFG_MAX_BACKENDS];
+};
+
+/* Over cfg's services as they are (a file as loaded: slotted by
+ * position, all live; or a test's).  0 or -ENOMEM. */
+int sess_map_init(struct sess_map *m, struct halb_cfg *cfg);
+void sess_map_fini(struct sess_map *m);
+
+/*
+ * Takes the forwarder's view of the services when its generation is not
+ * m->gen (shm->view_gen; halb_shm_view_copy).  Returns 1 when it took a
+ * new one, 0 when m already follows it (or the forwarder publishes
+ * none), -EAGAIN when it could not be read whole or -ENOMEM (m is left
+ * as it was; try again).
+ */
+int sess_map_follow(struct sess_map *m, const struct halb_shm *shm);
+
+/* The tag of live slot (svc, backend), 0 for any other. */
+static inline uint32_t
+sess_map_tag(const struct sess_map *m, uint16_t svc, uint16_t backend)
+{
+	if (svc >= CFG_MAX_SERVICES || backend >= CFG_MAX_BACKENDS)
+		return 0;
+	return m->tag[svc][backend];
+}
+
+/*
+ * Fills r's key, backend address and port from slots (the port a
+ * backend of port 0 gets is the packet's).  op, state and idle_ms are
+ * the caller's.  A retired slot keeps its backend's data (its flows
+ * still end, or are kept).  Returns 0 or -EINVAL (slots the view does
+ * not hold, or free).
+ */
+int sess_rec_from_local(const struct sess_map *m, const struct flow_key *k,
 			uint16_t svc, uint16_t backend, struct sess_rec *r);
 
 /*
- * The local indices of a peer's record: the service from the key's VIP,
- * port and protocol, the backend by address and port within it.
- * Returns 0, -ENOENT (no service for that VIP here) or -ESRCH (the
- * service has no such backend here).
+ * The slots of a peer's record: the live service from the key's VIP,
+ * port and protocol, the live backend by address and port within it,
+ * and that slot's tag.  Returns 0, -ENOENT (no service for that VIP
+ * here), -ESTALE (the backend was removed here: its slot is retired) or
+ * -ESRCH (the service has no such backend here).
  */
-int sess_rec_to_local(const struct halb_cfg *cfg, const struct svc_map *svcs,
-		      const struct sess_rec *r, uint16_t *svc,
-		      uint16_t *backend);
+int sess_rec_to_local(const struct sess_map *m, const struct sess_rec *r,
+		      uint16_t *svc, uint16_t *backend, uint32_t *tag);
 
 /* ---- sess_tab.c ---- */
 
@@ -56,6 +101,8 @@ struct sess_tab_stats {
 	uint64_t replica_full;   /* ... not written: table full */
 	uint64_t replica_expired; /* aged out (their owner dead), or stale
 				   * after the owner's resync */
+	uint64_t replica_retired; /* removed: their slot no longer names
+				   * their backend (a reload removed it) */
 };
 
 /* The sessions this appliance decided; entry.pad0 holds the mask of the
@@ -75,8 +122,9 @@ struct sess_replica {
 	/* Entries of owner p refreshed before this (flow ms + 1; 0 none)
 	 * are stale: its resync did not send them again. */
 	uint32_t stale_before[SESSD_MAX_PEERS];
-	const struct halb_cfg *cfg;
+	const struct sess_map *map; /* the view: timeouts, slot tags */
 	uint32_t now_ms;          /* for the expiry predicate */
+	uint32_t retired_now;     /* the expiry predicate's count */
 	struct sess_tab_stats *st;
 };
 
@@ -109,32 +157,39 @@ uint32_t sess_own_count(const struct sess_own *o);
 
 /*
  * Attaches the writer to the replica (which may hold entries from a
- * previous run).  qsbr: the replica's (NULL in tests).  0 or -ENOMEM.
+ * previous run, of another view: the expiry scan removes those whose
+ * tag map no longer gives their slot).  qsbr: the replica's (NULL in
+ * tests).  0 or -ENOMEM.
  */
 int sess_replica_init(struct sess_replica *r, struct flow_table *t,
-		      struct rte_rcu_qsbr *qsbr, const struct halb_cfg *cfg,
+		      struct rte_rcu_qsbr *qsbr, const struct sess_map *map,
 		      struct sess_tab_stats *st);
 void sess_replica_fini(struct sess_replica *r);
 
 /*
- * A peer's UP: key -> (svc, backend) owned by peer p, seen by its owner
- * idle_ms ago.  A record whose decision changed is replaced (a new
- * entry, so that a reader never sees half of each).  0, or -ENOSPC
- * (full, counted).
+ * A peer's UP: key -> (svc, backend, the slot's tag) owned by peer p,
+ * seen by its owner idle_ms ago.  A record whose decision changed (or
+ * whose slot now names another backend) is replaced (a new entry, so
+ * that a reader never sees half of each).  0, or -ENOSPC (full,
+ * counted).
  */
 int sess_replica_put(struct sess_replica *r, const struct flow_key *k,
-		     uint16_t svc, uint16_t backend, uint8_t state,
-		     unsigned int p, uint32_t idle_ms, uint32_t now_ms);
+		     uint16_t svc, uint16_t backend, uint32_t tag,
+		     uint8_t state, unsigned int p, uint32_t idle_ms,
+		     uint32_t now_ms);
 /* A peer's DOWN.  0 or -ENOENT. */
 int sess_replica_del(struct sess_replica *r, const struct flow_key *k);
 
 /*
  * Expiry, paced by the caller: scans n_buckets buckets.  An entry goes
- * when its owner is dead (or unknown: not in this configuration) and it
- * has been idle, counted from the later of its last refresh and its
- * owner's last word, longer than its state's timeout (flows { }); or
- * when its owner's resync did not refresh it (stale_before).  Returns
- * how many went; reclaims entries past their grace period.
+ * when its slot no longer names its backend (its tag is not the map's:
+ * a reload removed the backend, or gave the slot to another; counted
+ * replica_retired); when its owner is dead (or unknown: not in this
+ * configuration) and it has been idle, counted from the later of its
+ * last refresh and its owner's last word, longer than its state's
+ * timeout (flows { }); or when its owner's resync did not refresh it
+ * (stale_before).  Returns how many went; reclaims entries past their
+ * grace period.
  */
 uint32_t sess_replica_expire(struct sess_replica *r, uint32_t n_buckets,
 			     uint32_t now_ms);

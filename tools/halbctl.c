@@ -43,6 +43,9 @@
 	"                  the forwarder's and classifier's state and flows\n" \
 	"  stats [W]       counters (all workers or worker W), drops by reason\n" \
 	"  services        services and backends with weights and live flows\n" \
+	"  classifiers     the classifiers in order of preference (local,\n" \
+	"                  standby, remote): which one is active, each one's\n" \
+	"                  heartbeat age and decisions, the fallbacks\n" \
 	"  flows [N|all] [service NAME] [backend ADDR[:PORT]] [client ADDR]\n" \
 	"                  installed flows, up to N (32) or all of them, those\n" \
 	"                  of a service, a backend or a client only\n" \
@@ -786,7 +789,8 @@ main(int argc, char **argv)
 	/* halb-had knows more of each part than its heartbeat tells. */
 	if (strcmp(what, "status") == 0 && !had_print(had_sock))
 		parts_print(prefix);
-	if (strcmp(what, "status") == 0 || strcmp(what, "services") == 0) {
+	if (strcmp(what, "status") == 0 || strcmp(what, "services") == 0 ||
+	    strcmp(what, "classifiers") == 0) {
 		snprintf(cmd, sizeof(cmd), "/halb/%s", what);
 	} else if (strcmp(what, "stats") == 0) {
 		if (optind + 1 < argc &&

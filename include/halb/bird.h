@@ -89,8 +89,10 @@ typedef int (*bird_line_fn)(void *arg, int code, const char *text);
 
 /*
  * Connects to BIRD's control socket at path and reads its greeting
- * (0001).  Returns 0, or -errno (-ENOENT: no socket there; -ECONNREFUSED:
- * nobody listens; -ETIMEDOUT; -EPROTO: not BIRD's greeting).
+ * (0001), never waiting longer than timeout_ms.  Returns 0, or -errno
+ * (-ENOENT: no socket there; -ECONNREFUSED: nobody listens; -ETIMEDOUT:
+ * no greeting in time, or a listener whose backlog is full; -EPROTO: not
+ * BIRD's greeting).
  */
 int bird_open(struct bird_conn *c, const char *path, int timeout_ms);
 void bird_close(struct bird_conn *c);

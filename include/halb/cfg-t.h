@@ -262,6 +262,54 @@ struct cfg_sessions {
 	int line;
 };
 
+/* classifiers { }: the forwarder's list of classifiers in order of
+ * preference, and a remote classifier's side (docs/CLASSIFIERS.md). */
+#define CFG_MAX_CLASSIFIERS 8
+#define CFG_MAX_PUNTERS 16    /* forwarders one remote classifier serves */
+#define CFG_PUNT_PORT 7310    /* classifiers.serve.listen's default port */
+
+enum cfg_cls_kind {
+	CFG_CLS_LOCAL = 0,    /* the classifier attached to the shared memory */
+	CFG_CLS_STANDBY,      /* a second one waiting on the attach lock
+			       * (halb-classifier --takeover) */
+	CFG_CLS_REMOTE,       /* halb-classifier --remote, over UDP */
+};
+
+struct cfg_cls_ent {
+	uint8_t kind;             /* enum cfg_cls_kind */
+	char name[CFG_HOST_LEN];  /* a remote's sender name */
+	struct halb_ip ip;        /* a remote's address and port */
+	uint16_t port;
+	struct seal_key key;      /* the pair's key (len 0: not remote) */
+	bool has_health;          /* healthd also sends its snapshots to */
+	struct halb_ip health_ip; /* ... this UDP address (serve.health) */
+	uint16_t health_port;
+	int line;
+};
+
+struct cfg_classifiers {
+	bool has;                 /* the file has a classifiers group */
+	char name[CFG_HOST_LEN];  /* this forwarder's name towards remotes */
+	uint32_t timeout_ms;      /* a remote without a pong this long: dead */
+	uint32_t ping_ms;         /* pings to every remote this often */
+	uint32_t hold;            /* frames awaiting a remote decision, at most */
+	uint32_t hold_ms;         /* ... and for at most this long */
+	uint32_t frame_cap;       /* bytes of a frame sent, at most */
+	uint32_t n_list;
+	struct cfg_cls_ent list[CFG_MAX_CLASSIFIERS];
+	/* serve { }: halb-classifier --remote. */
+	bool has_serve;
+	char serve_name[CFG_HOST_LEN];
+	struct halb_ip serve_ip;
+	uint16_t serve_port;
+	bool has_serve_health;    /* healthd's snapshots over UDP, here */
+	struct halb_ip serve_health_ip;
+	uint16_t serve_health_port;
+	uint32_t n_punters;
+	struct cfg_peer punters[CFG_MAX_PUNTERS]; /* name, key (ip unused) */
+	int line;
+};
+
 /* One part in ha { } (halb-had), every default resolved. */
 struct cfg_ha_part {
 	bool enabled;
@@ -378,6 +426,7 @@ struct halb_cfg {
 	struct cfg_sessions sessions;
 	struct cfg_ha ha;
 	struct cfg_bgp bgp;
+	struct cfg_classifiers classifiers;
 };
 
 #endif

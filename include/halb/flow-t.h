@@ -64,7 +64,12 @@ struct flow_entry {
 	uint16_t pad0;
 	uint32_t last_seen; /* coarse ms clock (flow_now_ms); by the worker */
 	uint32_t created;   /* coarse ms clock, by the classifier */
-	uint8_t pad[4];
+	/* The replica (shm->replica) only: which backend the slot named
+	 * when the record was written (halb_slot_tag of halb_slot_id), so
+	 * that a slot a reload gave to another backend is not used.  0 in
+	 * the flow tables.  Set before the entry is published, never
+	 * changed while it is. */
+	uint32_t tag;
 } __attribute__((aligned(64)));
 static_assert(sizeof(struct flow_entry) == 64, "one cache line per entry");
 

@@ -177,6 +177,12 @@ int flow_insert(struct flow_writer *w, const struct flow_key *k, uint32_t hash,
 		uint16_t svc, uint16_t backend, uint8_t state, uint32_t now_ms,
 		struct flow_entry **existing);
 
+/* The same with the entry's tag (flow-t.h: the replica's), set before
+ * the entry is published.  flow_insert() is this with tag 0. */
+int flow_insert_tag(struct flow_writer *w, const struct flow_key *k,
+		    uint32_t hash, uint16_t svc, uint16_t backend, uint8_t state,
+		    uint32_t now_ms, uint32_t tag, struct flow_entry **existing);
+
 /*
  * Unpublishes entry idx (whose key hashes to hash) and frees it after a
  * grace period.  Returns 0 or -ENOENT.

@@ -35,6 +35,10 @@ enum seal_role {
 				       * (the pair's own key) */
 	SEAL_ROLE_SYNC = 1u << 3,     /* a peer appliance's halb-sessiond
 				       * (the sync key of the pair) */
+	SEAL_ROLE_PUNTER = 1u << 4,   /* a forwarder punting to a remote
+				       * classifier (the pair's key) */
+	SEAL_ROLE_DECIDER = 1u << 5,  /* a remote classifier answering a
+				       * forwarder (the pair's key) */
 	SEAL_ROLE_TEST = 1u << 31,    /* unit tests' own types */
 };
 

@@ -16,11 +16,15 @@
  *    last_seen/state, workers[w].fb_marks; enqueues workers[w].punt.
  *  - classifier: cls_alive, cls_pid, cls_stats, installs, the flow tables' buckets
  *    and entries, workers[w].table_full; enqueues workers[w].ret;
+ *    while it is gone, the forwarder's punt thread (forwarder/punt_remote.c)
+ *    in its place for what a remote classifier decides, holding the same
+ *    attach lock: installs, the tables, table_full, flow_count, ret;
  *    publishes Maglev tables (mh[s].cur) once it owns them; cls_view_gen,
  *    health_id.
  *  - session tracker (sessions { }; docs/ARCHITECTURE.md, "Session
- *    tracker"): the classifier enqueues sess_ring, reports quiescent
- *    states to replica_qsbr and clears sess_dump_req; halb-sessiond
+ *    tracker"): the classifier and the workers report quiescent states
+ *    to replica_qsbr; the classifier enqueues sess_ring and clears
+ *    sess_dump_req; halb-sessiond
  *    dequeues sess_ring, sets sess_dump_req, writes sess_alive, sess_pid
  *    and the replica table's buckets and entries (flow.c's writer).
  * Counters are written by one thread each and read by anyone.
@@ -102,7 +106,8 @@ struct fwd_stats {
 struct svc_stats {
 	uint64_t pkts, bytes;
 	uint64_t fallbacks;
-	uint64_t pad[5];
+	uint64_t fallback_replica; /* ... of which the replica's backend */
+	uint64_t pad[4];
 } __attribute__((aligned(64)));
 
 /* One backend's traffic as one worker forwarded it (forward()).  Only
@@ -144,6 +149,8 @@ struct cls_stats {
 	uint64_t replica;         /* misses given the replica's backend */
 	uint64_t replica_down;    /* ... whose backend is down and resets its
 				   * flows: decided as without a record */
+	uint64_t replica_stale;   /* ... whose slot a reload retired or gave
+				   * to another backend since: not used */
 } __attribute__((aligned(64)));
 
 /* Health states, as in halb.health.HealthState. */
@@ -270,10 +277,16 @@ struct halb_shm {
 	 * elements, classifier -> halb-sessiond, single producer and single
 	 * consumer.  replica: the sessions that peer appliances decided,
 	 * laid out as a flow table (flow-t.h) whose entries' svc and backend
-	 * are this appliance's indices, state the owner's, last_seen the
-	 * flow ms when the owner last reported it, flags the owner's peer
-	 * index; halb-sessiond is its writer and the classifier its one
-	 * reader (thread 0 of replica_qsbr).
+	 * are this appliance's slots as the view that halb-sessiond followed
+	 * named them, tag which backend that slot was (halb_slot_tag: the
+	 * classifier uses an entry only while its own view's slot is live
+	 * and health_id[svc][backend] has that tag), state the owner's,
+	 * last_seen the flow ms when the owner last reported it, flags the
+	 * owner's peer index; halb-sessiond is its writer; its readers are
+	 * the classifier (thread 0 of replica_qsbr) and each worker w's
+	 * fallback (thread 1 + w; docs/ARCHITECTURE.md, "When the classifier is
+	 * gone").  A worker's fallback checks the tag against its own view's
+	 * (struct fwd_backend.tag).
 	 */
 	uint32_t has_sessions;
 	struct rte_ring *sess_ring;
@@ -321,6 +334,16 @@ halb_slot_id(const char *svc_name, const uint8_t ip[16], uint16_t port)
 	h = (h ^ (port >> 8)) * 0x100000001b3ull;
 	h = (h ^ (port & 0xff)) * 0x100000001b3ull;
 	return h != 0 ? h : 1;
+}
+
+/* The replica's 32-bit form of a slot id (flow_entry.tag): never 0, so
+ * that an entry written without one never matches. */
+static inline uint32_t
+halb_slot_tag(uint64_t id)
+{
+	uint32_t t = (uint32_t)(id ^ id >> 32);
+
+	return t != 0 ? t : 1;
 }
 
 /* Decision a classifier writes into a returned mbuf's hash.usr.

@@ -2,8 +2,10 @@
 /*
  * A client of BIRD 2's control socket (halb/bird.h): one connection, one
  * command at a time, each reply read whole before the next command.
- * Blocking I/O bounded by poll() with the connection's timeout, so a
- * stuck BIRD costs its caller at most that per read or write.  Holds no
+ * Non-blocking I/O bounded by poll() with the connection's timeout, so a
+ * stuck BIRD costs its caller at most that per read or write; the connect
+ * too, which on a unix socket blocks while the listener's backlog is full
+ * (a stopped BIRD accepts nothing, and each probe adds one).  Holds no
  * state besides the connection; the callers (halbctl bgp, the HA daemon)
  * decide what the replies mean.
  */
@@ -55,7 +57,7 @@ read_line(struct bird_conn *c, char *line)
 		if (rc != 0)
 			return rc;
 		n = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
-		if (n < 0 && errno == EINTR)
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n < 0)
 			return -errno;
@@ -137,12 +139,14 @@ bird_open(struct bird_conn *c, const char *path, int timeout_ms)
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	memcpy(sa.sun_path, path, strlen(path) + 1);
-	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (c->fd < 0)
 		return -errno;
-	/* A unix socket connects at once or fails: no wait needed. */
+	/* A unix socket connects at once, or fails: EAGAIN when the
+	 * listener's backlog is full (BIRD stuck or swamped), which a
+	 * blocking connect would wait out for ever. */
 	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		rc = -errno;
+		rc = errno == EAGAIN ? -ETIMEDOUT : -errno;
 		goto fail;
 	}
 	rc = read_line(c, greet);
@@ -194,7 +198,7 @@ bird_cmd(struct bird_conn *c, const char *cmd, bird_line_fn fn, void *arg)
 		if (rc != 0)
 			return rc;
 		n = send(c->fd, line + off, len - off, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n < 0)
 			return -errno;

@@ -48,6 +48,7 @@ static const struct cfg_section *const sections[] = {
 	&cfg_section_sessions,
 	&cfg_section_bgp,
 	&cfg_section_ha,
+	&cfg_section_classifiers,
 };
 
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))

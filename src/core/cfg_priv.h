@@ -60,7 +60,8 @@ struct cfg_section {
 extern const struct cfg_section cfg_section_eal, cfg_section_ports,
 	cfg_section_flows, cfg_section_services, cfg_section_health,
 	cfg_section_metrics, cfg_section_agents, cfg_section_sessions,
-	cfg_section_ha, cfg_section_bgp;
+	cfg_section_ha, cfg_section_bgp,
+	cfg_section_classifiers;
 
 /* ---- the reader: cfg_read.c ---- */
 

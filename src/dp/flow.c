@@ -196,6 +196,15 @@ flow_insert(struct flow_writer *w, const struct flow_key *k, uint32_t hash,
 	    uint16_t svc, uint16_t backend, uint8_t state, uint32_t now_ms,
 	    struct flow_entry **existing)
 {
+	return flow_insert_tag(w, k, hash, svc, backend, state, now_ms, 0,
+			       existing);
+}
+
+int
+flow_insert_tag(struct flow_writer *w, const struct flow_key *k,
+		uint32_t hash, uint16_t svc, uint16_t backend, uint8_t state,
+		uint32_t now_ms, uint32_t tag, struct flow_entry **existing)
+{
 	struct flow_table *t = w->t;
 	struct flow_bucket *bk;
 	struct flow_entry *e;
@@ -237,6 +246,7 @@ flow_insert(struct flow_writer *w, const struct flow_key *k, uint32_t hash,
 	e->flags = 0;
 	e->last_seen = now_ms;
 	e->created = now_ms;
+	e->tag = tag;
 	/* The entry is complete before a reader can reach it. */
 	__atomic_store_n(&bk->slot[slot],
 			 (uint64_t)(idx + 1) | (uint64_t)flow_sig(hash) << 32,

@@ -146,12 +146,14 @@ sessions_setup(struct halb_shm *shm, const struct halb_cfg *cfg,
 	if (mem == NULL)
 		return -ENOMEM;
 	flow_table_init(&shm->replica, mem, ss->replica_entries, 0);
+	/* Readers: the classifier (thread 0) and each worker w (1 + w),
+	 * whose fallback reads it too. */
 	*what = "replica QSBR variable";
-	qsz = rte_rcu_qsbr_get_memsize(1);
+	qsz = rte_rcu_qsbr_get_memsize(1 + cfg->n_workers);
 	shm->replica_qsbr = rte_zmalloc("halb_replica_qsbr", qsz,
 					RTE_CACHE_LINE_SIZE);
 	if (shm->replica_qsbr == NULL ||
-	    rte_rcu_qsbr_init(shm->replica_qsbr, 1) != 0)
+	    rte_rcu_qsbr_init(shm->replica_qsbr, 1 + cfg->n_workers) != 0)
 		return -ENOMEM;
 	shm->has_sessions = 1;
 	return 0;

@@ -14,16 +14,19 @@
 # kernel's address: the agents' reports come through the exception path)
 # and BIRD that peers with the router over halb0k (its file: `halbctl
 # bird-config`), behind them the three backends of tests/e2e/topo.sh, each
-# with a halb-agent that reports to every appliance.  The services are
-# DSR and tunnel over IPv4 and DSR over IPv6: their replies go from the
-# backend to the client straight, whichever appliance the request came
-# through.  NAT is left out: behind several appliances a backend's reply
-# must find the appliance of its connection, which is the session
-# tracker's part.
-# The appliances' sync network (sync0, 198.18.3.I) is up for it: a
-# halb-sessiond per appliance goes beside the classifier, peering over it.
+# with a halb-agent that reports to every appliance.  Each appliance
+# runs a halb-sessiond too, peering with the others over the sync
+# network (sync0, 198.18.3.I; a key per pair).  The services are DSR, NAT
+# and tunnel over IPv4 and IPv6 (FABRIC_BACKENDS: the backends they
+# have, "b1 b2 b3").  DSR and tunnel replies go from the backend to the
+# client straight; NAT replies go to the router, which spreads them over
+# the appliances whose BFD is up (its BIRD's tables nat4 and nat6,
+# kernel table 200, topo.sh's rule), and whichever appliance gets one
+# translates it from its flow or its replica (docs/SESSIONS.md, "NAT
+# behind several appliances").
 #
 # Checks:
+#   - every appliance's halb-sessiond ready, with every peer synced;
 #   - every appliance's halb-healthd has every backend up from its agent;
 #   - BGP up over the exception path (to_kernel/from_kernel move), nothing
 #     announced before `halbctl bgp announce`; then the router's kernel has
@@ -50,8 +53,12 @@
 #
 # --demo (scripts/demo.sh when APPLIANCES > 1): the same rig, then every
 # second a batch of new connections to each VIP, showing the router's
-# routes and the spread over appliances and backends; until Ctrl-C, or
-# DEMO_SECONDS (20 when stdin is no terminal).
+# routes, the spread over appliances and backends, and each appliance's
+# sessions (own, replicated, per peer); until Ctrl-C, or DEMO_SECONDS (20
+# when stdin is no terminal).
+#
+# FABRIC_SCENARIOS=1 (tests/e2e/scenarios.sh, which sources this file):
+# the rig up to the announce, then scenarios_run, then the summary.
 set -uo pipefail
 
 # shellcheck source=tests/e2e/lib.sh

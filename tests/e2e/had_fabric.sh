@@ -467,6 +467,11 @@ else
 fi
 
 # --- 3c. kill -9 lb2's had: a new one adopts all five, no route moves -------
+# Every route settled first (the restarted BIRD's sessions bring them back
+# one by one).
+halb_wait_until 10 route_is "$VIPT" "$both4"
+halb_wait_until 10 route_is "$VIP6" "$both6"
+sleep 1
 before=""
 for part in forwarder classifier healthd sessiond bird; do before="$before $(part_field 2 "$part" 3)"; done
 { halb_stop "${HAD_PID[2]}" KILL 5; } 2>/dev/null

@@ -10,21 +10,31 @@
 # server network (halb0, 198.18.0.4), and a sync link between A and B
 # (sync0: 10.40.0.1 and 10.40.0.2).  Each appliance runs its forwarder,
 # classifier and halb-sessiond with a DPDK file prefix of its own, on a
-# configuration of its own: one DSR service, 198.18.2.100:80, on the three
-# backends, with other weights on B (1:1:1 on A, 1:1:6 on B), so that B's
-# Maglev table would send part of A's connections elsewhere.
+# configuration of its own: one DSR service, 198.18.2.100:80, on backends
+# b1 and b2 (198.18.0.11, .12), with other weights on B (1:1 on A, 1:6 on
+# B), so that B's Maglev table would send part of A's connections
+# elsewhere.
 #
 # Checks:
 #   - both sessionds say ready, each with its peer synced;
 #   - HOLDS keep-alive connections through A (the router's route to the
 #     VIPs via A), all answered;
 #   - B's replica holds at least HOLDS sessions (halbctl sessions);
+#   - both appliances reload (`halbctl reload`, docs/RELOAD.md) a file
+#     where b2 is removed and b3 added in front of b1 (b3 6 to b1's 1 on
+#     B): the file's positions are no longer the slots; both sessionds
+#     follow the new view (halbctl sessions: view generation 2); A's
+#     halb-sessiond is then restarted from the edited file and synced
+#     again (its sessions mapped by the view's slots, not by the file);
 #   - A's forwarder is killed with SIGKILL and the route moved to B by
 #     hand (`ip route replace`, as the router's BGP would): every
-#     connection goes on without an error on the same backend (a backend
-#     that changed would reset it), and B counts its misses as cls_replica;
+#     connection on b1 (unchanged by the reload) goes on without an error
+#     on b1 (a backend that changed would reset it), and B counts their
+#     misses as cls_replica; those on b2 were reset by A's reload
+#     (down_flows "reset"), as designed, and are only counted;
 #   - B's halb-sessiond killed with SIGKILL and restarted: ready again with
-#     B's own sessions (the moved connections) rebuilt from its flow tables.
+#     B's own sessions (the moved connections) rebuilt from its flow
+#     tables, no event it could not map.
 # Prints PASS/FAIL per check and "sessions: N passed, M failed"; exits
 # non-zero on any failure.  Every exit path stops the processes it started
 # (by PID), removes the rig and its files.
@@ -34,7 +44,7 @@ set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 HOLDS=${E2E_SESS_HOLDS:-12}
-HOLD_SECONDS=${E2E_SESS_HOLD_SECONDS:-14}
+HOLD_SECONDS=${E2E_SESS_HOLD_SECONDS:-60}  # upper bound: holds end on a stop file
 VIP=198.18.2.100
 KEY=5e55105e55105e55105e55105e55105e55105e55105e55105e55105e55105e55
 
@@ -89,8 +99,14 @@ finish() {
 }
 fatal() { fail "$*"; echo "sessions: stopping here: later checks need this step"; finish; }
 
-# conf NAME ADDRESS SYNC PEER_SYNC WEIGHT3: one appliance's file.
+# conf NAME ADDRESS SYNC PEER_SYNC BACKENDS: one appliance's file;
+# BACKENDS is a list of IP:WEIGHT.
 conf() {
+	local be sep="" list=""
+	for be in $5; do
+		list+="${sep}      { ip = \"${be%:*}\"; port = 80; weight = ${be#*:}; }"
+		sep=$',\n'
+	done
 	cat <<-EOF
 	eal = { file_prefix = "${FP[$1]}"; lcores = "0,1"; classifier_lcore = 16; };
 	ports = (
@@ -111,9 +127,7 @@ conf() {
 	services = (
 	  { name = "web-dsr"; vip = "$VIP"; port = 80; protocol = "tcp"; mode = "dsr";
 	    backends = (
-	      { ip = "198.18.0.11"; port = 80; weight = 1; },
-	      { ip = "198.18.0.12"; port = 80; weight = 1; },
-	      { ip = "198.18.0.13"; port = 80; weight = $5; } ); } );
+	$list ); } );
 	EOF
 }
 
@@ -121,8 +135,9 @@ ctl() { local x=$1; shift; ip netns exec "${NS[$x]}" "$HALB_BUILD/tools/halbctl"
 stat_of() { ctl "$1" stats 2>/dev/null | awk -v k="$2" '$1 == k":" { s += $2; n++ } END { if (n) print s; else exit 1 }'; }
 
 echo "sessions: rig $P, DPDK file prefixes ${FP[a]} ${FP[b]}, work dir $WORK"
-conf a 198.18.0.2 10.40.0.1 10.40.0.2 1 >"${CONF[a]}"
-conf b 198.18.0.4 10.40.0.2 10.40.0.1 6 >"${CONF[b]}"
+# Before the reload b1 and b2; after it b3 (new) in front of b1, b2 gone.
+conf a 198.18.0.2 10.40.0.1 10.40.0.2 "198.18.0.11:1 198.18.0.12:1" >"${CONF[a]}"
+conf b 198.18.0.4 10.40.0.2 10.40.0.1 "198.18.0.11:1 198.18.0.12:6" >"${CONF[b]}"
 for x in a b; do
 	out=$("$HALB_BUILD/session/halb-sessiond" --check-config "${CONF[$x]}" 2>&1) ||
 		fatal "appliance $x: --check-config: $out"
@@ -185,7 +200,8 @@ halb_wait_until 20 halb_client "$P" --url "http://$VIP/" --count 1 --timeout 1 >
 declare -A HOLD
 for i in $(seq "$HOLDS"); do
 	halb_spawn "$WORK/hold-$i.out" ip netns exec "$P-cli" "$HALB_PYTHON" "$HALB_E2E_DIR/client.py" \
-		--url "http://$VIP/" --keepalive-hold "$HOLD_SECONDS" --interval 0.2 --timeout 5
+		--url "http://$VIP/" --keepalive-hold "$HOLD_SECONDS" --interval 0.2 --timeout 5 \
+		--stop-file "$WORK/stop"
 	HOLD[$i]=$HALB_LAST_PID
 done
 holds_connected() {
@@ -204,6 +220,53 @@ else
 	fail "B's replica does not hold $HOLDS sessions within 10 s: $(ctl b sessions 2>&1 | tr '\n' ' ')"
 fi
 
+declare -A BACKEND
+ON_B1=0
+for i in "${!HOLD[@]}"; do
+	BACKEND[$i]=$(sed -n 's/^connected .* -> //p' "$WORK/hold-$i.out")
+	[ "${BACKEND[$i]}" = b1 ] && ON_B1=$((ON_B1 + 1))
+done
+echo "sessions: backends before the reload: $(printf '%s\n' "${BACKEND[@]}" | sort | uniq -c | tr -s ' \n' ' ')"
+
+# --- a reload on both: b2 removed, b3 added in front of b1 -------------------
+# The files' positions are no longer the slots: b3 is first in the file,
+# slot 2 in the view (b1 keeps slot 0, b2's slot 1 is retired).
+conf a 198.18.0.2 10.40.0.1 10.40.0.2 "198.18.0.13:1 198.18.0.11:1" >"${CONF[a]}"
+conf b 198.18.0.4 10.40.0.2 10.40.0.1 "198.18.0.13:6 198.18.0.11:1" >"${CONF[b]}"
+reloaded=0
+for x in a b; do
+	out=$(ctl "$x" reload 2>&1)
+	rc=$?
+	echo "$out" | sed "s/^/sessions: $x: /"
+	if [ "$rc" -eq 0 ] && echo "$out" | grep -q '198.18.0.13:80 added' &&
+		echo "$out" | grep -q '198.18.0.12:80 removed'; then
+		reloaded=$((reloaded + 1))
+	fi
+done
+[ "$reloaded" -eq 2 ] || fatal "the reload was not applied on both appliances"
+view2() { ctl "$1" sessions 2>/dev/null | grep -q '^view generation 2 '; }
+if halb_wait_until 5 view2 a && halb_wait_until 5 view2 b; then
+	pass "reloaded on A and B (b2 removed, b3 added), both sessionds follow view generation 2"
+else
+	fail "the sessionds do not follow the view after the reload: A: $(ctl a sessions 2>&1 | sed -n 2p), B: $(ctl b sessions 2>&1 | sed -n 2p)"
+fi
+
+# A's sessiond restarted from the edited file: its sessions go to B by the
+# view's slots (b1's as b1), which B maps to its own slots.
+halb_stop "${SESS[a]}" TERM 10
+halb_spawn "$WORK/a-sessiond2.log" ip netns exec "${NS[a]}" \
+	"$HALB_BUILD/session/halb-sessiond" -c "${CONF[a]}"
+SESS[a]=$HALB_LAST_PID
+# B saw A's new life when A's hello says so; synced again once A's dump
+# is in (and what it did not name is gone from B's replica).
+if halb_wait_until 20 ready a && halb_wait_until 10 view2 a &&
+	halb_wait_until 10 synced a b && halb_wait_until 10 synced b a; then
+	pass "A's sessiond restarted after the reload: ready, view generation 2, synced with B both ways"
+else
+	fatal "A's restarted sessiond is not ready and synced within 30 s: $(ctl a sessions 2>&1 | tr '\n' ' ')"
+fi
+bad_a=$(ctl a sessions 2>/dev/null | sed -n 's/^events [0-9]* (bad \([0-9]*\)).*/\1/p')
+
 # --- A's forwarder dies; the route moves to B --------------------------------
 sleep 1
 replica_before=$(stat_of b cls_replica) || replica_before=0
@@ -212,27 +275,41 @@ kill -KILL "${FWD[a]}"
 ip -n "$P-rtr" route replace 198.18.2.0/24 via 198.18.0.4
 echo "sessions: killed A's forwarder (PID ${FWD[a]}) with SIGKILL, route moved to B in $((($(date +%s%N) - t0) / 1000000)) ms"
 
+# Traffic on B for a while: until B answered every b1 connection's miss
+# from its replica (bounded), then two seconds more.
+moved() { local n; n=$(stat_of b cls_replica) || return 1; [ $((n - replica_before)) -ge "$ON_B1" ]; }
+halb_wait_until 10 moved
+sleep 2
+touch "$WORK/stop"
 broken=0
-declare -A BACKEND
+reset=0
 for i in "${!HOLD[@]}"; do
-	halb_wait_exit "${HOLD[$i]}" $((HOLD_SECONDS + 15))
+	halb_wait_exit "${HOLD[$i]}" 15
 	rc=$?
-	BACKEND[$i]=$(sed -n 's/^connected .* -> //p' "$WORK/hold-$i.out")
-	if [ "$rc" -ne 0 ]; then
+	if [ "$rc" -ne 0 ] && [ "${BACKEND[$i]}" = b2 ]; then
+		reset=$((reset + 1))
+	elif [ "$rc" -ne 0 ]; then
 		broken=$((broken + 1))
 		echo "sessions: connection $i (backend ${BACKEND[$i]}) broke: $(grep '^{' "$WORK/hold-$i.out" || echo '(no summary)')"
 	fi
 done
-if [ "$broken" -eq 0 ]; then
-	pass "all $HOLDS connections went on through B, each on its backend ($(printf '%s\n' "${BACKEND[@]}" | sort | uniq -c | tr -s ' \n' ' '))"
+if [ "$ON_B1" -eq 0 ]; then
+	fail "no connection was on b1 (unchanged by the reload): nothing to check"
+elif [ "$broken" -eq 0 ]; then
+	pass "all $ON_B1 connections on b1 (unchanged by the reload) went on through B on b1; $reset of $((HOLDS - ON_B1)) on b2 (removed) were reset by the reload, as designed"
 else
-	fail "$broken of $HOLDS connections broke after the move to B"
+	fail "$broken connections on b1 broke after the reload and the move to B"
 fi
 replica_after=$(stat_of b cls_replica) || replica_after=0
-if [ $((replica_after - replica_before)) -ge "$HOLDS" ]; then
-	pass "B gave $((replica_after - replica_before)) mid-connection misses the replica's backend (cls_replica)"
+if [ $((replica_after - replica_before)) -ge "$ON_B1" ]; then
+	pass "B gave $((replica_after - replica_before)) mid-connection misses the replica's backend (cls_replica; $ON_B1 connections on b1; stale records not used: $(stat_of b cls_replica_stale))"
 else
-	fail "B counted $((replica_after - replica_before)) misses from the replica (cls_replica), not $HOLDS"
+	fail "B counted $((replica_after - replica_before)) misses from the replica (cls_replica), not $ON_B1"
+fi
+if [ "${bad_a:-x}" = 0 ]; then
+	pass "A's restarted sessiond mapped every event of the classifier (bad 0)"
+else
+	fail "A's restarted sessiond could not map ${bad_a:-?} events: $(ctl a sessions 2>&1 | tr '\n' ' ')"
 fi
 
 # --- B's sessiond killed and restarted: its sessions back from the tables ----
@@ -246,10 +323,11 @@ halb_spawn "$WORK/b-sessiond2.log" ip netns exec "${NS[b]}" \
 SESS[b]=$HALB_LAST_PID
 if halb_wait_until 20 ready b; then
 	own_after=$(own b)
-	if [ "${own_after:-0}" -ge "$HOLDS" ]; then
-		pass "B's sessiond killed (SIGKILL) and restarted: ready in $((($(date +%s%N) - t0) / 1000000)) ms with $own_after own sessions from the flow tables (before: $own_before)"
+	bad_b=$(ctl b sessions 2>/dev/null | sed -n 's/^events [0-9]* (bad \([0-9]*\)).*/\1/p')
+	if [ "${own_after:-0}" -ge "$ON_B1" ] && [ "${bad_b:-x}" = 0 ]; then
+		pass "B's sessiond killed (SIGKILL) and restarted: ready in $((($(date +%s%N) - t0) / 1000000)) ms with $own_after own sessions from the flow tables (before: $own_before), every event mapped (bad 0)"
 	else
-		fail "B's restarted sessiond has ${own_after:-?} own sessions, not at least $HOLDS (before: $own_before)"
+		fail "B's restarted sessiond has ${own_after:-?} own sessions, not at least $ON_B1 (before: $own_before), bad ${bad_b:-?}"
 	fi
 else
 	fail "B's restarted sessiond is not ready within 20 s: $(ctl b sessions 2>&1 | tr '\n' ' ')"

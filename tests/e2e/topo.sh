@@ -47,12 +47,14 @@
 #               own (br1 in PREFIX-sw): the appliances' sync network, for
 #               the session tracker (halb-sessiond) to replicate over
 #
+# cls-host adds a classifier host to a rig that is `up` (cls_host below).
+#
 # `up` and `fabric-up` fail if any PREFIX- namespace exists already, and
 # remove what they made when a step fails.  `down` removes every PREFIX- namespace of the rig
 # (their veths go with them) and tolerates a partial rig.
 set -euo pipefail
 
-usage() { echo "usage: $0 up|down|kernel-leg|dpdk-leg PREFIX | fabric-up PREFIX N" >&2; exit 2; }
+usage() { echo "usage: $0 up|down|kernel-leg|dpdk-leg|cls-host PREFIX | fabric-up PREFIX N" >&2; exit 2; }
 [ $# -eq 2 ] || { [ $# -eq 3 ] && [ "$1" = fabric-up ]; } || usage
 cmd=$1 P=$2 N_LB=${3:-0}
 [[ $P =~ ^[A-Za-z0-9][A-Za-z0-9_]{0,15}$ ]] || { echo "$0: bad prefix '$P'" >&2; exit 2; }
@@ -61,7 +63,7 @@ cmd=$1 P=$2 N_LB=${3:-0}
 
 NSES="cli rtr sw lb b1 b2 b3"
 # Every namespace a rig of either kind may have (down removes them all).
-ALL_NSES="cli rtr sw lb lb1 lb2 lb3 b1 b2 b3"
+ALL_NSES="cli rtr sw lb lb1 lb2 lb3 b1 b2 b3 ch"
 BACKENDS="b1 b2 b3"
 SERVER_MTU=1500
 declare -A BNUM=([b1]=1 [b2]=2 [b3]=3)
@@ -290,8 +292,24 @@ fabric_up() {
 	trap - EXIT
 }
 
+# cls_host: after `up`, a classifier host (tests/e2e/classifiers.sh): a
+# namespace without DPDK, PREFIX-ch, eth0 198.18.9.2/30, reached from the
+# appliance's cls0 198.18.9.1/30 over a veth of its own (the link the
+# test drops to take the remote classifier away).
+cls_host() {
+	namespaces ch
+	veth lb cls0 ch eth0
+	ip -n "$P-lb" addr add 198.18.9.1/30 dev cls0
+	ip -n "$P-ch" addr add 198.18.9.2/30 dev eth0
+	# Back through the appliance: halb-healthd sends from its management
+	# address (198.18.0.3), which a strict reverse-path filter checks.
+	ip -n "$P-ch" route add default via 198.18.9.1
+	trap - EXIT
+}
+
 case $cmd in
 up) up ;;
+cls-host) cls_host ;;
 fabric-up) fabric_up ;;
 down) down ;;
 kernel-leg) kernel_leg ;;

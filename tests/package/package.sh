@@ -143,12 +143,18 @@ done
 
 # ---- units ----
 
-# The Exec programs must be the installed ones.
+# The Exec programs must be the installed ones, or the system's own
+# (ExecReload's /bin/kill, from procps, a dependency of systemd).
 for u in $UNITS; do
 	f=$INST$unitdir/$u.service
 	[ -f "$f" ] || continue
 	for exe in $(sed -n -E 's/^Exec[A-Za-z]*=[-@:+!]*([^ ]+).*/\1/p' "$f"); do
-		[ -x "$INST$exe" ] || bad "$u.service runs $exe, which is not installed"
+		case $exe in
+		/bin/* | /usr/bin/*) [ -x "$exe" ] ||
+			bad "$u.service runs $exe, which this system lacks" ;;
+		*) [ -x "$INST$exe" ] ||
+			bad "$u.service runs $exe, which is not installed" ;;
+		esac
 	done
 done
 # systemd-analyze verify on copies whose Exec paths point into $INST,
@@ -156,7 +162,9 @@ done
 if command -v systemd-analyze >/dev/null; then
 	mkdir -p "$ROOT/units"
 	for u in $UNITS; do
-		sed -E "s#^(Exec[A-Za-z]*=[-@:+!]*)/#\1$INST/#" "$INST$unitdir/$u.service" \
+		sed -E -e "s#^(Exec[A-Za-z]*=[-@:+!]*)/#\1$INST/#" \
+			-e "s#^(Exec[A-Za-z]*=[-@:+!]*)$INST/(bin|usr/bin)/#\1/\2/#" \
+			"$INST$unitdir/$u.service" \
 			>"$ROOT/units/$u.service"
 	done
 	if MANPATH=$INST$mandir SYSTEMD_LOG_LEVEL=notice \

@@ -2109,6 +2109,95 @@ def test_replica(tap):
                     one(got), dsr_expect(f, BE_MAC[maglev_pick(svc, client, sport)]))
     finally:
         peer.close()
+def test_replica_fallback(tap):
+    """The forwarder's own fallback (no classifier alive) reads the
+    replica too (docs/ARCHITECTURE.md, "When the classifier is gone"): a
+    mid-connection miss whose 5-tuple a peer decided gets the replica's
+    backend, not Maglev's, counted as fallbacks and fallback_replica; an
+    opening SYN of a replicated 5-tuple, and a miss the replica has no
+    record of, get Maglev's.  The restarted classifier then gives the
+    connection the same backend (it reads the replica first), and
+    installs it."""
+    from sync_peer import SyncPeer, session
+    cases = []   # (svc, client, sport, backend index)
+    for svc, client, sport in (("dsr4", "198.18.1.86", 44200),
+                               ("dsr4", "198.18.1.87", 44201),
+                               ("udp4", "198.18.1.88", 44202),
+                               ("dsr6", "fd00:68:1::86", 44203)):
+        cases.append((svc, client, sport, (maglev_pick(svc, client, sport) + 1) % 3))
+    syn_case = ("dsr4", "198.18.1.89", 44204)
+    syn_b = (maglev_pick(*syn_case) + 1) % 3
+    recs = []
+    for svc, client, sport, b in cases + [(*syn_case, syn_b)]:
+        vip, port, proto = SVC[svc][0], SVC[svc][1], SVC[svc][2]
+        recs.append(session(client, sport, vip, port, proto, SVC[svc][4][b][0],
+                            SVC[svc][4][b][1], state=3 if proto == 17 else 1))
+    peer = SyncPeer("peer1", SYNC_KEY, ("127.0.0.1", 7399), ("127.0.0.1", 7398))
+    pid = None
+    try:
+        given = peer.give(recs, timeout=8.0)
+        if not R.check("replica fallback: the peer's sessions were acknowledged",
+                       given, f"acked {peer.acked}; {sessions_status()}"):
+            return
+        pid = cls_pids()[-1]
+        os.kill(pid, signal.SIGTERM)
+        wait_cond(lambda: not pid_alive(pid), 10.0)
+        down = wait_cond(lambda: cls_state() == "down", 5.0)
+        if not R.check("replica fallback: the classifier is down", bool(down), cls_state()):
+            return
+        before = stats()
+        frames = {}
+        for svc, client, sport, b in cases:
+            vip, port, proto = SVC[svc][0], SVC[svc][1], SVC[svc][2]
+            f = (udp_frame(client, sport, vip, port) if proto == 17 else
+                 tcp_frame(client, sport, vip, port, "A"))
+            frames[(svc, client, sport)] = f
+            got = tap.exchange([f], 1)
+            frame_check(f"replica fallback: {svc} mid-connection miss from {client} goes to "
+                        f"the replica's backend {b}, not Maglev's {maglev_pick(svc, client, sport)}",
+                        one(got), dsr_expect(f, BE_MAC[b]))
+        svc, client, sport = syn_case
+        f = tcp_frame(client, sport, SVC[svc][0], 80, "S")
+        got = tap.exchange([f], 1)
+        frame_check("replica fallback: an opening SYN of a replicated 5-tuple gets Maglev's "
+                    "backend", one(got), dsr_expect(f, BE_MAC[maglev_pick(*syn_case)]))
+        svc, client, sport = "dsr4", "198.18.1.89", 44205
+        f = tcp_frame(client, sport, SVC[svc][0], 80, "A")
+        got = tap.exchange([f], 1)
+        frame_check("replica fallback: a miss with no record gets Maglev's backend",
+                    one(got), dsr_expect(f, BE_MAC[maglev_pick(svc, client, sport)]))
+        after = stats()
+        R.check("replica fallback: counted as fallbacks, the replica's as fallback_replica, "
+                "none punted",
+                delta(before, after, "fallbacks") == len(cases) + 2 and
+                delta(before, after, "fallback_replica") == len(cases) and
+                delta(before, after, "punts") == 0,
+                f"fallbacks +{delta(before, after, 'fallbacks')}, fallback_replica "
+                f"+{delta(before, after, 'fallback_replica')}, punts +{delta(before, after, 'punts')}")
+        proc, ready = start_classifier()
+        up = wait_cond(lambda: cls_state() == "up", 5.0)
+        pid = None
+        if not R.check("replica fallback: the classifier restarted", ready and bool(up),
+                       f"exit {proc.poll()}, status {cls_state()}"):
+            return
+        before = stats()
+        bad = []
+        for svc, client, sport, b in cases:
+            f = frames[(svc, client, sport)]
+            got = tap.exchange([f], 1)
+            if one(got) != dsr_expect(f, BE_MAC[b]):
+                bad.append(f"{svc} {client}: want backend {b}: {nframes(got)}")
+        after = stats()
+        R.check("replica fallback: after the restart the classifier installs the same "
+                "backends (from the replica)",
+                not bad and delta(before, after, "cls_replica") == len(cases),
+                "; ".join(bad) + f" cls_replica +{delta(before, after, 'cls_replica')}")
+    finally:
+        peer.close()
+        if pid is not None and not pid_alive(pid) and cls_state() != "up":
+            start_classifier()
+
+
 def test_nat_replica(tap):
     """NAT behind several appliances (docs/SESSIONS.md): the router spreads
     the backends' replies over the appliances, so a reply comes here for
@@ -2651,6 +2740,7 @@ def main():
         ("classifier", lambda: test_classifier_absent(tap)),
         ("second_classifier", lambda: test_second_classifier(tap)),
         ("replica", lambda: test_replica(tap)),
+        ("replica_fallback", lambda: test_replica_fallback(tap)),
         ("nat_replica", lambda: test_nat_replica(tap)),
         ("reload", lambda: test_reload(tap)),
         ("reload_no_classifier", lambda: test_reload_no_classifier(tap)),

@@ -342,6 +342,32 @@ test_misbehaving(void **state)
 	}
 }
 
+/* A BIRD that accepts nothing (stopped): its backlog fills with the
+ * connections of earlier attempts, after which a blocking connect would
+ * wait for ever.  Each attempt must end within its timeout. */
+static void
+test_backlog_full(void **state)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct bird_conn c;
+	int lfd, i;
+
+	(void)state;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/tmp/halb-test-bird-bl-%d.ctl",
+		 getpid());
+	unlink(sa.sun_path);
+	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 0), 0);
+	alarm(10); /* a blocked connect fails the test instead of hanging it */
+	for (i = 0; i < 4; i++)
+		assert_int_equal(bird_open(&c, sa.sun_path, 50), -ETIMEDOUT);
+	alarm(0);
+	close(lfd);
+	unlink(sa.sun_path);
+}
+
 static bool
 has_line(const char *text, const char *line)
 {
@@ -448,6 +474,7 @@ main(void)
 		cmocka_unit_test(test_parse_rows),
 		cmocka_unit_test(test_lines),
 		cmocka_unit_test(test_misbehaving),
+		cmocka_unit_test(test_backlog_full),
 		cmocka_unit_test(test_conf),
 		cmocka_unit_test(test_vips),
 	};

@@ -434,6 +434,28 @@ test_samples(void **state)
 	cfg = load_ok(SAMPLES_DIR "/static-neighbours.conf");
 	assert_int_equal(cfg->n_neigh, 6);
 	assert_int_equal(cfg->neigh[2].mac[5], 0x0b);
+	assert_false(cfg->classifiers.has);
+	assert_int_equal(cfg->classifiers.n_list, 0);
+	cfg_free(cfg);
+
+	cfg = load_ok(SAMPLES_DIR "/classifiers.conf");
+	assert_true(cfg->classifiers.has);
+	assert_string_equal(cfg->classifiers.name, "lb1");
+	assert_int_equal(cfg->classifiers.n_list, 3);
+	assert_int_equal(cfg->classifiers.list[0].kind, CFG_CLS_LOCAL);
+	assert_int_equal(cfg->classifiers.list[1].kind, CFG_CLS_STANDBY);
+	assert_int_equal(cfg->classifiers.list[2].kind, CFG_CLS_REMOTE);
+	assert_string_equal(cfg->classifiers.list[2].name, "cls1");
+	assert_int_equal(cfg->classifiers.list[2].port, 7310);
+	assert_int_equal(cfg->classifiers.list[2].key.len, 32);
+	assert_true(cfg->classifiers.list[2].has_health);
+	assert_int_equal(cfg->classifiers.hold, 4096);
+	assert_int_equal(cfg->classifiers.hold_ms, 200);
+	assert_int_equal(cfg->classifiers.frame_cap, 256);
+	assert_true(cfg->classifiers.has_serve);
+	assert_int_equal(cfg->classifiers.serve_port, 7310);
+	assert_int_equal(cfg->classifiers.n_punters, 1);
+	assert_string_equal(cfg->classifiers.punters[0].name, "lb1");
 	cfg_free(cfg);
 }
 

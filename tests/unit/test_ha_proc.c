@@ -5,7 +5,8 @@
  * descriptor of had's beyond 0-2; its pidfd says when it is gone and the
  * reap says how; an adopted process is watched the same way; what a
  * heartbeat file says, and that a pid running another program is never
- * taken for the part.
+ * taken for the part; the probe of BIRD (its pid file and its control
+ * socket, against a fake BIRD thread).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -116,7 +120,14 @@ test_spawn_clean(void **state)
 	assert_true(i < 200);
 	/* No NOTIFY_SOCKET; fds 0-2 and the one ls opens, nothing else. */
 	assert_string_equal(buf, "|4\n");
-	usleep(50000);  /* the exec of sleep */
+	/* Until the shell has exec'd sleep (bounded). */
+	for (i = 0; i < 500; i++) {
+		proc_status(pr.pid, "Name:", blk, sizeof(blk));
+		if (strcmp(blk, "\tsleep") == 0)
+			break;
+		usleep(10000);
+	}
+	assert_true(i < 500);
 	assert_int_equal(getsid(pr.pid), pr.pid);
 	assert_int_equal(getpgid(pr.pid), pr.pid);
 	assert_int_not_equal(getpgid(pr.pid), getpgid(0));
@@ -241,6 +252,95 @@ test_observe(void **state)
 	}
 }
 
+/* A fake BIRD: greets each connection and answers `show status`. */
+static int fake_lfd = -1;
+
+static void *
+fake_bird(void *arg)
+{
+	static const char greet[] = "0001 BIRD 2.0.12 ready.\n";
+	static const char up[] = "1000-BIRD 2.0.12\n0013 Daemon is up and running\n";
+	char buf[128];
+	int fd;
+
+	(void)arg;
+	while ((fd = accept(fake_lfd, NULL, NULL)) >= 0) {
+		if (write(fd, greet, sizeof(greet) - 1) > 0 &&
+		    read(fd, buf, sizeof(buf)) > 0 &&
+		    write(fd, up, sizeof(up) - 1) > 0)
+			(void)read(fd, buf, sizeof(buf)); /* until closed */
+		close(fd);
+	}
+	return NULL;
+}
+
+static void
+test_probe_bird(void **state)
+{
+	char sock[108], pidf[64], pid[16];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	pthread_t th;
+	struct ha_obs o;
+	int fd;
+
+	(void)state;
+	snprintf(sock, sizeof(sock), "/tmp/halb-test-probe-%d.ctl", getpid());
+	snprintf(pidf, sizeof(pidf), "/tmp/halb-test-probe-%d.pid", getpid());
+	{
+		const char *const argv[] = { "/usr/sbin/bird", "-f", "-s", sock,
+					     "-P", pidf, NULL };
+
+		command(argv);
+	}
+	/* No pid file yet: nothing there. */
+	unlink(pidf);
+	ha_probe_bird("x", 0, &part, false, &o);
+	assert_false(o.present);
+	fd = open(pidf, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	assert_true(write(fd, pid, strlen(pid)) > 0);
+	close(fd);
+	/* A pid, no socket: there, alive, starting. */
+	unlink(sock);
+	ha_probe_bird("x", 0, &part, false, &o);
+	assert_true(o.present && o.alive);
+	assert_int_equal(o.pid, getpid());
+	assert_int_equal(o.state, HALB_HB_STARTING);
+	/* It answers: ready, fresh. */
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+	fake_lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_int_equal(bind(fake_lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fake_lfd, 4), 0);
+	assert_int_equal(pthread_create(&th, NULL, fake_bird, NULL), 0);
+	usleep((HA_BIRD_PROBE_MS + 20) * 1000);
+	ha_probe_bird("x", 0, &part, false, &o);
+	assert_int_equal(o.state, HALB_HB_READY);
+	assert_true(o.age_ms < HA_BIRD_PROBE_MS);
+	/* It stops answering: still ready (it was), but its age grows and
+	 * the note says why. */
+	shutdown(fake_lfd, SHUT_RDWR);
+	pthread_join(th, NULL);
+	close(fake_lfd);
+	unlink(sock);
+	usleep((HA_BIRD_PROBE_MS + 50) * 1000);
+	ha_probe_bird("x", 0, &part, false, &o);
+	assert_int_equal(o.state, HALB_HB_READY);
+	assert_true(o.age_ms >= HA_BIRD_PROBE_MS);
+	assert_non_null(strstr(o.note, "does not answer"));
+	/* A command without -P: never there (the part's start times out). */
+	{
+		const char *const argv[] = { "/usr/sbin/bird", "-f", "-s", sock, NULL };
+
+		command(argv);
+	}
+	ha_probe_bird("x", 0, &part, false, &o);
+	assert_false(o.present);
+	assert_string_equal(ha_part_arg(&part, "-s"), sock);
+	assert_null(ha_part_arg(&part, "-P"));
+	unlink(pidf);
+}
+
 int
 main(void)
 {
@@ -249,6 +349,7 @@ main(void)
 		cmocka_unit_test(test_spawn_config_and_status),
 		cmocka_unit_test(test_adopt),
 		cmocka_unit_test(test_observe),
+		cmocka_unit_test(test_probe_bird),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

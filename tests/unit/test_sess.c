@@ -28,9 +28,11 @@
 #include <rte_ring_elem.h>
 
 #include "halb/cfg.h"
+#include "halb/cfg_reload.h"
 #include "halb/flow.h"
 #include "halb/mh.h"
 #include "halb/pkt.h"
+#include "halb/shm.h"
 #include "cls.h"
 #include "cls_fix.h"
 #include "sessd.h"
@@ -45,6 +47,10 @@
 
 struct sfix {
 	struct fix *x;
+	/* halb-sessiond's slots: a file of its own, following the view as
+	 * the classifier's does (session/sess_map.c). */
+	struct halb_cfg *scfg;
+	struct sess_map map;
 	struct flow_table rt;     /* the replica */
 	void *rmem;
 	struct sess_replica rep;
@@ -72,9 +78,11 @@ sfix_new(void)
 	s->x->c.shm->replica_qsbr = aligned_alloc(64, (qsz + 63) & ~(size_t)63);
 	assert_non_null(s->x->c.shm->replica_qsbr);
 	assert_int_equal(rte_rcu_qsbr_init(s->x->c.shm->replica_qsbr, 1), 0);
+	s->scfg = conf_load(HALB_SRCDIR "/tests/pkt/pkt.conf");
+	assert_int_equal(sess_map_init(&s->map, s->scfg), 0);
 	assert_int_equal(sess_replica_init(&s->rep, &s->x->c.shm->replica,
 					   s->x->c.shm->replica_qsbr,
-					   s->x->c.cfg, &s->st), 0);
+					   &s->map, &s->st), 0);
 	/* The ring in ordinary memory (no EAL): rte_ring_init lays it out,
 	 * the _elem calls give the element size. */
 	rsz = rte_ring_get_memsize_elem(sizeof(struct sess_ev), 256);
@@ -97,11 +105,20 @@ sfix_free(struct sfix *s)
 {
 	cls_sess_fini(&s->x->c);
 	sess_replica_fini(&s->rep);
+	sess_map_fini(&s->map);
+	cfg_free(s->scfg);
 	free(s->x->c.shm->replica_qsbr);
 	free(s->ring);
 	free(s->rmem);
 	fix_free(s->x);
 	free(s);
+}
+
+/* The tag halb-sessiond gives slot (svc, b) of the view it follows. */
+static uint32_t
+tag_of(const struct sfix *s, uint16_t svc, uint16_t b)
+{
+	return sess_map_tag(&s->map, svc, b);
 }
 
 /* Ethernet + IPv4 + TCP (flags) or UDP from 198.18.1.<client>:sport. */
@@ -176,37 +193,39 @@ test_map(void **state)
 	struct flow_key k = key_of(f, len, NULL);
 	struct sess_rec r;
 	uint16_t svc, be;
+	uint32_t tag;
 
 	(void)state;
-	assert_int_equal(sess_rec_from_local(cfg, &k, SVC_TCP, 1, &r), 0);
+	assert_int_equal(sess_rec_from_local(&s->map, &k, SVC_TCP, 1, &r), 0);
 	assert_memory_equal(r.be_addr, cfg->services[SVC_TCP].backends[1].ip.b, 16);
 	assert_int_equal(r.be_port, 80);
 	assert_memory_equal(&r.key, &k, sizeof(k));
-	assert_int_equal(sess_rec_to_local(cfg, &s->x->c.svcs, &r, &svc, &be), 0);
+	assert_int_equal(sess_rec_to_local(&s->map, &r, &svc, &be, &tag), 0);
 	assert_int_equal(svc, SVC_TCP);
 	assert_int_equal(be, 1);
+	assert_int_equal(tag, halb_slot_tag(s->x->c.shm->health_id[SVC_TCP][1]));
 	/* Indices this file does not have. */
-	assert_int_equal(sess_rec_from_local(cfg, &k, SVC_TCP, 3, &r), -EINVAL);
-	assert_int_equal(sess_rec_from_local(cfg, &k, CFG_MAX_SERVICES - 1, 0, &r),
+	assert_int_equal(sess_rec_from_local(&s->map, &k, SVC_TCP, 3, &r), -EINVAL);
+	assert_int_equal(sess_rec_from_local(&s->map, &k, CFG_MAX_SERVICES - 1, 0, &r),
 			 -EINVAL);
 	/* Another port of the same address is another backend. */
-	assert_int_equal(sess_rec_from_local(cfg, &k, SVC_TCP, 2, &r), 0);
+	assert_int_equal(sess_rec_from_local(&s->map, &k, SVC_TCP, 2, &r), 0);
 	r.be_port = 81;
-	assert_int_equal(sess_rec_to_local(cfg, &s->x->c.svcs, &r, &svc, &be), -ESRCH);
+	assert_int_equal(sess_rec_to_local(&s->map, &r, &svc, &be, &tag), -ESRCH);
 	r.be_port = 80;
 	r.be_addr[15] = 99; /* 198.18.0.99: not a backend here */
-	assert_int_equal(sess_rec_to_local(cfg, &s->x->c.svcs, &r, &svc, &be), -ESRCH);
+	assert_int_equal(sess_rec_to_local(&s->map, &r, &svc, &be, &tag), -ESRCH);
 	/* A VIP this appliance does not serve. */
-	assert_int_equal(sess_rec_from_local(cfg, &k, SVC_TCP, 0, &r), 0);
+	assert_int_equal(sess_rec_from_local(&s->map, &k, SVC_TCP, 0, &r), 0);
 	r.key.dport = htons(81);
-	assert_int_equal(sess_rec_to_local(cfg, &s->x->c.svcs, &r, &svc, &be), -ENOENT);
+	assert_int_equal(sess_rec_to_local(&s->map, &r, &svc, &be, &tag), -ENOENT);
 	/* A backend of port 0 is sent to the packet's port: that is its
 	 * port on the wire, both ways. */
 	len = frame(f, 7, 40000, "198.18.2.102", 80, IPPROTO_TCP, F_ACK);
 	k = key_of(f, len, NULL);
-	assert_int_equal(sess_rec_from_local(cfg, &k, SVC_TUN, 2, &r), 0);
+	assert_int_equal(sess_rec_from_local(&s->map, &k, SVC_TUN, 2, &r), 0);
 	assert_int_equal(r.be_port, 80);
-	assert_int_equal(sess_rec_to_local(cfg, &s->x->c.svcs, &r, &svc, &be), 0);
+	assert_int_equal(sess_rec_to_local(&s->map, &r, &svc, &be, &tag), 0);
 	assert_int_equal(svc, SVC_TUN);
 	assert_int_equal(be, 2);
 	sfix_free(s);
@@ -230,7 +249,8 @@ test_replica_miss(void **state)
 	k = key_of(f, len, &hash);
 	m = maglev_of(s->x, SVC_TCP, hash);
 	b = (uint16_t)((m + 1) % 3);
-	assert_int_equal(sess_replica_put(&s->rep, &k, SVC_TCP, b, FLOW_ST_EST, 0,
+	assert_int_equal(sess_replica_put(&s->rep, &k, SVC_TCP, b,
+					  tag_of(s, SVC_TCP, b), FLOW_ST_EST, 0,
 					  50, 1000), 0);
 	assert_int_equal(sess_replica_count(&s->rep), 1);
 	assert_true(cls_decide(&s->x->c, 0, f, len, &usr));
@@ -243,7 +263,8 @@ test_replica_miss(void **state)
 	len = frame(f, 10, 41001, VIP_UDP, 53, IPPROTO_UDP, 0);
 	k = key_of(f, len, &hash);
 	b = (uint16_t)((maglev_of(s->x, SVC_UDP, hash) + 2) % 3);
-	assert_int_equal(sess_replica_put(&s->rep, &k, SVC_UDP, b, FLOW_ST_UDP, 0,
+	assert_int_equal(sess_replica_put(&s->rep, &k, SVC_UDP, b,
+					  tag_of(s, SVC_UDP, b), FLOW_ST_UDP, 0,
 					  0, 1000), 0);
 	assert_true(cls_decide(&s->x->c, 0, f, len, &usr));
 	assert_int_equal(HALB_RET_BACKEND(usr), b);
@@ -254,8 +275,10 @@ test_replica_miss(void **state)
 	len = frame(f, 11, 41002, VIP_TCP, 80, IPPROTO_TCP, F_SYN);
 	k = key_of(f, len, &hash);
 	m = maglev_of(s->x, SVC_TCP, hash);
-	assert_int_equal(sess_replica_put(&s->rep, &k, SVC_TCP, (uint16_t)((m + 1) % 3),
-					  FLOW_ST_EST, 0, 0, 1000), 0);
+	b = (uint16_t)((m + 1) % 3);
+	assert_int_equal(sess_replica_put(&s->rep, &k, SVC_TCP, b,
+					  tag_of(s, SVC_TCP, b), FLOW_ST_EST, 0,
+					  0, 1000), 0);
 	assert_true(cls_decide(&s->x->c, 0, f, len, &usr));
 	assert_int_equal(HALB_RET_BACKEND(usr), m);
 	assert_int_equal(st->replica, 2);
@@ -285,7 +308,8 @@ test_replica_down(void **state)
 	k = key_of(f, len, &hash);
 	m = maglev_of(s->x, SVC_TCP, hash);
 	b = (uint16_t)((m + 1) % 3);
-	assert_int_equal(sess_replica_put(&s->rep, &k, SVC_TCP, b, FLOW_ST_EST, 0,
+	assert_int_equal(sess_replica_put(&s->rep, &k, SVC_TCP, b,
+					  tag_of(s, SVC_TCP, b), FLOW_ST_EST, 0,
 					  0, 1000), 0);
 	s->x->c.evict[SVC_TCP][b] = true;
 	assert_true(cls_decide(&s->x->c, 0, f, len, &usr));
@@ -299,7 +323,8 @@ test_replica_down(void **state)
 	m = maglev_of(s->x, SVC_TCP, hash);
 	b = (uint16_t)((m + 2) % 3);
 	s->x->c.evict[SVC_TCP][b] = false;
-	assert_int_equal(sess_replica_put(&s->rep, &k, SVC_TCP, b, FLOW_ST_EST, 0,
+	assert_int_equal(sess_replica_put(&s->rep, &k, SVC_TCP, b,
+					  tag_of(s, SVC_TCP, b), FLOW_ST_EST, 0,
 					  0, 1000), 0);
 	assert_true(cls_decide(&s->x->c, 0, f, len, &usr));
 	assert_int_equal(HALB_RET_BACKEND(usr), b);
@@ -319,7 +344,8 @@ test_replica_writes(void **state)
 	(void)state;
 	len = frame(f, 30, 43000, VIP_TCP, 80, IPPROTO_TCP, F_ACK);
 	k = key_of(f, len, &hash);
-	assert_int_equal(sess_replica_put(&s->rep, &k, SVC_TCP, 1, FLOW_ST_SYN, 2,
+	assert_int_equal(sess_replica_put(&s->rep, &k, SVC_TCP, 1,
+					  tag_of(s, SVC_TCP, 1), FLOW_ST_SYN, 2,
 					  100, 5000), 0);
 	e = flow_lookup(&s->rt, &k, hash);
 	assert_non_null(e);
@@ -328,7 +354,8 @@ test_replica_writes(void **state)
 	assert_int_equal(e->last_seen, 4900);
 	assert_int_equal(e->flags, 2);
 	/* The owner's state moved: the same entry. */
-	assert_int_equal(sess_replica_put(&s->rep, &k, SVC_TCP, 1, FLOW_ST_EST, 2,
+	assert_int_equal(sess_replica_put(&s->rep, &k, SVC_TCP, 1,
+					  tag_of(s, SVC_TCP, 1), FLOW_ST_EST, 2,
 					  0, 6000), 0);
 	e2 = flow_lookup(&s->rt, &k, hash);
 	assert_ptr_equal(e2, e);
@@ -336,7 +363,8 @@ test_replica_writes(void **state)
 	assert_int_equal(e->last_seen, 6000);
 	/* A new decision for the 5-tuple: another entry, never an edit;
 	 * the old one waits for the classifier's grace period. */
-	assert_int_equal(sess_replica_put(&s->rep, &k, SVC_TCP, 2, FLOW_ST_SYN, 2,
+	assert_int_equal(sess_replica_put(&s->rep, &k, SVC_TCP, 2,
+					  tag_of(s, SVC_TCP, 2), FLOW_ST_SYN, 2,
 					  0, 7000), 0);
 	e2 = flow_lookup(&s->rt, &k, hash);
 	assert_non_null(e2);
@@ -358,7 +386,8 @@ test_replica_writes(void **state)
 		len = frame(f, 40 + i / 60000, (uint16_t)(1000 + i), VIP_TCP, 80,
 			    IPPROTO_TCP, F_ACK);
 		k = key_of(f, len, NULL);
-		sess_replica_put(&s->rep, &k, SVC_TCP, 0, FLOW_ST_EST, 0, 0, 8000);
+		sess_replica_put(&s->rep, &k, SVC_TCP, 0, tag_of(s, SVC_TCP, 0),
+				 FLOW_ST_EST, 0, 0, 8000);
 	}
 	assert_true(s->st.replica_full > 0);
 	assert_int_equal(sess_replica_count(&s->rep), 2000 - s->st.replica_full);
@@ -384,7 +413,8 @@ test_replica_expire(void **state)
 	k2 = key_of(f, len, &h2);
 	s->rep.alive[0] = true;
 	s->rep.heard_ms[0] = 1000;
-	assert_int_equal(sess_replica_put(&s->rep, &k, SVC_TCP, 0, FLOW_ST_EST, 0,
+	assert_int_equal(sess_replica_put(&s->rep, &k, SVC_TCP, 0,
+					  tag_of(s, SVC_TCP, 0), FLOW_ST_EST, 0,
 					  0, 1000), 0);
 	/* Alive: kept however idle (its owner says when it ends). */
 	assert_int_equal(sess_replica_expire(&s->rep, nb, 1000 + 2 * tcp), 0);
@@ -400,9 +430,11 @@ test_replica_expire(void **state)
 
 	/* A resync of owner 1 that began at 20000 refreshed k2 only. */
 	s->rep.alive[1] = true;
-	assert_int_equal(sess_replica_put(&s->rep, &k, SVC_TCP, 0, FLOW_ST_EST, 1,
+	assert_int_equal(sess_replica_put(&s->rep, &k, SVC_TCP, 0,
+					  tag_of(s, SVC_TCP, 0), FLOW_ST_EST, 1,
 					  0, 19000), 0);
-	assert_int_equal(sess_replica_put(&s->rep, &k2, SVC_TCP, 0, FLOW_ST_EST, 1,
+	assert_int_equal(sess_replica_put(&s->rep, &k2, SVC_TCP, 0,
+					  tag_of(s, SVC_TCP, 0), FLOW_ST_EST, 1,
 					  0, 20500), 0);
 	s->rep.stale_before[1] = 20000 + 1;
 	assert_int_equal(sess_replica_expire(&s->rep, nb, 21000), 1);
@@ -550,6 +582,239 @@ test_own(void **state)
 	sess_own_fini(&own);
 }
 
+/* ---- a reload: slots as the forwarder's view names them ---- */
+
+/* Removes backend b of service s of cfg (file order). */
+static void
+drop_backend(struct halb_cfg *cfg, uint32_t s, uint32_t b)
+{
+	struct cfg_service *cs = &cfg->services[s];
+
+	memmove(&cs->backends[b], &cs->backends[b + 1],
+		(cs->n_backends - b - 1) * sizeof(cs->backends[0]));
+	cs->n_backends--;
+}
+
+/* Appends a copy of backend 0 of service s at address ip. */
+static void
+add_backend(struct halb_cfg *cfg, uint32_t s, const char *ip)
+{
+	struct cfg_service *cs = &cfg->services[s];
+
+	cs->backends[cs->n_backends] = cs->backends[0];
+	assert_int_equal(halb_ip_parse(ip, &cs->backends[cs->n_backends].ip), 0);
+	cs->n_backends++;
+}
+
+/* The key of a mid-connection ACK from 198.18.1.<client>:sport to the
+ * TCP VIP; the frame in f. */
+static struct flow_key
+ack_key(uint8_t *f, uint32_t *len, uint32_t client, uint16_t sport)
+{
+	*len = frame(f, client, sport, VIP_TCP, 80, IPPROTO_TCP, F_ACK);
+	return key_of(f, *len, NULL);
+}
+
+/* A peer's UP for key k on backend ip:80 as halb-sessiond takes it
+ * (main.c op_deliver): the slots of the view it follows, then the
+ * replica.  Returns sess_rec_to_local()'s answer; *be the slot. */
+static int
+deliver(struct sfix *s, const struct flow_key *k, const char *ip, uint16_t *be)
+{
+	struct halb_ip a;
+	struct sess_rec r;
+	uint32_t tag;
+	uint16_t svc;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	r.key = *k;
+	assert_int_equal(halb_ip_parse(ip, &a), 0);
+	memcpy(r.be_addr, a.b, 16);
+	r.be_port = 80;
+	r.op = SESS_OP_UP;
+	r.state = FLOW_ST_EST;
+	rc = sess_rec_to_local(&s->map, &r, &svc, be, &tag);
+	if (rc == 0) {
+		assert_int_equal(svc, SVC_TCP);
+		assert_int_equal(sess_replica_put(&s->rep, k, svc, *be, tag,
+						  FLOW_ST_EST, 0, 0, 1000), 0);
+	}
+	return rc;
+}
+
+/* The backend slot the classifier gives a miss of frame f. */
+static uint16_t
+decide(struct sfix *s, const uint8_t *f, uint32_t len)
+{
+	uint32_t usr = 0;
+
+	assert_true(cls_decide(&s->x->c, 0, f, len, &usr));
+	return HALB_RET_BACKEND(usr);
+}
+
+/*
+ * Sessions replicated before a reload (docs/SESSIONS.md, "Reloads"):
+ * dsr4 loses 198.18.0.12 (its slot 1 retired) and gains .14 (slot 3);
+ * a second reload gives slot 1, free again, to .15.  halb-sessiond maps
+ * records and events by the view's slots, not by its file; a record of
+ * the removed backend is dropped (counted); a replica entry written for
+ * .12 is never used for .15, which has its slot now (the classifier
+ * checks the tag, halb-sessiond's expiry removes it); a sessiond started
+ * from the edited file takes the view's slots, not the file's positions.
+ */
+static void
+test_reload(void **state)
+{
+	struct sfix *s = sfix_new();
+	struct cls *c = &s->x->c;
+	struct halb_shm *shm = c->shm;
+	struct cls_stats *st = &shm->cls;
+	struct halb_cfg *file = conf_load(HALB_SRCDIR "/tests/pkt/pkt.conf");
+	struct halb_cfg *in2 = malloc(sizeof(*in2)), *in3 = malloc(sizeof(*in3));
+	struct halb_cfg *v2 = malloc(sizeof(*v2)), *v3 = malloc(sizeof(*v3));
+	struct halb_cfg *later = malloc(sizeof(*later));
+	uint8_t f11[128], f12a[128], f12b[128], f13[128], f14[128], f15[128], f[128];
+	uint32_t l11, l12a, l12b, l13, l14, l15, len, tag, hash;
+	struct flow_key k11, k12a, k12b, k13, k14, k15, k;
+	const struct cfg_service *cs;
+	struct sess_map m2;
+	struct sess_rec r;
+	uint16_t be, svc;
+	uint64_t rep0;
+
+	(void)state;
+	assert_non_null(in2);
+	assert_non_null(in3);
+	assert_non_null(v2);
+	assert_non_null(v3);
+	assert_non_null(later);
+	shm->views[0] = calloc(1, sizeof(*shm->views[0]));
+	shm->views[1] = calloc(1, sizeof(*shm->views[1]));
+	assert_non_null(shm->views[0]);
+	assert_non_null(shm->views[1]);
+
+	/* Generation 1, the file as loaded: slots are positions. */
+	halb_shm_view_publish(shm, file, 1);
+	assert_int_equal(sess_map_follow(&s->map, shm), 1);
+	assert_int_equal(sess_map_follow(&s->map, shm), 0);
+	k11 = ack_key(f11, &l11, 60, 45000);
+	k12a = ack_key(f12a, &l12a, 61, 45001);
+	k12b = ack_key(f12b, &l12b, 62, 45002);
+	k13 = ack_key(f13, &l13, 63, 45003);
+	assert_int_equal(deliver(s, &k11, "198.18.0.11", &be), 0);
+	assert_int_equal(be, 0);
+	assert_int_equal(deliver(s, &k12a, "198.18.0.12", &be), 0);
+	assert_int_equal(be, 1);
+	assert_int_equal(deliver(s, &k12b, "198.18.0.12", &be), 0);
+	assert_int_equal(deliver(s, &k13, "198.18.0.13", &be), 0);
+	assert_int_equal(be, 2);
+
+	/* Generation 2: .12 removed, .14 added (a new slot: .12's is
+	 * retired, not free yet).  The classifier follows first. */
+	memcpy(in2, file, sizeof(*in2));
+	drop_backend(in2, SVC_TCP, 1);
+	add_backend(in2, SVC_TCP, "198.18.0.14");
+	assert_int_equal(cfg_slots_assign(file, in2, NULL, NULL, v2, NULL), 0);
+	cs = &v2->services[SVC_TCP];
+	assert_int_equal(cs->backends[1].slot, CFG_SLOT_RETIRED);
+	assert_int_equal(cs->backends[3].slot, CFG_SLOT_LIVE);
+	halb_shm_view_publish(shm, v2, 2);
+	assert_int_equal(cls_view_poll(c, 5000), 0);
+	/* The removed backend's session: not used, decided as without a
+	 * record (Maglev, which has no share for a retired slot). */
+	rep0 = st->replica;
+	be = decide(s, f12a, l12a);
+	assert_int_not_equal(be, 1);
+	assert_int_equal(st->replica_stale, 1);
+	assert_int_equal(st->replica, rep0);
+	/* An unchanged backend's: the replica's. */
+	assert_int_equal(decide(s, f11, l11), 0);
+	assert_int_equal(st->replica, rep0 + 1);
+	/* halb-sessiond follows: records by the new slots. */
+	assert_int_equal(sess_map_follow(&s->map, shm), 1);
+	assert_int_equal(s->map.gen, 2);
+	k14 = ack_key(f14, &l14, 64, 45004);
+	assert_int_equal(deliver(s, &k14, "198.18.0.14", &be), 0);
+	assert_int_equal(be, 3);
+	k = ack_key(f, &len, 65, 45005);
+	assert_int_equal(deliver(s, &k, "198.18.0.12", &be), -ESTALE);
+	/* Events: a slot's backend, the retired one's kept for its flows. */
+	assert_int_equal(sess_rec_from_local(&s->map, &k14, SVC_TCP, 3, &r), 0);
+	assert_memory_equal(r.be_addr, cs->backends[3].ip.b, 16);
+	assert_int_equal(sess_rec_from_local(&s->map, &k12a, SVC_TCP, 1, &r), 0);
+	assert_memory_equal(r.be_addr, file->services[SVC_TCP].backends[1].ip.b, 16);
+	assert_int_equal(sess_map_tag(&s->map, SVC_TCP, 1), 0);
+
+	/* Generation 3: .15 added, given .12's slot 1 (its flows gone). */
+	memcpy(in3, in2, sizeof(*in3));
+	add_backend(in3, SVC_TCP, "198.18.0.15");
+	assert_int_equal(cfg_slots_assign(v2, in3, NULL, NULL, v3, NULL), 0);
+	cs = &v3->services[SVC_TCP];
+	assert_int_equal(cs->backends[1].slot, CFG_SLOT_LIVE);
+	assert_memory_equal(cs->backends[1].ip.b, in3->services[SVC_TCP].backends[3].ip.b, 16);
+	halb_shm_view_publish(shm, v3, 3);
+	assert_int_equal(cls_view_poll(c, 6000), 0);
+	/* halb-sessiond has not followed yet: .12's entry (slot 1, .12's
+	 * tag) is still in the replica.  It must not send the connection
+	 * to .15. */
+	k = key_of(f12b, l12b, &hash);
+	assert_non_null(flow_lookup(&s->rt, &k, hash));
+	rep0 = st->replica;
+	be = decide(s, f12b, l12b);
+	assert_int_equal(be, maglev_of(s->x, SVC_TCP, hash));
+	assert_int_equal(st->replica_stale, 2);
+	assert_int_equal(st->replica, rep0);
+	/* It follows; its expiry scan removes both .12 entries. */
+	assert_int_equal(sess_map_follow(&s->map, shm), 1);
+	assert_int_equal(sess_replica_count(&s->rep), 5);
+	assert_int_equal(sess_replica_expire(&s->rep, s->rt.n_buckets, 6000), 2);
+	assert_int_equal(s->st.replica_retired, 2);
+	assert_int_equal(s->st.replica_expired, 0);
+	assert_int_equal(sess_replica_count(&s->rep), 3);
+	assert_null(flow_lookup(&s->rt, &k12a, pkt_flow_hash(&k12a)));
+	/* .15's sessions take slot 1 with .15's tag, and are used. */
+	k15 = ack_key(f15, &l15, 66, 45006);
+	assert_int_equal(deliver(s, &k15, "198.18.0.15", &be), 0);
+	assert_int_equal(be, 1);
+	rep0 = st->replica;
+	assert_int_equal(decide(s, f15, l15), 1);
+	assert_int_equal(decide(s, f13, l13), 2);
+	assert_int_equal(st->replica, rep0 + 2);
+
+	/* A sessiond started now from the edited file (.11 .13 .14 .15 by
+	 * position): the file alone would name .13 slot 1 (.15's); the
+	 * view it takes at start says 2. */
+	memcpy(later, in3, sizeof(*later));
+	assert_int_equal(sess_map_init(&m2, later), 0);
+	memset(&r, 0, sizeof(r));
+	r.key = k13;
+	memcpy(r.be_addr, file->services[SVC_TCP].backends[2].ip.b, 16);
+	r.be_port = 80;
+	assert_int_equal(sess_rec_to_local(&m2, &r, &svc, &be, &tag), 0);
+	assert_int_equal(be, 1);
+	assert_int_equal(sess_map_follow(&m2, shm), 1);
+	assert_int_equal(sess_rec_to_local(&m2, &r, &svc, &be, &tag), 0);
+	assert_int_equal(be, 2);
+	assert_int_equal(tag, halb_slot_tag(shm->health_id[SVC_TCP][2]));
+	assert_int_equal(sess_rec_from_local(&m2, &k15, SVC_TCP, 1, &r), 0);
+	assert_memory_equal(r.be_addr, v3->services[SVC_TCP].backends[1].ip.b, 16);
+	assert_int_equal(sess_rec_from_local(&m2, &k14, SVC_TCP, 3, &r), 0);
+	assert_memory_equal(r.be_addr, v3->services[SVC_TCP].backends[3].ip.b, 16);
+	sess_map_fini(&m2);
+
+	free(shm->views[0]);
+	free(shm->views[1]);
+	shm->views[0] = shm->views[1] = shm->view = NULL;
+	free(later);
+	free(in2);
+	free(in3);
+	free(v2);
+	free(v3);
+	cfg_free(file);
+	sfix_free(s);
+}
+
 int
 main(void)
 {
@@ -561,6 +826,7 @@ main(void)
 		cmocka_unit_test(test_replica_expire),
 		cmocka_unit_test(test_events),
 		cmocka_unit_test(test_own),
+		cmocka_unit_test(test_reload),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,516 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * halb-classifier --remote: a classifier on its own machine
+ * (docs/CLASSIFIERS.md).  No DPDK port, no EAL, no shared memory with a
+ * forwarder: it receives sealed batches of punted frames on UDP
+ * (classifiers.serve.listen; proto/halb_punt.proto), decides each with
+ * the very code of the local classifier (decide.c cls_decide), and
+ * answers a sealed batch of decisions to the datagram's source; pings
+ * get a pong.  The forwarder installs the flows (forwarder/punt_remote.c).
+ *
+ * decide.c and health.c work on a struct halb_shm; here it is ordinary
+ * process-local memory laid out as the forwarder lays its own (as the
+ * unit tests' fixture does): per worker of the configuration a flow
+ * table and fallback marks, per service a double-buffered Maglev table,
+ * a QSBR variable no reader ever joins (grace periods end at once).
+ * So the schedulers (wlc's active counts), the Maglev tables and the
+ * health cache are the same code on the same kind of state.  What
+ * differs:
+ *  - the flow tables are the classifier's own record of what it
+ *    decided, not the forwarder's tables: nothing refreshes their
+ *    last_seen, so an entry lives its install state's timeout (SYN:
+ *    tcp_syn_timeout; UDP: udp_timeout).  They serve a retransmitted
+ *    SYN and a flow that changed worker within that time, and wlc's
+ *    active counts over it; a connection the forwarder keeps longer is
+ *    its own table's business (it never comes back here);
+ *  - the fallback marks are the forwarder's: a frame whose worker had
+ *    marked its hash comes with PUNT_F_MARKED and is marked here before
+ *    it is decided, so that decided_before() sees it;
+ *  - there is no session replica here (it lives in the appliance's
+ *    shared memory): a mid-connection miss that a peer appliance
+ *    decided is decided with the Maglev table, as every miss
+ *    mid-connection without a record is (decide.c decided_before);
+ *  - health: health.socket as the local classifier, and/or a UDP
+ *    address (classifiers.serve.health) that halb-healthd also sends
+ *    its sealed snapshots to; the same keys and checks;
+ *  - the services are its file's, in file order: it does not follow a
+ *    forwarder's reloads.  Every ping and pong carries a digest of the
+ *    slots (punt_services_digest), and a forwarder whose view differs
+ *    does not use it (counted there).
+ *
+ * One thread: poll() on the two sockets, at most 1 ms asleep so that
+ * the expiry scans and the health poll run.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_rcu_qsbr.h>
+
+#include "halb/cfg.h"
+#include "halb/clock.h"
+#include "halb/hb.h"
+#include "halb/mh.h"
+#include "halb/notify.h"
+#include "halb/pkt.h"
+#include "halb/punt_msg.h"
+#include "halb/quit.h"
+#include "halb/sock.h"
+#include "cls.h"
+#include "remote.h"
+
+#define RCLS_BURST 64
+#define RCLS_HB_MS 10
+
+static volatile bool quit;
+
+struct rcls_fwd {
+	const struct cfg_peer *cfg;   /* name and the pair's key */
+	uint64_t boot;                /* its boot id, 0: not heard yet */
+	uint64_t frames, decisions;
+};
+
+struct rcls {
+	struct cls c;
+	int fd;                        /* classifiers.serve.listen */
+	struct seal_keyring *keys;
+	struct seal_replay *replay;
+	uint64_t boot, seq;
+	uint64_t digest;
+	struct rcls_fwd fwd[CFG_MAX_PUNTERS];
+	void *mem[CFG_MAX_WORKERS];
+	struct rcls_stats st;
+};
+
+/* TSC ticks a second, measured against CLOCK_MONOTONIC (no EAL here). */
+static uint64_t
+tsc_hz_measure(void)
+{
+	struct timespec a, b;
+	uint64_t t0, t1, ns;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	t0 = rte_rdtsc();
+	usleep(50000);
+	t1 = rte_rdtsc();
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	ns = (uint64_t)(b.tv_sec - a.tv_sec) * 1000000000ull +
+	     (uint64_t)b.tv_nsec - (uint64_t)a.tv_nsec;
+	return ns == 0 ? 1000000000ull : (t1 - t0) * 1000000000ull / ns;
+}
+
+/* The state decide.c and health.c work on, in this process's memory. */
+static int
+mem_init(struct rcls *r, struct halb_cfg *cfg)
+{
+	struct halb_shm *shm;
+	uint32_t w, s, entries;
+	size_t qsz;
+	int rc;
+
+	r->c.cfg = cfg;
+	r->c.hfd = -1;
+	r->c.lock_fd = -1;
+	shm = r->c.shm = calloc(1, sizeof(*shm));
+	if (shm == NULL)
+		return -ENOMEM;
+	shm->tsc_hz = tsc_hz_measure();
+	shm->tsc_base = rte_rdtsc();
+	shm->n_workers = cfg->n_workers ? cfg->n_workers : 1;
+	shm->n_services = cfg->n_services;
+	qsz = rte_rcu_qsbr_get_memsize(1);
+	shm->qsbr = aligned_alloc(64, (qsz + 63) & ~(size_t)63);
+	if (shm->qsbr == NULL || rte_rcu_qsbr_init(shm->qsbr, 1) != 0)
+		return -ENOMEM;
+	for (s = 0; s < cfg->n_services; s++) {
+		shm->mh[s].size = mh_table_size(cfg->services[s].n_backends);
+		shm->mh[s].table[0] = calloc(shm->mh[s].size, sizeof(uint16_t));
+		shm->mh[s].table[1] = calloc(shm->mh[s].size, sizeof(uint16_t));
+		if (shm->mh[s].table[0] == NULL || shm->mh[s].table[1] == NULL)
+			return -ENOMEM;
+	}
+	entries = cfg->flow_entries;
+	for (w = 0; w < shm->n_workers; w++) {
+		size_t sz = (flow_table_mem_size(entries) + 63) & ~(size_t)63;
+
+		shm->workers[w].fb_marks = calloc(HALB_FB_MARKS, sizeof(uint32_t));
+		r->mem[w] = aligned_alloc(64, sz);
+		if (shm->workers[w].fb_marks == NULL || r->mem[w] == NULL)
+			return -ENOMEM;
+		flow_table_init(&shm->workers[w].flows, r->mem[w], entries, w);
+		rc = flow_writer_init(&r->c.fw[w], &shm->workers[w].flows,
+				      shm->qsbr);
+		if (rc != 0)
+			return rc;
+		cls_sweep_start(&r->c, w, rte_rdtsc());
+	}
+	return svc_map_build(&r->c.svcs, cfg);
+}
+
+static void
+mem_fini(struct rcls *r)
+{
+	struct halb_shm *shm = r->c.shm;
+	uint32_t w, s;
+
+	if (shm == NULL)
+		return;
+	for (w = 0; w < CFG_MAX_WORKERS; w++) {
+		if (r->mem[w] != NULL)
+			flow_writer_fini(&r->c.fw[w]);
+		free(r->mem[w]);
+		free(shm->workers[w].fb_marks);
+	}
+	for (s = 0; s < CFG_MAX_SERVICES; s++) {
+		free(shm->mh[s].table[0]);
+		free(shm->mh[s].table[1]);
+	}
+	svc_map_free(&r->c.svcs);
+	free(shm->qsbr);
+	free(shm);
+}
+
+/* The keyring of the forwarders it answers, and its socket(s). */
+static int
+net_init(struct rcls *r)
+{
+	const struct cfg_classifiers *cc = &r->c.cfg->classifiers;
+	uint32_t i;
+	int rc;
+
+	r->keys = seal_keyring_new(cc->n_punters + 1);
+	r->replay = seal_replay_new(cc->n_punters + 1, 0);
+	if (r->keys == NULL || r->replay == NULL)
+		return -ENOMEM;
+	for (i = 0; i < cc->n_punters; i++) {
+		rc = seal_keyring_add(r->keys, cc->punters[i].name,
+				      &cc->punters[i].key, SEAL_ROLE_PUNTER);
+		if (rc != 0)
+			return rc;
+		r->fwd[i].cfg = &cc->punters[i];
+	}
+	r->fd = halb_udp_bind(&cc->serve_ip, cc->serve_port);
+	if (r->fd < 0) {
+		CLS_LOG(ERR, "cannot bind classifiers.serve.listen port %u: %s",
+			cc->serve_port, strerror(-r->fd));
+		return r->fd;
+	}
+	if (cc->has_serve_health) {
+		/* healthd's snapshots over UDP: the same datagrams, the
+		 * same checks, another socket (health.c reads c->hfd). */
+		int hfd = halb_udp_bind(&cc->serve_health_ip,
+					cc->serve_health_port);
+
+		if (hfd < 0) {
+			CLS_LOG(ERR, "cannot bind classifiers.serve.health port %u: %s",
+				cc->serve_health_port, strerror(-hfd));
+			return hfd;
+		}
+		if (r->c.hfd >= 0) {
+			close(r->c.hfd);
+			unlink(r->c.cfg->health.socket);
+		}
+		if (r->c.hkeys == NULL) {
+			close(hfd);
+			CLS_LOG(WARNING, "classifiers.serve.health: health { } has no key: snapshots ignored");
+		} else {
+			r->c.hfd = hfd;
+			r->c.hlast_ms = cls_wall_ms();
+		}
+	}
+	return 0;
+}
+
+static struct rcls_fwd *
+fwd_find(struct rcls *r, const char *name)
+{
+	uint32_t i;
+
+	for (i = 0; i < r->c.cfg->classifiers.n_punters; i++)
+		if (strcmp(r->fwd[i].cfg->name, name) == 0)
+			return &r->fwd[i];
+	return NULL;
+}
+
+static void
+send_sealed(struct rcls *r, struct rcls_fwd *f, enum punt_type type,
+	    const ProtobufCMessage *m, const struct sockaddr_storage *to,
+	    socklen_t tolen)
+{
+	uint8_t out[SEAL_MTU];
+	int len;
+
+	len = punt_seal(out, sizeof(out), &f->cfg->key,
+			r->c.cfg->classifiers.serve_name,
+			halb_next_seq(&r->seq), halb_unix_ms(), type, m);
+	if (len < 0) {
+		r->st.tx_errors++;
+		return;
+	}
+	if (sendto(r->fd, out, (size_t)len, MSG_DONTWAIT,
+		   (const struct sockaddr *)to, tolen) != len)
+		r->st.tx_errors++;
+}
+
+/* Decides every frame of a batch: the decisions go back in one datagram
+ * (a batch holds at most PUNT_BATCH_MAX frames, and as many decisions
+ * fit one datagram: tests/unit/test_punt_msg.c). */
+static void
+on_punt(struct rcls *r, struct rcls_fwd *f, const Halb__Punt__PuntBatch *b,
+	const struct sockaddr_storage *from, socklen_t fromlen)
+{
+	Halb__Punt__Decision d[PUNT_BATCH_MAX], *dp[PUNT_BATCH_MAX];
+	Halb__Punt__DecisionBatch out;
+	struct halb_shm *shm = r->c.shm;
+	size_t i;
+
+	r->st.punts++;
+	f->boot = b->boot;
+	halb__punt__decision_batch__init(&out);
+	out.boot = r->boot;
+	out.peer_boot = b->boot;
+	for (i = 0; i < b->n_frames; i++) {
+		const Halb__Punt__Frame *fr = b->frames[i];
+		uint32_t usr = 0, w = fr->worker;
+		struct pkt_info pi;
+
+		halb__punt__decision__init(&d[i]);
+		dp[i] = &d[i];
+		d[i].id = fr->id;
+		r->st.frames++;
+		f->frames++;
+		if (w >= shm->n_workers) {
+			/* A forwarder with more workers than our file: its
+			 * frames share our tables (they only record what we
+			 * decided; flow_elsewhere looks in all of them). */
+			r->st.bad_worker++;
+			w %= shm->n_workers;
+		}
+		if ((fr->flags & PUNT_F_MARKED) &&
+		    pkt_parse(fr->data.data, (uint32_t)fr->data.len, &pi) == PKT_OK &&
+		    pi.kind == PKT_KIND_FLOW)
+			halb_fb_mark(shm->workers[w].fb_marks,
+				     pkt_flow_hash(&pi.key), r->c.now_ms);
+		if (!cls_decide(&r->c, w, fr->data.data, (uint32_t)fr->data.len,
+				&usr)) {
+			r->st.refused_frames++;
+			d[i].flags = PUNT_D_REFUSED;
+			continue;
+		}
+		d[i].svc = HALB_RET_SVC(usr);
+		d[i].backend = HALB_RET_BACKEND(usr);
+		d[i].flags = usr & HALB_RET_F_STATELESS ? PUNT_D_STATELESS : 0;
+		r->st.decisions++;
+		f->decisions++;
+	}
+	out.n_decisions = b->n_frames;
+	out.decisions = dp;
+	send_sealed(r, f, PUNT_T_DECISION, &out.base, from, fromlen);
+}
+
+static void
+on_ping(struct rcls *r, struct rcls_fwd *f, const Halb__Punt__Ping *p,
+	const struct sockaddr_storage *from, socklen_t fromlen)
+{
+	Halb__Punt__Pong out;
+	uint64_t refused = 0;
+	uint32_t i;
+
+	r->st.pings++;
+	if (f->boot != p->boot && f->boot != 0)
+		CLS_LOG(INFO, "forwarder %s restarted (boot %" PRIx64 ")",
+			f->cfg->name, p->boot);
+	f->boot = p->boot;
+	if (p->cfg_digest != r->digest && r->st.digest_mismatch++ == 0)
+		CLS_LOG(WARNING, "forwarder %s has other service slots than %s: it will not use this classifier until both agree",
+			f->cfg->name, r->c.cfg->path);
+	for (i = 0; i < SEAL_REJ__COUNT; i++)
+		refused += r->st.refused[i];
+	halb__punt__pong__init(&out);
+	out.boot = r->boot;
+	out.peer_boot = p->boot;
+	out.cfg_digest = r->digest;
+	out.decisions = r->st.decisions;
+	out.refused = refused;
+	send_sealed(r, f, PUNT_T_PONG, &out.base, from, fromlen);
+}
+
+void
+rcls_input(struct rcls *r, const uint8_t *buf, size_t len,
+	   const struct sockaddr_storage *from, socklen_t fromlen)
+{
+	struct punt_opened o;
+	struct rcls_fwd *f;
+	int rc;
+
+	r->st.rx++;
+	rc = punt_open(buf, len, r->keys, r->replay, halb_unix_ms(), &o);
+	if (rc < 0) {
+		if (-rc < SEAL_REJ__COUNT)
+			r->st.refused[-rc]++;
+		if (r->st.rx_refused_logged++ < 10) {
+			char who[SEAL_NAME_MAX + 1];
+
+			seal_peek_sender(buf, len, who, sizeof(who));
+			CLS_LOG(WARNING, "datagram refused (%s), claiming to be from \"%s\"",
+				seal_reject_name(rc), who);
+		}
+		return;
+	}
+	f = fwd_find(r, o.sender); /* the keyring holds only these */
+	if (f == NULL) {
+		r->st.refused[SEAL_REJ_UNKNOWN_SENDER]++;
+	} else if (o.type == PUNT_T_PUNT) {
+		on_punt(r, f, o.punt, from, fromlen);
+	} else if (o.type == PUNT_T_PING) {
+		on_ping(r, f, o.ping, from, fromlen);
+	}
+	punt_opened_free(&o);
+}
+
+struct rcls *
+rcls_new(struct halb_cfg *cfg)
+{
+	struct rcls *r = calloc(1, sizeof(*r));
+	int rc;
+
+	if (r == NULL)
+		return NULL;
+	r->fd = -1;
+	rc = mem_init(r, cfg);
+	if (rc == 0)
+		rc = cls_health_init(&r->c);
+	if (rc == 0)
+		rc = net_init(r);
+	if (rc != 0) {
+		rcls_free(r);
+		errno = -rc;
+		return NULL;
+	}
+	/* Any value but 0, new at each start. */
+	r->boot = halb_unix_us() | 1;
+	r->digest = punt_services_digest(cfg);
+	return r;
+}
+
+void
+rcls_free(struct rcls *r)
+{
+	if (r == NULL)
+		return;
+	if (r->fd >= 0)
+		close(r->fd);
+	if (r->c.shm != NULL)
+		cls_health_fini(&r->c);
+	seal_keyring_free(r->keys);
+	seal_replay_free(r->replay);
+	mem_fini(r);
+	free(r);
+}
+
+const struct rcls_stats *
+rcls_stats(const struct rcls *r)
+{
+	return &r->st;
+}
+
+struct cls *
+rcls_cls(struct rcls *r)
+{
+	return &r->c;
+}
+
+/* Between datagrams: the clock, the expiry scans, the health socket. */
+void
+rcls_turn(struct rcls *r)
+{
+	uint64_t now = rte_rdtsc();
+	uint32_t w;
+
+	r->c.now_ms = halb_now_ms(r->c.shm, now);
+	cls_health_poll(&r->c, now);
+	for (w = 0; w < r->c.shm->n_workers; w++)
+		cls_housekeep(&r->c, w, now);
+}
+
+int
+rcls_main(struct halb_cfg *cfg)
+{
+	uint8_t buf[SEAL_MAX_DATAGRAM + 1];
+	uint64_t beat_ms = 0;
+	struct halb_hb *hb;
+	struct rcls *r;
+	uint32_t i;
+
+	if (!cfg->classifiers.has_serve) {
+		fprintf(stderr, "%s: --remote needs classifiers { serve { ... } } (docs/CONFIG.md, \"classifiers\")\n",
+			cfg->path);
+		return 1;
+	}
+	rte_log_set_global_level(cfg->log.dpdk_level + 1u);
+	r = rcls_new(cfg);
+	if (r == NULL) {
+		fprintf(stderr, "%s: the remote classifier cannot start: %s\n",
+			cfg->path, strerror(errno));
+		return 1;
+	}
+	/* Its own heartbeat file: on a machine that also runs a local
+	 * classifier of the same file_prefix (a test rig), not its. */
+	hb = halb_hb_open(cfg->file_prefix, "rclassifier", RCLS_HB_MS + 100);
+	if (halb_quit_on_term(&quit) != 0) {
+		rcls_free(r);
+		return 1;
+	}
+	CLS_LOG(INFO, "remote classifier %s: %u worker table(s), %u service(s), port %u, %u forwarder(s)",
+		cfg->classifiers.serve_name, r->c.shm->n_workers,
+		cfg->n_services, cfg->classifiers.serve_port,
+		cfg->classifiers.n_punters);
+	printf("halb-classifier: ready (remote)\n");
+	fflush(stdout);
+	halb_notify_ready();
+	if (hb != NULL)
+		halb_hb_set_state(hb, HALB_HB_READY);
+	while (!quit) {
+		struct pollfd pfd = { .fd = r->fd, .events = POLLIN };
+		uint64_t now_ms = halb_mono_ms();
+
+		if (hb != NULL && now_ms - beat_ms >= RCLS_HB_MS) {
+			beat_ms = now_ms;
+			halb_hb_beat(hb, halb_hb_now_ns());
+		}
+		rcls_turn(r);
+		if (poll(&pfd, 1, 1) <= 0)
+			continue;
+		for (i = 0; i < RCLS_BURST; i++) {
+			struct sockaddr_storage from;
+			socklen_t fromlen = sizeof(from);
+			ssize_t len = recvfrom(r->fd, buf, sizeof(buf), MSG_DONTWAIT,
+					       (struct sockaddr *)&from, &fromlen);
+
+			if (len < 0)
+				break;
+			r->c.now_ms = halb_now_ms(r->c.shm, rte_rdtsc());
+			rcls_input(r, buf, (size_t)len, &from, fromlen);
+		}
+	}
+	CLS_LOG(INFO, "stopping: %" PRIu64 " frames, %" PRIu64 " decisions, %" PRIu64 " datagrams refused (mac %" PRIu64 ", replay %" PRIu64 ")",
+		r->st.frames, r->st.decisions,
+		r->st.refused[SEAL_REJ_BAD_MAC] + r->st.refused[SEAL_REJ_REPLAY] +
+			r->st.refused[SEAL_REJ_STALE] + r->st.refused[SEAL_REJ_UNKNOWN_SENDER] +
+			r->st.refused[SEAL_REJ_ROLE] + r->st.refused[SEAL_REJ_GARBLED],
+		r->st.refused[SEAL_REJ_BAD_MAC], r->st.refused[SEAL_REJ_REPLAY]);
+	if (hb != NULL) {
+		halb_hb_set_state(hb, HALB_HB_STOPPING);
+		halb_hb_close(hb);
+	}
+	rcls_free(r);
+	return 0;
+}

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * halb-classifier --remote (remote.c; docs/CLASSIFIERS.md): the decision
+ * code of the local classifier on process-local state, answering the
+ * punt batches of forwarders on other machines.  One thread owns it.
+ */
+#ifndef HALB_CLS_REMOTE_H
+#define HALB_CLS_REMOTE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "halb/seal.h"
+
+struct halb_cfg;
+struct cls;
+struct rcls;
+
+struct rcls_stats {
+	uint64_t rx;              /* datagrams received */
+	uint64_t refused[SEAL_REJ__COUNT]; /* ... refused, by reason */
+	uint64_t rx_refused_logged;
+	uint64_t punts, frames;   /* punt batches and their frames */
+	uint64_t decisions;       /* frames given a backend */
+	uint64_t refused_frames;  /* ... not (no service, no backend, bad) */
+	uint64_t bad_worker;      /* a worker index beyond our file's (folded) */
+	uint64_t pings;
+	uint64_t digest_mismatch; /* pings from a forwarder with other slots */
+	uint64_t tx_errors;
+};
+
+/* Creates the state, the health cache and the sockets of cfg (kept):
+ * NULL with errno set. */
+struct rcls *rcls_new(struct halb_cfg *cfg);
+void rcls_free(struct rcls *r);
+
+/* One datagram from `from`: opened, decided, answered. */
+void rcls_input(struct rcls *r, const uint8_t *buf, size_t len,
+		const struct sockaddr_storage *from, socklen_t fromlen);
+
+/* Housekeeping between datagrams (clock, expiry, health). */
+void rcls_turn(struct rcls *r);
+
+const struct rcls_stats *rcls_stats(const struct rcls *r);
+struct cls *rcls_cls(struct rcls *r);
+
+/* The process: until SIGINT/SIGTERM.  Returns the exit status. */
+int rcls_main(struct halb_cfg *cfg);
+
+#endif
