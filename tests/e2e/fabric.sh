@@ -41,9 +41,8 @@
 #     detection time (measured with `ip -ts monitor route`, printed; goal
 #     0.3 s, checked against FABRIC_MAX_DETECT_S, 0.5), and new connections
 #     all succeed through the others.  The established keep-alive
-#     connections are counted and printed, not checked: without the
-#     session tracker those through lb1 live only if the survivor's
-#     Maglev table sends them to the same backend;
+#     connections are counted and printed here; tests/e2e/scenarios.sh
+#     checks them (under load, with the session trackers' replicas);
 #   - the survivors' forwarders stop cleanly on SIGTERM, and no sanitizer
 #     report is in the forwarders' and classifiers' logs (HALB_BUILD may
 #     be the sanitizers' build).
@@ -136,11 +135,13 @@ fatal() { fail "$*"; echo "${FABRIC_NAME:-fabric}: stopping here: later checks n
 # start_sessiond I: lbI's halb-sessiond (SESS_PID[I]).
 start_sessiond() {
 	halb_spawn "$WORK/sessiond-lb$1.log" ip netns exec "$P-lb$1" "$HALB_BUILD/session/halb-sessiond" -c "${CONF[$1]}"
+	# shellcheck disable=SC2034 # scenarios.sh stops it by PID
 	SESS_PID[$1]=$HALB_LAST_PID
 }
 # start_bird I: lbI's BIRD (BIRD_PID[I]).
 start_bird() {
 	halb_spawn "$WORK/bird-lb$1.log" ip netns exec "$P-lb$1" bird -f -c "$WORK/bird-lb$1.conf" -s "$WORK/bird-lb$1.ctl"
+	# shellcheck disable=SC2034 # scenarios.sh stops it by PID
 	BIRD_PID[$1]=$HALB_LAST_PID
 }
 # sess_ready I: lbI's halb-sessiond says its replica is loaded.
@@ -425,6 +426,7 @@ for i in $ALL; do
 	[[ $addrs == *"inet 198.18.0.$((2 * i))/24"* ]] ||
 		fatal "lb$i: the kernel interface halb0k has not the port's address: $(echo "$addrs" | tr '\n' ' ')"
 	halb_spawn "$WORK/classifier-lb$i.log" ip netns exec "$P-lb$i" "$HALB_BUILD/classifier/halb-classifier" -c "${CONF[$i]}"
+	# shellcheck disable=SC2034 # scenarios.sh stops it by PID
 	CLS_PID[$i]=$HALB_LAST_PID
 	start_sessiond "$i"
 	start_bird "$i"
@@ -625,7 +627,7 @@ survived=0
 for h in "${!HOLD[@]}"; do
 	halb_wait_exit "${HOLD[$h]}" 15 && survived=$((survived + 1))
 done
-echo "fabric: established keep-alive connections: $survived of $HOLDS went on without an error (not checked: keeping those through the dead appliance is the session tracker's part)"
+echo "fabric: established keep-alive connections: $survived of $HOLDS went on without an error (checked under load by tests/e2e/scenarios.sh)"
 
 # The survivors stop cleanly (a sanitizer build reports leaks at exit).
 for i in $others; do
