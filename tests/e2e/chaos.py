@@ -18,14 +18,16 @@ chaos.py watch --had APP=SOCK [--healthd APP=SOCK] [--route NETNS=VIP]
 
 chaos.py case --watch FILE --events FILE --kind KIND --part PART
                --signal SIG --fault T --end T [--app APP] [--old-pid PID]
-               [--backend NAME --backend-addr ADDR] [--note TEXT] >> RESULTS
+               [--app-addr IPV4,IPV6] [--backend NAME --backend-addr A,B]
+               [--label TEXT] [--note TEXT] >> RESULTS
   Judges one case from the watcher's file and load.py's events between
   the fault (T, epoch s) and the end of the case; prints one JSON row.
   KIND is part (a part had supervises), had, appliance, backend or none
   (no fault: the rig's own losses, judged as a part whose loss must cost
   nothing).
     detect_ms   part: had no longer has PART up as OLD-PID; backend:
-                healthd has a service of the backend not up; had: nothing
+                healthd has a service of the backend not up (--backend-addr:
+                its addresses); had: nothing
                 in the rig watches had (null); appliance: the router's
                 route to a VIP loses the appliance (--app-addr; BFD),
                 null in the one-appliance rig
@@ -47,8 +49,10 @@ chaos.py case --watch FILE --events FILE --kind KIND --part PART
     detect:      <= 300 ms for the data-plane parts (forwarder, classifier,
                  appliance)
 
-chaos.py table RESULTS
-  The table of every row in RESULTS; exit status 1 if any goal is FAIL.
+chaos.py table [--markdown] RESULTS
+  The table of every row in RESULTS, then a note per case (how its
+  connections broke, on which backend); exit status 1 if any goal is
+  FAIL or RESULTS is empty.
 """
 
 import argparse
@@ -212,7 +216,7 @@ def case(args):
                 continue
             if "reach" in e:
                 reach = e["reach"]
-            else:
+            elif e["state"] != "disabled":  # a part this appliance does not run
                 state[e["part"]] = e["state"]
             if e["t"] < fault:
                 continue
