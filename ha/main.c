@@ -330,7 +330,8 @@ status_more(struct had *h, FILE *out, uint64_t now)
 	char gate[HA_WHY_LEN];
 	unsigned int v, k;
 
-	/* One classifier today; issue 11 adds remote ones and a list. */
+	/* The local classifier only: which of classifiers.list the
+	 * forwarder uses is its telemetry's (halbctl classifiers). */
 	if (s->p[HA_PART_CLASSIFIER].st == HA_ST_UP)
 		fprintf(out, "classifier active: local (pid %d)\n",
 			s->p[HA_PART_CLASSIFIER].pid);
