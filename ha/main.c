@@ -171,12 +171,12 @@ act(struct had *h, const struct ha_act *a)
 			       halb_mono_ms());
 		break;
 	case HA_ACT_ADOPT:
-		rc = ha_proc_adopt(a->pid, pr);
+		rc = ha_proc_adopt(a->pid, c, pr);
 		if (rc == 0)
 			watch(h, a->part);
 		else
 			ha_sup_exited(&h->sup, a->part, a->pid,
-				      "went before it could be adopted",
+				      "went (or another program has its number) before it could be adopted",
 				      halb_mono_ms());
 		break;
 	case HA_ACT_SIGNAL:
