@@ -531,12 +531,10 @@ flows_unrecorded(const struct fwd_worker *w)
  * 1 when it names (s, b), 0 when it names another decision, -1 when
  * there is none.
  *
- * The read is optimistic: a worker is no reader of the replica's QSBR
- * variable (the classifier is its only one), so an entry may be reused
- * under us.  Entries are never freed, only reused, so the read is safe
- * memory; the key read again after the decision catches a reuse, and a
- * reuse it misses (the same key removed and put again meanwhile) is a
- * record of that very connection anyway.
+ * The worker is a reader of the replica's QSBR variable (thread 1 + its
+ * id, fwd_worker_rcu), so an entry it found is not reused before its
+ * next quiescent report; the key read again after the decision is a
+ * second line (an entry of another key is never the answer).
  */
 static int
 replica_says(const struct flow_key *k, uint32_t hash, uint32_t s, uint16_t b)

@@ -171,12 +171,12 @@ act(struct had *h, const struct ha_act *a)
 			       halb_mono_ms());
 		break;
 	case HA_ACT_ADOPT:
-		rc = ha_proc_adopt(a->pid, pr);
+		rc = ha_proc_adopt(a->pid, c, pr);
 		if (rc == 0)
 			watch(h, a->part);
 		else
 			ha_sup_exited(&h->sup, a->part, a->pid,
-				      "went before it could be adopted",
+				      "went (or another program has its number) before it could be adopted",
 				      halb_mono_ms());
 		break;
 	case HA_ACT_SIGNAL:
@@ -330,7 +330,8 @@ status_more(struct had *h, FILE *out, uint64_t now)
 	char gate[HA_WHY_LEN];
 	unsigned int v, k;
 
-	/* One classifier today; issue 11 adds remote ones and a list. */
+	/* The local classifier only: which of classifiers.list the
+	 * forwarder uses is its telemetry's (halbctl classifiers). */
 	if (s->p[HA_PART_CLASSIFIER].st == HA_ST_UP)
 		fprintf(out, "classifier active: local (pid %d)\n",
 			s->p[HA_PART_CLASSIFIER].pid);

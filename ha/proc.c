@@ -99,13 +99,27 @@ ha_proc_spawn(const struct cfg_ha_part *c, const char *cfg_path,
 	return 0;
 }
 
-int
-ha_proc_adopt(int pid, struct ha_proc *pr)
-{
-	int fd = pidfd_open_(pid);
+static bool runs_part(int pid, const struct cfg_ha_part *c);
 
+int
+ha_proc_adopt(int pid, const struct cfg_ha_part *c, struct ha_proc *pr)
+{
+	int fd;
+
+	*pr = (struct ha_proc){ .pidfd = -1 };
+	fd = pidfd_open_(pid);
 	if (fd < 0)
 		return -errno;
+	/* The probe looked at the number a moment ago; the pidfd holds
+	 * the process now.  Its program is looked at again, then the pidfd
+	 * asked whether its process still lives: if so, the pid was not
+	 * reused in between and what /proc said is the pidfd's process. */
+	if (c != NULL &&
+	    (!runs_part(pid, c) ||
+	     syscall(SYS_pidfd_send_signal, fd, 0, NULL, 0u) != 0)) {
+		close(fd);
+		return -ESRCH;
+	}
 	*pr = (struct ha_proc){ .pid = pid, .pidfd = fd, .child = false };
 	return 0;
 }

@@ -30,8 +30,11 @@ struct ha_proc {
  */
 int ha_proc_spawn(const struct cfg_ha_part *c, const char *cfg_path,
 		  struct ha_proc *pr);
-/* Watches pid, which had did not start.  0 or -errno (-ESRCH: gone). */
-int ha_proc_adopt(int pid, struct ha_proc *pr);
+/* Watches pid, which had did not start, once its pidfd is open and (c
+ * not NULL) it runs one of the programs of c's command.  0 or -errno
+ * (-ESRCH: gone, or a stranger has the number now); pr->pidfd is -1 on
+ * failure. */
+int ha_proc_adopt(int pid, const struct cfg_ha_part *c, struct ha_proc *pr);
 /* Once pidfd is readable: reaps a child, writes how it ended ("exited
  * with status 3", "killed by signal 9"), closes the pidfd. */
 void ha_proc_reap(struct ha_proc *pr, char *how, size_t len);

@@ -5,11 +5,13 @@
  *  - its own sessions, in process memory, with no reader but itself
  *    (entries are reused at once: no QSBR);
  *  - the replica, in the forwarder's memory, read lock-free by the
- *    classifier on a mid-connection miss.  Only this thread writes it:
+ *    classifier and the workers (their fallback and NAT reply checks)
+ *    on a mid-connection miss.  Only this thread writes it:
  *    an entry's key and decision never change while it is published (a
  *    record whose backend changed gets a new entry), its state and
  *    last_seen are relaxed stores, and a removed entry is reused only
- *    after the classifier's grace period (shm->replica_qsbr).
+ *    after a grace period of all its readers (shm->replica_qsbr:
+ *    thread 0 the classifier, 1 + id each worker).
  * Replica entries keep their owner (the peer's index in sessions.peers)
  * in flags, when this appliance last heard of them in created, and which
  * backend their slot was in tag (shm-t.h): an entry whose slot a reload

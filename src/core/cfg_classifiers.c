@@ -47,13 +47,17 @@ same_key(const struct seal_key *a, const struct seal_key *b)
 	       memcmp(a->bytes, b->bytes, a->len) == 0;
 }
 
-/* A pair's key is the pair's alone: one the agents, a health peer or a
- * sessions peer hold would let them forge decisions. */
+/* A pair's key is the pair's alone: one the agents, a health peer, a
+ * sessions peer or another classifier pair hold would let them forge
+ * decisions (a datagram's sender is whoever holds the key).  A list
+ * entry and a serve.forwarders entry of one file may be the two ends of
+ * one pair, so each is compared with its own kind only. */
 static void
 key_own(struct cfg_ctx *ctx, const config_setting_t *s, const char *where,
-	const struct seal_key *k)
+	const struct seal_key *k, bool punter)
 {
 	const struct halb_cfg *cfg = ctx->cfg;
+	const struct cfg_classifiers *cc = &cfg->classifiers;
 	uint32_t i;
 
 	if (ctx->no_keys)
@@ -63,6 +67,26 @@ key_own(struct cfg_ctx *ctx, const config_setting_t *s, const char *where,
 			where);
 		return;
 	}
+	for (i = 0; i < cfg->health.n_agents; i++)
+		if (same_key(k, &cfg->health.agents[i].key)) {
+			cfg_err(ctx, s, "%s.key: the same key as agent host \"%s\" (line %d): a classifier pair needs a key of its own",
+				where, cfg->health.agents[i].host,
+				cfg->health.agents[i].line);
+			return;
+		}
+	for (i = 0; punter && i < cc->n_punters; i++)
+		if (same_key(k, &cc->punters[i].key)) {
+			cfg_err(ctx, s, "%s.key: the same key as forwarder \"%s\" (line %d): one key per pair",
+				where, cc->punters[i].name, cc->punters[i].line);
+			return;
+		}
+	for (i = 0; !punter && i < cc->n_list; i++)
+		if (cc->list[i].kind == CFG_CLS_REMOTE &&
+		    same_key(k, &cc->list[i].key)) {
+			cfg_err(ctx, s, "%s.key: the same key as remote classifier \"%s\" (line %d): one key per pair",
+				where, cc->list[i].name, cc->list[i].line);
+			return;
+		}
 	for (i = 0; i < cfg->health.n_peers; i++)
 		if (same_key(k, &cfg->health.peers[i].key)) {
 			cfg_err(ctx, s, "%s.key: the same key as health peer \"%s\" (line %d): one key per pair and per protocol",
@@ -111,7 +135,7 @@ load_ent(struct cfg_ctx *ctx, const config_setting_t *list, unsigned int idx)
 			cfg_err(ctx, s_addr, "%s.address: not an address to send to",
 				sc.where);
 		if (s_key != NULL)
-			key_own(ctx, s_key, sc.where, &e->key);
+			key_own(ctx, s_key, sc.where, &e->key, false);
 	} else if (s_kind != NULL) {
 		const char *bad[] = { "name", "address", "key", "key_file",
 			"key_id", "health", NULL };
@@ -177,7 +201,7 @@ load_punter(struct cfg_ctx *ctx, const config_setting_t *list, unsigned int idx)
 	sc_int(&sc, "key_id", false, 0, 0x7fffffff, &id);
 	p->key.id = (uint32_t)id;
 	if (s_key != NULL)
-		key_own(ctx, s_key, sc.where, &p->key);
+		key_own(ctx, s_key, sc.where, &p->key, true);
 	if (s_name != NULL) {
 		for (i = 0; i < cc->n_punters; i++)
 			if (strcmp(cc->punters[i].name, p->name) == 0) {

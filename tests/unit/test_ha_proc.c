@@ -174,6 +174,7 @@ test_spawn_config_and_status(void **state)
 static void
 test_adopt(void **state)
 {
+	static const char *argv_sh[] = { "/bin/sh", NULL };
 	struct ha_proc pr;
 	char how[96];
 	int pid;
@@ -185,7 +186,12 @@ test_adopt(void **state)
 		pause();
 		_exit(0);
 	}
-	assert_int_equal(ha_proc_adopt(pid, &pr), 0);
+	/* Not one of the part's programs (this test is not /bin/sh): a
+	 * stranger that took the number since the probe, never adopted. */
+	command(argv_sh);
+	assert_int_equal(ha_proc_adopt(pid, &part, &pr), -ESRCH);
+	assert_int_equal(pr.pidfd, -1);
+	assert_int_equal(ha_proc_adopt(pid, NULL, &pr), 0);
 	assert_false(pr.child);
 	assert_false(gone_within(&pr, 0));
 	assert_int_equal(ha_proc_signal(&pr, SIGKILL), 0);
@@ -194,7 +200,7 @@ test_adopt(void **state)
 	assert_non_null(strstr(how, "how is unknown"));
 	waitpid(pid, NULL, 0);
 	/* Gone: nothing to adopt. */
-	assert_int_equal(ha_proc_adopt(pid, &pr), -ESRCH);
+	assert_int_equal(ha_proc_adopt(pid, NULL, &pr), -ESRCH);
 }
 
 /* A heartbeat file: present, its pid, state and age; alive only when
