@@ -87,6 +87,10 @@ struct cls {
 	struct sched_svc sched[CFG_MAX_SERVICES];
 	/* Flows of these backends are removed by the expiry scan. */
 	bool evict[CFG_MAX_SERVICES][CFG_MAX_BACKENDS];
+	/* Unix ms since when a live backend has been down (0: it is not),
+	 * and the earliest end of a down_hold still running (0: none). */
+	uint64_t down_ms[CFG_MAX_SERVICES][CFG_MAX_BACKENDS];
+	uint64_t hold_due_ms;
 	struct cls_sweep sweep[CFG_MAX_WORKERS];
 	uint32_t now_ms;
 	/* Health handler link (health.c); fd < 0 when not configured. */
@@ -199,8 +203,20 @@ int cls_view_poll(struct cls *c, uint64_t now_ms);
 void cls_view_ack(struct cls *c, uint32_t left);
 
 /* Service slot s's eviction marks: retired backends per its down_flows,
- * free slots always, live ones when down and down_flows is "reset". */
+ * free slots always, live ones when down and down_flows is "reset"
+ * (cls_down_evicts). */
 void cls_slots_evict(struct cls *c, uint32_t s);
+
+/*
+ * Whether the flows of live backend b of service slot s go at now_ms:
+ * it is down, its service says down_flows "reset", and it has been down
+ * for the service's down_hold (at once when the operator disabled it).
+ * A hold still running is remembered (c->hold_due_ms) and
+ * cls_health_poll() marks the backend when it ends, unless the backend
+ * came back meanwhile: a health flap shorter than the hold costs its
+ * established connections nothing.
+ */
+bool cls_down_evicts(struct cls *c, uint32_t s, uint32_t b, uint64_t now_ms);
 
 /* Health of service slot s's live backends that are new to their slot
  * (shm->health_id): from the configuration; a configured weight of one

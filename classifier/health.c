@@ -11,7 +11,9 @@
  * period for all the services a batch of messages changed; a failed
  * rebuild keeps the previous weights in both and is retried), and flows
  * of a backend that went down are evicted if the service says
- * down_flows = "reset".  Installed flows never move otherwise: a weight
+ * down_flows = "reset" and the backend stays down for the service's
+ * down_hold (a flap shorter than that keeps them; an operator's disable
+ * evicts at once).  Installed flows never move otherwise: a weight
  * or another backend's change touches only new connections.
  *
  * What was applied is kept in the forwarder's shared memory, so a
@@ -270,14 +272,69 @@ apply_snapshot(struct cls *c, const Halb__Health__CacheSnapshot *snap,
 				h->state == HALB_HEALTH_DOWN ? "down" : "draining",
 				h->weight);
 		}
+		if (nh.state != HALB_HEALTH_DOWN)
+			c->down_ms[s][b] = 0;
+		else if (h->state != HALB_HEALTH_DOWN)
+			c->down_ms[s][b] = now_ms;
 		*h = nh;
-		/* Draining keeps its flows; down ones go if the service says so. */
-		c->evict[s][b] = nh.state == HALB_HEALTH_DOWN &&
-				 cs->down_flows == CFG_DOWN_RESET;
+		/* Draining keeps its flows; down ones go if the service says
+		 * so, once down_hold has passed. */
+		c->evict[s][b] = cls_down_evicts(c, s, b, now_ms);
 	}
 	for (s = 0; s < c->cfg->n_services; s++)
 		if (changed[s])
 			c->hdirty[s] = c->hchanged = true;
+}
+
+bool
+cls_down_evicts(struct cls *c, uint32_t s, uint32_t b, uint64_t now_ms)
+{
+	const struct cfg_service *cs = &c->cfg->services[s];
+	const struct halb_be_health *h = &c->shm->health[s][b];
+	uint64_t due;
+
+	if (h->state != HALB_HEALTH_DOWN || cs->down_flows != CFG_DOWN_RESET)
+		return false;
+	if (h->source == HALB_SRC_OPERATOR)
+		return true; /* the operator means it */
+	/* Down before this classifier saw it go (a restart, a reload):
+	 * the hold starts now. */
+	if (c->down_ms[s][b] == 0)
+		c->down_ms[s][b] = now_ms;
+	due = c->down_ms[s][b] + cs->down_hold_ms;
+	if (now_ms >= due)
+		return true;
+	if (c->hold_due_ms == 0 || due < c->hold_due_ms)
+		c->hold_due_ms = due;
+	return false;
+}
+
+/* A down_hold ended: marks the live backends whose hold is over (those
+ * that came back meanwhile are up, and stay unmarked). */
+static void
+holds_expire(struct cls *c, uint64_t now_ms)
+{
+	uint32_t s, b;
+
+	c->hold_due_ms = 0;
+	for (s = 0; s < c->cfg->n_services; s++) {
+		const struct cfg_service *cs = &c->cfg->services[s];
+
+		if (cs->slot != CFG_SLOT_LIVE || cs->down_flows != CFG_DOWN_RESET)
+			continue;
+		for (b = 0; b < cs->n_backends; b++)
+			if (cs->backends[b].slot == CFG_SLOT_LIVE &&
+			    !c->evict[s][b] && c->down_ms[s][b] != 0 &&
+			    cls_down_evicts(c, s, b, now_ms)) {
+				char ip[HALB_IP_STRLEN];
+
+				c->evict[s][b] = true;
+				CLS_LOG(INFO, "service %s: backend %s down for %u ms: its flows are reset",
+					cs->name,
+					halb_ip_fmt(&cs->backends[b].ip, ip, sizeof(ip)),
+					cs->down_hold_ms);
+			}
+	}
 }
 
 void
@@ -313,6 +370,8 @@ cls_health_poll(struct cls *c, uint64_t now_tsc)
 			apply_snapshot(c, m.snapshot, now_ms);
 		hl_opened_free(&m);
 	}
+	if (c->hold_due_ms != 0 && now_ms >= c->hold_due_ms)
+		holds_expire(c, now_ms);
 	/* What this poll's messages changed, and what failed before when
 	 * its retry is due: one grace period for all of it. */
 	if (c->hchanged || (c->hretry_ms != 0 && now_ms >= c->hretry_ms)) {

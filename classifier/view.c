@@ -52,8 +52,7 @@ cls_slots_evict(struct cls *c, uint32_t s)
 		else if (cb->slot == CFG_SLOT_RETIRED || cs->slot == CFG_SLOT_RETIRED)
 			c->evict[s][b] = reset;
 		else
-			c->evict[s][b] = c->shm->health[s][b].state == HALB_HEALTH_DOWN &&
-					 reset;
+			c->evict[s][b] = cls_down_evicts(c, s, b, cls_wall_ms());
 	}
 }
 
@@ -79,6 +78,7 @@ cls_slots_health(struct cls *c, uint32_t s, uint64_t now_ms)
 			h->source = HALB_SRC_CONFIG;
 			h->weight = cb->weight;
 			h->updated_ms = now_ms;
+			c->down_ms[s][b] = 0;
 			c->shm->health_id[s][b] = id;
 			changed = true;
 		} else if (h->source == HALB_SRC_CONFIG && h->weight != cb->weight) {

@@ -184,6 +184,10 @@ enum cfg_down_flows {
 	CFG_DOWN_RESET = 0,
 	CFG_DOWN_KEEP,
 };
+/* down_hold's default: longer than a health flap on a busy machine
+ * (a check or two missed, a few hundred ms), short against the time a
+ * dead backend's clients wait anyway (TCP's first retransmissions). */
+#define CFG_DOWN_HOLD_MS 3000u
 
 struct cfg_service {
 	char name[CFG_NAME_LEN];
@@ -197,6 +201,9 @@ struct cfg_service {
 	uint8_t down_flows;  /* enum cfg_down_flows */
 	uint8_t slot;        /* enum cfg_slot */
 	uint32_t n_backends; /* slots: live, retired and free ones */
+	/* down_flows "reset": how long a backend stays down (as health
+	 * found it) before its flows go; a shorter flap keeps them. */
+	uint32_t down_hold_ms;
 	struct cfg_backend backends[CFG_MAX_BACKENDS];
 	int line;
 };

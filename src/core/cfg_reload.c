@@ -341,6 +341,9 @@ note_service_changes(const struct assign *a, const struct cfg_service *rs,
 		cfg_reload_note(a->log, "service %s: down_flows %s -> %s", ns->name,
 				rs->down_flows == CFG_DOWN_RESET ? "reset" : "keep",
 				ns->down_flows == CFG_DOWN_RESET ? "reset" : "keep");
+	if (rs->down_hold_ms != ns->down_hold_ms)
+		cfg_reload_note(a->log, "service %s: down_hold %u ms -> %u ms", ns->name,
+				rs->down_hold_ms, ns->down_hold_ms);
 	if (rs->vni != ns->vni || rs->tunnel_port != ns->tunnel_port)
 		cfg_reload_note(a->log, "service %s: tunnel changed: its flows take the new one",
 				ns->name);

@@ -285,7 +285,7 @@ load_service(struct cfg_ctx *ctx, const config_setting_t *list, unsigned int si)
 {
 	static const char *const keys[] = { "name", "vip", "port", "protocol",
 		"mode", "scheduler", "vni", "tunnel_port", "down_flows",
-		"backends", NULL };
+		"down_hold", "backends", NULL };
 	static const char *const down_names[] = { "reset", "keep", NULL };
 	struct cfg_service *svc = &ctx->cfg->services[si];
 	const config_setting_t *s_name, *s_vip, *s, *bl;
@@ -334,6 +334,8 @@ load_service(struct cfg_ctx *ctx, const config_setting_t *list, unsigned int si)
 	svc->sched = (uint8_t)sched;
 	sc_enum(&sc, "down_flows", false, down_names, &down);
 	svc->down_flows = (uint8_t)down;
+	svc->down_hold_ms = CFG_DOWN_HOLD_MS;
+	sc_seconds(&sc, "down_hold", &svc->down_hold_ms);
 
 	if (ok.mode && mode == CFG_MODE_TUNNEL) {
 		sc_int(&sc, "vni", false, 0, 16777215, &vni);

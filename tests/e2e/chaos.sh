@@ -20,7 +20,7 @@
 # answer, down after CHAOS_AGENT_FALL, 2, failures: checks every 100 ms
 # down after 3 flapped, the Python servers being slow now and then on 2
 # busy cores, and a backend found down loses its established
-# connections by design, down_flows = "reset").  The load
+# connections, down_flows = "reset", once down for down_hold).  The load
 # (tests/e2e/load.py, in the client namespace): CHAOS_CONNS (102)
 # keep-alive connections spread over the six services (DSR, NAT and
 # VXLAN tunnel, IPv4 and IPv6), a request every 100 ms on each, plus

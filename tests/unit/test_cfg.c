@@ -1132,6 +1132,7 @@ test_health_defaults(void **state)
 	assert_int_equal(cfg->health.n_peers, 0);
 	assert_int_equal(cfg->health.n_agents, 0);
 	assert_int_equal(cfg->services[0].down_flows, CFG_DOWN_RESET);
+	assert_int_equal(cfg->services[0].down_hold_ms, CFG_DOWN_HOLD_MS);
 	/* A TCP backend without agent or check gets HAProxy-like probes on
 	 * its port (here the service's). */
 	be = &cfg->services[0].backends[1];
