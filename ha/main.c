@@ -57,6 +57,8 @@ struct had {
 	int lock_fd;
 	struct ha_looks looks;
 	uint64_t next_health_ms, next_sess_ms, next_tlm_ms;
+	/* systemd's watchdog: period asked (ms, 0 none), next ping. */
+	uint64_t wd_ms, next_wd_ms;
 	char drained_why[HA_WHY_LEN];
 };
 
@@ -294,6 +296,14 @@ on_poll(struct ev_loop *ev, void *arg)
 	looks(h, now);
 	ha_sup_step(&h->sup, now);
 	run_actions(h);
+	/* From the supervision turn itself: a had hung anywhere in it
+	 * (a probe, BIRD's socket, the loop) stops pinging, and systemd
+	 * kills and restarts it (WatchdogSec=; the parts stay and the next
+	 * had adopts them). */
+	if (h->wd_ms != 0 && now >= h->next_wd_ms) {
+		halb_notify_watchdog();
+		h->next_wd_ms = now + h->wd_ms / 2;
+	}
 }
 
 static void
@@ -535,6 +545,16 @@ run(struct had *h)
 		return 1;
 	if (halb_daemon_open(&h->dm, &dc) != 0)
 		return 1;
+	/* Before any part is started: they must not inherit its
+	 * $WATCHDOG_USEC. */
+	h->wd_ms = halb_notify_watchdog_ms();
+	if (h->wd_ms != 0) {
+		HLOG(NOTICE, "systemd's watchdog: WATCHDOG=1 every %" PRIu64 " ms",
+		     h->wd_ms / 2);
+		if (h->cfg->ha.poll_ms * 4 > h->wd_ms)
+			HLOG(WARNING, "systemd's watchdog (%" PRIu64 " ms) is short against ha.poll_ms (%u)",
+			     h->wd_ms, h->cfg->ha.poll_ms);
+	}
 	/* SIGTERM and SIGINT stop the parts first, the loop after. */
 	rc = ev_signal(h->dm.ev, SIGTERM, on_term, h);
 	if (rc == 0)

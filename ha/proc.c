@@ -56,6 +56,8 @@ child(char *const argv[])
 	setsid();
 	/* Only had's READY=1 counts for its unit (NotifyAccess=main). */
 	unsetenv("NOTIFY_SOCKET");
+	unsetenv("WATCHDOG_USEC");
+	unsetenv("WATCHDOG_PID");
 	if (syscall(SYS_close_range, 3u, ~0u, 0u) != 0) {
 		int fd;
 

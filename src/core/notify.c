@@ -27,3 +27,33 @@ halb_notify_ready(void)
 			strerror(-rc));
 #endif
 }
+
+uint64_t
+halb_notify_watchdog_ms(void)
+{
+#ifdef HALB_HAVE_SYSTEMD
+	uint64_t usec = 0;
+	int rc = sd_watchdog_enabled(1, &usec);
+
+	if (rc < 0)
+		fprintf(stderr, "halb_notify_watchdog_ms: sd_watchdog_enabled: %s\n",
+			strerror(-rc));
+	if (rc <= 0)
+		return 0;
+	return usec / 1000 > 0 ? usec / 1000 : 1;
+#else
+	return 0;
+#endif
+}
+
+void
+halb_notify_watchdog(void)
+{
+#ifdef HALB_HAVE_SYSTEMD
+	int rc = sd_notify(0, "WATCHDOG=1");
+
+	if (rc < 0)
+		fprintf(stderr, "halb_notify_watchdog: sd_notify: %s\n",
+			strerror(-rc));
+#endif
+}

@@ -216,6 +216,7 @@ unit_has halb-had "ExecStartPre=$sbindir/halb-had --check-config $conf"
 unit_has halb-had "ExecStart=$sbindir/halb-had -c $conf"
 unit_has halb-had "KillMode=process"
 unit_has halb-had "Restart=always"
+unit_has halb-had "WatchdogSec=5s"
 unit_has halb-had "CapabilityBoundingSet=CAP_IPC_LOCK CAP_NET_ADMIN CAP_NET_RAW CAP_SYS_RAWIO CAP_NET_BIND_SERVICE"
 unit_has halb-had "Conflicts=halb-forwarder.service halb-classifier.service halb-healthd.service halb-sessiond.service"
 
