@@ -6,7 +6,8 @@ chaos.py watch --had APP=SOCK [--healthd APP=SOCK] [--route NETNS=VIP]
                --out FILE [--poll S]
   Asks each halb-had's status socket every --poll s (0.02), each
   halb-healthd's every 2 polls and the router's routes to each VIP (`ip
-  route show` in NETNS) every 3, and appends to FILE one JSON line per
+  route show` in NETNS) every 3, each in a thread of its own (a stopped
+  socket's timeout delays nothing else), and appends to FILE one JSON line per
   change, time-stamped with the wall clock (as load.py's events):
     {"t":..,"src":"had","app":"lb","part":"classifier","state":"up","pid":123}
     {"t":..,"src":"had","app":"lb","reach":false}   had does not answer
@@ -62,6 +63,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 PARTS = ("forwarder", "classifier", "sessiond", "healthd", "bird")
@@ -100,62 +102,79 @@ def pairs(specs):
 
 
 def watch(args):
-    stop = []
-    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
-    signal.signal(signal.SIGINT, lambda *_: stop.append(1))
-    had = pairs(args.had)
-    health = pairs(args.healthd)
-    routes = pairs(args.route)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
     last = {}
+    lock = threading.Lock()
     out = open(args.out, "a", buffering=1)
 
     def note(key, val, **ev):
-        if last.get(key) != val:
-            last[key] = val
-            ev["t"] = round(time.time(), 4)
-            out.write(json.dumps(ev, separators=(",", ":")) + "\n")
+        with lock:
+            if last.get(key) != val:
+                last[key] = val
+                ev["t"] = round(time.time(), 4)
+                out.write(json.dumps(ev, separators=(",", ":")) + "\n")
 
-    n = 0
-    while not stop:
-        t0 = time.time()
-        for app, path in had:
+    # One thread per thing watched, each at its own pace: a stopped
+    # appliance's had and healthd sockets take their whole 0.3 s timeout
+    # to say so, and when one loop asked everything in turn, that held
+    # the router's routes to a look every 1-1.5 s, which was then
+    # reported as BFD's detection time (1514 ms for a 300 ms BFD).
+    def every(period, fn, *a):
+        while not stop.is_set():
+            t0 = time.time()
+            fn(*a)
+            stop.wait(max(0.0, period - (time.time() - t0)))
+
+    def look_had(app, path):
+        try:
+            text = ask(path, b"status\n", 0.3)
+        except OSError:
+            note((app, "reach"), False, src="had", app=app, reach=False)
+            return
+        note((app, "reach"), True, src="had", app=app, reach=True)
+        for ln in text.splitlines():
+            f = ln.split()
+            # The table's lines only ("classifier active: local" is not one).
+            if len(f) >= 3 and f[0] in PARTS and not f[1].endswith(":"):
+                pid = int(f[2]) if f[2].isdigit() else None
+                note((app, f[0]), (f[1], pid), src="had", app=app, part=f[0], state=f[1], pid=pid)
+
+    def look_route(ns, vip):
+        try:
+            text = subprocess.run(["ip", "-n", ns, "-6" if ":" in vip else "-4", "route", "show", vip],
+                                  capture_output=True, text=True, timeout=1).stdout
+        except (OSError, subprocess.SubprocessError):
+            return
+        f = text.split()
+        via = sorted(f[i + 1] for i, w in enumerate(f[:-1]) if w == "via")
+        note(("route", vip), via, src="route", vip=vip, via=via)
+
+    def look_health(app, path):
+        try:
+            text = ask(path, b"status\n", 0.3)
+        except OSError:
+            return
+        for ln in text.splitlines():
             try:
-                text = ask(path, b"status\n", 0.3)
-            except OSError:
-                note((app, "reach"), False, src="had", app=app, reach=False)
+                o = json.loads(ln)
+            except ValueError:
                 continue
-            note((app, "reach"), True, src="had", app=app, reach=True)
-            for ln in text.splitlines():
-                f = ln.split()
-                # The table's lines only ("classifier active: local" is not one).
-                if len(f) >= 3 and f[0] in PARTS and not f[1].endswith(":"):
-                    pid = int(f[2]) if f[2].isdigit() else None
-                    note((app, f[0]), (f[1], pid), src="had", app=app, part=f[0], state=f[1], pid=pid)
-        for ns, vip in (routes if n % 3 == 0 else ()):
-            try:
-                text = subprocess.run(["ip", "-n", ns, "-6" if ":" in vip else "-4", "route", "show", vip],
-                                      capture_output=True, text=True, timeout=1).stdout
-            except (OSError, subprocess.SubprocessError):
-                continue
-            f = text.split()
-            via = sorted(f[i + 1] for i, w in enumerate(f[:-1]) if w == "via")
-            note(("route", vip), via, src="route", vip=vip, via=via)
-        if n % 2 == 0:
-            for app, path in health:
-                try:
-                    text = ask(path, b"status\n", 0.3)
-                except OSError:
-                    continue
-                for ln in text.splitlines():
-                    try:
-                        o = json.loads(ln)
-                    except ValueError:
-                        continue
-                    if "service" in o and "backend" in o:
-                        note((app, o["service"], o["backend"]), o.get("state"), src="health", app=app,
-                             service=o["service"], backend=o["backend"], state=o.get("state"))
-        n += 1
-        time.sleep(max(0.0, args.poll - (time.time() - t0)))
+            if "service" in o and "backend" in o:
+                note((app, o["service"], o["backend"]), o.get("state"), src="health", app=app,
+                     service=o["service"], backend=o["backend"], state=o.get("state"))
+
+    jobs = [(args.poll, look_had, a) for a in pairs(args.had)]
+    jobs += [(args.poll * 3, look_route, r) for r in pairs(args.route)]
+    jobs += [(args.poll * 2, look_health, h) for h in pairs(args.healthd)]
+    threads = [threading.Thread(target=every, args=(p, fn) + a, daemon=True) for p, fn, a in jobs]
+    for t in threads:
+        t.start()
+    while not stop.is_set():
+        stop.wait(0.5)
+    for t in threads:
+        t.join(2)
     out.close()
     return 0
 
