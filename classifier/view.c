@@ -90,14 +90,24 @@ cls_slots_health(struct cls *c, uint32_t s, uint64_t now_ms)
 	return changed;
 }
 
-/* Whether slot s is another thing in a than in b (so its scheduler and
- * Maglev table are rebuilt). */
+/*
+ * Whether slot s is another thing in a than in b (so its scheduler and
+ * Maglev table are rebuilt from the applied health).  Its key (VIP,
+ * port, protocol) and mode count: a reload that changes them gives the
+ * service a new slot (cfg_reload.c), but a classifier that skipped the
+ * generations between can find the old slot live again under the same
+ * name with another key or mode, and the forwarder gave that reused
+ * slot a first table from the configuration's weights.
+ */
 static bool
 service_differs(const struct cfg_service *a, const struct cfg_service *b)
 {
 	uint32_t i;
 
 	if (a->slot != b->slot || strcmp(a->name, b->name) != 0 ||
+	    !halb_ip_eq(&a->vip, &b->vip) || a->port != b->port ||
+	    a->proto != b->proto || a->mode != b->mode ||
+	    a->vni != b->vni || a->tunnel_port != b->tunnel_port ||
 	    a->sched != b->sched || a->n_backends != b->n_backends)
 		return true;
 	for (i = 0; i < a->n_backends; i++)

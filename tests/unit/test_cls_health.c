@@ -614,6 +614,46 @@ test_view_follow(void **state)
 	free(out);
 }
 
+/*
+ * A slot that is live in two views the classifier follows with the same
+ * name, scheduler and backends, but another VIP and mode (a classifier
+ * that skipped the generations where the old slot was retired and freed
+ * and the service came back into it): another service, rebuilt.
+ */
+static void
+test_view_key_or_mode_changed(void **state)
+{
+	struct hfix *h = *state;
+	struct cls *c = &h->x->c;
+	struct halb_shm *shm = c->shm;
+	struct halb_cfg *out = malloc(sizeof(*out));
+	uint64_t rebuilds = shm->cls.mh_rebuilds;
+	struct cfg_service *ns;
+
+	assert_non_null(out);
+	memcpy(out, c->cfg, sizeof(*out));
+	ns = &out->services[S_DSR];
+	ns->mode = CFG_MODE_NAT;
+	assert_int_equal(halb_ip_parse("198.18.2.77", &ns->vip), 0);
+	shm->views[0] = calloc(1, sizeof(*shm->views[0]));
+	shm->views[1] = calloc(1, sizeof(*shm->views[1]));
+	assert_non_null(shm->views[0]);
+	assert_non_null(shm->views[1]);
+	halb_shm_view_publish(shm, out, 2);
+	assert_int_equal(cls_view_poll(c, 5000), 0);
+	assert_int_equal(c->cfg->services[S_DSR].mode, CFG_MODE_NAT);
+	assert_int_equal(shm->cls.mh_rebuilds, rebuilds + 1);
+	/* The mode alone, back to DSR. */
+	ns->mode = CFG_MODE_DSR;
+	halb_shm_view_publish(shm, out, 3);
+	assert_int_equal(cls_view_poll(c, 6000), 0);
+	assert_int_equal(shm->cls.mh_rebuilds, rebuilds + 2);
+	free(shm->views[0]);
+	free(shm->views[1]);
+	shm->views[0] = shm->views[1] = shm->view = NULL;
+	free(out);
+}
+
 int
 main(void)
 {
@@ -622,6 +662,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_down_up_draining, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flap_keeps_flows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_operator, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_view_key_or_mode_changed, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_weights, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_one_grace_period_per_batch, setup,
 						teardown),
