@@ -473,8 +473,11 @@ punted(struct prem_remote *r, int ri, uint32_t w, struct rte_mbuf *m)
 		maglev_back(w, (uint32_t)s, m);
 		return;
 	}
+	/* At most `hold` frames wait: the ring is that rounded up to a
+	 * power of two, so a free slot alone is no room (and a busy one,
+	 * a frame left from a lap before, none either). */
 	h = &P.held[P.next_id & P.mask];
-	if (h->m != NULL) {
+	if (P.n_held >= P.c->cfg->classifiers.hold || h->m != NULL) {
 		P.t.hold_full++;
 		maglev_back(w, (uint32_t)s, m);
 		return;
