@@ -166,20 +166,18 @@ ha_proc_close(struct ha_proc *pr)
 	pr->child = false;
 }
 
-static const char *
-base(const char *path)
-{
-	const char *s = strrchr(path, '/');
-
-	return s != NULL ? s + 1 : path;
-}
-
-/* pid runs one of the programs of c's command. */
+/*
+ * pid runs one of the programs of c's command: the path of its
+ * /proc/PID/exe (canonical, " (deleted)" dropped: the package was
+ * upgraded under it) is the canonical path of one of the command's
+ * absolute words (the program, or the one a wrapper such as
+ * `ip netns exec` execs).  A program elsewhere that merely has the same
+ * name is not the part.
+ */
 static bool
 runs_part(int pid, const struct cfg_ha_part *c)
 {
-	char link[64], exe[PATH_MAX];
-	const char *b;
+	char link[64], exe[PATH_MAX], want[PATH_MAX];
 	unsigned int i;
 	ssize_t n;
 	char *del;
@@ -189,14 +187,18 @@ runs_part(int pid, const struct cfg_ha_part *c)
 	if (n <= 0)
 		return false;
 	exe[n] = '\0';
-	/* The package was upgraded under it. */
 	del = strstr(exe, " (deleted)");
-	if (del != NULL)
+	if (del != NULL && del[sizeof(" (deleted)") - 1] == '\0')
 		*del = '\0';
-	b = base(exe);
-	for (i = 0; i < c->argc; i++)
-		if (strcmp(base(c->argv[i]), b) == 0)
+	for (i = 0; i < c->argc; i++) {
+		if (c->argv[i][0] != '/')
+			continue;
+		/* Gone or moved since (an upgrade): its configured path. */
+		if (realpath(c->argv[i], want) == NULL)
+			snprintf(want, sizeof(want), "%s", c->argv[i]);
+		if (strcmp(want, exe) == 0)
 			return true;
+	}
 	return false;
 }
 

@@ -53,8 +53,9 @@ typedef void (*ha_probe_fn)(const char *instance, unsigned int part,
 			    struct ha_obs *o);
 
 /* The probe hb: the part's heartbeat file (halb/hb.h); its pid checked
- * by the base name of its executable, so that a number reused by a
- * stranger is never adopted. */
+ * by the canonical path of its executable against the command's
+ * absolute words, so that a number reused by a stranger (even one whose
+ * program has the same name elsewhere) is never adopted. */
 void ha_probe_hb(const char *instance, unsigned int part,
 		 const struct cfg_ha_part *c, bool check_exe,
 		 struct ha_obs *o);

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -170,6 +171,60 @@ test_spawn_config_and_status(void **state)
 	assert_int_equal(ha_proc_spawn(&part, "/etc/x.conf", &pr), -ENOENT);
 }
 
+/*
+ * Adoption checks the program exactly: a process running a copy of
+ * sleep(1) elsewhere (same name, another path) is not the part whose
+ * command is /bin/sleep, nor /bin/sleep's process one whose command is
+ * the copy; the copy's own path, or a symlink to it, is.
+ */
+static void
+test_adopt_exact_path(void **state)
+{
+	char dir[40], copy[64], link[64], cmd[512];
+	const char *argv_sleep[] = { "/bin/sleep", NULL };
+	const char *argv_copy[] = { copy, "30", NULL };
+	const char *argv_link[] = { "/usr/bin/env", link, NULL };
+	struct ha_proc pr;
+	int pid;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/halb-test-proc-%d", (int)getpid());
+	snprintf(copy, sizeof(copy), "%s/sleep", dir);
+	snprintf(link, sizeof(link), "%s/other", dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s && mkdir %s && cp /bin/sleep %s && ln -s %s %s",
+		 dir, dir, copy, copy, link);
+	assert_int_equal(system(cmd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execv(copy, (char *const *)(uintptr_t)argv_copy);
+		_exit(127);
+	}
+	/* Until the exec is done, /proc/PID/exe is this test's. */
+	for (int i = 0; i < 500; i++) {
+		char exe[PATH_MAX], l[64];
+		ssize_t n;
+
+		snprintf(l, sizeof(l), "/proc/%d/exe", pid);
+		n = readlink(l, exe, sizeof(exe) - 1);
+		if (n > 0 && (exe[n] = '\0', strcmp(exe, copy) == 0))
+			break;
+		usleep(10000);
+	}
+	command(argv_sleep);
+	assert_int_equal(ha_proc_adopt(pid, &part, &pr), -ESRCH);
+	command(argv_copy);
+	assert_int_equal(ha_proc_adopt(pid, &part, &pr), 0);
+	ha_proc_close(&pr);
+	command(argv_link);
+	assert_int_equal(ha_proc_adopt(pid, &part, &pr), 0);
+	ha_proc_close(&pr);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 /* A process had did not start: watched by its pidfd, its end unknown. */
 static void
 test_adopt(void **state)
@@ -235,13 +290,17 @@ test_observe(void **state)
 	ha_probe_hb(instance, HA_PART_FORWARDER, &part, true, &o);
 	assert_true(o.present);
 	assert_false(o.alive);
-	/* By its program's name, wherever it is installed. */
+	/* By its program's path, not its name: the same name elsewhere
+	 * is another program. */
 	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	assert_true(n > 0);
 	exe[n] = '\0';
 	command(argv_me);
 	snprintf(part.argv[0], CFG_ARG_LEN, "/elsewhere/%s",
 		 strrchr(exe, '/') + 1);
+	ha_probe_hb(instance, HA_PART_FORWARDER, &part, true, &o);
+	assert_false(o.alive);
+	snprintf(part.argv[0], CFG_ARG_LEN, "%s", exe);
 	ha_probe_hb(instance, HA_PART_FORWARDER, &part, true, &o);
 	assert_true(o.alive);
 	halb_hb_close(hb);
@@ -354,6 +413,7 @@ main(void)
 		cmocka_unit_test(test_spawn_clean),
 		cmocka_unit_test(test_spawn_config_and_status),
 		cmocka_unit_test(test_adopt),
+		cmocka_unit_test(test_adopt_exact_path),
 		cmocka_unit_test(test_observe),
 		cmocka_unit_test(test_probe_bird),
 	};
