@@ -214,9 +214,12 @@ attach(struct cls *c, uint32_t takeover_ms)
 	rc = cls_health_init(c);
 	if (rc != 0)
 		return rc;
-	cls_sess_init(c);
 	c->shm->cls_alive = rte_rdtsc();
-	c->shm->cls_pid = getpid();
+	/* Before the replica's QSBR thread goes online (cls_sess_init):
+	 * halb-sessiond takes a dead classifier's thread offline only
+	 * while cls_pid is the dead one's (session/main.c unstick_qsbr). */
+	__atomic_store_n(&c->shm->cls_pid, getpid(), __ATOMIC_SEQ_CST);
+	cls_sess_init(c);
 	c->shm->cls_starts++;
 	return 0;
 }

@@ -416,24 +416,32 @@ judge_ready(struct sessd *d, uint64_t mono)
  * replica_qsbr).  A classifier killed while online would hold them for
  * ever: when its process is gone, its thread is taken offline here (a
  * new classifier goes online at attach, and its quiescent reports
- * bring it back).
+ * bring it back).  A new classifier may attach at any moment in this:
+ * it sets cls_pid before it goes online, and the thread goes offline
+ * only if its counter is still the dead one's (sess_qsbr_offline), so
+ * a live reader is never taken offline (which would let its entries be
+ * reused under it until its next quiescent report).
  */
 static void
 unstick_qsbr(struct sessd *d)
 {
-	int32_t pid = d->shm->cls_pid;
+	struct rte_rcu_qsbr *q = d->shm->replica_qsbr;
+	int32_t pid = __atomic_load_n(&d->shm->cls_pid, __ATOMIC_ACQUIRE);
+	uint64_t stale;
 
 	if (pid != 0 && (kill(pid, 0) == 0 || errno != ESRCH))
 		return;
 	if (pid == 0 && d->shm->cls_starts == 0)
 		return;
-	if (d->shm->cls_pid != pid)
+	stale = sess_qsbr_stale(q, 0);
+	if (stale == 0)
 		return;
-	if (rte_rcu_qsbr_check(d->shm->replica_qsbr, rte_rcu_qsbr_start(d->shm->replica_qsbr),
-			       false) == 1)
+	/* Read after the counter: a classifier whose online store that
+	 * was has its pid here. */
+	if (__atomic_load_n(&d->shm->cls_pid, __ATOMIC_ACQUIRE) != pid)
 		return;
-	rte_rcu_qsbr_thread_offline(d->shm->replica_qsbr, 0);
-	d->qsbr_unstuck++;
+	if (sess_qsbr_offline(q, 0, stale))
+		d->qsbr_unstuck++;
 }
 
 static void

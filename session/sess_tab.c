@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <rte_rcu_qsbr.h>
+
 #include "halb/cfg.h"
 #include "halb/pkt.h"
 #include "sessd.h"
@@ -242,4 +244,26 @@ uint32_t
 sess_replica_count(const struct sess_replica *r)
 {
 	return flow_count(&r->w);
+}
+
+uint64_t
+sess_qsbr_stale(struct rte_rcu_qsbr *q, unsigned int thread)
+{
+	uint64_t t = rte_rcu_qsbr_start(q), c;
+
+	if (rte_rcu_qsbr_check(q, t, false) == 1)
+		return 0;
+	c = __atomic_load_n(&q->qsbr_cnt[thread].cnt, __ATOMIC_ACQUIRE);
+	return c != 0 && c < t ? c : 0;
+}
+
+bool
+sess_qsbr_offline(struct rte_rcu_qsbr *q, unsigned int thread, uint64_t stale)
+{
+	/* What rte_rcu_qsbr_thread_offline() stores, but only over the
+	 * value the dead reader left. */
+	return stale != 0 &&
+	       __atomic_compare_exchange_n(&q->qsbr_cnt[thread].cnt, &stale, 0,
+					   false, __ATOMIC_RELEASE,
+					   __ATOMIC_RELAXED);
 }

@@ -167,6 +167,23 @@ int sess_replica_init(struct sess_replica *r, struct flow_table *t,
 void sess_replica_fini(struct sess_replica *r);
 
 /*
+ * Taking a dead reader of the replica offline (halb-sessiond's
+ * unstick_qsbr), in two steps, so that a reader that came online in
+ * between is never taken offline.  sess_qsbr_stale() starts a grace
+ * period and returns the counter that reader `thread` holds it with (0:
+ * it does not hold it: quiescent since, or offline).  The caller then
+ * makes sure that reader's process is gone and that no other one
+ * announced itself (the classifier sets shm->cls_pid before it goes
+ * online), and sess_qsbr_offline() takes the thread offline only if its
+ * counter still holds that stale value: a reader that came online since
+ * holds the token of its time, newer than the grace period just
+ * started, so it is left alone.  Returns whether it went offline.
+ */
+uint64_t sess_qsbr_stale(struct rte_rcu_qsbr *q, unsigned int thread);
+bool sess_qsbr_offline(struct rte_rcu_qsbr *q, unsigned int thread,
+		       uint64_t stale);
+
+/*
  * A peer's UP: key -> (svc, backend, the slot's tag) owned by peer p,
  * seen by its owner idle_ms ago.  A record whose decision changed (or
  * whose slot now names another backend) is replaced (a new entry, so

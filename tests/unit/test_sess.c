@@ -815,10 +815,56 @@ test_reload(void **state)
 	sfix_free(s);
 }
 
+/*
+ * halb-sessiond's unstick_qsbr in two steps (session/sess_tab.c): a
+ * killed classifier's stale counter goes offline; a classifier that
+ * came online between the two steps (attaching as sessiond acts) stays
+ * online: the old code stored offline over whatever thread 0 held, so
+ * the new reader lost its protection until its next quiescent report.
+ */
+static void
+test_qsbr_unstick(void **state)
+{
+	size_t qsz = rte_rcu_qsbr_get_memsize(2);
+	struct rte_rcu_qsbr *q = aligned_alloc(64, (qsz + 63) & ~(size_t)63);
+	uint64_t stale;
+
+	(void)state;
+	assert_non_null(q);
+	assert_int_equal(rte_rcu_qsbr_init(q, 2), 0);
+	assert_int_equal(rte_rcu_qsbr_thread_register(q, 0), 0); /* classifier */
+	assert_int_equal(rte_rcu_qsbr_thread_register(q, 1), 0); /* a worker */
+	rte_rcu_qsbr_thread_online(q, 0);
+	rte_rcu_qsbr_thread_online(q, 1);
+	/* The classifier is killed while online: its counter is stale. */
+	stale = sess_qsbr_stale(q, 0);
+	assert_true(stale != 0);
+	/* A new classifier goes online before sessiond acts on it. */
+	rte_rcu_qsbr_thread_online(q, 0);
+	assert_false(sess_qsbr_offline(q, 0, stale));
+	assert_true(q->qsbr_cnt[0].cnt != 0);
+	/* That one is killed too, and nobody comes: offline. */
+	stale = sess_qsbr_stale(q, 0);
+	assert_true(stale != 0);
+	assert_true(sess_qsbr_offline(q, 0, stale));
+	assert_int_equal(q->qsbr_cnt[0].cnt, 0);
+	/* Offline holds nothing. */
+	assert_int_equal(sess_qsbr_stale(q, 0), 0);
+	/* A reader that reports between the steps is alive: left alone. */
+	rte_rcu_qsbr_thread_online(q, 0);
+	stale = sess_qsbr_stale(q, 0);
+	assert_true(stale != 0);
+	rte_rcu_qsbr_quiescent(q, 0);
+	assert_false(sess_qsbr_offline(q, 0, stale));
+	assert_true(q->qsbr_cnt[0].cnt != 0);
+	free(q);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_qsbr_unstick),
 		cmocka_unit_test(test_map),
 		cmocka_unit_test(test_replica_miss),
 		cmocka_unit_test(test_replica_down),
