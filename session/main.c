@@ -548,8 +548,9 @@ on_ctl(void *arg, const char *req, FILE *out)
 				ss->rx_reject[p]);
 			sep = ", ";
 		}
-	fprintf(out, "%s, malformed %" PRIu64 ", stale %" PRIu64 "\n",
-		sep[0] == ',' ? ")" : "", ss->rx_malformed, ss->rx_stale);
+	fprintf(out, "%s, malformed %" PRIu64 ", stale %" PRIu64 ", old boot %" PRIu64 "\n",
+		sep[0] == ',' ? ")" : "", ss->rx_malformed, ss->rx_stale,
+		ss->rx_old_boot);
 	for (p = 0; p < d->sc.n_peers; p++) {
 		const struct sync_peer_stats *ps = sync_peer_stats(d->sync, p);
 		char addr[96];

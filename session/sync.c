@@ -736,6 +736,15 @@ sync_input(struct sync *s, const void *buf, size_t len,
 	pe = &s->peers[p];
 	msg_boots(&o, &boot, &peer_boot);
 
+	/* Boot ids go forward (by default the Unix time in ns at start):
+	 * one below the live peer's is an earlier life's, a replayed or
+	 * forged message, and does not reset the pair.  Once the peer is
+	 * dead (silent dead_ms), a lower one is taken: a restart with its
+	 * clock set back. */
+	if (boot < pe->boot && pe->st.alive) {
+		s->st.rx_old_boot++;
+		goto out;
+	}
 	pe->st.last_heard_ns = now_ns;
 	if (boot != pe->boot) {
 		new_boot(s, (unsigned int)p, boot);

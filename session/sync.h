@@ -131,6 +131,8 @@ struct sync_stats {
 				       * SYNC_WINDOW_MAX ahead) */
 	uint64_t rx_stale;            /* authentic, but meant for another
 				       * boot of this engine: ignored */
+	uint64_t rx_old_boot;         /* authentic, but from an earlier
+				       * boot of a live peer: ignored */
 };
 
 struct sync;

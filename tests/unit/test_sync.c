@@ -686,6 +686,92 @@ test_restart(void **state)
 	world_fini(&w);
 }
 
+/* A datagram an engine sends, caught instead of sent. */
+static uint8_t caught[1500];
+static size_t caught_len;
+
+static int
+cb_catch(void *arg, unsigned int p, const void *buf, size_t len)
+{
+	(void)arg;
+	(void)p;
+	assert_true(len <= sizeof(caught));
+	memcpy(caught, buf, len);
+	caught_len = len;
+	return 0;
+}
+
+static const struct sync_ops catch_ops = {
+	.send = cb_catch, .deliver = cb_deliver, .dump = cb_dump,
+	.peer_state = cb_peer_state,
+};
+
+/* A hello from B's life boot_id, sealed with B's key at now. */
+static void
+old_hello(const struct sync_conf *cb, uint64_t boot_id, uint64_t now)
+{
+	struct sync_conf c = *cb;
+	struct sync *old;
+
+	c.boot_id = boot_id;
+	old = sync_new(&c, &catch_ops, NULL, now);
+	assert_non_null(old);
+	caught_len = 0;
+	sync_tick(old, now);
+	assert_true(caught_len > 0);
+	sync_free(old);
+}
+
+/*
+ * Boot ids go forward (docs/SYNC-PROTOCOL.md): a message of an earlier
+ * life of B (a replay, or forged with B's key) while B lives resets
+ * nothing on A: not the pair, not B's liveness; counted.  Once B is
+ * dead, a lower boot id is taken (B restarted with its clock set back).
+ */
+static void
+test_old_boot(void **state)
+{
+	struct sync_conf ca, cb;
+	struct world w;
+	unsigned int t;
+	uint32_t i;
+
+	(void)state;
+	mk_conf(&ca, 0);
+	mk_conf(&cb, 1);
+	ca.boot_id = 11;
+	cb.boot_id = 22;
+	world_init(&w, &ca, &cb);
+	for (i = 0; i < 100; i++)
+		w.n[0].table[w.n[0].n_table++] = i;
+	run_until_synced(&w, 5000);
+	assert_int_equal(sync_peer_stats(w.n[0].s, 0)->boots, 1);
+	old_hello(&cb, 21, w.now);
+	sync_input(w.n[0].s, caught, caught_len, NULL, 0, w.now);
+	assert_int_equal(sync_stats(w.n[0].s)->rx_refused, 0); /* authentic */
+	assert_int_equal(sync_stats(w.n[0].s)->rx_old_boot, 1);
+	assert_int_equal(sync_peer_stats(w.n[0].s, 0)->boots, 1);
+	assert_true(w.n[0].peer_synced);
+	assert_true(sync_peer_stats(w.n[0].s, 0)->synced);
+	/* The pair goes on: B's sessions still arrive. */
+	for (t = 0; t < 50; t++)
+		step(&w);
+	assert_int_equal(w.n[1].n_replica, 100);
+	assert_int_equal(sync_peer_stats(w.n[0].s, 0)->boots, 1);
+	/* B dies; after dead_ms, a lower boot id is B restarted. */
+	sync_free(w.n[1].s);
+	w.n[1].s = NULL;
+	for (t = 0; t < 2100; t++)
+		step(&w);
+	assert_false(w.n[0].peer_alive);
+	old_hello(&cb, 21, w.now);
+	sync_input(w.n[0].s, caught, caught_len, NULL, 0, w.now);
+	assert_int_equal(sync_stats(w.n[0].s)->rx_old_boot, 1);
+	assert_int_equal(sync_peer_stats(w.n[0].s, 0)->boots, 2);
+	assert_true(w.n[0].peer_alive);
+	world_fini(&w);
+}
+
 /* B asks for a dump while A's first dump to it is under way (A ignores
  * the request): the end of that dump answers it, and B stops asking. */
 static void
@@ -1079,6 +1165,7 @@ main(void)
 		cmocka_unit_test(test_backlog_overflow),
 		cmocka_unit_test(test_dead_and_back),
 		cmocka_unit_test(test_restart),
+		cmocka_unit_test(test_old_boot),
 		cmocka_unit_test(test_request_during_dump),
 		cmocka_unit_test(test_three),
 		cmocka_unit_test(test_refused_counted),
