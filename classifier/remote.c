@@ -6,7 +6,11 @@
  * (classifiers.serve.listen; proto/halb_punt.proto), decides each with
  * the very code of the local classifier (decide.c cls_decide), and
  * answers a sealed batch of decisions to the datagram's source; pings
- * get a pong.  The forwarder installs the flows (forwarder/punt_remote.c).
+ * get a pong.  A forwarder configured with an address
+ * (serve.forwarders[].address) is heard only from it, so that a copy of
+ * its datagrams sent from elsewhere (a sender address forged) is never
+ * answered there: the answers go to the configured, authenticated
+ * peer only.  The forwarder installs the flows (forwarder/punt_remote.c).
  *
  * decide.c and health.c work on a struct halb_shm; here it is ordinary
  * process-local memory laid out as the forwarder lays its own (as the
@@ -86,6 +90,7 @@ struct rcls {
 	uint64_t boot, seq;
 	uint64_t digest;
 	struct rcls_fwd fwd[CFG_MAX_PUNTERS];
+	bool pinned;                   /* some forwarder has an address */
 	void *mem[CFG_MAX_WORKERS];
 	struct rcls_stats st;
 };
@@ -196,6 +201,10 @@ net_init(struct rcls *r)
 		if (rc != 0)
 			return rc;
 		r->fwd[i].cfg = &cc->punters[i];
+		r->pinned |= !halb_ip_is_zero(&cc->punters[i].ip);
+		if (halb_ip_is_zero(&cc->punters[i].ip))
+			CLS_LOG(WARNING, "forwarder %s has no address: its answers go to each datagram's source (set serve.forwarders[].address to answer it only there)",
+				cc->punters[i].name);
 	}
 	r->fd = halb_udp_bind(&cc->serve_ip, cc->serve_port);
 	if (r->fd < 0) {
@@ -343,6 +352,19 @@ on_ping(struct rcls *r, struct rcls_fwd *f, const Halb__Punt__Ping *p,
 	send_sealed(r, f, PUNT_T_PONG, &out.base, from, fromlen);
 }
 
+/* from is f's configured address, or f has none. */
+static bool
+from_configured(const struct rcls_fwd *f, const struct sockaddr_storage *from)
+{
+	struct halb_ip ip;
+	uint16_t port;
+
+	if (halb_ip_is_zero(&f->cfg->ip))
+		return true;
+	return halb_sockaddr_ip((const struct sockaddr *)from, &ip, &port) &&
+	       halb_ip_eq(&ip, &f->cfg->ip);
+}
+
 void
 rcls_input(struct rcls *r, const uint8_t *buf, size_t len,
 	   const struct sockaddr_storage *from, socklen_t fromlen)
@@ -352,6 +374,27 @@ rcls_input(struct rcls *r, const uint8_t *buf, size_t len,
 	int rc;
 
 	r->st.rx++;
+	/* Not from where the forwarder it names lives: a copy sent with a
+	 * forged source, which we would answer there.  Refused before it
+	 * is opened, so that it cannot take the real datagram's place in
+	 * the replay marks either. */
+	if (r->pinned) {
+		char who[SEAL_NAME_MAX + 1];
+
+		seal_peek_sender(buf, len, who, sizeof(who));
+		f = fwd_find(r, who);
+		if (f != NULL && !from_configured(f, from)) {
+			if (r->st.wrong_source++ < 10) {
+				char a[96];
+
+				CLS_LOG(WARNING, "datagram claiming to be from forwarder %s came from %s, not its address: not answered",
+					f->cfg->name,
+					halb_sockaddr_fmt((const struct sockaddr *)from,
+							  a, sizeof(a)));
+			}
+			return;
+		}
+	}
 	rc = punt_open(buf, len, r->keys, r->replay, halb_unix_ms(), &o);
 	if (rc < 0) {
 		if (-rc < SEAL_REJ__COUNT)
@@ -501,12 +544,13 @@ rcls_main(struct halb_cfg *cfg)
 			rcls_input(r, buf, (size_t)len, &from, fromlen);
 		}
 	}
-	CLS_LOG(INFO, "stopping: %" PRIu64 " frames, %" PRIu64 " decisions, %" PRIu64 " datagrams refused (mac %" PRIu64 ", replay %" PRIu64 ")",
+	CLS_LOG(INFO, "stopping: %" PRIu64 " frames, %" PRIu64 " decisions, %" PRIu64 " datagrams refused (mac %" PRIu64 ", replay %" PRIu64 "), %" PRIu64 " from a wrong source",
 		r->st.frames, r->st.decisions,
 		r->st.refused[SEAL_REJ_BAD_MAC] + r->st.refused[SEAL_REJ_REPLAY] +
 			r->st.refused[SEAL_REJ_STALE] + r->st.refused[SEAL_REJ_UNKNOWN_SENDER] +
 			r->st.refused[SEAL_REJ_ROLE] + r->st.refused[SEAL_REJ_GARBLED],
-		r->st.refused[SEAL_REJ_BAD_MAC], r->st.refused[SEAL_REJ_REPLAY]);
+		r->st.refused[SEAL_REJ_BAD_MAC], r->st.refused[SEAL_REJ_REPLAY],
+		r->st.wrong_source);
 	if (hb != NULL) {
 		halb_hb_set_state(hb, HALB_HB_STOPPING);
 		halb_hb_close(hb);

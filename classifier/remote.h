@@ -27,6 +27,8 @@ struct rcls_stats {
 	uint64_t bad_worker;      /* a worker index beyond our file's (folded) */
 	uint64_t pings;
 	uint64_t digest_mismatch; /* pings from a forwarder with other slots */
+	uint64_t wrong_source;    /* authentic, from another address than the
+				   * forwarder's configured one: unanswered */
 	uint64_t tx_errors;
 };
 

@@ -179,12 +179,14 @@ load_ent(struct cfg_ctx *ctx, const config_setting_t *list, unsigned int idx)
 		cc->n_list++;
 }
 
-/* classifiers.serve.forwarders[idx]: { name; key or key_file; key_id }. */
+/* classifiers.serve.forwarders[idx]: { name; key or key_file; key_id;
+ * address }: address, when given, is the only source its datagrams are
+ * taken from and answered to (p->ip; zero: none given). */
 static void
 load_punter(struct cfg_ctx *ctx, const config_setting_t *list, unsigned int idx)
 {
 	static const char *const keys[] = { "name", "key", "key_file",
-		"key_id", NULL };
+		"key_id", "address", NULL };
 	struct cfg_classifiers *cc = &ctx->cfg->classifiers;
 	struct cfg_peer *p = &cc->punters[cc->n_punters];
 	const config_setting_t *s_name, *s_key;
@@ -200,6 +202,7 @@ load_punter(struct cfg_ctx *ctx, const config_setting_t *list, unsigned int idx)
 	s_key = sc_hexkey(&sc, "key", true, &p->key);
 	sc_int(&sc, "key_id", false, 0, 0x7fffffff, &id);
 	p->key.id = (uint32_t)id;
+	sc_anyaddr(&sc, "address", false, &p->ip);
 	if (s_key != NULL)
 		key_own(ctx, s_key, sc.where, &p->key, true);
 	if (s_name != NULL) {

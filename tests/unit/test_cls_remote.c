@@ -41,6 +41,8 @@ static uint64_t seq;
 
 static uint16_t hport;
 static char hsock[108];
+/* serve.forwarders[0].address, when not NULL. */
+static const char *fwd_address;
 
 /* src with the classifiers section (and with_health: serve.health on
  * UDP, health.socket in /tmp). */
@@ -76,8 +78,10 @@ remote_conf_of(const char *src, bool with_health)
 			port, hport, KEY_HEX);
 	else
 		fprintf(out, "classifiers = { serve = { name = \"cls1\"; listen = \"127.0.0.1:%u\";\n"
-			"  forwarders = ( { name = \"lb\"; key = \"%s\"; } ); }; };\n",
-			port, KEY_HEX);
+			"  forwarders = ( { name = \"lb\"; key = \"%s\";%s%s%s } ); }; };\n",
+			port, KEY_HEX, fwd_address != NULL ? " address = \"" : "",
+			fwd_address != NULL ? fwd_address : "",
+			fwd_address != NULL ? "\";" : "");
 	fclose(out);
 	memset(&key, 0, sizeof(key));
 	key.id = 1;
@@ -346,6 +350,48 @@ test_refusals(void **state)
 	rig_free(&g);
 }
 
+/*
+ * A forwarder with an address (serve.forwarders[].address) is heard and
+ * answered there only: its authentic batch sent from elsewhere (a copy
+ * with a forged source) is not answered to that source, counted, and
+ * does not spend the real one's replay mark.  Before, every authentic
+ * datagram was answered to its source.
+ */
+static void
+test_wrong_source(void **state)
+{
+	static uint8_t fr[1][64];
+	uint8_t dg[SEAL_MAX_DATAGRAM];
+	struct pollfd pfd;
+	struct punt_opened o;
+	uint32_t len[1];
+	struct rig g;
+	int dlen;
+
+	(void)state;
+	fwd_address = "127.0.0.2"; /* the rig sends from 127.0.0.1 */
+	rig_new(&g);
+	fwd_address = NULL;
+	len[0] = frame(fr[0], 9, 5353, "198.18.2.103", 53, IPPROTO_UDP);
+	dlen = punt(&g, fr, len, 1, 0, 0, &key, dg);
+	pfd = (struct pollfd){ .fd = g.fd, .events = POLLIN };
+	assert_int_equal(poll(&pfd, 1, 200), 0);
+	assert_int_equal(rcls_stats(g.r)->wrong_source, 1);
+	assert_int_equal(rcls_stats(g.r)->decisions, 0);
+	rig_free(&g);
+	/* Its own address: answered; and the same datagram, which the
+	 * copy from elsewhere did not spend. */
+	fwd_address = "127.0.0.1";
+	rig_new(&g);
+	fwd_address = NULL;
+	rcls_input(g.r, dg, (size_t)dlen, &g.me, g.melen);
+	answer(&g, &o, PUNT_T_DECISION);
+	assert_int_equal(o.decision->decisions[0]->svc, 3);
+	punt_opened_free(&o);
+	assert_int_equal(rcls_stats(g.r)->wrong_source, 0);
+	rig_free(&g);
+}
+
 /* halb-healthd's snapshot over UDP (serve.health): web-dsr's third
  * backend (weight 2) down; no new flow goes to it. */
 static void
@@ -413,6 +459,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_decisions),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_wrong_source),
 		cmocka_unit_test(test_health_udp),
 	};
 
