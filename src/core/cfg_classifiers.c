@@ -29,24 +29,6 @@
 
 static const char *const kind_names[] = { "local", "standby", "remote", NULL };
 
-/* Not the unspecified address, not multicast: somewhere to send to. */
-static bool
-sendable(const struct halb_ip *a)
-{
-	if (halb_ip_is_zero(a))
-		return false;
-	if (halb_ip_is_v4(a))
-		return a->b[12] != 0 && a->b[12] < 224;
-	return a->b[0] != 0xff;
-}
-
-static bool
-same_key(const struct seal_key *a, const struct seal_key *b)
-{
-	return a->len != 0 && a->len == b->len &&
-	       memcmp(a->bytes, b->bytes, a->len) == 0;
-}
-
 /* A pair's key is the pair's alone: one the agents, a health peer, a
  * sessions peer or another classifier pair hold would let them forge
  * decisions (a datagram's sender is whoever holds the key).  A list
@@ -62,40 +44,40 @@ key_own(struct cfg_ctx *ctx, const config_setting_t *s, const char *where,
 
 	if (ctx->no_keys)
 		return;
-	if (same_key(k, &cfg->health.key)) {
+	if (cfg_same_secret(k, &cfg->health.key)) {
 		cfg_err(ctx, s, "%s.key: the same key as health.key, which the agents hold: a classifier pair needs a key of its own",
 			where);
 		return;
 	}
 	for (i = 0; i < cfg->health.n_agents; i++)
-		if (same_key(k, &cfg->health.agents[i].key)) {
+		if (cfg_same_secret(k, &cfg->health.agents[i].key)) {
 			cfg_err(ctx, s, "%s.key: the same key as agent host \"%s\" (line %d): a classifier pair needs a key of its own",
 				where, cfg->health.agents[i].host,
 				cfg->health.agents[i].line);
 			return;
 		}
 	for (i = 0; punter && i < cc->n_punters; i++)
-		if (same_key(k, &cc->punters[i].key)) {
+		if (cfg_same_secret(k, &cc->punters[i].key)) {
 			cfg_err(ctx, s, "%s.key: the same key as forwarder \"%s\" (line %d): one key per pair",
 				where, cc->punters[i].name, cc->punters[i].line);
 			return;
 		}
 	for (i = 0; !punter && i < cc->n_list; i++)
 		if (cc->list[i].kind == CFG_CLS_REMOTE &&
-		    same_key(k, &cc->list[i].key)) {
+		    cfg_same_secret(k, &cc->list[i].key)) {
 			cfg_err(ctx, s, "%s.key: the same key as remote classifier \"%s\" (line %d): one key per pair",
 				where, cc->list[i].name, cc->list[i].line);
 			return;
 		}
 	for (i = 0; i < cfg->health.n_peers; i++)
-		if (same_key(k, &cfg->health.peers[i].key)) {
+		if (cfg_same_secret(k, &cfg->health.peers[i].key)) {
 			cfg_err(ctx, s, "%s.key: the same key as health peer \"%s\" (line %d): one key per pair and per protocol",
 				where, cfg->health.peers[i].name,
 				cfg->health.peers[i].line);
 			return;
 		}
 	for (i = 0; i < cfg->sessions.n_peers; i++)
-		if (same_key(k, &cfg->sessions.peers[i].key)) {
+		if (cfg_same_secret(k, &cfg->sessions.peers[i].key)) {
 			cfg_err(ctx, s, "%s.key: the same key as sessions peer \"%s\" (line %d): one key per pair and per protocol",
 				where, cfg->sessions.peers[i].name,
 				cfg->sessions.peers[i].line);
@@ -131,7 +113,7 @@ load_ent(struct cfg_ctx *ctx, const config_setting_t *list, unsigned int idx)
 		e->key.id = (uint32_t)id;
 		e->has_health = sc_endpoint(&sc, "health", false, &e->health_ip,
 					    &e->health_port) != NULL;
-		if (s_addr != NULL && (!sendable(&e->ip) || e->port == 0))
+		if (s_addr != NULL && (!cfg_ip_sendable(&e->ip) || e->port == 0))
 			cfg_err(ctx, s_addr, "%s.address: not an address to send to",
 				sc.where);
 		if (s_key != NULL)

@@ -289,9 +289,8 @@ sc_endpoint(const struct cfg_scope *sc, const char *key, bool required,
 	return s;
 }
 
-/* Not the unspecified address, not multicast: somewhere to send to. */
-static bool
-ip_is_sendable(const struct halb_ip *a)
+bool
+cfg_ip_sendable(const struct halb_ip *a)
 {
 	if (halb_ip_is_zero(a))
 		return false;
@@ -317,7 +316,7 @@ sc_anyaddr(const struct cfg_scope *sc, const char *key, bool required,
 		cfg_err(sc->ctx, s, "bad address \"%s\" for %s", v, name);
 		return NULL;
 	}
-	if (!ip_is_sendable(&a)) {
+	if (!cfg_ip_sendable(&a)) {
 		cfg_err(sc->ctx, s,
 			"%s: \"%s\" is not an address to send to (unspecified or multicast)",
 			name, v);
@@ -366,9 +365,8 @@ key_eq(const struct seal_key *a, const struct seal_key *b)
 	       memcmp(a->bytes, b->bytes, a->len) == 0;
 }
 
-/* The same secret, whatever its id. */
-static bool
-key_bytes_eq(const struct seal_key *a, const struct seal_key *b)
+bool
+cfg_same_secret(const struct seal_key *a, const struct seal_key *b)
 {
 	return a->len != 0 && a->len == b->len &&
 	       memcmp(a->bytes, b->bytes, a->len) == 0;
@@ -636,7 +634,7 @@ load_peer(struct cfg_ctx *ctx, const config_setting_t *list, unsigned int idx)
 	s_addr = sc_endpoint(&sc, "address", true, &p->ip, &p->port);
 	s_key = sc_hexkey(&sc, "key", true, &p->key);
 	sc_keyid(&sc, &p->key);
-	if (s_addr != NULL && !ip_is_sendable(&p->ip))
+	if (s_addr != NULL && !cfg_ip_sendable(&p->ip))
 		cfg_err(ctx, s_addr,
 			"%s.address: not an address to send to (unspecified or multicast)",
 			sc.where);
@@ -660,12 +658,12 @@ load_peer(struct cfg_ctx *ctx, const config_setting_t *list, unsigned int idx)
 	/* A peer's key is the pair's alone: agents hold health.key, and
 	 * each agent its own; with either, a backend host could sign
 	 * snapshots that set backends' state on this appliance. */
-	if (s_key != NULL && key_bytes_eq(&p->key, &h->key))
+	if (s_key != NULL && cfg_same_secret(&p->key, &h->key))
 		cfg_err(ctx, s_key,
 			"%s.key: the same key as health.key, which the agents hold: a peer needs a key of its own, shared with that peer alone",
 			sc.where);
 	for (i = 0; s_key != NULL && i < h->n_agents; i++) {
-		if (key_bytes_eq(&p->key, &h->agents[i].key)) {
+		if (cfg_same_secret(&p->key, &h->agents[i].key)) {
 			cfg_err(ctx, s_key,
 				"%s.key: the same key as agent host \"%s\" (line %d): a peer needs a key of its own, shared with that peer alone",
 				sc.where, h->agents[i].host, h->agents[i].line);
@@ -673,7 +671,7 @@ load_peer(struct cfg_ctx *ctx, const config_setting_t *list, unsigned int idx)
 		}
 	}
 	for (i = 0; s_key != NULL && i < h->n_peers; i++) {
-		if (key_bytes_eq(&p->key, &h->peers[i].key)) {
+		if (cfg_same_secret(&p->key, &h->peers[i].key)) {
 			cfg_err(ctx, s_key,
 				"%s.key: the same key as peer \"%s\" (line %d): one key per pair of appliances",
 				sc.where, h->peers[i].name, h->peers[i].line);

@@ -167,6 +167,10 @@ const config_setting_t *sc_endpoint(const struct cfg_scope *sc,
 const config_setting_t *sc_anyaddr(const struct cfg_scope *sc,
 				   const char *key, bool required,
 				   struct halb_ip *out);
+/* Not the unspecified address, not multicast: somewhere to send to. */
+bool cfg_ip_sendable(const struct halb_ip *a);
+/* The same secret, whatever its id (two empty keys are not). */
+bool cfg_same_secret(const struct seal_key *a, const struct seal_key *b);
 /* An absolute path that fits a unix socket address. */
 const config_setting_t *sc_sockpath(const struct cfg_scope *sc,
 				    const char *key, char out[CFG_SOCK_LEN]);

@@ -18,25 +18,6 @@
 #include "halb/cfg.h"
 #include "cfg_priv.h"
 
-/* Not the unspecified address, not multicast: somewhere to send to. */
-static bool
-sendable(const struct halb_ip *a)
-{
-	if (halb_ip_is_zero(a))
-		return false;
-	if (halb_ip_is_v4(a))
-		return a->b[12] != 0 && a->b[12] < 224;
-	return a->b[0] != 0xff;
-}
-
-/* The same secret, whatever its id. */
-static bool
-same_key(const struct seal_key *a, const struct seal_key *b)
-{
-	return a->len != 0 && a->len == b->len &&
-	       memcmp(a->bytes, b->bytes, a->len) == 0;
-}
-
 /* sessions.peers[idx]: { name; address; key or key_file; key_id }. */
 static void
 load_peer(struct cfg_ctx *ctx, const config_setting_t *list, unsigned int idx)
@@ -60,7 +41,7 @@ load_peer(struct cfg_ctx *ctx, const config_setting_t *list, unsigned int idx)
 	s_key = sc_hexkey(&sc, "key", true, &p->key);
 	sc_int(&sc, "key_id", false, 0, 0x7fffffff, &id);
 	p->key.id = (uint32_t)id;
-	if (s_addr != NULL && !sendable(&p->ip))
+	if (s_addr != NULL && !cfg_ip_sendable(&p->ip))
 		cfg_err(ctx, s_addr,
 			"%s.address: not an address to send to (unspecified or multicast)",
 			sc.where);
@@ -79,24 +60,24 @@ load_peer(struct cfg_ctx *ctx, const config_setting_t *list, unsigned int idx)
 	/* A pair's key is the pair's alone: a key that agents or health
 	 * peers hold would let them forge sessions. */
 	if (s_key != NULL && !ctx->no_keys) {
-		if (same_key(&p->key, &h->key))
+		if (cfg_same_secret(&p->key, &h->key))
 			cfg_err(ctx, s_key,
 				"%s.key: the same key as health.key, which the agents hold: a sessions peer needs a key of its own",
 				sc.where);
 		for (i = 0; i < h->n_peers; i++)
-			if (same_key(&p->key, &h->peers[i].key))
+			if (cfg_same_secret(&p->key, &h->peers[i].key))
 				cfg_err(ctx, s_key,
 					"%s.key: the same key as health peer \"%s\" (line %d): one key per pair and per protocol",
 					sc.where, h->peers[i].name, h->peers[i].line);
 		for (i = 0; i < h->n_agents; i++)
-			if (same_key(&p->key, &h->agents[i].key)) {
+			if (cfg_same_secret(&p->key, &h->agents[i].key)) {
 				cfg_err(ctx, s_key,
 					"%s.key: the same key as agent host \"%s\" (line %d): a sessions peer needs a key of its own",
 					sc.where, h->agents[i].host, h->agents[i].line);
 				break;
 			}
 		for (i = 0; i < ss->n_peers; i++)
-			if (same_key(&p->key, &ss->peers[i].key)) {
+			if (cfg_same_secret(&p->key, &ss->peers[i].key)) {
 				cfg_err(ctx, s_key,
 					"%s.key: the same key as sessions peer \"%s\" (line %d): one key per pair of appliances",
 					sc.where, ss->peers[i].name, ss->peers[i].line);
