@@ -105,6 +105,14 @@ struct seal_type {
  */
 int seal_register(const struct seal_type *t);
 
+/*
+ * Registers a family's n types (hl_msg.c, punt_msg.c, sync_msg.c, from
+ * their constructors).  A clash of type numbers is a bug of the build:
+ * it says so on stderr, naming the family, and aborts.
+ */
+void seal_register_family(const char *family, const struct seal_type *t,
+			  size_t n);
+
 /* The registered type of that number, or NULL. */
 const struct seal_type *seal_type_find(uint32_t type);
 
@@ -152,6 +160,16 @@ int seal_open(const uint8_t *buf, size_t len, const struct seal_keyring *keys,
 
 /* Releases out->msg; out may be NULL, out->msg may be NULL. */
 void seal_opened_free(struct seal_opened *out);
+
+/*
+ * seal_open() for a family whose types are lo..hi: a datagram of
+ * another registered type (a key with several roles may send those) is
+ * refused as -SEAL_REJ_ROLE, with out->msg NULL.
+ */
+int seal_open_family(const uint8_t *buf, size_t len,
+		     const struct seal_keyring *keys, struct seal_replay *rp,
+		     uint64_t now_ms, uint32_t lo, uint32_t hi,
+		     struct seal_opened *out);
 
 /*
  * Decodes and checks an inner message of the given type without any

@@ -214,18 +214,7 @@ static_assert(N_TYPES == HL_T_HEARTBEAT, "one entry per enum hl_type");
 __attribute__((constructor)) static void
 hl_register(void)
 {
-	size_t i;
-	int rc;
-
-	for (i = 0; i < N_TYPES; i++) {
-		rc = seal_register(&hl_types[i]);
-		if (rc != 0) {
-			fprintf(stderr, "hl_register: type %u (%s): %s\n",
-				hl_types[i].type, hl_types[i].name,
-				strerror(-rc));
-			abort();
-		}
-	}
+	seal_register_family("hl_register", hl_types, N_TYPES);
 }
 
 static bool
@@ -288,13 +277,10 @@ hl_open(const uint8_t *buf, size_t len, const struct seal_keyring *keys,
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = seal_open(buf, len, keys, rp, now_ms, &o);
+	rc = seal_open_family(buf, len, keys, rp, now_ms, HL_T_HOST_REPORT,
+			      HL_T_HEARTBEAT, &o);
 	if (rc < 0)
 		return rc;
-	if (!hl_type_ok(o.type)) {
-		seal_opened_free(&o);
-		return -SEAL_REJ_ROLE;
-	}
 	out->type = (enum hl_type)o.type;
 	memcpy(out->sender, o.sender, sizeof(out->sender));
 	out->key_id = o.key_id;

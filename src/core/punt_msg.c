@@ -145,18 +145,7 @@ static_assert(N_TYPES == PUNT_T_PONG - PUNT_T_PUNT + 1,
 __attribute__((constructor)) static void
 punt_register(void)
 {
-	size_t i;
-	int rc;
-
-	for (i = 0; i < N_TYPES; i++) {
-		rc = seal_register(&punt_types[i]);
-		if (rc != 0) {
-			fprintf(stderr, "punt_register: type %u (%s): %s\n",
-				punt_types[i].type, punt_types[i].name,
-				strerror(-rc));
-			abort();
-		}
-	}
+	seal_register_family("punt_register", punt_types, N_TYPES);
 }
 
 static bool
@@ -210,13 +199,10 @@ punt_open(const uint8_t *buf, size_t len, const struct seal_keyring *keys,
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = seal_open(buf, len, keys, rp, now_ms, &o);
+	rc = seal_open_family(buf, len, keys, rp, now_ms, PUNT_T_PUNT,
+			      PUNT_T_PONG, &o);
 	if (rc < 0)
 		return rc;
-	if (!punt_type_ok(o.type)) {
-		seal_opened_free(&o);
-		return -SEAL_REJ_ROLE;
-	}
 	out->type = (enum punt_type)o.type;
 	memcpy(out->sender, o.sender, sizeof(out->sender));
 	out->key_id = o.key_id;

@@ -690,3 +690,36 @@ out:
 		halb__seal__envelope__free_unpacked(env, NULL);
 	return rc;
 }
+
+void
+seal_register_family(const char *family, const struct seal_type *t, size_t n)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		rc = seal_register(&t[i]);
+		if (rc != 0) {
+			fprintf(stderr, "%s: type %u (%s): %s\n", family,
+				t[i].type, t[i].name, strerror(-rc));
+			abort();
+		}
+	}
+}
+
+int
+seal_open_family(const uint8_t *buf, size_t len,
+		 const struct seal_keyring *keys, struct seal_replay *rp,
+		 uint64_t now_ms, uint32_t lo, uint32_t hi,
+		 struct seal_opened *out)
+{
+	int rc = seal_open(buf, len, keys, rp, now_ms, out);
+
+	if (rc < 0)
+		return rc;
+	if (out->type < lo || out->type > hi) {
+		seal_opened_free(out);
+		return -SEAL_REJ_ROLE;
+	}
+	return 0;
+}

@@ -328,18 +328,7 @@ static_assert(N_TYPES == SYNC_T_HELLO - SYNC_T_BATCH + 1,
 __attribute__((constructor)) static void
 sync_register(void)
 {
-	size_t i;
-	int rc;
-
-	for (i = 0; i < N_TYPES; i++) {
-		rc = seal_register(&sync_types[i]);
-		if (rc != 0) {
-			fprintf(stderr, "sync_register: type %u (%s): %s\n",
-				sync_types[i].type, sync_types[i].name,
-				strerror(-rc));
-			abort();
-		}
-	}
+	seal_register_family("sync_register", sync_types, N_TYPES);
 }
 
 static bool
@@ -402,15 +391,10 @@ sync_open(const uint8_t *buf, size_t len, const struct seal_keyring *keys,
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = seal_open(buf, len, keys, rp, now_ms, &o);
+	rc = seal_open_family(buf, len, keys, rp, now_ms, SYNC_T_BATCH,
+			      SYNC_T_HELLO, &o);
 	if (rc < 0)
 		return rc;
-	/* Only a key with the sync role gets here with a sync type; one
-	 * with the sync role among others may have sent another's. */
-	if (!sync_type_ok(o.type)) {
-		seal_opened_free(&o);
-		return -SEAL_REJ_ROLE;
-	}
 	out->type = (enum sync_type)o.type;
 	memcpy(out->sender, o.sender, sizeof(out->sender));
 	out->key_id = o.key_id;
