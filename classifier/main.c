@@ -25,7 +25,6 @@
  */
 #include <errno.h>
 #include <limits.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,31 +57,6 @@
 #define CLS_TAKEOVER_MS 10000u
 
 static struct cls cls;
-
-/* The EAL command line is cfg_eal_argv's: the classifier's lcore id
- * (distinct from the forwarder's: mempool caches are per lcore id) on
- * eal.classifier_cpus, or when unset on any CPU we are allowed; the same
- * PCI allow-list as the forwarder (or --no-pci). */
-static int
-eal_start(const char *prog, const struct halb_cfg *cfg)
-{
-	static struct cfg_eal_argv a;
-	char cpus[96] = "";
-	cpu_set_t set;
-	size_t off = 0;
-	int cpu;
-
-	if (sched_getaffinity(0, sizeof(set), &set) == 0)
-		for (cpu = 0; cpu < CPU_SETSIZE && off + 8 < sizeof(cpus); cpu++)
-			if (CPU_ISSET(cpu, &set))
-				off += (size_t)snprintf(cpus + off, sizeof(cpus) - off,
-							"%s%d", off ? "," : "", cpu);
-	if (cfg_eal_argv(cfg, CFG_EAL_SECONDARY, prog, cpus, &a) != 0) {
-		rte_errno = ENOSPC;
-		return -1;
-	}
-	return rte_eal_init(a.argc, a.argv);
-}
 
 /* --takeover's view of the lock's holder: its heartbeat is fresh, or we
  * cannot tell (not yet attached, or stopping cleanly: cls_pid is not its
@@ -315,7 +289,7 @@ main(int argc, char **argv)
 		return rc;
 	}
 	path = cls.cfg->path;
-	if (eal_start(argv[0], cls.cfg) < 0) {
+	if (halb_eal_start_secondary(argv[0], cls.cfg) < 0) {
 		fprintf(stderr, "%s: EAL initialisation failed (is halb-forwarder running with file_prefix %s?): %s\n",
 			path, cls.cfg->file_prefix, rte_strerror(rte_errno));
 		return 1;

@@ -36,7 +36,6 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -573,30 +572,6 @@ on_ctl(void *arg, const char *req, FILE *out)
 
 /* ---- start ---- */
 
-static int
-eal_start(const char *prog, const struct halb_cfg *cfg)
-{
-	static struct cfg_eal_argv a;
-	char cpus[96] = "";
-	cpu_set_t set;
-	size_t off = 0;
-	int cpu;
-
-	/* The classifier's EAL line: its lcore id is harmless to share,
-	 * this process takes nothing from a mempool (whose caches are per
-	 * lcore id). */
-	if (sched_getaffinity(0, sizeof(set), &set) == 0)
-		for (cpu = 0; cpu < CPU_SETSIZE && off + 8 < sizeof(cpus); cpu++)
-			if (CPU_ISSET(cpu, &set))
-				off += (size_t)snprintf(cpus + off, sizeof(cpus) - off,
-							"%s%d", off ? "," : "", cpu);
-	if (cfg_eal_argv(cfg, CFG_EAL_SECONDARY, prog, cpus, &a) != 0) {
-		rte_errno = ENOSPC;
-		return -1;
-	}
-	return rte_eal_init(a.argc, a.argv);
-}
-
 /* One sessiond per forwarder: a lock in the forwarder's runtime
  * directory, held until exit. */
 static int
@@ -767,7 +742,7 @@ main(int argc, char **argv)
 	sigaddset(&sigs, SIGUSR1);
 	sigaddset(&sigs, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	if (eal_start(argv[0], d->cfg) < 0) {
+	if (halb_eal_start_secondary(argv[0], d->cfg) < 0) {
 		HLOG(ERR, "EAL initialisation failed (is halb-forwarder running with file_prefix %s?): %s",
 		     d->cfg->file_prefix, rte_strerror(rte_errno));
 		return 1;

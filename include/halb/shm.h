@@ -33,6 +33,18 @@ struct halb_shm *halb_shm_create(const struct halb_cfg *cfg,
  */
 int halb_shm_attach(const struct halb_cfg *cfg, struct halb_shm **out);
 
+/*
+ * Starts the EAL of a secondary process (the classifier, halb-sessiond)
+ * from cfg: cfg_eal_argv()'s CFG_EAL_SECONDARY line, on
+ * eal.classifier_cpus or, when unset, any CPU this process is allowed
+ * (its lcore id is the classifier's: distinct from the forwarder's,
+ * since mempool caches are per lcore id; sessiond takes nothing from a
+ * mempool, so sharing it is harmless), with the forwarder's PCI
+ * allow-list (or --no-pci).  rte_eal_init()'s answer: < 0 with
+ * rte_errno set (ENOSPC: the line does not fit).
+ */
+int halb_eal_start_secondary(const char *prog, const struct halb_cfg *cfg);
+
 /* Allocates service slot s's Maglev tables if it has none (both
  * buffers, mh_table_size of the most backends a slot holds).  0 or
  * -ENOMEM. */

@@ -5,6 +5,7 @@
  * what is include/halb/shm-t.h's contract.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -274,4 +275,25 @@ halb_shm_attach(const struct halb_cfg *cfg, struct halb_shm **out)
 		return -EINVAL;
 	*out = shm;
 	return 0;
+}
+
+int
+halb_eal_start_secondary(const char *prog, const struct halb_cfg *cfg)
+{
+	static struct cfg_eal_argv a;
+	char cpus[96] = "";
+	cpu_set_t set;
+	size_t off = 0;
+	int cpu;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		for (cpu = 0; cpu < CPU_SETSIZE && off + 8 < sizeof(cpus); cpu++)
+			if (CPU_ISSET(cpu, &set))
+				off += (size_t)snprintf(cpus + off, sizeof(cpus) - off,
+							"%s%d", off ? "," : "", cpu);
+	if (cfg_eal_argv(cfg, CFG_EAL_SECONDARY, prog, cpus, &a) != 0) {
+		rte_errno = ENOSPC;
+		return -1;
+	}
+	return rte_eal_init(a.argc, a.argv);
 }
