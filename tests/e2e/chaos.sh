@@ -579,7 +579,7 @@ print(json.dumps({"part": sys.argv[1], "signal": sys.argv[2], "kind": sys.argv[3
 		else
 			sleep "$HANG_S"
 			kill -s CONT "$pid"
-			note="nothing in the rig watches had (no systemd watchdog): continued after ${HANG_S} s"
+			note="the rig runs had without systemd (its unit's WatchdogSec=5s would restart it): continued after ${HANG_S} s"
 		fi
 		halb_wait_until 30 all_up "$A" || note="$note; not all up again within 30 s"
 		;;
