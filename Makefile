@@ -91,6 +91,7 @@ test: root
 	tests/e2e/health.sh
 	tests/e2e/sessions.sh
 	tests/e2e/had.sh
+	tests/e2e/had_watchdog.sh
 	tests/e2e/fabric.sh
 	tests/e2e/had_fabric.sh
 	SCEN_QUICK=1 tests/e2e/scenarios.sh
