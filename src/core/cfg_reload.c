@@ -116,18 +116,28 @@ cfg_reload_refused(const struct halb_cfg *run, const struct halb_cfg *in,
 		REFUSE("health.peers changed: needs a restart");
 	/* Request routing decides how a service's SYNs are answered (SYN
 	 * cookies and delayed binding, or plain NAT), and whether the
-	 * request router runs at all: turning it on or off is a restart.
-	 * Its rules and limits may change (new connections take them). */
+	 * request router runs at all: turning it on for a service (a new
+	 * one too) or off for one that stays is a restart.  Its rules and
+	 * limits may change (new connections take them). */
 	for (i = 0; i < in->n_services; i++) {
+		const struct cfg_service *ns = &in->services[i];
+		bool had = false, named = false;
 		uint32_t s;
 
-		for (s = 0; s < run->n_services; s++)
-			if (run->services[s].slot == CFG_SLOT_LIVE &&
-			    strcmp(run->services[s].name, in->services[i].name) == 0 &&
-			    run->services[s].l7.has != in->services[i].l7.has)
-				REFUSE("service %s: requests { } %s: needs a restart",
-				       in->services[i].name,
-				       in->services[i].l7.has ? "added" : "removed");
+		for (s = 0; s < run->n_services; s++) {
+			const struct cfg_service *rs = &run->services[s];
+
+			if (rs->slot != CFG_SLOT_LIVE || strcmp(rs->name, ns->name) != 0)
+				continue;
+			named = true;
+			had = rs->l7.has;
+		}
+		if (ns->l7.has && !had)
+			REFUSE("service %s: requests { } added: needs a restart",
+			       ns->name);
+		if (named && had && !ns->l7.has)
+			REFUSE("service %s: requests { } removed: needs a restart",
+			       ns->name);
 	}
 	return 0;
 }

@@ -388,6 +388,18 @@ test_refused(void **state)
 	in->services[0].l7.n_rules = 1;
 	in->services[0].l7.rules[0].kind = 1;
 	assert_int_equal(cfg_reload_refused(run, in, why, sizeof(why)), 0);
+	/* A new service with requests { }: a restart too; one without, or
+	 * the removal of a request-routed service whole, is fine. */
+	snprintf(in->services[1].name, sizeof(in->services[1].name), "new");
+	assert_int_equal(cfg_reload_refused(run, in, why, sizeof(why)), 0);
+	in->services[1].l7.has = true;
+	assert_int_equal(cfg_reload_refused(run, in, why, sizeof(why)), -EPERM);
+	assert_string_equal(why, "service new: requests { } added: needs a restart");
+	memcpy(in, run, sizeof(*in));
+	in->n_services = 1;
+	snprintf(in->services[0].name, sizeof(in->services[0].name), "other");
+	in->services[0].l7.has = false;
+	assert_int_equal(cfg_reload_refused(run, in, why, sizeof(why)), 0);
 	free(run);
 	free(in);
 }
