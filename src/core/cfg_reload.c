@@ -114,6 +114,36 @@ cfg_reload_refused(const struct halb_cfg *run, const struct halb_cfg *in,
 		REFUSE("health: its name, key, sockets, listen address, state_file or timeouts changed: needs a restart");
 	if (!SAME(health.n_peers) || !SAME(health.peers))
 		REFUSE("health.peers changed: needs a restart");
+	/* Request routing: the shared memory has its rings and bound-flow
+	 * table, and the request router runs, only when a service had
+	 * requests { } at start; and a worker translates a bound connection
+	 * only while its service has them.  So requests { } may not come to
+	 * an appliance that has none, nor leave a service that stays; a
+	 * service may gain them, or go whole, and rules, pools and limits
+	 * may change (new connections take them). */
+	{
+		bool any = false;
+		uint32_t s;
+
+		for (s = 0; s < run->n_services; s++)
+			any |= run->services[s].slot == CFG_SLOT_LIVE &&
+			       run->services[s].l7.has;
+		for (i = 0; i < in->n_services; i++) {
+			const struct cfg_service *ns = &in->services[i];
+
+			if (ns->l7.has && !any)
+				REFUSE("service %s: requests { } where no service had them: the request router is set up at start: needs a restart",
+				       ns->name);
+			for (s = 0; s < run->n_services; s++) {
+				const struct cfg_service *rs = &run->services[s];
+
+				if (rs->slot == CFG_SLOT_LIVE && rs->l7.has &&
+				    !ns->l7.has && strcmp(rs->name, ns->name) == 0)
+					REFUSE("service %s: requests { } removed: its bound connections need them: needs a restart",
+					       ns->name);
+			}
+		}
+	}
 	return 0;
 }
 
@@ -344,6 +374,10 @@ note_service_changes(const struct assign *a, const struct cfg_service *rs,
 	if (rs->down_hold_ms != ns->down_hold_ms)
 		cfg_reload_note(a->log, "service %s: down_hold %u ms -> %u ms", ns->name,
 				rs->down_hold_ms, ns->down_hold_ms);
+	if (ns->l7.has && memcmp(&rs->l7, &ns->l7, sizeof(rs->l7)) != 0)
+		cfg_reload_note(a->log, "service %s: requests { } changed: %u rule%s, %u pool%s (new connections)",
+				ns->name, ns->l7.n_rules, ns->l7.n_rules == 1 ? "" : "s",
+				ns->l7.n_pools, ns->l7.n_pools == 1 ? "" : "s");
 	if (rs->vni != ns->vni || rs->tunnel_port != ns->tunnel_port)
 		cfg_reload_note(a->log, "service %s: tunnel changed: its flows take the new one",
 				ns->name);
