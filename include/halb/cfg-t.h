@@ -173,6 +173,7 @@ struct cfg_backend {
 	uint16_t agent;      /* 1 + index in health.agents; 0: no agent */
 	struct cfg_check check;
 	uint8_t slot;        /* enum cfg_slot */
+	uint8_t pool;        /* requests { }: the pool it is in */
 	int line;
 };
 
@@ -183,6 +184,26 @@ struct cfg_backend {
 enum cfg_down_flows {
 	CFG_DOWN_RESET = 0,
 	CFG_DOWN_KEEP,
+};
+
+/* requests { } of a service (docs/REQUESTS.md): what happens when no
+ * rule matches. */
+enum cfg_l7_no_match {
+	CFG_L7_NO_MATCH_RESET = 0,
+	CFG_L7_NO_MATCH_HTTP_404,
+};
+
+/* requests { }: the request router's limits and answers for a service
+ * (the rules are the parser's, halb/l7req.h). */
+struct cfg_l7 {
+	bool has;
+	uint8_t no_match;        /* enum cfg_l7_no_match */
+	uint8_t wscale;          /* window scale the SYN-ACK promises */
+	uint16_t mss;            /* MSS the SYN-ACK offers */
+	int16_t default_pool;    /* -1: none */
+	uint32_t max_request;    /* bytes of a request read at most */
+	uint32_t bind_timeout_ms;
+	uint32_t max_binding;    /* connections binding at once */
 };
 
 struct cfg_service {
@@ -196,6 +217,7 @@ struct cfg_service {
 	uint16_t tunnel_port; /* tunnel mode: UDP destination port (4789) */
 	uint8_t down_flows;  /* enum cfg_down_flows */
 	uint8_t slot;        /* enum cfg_slot */
+	struct cfg_l7 l7;    /* requests { } */
 	uint32_t n_backends; /* slots: live, retired and free ones */
 	struct cfg_backend backends[CFG_MAX_BACKENDS];
 	int line;
