@@ -173,7 +173,8 @@ struct cfg_backend {
 	uint16_t agent;      /* 1 + index in health.agents; 0: no agent */
 	struct cfg_check check;
 	uint8_t slot;        /* enum cfg_slot */
-	uint8_t pool;        /* requests { }: the pool it is in */
+	uint8_t pool;        /* requests { }: its pool, an index in the
+			      * service's l7.pools; 0 without requests */
 	int line;
 };
 
@@ -186,24 +187,60 @@ enum cfg_down_flows {
 	CFG_DOWN_KEEP,
 };
 
-/* requests { } of a service (docs/REQUESTS.md): what happens when no
- * rule matches. */
+/*
+ * requests { } of a service (docs/CONFIG.md, "requests"; issue #14):
+ * request routing by delayed binding.  Only in NAT mode over TCP.  The
+ * rules are tried in order by l7_match() (halb/l7req.h); each names a
+ * pool, a set of the service's backends (cfg_backend.pool), which share
+ * the service's health view and scheduler.
+ */
+#define CFG_L7_MAX_RULES 32
+#define CFG_L7_MAX_POOLS 16
+#define CFG_L7_NAME_LEN 256   /* a host or sni pattern and its NUL */
+#define CFG_L7_PATH_LEN 256   /* a path prefix and its NUL */
+#define CFG_L7_ALPN_LEN 32    /* an ALPN protocol and its NUL */
+#define CFG_L7_MAX_REQUEST_DEFAULT 8192
+#define CFG_L7_MAX_REQUEST_MIN 256
+#define CFG_L7_MAX_REQUEST_MAX 65535
+#define CFG_L7_BIND_TIMEOUT_DEFAULT 3000  /* ms */
+#define CFG_L7_MAX_BINDING_DEFAULT 65536
+#define CFG_L7_MAX_BINDING_MAX 1048576
+#define CFG_L7_WSCALE_DEFAULT 7
+#define CFG_L7_MSS_DEFAULT 1460
+
+/* What a client gets when no rule matches and there is no default pool. */
 enum cfg_l7_no_match {
-	CFG_L7_NO_MATCH_RESET = 0,
-	CFG_L7_NO_MATCH_HTTP_404,
+	CFG_L7_NO_MATCH_RESET = 0,  /* "reset": a TCP RST */
+	CFG_L7_NO_MATCH_HTTP_404,   /* "http-404": HTTP gets a minimal 404
+				     * then FIN, TLS an alert then FIN */
 };
 
-/* requests { }: the request router's limits and answers for a service
- * (the rules are the parser's, halb/l7req.h). */
+/* What a rule matches on: the kind of request it is for (enum l7_kind). */
+struct cfg_l7_rule {
+	uint8_t kind;                  /* L7_HTTP (host, path) or L7_TLS
+					* (sni, alpn) */
+	uint8_t pool;                  /* index in cfg_l7.pools */
+	char name[CFG_L7_NAME_LEN];    /* HTTP host or TLS sni: "" any,
+					* "*.suffix" or a name, lower case */
+	char path[CFG_L7_PATH_LEN];    /* HTTP: a path prefix, "" any */
+	char alpn[CFG_L7_ALPN_LEN];    /* TLS: a protocol, "" any */
+	int line;
+};
+
 struct cfg_l7 {
-	bool has;
+	bool has;                /* the service has requests { } */
 	uint8_t no_match;        /* enum cfg_l7_no_match */
-	uint8_t wscale;          /* window scale the SYN-ACK promises */
+	uint8_t wscale;          /* window scale the SYN-ACK promises, 0..14 */
 	uint16_t mss;            /* MSS the SYN-ACK offers */
-	int16_t default_pool;    /* -1: none */
+	int16_t default_pool;    /* index in pools; -1: none */
 	uint32_t max_request;    /* bytes of a request read at most */
-	uint32_t bind_timeout_ms;
+	uint32_t bind_timeout_ms; /* from the client's ACK to the binding */
 	uint32_t max_binding;    /* connections binding at once */
+	uint32_t n_rules;
+	struct cfg_l7_rule rules[CFG_L7_MAX_RULES];
+	uint32_t n_pools;        /* pools, in the order backends name them */
+	char pools[CFG_L7_MAX_POOLS][CFG_NAME_LEN];
+	int line;
 };
 
 struct cfg_service {
