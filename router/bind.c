@@ -602,6 +602,8 @@ rtr_init(struct rtr *r)
 		for (b = 0; b < cs->n_backends; b++)
 			if (cs->backends[b].pool + 1u > np)
 				np = cs->backends[b].pool + 1u;
+		if (cs->l7.n_pools > np)
+			np = cs->l7.n_pools;
 		r->n_pools[s] = np;
 		r->pools[s] = calloc(np ? np : 1, sizeof(struct rtr_pool));
 		if (r->pools[s] == NULL)
