@@ -1,0 +1,377 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""Packet-level tests of the request router (issue 14, docs/REQUESTS.md),
+run by tests/pkt/l7.sh inside tests/pkt/run.sh's namespace, with the
+service "l7w4" (198.18.2.110:80, NAT, requests { }: host
+api.example.com and path /v1 to pool "api" = 198.18.0.11:8080, anything
+else to "web" = 198.18.0.12:8080) and halb-router running.
+
+This program plays the client (behind the gateway) and both backends on
+tap0, and compares what the appliance sends with what it must:
+
+  cookie    a SYN gets a SYN-ACK from the VIP with the client's ISN + 1,
+            MSS, window scale 7 (the configuration's), SACK-permitted,
+            valid checksums, nothing else; an ACK whose ack number is no
+            cookie of ours (forged) gets nothing and is counted; a valid
+            one starts a binding (counted).  A stale cookie (over 131 s
+            old) cannot be made here without waiting: the unit test
+            tests/unit/test_splice.c covers it.
+  bind      the request (split over two segments) is read, the rule's
+            pool chosen, and the handshake replayed to its backend: SYN
+            with the client's ISN and options (MSS rounded down to the
+            cookie's table, window scale, SACK-permitted); the backend's
+            SYN-ACK is answered with an ACK and the buffered request.
+  seq       then the worker translates, whole frames compared byte for
+            byte: client -> backend, ack and SACK blocks + delta;
+            backend -> client, seq - delta, SACK blocks unchanged; with
+            the backend's ISN near 2^32 so that both wrap around.
+  default   another Host, and the right host with another path, go to
+            the default pool.
+  refused   a backend that answers the replayed SYN with RST: the client
+            gets a RST, counted (be_refused).
+  rst       a client that resets mid-binding: its binding freed, counted.
+  slowloris a client that sends half a request: RST after the bind
+            timeout (800 ms), counted.
+  too_big   a request over max_request (2048): RST, counted.
+  cap       max_binding (8) connections binding at once: the 9th gets a
+            RST at once (binding_full).
+"""
+
+import os
+import struct
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pkt_test as P  # noqa: E402
+from scapy.all import IP, TCP, Ether, Raw  # noqa: E402
+
+VIP, VPORT = "198.18.2.110", 80
+CLIENT = "198.18.1.70"
+BE = [("198.18.0.11", 8080, P.BE_MAC[0]), ("198.18.0.12", 8080, P.BE_MAC[1])]
+ISN = 0x7FFFFFF0
+M32 = 0xFFFFFFFF
+
+
+def router():
+    rc, out, err = P.halbctl("json", "/halb/router")
+    if rc != 0:
+        raise RuntimeError(f"halbctl json /halb/router: rc {rc}: {err.strip()}")
+    return P.json.loads(out)["/halb/router"]
+
+
+def wait_router(before, key, n, timeout=3.0):
+    last = [router()]
+
+    def moved():
+        last[0] = router()
+        return last[0][key] - before[key] >= n
+    P.wait_cond(moved, timeout)
+    return last[0][key] - before[key]
+
+
+def cframe(sport, flags, seq, ack=0, payload=b"", opts=None):
+    p = (Ether(src=P.GW_MAC, dst=P.APP) /
+         IP(src=CLIENT, dst=VIP, ttl=64, id=4242, flags="DF") /
+         TCP(sport=sport, dport=VPORT, flags=flags, seq=seq & M32, ack=ack & M32,
+             window=502, options=opts or []))
+    return p / Raw(payload) if payload else p
+
+
+def bframe(b, sport, flags, seq, ack=0, payload=b"", opts=None):
+    ip, port, mac = BE[b]
+    p = (Ether(src=mac, dst=P.APP) /
+         IP(src=ip, dst=CLIENT, ttl=64, id=4343, flags="DF") /
+         TCP(sport=port, dport=sport, flags=flags, seq=seq & M32, ack=ack & M32,
+             window=509, options=opts or []))
+    return p / Raw(payload) if payload else p
+
+
+def csum_ok(f):
+    p = Ether(f)
+    ip_c, tcp_c = p[IP].chksum, p[TCP].chksum
+    del p[IP].chksum
+    del p[TCP].chksum
+    q = Ether(bytes(p))
+    return q[IP].chksum == ip_c and q[TCP].chksum == tcp_c
+
+
+def opts(f):
+    return dict((k, v) for k, v in Ether(f)[TCP].options)
+
+
+def handshake(tap, sport, isn=ISN, label="cookie"):
+    """SYN -> the cookie SYN-ACK; returns the cookie (or None)."""
+    syn = cframe(sport, "S", isn, opts=[("MSS", 1400), ("SAckOK", b""),
+                                         ("WScale", 8)])
+    got = tap.exchange([syn], 1)
+    f = P.one(got)
+    if f is None:
+        P.R.check(f"{label}: one SYN-ACK for a SYN", False, P.nframes(got))
+        return None
+    p = Ether(f)
+    o = opts(f)
+    ok = (p.dst == P.GW_MAC and p[IP].src == VIP and p[IP].dst == CLIENT and
+          p[TCP].sport == VPORT and p[TCP].dport == sport and
+          p[TCP].flags == "SA" and p[TCP].ack == (isn + 1) & M32 and
+          o.get("MSS") == 1400 and o.get("WScale") == 7 and "SAckOK" in o and
+          "Timestamp" not in o and csum_ok(f))
+    if label:
+        P.R.check(f"{label}: SYN-ACK from the VIP, ack = ISN + 1, MSS 1400, "
+                  "window scale 7, SACK-permitted, no timestamps, checksums "
+                  "valid", ok, p.summary() + f" opts {o}")
+    return p[TCP].seq if ok else None
+
+
+def bind(tap, sport, req, b, label, isn=ISN, split=True):
+    """Handshake, the request (in two segments when split), and the
+    replayed SYN to backend b.  Returns (cookie, syn frame) or None."""
+    cookie = handshake(tap, sport, isn, label="")
+    if cookie is None:
+        P.R.check(f"{label}: cookie SYN-ACK", False)
+        return None
+    ack = cframe(sport, "A", isn + 1, cookie + 1)
+    parts = [req[:10], req[10:]] if split else [req]
+    frames = [ack]
+    off = 0
+    for part in parts:
+        frames.append(cframe(sport, "PA", isn + 1 + off, cookie + 1, part))
+        off += len(part)
+    got = tap.exchange(frames, 1, timeout=3.0)
+    f = P.one(got)
+    ip, port, mac = BE[b]
+    if f is None:
+        P.R.check(f"{label}: one SYN to backend {ip}", False, P.nframes(got))
+        return None
+    p = Ether(f)
+    o = opts(f)
+    ok = (p.dst == mac and p[IP].src == CLIENT and p[IP].dst == ip and
+          p[TCP].sport == sport and p[TCP].dport == port and
+          p[TCP].flags == "S" and p[TCP].seq == isn & M32 and
+          o.get("MSS") == 1220 and o.get("WScale") == 8 and "SAckOK" in o and
+          csum_ok(f))
+    P.R.check(f"{label}: the handshake replayed to {ip}:{port} (SYN with the "
+              "client's ISN, MSS 1400 as the cookie keeps it: 1220, window "
+              "scale 8, SACK-permitted)", ok, p.summary() + f" seq {p[TCP].seq:#x} opts {o}")
+    return (cookie, f) if ok else None
+
+
+def test_cookie(tap):
+    sport = 51000
+    before = router()
+    cookie = handshake(tap, sport)
+    if cookie is None:
+        return
+    forged = cframe(sport, "A", ISN + 1, cookie + 1 + 0x10000)
+    got = tap.exchange([forged], 0, timeout=0.5)
+    n = wait_router(before, "cookie_forged", 1)
+    P.R.check("cookie: a forged ACK (ack not cookie + 1) gets nothing, counted "
+              "(cookie_forged)", not got and n == 1, f"{P.nframes(got)}, +{n}")
+    before = router()
+    got = tap.exchange([cframe(sport, "A", ISN + 1, cookie + 1)], 0, timeout=0.5)
+    nb = wait_router(before, "bindings", 1)
+    nok = router()["cookie_ok"] - before["cookie_ok"]
+    P.R.check("cookie: the valid ACK starts a binding and sends nothing",
+              not got and nb == 1 and nok == 1, f"{P.nframes(got)}, bindings "
+              f"+{nb}, cookie_ok +{nok}")
+    # Done with it: the client resets.
+    tap.exchange([cframe(sport, "R", ISN + 1)], 0, timeout=0.3)
+
+
+def test_bind_seq(tap):
+    sport = 51100
+    req = b"GET /v1/users HTTP/1.1\r\nHost: api.example.com\r\nAccept: */*\r\n\r\n"
+    before = router()
+    r = bind(tap, sport, req, 0, "bind")
+    if r is None:
+        return
+    cookie, _ = r
+    bisn = 0xFFFFFF80
+    synack = bframe(0, sport, "SA", bisn, ISN + 1,
+                    opts=[("MSS", 1460), ("SAckOK", b""), ("WScale", 7)])
+    got = tap.exchange([synack], 2, timeout=3.0)
+    ip, port, mac = BE[0]
+    ack_ok = data_ok = False
+    if len(got) == 2:
+        a, d = Ether(got[0]), Ether(got[1])
+        ack_ok = (a.dst == mac and a[IP].dst == ip and a[TCP].flags == "A" and
+                  a[TCP].seq == ISN + 1 and a[TCP].ack == (bisn + 1) & M32 and
+                  len(a[TCP].payload) == 0 and csum_ok(got[0]))
+        data_ok = (d.dst == mac and d[IP].dst == ip and "A" in d[TCP].flags and
+                   d[TCP].seq == ISN + 1 and d[TCP].ack == (bisn + 1) & M32 and
+                   bytes(d[TCP].payload) == req and csum_ok(got[1]))
+    P.R.check("bind: the backend's SYN-ACK answered with an ACK, then the "
+              "buffered request (seq ISN + 1, ack its ISN + 1)", ack_ok and data_ok,
+              P.nframes(got))
+    nb = wait_router(before, "bound", 1)
+    P.R.check("bind: counted as bound", nb == 1, f"bound +{nb}")
+    delta = (bisn - cookie) & M32
+    # Client -> backend: ack and SACK blocks + delta (both wrap).
+    a1, s1, s2 = cookie + 1 + 100, cookie + 1 + 200, cookie + 1 + 300
+    c = cframe(sport, "A", ISN + 1 + len(req), a1,
+               opts=[("NOP", None), ("NOP", None), ("SAck", (s1 & M32, s2 & M32))])
+    want_in = cframe(sport, "A", ISN + 1 + len(req), a1 + delta,
+                     opts=[("NOP", None), ("NOP", None),
+                           ("SAck", ((s1 + delta) & M32, (s2 + delta) & M32))])
+    want = P.nat_fwd_expect(want_in, ip, port, mac)
+    got = tap.exchange([c], 1)
+    P.frame_check("seq: client -> backend: ack and SACK block + delta, "
+                  "wrapping past 2^32", P.one(got), want)
+    wrapped = ((s1 + delta) & M32) < ((a1 + delta) & M32)
+    P.R.check("seq: the case wraps (the SACK block's left edge is past 2^32)",
+              wrapped, f"ack {(a1 + delta) & M32:#x} sack {(s1 + delta) & M32:#x}")
+    # Backend -> client: seq - delta; SACK blocks are in the client's
+    # sequence space, unchanged.
+    body = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+    sk = ((ISN + 5) & M32, (ISN + 9) & M32)
+    b = bframe(0, sport, "PA", bisn + 1, ISN + 1 + len(req), body,
+               opts=[("NOP", None), ("NOP", None), ("SAck", sk)])
+    want_in = bframe(0, sport, "PA", cookie + 1, ISN + 1 + len(req), body,
+                     opts=[("NOP", None), ("NOP", None), ("SAck", sk)])
+    want = P.nat_rev_expect(want_in, VIP, VPORT)
+    got = tap.exchange([b], 1)
+    P.frame_check("seq: backend -> client: seq - delta (from its ISN near "
+                  "2^32), SACK blocks unchanged", P.one(got), want)
+    st = router()
+    P.R.check("seq: counted (bound_hits, bound_replies)",
+              st["bound_hits"] >= 1 and st["bound_replies"] >= 1, str(st))
+
+
+def test_default(tap):
+    for sport, req, label in (
+            (51200, b"GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n",
+             "default: another host"),
+            (51201, b"GET /v2/x HTTP/1.1\r\nHost: api.example.com\r\n\r\n",
+             "default: the rule's host, another path")):
+        if bind(tap, sport, req, 1, label, split=False) is not None:
+            tap.exchange([cframe(sport, "R", ISN + 1 + len(req))], 0, timeout=0.2)
+
+
+def test_refused(tap):
+    sport = 51300
+    req = b"GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n"
+    r = bind(tap, sport, req, 1, "refused", split=False)
+    if r is None:
+        return
+    cookie, _ = r
+    before = router()
+    got = tap.exchange([bframe(1, sport, "RA", 0, ISN + 1)], 1)
+    f = P.one(got)
+    ok = f is not None and Ether(f)[IP].src == VIP and "R" in Ether(f)[TCP].flags \
+        and Ether(f)[TCP].seq == (cookie + 1) & M32 and csum_ok(f)
+    n = wait_router(before, "be_refused", 1)
+    P.R.check("refused: the backend's RST resets the client (from the VIP, "
+              "seq = cookie + 1), counted (be_refused)", ok and n == 1,
+              f"{P.nframes(got)}, be_refused +{n}")
+
+
+def test_client_rst(tap):
+    sport = 51400
+    cookie = handshake(tap, sport, label="")
+    if cookie is None:
+        P.R.check("rst: cookie SYN-ACK", False)
+        return
+    before = router()
+    tap.exchange([cframe(sport, "A", ISN + 1, cookie + 1)], 0, timeout=0.3)
+    got = tap.exchange([cframe(sport, "R", ISN + 1)], 0, timeout=0.5)
+    n = wait_router(before, "client_rst", 1)
+    P.R.check("rst: a client's RST mid-binding frees it, counted (client_rst), "
+              "nothing sent", not got and n == 1, f"{P.nframes(got)}, +{n}")
+
+
+def test_slowloris(tap):
+    sport = 51500
+    cookie = handshake(tap, sport, label="")
+    if cookie is None:
+        P.R.check("slowloris: cookie SYN-ACK", False)
+        return
+    before = router()
+    part = b"GET / HTTP/1.1\r\nHo"
+    m = tap.mark()
+    t0 = time.monotonic()
+    tap.send([cframe(sport, "A", ISN + 1, cookie + 1),
+              cframe(sport, "PA", ISN + 1, cookie + 1, part)])
+    fr, ok = tap.wait(m, lambda fs: len(fs) >= 1, 4.0)
+    dt = time.monotonic() - t0
+    f = fr[0] if fr else None
+    rst = f is not None and "R" in Ether(f)[TCP].flags and Ether(f)[IP].src == VIP
+    n = wait_router(before, "timeouts", 1)
+    P.R.check("slowloris: half a request, then silence: a RST after the bind "
+              "timeout (800 ms), counted (timeouts)",
+              rst and n == 1 and 0.7 <= dt <= 2.5,
+              f"{P.nframes(fr)} after {dt:.2f} s, timeouts +{n}")
+
+
+def test_too_big(tap):
+    sport = 51600
+    cookie = handshake(tap, sport, label="")
+    if cookie is None:
+        P.R.check("too_big: cookie SYN-ACK", False)
+        return
+    before = router()
+    head = b"GET / HTTP/1.1\r\nHost: www.example.com\r\n"
+    segs, off = [cframe(sport, "A", ISN + 1, cookie + 1)], 0
+    data = head + b"".join(b"X-Pad-%02d: %s\r\n" % (i, b"a" * 100) for i in range(25))
+    while off < len(data):
+        chunk = data[off:off + 900]
+        segs.append(cframe(sport, "PA", ISN + 1 + off, cookie + 1, chunk))
+        off += len(chunk)
+    got = tap.exchange(segs, 1, timeout=2.0)
+    f = P.one(got)
+    rst = f is not None and "R" in Ether(f)[TCP].flags
+    n = wait_router(before, "too_big", 1)
+    P.R.check("too_big: a header section over max_request (2048): RST, counted",
+              rst and n == 1, f"{P.nframes(got)}, too_big +{n}")
+
+
+def test_cap(tap):
+    before = router()
+    cookies = []
+    for i in range(9):
+        cookies.append(handshake(tap, 51700 + i, label=""))
+    if None in cookies:
+        P.R.check("cap: cookie SYN-ACKs", False)
+        return
+    for i in range(8):
+        tap.send([cframe(51700 + i, "A", ISN + 1, cookies[i] + 1)])
+    wait_router(before, "bindings", 8)
+    got = tap.exchange([cframe(51708, "A", ISN + 1, cookies[8] + 1)], 1)
+    f = P.one(got)
+    rst = f is not None and "R" in Ether(f)[TCP].flags and Ether(f)[TCP].dport == 51708
+    n = wait_router(before, "binding_full", 1)
+    P.R.check("cap: the 9th connection binding at once (max_binding 8) is "
+              "reset at once, counted (binding_full)", rst and n == 1,
+              f"{P.nframes(got)}, binding_full +{n}")
+    # The eight time out (RSTs to each) and the cap frees up.
+    n = wait_router(before, "timeouts", 8, timeout=4.0)
+    P.R.check("cap: the eight held bindings time out", n == 8, f"timeouts +{n}")
+
+
+def main():
+    ap = P.argparse.ArgumentParser()
+    for a in ("--conf", "--iface", "--app-mac", "--halbctl", "--classifier",
+              "--cls-log", "--cls-pids", "--sessiond-log", "--run"):
+        ap.add_argument(a, default="")
+    ap.add_argument("--only", default="")
+    P.ARGS = ap.parse_args()
+    P.APP = P.ARGS.app_mac
+    P.APP_B = bytes.fromhex(P.APP.replace(":", ""))
+    tap = P.Tap(P.ARGS.iface or "tap0")
+    t0 = time.monotonic()
+    # The router beats before the workers send it anything.
+    P.wait_cond(lambda: router()["router_pid"] != 0, 5.0)
+    tests = [
+        ("cookie", lambda: test_cookie(tap)),
+        ("bind", lambda: test_bind_seq(tap)),
+        ("default", lambda: test_default(tap)),
+        ("refused", lambda: test_refused(tap)),
+        ("rst", lambda: test_client_rst(tap)),
+        ("slowloris", lambda: test_slowloris(tap)),
+        ("too_big", lambda: test_too_big(tap)),
+        ("cap", lambda: test_cap(tap)),
+    ]
+    return P.run_tests(tap, tests, t0, "l7_test")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
