@@ -4,7 +4,8 @@
 # tests/pkt/l7.sh: packet-level tests of the request router (issue 14,
 # docs/REQUESTS.md): tests/pkt/run.sh's rig with one more service,
 # "l7w4" (198.18.2.110:80, NAT, requests { }), and halb-router started
-# after the classifier; tests/pkt/l7_test.py plays the clients and the
+# after the classifier (its backends on port 8081: a NAT backend
+# belongs to one service); tests/pkt/l7_test.py plays the clients and the
 # backends.  Arguments go to l7_test.py (e.g. --only cookie).
 # Run it under flock /tmp/halb-rig.lock (the rigs share the machine).
 set -uo pipefail
@@ -27,8 +28,8 @@ svc = '''
       max_request = 2048; bind_timeout_ms = 800; max_binding = 8;
       wscale = 7; mss = 1460; };
     backends = (
-      { ip = "198.18.0.11"; port = 8080; weight = 1; pool = "api"; },
-      { ip = "198.18.0.12"; port = 8080; weight = 1; pool = "web"; } ); }
+      { ip = "198.18.0.11"; port = 8081; weight = 1; pool = "api"; },
+      { ip = "198.18.0.12"; port = 8081; weight = 1; pool = "web"; } ); }
 '''
 key = "\n);\n\n# The session tracker"
 assert key in text, "pkt.conf changed: l7.sh cannot place its service"
