@@ -7,6 +7,7 @@ port 80 on a VIP, NAT mode port 8080 on the backend's own address), HTTP/1.1
 with keep-alive, one daemon thread per connection.
 
   GET /            -> 200, body "NAME\\n"
+  GET /v1...       -> the same (request routing's path rules, tests/e2e/requests.sh)
   GET /slow?ms=N   -> the same after sleeping N ms (at most 60000)
   anything else    -> 404
 
@@ -58,7 +59,7 @@ def make_handler(name):
                     self.send_error(400, "ms must be an integer")
                     return
                 time.sleep(min(max(ms, 0), MAX_SLOW_MS) / 1000.0)
-            elif url.path != "/":
+            elif url.path != "/" and not url.path.startswith("/v1"):
                 self.send_error(404)
                 return
             self.send_response(200)
