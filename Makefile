@@ -41,6 +41,8 @@ FUZZ_FLAGS_sync_msg = -I$(BUILD) -Isession $$(pkg-config --cflags --libs libprot
 FUZZ_SRCS_punt_msg := src/core/seal.c src/core/hl_msg.c src/core/punt_msg.c \
 		      $(BUILD)/halb_seal.pb-c.c $(BUILD)/halb_health.pb-c.c $(BUILD)/halb_punt.pb-c.c
 FUZZ_FLAGS_punt_msg = -I$(BUILD) $$(pkg-config --cflags --libs libprotobuf-c libcrypto)
+# The request router's parser and rules (src/core/l7req.c): plain C.
+FUZZ_SRCS_l7req   := src/core/l7req.c
 
 .PHONY: all deps hugepages build build-asan run test scenarios bench fuzz clean root deb chaos
 

@@ -44,8 +44,9 @@ enum l7_status { L7_MORE = 0, L7_DONE = 1, L7_BAD = -1, L7_TOO_BIG = -2 };
  *    bytes when longer.  sni and alpn are empty.
  *  - TLS: sni is the first host_name of the server_name extension, in
  *    lower case; alpn[] the first L7_ALPN_MAX protocols of the ALPN
- *    extension that are at most L7_ALPN_LEN bytes (longer ones are
- *    skipped), in the client's order.  host and path are empty.
+ *    extension that are at most L7_ALPN_LEN bytes of printable ASCII
+ *    (others, which no rule can name, are skipped), in the client's
+ *    order.  host and path are empty.
  */
 struct l7_req {
 	uint8_t kind;          /* enum l7_kind */

@@ -137,6 +137,25 @@ const char *cfg_endpoint_fmt(const struct halb_ip *ip, uint16_t port,
 uint16_t cfg_backend_port(const struct cfg_service *svc,
 			  const struct cfg_backend *be);
 
+/* ---- request routing: cfg_requests.c ---- */
+
+/*
+ * The pool key of backend bi of service si (scope sc, its group): required
+ * when the service has requests { } (svc->l7.has, set before its
+ * backends are read), refused otherwise.  A pool is made by the first
+ * backend that names it.
+ */
+void cfg_requests_backend(struct cfg_scope *sc, unsigned int si,
+			  unsigned int bi);
+/*
+ * services[si].requests, after its backends (scope ssc, the service's
+ * group); mode_ok, proto_ok, port_ok: those keys were good, and the
+ * rules' needs of them can be judged.  Sets l7.default_pool to -1
+ * whatever the service.
+ */
+void cfg_requests_service(const struct cfg_scope *ssc, unsigned int si,
+			  bool mode_ok, bool proto_ok, bool port_ok);
+
 /* ---- cfg.c ---- */
 
 /*

@@ -114,6 +114,21 @@ cfg_reload_refused(const struct halb_cfg *run, const struct halb_cfg *in,
 		REFUSE("health: its name, key, sockets, listen address, state_file or timeouts changed: needs a restart");
 	if (!SAME(health.n_peers) || !SAME(health.peers))
 		REFUSE("health.peers changed: needs a restart");
+	/* Request routing decides how a service's SYNs are answered (SYN
+	 * cookies and delayed binding, or plain NAT), and whether the
+	 * request router runs at all: turning it on or off is a restart.
+	 * Its rules and limits may change (new connections take them). */
+	for (i = 0; i < in->n_services; i++) {
+		uint32_t s;
+
+		for (s = 0; s < run->n_services; s++)
+			if (run->services[s].slot == CFG_SLOT_LIVE &&
+			    strcmp(run->services[s].name, in->services[i].name) == 0 &&
+			    run->services[s].l7.has != in->services[i].l7.has)
+				REFUSE("service %s: requests { } %s: needs a restart",
+				       in->services[i].name,
+				       in->services[i].l7.has ? "added" : "removed");
+	}
 	return 0;
 }
 
@@ -341,6 +356,10 @@ note_service_changes(const struct assign *a, const struct cfg_service *rs,
 		cfg_reload_note(a->log, "service %s: down_flows %s -> %s", ns->name,
 				rs->down_flows == CFG_DOWN_RESET ? "reset" : "keep",
 				ns->down_flows == CFG_DOWN_RESET ? "reset" : "keep");
+	if (ns->l7.has && memcmp(&rs->l7, &ns->l7, sizeof(rs->l7)) != 0)
+		cfg_reload_note(a->log, "service %s: requests { } changed: %u rule%s, %u pool%s (new connections)",
+				ns->name, ns->l7.n_rules, ns->l7.n_rules == 1 ? "" : "s",
+				ns->l7.n_pools, ns->l7.n_pools == 1 ? "" : "s");
 	if (rs->vni != ns->vni || rs->tunnel_port != ns->tunnel_port)
 		cfg_reload_note(a->log, "service %s: tunnel changed: its flows take the new one",
 				ns->name);

@@ -4,7 +4,8 @@
  * mode and scheduler, and its backends, checked against each other
  * (overlapping VIPs, NAT backends unique) and against the ports read
  * before (every backend reachable, what its mode asks of it); each
- * backend's agent { } and check { } are cfg_health.c's.
+ * backend's agent { } and check { } are cfg_health.c's, its requests { }
+ * and the backends' pools cfg_requests.c's.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -210,7 +211,7 @@ load_backend(struct cfg_ctx *ctx, unsigned int si, const struct cfg_svc_ok *ok,
 	     const config_setting_t *list, unsigned int bi)
 {
 	static const char *const keys[] = { "ip", "port", "weight",
-		"tunnel_mac", "agent", "check", NULL };
+		"tunnel_mac", "agent", "check", "pool", NULL };
 	struct cfg_service *svc = &ctx->cfg->services[si];
 	struct cfg_backend *be = &svc->backends[bi];
 	bool tunnel = ok->mode && svc->mode == CFG_MODE_TUNNEL;
@@ -243,6 +244,8 @@ load_backend(struct cfg_ctx *ctx, unsigned int si, const struct cfg_svc_ok *ok,
 	cfg_health_backend(&sc, si, bi,
 			   s_ip != NULL && ok->port && ok->proto &&
 			   (s_port != NULL || sc_member(&sc, "port", false) == NULL));
+	/* Its pool, in a service with requests { }. */
+	cfg_requests_backend(&sc, si, bi);
 
 	/* The checks of the whole need a good address and port. */
 	if (ctx->n_err != n_err || s_ip == NULL || !ok->port) {
@@ -285,7 +288,7 @@ load_service(struct cfg_ctx *ctx, const config_setting_t *list, unsigned int si)
 {
 	static const char *const keys[] = { "name", "vip", "port", "protocol",
 		"mode", "scheduler", "vni", "tunnel_port", "down_flows",
-		"backends", NULL };
+		"backends", "requests", NULL };
 	static const char *const down_names[] = { "reset", "keep", NULL };
 	struct cfg_service *svc = &ctx->cfg->services[si];
 	const config_setting_t *s_name, *s_vip, *s, *bl;
@@ -359,10 +362,15 @@ load_service(struct cfg_ctx *ctx, const config_setting_t *list, unsigned int si)
 	else
 		memset(&svc->vip, 0, sizeof(svc->vip));
 
+	/* Request routing: the backends name their pools, which the rules
+	 * then name. */
+	s = sc_member(&sc, "requests", false);
+	svc->l7.has = s != NULL && config_setting_is_group(s);
 	bl = sc_list(&sc, "backends", true, 1, CFG_MAX_BACKENDS, &n);
 	for (i = 0; i < n; i++)
 		load_backend(ctx, si, &ok, bl, i);
 	svc->n_backends = n;
+	cfg_requests_service(&sc, si, ok.mode, ok.proto, ok.port);
 }
 
 static void

@@ -503,11 +503,12 @@ bad:
 }
 
 /* The ALPN extension of len bytes (RFC 7301 3.1): a list of non-empty
- * protocol names; the first L7_ALPN_MAX that fit are kept. */
+ * protocol names; the first L7_ALPN_MAX that fit and are printable
+ * ASCII are kept. */
 static bool
 tls_alpn(struct tls_cur *c, size_t len, struct l7_req *out)
 {
-	size_t list, plen;
+	size_t list, plen, i;
 
 	if (len < 2 || !tls_u16(c, &list))
 		goto fail;
@@ -527,7 +528,14 @@ tls_alpn(struct tls_cur *c, size_t len, struct l7_req *out)
 		if (!tls_read(c, (uint8_t *)out->alpn[out->n_alpn], plen))
 			return false;
 		out->alpn[out->n_alpn][plen] = '\0';
-		out->n_alpn++;
+		/* Only printable ASCII names can match a rule (and a NUL
+		 * would cut the string): others are skipped. */
+		for (i = 0; i < plen; i++)
+			if (out->alpn[out->n_alpn][i] < 0x21 ||
+			    out->alpn[out->n_alpn][i] > 0x7e)
+				break;
+		if (i == plen)
+			out->n_alpn++;
 	}
 	return true;
 fail:

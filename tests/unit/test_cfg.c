@@ -30,6 +30,7 @@
 #include "halb/cfg.h"
 #include "halb/cfg_agent.h"
 #include "halb/ip.h"
+#include "halb/l7req.h"
 
 #ifndef HALB_SRCDIR
 #define HALB_SRCDIR "."
@@ -456,6 +457,101 @@ test_samples(void **state)
 	assert_int_equal(cfg->classifiers.serve_port, 7310);
 	assert_int_equal(cfg->classifiers.n_punters, 1);
 	assert_string_equal(cfg->classifiers.punters[0].name, "lb1");
+	cfg_free(cfg);
+}
+
+/* conf/samples/requests.conf: pools in the order backends name them,
+ * rules as written (names in lower case), defaults, and the rules at
+ * work through l7_parse() and l7_match(). */
+static int
+route(const struct cfg_service *svc, const char *req)
+{
+	struct l7_req r;
+	int p;
+
+	assert_int_equal(l7_parse((const uint8_t *)req, strlen(req),
+				  svc->l7.max_request, &r), L7_DONE);
+	p = l7_match(&svc->l7, &r);
+	assert_true(p >= -1 && p < (int)svc->l7.n_pools);
+	return p;
+}
+
+static void
+test_requests(void **state)
+{
+	struct halb_cfg *cfg;
+	const struct cfg_service *h, *t, *h6, *m;
+	const struct cfg_l7 *l;
+
+	(void)state;
+	cfg = load_ok(SAMPLES_DIR "/requests.conf");
+	h = &cfg->services[0];
+	t = &cfg->services[1];
+	h6 = &cfg->services[2];
+	l = &h->l7;
+	assert_true(l->has);
+	assert_int_equal(l->n_pools, 3);
+	assert_string_equal(l->pools[0], "web");
+	assert_string_equal(l->pools[1], "api");
+	assert_string_equal(l->pools[2], "static");
+	assert_int_equal(h->backends[0].pool, 0);
+	assert_int_equal(h->backends[1].pool, 0);
+	assert_int_equal(h->backends[2].pool, 1);
+	assert_int_equal(h->backends[4].pool, 2);
+	assert_int_equal(l->n_rules, 3);
+	assert_int_equal(l->rules[0].kind, L7_HTTP);
+	assert_string_equal(l->rules[0].name, "api.example.com");
+	assert_string_equal(l->rules[0].path, "/v1");
+	assert_int_equal(l->rules[0].pool, 1);
+	assert_int_equal(l->rules[2].name[0], '\0');
+	assert_int_equal(l->default_pool, 0);
+	assert_int_equal(l->no_match, CFG_L7_NO_MATCH_HTTP_404);
+	assert_int_equal(l->max_request, 8192);
+	assert_int_equal(l->bind_timeout_ms, 3000);
+	assert_int_equal(l->max_binding, 65536);
+	assert_int_equal(l->wscale, 7);
+	assert_int_equal(l->mss, 1460);
+	assert_true(l->line > 0 && l->rules[0].line > l->line);
+	assert_int_equal(route(h, "GET /v1/x HTTP/1.1\r\nHost: API.example.com\r\n\r\n"), 1);
+	assert_int_equal(route(h, "GET /v2/x HTTP/1.1\r\nHost: api.example.com\r\n\r\n"), 0);
+	assert_int_equal(route(h, "GET /static/a HTTP/1.1\r\nHost: x.example.com\r\n\r\n"), 2);
+	assert_int_equal(route(h, "GET /static/a HTTP/1.0\r\n\r\n"), 2);
+
+	/* TLS: no default pool, defaults for the limits. */
+	l = &t->l7;
+	assert_int_equal(t->sched, CFG_SCHED_WRR);
+	assert_int_equal(l->n_pools, 2);
+	assert_string_equal(l->pools[0], "tls");
+	assert_string_equal(l->pools[1], "h2");
+	assert_int_equal(l->rules[0].kind, L7_TLS);
+	assert_string_equal(l->rules[0].name, "*.example.org");
+	assert_string_equal(l->rules[0].alpn, "h2");
+	assert_int_equal(l->rules[0].pool, 1);
+	assert_int_equal(l->default_pool, -1);
+	assert_int_equal(l->no_match, CFG_L7_NO_MATCH_RESET);
+	assert_int_equal(l->max_request, CFG_L7_MAX_REQUEST_DEFAULT);
+	assert_int_equal(l->bind_timeout_ms, CFG_L7_BIND_TIMEOUT_DEFAULT);
+	assert_int_equal(l->max_binding, CFG_L7_MAX_BINDING_DEFAULT);
+	assert_int_equal(l->wscale, CFG_L7_WSCALE_DEFAULT);
+	assert_int_equal(l->mss, 1460);
+	/* An HTTP request to a TLS service matches no rule. */
+	assert_int_equal(route(t, "GET / HTTP/1.1\r\nHost: a.example.org\r\n\r\n"), -1);
+	assert_string_equal(cfg_l7_no_match_name(l->no_match), "reset");
+
+	/* IPv6: the MSS left by a 1500-byte MTU; a literal host. */
+	assert_int_equal(h6->l7.mss, 1440);
+	assert_string_equal(h6->l7.rules[0].name, "[fd00:1::80]");
+	assert_int_equal(route(h6, "GET / HTTP/1.1\r\nHost: [FD00:1::80]:80\r\n\r\n"), 1);
+	assert_int_equal(route(h6, "GET / HTTP/1.1\r\nHost: other\r\n\r\n"), 0);
+	cfg_free(cfg);
+
+	/* Services without requests { }: nothing set, no default pool. */
+	cfg = load_ok(SAMPLES_DIR "/minimal.conf");
+	m = &cfg->services[0];
+	assert_false(m->l7.has);
+	assert_int_equal(m->l7.default_pool, -1);
+	assert_int_equal(m->l7.n_rules, 0);
+	assert_int_equal(m->backends[0].pool, 0);
 	cfg_free(cfg);
 }
 
@@ -1345,6 +1441,7 @@ main(void)
 		cmocka_unit_test(test_good_files),
 		cmocka_unit_test(test_halb_conf),
 		cmocka_unit_test(test_samples),
+		cmocka_unit_test(test_requests),
 		cmocka_unit_test(test_bgp),
 		cmocka_unit_test(test_metrics_log),
 		cmocka_unit_test(test_ha),

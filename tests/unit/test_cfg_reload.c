@@ -272,6 +272,50 @@ test_services(void **state)
 	free(log);
 }
 
+/* A request-routed service's rules change: noted; each backend keeps its
+ * slot and takes the pool the new file gives it. */
+static void
+test_requests(void **state)
+{
+	struct halb_cfg *run = new_cfg(), *in = new_cfg(), *out = new_cfg();
+	struct cfg_reload_log *log = calloc(1, sizeof(*log));
+	struct cfg_service *s;
+
+	(void)state;
+	memset(flows, 0, sizeof(flows));
+	s = add_service(run, "web", "198.18.2.100");
+	s->mode = CFG_MODE_NAT;
+	s->l7.has = true;
+	s->l7.n_pools = 2;
+	add_backend(s, "198.18.0.11", 1);
+	add_backend(s, "198.18.0.12", 1);
+	s->backends[1].pool = 1;
+	memcpy(in, run, sizeof(*in));
+	assert_int_equal(cfg_slots_assign(run, in, flows_fn, NULL, out, log), 0);
+	assert_false(logged(log, "requests"));
+	/* The file lists them the other way round, in other pools. */
+	s = &in->services[0];
+	s->backends[0] = run->services[0].backends[1];
+	s->backends[1] = run->services[0].backends[0];
+	s->backends[0].pool = 1;
+	s->backends[1].pool = 1;
+	s->l7.n_rules = 1;
+	s->l7.rules[0].kind = 1;
+	s->l7.rules[0].pool = 1;
+	memset(log, 0, sizeof(*log));
+	assert_int_equal(cfg_slots_assign(run, in, flows_fn, NULL, out, log), 0);
+	assert_true(logged(log, "service web: requests { } changed: 1 rule, 2 pools (new connections)"));
+	assert_true(halb_ip_eq(&out->services[0].backends[0].ip,
+			       &run->services[0].backends[0].ip));
+	assert_int_equal(out->services[0].backends[0].pool, 1);
+	assert_int_equal(out->services[0].backends[1].pool, 1);
+	assert_int_equal(out->services[0].l7.n_rules, 1);
+	free(run);
+	free(in);
+	free(out);
+	free(log);
+}
+
 /* Out of slots: refused with the reason, nothing else fails. */
 static void
 test_full(void **state)
@@ -331,6 +375,19 @@ test_refused(void **state)
 	memcpy(in, run, sizeof(*in));
 	in->health.key.len = 32;
 	assert_int_equal(cfg_reload_refused(run, in, why, sizeof(why)), -EPERM);
+	/* requests { } on or off: a restart; its rules may change. */
+	memcpy(in, run, sizeof(*in));
+	in->services[0].l7.has = true;
+	assert_int_equal(cfg_reload_refused(run, in, why, sizeof(why)), -EPERM);
+	assert_string_equal(why, "service web: requests { } added: needs a restart");
+	run->services[0].l7.has = true;
+	in->services[0].l7.has = false;
+	assert_int_equal(cfg_reload_refused(run, in, why, sizeof(why)), -EPERM);
+	assert_string_equal(why, "service web: requests { } removed: needs a restart");
+	memcpy(in, run, sizeof(*in));
+	in->services[0].l7.n_rules = 1;
+	in->services[0].l7.rules[0].kind = 1;
+	assert_int_equal(cfg_reload_refused(run, in, why, sizeof(why)), 0);
 	free(run);
 	free(in);
 }
@@ -343,6 +400,7 @@ main(void)
 		cmocka_unit_test(test_retire_then_reuse),
 		cmocka_unit_test(test_added_back),
 		cmocka_unit_test(test_services),
+		cmocka_unit_test(test_requests),
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_refused),
 	};

@@ -394,7 +394,7 @@ static void
 test_tls_alpn_many(void **state)
 {
 	static char long_proto[40];
-	const char *alpn[11];
+	const char *alpn[12];
 	static const char *const names[] = { "a", "b", "c", "d", "e", "f", "g",
 		"h", "i", "j" };
 	struct hello m, rec;
@@ -404,9 +404,10 @@ test_tls_alpn_many(void **state)
 	(void)state;
 	memset(long_proto, 'z', 32);
 	alpn[0] = long_proto;  /* 32 bytes: skipped */
+	alpn[1] = "b\x01d"; /* not printable: skipped */
 	for (i = 0; i < 10; i++)
-		alpn[1 + i] = names[i];
-	client_hello(&m, "x", alpn, 11, 0);
+		alpn[2 + i] = names[i];
+	client_hello(&m, "x", alpn, 12, 0);
 	records(&m, 16384, &rec);
 	assert_int_equal(l7_parse(rec.b, rec.n, LIMIT, &r), L7_DONE);
 	assert_int_equal(r.n_alpn, L7_ALPN_MAX);
