@@ -809,6 +809,14 @@ l7_client(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 		return;
 	}
 	e = flow_lookup(&fwd.shm->l7_flows, &pi->key, hash);
+	/* A closed flow's tuple reused by a new connection (the client's
+	 * port came round again within tcp_fin_timeout): its SYN, and its
+	 * segments whose ack is one of our cookies, are the new one's. */
+	if (e != NULL && e->state == FLOW_ST_FIN && !syn_only(pi) &&
+	    (pi->tcp_flags & PKT_TCP_ACK) &&
+	    syncookie_check(fwd.shm->l7_key, &pi->key, w->now_ms,
+			    splice_ack(frame, pi) - 1, &co) == SYNCOOKIE_OK)
+		e = NULL;
 	if (e != NULL && !(e->state == FLOW_ST_FIN && syn_only(pi))) {
 		w->st->l7_hits++;
 		track(e, pi, w->now_ms);
@@ -880,7 +888,9 @@ l7_reply(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	k.dport = sv->vport != 0 ? htons(sv->vport) : pi->key.sport;
 	k.proto = IPPROTO_TCP;
 	e = flow_lookup(&fwd.shm->l7_flows, &k, pkt_flow_hash(&k));
-	if (e != NULL && e->svc == s && e->backend == b) {
+	/* A SYN-ACK on a closed flow's tuple answers a new binding's SYN. */
+	if (e != NULL && e->svc == s && e->backend == b &&
+	    !(e->state == FLOW_ST_FIN && (pi->tcp_flags & PKT_TCP_SYN))) {
 		if (splice_seq_adjust(rte_pktmbuf_mtod(m, uint8_t *), pi,
 				      -e->tag, 0) != 0) {
 			w->st->bad[PKT_ERR_L4]++;

@@ -486,6 +486,13 @@ backend_seg(struct rtr *r, uint16_t s, uint16_t be, const uint8_t *frame,
 	bisn = splice_seq(frame, pi);
 	rc = flow_insert_tag(&r->fw, &k, hash, s, be, FLOW_ST_EST, r->now_ms,
 			     bisn - b->cookie, &ex);
+	if (rc == -EEXIST) {
+		/* The closed connection this one reuses the tuple of (the
+		 * workers sent its segments here: FIN state). */
+		flow_remove(&r->fw, (uint32_t)(ex - r->fw.t->entries), hash);
+		rc = flow_insert_tag(&r->fw, &k, hash, s, be, FLOW_ST_EST,
+				     r->now_ms, bisn - b->cookie, &ex);
+	}
 	if (rc < 0) {
 		r->shm->l7.table_full++;
 		reset_backend(r, b);

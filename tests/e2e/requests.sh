@@ -10,6 +10,11 @@
 #   rule 2: host *.example.org              -> pool api  = b1
 #   default                                 -> pool web  = b2 (1), b3 (2)
 #
+# and one routed by TLS SNI, l7tls (198.18.2.111:443, backends serving
+# HTTPS on 8443 with a throw-away certificate):
+#
+#   sni api.example.net, or *.static.example.net -> b1; default -> b2, b3
+#
 # Checks, with real clients in the client namespace:
 #   - curl with each rule's Host and path, and one for the default (and the
 #     rule's host with another path), reaches
@@ -17,6 +22,9 @@
 #   - E2E_REQUESTS (1000) new connections per rule over IPv4 (client.py
 #     --host), 100 % to the rule's pool, the default pool's spread by
 #     weight (b2:b3 = 1:2, within 15 %); and over IPv6 (a tenth of them);
+#   - TLS: curl over HTTPS and openssl s_client -servername reach the
+#     pool of their SNI; E2E_TLS_REQUESTS (300) new TLS connections per
+#     rule, 100 % to the pool, spread by weight;
 #   - halbctl router counts them bound;
 #   - kill -9 of halb-router while a keep-alive connection is held: the
 #     connection goes on unbroken, new connections fail while it is away
@@ -31,6 +39,7 @@ set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 REQUESTS=${E2E_REQUESTS:-1000}
+TLS_REQUESTS=${E2E_TLS_REQUESTS:-300}
 TOLERANCE=${E2E_TOLERANCE:-0.15}
 
 halb_require_root
@@ -109,7 +118,17 @@ services = (
     backends = (
       { ip = "fd00:68::11"; port = 8080; weight = 1; pool = "api"; },
       { ip = "fd00:68::12"; port = 8080; weight = 1; pool = "web"; },
-      { ip = "fd00:68::13"; port = 8080; weight = 2; pool = "web"; } ); }
+      { ip = "fd00:68::13"; port = 8080; weight = 2; pool = "web"; } ); },
+  { name = "l7tls"; vip = "198.18.2.111"; port = 443; protocol = "tcp";
+    mode = "nat"; scheduler = "maglev";
+    requests = {
+      rules = ( { sni = "api.example.net"; pool = "api"; },
+                { sni = "*.static.example.net"; pool = "api"; } );
+      default_pool = "web"; };
+    backends = (
+      { ip = "198.18.0.11"; port = 8443; weight = 1; pool = "api"; },
+      { ip = "198.18.0.12"; port = 8443; weight = 1; pool = "web"; },
+      { ip = "198.18.0.13"; port = 8443; weight = 2; pool = "web"; } ); }
 );
 CONF
 
@@ -131,6 +150,21 @@ for b in $HALB_BACKENDS; do
 		fatal "cannot set tcp_rmem in $P-$b"
 done
 halb_start_backends "$P" "$WORK" || fatal "the backends' HTTP servers did not start"
+# HTTPS backends on 8443 (routed back through the appliance like 8080).
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=halb-test \
+	-keyout "$WORK/tls.key" -out "$WORK/tls.crt" >/dev/null 2>&1 ||
+	fatal "openssl cannot make a test certificate"
+for b in $HALB_BACKENDS; do
+	ip -n "$P-$b" rule add ipproto tcp sport 8443 lookup 100 &&
+	ip -n "$P-$b" -6 rule add ipproto tcp sport 8443 lookup 100 ||
+		fatal "cannot route $P-$b's port 8443 back through the appliance"
+	halb_spawn "$WORK/tls-$b.log" ip netns exec "$P-$b" "$HALB_PYTHON" \
+		"$HALB_E2E_DIR/backend_http.py" "$b" --ports 8443 \
+		--tls "$WORK/tls.crt,$WORK/tls.key" --pid-file "$WORK/tls-$b.pid"
+done
+for b in $HALB_BACKENDS; do
+	halb_wait_until 10 test -s "$WORK/tls-$b.pid" || fatal "HTTPS backend $b did not start"
+done
 
 halb_spawn "$WORK/forwarder.log" ip netns exec "$P-lb" "$HALB_BUILD/forwarder/halb-forwarder" -c "$CONF"
 FWD_PID=$HALB_LAST_PID
@@ -218,8 +252,84 @@ spread org4 http://198.18.2.110/ www.example.org "$REQUESTS" "b1"
 spread default4 http://198.18.2.110/ www.example.com "$REQUESTS" "b2 b3"
 spread api6 "http://[fd00:68:2::110]/v1/users" api.example.com $((REQUESTS / 10)) "b1"
 spread default6 "http://[fd00:68:2::110]/" www.example.com $((REQUESTS / 10)) "b2 b3"
+# --- TLS, by SNI --------------------------------------------------------------
+check_tls() {
+	local sni=$1 want=$2 got s
+	got=$(ip netns exec "$P-cli" curl -sk -m 3 --resolve "$sni:443:198.18.2.111" \
+		"https://$sni/" 2>/dev/null | tr -d '\n')
+	s=$(printf 'GET / HTTP/1.0\r\n\r\n' | ip netns exec "$P-cli" timeout 5 \
+		openssl s_client -connect 198.18.2.111:443 -servername "$sni" -quiet 2>/dev/null |
+		tail -n 1 | tr -d '\r\n')
+	if [[ " $want " == *" ${got:--} "* ]] && [[ " $want " == *" ${s:--} "* ]]; then
+		pass "TLS SNI $sni: curl -> $got, openssl s_client -servername -> $s (pool: $want)"
+	else
+		fail "TLS SNI $sni: curl -> '${got:--}', openssl s_client -> '${s:--}', want one of: $want"
+	fi
+}
+check_tls api.example.net "b1"
+check_tls img.static.example.net "b1"
+check_tls www.example.net "b2 b3"
+# tls_spread NAME SNI N WANT: N new TLS connections with that SNI.
+tls_spread() {
+	local name=$1 sni=$2 n=$3 want=$4
+	if msg=$(ip netns exec "$P-cli" "$HALB_PYTHON" - "$sni" "$n" "$want" "$TOLERANCE" <<'PY'
+import socket, ssl, sys, threading
+from collections import Counter
+sni, n, want, tol = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), float(sys.argv[4])
+w = {"b1": 1, "b2": 1, "b3": 2}
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+got, lock, left = Counter(), threading.Lock(), [n]
+def work():
+    while True:
+        with lock:
+            if left[0] == 0:
+                return
+            left[0] -= 1
+        try:
+            with socket.create_connection(("198.18.2.111", 443), timeout=3) as s:
+                with ctx.wrap_socket(s, server_hostname=sni) as t:
+                    t.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                    data = b""
+                    while True:
+                        d = t.recv(4096)
+                        if not d:
+                            break
+                        data += d
+            name = data.split(b"\r\n\r\n", 1)[1].decode().strip()
+        except Exception as e:
+            name = "error:" + type(e).__name__
+        with lock:
+            got[name] += 1
+th = [threading.Thread(target=work) for _ in range(8)]
+[t.start() for t in th]
+[t.join() for t in th]
+bad = [f"{k}: {v}" for k, v in got.items() if k not in want]
+total = sum(w[b] for b in want)
+ok = sum(got[b] for b in want)
+shares = []
+for b in want:
+    share, exp = got[b] / max(ok, 1), w[b] / total
+    shares.append("%s %.1f%%" % (b, 100 * share))
+    if abs(share - exp) > tol * exp:
+        bad.append("%s's share %.1f%% not within %.0f%% of %.1f%%" % (b, 100 * share, 100 * tol, 100 * exp))
+print("%d/%d TLS connections, 100%% in the pool (%s)%s" % (ok, n, ", ".join(shares),
+      ("; " + "; ".join(bad)) if bad else ""))
+sys.exit(1 if bad or ok != n else 0)
+PY
+	); then
+		pass "$name: $msg"
+	else
+		fail "$name: $msg"
+	fi
+}
+tls_spread tls-api api.example.net "$TLS_REQUESTS" "b1"
+tls_spread tls-wild img.static.example.net "$TLS_REQUESTS" "b1"
+tls_spread tls-default www.example.net "$TLS_REQUESTS" "b2 b3"
+
 b1=$(router_stat bound)
-want=$((3 * REQUESTS + 2 * (REQUESTS / 10)))
+want=$((3 * REQUESTS + 2 * (REQUESTS / 10) + 3 * TLS_REQUESTS))
 if [ -n "$b0" ] && [ -n "$b1" ] && [ $((b1 - b0)) -ge "$want" ]; then
 	pass "halbctl router: $((b1 - b0)) connections bound (>= $want)"
 else
