@@ -89,7 +89,11 @@ test: root
 	tests/pkt/mq.sh
 	HALB_BUILD=$(CURDIR)/$(BUILD_ASAN) LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 		tests/pkt/mq.sh
+	tests/pkt/l7.sh
+	HALB_BUILD=$(CURDIR)/$(BUILD_ASAN) LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
+		tests/pkt/l7.sh
 	tests/e2e/e2e.sh
+	tests/e2e/requests.sh
 	tests/e2e/health.sh
 	tests/e2e/sessions.sh
 	tests/e2e/had.sh
