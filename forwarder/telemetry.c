@@ -298,6 +298,8 @@ tel_router(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "out_full", r->out_full);
 	rte_tel_data_add_dict_u64(d, "stray", r->stray);
 	rte_tel_data_add_dict_u64(d, "expired", r->expired);
+	rte_tel_data_add_dict_u64(d, "flows", r->flows);
+	rte_tel_data_add_dict_u64(d, "binding", r->binding);
 	return 0;
 }
 

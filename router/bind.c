@@ -588,6 +588,10 @@ rtr_tick(struct rtr *r)
 	flow_expire_scan(&r->fw, n > 64 ? n : 64, flow_idle, r);
 	flow_reclaim(&r->fw);
 	pools_update(r, false);
+	r->shm->l7.flows = flow_count(&r->fw);
+	for (i = 0, n = 0; i < r->cfg->n_services; i++)
+		n += r->active[i];
+	r->shm->l7.binding = n;
 }
 
 /* ---- set-up ---- */

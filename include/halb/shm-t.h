@@ -184,6 +184,8 @@ struct l7_stats {
 	uint64_t out_full;       /* frames dropped: a return ring was full */
 	uint64_t stray;          /* segments of no binding (late, foreign) */
 	uint64_t expired;        /* bound flows removed idle */
+	uint64_t flows;          /* gauge: bound flows in l7_flows */
+	uint64_t binding;        /* gauge: connections binding now */
 	uint64_t loops;
 } __attribute__((aligned(64)));
 
