@@ -39,6 +39,7 @@
 #include "halb/l7req.h"
 #include "halb/mh.h"
 #include "halb/pkt.h"
+#include "halb/shm.h"
 #include "halb/splice.h"
 #include "halb/svc.h"
 #include "rtr.h"
@@ -563,6 +564,49 @@ flow_idle(void *ctx, const struct flow_entry *e)
 	return true;
 }
 
+/*
+ * A reload (docs/RELOAD.md) applied by the forwarder: the services as
+ * its view has them, rules and pools included (cfg_service holds them),
+ * slot for slot, so bindings under way keep their service and backend.
+ * The binding cap stays what it was at start (max_binding is read once).
+ */
+static void
+view_follow(struct rtr *r)
+{
+	uint64_t gen = __atomic_load_n(&r->shm->view_gen, __ATOMIC_ACQUIRE);
+	uint32_t s, b;
+
+	if (gen == r->view_gen || halb_shm_view_copy(r->shm, r->cfg) == 0)
+		return;
+	r->view_gen = gen;
+	for (s = 0; s < r->cfg->n_services; s++) {
+		const struct cfg_service *cs = &r->cfg->services[s];
+		uint32_t np = cs->l7.n_pools;
+		struct rtr_pool *pl;
+
+		if (!cs->l7.has)
+			continue;
+		for (b = 0; b < cs->n_backends; b++)
+			if (cs->backends[b].pool + 1u > np)
+				np = cs->backends[b].pool + 1u;
+		if (np <= r->n_pools[s])
+			continue;
+		pl = realloc(r->pools[s], np * sizeof(*pl));
+		if (pl == NULL) {
+			RTR_LOG(ERR, "service %s: no memory for %u pools: keeping %u",
+				cs->name, np, r->n_pools[s]);
+			continue;
+		}
+		memset(pl + r->n_pools[s], 0, (np - r->n_pools[s]) * sizeof(*pl));
+		for (b = r->n_pools[s]; cs->sched == CFG_SCHED_MAGLEV && b < np; b++)
+			pl[b].mh = malloc(sizeof(uint16_t) * mh_table_size(CFG_MAX_BACKENDS));
+		r->pools[s] = pl;
+		r->n_pools[s] = np;
+	}
+	pools_update(r, true);
+	RTR_LOG(INFO, "view generation %lu applied", (unsigned long)gen);
+}
+
 void
 rtr_tick(struct rtr *r)
 {
@@ -587,6 +631,7 @@ rtr_tick(struct rtr *r)
 	n = r->fw.t->n_buckets / (1000 / RTR_TICK_MS);
 	flow_expire_scan(&r->fw, n > 64 ? n : 64, flow_idle, r);
 	flow_reclaim(&r->fw);
+	view_follow(r);
 	pools_update(r, false);
 	r->shm->l7.flows = flow_count(&r->fw);
 	for (i = 0, n = 0; i < r->cfg->n_services; i++)
@@ -641,6 +686,7 @@ rtr_init(struct rtr *r)
 	if (rc != 0)
 		return rc;
 	pools_update(r, true);
+	view_follow(r);
 	return 0;
 }
 

@@ -87,6 +87,7 @@ struct rtr {
 	uint32_t n_pools[CFG_MAX_SERVICES];
 	struct rtr_pool *pools[CFG_MAX_SERVICES]; /* [n_pools] */
 	uint64_t health_sum;       /* what the pools were built from */
+	uint64_t view_gen;         /* the forwarder's view applied */
 	volatile bool quit;
 };
 
