@@ -789,25 +789,19 @@ l7_punt(struct fwd_worker *w, struct rte_mbuf *m, uint32_t verb)
 }
 
 /*
- * A TCP segment to service s (a request-routed one) that no worker's
- * table holds: a bound flow's (translated and forwarded), a SYN (the
- * cookie), a segment of a connection being bound (to the router, if its
- * ack carries a valid cookie; a RST goes as it is, the router knows its
- * bindings), or nothing of ours (counted, dropped).
+ * A bound flow's client segment: translated (ack and SACK + delta) and
+ * forwarded; true when it was one (m is then consumed).
  */
-static void
-l7_client(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
-	  uint32_t s, uint32_t hash)
+static bool
+l7_bound(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
+	 uint32_t hash)
 {
-	const struct fwd_service *sv = &w->v->svc[s];
 	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
 	struct syncookie_opts co;
 	struct flow_entry *e;
 
-	if (pi->key.proto != IPPROTO_TCP) {
-		drop(w, m, FWD_DROP_NO_SERVICE);
-		return;
-	}
+	if (pi->key.proto != IPPROTO_TCP)
+		return false;
 	e = flow_lookup(&fwd.shm->l7_flows, &pi->key, hash);
 	/* A closed flow's tuple reused by a new connection (the client's
 	 * port came round again within tcp_fin_timeout): its SYN, and its
@@ -817,15 +811,36 @@ l7_client(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	    syncookie_check(fwd.shm->l7_key, &pi->key, w->now_ms,
 			    splice_ack(frame, pi) - 1, &co) == SYNCOOKIE_OK)
 		e = NULL;
-	if (e != NULL && !(e->state == FLOW_ST_FIN && syn_only(pi))) {
-		w->st->l7_hits++;
-		track(e, pi, w->now_ms);
-		if (splice_seq_adjust(frame, pi, 0, e->tag) != 0) {
-			w->st->bad[PKT_ERR_L4]++;
-			rte_pktmbuf_free(m);
-			return;
-		}
-		forward(w, m, pi, e->svc, e->backend, hash);
+	if (e == NULL || (e->state == FLOW_ST_FIN && syn_only(pi)))
+		return false;
+	w->st->l7_hits++;
+	track(e, pi, w->now_ms);
+	if (splice_seq_adjust(frame, pi, 0, e->tag) != 0) {
+		w->st->bad[PKT_ERR_L4]++;
+		rte_pktmbuf_free(m);
+		return true;
+	}
+	forward(w, m, pi, e->svc, e->backend, hash);
+	return true;
+}
+
+/*
+ * A TCP segment to service s (a request-routed one) of no bound flow
+ * (l7_bound said no): a SYN (the cookie), a segment of a connection
+ * being bound (to the router, if its ack carries a valid cookie; a RST
+ * goes as it is, the router knows its bindings), or nothing of ours
+ * (counted, dropped).
+ */
+static void
+l7_client(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
+	  uint32_t s)
+{
+	const struct fwd_service *sv = &w->v->svc[s];
+	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
+	struct syncookie_opts co;
+
+	if (pi->key.proto != IPPROTO_TCP) {
+		drop(w, m, FWD_DROP_NO_SERVICE);
 		return;
 	}
 	if (!w->l7_up) {
@@ -1196,6 +1211,13 @@ input_flow(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 		forward(w, m, pi, e->svc, e->backend, hash);
 		return;
 	}
+	/* Bound request-routed connections are in the bound-flow table
+	 * (docs/REQUESTS.md), looked up next, before the service: they
+	 * passed the checks below with their first packet.  With a
+	 * request-routed service configured, every other miss (a new
+	 * connection, a NAT reply) pays this lookup too. */
+	if (fwd.shm->has_l7 && l7_bound(w, m, pi, hash))
+		return;
 	/* Installed flows passed these checks with their first packet. */
 	if (fwd_martian(rte_pktmbuf_mtod(m, const uint8_t *), pi)) {
 		drop(w, m, FWD_DROP_MARTIAN);
@@ -1220,7 +1242,7 @@ input_flow(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 		return;
 	}
 	if (w->v->svc[s].l7) {
-		l7_client(w, m, pi, (uint32_t)s, hash);
+		l7_client(w, m, pi, (uint32_t)s);
 		return;
 	}
 	if (!w->cls_up || (w->ws->table_full && !syn_only(pi))) {
