@@ -543,6 +543,24 @@ def main():
     if rp:
         js["replica"] = rp
 
+    # ---- 8. request parser ----
+    lq = [r["r"] for r in rows if r["test"] == "l7req"]
+    if lq:
+        md.append("## 8. Request parser (halb-bench-l7req)")
+        md.append("")
+        md.append("The request router's l7_parse (src/core/l7req.c) on one core, "
+                  "medians; http-split is the router's two calls for a request in "
+                  "two segments (MORE, then DONE); match is l7_match over 32 rules "
+                  "of which the last matches.")
+        md.append("")
+        md.append("| what | bytes | ns per request | requests per second |")
+        md.append("|---|---|---|---|")
+        for t in lq:
+            md.append("| %s | %s | %.0f | %.2fM |" % (
+                t["what"], t["bytes"] or "-", t["ns"], t["per_s"] / 1e6))
+        md.append("")
+        js["l7req"] = lq
+
     # ---- goals ----
     if goals:
         md.append("## Goals of issue 3")

@@ -30,6 +30,9 @@
 #      halb-sessiond's write path), and the cycles a replica lookup adds
 #      to the classifier's mid-connection miss, replica hit and no record
 #      against no replica (halb-bench-replica; a few seconds).
+#   8. request parser (issue 14; no DPDK: one process, CPU 1): requests
+#      parsed per second by l7_parse, HTTP and TLS, in one segment and
+#      split, and l7_match over 32 rules (halb-bench-l7req; a second).
 #   ovs: Open vSwitch-DPDK in the worker's place in item 1's rounds
 #      (bench/ovs_gen.sh: ovs-stateless like dsr, ovs-ctnat like nat).
 #
@@ -42,7 +45,7 @@
 # --quick (or QUICK=1): one figure, dsr at 1k flows against the bare loop.
 # Environment: HALB_BUILD (default build/), BENCH_REPS, BENCH_ONLY (a
 # comma list of fast, callgrind, decide, syn, tables, scale, peers, ovs, sync,
-# replica: only those; ovs runs by default when ovs-vswitchd-dpdk is installed, and
+# replica, l7req: only those; ovs runs by default when ovs-vswitchd-dpdk is installed, and
 # is installed when named), BENCH_PEERS=0 to skip item 5, BENCH_10M=0 to
 # skip the 10M-flow run (and the 10M replica), BENCH_KEEP=1 to keep the run directory.
 #
@@ -60,7 +63,7 @@ QUICK=${QUICK:-0}
 REPS=${BENCH_REPS:-3}
 PEERS=${BENCH_PEERS:-1}
 TEN_M=${BENCH_10M:-1}
-ONLY=${BENCH_ONLY:-fast,callgrind,decide,syn,tables,scale,peers,ovs,sync,replica}
+ONLY=${BENCH_ONLY:-fast,callgrind,decide,syn,tables,scale,peers,ovs,sync,replica,l7req}
 [ "${1:-}" = --quick ] && QUICK=1
 [ "$QUICK" = 1 ] && REPS=1
 
@@ -73,6 +76,7 @@ TAB_BIN=$BUILD/bench/halb-bench-tables
 MF_BIN=$BUILD/bench/halb-bench-memfloor
 SYNC_BIN=$BUILD/bench/halb-bench-sync
 REP_BIN=$BUILD/bench/halb-bench-replica
+L7_BIN=$BUILD/bench/halb-bench-l7req
 RESULTS=$HERE/results
 
 # Addresses of bench/bench.conf.
@@ -544,6 +548,14 @@ else
 			log "replica failed: $(tail -n 1 "$RUN/replica.out")"
 		grep '^RESULT ' "$RUN/replica.out" | cut -c8- |
 			sed 's/^/{"test": "replica", "r": /; s/$/}/' >>"$RES"
+	fi
+	# ---- 8. request parser (no DPDK: one process, CPU 1) ----
+	if want l7req; then
+		log "request parser: l7_parse and l7_match"
+		taskset -c 1 "$L7_BIN" >"$RUN/l7req.out" 2>&1 ||
+			log "l7req failed: $(tail -n 1 "$RUN/l7req.out")"
+		grep '^RESULT ' "$RUN/l7req.out" | cut -c8- |
+			sed 's/^/{"test": "l7req", "r": /; s/$/}/' >>"$RES"
 	fi
 fi
 

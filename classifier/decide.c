@@ -186,6 +186,8 @@ cls_decide(struct cls *c, uint32_t w, const uint8_t *frame, uint32_t len,
 	} else {
 		ctx.hash = hash;
 		ctx.pi = &pi;
+		ctx.mask = NULL; /* any backend: request routing is the
+				  * request router's (halb/l7req.h) */
 		b = sched_pick(&c->sched[s], &ctx);
 		fresh = true;
 	}

@@ -14,10 +14,22 @@
  *    active/weight, ties to the lowest index.
  *
  * Backends of weight 0 are never picked.
+ *
+ * Request routing (halb/l7req.h) picks inside one pool of a service: the
+ * context's mask then names the candidates, and every kind keeps to
+ * them.  wrr and wlc skip the others (pools are disjoint, so wrr's
+ * state per backend stays each pool's own smooth round robin); maglev,
+ * whose table spreads over every pool, hashes by weighted rendezvous
+ * among the pool's backends instead (src/dp/sched_maglev.c): consistent
+ * per flow and exact to the weights (tests/unit/test_sched.c), in time
+ * linear in the service's backends.  The forwarder's fallback cannot
+ * route requests, so it never needs the pool's choice from the table.
+ * Without a mask nothing changes.
  */
 #ifndef HALB_SCHED_H
 #define HALB_SCHED_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "halb/cfg-t.h"
@@ -35,11 +47,28 @@ struct sched_svc {
 	uint32_t mh_size;
 };
 
-/* What a scheduler may base its choice on: the flow's hash and the
- * parsed first packet (NULL where there is none, e.g. in tests). */
+/* A set of a service's backends by index: one pool's (sched_pool_mask). */
+#define SCHED_MASK_WORDS ((CFG_MAX_BACKENDS + 63) / 64)
+
+struct sched_mask {
+	uint64_t w[SCHED_MASK_WORDS];
+};
+
+static inline bool
+sched_mask_has(const struct sched_mask *m, uint32_t i)
+{
+	return i < CFG_MAX_BACKENDS && (m->w[i / 64] >> (i % 64) & 1) != 0;
+}
+
+/*
+ * What a scheduler may base its choice on: the flow's hash, the parsed
+ * first packet (NULL where there is none, e.g. in tests), and the
+ * candidates (NULL: every backend of the service).
+ */
 struct sched_ctx {
 	uint32_t hash;
 	const struct pkt_info *pi;
+	const struct sched_mask *mask;
 };
 
 /*
@@ -56,12 +85,17 @@ struct sched_ops {
 #include "halb/sched-list.h"
 #undef HALB_SCHED
 
+/* The live backends of service cs in pool `pool` (cfg_backend.pool) into
+ * *m; the number of them. */
+uint32_t sched_pool_mask(const struct cfg_service *cs, uint8_t pool,
+			 struct sched_mask *m);
+
 /* Sets kind and weights and resets the scheduler's state; keeps active. */
 void sched_init(struct sched_svc *s, uint8_t kind, const uint32_t *weights,
 		uint32_t n);
 
-/* The chosen backend index, or MH_EMPTY when none has weight (or the
- * kind is unknown). */
+/* The chosen backend index (one of ctx->mask's when it is set), or
+ * MH_EMPTY when none has weight (or the kind is unknown). */
 uint16_t sched_pick(struct sched_svc *s, const struct sched_ctx *ctx);
 
 /*

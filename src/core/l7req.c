@@ -28,26 +28,45 @@ lower(uint8_t c)
 	return (char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
 }
 
-/* RFC 9110 5.6.2 tchar. */
-static bool
+/*
+ * What each byte may be, one table read per byte:
+ *  CH_TCHAR  a token's (RFC 9110 5.6.2): methods, header names;
+ *  CH_REG    a host's (RFC 3986 reg-name: unreserved, pct-encoded,
+ *            sub-delims);
+ *  CH_VALUE  a header value's (RFC 9110 5.5: VCHAR, obs-text, SP, HTAB);
+ *  CH_TARGET a request target's (VCHAR).
+ */
+enum { CH_TCHAR = 1, CH_REG = 2, CH_VALUE = 4, CH_TARGET = 8 };
+
+static const uint8_t ch_class[256] = {
+	/* 00 */  0,  0,  0,  0,  0,  0,  0,  0,  0,  4,  0,  0,  0,  0,  0,  0,
+	/* 10 */  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+	/* 20 */  4, 15, 12, 13, 15, 15, 15, 15, 14, 14, 15, 15, 14, 15, 15, 12,
+	/* 30 */ 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 12, 14, 12, 14, 12, 12,
+	/* 40 */ 12, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15,
+	/* 50 */ 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 12, 12, 12, 13, 15,
+	/* 60 */ 13, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15,
+	/* 70 */ 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 12, 13, 12, 15,  0,
+	/* 80 */  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,
+	/* 90 */  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,
+	/* a0 */  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,
+	/* b0 */  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,
+	/* c0 */  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,
+	/* d0 */  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,
+	/* e0 */  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,
+	/* f0 */  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,
+};
+
+static inline bool
 is_tchar(uint8_t c)
 {
-	if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-	    (c >= 'A' && c <= 'Z'))
-		return true;
-	return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+	return (ch_class[c] & CH_TCHAR) != 0;
 }
 
-/* A byte of a host name as the parser keeps it: RFC 3986 reg-name
- * (unreserved, pct-encoded, sub-delims) less nothing; SNI is stricter
- * (sni_byte). */
-static bool
+static inline bool
 is_regname(uint8_t c)
 {
-	if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-	    (c >= 'A' && c <= 'Z'))
-		return true;
-	return c != 0 && strchr("-._~%!$&'()*+,;=", c) != NULL;
+	return (ch_class[c] & CH_REG) != 0;
 }
 
 /*
@@ -112,25 +131,22 @@ struct http_st {
 
 /*
  * The end of the line that starts at st->line: the index of its LF,
- * *eol_len set to 1 or 2 (CRLF).  Returns -1 (L7_MORE) when there is no
- * LF yet, -2 (L7_BAD) on a CR not followed by LF or a NUL.
+ * *eol_len set to 1 or 2 (CRLF); -1 (L7_MORE) when there is no LF yet.
+ * Any other CR or a NUL in the line is left to the line's own checks,
+ * which refuse every control byte.
  */
 static long
 http_line(const struct http_st *st, size_t *eol_len)
 {
-	size_t i;
+	const uint8_t *lf;
 
-	for (i = st->line; i < st->n; i++) {
-		if (st->p[i] == '\n') {
-			*eol_len = i > st->line && st->p[i - 1] == '\r' ? 2 : 1;
-			return (long)i;
-		}
-		if (st->p[i] == '\0')
-			return -2;
-		if (st->p[i] == '\r' && i + 1 < st->n && st->p[i + 1] != '\n')
-			return -2;
-	}
-	return -1;
+	if (st->line >= st->n)
+		return -1;
+	lf = memchr(st->p + st->line, '\n', st->n - st->line);
+	if (lf == NULL)
+		return -1;
+	*eol_len = lf > st->p + st->line && lf[-1] == '\r' ? 2 : 1;
+	return (long)(lf - st->p);
 }
 
 /* Keeps the path of an origin-form target p[0..n) ("/..."): up to the
@@ -161,7 +177,7 @@ http_target(struct http_st *st, const uint8_t *t, size_t n, struct l7_req *out)
 		return true;
 	}
 	for (i = 0; i < n; i++)
-		if (t[i] <= ' ' || t[i] >= 0x7f)
+		if ((ch_class[t[i]] & CH_TARGET) == 0)
 			return false;
 	if (t[0] == '/') {
 		keep_path(t, n, out);
@@ -224,7 +240,7 @@ http_request_line(struct http_st *st, long eol, size_t eol_len,
 		return L7_BAD;
 	sp1 = i;
 	for (i = sp1 + 1; i < end && p[i] != ' '; i++)
-		if (p[i] < ' ' || p[i] >= 0x7f)
+		if ((ch_class[p[i]] & CH_TARGET) == 0)
 			return L7_BAD;
 	if (i == end)
 		return eol >= 0 ? L7_BAD : L7_MORE;
@@ -273,8 +289,8 @@ http_header(struct http_st *st, const uint8_t *p, size_t n, struct l7_req *out)
 	for (e = n; e > v && (p[e - 1] == ' ' || p[e - 1] == '\t'); e--)
 		;
 	for (size_t j = v; j < e; j++)
-		if ((p[j] < ' ' && p[j] != '\t') || p[j] == 0x7f)
-			return L7_BAD;
+		if ((ch_class[p[j]] & CH_VALUE) == 0)
+			return L7_BAD; /* a control byte: CR, NUL, ... */
 	if (i != 4 || lower(p[0]) != 'h' || lower(p[1]) != 'o' ||
 	    lower(p[2]) != 's' || lower(p[3]) != 't')
 		return L7_MORE; /* not Host: carry on */
@@ -304,8 +320,6 @@ http_parse(const uint8_t *buf, size_t n, bool at_limit, struct l7_req *out)
 
 	out->kind = L7_HTTP;
 	eol = http_line(&st, &eol_len);
-	if (eol == -2)
-		return L7_BAD;
 	rc = http_request_line(&st, eol, eol_len, out, &v11);
 	if (rc != L7_DONE)
 		return rc == L7_MORE && at_limit ? L7_TOO_BIG : rc;
@@ -314,8 +328,6 @@ http_parse(const uint8_t *buf, size_t n, bool at_limit, struct l7_req *out)
 		size_t start = st.line;
 
 		eol = http_line(&st, &eol_len);
-		if (eol == -2)
-			return L7_BAD;
 		if (eol == -1) {
 			/* Check the partial line as far as it goes: a
 			 * folded line or a bad name is BAD already. */
@@ -425,22 +437,36 @@ tls_read(struct tls_cur *c, uint8_t *dst, size_t len)
 	return true;
 }
 
-static bool
+/* One and two bytes: straight from the record when they are in it (the
+ * common case), else through tls_read() across the boundary. */
+static inline bool
 tls_u8(struct tls_cur *c, size_t *v)
 {
 	uint8_t b[1];
 
+	if (c->rec_left >= 1 && c->pos + 1 <= c->n && c->rc == 0) {
+		*v = c->p[c->pos];
+		c->pos++;
+		c->rec_left--;
+		return true;
+	}
 	if (!tls_read(c, b, 1))
 		return false;
 	*v = b[0];
 	return true;
 }
 
-static bool
+static inline bool
 tls_u16(struct tls_cur *c, size_t *v)
 {
 	uint8_t b[2];
 
+	if (c->rec_left >= 2 && c->pos + 2 <= c->n && c->rc == 0) {
+		*v = (size_t)c->p[c->pos] << 8 | c->p[c->pos + 1];
+		c->pos += 2;
+		c->rec_left -= 2;
+		return true;
+	}
 	if (!tls_read(c, b, 2))
 		return false;
 	*v = (size_t)b[0] << 8 | b[1];

@@ -9,6 +9,7 @@
  * the scheduler's own state.
  */
 #include <stddef.h>
+#include <string.h>
 
 #include "halb/sched.h"
 
@@ -43,4 +44,21 @@ sched_pick(struct sched_svc *s, const struct sched_ctx *ctx)
 	if (s->kind >= CFG_SCHED_MAX)
 		return MH_EMPTY;
 	return kinds[s->kind]->pick(s, ctx);
+}
+
+uint32_t
+sched_pool_mask(const struct cfg_service *cs, uint8_t pool,
+		struct sched_mask *m)
+{
+	uint32_t i, n = 0;
+
+	memset(m, 0, sizeof(*m));
+	for (i = 0; i < cs->n_backends && i < CFG_MAX_BACKENDS; i++) {
+		if (cs->backends[i].slot != CFG_SLOT_LIVE ||
+		    cs->backends[i].pool != pool)
+			continue;
+		m->w[i / 64] |= 1ull << (i % 64);
+		n++;
+	}
+	return n;
 }

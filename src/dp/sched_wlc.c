@@ -4,6 +4,7 @@
  * as active[i] * weight[best] < active[best] * weight[i], exact in 64
  * bits for 32-bit operands.  Strict comparison keeps ties on the lowest
  * index.  active[] is the caller's count of live flows per backend.
+ * With a mask only its backends are compared.
  */
 #include "halb/sched.h"
 
@@ -12,9 +13,9 @@ wlc_pick(struct sched_svc *s, const struct sched_ctx *ctx)
 {
 	uint32_t i, best = MH_EMPTY;
 
-	(void)ctx;
 	for (i = 0; i < s->n; i++) {
-		if (s->weight[i] == 0)
+		if (s->weight[i] == 0 ||
+		    (ctx->mask != NULL && !sched_mask_has(ctx->mask, i)))
 			continue;
 		if (best == MH_EMPTY ||
 		    (uint64_t)s->active[i] * s->weight[best] <

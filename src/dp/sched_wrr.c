@@ -4,7 +4,8 @@
  * every weighted backend gains its weight, the richest wins (lowest
  * index on a tie) and pays the total.  The sum of wrr_cur[] stays 0 and
  * each |wrr_cur| stays below the total (< 2^40), so int64_t cannot
- * overflow.
+ * overflow.  With a mask only its backends take part: pools are
+ * disjoint, so each pool's wrr_cur[] is a smooth round robin of its own.
  */
 #include <string.h>
 
@@ -22,9 +23,9 @@ wrr_pick(struct sched_svc *s, const struct sched_ctx *ctx)
 	int64_t total = 0;
 	uint32_t i, best = MH_EMPTY;
 
-	(void)ctx;
 	for (i = 0; i < s->n; i++) {
-		if (s->weight[i] == 0)
+		if (s->weight[i] == 0 ||
+		    (ctx->mask != NULL && !sched_mask_has(ctx->mask, i)))
 			continue;
 		s->wrr_cur[i] += s->weight[i];
 		total += s->weight[i];
