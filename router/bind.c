@@ -41,7 +41,6 @@
 #include "halb/pkt.h"
 #include "halb/shm.h"
 #include "halb/splice.h"
-#include "halb/svc.h"
 #include "rtr.h"
 
 #define RTR_BURST 32
@@ -251,38 +250,32 @@ be_weight(const struct rtr *r, uint32_t s, uint32_t b)
 	return h->state == HALB_HEALTH_UP ? h->weight : 0;
 }
 
-/* Rebuilds every pool's scheduler when the weights changed. */
+/* Sets every request-routed service's scheduler and pool masks up
+ * again when the weights changed (or force: the services did). */
 static void
 pools_update(struct rtr *r, bool force)
 {
+	uint32_t w[CFG_MAX_BACKENDS];
 	uint64_t sum = 0;
 	uint32_t s, b, p;
 
 	for (s = 0; s < r->cfg->n_services; s++)
-		for (b = 0; r->pools[s] != NULL && b < r->cfg->services[s].n_backends; b++)
+		for (b = 0; r->svcs[s] != NULL && b < r->cfg->services[s].n_backends; b++)
 			sum = sum * 31 + be_weight(r, s, b) + 1;
 	if (!force && sum == r->health_sum)
 		return;
 	r->health_sum = sum;
 	for (s = 0; s < r->cfg->n_services; s++) {
 		const struct cfg_service *cs = &r->cfg->services[s];
+		struct rtr_svc *sv = r->svcs[s];
 
-		for (p = 0; p < r->n_pools[s]; p++) {
-			struct rtr_pool *pl = &r->pools[s][p];
-
-			for (b = 0; b < cs->n_backends; b++)
-				pl->weights[b] = cs->backends[b].pool == p ?
-							 be_weight(r, s, b) : 0;
-			sched_init(&pl->sched, cs->sched, pl->weights, cs->n_backends);
-			if (pl->mh != NULL) {
-				uint32_t size = mh_table_size(CFG_MAX_BACKENDS);
-
-				if (svc_maglev_build(cs, pl->weights, pl->mh, size) == 0) {
-					pl->sched.mh = pl->mh;
-					pl->sched.mh_size = size;
-				}
-			}
-		}
+		if (sv == NULL)
+			continue;
+		for (b = 0; b < cs->n_backends; b++)
+			w[b] = be_weight(r, s, b);
+		sched_init(&sv->sched, cs->sched, w, cs->n_backends);
+		for (p = 0; p < CFG_L7_MAX_POOLS; p++)
+			sched_pool_mask(cs, (uint8_t)p, &sv->masks[p]);
 	}
 }
 
@@ -309,18 +302,20 @@ bind_decide(struct rtr *r, struct rtr_bind *b, const struct l7_req *req,
 {
 	const struct cfg_service *cs = &r->cfg->services[b->svc];
 	struct sched_ctx ctx = { .hash = b->hash, .pi = pi };
+	struct rtr_svc *sv = r->svcs[b->svc];
 	uint8_t opts[20];
 	uint16_t be;
 	int pool;
 
 	pool = l7_match(&cs->l7, req);
-	if (pool < 0 || (uint32_t)pool >= r->n_pools[b->svc]) {
+	if (pool < 0 || pool >= CFG_L7_MAX_POOLS || sv == NULL) {
 		r->shm->l7.no_match++;
 		answer_no_match(r, b, req->kind);
 		bind_free(r, b);
 		return;
 	}
-	be = sched_pick(&r->pools[b->svc][pool].sched, &ctx);
+	ctx.mask = &sv->masks[pool];
+	be = sched_pick(&sv->sched, &ctx);
 	if (be == MH_EMPTY || be >= cs->n_backends) {
 		r->shm->l7.no_backend++;
 		reset_client(r, b);
@@ -574,35 +569,18 @@ static void
 view_follow(struct rtr *r)
 {
 	uint64_t gen = __atomic_load_n(&r->shm->view_gen, __ATOMIC_ACQUIRE);
-	uint32_t s, b;
+	uint32_t s;
 
 	if (gen == r->view_gen || halb_shm_view_copy(r->shm, r->cfg) == 0)
 		return;
 	r->view_gen = gen;
-	for (s = 0; s < r->cfg->n_services; s++) {
-		const struct cfg_service *cs = &r->cfg->services[s];
-		uint32_t np = cs->l7.n_pools;
-		struct rtr_pool *pl;
-
-		if (!cs->l7.has)
-			continue;
-		for (b = 0; b < cs->n_backends; b++)
-			if (cs->backends[b].pool + 1u > np)
-				np = cs->backends[b].pool + 1u;
-		if (np <= r->n_pools[s])
-			continue;
-		pl = realloc(r->pools[s], np * sizeof(*pl));
-		if (pl == NULL) {
-			RTR_LOG(ERR, "service %s: no memory for %u pools: keeping %u",
-				cs->name, np, r->n_pools[s]);
-			continue;
+	for (s = 0; s < r->cfg->n_services; s++)
+		if (r->cfg->services[s].l7.has && r->svcs[s] == NULL) {
+			r->svcs[s] = calloc(1, sizeof(*r->svcs[s]));
+			if (r->svcs[s] == NULL)
+				RTR_LOG(ERR, "service %s: no memory for its scheduler",
+					r->cfg->services[s].name);
 		}
-		memset(pl + r->n_pools[s], 0, (np - r->n_pools[s]) * sizeof(*pl));
-		for (b = r->n_pools[s]; cs->sched == CFG_SCHED_MAGLEV && b < np; b++)
-			pl[b].mh = malloc(sizeof(uint16_t) * mh_table_size(CFG_MAX_BACKENDS));
-		r->pools[s] = pl;
-		r->n_pools[s] = np;
-	}
 	pools_update(r, true);
 	RTR_LOG(INFO, "view generation %lu applied", (unsigned long)gen);
 }
@@ -644,32 +622,19 @@ rtr_tick(struct rtr *r)
 int
 rtr_init(struct rtr *r)
 {
-	uint32_t s, b, i;
+	uint32_t s, i;
 	int rc;
 
 	r->cap = 0;
 	for (s = 0; s < r->cfg->n_services; s++) {
 		const struct cfg_service *cs = &r->cfg->services[s];
-		uint32_t np = 0;
 
 		if (!cs->l7.has)
 			continue;
 		r->cap += cs->l7.max_binding;
-		for (b = 0; b < cs->n_backends; b++)
-			if (cs->backends[b].pool + 1u > np)
-				np = cs->backends[b].pool + 1u;
-		if (cs->l7.n_pools > np)
-			np = cs->l7.n_pools;
-		r->n_pools[s] = np;
-		r->pools[s] = calloc(np ? np : 1, sizeof(struct rtr_pool));
-		if (r->pools[s] == NULL)
+		r->svcs[s] = calloc(1, sizeof(*r->svcs[s]));
+		if (r->svcs[s] == NULL)
 			return -ENOMEM;
-		for (i = 0; cs->sched == CFG_SCHED_MAGLEV && i < np; i++) {
-			r->pools[s][i].mh = malloc(sizeof(uint16_t) *
-						   mh_table_size(CFG_MAX_BACKENDS));
-			if (r->pools[s][i].mh == NULL)
-				return -ENOMEM;
-		}
 	}
 	if (r->cap == 0)
 		return -ENOENT;
@@ -699,10 +664,7 @@ rtr_fini(struct rtr *r)
 		free(r->binds[i].buf);
 	free(r->binds);
 	free(r->buckets);
-	for (s = 0; s < CFG_MAX_SERVICES; s++) {
-		for (i = 0; r->pools[s] != NULL && i < r->n_pools[s]; i++)
-			free(r->pools[s][i].mh);
-		free(r->pools[s]);
-	}
+	for (s = 0; s < CFG_MAX_SERVICES; s++)
+		free(r->svcs[s]);
 	flow_writer_fini(&r->fw);
 }

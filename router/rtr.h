@@ -62,12 +62,12 @@ struct rtr_bind {
 	uint8_t *buf;          /* max_request bytes */
 };
 
-/* A pool's scheduler: its backends' weights, others 0; Maglev pools
- * with a table of their own. */
-struct rtr_pool {
+/* A request-routed service's scheduler (its kind, its backends' weights
+ * for new connections) and each pool's candidates (halb/sched.h: the
+ * scheduler keeps to a mask). */
+struct rtr_svc {
 	struct sched_svc sched;
-	uint16_t *mh;
-	uint32_t weights[CFG_MAX_BACKENDS];
+	struct sched_mask masks[CFG_L7_MAX_POOLS];
 };
 
 struct rtr {
@@ -84,9 +84,8 @@ struct rtr {
 	uint32_t act_head;         /* index + 1 of the oldest live one */
 	uint32_t act_tail;
 	uint32_t active[CFG_MAX_SERVICES];
-	uint32_t n_pools[CFG_MAX_SERVICES];
-	struct rtr_pool *pools[CFG_MAX_SERVICES]; /* [n_pools] */
-	uint64_t health_sum;       /* what the pools were built from */
+	struct rtr_svc *svcs[CFG_MAX_SERVICES]; /* NULL: no requests { } */
+	uint64_t health_sum;       /* what the schedulers were built from */
 	uint64_t view_gen;         /* the forwarder's view applied */
 	volatile bool quit;
 };
