@@ -44,6 +44,7 @@
 #include "rtr.h"
 
 #define RTR_BURST 32
+#define RTR_SYN_RESEND_MS 500
 
 static const char http_404[] =
 	"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
@@ -295,6 +296,17 @@ backend_key(const struct cfg_service *cs, const struct pkt_info *pi,
 	k->proto = IPPROTO_TCP;
 }
 
+/* The client's SYN replayed to b's backend: its ISN and options. */
+static void
+send_syn(struct rtr *r, struct rtr_bind *b)
+{
+	uint8_t opts[20];
+
+	b->syn_ms = r->now_ms;
+	send_seg(r, b, true, SPLICE_SYN, b->cisn, 0, opts,
+		 splice_opts_syn(opts, &b->co), NULL, 0);
+}
+
 /* The request is whole: the pool, the backend, the replayed SYN. */
 static void
 bind_decide(struct rtr *r, struct rtr_bind *b, const struct l7_req *req,
@@ -303,7 +315,6 @@ bind_decide(struct rtr *r, struct rtr_bind *b, const struct l7_req *req,
 	const struct cfg_service *cs = &r->cfg->services[b->svc];
 	struct sched_ctx ctx = { .hash = b->hash, .pi = pi };
 	struct rtr_svc *sv = r->svcs[b->svc];
-	uint8_t opts[20];
 	uint16_t be;
 	int pool;
 
@@ -325,8 +336,7 @@ bind_decide(struct rtr *r, struct rtr_bind *b, const struct l7_req *req,
 	b->be = be;
 	b->state = RTR_SYN_SENT;
 	b->deadline_ms = r->now_ms + cs->l7.bind_timeout_ms;
-	send_seg(r, b, true, SPLICE_SYN, b->cisn, 0, opts,
-		 splice_opts_syn(opts, &b->co), NULL, 0);
+	send_syn(r, b);
 }
 
 /* Adds the payload of a client segment at seq to b's buffer, in order
@@ -414,8 +424,14 @@ client_seg(struct rtr *r, uint32_t w, uint16_t s, const uint8_t *frame,
 		bind_free(r, b);
 		return;
 	}
-	if (b->state != RTR_READ)
-		return; /* the SYN is out: the rest goes to the backend */
+	if (b->state != RTR_READ) {
+		/* The SYN is out, the client sends again: the SYN (or the
+		 * backend's SYN-ACK) may be lost; sent again at most every
+		 * RTR_SYN_RESEND_MS until the bind timeout. */
+		if (r->now_ms - b->syn_ms >= RTR_SYN_RESEND_MS)
+			send_syn(r, b);
+		return;
+	}
 	if (added > 0) {
 		rc = l7_parse(b->buf, b->len, l7->max_request, &req);
 		if (rc == L7_DONE) {

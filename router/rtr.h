@@ -58,6 +58,7 @@ struct rtr_bind {
 	uint32_t cisn;         /* the client's ISN */
 	uint16_t cwin;         /* the client's last window (its scale) */
 	uint32_t deadline_ms;
+	uint32_t syn_ms;       /* when the SYN to the backend last went */
 	uint32_t len;          /* request bytes buffered */
 	uint8_t *buf;          /* max_request bytes */
 };
