@@ -30,6 +30,17 @@ svc = '''
     backends = (
       { ip = "198.18.0.11"; port = 8081; weight = 1; pool = "api"; },
       { ip = "198.18.0.12"; port = 8081; weight = 1; pool = "web"; } ); }
+  # 14: the same over IPv6.
+  , { name = "l7w6"; vip = "fd00:68:2::110"; port = 80; protocol = "tcp";
+    mode = "nat"; scheduler = "maglev";
+    requests = {
+      rules = ( { host = "api.example.com"; path = "/v1"; pool = "api"; } );
+      default_pool = "web";
+      max_request = 2048; bind_timeout_ms = 800; max_binding = 8;
+      wscale = 7; mss = 1440; };
+    backends = (
+      { ip = "fd00:68::11"; port = 8081; weight = 1; pool = "api"; },
+      { ip = "fd00:68::12"; port = 8081; weight = 1; pool = "web"; } ); }
 '''
 key = "\n);\n\n# The session tracker"
 assert key in text, "pkt.conf changed: l7.sh cannot place its service"

@@ -4,7 +4,8 @@
 run by tests/pkt/l7.sh inside tests/pkt/run.sh's namespace, with the
 service "l7w4" (198.18.2.110:80, NAT, requests { }: host
 api.example.com and path /v1 to pool "api" = 198.18.0.11:8081, anything
-else to "web" = 198.18.0.12:8081) and halb-router running.
+else to "web" = 198.18.0.12:8081; l7w6 the same over IPv6) and
+halb-router running.
 
 This program plays the client (behind the gateway) and both backends on
 tap0, and compares what the appliance sends with what it must:
@@ -35,6 +36,7 @@ tap0, and compares what the appliance sends with what it must:
   too_big   a request over max_request (2048): RST, counted.
   cap       max_binding (8) connections binding at once: the 9th gets a
             RST at once (binding_full).
+  ipv6      bind and seq over IPv6 (l7w6, [fd00:68:2::110]:80).
   flood     3000 SYNs from as many spoofed sources as fast as the test
             sends them: a cookie SYN-ACK each, and neither bindings nor
             flows (the router's gauges, the forwarder's flow count) nor
@@ -49,7 +51,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pkt_test as P  # noqa: E402
-from scapy.all import IP, TCP, Ether, Raw  # noqa: E402
+from scapy.all import IP, IPv6, TCP, Ether, Raw  # noqa: E402
 
 VIP, VPORT = "198.18.2.110", 80
 CLIENT = "198.18.1.70"
@@ -75,9 +77,30 @@ def wait_router(before, key, n, timeout=3.0):
     return last[0][key] - before[key]
 
 
+def l3(src, dst, ident):
+    if ":" in src:
+        return IPv6(src=src, dst=dst, hlim=64)
+    return IP(src=src, dst=dst, ttl=64, id=ident, flags="DF")
+
+
+def ipl(p):
+    """The IP layer of a parsed frame, either family."""
+    return p[IPv6] if IPv6 in p else p[IP]
+
+
+def use(family):
+    """Points the tests at l7w4 (4) or l7w6 (6)."""
+    global VIP, CLIENT, BE
+    if family == 6:
+        VIP, CLIENT = "fd00:68:2::110", "fd00:68:1::70"
+        BE = [("fd00:68::11", 8081, P.BE_MAC[0]), ("fd00:68::12", 8081, P.BE_MAC[1])]
+    else:
+        VIP, CLIENT = "198.18.2.110", "198.18.1.70"
+        BE = [("198.18.0.11", 8081, P.BE_MAC[0]), ("198.18.0.12", 8081, P.BE_MAC[1])]
+
+
 def cframe(sport, flags, seq, ack=0, payload=b"", opts=None):
-    p = (Ether(src=P.GW_MAC, dst=P.APP) /
-         IP(src=CLIENT, dst=VIP, ttl=64, id=4242, flags="DF") /
+    p = (Ether(src=P.GW_MAC, dst=P.APP) / l3(CLIENT, VIP, 4242) /
          TCP(sport=sport, dport=VPORT, flags=flags, seq=seq & M32, ack=ack & M32,
              window=502, options=opts or []))
     return p / Raw(payload) if payload else p
@@ -85,8 +108,7 @@ def cframe(sport, flags, seq, ack=0, payload=b"", opts=None):
 
 def bframe(b, sport, flags, seq, ack=0, payload=b"", opts=None):
     ip, port, mac = BE[b]
-    p = (Ether(src=mac, dst=P.APP) /
-         IP(src=ip, dst=CLIENT, ttl=64, id=4343, flags="DF") /
+    p = (Ether(src=mac, dst=P.APP) / l3(ip, CLIENT, 4343) /
          TCP(sport=port, dport=sport, flags=flags, seq=seq & M32, ack=ack & M32,
              window=509, options=opts or []))
     return p / Raw(payload) if payload else p
@@ -94,11 +116,13 @@ def bframe(b, sport, flags, seq, ack=0, payload=b"", opts=None):
 
 def csum_ok(f):
     p = Ether(f)
-    ip_c, tcp_c = p[IP].chksum, p[TCP].chksum
-    del p[IP].chksum
+    v4 = IP in p
+    ip_c, tcp_c = p[IP].chksum if v4 else None, p[TCP].chksum
+    if v4:
+        del p[IP].chksum
     del p[TCP].chksum
     q = Ether(bytes(p))
-    return q[IP].chksum == ip_c and q[TCP].chksum == tcp_c
+    return (not v4 or q[IP].chksum == ip_c) and q[TCP].chksum == tcp_c
 
 
 def opts(f):
@@ -116,7 +140,7 @@ def handshake(tap, sport, isn=ISN, label="cookie"):
         return None
     p = Ether(f)
     o = opts(f)
-    ok = (p.dst == P.GW_MAC and p[IP].src == VIP and p[IP].dst == CLIENT and
+    ok = (p.dst == P.GW_MAC and ipl(p).src == VIP and ipl(p).dst == CLIENT and
           p[TCP].sport == VPORT and p[TCP].dport == sport and
           p[TCP].flags == "SA" and p[TCP].ack == (isn + 1) & M32 and
           o.get("MSS") == 1400 and o.get("WScale") == 7 and "SAckOK" in o and
@@ -150,7 +174,7 @@ def bind(tap, sport, req, b, label, isn=ISN, split=True):
         return None
     p = Ether(f)
     o = opts(f)
-    ok = (p.dst == mac and p[IP].src == CLIENT and p[IP].dst == ip and
+    ok = (p.dst == mac and ipl(p).src == CLIENT and ipl(p).dst == ip and
           p[TCP].sport == sport and p[TCP].dport == port and
           p[TCP].flags == "S" and p[TCP].seq == isn & M32 and
           o.get("MSS") == 1220 and o.get("WScale") == 8 and "SAckOK" in o and
@@ -183,11 +207,10 @@ def test_cookie(tap):
     tap.exchange([cframe(sport, "R", ISN + 1)], 0, timeout=0.3)
 
 
-def test_bind_seq(tap):
-    sport = 51100
+def test_bind_seq(tap, sport=51100, fam=""):
     req = b"GET /v1/users HTTP/1.1\r\nHost: api.example.com\r\nAccept: */*\r\n\r\n"
     before = router()
-    r = bind(tap, sport, req, 0, "bind")
+    r = bind(tap, sport, req, 0, fam + "bind")
     if r is None:
         return
     cookie, _ = r
@@ -199,17 +222,17 @@ def test_bind_seq(tap):
     ack_ok = data_ok = False
     if len(got) == 2:
         a, d = Ether(got[0]), Ether(got[1])
-        ack_ok = (a.dst == mac and a[IP].dst == ip and a[TCP].flags == "A" and
+        ack_ok = (a.dst == mac and ipl(a).dst == ip and a[TCP].flags == "A" and
                   a[TCP].seq == ISN + 1 and a[TCP].ack == (bisn + 1) & M32 and
                   len(a[TCP].payload) == 0 and csum_ok(got[0]))
-        data_ok = (d.dst == mac and d[IP].dst == ip and "A" in d[TCP].flags and
+        data_ok = (d.dst == mac and ipl(d).dst == ip and "A" in d[TCP].flags and
                    d[TCP].seq == ISN + 1 and d[TCP].ack == (bisn + 1) & M32 and
                    bytes(d[TCP].payload) == req and csum_ok(got[1]))
-    P.R.check("bind: the backend's SYN-ACK answered with an ACK, then the "
+    P.R.check(fam + "bind: the backend's SYN-ACK answered with an ACK, then the "
               "buffered request (seq ISN + 1, ack its ISN + 1)", ack_ok and data_ok,
               P.nframes(got))
     nb = wait_router(before, "bound", 1)
-    P.R.check("bind: counted as bound", nb == 1, f"bound +{nb}")
+    P.R.check(fam + "bind: counted as bound", nb == 1, f"bound +{nb}")
     delta = (bisn - cookie) & M32
     # Client -> backend: ack and SACK blocks + delta (both wrap).
     a1, s1, s2 = cookie + 1 + 100, cookie + 1 + 200, cookie + 1 + 300
@@ -220,10 +243,10 @@ def test_bind_seq(tap):
                            ("SAck", ((s1 + delta) & M32, (s2 + delta) & M32))])
     want = P.nat_fwd_expect(want_in, ip, port, mac)
     got = tap.exchange([c], 1)
-    P.frame_check("seq: client -> backend: ack and SACK block + delta, "
+    P.frame_check(fam + "seq: client -> backend: ack and SACK block + delta, "
                   "wrapping past 2^32", P.one(got), want)
     wrapped = ((s1 + delta) & M32) < ((a1 + delta) & M32)
-    P.R.check("seq: the case wraps (the SACK block's left edge is past 2^32)",
+    P.R.check(fam + "seq: the case wraps (the SACK block's left edge is past 2^32)",
               wrapped, f"ack {(a1 + delta) & M32:#x} sack {(s1 + delta) & M32:#x}")
     # Backend -> client: seq - delta; SACK blocks are in the client's
     # sequence space, unchanged.
@@ -235,10 +258,10 @@ def test_bind_seq(tap):
                      opts=[("NOP", None), ("NOP", None), ("SAck", sk)])
     want = P.nat_rev_expect(want_in, VIP, VPORT)
     got = tap.exchange([b], 1)
-    P.frame_check("seq: backend -> client: seq - delta (from its ISN near "
+    P.frame_check(fam + "seq: backend -> client: seq - delta (from its ISN near "
                   "2^32), SACK blocks unchanged", P.one(got), want)
     st = router()
-    P.R.check("seq: counted (bound_hits, bound_replies)",
+    P.R.check(fam + "seq: counted (bound_hits, bound_replies)",
               st["bound_hits"] >= 1 and st["bound_replies"] >= 1, str(st))
 
 
@@ -262,7 +285,7 @@ def test_refused(tap):
     before = router()
     got = tap.exchange([bframe(1, sport, "RA", 0, ISN + 1)], 1)
     f = P.one(got)
-    ok = f is not None and Ether(f)[IP].src == VIP and "R" in Ether(f)[TCP].flags \
+    ok = f is not None and ipl(Ether(f)).src == VIP and "R" in Ether(f)[TCP].flags \
         and Ether(f)[TCP].seq == (cookie + 1) & M32 and csum_ok(f)
     n = wait_router(before, "be_refused", 1)
     P.R.check("refused: the backend's RST resets the client (from the VIP, "
@@ -299,7 +322,7 @@ def test_slowloris(tap):
     fr, ok = tap.wait(m, lambda fs: len(fs) >= 1, 4.0)
     dt = time.monotonic() - t0
     f = fr[0] if fr else None
-    rst = f is not None and "R" in Ether(f)[TCP].flags and Ether(f)[IP].src == VIP
+    rst = f is not None and "R" in Ether(f)[TCP].flags and ipl(Ether(f)).src == VIP
     n = wait_router(before, "timeouts", 1)
     P.R.check("slowloris: half a request, then silence: a RST after the bind "
               "timeout (800 ms), counted (timeouts)",
@@ -326,7 +349,7 @@ def test_too_big(tap):
     # may start one (its ack is a valid cookie), which its bytes then
     # end (not a request): RSTs too, never anything else.
     rst = bool(got) and all("R" in Ether(f)[TCP].flags and
-                            Ether(f)[IP].src == VIP for f in got)
+                            ipl(Ether(f)).src == VIP for f in got)
     n = wait_router(before, "too_big", 1)
     P.R.check("too_big: a header section over max_request (2048): RST, counted",
               rst and n == 1, f"{P.nframes(got)}, too_big +{n}")
@@ -415,6 +438,7 @@ def main():
         ("too_big", lambda: test_too_big(tap)),
         ("cap", lambda: test_cap(tap)),
         ("flood", lambda: test_flood(tap)),
+        ("ipv6", lambda: (use(6), test_bind_seq(tap, 52100, "ipv6 "), use(4))),
     ]
     return P.run_tests(tap, tests, t0, "l7_test")
 
