@@ -892,8 +892,9 @@ l7_reply(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	const struct flow_entry *e;
 	struct flow_key k;
 
-	if (pi->kind != PKT_KIND_FLOW || pi->key.proto != IPPROTO_TCP) {
-		drop(w, m, FWD_DROP_REPLY_NO_FLOW);
+	if (pi->key.proto != IPPROTO_TCP) {
+		drop(w, m, pi->kind == PKT_KIND_ICMP_ERR ? FWD_DROP_ICMP_NO_FLOW :
+							   FWD_DROP_REPLY_NO_FLOW);
 		return;
 	}
 	memset(&k, 0, sizeof(k));
@@ -904,6 +905,15 @@ l7_reply(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	k.proto = IPPROTO_TCP;
 	e = flow_lookup(&fwd.shm->l7_flows, &k, pkt_flow_hash(&k));
 	/* A SYN-ACK on a closed flow's tuple answers a new binding's SYN. */
+	if (pi->kind == PKT_KIND_ICMP_ERR) {
+		/* From the backend's side, about a client's segment: its
+		 * numbers are the client's, nothing to translate. */
+		if (e != NULL && e->svc == s && e->backend == b)
+			nat_reply_send(w, m, pi, (int)s, b);
+		else
+			drop(w, m, FWD_DROP_ICMP_NO_FLOW);
+		return;
+	}
 	if (e != NULL && e->svc == s && e->backend == b &&
 	    !(e->state == FLOW_ST_FIN && (pi->tcp_flags & PKT_TCP_SYN))) {
 		if (splice_seq_adjust(rte_pktmbuf_mtod(m, uint8_t *), pi,
@@ -929,6 +939,43 @@ l7_reply(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 		return;
 	}
 	drop(w, m, FWD_DROP_REPLY_NO_FLOW);
+}
+
+/*
+ * An ICMP error from the client's side about a request-routed
+ * connection (fragmentation needed, ...): it quotes a segment the client
+ * got, whose sequence number is the client's view (backend's - delta);
+ * the backend checks it against its own window (Linux drops errors
+ * quoting a sequence number outside it), so it is translated back
+ * (+ delta) before the error follows the flow to its backend.  The
+ * quote's TCP checksum is not checked by anyone; the ICMP checksum is
+ * recomputed by the NAT rewrite.
+ */
+static void
+l7_icmp(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi)
+{
+	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
+	uint32_t hash = pkt_flow_hash(&pi->key), seq_off = pi->inner_l4_off + 4u;
+	const struct flow_entry *e = NULL;
+
+	if (pi->key.proto == IPPROTO_TCP)
+		e = flow_lookup(&fwd.shm->l7_flows, &pi->key, hash);
+	if (e == NULL || seq_off + 4 > rte_pktmbuf_data_len(m)) {
+		drop(w, m, FWD_DROP_ICMP_NO_FLOW);
+		return;
+	}
+	{
+		uint32_t v = (uint32_t)frame[seq_off] << 24 | (uint32_t)frame[seq_off + 1] << 16 |
+			     (uint32_t)frame[seq_off + 2] << 8 | frame[seq_off + 3];
+
+		v += e->tag;
+		frame[seq_off] = (uint8_t)(v >> 24);
+		frame[seq_off + 1] = (uint8_t)(v >> 16);
+		frame[seq_off + 2] = (uint8_t)(v >> 8);
+		frame[seq_off + 3] = (uint8_t)v;
+	}
+	w->st->icmp_errors++;
+	forward(w, m, pi, e->svc, e->backend, hash);
 }
 
 /* A frame the router built (l7_out): to a backend, or to a client. */
@@ -1000,6 +1047,10 @@ icmp_error(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi)
 	int s;
 
 	s = svc_by_vip(&w->v->svcs, pi->key.dst, pi->key.dport, pi->key.proto);
+	if (s >= 0 && w->v->svc[s].l7) {
+		l7_icmp(w, m, pi);
+		return;
+	}
 	if (s >= 0) {
 		hash = pkt_flow_hash(&pi->key);
 		e = flow_find_any(w, &pi->key, hash);
@@ -1024,7 +1075,10 @@ icmp_error(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi)
 		drop(w, m, FWD_DROP_ICMP_NO_FLOW);
 		return;
 	}
-	nat_reply(w, m, pi, s, b);
+	if (w->v->svc[s].l7)
+		l7_reply(w, m, pi, (uint32_t)s, b);
+	else
+		nat_reply(w, m, pi, s, b);
 }
 
 /* ARP and ND (forwarder/local.c): answered in place or freed. */

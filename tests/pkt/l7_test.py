@@ -51,7 +51,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pkt_test as P  # noqa: E402
-from scapy.all import IP, IPv6, TCP, Ether, Raw  # noqa: E402
+from scapy.all import (ICMP, IP, IPerror, IPerror6, IPv6, TCP, TCPerror,  # noqa: E402
+                       Ether, ICMPv6PacketTooBig, Raw)
 
 VIP, VPORT = "198.18.2.110", 80
 CLIENT = "198.18.1.70"
@@ -260,6 +261,42 @@ def test_bind_seq(tap, sport=51100, fam=""):
     got = tap.exchange([b], 1)
     P.frame_check(fam + "seq: backend -> client: seq - delta (from its ISN near "
                   "2^32), SACK blocks unchanged", P.one(got), want)
+    # An ICMP error from the client's side (a router on the way to it)
+    # quoting a segment the client got: to the backend, the quote's seq
+    # translated back into the backend's space.
+    v6 = ":" in CLIENT
+    if v6:
+        err = (Ether(src=P.GW_MAC, dst=P.APP) /
+               IPv6(src="fd00:68:1::fe", dst=VIP) / ICMPv6PacketTooBig(mtu=1280) /
+               IPerror6(src=VIP, dst=CLIENT) /
+               TCPerror(sport=VPORT, dport=sport, seq=(cookie + 1) & M32,
+                        ack=(ISN + 1 + len(req)) & M32, flags="A"))
+    else:
+        err = (Ether(src=P.GW_MAC, dst=P.APP) /
+               IP(src="198.18.1.254", dst=VIP) / ICMP(type=3, code=4, nexthopmtu=1400) /
+               IPerror(src=VIP, dst=CLIENT, flags="DF") /
+               TCPerror(sport=VPORT, dport=sport, seq=(cookie + 1) & M32,
+                        ack=(ISN + 1 + len(req)) & M32, flags="A"))
+    got = tap.exchange([err], 1)
+    f = P.one(got)
+    ok = False
+    if f is not None:
+        q = Ether(f)
+        ic = q[ICMPv6PacketTooBig] if v6 else q[ICMP]
+        c = ic.cksum if v6 else ic.chksum
+        if v6:
+            del q[ICMPv6PacketTooBig].cksum
+        else:
+            del q[ICMP].chksum
+        r2 = Ether(bytes(q))
+        c2 = r2[ICMPv6PacketTooBig].cksum if v6 else r2[ICMP].chksum
+        inner = r2[IPerror6] if v6 else r2[IPerror]
+        ok = (q.dst == mac and ipl(q).dst == ip and inner.src == ip and
+              r2[TCPerror].sport == port and
+              r2[TCPerror].seq == (bisn + 1) & M32 and c == c2)
+    P.R.check(fam + "seq: an ICMP error from the client's side goes to the "
+              "backend with the quoted seq translated back (its ISN + 1) and "
+              "a valid checksum", ok, P.nframes(got))
     st = router()
     P.R.check(fam + "seq: counted (bound_hits, bound_replies)",
               st["bound_hits"] >= 1 and st["bound_replies"] >= 1, str(st))
