@@ -30,7 +30,15 @@ svc = '''
     backends = (
       { ip = "198.18.0.11"; port = 8081; weight = 1; pool = "api"; },
       { ip = "198.18.0.12"; port = 8081; weight = 1; pool = "web"; } ); }
-  # 14: the same over IPv6.
+  # 14: no default pool, a 404 when nothing matches.
+  , { name = "l7n4"; vip = "198.18.2.111"; port = 80; protocol = "tcp";
+    mode = "nat"; scheduler = "maglev";
+    requests = {
+      rules = ( { host = "api.example.com"; pool = "api"; } );
+      no_match = "http-404"; bind_timeout_ms = 800; };
+    backends = (
+      { ip = "198.18.0.13"; port = 8081; weight = 1; pool = "api"; } ); }
+  # 15: l7w4 over IPv6.
   , { name = "l7w6"; vip = "fd00:68:2::110"; port = 80; protocol = "tcp";
     mode = "nat"; scheduler = "maglev";
     requests = {

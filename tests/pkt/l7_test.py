@@ -36,6 +36,11 @@ tap0, and compares what the appliance sends with what it must:
   too_big   a request over max_request (2048): RST, counted.
   cap       max_binding (8) connections binding at once: the 9th gets a
             RST at once (binding_full).
+  wscale    a backend answering with another window scale: RST to both.
+  down      a backend that never answers: the SYN sent again when the
+            client retransmits, then RST to both after the bind timeout.
+  no_match  l7n4 (198.18.2.111): no rule matches, no default pool,
+            no_match "http-404": a minimal 404 and FIN.
   ipv6      bind and seq over IPv6 (l7w6, [fd00:68:2::110]:80).
   flood     3000 SYNs from as many spoofed sources as fast as the test
             sends them: a cookie SYN-ACK each, and neither bindings nor
@@ -452,6 +457,89 @@ def test_flood(tap, n=3000):
         tap.exchange([cframe(51900, "R", ISN + 1 + len(req))], 0, timeout=0.2)
 
 
+def test_wscale(tap):
+    sport = 51800
+    req = b"GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n"
+    r = bind(tap, sport, req, 1, "wscale", split=False)
+    if r is None:
+        return
+    cookie, _ = r
+    before = router()
+    synack = bframe(1, sport, "SA", 12345, ISN + 1,
+                    opts=[("MSS", 1460), ("SAckOK", b""), ("WScale", 9)])
+    got = tap.exchange([synack], 2)
+    to_c = [f for f in got if ipl(Ether(f)).dst == CLIENT]
+    to_b = [f for f in got if ipl(Ether(f)).dst == BE[1][0]]
+    ok = (len(to_c) == 1 and "R" in Ether(to_c[0])[TCP].flags and
+          len(to_b) == 1 and "R" in Ether(to_b[0])[TCP].flags)
+    n = wait_router(before, "wscale_mismatch", 1)
+    P.R.check("wscale: a backend SYN-ACK with window scale 9 (7 promised): "
+              "RST to both, counted (wscale_mismatch), no flow",
+              ok and n == 1 and router()["flows"] == before["flows"],
+              f"{P.nframes(got)}, wscale_mismatch +{n}")
+
+
+def test_backend_down(tap):
+    sport = 51850
+    req = b"GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n"
+    r = bind(tap, sport, req, 1, "down", split=False)
+    if r is None:
+        return
+    cookie, _ = r
+    before = router()
+    # The client sends its request again after 0.5 s: the SYN goes again.
+    time.sleep(0.55)
+    got = tap.exchange([cframe(sport, "PA", ISN + 1, cookie + 1, req)], 1)
+    again = [f for f in got if "S" in Ether(f)[TCP].flags and
+             ipl(Ether(f)).dst == BE[1][0]]
+    P.R.check("down: the client's retransmission while the backend is silent "
+              "sends the SYN again", len(again) == 1, P.nframes(got))
+    got = [f for f in got if f not in again]
+    # The RSTs, 800 ms after the first SYN (they may come with the
+    # exchange above on a slow run).
+    m = tap.mark()
+    rst = [f for f in got if "R" in Ether(f)[TCP].flags]
+    fr, _ = tap.wait(m, lambda fs: len(fs) + len(rst) >= 2, 2.0)
+    fr = rst + fr
+    to_c = [f for f in fr if ipl(Ether(f)).dst == CLIENT and "R" in Ether(f)[TCP].flags]
+    to_b = [f for f in fr if ipl(Ether(f)).dst == BE[1][0] and "R" in Ether(f)[TCP].flags]
+    n = wait_router(before, "be_timeout", 1)
+    P.R.check("down: a backend that never answers: RST to the client and to "
+              "it after the bind timeout, counted (be_timeout)",
+              len(to_c) == 1 and len(to_b) == 1 and n == 1,
+              f"{P.nframes(fr)}, be_timeout +{n}")
+
+
+def test_no_match(tap):
+    global VIP
+    vip0, VIP = VIP, "198.18.2.111"
+    try:
+        sport = 51870
+        cookie = handshake(tap, sport, label="")
+        if cookie is None:
+            P.R.check("no_match: cookie SYN-ACK", False)
+            return
+        before = router()
+        req = b"GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n"
+        got = tap.exchange([cframe(sport, "A", ISN + 1, cookie + 1),
+                            cframe(sport, "PA", ISN + 1, cookie + 1, req)], 1)
+        f = P.one(got)
+        ok = False
+        if f is not None:
+            q = Ether(f)
+            ok = (ipl(q).src == VIP and q[TCP].flags == "FPA" and
+                  q[TCP].seq == (cookie + 1) & M32 and
+                  q[TCP].ack == (ISN + 1 + len(req)) & M32 and
+                  bytes(q[TCP].payload).startswith(b"HTTP/1.1 404 Not Found\r\n") and
+                  csum_ok(f))
+        n = wait_router(before, "no_match", 1)
+        P.R.check("no_match: no rule and no default pool (no_match = "
+                  "\"http-404\"): a minimal 404 with FIN, counted", ok and n == 1,
+                  f"{P.nframes(got)}, no_match +{n}")
+    finally:
+        VIP = vip0
+
+
 def main():
     ap = P.argparse.ArgumentParser()
     for a in ("--conf", "--iface", "--app-mac", "--halbctl", "--classifier",
@@ -474,6 +562,9 @@ def main():
         ("slowloris", lambda: test_slowloris(tap)),
         ("too_big", lambda: test_too_big(tap)),
         ("cap", lambda: test_cap(tap)),
+        ("wscale", lambda: test_wscale(tap)),
+        ("down", lambda: test_backend_down(tap)),
+        ("no_match", lambda: test_no_match(tap)),
         ("flood", lambda: test_flood(tap)),
         ("ipv6", lambda: (use(6), test_bind_seq(tap, 52100, "ipv6 "), use(4))),
     ]
