@@ -46,6 +46,8 @@
 #define RTR_BURST 32
 #define RTR_SYN_RESEND_MS 500
 
+RTE_LOG_REGISTER_DEFAULT(rtr_logtype, INFO);
+
 static const char http_404[] =
 	"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 /* TLS alert, fatal, unrecognized_name (RFC 6066 section 3). */
@@ -666,6 +668,16 @@ rtr_init(struct rtr *r)
 	rc = flow_writer_init(&r->fw, &r->shm->l7_flows, r->shm->qsbr);
 	if (rc != 0)
 		return rc;
+	/* What a previous router left in the rings belongs to bindings it
+	 * took with it: counted as stray, not started again half-way. */
+	for (i = 0; i < r->shm->n_workers; i++) {
+		struct rte_mbuf *m;
+
+		while (rte_ring_sc_dequeue(r->shm->workers[i].l7_in, (void **)&m) == 0) {
+			r->shm->l7.stray++;
+			rte_pktmbuf_free(m);
+		}
+	}
 	pools_update(r, true);
 	view_follow(r);
 	return 0;

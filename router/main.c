@@ -48,7 +48,6 @@
 #define RTR_HB_MS 10
 #define FWD_GONE_MS 2000
 
-RTE_LOG_REGISTER_DEFAULT(rtr_logtype, INFO);
 
 static struct rtr rtr;
 static struct halb_hb *hb;
