@@ -527,6 +527,19 @@ backend_seg(struct rtr *r, uint16_t s, uint16_t be, const uint8_t *frame,
 	bind_free(r, b);
 }
 
+void
+rtr_drain(struct rtr *r)
+{
+	struct rte_mbuf *m;
+	uint32_t w;
+
+	for (w = 0; w < r->shm->n_workers; w++)
+		while (rte_ring_sc_dequeue(r->shm->workers[w].l7_in, (void **)&m) == 0) {
+			r->shm->l7.stray++;
+			rte_pktmbuf_free(m);
+		}
+}
+
 uint32_t
 rtr_poll(struct rtr *r)
 {
@@ -668,16 +681,7 @@ rtr_init(struct rtr *r)
 	rc = flow_writer_init(&r->fw, &r->shm->l7_flows, r->shm->qsbr);
 	if (rc != 0)
 		return rc;
-	/* What a previous router left in the rings belongs to bindings it
-	 * took with it: counted as stray, not started again half-way. */
-	for (i = 0; i < r->shm->n_workers; i++) {
-		struct rte_mbuf *m;
 
-		while (rte_ring_sc_dequeue(r->shm->workers[i].l7_in, (void **)&m) == 0) {
-			r->shm->l7.stray++;
-			rte_pktmbuf_free(m);
-		}
-	}
 	pools_update(r, true);
 	view_follow(r);
 	return 0;

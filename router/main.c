@@ -103,6 +103,7 @@ loop(void *arg)
 	uint32_t idle = 0, busy;
 
 	halb_idle_init();
+	rtr_drain(r);
 	halb_hb_set_state(hb, HALB_HB_READY);
 	while (!r->quit) {
 		uint64_t now = rte_rdtsc();

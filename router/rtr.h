@@ -96,6 +96,11 @@ struct rtr {
 int rtr_init(struct rtr *r);
 void rtr_fini(struct rtr *r);
 
+/* Drops what a previous router left in the l7_in rings (its bindings
+ * went with it), counted as stray.  On the loop's thread: it frees
+ * mbufs (main.c says why that thread). */
+void rtr_drain(struct rtr *r);
+
 /* Takes what the workers punted (at most a burst from each); returns
  * how many segments. */
 uint32_t rtr_poll(struct rtr *r);
