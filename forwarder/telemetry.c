@@ -38,6 +38,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <rte_cycles.h>
@@ -371,6 +372,13 @@ tel_services(const char *cmd, const char *params, struct rte_tel_data *d)
 						 h->source : 0],
 					 h->cpu_permille / 10, h->cpu_permille % 10, h->conns,
 					 shm->active[s][b]);
+			/* Request routing: the backend's pool, last. */
+			if (cs->l7.has && cb->pool < cs->l7.n_pools) {
+				size_t n = strlen(buf);
+
+				snprintf(buf + n, sizeof(buf) - n, " pool=%s",
+					 cs->l7.pools[cb->pool]);
+			}
 			rte_tel_data_add_array_string(sd, buf);
 		}
 		/* Dict keys may hold only letters, digits and '_' here; a

@@ -114,20 +114,35 @@ cfg_reload_refused(const struct halb_cfg *run, const struct halb_cfg *in,
 		REFUSE("health: its name, key, sockets, listen address, state_file or timeouts changed: needs a restart");
 	if (!SAME(health.n_peers) || !SAME(health.peers))
 		REFUSE("health.peers changed: needs a restart");
-	/* Request routing decides how a service's SYNs are answered (SYN
-	 * cookies and delayed binding, or plain NAT), and whether the
-	 * request router runs at all: turning it on or off is a restart.
-	 * Its rules and limits may change (new connections take them). */
-	for (i = 0; i < in->n_services; i++) {
+	/* Request routing: the shared memory has its rings and bound-flow
+	 * table, and the request router runs, only when a service had
+	 * requests { } at start; and a worker translates a bound connection
+	 * only while its service has them.  So requests { } may not come to
+	 * an appliance that has none, nor leave a service that stays; a
+	 * service may gain them, or go whole, and rules, pools and limits
+	 * may change (new connections take them). */
+	{
+		bool any = false;
 		uint32_t s;
 
 		for (s = 0; s < run->n_services; s++)
-			if (run->services[s].slot == CFG_SLOT_LIVE &&
-			    strcmp(run->services[s].name, in->services[i].name) == 0 &&
-			    run->services[s].l7.has != in->services[i].l7.has)
-				REFUSE("service %s: requests { } %s: needs a restart",
-				       in->services[i].name,
-				       in->services[i].l7.has ? "added" : "removed");
+			any |= run->services[s].slot == CFG_SLOT_LIVE &&
+			       run->services[s].l7.has;
+		for (i = 0; i < in->n_services; i++) {
+			const struct cfg_service *ns = &in->services[i];
+
+			if (ns->l7.has && !any)
+				REFUSE("service %s: requests { } where no service had them: the request router is set up at start: needs a restart",
+				       ns->name);
+			for (s = 0; s < run->n_services; s++) {
+				const struct cfg_service *rs = &run->services[s];
+
+				if (rs->slot == CFG_SLOT_LIVE && rs->l7.has &&
+				    !ns->l7.has && strcmp(rs->name, ns->name) == 0)
+					REFUSE("service %s: requests { } removed: its bound connections need them: needs a restart",
+					       ns->name);
+			}
+		}
 	}
 	return 0;
 }

@@ -375,18 +375,29 @@ test_refused(void **state)
 	memcpy(in, run, sizeof(*in));
 	in->health.key.len = 32;
 	assert_int_equal(cfg_reload_refused(run, in, why, sizeof(why)), -EPERM);
-	/* requests { } on or off: a restart; its rules may change. */
+	/* requests { }: not to an appliance that has none; not away from a
+	 * service that stays; to a service, or a whole request-routed
+	 * service away, when the router runs; rules and pools change. */
 	memcpy(in, run, sizeof(*in));
 	in->services[0].l7.has = true;
 	assert_int_equal(cfg_reload_refused(run, in, why, sizeof(why)), -EPERM);
-	assert_string_equal(why, "service web: requests { } added: needs a restart");
+	assert_string_equal(why, "service web: requests { } where no service had them: the request router is set up at start: needs a restart");
 	run->services[0].l7.has = true;
 	in->services[0].l7.has = false;
 	assert_int_equal(cfg_reload_refused(run, in, why, sizeof(why)), -EPERM);
-	assert_string_equal(why, "service web: requests { } removed: needs a restart");
+	assert_string_equal(why, "service web: requests { } removed: its bound connections need them: needs a restart");
 	memcpy(in, run, sizeof(*in));
 	in->services[0].l7.n_rules = 1;
 	in->services[0].l7.rules[0].kind = 1;
+	assert_int_equal(cfg_reload_refused(run, in, why, sizeof(why)), 0);
+	in->services[1].l7.has = true; /* dns gains them: the router runs */
+	assert_int_equal(cfg_reload_refused(run, in, why, sizeof(why)), 0);
+	snprintf(in->services[1].name, sizeof(in->services[1].name), "new");
+	assert_int_equal(cfg_reload_refused(run, in, why, sizeof(why)), 0);
+	memcpy(in, run, sizeof(*in));
+	in->n_services = 1;
+	snprintf(in->services[0].name, sizeof(in->services[0].name), "other");
+	in->services[0].l7.has = false; /* web gone whole */
 	assert_int_equal(cfg_reload_refused(run, in, why, sizeof(why)), 0);
 	free(run);
 	free(in);
