@@ -773,6 +773,10 @@ l7_syn(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	seg.opts = opts;
 	seg.opts_len = splice_opts_syn(opts, &so);
 	len = splice_build(buf, sizeof(buf), &seg);
+	if (len == 0 || len + RTE_PKTMBUF_HEADROOM > (uint32_t)m->buf_len) {
+		drop(w, m, FWD_DROP_OTHER);
+		return;
+	}
 	mbuf_set(m, buf, len);
 	w->st->l7_cookies++;
 	send_client(w, m, seg.dst);
