@@ -27,7 +27,7 @@
 #     pool of their SNI; E2E_TLS_REQUESTS (300) new TLS connections per
 #     rule and E2E_REQUESTS for the default, 100 % to the pool, spread by
 #     weight (the shares are checked over 1000 connections or more);
-#   - halbctl router counts them bound;
+#   - halbctl router counts them bound, and halb-exporter shows it;
 #   - kill -9 of halb-router while a keep-alive connection is held: the
 #     connection goes on unbroken, new connections fail while it is away
 #     and are served again once it is restarted (the time until the first
@@ -342,6 +342,19 @@ if [ -n "$b0" ] && [ -n "$b1" ] && [ $((b1 - b0)) -ge "$want" ]; then
 else
 	fail "halbctl router: bound ${b0:-?} -> ${b1:-?}, want +$want"
 fi
+
+# --- halb-exporter shows the router's counters ---------------------------------
+halb_spawn "$WORK/exporter.log" ip netns exec "$P-lb" "$HALB_BUILD/exporter/halb-exporter" -c "$CONF"
+EXP_PID=$HALB_LAST_PID
+scrape() { ip netns exec "$P-lb" curl -sf http://127.0.0.1:9650/metrics 2>/dev/null; }
+halb_wait_until 10 eval 'scrape | grep -q "^halb_router_bound_total"'
+m=$(scrape | awk '$1 == "halb_router_bound_total" { print $2 }')
+if [ -n "$m" ] && [ "${m%.*}" -ge "$want" ]; then
+	pass "halb-exporter: halb_router_bound_total $m"
+else
+	fail "halb-exporter: halb_router_bound_total '${m:-absent}' (want >= $want)"
+fi
+halb_stop "$EXP_PID" TERM 5
 
 # --- kill -9 of the router --------------------------------------------------
 halb_spawn "$WORK/hold.log" ip netns exec "$P-cli" "$HALB_PYTHON" "$HALB_E2E_DIR/client.py" \
