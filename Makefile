@@ -24,7 +24,7 @@ DEB_BUILD_OPTIONS ?= nocheck
 # and FUZZ_FLAGS_NAME for more compiler and linker flags.  None needs DPDK.
 FUZZ_TARGETS      := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_CFLAGS       := -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Iinclude
-FUZZ_SRCS_pkt     := src/dp/pkt.c src/dp/csum.c src/dp/rewrite.c src/dp/neigh_pkt.c src/dp/icmp_err.c src/dp/icmp_pkt.c src/core/ip.c
+FUZZ_SRCS_pkt     := src/dp/pkt.c src/dp/csum.c src/dp/rewrite.c src/dp/neigh_pkt.c src/dp/icmp_err.c src/dp/icmp_pkt.c src/dp/splice.c src/dp/syncookie.c src/core/ip.c
 # The health/load messages, sealed (src/core/seal.c): protobuf-c code that meson
 # generates in $(BUILD) from proto/.
 FUZZ_GENERATED    := halb_seal.pb-c.c halb_seal.pb-c.h halb_health.pb-c.c halb_health.pb-c.h \
@@ -89,7 +89,11 @@ test: root
 	tests/pkt/mq.sh
 	HALB_BUILD=$(CURDIR)/$(BUILD_ASAN) LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 		tests/pkt/mq.sh
+	tests/pkt/l7.sh
+	HALB_BUILD=$(CURDIR)/$(BUILD_ASAN) LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
+		tests/pkt/l7.sh
 	tests/e2e/e2e.sh
+	tests/e2e/requests.sh
 	tests/e2e/health.sh
 	tests/e2e/sessions.sh
 	tests/e2e/had.sh

@@ -31,6 +31,8 @@ void exp_heartbeats(struct prom *p, const char *prefix);
 /* /halb/status, /halb/stats, /halb/workers bodies. */
 void exp_fwd_status(struct prom *p, const json_t *body);
 void exp_fwd_stats(struct prom *p, const json_t *body);
+/* The request router's counters (/halb/router), when it is configured. */
+void exp_router(struct prom *p, const json_t *body);
 void exp_workers(struct prom *p, const json_t *body);
 /* /ethdev/stats,N body of the port named port. */
 void exp_port(struct prom *p, const char *port, const json_t *body);

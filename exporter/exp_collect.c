@@ -127,6 +127,59 @@ static const struct {
 	{ "cls_replica_stale", "replica_stale", "Replica records not used: their slot no longer names their backend (reload)" },
 };
 
+/* /halb/router keys (docs/REQUESTS.md): the workers' side and the
+ * request router's, all counters. */
+static const struct {
+	const char *key, *help;
+} rtr_counters[] = {
+	{ "cookies", "SYNs answered with a SYN cookie" },
+	{ "cookie_ok", "Client segments with a valid cookie, to the router" },
+	{ "cookie_stale", "Client segments with a cookie too old, dropped" },
+	{ "cookie_forged", "Client segments with no cookie of ours, dropped" },
+	{ "backend_in", "Backend handshake segments to the router" },
+	{ "ring_full", "Segments dropped: the router's ring was full" },
+	{ "router_down", "SYNs and segments dropped: no router" },
+	{ "bound_hits", "Bound connections' client packets translated" },
+	{ "bound_replies", "Bound connections' backend packets translated" },
+	{ "router_frames", "Frames the router built, sent by the workers" },
+	{ "bindings", "Connections that began binding" },
+	{ "bound", "Connections bound: flow installed" },
+	{ "binding_full", "Connections reset: max_binding binding at once" },
+	{ "timeouts", "Connections reset: no request within bind_timeout_ms" },
+	{ "client_rst", "Bindings the client reset" },
+	{ "too_big", "Connections reset: request over max_request" },
+	{ "bad_request", "Connections reset: not HTTP/1.x or a ClientHello" },
+	{ "no_match", "Requests no rule matched, with no default pool" },
+	{ "no_backend", "Connections reset: no backend up in the pool" },
+	{ "be_refused", "Connections reset: the backend answered RST" },
+	{ "be_timeout", "Connections reset: the backend did not answer" },
+	{ "wscale_mismatch", "Connections reset: the backend's window scale was not the promised one" },
+	{ "table_full", "Connections reset: the bound-flow table was full" },
+	{ "out_full", "Router frames dropped: a return ring was full" },
+	{ "stray", "Segments of no binding" },
+	{ "expired", "Bound flows removed idle" },
+};
+
+void
+exp_router(struct prom *p, const json_t *b)
+{
+	unsigned int i;
+	char name[96];
+
+	if (jnum(b, "configured") == 0)
+		return;
+	for (i = 0; i < sizeof(rtr_counters) / sizeof(rtr_counters[0]); i++) {
+		snprintf(name, sizeof(name), "halb_router_%s_total",
+			 rtr_counters[i].key);
+		prom_add(p, name, PROM_COUNTER, rtr_counters[i].help,
+			 jnum(b, rtr_counters[i].key), NULL);
+	}
+	prom_add(p, "halb_router_bound_flows", PROM_GAUGE,
+		 "Bound request-routed connections in the table", jnum(b, "flows"), NULL);
+	prom_add(p, "halb_router_binding", PROM_GAUGE,
+		 "Connections binding now", jnum(b, "binding"), NULL);
+}
+
 void
 exp_fwd_stats(struct prom *p, const json_t *b)
 {
@@ -442,6 +495,9 @@ collect_forwarder(const struct halb_cfg *cfg, struct prom *p)
 	json_decref(r);
 	if ((r = tlm_ask(fd, "/halb/stats")) != NULL)
 		exp_fwd_stats(p, exp_tlm_body(r));
+	json_decref(r);
+	if ((r = tlm_ask(fd, "/halb/router")) != NULL)
+		exp_router(p, exp_tlm_body(r));
 	json_decref(r);
 	if ((r = tlm_ask(fd, "/halb/workers")) != NULL)
 		exp_workers(p, exp_tlm_body(r));

@@ -51,6 +51,10 @@ struct fwd_service {
 	uint8_t mode;
 	uint16_t vport;     /* host order; 0: all ports */
 	bool down_keep;     /* down_flows "keep" */
+	bool l7;            /* requests { }: delayed binding (REQUESTS.md) */
+	uint8_t l7_wscale;  /* ... the window scale its SYN-ACK promises */
+	uint16_t l7_mss;    /* ... the MSS it offers */
+	uint16_t l7_win;    /* ... the window it offers */
 	struct halb_ip vip;
 	uint32_t n_backends;
 	struct fwd_backend *be;

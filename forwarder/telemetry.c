@@ -237,6 +237,73 @@ tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	return 0;
 }
 
+/* The request router (docs/REQUESTS.md): the workers' side (cookies,
+ * punts, translated packets) and the router's own counters, which it
+ * writes in shm->l7. */
+static int
+tel_router(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	const struct halb_shm *shm = fwd.shm;
+	const struct l7_stats *r = &shm->l7;
+	uint64_t v[10] = { 0 };
+	uint32_t w;
+	uint64_t age = halb_tsc_age(rte_rdtsc(), shm->l7_alive) /
+		       (shm->tsc_hz / 1000);
+
+	(void)cmd;
+	(void)params;
+	for (w = 0; w < shm->n_workers; w++) {
+		const struct fwd_stats *st = &shm->workers[w].stats;
+
+		v[0] += st->l7_cookies;
+		v[1] += st->l7_cookie_ok;
+		v[2] += st->l7_cookie_stale;
+		v[3] += st->l7_cookie_forged;
+		v[4] += st->l7_backend_in;
+		v[5] += st->l7_ring_full;
+		v[6] += st->l7_router_down;
+		v[7] += st->l7_hits;
+		v[8] += st->l7_replies;
+		v[9] += st->l7_out;
+	}
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "configured", shm->has_l7);
+	rte_tel_data_add_dict_int(d, "router_pid", shm->l7_pid);
+	rte_tel_data_add_dict_u64(d, "router_heartbeat_age_ms",
+				  shm->l7_alive ? age : 0);
+	rte_tel_data_add_dict_u64(d, "router_starts", shm->l7_starts);
+	rte_tel_data_add_dict_u64(d, "cookies", v[0]);
+	rte_tel_data_add_dict_u64(d, "cookie_ok", v[1]);
+	rte_tel_data_add_dict_u64(d, "cookie_stale", v[2]);
+	rte_tel_data_add_dict_u64(d, "cookie_forged", v[3]);
+	rte_tel_data_add_dict_u64(d, "backend_in", v[4]);
+	rte_tel_data_add_dict_u64(d, "ring_full", v[5]);
+	rte_tel_data_add_dict_u64(d, "router_down", v[6]);
+	rte_tel_data_add_dict_u64(d, "bound_hits", v[7]);
+	rte_tel_data_add_dict_u64(d, "bound_replies", v[8]);
+	rte_tel_data_add_dict_u64(d, "router_frames", v[9]);
+	rte_tel_data_add_dict_u64(d, "in", r->in);
+	rte_tel_data_add_dict_u64(d, "bindings", r->bindings);
+	rte_tel_data_add_dict_u64(d, "bound", r->bound);
+	rte_tel_data_add_dict_u64(d, "binding_full", r->binding_full);
+	rte_tel_data_add_dict_u64(d, "timeouts", r->timeouts);
+	rte_tel_data_add_dict_u64(d, "client_rst", r->client_rst);
+	rte_tel_data_add_dict_u64(d, "too_big", r->too_big);
+	rte_tel_data_add_dict_u64(d, "bad_request", r->bad_request);
+	rte_tel_data_add_dict_u64(d, "no_match", r->no_match);
+	rte_tel_data_add_dict_u64(d, "no_backend", r->no_backend);
+	rte_tel_data_add_dict_u64(d, "be_refused", r->be_refused);
+	rte_tel_data_add_dict_u64(d, "be_timeout", r->be_timeout);
+	rte_tel_data_add_dict_u64(d, "wscale_mismatch", r->wscale_mismatch);
+	rte_tel_data_add_dict_u64(d, "table_full", r->table_full);
+	rte_tel_data_add_dict_u64(d, "out_full", r->out_full);
+	rte_tel_data_add_dict_u64(d, "stray", r->stray);
+	rte_tel_data_add_dict_u64(d, "expired", r->expired);
+	rte_tel_data_add_dict_u64(d, "flows", r->flows);
+	rte_tel_data_add_dict_u64(d, "binding", r->binding);
+	return 0;
+}
+
 /* DPDK 22.11 telemetry nests one level only: each service is an array
  * of strings, its summary first, then one line per backend (each within
  * RTE_TEL_MAX_STRING_LEN). */
@@ -694,6 +761,8 @@ fwd_telemetry_init(struct fwd_ctx *c)
 					  "Processes, heartbeats and flow counts") |
 	       rte_telemetry_register_cmd("/halb/stats", tel_stats,
 					  "Forwarder and classifier counters. Parameters: int worker (optional)") |
+	       rte_telemetry_register_cmd("/halb/router", tel_router,
+					  "Request router: cookies, bindings, outcomes") |
 	       rte_telemetry_register_cmd("/halb/services", tel_services_locked,
 					  "Services and backends") |
 	       rte_telemetry_register_cmd("/halb/flows", tel_flows_locked,

@@ -158,6 +158,13 @@ fwd_view_build(struct fwd_ctx *c, const struct halb_cfg *cfg, uint64_t gen,
 		sv->vip = cs->vip;
 		sv->vport = cs->port;
 		sv->down_keep = cs->down_flows == CFG_DOWN_KEEP;
+		/* Request routing (docs/REQUESTS.md): what the cookie
+		 * SYN-ACK offers; its window lets the client send no more
+		 * than the router reads before binding. */
+		sv->l7 = cs->l7.has && c->shm->has_l7;
+		sv->l7_mss = cs->l7.mss;
+		sv->l7_wscale = cs->l7.wscale;
+		sv->l7_win = (uint16_t)RTE_MIN(cs->l7.max_request, 65535u);
 		sv->n_backends = cs->n_backends;
 		if (cs->n_backends > 0) {
 			sv->be = rte_zmalloc("halb_backends",

@@ -43,6 +43,8 @@
 #include "halb/flow.h"
 #include "halb/idle.h"
 #include "halb/mh.h"
+#include "halb/splice.h"
+#include "halb/syncookie.h"
 #include "fwd.h"
 
 #define NEIGH_TICK_MS 100u
@@ -64,6 +66,7 @@ struct fwd_worker {
 	uint64_t now_tsc;
 	uint32_t now_ms;
 	bool cls_up;
+	bool l7_up;           /* the request router beats (has_l7) */
 	bool replica;         /* a reader of shm->replica (sessions { }) */
 	uint32_t neigh_ms;
 	uint32_t icmp_ms;      /* token bucket of FWD_ICMP_RATE: last refill */
@@ -633,9 +636,25 @@ nat_reply_ok(const struct fwd_worker *w, const struct pkt_info *pi,
 /* A backend's reply in NAT mode (or an ICMP error about one of its
  * connections): the source becomes the VIP again and the frame goes to
  * the client's next hop. */
+static void nat_reply_send(struct fwd_worker *w, struct rte_mbuf *m,
+			   const struct pkt_info *pi, int s, uint16_t b);
+
 static void
 nat_reply(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	  int s, uint16_t b)
+{
+	if (!nat_reply_ok(w, pi, (uint32_t)s, b)) {
+		drop(w, m, FWD_DROP_REPLY_NO_FLOW);
+		return;
+	}
+	nat_reply_send(w, m, pi, s, b);
+}
+
+/* The rewrite and transmission of a reply nat_reply_ok() accepted (or
+ * that of a bound request-routed flow, l7_reply). */
+static void
+nat_reply_send(struct fwd_worker *w, struct rte_mbuf *m,
+	       const struct pkt_info *pi, int s, uint16_t b)
 {
 	const struct fwd_service *sv = &w->v->svc[s];
 	struct halb_ip dst, nh;
@@ -643,10 +662,6 @@ nat_reply(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
 	int port;
 
-	if (!nat_reply_ok(w, pi, (uint32_t)s, b)) {
-		drop(w, m, FWD_DROP_REPLY_NO_FLOW);
-		return;
-	}
 	memcpy(dst.b, pi->key.dst, 16);
 	port = cfg_route(fwd.cfg, &dst, &nh);
 	if (port < 0) {
@@ -672,6 +687,334 @@ nat_reply(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	w->be_st[s][b].pkts++;
 	w->be_st[s][b].bytes += rte_pktmbuf_pkt_len(m);
 	tx_one(w, (uint32_t)port, m);
+}
+
+/*
+ * Request routing (docs/REQUESTS.md).  A service with requests { }
+ * never reaches the classifier: its new connections are answered here
+ * with a SYN cookie, the client's segments that carry a valid cookie go
+ * to the request router (l7_in), which binds them to a backend by
+ * replaying the handshake and installs the flow in shm->l7_flows with
+ * the sequence delta (backend ISN - cookie) in the entry's tag.  The
+ * worker translates a bound flow's segments: client -> backend, ack and
+ * SACK blocks + delta; backend -> client, seq - delta.
+ */
+
+/* Sends m, a frame from the VIP to client address dst (16 bytes), to
+ * the client's next hop, as a NAT reply goes. */
+static void
+send_client(struct fwd_worker *w, struct rte_mbuf *m, const uint8_t dst16[16])
+{
+	struct halb_ip dst, nh;
+	uint8_t nh_mac[6];
+	int port;
+
+	memcpy(dst.b, dst16, 16);
+	port = cfg_route(fwd.cfg, &dst, &nh);
+	if (port < 0) {
+		drop(w, m, FWD_DROP_NO_ROUTE);
+		return;
+	}
+	if (!client_mac(w, &nh, port, nh_mac)) {
+		drop(w, m, FWD_DROP_NO_NEIGH);
+		return;
+	}
+	pkt_rw_dsr(rte_pktmbuf_mtod(m, uint8_t *), fwd.ports[port].mac, nh_mac);
+	tx_one(w, (uint32_t)port, m);
+}
+
+/* Replaces m's frame with the len bytes at buf. */
+static void
+mbuf_set(struct rte_mbuf *m, const uint8_t *buf, uint32_t len)
+{
+	rte_pktmbuf_reset_headroom(m);
+	memcpy(rte_pktmbuf_mtod(m, uint8_t *), buf, len);
+	m->data_len = (uint16_t)len;
+	m->pkt_len = len;
+}
+
+/*
+ * A SYN to service s: answered with a SYN-ACK from the VIP whose
+ * sequence number is the cookie (syncookie.h).  It offers the service's
+ * MSS, its window scale when the client sent one (RFC 7323: else none),
+ * SACK when the client offered it, no timestamps, and a window of
+ * max_request bytes (at most 65535, unscaled in a SYN).  Nothing is
+ * kept.
+ */
+static void
+l7_syn(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
+       const struct fwd_service *sv)
+{
+	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
+	struct syncookie_opts co, so;
+	uint8_t buf[SPLICE_HDR_MAX], opts[20];
+	struct splice_seg seg;
+	uint32_t len;
+
+	if (splice_opts_read(frame, pi, &co) != 0) {
+		w->st->bad[PKT_ERR_L4]++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	so.mss = RTE_MIN(sv->l7_mss, co.mss);
+	so.wscale = co.wscale == SYNCOOKIE_WS_NONE ? SYNCOOKIE_WS_NONE :
+						    sv->l7_wscale;
+	so.sack = co.sack;
+	memset(&seg, 0, sizeof(seg));
+	seg.family = pi->family;
+	seg.src = pi->key.dst;
+	seg.dst = pi->key.src;
+	seg.sport = pi->key.dport;
+	seg.dport = pi->key.sport;
+	seg.seq = syncookie_make(fwd.shm->l7_key, &pi->key, w->now_ms, &co);
+	seg.ack = splice_seq(frame, pi) + 1;
+	seg.flags = SPLICE_SYN | SPLICE_ACK;
+	seg.win = sv->l7_win;
+	seg.opts = opts;
+	seg.opts_len = splice_opts_syn(opts, &so);
+	len = splice_build(buf, sizeof(buf), &seg);
+	if (len == 0 || len + RTE_PKTMBUF_HEADROOM > (uint32_t)m->buf_len) {
+		drop(w, m, FWD_DROP_OTHER);
+		return;
+	}
+	mbuf_set(m, buf, len);
+	w->st->l7_cookies++;
+	send_client(w, m, seg.dst);
+}
+
+static void
+l7_punt(struct fwd_worker *w, struct rte_mbuf *m, uint32_t verb)
+{
+	m->hash.usr = verb;
+	if (rte_ring_sp_enqueue(w->ws->l7_in, m) != 0) {
+		w->st->l7_ring_full++;
+		rte_pktmbuf_free(m);
+	}
+}
+
+/*
+ * A bound flow's client segment: translated (ack and SACK + delta) and
+ * forwarded; true when it was one (m is then consumed).
+ */
+static bool
+l7_bound(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
+	 uint32_t hash)
+{
+	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
+	struct syncookie_opts co;
+	struct flow_entry *e;
+
+	if (pi->key.proto != IPPROTO_TCP)
+		return false;
+	e = flow_lookup(&fwd.shm->l7_flows, &pi->key, hash);
+	/* A closed flow's tuple reused by a new connection (the client's
+	 * port came round again within tcp_fin_timeout): its SYN, and its
+	 * segments whose ack is one of our cookies, are the new one's. */
+	if (e != NULL && e->state == FLOW_ST_FIN && !syn_only(pi) &&
+	    (pi->tcp_flags & PKT_TCP_ACK) &&
+	    syncookie_check(fwd.shm->l7_key, &pi->key, w->now_ms,
+			    splice_ack(frame, pi) - 1, &co) == SYNCOOKIE_OK)
+		e = NULL;
+	if (e == NULL || (e->state == FLOW_ST_FIN && syn_only(pi)))
+		return false;
+	w->st->l7_hits++;
+	track(e, pi, w->now_ms);
+	if (splice_seq_adjust(frame, pi, 0, e->tag) != 0) {
+		w->st->bad[PKT_ERR_L4]++;
+		rte_pktmbuf_free(m);
+		return true;
+	}
+	forward(w, m, pi, e->svc, e->backend, hash);
+	return true;
+}
+
+/*
+ * A TCP segment to service s (a request-routed one) of no bound flow
+ * (l7_bound said no): a SYN (the cookie), a segment of a connection
+ * being bound (to the router, if its ack carries a valid cookie; a RST
+ * goes as it is, the router knows its bindings), or nothing of ours
+ * (counted, dropped).
+ */
+static void
+l7_client(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
+	  uint32_t s)
+{
+	const struct fwd_service *sv = &w->v->svc[s];
+	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
+	struct syncookie_opts co;
+
+	if (pi->key.proto != IPPROTO_TCP) {
+		drop(w, m, FWD_DROP_NO_SERVICE);
+		return;
+	}
+	if (!w->l7_up) {
+		w->st->l7_router_down++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	if (syn_only(pi)) {
+		l7_syn(w, m, pi, sv);
+		return;
+	}
+	if (pi->tcp_flags & PKT_TCP_RST) {
+		l7_punt(w, m, HALB_L7_VERB(HALB_L7_IN_CLIENT, s, 0));
+		return;
+	}
+	if (!(pi->tcp_flags & PKT_TCP_ACK) || (pi->tcp_flags & PKT_TCP_SYN)) {
+		w->st->l7_cookie_forged++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	switch (syncookie_check(fwd.shm->l7_key, &pi->key, w->now_ms,
+				splice_ack(frame, pi) - 1, &co)) {
+	case SYNCOOKIE_OK:
+		w->st->l7_cookie_ok++;
+		l7_punt(w, m, HALB_L7_VERB(HALB_L7_IN_CLIENT, s, 0));
+		return;
+	case SYNCOOKIE_STALE:
+		w->st->l7_cookie_stale++;
+		break;
+	default:
+		w->st->l7_cookie_forged++;
+		break;
+	}
+	rte_pktmbuf_free(m);
+}
+
+/*
+ * A segment from backend b of request-routed service s: a bound flow's
+ * (seq - delta, then the NAT reply's rewrite), or, with no flow, a
+ * segment of the replayed handshake (SYN-ACK, RST), which the router
+ * takes; anything else is dropped as a reply without a flow.  ICMP
+ * errors about such connections are not translated (dropped).
+ */
+static void
+l7_reply(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
+	 uint32_t s, uint16_t b)
+{
+	const struct fwd_service *sv = &w->v->svc[s];
+	const struct flow_entry *e;
+	struct flow_key k;
+
+	if (pi->key.proto != IPPROTO_TCP) {
+		drop(w, m, pi->kind == PKT_KIND_ICMP_ERR ? FWD_DROP_ICMP_NO_FLOW :
+							   FWD_DROP_REPLY_NO_FLOW);
+		return;
+	}
+	memset(&k, 0, sizeof(k));
+	memcpy(k.src, pi->key.dst, 16);
+	memcpy(k.dst, sv->vip.b, 16);
+	k.sport = pi->key.dport;
+	k.dport = sv->vport != 0 ? htons(sv->vport) : pi->key.sport;
+	k.proto = IPPROTO_TCP;
+	e = flow_lookup(&fwd.shm->l7_flows, &k, pkt_flow_hash(&k));
+	/* A SYN-ACK on a closed flow's tuple answers a new binding's SYN. */
+	if (pi->kind == PKT_KIND_ICMP_ERR) {
+		/* From the backend's side, about a client's segment: its
+		 * numbers are the client's, nothing to translate. */
+		if (e != NULL && e->svc == s && e->backend == b)
+			nat_reply_send(w, m, pi, (int)s, b);
+		else
+			drop(w, m, FWD_DROP_ICMP_NO_FLOW);
+		return;
+	}
+	if (e != NULL && e->svc == s && e->backend == b &&
+	    !(e->state == FLOW_ST_FIN && (pi->tcp_flags & PKT_TCP_SYN))) {
+		if (splice_seq_adjust(rte_pktmbuf_mtod(m, uint8_t *), pi,
+				      -e->tag, 0) != 0) {
+			w->st->bad[PKT_ERR_L4]++;
+			rte_pktmbuf_free(m);
+			return;
+		}
+		w->st->l7_replies++;
+		nat_reply_send(w, m, pi, (int)s, b);
+		return;
+	}
+	if ((pi->tcp_flags & PKT_TCP_RST) ||
+	    (pi->tcp_flags & (PKT_TCP_SYN | PKT_TCP_ACK)) ==
+		    (PKT_TCP_SYN | PKT_TCP_ACK)) {
+		if (!w->l7_up) {
+			w->st->l7_router_down++;
+			rte_pktmbuf_free(m);
+			return;
+		}
+		w->st->l7_backend_in++;
+		l7_punt(w, m, HALB_L7_VERB(HALB_L7_IN_BACKEND, s, b));
+		return;
+	}
+	drop(w, m, FWD_DROP_REPLY_NO_FLOW);
+}
+
+/*
+ * An ICMP error from the client's side about a request-routed
+ * connection (fragmentation needed, ...): it quotes a segment the client
+ * got, whose sequence number is the client's view (backend's - delta);
+ * the backend checks it against its own window (Linux drops errors
+ * quoting a sequence number outside it), so it is translated back
+ * (+ delta) before the error follows the flow to its backend.  The
+ * quote's TCP checksum is not checked by anyone; the ICMP checksum is
+ * recomputed by the NAT rewrite.
+ */
+static void
+l7_icmp(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi)
+{
+	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
+	uint32_t hash = pkt_flow_hash(&pi->key), seq_off = pi->inner_l4_off + 4u;
+	const struct flow_entry *e = NULL;
+
+	if (pi->key.proto == IPPROTO_TCP)
+		e = flow_lookup(&fwd.shm->l7_flows, &pi->key, hash);
+	if (e == NULL || seq_off + 4 > rte_pktmbuf_data_len(m)) {
+		drop(w, m, FWD_DROP_ICMP_NO_FLOW);
+		return;
+	}
+	{
+		uint32_t v = (uint32_t)frame[seq_off] << 24 | (uint32_t)frame[seq_off + 1] << 16 |
+			     (uint32_t)frame[seq_off + 2] << 8 | frame[seq_off + 3];
+
+		v += e->tag;
+		frame[seq_off] = (uint8_t)(v >> 24);
+		frame[seq_off + 1] = (uint8_t)(v >> 16);
+		frame[seq_off + 2] = (uint8_t)(v >> 8);
+		frame[seq_off + 3] = (uint8_t)v;
+	}
+	w->st->icmp_errors++;
+	forward(w, m, pi, e->svc, e->backend, hash);
+}
+
+/* A frame the router built (l7_out): to a backend, or to a client. */
+static void
+l7_returned(struct fwd_worker *w, struct rte_mbuf *m)
+{
+	uint32_t verb = m->hash.usr, s = HALB_L7_SVC(verb), b = HALB_L7_BE(verb);
+	const struct fwd_service *sv;
+	const struct fwd_backend *be;
+	struct pkt_info pi;
+	uint8_t nh_mac[6];
+
+	w->st->l7_out++;
+	if (s >= CFG_MAX_SERVICES ||
+	    pkt_parse(rte_pktmbuf_mtod(m, const uint8_t *),
+		      rte_pktmbuf_data_len(m), &pi) != PKT_OK) {
+		drop(w, m, FWD_DROP_OTHER);
+		return;
+	}
+	if (HALB_L7_KIND(verb) == HALB_L7_OUT_CLIENT) {
+		send_client(w, m, pi.key.dst);
+		return;
+	}
+	sv = &w->v->svc[s];
+	if (b >= sv->n_backends || sv->be[b].neigh < 0) {
+		drop(w, m, FWD_DROP_NO_BACKEND);
+		return;
+	}
+	be = &sv->be[b];
+	if (!neigh_mac(fwd.neigh, be->neigh, nh_mac)) {
+		drop(w, m, FWD_DROP_NO_NEIGH);
+		return;
+	}
+	pkt_rw_dsr(rte_pktmbuf_mtod(m, uint8_t *), fwd.ports[be->out].mac, nh_mac);
+	tx_one(w, be->out, m);
 }
 
 /* Whether an ICMP error's outer destination is the host its quote was
@@ -708,6 +1051,10 @@ icmp_error(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi)
 	int s;
 
 	s = svc_by_vip(&w->v->svcs, pi->key.dst, pi->key.dport, pi->key.proto);
+	if (s >= 0 && w->v->svc[s].l7) {
+		l7_icmp(w, m, pi);
+		return;
+	}
 	if (s >= 0) {
 		hash = pkt_flow_hash(&pi->key);
 		e = flow_find_any(w, &pi->key, hash);
@@ -732,7 +1079,10 @@ icmp_error(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi)
 		drop(w, m, FWD_DROP_ICMP_NO_FLOW);
 		return;
 	}
-	nat_reply(w, m, pi, s, b);
+	if (w->v->svc[s].l7)
+		l7_reply(w, m, pi, (uint32_t)s, b);
+	else
+		nat_reply(w, m, pi, s, b);
 }
 
 /* ARP and ND (forwarder/local.c): answered in place or freed. */
@@ -919,6 +1269,13 @@ input_flow(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 		forward(w, m, pi, e->svc, e->backend, hash);
 		return;
 	}
+	/* Bound request-routed connections are in the bound-flow table
+	 * (docs/REQUESTS.md), looked up next, before the service: they
+	 * passed the checks below with their first packet.  With a
+	 * request-routed service configured, every other miss (a new
+	 * connection, a NAT reply) pays this lookup too. */
+	if (fwd.shm->has_l7 && l7_bound(w, m, pi, hash))
+		return;
 	/* Installed flows passed these checks with their first packet. */
 	if (fwd_martian(rte_pktmbuf_mtod(m, const uint8_t *), pi)) {
 		drop(w, m, FWD_DROP_MARTIAN);
@@ -934,10 +1291,16 @@ input_flow(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 
 		s = svc_by_nat_backend(&w->v->svcs, pi->key.src, pi->key.sport,
 				       pi->key.proto, &b);
-		if (s >= 0)
+		if (s >= 0 && w->v->svc[s].l7)
+			l7_reply(w, m, pi, (uint32_t)s, b);
+		else if (s >= 0)
 			nat_reply(w, m, pi, s, b);
 		else
 			drop(w, m, FWD_DROP_NO_SERVICE);
+		return;
+	}
+	if (w->v->svc[s].l7) {
+		l7_client(w, m, pi, (uint32_t)s);
 		return;
 	}
 	if (!w->cls_up || (w->ws->table_full && !syn_only(pi))) {
@@ -1202,6 +1565,9 @@ fwd_worker_main(void *arg)
 				FWD_LOG(INFO, "worker %u: classifier up", w->id);
 			}
 			w->cls_up = up;
+			w->l7_up = shm->has_l7 && shm->l7_pid != 0 &&
+				   halb_tsc_age(w->now_tsc, shm->l7_alive) <
+					   fwd.cls_timeout_tsc;
 		}
 		busy = 0;
 		for (p = 0; p < fwd.n_ports; p++) {
@@ -1221,6 +1587,13 @@ fwd_worker_main(void *arg)
 		busy += n;
 		for (i = 0; i < n; i++)
 			returned(w, pkts[i]);
+		if (shm->has_l7) {
+			n = rte_ring_sc_dequeue_burst(w->ws->l7_out, (void **)pkts,
+						      FWD_BURST, NULL);
+			busy += n;
+			for (i = 0; i < n; i++)
+				l7_returned(w, pkts[i]);
+		}
 		if (w->id == 0 && w->now_ms - w->neigh_ms >= NEIGH_TICK_MS) {
 			w->neigh_ms = w->now_ms;
 			neigh_round(w);

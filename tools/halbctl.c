@@ -42,6 +42,7 @@
 	"                  restarts, last failure; else its heartbeat), then\n" \
 	"                  the forwarder's and classifier's state and flows\n" \
 	"  stats [W]       counters (all workers or worker W), drops by reason\n" \
+	"  router          the request router: cookies, bindings and their outcomes\n" \
 	"  services        services and backends with weights and live flows\n" \
 	"  classifiers     the classifiers in order of preference (local,\n" \
 	"                  standby, remote): which one is active, each one's\n" \
@@ -136,7 +137,7 @@ print_value(const json_t *v, int depth)
 /* ---- status: every part's heartbeat (halb/hb.h) ---- */
 
 static const char *const parts[] = { "forwarder", "classifier", "healthd",
-				     "sessiond",
+				     "sessiond", "router",
 				     NULL };
 
 static void
@@ -790,7 +791,7 @@ main(int argc, char **argv)
 	if (strcmp(what, "status") == 0 && !had_print(had_sock))
 		parts_print(prefix);
 	if (strcmp(what, "status") == 0 || strcmp(what, "services") == 0 ||
-	    strcmp(what, "classifiers") == 0) {
+	    strcmp(what, "classifiers") == 0 || strcmp(what, "router") == 0) {
 		snprintf(cmd, sizeof(cmd), "/halb/%s", what);
 	} else if (strcmp(what, "stats") == 0) {
 		if (optind + 1 < argc &&

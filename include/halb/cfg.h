@@ -161,6 +161,18 @@ cfg_tunnel_overhead(const struct halb_ip *backend)
 	return halb_ip_is_v4(backend) ? 20 + 8 + 8 + 14 : 40 + 8 + 8 + 14;
 }
 
+/* Whether a service has requests { } (the request router runs). */
+static inline bool
+cfg_has_requests(const struct halb_cfg *cfg)
+{
+	uint32_t s;
+
+	for (s = 0; s < cfg->n_services; s++)
+		if (cfg->services[s].l7.has)
+			return true;
+	return false;
+}
+
 /* How long a flow in `state` (enum flow_state) may stay idle. */
 static inline uint32_t
 flow_idle_timeout_ms(const struct halb_cfg *cfg, uint8_t state)

@@ -30,6 +30,11 @@
  * kernel interface (ports[].kernel) carries its sessions, so that they
  * come up while the classifier and sessiond get ready: what it
  * announces is halb-had's to say (docs/RELIABILITY.md, "Routes").
+ * halb-router, the request router (docs/REQUESTS.md), runs when a
+ * service has requests { }: a DPDK secondary of the forwarder's memory
+ * (its rings and its bound-flow table), so after and bound the
+ * forwarder; the workers stop answering SYNs of those services while
+ * it is down, and the flows it bound live on in the forwarder.
  */
 HA_PART(FORWARDER, forwarder, "halb-forwarder", 250, 0, 0, true, hb)
 HA_PART(CLASSIFIER, classifier, "halb-classifier", 250, HA_BIT(FORWARDER),
@@ -38,3 +43,5 @@ HA_PART(HEALTHD, healthd, "halb-healthd", 1000, 0, 0, cfg->has_health, hb)
 HA_PART(SESSIOND, sessiond, "halb-sessiond", 1000, HA_BIT(FORWARDER),
 	HA_BIT(FORWARDER), cfg->sessions.has, hb)
 HA_PART(BIRD, bird, "bird", 3000, HA_BIT(FORWARDER), 0, cfg->bgp.has, bird)
+HA_PART(ROUTER, router, "halb-router", 250, HA_BIT(FORWARDER),
+	HA_BIT(FORWARDER), cfg_has_requests(cfg), hb)

@@ -41,7 +41,7 @@
 
 #define HALB_SHM_NAME "halb_shm"
 #define HALB_SHM_MAGIC 0x68616c62u /* "halb" */
-#define HALB_SHM_VERSION 5u
+#define HALB_SHM_VERSION 6u
 #define HALB_RING_SIZE 1024u
 #define HALB_FB_MARKS 65536u /* per worker, a power of two */
 
@@ -99,6 +99,17 @@ struct fwd_stats {
 	uint64_t kernel_limited;  /* ... not: over ports[].kernel_rate */
 	uint64_t kernel_full;     /* ... not: its queue was full */
 	uint64_t from_kernel;     /* frames the kernel sent out of a port */
+	/* Request routing (requests { }; docs/REQUESTS.md). */
+	uint64_t l7_cookies;      /* SYNs answered with a cookie SYN-ACK */
+	uint64_t l7_cookie_ok;    /* client segments with a valid cookie: router */
+	uint64_t l7_cookie_stale; /* ... with a cookie too old: dropped */
+	uint64_t l7_cookie_forged; /* ... with no cookie of ours: dropped */
+	uint64_t l7_backend_in;   /* backend segments with no flow: router */
+	uint64_t l7_ring_full;    /* ... not: the router's ring was full */
+	uint64_t l7_router_down;  /* SYNs and segments dropped: no router */
+	uint64_t l7_hits;         /* bound flows' client packets translated */
+	uint64_t l7_replies;      /* bound flows' backend packets translated */
+	uint64_t l7_out;          /* frames the router built, sent */
 	uint64_t drops[FWD_DROP_MAX];
 	uint64_t bad[PKT_VERDICT_MAX]; /* parser verdicts */
 } __attribute__((aligned(64)));
@@ -153,6 +164,31 @@ struct cls_stats {
 				   * to another backend since: not used */
 } __attribute__((aligned(64)));
 
+/* The request router's counters (router/; docs/REQUESTS.md); the
+ * router writes them. */
+struct l7_stats {
+	uint64_t in;             /* segments taken from the l7_in rings */
+	uint64_t bindings;       /* connections that began binding */
+	uint64_t bound;          /* ... bound: flow installed */
+	uint64_t binding_full;   /* refused (reset): max_binding in binding */
+	uint64_t timeouts;       /* reset: no request within bind_timeout_ms */
+	uint64_t client_rst;     /* the client reset (or closed) mid-binding */
+	uint64_t too_big;        /* reset: no request within max_request */
+	uint64_t bad_request;    /* reset: neither HTTP/1.x nor a ClientHello */
+	uint64_t no_match;       /* no rule and no default pool */
+	uint64_t no_backend;     /* reset: no backend up in the pool */
+	uint64_t be_refused;     /* reset: the backend answered RST */
+	uint64_t be_timeout;     /* reset: the backend did not answer */
+	uint64_t wscale_mismatch; /* reset: backend's window scale not ours */
+	uint64_t table_full;     /* reset: the bound-flow table is full */
+	uint64_t out_full;       /* frames dropped: a return ring was full */
+	uint64_t stray;          /* segments of no binding (late, foreign) */
+	uint64_t expired;        /* bound flows removed idle */
+	uint64_t flows;          /* gauge: bound flows in l7_flows */
+	uint64_t binding;        /* gauge: connections binding now */
+	uint64_t loops;
+} __attribute__((aligned(64)));
+
 /* Health states, as in halb.health.HealthState. */
 enum halb_health {
 	HALB_HEALTH_UP = 1,
@@ -186,6 +222,11 @@ struct halb_worker_shm {
 				 * multi consumer: the worker drains it itself
 				 * when the classifier is gone */
 	struct rte_ring *ret;   /* classifier -> worker */
+	/* Request routing (has_l7): segments of connections not bound
+	 * yet, worker -> router, and the frames the router built, router
+	 * -> worker (verbs in hash.usr: HALB_L7_*).  SP, SC each. */
+	struct rte_ring *l7_in;
+	struct rte_ring *l7_out;
 	struct flow_table flows;
 	/* When this worker last decided a flow of hash h without a record
 	 * (fallback, or the classifier's stateless decision when the table
@@ -301,7 +342,39 @@ struct halb_shm {
 	 * over. */
 	volatile uint32_t sess_dump_req;
 	uint32_t sess_starts;          /* sessiond attachments so far */
+	/*
+	 * The request router (a service with requests { }: has_l7;
+	 * docs/REQUESTS.md).  l7_key: the SYN cookies' secret, random at
+	 * each forwarder start (the forwarder writes it before magic).
+	 * l7_flows: the bound connections (client -> VIP key, svc,
+	 * backend, and in tag the sequence delta: backend ISN - cookie),
+	 * one table read by every worker; its writer is the router alone,
+	 * which frees entries after a grace period of shm->qsbr; workers
+	 * write last_seen and state, as in their own tables.  l7_alive,
+	 * l7_pid: the router's heartbeat for the workers, which answer no
+	 * SYN of such a service while it is stale.
+	 */
+	uint32_t has_l7;
+	uint64_t l7_key[2];
+	struct flow_table l7_flows;
+	volatile uint64_t l7_alive;    /* TSC, the router's loop */
+	volatile int32_t l7_pid;       /* 0: none attached, or a clean stop */
+	uint32_t l7_starts;
+	struct l7_stats l7;
 };
+
+/* The request router's verbs in hash.usr (docs/REQUESTS.md).  In: what
+ * a worker punts on l7_in.  Out: what the router hands a worker on
+ * l7_out, a frame it built whole but for its Ethernet addresses. */
+#define HALB_L7_IN_CLIENT 1u   /* a client segment with a valid cookie */
+#define HALB_L7_IN_BACKEND 2u  /* a segment from backend be, no flow */
+#define HALB_L7_OUT_BACKEND 1u /* to backend be of svc (addressed to it) */
+#define HALB_L7_OUT_CLIENT 2u  /* to the client (from the VIP) */
+#define HALB_L7_VERB(kind, svc, be) \
+	((uint32_t)(kind) << 28 | (uint32_t)(svc) << 16 | (uint32_t)(be))
+#define HALB_L7_KIND(u) ((u) >> 28)
+#define HALB_L7_SVC(u) ((uint16_t)((u) >> 16 & 0xfffu))
+#define HALB_L7_BE(u) ((uint16_t)((u) & 0xffffu))
 
 /* The coarse flow clock, shared by both processes. */
 static inline uint32_t

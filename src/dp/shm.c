@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/random.h>
 
 #include <rte_cycles.h>
 #include <rte_errno.h>
@@ -160,6 +161,46 @@ sessions_setup(struct halb_shm *shm, const struct halb_cfg *cfg,
 	return 0;
 }
 
+/* Request routing (docs/REQUESTS.md), when a service has requests { }:
+ * each worker's rings to and from the router, the bound-flow table
+ * (flows.entries), the cookies' secret. */
+static int
+l7_setup(struct halb_shm *shm, const struct halb_cfg *cfg, const char **what)
+{
+	uint32_t s, w;
+	void *mem;
+
+	for (s = 0; s < cfg->n_services; s++)
+		if (cfg->services[s].l7.has)
+			break;
+	if (s == cfg->n_services)
+		return 0;
+	for (w = 0; w < cfg->n_workers; w++) {
+		struct halb_worker_shm *ws = &shm->workers[w];
+		char name[RTE_RING_NAMESIZE];
+
+		*what = "request router rings";
+		snprintf(name, sizeof(name), "halb_l7in%u", w);
+		ws->l7_in = rte_ring_create(name, HALB_RING_SIZE, rte_socket_id(),
+					    RING_F_SP_ENQ | RING_F_SC_DEQ);
+		snprintf(name, sizeof(name), "halb_l7out%u", w);
+		ws->l7_out = rte_ring_create(name, HALB_RING_SIZE, rte_socket_id(),
+					     RING_F_SP_ENQ | RING_F_SC_DEQ);
+		if (ws->l7_in == NULL || ws->l7_out == NULL)
+			return rte_errno != 0 ? -rte_errno : -ENOMEM;
+	}
+	*what = "bound-flow table (flows.entries)";
+	mem = rte_malloc("halb_l7flows", flow_table_mem_size(cfg->flow_entries), 64);
+	if (mem == NULL)
+		return -ENOMEM;
+	flow_table_init(&shm->l7_flows, mem, cfg->flow_entries, 0);
+	*what = "SYN cookie secret (getrandom)";
+	if (getrandom(shm->l7_key, sizeof(shm->l7_key), 0) != sizeof(shm->l7_key))
+		return -EIO;
+	shm->has_l7 = 1;
+	return 0;
+}
+
 /* The NUMA node of worker w's lcore (the w-th worker lcore, as the
  * forwarder launches them), or SOCKET_ID_ANY when there is none. */
 static int
@@ -235,6 +276,8 @@ halb_shm_create(const struct halb_cfg *cfg, struct rte_mempool *pool,
 		flow_table_init(&ws->flows, mem, cfg->flow_entries, w);
 	}
 	rc = sessions_setup(shm, cfg, what);
+	if (rc == 0)
+		rc = l7_setup(shm, cfg, what);
 	if (rc != 0) {
 		errno = -rc;
 		return NULL;

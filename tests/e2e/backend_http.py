@@ -7,8 +7,13 @@ port 80 on a VIP, NAT mode port 8080 on the backend's own address), HTTP/1.1
 with keep-alive, one daemon thread per connection.
 
   GET /            -> 200, body "NAME\\n"
+  GET /v1...       -> the same (request routing's path rules, tests/e2e/requests.sh)
   GET /slow?ms=N   -> the same after sleeping N ms (at most 60000)
   anything else    -> 404
+
+With --tls CERT,KEY every port serves HTTPS instead (request routing by
+SNI, tests/e2e/requests.sh), the TLS handshake done in the connection's
+own thread.
 
 The pid file is written once every port is bound, so that its existence
 means "ready", and removed on exit (SIGTERM, SIGINT).  Python standard
@@ -19,6 +24,7 @@ import argparse
 import os
 import signal
 import socket
+import ssl
 import sys
 import tempfile
 import threading
@@ -58,7 +64,7 @@ def make_handler(name):
                     self.send_error(400, "ms must be an integer")
                     return
                 time.sleep(min(max(ms, 0), MAX_SLOW_MS) / 1000.0)
-            elif url.path != "/":
+            elif url.path != "/" and not url.path.startswith("/v1"):
                 self.send_error(404)
                 return
             self.send_response(200)
@@ -83,6 +89,7 @@ def main():
     ap.add_argument("name", help="answered as the body, e.g. b1")
     ap.add_argument("--ports", default="80,8080", help="comma-separated (default 80,8080)")
     ap.add_argument("--pid-file", help="default: $TMPDIR/halb-backend-NAME.pid")
+    ap.add_argument("--tls", metavar="CERT,KEY", help="serve HTTPS with this certificate and key")
     args = ap.parse_args()
 
     pid_file = args.pid_file or os.path.join(tempfile.gettempdir(), "halb-backend-%s.pid" % args.name)
@@ -91,6 +98,15 @@ def main():
         servers = [DualStackServer(("::", int(p)), handler) for p in args.ports.split(",")]
     except OSError as e:
         sys.exit("backend %s: cannot listen: %s" % (args.name, e))
+    if args.tls:
+        cert, key = args.tls.split(",", 1)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        for s in servers:
+            # The handshake happens on the handler's first read, in its
+            # own thread, not in the accepting loop.
+            s.socket = ctx.wrap_socket(s.socket, server_side=True,
+                                       do_handshake_on_connect=False)
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -20,6 +20,8 @@ With --want b2,b3 it first opens new connections (at most 200) until one is
 answered by one of those backends, and holds that one; the others are
 closed and not counted.
 
+--host NAME sends that Host header (request-routed services).
+
 --source ADDR binds every connection to that local address (any port), so
 that a test can keep the 5-tuples of one batch apart from those of another.
 
@@ -87,6 +89,7 @@ def describe(exc):
 
 class Target:
     source = None  # (address, 0) to bind to, or None
+    host_header = None  # --host: the Host header instead of the URL's
 
     def __init__(self, url):
         u = urlsplit(url)
@@ -103,7 +106,10 @@ class Target:
 
 def get(conn, target, keepalive):
     """One GET on conn; returns the backend's name or raises."""
-    conn.request("GET", target.path, headers={"Connection": "keep-alive" if keepalive else "close"})
+    headers = {"Connection": "keep-alive" if keepalive else "close"}
+    if target.host_header:
+        headers["Host"] = target.host_header
+    conn.request("GET", target.path, headers=headers)
     resp = conn.getresponse()
     body = resp.read()
     if resp.status != 200:
@@ -260,6 +266,7 @@ def main():
                     help="hold mode: hold a connection answered by one of these backends (b2,b3)")
     ap.add_argument("--stop-file", metavar="PATH", help="either mode: end early once PATH exists")
     ap.add_argument("--source", metavar="ADDR", help="bind connections to this local address")
+    ap.add_argument("--host", metavar="NAME", help="the Host header to send (request routing: docs/REQUESTS.md)")
     ap.add_argument("--log", metavar="FILE", help="spread mode: one line per request, START_MS LOCAL_ADDRESS LOCAL_PORT BACKEND")
     args = ap.parse_args()
     if args.count < 0 or args.parallel < 1 or args.max_failures < 0 or args.timeout <= 0 or args.interval <= 0:
@@ -268,6 +275,7 @@ def main():
         target = Target(args.url)
     except ValueError as e:
         ap.error(str(e))
+    target.host_header = args.host
     if args.source:
         target.source = (args.source, 0)
 

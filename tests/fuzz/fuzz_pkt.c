@@ -15,6 +15,12 @@
  *    UDP flow to the tunnel port with a valid IPv6 UDP checksum;
  *  - ARP/ND replies to what a packet asks for parse back, with a valid
  *    checksum, and carry the binding they announce;
+ *  - delayed binding (splice.c): a TCP segment's options read without
+ *    reading past its header; the sequence translation either refuses
+ *    (malformed options) leaving the segment as it was, or keeps a
+ *    valid TCP checksum valid, and translating back restores every byte
+ *    but the checksum's; a cookie made for the segment's tuple and
+ *    options checks valid and keeps them;
  *  - a frag-needed / packet-too-big error about a flow stays within
  *    576 / 1280 bytes, quotes the packet's start, has valid checksums
  *    and parses; ICMP errors and later fragments get none.
@@ -26,6 +32,8 @@
 #include <string.h>
 
 #include "halb/pkt.h"
+#include "halb/splice.h"
+#include "halb/syncookie.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -432,6 +440,39 @@ fuzz_too_big(const uint8_t *data, size_t size, const struct pkt_info *pi,
 	(void)size;
 }
 
+/* Delayed binding's reading and translation of a TCP segment. */
+static void
+fuzz_splice(const uint8_t *data, size_t size, const struct pkt_info *pi,
+	    uint32_t salt)
+{
+	static const uint64_t key[2] = { 0x1234, 0x5678 };
+	struct syncookie_opts o, got;
+	struct csums before, after;
+	uint32_t ck = pi->l4_off + 16, c;
+
+	if (pi->kind != PKT_KIND_FLOW || pi->l4_proto != 6 ||
+	    pi->frag != PKT_FRAG_NONE)
+		return;
+	memcpy(frame, data, size);
+	if (splice_opts_read(frame, pi, &o) == 0) {
+		CHECK(o.wscale <= 14 || o.wscale == SYNCOOKIE_WS_NONE);
+		c = syncookie_make(key, &pi->key, salt, &o);
+		CHECK(syncookie_check(key, &pi->key, salt, c, &got) == SYNCOOKIE_OK);
+		CHECK(got.mss <= o.mss || got.mss == syncookie_mss[0]);
+		CHECK(got.wscale == o.wscale && got.sack == o.sack);
+	}
+	csums_of(frame, pi, &before);
+	if (splice_seq_adjust(frame, pi, salt, salt * 2654435761u) != 0) {
+		CHECK(memcmp(frame, data, size) == 0);
+		return;
+	}
+	csums_of(frame, pi, &after);
+	CHECK(!before.l4 || after.l4);
+	CHECK(splice_seq_adjust(frame, pi, -salt, -(salt * 2654435761u)) == 0);
+	CHECK(memcmp(frame, data, ck) == 0);
+	CHECK(memcmp(frame + ck + 2, data + ck + 2, size - ck - 2) == 0);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -469,5 +510,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_neigh(data, size, &pi);
 	fuzz_too_big(data, size, &pi, salt);
 	fuzz_echo(data, size, &pi);
+	fuzz_splice(data, size, &pi, salt);
 	return 0;
 }

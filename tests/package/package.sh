@@ -27,9 +27,9 @@ set -euo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PY=${HALB_PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}
-PROGS="halb-forwarder halb-classifier halb-healthd halb-agent halbctl halb-exporter halb-sessiond halb-had"
+PROGS="halb-forwarder halb-classifier halb-healthd halb-agent halbctl halb-exporter halb-sessiond halb-had halb-router"
 PAGES="halb.conf.5 halbctl.8 halb-forwarder.8 halb-classifier.8 halb-healthd.8 halb-agent.8 halb-exporter.8 halb-sessiond.8 halb-had.8"
-UNITS="halb-forwarder halb-classifier halb-healthd halb-agent halb-exporter halb-sessiond halb-had"
+UNITS="halb-forwarder halb-classifier halb-healthd halb-agent halb-exporter halb-sessiond halb-had halb-router"
 
 failed=0
 ok() { printf 'ok: %s\n' "$*"; }
@@ -218,7 +218,7 @@ unit_has halb-had "KillMode=process"
 unit_has halb-had "Restart=always"
 unit_has halb-had "WatchdogSec=5s"
 unit_has halb-had "CapabilityBoundingSet=CAP_IPC_LOCK CAP_NET_ADMIN CAP_NET_RAW CAP_SYS_RAWIO CAP_NET_BIND_SERVICE"
-unit_has halb-had "Conflicts=halb-forwarder.service halb-classifier.service halb-healthd.service halb-sessiond.service"
+unit_has halb-had "Conflicts=halb-forwarder.service halb-classifier.service halb-healthd.service halb-sessiond.service halb-router.service"
 
 # ---- the sample configuration and its keys ----
 

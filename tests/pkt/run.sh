@@ -25,7 +25,9 @@
 # /usr/bin/python3, which has python3-scapy), PKT_KEEP=1 keeps the run
 # directory (logs, config).  Variants of the rig (tests/pkt/mq.sh) set
 # PKT_TEST (the test program instead of pkt_test.py, same arguments)
-# and PKT_SED (a sed script applied to pkt.conf).
+# and PKT_SED (a sed script applied to pkt.conf); PKT_CONF a template
+# instead of pkt.conf, and PKT_ROUTER=1 to start halb-router too
+# (tests/pkt/l7.sh: the request router).
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -36,6 +38,7 @@ FWD_BIN=$BUILD/forwarder/halb-forwarder
 CLS_BIN=$BUILD/classifier/halb-classifier
 SESS_BIN=$BUILD/session/halb-sessiond
 CTL_BIN=$BUILD/tools/halbctl
+RTR_BIN=$BUILD/router/halb-router
 
 NS=hp$$-lb
 PREFIX=halb-pkt-$$
@@ -43,6 +46,7 @@ APP_MAC=02:68:00:00:00:02
 RUN=""
 FWD_PID=""
 SESS_PID=""
+RTR_PID=""
 NS_MADE=0
 
 log() { printf '# %s\n' "$*" >&2; }
@@ -91,6 +95,7 @@ stop_pid() {
 # every PID it started is in cls.pids), then the forwarder.
 stop_all() {
 	local pid
+	stop_pid "$RTR_PID" halb-router
 	stop_pid "$SESS_PID" halb-sessiond
 	if [ -n "$RUN" ] && [ -f "$RUN/cls.pids" ]; then
 		while read -r pid; do
@@ -122,7 +127,7 @@ trap 'exit 143' TERM HUP
 
 RUN=$(mktemp -d /tmp/halb-pkt.XXXXXX)
 CONF=$RUN/pkt.conf
-sed -e "s/@PREFIX@/$PREFIX/" ${PKT_SED:+-e "$PKT_SED"} "$HERE/pkt.conf" > "$CONF"
+sed -e "s/@PREFIX@/$PREFIX/" ${PKT_SED:+-e "$PKT_SED"} "${PKT_CONF:-$HERE/pkt.conf}" > "$CONF"
 : > "$RUN/cls.pids"
 
 # wait_for TIMEOUT_S CMD...: poll CMD every 50 ms until it succeeds.
@@ -141,6 +146,8 @@ tails() {
 	tail -n 40 "$RUN/forwarder.log" 2>/dev/null | sed 's/^/# /'
 	echo "# ---- classifier log (tail) ----"
 	tail -n 40 "$RUN/classifier.log" 2>/dev/null | sed 's/^/# /'
+	echo "# ---- router log (tail) ----"
+	tail -n 40 "$RUN/router.log" 2>/dev/null | sed 's/^/# /'
 	echo "# ---- sessiond log (tail) ----"
 	tail -n 20 "$RUN/sessiond.log" 2>/dev/null | sed 's/^/# /'
 }
@@ -242,6 +249,23 @@ if ! wait_for 30 sess_up || ! grep -q 'attached' "$RUN/sessiond.log"; then
 	die "halb-sessiond not attached within 30 s"
 fi
 
+if [ "${PKT_ROUTER:-0}" = 1 ]; then
+	[ -x "$RTR_BIN" ] || die "missing $RTR_BIN (run: ninja -C build)"
+	ip netns exec "$NS" "$RTR_BIN" -c "$CONF" >> "$RUN/router.log" 2>&1 &
+	RTR_PID=$!
+	disown "$RTR_PID"
+	echo "$RTR_PID" > "$RUN/router.pid"
+	rtr_ready() {
+		grep -q 'halb-router: ready' "$RUN/router.log" && return 0
+		alive "$RTR_PID" || return 0
+		return 1
+	}
+	if ! wait_for 30 rtr_ready || ! grep -q 'halb-router: ready' "$RUN/router.log"; then
+		tail -n 40 "$RUN/router.log" | sed 's/^/# /'
+		die "halb-router not ready within 30 s"
+	fi
+fi
+
 # ---- the tests ----
 # pkt_test.py prints the "ok - " / "not ok - " lines; the summary is
 # counted here so that it stays the last line, after any log tails.
@@ -250,7 +274,7 @@ timeout -k 5 240 ip netns exec "$NS" env PYTHONDONTWRITEBYTECODE=1 \
 	--conf "$CONF" --iface tap0 --app-mac "$APP_MAC" \
 	--halbctl "$CTL_BIN" --classifier "$CLS_BIN" \
 	--cls-log "$RUN/classifier.log" --cls-pids "$RUN/cls.pids" \
-	--sessiond-log "$RUN/sessiond.log" "$@" |
+	--sessiond-log "$RUN/sessiond.log" ${PKT_ROUTER:+--run "$RUN"} "$@" |
 	tee "$RUN/results"
 rc=${PIPESTATUS[0]}
 passed=$(grep -c '^ok - ' "$RUN/results")
@@ -275,10 +299,12 @@ else
 	passed=$((passed + 1))
 fi
 if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' \
-	"$RUN/forwarder.log" "$RUN/classifier.log" "$RUN/sessiond.log"; then
+	"$RUN/forwarder.log" "$RUN/classifier.log" "$RUN/sessiond.log" \
+	$( [ -f "$RUN/router.log" ] && echo "$RUN/router.log"); then
 	echo "not ok - sanitizers: reports in the forwarder, classifier or sessiond log"
 	grep -hE -A12 'ERROR: (Address|Leak)Sanitizer|runtime error:' \
-		"$RUN/forwarder.log" "$RUN/classifier.log" "$RUN/sessiond.log" | head -60
+		"$RUN/forwarder.log" "$RUN/classifier.log" "$RUN/sessiond.log" \
+		$( [ -f "$RUN/router.log" ] && echo "$RUN/router.log") | head -60
 	failed=$((failed + 1))
 else
 	echo "ok - sanitizers: no reports in the forwarder, classifier or sessiond log"

@@ -1,0 +1,702 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The request router's work (rtr.h): bindings from the client's first
+ * segment to the flow's installation.
+ *
+ *   client                forwarder (worker)            router           backend
+ *   SYN        ------->   SYN-ACK(cookie)  <-- no state
+ *   ACK, data  ------->   cookie valid: l7_in --------> binding: buffer,
+ *                                                       l7_parse, l7_match,
+ *                                                       pick in the pool
+ *                         l7_out <--------------------- SYN (client's ISN,
+ *                                                       its MSS/ws/SACK) --->
+ *                         l7_in  <-- SYN-ACK (no flow) <------------------
+ *                                                       install flow, delta
+ *                                                       = backend ISN - cookie
+ *                         l7_out <--------------------- ACK, request ------>
+ *   later segments: the worker's fast path, translated (splice.c).
+ *
+ * The router never acknowledges the client's data itself: the client
+ * retransmits what is lost while binding, and the backend's
+ * acknowledgements reach it translated.  A binding ends bound, or with
+ * a defined outcome, each counted (shm->l7): the client reset it, it
+ * timed out (bind_timeout_ms: a client that sends no request, a backend
+ * that does not answer), the request was too big or not one, nothing
+ * matched (reset or a minimal answer), no backend was up, the backend
+ * refused (RST) or its window scale was not the one the cookie promised.
+ * Each but the client's own reset is answered with a RST to the client.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "halb/cfg.h"
+#include "halb/l7req.h"
+#include "halb/mh.h"
+#include "halb/pkt.h"
+#include "halb/shm.h"
+#include "halb/splice.h"
+#include "rtr.h"
+
+#define RTR_BURST 32
+#define RTR_SYN_RESEND_MS 500
+
+RTE_LOG_REGISTER_DEFAULT(rtr_logtype, INFO);
+
+static const char http_404[] =
+	"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+/* TLS alert, fatal, unrecognized_name (RFC 6066 section 3). */
+static const uint8_t tls_alert[] = { 0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x70 };
+
+/* ---- the table of bindings ---- */
+
+static struct rtr_bind *
+bind_find(struct rtr *r, const struct flow_key *k, uint32_t hash)
+{
+	uint32_t i = r->buckets[hash & (r->n_buckets - 1)];
+
+	while (i != 0) {
+		struct rtr_bind *b = &r->binds[i - 1];
+
+		if (b->hash == hash && flow_key_eq(&b->key, k))
+			return b;
+		i = b->next;
+	}
+	return NULL;
+}
+
+static void
+act_unlink(struct rtr *r, struct rtr_bind *b)
+{
+	if (b->prev_act != 0)
+		r->binds[b->prev_act - 1].next_act = b->next_act;
+	else
+		r->act_head = b->next_act;
+	if (b->next_act != 0)
+		r->binds[b->next_act - 1].prev_act = b->prev_act;
+	else
+		r->act_tail = b->prev_act;
+	b->prev_act = b->next_act = 0;
+}
+
+static struct rtr_bind *
+bind_new(struct rtr *r, const struct flow_key *k, uint32_t hash, uint16_t s)
+{
+	const struct cfg_l7 *l7 = &r->cfg->services[s].l7;
+	uint32_t i = r->free_head, *bk;
+	struct rtr_bind *b;
+	uint8_t *buf;
+
+	if (i == 0 || r->active[s] >= l7->max_binding)
+		return NULL;
+	buf = malloc(l7->max_request);
+	if (buf == NULL)
+		return NULL;
+	b = &r->binds[i - 1];
+	r->free_head = b->next;
+	memset(b, 0, sizeof(*b));
+	b->key = *k;
+	b->hash = hash;
+	b->svc = s;
+	b->buf = buf;
+	b->state = RTR_READ;
+	b->deadline_ms = r->now_ms + l7->bind_timeout_ms;
+	bk = &r->buckets[hash & (r->n_buckets - 1)];
+	b->next = *bk;
+	*bk = i;
+	b->prev_act = r->act_tail;
+	if (r->act_tail != 0)
+		r->binds[r->act_tail - 1].next_act = i;
+	else
+		r->act_head = i;
+	r->act_tail = i;
+	r->active[s]++;
+	return b;
+}
+
+static void
+bind_free(struct rtr *r, struct rtr_bind *b)
+{
+	uint32_t i = (uint32_t)(b - r->binds) + 1;
+	uint32_t *p = &r->buckets[b->hash & (r->n_buckets - 1)];
+
+	while (*p != 0 && *p != i)
+		p = &r->binds[*p - 1].next;
+	if (*p == i)
+		*p = b->next;
+	act_unlink(r, b);
+	r->active[b->svc]--;
+	free(b->buf);
+	b->buf = NULL;
+	b->state = RTR_FREE;
+	b->next = r->free_head;
+	r->free_head = i;
+}
+
+/* ---- what the router sends ---- */
+
+static void
+out(struct rtr *r, uint32_t w, struct rte_mbuf *m, uint32_t verb)
+{
+	m->hash.usr = verb;
+	if (rte_ring_sp_enqueue(r->shm->workers[w].l7_out, m) != 0) {
+		r->shm->l7.out_full++;
+		rte_pktmbuf_free(m);
+	}
+}
+
+/* A segment of binding b, to its client (VIP -> client) or to its
+ * backend (client -> backend, as NAT sends the client's). */
+static void
+send_seg(struct rtr *r, const struct rtr_bind *b, bool to_backend,
+	 uint8_t flags, uint32_t seq, uint32_t ack, const uint8_t *opts,
+	 uint8_t opts_len, const uint8_t *data, uint32_t len)
+{
+	const struct cfg_service *cs = &r->cfg->services[b->svc];
+	struct rte_mbuf *m = rte_pktmbuf_alloc(r->shm->pool);
+	struct splice_seg seg;
+	uint32_t n;
+
+	if (m == NULL) {
+		r->shm->l7.out_full++;
+		return;
+	}
+	memset(&seg, 0, sizeof(seg));
+	seg.family = halb_ip_is_v4(&cs->vip) ? 4 : 6;
+	if (to_backend) {
+		const struct cfg_backend *cb = &cs->backends[b->be];
+
+		seg.src = b->key.src;
+		seg.dst = cb->ip.b;
+		seg.sport = b->key.sport;
+		seg.dport = cb->port != 0 ? htons(cb->port) : b->key.dport;
+		seg.win = b->cwin;
+	} else {
+		seg.src = b->key.dst;
+		seg.dst = b->key.src;
+		seg.sport = b->key.dport;
+		seg.dport = b->key.sport;
+		seg.win = cs->l7.max_request > 65535 ? 65535 :
+						       (uint16_t)cs->l7.max_request;
+	}
+	seg.seq = seq;
+	seg.ack = ack;
+	seg.flags = flags;
+	seg.opts = opts;
+	seg.opts_len = opts_len;
+	seg.data = data;
+	seg.data_len = len;
+	n = splice_build(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_tailroom(m),
+			 &seg);
+	if (n == 0) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	m->data_len = (uint16_t)n;
+	m->pkt_len = n;
+	out(r, b->worker, m,
+	    HALB_L7_VERB(to_backend ? HALB_L7_OUT_BACKEND : HALB_L7_OUT_CLIENT,
+			 b->svc, b->be));
+}
+
+static void
+reset_client(struct rtr *r, const struct rtr_bind *b)
+{
+	send_seg(r, b, false, SPLICE_RST | SPLICE_ACK, b->cookie + 1,
+		 b->cisn + 1 + b->len, NULL, 0, NULL, 0);
+}
+
+static void
+reset_backend(struct rtr *r, const struct rtr_bind *b)
+{
+	send_seg(r, b, true, SPLICE_RST, b->cisn + 1, 0, NULL, 0, NULL, 0);
+}
+
+/* Nothing matched: service's no_match. */
+static void
+answer_no_match(struct rtr *r, const struct rtr_bind *b, uint8_t kind)
+{
+	const struct cfg_l7 *l7 = &r->cfg->services[b->svc].l7;
+	uint8_t fl = SPLICE_ACK | SPLICE_PSH | SPLICE_FIN;
+
+	if (l7->no_match != CFG_L7_NO_MATCH_HTTP_404) {
+		reset_client(r, b);
+		return;
+	}
+	if (kind == L7_TLS)
+		send_seg(r, b, false, fl, b->cookie + 1, b->cisn + 1 + b->len,
+			 NULL, 0, tls_alert, sizeof(tls_alert));
+	else
+		send_seg(r, b, false, fl, b->cookie + 1, b->cisn + 1 + b->len,
+			 NULL, 0, (const uint8_t *)http_404, sizeof(http_404) - 1);
+}
+
+/* ---- pools ---- */
+
+/* A backend's weight for new connections: the classifier's applied
+ * health when it has any (0 unless up), else the configuration's. */
+static uint32_t
+be_weight(const struct rtr *r, uint32_t s, uint32_t b)
+{
+	const struct cfg_backend *cb = &r->cfg->services[s].backends[b];
+	const struct halb_be_health *h = &r->shm->health[s][b];
+
+	if (cb->slot != CFG_SLOT_LIVE)
+		return 0;
+	if (!r->shm->health_valid)
+		return cb->weight;
+	return h->state == HALB_HEALTH_UP ? h->weight : 0;
+}
+
+/* Sets every request-routed service's scheduler and pool masks up
+ * again when the weights changed (or force: the services did). */
+static void
+pools_update(struct rtr *r, bool force)
+{
+	uint32_t w[CFG_MAX_BACKENDS];
+	uint64_t sum = 0;
+	uint32_t s, b, p;
+
+	for (s = 0; s < r->cfg->n_services; s++)
+		for (b = 0; r->svcs[s] != NULL && b < r->cfg->services[s].n_backends; b++)
+			sum = sum * 31 + be_weight(r, s, b) + 1;
+	if (!force && sum == r->health_sum)
+		return;
+	r->health_sum = sum;
+	for (s = 0; s < r->cfg->n_services; s++) {
+		const struct cfg_service *cs = &r->cfg->services[s];
+		struct rtr_svc *sv = r->svcs[s];
+
+		if (sv == NULL)
+			continue;
+		for (b = 0; b < cs->n_backends; b++)
+			w[b] = be_weight(r, s, b);
+		sched_init(&sv->sched, cs->sched, w, cs->n_backends);
+		for (p = 0; p < CFG_L7_MAX_POOLS; p++)
+			sched_pool_mask(cs, (uint8_t)p, &sv->masks[p]);
+	}
+}
+
+/* ---- segments ---- */
+
+/* The client's key of a backend's segment (backend:port -> client:port)
+ * of service s, as the worker's l7_reply makes it. */
+static void
+backend_key(const struct cfg_service *cs, const struct pkt_info *pi,
+	    struct flow_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	memcpy(k->src, pi->key.dst, 16);
+	memcpy(k->dst, cs->vip.b, 16);
+	k->sport = pi->key.dport;
+	k->dport = cs->port != 0 ? htons(cs->port) : pi->key.sport;
+	k->proto = IPPROTO_TCP;
+}
+
+/* The client's SYN replayed to b's backend: its ISN and options. */
+static void
+send_syn(struct rtr *r, struct rtr_bind *b)
+{
+	uint8_t opts[20];
+
+	b->syn_ms = r->now_ms;
+	send_seg(r, b, true, SPLICE_SYN, b->cisn, 0, opts,
+		 splice_opts_syn(opts, &b->co), NULL, 0);
+}
+
+/* The request is whole: the pool, the backend, the replayed SYN. */
+static void
+bind_decide(struct rtr *r, struct rtr_bind *b, const struct l7_req *req,
+	    const struct pkt_info *pi)
+{
+	const struct cfg_service *cs = &r->cfg->services[b->svc];
+	struct sched_ctx ctx = { .hash = b->hash, .pi = pi };
+	struct rtr_svc *sv = r->svcs[b->svc];
+	uint16_t be;
+	int pool;
+
+	pool = l7_match(&cs->l7, req);
+	if (pool < 0 || pool >= CFG_L7_MAX_POOLS || sv == NULL) {
+		r->shm->l7.no_match++;
+		answer_no_match(r, b, req->kind);
+		bind_free(r, b);
+		return;
+	}
+	ctx.mask = &sv->masks[pool];
+	be = sched_pick(&sv->sched, &ctx);
+	if (be == MH_EMPTY || be >= cs->n_backends) {
+		r->shm->l7.no_backend++;
+		reset_client(r, b);
+		bind_free(r, b);
+		return;
+	}
+	b->be = be;
+	b->state = RTR_SYN_SENT;
+	b->deadline_ms = r->now_ms + cs->l7.bind_timeout_ms;
+	send_syn(r, b);
+}
+
+/* Adds the payload of a client segment at seq to b's buffer, in order
+ * (a retransmission's known bytes are skipped; a segment after a hole is
+ * dropped, the client sends the hole again).  Returns the bytes added,
+ * or -1 when the request outgrows max_request. */
+static int
+bind_append(struct rtr_bind *b, uint32_t seq, const uint8_t *data,
+	    uint32_t len, uint32_t max)
+{
+	uint32_t off = seq - (b->cisn + 1), skip;
+
+	if (len == 0 || (int32_t)off > (int32_t)b->len)
+		return 0;
+	if ((int32_t)off < 0) {
+		if ((uint32_t)-(int32_t)off >= len)
+			return 0;
+		skip = (uint32_t)-(int32_t)off;
+		data += skip;
+		len -= skip;
+		off = 0;
+	}
+	if (off + len <= b->len)
+		return 0;
+	skip = b->len - off;
+	if (off + len > max)
+		return -1;
+	memcpy(b->buf + b->len, data + skip, len - skip);
+	b->len += len - skip;
+	return (int)(len - skip);
+}
+
+static void
+client_seg(struct rtr *r, uint32_t w, uint16_t s, const uint8_t *frame,
+	   const struct pkt_info *pi)
+{
+	const struct cfg_l7 *l7 = &r->cfg->services[s].l7;
+	uint32_t hash = pkt_flow_hash(&pi->key), plen, poff;
+	struct rtr_bind *b = bind_find(r, &pi->key, hash);
+	struct l7_req req;
+	int added, rc;
+
+	if (pi->tcp_flags & PKT_TCP_RST) {
+		if (b != NULL) {
+			r->shm->l7.client_rst++;
+			bind_free(r, b);
+		} else {
+			r->shm->l7.stray++;
+		}
+		return;
+	}
+	if (b == NULL) {
+		struct syncookie_opts co;
+		uint32_t cookie = splice_ack(frame, pi) - 1;
+
+		if (syncookie_check(r->shm->l7_key, &pi->key, r->now_ms, cookie,
+				    &co) != SYNCOOKIE_OK) {
+			r->shm->l7.stray++;
+			return;
+		}
+		b = bind_new(r, &pi->key, hash, s);
+		if (b == NULL) {
+			struct rtr_bind tmp = { .key = pi->key, .svc = s,
+						.worker = (uint8_t)w,
+						.cookie = cookie,
+						.cisn = splice_seq(frame, pi) - 1 };
+
+			r->shm->l7.binding_full++;
+			reset_client(r, &tmp);
+			return;
+		}
+		r->shm->l7.bindings++;
+		b->cookie = cookie;
+		b->co = co;
+		b->cisn = splice_seq(frame, pi) - 1;
+	}
+	b->worker = (uint8_t)w;
+	b->cwin = splice_win(frame, pi);
+	poff = splice_payload(frame, pi, &plen);
+	added = bind_append(b, splice_seq(frame, pi), frame + poff, plen,
+			    l7->max_request);
+	if (added < 0) {
+		r->shm->l7.too_big++;
+		reset_client(r, b);
+		bind_free(r, b);
+		return;
+	}
+	if (b->state != RTR_READ) {
+		/* The SYN is out, the client sends again: the SYN (or the
+		 * backend's SYN-ACK) may be lost; sent again at most every
+		 * RTR_SYN_RESEND_MS until the bind timeout. */
+		if (r->now_ms - b->syn_ms >= RTR_SYN_RESEND_MS)
+			send_syn(r, b);
+		return;
+	}
+	if (added > 0) {
+		rc = l7_parse(b->buf, b->len, l7->max_request, &req);
+		if (rc == L7_DONE) {
+			bind_decide(r, b, &req, pi);
+			return;
+		}
+		if (rc == L7_TOO_BIG || rc == L7_BAD) {
+			if (rc == L7_TOO_BIG)
+				r->shm->l7.too_big++;
+			else
+				r->shm->l7.bad_request++;
+			reset_client(r, b);
+			bind_free(r, b);
+			return;
+		}
+	}
+	if (pi->tcp_flags & PKT_TCP_FIN) {
+		/* Closed before a whole request. */
+		r->shm->l7.bad_request++;
+		reset_client(r, b);
+		bind_free(r, b);
+	}
+}
+
+static void
+backend_seg(struct rtr *r, uint16_t s, uint16_t be, const uint8_t *frame,
+	    const struct pkt_info *pi)
+{
+	const struct cfg_service *cs = &r->cfg->services[s];
+	struct syncookie_opts bo;
+	struct flow_entry *ex;
+	struct flow_key k;
+	struct rtr_bind *b;
+	uint32_t hash, bisn, mss, off;
+	int rc;
+
+	backend_key(cs, pi, &k);
+	hash = pkt_flow_hash(&k);
+	b = bind_find(r, &k, hash);
+	if (b == NULL || b->state != RTR_SYN_SENT || b->be != be) {
+		r->shm->l7.stray++;
+		return;
+	}
+	if (pi->tcp_flags & PKT_TCP_RST) {
+		r->shm->l7.be_refused++;
+		reset_client(r, b);
+		bind_free(r, b);
+		return;
+	}
+	if (splice_ack(frame, pi) != b->cisn + 1 || splice_opts_read(frame, pi, &bo) != 0) {
+		r->shm->l7.stray++;
+		return;
+	}
+	/* The client was promised our window scale (or none, when it sent
+	 * none: then the backend got none either and must answer none). */
+	if (bo.wscale != (b->co.wscale == SYNCOOKIE_WS_NONE ? SYNCOOKIE_WS_NONE :
+							    cs->l7.wscale)) {
+		r->shm->l7.wscale_mismatch++;
+		reset_backend(r, b);
+		reset_client(r, b);
+		bind_free(r, b);
+		return;
+	}
+	bisn = splice_seq(frame, pi);
+	rc = flow_insert_tag(&r->fw, &k, hash, s, be, FLOW_ST_EST, r->now_ms,
+			     bisn - b->cookie, &ex);
+	if (rc == -EEXIST) {
+		/* The closed connection this one reuses the tuple of (the
+		 * workers sent its segments here: FIN state). */
+		flow_remove(&r->fw, (uint32_t)(ex - r->fw.t->entries), hash);
+		rc = flow_insert_tag(&r->fw, &k, hash, s, be, FLOW_ST_EST,
+				     r->now_ms, bisn - b->cookie, &ex);
+	}
+	if (rc < 0) {
+		r->shm->l7.table_full++;
+		reset_backend(r, b);
+		reset_client(r, b);
+		bind_free(r, b);
+		return;
+	}
+	send_seg(r, b, true, SPLICE_ACK, b->cisn + 1, bisn + 1, NULL, 0, NULL, 0);
+	mss = bo.mss < b->co.mss ? bo.mss : b->co.mss;
+	for (off = 0; off < b->len; off += mss) {
+		uint32_t n = b->len - off < mss ? b->len - off : mss;
+
+		send_seg(r, b, true,
+			 SPLICE_ACK | (off + n == b->len ? SPLICE_PSH : 0),
+			 b->cisn + 1 + off, bisn + 1, NULL, 0, b->buf + off, n);
+	}
+	r->shm->l7.bound++;
+	bind_free(r, b);
+}
+
+void
+rtr_drain(struct rtr *r)
+{
+	struct rte_mbuf *m;
+	uint32_t w;
+
+	for (w = 0; w < r->shm->n_workers; w++)
+		while (rte_ring_sc_dequeue(r->shm->workers[w].l7_in, (void **)&m) == 0) {
+			r->shm->l7.stray++;
+			rte_pktmbuf_free(m);
+		}
+}
+
+uint32_t
+rtr_poll(struct rtr *r)
+{
+	struct rte_mbuf *in[RTR_BURST];
+	uint32_t w, i, n, total = 0;
+
+	for (w = 0; w < r->shm->n_workers; w++) {
+		n = rte_ring_sc_dequeue_burst(r->shm->workers[w].l7_in,
+					      (void **)in, RTR_BURST, NULL);
+		r->shm->l7.in += n;
+		total += n;
+		for (i = 0; i < n; i++) {
+			const uint8_t *frame = rte_pktmbuf_mtod(in[i], const uint8_t *);
+			uint32_t verb = in[i]->hash.usr;
+			uint16_t s = HALB_L7_SVC(verb);
+			struct pkt_info pi;
+
+			if (pkt_parse(frame, rte_pktmbuf_data_len(in[i]), &pi) != PKT_OK ||
+			    pi.kind != PKT_KIND_FLOW || pi.key.proto != IPPROTO_TCP ||
+			    s >= r->cfg->n_services || !r->cfg->services[s].l7.has) {
+				r->shm->l7.stray++;
+			} else if (HALB_L7_KIND(verb) == HALB_L7_IN_BACKEND) {
+				if (HALB_L7_BE(verb) < r->cfg->services[s].n_backends)
+					backend_seg(r, s, HALB_L7_BE(verb), frame, &pi);
+				else
+					r->shm->l7.stray++;
+			} else {
+				client_seg(r, w, s, frame, &pi);
+			}
+			rte_pktmbuf_free(in[i]);
+		}
+	}
+	return total;
+}
+
+/* ---- time ---- */
+
+static bool
+flow_idle(void *ctx, const struct flow_entry *e)
+{
+	struct rtr *r = ctx;
+	uint32_t seen = __atomic_load_n(&e->last_seen, __ATOMIC_RELAXED);
+	uint8_t st = __atomic_load_n(&e->state, __ATOMIC_RELAXED);
+
+	if ((int32_t)(r->now_ms - seen) <= (int32_t)flow_idle_timeout_ms(r->cfg, st))
+		return false;
+	r->shm->l7.expired++;
+	return true;
+}
+
+/*
+ * A reload (docs/RELOAD.md) applied by the forwarder: the services as
+ * its view has them, rules and pools included (cfg_service holds them),
+ * slot for slot, so bindings under way keep their service and backend.
+ * The binding cap stays what it was at start (max_binding is read once).
+ */
+static void
+view_follow(struct rtr *r)
+{
+	uint64_t gen = __atomic_load_n(&r->shm->view_gen, __ATOMIC_ACQUIRE);
+	uint32_t s;
+
+	if (gen == r->view_gen || halb_shm_view_copy(r->shm, r->cfg) == 0)
+		return;
+	r->view_gen = gen;
+	for (s = 0; s < r->cfg->n_services; s++)
+		if (r->cfg->services[s].l7.has && r->svcs[s] == NULL) {
+			r->svcs[s] = calloc(1, sizeof(*r->svcs[s]));
+			if (r->svcs[s] == NULL)
+				RTR_LOG(ERR, "service %s: no memory for its scheduler",
+					r->cfg->services[s].name);
+		}
+	pools_update(r, true);
+	RTR_LOG(INFO, "view generation %lu applied", (unsigned long)gen);
+}
+
+void
+rtr_tick(struct rtr *r)
+{
+	uint32_t i = r->act_head, n;
+
+	while (i != 0) {
+		struct rtr_bind *b = &r->binds[i - 1];
+
+		i = b->next_act;
+		if ((int32_t)(r->now_ms - b->deadline_ms) < 0)
+			continue;
+		if (b->state == RTR_READ) {
+			r->shm->l7.timeouts++;
+		} else {
+			r->shm->l7.be_timeout++;
+			reset_backend(r, b);
+		}
+		reset_client(r, b);
+		bind_free(r, b);
+	}
+	/* The bound flows: the whole table once a second. */
+	n = r->fw.t->n_buckets / (1000 / RTR_TICK_MS);
+	flow_expire_scan(&r->fw, n > 64 ? n : 64, flow_idle, r);
+	flow_reclaim(&r->fw);
+	view_follow(r);
+	pools_update(r, false);
+	r->shm->l7.flows = flow_count(&r->fw);
+	for (i = 0, n = 0; i < r->cfg->n_services; i++)
+		n += r->active[i];
+	r->shm->l7.binding = n;
+}
+
+/* ---- set-up ---- */
+
+int
+rtr_init(struct rtr *r)
+{
+	uint32_t s, i;
+	int rc;
+
+	r->cap = 0;
+	for (s = 0; s < r->cfg->n_services; s++) {
+		const struct cfg_service *cs = &r->cfg->services[s];
+
+		if (!cs->l7.has)
+			continue;
+		r->cap += cs->l7.max_binding;
+		r->svcs[s] = calloc(1, sizeof(*r->svcs[s]));
+		if (r->svcs[s] == NULL)
+			return -ENOMEM;
+	}
+	if (r->cap == 0)
+		return -ENOENT;
+	for (r->n_buckets = 1; r->n_buckets < r->cap; r->n_buckets <<= 1)
+		;
+	r->buckets = calloc(r->n_buckets, sizeof(*r->buckets));
+	r->binds = calloc(r->cap, sizeof(*r->binds));
+	if (r->buckets == NULL || r->binds == NULL)
+		return -ENOMEM;
+	for (i = 0; i < r->cap; i++)
+		r->binds[i].next = i + 1 < r->cap ? i + 2 : 0;
+	r->free_head = 1;
+	rc = flow_writer_init(&r->fw, &r->shm->l7_flows, r->shm->qsbr);
+	if (rc != 0)
+		return rc;
+
+	pools_update(r, true);
+	view_follow(r);
+	return 0;
+}
+
+void
+rtr_fini(struct rtr *r)
+{
+	uint32_t s, i;
+
+	for (i = 0; r->binds != NULL && i < r->cap; i++)
+		free(r->binds[i].buf);
+	free(r->binds);
+	free(r->buckets);
+	for (s = 0; s < CFG_MAX_SERVICES; s++)
+		free(r->svcs[s]);
+	flow_writer_fini(&r->fw);
+}

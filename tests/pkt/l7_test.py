@@ -1,0 +1,610 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""Packet-level tests of the request router (issue 14, docs/REQUESTS.md),
+run by tests/pkt/l7.sh inside tests/pkt/run.sh's namespace, with the
+service "l7w4" (198.18.2.110:80, NAT, requests { }: host
+api.example.com and path /v1 to pool "api" = 198.18.0.11:8081, anything
+else to "web" = 198.18.0.12:8081; l7w6 the same over IPv6) and
+halb-router running.
+
+This program plays the client (behind the gateway) and both backends on
+tap0, and compares what the appliance sends with what it must:
+
+  cookie    a SYN gets a SYN-ACK from the VIP with the client's ISN + 1,
+            MSS, window scale 7 (the configuration's), SACK-permitted,
+            valid checksums, nothing else; an ACK whose ack number is no
+            cookie of ours (forged) gets nothing and is counted; a valid
+            one starts a binding (counted).  A stale cookie (over 131 s
+            old) cannot be made here without waiting: the unit test
+            tests/unit/test_splice.c covers it.
+  bind      the request (split over two segments) is read, the rule's
+            pool chosen, and the handshake replayed to its backend: SYN
+            with the client's ISN and options (MSS rounded down to the
+            cookie's table, window scale, SACK-permitted); the backend's
+            SYN-ACK is answered with an ACK and the buffered request.
+  seq       then the worker translates, whole frames compared byte for
+            byte: client -> backend, ack and SACK blocks + delta;
+            backend -> client, seq - delta, SACK blocks unchanged; with
+            the backend's ISN near 2^32 so that both wrap around.
+  reorder   segments out of order and overlapping: the request whole.
+  default   another Host, and the right host with another path, go to
+            the default pool.
+  refused   a backend that answers the replayed SYN with RST: the client
+            gets a RST, counted (be_refused).
+  rst       a client that resets mid-binding: its binding freed, counted.
+  slowloris a client that sends half a request: RST after the bind
+            timeout (800 ms), counted.
+  too_big   a request over max_request (2048): RST, counted.
+  cap       max_binding (8) connections binding at once: the 9th gets a
+            RST at once (binding_full).
+  wscale    a backend answering with another window scale: RST to both.
+  down      a backend that never answers: the SYN sent again when the
+            client retransmits, then RST to both after the bind timeout.
+  no_match  l7n4 (198.18.2.111): no rule matches, no default pool,
+            no_match "http-404": a minimal 404 and FIN.
+  ipv6      bind and seq over IPv6 (l7w6, [fd00:68:2::110]:80).
+  flood     3000 SYNs from as many spoofed sources as fast as the test
+            sends them: a cookie SYN-ACK each, and neither bindings nor
+            flows (the router's gauges, the forwarder's flow count) nor
+            anything else grows; a legitimate connection right after
+            is bound.
+"""
+
+import os
+import struct
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pkt_test as P  # noqa: E402
+from scapy.all import (ICMP, IP, IPerror, IPerror6, IPv6, TCP, TCPerror,  # noqa: E402
+                       Ether, ICMPv6PacketTooBig, Raw)
+
+VIP, VPORT = "198.18.2.110", 80
+CLIENT = "198.18.1.70"
+BE = [("198.18.0.11", 8081, P.BE_MAC[0]), ("198.18.0.12", 8081, P.BE_MAC[1])]
+ISN = 0x7FFFFFF0
+M32 = 0xFFFFFFFF
+
+
+def router():
+    rc, out, err = P.halbctl("json", "/halb/router")
+    if rc != 0:
+        raise RuntimeError(f"halbctl json /halb/router: rc {rc}: {err.strip()}")
+    return P.json.loads(out)["/halb/router"]
+
+
+def wait_router(before, key, n, timeout=3.0):
+    last = [router()]
+
+    def moved():
+        last[0] = router()
+        return last[0][key] - before[key] >= n
+    P.wait_cond(moved, timeout)
+    return last[0][key] - before[key]
+
+
+def l3(src, dst, ident):
+    if ":" in src:
+        return IPv6(src=src, dst=dst, hlim=64)
+    return IP(src=src, dst=dst, ttl=64, id=ident, flags="DF")
+
+
+def ipl(p):
+    """The IP layer of a parsed frame, either family."""
+    return p[IPv6] if IPv6 in p else p[IP]
+
+
+def use(family):
+    """Points the tests at l7w4 (4) or l7w6 (6)."""
+    global VIP, CLIENT, BE
+    if family == 6:
+        VIP, CLIENT = "fd00:68:2::110", "fd00:68:1::70"
+        BE = [("fd00:68::11", 8081, P.BE_MAC[0]), ("fd00:68::12", 8081, P.BE_MAC[1])]
+    else:
+        VIP, CLIENT = "198.18.2.110", "198.18.1.70"
+        BE = [("198.18.0.11", 8081, P.BE_MAC[0]), ("198.18.0.12", 8081, P.BE_MAC[1])]
+
+
+def cframe(sport, flags, seq, ack=0, payload=b"", opts=None):
+    p = (Ether(src=P.GW_MAC, dst=P.APP) / l3(CLIENT, VIP, 4242) /
+         TCP(sport=sport, dport=VPORT, flags=flags, seq=seq & M32, ack=ack & M32,
+             window=502, options=opts or []))
+    return p / Raw(payload) if payload else p
+
+
+def bframe(b, sport, flags, seq, ack=0, payload=b"", opts=None):
+    ip, port, mac = BE[b]
+    p = (Ether(src=mac, dst=P.APP) / l3(ip, CLIENT, 4343) /
+         TCP(sport=port, dport=sport, flags=flags, seq=seq & M32, ack=ack & M32,
+             window=509, options=opts or []))
+    return p / Raw(payload) if payload else p
+
+
+def csum_ok(f):
+    p = Ether(f)
+    v4 = IP in p
+    ip_c, tcp_c = p[IP].chksum if v4 else None, p[TCP].chksum
+    if v4:
+        del p[IP].chksum
+    del p[TCP].chksum
+    q = Ether(bytes(p))
+    return (not v4 or q[IP].chksum == ip_c) and q[TCP].chksum == tcp_c
+
+
+def opts(f):
+    return dict((k, v) for k, v in Ether(f)[TCP].options)
+
+
+def handshake(tap, sport, isn=ISN, label="cookie"):
+    """SYN -> the cookie SYN-ACK; returns the cookie (or None)."""
+    syn = cframe(sport, "S", isn, opts=[("MSS", 1400), ("SAckOK", b""),
+                                         ("WScale", 8)])
+    got = tap.exchange([syn], 1)
+    f = P.one(got)
+    if f is None:
+        P.R.check(f"{label}: one SYN-ACK for a SYN", False, P.nframes(got))
+        return None
+    p = Ether(f)
+    o = opts(f)
+    ok = (p.dst == P.GW_MAC and ipl(p).src == VIP and ipl(p).dst == CLIENT and
+          p[TCP].sport == VPORT and p[TCP].dport == sport and
+          p[TCP].flags == "SA" and p[TCP].ack == (isn + 1) & M32 and
+          o.get("MSS") == 1400 and o.get("WScale") == 7 and "SAckOK" in o and
+          "Timestamp" not in o and csum_ok(f))
+    if label:
+        P.R.check(f"{label}: SYN-ACK from the VIP, ack = ISN + 1, MSS 1400, "
+                  "window scale 7, SACK-permitted, no timestamps, checksums "
+                  "valid", ok, p.summary() + f" opts {o}")
+    return p[TCP].seq if ok else None
+
+
+def bind(tap, sport, req, b, label, isn=ISN, split=True):
+    """Handshake, the request (in two segments when split), and the
+    replayed SYN to backend b.  Returns (cookie, syn frame) or None."""
+    cookie = handshake(tap, sport, isn, label="")
+    if cookie is None:
+        P.R.check(f"{label}: cookie SYN-ACK", False)
+        return None
+    ack = cframe(sport, "A", isn + 1, cookie + 1)
+    parts = [req[:10], req[10:]] if split else [req]
+    frames = [ack]
+    off = 0
+    for part in parts:
+        frames.append(cframe(sport, "PA", isn + 1 + off, cookie + 1, part))
+        off += len(part)
+    got = tap.exchange(frames, 1, timeout=3.0)
+    f = P.one(got)
+    ip, port, mac = BE[b]
+    if f is None:
+        P.R.check(f"{label}: one SYN to backend {ip}", False, P.nframes(got))
+        return None
+    p = Ether(f)
+    o = opts(f)
+    ok = (p.dst == mac and ipl(p).src == CLIENT and ipl(p).dst == ip and
+          p[TCP].sport == sport and p[TCP].dport == port and
+          p[TCP].flags == "S" and p[TCP].seq == isn & M32 and
+          o.get("MSS") == 1220 and o.get("WScale") == 8 and "SAckOK" in o and
+          csum_ok(f))
+    P.R.check(f"{label}: the handshake replayed to {ip}:{port} (SYN with the "
+              "client's ISN, MSS 1400 as the cookie keeps it: 1220, window "
+              "scale 8, SACK-permitted)", ok, p.summary() + f" seq {p[TCP].seq:#x} opts {o}")
+    return (cookie, f) if ok else None
+
+
+def test_cookie(tap):
+    sport = 51000
+    before = router()
+    cookie = handshake(tap, sport)
+    if cookie is None:
+        return
+    forged = cframe(sport, "A", ISN + 1, cookie + 1 + 0x10000)
+    got = tap.exchange([forged], 0, timeout=0.5)
+    n = wait_router(before, "cookie_forged", 1)
+    P.R.check("cookie: a forged ACK (ack not cookie + 1) gets nothing, counted "
+              "(cookie_forged)", not got and n == 1, f"{P.nframes(got)}, +{n}")
+    before = router()
+    got = tap.exchange([cframe(sport, "A", ISN + 1, cookie + 1)], 0, timeout=0.5)
+    nb = wait_router(before, "bindings", 1)
+    nok = router()["cookie_ok"] - before["cookie_ok"]
+    P.R.check("cookie: the valid ACK starts a binding and sends nothing",
+              not got and nb == 1 and nok == 1, f"{P.nframes(got)}, bindings "
+              f"+{nb}, cookie_ok +{nok}")
+    # Done with it: the client resets.
+    tap.exchange([cframe(sport, "R", ISN + 1)], 0, timeout=0.3)
+
+
+def test_bind_seq(tap, sport=51100, fam=""):
+    req = b"GET /v1/users HTTP/1.1\r\nHost: api.example.com\r\nAccept: */*\r\n\r\n"
+    before = router()
+    r = bind(tap, sport, req, 0, fam + "bind")
+    if r is None:
+        return
+    cookie, _ = r
+    bisn = 0xFFFFFF80
+    synack = bframe(0, sport, "SA", bisn, ISN + 1,
+                    opts=[("MSS", 1460), ("SAckOK", b""), ("WScale", 7)])
+    got = tap.exchange([synack], 2, timeout=3.0)
+    ip, port, mac = BE[0]
+    ack_ok = data_ok = False
+    if len(got) == 2:
+        a, d = Ether(got[0]), Ether(got[1])
+        ack_ok = (a.dst == mac and ipl(a).dst == ip and a[TCP].flags == "A" and
+                  a[TCP].seq == ISN + 1 and a[TCP].ack == (bisn + 1) & M32 and
+                  len(a[TCP].payload) == 0 and csum_ok(got[0]))
+        data_ok = (d.dst == mac and ipl(d).dst == ip and "A" in d[TCP].flags and
+                   d[TCP].seq == ISN + 1 and d[TCP].ack == (bisn + 1) & M32 and
+                   bytes(d[TCP].payload) == req and csum_ok(got[1]))
+    P.R.check(fam + "bind: the backend's SYN-ACK answered with an ACK, then the "
+              "buffered request (seq ISN + 1, ack its ISN + 1)", ack_ok and data_ok,
+              P.nframes(got))
+    nb = wait_router(before, "bound", 1)
+    P.R.check(fam + "bind: counted as bound", nb == 1, f"bound +{nb}")
+    delta = (bisn - cookie) & M32
+    # Client -> backend: ack and SACK blocks + delta (both wrap).
+    a1, s1, s2 = cookie + 1 + 100, cookie + 1 + 200, cookie + 1 + 300
+    c = cframe(sport, "A", ISN + 1 + len(req), a1,
+               opts=[("NOP", None), ("NOP", None), ("SAck", (s1 & M32, s2 & M32))])
+    want_in = cframe(sport, "A", ISN + 1 + len(req), a1 + delta,
+                     opts=[("NOP", None), ("NOP", None),
+                           ("SAck", ((s1 + delta) & M32, (s2 + delta) & M32))])
+    want = P.nat_fwd_expect(want_in, ip, port, mac)
+    got = tap.exchange([c], 1)
+    P.frame_check(fam + "seq: client -> backend: ack and SACK block + delta, "
+                  "wrapping past 2^32", P.one(got), want)
+    wrapped = ((s1 + delta) & M32) < ((a1 + delta) & M32)
+    P.R.check(fam + "seq: the case wraps (the SACK block's left edge is past 2^32)",
+              wrapped, f"ack {(a1 + delta) & M32:#x} sack {(s1 + delta) & M32:#x}")
+    # Backend -> client: seq - delta; SACK blocks are in the client's
+    # sequence space, unchanged.
+    body = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+    sk = ((ISN + 5) & M32, (ISN + 9) & M32)
+    b = bframe(0, sport, "PA", bisn + 1, ISN + 1 + len(req), body,
+               opts=[("NOP", None), ("NOP", None), ("SAck", sk)])
+    want_in = bframe(0, sport, "PA", cookie + 1, ISN + 1 + len(req), body,
+                     opts=[("NOP", None), ("NOP", None), ("SAck", sk)])
+    want = P.nat_rev_expect(want_in, VIP, VPORT)
+    got = tap.exchange([b], 1)
+    P.frame_check(fam + "seq: backend -> client: seq - delta (from its ISN near "
+                  "2^32), SACK blocks unchanged", P.one(got), want)
+    # An ICMP error from the client's side (a router on the way to it)
+    # quoting a segment the client got: to the backend, the quote's seq
+    # translated back into the backend's space.
+    v6 = ":" in CLIENT
+    if v6:
+        err = (Ether(src=P.GW_MAC, dst=P.APP) /
+               IPv6(src="fd00:68:1::fe", dst=VIP) / ICMPv6PacketTooBig(mtu=1280) /
+               IPerror6(src=VIP, dst=CLIENT) /
+               TCPerror(sport=VPORT, dport=sport, seq=(cookie + 1) & M32,
+                        ack=(ISN + 1 + len(req)) & M32, flags="A"))
+    else:
+        err = (Ether(src=P.GW_MAC, dst=P.APP) /
+               IP(src="198.18.1.254", dst=VIP) / ICMP(type=3, code=4, nexthopmtu=1400) /
+               IPerror(src=VIP, dst=CLIENT, flags="DF") /
+               TCPerror(sport=VPORT, dport=sport, seq=(cookie + 1) & M32,
+                        ack=(ISN + 1 + len(req)) & M32, flags="A"))
+    got = tap.exchange([err], 1)
+    f = P.one(got)
+    ok = False
+    if f is not None:
+        q = Ether(f)
+        ic = q[ICMPv6PacketTooBig] if v6 else q[ICMP]
+        c = ic.cksum if v6 else ic.chksum
+        if v6:
+            del q[ICMPv6PacketTooBig].cksum
+        else:
+            del q[ICMP].chksum
+        r2 = Ether(bytes(q))
+        c2 = r2[ICMPv6PacketTooBig].cksum if v6 else r2[ICMP].chksum
+        inner = r2[IPerror6] if v6 else r2[IPerror]
+        ok = (q.dst == mac and ipl(q).dst == ip and inner.src == ip and
+              r2[TCPerror].sport == port and
+              r2[TCPerror].seq == (bisn + 1) & M32 and c == c2)
+    P.R.check(fam + "seq: an ICMP error from the client's side goes to the "
+              "backend with the quoted seq translated back (its ISN + 1) and "
+              "a valid checksum", ok, P.nframes(got))
+    st = router()
+    P.R.check(fam + "seq: counted (bound_hits, bound_replies)",
+              st["bound_hits"] >= 1 and st["bound_replies"] >= 1, str(st))
+
+
+def test_default(tap):
+    for sport, req, label in (
+            (51200, b"GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n",
+             "default: another host"),
+            (51201, b"GET /v2/x HTTP/1.1\r\nHost: api.example.com\r\n\r\n",
+             "default: the rule's host, another path")):
+        if bind(tap, sport, req, 1, label, split=False) is not None:
+            tap.exchange([cframe(sport, "R", ISN + 1 + len(req))], 0, timeout=0.2)
+
+
+def test_refused(tap):
+    sport = 51300
+    req = b"GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n"
+    r = bind(tap, sport, req, 1, "refused", split=False)
+    if r is None:
+        return
+    cookie, _ = r
+    before = router()
+    got = tap.exchange([bframe(1, sport, "RA", 0, ISN + 1)], 1)
+    f = P.one(got)
+    ok = f is not None and ipl(Ether(f)).src == VIP and "R" in Ether(f)[TCP].flags \
+        and Ether(f)[TCP].seq == (cookie + 1) & M32 and csum_ok(f)
+    n = wait_router(before, "be_refused", 1)
+    P.R.check("refused: the backend's RST resets the client (from the VIP, "
+              "seq = cookie + 1), counted (be_refused)", ok and n == 1,
+              f"{P.nframes(got)}, be_refused +{n}")
+
+
+def test_client_rst(tap):
+    sport = 51400
+    cookie = handshake(tap, sport, label="")
+    if cookie is None:
+        P.R.check("rst: cookie SYN-ACK", False)
+        return
+    before = router()
+    tap.exchange([cframe(sport, "A", ISN + 1, cookie + 1)], 0, timeout=0.3)
+    got = tap.exchange([cframe(sport, "R", ISN + 1)], 0, timeout=0.5)
+    n = wait_router(before, "client_rst", 1)
+    P.R.check("rst: a client's RST mid-binding frees it, counted (client_rst), "
+              "nothing sent", not got and n == 1, f"{P.nframes(got)}, +{n}")
+
+
+def test_slowloris(tap):
+    sport = 51500
+    cookie = handshake(tap, sport, label="")
+    if cookie is None:
+        P.R.check("slowloris: cookie SYN-ACK", False)
+        return
+    before = router()
+    part = b"GET / HTTP/1.1\r\nHo"
+    m = tap.mark()
+    t0 = time.monotonic()
+    tap.send([cframe(sport, "A", ISN + 1, cookie + 1),
+              cframe(sport, "PA", ISN + 1, cookie + 1, part)])
+    fr, ok = tap.wait(m, lambda fs: len(fs) >= 1, 4.0)
+    dt = time.monotonic() - t0
+    f = fr[0] if fr else None
+    rst = f is not None and "R" in Ether(f)[TCP].flags and ipl(Ether(f)).src == VIP
+    n = wait_router(before, "timeouts", 1)
+    P.R.check("slowloris: half a request, then silence: a RST after the bind "
+              "timeout (800 ms), counted (timeouts)",
+              rst and n == 1 and 0.7 <= dt <= 2.5,
+              f"{P.nframes(fr)} after {dt:.2f} s, timeouts +{n}")
+
+
+def test_too_big(tap):
+    sport = 51600
+    cookie = handshake(tap, sport, label="")
+    if cookie is None:
+        P.R.check("too_big: cookie SYN-ACK", False)
+        return
+    before = router()
+    head = b"GET / HTTP/1.1\r\nHost: www.example.com\r\n"
+    segs, off = [cframe(sport, "A", ISN + 1, cookie + 1)], 0
+    data = head + b"".join(b"X-Pad-%02d: %s\r\n" % (i, b"a" * 100) for i in range(25))
+    while off < len(data):
+        chunk = data[off:off + 900]
+        segs.append(cframe(sport, "PA", ISN + 1 + off, cookie + 1, chunk))
+        off += len(chunk)
+    got = tap.exchange(segs, 1, timeout=2.0)
+    # The segments after the one that went over find no binding: each
+    # may start one (its ack is a valid cookie), which its bytes then
+    # end (not a request): RSTs too, never anything else.
+    rst = bool(got) and all("R" in Ether(f)[TCP].flags and
+                            ipl(Ether(f)).src == VIP for f in got)
+    n = wait_router(before, "too_big", 1)
+    P.R.check("too_big: a header section over max_request (2048): RST, counted",
+              rst and n == 1, f"{P.nframes(got)}, too_big +{n}")
+
+
+def test_cap(tap):
+    before = router()
+    cookies = []
+    for i in range(9):
+        cookies.append(handshake(tap, 51700 + i, label=""))
+    if None in cookies:
+        P.R.check("cap: cookie SYN-ACKs", False)
+        return
+    for i in range(8):
+        tap.send([cframe(51700 + i, "A", ISN + 1, cookies[i] + 1)])
+    wait_router(before, "bindings", 8)
+    got = tap.exchange([cframe(51708, "A", ISN + 1, cookies[8] + 1)], 1)
+    f = P.one(got)
+    rst = f is not None and "R" in Ether(f)[TCP].flags and Ether(f)[TCP].dport == 51708
+    n = wait_router(before, "binding_full", 1)
+    P.R.check("cap: the 9th connection binding at once (max_binding 8) is "
+              "reset at once, counted (binding_full)", rst and n == 1,
+              f"{P.nframes(got)}, binding_full +{n}")
+    # The eight time out (RSTs to each) and the cap frees up.
+    n = wait_router(before, "timeouts", 8, timeout=4.0)
+    P.R.check("cap: the eight held bindings time out", n == 8, f"timeouts +{n}")
+
+
+def test_flood(tap, n=3000):
+    before = router()
+    flows0 = P.status()["flows"]
+    frames = [bytes(Ether(src=P.GW_MAC, dst=P.APP) /
+                    IP(src="198.18.1.%d" % (100 + i % 100), dst=VIP, ttl=64) /
+                    TCP(sport=20000 + i, dport=VPORT, flags="S", seq=i * 7919,
+                        options=[("MSS", 1460)]))
+              for i in range(n)]
+    # In bursts of 500 (a burst of thousands overflows the veth and
+    # packet socket rings of the rig, not the appliance).
+    m = tap.mark()
+    t0 = time.monotonic()
+    for i in range(0, n, 500):
+        tap.send(frames[i:i + 500])
+        tap.wait(m, lambda fs: len(fs) >= (i + 500) * 0.98, 3.0)
+    fr, _ = tap.wait(m, lambda fs: len(fs) >= n, 2.0)
+    dt = time.monotonic() - t0
+    sa = sum(1 for f in fr if len(f) > 47 and f[47] == 0x12)
+    after = router()
+    P.R.check("flood: %d SYNs answered with cookies (%d SYN-ACKs seen in "
+              "%.2f s), no binding, no flow" % (n, sa, dt),
+              sa >= n * 0.95 and after["cookies"] - before["cookies"] >= sa and
+              after["binding"] == before["binding"] == 0 and
+              after["flows"] == before["flows"] and after["bindings"] == before["bindings"] and
+              P.status()["flows"] == flows0,
+              "cookies +%d, binding %d -> %d, flows %d -> %d, bindings +%d, "
+              "forwarder flows %d -> %d" % (
+                  after["cookies"] - before["cookies"], before["binding"],
+                  after["binding"], before["flows"], after["flows"],
+                  after["bindings"] - before["bindings"], flows0,
+                  P.status()["flows"]))
+    req = b"GET /v1/a HTTP/1.1\r\nHost: api.example.com\r\n\r\n"
+    r = bind(tap, 51900, req, 0, "flood: a legitimate connection after it")
+    if r is not None:
+        tap.exchange([cframe(51900, "R", ISN + 1 + len(req))], 0, timeout=0.2)
+
+
+def test_wscale(tap):
+    sport = 51800
+    req = b"GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n"
+    r = bind(tap, sport, req, 1, "wscale", split=False)
+    if r is None:
+        return
+    cookie, _ = r
+    before = router()
+    synack = bframe(1, sport, "SA", 12345, ISN + 1,
+                    opts=[("MSS", 1460), ("SAckOK", b""), ("WScale", 9)])
+    got = tap.exchange([synack], 2)
+    to_c = [f for f in got if ipl(Ether(f)).dst == CLIENT]
+    to_b = [f for f in got if ipl(Ether(f)).dst == BE[1][0]]
+    ok = (len(to_c) == 1 and "R" in Ether(to_c[0])[TCP].flags and
+          len(to_b) == 1 and "R" in Ether(to_b[0])[TCP].flags)
+    n = wait_router(before, "wscale_mismatch", 1)
+    P.R.check("wscale: a backend SYN-ACK with window scale 9 (7 promised): "
+              "RST to both, counted (wscale_mismatch), no flow",
+              ok and n == 1 and router()["flows"] == before["flows"],
+              f"{P.nframes(got)}, wscale_mismatch +{n}")
+
+
+def test_backend_down(tap):
+    sport = 51850
+    req = b"GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n"
+    r = bind(tap, sport, req, 1, "down", split=False)
+    if r is None:
+        return
+    cookie, _ = r
+    before = router()
+    # The client sends its request again after 0.5 s: the SYN goes again.
+    time.sleep(0.55)
+    got = tap.exchange([cframe(sport, "PA", ISN + 1, cookie + 1, req)], 1)
+    again = [f for f in got if "S" in Ether(f)[TCP].flags and
+             ipl(Ether(f)).dst == BE[1][0]]
+    P.R.check("down: the client's retransmission while the backend is silent "
+              "sends the SYN again", len(again) == 1, P.nframes(got))
+    got = [f for f in got if f not in again]
+    # The RSTs, 800 ms after the first SYN (they may come with the
+    # exchange above on a slow run).
+    m = tap.mark()
+    rst = [f for f in got if "R" in Ether(f)[TCP].flags]
+    fr, _ = tap.wait(m, lambda fs: len(fs) + len(rst) >= 2, 2.0)
+    fr = rst + fr
+    to_c = [f for f in fr if ipl(Ether(f)).dst == CLIENT and "R" in Ether(f)[TCP].flags]
+    to_b = [f for f in fr if ipl(Ether(f)).dst == BE[1][0] and "R" in Ether(f)[TCP].flags]
+    n = wait_router(before, "be_timeout", 1)
+    P.R.check("down: a backend that never answers: RST to the client and to "
+              "it after the bind timeout, counted (be_timeout)",
+              len(to_c) == 1 and len(to_b) == 1 and n == 1,
+              f"{P.nframes(fr)}, be_timeout +{n}")
+
+
+def test_no_match(tap):
+    global VIP
+    vip0, VIP = VIP, "198.18.2.111"
+    try:
+        sport = 51870
+        cookie = handshake(tap, sport, label="")
+        if cookie is None:
+            P.R.check("no_match: cookie SYN-ACK", False)
+            return
+        before = router()
+        req = b"GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n"
+        got = tap.exchange([cframe(sport, "A", ISN + 1, cookie + 1),
+                            cframe(sport, "PA", ISN + 1, cookie + 1, req)], 1)
+        f = P.one(got)
+        ok = False
+        if f is not None:
+            q = Ether(f)
+            ok = (ipl(q).src == VIP and q[TCP].flags == "FPA" and
+                  q[TCP].seq == (cookie + 1) & M32 and
+                  q[TCP].ack == (ISN + 1 + len(req)) & M32 and
+                  bytes(q[TCP].payload).startswith(b"HTTP/1.1 404 Not Found\r\n") and
+                  csum_ok(f))
+        n = wait_router(before, "no_match", 1)
+        P.R.check("no_match: no rule and no default pool (no_match = "
+                  "\"http-404\"): a minimal 404 with FIN, counted", ok and n == 1,
+                  f"{P.nframes(got)}, no_match +{n}")
+    finally:
+        VIP = vip0
+
+
+def test_reorder(tap):
+    """A request whose segments come out of order and overlapping: the
+    router keeps only what follows in order and sends the request whole."""
+    sport = 51950
+    req = b"GET /v1/reorder HTTP/1.1\r\nHost: api.example.com\r\nX-A: b\r\n\r\n"
+    cookie = handshake(tap, sport, label="")
+    if cookie is None:
+        P.R.check("reorder: cookie SYN-ACK", False)
+        return
+    s1, s2 = req[:16], req[10:]
+    # The handshake's ACK (which gives the router the client's ISN), then
+    # the request's second segment before its first.
+    got = tap.exchange([cframe(sport, "A", ISN + 1, cookie + 1),
+                        cframe(sport, "PA", ISN + 1 + 10, cookie + 1, s2),
+                        cframe(sport, "PA", ISN + 1, cookie + 1, s1)], 0, timeout=0.3)
+    early = got  # nothing yet: no SYN, no RST
+    got = tap.exchange([cframe(sport, "PA", ISN + 1 + 10, cookie + 1, s2)], 1)
+    f = P.one(got)
+    syn_ok = f is not None and Ether(f)[TCP].flags == "S" and ipl(Ether(f)).dst == BE[0][0]
+    P.R.check("reorder: a segment after a hole waits for the hole, an overlap "
+              "is taken once: the SYN goes when the request is whole",
+              not early and syn_ok, P.nframes(got))
+    if not syn_ok:
+        return
+    bisn = 0x1000
+    got = tap.exchange([bframe(0, sport, "SA", bisn, ISN + 1,
+                               opts=[("MSS", 1460), ("SAckOK", b""), ("WScale", 7)])], 2)
+    data = b"".join(bytes(Ether(g)[TCP].payload) for g in got)
+    P.R.check("reorder: the backend gets the request whole and once",
+              data == req, f"{len(data)} bytes: {data[:60]!r}")
+    tap.exchange([cframe(sport, "R", ISN + 1 + len(req))], 0, timeout=0.2)
+
+
+def main():
+    ap = P.argparse.ArgumentParser()
+    for a in ("--conf", "--iface", "--app-mac", "--halbctl", "--classifier",
+              "--cls-log", "--cls-pids", "--sessiond-log", "--run"):
+        ap.add_argument(a, default="")
+    ap.add_argument("--only", default="")
+    P.ARGS = ap.parse_args()
+    P.APP = P.ARGS.app_mac
+    P.APP_B = bytes.fromhex(P.APP.replace(":", ""))
+    tap = P.Tap(P.ARGS.iface or "tap0")
+    t0 = time.monotonic()
+    # The router beats before the workers send it anything.
+    P.wait_cond(lambda: router()["router_pid"] != 0, 5.0)
+    tests = [
+        ("cookie", lambda: test_cookie(tap)),
+        ("bind", lambda: test_bind_seq(tap)),
+        ("default", lambda: test_default(tap)),
+        ("reorder", lambda: test_reorder(tap)),
+        ("refused", lambda: test_refused(tap)),
+        ("rst", lambda: test_client_rst(tap)),
+        ("slowloris", lambda: test_slowloris(tap)),
+        ("too_big", lambda: test_too_big(tap)),
+        ("cap", lambda: test_cap(tap)),
+        ("wscale", lambda: test_wscale(tap)),
+        ("down", lambda: test_backend_down(tap)),
+        ("no_match", lambda: test_no_match(tap)),
+        ("flood", lambda: test_flood(tap)),
+        ("ipv6", lambda: (use(6), test_bind_seq(tap, 52100, "ipv6 "), use(4))),
+    ]
+    return P.run_tests(tap, tests, t0, "l7_test")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
