@@ -70,6 +70,88 @@ ports_refused(const struct halb_cfg *run, const struct halb_cfg *in, char *why,
 	return 0;
 }
 
+/*
+ * Sections compared whole, but for where they are written (a file whose
+ * lines moved is no change): copies with every line set to 0.
+ */
+static void
+peers_unlined(struct cfg_peer *p, uint32_t n)
+{
+	while (n-- > 0)
+		p[n].line = 0;
+}
+
+static bool
+peers_same(const struct cfg_peer *a, const struct cfg_peer *b, uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		struct cfg_peer x = a[i], y = b[i];
+
+		x.line = y.line = 0;
+		if (memcmp(&x, &y, sizeof(x)) != 0)
+			return false;
+	}
+	return true;
+}
+
+static bool
+sessions_same(const struct cfg_sessions *a, const struct cfg_sessions *b)
+{
+	struct cfg_sessions x = *a, y = *b;
+
+	x.line = y.line = 0;
+	peers_unlined(x.peers, CFG_MAX_SYNC_PEERS);
+	peers_unlined(y.peers, CFG_MAX_SYNC_PEERS);
+	return memcmp(&x, &y, sizeof(x)) == 0;
+}
+
+static void
+classifiers_unlined(struct cfg_classifiers *c)
+{
+	uint32_t i;
+
+	c->line = 0;
+	for (i = 0; i < CFG_MAX_CLASSIFIERS; i++)
+		c->list[i].line = 0;
+	peers_unlined(c->punters, CFG_MAX_PUNTERS);
+}
+
+static bool
+classifiers_same(const struct cfg_classifiers *a, const struct cfg_classifiers *b)
+{
+	struct cfg_classifiers x = *a, y = *b;
+
+	classifiers_unlined(&x);
+	classifiers_unlined(&y);
+	return memcmp(&x, &y, sizeof(x)) == 0;
+}
+
+static bool
+ha_same(const struct cfg_ha *a, const struct cfg_ha *b)
+{
+	struct cfg_ha x = *a, y = *b;
+	uint32_t i;
+
+	x.line = y.line = 0;
+	for (i = 0; i < HA_PARTS; i++)
+		x.parts[i].line = y.parts[i].line = 0;
+	return memcmp(&x, &y, sizeof(x)) == 0;
+}
+
+static bool
+bgp_same(const struct cfg_bgp *a, const struct cfg_bgp *b)
+{
+	struct cfg_bgp x = *a, y = *b;
+	uint32_t i;
+
+	x.line = y.line = 0;
+	for (i = 0; i < CFG_MAX_BGP_NEIGH; i++)
+		x.neigh[i].line = y.neigh[i].line = 0;
+	return memcmp(&x, &y, sizeof(x)) == 0;
+}
+
 int
 cfg_reload_refused(const struct halb_cfg *run, const struct halb_cfg *in,
 		   char *why, size_t len)
@@ -112,8 +194,20 @@ cfg_reload_refused(const struct halb_cfg *run, const struct halb_cfg *in,
 	    !SAME(health.listen_ip) || !SAME(health.listen_port) ||
 	    !SAME(health.report_window_ms) || !SAME(health.handler_timeout_ms))
 		REFUSE("health: its name, key, sockets, listen address, state_file or timeouts changed: needs a restart");
-	if (!SAME(health.n_peers) || !SAME(health.peers))
+	if (!SAME(health.n_peers) ||
+	    !peers_same(run->health.peers, in->health.peers, CFG_MAX_PEERS))
 		REFUSE("health.peers changed: needs a restart");
+	/* Read once at start by the programs that use them (halb-sessiond,
+	 * halb-had, BIRD's file, the punt thread): accepting a change that
+	 * nothing applies would leave the operator believing it is. */
+	if (!sessions_same(&run->sessions, &in->sessions))
+		REFUSE("sessions changed: halb-sessiond reads it at start: needs a restart");
+	if (!classifiers_same(&run->classifiers, &in->classifiers))
+		REFUSE("classifiers changed: the forwarder's list and its keys are read at start: needs a restart");
+	if (!ha_same(&run->ha, &in->ha))
+		REFUSE("ha changed: halb-had reads it at start: needs a restart of halb-had");
+	if (!bgp_same(&run->bgp, &in->bgp))
+		REFUSE("bgp changed (neighbours, timers or the VIPs announced): BIRD's file is written at start: needs a restart");
 	/* Request routing: the shared memory has its rings and bound-flow
 	 * table, and the request router runs, only when a service had
 	 * requests { } at start; and a worker translates a bound connection

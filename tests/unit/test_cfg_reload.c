@@ -375,6 +375,28 @@ test_refused(void **state)
 	memcpy(in, run, sizeof(*in));
 	in->health.key.len = 32;
 	assert_int_equal(cfg_reload_refused(run, in, why, sizeof(why)), -EPERM);
+	/* Sections read once at start: a change is refused by name, where a
+	 * group is written is no change. */
+	memcpy(in, run, sizeof(*in));
+	in->sessions.line = 7;
+	in->sessions.peers[0].line = 9;
+	in->bgp.neigh[0].line = 11;
+	in->ha.parts[0].line = 12;
+	in->classifiers.list[0].line = 13;
+	assert_int_equal(cfg_reload_refused(run, in, why, sizeof(why)), 0);
+	in->sessions.window = 17;
+	assert_int_equal(cfg_reload_refused(run, in, why, sizeof(why)), -EPERM);
+	assert_string_equal(why, "sessions changed: halb-sessiond reads it at start: needs a restart");
+	memcpy(in, run, sizeof(*in));
+	in->bgp.bfd_interval_ms = 300;
+	assert_int_equal(cfg_reload_refused(run, in, why, sizeof(why)), -EPERM);
+	assert_true(strncmp(why, "bgp changed", 11) == 0);
+	memcpy(in, run, sizeof(*in));
+	in->ha.poll_ms = 50;
+	assert_int_equal(cfg_reload_refused(run, in, why, sizeof(why)), -EPERM);
+	memcpy(in, run, sizeof(*in));
+	in->classifiers.hold = 5;
+	assert_int_equal(cfg_reload_refused(run, in, why, sizeof(why)), -EPERM);
 	/* requests { }: not to an appliance that has none; not away from a
 	 * service that stays; to a service, or a whole request-routed
 	 * service away, when the router runs; rules and pools change. */
