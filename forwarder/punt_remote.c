@@ -36,11 +36,19 @@
  * while it holds the lock, this thread while it holds it, and the
  * forwarder's reload (Maglev tables only) while it holds it.
  *
- * What this thread does not do in the local classifier's place: tell
- * halb-sessiond of the flows (its ring has one producer, the
- * classifier: flows decided remotely are not replicated to peer
- * appliances), keep shm->active (a returning classifier recounts it),
- * evict the flows of a backend that went down (they expire).
+ * With sessions { }, it tells halb-sessiond of what it writes, as the
+ * classifier does (installs, state changes and removals seen by its
+ * expiry scan), on a ring of its own (shm->sess_ring_fwd: the
+ * classifier's keeps its single producer), so that flows decided
+ * remotely are replicated to peer appliances; and a miss mid-connection
+ * whose session a peer appliance decided gets the replica's backend
+ * here, without the remote, as the classifier and the workers' fallback
+ * give it (replica_pick).  It does not serve halb-sessiond's dump
+ * requests (a returning classifier does).
+ *
+ * What this thread does not do in the local classifier's place: keep
+ * shm->active (a returning classifier recounts it), evict the flows of
+ * a backend that went down (they expire).
  */
 #include <assert.h>
 #include <errno.h>
@@ -60,13 +68,16 @@
 #include <rte_mbuf.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
+#include <rte_ring_elem.h>
 #include <rte_telemetry.h>
 
 #include "halb/cfg.h"
+#include "halb/cfg_reload.h"
 #include "halb/clock.h"
 #include "halb/flow.h"
 #include "halb/mh.h"
 #include "halb/punt_msg.h"
+#include "halb/sess-t.h"
 #include "halb/sock.h"
 #include "fwd.h"
 #include "punt_remote.h"
@@ -79,6 +90,7 @@
  * name, seq, time, MAC), the batch's boot ids. */
 #define PREM_ENVELOPE 160u
 #define PREM_LOCK_FILE "halb_classifier.lock" /* classifier/cls.h */
+#define PREM_SEV_BURST 64u  /* session events buffered before an enqueue */
 
 enum { PREM_NONE = -1, PREM_LOCAL = -2 };
 
@@ -130,6 +142,17 @@ static struct prem {
 	uint64_t view_gen, digest;
 	uint32_t n_services;
 	uint32_t n_backends[CFG_MAX_SERVICES];
+	/* Per backend slot of the view: halb_slot_tag of who it is when it
+	 * is live (the replica's entries name it so), else 0; per service,
+	 * whether its flows stay on a backend that is down. */
+	uint32_t tag[CFG_MAX_SERVICES][CFG_MAX_BACKENDS];
+	bool down_keep[CFG_MAX_SERVICES];
+	/* The session tracker (sessions { }): events buffered for
+	 * shm->sess_ring_fwd; thread 1 + n_workers of replica_qsbr. */
+	struct rte_ring *sring;
+	uint32_t n_sev;
+	struct sess_ev sev[PREM_SEV_BURST];
+	bool replica_reg;
 	volatile int active;
 	uint32_t flow_ms;
 	struct prem_totals t;
@@ -151,6 +174,103 @@ lock_give(void)
 	struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET };
 
 	fcntl(P.lock_fd, F_OFD_SETLK, &fl);
+}
+
+static bool syn_only(const struct pkt_info *pi);
+
+/* ---- the session tracker ---- */
+
+static void
+sess_flush(void)
+{
+	struct halb_shm *shm = P.c->shm;
+	unsigned int n;
+
+	if (P.n_sev == 0)
+		return;
+	n = rte_ring_sp_enqueue_burst_elem(P.sring, P.sev, sizeof(P.sev[0]),
+					   P.n_sev, NULL);
+	/* The classifier's counters, which this thread keeps in its place
+	 * (halb-sessiond asks for a dump when sess_ring_full moves). */
+	shm->cls.sess_events += n;
+	shm->cls.sess_ring_full += P.n_sev - n;
+	P.n_sev = 0;
+}
+
+/* Tells halb-sessiond what happened to e, worker w's (as the
+ * classifier's cls_sess_emit): buffered, enqueued in bursts, never
+ * waiting; a full ring drops the events, counted. */
+static void
+sess_emit(uint32_t w, const struct flow_entry *e, enum sess_ev_type type)
+{
+	struct sess_ev *ev;
+
+	if (P.sring == NULL)
+		return;
+	if (P.n_sev == PREM_SEV_BURST)
+		sess_flush();
+	ev = &P.sev[P.n_sev++];
+	memset(ev, 0, sizeof(*ev));
+	ev->key = e->key;
+	ev->svc = e->svc;
+	ev->backend = e->backend;
+	ev->type = (uint8_t)type;
+	ev->state = __atomic_load_n(&e->state, __ATOMIC_RELAXED);
+	ev->worker = (uint16_t)w;
+	ev->ms = type == SESS_EV_INSTALL ? P.flow_ms :
+		 __atomic_load_n(&e->last_seen, __ATOMIC_RELAXED);
+}
+
+/* A live entry of worker w whose state moved since it was last told to
+ * halb-sessiond (by this thread or by the classifier): tell it. */
+static void
+sess_report_state(uint32_t w, const struct flow_entry *e)
+{
+	const struct flow_table *t = &P.c->shm->workers[w].flows;
+	struct flow_entry *me = &t->entries[e - t->entries];
+	uint8_t st = __atomic_load_n(&e->state, __ATOMIC_RELAXED);
+
+	if (me->flags == (SESS_F_REPORTED | st))
+		return;
+	me->flags = (uint8_t)(SESS_F_REPORTED | st);
+	sess_emit(w, e, SESS_EV_STATE);
+}
+
+static uint32_t
+replica_tid(void)
+{
+	return 1 + P.c->shm->n_workers;
+}
+
+/*
+ * The replica's backend for a miss mid-connection of service s (as the
+ * classifier's cls_replica_pick and the workers' replica_pick): a record
+ * of this service whose slot this thread's view holds live with the tag
+ * the record was written for, whose backend is not down with its
+ * service resetting such flows.  An opening SYN is never looked up.
+ */
+static bool
+replica_pick(const struct pkt_info *pi, uint32_t s, uint32_t hash,
+	     uint16_t *b)
+{
+	const struct halb_shm *shm = P.c->shm;
+	const struct flow_entry *e;
+	uint16_t be;
+
+	if (!P.replica_reg || syn_only(pi))
+		return false;
+	e = flow_lookup(&shm->replica, &pi->key, hash);
+	if (e == NULL || e->svc != s)
+		return false;
+	be = e->backend;
+	if (be >= P.n_backends[s] || P.tag[s][be] == 0 || P.tag[s][be] != e->tag)
+		return false;
+	if (!P.down_keep[s] && shm->health_valid &&
+	    shm->health[s][be].state == HALB_HEALTH_DOWN &&
+	    halb_slot_tag(shm->health_id[s][be]) == e->tag)
+		return false;
+	*b = be;
+	return true;
 }
 
 /* ---- the tables ---- */
@@ -192,15 +312,22 @@ writers_init(void)
 	return 0;
 }
 
+/* ctx: the worker's index, as a pointer-sized integer. */
 static bool
 expired(void *ctx, const struct flow_entry *e)
 {
+	uint32_t w = (uint32_t)(uintptr_t)ctx;
 	uint32_t idle = P.flow_ms - __atomic_load_n(&e->last_seen, __ATOMIC_RELAXED);
 	uint32_t limit = flow_idle_timeout_ms(P.c->cfg,
 					      __atomic_load_n(&e->state, __ATOMIC_RELAXED));
 
-	(void)ctx;
-	return idle >= limit && idle < 0x80000000u;
+	if (idle >= limit && idle < 0x80000000u) {
+		sess_emit(w, e, SESS_EV_REMOVE);
+		return true;
+	}
+	if (P.sring != NULL)
+		sess_report_state(w, e);
+	return false;
 }
 
 static void
@@ -210,7 +337,8 @@ housekeep(void)
 	uint32_t w;
 
 	for (w = 0; w < shm->n_workers; w++) {
-		flow_expire_scan(&P.fw[w], PREM_SWEEP_BUCKETS, expired, NULL);
+		flow_expire_scan(&P.fw[w], PREM_SWEEP_BUCKETS, expired,
+				 (void *)(uintptr_t)w);
 		flow_reclaim(&P.fw[w]);
 		shm->workers[w].flow_count = flow_count(&P.fw[w]);
 	}
@@ -235,8 +363,21 @@ services_follow(void)
 		P.svcs = m;
 		P.svcs_ok = true;
 		P.n_services = cfg->n_services;
-		for (s = 0; s < cfg->n_services; s++)
-			P.n_backends[s] = cfg->services[s].n_backends;
+		for (s = 0; s < cfg->n_services; s++) {
+			const struct cfg_service *cs = &cfg->services[s];
+			uint32_t b;
+
+			P.n_backends[s] = cs->n_backends;
+			P.down_keep[s] = cs->down_flows == CFG_DOWN_KEEP;
+			for (b = 0; b < cs->n_backends; b++) {
+				const struct cfg_backend *cb = &cs->backends[b];
+
+				P.tag[s][b] = cs->slot == CFG_SLOT_LIVE &&
+						      cb->slot == CFG_SLOT_LIVE ?
+					halb_slot_tag(halb_slot_id(cs->name, cb->ip.b,
+						cfg_backend_port(cs, cb))) : 0;
+			}
+		}
 		P.digest = punt_services_digest(cfg);
 		P.view_gen = gen;
 	}
@@ -412,6 +553,12 @@ install_back(uint32_t w, struct rte_mbuf *m, const struct pkt_info *pi,
 	rc = flow_insert(&P.fw[w], &pi->key, hash, (uint16_t)s, (uint16_t)b,
 			 install_state(pi), P.flow_ms, &ex);
 	if (rc >= 0) {
+		struct flow_entry *e = &P.fw[w].t->entries[rc];
+
+		/* Read by this thread and a classifier that takes over,
+		 * never both at once (the attach lock). */
+		e->flags = (uint8_t)(SESS_F_REPORTED | e->state);
+		sess_emit(w, e, SESS_EV_INSTALL);
 		P.t.installs++;
 		shm->installs[s][b]++;
 		shm->workers[w].table_full = 0;
@@ -437,6 +584,7 @@ punted(struct prem_remote *r, int ri, uint32_t w, struct rte_mbuf *m)
 	Halb__Punt__Frame *fr;
 	struct pkt_info pi;
 	struct held *h;
+	uint16_t b;
 	int s;
 
 	if (pkt_parse(f, len, &pi) != PKT_OK || pi.kind != PKT_KIND_FLOW) {
@@ -462,6 +610,14 @@ punted(struct prem_remote *r, int ri, uint32_t w, struct rte_mbuf *m)
 			give_back(w, m, HALB_RET_DECISION(e->svc, e->backend));
 		else
 			install_back(w, m, &pi, hash, e->svc, e->backend);
+		return;
+	}
+	/* A connection that a peer appliance decided and that moved here:
+	 * the replica's backend, whatever the scheduler (the remote has no
+	 * replica), as the classifier would give it. */
+	if (replica_pick(&pi, (uint32_t)s, hash, &b)) {
+		P.t.replica++;
+		install_back(w, m, &pi, hash, (uint32_t)s, b);
 		return;
 	}
 	if (r->bytes + PUNT_FRAME_OVERHEAD + P.c->cfg->classifiers.frame_cap +
@@ -778,10 +934,18 @@ turn(void)
 		held_release(true, P.active, &P.t.no_remote);
 	set_active(want);
 	__atomic_store_n(&P.c->remote_up, true, __ATOMIC_RELEASE);
+	/* A reader of the replica for this turn only: offline between
+	 * turns, so that halb-sessiond's grace periods never wait for a
+	 * thread that sleeps or only watches. */
+	if (P.replica_reg)
+		rte_rcu_qsbr_thread_online(P.c->shm->replica_qsbr, replica_tid());
 	busy = rx(true, now);
 	busy += drain(want);
+	if (P.replica_reg)
+		rte_rcu_qsbr_thread_offline(P.c->shm->replica_qsbr, replica_tid());
 	held_expire(now);
 	housekeep();
+	sess_flush();
 	lock_give();
 	return busy != 0 ? 0 : PREM_IDLE_US;
 }
@@ -841,6 +1005,14 @@ fwd_punt_remote_start(struct fwd_ctx *c)
 	P.mask = cap - 1;
 	P.boot = halb_unix_us() | 1;
 	P.next_id = P.oldest = 1;
+	if (c->shm->has_sessions && c->shm->sess_ring_fwd != NULL) {
+		P.sring = c->shm->sess_ring_fwd;
+		if (rte_rcu_qsbr_thread_register(c->shm->replica_qsbr,
+						 replica_tid()) == 0)
+			P.replica_reg = true;
+		else
+			FWD_LOG(ERR, "punt thread: cannot register with the replica's QSBR variable: replica lookups off");
+	}
 	snprintf(path, sizeof(path), "%s/%s", rte_eal_get_runtime_dir(),
 		 PREM_LOCK_FILE);
 	P.lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -867,6 +1039,8 @@ fwd_punt_remote_stop(void)
 	P.running = false;
 	held_release(false, -1, NULL);
 	writers_fini();
+	if (P.replica_reg)
+		rte_rcu_qsbr_thread_unregister(P.c->shm->replica_qsbr, replica_tid());
 	for (i = 0; i < P.n_remote; i++)
 		close(P.r[i].fd);
 	if (P.lock_fd >= 0)
@@ -900,7 +1074,7 @@ tel_classifiers(const char *cmd, const char *params, struct rte_tel_data *d)
 	static const char *const tnames[] = { "hold_full", "hold_timeout",
 		"too_big", "no_remote", "dropped", "installs", "existing",
 		"table_full", "bad_decision", "stale_boot", "switches",
-		"lock_busy", "rx" };
+		"lock_busy", "replica", "rx" };
 	const struct cfg_classifiers *cc = &fwd.cfg->classifiers;
 	const struct halb_shm *shm = fwd.shm;
 	uint64_t now = halb_mono_ms(), age;

@@ -46,6 +46,8 @@ struct prem_totals {
 	uint64_t stale_boot;    /* decisions for another boot of ours */
 	uint64_t switches;      /* changes of the active classifier */
 	uint64_t lock_busy;     /* turns the attach lock was held by another */
+	uint64_t replica;       /* misses mid-connection given the replica's
+				 * backend here, without the remote */
 	uint64_t rx;            /* datagrams received */
 	uint64_t rx_refused[SEAL_REJ__COUNT]; /* ... refused, by reason */
 };
