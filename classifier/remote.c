@@ -33,10 +33,18 @@
  *  - health: health.socket as the local classifier, and/or a UDP
  *    address (classifiers.serve.health) that halb-healthd also sends
  *    its sealed snapshots to; the same keys and checks;
- *  - the services are its file's, in file order: it does not follow a
- *    forwarder's reloads.  Every ping and pong carries a digest of the
- *    slots (punt_services_digest), and a forwarder whose view differs
- *    does not use it (counted there).
+ *  - the services are its file's at start; then it follows the view of
+ *    the first forwarder of serve.forwarders (docs/RELOAD.md: the slots
+ *    that forwarder's reloads made): that forwarder sends it (ViewPart,
+ *    in parts) whenever the remote does not apply its current
+ *    generation (Pong.view_gen), and it is applied as the local
+ *    classifier applies a new view from shared memory: put in this
+ *    process's own view buffers, then view.c cls_view_poll (health kept
+ *    for the same backends, schedulers and Maglev tables rebuilt, flows
+ *    of retired backends evicted).  Every ping and pong carries a digest
+ *    of the slots (punt_services_digest), and a forwarder whose view
+ *    differs (another forwarder's, or its own while a view is on its
+ *    way) does not use it (counted there).
  *
  * One thread: poll() on the two sockets, at most 1 ms asleep so that
  * the expiry scans and the health poll run.
@@ -87,6 +95,12 @@ struct rcls {
 	uint64_t digest;
 	struct rcls_fwd fwd[CFG_MAX_PUNTERS];
 	void *mem[CFG_MAX_WORKERS];
+	/* The view followed: parts being put together, in vcfg; the
+	 * generation and boot of the forwarder's it applies; the local
+	 * generation of shm->view. */
+	struct punt_view_rx vrx;
+	struct halb_cfg *vcfg;
+	uint64_t view_gen, view_boot, local_gen;
 	struct rcls_stats st;
 };
 
@@ -105,6 +119,29 @@ tsc_hz_measure(void)
 	ns = (uint64_t)(b.tv_sec - a.tv_sec) * 1000000000ull +
 	     (uint64_t)b.tv_nsec - (uint64_t)a.tv_nsec;
 	return ns == 0 ? 1000000000ull : (t1 - t0) * 1000000000ull / ns;
+}
+
+/* Service slot s's Maglev tables, as halb_shm_mh_alloc makes them in
+ * the forwarder's memory: one size for every slot, whatever its
+ * backends, so that a view that adds backends keeps the table (and the
+ * size is the forwarder's, so the tables agree). */
+static int
+mh_alloc(struct halb_shm *shm, uint32_t s)
+{
+	struct halb_mh_shm *mh = &shm->mh[s];
+
+	if (mh->table[0] != NULL)
+		return 0;
+	mh->size = mh_table_size(CFG_MAX_BACKENDS);
+	mh->table[0] = calloc(mh->size, sizeof(uint16_t));
+	mh->table[1] = calloc(mh->size, sizeof(uint16_t));
+	if (mh->table[0] == NULL || mh->table[1] == NULL) {
+		free(mh->table[0]);
+		free(mh->table[1]);
+		mh->table[0] = mh->table[1] = NULL;
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 /* The state decide.c and health.c work on, in this process's memory. */
@@ -126,16 +163,22 @@ mem_init(struct rcls *r, struct halb_cfg *cfg)
 	shm->tsc_base = rte_rdtsc();
 	shm->n_workers = cfg->n_workers ? cfg->n_workers : 1;
 	shm->n_services = cfg->n_services;
+	/* Its view buffers, as the forwarder's (halb_shm_view_publish):
+	 * written here when a forwarder's view comes (on_view). */
+	shm->views[0] = calloc(1, sizeof(*shm->views[0]));
+	shm->views[1] = calloc(1, sizeof(*shm->views[1]));
+	r->vcfg = calloc(1, sizeof(*r->vcfg));
+	if (shm->views[0] == NULL || shm->views[1] == NULL || r->vcfg == NULL)
+		return -ENOMEM;
+	r->vrx.cfg = r->vcfg;
 	qsz = rte_rcu_qsbr_get_memsize(1);
 	shm->qsbr = aligned_alloc(64, (qsz + 63) & ~(size_t)63);
 	if (shm->qsbr == NULL || rte_rcu_qsbr_init(shm->qsbr, 1) != 0)
 		return -ENOMEM;
 	for (s = 0; s < cfg->n_services; s++) {
-		shm->mh[s].size = mh_table_size(cfg->services[s].n_backends);
-		shm->mh[s].table[0] = calloc(shm->mh[s].size, sizeof(uint16_t));
-		shm->mh[s].table[1] = calloc(shm->mh[s].size, sizeof(uint16_t));
-		if (shm->mh[s].table[0] == NULL || shm->mh[s].table[1] == NULL)
-			return -ENOMEM;
+		rc = mh_alloc(shm, s);
+		if (rc != 0)
+			return rc;
 	}
 	entries = cfg->flow_entries;
 	for (w = 0; w < shm->n_workers; w++) {
@@ -174,6 +217,9 @@ mem_fini(struct rcls *r)
 		free(shm->mh[s].table[1]);
 	}
 	svc_map_free(&r->c.svcs);
+	free(shm->views[0]);
+	free(shm->views[1]);
+	free(r->vcfg);
 	free(shm->qsbr);
 	free(shm);
 }
@@ -340,7 +386,77 @@ on_ping(struct rcls *r, struct rcls_fwd *f, const Halb__Punt__Ping *p,
 	out.cfg_digest = r->digest;
 	out.decisions = r->st.decisions;
 	out.refused = refused;
+	out.view_follow = f == &r->fwd[0];
+	out.view_gen = out.view_follow && r->view_boot == p->boot ? r->view_gen : 0;
 	send_sealed(r, f, PUNT_T_PONG, &out.base, from, fromlen);
+}
+
+/* The view put together in r->vcfg, made this process's: published in
+ * its view buffers as the forwarder publishes its own, then applied by
+ * view.c as the local classifier applies a reload's. */
+static int
+view_apply(struct rcls *r)
+{
+	struct halb_shm *shm = r->c.shm;
+	const struct halb_cfg *v = r->vcfg;
+	struct halb_view_shm *buf = shm->view == shm->views[0] ? shm->views[1] :
+								 shm->views[0];
+	uint32_t s;
+	int rc;
+
+	for (s = 0; s < v->n_services; s++)
+		if (v->services[s].slot != CFG_SLOT_FREE) {
+			rc = mh_alloc(shm, s);
+			if (rc != 0)
+				return rc;
+		}
+	buf->gen = 0;
+	buf->n_services = v->n_services;
+	memcpy(buf->services, v->services, sizeof(v->services[0]) * v->n_services);
+	buf->gen = ++r->local_gen;
+	shm->view = buf;
+	shm->view_gen = r->local_gen;
+	rc = cls_view_poll(&r->c, halb_unix_ms());
+	if (rc != 0)
+		return rc;
+	r->digest = punt_services_digest(r->c.cfg);
+	return 0;
+}
+
+static void
+on_view(struct rcls *r, struct rcls_fwd *f, const Halb__Punt__ViewPart *p)
+{
+	int rc;
+
+	r->st.view_parts++;
+	if (f != &r->fwd[0]) {
+		r->st.view_ignored++;
+		return;
+	}
+	if (p->boot == r->view_boot && p->gen == r->view_gen)
+		return; /* applied already: a resend */
+	rc = punt_view_rx_part(&r->vrx, p);
+	if (rc < 0) {
+		if (r->st.view_bad++ < 10)
+			CLS_LOG(WARNING, "forwarder %s: a part of its view generation %" PRIu64 " disagrees with the others: dropped, waiting for it again",
+				f->cfg->name, p->gen);
+		return;
+	}
+	if (rc == 0)
+		return;
+	rc = view_apply(r);
+	if (rc != 0) {
+		r->st.view_failed++;
+		CLS_LOG(ERR, "forwarder %s: cannot apply its view generation %" PRIu64 ": %s",
+			f->cfg->name, p->gen, strerror(-rc));
+		r->vrx.n_parts = 0;
+		return;
+	}
+	r->view_boot = p->boot;
+	r->view_gen = p->gen;
+	r->st.views++;
+	CLS_LOG(INFO, "following forwarder %s's view generation %" PRIu64 ": %u service slot(s) in %u part(s)",
+		f->cfg->name, p->gen, r->c.cfg->n_services, p->n_parts);
 }
 
 void
@@ -372,6 +488,8 @@ rcls_input(struct rcls *r, const uint8_t *buf, size_t len,
 		on_punt(r, f, o.punt, from, fromlen);
 	} else if (o.type == PUNT_T_PING) {
 		on_ping(r, f, o.ping, from, fromlen);
+	} else if (o.type == PUNT_T_VIEW) {
+		on_view(r, f, o.view);
 	}
 	punt_opened_free(&o);
 }

@@ -28,6 +28,12 @@ struct rcls_stats {
 	uint64_t pings;
 	uint64_t digest_mismatch; /* pings from a forwarder with other slots */
 	uint64_t tx_errors;
+	/* The view of the services it follows (serve.forwarders' first). */
+	uint64_t view_parts;      /* ViewPart messages taken */
+	uint64_t views;           /* views applied */
+	uint64_t view_bad;        /* parts that disagreed: generation dropped */
+	uint64_t view_ignored;    /* parts from a forwarder it does not follow */
+	uint64_t view_failed;     /* complete views not applied (memory) */
 };
 
 /* Creates the state, the health cache and the sockets of cfg (kept):

@@ -91,6 +91,9 @@
 #define PREM_ENVELOPE 160u
 #define PREM_LOCK_FILE "halb_classifier.lock" /* classifier/cls.h */
 #define PREM_SEV_BURST 64u  /* session events buffered before an enqueue */
+/* The view to a remote that follows this forwarder and does not apply
+ * its generation: sent at once, then again this often until it does. */
+#define PREM_VIEW_MS 200u
 
 enum { PREM_NONE = -1, PREM_LOCAL = -2 };
 
@@ -114,6 +117,10 @@ struct prem_remote {
 	uint64_t last_unanswered_ms, last_decision_ms;
 	uint64_t peer_boot;
 	bool alive, digest_ok;
+	/* It follows this forwarder's view (its pong says so), and the
+	 * generation of it that it applies; when the view was last sent. */
+	bool follows;
+	uint64_t view_acked, last_view_ms;
 	struct prem_stats st;
 	/* The batch being filled. */
 	uint32_t n, bytes;
@@ -734,7 +741,10 @@ on_decision(int ri, const Halb__Punt__DecisionBatch *b, bool locked)
 			rte_pktmbuf_free(m);
 			continue;
 		}
+		/* A backend slot live in our view (a decision taken with
+		 * the remote's previous view may name a retired one). */
 		if (d->svc != h->s || d->backend >= P.n_backends[h->s] ||
+		    P.tag[d->svc][d->backend] == 0 ||
 		    pkt_parse(rte_pktmbuf_mtod(m, const uint8_t *),
 			      rte_pktmbuf_data_len(m), &pi) != PKT_OK) {
 			P.t.bad_decision++;
@@ -765,6 +775,8 @@ on_pong(int ri, const Halb__Punt__Pong *p, uint64_t now)
 	r->digest_ok = p->cfg_digest == P.digest;
 	r->st.remote_decisions = p->decisions;
 	r->st.remote_refused = p->refused;
+	r->follows = p->view_follow;
+	r->view_acked = p->view_gen;
 	if (!r->digest_ok && r->st.digest_mismatch++ == 0)
 		FWD_LOG(WARNING, "remote classifier %s has other service slots than this forwarder: not used until they agree",
 			r->e->name);
@@ -815,6 +827,36 @@ rx(bool locked, uint64_t now)
 	return all;
 }
 
+static int
+view_part_send(void *arg, const Halb__Punt__ViewPart *vp)
+{
+	struct prem_remote *r = arg;
+
+	send_sealed(r, PUNT_T_VIEW, &vp->base);
+	r->st.view_parts++;
+	return 0;
+}
+
+/* The services as this forwarder applies them, to remote r, in parts
+ * (punt_view_parts), labelled with the view's generation. */
+static void
+view_send(struct prem_remote *r)
+{
+	uint64_t gen;
+	int rc;
+
+	fwd_cfg_rdlock();
+	gen = __atomic_load_n(&P.c->shm->view_gen, __ATOMIC_ACQUIRE);
+	rc = punt_view_parts(P.c->cfg, gen, P.boot, r->peer_boot,
+			     view_part_send, r);
+	fwd_cfg_unlock();
+	if (rc < 0) {
+		r->st.tx_errors++;
+		return;
+	}
+	r->st.views++;
+}
+
 static void
 pings(uint64_t now)
 {
@@ -830,9 +872,18 @@ pings(uint64_t now)
 			p.boot = P.boot;
 			p.peer_boot = r->peer_boot;
 			p.cfg_digest = P.digest;
+			p.view_gen = P.view_gen;
 			send_sealed(r, PUNT_T_PING, &p.base);
 			r->st.pings++;
 			r->last_ping_ms = now;
+		}
+		/* A remote that follows us and does not apply our view yet
+		 * (it started from its file, or we reloaded). */
+		if (r->follows && r->last_pong_ms != 0 &&
+		    r->view_acked != P.view_gen &&
+		    now - r->last_view_ms >= PREM_VIEW_MS) {
+			view_send(r);
+			r->last_view_ms = now;
 		}
 		alive = r->last_pong_ms != 0 &&
 			now - r->last_pong_ms < P.c->cfg->classifiers.timeout_ms &&
@@ -1070,7 +1121,7 @@ tel_classifiers(const char *cmd, const char *params, struct rte_tel_data *d)
 	static const char *const rnames[] = { "pings", "pongs", "batches",
 		"frames", "decisions", "refused", "late", "deaths",
 		"digest_mismatch", "tx_errors", "remote_decisions",
-		"remote_refused", "unanswered" };
+		"remote_refused", "unanswered", "views", "view_parts" };
 	static const char *const tnames[] = { "hold_full", "hold_timeout",
 		"too_big", "no_remote", "dropped", "installs", "existing",
 		"table_full", "bad_decision", "stale_boot", "switches",

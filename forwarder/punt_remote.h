@@ -30,6 +30,8 @@ struct prem_stats {
 	uint64_t remote_decisions; /* what its last pong says it decided */
 	uint64_t remote_refused;   /* ... and refused (forged, replayed) */
 	uint64_t unanswered;       /* frames it let wait past hold_ms */
+	uint64_t views;            /* times the view was sent (in parts) */
+	uint64_t view_parts;       /* ... its parts */
 };
 
 struct prem_totals {
