@@ -25,8 +25,12 @@
 #   - HOLDS more through B (B's classifier, weights 1:6), then the route
 #     back to A: none breaks, and A's punt thread gave their misses the
 #     replica's backend without the remote (/halb/classifiers replica);
-#   - the remote classifier was not asked for them (its decisions did
-#     not grow by one per moved connection).
+#   - A reloads (halbctl reload) a file that adds backend b3, with the
+#     remote classifier active and HOLDS keep-alive connections on b1 and
+#     b2; the remote's own file is left as it was: the forwarder sends
+#     its view, the remote follows it (the remote used again, its view
+#     counted), new connections reach b3 (decided remotely), and the
+#     connections established before keep their backends.
 # Prints PASS/FAIL per check and "remote_sessions: N passed, M failed";
 # exits non-zero on any failure.  Every exit path stops the processes it
 # started (by PID), removes the rig and its files.
@@ -334,10 +338,47 @@ if [ $((prep1 - prep0)) -ge "$HOLDS" ]; then
 else
 	fail "route back to A: A's punt thread gave $((prep1 - prep0)) misses the replica's backend, not $HOLDS; the remote decided $((dec3 - dec2))"
 fi
-for t in one two; do
+# --- 4: a reload of A reaches the remote classifier ---------------------------
+holds three
+halb_wait_until 15 connected three || fatal "the keep-alive connections before the reload did not all get a first answer within 15 s"
+backends_of three >/dev/null
+echo "remote_sessions: before the reload, connections on $(backends_of three)"
+views0=$(cls 1.views) || views0=0
+conf a 198.18.0.2 10.40.0.1 10.40.0.2 "198.18.0.11:1 198.18.0.12:1 198.18.0.13:2" >"${CONF[a]}"
+out=$(ctl a reload 2>&1)
+rc=$?
+echo "$out" | sed 's/^/remote_sessions: reload: /'
+[ "$rc" -eq 0 ] && echo "$out" | grep -q '198.18.0.13:80 added' ||
+	fatal "A did not apply the reload that adds b3"
+followed() { grep -q "following forwarder lba's view generation 2" "$WORK/remote.log" && [ "$(cls 1.state)" = up ] && [ "$(cls active)" = cls1 ]; }
+if halb_wait_until 5 followed; then
+	pass "the remote classifier follows A's reload (its own file unchanged): $(grep -m1 "following forwarder lba's view generation 2" "$WORK/remote.log" | sed 's/.*\(following\)/\1/'); A sent its view $(( $(cls 1.views) - views0 )) time(s); active again: $(cls active)"
+else
+	fail "the remote classifier does not follow A's reload within 5 s: state $(cls 1.state), active $(cls active), digest mismatches $(cls 1.digest_mismatch); its log: $(tail -n 3 "$WORK/remote.log" | tr '\n' ' ')"
+fi
+dec4=$(cls 1.decisions) || dec4=0
+NEW=${E2E_RS_NEW:-400}
+if out=$(halb_client "$P" --url "http://$VIP/" --count "$NEW" --parallel 8 --timeout 3 2>&1) &&
+	"$HALB_PYTHON" -c '
+import json, sys
+r = json.loads(sys.argv[1]); n = int(sys.argv[2])
+b3 = r["by_backend"].get("b3", 0)
+sys.exit(0 if r["ok"] == n and not r["failed"] and b3 >= n // 4 else 1)' "$(echo "$out" | tail -n 1)" "$NEW" &&
+	[ $(( $(cls 1.decisions) - dec4 )) -ge "$NEW" ]; then
+	pass "after the reload: $NEW new connections, all answered, b3 (new, weight 2 of 4) got its share: $(echo "$out" | tail -n 1); decided remotely: $(( $(cls 1.decisions) - dec4 ))"
+else
+	fail "after the reload: $(echo "$out" | tail -n 1); decided remotely: $(( $(cls 1.decisions) - dec4 )) of $NEW"
+fi
+
+for t in one two three; do
 	ended "$t"
 	if [ "$BROKEN" -eq 0 ]; then
-		pass "connections $t: all $HOLDS went on, no reset, no reconnection ($([ $t = one ] && echo 'decided remotely on A, through B, back on A' || echo 'decided on B, then through A with the remote active'))"
+		case $t in
+		one) what="decided remotely on A, through B, back on A" ;;
+		two) what="decided on B, then through A with the remote active" ;;
+		*) what="decided remotely before A's reload, on $(backends_of three)" ;;
+		esac
+		pass "connections $t: all $HOLDS went on, no reset, no reconnection ($what)"
 	else
 		fail "connections $t: $BROKEN of $HOLDS broke or reconnected"
 	fi
