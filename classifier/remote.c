@@ -75,7 +75,6 @@
 #include "cls.h"
 #include "remote.h"
 
-#define RCLS_BURST 64
 #define RCLS_HB_MS 10
 
 static volatile bool quit;
@@ -102,6 +101,15 @@ struct rcls {
 	struct halb_cfg *vcfg;
 	uint64_t view_gen, view_boot, local_gen;
 	struct rcls_stats st;
+	/* Answers sealed and not sent yet: sent together (sendmmsg) at the
+	 * end of a burst of datagrams (rcls_flush). */
+	uint32_t n_out;
+	struct rcls_out {
+		uint8_t buf[SEAL_MTU];
+		struct sockaddr_storage to;
+		socklen_t tolen;
+		uint32_t len;
+	} out[RCLS_BURST];
 };
 
 /* TSC ticks a second, measured against CLOCK_MONOTONIC (no EAL here). */
@@ -291,19 +299,56 @@ send_sealed(struct rcls *r, struct rcls_fwd *f, enum punt_type type,
 	    const ProtobufCMessage *m, const struct sockaddr_storage *to,
 	    socklen_t tolen)
 {
-	uint8_t out[SEAL_MTU];
+	struct rcls_out *o;
 	int len;
 
-	len = punt_seal(out, sizeof(out), &f->cfg->key,
+	if (r->n_out == RCLS_BURST)
+		rcls_flush(r);
+	o = &r->out[r->n_out];
+	len = punt_seal(o->buf, sizeof(o->buf), &f->cfg->key,
 			r->c.cfg->classifiers.serve_name,
 			halb_next_seq(&r->seq), halb_unix_ms(), type, m);
 	if (len < 0) {
 		r->st.tx_errors++;
 		return;
 	}
-	if (sendto(r->fd, out, (size_t)len, MSG_DONTWAIT,
-		   (const struct sockaddr *)to, tolen) != len)
-		r->st.tx_errors++;
+	o->len = (uint32_t)len;
+	memcpy(&o->to, to, tolen);
+	o->tolen = tolen;
+	r->n_out++;
+}
+
+void
+rcls_flush(struct rcls *r)
+{
+	struct mmsghdr mh[RCLS_BURST];
+	struct iovec iov[RCLS_BURST];
+	uint32_t i, done = 0;
+	int n;
+
+	for (i = 0; i < r->n_out; i++) {
+		iov[i].iov_base = r->out[i].buf;
+		iov[i].iov_len = r->out[i].len;
+		memset(&mh[i], 0, sizeof(mh[i]));
+		mh[i].msg_hdr.msg_name = &r->out[i].to;
+		mh[i].msg_hdr.msg_namelen = r->out[i].tolen;
+		mh[i].msg_hdr.msg_iov = &iov[i];
+		mh[i].msg_hdr.msg_iovlen = 1;
+	}
+	/* One system call for the burst; a datagram the kernel refuses
+	 * (a full buffer, an unreachable forwarder) is counted and the
+	 * rest go on. */
+	while (done < r->n_out) {
+		n = sendmmsg(r->fd, &mh[done], r->n_out - done, MSG_DONTWAIT);
+		if (n <= 0) {
+			r->st.tx_errors++;
+			done++;
+			continue;
+		}
+		r->st.tx_calls++;
+		done += (uint32_t)n;
+	}
+	r->n_out = 0;
 }
 
 /* Decides every frame of a batch: the decisions go back in one datagram
@@ -459,9 +504,9 @@ on_view(struct rcls *r, struct rcls_fwd *f, const Halb__Punt__ViewPart *p)
 		f->cfg->name, p->gen, r->c.cfg->n_services, p->n_parts);
 }
 
-void
-rcls_input(struct rcls *r, const uint8_t *buf, size_t len,
-	   const struct sockaddr_storage *from, socklen_t fromlen)
+static void
+input_one(struct rcls *r, const uint8_t *buf, size_t len,
+	  const struct sockaddr_storage *from, socklen_t fromlen)
 {
 	struct punt_opened o;
 	struct rcls_fwd *f;
@@ -492,6 +537,24 @@ rcls_input(struct rcls *r, const uint8_t *buf, size_t len,
 		on_view(r, f, o.view);
 	}
 	punt_opened_free(&o);
+}
+
+void
+rcls_input(struct rcls *r, const uint8_t *buf, size_t len,
+	   const struct sockaddr_storage *from, socklen_t fromlen)
+{
+	input_one(r, buf, len, from, fromlen);
+	rcls_flush(r);
+}
+
+void
+rcls_input_many(struct rcls *r, const struct rcls_dgram *d, uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		input_one(r, d[i].buf, d[i].len, &d[i].from, d[i].fromlen);
+	rcls_flush(r);
 }
 
 struct rcls *
@@ -562,11 +625,15 @@ rcls_turn(struct rcls *r)
 int
 rcls_main(struct halb_cfg *cfg)
 {
-	uint8_t buf[SEAL_MAX_DATAGRAM + 1];
+	static uint8_t buf[RCLS_BURST][SEAL_MAX_DATAGRAM + 1];
+	static struct rcls_dgram d[RCLS_BURST];
+	struct mmsghdr mh[RCLS_BURST];
+	struct iovec iov[RCLS_BURST];
 	uint64_t beat_ms = 0;
 	struct halb_hb *hb;
 	struct rcls *r;
 	uint32_t i;
+	int n;
 
 	if (!cfg->classifiers.has_serve) {
 		fprintf(stderr, "%s: --remote needs classifiers { serve { ... } } (docs/CONFIG.md, \"classifiers\")\n",
@@ -607,17 +674,27 @@ rcls_main(struct halb_cfg *cfg)
 		rcls_turn(r);
 		if (poll(&pfd, 1, 1) <= 0)
 			continue;
+		/* Up to RCLS_BURST datagrams in one system call, their
+		 * answers in one more (rcls_input_many). */
 		for (i = 0; i < RCLS_BURST; i++) {
-			struct sockaddr_storage from;
-			socklen_t fromlen = sizeof(from);
-			ssize_t len = recvfrom(r->fd, buf, sizeof(buf), MSG_DONTWAIT,
-					       (struct sockaddr *)&from, &fromlen);
-
-			if (len < 0)
-				break;
-			r->c.now_ms = halb_now_ms(r->c.shm, rte_rdtsc());
-			rcls_input(r, buf, (size_t)len, &from, fromlen);
+			iov[i].iov_base = buf[i];
+			iov[i].iov_len = sizeof(buf[i]);
+			memset(&mh[i], 0, sizeof(mh[i]));
+			mh[i].msg_hdr.msg_name = &d[i].from;
+			mh[i].msg_hdr.msg_namelen = sizeof(d[i].from);
+			mh[i].msg_hdr.msg_iov = &iov[i];
+			mh[i].msg_hdr.msg_iovlen = 1;
 		}
+		n = recvmmsg(r->fd, mh, RCLS_BURST, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			continue;
+		for (i = 0; i < (uint32_t)n; i++) {
+			d[i].buf = buf[i];
+			d[i].len = mh[i].msg_len;
+			d[i].fromlen = mh[i].msg_hdr.msg_namelen;
+		}
+		r->c.now_ms = halb_now_ms(r->c.shm, rte_rdtsc());
+		rcls_input_many(r, d, (uint32_t)n);
 	}
 	CLS_LOG(INFO, "stopping: %" PRIu64 " frames, %" PRIu64 " decisions, %" PRIu64 " datagrams refused (mac %" PRIu64 ", replay %" PRIu64 ")",
 		r->st.frames, r->st.decisions,

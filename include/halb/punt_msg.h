@@ -72,6 +72,7 @@ struct punt_opened {
 		Halb__Punt__Pong *pong;
 		Halb__Punt__ViewPart *view;
 	};
+	void *arena;              /* msg's memory (seal_msg_release) */
 };
 
 /*

@@ -165,19 +165,19 @@ punt_services_digest(const struct halb_cfg *cfg)
 static const struct seal_type punt_types[] = {
 	{ .type = PUNT_T_PUNT, .name = "punt",
 	  .desc = &halb__punt__punt_batch__descriptor,
-	  .senders = SEAL_ROLE_PUNTER, .check = check_punt },
+	  .senders = SEAL_ROLE_PUNTER, .check = check_punt, .arena = true },
 	{ .type = PUNT_T_DECISION, .name = "decision",
 	  .desc = &halb__punt__decision_batch__descriptor,
-	  .senders = SEAL_ROLE_DECIDER, .check = check_decision },
+	  .senders = SEAL_ROLE_DECIDER, .check = check_decision, .arena = true },
 	{ .type = PUNT_T_PING, .name = "punt-ping",
 	  .desc = &halb__punt__ping__descriptor,
-	  .senders = SEAL_ROLE_PUNTER, .check = check_ping },
+	  .senders = SEAL_ROLE_PUNTER, .check = check_ping, .arena = true },
 	{ .type = PUNT_T_PONG, .name = "punt-pong",
 	  .desc = &halb__punt__pong__descriptor,
-	  .senders = SEAL_ROLE_DECIDER, .check = check_pong },
+	  .senders = SEAL_ROLE_DECIDER, .check = check_pong, .arena = true },
 	{ .type = PUNT_T_VIEW, .name = "punt-view",
 	  .desc = &halb__punt__view_part__descriptor,
-	  .senders = SEAL_ROLE_PUNTER, .check = check_view },
+	  .senders = SEAL_ROLE_PUNTER, .check = check_view, .arena = true },
 };
 
 #define N_TYPES (sizeof(punt_types) / sizeof(punt_types[0]))
@@ -243,8 +243,9 @@ punt_opened_free(struct punt_opened *out)
 {
 	if (out == NULL || out->msg == NULL)
 		return;
-	protobuf_c_message_free_unpacked(out->msg, NULL);
+	seal_msg_release(out->msg, out->arena);
 	out->msg = NULL;
+	out->arena = NULL;
 }
 
 int
@@ -268,6 +269,7 @@ punt_open(const uint8_t *buf, size_t len, const struct seal_keyring *keys,
 	out->seq = o.seq;
 	out->ts_ms = o.ts_ms;
 	out->msg = o.msg;
+	out->arena = o.arena;
 	return 0;
 }
 
