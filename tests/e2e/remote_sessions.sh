@@ -49,15 +49,15 @@ halb_require_root
 halb_check_binaries session/halb-sessiond
 halb_check_hugepages
 
-P=hr$$
+P=hq$$
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/halb-rsess.XXXXXX")
 PASSED=0
 FAILED=0
 TOPO=0
 declare -A FP CONF NS
-FP[a]=halb_hra$$
-FP[b]=halb_hrb$$
-FP[r]=halb_hrr$$
+FP[a]=halb_hqa$$
+FP[b]=halb_hqb$$
+FP[r]=halb_hqr$$
 CONF[a]=$WORK/a.conf
 CONF[b]=$WORK/b.conf
 CONF[r]=$WORK/r.conf
