@@ -56,11 +56,13 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stddef.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <rte_cycles.h>
@@ -1001,6 +1003,31 @@ turn(void)
 	return busy != 0 ? 0 : PREM_IDLE_US;
 }
 
+/*
+ * The pause between turns.  While frames wait for decisions, it waits
+ * on the remotes' sockets instead of sleeping, so that a decision is
+ * applied when it arrives, not up to a whole idle sleep later (the
+ * first packet's latency through a remote: docs/CLASSIFIERS.md).
+ */
+static void
+pause_us(uint32_t us)
+{
+	struct pollfd pfd[CFG_MAX_CLASSIFIERS];
+	struct timespec ts = { .tv_nsec = (long)us * 1000 };
+	uint32_t i;
+
+	if (P.n_held == 0) {
+		usleep(us);
+		return;
+	}
+	for (i = 0; i < P.n_remote; i++) {
+		pfd[i].fd = P.r[i].fd;
+		pfd[i].events = POLLIN;
+		pfd[i].revents = 0;
+	}
+	ppoll(pfd, P.n_remote, &ts, NULL);
+}
+
 static void *
 prem_main(void *arg)
 {
@@ -1010,7 +1037,7 @@ prem_main(void *arg)
 	while (!P.c->quit) {
 		us = turn();
 		if (us != 0)
-			usleep(us);
+			pause_us(us);
 	}
 	return NULL;
 }
