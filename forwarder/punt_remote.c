@@ -2,7 +2,8 @@
 /*
  * The forwarder's side of remote classification (docs/CLASSIFIERS.md):
  * one thread (not an lcore: it sleeps 100 us between idle turns while
- * it acts for a remote classifier, 1 ms while it only watches) that
+ * it acts for a remote classifier, on the remotes' sockets while frames
+ * wait for decisions, 1 ms while it only watches) that
  * speaks proto/halb_punt.proto to the remote classifiers of
  * classifiers.list.
  *
