@@ -81,6 +81,7 @@
 #include "halb/mh.h"
 #include "halb/punt_msg.h"
 #include "halb/sess-t.h"
+#include "halb/shm.h"
 #include "halb/sock.h"
 #include "fwd.h"
 #include "punt_remote.h"
@@ -149,6 +150,11 @@ static struct prem {
 	uint32_t mask, n_held;
 	struct svc_map svcs;
 	bool svcs_ok;
+	/* The forwarder's view of the services (shm->view), copied with
+	 * its generation: the reload publishes the view before it swaps
+	 * its configuration, so the view, not fwd's cfg, is what a
+	 * generation names. */
+	struct halb_cfg *view;
 	uint64_t view_gen, digest;
 	uint32_t n_services;
 	uint32_t n_backends[CFG_MAX_SERVICES];
@@ -354,44 +360,45 @@ housekeep(void)
 	}
 }
 
-/* The services as the forwarder applies them (its own copy: the view
- * is freed under the workers' QSBR, which this thread is not part of). */
+/* The services as the forwarder applies them: its published view
+ * (shm->view) copied with the generation it is, so that the slots, the
+ * digest and what view_send() sends all belong to that generation.  A
+ * view caught being rewritten is taken at the next turn. */
 static void
 services_follow(void)
 {
-	struct halb_cfg *cfg = P.c->cfg;
 	uint64_t gen = __atomic_load_n(&P.c->shm->view_gen, __ATOMIC_ACQUIRE);
+	struct halb_cfg *v = P.view;
 	struct svc_map m;
 	uint32_t s;
 
 	if (P.svcs_ok && gen == P.view_gen)
 		return;
-	fwd_cfg_rdlock();
-	if (svc_map_build(&m, cfg) == 0) {
-		if (P.svcs_ok)
-			svc_map_free(&P.svcs);
-		P.svcs = m;
-		P.svcs_ok = true;
-		P.n_services = cfg->n_services;
-		for (s = 0; s < cfg->n_services; s++) {
-			const struct cfg_service *cs = &cfg->services[s];
-			uint32_t b;
+	gen = halb_shm_view_copy(P.c->shm, v);
+	if (gen == 0 || svc_map_build(&m, v) != 0)
+		return;
+	if (P.svcs_ok)
+		svc_map_free(&P.svcs);
+	P.svcs = m;
+	P.svcs_ok = true;
+	P.n_services = v->n_services;
+	for (s = 0; s < v->n_services; s++) {
+		const struct cfg_service *cs = &v->services[s];
+		uint32_t b;
 
-			P.n_backends[s] = cs->n_backends;
-			P.down_keep[s] = cs->down_flows == CFG_DOWN_KEEP;
-			for (b = 0; b < cs->n_backends; b++) {
-				const struct cfg_backend *cb = &cs->backends[b];
+		P.n_backends[s] = cs->n_backends;
+		P.down_keep[s] = cs->down_flows == CFG_DOWN_KEEP;
+		for (b = 0; b < cs->n_backends; b++) {
+			const struct cfg_backend *cb = &cs->backends[b];
 
-				P.tag[s][b] = cs->slot == CFG_SLOT_LIVE &&
-						      cb->slot == CFG_SLOT_LIVE ?
-					halb_slot_tag(halb_slot_id(cs->name, cb->ip.b,
-						cfg_backend_port(cs, cb))) : 0;
-			}
+			P.tag[s][b] = cs->slot == CFG_SLOT_LIVE &&
+					      cb->slot == CFG_SLOT_LIVE ?
+				halb_slot_tag(halb_slot_id(cs->name, cb->ip.b,
+					cfg_backend_port(cs, cb))) : 0;
 		}
-		P.digest = punt_services_digest(cfg);
-		P.view_gen = gen;
 	}
-	fwd_cfg_unlock();
+	P.digest = punt_services_digest(v);
+	P.view_gen = gen;
 }
 
 /* ---- frames back to their workers ---- */
@@ -840,19 +847,18 @@ view_part_send(void *arg, const Halb__Punt__ViewPart *vp)
 	return 0;
 }
 
-/* The services as this forwarder applies them, to remote r, in parts
- * (punt_view_parts), labelled with the view's generation. */
+/* The services as this forwarder applies them (the view services_follow
+ * copied), to remote r, in parts (punt_view_parts), labelled with that
+ * view's generation. */
 static void
 view_send(struct prem_remote *r)
 {
-	uint64_t gen;
 	int rc;
 
-	fwd_cfg_rdlock();
-	gen = __atomic_load_n(&P.c->shm->view_gen, __ATOMIC_ACQUIRE);
-	rc = punt_view_parts(P.c->cfg, gen, P.boot, r->peer_boot,
+	if (!P.svcs_ok)
+		return;
+	rc = punt_view_parts(P.view, P.view_gen, P.boot, r->peer_boot,
 			     view_part_send, r);
-	fwd_cfg_unlock();
 	if (rc < 0) {
 		r->st.tx_errors++;
 		return;
@@ -1082,6 +1088,9 @@ fwd_punt_remote_start(struct fwd_ctx *c)
 	if (P.held == NULL)
 		return -ENOMEM;
 	P.mask = cap - 1;
+	P.view = calloc(1, sizeof(*P.view));
+	if (P.view == NULL)
+		return -ENOMEM;
 	P.boot = halb_unix_us() | 1;
 	P.next_id = P.oldest = 1;
 	if (c->shm->has_sessions && c->shm->sess_ring_fwd != NULL) {
@@ -1129,6 +1138,7 @@ fwd_punt_remote_stop(void)
 	seal_keyring_free(P.keys);
 	seal_replay_free(P.replay);
 	free(P.held);
+	free(P.view);
 }
 
 /* ---- telemetry: /halb/classifiers ---- */

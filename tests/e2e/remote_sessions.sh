@@ -357,6 +357,8 @@ else
 	fail "the remote classifier does not follow A's reload within 5 s: state $(cls 1.state), active $(cls active), digest mismatches $(cls 1.digest_mismatch); its log: $(tail -n 3 "$WORK/remote.log" | tr '\n' ' ')"
 fi
 dec4=$(cls 1.decisions) || dec4=0
+bad4=$(cls bad_decision) || bad4=0
+ex4=$(cls existing) || ex4=0
 NEW=${E2E_RS_NEW:-400}
 if out=$(halb_client "$P" --url "http://$VIP/" --count "$NEW" --parallel 8 --timeout 3 2>&1) &&
 	"$HALB_PYTHON" -c '
@@ -367,7 +369,7 @@ sys.exit(0 if r["ok"] == n and not r["failed"] and b3 >= n // 4 else 1)' "$(echo
 	[ $(( $(cls 1.decisions) - dec4 )) -ge "$NEW" ]; then
 	pass "after the reload: $NEW new connections, all answered, b3 (new, weight 2 of 4) got its share: $(echo "$out" | tail -n 1); decided remotely: $(( $(cls 1.decisions) - dec4 ))"
 else
-	fail "after the reload: $(echo "$out" | tail -n 1); decided remotely: $(( $(cls 1.decisions) - dec4 )) of $NEW"
+	fail "after the reload: $(echo "$out" | tail -n 1); decided remotely: $(( $(cls 1.decisions) - dec4 )) of $NEW (refused as naming no live slot: $(( $(cls bad_decision) - bad4 )); already in a table: $(( $(cls existing) - ex4 )))"
 fi
 
 for t in one two three; do
