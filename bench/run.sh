@@ -33,6 +33,11 @@
 #   8. request parser (issue 14; no DPDK: one process, CPU 1): requests
 #      parsed per second by l7_parse, HTTP and TLS, in one segment and
 #      split, and l7_match over 32 rules (halb-bench-l7req; a second).
+#   9. remote classifier (issue 11; no DPDK: one process, CPU 1): new
+#      connections per second through the remote classification
+#      protocol and decision, both ends on one core (halb-bench-remote:
+#      320k SYNs in sealed batches of 16, one batch per round trip and 8
+#      in flight; 5 runs of each, alternated).
 #   ovs: Open vSwitch-DPDK in the worker's place in item 1's rounds
 #      (bench/ovs_gen.sh: ovs-stateless like dsr, ovs-ctnat like nat).
 #
@@ -45,7 +50,7 @@
 # --quick (or QUICK=1): one figure, dsr at 1k flows against the bare loop.
 # Environment: HALB_BUILD (default build/), BENCH_REPS, BENCH_ONLY (a
 # comma list of fast, callgrind, decide, syn, tables, scale, peers, ovs, sync,
-# replica, l7req: only those; ovs runs by default when ovs-vswitchd-dpdk is installed, and
+# replica, l7req, remote: only those; ovs runs by default when ovs-vswitchd-dpdk is installed, and
 # is installed when named), BENCH_PEERS=0 to skip item 5, BENCH_10M=0 to
 # skip the 10M-flow run (and the 10M replica), BENCH_KEEP=1 to keep the run directory.
 #
@@ -63,7 +68,7 @@ QUICK=${QUICK:-0}
 REPS=${BENCH_REPS:-3}
 PEERS=${BENCH_PEERS:-1}
 TEN_M=${BENCH_10M:-1}
-ONLY=${BENCH_ONLY:-fast,callgrind,decide,syn,tables,scale,peers,ovs,sync,replica,l7req}
+ONLY=${BENCH_ONLY:-fast,callgrind,decide,syn,tables,scale,peers,ovs,sync,replica,l7req,remote}
 [ "${1:-}" = --quick ] && QUICK=1
 [ "$QUICK" = 1 ] && REPS=1
 
@@ -77,6 +82,7 @@ MF_BIN=$BUILD/bench/halb-bench-memfloor
 SYNC_BIN=$BUILD/bench/halb-bench-sync
 REP_BIN=$BUILD/bench/halb-bench-replica
 L7_BIN=$BUILD/bench/halb-bench-l7req
+RCLS_BIN=$BUILD/bench/halb-bench-remote
 RESULTS=$HERE/results
 
 # Addresses of bench/bench.conf.
@@ -556,6 +562,19 @@ else
 			log "l7req failed: $(tail -n 1 "$RUN/l7req.out")"
 		grep '^RESULT ' "$RUN/l7req.out" | cut -c8- |
 			sed 's/^/{"test": "l7req", "r": /; s/$/}/' >>"$RES"
+	fi
+	# ---- 9. remote classifier (no DPDK: one process, CPU 1) ----
+	if want remote; then
+		log "remote classifier: protocol and decision on one core, 1 and 8 batches in flight"
+		for i in 1 2 3 4 5; do
+			for depth in 1 8; do
+				taskset -c 1 "$RCLS_BIN" "$TOP/conf/halb.conf" 320000 "$depth" \
+					>>"$RUN/remote.out" 2>&1 ||
+					log "remote failed: $(tail -n 1 "$RUN/remote.out")"
+			done
+		done
+		grep '^RESULT ' "$RUN/remote.out" | cut -c8- |
+			sed 's/^/{"test": "remote", "r": /; s/$/}/' >>"$RES"
 	fi
 fi
 
