@@ -104,6 +104,7 @@ bind_new(struct rtr *r, const struct flow_key *k, uint32_t hash, uint16_t s)
 	b->hash = hash;
 	b->svc = s;
 	b->buf = buf;
+	b->cap = l7->max_request;
 	b->state = RTR_READ;
 	b->deadline_ms = r->now_ms + l7->bind_timeout_ms;
 	bk = &r->buckets[hash & (r->n_buckets - 1)];
@@ -375,7 +376,6 @@ static void
 client_seg(struct rtr *r, uint32_t w, uint16_t s, const uint8_t *frame,
 	   const struct pkt_info *pi)
 {
-	const struct cfg_l7 *l7 = &r->cfg->services[s].l7;
 	uint32_t hash = pkt_flow_hash(&pi->key), plen, poff;
 	struct rtr_bind *b = bind_find(r, &pi->key, hash);
 	struct l7_req req;
@@ -418,8 +418,10 @@ client_seg(struct rtr *r, uint32_t w, uint16_t s, const uint8_t *frame,
 	b->worker = (uint8_t)w;
 	b->cwin = splice_win(frame, pi);
 	poff = splice_payload(frame, pi, &plen);
+	/* The buffer's own size, not today's max_request: a reload that
+	 * raised it must not let this binding write past its buffer. */
 	added = bind_append(b, splice_seq(frame, pi), frame + poff, plen,
-			    l7->max_request);
+			    b->cap);
 	if (added < 0) {
 		r->shm->l7.too_big++;
 		reset_client(r, b);
@@ -435,7 +437,7 @@ client_seg(struct rtr *r, uint32_t w, uint16_t s, const uint8_t *frame,
 		return;
 	}
 	if (added > 0) {
-		rc = l7_parse(b->buf, b->len, l7->max_request, &req);
+		rc = l7_parse(b->buf, b->len, b->cap, &req);
 		if (rc == L7_DONE) {
 			bind_decide(r, b, &req, pi);
 			return;
@@ -516,6 +518,10 @@ backend_seg(struct rtr *r, uint16_t s, uint16_t be, const uint8_t *frame,
 	}
 	send_seg(r, b, true, SPLICE_ACK, b->cisn + 1, bisn + 1, NULL, 0, NULL, 0);
 	mss = bo.mss < b->co.mss ? bo.mss : b->co.mss;
+	/* A SYN-ACK's MSS of 0 (or a tiny one) must not loop forever or
+	 * spend the pool on one-byte segments: RFC 9293 3.7.1's 536. */
+	if (mss < 536)
+		mss = 536;
 	for (off = 0; off < b->len; off += mss) {
 		uint32_t n = b->len - off < mss ? b->len - off : mss;
 

@@ -480,6 +480,32 @@ def test_wscale(tap):
               f"{P.nframes(got)}, wscale_mismatch +{n}")
 
 
+def test_mss0(tap):
+    """A backend SYN-ACK with MSS 0: the router must still send the
+    request in bounded segments (it looped forever on mss 0, spending
+    the mbuf pool) and keep binding afterwards."""
+    sport = 51870
+    req = b"GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n"
+    r = bind(tap, sport, req, 1, "mss0", split=False)
+    if r is None:
+        return
+    before = router()
+    synack = bframe(1, sport, "SA", 777000, ISN + 1,
+                    opts=[("MSS", 0), ("SAckOK", b""), ("WScale", 7)])
+    got = tap.exchange([synack], 2, timeout=1.0)
+    to_b = [f for f in got if ipl(Ether(f)).dst == BE[1][0]]
+    data = b"".join(bytes(Ether(f)[TCP].payload) for f in to_b)
+    n = wait_router(before, "bound", 1)
+    P.R.check("mss0: a backend SYN-ACK with MSS 0: the ACK and the request "
+              "in one segment, bound", len(to_b) == 2 and data == req and n == 1,
+              f"{P.nframes(got)} bound +{n}")
+    # The RST follows the bound flow to the backend.
+    tap.exchange([cframe(sport, "R", ISN + 1 + len(req))], 1, timeout=0.5)
+    r = bind(tap, sport + 1, req, 1, "mss0: a binding after it")
+    if r is not None:
+        tap.exchange([cframe(sport + 1, "R", ISN + 1 + len(req))], 0, timeout=0.2)
+
+
 def test_backend_down(tap):
     sport = 51850
     req = b"GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n"
@@ -598,6 +624,7 @@ def main():
         ("too_big", lambda: test_too_big(tap)),
         ("cap", lambda: test_cap(tap)),
         ("wscale", lambda: test_wscale(tap)),
+        ("mss0", lambda: test_mss0(tap)),
         ("down", lambda: test_backend_down(tap)),
         ("no_match", lambda: test_no_match(tap)),
         ("flood", lambda: test_flood(tap)),
