@@ -506,6 +506,45 @@ def test_mss0(tap):
         tap.exchange([cframe(sport + 1, "R", ISN + 1 + len(req))], 0, timeout=0.2)
 
 
+def test_reload_grow(tap):
+    """A binding begun under max_request 2048 keeps 2048 bytes of buffer
+    when a reload raises max_request: its request grows past 2048 is too
+    big (it wrote past the buffer)."""
+    base = open(P.ARGS.conf).read()
+    old = "max_request = 2048; bind_timeout_ms = 800;"
+    assert old in base
+    slow = base.replace(old, "max_request = 2048; bind_timeout_ms = 20000;", 1)
+    big = base.replace(old, "max_request = 8192; bind_timeout_ms = 20000;", 1)
+    rc, out, err = P.reload_with(slow, "l7-slow.conf")
+    P.R.check("reload_grow: reload with bind_timeout_ms 20000", rc == 0, out + err)
+    time.sleep(0.5)
+    sport = 51880
+    cookie = handshake(tap, sport, label="")
+    if cookie is None:
+        P.R.check("reload_grow: cookie", False)
+        return
+    first = b"POST /x HTTP/1.1\r\nHost: www.example.com\r\nX-Pad: " + b"a" * 900
+    tap.exchange([cframe(sport, "A", ISN + 1, cookie + 1),
+                  cframe(sport, "PA", ISN + 1, cookie + 1, first)], 0, timeout=0.3)
+    rc, out, err = P.reload_with(big, "l7-big.conf")
+    P.R.check("reload_grow: reload with max_request 8192", rc == 0, out + err)
+    time.sleep(0.5)
+    before = router()
+    frames = []
+    off = len(first)
+    for _ in range(4):
+        chunk = b"b" * 1000
+        frames.append(cframe(sport, "PA", ISN + 1 + off, cookie + 1, chunk))
+        off += len(chunk)
+    got = tap.exchange(frames, 2, timeout=1.0)
+    rst = [f for f in got if ipl(Ether(f)).dst == CLIENT and "R" in Ether(f)[TCP].flags]
+    n = wait_router(before, "too_big", 1, timeout=1.0)
+    P.R.check("reload_grow: past the 2048 bytes the binding was given: RST, "
+              "too_big", len(rst) >= 1 and n == 1, f"{P.nframes(got)} too_big +{n}")
+    rc, out, err = P.reload_with(base, "l7-base.conf")
+    P.R.check("reload_grow: the original back", rc == 0, out + err)
+
+
 def test_backend_down(tap):
     sport = 51850
     req = b"GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n"
@@ -625,6 +664,7 @@ def main():
         ("cap", lambda: test_cap(tap)),
         ("wscale", lambda: test_wscale(tap)),
         ("mss0", lambda: test_mss0(tap)),
+        ("reload_grow", lambda: test_reload_grow(tap)),
         ("down", lambda: test_backend_down(tap)),
         ("no_match", lambda: test_no_match(tap)),
         ("flood", lambda: test_flood(tap)),
