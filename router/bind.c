@@ -382,7 +382,10 @@ client_seg(struct rtr *r, uint32_t w, uint16_t s, const uint8_t *frame,
 	int added, rc;
 
 	if (pi->tcp_flags & PKT_TCP_RST) {
-		if (b != NULL) {
+		/* Only a reset inside what this binding may receive (its
+		 * buffer, the window it was offered) ends it: a blind one,
+		 * guessing the tuple only, does not (RFC 5961, 3.2). */
+		if (b != NULL && splice_seq(frame, pi) - (b->cisn + 1) <= b->cap) {
 			r->shm->l7.client_rst++;
 			bind_free(r, b);
 		} else {

@@ -344,6 +344,13 @@ def test_client_rst(tap):
         return
     before = router()
     tap.exchange([cframe(sport, "A", ISN + 1, cookie + 1)], 0, timeout=0.3)
+    # A blind reset: the tuple right, the sequence far outside what the
+    # binding may receive: not taken (RFC 5961), counted as stray.
+    tap.exchange([cframe(sport, "R", (ISN + 1 + 0x40000000) & M32)], 0, timeout=0.3)
+    n = wait_router(before, "stray", 1)
+    P.R.check("rst: a reset outside the binding's window is stray, the "
+              "binding kept", n >= 1 and router()["client_rst"] == before["client_rst"],
+              f"stray +{n}")
     got = tap.exchange([cframe(sport, "R", ISN + 1)], 0, timeout=0.5)
     n = wait_router(before, "client_rst", 1)
     P.R.check("rst: a client's RST mid-binding frees it, counted (client_rst), "
