@@ -26,6 +26,7 @@
  * the flow table is read lock-free (the worker reports a quiescent state
  * once per loop), and when idle the loop backs off with short sleeps.
  */
+#include <assert.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <unistd.h>
@@ -1501,6 +1502,7 @@ fwd_worker_burst(struct fwd_worker *w, struct rte_mbuf **pkts, uint32_t n,
 	uint32_t hash[FWD_BURST];
 	uint32_t i, k = 0, l7m = 0;
 
+	static_assert(FWD_BURST <= 32, "l7m has a bit per packet of a burst");
 	RTE_ASSERT(n <= FWD_BURST);
 	w->st->rx += n;
 	for (i = 0; i < n; i++) {
