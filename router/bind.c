@@ -48,8 +48,8 @@
 
 RTE_LOG_REGISTER_DEFAULT(rtr_logtype, INFO);
 
-static const char http_404[] =
-	"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+static const char http_503[] =
+	"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 /* TLS alert, fatal, unrecognized_name (RFC 6066 section 3). */
 static const uint8_t tls_alert[] = { 0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x70 };
 
@@ -225,7 +225,7 @@ answer_no_match(struct rtr *r, const struct rtr_bind *b, uint8_t kind)
 	const struct cfg_l7 *l7 = &r->cfg->services[b->svc].l7;
 	uint8_t fl = SPLICE_ACK | SPLICE_PSH | SPLICE_FIN;
 
-	if (l7->no_match != CFG_L7_NO_MATCH_HTTP_404) {
+	if (l7->no_match != CFG_L7_NO_MATCH_HTTP_503) {
 		reset_client(r, b);
 		return;
 	}
@@ -234,7 +234,7 @@ answer_no_match(struct rtr *r, const struct rtr_bind *b, uint8_t kind)
 			 NULL, 0, tls_alert, sizeof(tls_alert));
 	else
 		send_seg(r, b, false, fl, b->cookie + 1, b->cisn + 1 + b->len,
-			 NULL, 0, (const uint8_t *)http_404, sizeof(http_404) - 1);
+			 NULL, 0, (const uint8_t *)http_503, sizeof(http_503) - 1);
 }
 
 /* ---- pools ---- */

@@ -41,7 +41,7 @@ tap0, and compares what the appliance sends with what it must:
   down      a backend that never answers: the SYN sent again when the
             client retransmits, then RST to both after the bind timeout.
   no_match  l7n4 (198.18.2.111): no rule matches, no default pool,
-            no_match "http-404": a minimal 404 and FIN.
+            no_match "http-503": a minimal 503 and FIN.
   ipv6      bind and seq over IPv6 (l7w6, [fd00:68:2::110]:80).
   flood     3000 SYNs from as many spoofed sources as fast as the test
             sends them: a cookie SYN-ACK each, and neither bindings nor
@@ -603,11 +603,13 @@ def test_no_match(tap):
             ok = (ipl(q).src == VIP and q[TCP].flags == "FPA" and
                   q[TCP].seq == (cookie + 1) & M32 and
                   q[TCP].ack == (ISN + 1 + len(req)) & M32 and
-                  bytes(q[TCP].payload).startswith(b"HTTP/1.1 404 Not Found\r\n") and
+                  bytes(q[TCP].payload) == (b"HTTP/1.1 503 Service Unavailable\r\n"
+                                            b"Content-Length: 0\r\n"
+                                            b"Connection: close\r\n\r\n") and
                   csum_ok(f))
         n = wait_router(before, "no_match", 1)
         P.R.check("no_match: no rule and no default pool (no_match = "
-                  "\"http-404\"): a minimal 404 with FIN, counted", ok and n == 1,
+                  "\"http-503\"): a minimal 503 with FIN, counted", ok and n == 1,
                   f"{P.nframes(got)}, no_match +{n}")
     finally:
         VIP = vip0
