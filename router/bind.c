@@ -30,6 +30,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
@@ -41,6 +42,7 @@
 #include "halb/pkt.h"
 #include "halb/shm.h"
 #include "halb/splice.h"
+#include "halb/syncookie.h"
 #include "rtr.h"
 
 #define RTR_BURST 32
@@ -316,7 +318,7 @@ bind_decide(struct rtr *r, struct rtr_bind *b, const struct l7_req *req,
 	    const struct pkt_info *pi)
 {
 	const struct cfg_service *cs = &r->cfg->services[b->svc];
-	struct sched_ctx ctx = { .hash = b->hash, .pi = pi };
+	struct sched_ctx ctx = { .hash = pkt_flow_hash(&b->key), .pi = pi };
 	struct rtr_svc *sv = r->svcs[b->svc];
 	uint16_t be;
 	int pool;
@@ -372,11 +374,20 @@ bind_append(struct rtr_bind *b, uint32_t seq, const uint8_t *data,
 	return (int)(len - skip);
 }
 
+/* The binding table's hash: keyed with a secret of this process, so that
+ * a client cannot choose tuples that share one chain (CRC32-C, the flow
+ * tables' hash, is unkeyed). */
+static uint32_t
+bind_hash(const struct rtr *r, const struct flow_key *k)
+{
+	return (uint32_t)syncookie_siphash(r->hkey, k, sizeof(*k));
+}
+
 static void
 client_seg(struct rtr *r, uint32_t w, uint16_t s, const uint8_t *frame,
 	   const struct pkt_info *pi)
 {
-	uint32_t hash = pkt_flow_hash(&pi->key), plen, poff;
+	uint32_t hash = bind_hash(r, &pi->key), plen, poff;
 	struct rtr_bind *b = bind_find(r, &pi->key, hash);
 	struct l7_req req;
 	int added, rc;
@@ -476,7 +487,7 @@ backend_seg(struct rtr *r, uint16_t s, uint16_t be, const uint8_t *frame,
 	int rc;
 
 	backend_key(cs, pi, &k);
-	hash = pkt_flow_hash(&k);
+	hash = bind_hash(r, &k);
 	b = bind_find(r, &k, hash);
 	if (b == NULL || b->state != RTR_SYN_SENT || b->be != be) {
 		r->shm->l7.stray++;
@@ -503,6 +514,7 @@ backend_seg(struct rtr *r, uint16_t s, uint16_t be, const uint8_t *frame,
 		return;
 	}
 	bisn = splice_seq(frame, pi);
+	hash = pkt_flow_hash(&k); /* the flow table's, as the workers look up */
 	rc = flow_insert_tag(&r->fw, &k, hash, s, be, FLOW_ST_EST, r->now_ms,
 			     bisn - b->cookie, &ex);
 	if (rc == -EEXIST) {
@@ -678,6 +690,8 @@ rtr_init(struct rtr *r)
 	}
 	if (r->cap == 0)
 		return -ENOENT;
+	if (getrandom(r->hkey, sizeof(r->hkey), 0) != (ssize_t)sizeof(r->hkey))
+		return -errno;
 	for (r->n_buckets = 1; r->n_buckets < r->cap; r->n_buckets <<= 1)
 		;
 	r->buckets = calloc(r->n_buckets, sizeof(*r->buckets));

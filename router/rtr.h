@@ -81,6 +81,7 @@ struct rtr {
 	uint32_t tick_ms;
 	uint32_t cap;              /* bindings: sum of max_binding */
 	uint32_t n_buckets;        /* power of two */
+	uint64_t hkey[2];          /* bind_hash()'s key, random */
 	uint32_t *buckets;         /* index + 1 */
 	struct rtr_bind *binds;
 	uint32_t free_head;        /* index + 1 of a free binding */
