@@ -158,6 +158,8 @@ def main():
     ap.add_argument("--results", required=True)
     ap.add_argument("--peers-md")
     ap.add_argument("--peers-json")
+    ap.add_argument("--l7peers-md")
+    ap.add_argument("--l7peers-json")
     ap.add_argument("--out-md", required=True)
     ap.add_argument("--out-json", required=True)
     a = ap.parse_args()
@@ -592,6 +594,24 @@ def main():
     if a.peers_json:
         try:
             js["peers"] = json.load(open(a.peers_json))
+        except (OSError, ValueError):
+            pass
+
+    # ---- 9. request routing against HAProxy and nginx ----
+    md.append("## 9. Request routing against HAProxy and nginx (bench/peers.sh --requests)")
+    md.append("")
+    l7p_md = ""
+    if a.l7peers_md:
+        try:
+            l7p_md = open(a.l7peers_md).read().strip()
+        except OSError:
+            pass
+    md.append(l7p_md if l7p_md else "Not run (quick mode, BENCH_PEERS=0, or not in BENCH_ONLY).")
+    md.append("")
+    js["peers_requests"] = None
+    if a.l7peers_json:
+        try:
+            js["peers_requests"] = json.load(open(a.l7peers_json))
         except (OSError, ValueError):
             pass
 

@@ -33,6 +33,10 @@
 #   8. request parser (issue 14; no DPDK: one process, CPU 1): requests
 #      parsed per second by l7_parse, HTTP and TLS, in one segment and
 #      split, and l7_match over 32 rules (halb-bench-l7req; a second).
+#   9. request routing end to end (issue 14): bench/peers.sh --requests,
+#      halb-router against HAProxy `mode http` and nginx `http` with the
+#      same Host/path rules, requests/s on keep-alive and on new
+#      connections (wrk; like item 5, not in --quick, BENCH_PEERS=0 skips).
 #   ovs: Open vSwitch-DPDK in the worker's place in item 1's rounds
 #      (bench/ovs_gen.sh: ovs-stateless like dsr, ovs-ctnat like nat).
 #
@@ -45,7 +49,7 @@
 # --quick (or QUICK=1): one figure, dsr at 1k flows against the bare loop.
 # Environment: HALB_BUILD (default build/), BENCH_REPS, BENCH_ONLY (a
 # comma list of fast, callgrind, decide, syn, tables, scale, peers, ovs, sync,
-# replica, l7req: only those; ovs runs by default when ovs-vswitchd-dpdk is installed, and
+# replica, l7req, l7peers: only those; ovs runs by default when ovs-vswitchd-dpdk is installed, and
 # is installed when named), BENCH_PEERS=0 to skip item 5, BENCH_10M=0 to
 # skip the 10M-flow run (and the 10M replica), BENCH_KEEP=1 to keep the run directory.
 #
@@ -63,7 +67,7 @@ QUICK=${QUICK:-0}
 REPS=${BENCH_REPS:-3}
 PEERS=${BENCH_PEERS:-1}
 TEN_M=${BENCH_10M:-1}
-ONLY=${BENCH_ONLY:-fast,callgrind,decide,syn,tables,scale,peers,ovs,sync,replica,l7req}
+ONLY=${BENCH_ONLY:-fast,callgrind,decide,syn,tables,scale,peers,ovs,sync,replica,l7req,l7peers}
 [ "${1:-}" = --quick ] && QUICK=1
 [ "$QUICK" = 1 ] && REPS=1
 
@@ -572,6 +576,15 @@ if [ "$QUICK" != 1 ] && [ "$PEERS" = 1 ] && want peers && [ -x "$HERE/peers.sh" 
 elif [ "$QUICK" != 1 ]; then
 	log "peers: skipped (bench/peers.sh missing or BENCH_PEERS=0)"
 fi
+# ---- 9. request routing against HAProxy and nginx (bench/peers.sh --requests) ----
+L7P_MD=$RUN/peers-requests.md
+L7P_JSON=$RUN/none.json
+: >"$L7P_MD"
+if [ "$QUICK" != 1 ] && [ "$PEERS" = 1 ] && want l7peers && [ -x "$HERE/peers.sh" ]; then
+	log "request routing: bench/peers.sh --requests"
+	"$HERE/peers.sh" --requests >"$L7P_MD" || log "request routing: bench/peers.sh --requests exited with $?"
+	L7P_JSON=$RESULTS/peers-requests.json
+fi
 
 machine
 log "done in $((SECONDS - t_start)) s"
@@ -579,5 +592,5 @@ log "done in $((SECONDS - t_start)) s"
 OUT=latest
 [ "$QUICK" = 1 ] && OUT=quick
 python3 "$HERE/report.py" --results "$RES" --peers-md "$PEERS_MD" \
-	--peers-json "$PEERS_JSON" --out-md "$RESULTS/$OUT.md" \
+	--peers-json "$PEERS_JSON" --l7peers-md "$L7P_MD" --l7peers-json "$L7P_JSON" --out-md "$RESULTS/$OUT.md" \
 	--out-json "$RESULTS/$OUT.json"
