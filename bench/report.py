@@ -563,6 +563,40 @@ def main():
         md.append("")
         js["l7req"] = lq
 
+    # ---- 10. SYN flood against a request-routed VIP ----
+    fl = [r for r in rows if r["test"] == "l7flood"]
+    if fl:
+        f = fl[0]
+        md.append("## 10. SYN flood against a request-routed VIP (halb-bench-gen syn)")
+        md.append("")
+        r = f.get("r") or {}
+        st = f.get("status") or [None, None]
+        rt = f.get("router") or [None, None]
+
+        def g(d, k):
+            return None if not d else d.get(k)
+        md.append("%d SYNs of distinct 5-tuples at the generator's rate into a "
+                  "request-routed NAT VIP, halb-router attached; every SYN is "
+                  "answered by the worker with a cookie SYN-ACK and must leave "
+                  "no state." % f["flows"])
+        md.append("")
+        md.append("| what | before | after |")
+        md.append("|---|---|---|")
+        md.append("| cookie SYN-ACKs per second (median of clean windows) | | %s |" % (
+            "%.3fM" % r["mpps"] if r.get("mpps") is not None else "no result"))
+        md.append("| forwarder flows | %s | %s |" % (g(st[0], "flows"), g(st[1], "flows")))
+        for k in ("cookies", "binding", "flows", "bindings"):
+            md.append("| router %s | %s | %s |" % (k, g(rt[0], k), g(rt[1], k)))
+        grew = None
+        if st[0] and st[1] and rt[0] and rt[1]:
+            grew = (st[1].get("flows") != st[0].get("flows") or
+                    any(rt[1].get(k) != rt[0].get(k) for k in ("binding", "flows", "bindings")))
+        md.append("")
+        md.append("State from half-open connections: %s." % (
+            "not read" if grew is None else "**grew**" if grew else "none (no growth)"))
+        md.append("")
+        js["l7flood"] = f
+
     # ---- goals ----
     if goals:
         md.append("## Goals of issue 3")

@@ -37,6 +37,11 @@
 #      halb-router against HAProxy `mode http` and nginx `http` with the
 #      same Host/path rules, requests/s on keep-alive and on new
 #      connections (wrk; like item 5, not in --quick, BENCH_PEERS=0 skips).
+#  10. SYN flood against a request-routed VIP (issue 14): halb-bench-gen
+#      syn (distinct 5-tuples, never an ACK) at its full rate into the
+#      memif rig with halb-router attached; cookie SYN-ACKs per second,
+#      and the forwarder's flow count and the router's gauges (binding,
+#      flows, bindings) before and after, which must not grow.
 #   ovs: Open vSwitch-DPDK in the worker's place in item 1's rounds
 #      (bench/ovs_gen.sh: ovs-stateless like dsr, ovs-ctnat like nat).
 #
@@ -49,7 +54,7 @@
 # --quick (or QUICK=1): one figure, dsr at 1k flows against the bare loop.
 # Environment: HALB_BUILD (default build/), BENCH_REPS, BENCH_ONLY (a
 # comma list of fast, callgrind, decide, syn, tables, scale, peers, ovs, sync,
-# replica, l7req, l7peers: only those; ovs runs by default when ovs-vswitchd-dpdk is installed, and
+# replica, l7req, l7peers, l7flood: only those; ovs runs by default when ovs-vswitchd-dpdk is installed, and
 # is installed when named), BENCH_PEERS=0 to skip item 5, BENCH_10M=0 to
 # skip the 10M-flow run (and the 10M replica), BENCH_KEEP=1 to keep the run directory.
 #
@@ -67,7 +72,7 @@ QUICK=${QUICK:-0}
 REPS=${BENCH_REPS:-3}
 PEERS=${BENCH_PEERS:-1}
 TEN_M=${BENCH_10M:-1}
-ONLY=${BENCH_ONLY:-fast,callgrind,decide,syn,tables,scale,peers,ovs,sync,replica,l7req,l7peers}
+ONLY=${BENCH_ONLY:-fast,callgrind,decide,syn,tables,scale,peers,ovs,sync,replica,l7req,l7peers,l7flood}
 [ "${1:-}" = --quick ] && QUICK=1
 [ "$QUICK" = 1 ] && REPS=1
 
@@ -81,6 +86,8 @@ MF_BIN=$BUILD/bench/halb-bench-memfloor
 SYNC_BIN=$BUILD/bench/halb-bench-sync
 REP_BIN=$BUILD/bench/halb-bench-replica
 L7_BIN=$BUILD/bench/halb-bench-l7req
+RTR_BIN=$BUILD/router/halb-router
+CTL_BIN=$BUILD/tools/halbctl
 RESULTS=$HERE/results
 
 # Addresses of bench/bench.conf.
@@ -388,6 +395,88 @@ syn_e2e() {
 	record syn_e2e dsr "$n" 1 "$out"
 }
 
+# l7_flood FLOWS: a SYN flood at the generator's full rate against a
+# request-routed VIP (198.18.2.103, added to this run's copy of bench.conf
+# only: a request-routed service adds a lookup to every miss of the
+# other items), with halb-router attached.  The worker answers each SYN
+# with a cookie SYN-ACK, which the generator counts as a frame back; the
+# forwarder's /halb/status and the router's /halb/router are read before
+# and after, into one result line.
+l7_flood() {
+	local n=$1 out gp= gen_prefix rlog rc=0
+	render 1024 0
+	python3 - "$CONF" <<'PY' || { log "l7flood: cannot add the service"; return 1; }
+import sys
+p = sys.argv[1]
+t = open(p).read()
+i = t.rindex("\n);")
+svc = """,
+  { name = "l7"; vip = "198.18.2.103"; port = 80; protocol = "tcp";
+    mode = "nat"; scheduler = "maglev";
+    requests = { rules = ( { host = "api.example.com"; pool = "api"; } );
+                 default_pool = "web"; };
+    backends = ( { ip = "198.18.0.11"; port = 8081; pool = "api"; },
+                 { ip = "198.18.0.12"; port = 8081; pool = "web"; } ); }"""
+open(p, "w").write(t[:i] + svc + t[i:])
+PY
+	start_fwd || { log "forwarder did not start"; return 1; }
+	start_cls || { log "classifier did not start"; stop_pid "$FWD_PID" halb-forwarder; return 1; }
+	rlog=$RUN/$PREFIX.rtr.log
+	spawn halb-router "$rlog" taskset -c 0 "$RTR_BIN" -c "$CONF"
+	RTR_PID=$LAST_PID
+	if ! wait_for 60 grep_alive 'halb-router: ready' "$rlog" "$RTR_PID" ||
+		! grep -q 'halb-router: ready' "$rlog"; then
+		log "l7flood: halb-router did not attach"
+		tail -5 "$rlog" >&2
+		rc=1
+	fi
+	gen_prefix=${PREFIX/fwd/gen}
+	PREFIXES+=("$gen_prefix")
+	out=$RUN/$gen_prefix.out
+	: >"$out"
+	if [ "$rc" = 0 ]; then
+		"$CTL_BIN" -c "$CONF" json /halb/status >"$RUN/l7flood.status0" 2>&1
+		"$CTL_BIN" -c "$CONF" json /halb/router >"$RUN/l7flood.router0" 2>&1
+		# shellcheck disable=SC2046
+		spawn halb-bench-gen "$out" "$GEN_BIN" $(gen_eal "$gen_prefix" "$SOCK") -- syn \
+			--flows "$n" --vip 198.18.2.103 --dst-mac "$DUT_MAC" --window 900 \
+			--backoff-us 100 --dut-prefix "$PREFIX" --linger --dut-pid "$FWD_PID" \
+			--dut-thread rte-worker-1 \
+			--windows "$WINDOWS" --max-windows "$MAX_WINDOWS" --window-ms "$WINDOW_MS"
+		gp=$LAST_PID
+		wait_for 120 grep_alive '^RESULT ' "$out" "$gp" || rc=1
+		"$CTL_BIN" -c "$CONF" json /halb/status >"$RUN/l7flood.status1" 2>&1
+		"$CTL_BIN" -c "$CONF" json /halb/router >"$RUN/l7flood.router1" 2>&1
+	fi
+	stop_pid "$RTR_PID" halb-router
+	stop_pid "$CLS_PID" halb-classifier
+	stop_pid "$FWD_PID" halb-forwarder
+	[ -n "$gp" ] && stop_pid "$gp" halb-bench-gen
+	dpdk_files_rm "$PREFIX"
+	dpdk_files_rm "$gen_prefix"
+	python3 - "$RUN" "$out" "$n" >>"$RES" <<'PY' || { log "l7flood: no result"; rc=1; }
+import json, sys
+run, out, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def js(name, key):
+    try:
+        return json.load(open("%s/l7flood.%s" % (run, name)))[key]
+    except (OSError, ValueError, KeyError):
+        return None
+r = None
+for line in open(out, errors="replace"):
+    if line.startswith("RESULT "):
+        r = json.loads(line[7:])
+        break
+e = {"test": "l7flood", "flows": n, "r": r,
+     "status": [js("status0", "/halb/status"), js("status1", "/halb/status")],
+     "router": [js("router0", "/halb/router"), js("router1", "/halb/router")]}
+if r is None:
+    e["error"] = True
+print(json.dumps(e))
+PY
+	return $rc
+}
+
 # callgrind MODE: instructions per packet of fwd_worker_burst (hits).
 callgrind() {
 	local mode=$1 out cg ir pk
@@ -552,6 +641,11 @@ else
 			log "replica failed: $(tail -n 1 "$RUN/replica.out")"
 		grep '^RESULT ' "$RUN/replica.out" | cut -c8- |
 			sed 's/^/{"test": "replica", "r": /; s/$/}/' >>"$RES"
+	fi
+	# ---- 10. SYN flood against a request-routed VIP ----
+	if want l7flood; then
+		log "SYN flood against a request-routed VIP (2M SYNs)"
+		l7_flood 2000000 || log "l7flood failed"
 	fi
 	# ---- 8. request parser (no DPDK: one process, CPU 1) ----
 	if want l7req; then
