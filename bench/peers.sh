@@ -201,10 +201,14 @@ install_missing() {
 		POLICY_RC_MADE=0
 	fi
 }
+# --requests needs neither OVS, nftables nor nginx's stream module.
+[ "$REQUESTS" = 1 ] && PEERS_PACKAGES=(wrk haproxy nginx curl ethtool iproute2)
 install_missing
-for f in "$OVS_VSWITCHD" "$OVS_SCHEMA" "$NGX_STREAM_MODULE"; do
-	[ -e "$f" ] || halb_die "$f is missing although its package is installed"
-done
+if [ "$REQUESTS" = 0 ]; then
+	for f in "$OVS_VSWITCHD" "$OVS_SCHEMA" "$NGX_STREAM_MODULE"; do
+		[ -e "$f" ] || halb_die "$f is missing although its package is installed"
+	done
+fi
 halb_check_binaries
 free=$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null || echo 0)
 if [ "$free" -lt 400 ] || ! grep -qs ' /dev/hugepages hugetlbfs ' /proc/mounts; then

@@ -403,7 +403,7 @@ syn_e2e() {
 # forwarder's /halb/status and the router's /halb/router are read before
 # and after, into one result line.
 l7_flood() {
-	local n=$1 out gp= gen_prefix rlog rc=0
+	local n=$1 out gp='' gen_prefix rlog rc=0
 	render 1024 0
 	python3 - "$CONF" <<'PY' || { log "l7flood: cannot add the service"; return 1; }
 import sys
