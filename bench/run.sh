@@ -398,7 +398,8 @@ syn_e2e() {
 # l7_flood FLOWS: a SYN flood at the generator's full rate against a
 # request-routed VIP (198.18.2.103, added to this run's copy of bench.conf
 # only: a request-routed service adds a lookup to every miss of the
-# other items), with halb-router attached.  The worker answers each SYN
+# other items; with the generator as the port's gateway, a static
+# neighbour, so that the SYN-ACKs come back), with halb-router attached.  The worker answers each SYN
 # with a cookie SYN-ACK, which the generator counts as a frame back; the
 # forwarder's /halb/status and the router's /halb/router are read before
 # and after, into one result line.
@@ -417,7 +418,15 @@ svc = """,
                  default_pool = "web"; };
     backends = ( { ip = "198.18.0.11"; port = 8081; pool = "api"; },
                  { ip = "198.18.0.12"; port = 8081; pool = "web"; } ); }"""
-open(p, "w").write(t[:i] + svc + t[i:])
+t = t[:i] + svc + t[i:]
+# The cookie SYN-ACKs go to the client's next hop: the generator, as
+# the gateway of the port (bench.conf has no route to the clients).
+a1 = 'ipv4 = "198.18.0.2/24";'
+a2 = '{ ip = "198.18.0.14"; mac = "02:68:b0:00:01:0e"; } );'
+assert a1 in t and a2 in t, "bench.conf changed: l7_flood cannot add its gateway"
+t = t.replace(a1, a1 + ' gateway4 = "198.18.0.254";', 1)
+t = t.replace(a2, a2[:-3] + ',\n  { ip = "198.18.0.254"; mac = "02:68:b0:00:00:01"; } );', 1)
+open(p, "w").write(t)
 PY
 	start_fwd || { log "forwarder did not start"; return 1; }
 	start_cls || { log "classifier did not start"; stop_pid "$FWD_PID" halb-forwarder; return 1; }
