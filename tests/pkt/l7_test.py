@@ -585,6 +585,9 @@ def test_flood_live(tap, n=6000, burst=500, sport=51950):
     test): frames are matched on raw bytes (IPv4, no IP options from the
     appliance: TCP ports at 34, flags at 47) so that thousands of
     SYN-ACKs cost little to scan."""
+    # The test before may leave a binding that its RST frees a moment
+    # later: start from none.
+    P.wait_cond(lambda: router()["binding"] == 0, 3.0)
     before = router()
     flows0 = P.status()["flows"]
     req = b"GET /v1/live HTTP/1.1\r\nHost: api.example.com\r\n\r\n"
@@ -648,13 +651,13 @@ def test_flood_live(tap, n=6000, burst=500, sport=51950):
 
     def settled():
         after[0] = router()
-        return after[0]["binding"] == before["binding"]
+        return after[0]["binding"] <= before["binding"]
     P.wait_cond(settled, 3.0)
     a = after[0]
     flows1 = P.status()["flows"]
     P.R.check("flood_live: no binding left, flows grow by the legitimate "
               "connection at most (router and forwarder)",
-              a["binding"] == before["binding"] and
+              a["binding"] <= before["binding"] and
               a["flows"] - before["flows"] <= 1 and flows1 - flows0 <= 1 and
               a["bindings"] - before["bindings"] <= 1,
               "binding %d -> %d, router flows %d -> %d, bindings +%d, "
