@@ -597,6 +597,35 @@ def main():
         md.append("")
         js["l7flood"] = f
 
+    # ---- 11. bindings per second ----
+    bd = [r for r in rows if r["test"] == "l7bind"]
+    if bd:
+        f = bd[0]
+        r = f.get("r") or {}
+        rt = f.get("router") or [None, None]
+        md.append("## 11. Bindings per second (halb-bench-gen bind)")
+        md.append("")
+        md.append("%d new connections to a request-routed VIP, the generator "
+                  "playing client and backend: SYN, cookie SYN-ACK, ACK with "
+                  "the request, the router's SYN to the backend, its SYN-ACK, "
+                  "the request delivered (counted then). Goal of issue 14: "
+                  "0.8M bindings/s on one core." % f["flows"])
+        md.append("")
+        md.append("| bindings per second (median) | min - max | windows (clean) | "
+                  "router CPU share | router bound (delta) |")
+        md.append("|---|---|---|---|---|")
+        bound = None
+        if rt[0] and rt[1]:
+            bound = (rt[1].get("bound") or 0) - (rt[0].get("bound") or 0)
+        if r.get("mpps") is not None:
+            md.append("| %.0f | %.0f - %.0f | %s (%s) | %s | %s |" % (
+                r["mpps"] * 1e6, r["mpps_min"] * 1e6, r["mpps_max"] * 1e6,
+                r.get("windows"), r.get("clean_windows"), r.get("dut_cpu"), bound))
+        else:
+            md.append("| no result | | | | %s |" % bound)
+        md.append("")
+        js["l7bind"] = f
+
     # ---- goals ----
     if goals:
         md.append("## Goals of issue 3")

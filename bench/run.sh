@@ -54,7 +54,7 @@
 # --quick (or QUICK=1): one figure, dsr at 1k flows against the bare loop.
 # Environment: HALB_BUILD (default build/), BENCH_REPS, BENCH_ONLY (a
 # comma list of fast, callgrind, decide, syn, tables, scale, peers, ovs, sync,
-# replica, l7req, l7peers, l7flood: only those; ovs runs by default when ovs-vswitchd-dpdk is installed, and
+# replica, l7req, l7peers, l7flood, l7bind: only those; ovs runs by default when ovs-vswitchd-dpdk is installed, and
 # is installed when named), BENCH_PEERS=0 to skip item 5, BENCH_10M=0 to
 # skip the 10M-flow run (and the 10M replica), BENCH_KEEP=1 to keep the run directory.
 #
@@ -72,7 +72,7 @@ QUICK=${QUICK:-0}
 REPS=${BENCH_REPS:-3}
 PEERS=${BENCH_PEERS:-1}
 TEN_M=${BENCH_10M:-1}
-ONLY=${BENCH_ONLY:-fast,callgrind,decide,syn,tables,scale,peers,ovs,sync,replica,l7req,l7peers,l7flood}
+ONLY=${BENCH_ONLY:-fast,callgrind,decide,syn,tables,scale,peers,ovs,sync,replica,l7req,l7peers,l7flood,l7bind}
 [ "${1:-}" = --quick ] && QUICK=1
 [ "$QUICK" = 1 ] && REPS=1
 
@@ -403,9 +403,15 @@ syn_e2e() {
 # with a cookie SYN-ACK, which the generator counts as a frame back; the
 # forwarder's /halb/status and the router's /halb/router are read before
 # and after, into one result line.
+#
+# l7_flood FLOWS bind: the same rig, halb-bench-gen bind: the generator
+# plays client and backend (docs/PERFORMANCE.md); bindings per second,
+# as "l7bind".
 l7_flood() {
-	local n=$1 out gp='' gen_prefix rlog rc=0
-	render 1024 0
+	local n=$1 gmode=${2:-syn} test=l7flood out gp='' gen_prefix rlog rc=0 dpid dthr
+	[ "$gmode" = bind ] && test=l7bind
+	# Bound flows stay (the generator never closes): a table for all.
+	if [ "$gmode" = bind ]; then render "$(entries_for "$n")" 0; else render 1024 0; fi
 	python3 - "$CONF" <<'PY' || { log "l7flood: cannot add the service"; return 1; }
 import sys
 p = sys.argv[1]
@@ -444,18 +450,22 @@ PY
 	out=$RUN/$gen_prefix.out
 	: >"$out"
 	if [ "$rc" = 0 ]; then
-		"$CTL_BIN" -c "$CONF" json /halb/status >"$RUN/l7flood.status0" 2>&1
-		"$CTL_BIN" -c "$CONF" json /halb/router >"$RUN/l7flood.router0" 2>&1
+		"$CTL_BIN" -c "$CONF" json /halb/status >"$RUN/$test.status0" 2>&1
+		"$CTL_BIN" -c "$CONF" json /halb/router >"$RUN/$test.router0" 2>&1
+		# The DUT whose CPU share is checked: the worker for the flood,
+		# halb-router (its main thread) for bindings.
+		dpid=$FWD_PID dthr=rte-worker-1
+		[ "$gmode" = bind ] && dpid=$RTR_PID dthr=none
 		# shellcheck disable=SC2046
-		spawn halb-bench-gen "$out" "$GEN_BIN" $(gen_eal "$gen_prefix" "$SOCK") -- syn \
+		spawn halb-bench-gen "$out" "$GEN_BIN" $(gen_eal "$gen_prefix" "$SOCK") -- "$gmode" \
 			--flows "$n" --vip 198.18.2.103 --dst-mac "$DUT_MAC" --window 900 \
-			--backoff-us 100 --dut-prefix "$PREFIX" --linger --dut-pid "$FWD_PID" \
-			--dut-thread rte-worker-1 \
+			--backoff-us 100 --dut-prefix "$PREFIX" --linger --dut-pid "$dpid" \
+			--dut-thread "$dthr" \
 			--windows "$WINDOWS" --max-windows "$MAX_WINDOWS" --window-ms "$WINDOW_MS"
 		gp=$LAST_PID
 		wait_for 120 grep_alive '^RESULT ' "$out" "$gp" || rc=1
-		"$CTL_BIN" -c "$CONF" json /halb/status >"$RUN/l7flood.status1" 2>&1
-		"$CTL_BIN" -c "$CONF" json /halb/router >"$RUN/l7flood.router1" 2>&1
+		"$CTL_BIN" -c "$CONF" json /halb/status >"$RUN/$test.status1" 2>&1
+		"$CTL_BIN" -c "$CONF" json /halb/router >"$RUN/$test.router1" 2>&1
 	fi
 	stop_pid "$RTR_PID" halb-router
 	stop_pid "$CLS_PID" halb-classifier
@@ -463,12 +473,12 @@ PY
 	[ -n "$gp" ] && stop_pid "$gp" halb-bench-gen
 	dpdk_files_rm "$PREFIX"
 	dpdk_files_rm "$gen_prefix"
-	python3 - "$RUN" "$out" "$n" >>"$RES" <<'PY' || { log "l7flood: no result"; rc=1; }
+	python3 - "$RUN" "$out" "$n" "$test" >>"$RES" <<'PY' || { log "$test: no result"; rc=1; }
 import json, sys
-run, out, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+run, out, n, test = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 def js(name, key):
     try:
-        return json.load(open("%s/l7flood.%s" % (run, name)))[key]
+        return json.load(open("%s/%s.%s" % (run, test, name)))[key]
     except (OSError, ValueError, KeyError):
         return None
 r = None
@@ -476,7 +486,7 @@ for line in open(out, errors="replace"):
     if line.startswith("RESULT "):
         r = json.loads(line[7:])
         break
-e = {"test": "l7flood", "flows": n, "r": r,
+e = {"test": test, "flows": n, "r": r,
      "status": [js("status0", "/halb/status"), js("status1", "/halb/status")],
      "router": [js("router0", "/halb/router"), js("router1", "/halb/router")]}
 if r is None:
@@ -655,6 +665,11 @@ else
 	if want l7flood; then
 		log "SYN flood against a request-routed VIP (2M SYNs)"
 		l7_flood 2000000 || log "l7flood failed"
+	fi
+	# ---- 11. bindings per second (the generator as client and backend) ----
+	if want l7bind; then
+		log "request routing: bindings per second (500k connections)"
+		l7_flood 500000 bind || log "l7bind failed"
 	fi
 	# ---- 8. request parser (no DPDK: one process, CPU 1) ----
 	if want l7req; then
