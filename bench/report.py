@@ -612,7 +612,7 @@ def main():
                   "0.8M bindings/s on one core." % f["flows"])
         md.append("")
         md.append("| bindings per second (median) | min - max | windows (clean) | "
-                  "router CPU share | router bound (delta) |")
+                  "worker busy share | router bound (delta) |")
         md.append("|---|---|---|---|---|")
         bound = None
         if rt[0] and rt[1]:
@@ -620,7 +620,7 @@ def main():
         if r.get("mpps") is not None:
             md.append("| %.0f | %.0f - %.0f | %s (%s) | %s | %s |" % (
                 r["mpps"] * 1e6, r["mpps_min"] * 1e6, r["mpps_max"] * 1e6,
-                r.get("windows"), r.get("clean_windows"), r.get("dut_cpu"), bound))
+                r.get("windows"), r.get("clean_windows"), r.get("dut_busy"), bound))
         else:
             md.append("| no result | | | | %s |" % bound)
         md.append("")

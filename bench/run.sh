@@ -452,10 +452,9 @@ PY
 	if [ "$rc" = 0 ]; then
 		"$CTL_BIN" -c "$CONF" json /halb/status >"$RUN/$test.status0" 2>&1
 		"$CTL_BIN" -c "$CONF" json /halb/router >"$RUN/$test.router0" 2>&1
-		# The DUT whose CPU share is checked: the worker for the flood,
-		# halb-router (its main thread) for bindings.
+		# The DUT whose counters and CPU share are read: the worker (the
+		# router's loop is an unnamed thread of its own, not told apart).
 		dpid=$FWD_PID dthr=rte-worker-1
-		[ "$gmode" = bind ] && dpid=$RTR_PID dthr=none
 		# shellcheck disable=SC2046
 		spawn halb-bench-gen "$out" "$GEN_BIN" $(gen_eal "$gen_prefix" "$SOCK") -- "$gmode" \
 			--flows "$n" --vip 198.18.2.103 --dst-mac "$DUT_MAC" --window 900 \
