@@ -42,6 +42,10 @@
 #      memif rig with halb-router attached; cookie SYN-ACKs per second,
 #      and the forwarder's flow count and the router's gauges (binding,
 #      flows, bindings) before and after, which must not grow.
+#  11. bindings per second (issue 14): the rig of item 10, halb-bench-gen
+#      bind playing client and backend (SYN, request on the cookie's
+#      ACK, SYN-ACK for the router's SYN); bindings whose request reached
+#      the backend, per second.
 #   ovs: Open vSwitch-DPDK in the worker's place in item 1's rounds
 #      (bench/ovs_gen.sh: ovs-stateless like dsr, ovs-ctnat like nat).
 #
