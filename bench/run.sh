@@ -60,7 +60,8 @@
 # comma list of fast, callgrind, decide, syn, tables, scale, peers, ovs, sync,
 # replica, l7req, l7peers, l7flood, l7bind: only those; ovs runs by default when ovs-vswitchd-dpdk is installed, and
 # is installed when named), BENCH_PEERS=0 to skip item 5, BENCH_10M=0 to
-# skip the 10M-flow run (and the 10M replica), BENCH_KEEP=1 to keep the run directory.
+# skip the 10M-flow run (and the 10M replica), BENCH_KEEP=1 to keep the run directory,
+# BENCH_RTR_CPU (0) the CPU of halb-router in items 10 and 11.
 #
 # Writes bench/results/latest.md and latest.json (bench/report.py; with
 # --quick, quick.md and quick.json) and prints the table.  Every process
@@ -441,7 +442,7 @@ PY
 	start_fwd || { log "forwarder did not start"; return 1; }
 	start_cls || { log "classifier did not start"; stop_pid "$FWD_PID" halb-forwarder; return 1; }
 	rlog=$RUN/$PREFIX.rtr.log
-	spawn halb-router "$rlog" taskset -c 0 "$RTR_BIN" -c "$CONF"
+	spawn halb-router "$rlog" taskset -c "${BENCH_RTR_CPU:-0}" "$RTR_BIN" -c "$CONF"
 	RTR_PID=$LAST_PID
 	if ! wait_for 60 grep_alive 'halb-router: ready' "$rlog" "$RTR_PID" ||
 		! grep -q 'halb-router: ready' "$rlog"; then
