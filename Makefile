@@ -104,6 +104,7 @@ test: root
 	tests/e2e/reload.sh
 	CHAOS_SHORT=1 tests/e2e/chaos.sh
 	tests/e2e/classifiers.sh
+	tests/e2e/remote_sessions.sh
 	tests/package/package.sh $(BUILD)
 	tests/package/caps.sh
 

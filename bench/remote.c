@@ -12,7 +12,13 @@
  * their own cores).  No DPDK environment: the remote classifier needs
  * none.
  *
- * usage: halb-bench-remote [CONF [N]]   (conf/halb.conf, 1000000)
+ * DEPTH batches are in flight at once (8 by default), as a forwarder
+ * sends every batch its punt rings hold in one turn: the remote
+ * classifier takes them together (rcls_input_many) and answers them
+ * with one sendmmsg; the answers are read with recvmmsg.  DEPTH 1 is
+ * one batch per round trip (what this bench measured before).
+ *
+ * usage: halb-bench-remote [CONF [N [DEPTH]]]   (conf/halb.conf, 1000000, 8)
  * Output: "RESULT {json}".
  */
 #include <arpa/inet.h>
@@ -101,10 +107,15 @@ main(int argc, char **argv)
 {
 	const char *src = argc > 1 ? argv[1] : "conf/halb.conf";
 	uint32_t n = argc > 2 ? (uint32_t)strtoul(argv[2], NULL, 10) : 1000000;
+	uint32_t depth = argc > 3 ? (uint32_t)strtoul(argv[3], NULL, 10) : 8;
 	uint16_t port = (uint16_t)(42000 + getpid() % 10000);
 	static uint8_t data[PUNT_BATCH_MAX][64];
 	Halb__Punt__Frame f[PUNT_BATCH_MAX], *fp[PUNT_BATCH_MAX];
-	uint8_t dg[SEAL_MAX_DATAGRAM], ans[SEAL_MAX_DATAGRAM], vip[4];
+	static uint8_t dg[RCLS_BURST][SEAL_MAX_DATAGRAM], ans[RCLS_BURST][SEAL_MAX_DATAGRAM];
+	static struct rcls_dgram in[RCLS_BURST];
+	struct mmsghdr mh[RCLS_BURST];
+	struct iovec iov[RCLS_BURST];
+	uint8_t vip[4];
 	struct halb_cfg *cfg = conf(src, port, n + n / 8 + 1024);
 	struct seal_keyring *kr = seal_keyring_new(1);
 	struct seal_replay *rp = seal_replay_new(1, 0);
@@ -115,9 +126,13 @@ main(int argc, char **argv)
 	struct halb_ip lo;
 	struct rcls *r;
 	double t0, t;
-	uint32_t i, k;
+	uint32_t i, k, j, got;
 	int fd;
 
+	if (depth == 0 || depth > RCLS_BURST) {
+		fprintf(stderr, "halb-bench-remote: DEPTH is 1..%u\n", RCLS_BURST);
+		return 1;
+	}
 	if (cfg == NULL || cfg->n_services == 0 || !halb_ip_is_v4(&cfg->services[0].vip)) {
 		fprintf(stderr, "halb-bench-remote: %s: no IPv4 first service\n", src);
 		return 1;
@@ -135,43 +150,72 @@ main(int argc, char **argv)
 		return 1;
 	}
 	t0 = now_s();
-	for (i = 0; i < n; i += BATCH) {
-		Halb__Punt__PuntBatch b;
-		struct punt_opened o;
-		ssize_t len;
-		int dlen;
+	for (i = 0; i < n; i += BATCH * depth) {
+		/* depth batches sealed as the forwarder seals them ... */
+		for (j = 0; j < depth; j++) {
+			Halb__Punt__PuntBatch b;
+			uint32_t base = i + j * BATCH;
+			int dlen;
 
-		halb__punt__punt_batch__init(&b);
-		b.boot = 1;
-		for (k = 0; k < BATCH; k++) {
-			halb__punt__frame__init(&f[k]);
-			f[k].id = i + k + 1;
-			f[k].data.data = data[k];
-			f[k].data.len = syn(data[k], i + k, vip,
-					    cfg->services[0].port ? cfg->services[0].port : 80);
-			fp[k] = &f[k];
+			halb__punt__punt_batch__init(&b);
+			b.boot = 1;
+			for (k = 0; k < BATCH; k++) {
+				halb__punt__frame__init(&f[k]);
+				f[k].id = base + k + 1;
+				f[k].data.data = data[k];
+				f[k].data.len = syn(data[k], base + k, vip,
+						    cfg->services[0].port ? cfg->services[0].port : 80);
+				fp[k] = &f[k];
+			}
+			b.n_frames = BATCH;
+			b.frames = fp;
+			dlen = punt_seal(dg[j], SEAL_MTU, &key, "lb", halb_next_seq(&seq),
+					 halb_unix_ms(), PUNT_T_PUNT, &b.base);
+			if (dlen < 0) {
+				fprintf(stderr, "halb-bench-remote: seal: %d\n", dlen);
+				return 1;
+			}
+			in[j].buf = dg[j];
+			in[j].len = (size_t)dlen;
+			memcpy(&in[j].from, &me, melen);
+			in[j].fromlen = melen;
 		}
-		b.n_frames = BATCH;
-		b.frames = fp;
-		dlen = punt_seal(dg, SEAL_MTU, &key, "lb", halb_next_seq(&seq),
-				 halb_unix_ms(), PUNT_T_PUNT, &b.base);
-		if (dlen < 0) {
-			fprintf(stderr, "halb-bench-remote: seal: %d\n", dlen);
-			return 1;
+		/* ... decided and answered together by the remote ... */
+		rcls_input_many(r, in, depth);
+		/* ... and the answers read and opened as the forwarder does. */
+		for (got = 0; got < depth;) {
+			int m;
+
+			for (j = 0; j < depth - got; j++) {
+				iov[j].iov_base = ans[j];
+				iov[j].iov_len = sizeof(ans[j]);
+				memset(&mh[j], 0, sizeof(mh[j]));
+				mh[j].msg_hdr.msg_iov = &iov[j];
+				mh[j].msg_hdr.msg_iovlen = 1;
+			}
+			m = recvmmsg(fd, mh, depth - got, MSG_WAITFORONE, NULL);
+			if (m <= 0) {
+				fprintf(stderr, "halb-bench-remote: an answer is missing\n");
+				return 1;
+			}
+			for (j = 0; j < (uint32_t)m; j++) {
+				struct punt_opened o;
+
+				if (punt_open(ans[j], mh[j].msg_len, kr, rp,
+					      halb_unix_ms(), &o) == 0) {
+					decided += o.decision->n_decisions;
+					punt_opened_free(&o);
+				}
+			}
+			got += (uint32_t)m;
 		}
-		rcls_input(r, dg, (size_t)dlen, &me, melen);
-		len = recv(fd, ans, sizeof(ans), 0);
-		if (len > 0 && punt_open(ans, (size_t)len, kr, rp, halb_unix_ms(), &o) == 0) {
-			decided += o.decision->n_decisions;
-			punt_opened_free(&o);
-		}
-		if ((i & 0xffff) == 0)
+		if ((i & 0xffff) < BATCH * depth)
 			rcls_turn(r);
 	}
 	t = now_s() - t0;
-	printf("RESULT {\"frames\": %" PRIu64 ", \"seconds\": %.3f, \"per_second\": %.0f, \"us_per_batch\": %.2f, \"installs\": %" PRIu64 "}\n",
+	printf("RESULT {\"frames\": %" PRIu64 ", \"seconds\": %.3f, \"per_second\": %.0f, \"us_per_batch\": %.2f, \"depth\": %u, \"installs\": %" PRIu64 "}\n",
 	       decided, t, (double)decided / t, t * 1e6 / ((double)n / BATCH),
-	       rcls_cls(r)->shm->cls.installs);
+	       depth, rcls_cls(r)->shm->cls.installs);
 	rcls_free(r);
 	cfg_free(cfg);
 	close(fd);

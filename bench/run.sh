@@ -33,16 +33,21 @@
 #   8. request parser (issue 14; no DPDK: one process, CPU 1): requests
 #      parsed per second by l7_parse, HTTP and TLS, in one segment and
 #      split, and l7_match over 32 rules (halb-bench-l7req; a second).
-#   9. request routing end to end (issue 14): bench/peers.sh --requests,
+#   9. remote classifier (issue 11; no DPDK: one process, CPU 1): new
+#      connections per second through the remote classification
+#      protocol and decision, both ends on one core (halb-bench-remote:
+#      320k SYNs in sealed batches of 16, one batch per round trip and 8
+#      in flight; 5 runs of each, alternated).
+#  10. request routing end to end (issue 14): bench/peers.sh --requests,
 #      halb-router against HAProxy `mode http` and nginx `http` with the
 #      same Host/path rules, requests/s on keep-alive and on new
 #      connections (wrk; like item 5, not in --quick, BENCH_PEERS=0 skips).
-#  10. SYN flood against a request-routed VIP (issue 14): halb-bench-gen
+#  11. SYN flood against a request-routed VIP (issue 14): halb-bench-gen
 #      syn (distinct 5-tuples, never an ACK) at its full rate into the
 #      memif rig with halb-router attached; cookie SYN-ACKs per second,
 #      and the forwarder's flow count and the router's gauges (binding,
 #      flows, bindings) before and after, which must not grow.
-#  11. bindings per second (issue 14): the rig of item 10, halb-bench-gen
+#  12. bindings per second (issue 14): the rig of item 11, halb-bench-gen
 #      bind playing client and backend (SYN, request on the cookie's
 #      ACK, SYN-ACK for the router's SYN); bindings whose request reached
 #      the backend, per second.
@@ -58,7 +63,7 @@
 # --quick (or QUICK=1): one figure, dsr at 1k flows against the bare loop.
 # Environment: HALB_BUILD (default build/), BENCH_REPS, BENCH_ONLY (a
 # comma list of fast, callgrind, decide, syn, tables, scale, peers, ovs, sync,
-# replica, l7req, l7peers, l7flood, l7bind: only those; ovs runs by default when ovs-vswitchd-dpdk is installed, and
+# replica, l7req, remote, l7peers, l7flood, l7bind: only those; ovs runs by default when ovs-vswitchd-dpdk is installed, and
 # is installed when named), BENCH_PEERS=0 to skip item 5, BENCH_10M=0 to
 # skip the 10M-flow run (and the 10M replica), BENCH_KEEP=1 to keep the run directory,
 # BENCH_RTR_CPU (0) the CPU of halb-router in items 10 and 11.
@@ -77,7 +82,7 @@ QUICK=${QUICK:-0}
 REPS=${BENCH_REPS:-3}
 PEERS=${BENCH_PEERS:-1}
 TEN_M=${BENCH_10M:-1}
-ONLY=${BENCH_ONLY:-fast,callgrind,decide,syn,tables,scale,peers,ovs,sync,replica,l7req,l7peers,l7flood,l7bind}
+ONLY=${BENCH_ONLY:-fast,callgrind,decide,syn,tables,scale,peers,ovs,sync,replica,l7req,remote,l7peers,l7flood,l7bind}
 [ "${1:-}" = --quick ] && QUICK=1
 [ "$QUICK" = 1 ] && REPS=1
 
@@ -91,6 +96,7 @@ MF_BIN=$BUILD/bench/halb-bench-memfloor
 SYNC_BIN=$BUILD/bench/halb-bench-sync
 REP_BIN=$BUILD/bench/halb-bench-replica
 L7_BIN=$BUILD/bench/halb-bench-l7req
+RCLS_BIN=$BUILD/bench/halb-bench-remote
 RTR_BIN=$BUILD/router/halb-router
 CTL_BIN=$BUILD/tools/halbctl
 RESULTS=$HERE/results
@@ -665,12 +671,12 @@ else
 		grep '^RESULT ' "$RUN/replica.out" | cut -c8- |
 			sed 's/^/{"test": "replica", "r": /; s/$/}/' >>"$RES"
 	fi
-	# ---- 10. SYN flood against a request-routed VIP ----
+	# ---- 11. SYN flood against a request-routed VIP ----
 	if want l7flood; then
 		log "SYN flood against a request-routed VIP (2M SYNs)"
 		l7_flood 2000000 || log "l7flood failed"
 	fi
-	# ---- 11. bindings per second (the generator as client and backend) ----
+	# ---- 12. bindings per second (the generator as client and backend) ----
 	if want l7bind; then
 		log "request routing: bindings per second (500k connections)"
 		l7_flood 500000 bind || log "l7bind failed"
@@ -682,6 +688,19 @@ else
 			log "l7req failed: $(tail -n 1 "$RUN/l7req.out")"
 		grep '^RESULT ' "$RUN/l7req.out" | cut -c8- |
 			sed 's/^/{"test": "l7req", "r": /; s/$/}/' >>"$RES"
+	fi
+	# ---- 9. remote classifier (no DPDK: one process, CPU 1) ----
+	if want remote; then
+		log "remote classifier: protocol and decision on one core, 1 and 8 batches in flight"
+		for i in 1 2 3 4 5; do
+			for depth in 1 8; do
+				taskset -c 1 "$RCLS_BIN" "$TOP/conf/halb.conf" 320000 "$depth" \
+					>>"$RUN/remote.out" 2>&1 ||
+					log "remote failed: $(tail -n 1 "$RUN/remote.out")"
+			done
+		done
+		grep '^RESULT ' "$RUN/remote.out" | cut -c8- |
+			sed 's/^/{"test": "remote", "r": /; s/$/}/' >>"$RES"
 	fi
 fi
 
@@ -698,7 +717,7 @@ if [ "$QUICK" != 1 ] && [ "$PEERS" = 1 ] && want peers && [ -x "$HERE/peers.sh" 
 elif [ "$QUICK" != 1 ]; then
 	log "peers: skipped (bench/peers.sh missing or BENCH_PEERS=0)"
 fi
-# ---- 9. request routing against HAProxy and nginx (bench/peers.sh --requests) ----
+# ---- 10. request routing against HAProxy and nginx (bench/peers.sh --requests) ----
 L7P_MD=$RUN/peers-requests.md
 L7P_JSON=$RUN/none.json
 : >"$L7P_MD"

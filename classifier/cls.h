@@ -72,7 +72,7 @@ struct cls_sweep {
 #define CLS_SESS_SILENT_MS 1000u
 /* flow_entry.flags in the classifier's tables: the state last reported
  * to halb-sessiond, and that one was. */
-#define CLS_F_REPORTED 0x80u
+#define CLS_F_REPORTED SESS_F_REPORTED
 #define CLS_F_STATE 0x03u
 
 struct seal_keyring;

@@ -95,8 +95,11 @@ lock_attach(struct cls *c, uint32_t takeover_ms)
 	/* The forwarder holds it for a moment while it rebuilds Maglev
 	 * tables at a reload with no classifier (forwarder/reload.c), or
 	 * for a turn of its remote classifiers' thread, whose lock is an
-	 * open-file-description lock: pid -1 (forwarder/punt_remote.c). */
-	for (i = 0; rc == -EBUSY && (holder == c->shm->fwd_pid || holder == -1) &&
+	 * open-file-description lock: pid -1 (forwarder/punt_remote.c).
+	 * Holder 0: the lock was let go between the try and the query (the
+	 * punt thread's turn ended): try again. */
+	for (i = 0; rc == -EBUSY &&
+		    (holder == c->shm->fwd_pid || holder == -1 || holder == 0) &&
 		    i < 100; i++) {
 		usleep(10000);
 		rc = cls_lock_try(fd, &holder);

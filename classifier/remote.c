@@ -37,10 +37,18 @@
  *  - health: health.socket as the local classifier, and/or a UDP
  *    address (classifiers.serve.health) that halb-healthd also sends
  *    its sealed snapshots to; the same keys and checks;
- *  - the services are its file's, in file order: it does not follow a
- *    forwarder's reloads.  Every ping and pong carries a digest of the
- *    slots (punt_services_digest), and a forwarder whose view differs
- *    does not use it (counted there).
+ *  - the services are its file's at start; then it follows the view of
+ *    the first forwarder of serve.forwarders (docs/RELOAD.md: the slots
+ *    that forwarder's reloads made): that forwarder sends it (ViewPart,
+ *    in parts) whenever the remote does not apply its current
+ *    generation (Pong.view_gen), and it is applied as the local
+ *    classifier applies a new view from shared memory: put in this
+ *    process's own view buffers, then view.c cls_view_poll (health kept
+ *    for the same backends, schedulers and Maglev tables rebuilt, flows
+ *    of retired backends evicted).  Every ping and pong carries a digest
+ *    of the slots (punt_services_digest), and a forwarder whose view
+ *    differs (another forwarder's, or its own while a view is on its
+ *    way) does not use it (counted there).
  *
  * One thread: poll() on the two sockets, at most 1 ms asleep so that
  * the expiry scans and the health poll run.
@@ -71,7 +79,6 @@
 #include "cls.h"
 #include "remote.h"
 
-#define RCLS_BURST 64
 #define RCLS_HB_MS 10
 
 static volatile bool quit;
@@ -92,7 +99,22 @@ struct rcls {
 	struct rcls_fwd fwd[CFG_MAX_PUNTERS];
 	bool pinned;                   /* some forwarder has an address */
 	void *mem[CFG_MAX_WORKERS];
+	/* The view followed: parts being put together, in vcfg; the
+	 * generation and boot of the forwarder's it applies; the local
+	 * generation of shm->view. */
+	struct punt_view_rx vrx;
+	struct halb_cfg *vcfg;
+	uint64_t view_gen, view_boot, local_gen;
 	struct rcls_stats st;
+	/* Answers sealed and not sent yet: sent together (sendmmsg) at the
+	 * end of a burst of datagrams (rcls_flush). */
+	uint32_t n_out;
+	struct rcls_out {
+		uint8_t buf[SEAL_MTU];
+		struct sockaddr_storage to;
+		socklen_t tolen;
+		uint32_t len;
+	} out[RCLS_BURST];
 };
 
 /* TSC ticks a second, measured against CLOCK_MONOTONIC (no EAL here). */
@@ -110,6 +132,29 @@ tsc_hz_measure(void)
 	ns = (uint64_t)(b.tv_sec - a.tv_sec) * 1000000000ull +
 	     (uint64_t)b.tv_nsec - (uint64_t)a.tv_nsec;
 	return ns == 0 ? 1000000000ull : (t1 - t0) * 1000000000ull / ns;
+}
+
+/* Service slot s's Maglev tables, as halb_shm_mh_alloc makes them in
+ * the forwarder's memory: one size for every slot, whatever its
+ * backends, so that a view that adds backends keeps the table (and the
+ * size is the forwarder's, so the tables agree). */
+static int
+mh_alloc(struct halb_shm *shm, uint32_t s)
+{
+	struct halb_mh_shm *mh = &shm->mh[s];
+
+	if (mh->table[0] != NULL)
+		return 0;
+	mh->size = mh_table_size(CFG_MAX_BACKENDS);
+	mh->table[0] = calloc(mh->size, sizeof(uint16_t));
+	mh->table[1] = calloc(mh->size, sizeof(uint16_t));
+	if (mh->table[0] == NULL || mh->table[1] == NULL) {
+		free(mh->table[0]);
+		free(mh->table[1]);
+		mh->table[0] = mh->table[1] = NULL;
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 /* The state decide.c and health.c work on, in this process's memory. */
@@ -131,16 +176,22 @@ mem_init(struct rcls *r, struct halb_cfg *cfg)
 	shm->tsc_base = rte_rdtsc();
 	shm->n_workers = cfg->n_workers ? cfg->n_workers : 1;
 	shm->n_services = cfg->n_services;
+	/* Its view buffers, as the forwarder's (halb_shm_view_publish):
+	 * written here when a forwarder's view comes (on_view). */
+	shm->views[0] = calloc(1, sizeof(*shm->views[0]));
+	shm->views[1] = calloc(1, sizeof(*shm->views[1]));
+	r->vcfg = calloc(1, sizeof(*r->vcfg));
+	if (shm->views[0] == NULL || shm->views[1] == NULL || r->vcfg == NULL)
+		return -ENOMEM;
+	r->vrx.cfg = r->vcfg;
 	qsz = rte_rcu_qsbr_get_memsize(1);
 	shm->qsbr = aligned_alloc(64, (qsz + 63) & ~(size_t)63);
 	if (shm->qsbr == NULL || rte_rcu_qsbr_init(shm->qsbr, 1) != 0)
 		return -ENOMEM;
 	for (s = 0; s < cfg->n_services; s++) {
-		shm->mh[s].size = mh_table_size(cfg->services[s].n_backends);
-		shm->mh[s].table[0] = calloc(shm->mh[s].size, sizeof(uint16_t));
-		shm->mh[s].table[1] = calloc(shm->mh[s].size, sizeof(uint16_t));
-		if (shm->mh[s].table[0] == NULL || shm->mh[s].table[1] == NULL)
-			return -ENOMEM;
+		rc = mh_alloc(shm, s);
+		if (rc != 0)
+			return rc;
 	}
 	entries = cfg->flow_entries;
 	for (w = 0; w < shm->n_workers; w++) {
@@ -179,6 +230,9 @@ mem_fini(struct rcls *r)
 		free(shm->mh[s].table[1]);
 	}
 	svc_map_free(&r->c.svcs);
+	free(shm->views[0]);
+	free(shm->views[1]);
+	free(r->vcfg);
 	free(shm->qsbr);
 	free(shm);
 }
@@ -254,19 +308,56 @@ send_sealed(struct rcls *r, struct rcls_fwd *f, enum punt_type type,
 	    const ProtobufCMessage *m, const struct sockaddr_storage *to,
 	    socklen_t tolen)
 {
-	uint8_t out[SEAL_MTU];
+	struct rcls_out *o;
 	int len;
 
-	len = punt_seal(out, sizeof(out), &f->cfg->key,
+	if (r->n_out == RCLS_BURST)
+		rcls_flush(r);
+	o = &r->out[r->n_out];
+	len = punt_seal(o->buf, sizeof(o->buf), &f->cfg->key,
 			r->c.cfg->classifiers.serve_name,
 			halb_next_seq(&r->seq), halb_unix_ms(), type, m);
 	if (len < 0) {
 		r->st.tx_errors++;
 		return;
 	}
-	if (sendto(r->fd, out, (size_t)len, MSG_DONTWAIT,
-		   (const struct sockaddr *)to, tolen) != len)
-		r->st.tx_errors++;
+	o->len = (uint32_t)len;
+	memcpy(&o->to, to, tolen);
+	o->tolen = tolen;
+	r->n_out++;
+}
+
+void
+rcls_flush(struct rcls *r)
+{
+	struct mmsghdr mh[RCLS_BURST];
+	struct iovec iov[RCLS_BURST];
+	uint32_t i, done = 0;
+	int n;
+
+	for (i = 0; i < r->n_out; i++) {
+		iov[i].iov_base = r->out[i].buf;
+		iov[i].iov_len = r->out[i].len;
+		memset(&mh[i], 0, sizeof(mh[i]));
+		mh[i].msg_hdr.msg_name = &r->out[i].to;
+		mh[i].msg_hdr.msg_namelen = r->out[i].tolen;
+		mh[i].msg_hdr.msg_iov = &iov[i];
+		mh[i].msg_hdr.msg_iovlen = 1;
+	}
+	/* One system call for the burst; a datagram the kernel refuses
+	 * (a full buffer, an unreachable forwarder) is counted and the
+	 * rest go on. */
+	while (done < r->n_out) {
+		n = sendmmsg(r->fd, &mh[done], r->n_out - done, MSG_DONTWAIT);
+		if (n <= 0) {
+			r->st.tx_errors++;
+			done++;
+			continue;
+		}
+		r->st.tx_calls++;
+		done += (uint32_t)n;
+	}
+	r->n_out = 0;
 }
 
 /* Decides every frame of a batch: the decisions go back in one datagram
@@ -349,6 +440,8 @@ on_ping(struct rcls *r, struct rcls_fwd *f, const Halb__Punt__Ping *p,
 	out.cfg_digest = r->digest;
 	out.decisions = r->st.decisions;
 	out.refused = refused;
+	out.view_follow = f == &r->fwd[0];
+	out.view_gen = out.view_follow && r->view_boot == p->boot ? r->view_gen : 0;
 	send_sealed(r, f, PUNT_T_PONG, &out.base, from, fromlen);
 }
 
@@ -365,9 +458,77 @@ from_configured(const struct rcls_fwd *f, const struct sockaddr_storage *from)
 	       halb_ip_eq(&ip, &f->cfg->ip);
 }
 
-void
-rcls_input(struct rcls *r, const uint8_t *buf, size_t len,
-	   const struct sockaddr_storage *from, socklen_t fromlen)
+/* The view put together in r->vcfg, made this process's: published in
+ * its view buffers as the forwarder publishes its own, then applied by
+ * view.c as the local classifier applies a reload's. */
+static int
+view_apply(struct rcls *r)
+{
+	struct halb_shm *shm = r->c.shm;
+	const struct halb_cfg *v = r->vcfg;
+	struct halb_view_shm *buf = shm->view == shm->views[0] ? shm->views[1] :
+								 shm->views[0];
+	uint32_t s;
+	int rc;
+
+	for (s = 0; s < v->n_services; s++)
+		if (v->services[s].slot != CFG_SLOT_FREE) {
+			rc = mh_alloc(shm, s);
+			if (rc != 0)
+				return rc;
+		}
+	buf->gen = 0;
+	buf->n_services = v->n_services;
+	memcpy(buf->services, v->services, sizeof(v->services[0]) * v->n_services);
+	buf->gen = ++r->local_gen;
+	shm->view = buf;
+	shm->view_gen = r->local_gen;
+	rc = cls_view_poll(&r->c, halb_unix_ms());
+	if (rc != 0)
+		return rc;
+	r->digest = punt_services_digest(r->c.cfg);
+	return 0;
+}
+
+static void
+on_view(struct rcls *r, struct rcls_fwd *f, const Halb__Punt__ViewPart *p)
+{
+	int rc;
+
+	r->st.view_parts++;
+	if (f != &r->fwd[0]) {
+		r->st.view_ignored++;
+		return;
+	}
+	if (p->boot == r->view_boot && p->gen == r->view_gen)
+		return; /* applied already: a resend */
+	rc = punt_view_rx_part(&r->vrx, p);
+	if (rc < 0) {
+		if (r->st.view_bad++ < 10)
+			CLS_LOG(WARNING, "forwarder %s: a part of its view generation %" PRIu64 " disagrees with the others: dropped, waiting for it again",
+				f->cfg->name, p->gen);
+		return;
+	}
+	if (rc == 0)
+		return;
+	rc = view_apply(r);
+	if (rc != 0) {
+		r->st.view_failed++;
+		CLS_LOG(ERR, "forwarder %s: cannot apply its view generation %" PRIu64 ": %s",
+			f->cfg->name, p->gen, strerror(-rc));
+		r->vrx.n_parts = 0;
+		return;
+	}
+	r->view_boot = p->boot;
+	r->view_gen = p->gen;
+	r->st.views++;
+	CLS_LOG(INFO, "following forwarder %s's view generation %" PRIu64 ": %u service slot(s) in %u part(s)",
+		f->cfg->name, p->gen, r->c.cfg->n_services, p->n_parts);
+}
+
+static void
+input_one(struct rcls *r, const uint8_t *buf, size_t len,
+	  const struct sockaddr_storage *from, socklen_t fromlen)
 {
 	struct punt_opened o;
 	struct rcls_fwd *f;
@@ -415,8 +576,28 @@ rcls_input(struct rcls *r, const uint8_t *buf, size_t len,
 		on_punt(r, f, o.punt, from, fromlen);
 	} else if (o.type == PUNT_T_PING) {
 		on_ping(r, f, o.ping, from, fromlen);
+	} else if (o.type == PUNT_T_VIEW) {
+		on_view(r, f, o.view);
 	}
 	punt_opened_free(&o);
+}
+
+void
+rcls_input(struct rcls *r, const uint8_t *buf, size_t len,
+	   const struct sockaddr_storage *from, socklen_t fromlen)
+{
+	input_one(r, buf, len, from, fromlen);
+	rcls_flush(r);
+}
+
+void
+rcls_input_many(struct rcls *r, const struct rcls_dgram *d, uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		input_one(r, d[i].buf, d[i].len, &d[i].from, d[i].fromlen);
+	rcls_flush(r);
 }
 
 struct rcls *
@@ -487,11 +668,15 @@ rcls_turn(struct rcls *r)
 int
 rcls_main(struct halb_cfg *cfg)
 {
-	uint8_t buf[SEAL_MAX_DATAGRAM + 1];
+	static uint8_t buf[RCLS_BURST][SEAL_MAX_DATAGRAM + 1];
+	static struct rcls_dgram d[RCLS_BURST];
+	struct mmsghdr mh[RCLS_BURST];
+	struct iovec iov[RCLS_BURST];
 	uint64_t beat_ms = 0;
 	struct halb_hb *hb;
 	struct rcls *r;
 	uint32_t i;
+	int n;
 
 	if (!cfg->classifiers.has_serve) {
 		fprintf(stderr, "%s: --remote needs classifiers { serve { ... } } (docs/CONFIG.md, \"classifiers\")\n",
@@ -532,17 +717,27 @@ rcls_main(struct halb_cfg *cfg)
 		rcls_turn(r);
 		if (poll(&pfd, 1, 1) <= 0)
 			continue;
+		/* Up to RCLS_BURST datagrams in one system call, their
+		 * answers in one more (rcls_input_many). */
 		for (i = 0; i < RCLS_BURST; i++) {
-			struct sockaddr_storage from;
-			socklen_t fromlen = sizeof(from);
-			ssize_t len = recvfrom(r->fd, buf, sizeof(buf), MSG_DONTWAIT,
-					       (struct sockaddr *)&from, &fromlen);
-
-			if (len < 0)
-				break;
-			r->c.now_ms = halb_now_ms(r->c.shm, rte_rdtsc());
-			rcls_input(r, buf, (size_t)len, &from, fromlen);
+			iov[i].iov_base = buf[i];
+			iov[i].iov_len = sizeof(buf[i]);
+			memset(&mh[i], 0, sizeof(mh[i]));
+			mh[i].msg_hdr.msg_name = &d[i].from;
+			mh[i].msg_hdr.msg_namelen = sizeof(d[i].from);
+			mh[i].msg_hdr.msg_iov = &iov[i];
+			mh[i].msg_hdr.msg_iovlen = 1;
 		}
+		n = recvmmsg(r->fd, mh, RCLS_BURST, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			continue;
+		for (i = 0; i < (uint32_t)n; i++) {
+			d[i].buf = buf[i];
+			d[i].len = mh[i].msg_len;
+			d[i].fromlen = mh[i].msg_hdr.msg_namelen;
+		}
+		r->c.now_ms = halb_now_ms(r->c.shm, rte_rdtsc());
+		rcls_input_many(r, d, (uint32_t)n);
 	}
 	CLS_LOG(INFO, "stopping: %" PRIu64 " frames, %" PRIu64 " decisions, %" PRIu64 " datagrams refused (mac %" PRIu64 ", replay %" PRIu64 "), %" PRIu64 " from a wrong source",
 		r->st.frames, r->st.decisions,

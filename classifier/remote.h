@@ -30,16 +30,42 @@ struct rcls_stats {
 	uint64_t wrong_source;    /* authentic, from another address than the
 				   * forwarder's configured one: unanswered */
 	uint64_t tx_errors;
+	/* The view of the services it follows (serve.forwarders' first). */
+	uint64_t view_parts;      /* ViewPart messages taken */
+	uint64_t views;           /* views applied */
+	uint64_t view_bad;        /* parts that disagreed: generation dropped */
+	uint64_t view_ignored;    /* parts from a forwarder it does not follow */
+	uint64_t view_failed;     /* complete views not applied (memory) */
+	uint64_t tx_calls;        /* sendmmsg calls (answers go in bursts) */
 };
+
+/* A received datagram, for rcls_input_many. */
+struct rcls_dgram {
+	const uint8_t *buf;
+	size_t len;
+	struct sockaddr_storage from;
+	socklen_t fromlen;
+};
+
+/* Datagrams taken and answers sent per system call, at most. */
+#define RCLS_BURST 64
 
 /* Creates the state, the health cache and the sockets of cfg (kept):
  * NULL with errno set. */
 struct rcls *rcls_new(struct halb_cfg *cfg);
 void rcls_free(struct rcls *r);
 
-/* One datagram from `from`: opened, decided, answered. */
+/* One datagram from `from`: opened, decided, answered (sent before it
+ * returns). */
 void rcls_input(struct rcls *r, const uint8_t *buf, size_t len,
 		const struct sockaddr_storage *from, socklen_t fromlen);
+
+/* n datagrams (at most RCLS_BURST), their answers sent together at the
+ * end (one sendmmsg). */
+void rcls_input_many(struct rcls *r, const struct rcls_dgram *d, uint32_t n);
+
+/* Sends the answers sealed so far. */
+void rcls_flush(struct rcls *r);
 
 /* Housekeeping between datagrams (clock, expiry, health). */
 void rcls_turn(struct rcls *r);

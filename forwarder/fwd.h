@@ -85,9 +85,33 @@ struct fwd_view {
 	struct svc_map svcs;
 	uint32_t n_services;
 	struct fwd_service svc[CFG_MAX_SERVICES];
+	/* The VIP and port (network order; 0: all ports) of every
+	 * request-routed service slot, live or retired (bound flows
+	 * outlive a reload): a TCP segment to one of them is looked up in
+	 * the bound-flow table, and only there, on the fast path
+	 * (worker.c, l7_table).  l7_filter has the fwd_l7_bit() of each
+	 * (every bit for an all-ports one), so that other packets mostly
+	 * skip the list with one test. */
+	uint64_t l7_filter;
+	uint32_t n_l7;
+	struct fwd_l7_vip {
+		struct halb_ip vip;
+		uint16_t port;
+	} l7[CFG_MAX_SERVICES];
 	uint32_t n_local;
 	struct halb_ip local[CFG_MAX_PORTS * 2 + CFG_MAX_SERVICES];
 };
+
+/* A destination's bit in fwd_view.l7_filter: a hash of the address's
+ * last 4 bytes and the port (network order). */
+static inline uint64_t
+fwd_l7_bit(const uint8_t ip[16], uint16_t port)
+{
+	uint32_t a;
+
+	memcpy(&a, ip + 12, 4);
+	return 1ull << (((a ^ port) * 0x9e3779b1u) >> 26);
+}
 
 struct fwd_ctx {
 	struct halb_cfg *cfg; /* services slotted (halb/cfg_reload.h); a

@@ -2,7 +2,8 @@
 /*
  * The forwarder's side of remote classification (docs/CLASSIFIERS.md):
  * one thread (not an lcore: it sleeps 100 us between idle turns while
- * it acts for a remote classifier, 1 ms while it only watches) that
+ * it acts for a remote classifier, on the remotes' sockets while frames
+ * wait for decisions, 1 ms while it only watches) that
  * speaks proto/halb_punt.proto to the remote classifiers of
  * classifiers.list.
  *
@@ -36,11 +37,19 @@
  * while it holds the lock, this thread while it holds it, and the
  * forwarder's reload (Maglev tables only) while it holds it.
  *
- * What this thread does not do in the local classifier's place: tell
- * halb-sessiond of the flows (its ring has one producer, the
- * classifier: flows decided remotely are not replicated to peer
- * appliances), keep shm->active (a returning classifier recounts it),
- * evict the flows of a backend that went down (they expire).
+ * With sessions { }, it tells halb-sessiond of what it writes, as the
+ * classifier does (installs, state changes and removals seen by its
+ * expiry scan), on a ring of its own (shm->sess_ring_fwd: the
+ * classifier's keeps its single producer), so that flows decided
+ * remotely are replicated to peer appliances; and a miss mid-connection
+ * whose session a peer appliance decided gets the replica's backend
+ * here, without the remote, as the classifier and the workers' fallback
+ * give it (replica_pick).  It does not serve halb-sessiond's dump
+ * requests (a returning classifier does).
+ *
+ * What this thread does not do in the local classifier's place: keep
+ * shm->active (a returning classifier recounts it), evict the flows of
+ * a backend that went down (they expire).
  */
 #include <assert.h>
 #include <errno.h>
@@ -48,11 +57,13 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stddef.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <rte_cycles.h>
@@ -60,13 +71,17 @@
 #include <rte_mbuf.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
+#include <rte_ring_elem.h>
 #include <rte_telemetry.h>
 
 #include "halb/cfg.h"
+#include "halb/cfg_reload.h"
 #include "halb/clock.h"
 #include "halb/flow.h"
 #include "halb/mh.h"
 #include "halb/punt_msg.h"
+#include "halb/sess-t.h"
+#include "halb/shm.h"
 #include "halb/sock.h"
 #include "fwd.h"
 #include "punt_remote.h"
@@ -79,6 +94,10 @@
  * name, seq, time, MAC), the batch's boot ids. */
 #define PREM_ENVELOPE 160u
 #define PREM_LOCK_FILE "halb_classifier.lock" /* classifier/cls.h */
+#define PREM_SEV_BURST 64u  /* session events buffered before an enqueue */
+/* The view to a remote that follows this forwarder and does not apply
+ * its generation: sent at once, then again this often until it does. */
+#define PREM_VIEW_MS 200u
 
 enum { PREM_NONE = -1, PREM_LOCAL = -2 };
 
@@ -102,6 +121,10 @@ struct prem_remote {
 	uint64_t last_unanswered_ms, last_decision_ms;
 	uint64_t peer_boot;
 	bool alive, digest_ok;
+	/* It follows this forwarder's view (its pong says so), and the
+	 * generation of it that it applies; when the view was last sent. */
+	bool follows;
+	uint64_t view_acked, last_view_ms;
 	struct prem_stats st;
 	/* The batch being filled. */
 	uint32_t n, bytes;
@@ -127,9 +150,25 @@ static struct prem {
 	uint32_t mask, n_held;
 	struct svc_map svcs;
 	bool svcs_ok;
+	/* The forwarder's view of the services (shm->view), copied with
+	 * its generation: the reload publishes the view before it swaps
+	 * its configuration, so the view, not fwd's cfg, is what a
+	 * generation names. */
+	struct halb_cfg *view;
 	uint64_t view_gen, digest;
 	uint32_t n_services;
 	uint32_t n_backends[CFG_MAX_SERVICES];
+	/* Per backend slot of the view: halb_slot_tag of who it is when it
+	 * is live (the replica's entries name it so), else 0; per service,
+	 * whether its flows stay on a backend that is down. */
+	uint32_t tag[CFG_MAX_SERVICES][CFG_MAX_BACKENDS];
+	bool down_keep[CFG_MAX_SERVICES];
+	/* The session tracker (sessions { }): events buffered for
+	 * shm->sess_ring_fwd; thread 1 + n_workers of replica_qsbr. */
+	struct rte_ring *sring;
+	uint32_t n_sev;
+	struct sess_ev sev[PREM_SEV_BURST];
+	bool replica_reg;
 	volatile int active;
 	uint32_t flow_ms;
 	struct prem_totals t;
@@ -151,6 +190,103 @@ lock_give(void)
 	struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET };
 
 	fcntl(P.lock_fd, F_OFD_SETLK, &fl);
+}
+
+static bool syn_only(const struct pkt_info *pi);
+
+/* ---- the session tracker ---- */
+
+static void
+sess_flush(void)
+{
+	struct halb_shm *shm = P.c->shm;
+	unsigned int n;
+
+	if (P.n_sev == 0)
+		return;
+	n = rte_ring_sp_enqueue_burst_elem(P.sring, P.sev, sizeof(P.sev[0]),
+					   P.n_sev, NULL);
+	/* The classifier's counters, which this thread keeps in its place
+	 * (halb-sessiond asks for a dump when sess_ring_full moves). */
+	shm->cls.sess_events += n;
+	shm->cls.sess_ring_full += P.n_sev - n;
+	P.n_sev = 0;
+}
+
+/* Tells halb-sessiond what happened to e, worker w's (as the
+ * classifier's cls_sess_emit): buffered, enqueued in bursts, never
+ * waiting; a full ring drops the events, counted. */
+static void
+sess_emit(uint32_t w, const struct flow_entry *e, enum sess_ev_type type)
+{
+	struct sess_ev *ev;
+
+	if (P.sring == NULL)
+		return;
+	if (P.n_sev == PREM_SEV_BURST)
+		sess_flush();
+	ev = &P.sev[P.n_sev++];
+	memset(ev, 0, sizeof(*ev));
+	ev->key = e->key;
+	ev->svc = e->svc;
+	ev->backend = e->backend;
+	ev->type = (uint8_t)type;
+	ev->state = __atomic_load_n(&e->state, __ATOMIC_RELAXED);
+	ev->worker = (uint16_t)w;
+	ev->ms = type == SESS_EV_INSTALL ? P.flow_ms :
+		 __atomic_load_n(&e->last_seen, __ATOMIC_RELAXED);
+}
+
+/* A live entry of worker w whose state moved since it was last told to
+ * halb-sessiond (by this thread or by the classifier): tell it. */
+static void
+sess_report_state(uint32_t w, const struct flow_entry *e)
+{
+	const struct flow_table *t = &P.c->shm->workers[w].flows;
+	struct flow_entry *me = &t->entries[e - t->entries];
+	uint8_t st = __atomic_load_n(&e->state, __ATOMIC_RELAXED);
+
+	if (me->flags == (SESS_F_REPORTED | st))
+		return;
+	me->flags = (uint8_t)(SESS_F_REPORTED | st);
+	sess_emit(w, e, SESS_EV_STATE);
+}
+
+static uint32_t
+replica_tid(void)
+{
+	return 1 + P.c->shm->n_workers;
+}
+
+/*
+ * The replica's backend for a miss mid-connection of service s (as the
+ * classifier's cls_replica_pick and the workers' replica_pick): a record
+ * of this service whose slot this thread's view holds live with the tag
+ * the record was written for, whose backend is not down with its
+ * service resetting such flows.  An opening SYN is never looked up.
+ */
+static bool
+replica_pick(const struct pkt_info *pi, uint32_t s, uint32_t hash,
+	     uint16_t *b)
+{
+	const struct halb_shm *shm = P.c->shm;
+	const struct flow_entry *e;
+	uint16_t be;
+
+	if (!P.replica_reg || syn_only(pi))
+		return false;
+	e = flow_lookup(&shm->replica, &pi->key, hash);
+	if (e == NULL || e->svc != s)
+		return false;
+	be = e->backend;
+	if (be >= P.n_backends[s] || P.tag[s][be] == 0 || P.tag[s][be] != e->tag)
+		return false;
+	if (!P.down_keep[s] && shm->health_valid &&
+	    shm->health[s][be].state == HALB_HEALTH_DOWN &&
+	    halb_slot_tag(shm->health_id[s][be]) == e->tag)
+		return false;
+	*b = be;
+	return true;
 }
 
 /* ---- the tables ---- */
@@ -192,15 +328,22 @@ writers_init(void)
 	return 0;
 }
 
+/* ctx: the worker's index, as a pointer-sized integer. */
 static bool
 expired(void *ctx, const struct flow_entry *e)
 {
+	uint32_t w = (uint32_t)(uintptr_t)ctx;
 	uint32_t idle = P.flow_ms - __atomic_load_n(&e->last_seen, __ATOMIC_RELAXED);
 	uint32_t limit = flow_idle_timeout_ms(P.c->cfg,
 					      __atomic_load_n(&e->state, __ATOMIC_RELAXED));
 
-	(void)ctx;
-	return idle >= limit && idle < 0x80000000u;
+	if (idle >= limit && idle < 0x80000000u) {
+		sess_emit(w, e, SESS_EV_REMOVE);
+		return true;
+	}
+	if (P.sring != NULL)
+		sess_report_state(w, e);
+	return false;
 }
 
 static void
@@ -210,37 +353,52 @@ housekeep(void)
 	uint32_t w;
 
 	for (w = 0; w < shm->n_workers; w++) {
-		flow_expire_scan(&P.fw[w], PREM_SWEEP_BUCKETS, expired, NULL);
+		flow_expire_scan(&P.fw[w], PREM_SWEEP_BUCKETS, expired,
+				 (void *)(uintptr_t)w);
 		flow_reclaim(&P.fw[w]);
 		shm->workers[w].flow_count = flow_count(&P.fw[w]);
 	}
 }
 
-/* The services as the forwarder applies them (its own copy: the view
- * is freed under the workers' QSBR, which this thread is not part of). */
+/* The services as the forwarder applies them: its published view
+ * (shm->view) copied with the generation it is, so that the slots, the
+ * digest and what view_send() sends all belong to that generation.  A
+ * view caught being rewritten is taken at the next turn. */
 static void
 services_follow(void)
 {
-	struct halb_cfg *cfg = P.c->cfg;
 	uint64_t gen = __atomic_load_n(&P.c->shm->view_gen, __ATOMIC_ACQUIRE);
+	struct halb_cfg *v = P.view;
 	struct svc_map m;
 	uint32_t s;
 
 	if (P.svcs_ok && gen == P.view_gen)
 		return;
-	fwd_cfg_rdlock();
-	if (svc_map_build(&m, cfg) == 0) {
-		if (P.svcs_ok)
-			svc_map_free(&P.svcs);
-		P.svcs = m;
-		P.svcs_ok = true;
-		P.n_services = cfg->n_services;
-		for (s = 0; s < cfg->n_services; s++)
-			P.n_backends[s] = cfg->services[s].n_backends;
-		P.digest = punt_services_digest(cfg);
-		P.view_gen = gen;
+	gen = halb_shm_view_copy(P.c->shm, v);
+	if (gen == 0 || svc_map_build(&m, v) != 0)
+		return;
+	if (P.svcs_ok)
+		svc_map_free(&P.svcs);
+	P.svcs = m;
+	P.svcs_ok = true;
+	P.n_services = v->n_services;
+	for (s = 0; s < v->n_services; s++) {
+		const struct cfg_service *cs = &v->services[s];
+		uint32_t b;
+
+		P.n_backends[s] = cs->n_backends;
+		P.down_keep[s] = cs->down_flows == CFG_DOWN_KEEP;
+		for (b = 0; b < cs->n_backends; b++) {
+			const struct cfg_backend *cb = &cs->backends[b];
+
+			P.tag[s][b] = cs->slot == CFG_SLOT_LIVE &&
+					      cb->slot == CFG_SLOT_LIVE ?
+				halb_slot_tag(halb_slot_id(cs->name, cb->ip.b,
+					cfg_backend_port(cs, cb))) : 0;
+		}
 	}
-	fwd_cfg_unlock();
+	P.digest = punt_services_digest(v);
+	P.view_gen = gen;
 }
 
 /* ---- frames back to their workers ---- */
@@ -412,6 +570,12 @@ install_back(uint32_t w, struct rte_mbuf *m, const struct pkt_info *pi,
 	rc = flow_insert(&P.fw[w], &pi->key, hash, (uint16_t)s, (uint16_t)b,
 			 install_state(pi), P.flow_ms, &ex);
 	if (rc >= 0) {
+		struct flow_entry *e = &P.fw[w].t->entries[rc];
+
+		/* Read by this thread and a classifier that takes over,
+		 * never both at once (the attach lock). */
+		e->flags = (uint8_t)(SESS_F_REPORTED | e->state);
+		sess_emit(w, e, SESS_EV_INSTALL);
 		P.t.installs++;
 		shm->installs[s][b]++;
 		shm->workers[w].table_full = 0;
@@ -437,6 +601,7 @@ punted(struct prem_remote *r, int ri, uint32_t w, struct rte_mbuf *m)
 	Halb__Punt__Frame *fr;
 	struct pkt_info pi;
 	struct held *h;
+	uint16_t b;
 	int s;
 
 	if (pkt_parse(f, len, &pi) != PKT_OK || pi.kind != PKT_KIND_FLOW) {
@@ -462,6 +627,14 @@ punted(struct prem_remote *r, int ri, uint32_t w, struct rte_mbuf *m)
 			give_back(w, m, HALB_RET_DECISION(e->svc, e->backend));
 		else
 			install_back(w, m, &pi, hash, e->svc, e->backend);
+		return;
+	}
+	/* A connection that a peer appliance decided and that moved here:
+	 * the replica's backend, whatever the scheduler (the remote has no
+	 * replica), as the classifier would give it. */
+	if (replica_pick(&pi, (uint32_t)s, hash, &b)) {
+		P.t.replica++;
+		install_back(w, m, &pi, hash, (uint32_t)s, b);
 		return;
 	}
 	if (r->bytes + PUNT_FRAME_OVERHEAD + P.c->cfg->classifiers.frame_cap +
@@ -581,7 +754,10 @@ on_decision(int ri, const Halb__Punt__DecisionBatch *b, bool locked)
 			rte_pktmbuf_free(m);
 			continue;
 		}
+		/* A backend slot live in our view (a decision taken with
+		 * the remote's previous view may name a retired one). */
 		if (d->svc != h->s || d->backend >= P.n_backends[h->s] ||
+		    P.tag[d->svc][d->backend] == 0 ||
 		    pkt_parse(rte_pktmbuf_mtod(m, const uint8_t *),
 			      rte_pktmbuf_data_len(m), &pi) != PKT_OK) {
 			P.t.bad_decision++;
@@ -612,6 +788,8 @@ on_pong(int ri, const Halb__Punt__Pong *p, uint64_t now)
 	r->digest_ok = p->cfg_digest == P.digest;
 	r->st.remote_decisions = p->decisions;
 	r->st.remote_refused = p->refused;
+	r->follows = p->view_follow;
+	r->view_acked = p->view_gen;
 	if (!r->digest_ok && r->st.digest_mismatch++ == 0)
 		FWD_LOG(WARNING, "remote classifier %s has other service slots than this forwarder: not used until they agree",
 			r->e->name);
@@ -662,6 +840,35 @@ rx(bool locked, uint64_t now)
 	return all;
 }
 
+static int
+view_part_send(void *arg, const Halb__Punt__ViewPart *vp)
+{
+	struct prem_remote *r = arg;
+
+	send_sealed(r, PUNT_T_VIEW, &vp->base);
+	r->st.view_parts++;
+	return 0;
+}
+
+/* The services as this forwarder applies them (the view services_follow
+ * copied), to remote r, in parts (punt_view_parts), labelled with that
+ * view's generation. */
+static void
+view_send(struct prem_remote *r)
+{
+	int rc;
+
+	if (!P.svcs_ok)
+		return;
+	rc = punt_view_parts(P.view, P.view_gen, P.boot, r->peer_boot,
+			     view_part_send, r);
+	if (rc < 0) {
+		r->st.tx_errors++;
+		return;
+	}
+	r->st.views++;
+}
+
 static void
 pings(uint64_t now)
 {
@@ -677,9 +884,18 @@ pings(uint64_t now)
 			p.boot = P.boot;
 			p.peer_boot = r->peer_boot;
 			p.cfg_digest = P.digest;
+			p.view_gen = P.view_gen;
 			send_sealed(r, PUNT_T_PING, &p.base);
 			r->st.pings++;
 			r->last_ping_ms = now;
+		}
+		/* A remote that follows us and does not apply our view yet
+		 * (it started from its file, or we reloaded). */
+		if (r->follows && r->last_pong_ms != 0 &&
+		    r->view_acked != P.view_gen &&
+		    now - r->last_view_ms >= PREM_VIEW_MS) {
+			view_send(r);
+			r->last_view_ms = now;
 		}
 		alive = r->last_pong_ms != 0 &&
 			now - r->last_pong_ms < P.c->cfg->classifiers.timeout_ms &&
@@ -781,12 +997,45 @@ turn(void)
 		held_release(true, P.active, &P.t.no_remote);
 	set_active(want);
 	__atomic_store_n(&P.c->remote_up, true, __ATOMIC_RELEASE);
+	/* A reader of the replica for this turn only: offline between
+	 * turns, so that halb-sessiond's grace periods never wait for a
+	 * thread that sleeps or only watches. */
+	if (P.replica_reg)
+		rte_rcu_qsbr_thread_online(P.c->shm->replica_qsbr, replica_tid());
 	busy = rx(true, now);
 	busy += drain(want);
+	if (P.replica_reg)
+		rte_rcu_qsbr_thread_offline(P.c->shm->replica_qsbr, replica_tid());
 	held_expire(now);
 	housekeep();
+	sess_flush();
 	lock_give();
 	return busy != 0 ? 0 : PREM_IDLE_US;
+}
+
+/*
+ * The pause between turns.  While frames wait for decisions, it waits
+ * on the remotes' sockets instead of sleeping, so that a decision is
+ * applied when it arrives, not up to a whole idle sleep later (the
+ * first packet's latency through a remote: docs/CLASSIFIERS.md).
+ */
+static void
+pause_us(uint32_t us)
+{
+	struct pollfd pfd[CFG_MAX_CLASSIFIERS];
+	struct timespec ts = { .tv_nsec = (long)us * 1000 };
+	uint32_t i;
+
+	if (P.n_held == 0) {
+		usleep(us);
+		return;
+	}
+	for (i = 0; i < P.n_remote; i++) {
+		pfd[i].fd = P.r[i].fd;
+		pfd[i].events = POLLIN;
+		pfd[i].revents = 0;
+	}
+	ppoll(pfd, P.n_remote, &ts, NULL);
 }
 
 static void *
@@ -798,7 +1047,7 @@ prem_main(void *arg)
 	while (!P.c->quit) {
 		us = turn();
 		if (us != 0)
-			usleep(us);
+			pause_us(us);
 	}
 	return NULL;
 }
@@ -842,8 +1091,19 @@ fwd_punt_remote_start(struct fwd_ctx *c)
 	if (P.held == NULL)
 		return -ENOMEM;
 	P.mask = cap - 1;
+	P.view = calloc(1, sizeof(*P.view));
+	if (P.view == NULL)
+		return -ENOMEM;
 	P.boot = halb_unix_us() | 1;
 	P.next_id = P.oldest = 1;
+	if (c->shm->has_sessions && c->shm->sess_ring_fwd != NULL) {
+		P.sring = c->shm->sess_ring_fwd;
+		if (rte_rcu_qsbr_thread_register(c->shm->replica_qsbr,
+						 replica_tid()) == 0)
+			P.replica_reg = true;
+		else
+			FWD_LOG(ERR, "punt thread: cannot register with the replica's QSBR variable: replica lookups off");
+	}
 	snprintf(path, sizeof(path), "%s/%s", rte_eal_get_runtime_dir(),
 		 PREM_LOCK_FILE);
 	P.lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -870,6 +1130,8 @@ fwd_punt_remote_stop(void)
 	P.running = false;
 	held_release(false, -1, NULL);
 	writers_fini();
+	if (P.replica_reg)
+		rte_rcu_qsbr_thread_unregister(P.c->shm->replica_qsbr, replica_tid());
 	for (i = 0; i < P.n_remote; i++)
 		close(P.r[i].fd);
 	if (P.lock_fd >= 0)
@@ -879,6 +1141,7 @@ fwd_punt_remote_stop(void)
 	seal_keyring_free(P.keys);
 	seal_replay_free(P.replay);
 	free(P.held);
+	free(P.view);
 }
 
 /* ---- telemetry: /halb/classifiers ---- */
@@ -899,11 +1162,11 @@ tel_classifiers(const char *cmd, const char *params, struct rte_tel_data *d)
 	static const char *const rnames[] = { "pings", "pongs", "batches",
 		"frames", "decisions", "refused", "late", "deaths",
 		"digest_mismatch", "tx_errors", "remote_decisions",
-		"remote_refused", "unanswered" };
+		"remote_refused", "unanswered", "views", "view_parts" };
 	static const char *const tnames[] = { "hold_full", "hold_timeout",
 		"too_big", "no_remote", "dropped", "installs", "existing",
 		"table_full", "bad_decision", "stale_boot", "switches",
-		"lock_busy", "rx" };
+		"lock_busy", "replica", "rx" };
 	const struct cfg_classifiers *cc = &fwd.cfg->classifiers;
 	const struct halb_shm *shm = fwd.shm;
 	uint64_t now = halb_mono_ms(), age;

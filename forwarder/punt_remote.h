@@ -30,6 +30,8 @@ struct prem_stats {
 	uint64_t remote_decisions; /* what its last pong says it decided */
 	uint64_t remote_refused;   /* ... and refused (forged, replayed) */
 	uint64_t unanswered;       /* frames it let wait past hold_ms */
+	uint64_t views;            /* times the view was sent (in parts) */
+	uint64_t view_parts;       /* ... its parts */
 };
 
 struct prem_totals {
@@ -46,6 +48,8 @@ struct prem_totals {
 	uint64_t stale_boot;    /* decisions for another boot of ours */
 	uint64_t switches;      /* changes of the active classifier */
 	uint64_t lock_busy;     /* turns the attach lock was held by another */
+	uint64_t replica;       /* misses mid-connection given the replica's
+				 * backend here, without the remote */
 	uint64_t rx;            /* datagrams received */
 	uint64_t rx_refused[SEAL_REJ__COUNT]; /* ... refused, by reason */
 };

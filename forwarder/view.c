@@ -14,6 +14,7 @@
  * cache never unpins).
  */
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,6 +166,14 @@ fwd_view_build(struct fwd_ctx *c, const struct halb_cfg *cfg, uint64_t gen,
 		sv->l7_mss = cs->l7.mss;
 		sv->l7_wscale = cs->l7.wscale;
 		sv->l7_win = (uint16_t)RTE_MIN(cs->l7.max_request, 65535u);
+		if (sv->l7) {
+			struct fwd_l7_vip *l = &v->l7[v->n_l7++];
+
+			l->vip = cs->vip;
+			l->port = htons(cs->port);
+			v->l7_filter |= cs->port != 0 ? fwd_l7_bit(l->vip.b, l->port) :
+							~0ull;
+		}
 		sv->n_backends = cs->n_backends;
 		if (cs->n_backends > 0) {
 			sv->be = rte_zmalloc("halb_backends",

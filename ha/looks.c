@@ -230,14 +230,13 @@ ju(const json_t *o, const char *key)
 	return v > 0 ? (uint64_t)v : 0;
 }
 
-int
-ha_looks_traffic(struct ha_looks *l, uint64_t now_ms, uint64_t fwd_age_ms)
+/* The forwarder's telemetry socket, opened when it is not: 0, or
+ * -EAGAIN (not now), -errno. */
+static int
+tlm_conn(struct ha_looks *l, uint64_t now_ms, uint64_t fwd_age_ms)
 {
 	const struct timeval tv = { .tv_usec = HA_LOOK_TIMEOUT_MS * 1000 };
-	const json_t *body;
-	char path[128], why[128];
-	json_t *reply;
-	uint64_t pkts;
+	char path[128];
 	int fd;
 
 	if (l->tlm_fd < 0) {
@@ -258,6 +257,21 @@ ha_looks_traffic(struct ha_looks *l, uint64_t now_ms, uint64_t fwd_age_ms)
 		l->have_pkts = false;
 		l->pps_ok = false;
 	}
+	return 0;
+}
+
+int
+ha_looks_traffic(struct ha_looks *l, uint64_t now_ms, uint64_t fwd_age_ms)
+{
+	const json_t *body;
+	char why[128];
+	json_t *reply;
+	uint64_t pkts;
+	int rc;
+
+	rc = tlm_conn(l, now_ms, fwd_age_ms);
+	if (rc != 0)
+		return rc;
 	reply = tlm_query(l->tlm_fd, "/halb/stats", why, sizeof(why));
 	if (reply == NULL) {
 		ha_looks_close(l);
@@ -277,6 +291,36 @@ ha_looks_traffic(struct ha_looks *l, uint64_t now_ms, uint64_t fwd_age_ms)
 	l->have_pkts = true;
 	l->pkts = pkts;
 	l->pkts_ms = now_ms;
+	return 0;
+}
+
+int
+ha_looks_classifier(struct ha_looks *l, uint64_t now_ms, uint64_t fwd_age_ms)
+{
+	const json_t *body;
+	const char *active;
+	char why[128];
+	json_t *reply;
+	int rc;
+
+	rc = tlm_conn(l, now_ms, fwd_age_ms);
+	if (rc != 0)
+		return rc;
+	reply = tlm_query(l->tlm_fd, "/halb/classifiers", why, sizeof(why));
+	if (reply == NULL) {
+		ha_looks_close(l);
+		return -EIO;
+	}
+	body = json_object_iter_value(json_object_iter(reply));
+	active = json_string_value(json_object_get(body, "active"));
+	if (active == NULL) {
+		json_decref(reply);
+		return -EPROTO;
+	}
+	snprintf(l->cls_active, sizeof(l->cls_active), "%s", active);
+	l->cls_local_pid = (int)json_integer_value(json_object_get(body, "local_pid"));
+	l->cls_ms = now_ms;
+	json_decref(reply);
 	return 0;
 }
 

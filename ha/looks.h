@@ -59,6 +59,11 @@ struct ha_looks {
 	uint64_t pkts, pkts_ms;  /* rx - to_kernel, when read */
 	bool pps_ok;
 	uint64_t pps;
+	/* the classifier the forwarder uses (its /halb/classifiers):
+	 * "local", a remote's name or "none", as read at cls_ms (0: never) */
+	char cls_active[CFG_NAME_LEN];
+	int cls_local_pid;
+	uint64_t cls_ms;
 };
 
 void ha_looks_init(struct ha_looks *l, const struct halb_cfg *cfg);
@@ -83,6 +88,11 @@ int ha_parse_peer(const char *line, struct ha_peer *p);
  * that may hang is not connected to (a connect waits for its greeting).
  * 0, or -errno. */
 int ha_looks_traffic(struct ha_looks *l, uint64_t now_ms, uint64_t fwd_age_ms);
+
+/* Which classifier the forwarder uses, from its telemetry
+ * (/halb/classifiers, what halbctl classifiers shows): fills cls_active,
+ * cls_local_pid and cls_ms.  0, or -errno (-EAGAIN: not now). */
+int ha_looks_classifier(struct ha_looks *l, uint64_t now_ms, uint64_t fwd_age_ms);
 
 /* VIP vip announced (on) or withdrawn through BIRD: 0 or -errno. */
 int ha_looks_route(struct ha_looks *l, unsigned int vip, bool on);

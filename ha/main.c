@@ -56,7 +56,7 @@ struct had {
 	bool exit_when_stopped;        /* SIGTERM: leave once all stopped */
 	int lock_fd;
 	struct ha_looks looks;
-	uint64_t next_health_ms, next_sess_ms, next_tlm_ms;
+	uint64_t next_health_ms, next_sess_ms, next_tlm_ms, next_cls_ms;
 	/* systemd's watchdog: period asked (ms, 0 none), next ping. */
 	uint64_t wd_ms, next_wd_ms;
 	char drained_why[HA_WHY_LEN];
@@ -68,6 +68,10 @@ struct had {
 #define LOOK_SESS_DRAIN_MS 100
 #define LOOK_TLM_MS 1000
 #define LOOK_TLM_DRAIN_MS 100
+/* Which classifier the forwarder uses (halbctl status): read this often,
+ * shown while younger than LOOK_CLS_FRESH_MS. */
+#define LOOK_CLS_MS 500
+#define LOOK_CLS_FRESH_MS 2000
 
 static struct had had;
 
@@ -274,6 +278,10 @@ looks(struct had *h, uint64_t now)
 	}
 	if (draining && h->next_tlm_ms > now + LOOK_TLM_DRAIN_MS)
 		h->next_tlm_ms = now;
+	if (s->p[HA_PART_FORWARDER].st == HA_ST_UP && now >= h->next_cls_ms) {
+		h->next_cls_ms = now + LOOK_CLS_MS;
+		ha_looks_classifier(&h->looks, now, s->p[HA_PART_FORWARDER].age_ms);
+	}
 }
 
 static void
@@ -340,13 +348,26 @@ status_more(struct had *h, FILE *out, uint64_t now)
 	char gate[HA_WHY_LEN];
 	unsigned int v, k;
 
-	/* The local classifier only: which of classifiers.list the
-	 * forwarder uses is its telemetry's (halbctl classifiers). */
-	if (s->p[HA_PART_CLASSIFIER].st == HA_ST_UP)
+	/* The one the forwarder uses, as its telemetry says (halbctl
+	 * classifiers: the local one or a standby, a remote one, none);
+	 * when that is not known lately, the local part's state. */
+	if (s->p[HA_PART_FORWARDER].st == HA_ST_UP && l->cls_ms != 0 &&
+	    now - l->cls_ms < LOOK_CLS_FRESH_MS) {
+		if (strcmp(l->cls_active, "local") == 0)
+			fprintf(out, "classifier active: local (pid %d)\n",
+				l->cls_local_pid != 0 ? l->cls_local_pid :
+				s->p[HA_PART_CLASSIFIER].pid);
+		else if (strcmp(l->cls_active, "none") == 0)
+			fprintf(out, "classifier active: none (the forwarder's workers decide new connections with its Maglev tables)\n");
+		else
+			fprintf(out, "classifier active: remote %s (halbctl classifiers)\n",
+				l->cls_active);
+	} else if (s->p[HA_PART_CLASSIFIER].st == HA_ST_UP) {
 		fprintf(out, "classifier active: local (pid %d)\n",
 			s->p[HA_PART_CLASSIFIER].pid);
-	else
+	} else {
 		fprintf(out, "classifier active: none (the forwarder's workers decide new connections with its Maglev tables)\n");
+	}
 	if (s->n_vips == 0) {
 		fprintf(out, "routes: none (no bgp section)\n");
 	} else {

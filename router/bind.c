@@ -48,8 +48,8 @@
 
 RTE_LOG_REGISTER_DEFAULT(rtr_logtype, INFO);
 
-static const char http_404[] =
-	"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+static const char http_503[] =
+	"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 /* TLS alert, fatal, unrecognized_name (RFC 6066 section 3). */
 static const uint8_t tls_alert[] = { 0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x70 };
 
@@ -104,6 +104,7 @@ bind_new(struct rtr *r, const struct flow_key *k, uint32_t hash, uint16_t s)
 	b->hash = hash;
 	b->svc = s;
 	b->buf = buf;
+	b->cap = l7->max_request;
 	b->state = RTR_READ;
 	b->deadline_ms = r->now_ms + l7->bind_timeout_ms;
 	bk = &r->buckets[hash & (r->n_buckets - 1)];
@@ -224,7 +225,7 @@ answer_no_match(struct rtr *r, const struct rtr_bind *b, uint8_t kind)
 	const struct cfg_l7 *l7 = &r->cfg->services[b->svc].l7;
 	uint8_t fl = SPLICE_ACK | SPLICE_PSH | SPLICE_FIN;
 
-	if (l7->no_match != CFG_L7_NO_MATCH_HTTP_404) {
+	if (l7->no_match != CFG_L7_NO_MATCH_HTTP_503) {
 		reset_client(r, b);
 		return;
 	}
@@ -233,7 +234,7 @@ answer_no_match(struct rtr *r, const struct rtr_bind *b, uint8_t kind)
 			 NULL, 0, tls_alert, sizeof(tls_alert));
 	else
 		send_seg(r, b, false, fl, b->cookie + 1, b->cisn + 1 + b->len,
-			 NULL, 0, (const uint8_t *)http_404, sizeof(http_404) - 1);
+			 NULL, 0, (const uint8_t *)http_503, sizeof(http_503) - 1);
 }
 
 /* ---- pools ---- */
@@ -375,14 +376,16 @@ static void
 client_seg(struct rtr *r, uint32_t w, uint16_t s, const uint8_t *frame,
 	   const struct pkt_info *pi)
 {
-	const struct cfg_l7 *l7 = &r->cfg->services[s].l7;
 	uint32_t hash = pkt_flow_hash(&pi->key), plen, poff;
 	struct rtr_bind *b = bind_find(r, &pi->key, hash);
 	struct l7_req req;
 	int added, rc;
 
 	if (pi->tcp_flags & PKT_TCP_RST) {
-		if (b != NULL) {
+		/* Only a reset inside what this binding may receive (its
+		 * buffer, the window it was offered) ends it: a blind one,
+		 * guessing the tuple only, does not (RFC 5961, 3.2). */
+		if (b != NULL && splice_seq(frame, pi) - (b->cisn + 1) <= b->cap) {
 			r->shm->l7.client_rst++;
 			bind_free(r, b);
 		} else {
@@ -418,8 +421,10 @@ client_seg(struct rtr *r, uint32_t w, uint16_t s, const uint8_t *frame,
 	b->worker = (uint8_t)w;
 	b->cwin = splice_win(frame, pi);
 	poff = splice_payload(frame, pi, &plen);
+	/* The buffer's own size, not today's max_request: a reload that
+	 * raised it must not let this binding write past its buffer. */
 	added = bind_append(b, splice_seq(frame, pi), frame + poff, plen,
-			    l7->max_request);
+			    b->cap);
 	if (added < 0) {
 		r->shm->l7.too_big++;
 		reset_client(r, b);
@@ -435,7 +440,7 @@ client_seg(struct rtr *r, uint32_t w, uint16_t s, const uint8_t *frame,
 		return;
 	}
 	if (added > 0) {
-		rc = l7_parse(b->buf, b->len, l7->max_request, &req);
+		rc = l7_parse(b->buf, b->len, b->cap, &req);
 		if (rc == L7_DONE) {
 			bind_decide(r, b, &req, pi);
 			return;
@@ -516,6 +521,10 @@ backend_seg(struct rtr *r, uint16_t s, uint16_t be, const uint8_t *frame,
 	}
 	send_seg(r, b, true, SPLICE_ACK, b->cisn + 1, bisn + 1, NULL, 0, NULL, 0);
 	mss = bo.mss < b->co.mss ? bo.mss : b->co.mss;
+	/* A SYN-ACK's MSS of 0 (or a tiny one) must not loop forever or
+	 * spend the pool on one-byte segments: RFC 9293 3.7.1's 536. */
+	if (mss < 536)
+		mss = 536;
 	for (off = 0; off < b->len; off += mss) {
 		uint32_t n = b->len - off < mss ? b->len - off : mss;
 

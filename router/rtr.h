@@ -60,7 +60,9 @@ struct rtr_bind {
 	uint32_t deadline_ms;
 	uint32_t syn_ms;       /* when the SYN to the backend last went */
 	uint32_t len;          /* request bytes buffered */
-	uint8_t *buf;          /* max_request bytes */
+	uint8_t *buf;          /* cap bytes */
+	uint32_t cap;          /* max_request when buf was allocated: a
+				* reload may change the service's since */
 };
 
 /* A request-routed service's scheduler (its kind, its backends' weights

@@ -205,17 +205,16 @@ view_follow(struct sessd *d)
 	}
 }
 
-/* Takes up to max bursts of events; returns how many events. */
+/* Takes up to max bursts of events from ring; returns how many events. */
 static uint32_t
-drain(struct sessd *d, uint32_t max)
+drain_ring(struct sessd *d, struct rte_ring *ring, uint32_t max)
 {
 	struct sess_ev evs[SESSD_BURST];
 	uint32_t n, i, total = 0;
 
 	while (max-- > 0) {
-		n = rte_ring_sc_dequeue_burst_elem(d->shm->sess_ring, evs,
-						   sizeof(evs[0]), SESSD_BURST,
-						   NULL);
+		n = rte_ring_sc_dequeue_burst_elem(ring, evs, sizeof(evs[0]),
+						   SESSD_BURST, NULL);
 		if (n > 0)
 			view_follow(d);
 		for (i = 0; i < n; i++)
@@ -225,6 +224,26 @@ drain(struct sessd *d, uint32_t max)
 			break;
 	}
 	return total;
+}
+
+/*
+ * The classifier's events, then those of the forwarder's punt thread
+ * (the flows a remote classifier decided: shm-t.h sess_ring_fwd).  The
+ * two never write a table at the same time (the attach lock), and a
+ * change of writer takes at least the classifier's heartbeat timeout,
+ * far longer than this 1 ms poll; only a halb-sessiond that stalled
+ * across such a change could take one flow's events out of order (an
+ * INSTALL after its REMOVE: the session stays here until the next
+ * dump, or the peers' replicas age it out once it is dead).
+ */
+static uint32_t
+drain(struct sessd *d, uint32_t max)
+{
+	uint32_t n = drain_ring(d, d->shm->sess_ring, max);
+
+	if (d->shm->sess_ring_fwd != NULL)
+		n += drain_ring(d, d->shm->sess_ring_fwd, max);
+	return n;
 }
 
 /* Asks the classifier for every live flow (see shm-t.h sess_dump_req). */
@@ -252,7 +271,7 @@ local_dump_check(struct sessd *d)
 		return;
 	n = rte_ring_count(d->shm->sess_ring);
 	while (n > 0) {
-		uint32_t got = drain(d, 1);
+		uint32_t got = drain_ring(d, d->shm->sess_ring, 1);
 
 		if (got == 0)
 			break;

@@ -215,7 +215,7 @@ enum cfg_down_flows {
 /* What a client gets when no rule matches and there is no default pool. */
 enum cfg_l7_no_match {
 	CFG_L7_NO_MATCH_RESET = 0,  /* "reset": a TCP RST */
-	CFG_L7_NO_MATCH_HTTP_404,   /* "http-404": HTTP gets a minimal 404
+	CFG_L7_NO_MATCH_HTTP_503,   /* "http-503": HTTP gets a minimal 503
 				     * then FIN, TLS an alert then FIN */
 };
 

@@ -60,7 +60,7 @@ uint64_t cfg_digest(const struct halb_cfg *cfg);
 const char *cfg_mode_name(unsigned int mode);
 const char *cfg_sched_name(unsigned int sched);
 
-/* "reset", "http-404": enum cfg_l7_no_match as the files spell it. */
+/* "reset", "http-503": enum cfg_l7_no_match as the files spell it. */
 const char *cfg_l7_no_match_name(unsigned int v);
 
 /* A part of halb-had's (halb/ha-list.h) by its name: "forwarder"...;

@@ -33,6 +33,7 @@ enum punt_type {
 	PUNT_T_DECISION = 33,
 	PUNT_T_PING = 34,
 	PUNT_T_PONG = 35,
+	PUNT_T_VIEW = 36,
 };
 
 /* Frame.flags */
@@ -69,7 +70,9 @@ struct punt_opened {
 		Halb__Punt__DecisionBatch *decision;
 		Halb__Punt__Ping *ping;
 		Halb__Punt__Pong *pong;
+		Halb__Punt__ViewPart *view;
 	};
+	void *arena;              /* msg's memory (seal_msg_release) */
 };
 
 /*
@@ -111,7 +114,50 @@ struct halb_cfg;
  */
 uint64_t punt_services_digest(const struct halb_cfg *cfg);
 
-/* "punt", "decision", "ping", "pong" or "unknown". */
+/* "punt", "decision", "ping", "pong", "view" or "unknown". */
 const char *punt_type_name(int type);
+
+/*
+ * The forwarder's view of the services, to a remote classifier
+ * (proto/halb_punt.proto ViewPart; docs/CLASSIFIERS.md, "Reloads").
+ * What goes is what decisions need: per service slot its slot state,
+ * name, VIP, port, protocol, scheduler and down_flows; per backend slot
+ * its slot state, address, port and weight.
+ */
+#define PUNT_VIEW_MAX_PARTS 1024u  /* 64 x 256 backends take about 480 */
+/* Bytes of a part's services at most: a sealed part stays within
+ * SEAL_MTU (tests/unit/test_punt_msg.c packs the largest). */
+#define PUNT_VIEW_PART_BYTES 1100u
+
+/* Called with each part in order; returns 0 or -errno (which stops). */
+typedef int (*punt_view_part_fn)(void *arg, const Halb__Punt__ViewPart *p);
+
+/*
+ * Cuts cfg's services (their view: slots as a reload left them) into
+ * parts of generation gen and hands each to fn.  Returns the number of
+ * parts, or fn's error, or -E2BIG beyond PUNT_VIEW_MAX_PARTS.
+ */
+int punt_view_parts(const struct halb_cfg *cfg, uint64_t gen, uint64_t boot,
+		    uint64_t peer_boot, punt_view_part_fn fn, void *arg);
+
+/* A view being received: parts of one generation of one forwarder's
+ * boot, put together in cfg's services (cfg: the caller's, zeroed by
+ * punt_view_rx_part when a new generation starts). */
+struct punt_view_rx {
+	uint64_t boot, gen, digest;
+	uint32_t n_parts, got;
+	uint8_t have[PUNT_VIEW_MAX_PARTS / 8];
+	struct halb_cfg *cfg;
+};
+
+/*
+ * Takes part p (checked by punt_open: every index in range).  Returns 1
+ * when it completes its generation (rx->cfg's n_services and services
+ * are the view, and their digest is the parts' cfg_digest), 0 while
+ * parts are missing (or p was had already), -EBADMSG when the parts
+ * disagree with each other or the completed view with its digest (that
+ * generation is dropped).
+ */
+int punt_view_rx_part(struct punt_view_rx *rx, const Halb__Punt__ViewPart *p);
 
 #endif /* HALB_PUNT_MSG_H */

@@ -26,8 +26,10 @@ enum sess_ev_type {
 };
 
 /*
- * One event on the session ring (shm->sess_ring, an rte_ring of 64-byte
- * elements, single producer: the classifier; single consumer: sessiond).
+ * One event on a session ring (shm->sess_ring, an rte_ring of 64-byte
+ * elements, single producer: the classifier; single consumer: sessiond;
+ * and shm->sess_ring_fwd, the same with the forwarder's punt thread as
+ * its producer, for the flows that a remote classifier decided).
  * svc and backend are the local indices of the appliance that wrote it;
  * sessiond turns them into a struct sess_rec before anything leaves the
  * appliance.
@@ -43,6 +45,13 @@ struct sess_ev {
 	uint8_t pad[12];
 };
 static_assert(sizeof(struct sess_ev) == 64, "one cache line per event");
+
+/* flow_entry.flags in the flow tables: the state last reported to
+ * halb-sessiond (enum flow_state in the low bits), and that one was.
+ * Written by the table's writer of the moment: the classifier, or the
+ * forwarder's punt thread for a remote classifier; so a writer that
+ * takes over reports only what moved since the other reported it. */
+#define SESS_F_REPORTED 0x80u
 
 enum sess_op {
 	SESS_OP_UP = 1,  /* the session lives (new, state change, refresh) */

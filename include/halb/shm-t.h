@@ -22,10 +22,10 @@
  *    publishes Maglev tables (mh[s].cur) once it owns them; cls_view_gen,
  *    health_id.
  *  - session tracker (sessions { }; docs/ARCHITECTURE.md, "Session
- *    tracker"): the classifier and the workers report quiescent states
- *    to replica_qsbr; the classifier enqueues sess_ring and clears
- *    sess_dump_req; halb-sessiond
- *    dequeues sess_ring, sets sess_dump_req, writes sess_alive, sess_pid
+ *    tracker"): the classifier, the workers and the punt thread report
+ *    quiescent states to replica_qsbr; the classifier enqueues sess_ring
+ *    and clears sess_dump_req, the punt thread enqueues sess_ring_fwd;
+ *    halb-sessiond dequeues both, sets sess_dump_req, writes sess_alive, sess_pid
  *    and the replica table's buckets and entries (flow.c's writer).
  * Counters are written by one thread each and read by anyone.
  */
@@ -41,7 +41,7 @@
 
 #define HALB_SHM_NAME "halb_shm"
 #define HALB_SHM_MAGIC 0x68616c62u /* "halb" */
-#define HALB_SHM_VERSION 6u
+#define HALB_SHM_VERSION 7u
 #define HALB_RING_SIZE 1024u
 #define HALB_FB_MARKS 65536u /* per worker, a power of two */
 
@@ -324,13 +324,21 @@ struct halb_shm {
 	 * and health_id[svc][backend] has that tag), state the owner's,
 	 * last_seen the flow ms when the owner last reported it, flags the
 	 * owner's peer index; halb-sessiond is its writer; its readers are
-	 * the classifier (thread 0 of replica_qsbr) and each worker w's
+	 * the classifier (thread 0 of replica_qsbr), each worker w's
 	 * fallback (thread 1 + w; docs/ARCHITECTURE.md, "When the classifier is
-	 * gone").  A worker's fallback checks the tag against its own view's
+	 * gone") and the forwarder's punt thread (thread 1 + n_workers).  A worker's fallback checks the tag against its own view's
 	 * (struct fwd_backend.tag).
 	 */
 	uint32_t has_sessions;
 	struct rte_ring *sess_ring;
+	/* The same for the flows that the forwarder's punt thread installs
+	 * from a remote classifier's decisions (forwarder/punt_remote.c):
+	 * single producer, that thread; single consumer, halb-sessiond.
+	 * A second ring rather than a multi-producer one, so that the
+	 * classifier's enqueue stays the single-producer kind.  The punt
+	 * thread also reads the replica, as thread 1 + n_workers of
+	 * replica_qsbr, online only during the turns it acts in. */
+	struct rte_ring *sess_ring_fwd;
 	struct flow_table replica;
 	struct rte_rcu_qsbr *replica_qsbr;
 	volatile uint64_t sess_alive;  /* TSC, halb-sessiond's loop */

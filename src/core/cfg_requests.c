@@ -22,7 +22,7 @@
 #include "halb/l7req.h"
 #include "cfg_priv.h"
 
-static const char *const no_match_names[] = { "reset", "http-404", NULL };
+static const char *const no_match_names[] = { "reset", "http-503", NULL };
 
 static int
 find_pool(const struct cfg_l7 *l7, const char *name)
@@ -354,5 +354,5 @@ cfg_requests_service(const struct cfg_scope *ssc, unsigned int si,
 const char *
 cfg_l7_no_match_name(unsigned int v)
 {
-	return v < CFG_L7_NO_MATCH_HTTP_404 + 1 ? no_match_names[v] : "?";
+	return v < CFG_L7_NO_MATCH_HTTP_503 + 1 ? no_match_names[v] : "?";
 }

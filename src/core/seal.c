@@ -28,9 +28,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <pthread.h>
+
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 
 #include "halb/seal.h"
 #include "halb_seal.pb-c.h"
@@ -344,6 +348,102 @@ put_be(uint8_t *p, uint64_t v, unsigned int bytes)
 }
 
 /*
+ * Keyed HMAC contexts, per thread: OpenSSL 3's one-shot HMAC() fetches
+ * the algorithm, builds and frees a context and cleanses the key
+ * schedule on every call, which cost more than hashing a whole datagram
+ * (docs/PERFORMANCE.md, "A remote classifier").  Each thread keeps the
+ * contexts of the last MAC_CACHE keys it used, initialised with the key
+ * once and reset (EVP_MAC_init without a key: the same key) for every
+ * message; a key not among them takes the least recently added slot.
+ * The contexts and their key copies are freed (cleansed) when the
+ * thread exits.  Any failure falls back to HMAC().
+ */
+#define MAC_CACHE 8
+
+struct mac_slot {
+	EVP_MAC_CTX *ctx;
+	uint32_t len;
+	uint8_t key[SEAL_KEY_MAX];
+};
+
+struct mac_cache {
+	struct mac_slot slot[MAC_CACHE];
+	uint32_t next;
+};
+
+static pthread_once_t mac_once = PTHREAD_ONCE_INIT;
+static pthread_key_t mac_tls;
+static EVP_MAC *mac_hmac;
+static bool mac_ok;
+
+static void
+mac_cache_free(void *arg)
+{
+	struct mac_cache *c = arg;
+	uint32_t i;
+
+	for (i = 0; i < MAC_CACHE; i++)
+		EVP_MAC_CTX_free(c->slot[i].ctx);
+	OPENSSL_cleanse(c, sizeof(*c));
+	free(c);
+}
+
+static void
+mac_init_once(void)
+{
+	mac_hmac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
+	mac_ok = mac_hmac != NULL &&
+		 pthread_key_create(&mac_tls, mac_cache_free) == 0;
+}
+
+/* This thread's context for key, reset for a new message; NULL when
+ * none can be had (the caller uses HMAC()). */
+static EVP_MAC_CTX *
+mac_ctx(const struct seal_key *key)
+{
+	OSSL_PARAM params[2];
+	struct mac_cache *c;
+	struct mac_slot *sl;
+	uint32_t i;
+
+	if (pthread_once(&mac_once, mac_init_once) != 0 || !mac_ok ||
+	    key->len > SEAL_KEY_MAX)
+		return NULL;
+	c = pthread_getspecific(mac_tls);
+	if (c == NULL) {
+		c = calloc(1, sizeof(*c));
+		if (c == NULL || pthread_setspecific(mac_tls, c) != 0) {
+			free(c);
+			return NULL;
+		}
+	}
+	for (i = 0; i < MAC_CACHE; i++) {
+		sl = &c->slot[i];
+		if (sl->ctx != NULL && sl->len == key->len &&
+		    memcmp(sl->key, key->bytes, key->len) == 0)
+			return EVP_MAC_init(sl->ctx, NULL, 0, NULL) == 1 ? sl->ctx : NULL;
+	}
+	sl = &c->slot[c->next];
+	c->next = (c->next + 1) % MAC_CACHE;
+	EVP_MAC_CTX_free(sl->ctx);
+	OPENSSL_cleanse(sl, sizeof(*sl));
+	sl->ctx = EVP_MAC_CTX_new(mac_hmac);
+	if (sl->ctx == NULL)
+		return NULL;
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+						     (char *)(uintptr_t)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if (EVP_MAC_init(sl->ctx, key->bytes, key->len, params) != 1) {
+		EVP_MAC_CTX_free(sl->ctx);
+		sl->ctx = NULL;
+		return NULL;
+	}
+	sl->len = key->len;
+	memcpy(sl->key, key->bytes, key->len);
+	return sl->ctx;
+}
+
+/*
  * HMAC-SHA256 with key over
  *   "halb-hl1" | version u32 | key id u32 | sender length u8 | sender |
  *   seq u64 | timestamp u64 | type u32 | payload length u32 | payload
@@ -356,8 +456,9 @@ mac_compute(uint8_t mac[SEAL_MAC_LEN], const struct seal_key *key,
 	    uint32_t type, const uint8_t *payload, size_t plen)
 {
 	uint8_t in[MAC_HDR_MAX + SEAL_MAX_DATAGRAM];
-	size_t slen = strlen(sender);
+	size_t slen = strlen(sender), hlen, outl = 0;
 	unsigned int mlen = 0;
+	EVP_MAC_CTX *ctx;
 	uint8_t *p = in;
 
 	assert(slen >= 1 && slen <= SEAL_NAME_MAX && plen <= SEAL_MAX_DATAGRAM);
@@ -372,6 +473,14 @@ mac_compute(uint8_t mac[SEAL_MAC_LEN], const struct seal_key *key,
 	p = put_be(p, ts_ms, 8);
 	p = put_be(p, type, 4);
 	p = put_be(p, plen, 4);
+	hlen = (size_t)(p - in);
+	ctx = mac_ctx(key);
+	if (ctx != NULL && EVP_MAC_update(ctx, in, hlen) == 1 &&
+	    (plen == 0 || EVP_MAC_update(ctx, payload, plen) == 1) &&
+	    EVP_MAC_final(ctx, mac, &outl, SEAL_MAC_LEN) == 1 &&
+	    outl == SEAL_MAC_LEN)
+		return 0;
+	/* The one-shot way, over one buffer. */
 	if (plen > 0)
 		memcpy(p, payload, plen);
 	p += plen;
@@ -460,40 +569,145 @@ seal_raw(uint8_t *out, size_t cap, const struct seal_key *key,
 	return seal(out, cap, key, sender, seq, ts_ms, type, buf, plen);
 }
 
+/* ---- decoding into one block ---- */
+
+/*
+ * A protobuf-c allocator over one block: pieces are carved in order and
+ * never freed one by one; what does not fit goes to malloc() on a list
+ * freed with the block.  The block is sized from the wire length (what
+ * protobuf-c makes of a byte of punt or decision batch is at most a few
+ * bytes of structs), so the list is the exception.
+ */
+struct arena_big {
+	struct arena_big *next;
+	max_align_t mem[];
+};
+
+struct seal_arena {
+	size_t used, cap;
+	struct arena_big *big;
+	ProtobufCAllocator pa;
+	max_align_t mem[];
+};
+
+#define ARENA_ALIGN sizeof(max_align_t)
+
+static void *
+arena_alloc(void *data, size_t size)
+{
+	struct seal_arena *a = data;
+	struct arena_big *b;
+	void *p;
+
+	size = (size + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1);
+	if (size <= a->cap - a->used) {
+		p = (uint8_t *)a->mem + a->used;
+		a->used += size;
+		return p;
+	}
+	b = malloc(sizeof(*b) + size);
+	if (b == NULL)
+		return NULL;
+	b->next = a->big;
+	a->big = b;
+	return b->mem;
+}
+
+static void
+arena_free(void *data, void *p)
+{
+	(void)data;
+	(void)p; /* with the block */
+}
+
+/* An arena of cap bytes in one allocation. */
+static struct seal_arena *
+arena_new(size_t cap)
+{
+	struct seal_arena *a;
+
+	cap = (cap + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1);
+	a = malloc(sizeof(*a) + cap);
+	if (a == NULL)
+		return NULL;
+	a->used = 0;
+	a->cap = cap;
+	a->big = NULL;
+	a->pa.alloc = arena_alloc;
+	a->pa.free = arena_free;
+	a->pa.allocator_data = a;
+	return a;
+}
+
+static void
+arena_release(struct seal_arena *a)
+{
+	struct arena_big *b, *n;
+
+	if (a == NULL)
+		return;
+	for (b = a->big; b != NULL; b = n) {
+		n = b->next;
+		free(b);
+	}
+	free(a);
+}
+
+void
+seal_msg_release(ProtobufCMessage *msg, void *arena)
+{
+	if (arena != NULL)
+		arena_release(arena);
+	else if (msg != NULL)
+		protobuf_c_message_free_unpacked(msg, NULL);
+}
+
 /* ---- inner messages ---- */
 
 /* Decoded by t, checked against env (NULL: none); NULL or the message;
- * *why gets the reason of a refusal. */
+ * *why gets the reason of a refusal.  With arena (not NULL) and a type
+ * that wants one, the message is decoded into a new arena, given in
+ * *arena (NULL otherwise). */
 static ProtobufCMessage *
 payload_unpack(const struct seal_type *t, const uint8_t *buf, size_t len,
-	       const struct seal_opened *env, int *why)
+	       const struct seal_opened *env, int *why, void **arena)
 {
 	static const uint8_t empty[1];
+	struct seal_arena *a = NULL;
 	ProtobufCMessage *m;
 	int rc;
 
 	*why = -SEAL_REJ_PAYLOAD;
+	if (arena != NULL)
+		*arena = NULL;
 	if (len > SEAL_MAX_DATAGRAM || (buf == NULL && len > 0))
 		return NULL;
+	if (arena != NULL && t->arena && t->unpack == NULL)
+		a = arena_new(8 * len + 512);
 	if (t->unpack != NULL)
 		m = t->unpack(len > 0 ? buf : NULL, len);
 	else
-		m = protobuf_c_message_unpack(t->desc, NULL, len,
-					      len > 0 ? buf : empty);
+		m = protobuf_c_message_unpack(t->desc, a != NULL ? &a->pa : NULL,
+					      len, len > 0 ? buf : empty);
 	if (m == NULL)
-		return NULL;
+		goto fail;
 	/* A type's own unpack must give its own message. */
-	if (m->descriptor != t->desc) {
-		protobuf_c_message_free_unpacked(m, NULL);
-		return NULL;
-	}
+	if (m->descriptor != t->desc)
+		goto fail;
 	rc = t->check != NULL ? t->check(m, env) : 0;
 	if (rc != 0) {
 		*why = rc == -SEAL_REJ_IDENTITY ? rc : -SEAL_REJ_PAYLOAD;
-		protobuf_c_message_free_unpacked(m, NULL);
-		return NULL;
+		goto fail;
 	}
+	if (a != NULL)
+		*arena = a;
 	return m;
+fail:
+	if (a != NULL)
+		arena_release(a); /* m with it */
+	else if (m != NULL)
+		protobuf_c_message_free_unpacked(m, NULL);
+	return NULL;
 }
 
 ProtobufCMessage *
@@ -504,7 +718,7 @@ seal_payload_unpack(uint32_t type, const uint8_t *buf, size_t len)
 
 	if (t == NULL)
 		return NULL;
-	return payload_unpack(t, buf, len, NULL, &why);
+	return payload_unpack(t, buf, len, NULL, &why, NULL);
 }
 
 /* ---- opening ---- */
@@ -557,8 +771,9 @@ seal_opened_free(struct seal_opened *out)
 {
 	if (out == NULL || out->msg == NULL)
 		return;
-	protobuf_c_message_free_unpacked(out->msg, NULL);
+	seal_msg_release(out->msg, out->arena);
 	out->msg = NULL;
+	out->arena = NULL;
 }
 
 int
@@ -566,6 +781,7 @@ seal_open(const uint8_t *buf, size_t len, const struct seal_keyring *keys,
 	  struct seal_replay *rp, uint64_t now_ms, struct seal_opened *out)
 {
 	Halb__Seal__Envelope *env = NULL;
+	struct seal_arena *ea = NULL;
 	const struct seal_type *t;
 	uint8_t mac[SEAL_MAC_LEN];
 	ProtobufCMessage *m = NULL;
@@ -581,7 +797,9 @@ seal_open(const uint8_t *buf, size_t len, const struct seal_keyring *keys,
 	if (buf == NULL || len == 0)
 		return -SEAL_REJ_GARBLED;
 
-	env = halb__seal__envelope__unpack(NULL, len, buf);
+	/* The envelope in one block too, released on the way out. */
+	ea = arena_new(2 * len + 512);
+	env = halb__seal__envelope__unpack(ea != NULL ? &ea->pa : NULL, len, buf);
 	if (env == NULL) {
 		rc = -SEAL_REJ_GARBLED;
 		goto out;
@@ -635,7 +853,8 @@ seal_open(const uint8_t *buf, size_t len, const struct seal_keyring *keys,
 	out->roles = roles;
 	out->seq = env->seq;
 	out->ts_ms = env->timestamp_ms;
-	m = payload_unpack(t, env->payload.data, env->payload.len, out, &rc);
+	m = payload_unpack(t, env->payload.data, env->payload.len, out, &rc,
+			   &out->arena);
 	if (m == NULL) {
 		memset(out, 0, sizeof(*out));
 		goto out;
@@ -651,7 +870,9 @@ seal_open(const uint8_t *buf, size_t len, const struct seal_keyring *keys,
 	out->msg = m;
 	rc = 0;
 out:
-	if (env != NULL)
+	if (ea != NULL)
+		arena_release(ea);
+	else if (env != NULL)
 		halb__seal__envelope__free_unpacked(env, NULL);
 	return rc;
 }

@@ -122,9 +122,10 @@ maglev_setup(struct halb_shm *shm, const struct halb_cfg *cfg)
 }
 
 /*
- * The session tracker's memory (sessions { }): the event ring, the
- * replica table and its QSBR variable (one reader thread: the
- * classifier).  *what names what could not be made.
+ * The session tracker's memory (sessions { }): the event rings (the
+ * classifier's, the punt thread's), the replica table and its QSBR
+ * variable (readers: the classifier, the workers, the punt thread).
+ * *what names what could not be made.
  */
 static int
 sessions_setup(struct halb_shm *shm, const struct halb_cfg *cfg,
@@ -142,20 +143,28 @@ sessions_setup(struct halb_shm *shm, const struct halb_cfg *cfg,
 					      RING_F_SP_ENQ | RING_F_SC_DEQ);
 	if (shm->sess_ring == NULL)
 		return rte_errno != 0 ? -rte_errno : -ENOMEM;
+	*what = "punt thread's session ring (sessions.ring_size)";
+	shm->sess_ring_fwd = rte_ring_create_elem("halb_sess_fwd",
+						  sizeof(struct sess_ev),
+						  ss->ring_size, rte_socket_id(),
+						  RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (shm->sess_ring_fwd == NULL)
+		return rte_errno != 0 ? -rte_errno : -ENOMEM;
 	*what = "replica table (sessions.replica_entries)";
 	mem = rte_malloc("halb_replica", flow_table_mem_size(ss->replica_entries),
 			 64);
 	if (mem == NULL)
 		return -ENOMEM;
 	flow_table_init(&shm->replica, mem, ss->replica_entries, 0);
-	/* Readers: the classifier (thread 0) and each worker w (1 + w),
-	 * whose fallback reads it too. */
+	/* Readers: the classifier (thread 0), each worker w (1 + w),
+	 * whose fallback reads it too, and the punt thread (1 + n_workers)
+	 * while it acts for a remote classifier. */
 	*what = "replica QSBR variable";
-	qsz = rte_rcu_qsbr_get_memsize(1 + cfg->n_workers);
+	qsz = rte_rcu_qsbr_get_memsize(2 + cfg->n_workers);
 	shm->replica_qsbr = rte_zmalloc("halb_replica_qsbr", qsz,
 					RTE_CACHE_LINE_SIZE);
 	if (shm->replica_qsbr == NULL ||
-	    rte_rcu_qsbr_init(shm->replica_qsbr, 1 + cfg->n_workers) != 0)
+	    rte_rcu_qsbr_init(shm->replica_qsbr, 2 + cfg->n_workers) != 0)
 		return -ENOMEM;
 	shm->has_sessions = 1;
 	return 0;

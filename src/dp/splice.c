@@ -4,6 +4,7 @@
  * whole frames; the translation edits a parsed segment in place and
  * updates its checksum incrementally (RFC 1624), as rewrite.c does.
  */
+#include <arpa/inet.h>
 #include <string.h>
 
 #include "halb/pkt.h"
@@ -161,16 +162,29 @@ splice_build(uint8_t *buf, uint32_t cap, const struct splice_seg *s)
 	return len;
 }
 
-/* RFC 1624 eqn. 3 for one 32-bit field at p changing to v. */
-static void
-csum_set32(uint8_t *ck, uint8_t *p, uint32_t v)
+/*
+ * Adds d to the 32-bit field at p (network order) and updates the
+ * checksum at ck to match: RFC 1624 eqn. 3, on the raw 16-bit words (a
+ * one's complement sum does not depend on the byte order, RFC 1071), so
+ * that a bound connection's packet pays a few instructions, no byte
+ * loop and no call.
+ */
+static inline void
+csum_add32(uint8_t *ck, uint8_t *p, uint32_t d)
 {
-	uint32_t s = (uint16_t)~rd16(ck);
+	uint32_t o, n, s;
+	uint16_t c;
 
-	s += (uint16_t)~rd16(p) + (uint16_t)~rd16(p + 2);
-	wr32(p, v);
-	s += rd16(p) + (uint32_t)rd16(p + 2);
-	wr16(ck, (uint16_t)~pkt_csum_fold(s));
+	memcpy(&o, p, 4);
+	n = htonl(ntohl(o) + d);
+	memcpy(p, &n, 4);
+	memcpy(&c, ck, 2);
+	s = (uint32_t)(uint16_t)~c + (~o & 0xffff) + (~o >> 16) +
+	    (n & 0xffff) + (n >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	c = (uint16_t)~s;
+	memcpy(ck, &c, 2);
 }
 
 int
@@ -198,11 +212,11 @@ splice_seq_adjust(uint8_t *frame, const struct pkt_info *pi, uint32_t dseq,
 		i += len;
 	}
 	if (dseq != 0)
-		csum_set32(ck, tcp + 4, rd32(tcp + 4) + dseq);
+		csum_add32(ck, tcp + 4, dseq);
 	if (dack == 0)
 		return 0;
 	if (tcp[13] & SPLICE_ACK)
-		csum_set32(ck, tcp + 8, rd32(tcp + 8) + dack);
+		csum_add32(ck, tcp + 8, dack);
 	for (i = 0; i < n;) {
 		uint8_t len;
 		uint32_t j;
@@ -216,7 +230,7 @@ splice_seq_adjust(uint8_t *frame, const struct pkt_info *pi, uint32_t dseq,
 		len = p[i + 1];
 		if (p[i] == OPT_SACK)
 			for (j = i + 2; j + 4 <= (uint32_t)i + len; j += 4)
-				csum_set32(ck, p + j, rd32(p + j) + dack);
+				csum_add32(ck, p + j, dack);
 		i += len;
 	}
 	return 0;

@@ -118,6 +118,35 @@ sys.exit(1 if bad else 0)
 EOF
 }
 
+# connect_lat IP PORT N: N TCP connects one after the other from the
+# client (each a new flow: its SYN is the first packet the classifier
+# decides; closed at once); prints "MEDIAN_US P90_US OK", exits non-zero
+# unless all N connected.
+connect_lat() {
+	ip netns exec "$P-cli" "$HALB_PYTHON" - "$@" <<'EOF'
+import socket, statistics, sys, time
+ip, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+lat = []
+for i in range(n):
+    s = socket.socket()
+    s.settimeout(2)
+    t = time.perf_counter()
+    try:
+        s.connect((ip, port))
+        lat.append((time.perf_counter() - t) * 1e6)
+    except OSError:
+        pass
+    s.close()
+lat.sort()
+if not lat:
+    print("0 0 0")
+    sys.exit(1)
+print("%.0f %.0f %d" % (statistics.median(lat), lat[int(len(lat) * 0.9)], len(lat)))
+sys.exit(0 if len(lat) == n else 1)
+EOF
+}
+LAT_N=${CLS_LAT_N:-300}
+
 # all_ok URL N: N new connections all answered.
 all_ok() {
 	halb_client "$P" --url "$1" --count "$2" --parallel 8 --timeout 3 --max-failures 16 2>&1
@@ -184,6 +213,7 @@ if msg=$(spread web-nat http://198.18.2.101/ "$REQUESTS" "$WORK/spread-nat.json"
 else
 	fail "remote: $msg"
 fi
+lat_remote=$(connect_lat 198.18.2.100 80 "$LAT_N") || lat_remote=
 dec=$(cls 1.decisions) || dec=0
 inst=$(cls installs) || inst=0
 fb=$(cls fallbacks) || fb=0
@@ -207,6 +237,16 @@ if msg=$(spread web-dsr http://198.18.2.100/ "$REQUESTS" "$WORK/spread-local.jso
 	pass "local: $msg"
 else
 	fail "local: $msg"
+fi
+# The first packet's added latency: connect times (SYN to SYN/ACK, the
+# SYN decided by the classifier) through the remote one (above) and the
+# local one.
+if lat_local=$(connect_lat 198.18.2.100 80 "$LAT_N") && [ -n "$lat_remote" ]; then
+	read -r rm rp _ <<<"$lat_remote"
+	read -r lm lp _ <<<"$lat_local"
+	pass "connect time, $LAT_N connects one after the other: remote classifier median $rm us (p90 $rp), local $lm us (p90 $lp): $((rm - lm)) us added at the median"
+else
+	fail "connect times: not all $LAT_N connects succeeded (remote: ${lat_remote:-failed}, local: ${lat_local:-failed})"
 fi
 # A standby (--takeover) waits on the attach lock; kill -9 of the local
 # classifier: the standby attaches before the heartbeat goes stale, the

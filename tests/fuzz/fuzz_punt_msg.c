@@ -86,6 +86,36 @@ check_decision(const Halb__Punt__DecisionBatch *b)
 			abort();
 }
 
+/* A view part: every index the receiver writes with in range; then
+ * through the receiver itself (punt_view_rx_part), over one scratch
+ * view that parts of successive inputs keep filling. */
+static void
+check_view(const Halb__Punt__ViewPart *p)
+{
+	static struct punt_view_rx rx;
+	size_t i;
+
+	if (p->n_parts == 0 || p->n_parts > PUNT_VIEW_MAX_PARTS ||
+	    p->part >= p->n_parts || p->service_slots > CFG_MAX_SERVICES)
+		abort();
+	for (i = 0; i < p->n_services; i++) {
+		const Halb__Punt__ViewService *v = p->services[i];
+
+		if (v->index >= p->service_slots ||
+		    v->backend_slots > CFG_MAX_BACKENDS ||
+		    v->first + v->n_backends > v->backend_slots)
+			abort();
+	}
+	if (rx.cfg == NULL) {
+		rx.cfg = calloc(1, sizeof(*rx.cfg));
+		if (rx.cfg == NULL)
+			abort();
+	}
+	if (punt_view_rx_part(&rx, p) == 1 &&
+	    rx.cfg->n_services > CFG_MAX_SERVICES)
+		abort();
+}
+
 static void
 check_msg(int t, const ProtobufCMessage *m)
 {
@@ -93,6 +123,8 @@ check_msg(int t, const ProtobufCMessage *m)
 		check_punt((const Halb__Punt__PuntBatch *)m);
 	else if (t == PUNT_T_DECISION)
 		check_decision((const Halb__Punt__DecisionBatch *)m);
+	else if (t == PUNT_T_VIEW)
+		check_view((const Halb__Punt__ViewPart *)m);
 }
 
 static void
@@ -103,11 +135,13 @@ check_opened(const struct punt_opened *o)
 		&halb__punt__decision_batch__descriptor,
 		&halb__punt__ping__descriptor,
 		&halb__punt__pong__descriptor,
+		&halb__punt__view_part__descriptor,
 	};
-	bool punter = o->type == PUNT_T_PUNT || o->type == PUNT_T_PING;
+	bool punter = o->type == PUNT_T_PUNT || o->type == PUNT_T_PING ||
+		      o->type == PUNT_T_VIEW;
 
 	if (o->msg == NULL || o->seq == 0 || o->type < PUNT_T_PUNT ||
-	    o->type > PUNT_T_PONG ||
+	    o->type > PUNT_T_VIEW ||
 	    o->msg->descriptor != desc[o->type - PUNT_T_PUNT] ||
 	    strcmp(o->sender, punter ? "fwd-a" : "cls-b") != 0)
 		abort();
@@ -138,7 +172,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	punt_opened_free(&o);
 	seal_replay_free(rp);
 
-	for (t = PUNT_T_PUNT; t <= PUNT_T_PONG; t++) {
+	for (t = PUNT_T_PUNT; t <= PUNT_T_VIEW; t++) {
 		ProtobufCMessage *m = punt_payload_unpack((enum punt_type)t,
 							  data, size);
 

@@ -24,7 +24,7 @@ OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus",
                    "punt_msg")
 KEY = bytes((0x41 + i) & 0xFF for i in range(32))
 KEY_C = bytes([KEY[0] ^ 0xFF]) + KEY[1:]
-PUNT, DECISION, PING, PONG = 32, 33, 34, 35
+PUNT, DECISION, PING, PONG, VIEW_T = 32, 33, 34, 35, 36
 BOOT_F, BOOT_C = 0x5151, 0x6262
 
 
@@ -58,6 +58,56 @@ def decisions(ds, boot=BOOT_C, peer_boot=BOOT_F):
     out = g.f_varint(1, boot) + g.f_varint(2, peer_boot)
     for d in ds:
         out += g.f_bytes(3, d)
+    return out
+
+
+def fnv(h, data):
+    for b in data:
+        h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def v4(a, b, c, d):
+    return bytes(10) + b"\xff\xff" + bytes([a, b, c, d])
+
+
+# The view of the services as punt_services_digest sees it: (name,
+# [(ip, port)]) per live service slot, every backend slot live.
+VIEW = [("web-dsr", [(v4(198, 18, 0, 11), 80), (v4(198, 18, 0, 12), 80)]),
+        ("web-nat", [(v4(198, 18, 0, 13), 0)])]
+
+
+def view_digest(view):
+    h = 0xcbf29ce484222325
+    for s, (name, bes) in enumerate(view):
+        h = fnv(h, struct.pack("<I", s))
+        h = fnv(h, name.encode() + b"\0")
+        for b, (ip, port) in enumerate(bes):
+            h = fnv(h, struct.pack("<I", b))
+            h = fnv(h, ip)
+            h = fnv(h, struct.pack("<H", port))
+    return h
+
+
+def view_service(index, name, bes, first=0, n_slots=None):
+    out = (g.f_varint(1, index) + g.f_bytes(3, name.encode()) +
+           g.f_bytes(4, v4(198, 18, 2, 100 + index)) + g.f_varint(5, 80) +
+           g.f_varint(6, 6) +
+           g.f_varint(9, len(bes) if n_slots is None else n_slots) +
+           g.f_varint(10, first))
+    for ip, port in bes:
+        out += g.f_bytes(11, g.f_bytes(2, ip) + g.f_varint(3, port) +
+                         g.f_varint(4, 1))
+    return out
+
+
+def view_part(services, part=0, n_parts=1, gen=1, digest=None, n_svc=None):
+    out = (g.f_varint(1, BOOT_F) + g.f_varint(2, BOOT_C) + g.f_varint(3, gen) +
+           g.f_varint(4, view_digest(VIEW) if digest is None else digest) +
+           g.f_varint(5, part) + g.f_varint(6, n_parts) +
+           g.f_varint(7, len(VIEW) if n_svc is None else n_svc))
+    for sv in services:
+        out += g.f_bytes(8, sv)
     return out
 
 
@@ -95,6 +145,26 @@ def seeds():
                                         DECISION, "cls-b")
     yield "payload-punt", p
     yield "payload-decision", d
+    # The view: whole in one part; in two (the second service's
+    # backends apart); parts that break the rules.
+    whole = view_part([view_service(i, n, b) for i, (n, b) in enumerate(VIEW)])
+    yield "view", seal(whole, VIEW_T, "fwd-a")
+    yield "view-part0", seal(view_part([view_service(0, *VIEW[0])], 0, 2, gen=2),
+                             VIEW_T, "fwd-a")
+    yield "view-part1", seal(view_part([view_service(1, *VIEW[1])], 1, 2, gen=2),
+                             VIEW_T, "fwd-a")
+    yield "view-split-backends", view_part(
+        [view_service(0, VIEW[0][0], VIEW[0][1][1:], first=1, n_slots=2)],
+        0, 1, gen=3)
+    yield "view-from-classifier", seal(whole, VIEW_T, "cls-b")
+    yield "view-bad-index", seal(view_part([view_service(5, "x", [])]),
+                                 VIEW_T, "fwd-a")
+    yield "view-bad-first", seal(view_part([view_service(0, "x", VIEW[0][1],
+                                                         first=1, n_slots=2)]),
+                                 VIEW_T, "fwd-a")
+    yield "view-bad-digest", seal(view_part([view_service(0, *VIEW[0])],
+                                            digest=1), VIEW_T, "fwd-a")
+    yield "payload-view", whole
 
 
 def main():

@@ -30,12 +30,12 @@ svc = '''
     backends = (
       { ip = "198.18.0.11"; port = 8081; weight = 1; pool = "api"; },
       { ip = "198.18.0.12"; port = 8081; weight = 1; pool = "web"; } ); }
-  # 14: no default pool, a 404 when nothing matches.
+  # 14: no default pool, a 503 when nothing matches.
   , { name = "l7n4"; vip = "198.18.2.111"; port = 80; protocol = "tcp";
     mode = "nat"; scheduler = "maglev";
     requests = {
       rules = ( { host = "api.example.com"; pool = "api"; } );
-      no_match = "http-404"; bind_timeout_ms = 800; };
+      no_match = "http-503"; bind_timeout_ms = 800; };
     backends = (
       { ip = "198.18.0.13"; port = 8081; weight = 1; pool = "api"; } ); }
   # 15: l7w4 over IPv6.

@@ -41,7 +41,7 @@ tap0, and compares what the appliance sends with what it must:
   down      a backend that never answers: the SYN sent again when the
             client retransmits, then RST to both after the bind timeout.
   no_match  l7n4 (198.18.2.111): no rule matches, no default pool,
-            no_match "http-404": a minimal 404 and FIN.
+            no_match "http-503": a minimal 503 and FIN.
   ipv6      bind and seq over IPv6 (l7w6, [fd00:68:2::110]:80).
   flood     3000 SYNs from as many spoofed sources as fast as the test
             sends them: a cookie SYN-ACK each, and neither bindings nor
@@ -350,6 +350,13 @@ def test_client_rst(tap):
         return
     before = router()
     tap.exchange([cframe(sport, "A", ISN + 1, cookie + 1)], 0, timeout=0.3)
+    # A blind reset: the tuple right, the sequence far outside what the
+    # binding may receive: not taken (RFC 5961), counted as stray.
+    tap.exchange([cframe(sport, "R", (ISN + 1 + 0x40000000) & M32)], 0, timeout=0.3)
+    n = wait_router(before, "stray", 1)
+    P.R.check("rst: a reset outside the binding's window is stray, the "
+              "binding kept", n >= 1 and router()["client_rst"] == before["client_rst"],
+              f"stray +{n}")
     got = tap.exchange([cframe(sport, "R", ISN + 1)], 0, timeout=0.5)
     n = wait_router(before, "client_rst", 1)
     P.R.check("rst: a client's RST mid-binding frees it, counted (client_rst), "
@@ -486,6 +493,71 @@ def test_wscale(tap):
               f"{P.nframes(got)}, wscale_mismatch +{n}")
 
 
+def test_mss0(tap):
+    """A backend SYN-ACK with MSS 0: the router must still send the
+    request in bounded segments (it looped forever on mss 0, spending
+    the mbuf pool) and keep binding afterwards."""
+    sport = 51870
+    req = b"GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n"
+    r = bind(tap, sport, req, 1, "mss0", split=False)
+    if r is None:
+        return
+    before = router()
+    synack = bframe(1, sport, "SA", 777000, ISN + 1,
+                    opts=[("MSS", 0), ("SAckOK", b""), ("WScale", 7)])
+    got = tap.exchange([synack], 2, timeout=1.0)
+    to_b = [f for f in got if ipl(Ether(f)).dst == BE[1][0]]
+    data = b"".join(bytes(Ether(f)[TCP].payload) for f in to_b)
+    n = wait_router(before, "bound", 1)
+    P.R.check("mss0: a backend SYN-ACK with MSS 0: the ACK and the request "
+              "in one segment, bound", len(to_b) == 2 and data == req and n == 1,
+              f"{P.nframes(got)} bound +{n}")
+    # The RST follows the bound flow to the backend.
+    tap.exchange([cframe(sport, "R", ISN + 1 + len(req))], 1, timeout=0.5)
+    r = bind(tap, sport + 1, req, 1, "mss0: a binding after it")
+    if r is not None:
+        tap.exchange([cframe(sport + 1, "R", ISN + 1 + len(req))], 0, timeout=0.2)
+
+
+def test_reload_grow(tap):
+    """A binding begun under max_request 2048 keeps 2048 bytes of buffer
+    when a reload raises max_request: its request grows past 2048 is too
+    big (it wrote past the buffer)."""
+    base = open(P.ARGS.conf).read()
+    old = "max_request = 2048; bind_timeout_ms = 800;"
+    assert old in base
+    slow = base.replace(old, "max_request = 2048; bind_timeout_ms = 20000;", 1)
+    big = base.replace(old, "max_request = 8192; bind_timeout_ms = 20000;", 1)
+    rc, out, err = P.reload_with(slow, "l7-slow.conf")
+    P.R.check("reload_grow: reload with bind_timeout_ms 20000", rc == 0, out + err)
+    time.sleep(0.5)
+    sport = 51880
+    cookie = handshake(tap, sport, label="")
+    if cookie is None:
+        P.R.check("reload_grow: cookie", False)
+        return
+    first = b"POST /x HTTP/1.1\r\nHost: www.example.com\r\nX-Pad: " + b"a" * 900
+    tap.exchange([cframe(sport, "A", ISN + 1, cookie + 1),
+                  cframe(sport, "PA", ISN + 1, cookie + 1, first)], 0, timeout=0.3)
+    rc, out, err = P.reload_with(big, "l7-big.conf")
+    P.R.check("reload_grow: reload with max_request 8192", rc == 0, out + err)
+    time.sleep(0.5)
+    before = router()
+    frames = []
+    off = len(first)
+    for _ in range(4):
+        chunk = b"b" * 1000
+        frames.append(cframe(sport, "PA", ISN + 1 + off, cookie + 1, chunk))
+        off += len(chunk)
+    got = tap.exchange(frames, 2, timeout=1.0)
+    rst = [f for f in got if ipl(Ether(f)).dst == CLIENT and "R" in Ether(f)[TCP].flags]
+    n = wait_router(before, "too_big", 1, timeout=1.0)
+    P.R.check("reload_grow: past the 2048 bytes the binding was given: RST, "
+              "too_big", len(rst) >= 1 and n == 1, f"{P.nframes(got)} too_big +{n}")
+    rc, out, err = P.reload_with(base, "l7-base.conf")
+    P.R.check("reload_grow: the original back", rc == 0, out + err)
+
+
 def test_backend_down(tap):
     sport = 51850
     req = b"GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n"
@@ -537,11 +609,13 @@ def test_no_match(tap):
             ok = (ipl(q).src == VIP and q[TCP].flags == "FPA" and
                   q[TCP].seq == (cookie + 1) & M32 and
                   q[TCP].ack == (ISN + 1 + len(req)) & M32 and
-                  bytes(q[TCP].payload).startswith(b"HTTP/1.1 404 Not Found\r\n") and
+                  bytes(q[TCP].payload) == (b"HTTP/1.1 503 Service Unavailable\r\n"
+                                            b"Content-Length: 0\r\n"
+                                            b"Connection: close\r\n\r\n") and
                   csum_ok(f))
         n = wait_router(before, "no_match", 1)
         P.R.check("no_match: no rule and no default pool (no_match = "
-                  "\"http-404\"): a minimal 404 with FIN, counted", ok and n == 1,
+                  "\"http-503\"): a minimal 503 with FIN, counted", ok and n == 1,
                   f"{P.nframes(got)}, no_match +{n}")
     finally:
         VIP = vip0
@@ -690,6 +764,8 @@ def main():
         ("too_big", lambda: test_too_big(tap)),
         ("cap", lambda: test_cap(tap)),
         ("wscale", lambda: test_wscale(tap)),
+        ("mss0", lambda: test_mss0(tap)),
+        ("reload_grow", lambda: test_reload_grow(tap)),
         ("down", lambda: test_backend_down(tap)),
         ("no_match", lambda: test_no_match(tap)),
         ("flood", lambda: test_flood(tap)),

@@ -505,7 +505,7 @@ test_requests(void **state)
 	assert_int_equal(l->rules[0].pool, 1);
 	assert_int_equal(l->rules[2].name[0], '\0');
 	assert_int_equal(l->default_pool, 0);
-	assert_int_equal(l->no_match, CFG_L7_NO_MATCH_HTTP_404);
+	assert_int_equal(l->no_match, CFG_L7_NO_MATCH_HTTP_503);
 	assert_int_equal(l->max_request, 8192);
 	assert_int_equal(l->bind_timeout_ms, 3000);
 	assert_int_equal(l->max_binding, 65536);
@@ -537,6 +537,7 @@ test_requests(void **state)
 	/* An HTTP request to a TLS service matches no rule. */
 	assert_int_equal(route(t, "GET / HTTP/1.1\r\nHost: a.example.org\r\n\r\n"), -1);
 	assert_string_equal(cfg_l7_no_match_name(l->no_match), "reset");
+	assert_string_equal(cfg_l7_no_match_name(CFG_L7_NO_MATCH_HTTP_503), "http-503");
 
 	/* IPv6: the MSS left by a 1500-byte MTU; a literal host. */
 	assert_int_equal(h6->l7.mss, 1440);

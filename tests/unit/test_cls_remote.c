@@ -6,7 +6,9 @@
  * a backend by the service's weights, the same backend for a SYN punted
  * twice, the Maglev table's for a frame its worker marked), a worker
  * beyond the file's refused, a replayed or forged batch refused and
- * counted, a ping answered with the slots' digest.
+ * counted, a ping answered with the slots' digest; the forwarder's view
+ * followed (a reload's: retired backends get no new flow, a new one
+ * does, the pong says which generation is applied).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -392,6 +394,111 @@ test_wrong_source(void **state)
 	rig_free(&g);
 }
 
+static int
+view_part_in(void *arg, const Halb__Punt__ViewPart *p)
+{
+	struct rig *g = arg;
+	uint8_t dg[SEAL_MAX_DATAGRAM];
+	int dlen;
+
+	dlen = punt_seal(dg, SEAL_MTU, &key, "lb", halb_next_seq(&seq),
+			 halb_unix_ms(), PUNT_T_VIEW, &p->base);
+	assert_true(dlen > 0);
+	rcls_input(g->r, dg, (size_t)dlen, &g->me, g->melen);
+	return 0;
+}
+
+/* A ping of boot 77; the pong's view fields. */
+static void
+view_pong(struct rig *g, bool *follow, uint64_t *gen, uint64_t *digest)
+{
+	uint8_t dg[SEAL_MAX_DATAGRAM];
+	struct punt_opened o;
+	Halb__Punt__Ping p;
+	int dlen;
+
+	halb__punt__ping__init(&p);
+	p.boot = 77;
+	dlen = punt_seal(dg, SEAL_MTU, &key, "lb", halb_next_seq(&seq),
+			 halb_unix_ms(), PUNT_T_PING, &p.base);
+	rcls_input(g->r, dg, (size_t)dlen, &g->me, g->melen);
+	answer(g, &o, PUNT_T_PONG);
+	*follow = o.pong->view_follow;
+	*gen = o.pong->view_gen;
+	*digest = o.pong->cfg_digest;
+	punt_opened_free(&o);
+}
+
+/* 64 SYNs to dsr4 (198.18.2.100:80); by[] counts their backends. */
+static void
+dsr4_syns(struct rig *g, uint32_t client, uint32_t by[8])
+{
+	static uint8_t fr[PUNT_BATCH_MAX][64];
+	uint32_t len[PUNT_BATCH_MAX], i;
+	uint8_t dg[SEAL_MAX_DATAGRAM];
+	struct punt_opened o;
+
+	for (i = 0; i < PUNT_BATCH_MAX; i++)
+		len[i] = frame(fr[i], client, (uint16_t)(20000 + i), "198.18.2.100",
+			       80, IPPROTO_TCP);
+	punt(g, fr, len, PUNT_BATCH_MAX, 0, 0, &key, dg);
+	answer(g, &o, PUNT_T_DECISION);
+	for (i = 0; i < o.decision->n_decisions; i++) {
+		assert_int_equal(o.decision->decisions[i]->flags, 0);
+		assert_true(o.decision->decisions[i]->backend < 8);
+		by[o.decision->decisions[i]->backend]++;
+	}
+	punt_opened_free(&o);
+}
+
+static void
+test_view(void **state)
+{
+	struct halb_cfg *v = calloc(1, sizeof(*v));
+	struct cfg_service *cs;
+	uint32_t by[8] = { 0 };
+	uint64_t gen, digest;
+	bool follow;
+	struct rig g;
+
+	(void)state;
+	assert_non_null(v);
+	rig_new(&g);
+	/* Before any view: it follows "lb" (the only forwarder), none
+	 * applied, its file's digest. */
+	view_pong(&g, &follow, &gen, &digest);
+	assert_true(follow);
+	assert_int_equal(gen, 0);
+	assert_int_equal(digest, punt_services_digest(rcls_cls(g.r)->cfg));
+	/* The forwarder's view after a reload: dsr4's first two backends
+	 * retired, a fourth one added (slot 3). */
+	v->n_services = rcls_cls(g.r)->cfg->n_services;
+	memcpy(v->services, rcls_cls(g.r)->cfg->services,
+	       sizeof(v->services[0]) * v->n_services);
+	cs = &v->services[0];
+	assert_int_equal(cs->n_backends, 3);
+	cs->backends[0].slot = CFG_SLOT_RETIRED;
+	cs->backends[1].slot = CFG_SLOT_RETIRED;
+	cs->backends[3] = cs->backends[2];
+	assert_int_equal(halb_ip_parse("198.18.0.99", &cs->backends[3].ip), 0);
+	cs->backends[3].weight = 3;
+	cs->n_backends = 4;
+	assert_true(punt_view_parts(v, 5, 77, 0, view_part_in, &g) > 1);
+	assert_int_equal(rcls_stats(g.r)->views, 1);
+	view_pong(&g, &follow, &gen, &digest);
+	assert_int_equal(gen, 5);
+	assert_int_equal(digest, punt_services_digest(v));
+	/* New flows: on slots 2 and 3 only (weights 3:3). */
+	dsr4_syns(&g, 40, by);
+	assert_int_equal(by[0] + by[1], 0);
+	assert_true(by[2] > 10 && by[3] > 10);
+	/* The same generation again: nothing to apply. */
+	assert_true(punt_view_parts(v, 5, 77, 0, view_part_in, &g) > 1);
+	assert_int_equal(rcls_stats(g.r)->views, 1);
+	free(v);
+	rig_free(&g);
+}
+
 /* halb-healthd's snapshot over UDP (serve.health): web-dsr's third
  * backend (weight 2) down; no new flow goes to it. */
 static void
@@ -461,6 +568,7 @@ main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_wrong_source),
 		cmocka_unit_test(test_health_udp),
+		cmocka_unit_test(test_view),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

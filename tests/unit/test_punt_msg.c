@@ -282,6 +282,212 @@ test_refused(void **state)
 	seal_keyring_free(kr);
 }
 
+/* ---- the view in parts ---- */
+
+#define VIEW_MAX_DGRAMS 600
+
+struct sealed_parts {
+	uint8_t (*buf)[SEAL_MTU];
+	int len[VIEW_MAX_DGRAMS];
+	int n;
+	uint64_t seq;
+};
+
+static int
+seal_part(void *arg, const Halb__Punt__ViewPart *p)
+{
+	struct sealed_parts *sp = arg;
+	int len;
+
+	assert_true(sp->n < VIEW_MAX_DGRAMS);
+	/* Every part fits one datagram of SEAL_MTU: punt_seal refuses a
+	 * longer one with -EMSGSIZE. */
+	len = punt_seal(sp->buf[sp->n], SEAL_MTU, &pair, "fwd-a", ++sp->seq,
+			NOW, PUNT_T_VIEW, &p->base);
+	assert_true(len > 0);
+	sp->len[sp->n++] = len;
+	return 0;
+}
+
+/* The largest view there is: 64 service slots of 256 backend slots,
+ * names of 31 bytes, every number at its widest; slots of every kind. */
+static struct halb_cfg *
+big_view(void)
+{
+	struct halb_cfg *cfg = calloc(1, sizeof(*cfg));
+	uint32_t s, b;
+
+	assert_non_null(cfg);
+	cfg->n_services = CFG_MAX_SERVICES;
+	for (s = 0; s < CFG_MAX_SERVICES; s++) {
+		struct cfg_service *cs = &cfg->services[s];
+
+		cs->slot = s == 5 ? CFG_SLOT_FREE : s == 6 ? CFG_SLOT_RETIRED :
+			   CFG_SLOT_LIVE;
+		if (cs->slot == CFG_SLOT_FREE)
+			continue;
+		snprintf(cs->name, sizeof(cs->name), "service-%02u-%020u", s, s);
+		memset(cs->vip.b, 0xfe, sizeof(cs->vip.b));
+		cs->vip.b[15] = (uint8_t)s;
+		cs->port = 65535;
+		cs->proto = s % 2 ? 17 : 6;
+		cs->sched = (uint8_t)(s % CFG_SCHED_MAX);
+		cs->down_flows = (uint8_t)(s % 2);
+		cs->n_backends = CFG_MAX_BACKENDS - s;
+		for (b = 0; b < cs->n_backends; b++) {
+			struct cfg_backend *cb = &cs->backends[b];
+
+			cb->slot = b % 7 == 3 ? CFG_SLOT_RETIRED :
+				   b % 11 == 5 ? CFG_SLOT_FREE : CFG_SLOT_LIVE;
+			if (cb->slot == CFG_SLOT_FREE)
+				continue;
+			memset(cb->ip.b, 0xfd, sizeof(cb->ip.b));
+			cb->ip.b[14] = (uint8_t)s;
+			cb->ip.b[15] = (uint8_t)b;
+			cb->port = (uint16_t)(65535 - b);
+			cb->weight = CFG_MAX_WEIGHT - b;
+		}
+	}
+	return cfg;
+}
+
+static void
+test_view_parts(void **state)
+{
+	struct seal_keyring *kr = ring();
+	struct seal_replay *rp = seal_replay_new(4, 0);
+	struct halb_cfg *cfg = big_view(), *got = calloc(1, sizeof(*got));
+	struct sealed_parts sp = { .n = 0 };
+	struct punt_opened o, *opened;
+	struct punt_view_rx rx;
+	uint32_t s, b;
+	int n, i, rc;
+
+	(void)state;
+	sp.buf = calloc(VIEW_MAX_DGRAMS, SEAL_MTU);
+	assert_non_null(sp.buf);
+	assert_non_null(got);
+	n = punt_view_parts(cfg, 3, 7, 9, seal_part, &sp);
+	assert_true(n > 1);
+	assert_int_equal(n, sp.n);
+	print_message("the largest view: %d parts\n", n);
+	/* Opened in order (the replay check), taken in reverse order:
+	 * complete at the last one, not before; a part had twice counts
+	 * once. */
+	opened = calloc((size_t)n, sizeof(*opened));
+	assert_non_null(opened);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(punt_open(sp.buf[i], (size_t)sp.len[i], kr, rp,
+					   NOW, &opened[i]), 0);
+		assert_int_equal(opened[i].type, PUNT_T_VIEW);
+		assert_int_equal(opened[i].view->n_parts, n);
+	}
+	memset(&rx, 0, sizeof(rx));
+	rx.cfg = got;
+	for (i = n - 1; i >= 0; i--) {
+		rc = punt_view_rx_part(&rx, opened[i].view);
+		assert_int_equal(rc, i == 0 ? 1 : 0);
+		if (i == n - 1)
+			assert_int_equal(punt_view_rx_part(&rx, opened[i].view), 0);
+		punt_opened_free(&opened[i]);
+	}
+	free(opened);
+	assert_int_equal(got->n_services, cfg->n_services);
+	assert_int_equal(punt_services_digest(got), punt_services_digest(cfg));
+	for (s = 0; s < cfg->n_services; s++) {
+		const struct cfg_service *a = &cfg->services[s], *c = &got->services[s];
+
+		assert_int_equal(c->slot, a->slot);
+		if (a->slot == CFG_SLOT_FREE)
+			continue;
+		assert_string_equal(c->name, a->name);
+		assert_memory_equal(c->vip.b, a->vip.b, 16);
+		assert_int_equal(c->port, a->port);
+		assert_int_equal(c->proto, a->proto);
+		assert_int_equal(c->sched, a->sched);
+		assert_int_equal(c->down_flows, a->down_flows);
+		assert_int_equal(c->n_backends, a->n_backends);
+		for (b = 0; b < a->n_backends; b++) {
+			assert_int_equal(c->backends[b].slot, a->backends[b].slot);
+			if (a->backends[b].slot == CFG_SLOT_FREE)
+				continue;
+			assert_memory_equal(c->backends[b].ip.b, a->backends[b].ip.b, 16);
+			assert_int_equal(c->backends[b].port, a->backends[b].port);
+			assert_int_equal(c->backends[b].weight, a->backends[b].weight);
+		}
+	}
+
+	/* A part of another generation drops what was had of this one. */
+	sp.n = 0;
+	cfg->services[0].backends[0].weight = 1;
+	assert_int_equal(punt_view_parts(cfg, 4, 7, 9, seal_part, &sp), n);
+	memset(&rx, 0, sizeof(rx));
+	rx.cfg = got;
+	for (i = 0; i < n - 1; i++) {
+		assert_int_equal(punt_open(sp.buf[i], (size_t)sp.len[i], kr, rp,
+					   NOW, &o), 0);
+		assert_int_equal(punt_view_rx_part(&rx, o.view), 0);
+		punt_opened_free(&o);
+	}
+	sp.n = 0;
+	assert_int_equal(punt_view_parts(cfg, 5, 7, 9, seal_part, &sp), n);
+	assert_int_equal(punt_open(sp.buf[n - 1], (size_t)sp.len[n - 1], kr, rp,
+				   NOW, &o), 0);
+	assert_int_equal(punt_view_rx_part(&rx, o.view), 0); /* gen 5 starts */
+	punt_opened_free(&o);
+	assert_int_equal(rx.gen, 5);
+	assert_int_equal(rx.got, 1);
+
+	/* Parts that disagree (another digest within one generation) drop
+	 * the generation.  (A fresh replay table: part 0's sequence number
+	 * is below part n-1's, taken above.) */
+	seal_replay_free(rp);
+	rp = seal_replay_new(4, 0);
+	assert_non_null(rp);
+	assert_int_equal(punt_open(sp.buf[0], (size_t)sp.len[0], kr, rp, NOW, &o), 0);
+	o.view->cfg_digest ^= 1;
+	assert_int_equal(punt_view_rx_part(&rx, o.view), -EBADMSG);
+	punt_opened_free(&o);
+
+	/* No service at all: one part, complete at once. */
+	sp.n = 0;
+	cfg->n_services = 0;
+	assert_int_equal(punt_view_parts(cfg, 6, 7, 9, seal_part, &sp), 1);
+	assert_int_equal(punt_open(sp.buf[0], (size_t)sp.len[0], kr, rp, NOW, &o), 0);
+	assert_int_equal(punt_view_rx_part(&rx, o.view), 1);
+	assert_int_equal(got->n_services, 0);
+	punt_opened_free(&o);
+
+	/* Sent by the classifier's side: refused (role). */
+	{
+		Halb__Punt__ViewPart vp;
+		uint8_t buf[SEAL_MTU];
+		int len;
+
+		halb__punt__view_part__init(&vp);
+		vp.boot = 1;
+		vp.gen = 1;
+		vp.n_parts = 1;
+		len = punt_seal(buf, SEAL_MTU, &pair, "cls-b", ++sp.seq, NOW,
+				PUNT_T_VIEW, &vp.base);
+		assert_true(len > 0);
+		assert_int_equal(punt_open(buf, (size_t)len, kr, rp, NOW, &o),
+				 -SEAL_REJ_ROLE);
+		/* Out of range: part beyond n_parts. */
+		vp.part = 1;
+		len = punt_seal(buf, SEAL_MTU, &pair, "fwd-a", ++sp.seq, NOW,
+				PUNT_T_VIEW, &vp.base);
+		assert_int_equal(punt_open(buf, (size_t)len, kr, rp, NOW, &o),
+				 -SEAL_REJ_PAYLOAD);
+	}
+	assert_string_equal(punt_type_name(PUNT_T_VIEW), "view");
+	free(sp.buf);
+	free(cfg);
+	free(got);
+	seal_replay_free(rp);
+	seal_keyring_free(kr);
+}
+
 int
 main(void)
 {
@@ -290,6 +496,7 @@ main(void)
 		cmocka_unit_test(test_decision_roundtrip),
 		cmocka_unit_test(test_ping_pong),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_view_parts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
