@@ -12,6 +12,12 @@
  *   syn   new connections: SYNs of distinct 5-tuples (flows 0..N-1, each
  *         once), at most --window of them outstanding, and counts what
  *         comes back.
+ *   bind  new request-routed connections (issue 14): the generator plays
+ *         the clients and the backends.  A SYN per flow (as in syn); the
+ *         cookie SYN-ACK from the VIP is answered with the request (one
+ *         segment, ACK and data); the router's SYN to the backend with
+ *         the backend's SYN-ACK; a binding counts as back when the
+ *         request reaches the backend.  --window bindings outstanding.
  *   bare  the baseline: receive a burst, swap the Ethernet addresses,
  *         send it back.  It stands where the forwarder's worker stands
  *         (same device, same core) and offers /bench/bare on its
@@ -55,6 +61,7 @@
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
+#include <rte_ip.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 
@@ -70,7 +77,7 @@
 #define N_MBUFS 16383u
 #define MAX_WINDOWS 64u
 
-enum gen_mode { MODE_FAST, MODE_SYN, MODE_BARE };
+enum gen_mode { MODE_FAST, MODE_SYN, MODE_BIND, MODE_BARE };
 
 struct opts {
 	enum gen_mode mode;
@@ -120,6 +127,9 @@ struct gen {
 	/* --check-rx: frames looked at, and how many were rewritten */
 	uint8_t own_mac[6];
 	uint64_t chk, chk_mac, chk_dst;
+	/* bind mode: answers sent, and frames that were none of its steps
+	 * (a RST, an ACK to a backend) */
+	uint64_t answered, other;
 };
 
 static volatile bool quit;
@@ -135,7 +145,7 @@ static void
 usage(const char *prog)
 {
 	fprintf(stderr,
-		"usage: %s [EAL options] -- fast|syn|bare [options]\n"
+		"usage: %s [EAL options] -- fast|syn|bind|bare [options]\n"
 		"  --flows N          flows (fast: installed and cycled; syn: new ones)\n"
 		"  --vip A.B.C.D      destination (default 198.18.2.100)\n"
 		"  --dport P          destination port (default 80)\n"
@@ -220,6 +230,8 @@ parse_opts(int argc, char **argv, struct opts *o)
 		o->mode = MODE_FAST;
 	else if (strcmp(argv[1], "syn") == 0)
 		o->mode = MODE_SYN;
+	else if (strcmp(argv[1], "bind") == 0)
+		o->mode = MODE_BIND;
 	else if (strcmp(argv[1], "bare") == 0)
 		o->mode = MODE_BARE;
 	else
@@ -509,6 +521,125 @@ check_frame(struct gen *g, const struct rte_mbuf *m)
  * frames, none past `limit`), wrapping at `wrap` when it is not 0;
  * then receives what came back.  Returns how many frames moved.
  */
+/* bind mode: the request each client sends (the default pool's). */
+static const char bind_req[] = "GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n";
+
+/*
+ * bind mode: writes into m a frame back to the DUT (Ethernet addresses
+ * swapped) from src:sport to dst:dport (network order) with the given
+ * sequence numbers, flags and payload, IPv4 and TCP checksums computed.
+ */
+static void
+bind_frame(struct rte_mbuf *m, const uint8_t *eth, uint32_t src, uint32_t dst,
+	   uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
+	   uint8_t flags, const char *data, uint16_t len)
+{
+	uint8_t mac[12];
+	uint8_t *f;
+	struct rte_ipv4_hdr *ip;
+	uint8_t *tcp;
+	uint16_t cs;
+
+	memcpy(mac, eth + 6, 6);
+	memcpy(mac + 6, eth, 6);
+	rte_pktmbuf_reset(m);
+	f = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(54u + len));
+	memcpy(f, mac, 12);
+	f[12] = 0x08;
+	f[13] = 0x00;
+	ip = (struct rte_ipv4_hdr *)(f + 14);
+	memset(ip, 0, 20);
+	ip->version_ihl = 0x45;
+	ip->total_length = rte_cpu_to_be_16((uint16_t)(40u + len));
+	ip->fragment_offset = rte_cpu_to_be_16(0x4000);
+	ip->time_to_live = 64;
+	ip->next_proto_id = 6;
+	ip->src_addr = src;
+	ip->dst_addr = dst;
+	tcp = f + 34;
+	memset(tcp, 0, 20);
+	memcpy(tcp, &sport, 2);
+	memcpy(tcp + 2, &dport, 2);
+	seq = rte_cpu_to_be_32(seq);
+	ack = rte_cpu_to_be_32(ack);
+	memcpy(tcp + 4, &seq, 4);
+	memcpy(tcp + 8, &ack, 4);
+	tcp[12] = 0x50;
+	tcp[13] = flags;
+	tcp[14] = 0xff;
+	tcp[15] = 0xff;
+	if (len)
+		memcpy(tcp + 20, data, len);
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	cs = rte_ipv4_udptcp_cksum(ip, tcp);
+	memcpy(tcp + 16, &cs, 2);
+}
+
+/*
+ * bind mode: answers what came back, in place; counts a binding (recv)
+ * when its request reaches the backend.  Returns the frames handled.
+ */
+static uint32_t
+bind_answer(struct gen *g, struct rte_mbuf **rx, uint16_t r)
+{
+	struct rte_mbuf *tx[RX_BURST], *drop[RX_BURST];
+	uint16_t nt = 0, nd = 0, i, s;
+
+	for (i = 0; i < r; i++) {
+		struct rte_mbuf *m = rx[i];
+		const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
+		uint8_t eth[12], fl;
+		uint32_t src, dst, seq, ack;
+		uint16_t sport, dport, iplen;
+
+		if (m->data_len < 54 || f[12] != 0x08 || f[13] != 0x00 ||
+		    f[14] != 0x45 || f[23] != 6) {
+			g->other++;
+			drop[nd++] = m;
+			continue;
+		}
+		memcpy(eth, f, 12);
+		memcpy(&src, f + 26, 4);
+		memcpy(&dst, f + 30, 4);
+		memcpy(&sport, f + 34, 2);
+		memcpy(&dport, f + 36, 2);
+		memcpy(&seq, f + 38, 4);
+		memcpy(&ack, f + 42, 4);
+		seq = rte_be_to_cpu_32(seq);
+		ack = rte_be_to_cpu_32(ack);
+		iplen = (uint16_t)(f[16] << 8 | f[17]);
+		fl = f[47];
+		if (fl == 0x12 && src == g->o.vip) {
+			/* The cookie: the client's ACK with its request. */
+			bind_frame(m, eth, dst, src, dport, sport, ack, seq + 1, 0x18,
+				   bind_req, sizeof(bind_req) - 1);
+			tx[nt++] = m;
+		} else if (fl == 0x02) {
+			/* The router's SYN: the backend's SYN-ACK. */
+			bind_frame(m, eth, dst, src, dport, sport, 0x10000000u,
+				   seq + 1, 0x12, NULL, 0);
+			tx[nt++] = m;
+		} else if (src != g->o.vip && iplen > 40u + (uint32_t)(f[46] >> 4) * 4u - 20u &&
+			   (fl & 0x04) == 0) {
+			/* Data to a backend: the request, the binding done. */
+			g->recv++;
+			drop[nd++] = m;
+		} else {
+			g->other++;
+			drop[nd++] = m;
+		}
+	}
+	if (nt > 0) {
+		s = rte_eth_tx_burst(g->port, 0, tx, nt);
+		g->answered += s;
+		if (s < nt)
+			rte_pktmbuf_free_bulk(&tx[s], nt - s);
+	}
+	if (nd > 0)
+		rte_pktmbuf_free_bulk(drop, nd);
+	return r;
+}
+
 static uint32_t
 pump(struct gen *g, const struct bench_tmpl *t, uint32_t *next, uint32_t limit,
      uint32_t wrap, uint32_t room)
@@ -546,7 +677,9 @@ pump(struct gen *g, const struct bench_tmpl *t, uint32_t *next, uint32_t limit,
 		moved += s;
 	}
 	r = rte_eth_rx_burst(g->port, 0, rx, RX_BURST);
-	if (r > 0) {
+	if (r > 0 && g->o.mode == MODE_BIND) {
+		moved += bind_answer(g, rx, r);
+	} else if (r > 0) {
 		if (g->o.check_rx)
 			check_frame(g, rx[0]);
 		rte_pktmbuf_free_bulk(rx, r);
@@ -676,7 +809,7 @@ static bool
 run_for(struct gen *g, const struct bench_tmpl *t, uint32_t *next, uint32_t ms)
 {
 	uint64_t end = rte_get_tsc_cycles() + rte_get_tsc_hz() / 1000 * ms;
-	bool syn = g->o.mode == MODE_SYN;
+	bool syn = g->o.mode == MODE_SYN || g->o.mode == MODE_BIND;
 	uint32_t wrap = syn ? 0 : g->o.flows;
 
 	while (!quit && rte_get_tsc_cycles() < end) {
@@ -728,7 +861,7 @@ PICK(dut_cpu)
 static void
 measure(struct gen *g)
 {
-	const struct bench_tmpl *t = g->o.mode == MODE_SYN ? &g->syn : &g->ack;
+	const struct bench_tmpl *t = g->o.mode != MODE_FAST ? &g->syn : &g->ack;
 	static struct window w[MAX_WINDOWS];
 	double v[MAX_WINDOWS];
 	uint64_t hz = rte_get_tsc_hz(), t0, t1, s0, r0, sent0, recv0;
@@ -776,7 +909,7 @@ measure(struct gen *g)
 		x->dut_cpu = have_sched ? (double)(ds1.run - ds0.run) / 1e9 / secs : 1;
 		/* In syn mode the generator sleeps while its window is full:
 		 * only the DUT thread's share (the classifier's) counts. */
-		x->clean = (g->o.mode == MODE_SYN || x->gen_cpu >= g->o.clean) &&
+		x->clean = (g->o.mode != MODE_FAST || x->gen_cpu >= g->o.clean) &&
 			   x->dut_cpu >= g->o.clean;
 		/* --dut-ovs: a window without both counter readings says
 		 * nothing about cycles, and the machine stalled. */
@@ -818,7 +951,8 @@ measure(struct gen *g)
 	printf("RESULT {\"mode\": \"%s\", \"flows\": %u, \"windows\": %u, "
 	       "\"clean_windows\": %u, \"noisy\": %s, \"window_ms\": %u, "
 	       "\"mpps\": %.4f, \"mpps_min\": %.4f, \"mpps_max\": %.4f, ",
-	       g->o.mode == MODE_SYN ? "syn" : "fast", g->o.flows, n, clean,
+	       g->o.mode == MODE_SYN ? "syn" : g->o.mode == MODE_BIND ? "bind" : "fast",
+	       g->o.flows, n, clean,
 	       only_clean ? "false" : "true", g->o.window_ms, median(v, k),
 	       min_of(v, k), max_of(v, k));
 	k = pick_tx_mpps(w, n, only_clean, v);
@@ -860,6 +994,9 @@ measure(struct gen *g)
 	printf("\"dut_cpu\": %.3f, ", median(v, k));
 	printf("\"sent\": %" PRIu64 ", \"recv\": %" PRIu64 ", ",
 	       g->sent - sent0, g->recv - recv0);
+	if (g->o.mode == MODE_BIND)
+		printf("\"answered\": %" PRIu64 ", \"other\": %" PRIu64 ", ",
+		       g->answered, g->other);
 	if (g->o.no_dut)
 		printf("\"dut_punts\": null, \"dut_fallbacks\": null, ");
 	else

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
 #
-# bench/peers.sh [--quick] [--runs N] [--seconds S] [--conns C] [--only LIST]
+# bench/peers.sh [--quick] [--requests] [--runs N] [--seconds S] [--conns C] [--only LIST]
 #
 # Item 5 of the benchmark suite (issue 3): halb end to end against the load
 # balancers people run today, through the rig of tests/e2e/topo.sh
@@ -24,6 +24,20 @@
 #   ovs-dpdk                 Open vSwitch 3.1 userspace datapath (DPDK
 #                            net_af_packet on halb0, 1 PMD), select group
 #                            with ct(commit,nat(dst=...)), its own ARP replies
+# and, with --requests (issue 14), request routing by the same rules
+# (Host api.example.com with path /v1, or Host *.example.org: pool api =
+# b1; anything else: pool web = b2 (1), b3 (2)):
+#   halb-requests            forwarder + classifier + halb-router, a NAT
+#                            service with `requests { rules }` (as
+#                            tests/e2e/requests.sh configures it)
+#   haproxy-http             HAProxy `mode http`, ACLs on Host and path,
+#                            use_backend, 2 threads, keep-alive to servers
+#   nginx-http               nginx `http` server_name and location blocks,
+#                            proxy_pass to upstreams with keepalive, 2 workers
+# wrk sends "Host: www.example.com" to these (every rule is tried, the
+# default pool answers).  halb binds a connection to one backend at its
+# first request and splices the rest (docs/REQUESTS.md); the proxies
+# parse every request and keep their own connections to the backends.
 # halb and OVS drive halb0 through DPDK's net_af_packet; for the kernel
 # peers the appliance namespace gets 198.18.0.2/24 and fd00:68::2/64 on
 # halb0.  Backends: nginx serving a 3-byte body (the Python server of the
@@ -38,9 +52,11 @@
 # median p99 latency, and the ratio halb/peer.
 #
 # --quick: halb nat against nftables DNAT (both NAT through the appliance),
-# one run of 5 s each.  --only a,b: just those contenders (names as above:
+# one run of 5 s each (with --requests: halb-requests against haproxy-http).
+# --requests: the three request-routing contenders only, and the report in
+# peers-requests.md and .json.  --only a,b: just those contenders (names as above:
 # halb-dsr halb-nat halb-tunnel halb-nat-busy haproxy nginx-stream nftables
-# ovs-dpdk).
+# ovs-dpdk halb-requests haproxy-http nginx-http).
 #
 # Prints a markdown table on stdout (logs go to stderr) and writes
 # bench/results/peers.md and peers.json ($PEERS_RESULTS_DIR to write them
@@ -65,6 +81,9 @@ OVS_SCHEMA=/usr/share/openvswitch/vswitch.ovsschema
 NGX_STREAM_MODULE=/usr/lib/nginx/modules/ngx_stream_module.so
 
 ALL_CONTENDERS="halb-dsr halb-nat halb-tunnel halb-nat-busy haproxy nginx-stream nftables ovs-dpdk"
+REQ_CONTENDERS="halb-requests haproxy-http nginx-http"
+REQUESTS=0
+REQ_HOST=www.example.com
 RUNS=3
 SECONDS_PER_RUN=8
 CONNS=32
@@ -80,6 +99,7 @@ usage() {
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) QUICK=1 ;;
+	--requests) REQUESTS=1 ;;
 	--runs) RUNS=${2:-}; shift ;;
 	--seconds) SECONDS_PER_RUN=${2:-}; shift ;;
 	--conns) CONNS=${2:-}; shift ;;
@@ -89,15 +109,22 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
+REPORT_NAME=peers
+if [ "$REQUESTS" = 1 ]; then
+	REPORT_NAME=peers-requests
+	[ -n "$ONLY" ] || ONLY=${REQ_CONTENDERS// /,}
+fi
 if [ "$QUICK" = 1 ]; then
 	RUNS=1 SECONDS_PER_RUN=5
 	[ -n "$ONLY" ] || ONLY=halb-nat,nftables
+	[ "$REQUESTS" = 1 ] && [ "$ONLY" = "${REQ_CONTENDERS// /,}" ] && ONLY=halb-requests,haproxy-http
 fi
 [[ $RUNS =~ ^[1-9][0-9]?$ && $SECONDS_PER_RUN =~ ^[1-9][0-9]{0,2}$ && $CONNS =~ ^[1-9][0-9]{0,3}$ ]] ||
 	halb_die "--runs, --seconds and --conns take small positive numbers"
 CONTENDERS=
 for c in ${ONLY//,/ }; do
-	[[ " $ALL_CONTENDERS " == *" $c "* ]] || halb_die "unknown contender '$c' (one of: $ALL_CONTENDERS)"
+	[[ " $ALL_CONTENDERS $REQ_CONTENDERS " == *" $c "* ]] ||
+		halb_die "unknown contender '$c' (one of: $ALL_CONTENDERS $REQ_CONTENDERS)"
 	CONTENDERS+=" $c"
 done
 [ -n "$ONLY" ] || CONTENDERS=$ALL_CONTENDERS
@@ -174,10 +201,14 @@ install_missing() {
 		POLICY_RC_MADE=0
 	fi
 }
+# --requests needs neither OVS, nftables nor nginx's stream module.
+[ "$REQUESTS" = 1 ] && PEERS_PACKAGES=(wrk haproxy nginx curl ethtool iproute2)
 install_missing
-for f in "$OVS_VSWITCHD" "$OVS_SCHEMA" "$NGX_STREAM_MODULE"; do
-	[ -e "$f" ] || halb_die "$f is missing although its package is installed"
-done
+if [ "$REQUESTS" = 0 ]; then
+	for f in "$OVS_VSWITCHD" "$OVS_SCHEMA" "$NGX_STREAM_MODULE"; do
+		[ -e "$f" ] || halb_die "$f is missing although its package is installed"
+	done
+fi
 halb_check_binaries
 free=$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null || echo 0)
 if [ "$free" -lt 400 ] || ! grep -qs ' /dev/hugepages hugetlbfs ' /proc/mounts; then
@@ -205,6 +236,45 @@ halb_conf() {
 halb_conf "$WORK/halb-backoff.conf" 100
 halb_conf "$WORK/halb-busy.conf" 0
 
+# halb-requests: conf/halb.conf's appliance (its eal and ports sections)
+# with one request-routed NAT service, the rules of tests/e2e/requests.sh;
+# the backends' port 8080 replies through the appliance as for halb-nat.
+req_conf() {
+	local out=$1
+	cat >"$out" <<CONF
+# bench/peers.sh --requests: request routing on the rig of topo.sh.
+eal = { file_prefix = "$FP"; lcores = "0,1"; classifier_lcore = 16; };
+ports = ( { name = "inside"; vdev = "net_af_packet0,iface=halb0,qdisc_bypass=1";
+            ipv4 = "198.18.0.2/24"; ipv6 = "fd00:68::2/64";
+            gateway4 = "198.18.0.254"; gateway6 = "fd00:68::fe"; mtu = 1500; } );
+flows = { entries = 262144; tcp_syn_timeout = 5.0; tcp_timeout = 300.0;
+          tcp_fin_timeout = 10.0; udp_timeout = 30.0; };
+idle_sleep_us = 100;
+classifier_timeout_ms = 300;
+services = (
+  { name = "l7bench"; vip = "198.18.2.120"; port = 80; protocol = "tcp";
+    mode = "nat"; scheduler = "maglev";
+    requests = {
+      rules = ( { host = "api.example.com"; path = "/v1"; pool = "api"; },
+                { host = "*.example.org"; pool = "api"; } );
+      default_pool = "web"; };
+    backends = (
+      { ip = "198.18.0.11"; port = 8080; weight = 1; pool = "api"; },
+      { ip = "198.18.0.12"; port = 8080; weight = 1; pool = "web"; },
+      { ip = "198.18.0.13"; port = 8080; weight = 2; pool = "web"; } ); }
+);
+CONF
+	local prog out2
+	for prog in forwarder/halb-forwarder router/halb-router; do
+		out2=$("$HALB_BUILD/$prog" --check-config "$out" 2>&1) ||
+			halb_die "${prog#*/} --check-config rejects $out: $out2"
+	done
+}
+if [[ " $CONTENDERS " == *" halb-requests "* ]]; then
+	[ -x "$HALB_BUILD/router/halb-router" ] || halb_die "missing $HALB_BUILD/router/halb-router"
+	req_conf "$WORK/halb-requests.conf"
+fi
+
 # --- the rig --------------------------------------------------------------------
 log "rig $P, work dir $WORK; contenders:$CONTENDERS; $RUNS run(s) of ${SECONDS_PER_RUN}s, wrk -t$THREADS -c$CONNS"
 TOPO=1
@@ -225,7 +295,15 @@ for n in cli lb; do
 done
 
 # Backends: one single-process nginx each (ports 80 and 8080, v4 and v6),
-# the body "bN\n", keep-alive without a request limit.
+# the body "bN\n", keep-alive without a request limit.  With --requests
+# their receive buffers top out at 6 MB, so that they answer with the
+# window scale halb's SYN cookies promise (7; docs/REQUESTS.md), as
+# tests/e2e/requests.sh sets it; every contender of that run sees the same.
+if [ "$REQUESTS" = 1 ]; then
+	for b in $HALB_BACKENDS; do
+		nsx "$b" sysctl -qw net.ipv4.tcp_rmem="4096 131072 6291456" || halb_die "cannot set tcp_rmem in $P-$b"
+	done
+fi
 start_backend() {
 	local b=$1
 	local d=$WORK/backend-$b
@@ -265,11 +343,14 @@ log "backends up (nginx on b1 b2 b3)"
 # wrk goes; MODE[NAME] what the table says about it.
 declare -A VIP=([halb-dsr]=198.18.2.100 [halb-nat]=198.18.2.101 [halb-tunnel]=198.18.2.102
 	[halb-nat-busy]=198.18.2.101 [haproxy]=198.18.2.110 [nginx-stream]=198.18.2.111
-	[nftables]=198.18.2.112 [ovs-dpdk]=198.18.2.113)
+	[nftables]=198.18.2.112 [ovs-dpdk]=198.18.2.113
+	[halb-requests]=198.18.2.120 [haproxy-http]=198.18.2.121 [nginx-http]=198.18.2.122)
 declare -A MODE=([halb-dsr]="dsr" [halb-nat]="nat" [halb-tunnel]="tunnel (VXLAN)"
 	[halb-nat-busy]="nat, busy poll" [haproxy]="mode tcp, roundrobin"
 	[nginx-stream]="stream, weighted rr" [nftables]="DNAT numgen inc mod 4"
-	[ovs-dpdk]="select group + ct nat")
+	[ovs-dpdk]="select group + ct nat"
+	[halb-requests]="nat + halb-router, Host/path rules" [haproxy-http]="mode http, Host/path ACLs"
+	[nginx-http]="http, server_name/location")
 declare -A STARTED_PIDS=()
 WHY=   # why an up_ failed
 
@@ -317,6 +398,23 @@ down_halb-dsr() { down_halb halb-dsr; }
 down_halb-nat() { down_halb halb-nat; }
 down_halb-tunnel() { down_halb halb-tunnel; }
 down_halb-nat-busy() { down_halb halb-nat-busy; }
+# halb-requests: halb-router attaches to the forwarder as tests/e2e/requests.sh
+# starts it; up once halbctl router names its PID.
+up_halb-requests() {
+	local conf=$WORK/halb-requests.conf rtr
+	up_halb halb-requests "$conf" || return 1
+	spawn halb-requests "$WORK/halb-requests-router.log" ip netns exec "$P-lb" "$HALB_BUILD/router/halb-router" -c "$conf"
+	rtr=$HALB_LAST_PID
+	router_is() { [ "$(halb_ctl "$P" "$conf" router 2>/dev/null | awk '$1 == "router_pid:" { print $2 }')" = "$rtr" ]; }
+	router_attached() { ! halb_alive "$rtr" || router_is; }
+	halb_wait_until 30 router_attached
+	halb_alive "$rtr" && router_is ||
+		{ WHY="halb-router did not attach: $(tail -n 3 "$WORK/halb-requests-router.log" | tr '\n' ' ')"; return 1; }
+}
+down_halb-requests() {
+	[ -n "${HALB_CONF_NOW:-}" ] && halb_ctl "$P" "$HALB_CONF_NOW" router >"$WORK/halb-requests-router.$ROUND.txt" 2>&1
+	down_halb halb-requests
+}
 
 # The kernel owns the appliance's leg for haproxy, nginx and nftables.
 # The appliance's management leg (mgmt0, 198.18.0.3 on the same bridge, if
@@ -376,6 +474,76 @@ EOF
 	spawn haproxy "$d/haproxy.log" ip netns exec "$P-lb" haproxy -db -f "$d/haproxy.cfg"
 }
 down_haproxy() { stop_pids haproxy; kernel_lb_off "${VIP[haproxy]}"; }
+
+# haproxy-http: the request rules as ACLs (hdr(host) without its port).
+up_haproxy-http() {
+	local d=$WORK/haproxy-http
+	mkdir -p "$d"
+	cat >"$d/haproxy.cfg" <<EOF
+global
+	maxconn 8000
+	nbthread 2
+	pidfile $d/haproxy.pid
+defaults
+	mode http
+	option http-keep-alive
+	timeout connect 5s
+	timeout client 60s
+	timeout server 60s
+	timeout http-keep-alive 60s
+frontend vip
+	bind ${VIP[haproxy-http]}:80
+	acl host_api req.hdr(host),field(1,:) -i api.example.com
+	acl path_v1 path_beg /v1
+	acl host_org req.hdr(host),field(1,:) -m end -i .example.org
+	use_backend api if host_api path_v1
+	use_backend api if host_org
+	default_backend web
+backend api
+	server b1 198.18.0.11:80
+backend web
+	balance roundrobin
+	server b2 198.18.0.12:80 weight 1
+	server b3 198.18.0.13:80 weight 2
+EOF
+	kernel_lb_on "${VIP[haproxy-http]}"
+	nsx lb haproxy -c -q -f "$d/haproxy.cfg" >"$d/check.log" 2>&1 || { WHY="haproxy -c: $(cat "$d/check.log")"; return 1; }
+	spawn haproxy-http "$d/haproxy.log" ip netns exec "$P-lb" haproxy -db -f "$d/haproxy.cfg"
+}
+down_haproxy-http() { stop_pids haproxy-http; kernel_lb_off "${VIP[haproxy-http]}"; }
+
+# nginx-http: the rules as server blocks (server_name) and locations,
+# HTTP/1.1 keep-alive to the upstreams.
+up_nginx-http() {
+	local d=$WORK/nginx-http v=${VIP[nginx-http]}
+	mkdir -p "$d/tmp"
+	cat >"$d/nginx.conf" <<EOF
+daemon off;
+worker_processes 2;
+pid $d/nginx.pid;
+error_log $d/error.log warn;
+events { worker_connections 8192; }
+http {
+	access_log off;
+	client_body_temp_path $d/tmp; proxy_temp_path $d/tmp; fastcgi_temp_path $d/tmp;
+	uwsgi_temp_path $d/tmp; scgi_temp_path $d/tmp;
+	keepalive_requests 10000000;
+	proxy_http_version 1.1;
+	proxy_set_header Connection "";
+	upstream api { server 198.18.0.11:80; keepalive 64; }
+	upstream web { server 198.18.0.12:80 weight=1; server 198.18.0.13:80 weight=2; keepalive 64; }
+	server { listen $v:80 default_server; location / { proxy_pass http://web; } }
+	server { listen $v:80; server_name api.example.com;
+		location /v1 { proxy_pass http://api; } location / { proxy_pass http://web; } }
+	server { listen $v:80; server_name *.example.org; location / { proxy_pass http://api; } }
+}
+EOF
+	kernel_lb_on "$v"
+	nsx lb nginx -t -q -c "$d/nginx.conf" -p "$d" -e "$d/error.log" >"$d/check.log" 2>&1 ||
+		{ WHY="nginx -t: $(cat "$d/check.log")"; return 1; }
+	spawn nginx-http "$d/out.log" ip netns exec "$P-lb" nginx -c "$d/nginx.conf" -p "$d" -e "$d/error.log"
+}
+down_nginx-http() { stop_pids nginx-http; kernel_lb_off "${VIP[nginx-http]}"; }
 
 up_nginx-stream() {
 	local d=$WORK/nginx-stream
@@ -515,6 +683,7 @@ down_ovs-dpdk() {
 wrk_run() {
 	local name=$1 kind=$2 round=$3 hdr=()
 	[ "$kind" = close ] && hdr=(-H "Connection: close")
+	[[ " $REQ_CONTENDERS " == *" $name "* ]] && hdr+=(-H "Host: $REQ_HOST")
 	halb_spawn "$WORK/runs/$name.$kind.$round.txt" ip netns exec "$P-cli" \
 		wrk -t"$THREADS" -c"$CONNS" -d"${SECONDS_PER_RUN}s" --latency "${hdr[@]}" "http://${VIP[$name]}/"
 	halb_wait_exit "$HALB_LAST_PID" $((SECONDS_PER_RUN + 20)) ||
@@ -526,7 +695,7 @@ wrk_run() {
 shares() {
 	local i urls=()
 	for ((i = 0; i < 40; i++)); do urls+=("http://${VIP[$1]}/"); done
-	nsx cli curl -s -m 10 -H "Connection: close" "${urls[@]}" 2>/dev/null |
+	nsx cli curl -s -m 10 -H "Connection: close" -H "Host: $REQ_HOST" "${urls[@]}" 2>/dev/null |
 		sort | uniq -c | awk '{ print $2, $1 }' >"$WORK/$1.shares"
 }
 
@@ -592,10 +761,10 @@ for name in $CONTENDERS; do
 done
 "$HALB_PYTHON" - "$WORK" "$RESULTS_DIR" "$CONTENDERS" "$RUNS" "$SECONDS_PER_RUN" "$THREADS" "$CONNS" \
 	"$QUICK" "$((SECONDS - T0))" "$failed_list" "$partial" \
-	"$(for n in $CONTENDERS; do printf '%s\t%s\t%s\n' "$n" "${MODE[$n]}" "${VIP[$n]}"; done)" <<'EOF'
+	"$(for n in $CONTENDERS; do printf '%s\t%s\t%s\n' "$n" "${MODE[$n]}" "${VIP[$n]}"; done)" "$REPORT_NAME" <<'EOF'
 import json, os, platform, re, statistics, subprocess, sys, time
 
-work, outdir, names, runs, secs, threads, conns, quick, elapsed, failed_s, partial_s, meta_s = sys.argv[1:13]
+work, outdir, names, runs, secs, threads, conns, quick, elapsed, failed_s, partial_s, meta_s, report = sys.argv[1:14]
 names, runs, secs, quick = names.split(), int(runs), int(secs), quick == "1"
 failed = dict(l.split("=", 1) for l in failed_s.splitlines() if "=" in l)
 meta = {l.split("\t")[0]: l.split("\t")[1:] for l in meta_s.splitlines() if l}
@@ -648,7 +817,7 @@ for n in names:
     res.append(e)
 
 by = {e["contender"]: e for e in res}
-halbs = [n for n in ("halb-dsr", "halb-nat", "halb-tunnel") if n in by and by[n]["ka"]["median_rps"]]
+halbs = [n for n in ("halb-dsr", "halb-nat", "halb-tunnel", "halb-requests") if n in by and by[n]["ka"]["median_rps"]]
 peers = [e["contender"] for e in res if not e["contender"].startswith("halb") and e["ka"]["median_rps"]]
 ratios = {}
 for h in halbs:
@@ -707,14 +876,17 @@ for e in res:
         k = e[kind]
         if k["requests"] and k["errors"] > 0.01 * k["requests"]:
             notes.append("%s %s: %d errors in %d requests" % (e["contender"], kind, k["errors"], k["requests"]))
-out = {"benchmark": "peers", "quick": quick, "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+out = {"benchmark": report, "quick": quick, "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
        "machine": machine, "versions": versions,
        "load": {"tool": "wrk", "threads": int(threads), "connections": int(conns), "seconds": secs, "runs": runs},
        "backends": "nginx, 3-byte body, one process per backend; weights 1,1,2",
        "results": res, "ratios_halb_over_peer": ratios, "notes": notes, "runtime_s": int(elapsed)}
 os.makedirs(outdir, exist_ok=True)
-json.dump(out, open(os.path.join(outdir, "peers.json"), "w"), indent=1)
-md = ["# Peers: halb against HAProxy, nginx, nftables and OVS-DPDK end to end", "",
+json.dump(out, open(os.path.join(outdir, report + ".json"), "w"), indent=1)
+title = ("# Peers, request routing: halb-router against HAProxy mode http and nginx http end to end"
+         if report == "peers-requests" else
+         "# Peers: halb against HAProxy, nginx, nftables and OVS-DPDK end to end")
+md = [title, "",
       "%s%s; %s (%d CPUs), kernel %s; wrk -t%s -c%s, %d run(s) of %d s per cell, medians; "
       "ratios are halb's requests/s over the peer's (keep-alive / close). Runtime %d s." % (
           out["date"], " (quick)" if quick else "", cpu, os.cpu_count(), platform.release(),
@@ -729,11 +901,11 @@ for e in res:
 md.append("")
 md += ["- " + n for n in notes]
 md.append("- versions: " + ", ".join("%s %s" % kv for kv in versions.items()))
-open(os.path.join(outdir, "peers.md"), "w").write("\n".join(md) + "\n")
+open(os.path.join(outdir, report + ".md"), "w").write("\n".join(md) + "\n")
 print(table)
 EOF
 rc=$?
 [ "$rc" = 0 ] || halb_die "could not write the report"
-log "done in $((SECONDS - T0)) s; results in $RESULTS_DIR/peers.md and peers.json"
+log "done in $((SECONDS - T0)) s; results in $RESULTS_DIR/$REPORT_NAME.md and $REPORT_NAME.json"
 [ "$unmeasured" = 0 ] || exit 3
 exit 0

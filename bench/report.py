@@ -158,6 +158,8 @@ def main():
     ap.add_argument("--results", required=True)
     ap.add_argument("--peers-md")
     ap.add_argument("--peers-json")
+    ap.add_argument("--l7peers-md")
+    ap.add_argument("--l7peers-json")
     ap.add_argument("--out-md", required=True)
     ap.add_argument("--out-json", required=True)
     a = ap.parse_args()
@@ -585,6 +587,69 @@ def main():
         md.append("")
         js["remote"] = rc
 
+    # ---- 11. SYN flood against a request-routed VIP ----
+    fl = [r for r in rows if r["test"] == "l7flood"]
+    if fl:
+        f = fl[0]
+        md.append("## 11. SYN flood against a request-routed VIP (halb-bench-gen syn)")
+        md.append("")
+        r = f.get("r") or {}
+        st = f.get("status") or [None, None]
+        rt = f.get("router") or [None, None]
+
+        def g(d, k):
+            return None if not d else d.get(k)
+        md.append("%d SYNs of distinct 5-tuples at the generator's rate into a "
+                  "request-routed NAT VIP, halb-router attached; every SYN is "
+                  "answered by the worker with a cookie SYN-ACK and must leave "
+                  "no state." % f["flows"])
+        md.append("")
+        md.append("| what | before | after |")
+        md.append("|---|---|---|")
+        md.append("| cookie SYN-ACKs per second (median of clean windows) | | %s |" % (
+            "%.3fM" % r["mpps"] if r.get("mpps") is not None else "no result"))
+        md.append("| forwarder flows | %s | %s |" % (g(st[0], "flows"), g(st[1], "flows")))
+        for k in ("cookies", "binding", "flows", "bindings"):
+            md.append("| router %s | %s | %s |" % (k, g(rt[0], k), g(rt[1], k)))
+        grew = None
+        if st[0] and st[1] and rt[0] and rt[1]:
+            grew = (st[1].get("flows") != st[0].get("flows") or
+                    any(rt[1].get(k) != rt[0].get(k) for k in ("binding", "flows", "bindings")))
+        md.append("")
+        md.append("State from half-open connections: %s." % (
+            "not read" if grew is None else "**grew**" if grew else "none (no growth)"))
+        md.append("")
+        js["l7flood"] = f
+
+    # ---- 12. bindings per second ----
+    bd = [r for r in rows if r["test"] == "l7bind"]
+    if bd:
+        f = bd[0]
+        r = f.get("r") or {}
+        rt = f.get("router") or [None, None]
+        md.append("## 12. Bindings per second (halb-bench-gen bind)")
+        md.append("")
+        md.append("%d new connections to a request-routed VIP, the generator "
+                  "playing client and backend: SYN, cookie SYN-ACK, ACK with "
+                  "the request, the router's SYN to the backend, its SYN-ACK, "
+                  "the request delivered (counted then). Goal of issue 14: "
+                  "0.8M bindings/s on one core." % f["flows"])
+        md.append("")
+        md.append("| bindings per second (median) | min - max | windows (clean) | "
+                  "worker busy share | router bound (delta) |")
+        md.append("|---|---|---|---|---|")
+        bound = None
+        if rt[0] and rt[1]:
+            bound = (rt[1].get("bound") or 0) - (rt[0].get("bound") or 0)
+        if r.get("mpps") is not None:
+            md.append("| %.0f | %.0f - %.0f | %s (%s) | %s | %s |" % (
+                r["mpps"] * 1e6, r["mpps_min"] * 1e6, r["mpps_max"] * 1e6,
+                r.get("windows"), r.get("clean_windows"), r.get("dut_busy"), bound))
+        else:
+            md.append("| no result | | | | %s |" % bound)
+        md.append("")
+        js["l7bind"] = f
+
     # ---- goals ----
     if goals:
         md.append("## Goals of issue 3")
@@ -616,6 +681,24 @@ def main():
     if a.peers_json:
         try:
             js["peers"] = json.load(open(a.peers_json))
+        except (OSError, ValueError):
+            pass
+
+    # ---- 10. request routing against HAProxy and nginx ----
+    md.append("## 10. Request routing against HAProxy and nginx (bench/peers.sh --requests)")
+    md.append("")
+    l7p_md = ""
+    if a.l7peers_md:
+        try:
+            l7p_md = open(a.l7peers_md).read().strip()
+        except OSError:
+            pass
+    md.append(l7p_md if l7p_md else "Not run (quick mode, BENCH_PEERS=0, or not in BENCH_ONLY).")
+    md.append("")
+    js["peers_requests"] = None
+    if a.l7peers_json:
+        try:
+            js["peers_requests"] = json.load(open(a.l7peers_json))
         except (OSError, ValueError):
             pass
 

@@ -38,6 +38,19 @@
 #      protocol and decision, both ends on one core (halb-bench-remote:
 #      320k SYNs in sealed batches of 16, one batch per round trip and 8
 #      in flight; 5 runs of each, alternated).
+#  10. request routing end to end (issue 14): bench/peers.sh --requests,
+#      halb-router against HAProxy `mode http` and nginx `http` with the
+#      same Host/path rules, requests/s on keep-alive and on new
+#      connections (wrk; like item 5, not in --quick, BENCH_PEERS=0 skips).
+#  11. SYN flood against a request-routed VIP (issue 14): halb-bench-gen
+#      syn (distinct 5-tuples, never an ACK) at its full rate into the
+#      memif rig with halb-router attached; cookie SYN-ACKs per second,
+#      and the forwarder's flow count and the router's gauges (binding,
+#      flows, bindings) before and after, which must not grow.
+#  12. bindings per second (issue 14): the rig of item 11, halb-bench-gen
+#      bind playing client and backend (SYN, request on the cookie's
+#      ACK, SYN-ACK for the router's SYN); bindings whose request reached
+#      the backend, per second.
 #   ovs: Open vSwitch-DPDK in the worker's place in item 1's rounds
 #      (bench/ovs_gen.sh: ovs-stateless like dsr, ovs-ctnat like nat).
 #
@@ -50,9 +63,10 @@
 # --quick (or QUICK=1): one figure, dsr at 1k flows against the bare loop.
 # Environment: HALB_BUILD (default build/), BENCH_REPS, BENCH_ONLY (a
 # comma list of fast, callgrind, decide, syn, tables, scale, peers, ovs, sync,
-# replica, l7req, remote: only those; ovs runs by default when ovs-vswitchd-dpdk is installed, and
+# replica, l7req, remote, l7peers, l7flood, l7bind: only those; ovs runs by default when ovs-vswitchd-dpdk is installed, and
 # is installed when named), BENCH_PEERS=0 to skip item 5, BENCH_10M=0 to
-# skip the 10M-flow run (and the 10M replica), BENCH_KEEP=1 to keep the run directory.
+# skip the 10M-flow run (and the 10M replica), BENCH_KEEP=1 to keep the run directory,
+# BENCH_RTR_CPU (0) the CPU of halb-router in items 10 and 11.
 #
 # Writes bench/results/latest.md and latest.json (bench/report.py; with
 # --quick, quick.md and quick.json) and prints the table.  Every process
@@ -68,7 +82,7 @@ QUICK=${QUICK:-0}
 REPS=${BENCH_REPS:-3}
 PEERS=${BENCH_PEERS:-1}
 TEN_M=${BENCH_10M:-1}
-ONLY=${BENCH_ONLY:-fast,callgrind,decide,syn,tables,scale,peers,ovs,sync,replica,l7req,remote}
+ONLY=${BENCH_ONLY:-fast,callgrind,decide,syn,tables,scale,peers,ovs,sync,replica,l7req,remote,l7peers,l7flood,l7bind}
 [ "${1:-}" = --quick ] && QUICK=1
 [ "$QUICK" = 1 ] && REPS=1
 
@@ -83,6 +97,8 @@ SYNC_BIN=$BUILD/bench/halb-bench-sync
 REP_BIN=$BUILD/bench/halb-bench-replica
 L7_BIN=$BUILD/bench/halb-bench-l7req
 RCLS_BIN=$BUILD/bench/halb-bench-remote
+RTR_BIN=$BUILD/router/halb-router
+CTL_BIN=$BUILD/tools/halbctl
 RESULTS=$HERE/results
 
 # Addresses of bench/bench.conf.
@@ -390,6 +406,106 @@ syn_e2e() {
 	record syn_e2e dsr "$n" 1 "$out"
 }
 
+# l7_flood FLOWS: a SYN flood at the generator's full rate against a
+# request-routed VIP (198.18.2.103, added to this run's copy of bench.conf
+# only: a request-routed service adds a lookup to every miss of the
+# other items; with the generator as the port's gateway, a static
+# neighbour, so that the SYN-ACKs come back), with halb-router attached.  The worker answers each SYN
+# with a cookie SYN-ACK, which the generator counts as a frame back; the
+# forwarder's /halb/status and the router's /halb/router are read before
+# and after, into one result line.
+#
+# l7_flood FLOWS bind: the same rig, halb-bench-gen bind: the generator
+# plays client and backend (docs/PERFORMANCE.md); bindings per second,
+# as "l7bind".
+l7_flood() {
+	local n=$1 gmode=${2:-syn} test=l7flood out gp='' gen_prefix rlog rc=0 dpid dthr
+	[ "$gmode" = bind ] && test=l7bind
+	# Bound flows stay (the generator never closes): a table for all.
+	if [ "$gmode" = bind ]; then render "$(entries_for "$n")" 0; else render 1024 0; fi
+	python3 - "$CONF" <<'PY' || { log "l7flood: cannot add the service"; return 1; }
+import sys
+p = sys.argv[1]
+t = open(p).read()
+i = t.rindex("\n);")
+svc = """,
+  { name = "l7"; vip = "198.18.2.103"; port = 80; protocol = "tcp";
+    mode = "nat"; scheduler = "maglev";
+    requests = { rules = ( { host = "api.example.com"; pool = "api"; } );
+                 default_pool = "web"; };
+    backends = ( { ip = "198.18.0.11"; port = 8081; pool = "api"; },
+                 { ip = "198.18.0.12"; port = 8081; pool = "web"; } ); }"""
+t = t[:i] + svc + t[i:]
+# The cookie SYN-ACKs go to the client's next hop: the generator, as
+# the gateway of the port (bench.conf has no route to the clients).
+a1 = 'ipv4 = "198.18.0.2/24";'
+a2 = '{ ip = "198.18.0.14"; mac = "02:68:b0:00:01:0e"; } );'
+assert a1 in t and a2 in t, "bench.conf changed: l7_flood cannot add its gateway"
+t = t.replace(a1, a1 + ' gateway4 = "198.18.0.254";', 1)
+t = t.replace(a2, a2[:-3] + ',\n  { ip = "198.18.0.254"; mac = "02:68:b0:00:00:01"; } );', 1)
+open(p, "w").write(t)
+PY
+	start_fwd || { log "forwarder did not start"; return 1; }
+	start_cls || { log "classifier did not start"; stop_pid "$FWD_PID" halb-forwarder; return 1; }
+	rlog=$RUN/$PREFIX.rtr.log
+	spawn halb-router "$rlog" taskset -c "${BENCH_RTR_CPU:-0}" "$RTR_BIN" -c "$CONF"
+	RTR_PID=$LAST_PID
+	if ! wait_for 60 grep_alive 'halb-router: ready' "$rlog" "$RTR_PID" ||
+		! grep -q 'halb-router: ready' "$rlog"; then
+		log "l7flood: halb-router did not attach"
+		tail -5 "$rlog" >&2
+		rc=1
+	fi
+	gen_prefix=${PREFIX/fwd/gen}
+	PREFIXES+=("$gen_prefix")
+	out=$RUN/$gen_prefix.out
+	: >"$out"
+	if [ "$rc" = 0 ]; then
+		"$CTL_BIN" -c "$CONF" json /halb/status >"$RUN/$test.status0" 2>&1
+		"$CTL_BIN" -c "$CONF" json /halb/router >"$RUN/$test.router0" 2>&1
+		# The DUT whose counters and CPU share are read: the worker (the
+		# router's loop is an unnamed thread of its own, not told apart).
+		dpid=$FWD_PID dthr=rte-worker-1
+		# shellcheck disable=SC2046
+		spawn halb-bench-gen "$out" "$GEN_BIN" $(gen_eal "$gen_prefix" "$SOCK") -- "$gmode" \
+			--flows "$n" --vip 198.18.2.103 --dst-mac "$DUT_MAC" --window 900 \
+			--backoff-us 100 --dut-prefix "$PREFIX" --linger --dut-pid "$dpid" \
+			--dut-thread "$dthr" \
+			--windows "$WINDOWS" --max-windows "$MAX_WINDOWS" --window-ms "$WINDOW_MS"
+		gp=$LAST_PID
+		wait_for 120 grep_alive '^RESULT ' "$out" "$gp" || rc=1
+		"$CTL_BIN" -c "$CONF" json /halb/status >"$RUN/$test.status1" 2>&1
+		"$CTL_BIN" -c "$CONF" json /halb/router >"$RUN/$test.router1" 2>&1
+	fi
+	stop_pid "$RTR_PID" halb-router
+	stop_pid "$CLS_PID" halb-classifier
+	stop_pid "$FWD_PID" halb-forwarder
+	[ -n "$gp" ] && stop_pid "$gp" halb-bench-gen
+	dpdk_files_rm "$PREFIX"
+	dpdk_files_rm "$gen_prefix"
+	python3 - "$RUN" "$out" "$n" "$test" >>"$RES" <<'PY' || { log "$test: no result"; rc=1; }
+import json, sys
+run, out, n, test = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+def js(name, key):
+    try:
+        return json.load(open("%s/%s.%s" % (run, test, name)))[key]
+    except (OSError, ValueError, KeyError):
+        return None
+r = None
+for line in open(out, errors="replace"):
+    if line.startswith("RESULT "):
+        r = json.loads(line[7:])
+        break
+e = {"test": test, "flows": n, "r": r,
+     "status": [js("status0", "/halb/status"), js("status1", "/halb/status")],
+     "router": [js("router0", "/halb/router"), js("router1", "/halb/router")]}
+if r is None:
+    e["error"] = True
+print(json.dumps(e))
+PY
+	return $rc
+}
+
 # callgrind MODE: instructions per packet of fwd_worker_burst (hits).
 callgrind() {
 	local mode=$1 out cg ir pk
@@ -555,6 +671,16 @@ else
 		grep '^RESULT ' "$RUN/replica.out" | cut -c8- |
 			sed 's/^/{"test": "replica", "r": /; s/$/}/' >>"$RES"
 	fi
+	# ---- 11. SYN flood against a request-routed VIP ----
+	if want l7flood; then
+		log "SYN flood against a request-routed VIP (2M SYNs)"
+		l7_flood 2000000 || log "l7flood failed"
+	fi
+	# ---- 12. bindings per second (the generator as client and backend) ----
+	if want l7bind; then
+		log "request routing: bindings per second (500k connections)"
+		l7_flood 500000 bind || log "l7bind failed"
+	fi
 	# ---- 8. request parser (no DPDK: one process, CPU 1) ----
 	if want l7req; then
 		log "request parser: l7_parse and l7_match"
@@ -591,6 +717,15 @@ if [ "$QUICK" != 1 ] && [ "$PEERS" = 1 ] && want peers && [ -x "$HERE/peers.sh" 
 elif [ "$QUICK" != 1 ]; then
 	log "peers: skipped (bench/peers.sh missing or BENCH_PEERS=0)"
 fi
+# ---- 10. request routing against HAProxy and nginx (bench/peers.sh --requests) ----
+L7P_MD=$RUN/peers-requests.md
+L7P_JSON=$RUN/none.json
+: >"$L7P_MD"
+if [ "$QUICK" != 1 ] && [ "$PEERS" = 1 ] && want l7peers && [ -x "$HERE/peers.sh" ]; then
+	log "request routing: bench/peers.sh --requests"
+	"$HERE/peers.sh" --requests >"$L7P_MD" || log "request routing: bench/peers.sh --requests exited with $?"
+	L7P_JSON=$RESULTS/peers-requests.json
+fi
 
 machine
 log "done in $((SECONDS - t_start)) s"
@@ -598,5 +733,5 @@ log "done in $((SECONDS - t_start)) s"
 OUT=latest
 [ "$QUICK" = 1 ] && OUT=quick
 python3 "$HERE/report.py" --results "$RES" --peers-md "$PEERS_MD" \
-	--peers-json "$PEERS_JSON" --out-md "$RESULTS/$OUT.md" \
+	--peers-json "$PEERS_JSON" --l7peers-md "$L7P_MD" --l7peers-json "$L7P_JSON" --out-md "$RESULTS/$OUT.md" \
 	--out-json "$RESULTS/$OUT.json"
