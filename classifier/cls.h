@@ -121,6 +121,12 @@ struct cls {
 	 * (view.c), and whether shm->cls_view_gen still owes it. */
 	uint64_t view_gen;
 	bool view_unacked;
+	/* The flow tables are this process's own record of what it
+	 * decided (the remote classifier, remote.c): nothing moves an
+	 * entry's state to FIN, so an entry keeps its opening SYN's
+	 * sequence number in its tag, and a SYN with another one opens a
+	 * new connection on a 5-tuple the client reused. */
+	bool own_tables;
 	volatile bool quit;
 };
 

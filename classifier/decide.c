@@ -21,6 +21,7 @@
  * mbufs and of health.c, so that bench/decide.c measures this very code.
  */
 #include <netinet/in.h>
+#include <string.h>
 
 #include "halb/cfg.h"
 #include "halb/mh.h"
@@ -117,6 +118,33 @@ flow_elsewhere(const struct cls *c, uint32_t w, const struct pkt_info *pi,
 	return NULL;
 }
 
+/* A TCP segment's sequence number (as on the wire: only compared). */
+static uint32_t
+tcp_seq(const uint8_t *frame, const struct pkt_info *pi)
+{
+	uint32_t seq;
+
+	memcpy(&seq, frame + pi->l4_off + 4, sizeof(seq));
+	return seq;
+}
+
+/*
+ * Whether entry e, found for an opening SYN, is a closed connection's
+ * whose 5-tuple the client now opens again (else the SYN is a
+ * retransmission, punted twice, and keeps e's backend): e is closed
+ * (FIN), or, in tables of our own whose entries stay in SYN, e was
+ * opened by another SYN (a retransmission repeats its sequence number).
+ */
+static bool
+reopens(const struct cls *c, const struct flow_entry *e,
+	const uint8_t *frame, const struct pkt_info *pi)
+{
+	if (initial_state(pi) != FLOW_ST_SYN)
+		return false;
+	return e->state == FLOW_ST_FIN ||
+	       (c->own_tables && e->tag != tcp_seq(frame, pi));
+}
+
 static void
 set_active(struct cls *c, uint32_t s, uint32_t b, int delta)
 {
@@ -149,8 +177,7 @@ cls_decide(struct cls *c, uint32_t w, const uint8_t *frame, uint32_t len,
 	}
 	hash = pkt_flow_hash(&pi.key);
 	e = flow_lookup(c->fw[w].t, &pi.key, hash);
-	if (e != NULL && e->state == FLOW_ST_FIN &&
-	    initial_state(&pi) == FLOW_ST_SYN) {
+	if (e != NULL && reopens(c, e, frame, &pi)) {
 		/* A new connection on a closed one's 5-tuple: forget the old
 		 * decision, the backend may be draining or down by now. */
 		set_active(c, e->svc, e->backend, -1);
@@ -195,8 +222,10 @@ cls_decide(struct cls *c, uint32_t w, const uint8_t *frame, uint32_t len,
 		st->no_backend++;
 		return false;
 	}
-	rc = flow_insert(&c->fw[w], &pi.key, hash, (uint16_t)s, b,
-			 install_state(&pi), c->now_ms, NULL);
+	rc = flow_insert_tag(&c->fw[w], &pi.key, hash, (uint16_t)s, b,
+			     install_state(&pi), c->now_ms,
+			     c->own_tables && initial_state(&pi) == FLOW_ST_SYN ?
+			     tcp_seq(frame, &pi) : 0, NULL);
 	if (rc >= 0) {
 		e = &c->fw[w].t->entries[rc];
 		/* Only this thread reads flags: no ordering needed. */

@@ -26,7 +26,10 @@
  *    tcp_syn_timeout; UDP: udp_timeout).  They serve a retransmitted
  *    SYN and a flow that changed worker within that time, and wlc's
  *    active counts over it; a connection the forwarder keeps longer is
- *    its own table's business (it never comes back here);
+ *    its own table's business (it never comes back here).  Nothing
+ *    closes them either: an entry keeps its SYN's sequence number
+ *    (cls.own_tables), so that a SYN with another one, a new connection
+ *    on a reused 5-tuple, is decided afresh;
  *  - the fallback marks are the forwarder's: a frame whose worker had
  *    marked its hash comes with PUNT_F_MARKED and is marked here before
  *    it is decided, so that decided_before() sees it;
@@ -167,6 +170,7 @@ mem_init(struct rcls *r, struct halb_cfg *cfg)
 	int rc;
 
 	r->c.cfg = cfg;
+	r->c.own_tables = true;
 	r->c.hfd = -1;
 	r->c.lock_fd = -1;
 	shm = r->c.shm = calloc(1, sizeof(*shm));

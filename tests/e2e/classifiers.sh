@@ -226,10 +226,10 @@ fi
 # --- 2: the local classifier returns, then dies under connections -------------
 halb_spawn "$WORK/classifier.log" ip netns exec "$P-lb" "$HALB_BUILD/classifier/halb-classifier" -c "$CONF"
 CLS_PID=$HALB_LAST_PID
-if halb_wait_until 15 active_is local; then
+if halb_wait_until 30 active_is local; then
 	pass "a local classifier started: it is active again"
 else
-	fatal "the local classifier is not active within 15 s (active: $(cls active))"
+	fatal "the local classifier is not active within 30 s (active: $(cls active))"
 fi
 # The same new connections through the local classifier: the time the
 # remote's round trip adds shows against this.
@@ -254,7 +254,7 @@ fi
 sw0=$(cls switches)
 halb_spawn "$WORK/standby.log" ip netns exec "$P-lb" "$HALB_BUILD/classifier/halb-classifier" --takeover=60000 -c "$CONF"
 STANDBY_PID=$HALB_LAST_PID
-halb_wait_until 10 grep -qs "taking over from the classifier" "$WORK/standby.log" ||
+halb_wait_until 30 grep -qs "taking over from the classifier" "$WORK/standby.log" ||
 	fail "the standby does not wait for the lock: $(tail -n 3 "$WORK/standby.log")"
 halb_stop "$CLS_PID" KILL 5
 standby_attached() { grep -qs "halb-classifier: ready" "$WORK/standby.log"; }
@@ -404,10 +404,11 @@ if halb_write_agent_confs "$CONF" "$WORK" 200 && halb_start_agents "$P" "$WORK";
 		halb_client "$P" --url http://198.18.2.100/ --count 40 --parallel 4 --timeout 3 >"$WORK/drain.json" 2>&1 &&
 			"$HALB_PYTHON" -c 'import json,sys; r=json.load(open(sys.argv[1])); sys.exit(0 if r["ok"] == 40 and "b3" not in r["by_backend"] else 1)' "$WORK/drain.json"
 	}
+	before=$(cls fallbacks hold_timeout hold_full no_remote 1.deaths | tr '\n' ' ')
 	if halb_wait_until 15 no_b3 && out=$(all_ok http://198.18.2.100/ 200) && ! echo "$out" | grep -q '"b3"'; then
 		pass "healthd's snapshots reach the remote classifier over UDP: b3 drained, 200 new connections avoid it: $out"
 	else
-		fail "the remote classifier does not follow healthd: $(tail -c 300 "$WORK/drain.json") ${out:-}; healthd: $(tail -n 3 "$WORK/healthd.log" | tr '\n' ' ')"
+		fail "the remote classifier does not follow healthd: $(tail -c 300 "$WORK/drain.json") ${out:-}; fallbacks hold_timeout hold_full no_remote deaths: $before-> $(cls fallbacks hold_timeout hold_full no_remote 1.deaths | tr '\n' ' '); healthd: $(tail -n 3 "$WORK/healthd.log" | tr '\n' ' ')"
 	fi
 else
 	fail "the agents did not start"

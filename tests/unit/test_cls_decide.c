@@ -273,6 +273,44 @@ test_syn_follows_scheduler(void **state)
 }
 
 /*
+ * The remote classifier's own tables (own_tables: nothing moves an entry
+ * to FIN): a retransmitted SYN, same sequence number, gets the recorded
+ * decision; a SYN with another one is a new connection on a 5-tuple the
+ * client reused, decided afresh, its old record gone.  Tables the
+ * forwarder's workers keep (the local classifier's) take the sequence
+ * number for nothing: their SYN entry is the connection's own.
+ */
+static void
+test_reused_tuple(void **state)
+{
+	int own;
+
+	(void)state;
+	for (own = 0; own < 2; own++) {
+		struct fix *x = fix_new_kind(CFG_SCHED_WLC, 4096);
+		const struct cls_stats *st = &x->c.shm->cls;
+		uint32_t len, usr, b, live;
+		uint8_t f[128];
+
+		x->c.own_tables = own;
+		len = frame(f, 7, 32000, VIP_TCP, 80, IPPROTO_TCP, F_SYN);
+		f[14 + 20 + 4] = 0x11;
+		usr = decide(x, f, len);
+		assert_int_equal(decide(x, f, len), usr);
+		assert_int_equal(st->existing, 1);
+		f[14 + 20 + 4] = 0x22;
+		decide(x, f, len);
+		assert_int_equal(st->existing, own ? 1 : 2);
+		assert_int_equal(st->installs, own ? 2 : 1);
+		/* One live connection counted, whichever backend it got. */
+		for (live = 0, b = 0; b < 3; b++)
+			live += x->c.sched[SVC_TCP].active[b];
+		assert_int_equal(live, 1);
+		fix_free(x);
+	}
+}
+
+/*
  * A full table: the classifier decides with the Maglev table, installs
  * nothing, and flags the decision stateless so that the worker marks the
  * flow; the flow's next datagram, once there is room, keeps its backend.
@@ -452,6 +490,7 @@ main(void)
 		cmocka_unit_test(test_tcp_after_outage),
 		cmocka_unit_test(test_udp_marked),
 		cmocka_unit_test(test_syn_follows_scheduler),
+		cmocka_unit_test(test_reused_tuple),
 		cmocka_unit_test(test_table_full_stateless),
 		cmocka_unit_test(test_other_worker),
 		cmocka_unit_test(test_other_worker_table_full),
