@@ -11,7 +11,9 @@
  * command checks, SIGINT/SIGTERM stop).  Every interval it reads the
  * load, starts the checks that are not running, and reports; a changed check
  * result, a drain or a request makes it report at once (at most every
- * AG_MIN_GAP_MS).  The first report waits until every check has given
+ * AG_MIN_GAP_MS between such reports: the interval's own do not hold
+ * one back).  A check on its way up or down (hc_rf_moving) runs again
+ * at once, not at the next interval.  The first report waits until every check has given
  * its first result, so a restarted agent never claims a service it has
  * not checked.  A handler that is away costs a counted sendto error per
  * report, nothing more: nothing is queued.
@@ -62,7 +64,9 @@ struct agent {
 	struct halb_daemon dm;       /* the loop, agent.listen, agent.control */
 	struct check_ref refs[AGC_MAX_SERVICES];
 	struct ev_timer tick;
+	struct ev_timer recheck;     /* 0 ms: checks on their way up or down */
 	uint64_t next_interval, last_report;
+	uint64_t last_soon;          /* the last report at once */
 	bool want_report, started;
 	struct halb_ratelimit rl_reject, rl_send;
 };
@@ -110,8 +114,9 @@ static void
 report_soon(struct agent *a, uint64_t now)
 {
 	a->want_report = true;
-	if (a->started && now - a->last_report >= AG_MIN_GAP_MS) {
+	if (a->started && now - a->last_soon >= AG_MIN_GAP_MS) {
 		a->ag->c.immediate++;
+		a->last_soon = now;
 		report(a, now);
 	}
 }
@@ -145,6 +150,8 @@ check_done(struct agent *a, uint32_t i, bool ok, const char *why,
 			why);
 		report_soon(a, now);
 	}
+	if (hc_rf_moving(&a->ag->chk[i].rf))
+		ev_timer_start(a->dm.ev, &a->recheck, 0, 0);
 	if (first && !a->started && checks_known(a)) {
 		a->started = true;
 		HLOG(INFO, "every check has a result: reporting");
@@ -174,6 +181,20 @@ start_check(struct agent *a, uint32_t i)
 	 * check (-ENOTSUP). */
 	hc_check_start(&a->ag->chk[i].run, a->dm.ev, &t, check_result,
 		       &a->refs[i]);
+}
+
+/* Checks on their way up or down: again now (a turn after the result,
+ * not from within its callback). */
+static void
+on_recheck(struct ev_loop *ev, void *arg)
+{
+	struct agent *a = arg;
+	uint32_t i;
+
+	(void)ev;
+	for (i = 0; i < a->cfg->n_services; i++)
+		if (hc_rf_moving(&a->ag->chk[i].rf))
+			start_check(a, i);
 }
 
 /* Command checks that ended. */
@@ -289,8 +310,10 @@ on_tick(struct ev_loop *ev, void *arg)
 
 	reap(a);
 	if (a->want_report && a->started &&
-	    now - a->last_report >= AG_MIN_GAP_MS)
+	    now - a->last_soon >= AG_MIN_GAP_MS) {
+		a->last_soon = now;
 		report(a, now);
+	}
 	if (now >= a->next_interval)
 		interval(a, now);
 }
@@ -323,6 +346,7 @@ open_all(struct agent *a)
 		r = ev_signal(a->dm.ev, SIGCHLD, on_sigchld, a);
 	if (r != 0)
 		return r;
+	ev_timer_init(&a->recheck, on_recheck, a);
 	ev_timer_init(&a->tick, on_tick, a);
 	ev_timer_start(a->dm.ev, &a->tick, AG_TICK_MS, AG_TICK_MS);
 	return 0;

@@ -49,6 +49,11 @@ struct hc_rf {
 void hc_rf_init(struct hc_rf *rf, uint8_t rise, uint8_t fall);
 bool hc_rf_up(const struct hc_rf *rf);
 bool hc_rf_known(const struct hc_rf *rf);
+/* Between up and down: the last result counts toward the other state,
+ * which more in a row will reach.  Checked again at once then, not at
+ * the next interval (HAProxy's fastinter), so that fall failures take
+ * fall checks' time, not fall intervals. */
+bool hc_rf_moving(const struct hc_rf *rf);
 /* Counts one result; returns whether up/down changed or it was the first. */
 bool hc_rf_result(struct hc_rf *rf, bool ok);
 

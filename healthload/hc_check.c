@@ -34,6 +34,13 @@ hc_rf_known(const struct hc_rf *rf)
 }
 
 bool
+hc_rf_moving(const struct hc_rf *rf)
+{
+	return rf->results > 0 && rf->health != 0 &&
+	       rf->health != rf->rise + rf->fall - 1;
+}
+
+bool
 hc_rf_result(struct hc_rf *rf, bool ok)
 {
 	bool was = hc_rf_up(rf), first = rf->results == 0;

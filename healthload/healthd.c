@@ -437,6 +437,10 @@ probe_done(void *arg, enum hc_result r, const char *why)
 	if (r == HC_TIMEOUT)
 		d->hd->c.probe_timeouts++;
 	hd_probe_result(d->hd, ref->i, r == HC_OK, ev_now(d->dm.ev));
+	/* On its way up or down: again at the next sweep, not the next
+	 * interval (hc_rf_moving). */
+	if (hc_rf_moving(&d->hd->be[ref->i].rf))
+		d->hd->be[ref->i].next_probe_ms = ev_now(d->dm.ev);
 }
 
 static void

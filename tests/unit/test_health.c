@@ -111,15 +111,20 @@ test_rise_fall(void **state)
 	assert_false(hc_rf_up(&rf));
 	assert_true(hc_rf_known(&rf));
 	assert_false(hc_rf_result(&rf, false));
-	/* Down: rise successes in a row to come up. */
+	assert_false(hc_rf_moving(&rf));
+	/* Down: rise successes in a row to come up (moving between). */
 	assert_false(hc_rf_result(&rf, true));
 	assert_false(hc_rf_up(&rf));
+	assert_true(hc_rf_moving(&rf));
 	assert_true(hc_rf_result(&rf, true));
 	assert_true(hc_rf_up(&rf));
+	assert_false(hc_rf_moving(&rf));
 	/* Up: fall failures in a row to go down... */
 	assert_false(hc_rf_result(&rf, false));
+	assert_true(hc_rf_moving(&rf));
 	assert_false(hc_rf_result(&rf, false));
 	assert_true(hc_rf_up(&rf));
+	assert_true(hc_rf_moving(&rf));
 	/* ...and a success between them starts the count again. */
 	assert_false(hc_rf_result(&rf, true));
 	for (i = 0; i < 2; i++)
