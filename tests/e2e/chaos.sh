@@ -16,11 +16,12 @@
 # halb-sessiond peering over sync0, BIRD announcing the VIPs only when
 # had says ready); the faults hit lb1.  Both rigs have the
 # three backends with an HTTP server (backend_http.py) and a halb-agent
-# each (a check every CHAOS_AGENT_INTERVAL_MS, 250 ms, with as long to
-# answer, down after CHAOS_AGENT_FALL, 2, failures: checks every 100 ms
-# down after 3 flapped, the Python servers being slow now and then on 2
-# busy cores, and a backend found down loses its established
-# connections, down_flows = "reset", once down for down_hold).  The load
+# each (a check every CHAOS_AGENT_INTERVAL_MS, 100 ms, with as long to
+# answer, down after CHAOS_AGENT_FALL, 2, failures, a failing check
+# repeated at once: the Python servers are slow now and then on 2 busy
+# cores and such checks flap, but a flap only turns new connections
+# away for a moment: established ones are reset, down_flows = "reset",
+# only once the backend has been down for down_hold, 3 s).  The load
 # (tests/e2e/load.py, in the client namespace): CHAOS_CONNS (102)
 # keep-alive connections spread over the six services (DSR, NAT and
 # VXLAN tunnel, IPv4 and IPv6), a request every 100 ms on each, plus
@@ -76,7 +77,7 @@ CONNS=${CHAOS_CONNS:-102}
 NEW_RATE=${CHAOS_NEW_RATE:-30}
 SETTLE_S=${CHAOS_SETTLE_S:-2}
 KA_TIMEOUT_S=${CHAOS_KA_TIMEOUT_S:-10}
-AGENT_INTERVAL_MS=${CHAOS_AGENT_INTERVAL_MS:-250}
+AGENT_INTERVAL_MS=${CHAOS_AGENT_INTERVAL_MS:-100}
 AGENT_FALL=${CHAOS_AGENT_FALL:-2}
 HANG_S=${CHAOS_HANG_S:-3}
 QUIET_S=${CHAOS_QUIET_S:-5}
