@@ -13,9 +13,9 @@
  * result, a drain or a request makes it report at once (at most every
  * AG_MIN_GAP_MS between such reports: the interval's own do not hold
  * one back).  A check on its way up or down (hc_rf_moving) runs again
- * at once, not at the next interval.  The first report waits until every check has given
- * its first result, so a restarted agent never claims a service it has
- * not checked.  A handler that is away costs a counted sendto error per
+ * at once, not at the next interval.  The first report waits until
+ * every check has given its first result, so a restarted agent never
+ * claims a service it has not checked.  A handler that is away costs a counted sendto error per
  * report, nothing more: nothing is queued.
  *
  * --proc-root DIR reads the load from DIR/stat, DIR/meminfo,

@@ -276,9 +276,9 @@ test_syn_follows_scheduler(void **state)
  * The remote classifier's own tables (own_tables: nothing moves an entry
  * to FIN): a retransmitted SYN, same sequence number, gets the recorded
  * decision; a SYN with another one is a new connection on a 5-tuple the
- * client reused, decided afresh, its old record gone.  Tables the
- * forwarder's workers keep (the local classifier's) take the sequence
- * number for nothing: their SYN entry is the connection's own.
+ * client reused, decided afresh, its old record gone.  In the
+ * forwarder's tables (the local classifier's) the sequence number is not
+ * looked at: the worker moves an entry to FIN when its connection ends.
  */
 static void
 test_reused_tuple(void **state)
