@@ -272,6 +272,7 @@ tel_router(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "router_heartbeat_age_ms",
 				  shm->l7_alive ? age : 0);
 	rte_tel_data_add_dict_u64(d, "router_starts", shm->l7_starts);
+	rte_tel_data_add_dict_u64(d, "generation", shm->l7_view_gen);
 	rte_tel_data_add_dict_u64(d, "cookies", v[0]);
 	rte_tel_data_add_dict_u64(d, "cookie_ok", v[1]);
 	rte_tel_data_add_dict_u64(d, "cookie_stale", v[2]);

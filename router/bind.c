@@ -634,6 +634,7 @@ view_follow(struct rtr *r)
 					r->cfg->services[s].name);
 		}
 	pools_update(r, true);
+	__atomic_store_n(&r->shm->l7_view_gen, gen, __ATOMIC_RELEASE);
 	RTR_LOG(INFO, "view generation %lu applied", (unsigned long)gen);
 }
 

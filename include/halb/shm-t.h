@@ -41,7 +41,7 @@
 
 #define HALB_SHM_NAME "halb_shm"
 #define HALB_SHM_MAGIC 0x68616c62u /* "halb" */
-#define HALB_SHM_VERSION 7u
+#define HALB_SHM_VERSION 8u
 #define HALB_RING_SIZE 1024u
 #define HALB_FB_MARKS 65536u /* per worker, a power of two */
 
@@ -360,7 +360,8 @@ struct halb_shm {
 	 * which frees entries after a grace period of shm->qsbr; workers
 	 * write last_seen and state, as in their own tables.  l7_alive,
 	 * l7_pid: the router's heartbeat for the workers, which answer no
-	 * SYN of such a service while it is stale.
+	 * SYN of such a service while it is stale.  l7_view_gen: the view
+	 * generation (view_gen) the router has applied (docs/RELOAD.md).
 	 */
 	uint32_t has_l7;
 	uint64_t l7_key[2];
@@ -368,6 +369,7 @@ struct halb_shm {
 	volatile uint64_t l7_alive;    /* TSC, the router's loop */
 	volatile int32_t l7_pid;       /* 0: none attached, or a clean stop */
 	uint32_t l7_starts;
+	volatile uint64_t l7_view_gen;
 	struct l7_stats l7;
 };
 
