@@ -569,6 +569,16 @@ install_back(uint32_t w, struct rte_mbuf *m, const struct pkt_info *pi,
 
 	rc = flow_insert(&P.fw[w], &pi->key, hash, (uint16_t)s, (uint16_t)b,
 			 install_state(pi), P.flow_ms, &ex);
+	if (rc == -EEXIST && ex != NULL && syn_only(pi) &&
+	    __atomic_load_n(&ex->state, __ATOMIC_RELAXED) == FLOW_ST_FIN) {
+		/* A new connection on a closed one's 5-tuple, decided
+		 * afresh (punted() let it by): the old decision goes, as
+		 * the local classifier's cls_decide drops it. */
+		sess_emit(w, ex, SESS_EV_REMOVE);
+		flow_remove(&P.fw[w], (uint32_t)(ex - P.fw[w].t->entries), hash);
+		rc = flow_insert(&P.fw[w], &pi->key, hash, (uint16_t)s,
+				 (uint16_t)b, install_state(pi), P.flow_ms, &ex);
+	}
 	if (rc >= 0) {
 		struct flow_entry *e = &P.fw[w].t->entries[rc];
 
