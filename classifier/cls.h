@@ -15,6 +15,7 @@
 
 #include "halb/cfg-t.h"
 #include "halb/sess-t.h"
+#include "halb/sess_evq.h"
 #include "halb/flow.h"
 #include "halb/sched.h"
 #include "halb/shm-t.h"
@@ -59,21 +60,15 @@ struct cls_sweep {
 };
 
 /*
- * The session tracker's side (sess.c; sessions { }).  Events are
- * buffered and enqueued to shm->sess_ring in bursts of at most
- * CLS_SEV_BURST (one burst per loop turn, or sooner when the buffer
- * fills); a full ring drops them, counted (halb-sessiond resyncs from
- * the tables).  A dump walks CLS_DUMP_BUCKETS buckets a turn, and only
+ * The session tracker's side (sess.c; sessions { }).  Events go to
+ * shm->sess_ring through a struct sess_evq (halb/sess_evq.h: in bursts,
+ * a full ring drops them, counted, and halb-sessiond resyncs from the
+ * tables).  A dump walks CLS_DUMP_BUCKETS buckets a turn, and only
  * as many as the ring has room for: its events are never dropped.
  */
-#define CLS_SEV_BURST 256u
 #define CLS_DUMP_BUCKETS 256u
 /* halb-sessiond's shared-memory heartbeat older than this: silent. */
 #define CLS_SESS_SILENT_MS 1000u
-/* flow_entry.flags in the classifier's tables: the state last reported
- * to halb-sessiond, and that one was. */
-#define CLS_F_REPORTED SESS_F_REPORTED
-#define CLS_F_STATE 0x03u
 
 struct seal_keyring;
 struct seal_replay;
@@ -107,16 +102,14 @@ struct cls {
 	bool hchanged;         /* this poll's messages dirtied a service */
 	uint64_t hretry_ms;    /* unix ms of the next retry; 0: none due */
 	int lock_fd;           /* holds the attach lock (lock.c) */
-	/* Session tracker (sess.c); sring NULL without sessions { }. */
-	struct rte_ring *sring;
-	uint32_t n_sev;
+	/* Session tracker (sess.c); sq.ring NULL without sessions { }. */
+	struct sess_evq sq;
 	uint32_t sweep_w;      /* the table cls_expired() is called for */
 	uint32_t dump_w, dump_b; /* the dump's cursor */
 	uint32_t dump_req;     /* the request being served */
 	bool dumping;
 	bool sess_silent;
 	bool replica_on;       /* registered with shm->replica_qsbr */
-	struct sess_ev sev[CLS_SEV_BURST];
 	/* The forwarder's view of the services this state follows
 	 * (view.c), and whether shm->cls_view_gen still owes it. */
 	uint64_t view_gen;
@@ -166,16 +159,12 @@ void cls_health_poll(struct cls *c, uint64_t now_tsc);
 /*
  * The session tracker's side (sess.c).  cls_sess_init: the ring and the
  * replica's reader registration when the shared memory has them.
- * cls_sess_emit: buffers one event of entry e of worker w's table.
  * cls_sess_turn: once per loop turn: flushes the buffer, serves a dump
  * request (paced), reports a quiescent state to the replica's QSBR
  * variable and watches halb-sessiond's heartbeat.
  */
 void cls_sess_init(struct cls *c);
 void cls_sess_fini(struct cls *c);
-void cls_sess_emit(struct cls *c, uint32_t w, const struct flow_entry *e,
-		   enum sess_ev_type type);
-void cls_sess_flush(struct cls *c);
 void cls_sess_turn(struct cls *c, uint64_t now_tsc);
 
 /*

@@ -15,7 +15,7 @@
  * backend the replica holds (sess.c cls_replica_pick): the connection
  * moved here from an appliance that died or that ECMP no longer picks.
  * Installs, state changes and removals are told to halb-sessiond
- * (sess.c cls_sess_emit).
+ * (halb/sess_evq.h).
  *
  * Kept apart from main.c (the process: EAL, rings, the loop) and free of
  * mbufs and of health.c, so that bench/decide.c measures this very code.
@@ -181,7 +181,7 @@ cls_decide(struct cls *c, uint32_t w, const uint8_t *frame, uint32_t len,
 		/* A new connection on a closed one's 5-tuple: forget the old
 		 * decision, the backend may be draining or down by now. */
 		set_active(c, e->svc, e->backend, -1);
-		cls_sess_emit(c, w, e, SESS_EV_REMOVE);
+		sess_evq_add(&c->sq, w, e, SESS_EV_REMOVE, c->now_ms);
 		flow_remove(&c->fw[w], (uint32_t)(e - c->fw[w].t->entries), hash);
 		e = NULL;
 	}
@@ -229,8 +229,8 @@ cls_decide(struct cls *c, uint32_t w, const uint8_t *frame, uint32_t len,
 	if (rc >= 0) {
 		e = &c->fw[w].t->entries[rc];
 		/* Only this thread reads flags: no ordering needed. */
-		e->flags = (uint8_t)(CLS_F_REPORTED | e->state);
-		cls_sess_emit(c, w, e, SESS_EV_INSTALL);
+		e->flags = (uint8_t)(SESS_F_REPORTED | e->state);
+		sess_evq_add(&c->sq, w, e, SESS_EV_INSTALL, c->now_ms);
 		st->installs++;
 		c->shm->installs[s][b]++;
 		set_active(c, (uint32_t)s, b, 1);
@@ -255,21 +255,6 @@ cls_decide(struct cls *c, uint32_t w, const uint8_t *frame, uint32_t len,
 	return true;
 }
 
-/* A live entry whose state moved since it was last told to
- * halb-sessiond (SYN -> EST, -> FIN): tell it. */
-static void
-report_state(struct cls *c, const struct flow_entry *e)
-{
-	const struct flow_table *t = c->fw[c->sweep_w].t;
-	struct flow_entry *me = &t->entries[e - t->entries];
-	uint8_t st = __atomic_load_n(&e->state, __ATOMIC_RELAXED);
-
-	if (me->flags == (CLS_F_REPORTED | st))
-		return;
-	me->flags = (uint8_t)(CLS_F_REPORTED | st);
-	cls_sess_emit(c, c->sweep_w, e, SESS_EV_STATE);
-}
-
 bool
 cls_expired(void *ctx, const struct flow_entry *e)
 {
@@ -287,14 +272,14 @@ cls_expired(void *ctx, const struct flow_entry *e)
 		/* last_seen may be a little ahead of our clock: a worker
 		 * wrote it after we read now_ms.  That shows as a huge
 		 * idle time; it is not one. */
-		if (c->sring != NULL)
-			report_state(c, e);
+		sess_evq_moved(&c->sq, c->fw[c->sweep_w].t, c->sweep_w, e,
+			       c->now_ms);
 		return false;
 	} else {
 		c->shm->cls.expired++;
 	}
 	set_active(c, e->svc, e->backend, -1);
-	cls_sess_emit(c, c->sweep_w, e, SESS_EV_REMOVE);
+	sess_evq_add(&c->sq, c->sweep_w, e, SESS_EV_REMOVE, c->now_ms);
 	return true;
 }
 

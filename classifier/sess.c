@@ -21,12 +21,10 @@
  *  - halb-sessiond's heartbeat (shm->sess_alive): a silent one is logged
  *    and counted; nothing here waits for it.
  */
-#include <string.h>
 
 #include <rte_cycles.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
-#include <rte_ring_elem.h>
 
 #include "halb/cfg.h"
 #include "cls.h"
@@ -36,14 +34,13 @@ cls_sess_init(struct cls *c)
 {
 	struct halb_shm *shm = c->shm;
 
-	c->sring = NULL;
-	c->n_sev = 0;
+	sess_evq_init(&c->sq, NULL, &shm->cls);
 	c->dumping = false;
 	c->sess_silent = false;
 	c->replica_on = false;
 	if (!shm->has_sessions || shm->sess_ring == NULL)
 		return;
-	c->sring = shm->sess_ring;
+	sess_evq_init(&c->sq, shm->sess_ring, &shm->cls);
 	/* Registering again after a killed classifier is harmless; online
 	 * starts this thread's grace periods afresh. */
 	if (rte_rcu_qsbr_thread_register(shm->replica_qsbr, 0) == 0) {
@@ -57,51 +54,12 @@ cls_sess_init(struct cls *c)
 void
 cls_sess_fini(struct cls *c)
 {
-	if (c->sring != NULL)
-		cls_sess_flush(c);
+	sess_evq_flush(&c->sq);
 	if (c->replica_on) {
 		rte_rcu_qsbr_thread_offline(c->shm->replica_qsbr, 0);
 		rte_rcu_qsbr_thread_unregister(c->shm->replica_qsbr, 0);
 		c->replica_on = false;
 	}
-}
-
-void
-cls_sess_flush(struct cls *c)
-{
-	unsigned int n;
-
-	if (c->n_sev == 0)
-		return;
-	n = rte_ring_sp_enqueue_burst_elem(c->sring, c->sev, sizeof(struct sess_ev),
-					   c->n_sev, NULL);
-	c->shm->cls.sess_events += n;
-	c->shm->cls.sess_ring_full += c->n_sev - n;
-	c->n_sev = 0;
-}
-
-void
-cls_sess_emit(struct cls *c, uint32_t w, const struct flow_entry *e,
-	      enum sess_ev_type type)
-{
-	struct sess_ev *ev;
-
-	if (c->sring == NULL)
-		return;
-	if (c->n_sev == CLS_SEV_BURST)
-		cls_sess_flush(c);
-	ev = &c->sev[c->n_sev++];
-	memset(ev, 0, sizeof(*ev));
-	ev->key = e->key;
-	ev->svc = e->svc;
-	ev->backend = e->backend;
-	ev->type = (uint8_t)type;
-	ev->state = __atomic_load_n(&e->state, __ATOMIC_RELAXED);
-	ev->worker = (uint16_t)w;
-	ev->ms = c->now_ms;
-	/* A dump or a refresh must not age what a worker just saw. */
-	if (type == SESS_EV_DUMP || type == SESS_EV_STATE)
-		ev->ms = __atomic_load_n(&e->last_seen, __ATOMIC_RELAXED);
 }
 
 /*
@@ -131,7 +89,7 @@ dump_share(struct cls *c, uint32_t req)
 
 		/* Room for what is buffered and a whole bucket: the ring
 		 * has one producer, so the room can only grow. */
-		if (rte_ring_free_count(c->sring) < c->n_sev + FLOW_BUCKET_SLOTS)
+		if (rte_ring_free_count(c->sq.ring) < c->sq.n + FLOW_BUCKET_SLOTS)
 			return; /* wait for halb-sessiond to take some */
 		bk = &t->buckets[c->dump_b];
 		for (i = 0; i < FLOW_BUCKET_SLOTS; i++) {
@@ -139,8 +97,9 @@ dump_share(struct cls *c, uint32_t req)
 
 			if (s == 0)
 				continue;
-			cls_sess_emit(c, c->dump_w, &t->entries[flow_slot_idx(s)],
-				      SESS_EV_DUMP);
+			sess_evq_add(&c->sq, c->dump_w,
+				     &t->entries[flow_slot_idx(s)], SESS_EV_DUMP,
+				     c->now_ms);
 			shm->cls.sess_dumped++;
 		}
 		if (++c->dump_b == t->n_buckets) {
@@ -150,7 +109,7 @@ dump_share(struct cls *c, uint32_t req)
 	}
 	if (c->dump_w < shm->n_workers)
 		return;
-	cls_sess_flush(c);
+	sess_evq_flush(&c->sq);
 	c->dumping = false;
 	shm->cls.sess_dumps++;
 	/* Cleared only if no new request came meanwhile (else it starts
@@ -190,13 +149,13 @@ cls_sess_turn(struct cls *c, uint64_t now_tsc)
 {
 	uint32_t req = __atomic_load_n(&c->shm->sess_dump_req, __ATOMIC_ACQUIRE);
 
-	if (c->sring == NULL)
+	if (c->sq.ring == NULL)
 		return;
 	if (req != 0)
 		dump_share(c, req);
 	else
 		c->dumping = false;
-	cls_sess_flush(c);
+	sess_evq_flush(&c->sq);
 	if (c->replica_on)
 		rte_rcu_qsbr_quiescent(c->shm->replica_qsbr, 0);
 	watch_sessiond(c, now_tsc);

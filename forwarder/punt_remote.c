@@ -71,7 +71,6 @@
 #include <rte_mbuf.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
-#include <rte_ring_elem.h>
 #include <rte_telemetry.h>
 
 #include "halb/cfg.h"
@@ -80,7 +79,7 @@
 #include "halb/flow.h"
 #include "halb/mh.h"
 #include "halb/punt_msg.h"
-#include "halb/sess-t.h"
+#include "halb/sess_evq.h"
 #include "halb/shm.h"
 #include "halb/sock.h"
 #include "fwd.h"
@@ -94,7 +93,6 @@
  * name, seq, time, MAC), the batch's boot ids. */
 #define PREM_ENVELOPE 160u
 #define PREM_LOCK_FILE "halb_classifier.lock" /* classifier/cls.h */
-#define PREM_SEV_BURST 64u  /* session events buffered before an enqueue */
 /* The view to a remote that follows this forwarder and does not apply
  * its generation: sent at once, then again this often until it does. */
 #define PREM_VIEW_MS 200u
@@ -163,11 +161,11 @@ static struct prem {
 	 * whether its flows stay on a backend that is down. */
 	uint32_t tag[CFG_MAX_SERVICES][CFG_MAX_BACKENDS];
 	bool down_keep[CFG_MAX_SERVICES];
-	/* The session tracker (sessions { }): events buffered for
-	 * shm->sess_ring_fwd; thread 1 + n_workers of replica_qsbr. */
-	struct rte_ring *sring;
-	uint32_t n_sev;
-	struct sess_ev sev[PREM_SEV_BURST];
+	/* The session tracker (sessions { }): events for
+	 * shm->sess_ring_fwd, as the classifier's for shm->sess_ring (its
+	 * counters too: halb-sessiond asks for a dump when
+	 * cls.sess_ring_full moves); thread 1 + n_workers of replica_qsbr. */
+	struct sess_evq sq;
 	bool replica_reg;
 	volatile int active;
 	uint32_t flow_ms;
@@ -195,62 +193,6 @@ lock_give(void)
 static bool syn_only(const struct pkt_info *pi);
 
 /* ---- the session tracker ---- */
-
-static void
-sess_flush(void)
-{
-	struct halb_shm *shm = P.c->shm;
-	unsigned int n;
-
-	if (P.n_sev == 0)
-		return;
-	n = rte_ring_sp_enqueue_burst_elem(P.sring, P.sev, sizeof(P.sev[0]),
-					   P.n_sev, NULL);
-	/* The classifier's counters, which this thread keeps in its place
-	 * (halb-sessiond asks for a dump when sess_ring_full moves). */
-	shm->cls.sess_events += n;
-	shm->cls.sess_ring_full += P.n_sev - n;
-	P.n_sev = 0;
-}
-
-/* Tells halb-sessiond what happened to e, worker w's (as the
- * classifier's cls_sess_emit): buffered, enqueued in bursts, never
- * waiting; a full ring drops the events, counted. */
-static void
-sess_emit(uint32_t w, const struct flow_entry *e, enum sess_ev_type type)
-{
-	struct sess_ev *ev;
-
-	if (P.sring == NULL)
-		return;
-	if (P.n_sev == PREM_SEV_BURST)
-		sess_flush();
-	ev = &P.sev[P.n_sev++];
-	memset(ev, 0, sizeof(*ev));
-	ev->key = e->key;
-	ev->svc = e->svc;
-	ev->backend = e->backend;
-	ev->type = (uint8_t)type;
-	ev->state = __atomic_load_n(&e->state, __ATOMIC_RELAXED);
-	ev->worker = (uint16_t)w;
-	ev->ms = type == SESS_EV_INSTALL ? P.flow_ms :
-		 __atomic_load_n(&e->last_seen, __ATOMIC_RELAXED);
-}
-
-/* A live entry of worker w whose state moved since it was last told to
- * halb-sessiond (by this thread or by the classifier): tell it. */
-static void
-sess_report_state(uint32_t w, const struct flow_entry *e)
-{
-	const struct flow_table *t = &P.c->shm->workers[w].flows;
-	struct flow_entry *me = &t->entries[e - t->entries];
-	uint8_t st = __atomic_load_n(&e->state, __ATOMIC_RELAXED);
-
-	if (me->flags == (SESS_F_REPORTED | st))
-		return;
-	me->flags = (uint8_t)(SESS_F_REPORTED | st);
-	sess_emit(w, e, SESS_EV_STATE);
-}
 
 static uint32_t
 replica_tid(void)
@@ -338,11 +280,10 @@ expired(void *ctx, const struct flow_entry *e)
 					      __atomic_load_n(&e->state, __ATOMIC_RELAXED));
 
 	if (idle >= limit && idle < 0x80000000u) {
-		sess_emit(w, e, SESS_EV_REMOVE);
+		sess_evq_add(&P.sq, w, e, SESS_EV_REMOVE, P.flow_ms);
 		return true;
 	}
-	if (P.sring != NULL)
-		sess_report_state(w, e);
+	sess_evq_moved(&P.sq, &P.c->shm->workers[w].flows, w, e, P.flow_ms);
 	return false;
 }
 
@@ -574,7 +515,7 @@ install_back(uint32_t w, struct rte_mbuf *m, const struct pkt_info *pi,
 		/* A new connection on a closed one's 5-tuple, decided
 		 * afresh (punted() let it by): the old decision goes, as
 		 * the local classifier's cls_decide drops it. */
-		sess_emit(w, ex, SESS_EV_REMOVE);
+		sess_evq_add(&P.sq, w, ex, SESS_EV_REMOVE, P.flow_ms);
 		flow_remove(&P.fw[w], (uint32_t)(ex - P.fw[w].t->entries), hash);
 		rc = flow_insert(&P.fw[w], &pi->key, hash, (uint16_t)s,
 				 (uint16_t)b, install_state(pi), P.flow_ms, &ex);
@@ -585,7 +526,7 @@ install_back(uint32_t w, struct rte_mbuf *m, const struct pkt_info *pi,
 		/* Read by this thread and a classifier that takes over,
 		 * never both at once (the attach lock). */
 		e->flags = (uint8_t)(SESS_F_REPORTED | e->state);
-		sess_emit(w, e, SESS_EV_INSTALL);
+		sess_evq_add(&P.sq, w, e, SESS_EV_INSTALL, P.flow_ms);
 		P.t.installs++;
 		shm->installs[s][b]++;
 		shm->workers[w].table_full = 0;
@@ -1018,7 +959,7 @@ turn(void)
 		rte_rcu_qsbr_thread_offline(P.c->shm->replica_qsbr, replica_tid());
 	held_expire(now);
 	housekeep();
-	sess_flush();
+	sess_evq_flush(&P.sq);
 	lock_give();
 	return busy != 0 ? 0 : PREM_IDLE_US;
 }
@@ -1107,7 +1048,7 @@ fwd_punt_remote_start(struct fwd_ctx *c)
 	P.boot = halb_unix_us() | 1;
 	P.next_id = P.oldest = 1;
 	if (c->shm->has_sessions && c->shm->sess_ring_fwd != NULL) {
-		P.sring = c->shm->sess_ring_fwd;
+		sess_evq_init(&P.sq, c->shm->sess_ring_fwd, &c->shm->cls);
 		if (rte_rcu_qsbr_thread_register(c->shm->replica_qsbr,
 						 replica_tid()) == 0)
 			P.replica_reg = true;

@@ -96,7 +96,7 @@ sfix_new(void)
 	 * replica's reader online with the QSBR variable. */
 	cls_sess_init(&s->x->c);
 	assert_true(s->x->c.replica_on);
-	assert_ptr_equal(s->x->c.sring, s->ring);
+	assert_ptr_equal(s->x->c.sq.ring, s->ring);
 	return s;
 }
 
@@ -470,7 +470,7 @@ test_events(void **state)
 	k = key_of(f, len, &hash);
 	assert_true(cls_decide(c, 0, f, len, &usr));
 	assert_int_equal(take(s, evs, 64), 0);
-	cls_sess_flush(c);
+	sess_evq_flush(&c->sq);
 	n = take(s, evs, 64);
 	assert_int_equal(n, 1);
 	assert_int_equal(evs[0].type, SESS_EV_INSTALL);
@@ -488,7 +488,7 @@ test_events(void **state)
 	cls_sweep_start(c, 0, 0);
 	cls_housekeep(c, 0, s->x->c.shm->tsc_hz); /* a whole sweep */
 	cls_housekeep(c, 0, 2 * s->x->c.shm->tsc_hz);
-	cls_sess_flush(c);
+	sess_evq_flush(&c->sq);
 	n = take(s, evs, 64);
 	assert_int_equal(n, 1);
 	assert_int_equal(evs[0].type, SESS_EV_STATE);
@@ -497,7 +497,7 @@ test_events(void **state)
 	/* A dump on request: every live flow, then the request cleared. */
 	len = frame(f, 61, 45001, VIP_UDP, 53, IPPROTO_UDP, 0);
 	assert_true(cls_decide(c, 0, f, len, &usr));
-	cls_sess_flush(c);
+	sess_evq_flush(&c->sq);
 	assert_int_equal(take(s, evs, 64), 1);
 	c->shm->sess_dump_req = 7;
 	for (i = 0; i < 64 && c->shm->sess_dump_req != 0; i++)
@@ -515,7 +515,7 @@ test_events(void **state)
 	/* Idle past every timeout: removed, told. */
 	c->now_ms += 1000000;
 	cls_housekeep(c, 0, 3 * s->x->c.shm->tsc_hz);
-	cls_sess_flush(c);
+	sess_evq_flush(&c->sq);
 	n = take(s, evs, 64);
 	assert_int_equal(n, 2);
 	for (i = 0; i < n; i++) {
@@ -529,7 +529,7 @@ test_events(void **state)
 		len = frame(f, 62, (uint16_t)(46000 + i), VIP_TCP, 80, IPPROTO_TCP, F_SYN);
 		assert_true(cls_decide(c, 0, f, len, &usr));
 	}
-	cls_sess_flush(c);
+	sess_evq_flush(&c->sq);
 	assert_true(c->shm->cls.sess_ring_full > 0);
 	assert_int_equal(c->shm->cls.sess_events + c->shm->cls.sess_ring_full,
 			 1 + 1 + 1 + 2 + 2 + 300);
