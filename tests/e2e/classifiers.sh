@@ -45,8 +45,6 @@ FP=halb_hc$$
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/halb-cls.XXXXXX")
 CONF=$WORK/halb.conf
 RCONF=$WORK/remote.conf
-PASSED=0
-FAILED=0
 TOPO=0
 
 cleanup() {
@@ -63,22 +61,7 @@ trap cleanup EXIT
 trap 'echo "classifiers: interrupted" >&2; exit 130' INT
 trap 'echo "classifiers: terminated" >&2; exit 143' TERM
 
-show_logs() {
-	local f
-	for f in forwarder classifier remote; do
-		[ -s "$WORK/$f.log" ] || continue
-		echo "    --- last 15 lines of the $f log:"
-		tail -n 15 "$WORK/$f.log" | sed 's/^/    | /'
-	done
-}
-pass() { PASSED=$((PASSED + 1)); echo "PASS: $*"; }
-fail() { FAILED=$((FAILED + 1)); echo "FAIL: $*"; show_logs; }
-finish() {
-	echo "classifiers: $PASSED passed, $FAILED failed"
-	[ "$FAILED" -eq 0 ] && [ "$PASSED" -gt 0 ]
-	exit
-}
-fatal() { fail "$*"; echo "classifiers: stopping here: later checks need this step"; finish; }
+halb_checks classifiers forwarder classifier remote
 
 # cls KEY...: a value of /halb/classifiers ("0.state", "active", ...).
 cls() {

@@ -50,8 +50,6 @@ P=he$$
 FP=halb_he$$
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/halb-e2e.XXXXXX")
 CONF=$WORK/halb.conf
-PASSED=0
-FAILED=0
 TOPO=0
 FWD_PID=
 CLS_PID=
@@ -72,23 +70,8 @@ trap cleanup EXIT
 trap 'echo "e2e: interrupted" >&2; exit 130' INT
 trap 'echo "e2e: terminated" >&2; exit 143' TERM
 
-show_logs() {
-	local f
-	for f in forwarder classifier; do
-		[ -s "$WORK/$f.log" ] || continue
-		echo "    --- last 25 lines of the $f log:"
-		tail -n 25 "$WORK/$f.log" | sed 's/^/    | /'
-	done
-}
-pass() { PASSED=$((PASSED + 1)); echo "PASS: $*"; }
-fail() { FAILED=$((FAILED + 1)); echo "FAIL: $*"; show_logs; }
-finish() {
-	echo "e2e: $PASSED passed, $FAILED failed"
-	[ "$FAILED" -eq 0 ] && [ "$PASSED" -gt 0 ]
-	exit
-}
-# fatal MSG: a failed step that later checks depend on.
-fatal() { fail "$*"; echo "e2e: stopping here: later checks need this step"; finish; }
+HALB_LOG_TAIL=25
+halb_checks e2e forwarder classifier
 
 # check_spread SERVICE JSON_FILE: all requests answered and the shares
 # within TOLERANCE of the weights; prints the verdict's details.

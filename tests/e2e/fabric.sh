@@ -93,8 +93,6 @@ command -v bird >/dev/null || halb_die "bird is missing (package bird2: scripts/
 
 P=hf$$
 WORK=$(mktemp -d /tmp/halb-fabric.XXXXXX)   # short: unix socket paths
-PASSED=0
-FAILED=0
 TOPO=0
 declare -A FWD_PID CLS_PID SESS_PID BIRD_PID FP CONF KEY
 
@@ -115,22 +113,7 @@ trap cleanup EXIT
 trap 'echo "fabric: interrupted" >&2; exit 130' INT
 trap 'echo "fabric: terminated" >&2; exit 143' TERM
 
-show_logs() {
-	local f
-	for f in "$WORK"/forwarder-lb1.log "$WORK"/bird-rtr.log "$WORK"/bird-lb1.log; do
-		[ -s "$f" ] || continue
-		echo "    --- last 15 lines of ${f##*/}:"
-		tail -n 15 "$f" | sed 's/^/    | /'
-	done
-}
-pass() { PASSED=$((PASSED + 1)); echo "PASS: $*"; }
-fail() { FAILED=$((FAILED + 1)); echo "FAIL: $*"; show_logs; }
-finish() {
-	echo "${FABRIC_NAME:-fabric}: $PASSED passed, $FAILED failed (${SECONDS} s)"
-	[ "$FAILED" -eq 0 ] && [ "$PASSED" -gt 0 ]
-	exit
-}
-fatal() { fail "$*"; echo "${FABRIC_NAME:-fabric}: stopping here: later checks need this step"; finish; }
+halb_checks "${FABRIC_NAME:-fabric}" forwarder-lb1 bird-rtr bird-lb1
 
 # start_sessiond I: lbI's halb-sessiond (SESS_PID[I]).
 start_sessiond() {

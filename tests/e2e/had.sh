@@ -52,8 +52,6 @@ P=hx$$
 FP=halb_hx$$
 WORK=$(mktemp -d /tmp/halb-had.XXXXXX)
 CONF=$WORK/halb.conf
-PASSED=0
-FAILED=0
 TOPO=0
 HAD_PID=
 declare -A PART_PIDS   # every pid had reported for a part: "pid" -> part
@@ -86,30 +84,18 @@ trap cleanup EXIT
 trap 'echo "had: interrupted" >&2; exit 130' INT
 trap 'echo "had: terminated" >&2; exit 143' TERM
 
-show_logs() {
-	local f
-	for f in had had2; do
-		[ -s "$WORK/$f.log" ] || continue
-		echo "    --- last 25 lines of the $f log:"
-		tail -n 25 "$WORK/$f.log" | sed 's/^/    | /'
-	done
-}
-pass() { PASSED=$((PASSED + 1)); echo "PASS: $*"; }
-fail() { FAILED=$((FAILED + 1)); echo "FAIL: $*"; show_logs; }
+HALB_LOG_TAIL=25
+halb_checks had had had2
 TIMES=()
 # timing WHAT DETECTED RECOVERED: one line of the summary.
 timing() { TIMES+=("$(printf '%-20s %14s %24s' "$1" "$2" "$3")"); }
-finish() {
+halb_checks_notes() {
 	local t
 	if [ "${#TIMES[@]}" -gt 0 ]; then
 		printf 'had: %-20s %14s %24s\n' failure "detected (ms)" "fault to ready (ms)"
 		for t in "${TIMES[@]}"; do echo "had: $t"; done
 	fi
-	echo "had: $PASSED passed, $FAILED failed"
-	[ "$FAILED" -eq 0 ] && [ "$PASSED" -gt 0 ]
-	exit
 }
-fatal() { fail "$*"; echo "had: stopping here: later checks need this step"; finish; }
 
 ms_now() { date +%s%3N; }
 # The pids in this rig's heartbeat files (struct halb_hb: pid at byte 32).

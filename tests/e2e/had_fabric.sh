@@ -59,8 +59,6 @@ command -v bird >/dev/null || halb_die "bird is missing (package bird2: scripts/
 
 P=hh$$
 WORK=$(mktemp -d /tmp/halb-hadf.XXXXXX)
-PASSED=0
-FAILED=0
 TOPO=0
 N=2
 ALL="1 2"
@@ -100,25 +98,12 @@ trap cleanup EXIT
 trap 'echo "had_fabric: interrupted" >&2; exit 130' INT
 trap 'echo "had_fabric: terminated" >&2; exit 143' TERM
 
-show_logs() {
-	local f
-	for f in "$WORK"/had-lb1.log "$WORK"/had-lb2.log; do
-		[ -s "$f" ] || continue
-		echo "    --- last 15 lines of ${f##*/}:"
-		tail -n 15 "$f" | sed 's/^/    | /'
-	done
-}
-pass() { PASSED=$((PASSED + 1)); echo "PASS: $*"; }
-fail() { FAILED=$((FAILED + 1)); echo "FAIL: $*"; show_logs; }
+halb_checks had_fabric had-lb1 had-lb2
 TIMES=()
-finish() {
+halb_checks_notes() {
 	local t
 	for t in "${TIMES[@]}"; do echo "had_fabric: $t"; done
-	echo "had_fabric: $PASSED passed, $FAILED failed (${SECONDS} s)"
-	[ "$FAILED" -eq 0 ] && [ "$PASSED" -gt 0 ]
-	exit
 }
-fatal() { fail "$*"; echo "had_fabric: stopping here: later checks need this step"; finish; }
 
 ms_now() { date +%s%3N; }
 ctl() { local i=$1; shift; ip netns exec "$P-lb$i" "$HALB_BUILD/tools/halbctl" -c "${CONF[$i]}" "$@"; }

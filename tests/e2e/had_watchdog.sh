@@ -25,8 +25,6 @@ HAD=${HAD_BIN:-$HALB_BUILD/ha/halb-had}
 WORK=$(mktemp -d /tmp/halb-hwd.XXXXXX)
 SOCK=$WORK/notify.sock
 GOT=$WORK/notify.txt
-PASS=0
-FAIL=0
 HAD_PID=""
 
 cleanup() {
@@ -37,8 +35,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-pass() { PASS=$((PASS + 1)); echo "PASS: $*"; }
-fail() { FAIL=$((FAIL + 1)); echo "FAIL: $*"; }
+halb_checks had_watchdog
 
 {
 	cat "$HALB_TOP/conf/samples/minimal.conf"
@@ -115,5 +112,4 @@ else
 fi
 HAD_PID=""
 
-echo "had_watchdog: $PASS passed, $FAIL failed"
-[ "$FAIL" -eq 0 ]
+finish

@@ -88,8 +88,6 @@ FP=halb_hh$$
 # Unix socket paths must stay short (108 bytes): a short temporary dir.
 WORK=$(mktemp -d /tmp/halb-health.XXXXXX)
 CONF=$WORK/halb.conf
-PASSED=0
-FAILED=0
 TOPO=0
 FWD_PID=
 CLS_PID=
@@ -116,27 +114,15 @@ trap cleanup EXIT
 trap 'echo "health: interrupted" >&2; exit 130' INT
 trap 'echo "health: terminated" >&2; exit 143' TERM
 
-show_logs() {
-	local f
-	for f in classifier classifier2 healthd healthd2 healthd3 agent-b1 agent-b2; do
-		[ -s "$WORK/$f.log" ] || continue
-		echo "    --- last 12 lines of the $f log:"
-		tail -n 12 "$WORK/$f.log" | sed 's/^/    | /'
-	done
-}
-pass() { PASSED=$((PASSED + 1)); echo "PASS: $*"; }
-fail() { FAILED=$((FAILED + 1)); echo "FAIL: $*"; show_logs; }
-finish() {
+HALB_LOG_TAIL=12
+halb_checks health classifier classifier2 healthd healthd2 healthd3 agent-b1 agent-b2
+halb_checks_notes() {
 	# Timing checks cannot pass on a host that stops its processes for
 	# seconds (other work on the same cores): say so.
 	if [ "$FAILED" -gt 0 ] && [ -s "$WORK/stalls.txt" ]; then
 		echo "health: note: this host gave the test's processes no CPU for up to $(awk '{ if ($3 > m) m = $3 } END { print m }' "$WORK/stalls.txt") ms, $(wc -l <"$WORK/stalls.txt") times (tests/e2e/health/fakeproc.py's ticks, $(head -n 1 "$WORK/stalls.txt" | cut -d' ' -f1) on); other load on these cores?"
 	fi
-	echo "health: $PASSED passed, $FAILED failed"
-	[ "$FAILED" -eq 0 ] && [ "$PASSED" -gt 0 ]
-	exit
 }
-fatal() { fail "$*"; echo "health: stopping here: later checks need this step"; finish; }
 
 # Milliseconds on a monotonic-enough clock (bash 5's EPOCHREALTIME).
 now_ms() { local t=${EPOCHREALTIME/[.,]/}; echo $((t / 1000)); }

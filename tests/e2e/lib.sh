@@ -38,6 +38,44 @@ HALB_PIDS=()
 halb_log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 halb_die() { printf '%s: error: %s\n' "${0##*/}" "$*" >&2; exit 1; }
 
+# ---- a test script's checks ------------------------------------------------
+# halb_checks NAME [LOG...]: the checks of test script NAME.  pass MSG and
+# fail MSG print a PASS/FAIL line and count it; fail then shows the last
+# HALB_LOG_TAIL (15) lines of each LOG that is not empty ($WORK/LOG.log, or
+# a path; without LOG, every $WORK/*.log).  fatal MSG fails and finishes.
+# finish prints what the script's own halb_checks_notes says (when it
+# defines one), then "NAME: P passed, F failed (S s)", and exits 0 only
+# when nothing failed and something passed.
+halb_checks() {
+	HALB_CHECKS_NAME=$1
+	shift
+	HALB_CHECKS_LOGS=("$@")
+	PASSED=0
+	FAILED=0
+}
+show_logs() {
+	local f n=${HALB_LOG_TAIL:-15} logs=("${HALB_CHECKS_LOGS[@]}")
+
+	[ "${#logs[@]}" -gt 0 ] || logs=("$WORK"/*.log)
+	for f in "${logs[@]}"; do
+		[[ $f == */* ]] || f=$WORK/$f.log
+		[ -s "$f" ] || continue
+		echo "    --- last $n lines of ${f##*/}:"
+		tail -n "$n" "$f" | sed 's/^/    | /'
+	done
+}
+pass() { PASSED=$((PASSED + 1)); echo "PASS: $*"; }
+fail() { FAILED=$((FAILED + 1)); echo "FAIL: $*"; show_logs; }
+finish() {
+	if declare -F halb_checks_notes >/dev/null; then
+		halb_checks_notes
+	fi
+	echo "$HALB_CHECKS_NAME: $PASSED passed, $FAILED failed (${SECONDS} s)"
+	[ "$FAILED" -eq 0 ] && [ "$PASSED" -gt 0 ]
+	exit
+}
+fatal() { fail "$*"; echo "$HALB_CHECKS_NAME: stopping here: later checks need this step"; finish; }
+
 halb_require_root() {
 	[ "$(id -u)" -eq 0 ] || halb_die "must run as root (network namespaces, hugepages, DPDK): try sudo $0"
 }

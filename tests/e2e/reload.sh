@@ -53,8 +53,6 @@ FP=halb_hr$$
 WORK=$(mktemp -d /tmp/halb-reload.XXXXXX)
 CONF=$WORK/halb.conf
 CONF2=$WORK/halb-reloaded.conf
-PASSED=0
-FAILED=0
 TOPO=0
 FWD_PID=
 CLS_PID=
@@ -74,22 +72,7 @@ trap cleanup EXIT
 trap 'echo "reload: interrupted" >&2; exit 130' INT
 trap 'echo "reload: terminated" >&2; exit 143' TERM
 
-show_logs() {
-	local f
-	for f in forwarder classifier healthd; do
-		[ -s "$WORK/$f.log" ] || continue
-		echo "    --- last 15 lines of the $f log:"
-		tail -n 15 "$WORK/$f.log" | sed 's/^/    | /'
-	done
-}
-pass() { PASSED=$((PASSED + 1)); echo "PASS: $*"; }
-fail() { FAILED=$((FAILED + 1)); echo "FAIL: $*"; show_logs; }
-finish() {
-	echo "reload: $PASSED passed, $FAILED failed"
-	[ "$FAILED" -eq 0 ] && [ "$PASSED" -gt 0 ]
-	exit
-}
-fatal() { fail "$*"; echo "reload: stopping here: later checks need this step"; finish; }
+halb_checks reload forwarder classifier healthd
 
 ctl() { halb_ctl "$P" "$CONF" "$@"; }
 summary() { grep '^{' "$1" 2>/dev/null | tail -n 1 || echo "(no summary)"; }

@@ -51,8 +51,6 @@ halb_check_hugepages
 
 P=hq$$
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/halb-rsess.XXXXXX")
-PASSED=0
-FAILED=0
 TOPO=0
 declare -A FP CONF NS
 FP[a]=halb_hqa$$
@@ -81,22 +79,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM HUP
 
-show_logs() {
-	local f
-	for f in "$WORK"/*.log; do
-		[ -s "$f" ] || continue
-		echo "--- $f (tail) ---"
-		tail -n 15 "$f"
-	done
-}
-pass() { PASSED=$((PASSED + 1)); echo "PASS: $*"; }
-fail() { FAILED=$((FAILED + 1)); echo "FAIL: $*"; show_logs; }
-finish() {
-	echo "remote_sessions: $PASSED passed, $FAILED failed"
-	[ "$FAILED" -eq 0 ] && [ "$PASSED" -gt 0 ]
-	exit
-}
-fatal() { fail "$*"; echo "remote_sessions: stopping here: later checks need this step"; finish; }
+halb_checks remote_sessions
 
 # conf X ADDRESS SYNC PEER_SYNC BACKENDS: one appliance's file (X: a, b,
 # or r, the remote classifier's: A's services and a serve group);

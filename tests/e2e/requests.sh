@@ -56,8 +56,6 @@ P=hr$$
 FP=halb_hr$$
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/halb-requests.XXXXXX")
 CONF=$WORK/halb.conf
-PASSED=0
-FAILED=0
 TOPO=0
 RTR_PID=
 
@@ -74,22 +72,7 @@ trap cleanup EXIT
 trap 'echo "requests: interrupted" >&2; exit 130' INT
 trap 'echo "requests: terminated" >&2; exit 143' TERM
 
-show_logs() {
-	local f
-	for f in forwarder classifier router; do
-		[ -s "$WORK/$f.log" ] || continue
-		echo "    --- last 15 lines of the $f log:"
-		tail -n 15 "$WORK/$f.log" | sed 's/^/    | /'
-	done
-}
-pass() { PASSED=$((PASSED + 1)); echo "PASS: $*"; }
-fail() { FAILED=$((FAILED + 1)); echo "FAIL: $*"; show_logs; }
-finish() {
-	echo "requests: $PASSED passed, $FAILED failed"
-	[ "$FAILED" -eq 0 ] && [ "$PASSED" -gt 0 ]
-	exit
-}
-fatal() { fail "$*"; echo "requests: stopping here: later checks need this step"; finish; }
+halb_checks requests forwarder classifier router
 
 cat >"$CONF" <<CONF
 # tests/e2e/requests.sh: request routing on the rig of topo.sh.

@@ -54,8 +54,6 @@ halb_check_hugepages
 
 P=hs$$
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/halb-sess.XXXXXX")
-PASSED=0
-FAILED=0
 TOPO=0
 declare -A FP CONF NS
 FP[a]=halb_hsa$$
@@ -82,22 +80,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM HUP
 
-show_logs() {
-	local f
-	for f in "$WORK"/*.log; do
-		[ -s "$f" ] || continue
-		echo "--- $f (tail) ---"
-		tail -n 15 "$f"
-	done
-}
-pass() { PASSED=$((PASSED + 1)); echo "PASS: $*"; }
-fail() { FAILED=$((FAILED + 1)); echo "FAIL: $*"; show_logs; }
-finish() {
-	echo "sessions: $PASSED passed, $FAILED failed"
-	[ "$FAILED" -eq 0 ]
-	exit
-}
-fatal() { fail "$*"; echo "sessions: stopping here: later checks need this step"; finish; }
+halb_checks sessions
 
 # conf NAME ADDRESS SYNC PEER_SYNC BACKENDS: one appliance's file;
 # BACKENDS is a list of IP:WEIGHT.
