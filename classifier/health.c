@@ -346,7 +346,7 @@ cls_health_poll(struct cls *c, uint64_t now_tsc)
 
 	if (c->hfd < 0 || now_tsc < c->hpoll_tsc)
 		return;
-	c->hpoll_tsc = now_tsc + rte_get_tsc_hz() / 1000000 * HEALTH_POLL_US;
+	c->hpoll_tsc = now_tsc + c->shm->tsc_hz / 1000000 * HEALTH_POLL_US;
 	now_ms = cls_wall_ms();
 	for (n = 0; n < HEALTH_BURST; n++) {
 		struct hl_opened m;

@@ -260,24 +260,40 @@ tlm_conn(struct ha_looks *l, uint64_t now_ms, uint64_t fwd_age_ms)
 	return 0;
 }
 
+/* The forwarder's answer to telemetry command cmd (NULL, *rc set, when
+ * there is none: the connection is closed, and made again at a later
+ * turn). */
+static json_t *
+tlm_ask(struct ha_looks *l, uint64_t now_ms, uint64_t fwd_age_ms,
+	const char *cmd, int *rc)
+{
+	char why[128];
+	json_t *reply;
+
+	*rc = tlm_conn(l, now_ms, fwd_age_ms);
+	if (*rc != 0)
+		return NULL;
+	reply = tlm_query(l->tlm_fd, cmd, why, sizeof(why));
+	if (reply == NULL) {
+		HLOG(INFO, "the forwarder's telemetry: %s: %s: connecting again", cmd, why);
+		ha_looks_close(l);
+		l->pps_ok = false;
+		*rc = -EIO;
+	}
+	return reply;
+}
+
 int
 ha_looks_traffic(struct ha_looks *l, uint64_t now_ms, uint64_t fwd_age_ms)
 {
 	const json_t *body;
-	char why[128];
 	json_t *reply;
 	uint64_t pkts;
 	int rc;
 
-	rc = tlm_conn(l, now_ms, fwd_age_ms);
-	if (rc != 0)
+	reply = tlm_ask(l, now_ms, fwd_age_ms, "/halb/stats", &rc);
+	if (reply == NULL)
 		return rc;
-	reply = tlm_query(l->tlm_fd, "/halb/stats", why, sizeof(why));
-	if (reply == NULL) {
-		ha_looks_close(l);
-		l->pps_ok = false;
-		return -EIO;
-	}
 	body = json_object_iter_value(json_object_iter(reply));
 	pkts = ju(body, "rx");
 	/* BFD, BGP and the agents' reports go to the kernel: not VIP
@@ -299,18 +315,12 @@ ha_looks_classifier(struct ha_looks *l, uint64_t now_ms, uint64_t fwd_age_ms)
 {
 	const json_t *body;
 	const char *active;
-	char why[128];
 	json_t *reply;
 	int rc;
 
-	rc = tlm_conn(l, now_ms, fwd_age_ms);
-	if (rc != 0)
+	reply = tlm_ask(l, now_ms, fwd_age_ms, "/halb/classifiers", &rc);
+	if (reply == NULL)
 		return rc;
-	reply = tlm_query(l->tlm_fd, "/halb/classifiers", why, sizeof(why));
-	if (reply == NULL) {
-		ha_looks_close(l);
-		return -EIO;
-	}
 	body = json_object_iter_value(json_object_iter(reply));
 	active = json_string_value(json_object_get(body, "active"));
 	if (active == NULL) {
