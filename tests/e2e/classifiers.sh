@@ -259,11 +259,14 @@ holds_connected() {
 	for svc in "${!HOLD_PID[@]}"; do grep -qs '^connected' "$WORK/hold-$svc.out" || return 1; done
 }
 halb_wait_until 10 holds_connected || fail "keep-alive connections did not all connect within 10 s"
-# New connections across the kill, in the background.
+# New connections across the kill, in the background, under way (the
+# local classifier deciding them) when it is killed.
+inst0=$(cls local_installs) || inst0=0
 halb_spawn "$WORK/across.json" ip netns exec "$P-cli" "$HALB_PYTHON" "$HALB_E2E_DIR/client.py" \
 	--url http://198.18.2.100/ --count 600 --parallel 4 --timeout 3
 ACROSS_PID=$HALB_LAST_PID
-sleep 1
+under_way() { [ $(( $(cls local_installs) - inst0 )) -ge 50 ]; }
+halb_wait_until 10 under_way || fail "the connections across the kill did not start within 10 s"
 t0=$(date +%s%N)
 halb_stop "$CLS_PID" KILL 5
 halb_wait_until 10 active_is cls1

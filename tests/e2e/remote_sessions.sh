@@ -292,8 +292,7 @@ fi
 rep0=$(stat_of b cls_replica) || rep0=0
 ip -n "$P-rtr" route replace 198.18.2.0/24 via 198.18.0.4
 moved_b() { local n; n=$(stat_of b cls_replica) || return 1; [ $((n - rep0)) -ge "$HOLDS" ]; }
-halb_wait_until 10 moved_b
-sleep 1
+halb_wait_until 11 moved_b
 rep1=$(stat_of b cls_replica) || rep1=0
 if [ $((rep1 - rep0)) -ge "$HOLDS" ]; then
 	pass "route moved to B: B gave $((rep1 - rep0)) misses of the connections decided remotely the replica's backend"
@@ -312,8 +311,7 @@ prep0=$(cls replica) || prep0=0
 dec2=$(cls 1.decisions) || dec2=0
 ip -n "$P-rtr" route replace 198.18.2.0/24 via 198.18.0.2
 moved_a() { local n; n=$(cls replica) || return 1; [ $((n - prep0)) -ge "$HOLDS" ]; }
-halb_wait_until 10 moved_a
-sleep 2
+halb_wait_until 12 moved_a
 prep1=$(cls replica) || prep1=0
 dec3=$(cls 1.decisions) || dec3=0
 if [ $((prep1 - prep0)) -ge "$HOLDS" ]; then
