@@ -153,6 +153,24 @@ def one(rows, test, target=None):
     return None
 
 
+def peers_section(md, js, key, title, md_path, json_path, why_not):
+    """A section that bench/peers.sh wrote: its Markdown into md, its
+    JSON into js[key] (None when it did not run: why_not says when)."""
+    text = ""
+    if md_path:
+        try:
+            text = open(md_path).read().strip()
+        except OSError:
+            pass
+    md += [title, "", text if text else "Not run (%s)." % why_not, ""]
+    js[key] = None
+    if json_path:
+        try:
+            js[key] = json.load(open(json_path))
+        except (OSError, ValueError):
+            pass
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--results", required=True)
@@ -665,42 +683,14 @@ def main():
         md.append("")
         js["goals"] = goals
 
-    # ---- 5. peers ----
-    md.append("## 5. Peers (bench/peers.sh)")
-    md.append("")
-    peers_md = ""
-    if a.peers_md:
-        try:
-            peers_md = open(a.peers_md).read().strip()
-        except OSError:
-            pass
-    md.append(peers_md if peers_md else "Not run (bench/peers.sh missing, quick mode, "
-              "or BENCH_PEERS=0).")
-    md.append("")
-    js["peers"] = None
-    if a.peers_json:
-        try:
-            js["peers"] = json.load(open(a.peers_json))
-        except (OSError, ValueError):
-            pass
-
-    # ---- 10. request routing against HAProxy and nginx ----
-    md.append("## 10. Request routing against HAProxy and nginx (bench/peers.sh --requests)")
-    md.append("")
-    l7p_md = ""
-    if a.l7peers_md:
-        try:
-            l7p_md = open(a.l7peers_md).read().strip()
-        except OSError:
-            pass
-    md.append(l7p_md if l7p_md else "Not run (quick mode, BENCH_PEERS=0, or not in BENCH_ONLY).")
-    md.append("")
-    js["peers_requests"] = None
-    if a.l7peers_json:
-        try:
-            js["peers_requests"] = json.load(open(a.l7peers_json))
-        except (OSError, ValueError):
-            pass
+    # ---- 5. peers; 10. request routing against HAProxy and nginx ----
+    peers_section(md, js, "peers", "## 5. Peers (bench/peers.sh)",
+                  a.peers_md, a.peers_json,
+                  "bench/peers.sh missing, quick mode, or BENCH_PEERS=0")
+    peers_section(md, js, "peers_requests",
+                  "## 10. Request routing against HAProxy and nginx (bench/peers.sh --requests)",
+                  a.l7peers_md, a.l7peers_json,
+                  "quick mode, BENCH_PEERS=0, or not in BENCH_ONLY")
 
     text = "\n".join(md)
     with open(a.out_md, "w") as f:
