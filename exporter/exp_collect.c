@@ -142,6 +142,8 @@ static const struct {
 	{ "bound_hits", "Bound connections' client packets translated" },
 	{ "bound_replies", "Bound connections' backend packets translated" },
 	{ "router_frames", "Frames the router built, sent by the workers" },
+	{ "adopt", "Client segments of a peer appliance's bound connection, to the router" },
+	{ "replica_replies", "Backend packets of a peer appliance's bound connection translated" },
 	{ "bindings", "Connections that began binding" },
 	{ "bound", "Connections bound: flow installed" },
 	{ "binding_full", "Connections reset: max_binding binding at once" },
@@ -158,6 +160,11 @@ static const struct {
 	{ "out_full", "Router frames dropped: a return ring was full" },
 	{ "stray", "Segments of no binding" },
 	{ "expired", "Bound flows removed idle" },
+	{ "adopted", "Peer appliances' bound connections installed here" },
+	{ "adopt_refused", "Peer appliances' bound connections reset: backend down or removed" },
+	{ "sess_events", "Session events of bound connections to halb-sessiond" },
+	{ "sess_ring_full", "Session events dropped: the router's session ring was full" },
+	{ "sess_dumped", "Bound connections dumped to halb-sessiond" },
 };
 
 void

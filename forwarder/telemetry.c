@@ -245,7 +245,7 @@ tel_router(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	const struct halb_shm *shm = fwd.shm;
 	const struct l7_stats *r = &shm->l7;
-	uint64_t v[10] = { 0 };
+	uint64_t v[12] = { 0 };
 	uint32_t w;
 	uint64_t age = halb_tsc_age(rte_rdtsc(), shm->l7_alive) /
 		       (shm->tsc_hz / 1000);
@@ -265,6 +265,8 @@ tel_router(const char *cmd, const char *params, struct rte_tel_data *d)
 		v[7] += st->l7_hits;
 		v[8] += st->l7_replies;
 		v[9] += st->l7_out;
+		v[10] += st->l7_adopt;
+		v[11] += st->l7_replica_replies;
 	}
 	rte_tel_data_start_dict(d);
 	rte_tel_data_add_dict_u64(d, "configured", shm->has_l7);
@@ -283,6 +285,8 @@ tel_router(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "bound_hits", v[7]);
 	rte_tel_data_add_dict_u64(d, "bound_replies", v[8]);
 	rte_tel_data_add_dict_u64(d, "router_frames", v[9]);
+	rte_tel_data_add_dict_u64(d, "adopt", v[10]);
+	rte_tel_data_add_dict_u64(d, "replica_replies", v[11]);
 	rte_tel_data_add_dict_u64(d, "in", r->in);
 	rte_tel_data_add_dict_u64(d, "bindings", r->bindings);
 	rte_tel_data_add_dict_u64(d, "bound", r->bound);
@@ -300,6 +304,12 @@ tel_router(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "out_full", r->out_full);
 	rte_tel_data_add_dict_u64(d, "stray", r->stray);
 	rte_tel_data_add_dict_u64(d, "expired", r->expired);
+	rte_tel_data_add_dict_u64(d, "adopted", r->adopted);
+	rte_tel_data_add_dict_u64(d, "adopt_refused", r->adopt_refused);
+	rte_tel_data_add_dict_u64(d, "sess_events", r->sess_events);
+	rte_tel_data_add_dict_u64(d, "sess_ring_full", r->sess_ring_full);
+	rte_tel_data_add_dict_u64(d, "sess_dumped", r->sess_dumped);
+	rte_tel_data_add_dict_u64(d, "sess_dumps", r->sess_dumps);
 	rte_tel_data_add_dict_u64(d, "flows", r->flows);
 	rte_tel_data_add_dict_u64(d, "binding", r->binding);
 	return 0;

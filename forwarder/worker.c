@@ -44,6 +44,7 @@
 #include "halb/flow.h"
 #include "halb/idle.h"
 #include "halb/mh.h"
+#include "halb/sess-t.h"
 #include "halb/splice.h"
 #include "halb/syncookie.h"
 #include "fwd.h"
@@ -699,6 +700,15 @@ nat_reply_send(struct fwd_worker *w, struct rte_mbuf *m,
  * the sequence delta (backend ISN - cookie) in the entry's tag.  The
  * worker translates a bound flow's segments: client -> backend, ack and
  * SACK blocks + delta; backend -> client, seq - delta.
+ *
+ * Several appliances (sessions { }; docs/REQUESTS.md, "Several
+ * appliances"): a connection that a peer appliance bound has no flow
+ * here, but its record in the replica says spliced, with the backend and
+ * the delta (l7_replica).  Its client's segments are handed to the
+ * router, which installs the flow here (HALB_L7_IN_ADOPT) and hands them
+ * back (HALB_L7_OUT_AGAIN); its backend's segments are translated from
+ * the record, without a flow (the record stays the peer's), as a plain
+ * NAT reply of a peer's connection is (nat_reply_ok).
  */
 
 /* Sends m, a frame from the VIP to client address dst (16 bytes), to
@@ -794,6 +804,56 @@ l7_punt(struct fwd_worker *w, struct rte_mbuf *m, uint32_t verb)
 }
 
 /*
+ * A peer's bound connection k of request-routed service s: its record in
+ * the replica (a reader of replica_qsbr, as replica_pick) is spliced, of
+ * this service, and names a backend slot that this turn's view holds live
+ * with the tag the record was written for.  Gives its backend and its
+ * sequence delta.  Whether the backend is up is the router's to judge
+ * when it adopts the connection (its down_hold).
+ */
+static bool
+l7_replica(const struct fwd_worker *w, const struct flow_key *k,
+	   uint32_t hash, uint32_t s, uint16_t *b, uint32_t *delta)
+{
+	const struct flow_table *t = &fwd.shm->replica;
+	const struct fwd_service *sv = &w->v->svc[s];
+	const struct flow_entry *e;
+	uint16_t be;
+
+	if (!w->replica)
+		return false;
+	e = flow_lookup(t, k, hash);
+	if (e == NULL || !(__atomic_load_n(&e->flags, __ATOMIC_RELAXED) & SESS_R_SPLICED) ||
+	    e->svc != s)
+		return false;
+	be = e->backend;
+	if (be >= sv->n_backends || sv->be[be].tag == 0 || sv->be[be].tag != e->tag)
+		return false;
+	*b = be;
+	*delta = flow_aux(t, e);
+	return true;
+}
+
+/* A client segment of service s that no bound flow and no cookie of
+ * ours explain: a peer's bound connection moved here, when the replica
+ * says so (l7_replica), goes to the router to be adopted, with its
+ * delta beside the verb (shm-t.h).  True when m was taken. */
+static bool
+l7_adopt(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
+	 uint32_t s)
+{
+	uint32_t delta;
+	uint16_t b;
+
+	if (!l7_replica(w, &pi->key, pkt_flow_hash(&pi->key), s, &b, &delta))
+		return false;
+	w->st->l7_adopt++;
+	m->hash.fdir.hi = delta;
+	l7_punt(w, m, HALB_L7_VERB(HALB_L7_IN_ADOPT, s, b));
+	return true;
+}
+
+/*
  * The bound-flow table when pi is a TCP segment to a request-routed
  * service's VIP and port (fwd_view.l7), else NULL: such a segment's flow
  * is looked up there, not in the worker's own table, which holds none
@@ -859,8 +919,9 @@ l7_bound(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
  * A TCP segment to service s (a request-routed one) of no bound flow
  * (l7_bound said no): a SYN (the cookie), a segment of a connection
  * being bound (to the router, if its ack carries a valid cookie; a RST
- * goes as it is, the router knows its bindings), or nothing of ours
- * (counted, dropped).
+ * goes as it is, the router knows its bindings), a peer's bound
+ * connection (the replica: l7_adopt), or nothing of ours (counted,
+ * dropped).
  */
 static void
 l7_client(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
@@ -884,7 +945,8 @@ l7_client(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 		return;
 	}
 	if (pi->tcp_flags & PKT_TCP_RST) {
-		l7_punt(w, m, HALB_L7_VERB(HALB_L7_IN_CLIENT, s, 0));
+		if (!l7_adopt(w, m, pi, s))
+			l7_punt(w, m, HALB_L7_VERB(HALB_L7_IN_CLIENT, s, 0));
 		return;
 	}
 	if (!(pi->tcp_flags & PKT_TCP_ACK) || (pi->tcp_flags & PKT_TCP_SYN)) {
@@ -899,9 +961,13 @@ l7_client(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 		l7_punt(w, m, HALB_L7_VERB(HALB_L7_IN_CLIENT, s, 0));
 		return;
 	case SYNCOOKIE_STALE:
+		if (l7_adopt(w, m, pi, s))
+			return;
 		w->st->l7_cookie_stale++;
 		break;
 	default:
+		if (l7_adopt(w, m, pi, s))
+			return;
 		w->st->l7_cookie_forged++;
 		break;
 	}
@@ -910,10 +976,13 @@ l7_client(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 
 /*
  * A segment from backend b of request-routed service s: a bound flow's
- * (seq - delta, then the NAT reply's rewrite), or, with no flow, a
- * segment of the replayed handshake (SYN-ACK, RST), which the router
- * takes; anything else is dropped as a reply without a flow.  ICMP
- * errors about such connections are not translated (dropped).
+ * (seq - delta, then the NAT reply's rewrite), a peer's bound
+ * connection's (with no flow here, its record in the replica naming b:
+ * the same from the record's delta), or, with no flow, a segment of the
+ * replayed handshake (SYN-ACK, RST), which the router takes; anything
+ * else is dropped as a reply without a flow.  An ICMP error about such a
+ * connection (from the backend's side: its quote is the client's, in
+ * no need of translation) follows the flow or the record to the client.
  */
 static void
 l7_reply(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
@@ -922,6 +991,8 @@ l7_reply(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	const struct fwd_service *sv = &w->v->svc[s];
 	const struct flow_entry *e;
 	struct flow_key k;
+	uint32_t hash, delta;
+	uint16_t rb;
 
 	if (pi->key.proto != IPPROTO_TCP) {
 		drop(w, m, pi->kind == PKT_KIND_ICMP_ERR ? FWD_DROP_ICMP_NO_FLOW :
@@ -934,12 +1005,14 @@ l7_reply(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	k.sport = pi->key.dport;
 	k.dport = sv->vport != 0 ? htons(sv->vport) : pi->key.sport;
 	k.proto = IPPROTO_TCP;
-	e = flow_lookup(&fwd.shm->l7_flows, &k, pkt_flow_hash(&k));
+	hash = pkt_flow_hash(&k);
+	e = flow_lookup(&fwd.shm->l7_flows, &k, hash);
 	/* A SYN-ACK on a closed flow's tuple answers a new binding's SYN. */
 	if (pi->kind == PKT_KIND_ICMP_ERR) {
 		/* From the backend's side, about a client's segment: its
 		 * numbers are the client's, nothing to translate. */
-		if (e != NULL && e->svc == s && e->backend == b)
+		if ((e != NULL && e->svc == s && e->backend == b) ||
+		    (e == NULL && l7_replica(w, &k, hash, s, &rb, &delta) && rb == b))
 			nat_reply_send(w, m, pi, (int)s, b);
 		else
 			drop(w, m, FWD_DROP_ICMP_NO_FLOW);
@@ -954,6 +1027,19 @@ l7_reply(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 			return;
 		}
 		w->st->l7_replies++;
+		nat_reply_send(w, m, pi, (int)s, b);
+		return;
+	}
+	/* A peer's bound connection (no SYN: a SYN-ACK is a binding's). */
+	if (e == NULL && !(pi->tcp_flags & PKT_TCP_SYN) &&
+	    l7_replica(w, &k, hash, s, &rb, &delta) && rb == b) {
+		if (splice_seq_adjust(rte_pktmbuf_mtod(m, uint8_t *), pi,
+				      -delta, 0) != 0) {
+			w->st->bad[PKT_ERR_L4]++;
+			rte_pktmbuf_free(m);
+			return;
+		}
+		w->st->l7_replica_replies++;
 		nat_reply_send(w, m, pi, (int)s, b);
 		return;
 	}
@@ -974,24 +1060,39 @@ l7_reply(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 
 /*
  * An ICMP error from the client's side about a request-routed
- * connection (fragmentation needed, ...): it quotes a segment the client
- * got, whose sequence number is the client's view (backend's - delta);
- * the backend checks it against its own window (Linux drops errors
- * quoting a sequence number outside it), so it is translated back
- * (+ delta) before the error follows the flow to its backend.  The
- * quote's TCP checksum is not checked by anyone; the ICMP checksum is
- * recomputed by the NAT rewrite.
+ * connection of service s (fragmentation needed, ...): it quotes a
+ * segment the client got, whose sequence number is the client's view
+ * (backend's - delta); the backend checks it against its own window
+ * (Linux drops errors quoting a sequence number outside it), so it is
+ * translated back (+ delta) before the error follows the flow (or a
+ * peer's record of it: l7_replica) to its backend.  The quote's TCP
+ * checksum is not checked by anyone; the ICMP checksum is recomputed by
+ * the NAT rewrite.
  */
 static void
-l7_icmp(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi)
+l7_icmp(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
+	uint32_t s)
 {
 	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
 	uint32_t hash = pkt_flow_hash(&pi->key), seq_off = pi->inner_l4_off + 4u;
 	const struct flow_entry *e = NULL;
+	uint32_t delta = 0;
+	uint16_t svc = 0, be = 0;
+	bool found = false;
 
-	if (pi->key.proto == IPPROTO_TCP)
+	if (pi->key.proto == IPPROTO_TCP) {
 		e = flow_lookup(&fwd.shm->l7_flows, &pi->key, hash);
-	if (e == NULL || seq_off + 4 > rte_pktmbuf_data_len(m)) {
+		if (e != NULL) {
+			found = true;
+			svc = e->svc;
+			be = e->backend;
+			delta = e->tag;
+		} else if (l7_replica(w, &pi->key, hash, s, &be, &delta)) {
+			found = true;
+			svc = (uint16_t)s;
+		}
+	}
+	if (!found || seq_off + 4 > rte_pktmbuf_data_len(m)) {
 		drop(w, m, FWD_DROP_ICMP_NO_FLOW);
 		return;
 	}
@@ -999,17 +1100,19 @@ l7_icmp(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi)
 		uint32_t v = (uint32_t)frame[seq_off] << 24 | (uint32_t)frame[seq_off + 1] << 16 |
 			     (uint32_t)frame[seq_off + 2] << 8 | frame[seq_off + 3];
 
-		v += e->tag;
+		v += delta;
 		frame[seq_off] = (uint8_t)(v >> 24);
 		frame[seq_off + 1] = (uint8_t)(v >> 16);
 		frame[seq_off + 2] = (uint8_t)(v >> 8);
 		frame[seq_off + 3] = (uint8_t)v;
 	}
 	w->st->icmp_errors++;
-	forward(w, m, pi, e->svc, e->backend, hash);
+	forward(w, m, pi, svc, be, hash);
 }
 
-/* A frame the router built (l7_out): to a backend, or to a client. */
+/* A frame the router built (l7_out): to a backend, or to a client; or
+ * a client's segment it adopted the flow of (AGAIN), forwarded as a
+ * bound flow's. */
 static void
 l7_returned(struct fwd_worker *w, struct rte_mbuf *m)
 {
@@ -1028,6 +1131,16 @@ l7_returned(struct fwd_worker *w, struct rte_mbuf *m)
 	}
 	if (HALB_L7_KIND(verb) == HALB_L7_OUT_CLIENT) {
 		send_client(w, m, pi.key.dst);
+		return;
+	}
+	if (HALB_L7_KIND(verb) == HALB_L7_OUT_AGAIN) {
+		uint32_t hash = pkt_flow_hash(&pi.key);
+
+		/* The router installed its flow before it handed it back
+		 * (ring order); gone again only if removed since. */
+		if (!l7_bound(w, m, &pi, hash,
+			      flow_lookup(&fwd.shm->l7_flows, &pi.key, hash)))
+			drop(w, m, FWD_DROP_OTHER);
 		return;
 	}
 	sv = &w->v->svc[s];
@@ -1079,7 +1192,7 @@ icmp_error(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi)
 
 	s = svc_by_vip(&w->v->svcs, pi->key.dst, pi->key.dport, pi->key.proto);
 	if (s >= 0 && w->v->svc[s].l7) {
-		l7_icmp(w, m, pi);
+		l7_icmp(w, m, pi, (uint32_t)s);
 		return;
 	}
 	if (s >= 0) {

@@ -25,6 +25,15 @@
  * matched (reset or a minimal answer), no backend was up, the backend
  * refused (RST) or its window scale was not the one the cookie promised.
  * Each but the client's own reset is answered with a RST to the client.
+ *
+ * Several appliances (docs/REQUESTS.md): a connection that a peer bound
+ * and that ECMP moves here (the peer died, or the router rehashed) comes
+ * with no flow and no cookie of ours; the worker finds the peer's
+ * spliced record in the replica and hands the segment here
+ * (HALB_L7_IN_ADOPT, the record's backend and delta), and adopt_seg()
+ * installs the flow as the peer had it and hands the segment back to be
+ * forwarded (HALB_L7_OUT_AGAIN).  Every install, state move and removal
+ * of l7_flows is reported to halb-sessiond (sess.c's ring).
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -220,6 +229,15 @@ reset_backend(struct rtr *r, const struct rtr_bind *b)
 	send_seg(r, b, true, SPLICE_RST, b->cisn + 1, 0, NULL, 0, NULL, 0);
 }
 
+/* An installed entry, told to halb-sessiond (the state it was installed
+ * with is reported: flags, as the classifier's). */
+static void
+installed(struct rtr *r, struct flow_entry *e)
+{
+	e->flags = (uint8_t)(SESS_F_REPORTED | e->state);
+	sess_evq_add(&r->sq, 0, e, SESS_EV_INSTALL, r->now_ms);
+}
+
 /* Nothing matched: service's no_match. */
 static void
 answer_no_match(struct rtr *r, const struct rtr_bind *b, uint8_t kind)
@@ -282,6 +300,56 @@ pools_update(struct rtr *r, bool force)
 		sched_init(&sv->sched, cs->sched, w, cs->n_backends);
 		for (p = 0; p < CFG_L7_MAX_POOLS; p++)
 			sched_pool_mask(cs, (uint8_t)p, &sv->masks[p]);
+	}
+}
+
+/*
+ * Whether an adoption of a peer's connection on backend b of service s
+ * is refused, by the replica's rules (docs/SESSIONS.md): the slot is no
+ * longer live (a reload retired it), or the backend is down and the
+ * service resets the flows of a down backend (down_flows "reset"): at
+ * once when an operator disabled it, else once it has been down for
+ * down_hold, as the router has seen it (the classifier's rule for a
+ * replica hit).
+ */
+static bool
+adopt_refused(const struct rtr *r, uint16_t s, uint16_t b)
+{
+	const struct cfg_service *cs = &r->cfg->services[s];
+	const struct halb_be_health *h = &r->shm->health[s][b];
+	uint32_t since;
+
+	if (b >= cs->n_backends || cs->slot != CFG_SLOT_LIVE ||
+	    cs->backends[b].slot != CFG_SLOT_LIVE)
+		return true;
+	if (!r->shm->health_valid || h->state != HALB_HEALTH_DOWN ||
+	    cs->down_flows != CFG_DOWN_RESET)
+		return false;
+	if (h->source == HALB_SRC_OPERATOR)
+		return true;
+	since = r->down_ms[s][b];
+	return since != 0 && r->now_ms - (since - 1) >= cs->down_hold_ms;
+}
+
+/* When each request-routed service's backends were first seen down
+ * (down_ms), every tick. */
+static void
+downs_update(struct rtr *r)
+{
+	uint32_t s, b;
+
+	for (s = 0; s < r->cfg->n_services; s++) {
+		if (r->svcs[s] == NULL)
+			continue;
+		for (b = 0; b < r->cfg->services[s].n_backends; b++) {
+			bool down = r->shm->health_valid &&
+				    r->shm->health[s][b].state == HALB_HEALTH_DOWN;
+
+			if (!down)
+				r->down_ms[s][b] = 0;
+			else if (r->down_ms[s][b] == 0)
+				r->down_ms[s][b] = r->now_ms + 1;
+		}
 	}
 }
 
@@ -520,6 +588,7 @@ backend_seg(struct rtr *r, uint16_t s, uint16_t be, const uint8_t *frame,
 	if (rc == -EEXIST) {
 		/* The closed connection this one reuses the tuple of (the
 		 * workers sent its segments here: FIN state). */
+		sess_evq_add(&r->sq, 0, ex, SESS_EV_REMOVE, r->now_ms);
 		flow_remove(&r->fw, (uint32_t)(ex - r->fw.t->entries), hash);
 		rc = flow_insert_tag(&r->fw, &k, hash, s, be, FLOW_ST_EST,
 				     r->now_ms, bisn - b->cookie, &ex);
@@ -531,6 +600,7 @@ backend_seg(struct rtr *r, uint16_t s, uint16_t be, const uint8_t *frame,
 		bind_free(r, b);
 		return;
 	}
+	installed(r, &r->fw.t->entries[rc]);
 	send_seg(r, b, true, SPLICE_ACK, b->cisn + 1, bisn + 1, NULL, 0, NULL, 0);
 	mss = bo.mss < b->co.mss ? bo.mss : b->co.mss;
 	/* A SYN-ACK's MSS of 0 (or a tiny one) must not loop forever or
@@ -546,6 +616,68 @@ backend_seg(struct rtr *r, uint16_t s, uint16_t be, const uint8_t *frame,
 	}
 	r->shm->l7.bound++;
 	bind_free(r, b);
+}
+
+/*
+ * A client segment of a connection a peer appliance bound
+ * (HALB_L7_IN_ADOPT): the worker found no bound flow and no cookie of
+ * ours, but the peer's spliced record in the replica naming backend be
+ * of service s (a live slot of the worker's view, the record's) with
+ * the sequence delta it carries.  The flow is installed here as the peer
+ * had it (an appliance that adopts a connection owns it from then on:
+ * reported to halb-sessiond as its own) and m is handed back to worker
+ * w to be forwarded as a bound flow's (HALB_L7_OUT_AGAIN); returns true
+ * then (m is no longer the caller's).  A backend that the replica's
+ * rules refuse (adopt_refused) gets the connection reset on both sides,
+ * counted.  A binding of this router on the tuple (the record is older
+ * than a new connection's handshake here) takes the segment as its own.
+ */
+static bool
+adopt_seg(struct rtr *r, uint32_t w, uint16_t s, uint16_t be, uint32_t delta,
+	  struct rte_mbuf *m, const struct pkt_info *pi)
+{
+	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint32_t hash = bind_hash(r, &pi->key), plen, seq;
+	struct flow_entry *e;
+	int rc;
+
+	if (bind_find(r, &pi->key, hash) != NULL) {
+		client_seg(r, w, s, frame, pi);
+		return false;
+	}
+	if (adopt_refused(r, s, be)) {
+		struct rtr_bind tmp = { .key = pi->key, .svc = s, .be = be,
+					.worker = (uint8_t)w };
+
+		r->shm->l7.adopt_refused++;
+		if (pi->tcp_flags & PKT_TCP_RST)
+			return false;
+		/* The client's ack is what it expects next from us: a RST
+		 * with that sequence number is in its window exactly (RFC
+		 * 5961); the backend's, with the client's sequence number. */
+		seq = splice_seq(frame, pi);
+		splice_payload(frame, pi, &plen);
+		send_seg(r, &tmp, false, SPLICE_RST | SPLICE_ACK,
+			 splice_ack(frame, pi), seq + plen, NULL, 0, NULL, 0);
+		if (be < r->cfg->services[s].n_backends)
+			send_seg(r, &tmp, true, SPLICE_RST, seq, 0, NULL, 0, NULL, 0);
+		return false;
+	}
+	hash = pkt_flow_hash(&pi->key); /* the flow table's */
+	rc = flow_insert_tag(&r->fw, &pi->key, hash, s, be,
+			     (pi->tcp_flags & (PKT_TCP_FIN | PKT_TCP_RST)) ?
+			     FLOW_ST_FIN : FLOW_ST_EST, r->now_ms, delta, &e);
+	if (rc >= 0) {
+		installed(r, &r->fw.t->entries[rc]);
+		r->shm->l7.adopted++;
+	} else if (rc != -EEXIST) {
+		/* An earlier segment of it was adopted already: -EEXIST,
+		 * and the worker forwards this one by that flow. */
+		r->shm->l7.table_full++;
+		return false;
+	}
+	out(r, w, m, HALB_L7_VERB(HALB_L7_OUT_AGAIN, s, be));
+	return true;
 }
 
 void
@@ -587,6 +719,13 @@ rtr_poll(struct rtr *r)
 					backend_seg(r, s, HALB_L7_BE(verb), frame, &pi);
 				else
 					r->shm->l7.stray++;
+			} else if (HALB_L7_KIND(verb) == HALB_L7_IN_ADOPT) {
+				/* The delta rides beside the verb (shm-t.h). */
+				if (HALB_L7_BE(verb) >= r->cfg->services[s].n_backends)
+					r->shm->l7.stray++;
+				else if (adopt_seg(r, w, s, HALB_L7_BE(verb),
+						   in[i]->hash.fdir.hi, in[i], &pi))
+					continue; /* handed back to the worker */
 			} else {
 				client_seg(r, w, s, frame, &pi);
 			}
@@ -605,9 +744,12 @@ flow_idle(void *ctx, const struct flow_entry *e)
 	uint32_t seen = __atomic_load_n(&e->last_seen, __ATOMIC_RELAXED);
 	uint8_t st = __atomic_load_n(&e->state, __ATOMIC_RELAXED);
 
-	if ((int32_t)(r->now_ms - seen) <= (int32_t)flow_idle_timeout_ms(r->cfg, st))
+	if ((int32_t)(r->now_ms - seen) <= (int32_t)flow_idle_timeout_ms(r->cfg, st)) {
+		sess_evq_moved(&r->sq, r->fw.t, 0, e, r->now_ms);
 		return false;
+	}
 	r->shm->l7.expired++;
+	sess_evq_add(&r->sq, 0, e, SESS_EV_REMOVE, r->now_ms);
 	return true;
 }
 
@@ -664,6 +806,7 @@ rtr_tick(struct rtr *r)
 	flow_reclaim(&r->fw);
 	view_follow(r);
 	pools_update(r, false);
+	downs_update(r);
 	r->shm->l7.flows = flow_count(&r->fw);
 	for (i = 0, n = 0; i < r->cfg->n_services; i++)
 		n += r->active[i];
@@ -705,6 +848,7 @@ rtr_init(struct rtr *r)
 	rc = flow_writer_init(&r->fw, &r->shm->l7_flows, r->shm->qsbr);
 	if (rc != 0)
 		return rc;
+	rtr_sess_init(r);
 
 	pools_update(r, true);
 	view_follow(r);
@@ -722,5 +866,6 @@ rtr_fini(struct rtr *r)
 	free(r->buckets);
 	for (s = 0; s < CFG_MAX_SERVICES; s++)
 		free(r->svcs[s]);
+	sess_evq_flush(&r->sq);
 	flow_writer_fini(&r->fw);
 }

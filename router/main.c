@@ -126,6 +126,7 @@ loop(void *arg)
 			r->tick_ms = r->now_ms;
 			rtr_tick(r);
 		}
+		rtr_sess_turn(r);
 		shm->l7.loops++;
 		if (busy)
 			idle = 0;

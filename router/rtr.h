@@ -15,6 +15,13 @@
  * writer; entries freed after a grace period of shm->qsbr), shm->l7
  * (its counters), l7_alive and l7_pid; it enqueues on each worker's
  * l7_out ring and dequeues its l7_in ring.
+ *
+ * With sessions { } (sess.c), the router tells halb-sessiond of every
+ * bound flow it installs, whose state moves or that it removes, on its
+ * own session ring (shm->sess_ring_l7, spliced events with the delta),
+ * and dumps l7_flows when halb-sessiond asks (l7_dump_req); and it adopts
+ * the connections that a peer appliance bound, from the replica's record
+ * that the worker hands it (HALB_L7_IN_ADOPT, bind.c).
  */
 #ifndef HALB_RTR_H
 #define HALB_RTR_H
@@ -28,6 +35,7 @@
 #include "halb/cfg-t.h"
 #include "halb/flow.h"
 #include "halb/sched.h"
+#include "halb/sess_evq.h"
 #include "halb/shm-t.h"
 #include "halb/syncookie.h"
 
@@ -38,6 +46,7 @@ extern int rtr_logtype;
 
 #define RTR_MAX_POOLS 32
 #define RTR_TICK_MS 10    /* timeouts and expiry, every so often */
+#define RTR_DUMP_BUCKETS 256 /* l7_flows buckets a dump walks a turn */
 
 enum rtr_state {
 	RTR_FREE = 0,
@@ -91,6 +100,14 @@ struct rtr {
 	struct rtr_svc *svcs[CFG_MAX_SERVICES]; /* NULL: no requests { } */
 	uint64_t health_sum;       /* what the schedulers were built from */
 	uint64_t view_gen;         /* the forwarder's view applied */
+	/* When the router first saw each backend down (flow ms + 1; 0: not
+	 * down), for the down_hold of an adoption (bind.c). */
+	uint32_t down_ms[CFG_MAX_SERVICES][CFG_MAX_BACKENDS];
+	/* The session tracker's side (sess.c). */
+	struct sess_evq sq;        /* shm->sess_ring_l7 (NULL ring: none) */
+	bool dumping;
+	uint32_t dump_req;         /* the request being served */
+	uint32_t dump_b;           /* its cursor in l7_flows' buckets */
 	volatile bool quit;
 };
 
@@ -111,5 +128,11 @@ uint32_t rtr_poll(struct rtr *r);
 /* Timeouts of bindings, expiry of bound flows, pool weights: every
  * RTR_TICK_MS. */
 void rtr_tick(struct rtr *r);
+
+/* sess.c: the session ring's producer side, started on shm's ring (none
+ * without sessions { }); once a loop turn, a share of a dump when
+ * halb-sessiond asks for one, and the events buffered enqueued. */
+void rtr_sess_init(struct rtr *r);
+void rtr_sess_turn(struct rtr *r);
 
 #endif

@@ -5,7 +5,9 @@
  * memory (include/halb/shm-t.h), with one thread in an event loop:
  *  - every ms (a timer; the loop sleeps in epoll between, so an idle
  *    sessiond takes no core) it drains the classifier's session events
- *    (shm->sess_ring) in bursts, keeps this appliance's sessions (to
+ *    (shm->sess_ring), the punt thread's (sess_ring_fwd) and the request
+ *    router's (sess_ring_l7: bound connections, spliced, each with its
+ *    sequence delta) in bursts, keeps this appliance's sessions (to
  *    answer a peer's dump), and hands each change, as a struct sess_rec,
  *    to the sync engine (session/sync.h), which batches, seals, sends,
  *    acknowledges and resends it to the peer appliances;
@@ -18,14 +20,16 @@
  *    generation before it handles each burst of events, and entries of
  *    the replica whose slot a reload retired or gave to another backend
  *    are removed by the expiry scan (their tag);
- *  - at start it asks the classifier for every live flow (sess_dump_req)
- *    and every peer for its sessions, and says `ready` in its heartbeat
+ *  - at start it asks the classifier for every live flow (sess_dump_req),
+ *    the request router for every bound connection (l7_dump_req), and
+ *    every peer for its sessions, and says `ready` in its heartbeat
  *    file (part "sessiond") only once its replica is loaded: every live
  *    peer synced, or sessions.dead_ms passed (a restarted appliance must
  *    not be announced before);
- *  - a ring overflow (the classifier's sess_ring_full moved: events were
- *    lost while this process was slow or away) asks for a dump again,
- *    and sessions the dump does not name are ended;
+ *  - a ring overflow (the classifier's or the router's sess_ring_full
+ *    moved: events were lost while this process was slow or away) asks
+ *    that producer for a dump again, and the sessions of its kind
+ *    (spliced or not) that the dump does not name are ended;
  *  - a control socket (sessions.socket) answers `status` (halbctl
  *    sessions).
  * It writes its TSC heartbeat in shared memory (sess_alive), which the
@@ -96,6 +100,11 @@ struct sessd {
 	bool local_dump;            /* waiting for the classifier's dump */
 	uint32_t local_dump_start;  /* flow ms it was asked for */
 	uint64_t local_dumps;
+	/* The same for the request router's (shm->sess_ring_l7). */
+	uint64_t l7_ring_full_seen; /* shm->l7.sess_ring_full, last seen */
+	bool l7_dump;
+	uint32_t l7_dump_start;
+	uint64_t l7_dumps, l7_events;
 	bool ready;
 	int rc;
 	/* counters */
@@ -134,6 +143,9 @@ queue_entry(struct sessd *d, const struct flow_entry *e, uint8_t op, int peer)
 	r.state = e->state;
 	r.idle_ms = (uint32_t)((int32_t)(d->now_ms - e->last_seen) > 0 ?
 			       d->now_ms - e->last_seen : 0);
+	/* Own entries: a request router's bound connection (sessd.h). */
+	r.spliced = (e->flags & SESS_R_SPLICED) ? 1 : 0;
+	r.seq_delta = r.spliced ? e->tag : 0;
 	if (peer < 0)
 		sync_queue(d->sync, &r);
 	else
@@ -173,6 +185,10 @@ handle_event(struct sessd *d, const struct sess_ev *ev)
 		gone.backend = ev->backend;
 		gone.state = ev->state;
 		gone.last_seen = ev->ms;
+		if (ev->flags & SESS_EV_F_SPLICED) {
+			gone.flags = SESS_R_SPLICED;
+			gone.tag = ev->delta;
+		}
 		queue_entry(d, &gone, SESS_OP_DOWN, -1);
 		break;
 	default:
@@ -234,15 +250,22 @@ drain_ring(struct sessd *d, struct rte_ring *ring, uint32_t max)
  * far longer than this 1 ms poll; only a halb-sessiond that stalled
  * across such a change could take one flow's events out of order (an
  * INSTALL after its REMOVE: the session stays here until the next
- * dump, or the peers' replicas age it out once it is dead).
+ * dump, or the peers' replicas age it out once it is dead).  Then the
+ * request router's (sess_ring_l7), about other connections: those of
+ * request-routed services, which the classifier never sees.
  */
 static uint32_t
 drain(struct sessd *d, uint32_t max)
 {
-	uint32_t n = drain_ring(d, d->shm->sess_ring, max);
+	uint32_t n = drain_ring(d, d->shm->sess_ring, max), l7;
 
 	if (d->shm->sess_ring_fwd != NULL)
 		n += drain_ring(d, d->shm->sess_ring_fwd, max);
+	if (d->shm->sess_ring_l7 != NULL) {
+		l7 = drain_ring(d, d->shm->sess_ring_l7, max);
+		d->l7_events += l7;
+		n += l7;
+	}
 	return n;
 }
 
@@ -277,10 +300,52 @@ local_dump_check(struct sessd *d)
 			break;
 		n = got < n ? n - got : 0;
 	}
-	n = sess_own_sweep(&d->own, d->local_dump_start, own_gone, d);
+	n = sess_own_sweep(&d->own, d->local_dump_start, false, own_gone, d);
 	d->local_dump = false;
 	d->local_dumps++;
 	HLOG(INFO, "the classifier's flows are loaded: %u own sessions (%u ended: not in the flow tables)",
+	     sess_own_count(&d->own), n);
+}
+
+/* Asks the request router for every bound connection (shm-t.h
+ * l7_dump_req), as ask_local_dump the classifier. */
+static void
+ask_l7_dump(struct sessd *d)
+{
+	uint32_t v;
+
+	if (d->shm->sess_ring_l7 == NULL)
+		return;
+	v = __atomic_add_fetch(&d->shm->l7_dump_req, 1, __ATOMIC_RELEASE);
+	if (v == 0)
+		__atomic_add_fetch(&d->shm->l7_dump_req, 1, __ATOMIC_RELEASE);
+	d->l7_dump = true;
+	d->l7_dump_start = d->now_ms;
+}
+
+/* The router cleared the request: its DUMPs are all in its ring.  Take
+ * them, then end the spliced sessions it did not name. */
+static void
+l7_dump_check(struct sessd *d)
+{
+	uint32_t n;
+
+	if (!d->l7_dump ||
+	    __atomic_load_n(&d->shm->l7_dump_req, __ATOMIC_ACQUIRE) != 0)
+		return;
+	n = rte_ring_count(d->shm->sess_ring_l7);
+	while (n > 0) {
+		uint32_t got = drain_ring(d, d->shm->sess_ring_l7, 1);
+
+		if (got == 0)
+			break;
+		d->l7_events += got;
+		n = got < n ? n - got : 0;
+	}
+	n = sess_own_sweep(&d->own, d->l7_dump_start, true, own_gone, d);
+	d->l7_dump = false;
+	d->l7_dumps++;
+	HLOG(INFO, "the request router's bound connections are loaded: %u own sessions (%u spliced ended: not in its table)",
 	     sess_own_count(&d->own), n);
 }
 
@@ -359,8 +424,12 @@ op_deliver(void *arg, unsigned int p, const struct sess_rec *r)
 			d->rx_unknown++;
 		return;
 	}
-	sess_replica_put(&d->rep, &r->key, svc, be, tag, r->state, p, r->idle_ms,
-			 d->now_ms);
+	if (r->spliced)
+		sess_replica_put_spliced(&d->rep, &r->key, svc, be, tag, r->state,
+					 p, r->idle_ms, d->now_ms, r->seq_delta);
+	else
+		sess_replica_put(&d->rep, &r->key, svc, be, tag, r->state, p,
+				 r->idle_ms, d->now_ms);
 }
 
 static void
@@ -406,8 +475,8 @@ op_peer_state(void *arg, unsigned int p, bool alive, bool synced)
 /* ---- the loop ---- */
 
 /* Whether the replica is loaded: the classifier's dump taken (when a
- * classifier is attached), and every peer synced or given up on (dead_ms
- * since start). */
+ * classifier is attached), the request router's (when one is attached),
+ * and every peer synced or given up on (dead_ms since start). */
 static void
 judge_ready(struct sessd *d, uint64_t mono)
 {
@@ -416,7 +485,8 @@ judge_ready(struct sessd *d, uint64_t mono)
 
 	/* No classifier attached: nothing of its to wait for (it serves the
 	 * request when it attaches). */
-	if (d->ready || (d->local_dump && d->shm->cls_pid != 0))
+	if (d->ready || (d->local_dump && d->shm->cls_pid != 0) ||
+	    (d->l7_dump && d->shm->l7_pid != 0))
 		return;
 	for (p = 0; p < d->sc.n_peers && !waited; p++)
 		if (!d->synced_once[p])
@@ -490,6 +560,16 @@ on_poll(struct ev_loop *ev, void *arg)
 		}
 	}
 	local_dump_check(d);
+	if (shm->sess_ring_l7 != NULL &&
+	    shm->l7.sess_ring_full != d->l7_ring_full_seen) {
+		d->l7_ring_full_seen = shm->l7.sess_ring_full;
+		if (!d->l7_dump) {
+			HLOG(WARNING, "the request router's session ring overflowed (%" PRIu64 " events lost so far): resyncing from its table",
+			     d->l7_ring_full_seen);
+			ask_l7_dump(d);
+		}
+	}
+	l7_dump_check(d);
 	peer_dumps(d);
 	for (p = 0; p < d->sc.n_peers; p++)
 		if (d->rep.alive[p])
@@ -551,6 +631,9 @@ on_ctl(void *arg, const char *req, FILE *out)
 	fprintf(out, "events %" PRIu64 " (bad %" PRIu64 "), ring overflows %" PRIu64 ", local dumps %" PRIu64 ", own full %" PRIu64 "\n",
 		d->events, d->ev_bad, d->ring_full_seen, d->local_dumps,
 		d->st.own_full);
+	if (d->shm->sess_ring_l7 != NULL)
+		fprintf(out, "request router: events %" PRIu64 ", ring overflows %" PRIu64 ", dumps %" PRIu64 "\n",
+			d->l7_events, d->l7_ring_full_seen, d->l7_dumps);
 	fprintf(out, "view generation %" PRIu64 " (the forwarder's %" PRIu64 "), %" PRIu64 " followed since start\n",
 		d->map.gen, (uint64_t)__atomic_load_n(&d->shm->view_gen, __ATOMIC_ACQUIRE),
 		d->views);
@@ -806,10 +889,13 @@ main(int argc, char **argv)
 	d->shm->sess_alive = rte_rdtsc();
 	d->shm->sess_starts++;
 	d->ring_full_seen = d->shm->cls.sess_ring_full;
-	/* Events already in the ring are older than the dump: take them
-	 * first, then ask for every live flow, and every peer for theirs. */
+	d->l7_ring_full_seen = d->shm->l7.sess_ring_full;
+	/* Events already in the rings are older than the dumps: take them
+	 * first, then ask for every live flow and bound connection, and
+	 * every peer for theirs. */
 	drain(d, UINT32_MAX);
 	ask_local_dump(d);
+	ask_l7_dump(d);
 	for (p = 0; p < d->sc.n_peers; p++)
 		d->peer_dump_start[p] = d->now_ms;
 	sync_request_dump(d->sync, -1);

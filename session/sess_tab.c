@@ -13,10 +13,13 @@
  *    after a grace period of all its readers (shm->replica_qsbr:
  *    thread 0 the classifier, 1 + id each worker).
  * Replica entries keep their owner (the peer's index in sessions.peers)
- * in flags, when this appliance last heard of them in created, and which
- * backend their slot was in tag (shm-t.h): an entry whose slot a reload
- * retired or gave to another backend goes with the next expiry scan, and
- * the classifier does not use it meanwhile.
+ * in flags (SESS_R_OWNER), when this appliance last heard of them in
+ * created, and which backend their slot was in tag (shm-t.h): an entry
+ * whose slot a reload retired or gave to another backend goes with the
+ * next expiry scan, and the classifier does not use it meanwhile.  A
+ * spliced session (a request-routed connection, docs/REQUESTS.md) has
+ * SESS_R_SPLICED in flags and its sequence delta in the table's aux word,
+ * both set before the entry is published and never changed while it is.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -85,6 +88,9 @@ sess_own_put(struct sess_own *o, const struct sess_ev *ev, uint32_t now_ms,
 		return NULL;
 	}
 	e->created = now_ms;
+	/* No reader but this thread: edited in place. */
+	e->flags = (ev->flags & SESS_EV_F_SPLICED) ? SESS_R_SPLICED : 0;
+	e->tag = (ev->flags & SESS_EV_F_SPLICED) ? ev->delta : 0;
 	return e;
 }
 
@@ -104,7 +110,7 @@ sess_own_remove(struct sess_own *o, const struct sess_ev *ev)
 }
 
 uint32_t
-sess_own_sweep(struct sess_own *o, uint32_t before_ms,
+sess_own_sweep(struct sess_own *o, uint32_t before_ms, bool spliced,
 	       void (*gone)(void *arg, const struct flow_entry *e), void *arg)
 {
 	uint32_t b, i, n = 0;
@@ -117,7 +123,8 @@ sess_own_sweep(struct sess_own *o, uint32_t before_ms,
 			if (s == 0)
 				continue;
 			e = &o->t.entries[flow_slot_idx(s)];
-			if (ms_diff(e->created, before_ms) >= 0)
+			if (ms_diff(e->created, before_ms) >= 0 ||
+			    !(e->flags & SESS_R_SPLICED) != !spliced)
 				continue;
 			gone(arg, e);
 			flow_remove(&o->w, flow_slot_idx(s), pkt_flow_hash(&e->key));
@@ -149,17 +156,20 @@ sess_replica_fini(struct sess_replica *r)
 	flow_writer_fini(&r->w);
 }
 
-int
-sess_replica_put(struct sess_replica *r, const struct flow_key *k,
-		 uint16_t svc, uint16_t backend, uint32_t tag, uint8_t state,
-		 unsigned int p, uint32_t idle_ms, uint32_t now_ms)
+static int
+replica_put(struct sess_replica *r, const struct flow_key *k, uint16_t svc,
+	    uint16_t backend, uint32_t tag, uint8_t state, unsigned int p,
+	    uint32_t idle_ms, uint32_t now_ms, bool spliced, uint32_t delta)
 {
 	uint32_t hash = pkt_flow_hash(k);
 	uint32_t seen = idle_ms < now_ms ? now_ms - idle_ms : 0;
 	struct flow_entry *e = flow_lookup(r->w.t, k, hash);
+	uint8_t sp = spliced ? SESS_R_SPLICED : 0;
 	int rc;
 
-	if (e != NULL && (e->svc != svc || e->backend != backend || e->tag != tag)) {
+	if (e != NULL && (e->svc != svc || e->backend != backend || e->tag != tag ||
+			  (e->flags & SESS_R_SPLICED) != sp ||
+			  (spliced && flow_aux(r->w.t, e) != delta))) {
 		/* A new decision for the 5-tuple (its owner saw it close
 		 * and open again), or its slot given to another backend
 		 * since: a new entry, never an edit that the classifier
@@ -168,8 +178,11 @@ sess_replica_put(struct sess_replica *r, const struct flow_key *k,
 		e = NULL;
 	}
 	if (e == NULL) {
-		rc = flow_insert_tag(&r->w, k, hash, svc, backend, state, seen,
-				     tag, NULL);
+		struct flow_ext x = { .tag = tag, .aux = spliced ? delta : 0,
+				      .flags = (uint8_t)(sp | (p & SESS_R_OWNER)) };
+
+		rc = flow_insert_ext(&r->w, k, hash, svc, backend, state, seen,
+				     &x, NULL);
 		if (rc < 0) {
 			r->st->replica_full++;
 			return -ENOSPC;
@@ -178,11 +191,33 @@ sess_replica_put(struct sess_replica *r, const struct flow_key *k,
 	} else {
 		__atomic_store_n(&e->state, state, __ATOMIC_RELAXED);
 		__atomic_store_n(&e->last_seen, seen, __ATOMIC_RELAXED);
+		/* The owner (another peer may say it owns the session too):
+		 * one byte, the spliced bit kept. */
+		__atomic_store_n(&e->flags, (uint8_t)(sp | (p & SESS_R_OWNER)),
+				 __ATOMIC_RELAXED);
 	}
-	e->flags = (uint8_t)p;
 	e->created = now_ms;
 	r->st->replica_puts++;
 	return 0;
+}
+
+int
+sess_replica_put(struct sess_replica *r, const struct flow_key *k,
+		 uint16_t svc, uint16_t backend, uint32_t tag, uint8_t state,
+		 unsigned int p, uint32_t idle_ms, uint32_t now_ms)
+{
+	return replica_put(r, k, svc, backend, tag, state, p, idle_ms, now_ms,
+			   false, 0);
+}
+
+int
+sess_replica_put_spliced(struct sess_replica *r, const struct flow_key *k,
+			 uint16_t svc, uint16_t backend, uint32_t tag,
+			 uint8_t state, unsigned int p, uint32_t idle_ms,
+			 uint32_t now_ms, uint32_t delta)
+{
+	return replica_put(r, k, svc, backend, tag, state, p, idle_ms, now_ms,
+			   true, delta);
 }
 
 int
@@ -201,7 +236,7 @@ static bool
 replica_expired(void *ctx, const struct flow_entry *e)
 {
 	struct sess_replica *r = ctx;
-	unsigned int p = e->flags;
+	unsigned int p = e->flags & SESS_R_OWNER;
 	uint32_t base = __atomic_load_n(&e->last_seen, __ATOMIC_RELAXED);
 	uint8_t state = __atomic_load_n(&e->state, __ATOMIC_RELAXED);
 	int32_t idle;

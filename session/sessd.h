@@ -107,7 +107,9 @@ struct sess_tab_stats {
 
 /* The sessions this appliance decided; entry.pad0 holds the mask of the
  * workers whose tables hold it (a flow may be in two: flow_elsewhere),
- * entry.created when an event last refreshed it. */
+ * entry.created when an event last refreshed it; a request router's
+ * bound connection (SESS_EV_F_SPLICED) has SESS_R_SPLICED in flags and
+ * its sequence delta in tag. */
 struct sess_own {
 	struct flow_table t;
 	struct flow_writer w;
@@ -133,8 +135,8 @@ void sess_own_fini(struct sess_own *o);
 
 /*
  * An event of worker w (INSTALL, STATE, DUMP): the session is kept (or
- * refreshed) at now_ms.  Returns its entry, or NULL when the table is
- * full (counted).
+ * refreshed) at now_ms, spliced or not and with the delta as the event
+ * says.  Returns its entry, or NULL when the table is full (counted).
  */
 struct flow_entry *sess_own_put(struct sess_own *o, const struct sess_ev *ev,
 				uint32_t now_ms, struct sess_tab_stats *st);
@@ -147,9 +149,11 @@ bool sess_own_remove(struct sess_own *o, const struct sess_ev *ev);
 /*
  * Removes the sessions not refreshed since before_ms (a resync from the
  * flow tables did not send them again), calling gone(arg, entry) for
- * each before it goes.  Returns how many.
+ * each before it goes: the spliced ones (a resync from the request
+ * router's l7_flows) or the others (from the classifier's tables), as
+ * spliced says.  Returns how many.
  */
-uint32_t sess_own_sweep(struct sess_own *o, uint32_t before_ms,
+uint32_t sess_own_sweep(struct sess_own *o, uint32_t before_ms, bool spliced,
 			void (*gone)(void *arg, const struct flow_entry *e),
 			void *arg);
 
@@ -194,6 +198,16 @@ int sess_replica_put(struct sess_replica *r, const struct flow_key *k,
 		     uint16_t svc, uint16_t backend, uint32_t tag,
 		     uint8_t state, unsigned int p, uint32_t idle_ms,
 		     uint32_t now_ms);
+/*
+ * The same for a spliced session (a peer's request-routed connection,
+ * docs/REQUESTS.md): SESS_R_SPLICED and its sequence delta (the table's
+ * aux word), written before the entry is published.  A record that
+ * changes either is a new entry, as one that changes its decision.
+ */
+int sess_replica_put_spliced(struct sess_replica *r, const struct flow_key *k,
+			     uint16_t svc, uint16_t backend, uint32_t tag,
+			     uint8_t state, unsigned int p, uint32_t idle_ms,
+			     uint32_t now_ms, uint32_t delta);
 /* A peer's DOWN.  0 or -ENOENT. */
 int sess_replica_del(struct sess_replica *r, const struct flow_key *k);
 

@@ -86,6 +86,15 @@ struct flow_table_hdr {
 	uint32_t chg; /* cuckoo moves so far (atomic; written by the writer) */
 } __attribute__((aligned(64)));
 
+/*
+ * A table may carry one 32-bit word per entry beside its entries (aux,
+ * NULL for none): the replica (shm->replica) keeps there a request-routed
+ * connection's sequence delta (docs/REQUESTS.md, "Several appliances"),
+ * which has no room in the 64-byte entry (tag, created and flags are the
+ * replica's own).  The writer sets aux[i] before it publishes entry i and
+ * never changes it while the entry is published; a reader takes it with
+ * the entry (flow_aux), on the rare paths that need it, one more line.
+ */
 struct flow_table {
 	uint32_t n_buckets;   /* power of two */
 	uint32_t bucket_mask;
@@ -94,6 +103,7 @@ struct flow_table {
 	struct flow_table_hdr *hdr;
 	struct flow_bucket *buckets;
 	struct flow_entry *entries;
+	uint32_t *aux;        /* n_entries words, or NULL */
 };
 
 #endif

@@ -183,6 +183,32 @@ int flow_insert_tag(struct flow_writer *w, const struct flow_key *k,
 		    uint32_t hash, uint16_t svc, uint16_t backend, uint8_t state,
 		    uint32_t now_ms, uint32_t tag, struct flow_entry **existing);
 
+/* What flow_insert_ext() writes besides the key and the decision, all
+ * before the entry is published: its tag, its flags, and its word in the
+ * table's aux array (ignored when the table has none). */
+struct flow_ext {
+	uint32_t tag;
+	uint32_t aux;
+	uint8_t flags;
+};
+
+/* flow_insert_tag() with x (NULL: all 0).  flow_insert_tag() is this
+ * with x = { tag }. */
+int flow_insert_ext(struct flow_writer *w, const struct flow_key *k,
+		    uint32_t hash, uint16_t svc, uint16_t backend, uint8_t state,
+		    uint32_t now_ms, const struct flow_ext *x,
+		    struct flow_entry **existing);
+
+/* Entry e's word in t's aux array (flow-t.h), 0 when t has none.  Valid
+ * while e is (the reader's QSBR rules). */
+static inline uint32_t
+flow_aux(const struct flow_table *t, const struct flow_entry *e)
+{
+	if (t->aux == NULL)
+		return 0;
+	return __atomic_load_n(&t->aux[e - t->entries], __ATOMIC_RELAXED);
+}
+
 /*
  * Unpublishes entry idx (whose key hashes to hash) and frees it after a
  * grace period.  Returns 0 or -ENOENT.

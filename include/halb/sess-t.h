@@ -28,8 +28,10 @@ enum sess_ev_type {
 /*
  * One event on a session ring (shm->sess_ring, an rte_ring of 64-byte
  * elements, single producer: the classifier; single consumer: sessiond;
- * and shm->sess_ring_fwd, the same with the forwarder's punt thread as
- * its producer, for the flows that a remote classifier decided).
+ * shm->sess_ring_fwd, the same with the forwarder's punt thread as
+ * its producer, for the flows that a remote classifier decided; and
+ * shm->sess_ring_l7, the request router's, for the bound connections of
+ * shm->l7_flows, each with SESS_EV_F_SPLICED and its sequence delta).
  * svc and backend are the local indices of the appliance that wrote it;
  * sessiond turns them into a struct sess_rec before anything leaves the
  * appliance.
@@ -42,9 +44,16 @@ struct sess_ev {
 	uint8_t state;   /* enum flow_state */
 	uint16_t worker;
 	uint32_t ms;     /* flow clock (halb_now_ms) of the event */
-	uint8_t pad[12];
+	uint32_t delta;  /* SESS_EV_F_SPLICED: backend ISN - cookie */
+	uint8_t flags;   /* SESS_EV_F_* */
+	uint8_t pad[7];
 };
 static_assert(sizeof(struct sess_ev) == 64, "one cache line per event");
+
+/* sess_ev.flags: a request-routed connection bound by delayed binding
+ * (docs/REQUESTS.md), whose sequence numbers its appliance translates
+ * by delta. */
+#define SESS_EV_F_SPLICED 0x01u
 
 /* flow_entry.flags in the flow tables: the state last reported to
  * halb-sessiond (enum flow_state in the low bits), and that one was.
@@ -52,6 +61,16 @@ static_assert(sizeof(struct sess_ev) == 64, "one cache line per event");
  * forwarder's punt thread for a remote classifier; so a writer that
  * takes over reports only what moved since the other reported it. */
 #define SESS_F_REPORTED 0x80u
+
+/* flow_entry.flags in the replica (shm->replica): the owner's index in
+ * sessions.peers in the low bits, and whether the session is spliced (a
+ * request-routed connection: its sequence delta is the entry's word in
+ * the replica's aux array, flow-t.h).  Written before the entry is
+ * published; the owner may change later (a relaxed store of the whole
+ * byte), the spliced bit never does (a record that changes it is a new
+ * entry). */
+#define SESS_R_OWNER 0x7fu
+#define SESS_R_SPLICED 0x80u
 
 enum sess_op {
 	SESS_OP_UP = 1,  /* the session lives (new, state change, refresh) */
@@ -67,6 +86,11 @@ struct sess_rec {
 	uint8_t op;          /* enum sess_op */
 	uint8_t state;       /* enum flow_state */
 	uint32_t idle_ms;    /* ms since its owner last saw a packet of it */
+	/* A request-routed connection (docs/REQUESTS.md): spliced, and the
+	 * delta its appliance translates sequence numbers by (backend ISN -
+	 * cookie); 0 and 0 for any other. */
+	uint32_t seq_delta;
+	uint8_t spliced;
 };
 
 #endif

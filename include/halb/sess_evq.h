@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * A producer's side of a session ring (include/halb/sess-t.h): the
- * classifier's (shm->sess_ring) and the forwarder's punt thread's for
- * the flows a remote classifier decided (shm->sess_ring_fwd).  Events
- * are buffered and enqueued in bursts of at most SESS_EVQ_BURST (once a
- * loop turn, or sooner when the buffer fills), never waiting: what a
- * full ring refuses is dropped and counted in cls.sess_ring_full, which
- * makes halb-sessiond resync from the flow tables.
+ * classifier's (shm->sess_ring), the forwarder's punt thread's for
+ * the flows a remote classifier decided (shm->sess_ring_fwd), and the
+ * request router's for the bound connections (shm->sess_ring_l7: its
+ * events carry SESS_EV_F_SPLICED and the entry's tag, the sequence
+ * delta).  Events are buffered and enqueued in bursts of at most
+ * SESS_EVQ_BURST (once a loop turn, or sooner when the buffer fills),
+ * never waiting: what a full ring refuses is dropped and counted
+ * (cls.sess_ring_full, l7.sess_ring_full for the router's), which makes
+ * halb-sessiond resync from the tables.
  */
 #ifndef HALB_SESS_EVQ_H
 #define HALB_SESS_EVQ_H
@@ -22,14 +25,22 @@
 
 struct sess_evq {
 	struct rte_ring *ring;   /* NULL: no session tracker */
-	struct cls_stats *st;    /* sess_events, sess_ring_full */
+	uint64_t *events;        /* enqueued */
+	uint64_t *ring_full;     /* dropped: the ring was full */
+	uint8_t ev_flags;        /* SESS_EV_F_SPLICED: the router's */
 	uint32_t n;              /* buffered */
 	struct sess_ev ev[SESS_EVQ_BURST];
 };
 
-/* Starts q on ring (NULL: every call does nothing). */
+/* Starts q on ring (NULL: every call does nothing), counting in st's
+ * sess_events and sess_ring_full. */
 void sess_evq_init(struct sess_evq *q, struct rte_ring *ring,
 		   struct cls_stats *st);
+
+/* The request router's: its events spliced, each with its entry's tag
+ * (the sequence delta), counted in st's sess_events and sess_ring_full. */
+void sess_evq_init_l7(struct sess_evq *q, struct rte_ring *ring,
+		      struct l7_stats *st);
 
 /* Enqueues what is buffered. */
 void sess_evq_flush(struct sess_evq *q);

@@ -26,7 +26,13 @@
  *    quiescent states to replica_qsbr; the classifier enqueues sess_ring
  *    and clears sess_dump_req, the punt thread enqueues sess_ring_fwd;
  *    halb-sessiond dequeues both, sets sess_dump_req, writes sess_alive, sess_pid
- *    and the replica table's buckets and entries (flow.c's writer).
+ *    and the replica table's buckets, entries and aux words (flow.c's
+ *    writer).
+ *  - request router (requests { }; docs/REQUESTS.md): l7_alive, l7_pid,
+ *    l7_starts, l7_view_gen, l7, the l7_flows table; enqueues each
+ *    worker's l7_out and sess_ring_l7 (with sessions { }), clears
+ *    l7_dump_req; halb-sessiond dequeues sess_ring_l7 and sets
+ *    l7_dump_req.
  * Counters are written by one thread each and read by anyone.
  */
 #ifndef HALB_SHM_T_H
@@ -41,7 +47,7 @@
 
 #define HALB_SHM_NAME "halb_shm"
 #define HALB_SHM_MAGIC 0x68616c62u /* "halb" */
-#define HALB_SHM_VERSION 8u
+#define HALB_SHM_VERSION 9u
 #define HALB_RING_SIZE 1024u
 #define HALB_FB_MARKS 65536u /* per worker, a power of two */
 
@@ -110,6 +116,10 @@ struct fwd_stats {
 	uint64_t l7_hits;         /* bound flows' client packets translated */
 	uint64_t l7_replies;      /* bound flows' backend packets translated */
 	uint64_t l7_out;          /* frames the router built, sent */
+	uint64_t l7_adopt;        /* client segments of a peer's spliced
+				   * session (the replica): to the router */
+	uint64_t l7_replica_replies; /* backend segments translated from a
+				      * peer's spliced session */
 	uint64_t drops[FWD_DROP_MAX];
 	uint64_t bad[PKT_VERDICT_MAX]; /* parser verdicts */
 } __attribute__((aligned(64)));
@@ -187,6 +197,15 @@ struct l7_stats {
 	uint64_t flows;          /* gauge: bound flows in l7_flows */
 	uint64_t binding;        /* gauge: connections binding now */
 	uint64_t loops;
+	/* Several appliances (sessions { }; docs/REQUESTS.md). */
+	uint64_t adopted;        /* a peer's bound connections installed here
+				  * from the replica (HALB_L7_IN_ADOPT) */
+	uint64_t adopt_refused;  /* ... not: their backend is down (and the
+				  * service resets), or retired: RST */
+	uint64_t sess_events;    /* session events enqueued to sess_ring_l7 */
+	uint64_t sess_ring_full; /* ... dropped: the ring was full */
+	uint64_t sess_dumped;    /* SESS_EV_DUMP events of a dump */
+	uint64_t sess_dumps;     /* dumps done (l7_dump_req served) */
 } __attribute__((aligned(64)));
 
 /* Health states, as in halb.health.HealthState. */
@@ -327,7 +346,10 @@ struct halb_shm {
 	 * the classifier (thread 0 of replica_qsbr), each worker w's
 	 * fallback (thread 1 + w; docs/ARCHITECTURE.md, "When the classifier is
 	 * gone") and the forwarder's punt thread (thread 1 + n_workers).  A worker's fallback checks the tag against its own view's
-	 * (struct fwd_backend.tag).
+	 * (struct fwd_backend.tag).  A request-routed connection's record
+	 * has SESS_R_SPLICED in flags and its sequence delta in the table's
+	 * aux array (replica.aux, flow-t.h); the workers read it for a
+	 * peer's bound connection (docs/REQUESTS.md, "Several appliances").
 	 */
 	uint32_t has_sessions;
 	struct rte_ring *sess_ring;
@@ -370,16 +392,30 @@ struct halb_shm {
 	volatile int32_t l7_pid;       /* 0: none attached, or a clean stop */
 	uint32_t l7_starts;
 	volatile uint64_t l7_view_gen;
+	/* With sessions { } too: the router's session events (struct
+	 * sess_ev, SESS_EV_F_SPLICED; single producer, the router; single
+	 * consumer, halb-sessiond), and halb-sessiond's dump request of
+	 * l7_flows, served by the router as the classifier serves
+	 * sess_dump_req (NULL and 0 otherwise). */
+	struct rte_ring *sess_ring_l7;
+	volatile uint32_t l7_dump_req;
 	struct l7_stats l7;
 };
 
 /* The request router's verbs in hash.usr (docs/REQUESTS.md).  In: what
  * a worker punts on l7_in.  Out: what the router hands a worker on
- * l7_out, a frame it built whole but for its Ethernet addresses. */
+ * l7_out, a frame it built whole but for its Ethernet addresses, or
+ * (AGAIN) a client's segment handed back as it came. */
 #define HALB_L7_IN_CLIENT 1u   /* a client segment with a valid cookie */
 #define HALB_L7_IN_BACKEND 2u  /* a segment from backend be, no flow */
+#define HALB_L7_IN_ADOPT 3u    /* a client segment of no bound flow, of a
+				* peer's spliced session naming backend be:
+				* its sequence delta in hash.fdir.hi */
 #define HALB_L7_OUT_BACKEND 1u /* to backend be of svc (addressed to it) */
 #define HALB_L7_OUT_CLIENT 2u  /* to the client (from the VIP) */
+#define HALB_L7_OUT_AGAIN 3u   /* the client's segment of an ADOPT, its
+				* flow now installed: the worker forwards it
+				* as a bound flow's (or drops it) */
 #define HALB_L7_VERB(kind, svc, be) \
 	((uint32_t)(kind) << 28 | (uint32_t)(svc) << 16 | (uint32_t)(be))
 #define HALB_L7_KIND(u) ((u) >> 28)

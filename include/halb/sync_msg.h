@@ -42,7 +42,7 @@ enum sync_type {
 /* Bounds a receiver enforces (and a sender keeps to). */
 #define SYNC_BATCH_RECS_MAX 256u  /* sessions per batch */
 #define SYNC_ACK_HOLES_MAX 1024u  /* holes per ack: a window's worth */
-#define SYNC_REC_WIRE_MAX 80u     /* one Session, packed, at most */
+#define SYNC_REC_WIRE_MAX 88u     /* one Session, packed, at most */
 
 /* What sync_open() accepted.  msg is owned by it: release with
  * sync_opened_free(). */

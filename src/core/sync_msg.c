@@ -109,7 +109,10 @@ sync_rec_ok(const struct sess_rec *r)
 {
 	return (r->op == SESS_OP_UP || r->op == SESS_OP_DOWN) &&
 	       r->state <= FLOW_ST_UDP && r->key.proto != 0 &&
-	       is_v4(r->key.src) == is_v4(r->key.dst);
+	       is_v4(r->key.src) == is_v4(r->key.dst) &&
+	       (r->spliced ? r->spliced == 1 && r->key.proto == IPPROTO_TCP &&
+			     r->state != FLOW_ST_UDP :
+			     r->seq_delta == 0);
 }
 
 int
@@ -151,6 +154,17 @@ sync_rec_pack(const struct sess_rec *r, uint8_t *out)
 	if (be6) {
 		p = put_half6(p, 15, r->be_addr);
 		p = put_half6(p, 16, r->be_addr + 8);
+	}
+	if (r->spliced) {
+		p = put_tag(p, 17, 0);
+		*p++ = 1;
+	}
+	if (r->seq_delta != 0) {
+		p = put_tag(p, 18, 5); /* fixed32, little-endian */
+		*p++ = (uint8_t)r->seq_delta;
+		*p++ = (uint8_t)(r->seq_delta >> 8);
+		*p++ = (uint8_t)(r->seq_delta >> 16);
+		*p++ = (uint8_t)(r->seq_delta >> 24);
 	}
 	assert(p - out <= (ptrdiff_t)SYNC_REC_WIRE_MAX);
 	return (int)(p - out);
@@ -212,7 +226,9 @@ session_ok(const Halb__Sync__Session *s)
 	       s->proto >= 1 && s->proto <= 255 && s->backend_port <= 65535 &&
 	       (s->op == HALB__SYNC__OP__OP_UP ||
 		s->op == HALB__SYNC__OP__OP_DOWN) &&
-	       s->state <= FLOW_ST_UDP;
+	       s->state <= FLOW_ST_UDP &&
+	       (s->spliced ? s->proto == IPPROTO_TCP && s->state != FLOW_ST_UDP :
+			     s->seq_delta == 0);
 }
 
 int
@@ -239,6 +255,8 @@ sync_rec_from_pb(const Halb__Sync__Session *s, struct sess_rec *r)
 	r->op = (uint8_t)s->op;
 	r->state = (uint8_t)s->state;
 	r->idle_ms = s->idle_ms;
+	r->spliced = s->spliced ? 1 : 0;
+	r->seq_delta = s->seq_delta;
 	return 0;
 }
 

@@ -49,6 +49,7 @@ flow_table_init(struct flow_table *t, void *mem, uint32_t entries,
 	t->hdr = mem;
 	t->buckets = (struct flow_bucket *)(t->hdr + 1);
 	t->entries = (struct flow_entry *)(t->buckets + t->n_buckets);
+	t->aux = NULL; /* the caller's, if any (flow-t.h) */
 	memset(mem, 0, flow_table_mem_size(entries));
 }
 
@@ -205,6 +206,19 @@ flow_insert_tag(struct flow_writer *w, const struct flow_key *k,
 		uint32_t hash, uint16_t svc, uint16_t backend, uint8_t state,
 		uint32_t now_ms, uint32_t tag, struct flow_entry **existing)
 {
+	const struct flow_ext x = { .tag = tag };
+
+	return flow_insert_ext(w, k, hash, svc, backend, state, now_ms, &x,
+			       existing);
+}
+
+int
+flow_insert_ext(struct flow_writer *w, const struct flow_key *k,
+		uint32_t hash, uint16_t svc, uint16_t backend, uint8_t state,
+		uint32_t now_ms, const struct flow_ext *x,
+		struct flow_entry **existing)
+{
+	static const struct flow_ext none;
 	struct flow_table *t = w->t;
 	struct flow_bucket *bk;
 	struct flow_entry *e;
@@ -237,16 +251,20 @@ flow_insert_tag(struct flow_writer *w, const struct flow_key *k,
 		if (slot < 0)
 			return -ENOSPC;
 	}
+	if (x == NULL)
+		x = &none;
 	idx = w->free_idx[--w->n_free];
 	e = &t->entries[idx];
 	e->key = *k;
 	e->svc = svc;
 	e->backend = backend;
 	e->state = state;
-	e->flags = 0;
+	e->flags = x->flags;
 	e->last_seen = now_ms;
 	e->created = now_ms;
-	e->tag = tag;
+	e->tag = x->tag;
+	if (t->aux != NULL)
+		__atomic_store_n(&t->aux[idx], x->aux, __ATOMIC_RELAXED);
 	/* The entry is complete before a reader can reach it. */
 	__atomic_store_n(&bk->slot[slot],
 			 (uint64_t)(idx + 1) | (uint64_t)flow_sig(hash) << 32,

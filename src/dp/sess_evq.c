@@ -8,7 +8,19 @@ void
 sess_evq_init(struct sess_evq *q, struct rte_ring *ring, struct cls_stats *st)
 {
 	q->ring = ring;
-	q->st = st;
+	q->events = &st->sess_events;
+	q->ring_full = &st->sess_ring_full;
+	q->ev_flags = 0;
+	q->n = 0;
+}
+
+void
+sess_evq_init_l7(struct sess_evq *q, struct rte_ring *ring, struct l7_stats *st)
+{
+	q->ring = ring;
+	q->events = &st->sess_events;
+	q->ring_full = &st->sess_ring_full;
+	q->ev_flags = SESS_EV_F_SPLICED;
 	q->n = 0;
 }
 
@@ -21,8 +33,8 @@ sess_evq_flush(struct sess_evq *q)
 		return;
 	n = rte_ring_sp_enqueue_burst_elem(q->ring, q->ev, sizeof(q->ev[0]),
 					   q->n, NULL);
-	q->st->sess_events += n;
-	q->st->sess_ring_full += q->n - n;
+	*q->events += n;
+	*q->ring_full += q->n - n;
 	q->n = 0;
 }
 
@@ -46,6 +58,9 @@ sess_evq_add(struct sess_evq *q, uint32_t w, const struct flow_entry *e,
 	ev->worker = (uint16_t)w;
 	ev->ms = type == SESS_EV_DUMP || type == SESS_EV_STATE ?
 		 __atomic_load_n(&e->last_seen, __ATOMIC_RELAXED) : now_ms;
+	ev->flags = q->ev_flags;
+	if (q->ev_flags & SESS_EV_F_SPLICED)
+		ev->delta = e->tag;
 }
 
 void

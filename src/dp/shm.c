@@ -123,9 +123,10 @@ maglev_setup(struct halb_shm *shm, const struct halb_cfg *cfg)
 
 /*
  * The session tracker's memory (sessions { }): the event rings (the
- * classifier's, the punt thread's), the replica table and its QSBR
- * variable (readers: the classifier, the workers, the punt thread).
- * *what names what could not be made.
+ * classifier's, the punt thread's), the replica table with its aux words
+ * (a spliced session's sequence delta, flow-t.h) and its QSBR variable
+ * (readers: the classifier, the workers, the punt thread).  *what names
+ * what could not be made.
  */
 static int
 sessions_setup(struct halb_shm *shm, const struct halb_cfg *cfg,
@@ -156,6 +157,12 @@ sessions_setup(struct halb_shm *shm, const struct halb_cfg *cfg,
 	if (mem == NULL)
 		return -ENOMEM;
 	flow_table_init(&shm->replica, mem, ss->replica_entries, 0);
+	*what = "replica's sequence deltas (sessions.replica_entries)";
+	shm->replica.aux = rte_zmalloc("halb_replica_aux",
+				       (size_t)ss->replica_entries * sizeof(uint32_t),
+				       RTE_CACHE_LINE_SIZE);
+	if (shm->replica.aux == NULL)
+		return -ENOMEM;
 	/* Readers: the classifier (thread 0), each worker w (1 + w),
 	 * whose fallback reads it too, and the punt thread (1 + n_workers)
 	 * while it acts for a remote classifier. */
@@ -172,7 +179,8 @@ sessions_setup(struct halb_shm *shm, const struct halb_cfg *cfg,
 
 /* Request routing (docs/REQUESTS.md), when a service has requests { }:
  * each worker's rings to and from the router, the bound-flow table
- * (flows.entries), the cookies' secret. */
+ * (flows.entries), the cookies' secret, and with sessions { } the
+ * router's session ring (sessions.ring_size). */
 static int
 l7_setup(struct halb_shm *shm, const struct halb_cfg *cfg, const char **what)
 {
@@ -203,6 +211,16 @@ l7_setup(struct halb_shm *shm, const struct halb_cfg *cfg, const char **what)
 	if (mem == NULL)
 		return -ENOMEM;
 	flow_table_init(&shm->l7_flows, mem, cfg->flow_entries, 0);
+	if (shm->has_sessions) {
+		*what = "request router's session ring (sessions.ring_size)";
+		shm->sess_ring_l7 = rte_ring_create_elem("halb_sess_l7",
+							 sizeof(struct sess_ev),
+							 cfg->sessions.ring_size,
+							 rte_socket_id(),
+							 RING_F_SP_ENQ | RING_F_SC_DEQ);
+		if (shm->sess_ring_l7 == NULL)
+			return rte_errno != 0 ? -rte_errno : -ENOMEM;
+	}
 	*what = "SYN cookie secret (getrandom)";
 	if (getrandom(shm->l7_key, sizeof(shm->l7_key), 0) != sizeof(shm->l7_key))
 		return -EIO;

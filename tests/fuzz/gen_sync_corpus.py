@@ -6,7 +6,8 @@ Datagrams of the session sync protocol (docs/SYNC-PROTOCOL.md) as the
 fuzz target's keyring expects them (tests/fuzz/fuzz_sync_msg.c): sent by
 lb-b to lb-a (boot id 0x1111) with lb-b's key, sealed at FUZZ_NOW; one
 of each message, batches of IPv4 and IPv6 sessions with the dump flags,
-and datagrams that each break one rule (a forged MAC, a stale clock, an
+spliced sessions (request-routed connections, with their sequence
+delta), and datagrams that each break one rule (a forged MAC, a stale clock, an
 unknown sender, a key of another role, a health message, a truncated
 one, a payload out of range).  Also bare payloads, which the target
 tries as each inner type.  The encoder here is written from the
@@ -75,7 +76,7 @@ def seal(payload, typ, sender="lb-b", key=KEY_B, key_id=1, seq=None,
 
 
 def session(src, dst, sport, dport, proto, be, be_port, op=1, state=1,
-            idle=0):
+            idle=0, spliced=False, delta=0):
     s, d, b = (ipaddress.ip_address(x) for x in (src, dst, be))
     v6 = s.version == 6
     be6 = b.version == 6
@@ -93,6 +94,8 @@ def session(src, dst, sport, dport, proto, be, be_port, op=1, state=1,
                 f_fixed64(13, int(d) >> 64) + f_fixed64(14, int(d) & (2**64 - 1)))
     if be6:
         out += (f_fixed64(15, int(b) >> 64) + f_fixed64(16, int(b) & (2**64 - 1)))
+    # spliced (bool) and seq_delta (fixed32): two-byte tags
+    out += f_varint(17, 1 if spliced else 0) + f_fixed32(18, delta)
     return out
 
 
@@ -133,10 +136,20 @@ def seeds():
                      state=3),
              session("2001:db8::7", "2001:db8::10", 1, 2, 132, "10.1.1.1",
                      65535, op=2, state=2, idle=2**32 - 1)]
+    spliced = [session("198.51.100.9", "203.0.113.11", 41000, 80, 6,
+                       "10.0.0.2", 8080, spliced=True, delta=0x89abcdef),
+               session("2001:db8:1::9", "2001:db8:ffff::11", 41001, 443, 6,
+                       "fd00::2", 8443, state=2, idle=1500, spliced=True,
+                       delta=0xfffffff0),
+               session("198.51.100.10", "203.0.113.11", 41002, 80, 6,
+                       "fd00::3", 8080, op=2, spliced=True),
+               session("198.51.100.11", "203.0.113.11", 41003, 80, 6,
+                       "10.0.0.3", 8080, spliced=True, delta=1)]
     p_v4 = batch(1, v4)
     yield "batch-v4", seal(p_v4, BATCH)
     yield "batch-v6", seal(batch(2, v6), BATCH)
     yield "batch-mixed", seal(batch(1, mixed, flags=1), BATCH)
+    yield "batch-spliced", seal(batch(1, spliced + v4[:2]), BATCH)
     yield "batch-dump-empty", seal(batch(1, [], flags=3), BATCH)
     yield "batch-dump-end", seal(batch(1, v4[:3], flags=2), BATCH)
     yield "batch-ahead", seal(batch(5, v4[:2]), BATCH)
@@ -158,11 +171,19 @@ def seeds():
     yield "batch-bad-session", seal(
         batch(1, [f_fixed32(1, 1) + f_varint(10, 1)]), BATCH)
     yield "ack-bad-holes", seal(ack(0, 5, [2, 1]), ACK)
+    # a spliced session that is not TCP; a delta without spliced
+    yield "batch-bad-spliced-udp", seal(batch(1, [session(
+        "198.51.100.7", "203.0.113.10", 1, 53, 17, "10.0.0.1", 53, state=3,
+        spliced=True, delta=5)]), BATCH)
+    yield "batch-bad-delta", seal(batch(1, [session(
+        "198.51.100.7", "203.0.113.10", 1, 80, 6, "10.0.0.1", 80,
+        delta=5)]), BATCH)
     # bare payloads, for the inner decoders
     yield "payload-batch-v4", p_v4
     yield "payload-batch-v6", batch(1, v6)
     yield "payload-ack", ack(3, 9, [1, 2, 5])
     yield "payload-session-v6", v6[0]
+    yield "payload-session-spliced", spliced[1]
 
 
 def main():

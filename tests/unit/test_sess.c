@@ -7,7 +7,11 @@
  *    as the classifier reads it on a mid-connection miss (decide.c with
  *    sess.c cls_replica_pick), down_flows included;
  *  - the classifier's session events (install, state change, removal,
- *    dump) on a ring, and halb-sessiond's own table built from them.
+ *    dump) on a ring, and halb-sessiond's own table built from them;
+ *  - a request router's bound connections (docs/REQUESTS.md, "Several
+ *    appliances"): its events spliced with their sequence delta, the own
+ *    table's resync per kind, the replica's spliced records and their
+ *    delta in its aux words.
  * The configuration is tests/pkt/pkt.conf (dsr4: TCP, three backends;
  * udp4; a sessions section).
  */
@@ -576,10 +580,181 @@ test_own(void **state)
 	assert_non_null(sess_own_put(&own, &ev, 100, &st));
 	ev.key.sport = htons(2);
 	assert_non_null(sess_own_put(&own, &ev, 300, &st));
-	assert_int_equal(sess_own_sweep(&own, 200, gone_cb, &gone), 1);
+	assert_int_equal(sess_own_sweep(&own, 200, false, gone_cb, &gone), 1);
 	assert_int_equal(gone, 1);
 	assert_int_equal(sess_own_count(&own), 1);
 	sess_own_fini(&own);
+}
+
+/* ---- request-routed (spliced) connections ---- */
+
+/* The router's producer side: every event spliced, with the entry's tag
+ * (its sequence delta); a state the workers moved is told once. */
+static void
+test_events_l7(void **state)
+{
+	struct sfix *s = sfix_new();
+	struct l7_stats l7 = { 0 };
+	struct flow_table t;
+	struct flow_writer fw;
+	struct sess_ev evs[8];
+	struct sess_evq q;
+	struct flow_key k;
+	void *mem;
+	int rc;
+
+	(void)state;
+	mem = aligned_alloc(64, flow_table_mem_size(64));
+	assert_non_null(mem);
+	flow_table_init(&t, mem, 64, 0);
+	assert_int_equal(flow_writer_init(&fw, &t, NULL), 0);
+	memset(&k, 0, sizeof(k));
+	k.proto = 6;
+	k.sport = htons(4242);
+	rc = flow_insert_tag(&fw, &k, pkt_flow_hash(&k), 1, 2, FLOW_ST_EST, 10,
+			     0xfedcba98u, NULL);
+	assert_true(rc >= 0);
+	t.entries[rc].flags = (uint8_t)(SESS_F_REPORTED | FLOW_ST_EST);
+	sess_evq_init_l7(&q, s->ring, &l7);
+	sess_evq_add(&q, 0, &t.entries[rc], SESS_EV_INSTALL, 20);
+	sess_evq_moved(&q, &t, 0, &t.entries[rc], 30); /* nothing moved */
+	t.entries[rc].state = FLOW_ST_FIN;
+	sess_evq_moved(&q, &t, 0, &t.entries[rc], 40);
+	sess_evq_moved(&q, &t, 0, &t.entries[rc], 50); /* told already */
+	sess_evq_flush(&q);
+	assert_int_equal(take(s, evs, 8), 2);
+	assert_int_equal(l7.sess_events, 2);
+	assert_int_equal(evs[0].type, SESS_EV_INSTALL);
+	assert_int_equal(evs[0].flags, SESS_EV_F_SPLICED);
+	assert_int_equal(evs[0].delta, 0xfedcba98u);
+	assert_int_equal(evs[0].svc, 1);
+	assert_int_equal(evs[0].backend, 2);
+	assert_int_equal(evs[1].type, SESS_EV_STATE);
+	assert_int_equal(evs[1].state, FLOW_ST_FIN);
+	assert_int_equal(evs[1].delta, 0xfedcba98u);
+	/* The classifier's are not. */
+	sess_evq_init(&q, s->ring, &s->x->c.shm->cls);
+	sess_evq_add(&q, 0, &t.entries[rc], SESS_EV_DUMP, 60);
+	sess_evq_flush(&q);
+	assert_int_equal(take(s, evs, 8), 1);
+	assert_int_equal(evs[0].flags, 0);
+	assert_int_equal(evs[0].delta, 0);
+	flow_writer_fini(&fw);
+	free(mem);
+	sfix_free(s);
+}
+
+/* sessiond's own table keeps the marker and the delta; a resync from
+ * the router's table ends only spliced sessions, one from the
+ * classifier's only the others. */
+static void
+test_own_spliced(void **state)
+{
+	struct sess_tab_stats st = { 0 };
+	struct sess_ev ev = { 0 };
+	struct flow_entry *e;
+	struct sess_own own;
+	uint32_t gone = 0;
+
+	(void)state;
+	assert_int_equal(sess_own_init(&own, 1024), 0);
+	ev.key.proto = 6;
+	ev.type = SESS_EV_INSTALL;
+	ev.key.sport = htons(1);   /* plain, refreshed at 100 */
+	assert_non_null(sess_own_put(&own, &ev, 100, &st));
+	ev.key.sport = htons(2);   /* spliced, refreshed at 100 */
+	ev.flags = SESS_EV_F_SPLICED;
+	ev.delta = 0x12345678;
+	e = sess_own_put(&own, &ev, 100, &st);
+	assert_non_null(e);
+	assert_int_equal(e->flags, SESS_R_SPLICED);
+	assert_int_equal(e->tag, 0x12345678);
+	ev.key.sport = htons(3);   /* spliced, refreshed at 300 */
+	assert_non_null(sess_own_put(&own, &ev, 300, &st));
+	assert_int_equal(sess_own_count(&own), 3);
+	assert_int_equal(sess_own_sweep(&own, 200, true, gone_cb, &gone), 1);
+	assert_int_equal(sess_own_count(&own), 2);
+	assert_int_equal(sess_own_sweep(&own, 200, false, gone_cb, &gone), 1);
+	assert_int_equal(sess_own_count(&own), 1);
+	assert_int_equal(gone, 2);
+	sess_own_fini(&own);
+}
+
+/* The replica's spliced records: the marker and the owner in flags, the
+ * delta in the aux word, all before the entry is published; a refresh
+ * keeps the entry (the owner may change), a new delta or a change of
+ * kind is a new entry. */
+static void
+test_replica_spliced(void **state)
+{
+	struct sfix *s = sfix_new();
+	struct flow_table *t = s->rep.w.t;
+	const struct flow_entry *e, *e2;
+	uint32_t *aux = calloc(1024, sizeof(*aux));
+	struct flow_key k;
+	uint32_t hash;
+
+	(void)state;
+	assert_non_null(aux);
+	/* Without aux words, a table gives 0. */
+	memset(&k, 0, sizeof(k));
+	k.proto = 6;
+	k.sport = htons(777);
+	hash = pkt_flow_hash(&k);
+	assert_int_equal(sess_replica_put_spliced(&s->rep, &k, SVC_TCP, 1,
+						  tag_of(s, SVC_TCP, 1),
+						  FLOW_ST_EST, 3, 0, 1000, 55), 0);
+	e = flow_lookup(t, &k, hash);
+	assert_non_null(e);
+	assert_int_equal(e->flags, SESS_R_SPLICED | 3);
+	assert_int_equal(flow_aux(t, e), 0);
+	t->aux = aux;
+	k.sport = htons(778);
+	hash = pkt_flow_hash(&k);
+	assert_int_equal(sess_replica_put_spliced(&s->rep, &k, SVC_TCP, 1,
+						  tag_of(s, SVC_TCP, 1),
+						  FLOW_ST_EST, 1, 0, 1000,
+						  0xdeadbeefu), 0);
+	e = flow_lookup(t, &k, hash);
+	assert_non_null(e);
+	assert_int_equal(e->flags, SESS_R_SPLICED | 1);
+	assert_int_equal(flow_aux(t, e), 0xdeadbeefu);
+	assert_int_equal(e->tag, tag_of(s, SVC_TCP, 1));
+	/* Refreshed by another owner: the same entry, still spliced. */
+	assert_int_equal(sess_replica_put_spliced(&s->rep, &k, SVC_TCP, 1,
+						  tag_of(s, SVC_TCP, 1),
+						  FLOW_ST_FIN, 2, 0, 2000,
+						  0xdeadbeefu), 0);
+	e2 = flow_lookup(t, &k, hash);
+	assert_ptr_equal(e2, e);
+	assert_int_equal(e2->flags, SESS_R_SPLICED | 2);
+	assert_int_equal(e2->state, FLOW_ST_FIN);
+	/* A new delta (a new connection on the tuple): a new entry. */
+	assert_int_equal(sess_replica_put_spliced(&s->rep, &k, SVC_TCP, 1,
+						  tag_of(s, SVC_TCP, 1),
+						  FLOW_ST_EST, 2, 0, 3000, 7), 0);
+	e2 = flow_lookup(t, &k, hash);
+	assert_non_null(e2);
+	assert_ptr_not_equal(e2, e);
+	assert_int_equal(flow_aux(t, e2), 7);
+	/* A plain record for it: a new entry again, not spliced. */
+	e = e2;
+	assert_int_equal(sess_replica_put(&s->rep, &k, SVC_TCP, 1,
+					  tag_of(s, SVC_TCP, 1), FLOW_ST_EST, 2,
+					  0, 4000), 0);
+	e2 = flow_lookup(t, &k, hash);
+	assert_non_null(e2);
+	assert_ptr_not_equal(e2, e);
+	assert_int_equal(e2->flags, 2);
+	assert_int_equal(flow_aux(t, e2), 0);
+	/* The expiry scan reads the owner under the marker: owner 2 is
+	 * alive here, so nothing ages. */
+	s->rep.alive[2] = true;
+	s->rep.alive[3] = true;
+	assert_int_equal(sess_replica_expire(&s->rep, t->n_buckets, 1000000), 0);
+	t->aux = NULL;
+	free(aux);
+	sfix_free(s);
 }
 
 /* ---- a reload: slots as the forwarder's view names them ---- */
@@ -872,6 +1047,9 @@ main(void)
 		cmocka_unit_test(test_replica_expire),
 		cmocka_unit_test(test_events),
 		cmocka_unit_test(test_own),
+		cmocka_unit_test(test_events_l7),
+		cmocka_unit_test(test_own_spliced),
+		cmocka_unit_test(test_replica_spliced),
 		cmocka_unit_test(test_reload),
 	};
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The session sync protocol's messages (src/core/sync_msg.c): a session's
- * compact wire form both ways for IPv4 and IPv6 with every field set, the
+ * compact wire form both ways for IPv4 and IPv6 with every field set
+ * (a request-routed connection's spliced marker and sequence delta too), the
  * batch the engine assembles by hand being the bytes protobuf-c packs,
  * its size, each type sealed and opened, and every kind of datagram
  * sync_open() refuses with its reason: a forged key, a replay, a clock
@@ -163,6 +164,51 @@ test_round_trip_v6(void **state)
 	assert_true(sync_rec_pack(&r[0], rec) <= (int)SYNC_REC_WIRE_MAX);
 }
 
+/* A request-routed connection (docs/REQUESTS.md): spliced, with the
+ * sequence delta its appliance translates by; 0 is a delta too. */
+static void
+test_round_trip_spliced(void **state)
+{
+	struct sess_rec r[3], plain;
+	uint8_t rec[SYNC_REC_WIRE_MAX];
+	int n_plain, n;
+
+	(void)state;
+	mk_rec(&r[0], "198.51.100.7", "203.0.113.10", "10.0.0.21", 5);
+	r[0].spliced = 1;
+	r[0].seq_delta = 0x89abcdef;
+	mk_rec(&r[1], "2001:db8:1::7", "2001:db8:ffff::10", "fd00::21", 1);
+	r[1].spliced = 1;
+	r[1].seq_delta = 0;
+	r[1].state = FLOW_ST_FIN;
+	mk_rec(&r[2], "198.51.100.8", "203.0.113.10", "fd00::22", 0);
+	r[2].op = SESS_OP_DOWN;
+	r[2].spliced = 1;
+	r[2].seq_delta = UINT32_MAX;
+	round_trip(r, 3);
+	/* Nine bytes more than the same plain session: field 17 (a
+	 * two-byte tag and 1) and field 18 (a two-byte tag and 4). */
+	plain = r[0];
+	plain.spliced = 0;
+	plain.seq_delta = 0;
+	n_plain = sync_rec_pack(&plain, rec);
+	n = sync_rec_pack(&r[0], rec);
+	assert_int_equal(n, n_plain + 9);
+	/* The largest session of all: IPv6 everywhere, every field at its
+	 * widest, spliced; within the bound. */
+	r[1].idle_ms = UINT32_MAX;
+	r[1].be_port = 65535;
+	r[1].seq_delta = UINT32_MAX;
+	r[1].key.sport = r[1].key.dport = 0xffff;
+	addr(r[1].key.src, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
+	addr(r[1].key.dst, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe");
+	addr(r[1].be_addr, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffd");
+	n = sync_rec_pack(&r[1], rec);
+	assert_int_equal(n, 87);
+	assert_true(n <= (int)SYNC_REC_WIRE_MAX);
+	round_trip(&r[1], 1);
+}
+
 static void
 test_rec_refused(void **state)
 {
@@ -182,6 +228,22 @@ test_rec_refused(void **state)
 	r.key.proto = 0;
 	assert_int_equal(sync_rec_pack(&r, rec), -EINVAL);
 	r.key.proto = 6;
+	/* spliced: TCP only, not in the UDP state; a delta only when
+	 * spliced; the marker is 0 or 1 */
+	r.spliced = 1;
+	assert_true(sync_rec_pack(&r, rec) > 0);
+	r.key.proto = 17;
+	assert_int_equal(sync_rec_pack(&r, rec), -EINVAL);
+	r.key.proto = 6;
+	r.state = FLOW_ST_UDP;
+	assert_int_equal(sync_rec_pack(&r, rec), -EINVAL);
+	r.state = FLOW_ST_EST;
+	r.spliced = 2;
+	assert_int_equal(sync_rec_pack(&r, rec), -EINVAL);
+	r.spliced = 0;
+	r.seq_delta = 7;
+	assert_int_equal(sync_rec_pack(&r, rec), -EINVAL);
+	r.seq_delta = 0;
 	addr(r.key.dst, "2001:db8::1");   /* families differ */
 	assert_int_equal(sync_rec_pack(&r, rec), -EINVAL);
 	assert_false(sync_rec_ok(&r));
@@ -243,6 +305,11 @@ test_batch_refused(void **state)
 	REFUSED(b.boot = 0, b.boot = 1);
 	REFUSED(b.seq = 0, b.seq = 1);
 	REFUSED(b.flags = 4, b.flags = SYNC_F_ALL);
+	/* spliced: not in the UDP state (3 here), not UDP; a delta without
+	 * the marker */
+	REFUSED(s.spliced = 1, s.state = 1);
+	REFUSED(s.proto = 17, s.proto = 6);
+	REFUSED(s.spliced = 0; s.seq_delta = 7, s.spliced = 1);
 #undef REFUSED
 }
 
@@ -527,6 +594,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip_v4),
 		cmocka_unit_test(test_round_trip_v6),
+		cmocka_unit_test(test_round_trip_spliced),
 		cmocka_unit_test(test_rec_refused),
 		cmocka_unit_test(test_batch_refused),
 		cmocka_unit_test(test_ack_rules),
