@@ -58,6 +58,12 @@
 #
 # FABRIC_SCENARIOS=1 (tests/e2e/scenarios.sh, which sources this file):
 # the rig up to the announce, then scenarios_run, then the summary.
+#
+# FABRIC_L7=1 (scenarios.sh) adds a request-routed service (docs/REQUESTS.md):
+# web-l7, 198.18.2.103:80, NAT, every request to the pool "web" of the
+# backends' port 8081 (another HTTP server of theirs; a NAT backend
+# belongs to one service), whose replies go to the router and over the
+# appliances as port 8080's do; and a halb-router on each appliance.
 set -uo pipefail
 
 # shellcheck source=tests/e2e/lib.sh
@@ -68,6 +74,9 @@ DEMO=0
 N=${FABRIC_APPLIANCES:-${APPLIANCES:-2}}
 [[ $N =~ ^[23]$ ]] || halb_die "FABRIC_APPLIANCES (APPLIANCES) is 2 or 3, not '$N'"
 REQUESTS=${FABRIC_REQUESTS:-400}
+L7=${FABRIC_L7:-0}
+VIP_L7=198.18.2.103
+L7_PORT=8081
 MAX_DETECT_S=${FABRIC_MAX_DETECT_S:-0.5}
 HOLDS=${FABRIC_HOLDS:-6}
 BE_SET=${FABRIC_BACKENDS:-b1 b2 b3}
@@ -88,13 +97,14 @@ N_SVC=$(echo "$SERVICES" | wc -l)
 
 halb_require_root
 halb_check_binaries healthload/halb-healthd healthload/halb-agent session/halb-sessiond
+[ "$L7" = 1 ] && halb_check_binaries router/halb-router
 halb_check_hugepages
 command -v bird >/dev/null || halb_die "bird is missing (package bird2: scripts/deps.sh)"
 
 P=hf$$
 WORK=$(mktemp -d /tmp/halb-fabric.XXXXXX)   # short: unix socket paths
 TOPO=0
-declare -A FWD_PID CLS_PID SESS_PID BIRD_PID FP CONF KEY
+declare -A FWD_PID CLS_PID SESS_PID BIRD_PID RTR_PID FP CONF KEY
 
 cleanup() {
 	local rc=$? i
@@ -127,6 +137,17 @@ start_bird() {
 	# shellcheck disable=SC2034 # scenarios.sh stops it by PID
 	BIRD_PID[$1]=$HALB_LAST_PID
 }
+# start_router I: lbI's halb-router (RTR_PID[I], FABRIC_L7=1), waiting
+# until it is attached.
+start_router() {
+	local i=$1
+	halb_spawn "$WORK/router-lb$i.log" ip netns exec "$P-lb$i" "$HALB_BUILD/router/halb-router" -c "${CONF[$i]}"
+	RTR_PID[$i]=$HALB_LAST_PID
+	router_up() { [ "$(ctl "$i" router 2>/dev/null | awk '$1 == "router_pid:" { print $2 }')" = "${RTR_PID[$i]}" ]; }
+	halb_wait_until 30 router_up
+}
+# rstat I NAME: counter NAME of lbI's request router (halbctl router).
+rstat() { ctl "$1" router 2>/dev/null | awk -v k="$2:" '$1 == k { print $2 }'; }
 # sess_ready I: lbI's halb-sessiond says its replica is loaded.
 sess_ready() { ctl "$1" sessions 2>/dev/null | grep -q 'replica loaded'; }
 
@@ -170,7 +191,47 @@ services_conf() {
 	web6-nat fd00:68:2::101 nat
 	web6-tunnel fd00:68:2::102 tunnel
 	EOF
+	[ "$L7" = 1 ] && l7_service_conf
 	echo " );"
+}
+
+# l7_service_conf: web-l7 (FABRIC_L7=1), request-routed, on the backends
+# of BE_SET at port L7_PORT, all in the pool "web" (the default; a rule
+# names it too).  The backends answer with window scale 7 (their
+# tcp_rmem, l7_backends), as the service's wscale says.
+l7_service_conf() {
+	local b bfirst=1 w
+	printf ',\n  { name = "web-l7"; vip = "%s"; port = 80; protocol = "tcp"; mode = "nat";' "$VIP_L7"
+	printf '\n    requests = { rules = ( { host = "api.example.com"; pool = "web"; } );'
+	printf '\n      default_pool = "web"; bind_timeout_ms = 3000; wscale = 7; };'
+	printf '\n    backends = ('
+	for b in $BE_SET; do
+		[ "$bfirst" = 1 ] || printf ','
+		bfirst=0
+		w=1
+		[ "$b" = b3 ] && w=2
+		printf '\n      { ip = "198.18.0.1%s"; port = %d; weight = %d; agent = "%s"; pool = "web"; }' \
+			"${b#b}" "$L7_PORT" "$w" "$b"
+	done
+	printf ' ); }'
+}
+
+# l7_backends: FABRIC_L7=1's backend side: an HTTP server on L7_PORT on
+# each backend host, its replies (from L7_PORT) routed to the router and
+# spread over the appliances as port 8080's are (topo.sh), and the
+# window scale the service promises (7: a 6 MB tcp_rmem).
+l7_backends() {
+	local b
+	ip -n "$P-rtr" rule add iif eth1 ipproto tcp sport "$L7_PORT" lookup 200 || return 1
+	for b in $HALB_BACKENDS; do
+		ip netns exec "$P-$b" sysctl -qw net.ipv4.tcp_rmem="4096 131072 6291456" || return 1
+		ip -n "$P-$b" rule add ipproto tcp sport "$L7_PORT" lookup 100 || return 1
+		halb_spawn "$WORK/backend-l7-$b.log" ip netns exec "$P-$b" "$HALB_PYTHON" \
+			"$HALB_E2E_DIR/backend_http.py" "$b" --ports "$L7_PORT" --pid-file "$WORK/backend-l7-$b.pid"
+	done
+	for b in $HALB_BACKENDS; do
+		halb_wait_until 10 test -s "$WORK/backend-l7-$b.pid" || return 1
+	done
 }
 
 # sess_peers I: lbI's sessions.peers: every other appliance, over sync0,
@@ -260,7 +321,8 @@ agent_conf() {
     { service = "web6-nat"; address = "fd00:68::1$n"; port = 8080;
       check = { type = "http"; url = "http://[::1]:8080/"; expect = 200; timeout_ms = 1000; fall = 2; }; },
     { service = "web6-tunnel"; address = "fd00:68::1$n"; port = 80;
-      check = { type = "http"; url = "http://[::1]:80/"; expect = 200; timeout_ms = 1000; fall = 2; }; } );
+      check = { type = "http"; url = "http://[::1]:80/"; expect = 200; timeout_ms = 1000; fall = 2; }; }$(
+	[ "$L7" = 1 ] && printf ',\n    { service = "web-l7"; address = "198.18.0.1%s"; port = %d;\n      check = { type = "http"; url = "http://127.0.0.1:%d/"; expect = 200; timeout_ms = 1000; fall = 2; }; }' "$n" "$L7_PORT" "$L7_PORT") );
 };
 EOF
 }
@@ -394,6 +456,9 @@ router_conf >"$WORK/bird-rtr.conf"
 TOPO=1
 "$HALB_E2E_DIR/topo.sh" fabric-up "$P" "$N" || fatal "topo.sh fabric-up $P $N"
 halb_start_backends "$P" "$WORK" || fatal "the backends' HTTP servers did not start"
+if [ "$L7" = 1 ]; then
+	l7_backends || fatal "the backends' request-routed side (port $L7_PORT) did not start"
+fi
 halb_spawn "$WORK/bird-rtr.log" ip netns exec "$P-rtr" bird -f -c "$WORK/bird-rtr.conf" -s "$WORK/bird-rtr.ctl"
 
 for i in $ALL; do
@@ -412,6 +477,9 @@ for i in $ALL; do
 	# shellcheck disable=SC2034 # scenarios.sh stops it by PID
 	CLS_PID[$i]=$HALB_LAST_PID
 	start_sessiond "$i"
+	if [ "$L7" = 1 ]; then
+		start_router "$i" || fatal "lb$i's halb-router not attached within 30 s: $(tail -n 3 "$WORK/router-lb$i.log" | tr '\n' ' ')"
+	fi
 	start_bird "$i"
 	halb_spawn "$WORK/healthd-lb$i.log" ip netns exec "$P-lb$i" "$HALB_BUILD/healthload/halb-healthd" -c "${CONF[$i]}"
 done
@@ -454,11 +522,11 @@ done
 all_up() {
 	ctl "$1" health json 2>/dev/null |
 		"$HALB_PYTHON" "$HALB_E2E_DIR/health/hstate.py" health --state up --source agent \
-			--count $((N_SVC * $(echo $BE_SET | wc -w))) >/dev/null
+			--count $(((N_SVC + L7) * $(echo $BE_SET | wc -w))) >/dev/null
 }
 for i in $ALL; do
 	if halb_wait_until 15 all_up "$i"; then
-		pass "lb$i: halb-healthd has all $((N_SVC * $(echo $BE_SET | wc -w))) backends up from their agents (their reports come through halb0k)"
+		pass "lb$i: halb-healthd has all $(((N_SVC + L7) * $(echo $BE_SET | wc -w))) backends up from their agents (their reports come through halb0k)"
 	else
 		fail "lb$i: halb-healthd does not have every backend up from its agent: $(ctl "$i" health 2>&1 | head -n 12 | tr -s ' \n' ' ')"
 	fi

@@ -46,6 +46,18 @@
 #      (`halbctl reload` on lb1 in the same second): Maglev now sends part
 #      of lb2's connections elsewhere, but they come from lb1's replica:
 #      >= 99.9% keep their backend.
+#   7. Request-routed connections (docs/REQUESTS.md, "Several
+#      appliances"; FABRIC_L7=1: the service web-l7 and a halb-router on
+#      each appliance): SCEN_L7_CONNS (16) keep-alive HTTP connections
+#      through web-l7, a request every 200 ms on each, opened after
+#      scenario 1, so all bound on lb2 (the only appliance then: a binding
+#      needs the backend's handshake answer back through the appliance
+#      that binds); in scenario 3 ECMP moves some to the rejoining lb1,
+#      which adopts them from its replica; in 5 lb1's restarted
+#      halb-sessiond has them back (own sessions, from the router's table);
+#      in 2, kill -9 of lb2's forwarder: every one goes on on lb1, on the
+#      same backend, without an error (counted, with the slowest answer
+#      across the kill: the time to resume).
 # Prints "scenarios: N passed, M failed"; exits non-zero on any failure.
 # Every exit path stops what it started and removes the rig (fabric.sh's
 # cleanup).
@@ -56,6 +68,7 @@ set -uo pipefail
 
 SCEN_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export FABRIC_SCENARIOS=1 FABRIC_NAME=scenarios
+export FABRIC_L7=${FABRIC_L7:-1}
 export FABRIC_BACKENDS=${FABRIC_BACKENDS:-b1 b2}
 # FIN flows go soon, so that scenario 5's counts settle quickly.
 export FABRIC_FIN_TIMEOUT=${FABRIC_FIN_TIMEOUT:-2.0}
@@ -65,6 +78,10 @@ NEW_RATE=${SCEN_NEW_RATE:-20}
 DETECT_GOAL_S=${SCEN_DETECT_GOAL_S:-0.3}
 MIN_KEPT=${SCEN_MIN_KEPT:-0.999}
 SESS_BACK_S=${SCEN_SESS_BACK_S:-5}
+L7_CONNS=${SCEN_L7_CONNS:-16}
+# An answer on an established connection slower than this is a stall
+# (load.py --slow): the slowest across a kill is the time to resume.
+L7_SLOW_S=0.25
 declare -A LOAD_PID
 
 # now: seconds since the epoch, as load.py's events write them.
@@ -84,7 +101,43 @@ load_start() {
 		--status "$WORK/$name.status" --timeout 2 --new-timeout 2 "$@"
 	LOAD_PID[$name]=$HALB_LAST_PID
 }
-load_stop() { halb_stop "${LOAD_PID[$1]}" TERM 10; }
+load_stop() { [ -z "${LOAD_PID[$1]:-}" ] || halb_stop "${LOAD_PID[$1]}" TERM 10; }
+# l7_load_start: load.py's keep-alive connections through web-l7 only
+# (FABRIC_L7=1), none new, stalls over L7_SLOW_S logged.
+l7_load_start() {
+	rm -f "$WORK/l7.ready"
+	halb_spawn "$WORK/load-l7.log" ip netns exec "$P-cli" "$HALB_PYTHON" "$HALB_E2E_DIR/load.py" run \
+		--url "http://$VIP_L7/" --conns "$L7_CONNS" --interval 0.2 --new-rate 0 \
+		--slow "$L7_SLOW_S" --events "$WORK/l7.ev" --ready "$WORK/l7.ready" \
+		--status "$WORK/l7.status" --timeout 2 --new-timeout 2
+	LOAD_PID[l7]=$HALB_LAST_PID
+}
+# l7_report FROM TO: load.py's report of the web-l7 connections.
+l7_report() {
+	local pid=${LOAD_PID[l7]:-}
+	if [ -n "$pid" ] && halb_alive "$pid"; then
+		rm -f "$WORK/l7.status"
+		kill -USR1 "$pid"
+		halb_wait_until 5 test -s "$WORK/l7.status"
+	fi
+	"$HALB_PYTHON" "$HALB_E2E_DIR/load.py" report "$WORK/l7.ev" --from "$1" --to "$2" --slow "$L7_SLOW_S"
+}
+# l7_counts I: lbI's request router: adoptions and replies from the replica.
+l7_counts() {
+	echo "lb$1 adopted $(rstat "$1" adopted), adopt refused $(rstat "$1" adopt_refused), backend segments translated from the replica $(rstat "$1" replica_replies), bound flows $(rstat "$1" flows)"
+}
+# check_l7 WHAT REPORT: none of the web-l7 connections established at the
+# report's start broke (all L7_CONNS of them).  Prints the figures.
+check_l7() {
+	local what=$1 r=$2 est broken
+	est=$(jget "$r" established_at_from)
+	broken=$(jget "$r" established_broken)
+	if [ "$est" = "$L7_CONNS" ] && [ "$broken" = 0 ]; then
+		pass "$what: $est of $L7_CONNS request-routed connections went on (same backend, no error); answers slower than $L7_SLOW_S s: $(jget "$r" ka_stalls), the slowest $(jget "$r" ka_max_stall) s"
+	else
+		fail "$what: of $est request-routed connections established (of $L7_CONNS) $broken broke: $(jget "$r" broken_by_reason) by backend $(jget "$r" broken_by_backend)"
+	fi
+}
 # report NAME FROM TO: load.py's report of NAME's events over [FROM, TO].
 # A running load is asked for its summary first (SIGUSR1), which flushes
 # its events file.
@@ -169,6 +222,7 @@ kill_forwarder() {
 	halb_reap "${FWD_PID[$i]}"
 	halb_wait_exit "${CLS_PID[$i]}" 10
 	halb_wait_exit "${SESS_PID[$i]}" 10
+	[ -z "${RTR_PID[$i]:-}" ] || halb_wait_exit "${RTR_PID[$i]}" 10
 	halb_stop "${BIRD_PID[$i]}" TERM 5
 }
 
@@ -184,6 +238,9 @@ start_appliance() {
 	halb_spawn "$WORK/classifier-lb$i.log" ip netns exec "$P-lb$i" "$HALB_BUILD/classifier/halb-classifier" -c "${CONF[$i]}"
 	CLS_PID[$i]=$HALB_LAST_PID
 	start_sessiond "$i"
+	if [ "$L7" = 1 ]; then
+		start_router "$i" || return 1
+	fi
 }
 
 # check_kept NAME WHAT REPORT: the established connections of REPORT kept
@@ -371,6 +428,28 @@ scen_kill_forwarder() {
 	check_new "1. kill -9 lb1's forwarder" "$r2" "$t_route"
 }
 
+# ---- scenario 7: request-routed connections, opened on lb2 alone ------------
+scen_l7_open() {
+	local t0 bound0
+	echo "scenarios: 7. $L7_CONNS keep-alive connections through the request-routed VIP $VIP_L7, bound on lb2 (lb1 is down)"
+	bound0=$(rstat 2 bound)
+	t0=$(now)
+	l7_load_start
+	if ! halb_wait_until 20 test -s "$WORK/l7.ready"; then
+		fail "7. the $L7_CONNS request-routed connections did not all answer within 20 s: $(tail -n 3 "$WORK/load-l7.log" | tr '\n' ' '); $(l7_counts 2)"
+		return
+	fi
+	local took
+	took=$(since "$t0")
+	l7_report "$t0" "$(now)" >/dev/null
+	pass "7. $L7_CONNS request-routed connections answered $took s after they began (answers by backend $(jget "$(cat "$WORK/l7.status" 2>/dev/null || echo '{}')" by_backend)); lb2 bound $(( $(rstat 2 bound) - bound0 ))"
+	# Their sessions reach halb-sessiond (spliced, with their delta) and
+	# the peer that rejoins later asks for them: here, lb2 owns them.
+	local c
+	c=$(counts 2)
+	echo "scenarios: 7. lb2's sessiond: own, replicated: $c; $(ctl 2 sessions | grep '^request router')"
+}
+
 # ---- scenario 3: an appliance rejoins -----------------------------------------
 scen_rejoin() {
 	local t0 t_ready t_ann t_route t_after r
@@ -410,6 +489,10 @@ scen_rejoin() {
 	local rn
 	rn=$(report new "$t0" "$t_after")
 	[ "$(jget "$rn" new_failed)" = 0 ] || fail "3. new connections failed while lb1 rejoined: $(jget "$rn" new_failed_by_reason)"
+	if [ "$L7" = 1 ]; then
+		check_l7 "7. lb1 rejoined (ECMP moved part of them to it)" "$(l7_report "$t0" "$t_after")"
+		echo "scenarios: 7. $(l7_counts 1)"
+	fi
 }
 
 # ---- scenario 5: kill -9 halb-sessiond ------------------------------------
@@ -452,6 +535,10 @@ scen_kill_sessiond() {
 	else
 		fail "5. $(jget "$r" established_broken) of $(jget "$r" established_at_from) connections broke while lb1's sessiond was down: $(jget "$r" broken_by_reason)"
 	fi
+	if [ "$L7" = 1 ]; then
+		check_l7 "7. lb1's halb-sessiond killed and restarted" "$(l7_report "$t0" "$t_after")"
+		echo "scenarios: 7. lb1's restarted sessiond: $(ctl 1 sessions | grep '^request router')"
+	fi
 	load_start new --conns 0 --new-rate "$NEW_RATE"
 }
 
@@ -493,6 +580,10 @@ scen_kill_and_add() {
 	echo "scenarios: 2. the survivors gave $((rep_after - rep_before)) mid-connection misses the replica's backend (cls_replica); new connections since by backend: $(jget "$(cat "$WORK/new.status")" by_backend)"
 	check_kept "2. kill -9 lb2's forwarder, b3 added" "$r1"
 	check_new "2. kill -9 lb2's forwarder, b3 added" "$r2" "$t_route"
+	if [ "$L7" = 1 ]; then
+		check_l7 "7. kill -9 lb2's forwarder (the appliance that bound them)" "$(l7_report "$T_KILL" "$t_after")"
+		echo "scenarios: 7. $(l7_counts 1)"
+	fi
 }
 
 scenarios_run() {
@@ -509,18 +600,21 @@ scenarios_run() {
 	load_start new --conns 0 --new-rate "$NEW_RATE"
 	sleep 1
 	scen_kill_forwarder
+	[ "$L7" = 1 ] && scen_l7_open
 	scen_rejoin
 	scen_kill_sessiond
 	scen_kill_and_add
 	load_stop new
 	load_stop ka
+	load_stop l7
 	echo "scenarios: the load's summaries: keep-alive $(grep '^{' "$WORK/load-ka.log" | tail -n 1 | cut -c1-400)"
 	# HALB_BUILD may be the sanitizers' build.
 	if grep -l -E 'AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:' \
-		"$WORK"/forwarder-*.log "$WORK"/classifier-*.log "$WORK"/sessiond-*.log >"$WORK/sanitizer" 2>/dev/null; then
+		"$WORK"/forwarder-*.log "$WORK"/classifier-*.log "$WORK"/sessiond-*.log \
+		"$WORK"/router-*.log >"$WORK/sanitizer" 2>/dev/null; then
 		fail "sanitizer reports in: $(tr '\n' ' ' <"$WORK/sanitizer")"
 	else
-		pass "no sanitizer report in the forwarders', classifiers' and sessionds' logs"
+		pass "no sanitizer report in the forwarders', classifiers', sessionds' and routers' logs"
 	fi
 }
 

@@ -54,6 +54,18 @@ tap0, and compares what the appliance sends with what it must:
             and its request delivered, all before the flood's last
             burst; the flood's half-open connections leave no binding
             and no flow (the one legitimate connection at most).
+  adopt     connections a peer appliance bound (its halb-sessiond played
+            by sync_peer.py: spliced sessions with their sequence delta
+            in the replica): a backend's segment of one is translated
+            from the record (seq - delta) without a flow; a client's
+            segment of another, whose ack is no cookie of ours, is
+            adopted (the router installs the flow with the record's
+            backend and delta) and reaches the backend translated (ack
+            + delta), its next segments and the backend's answers
+            through the flow; halb-sessiond sends the adopted flow back
+            to the peer as its own, spliced, with the delta; a plain
+            record for the VIP is not adopted (cookie_forged), nor a
+            backend's segment from another backend than the record's.
 """
 
 import os
@@ -604,6 +616,105 @@ def test_backend_down(tap):
               f"{P.nframes(fr)}, be_timeout +{n}")
 
 
+def test_adopt(tap):
+    from sync_peer import SyncPeer, session
+    ip, port, mac = BE[1]
+    d_a, d_r = 0x9ABCDEF0, 0x00000123      # the peer's deltas
+    sp_a, sp_r, sp_p = 53300, 53301, 53302
+    recs = [session(CLIENT, sp_a, VIP, VPORT, 6, ip, port, spliced=True, delta=d_a),
+            session(CLIENT, sp_r, VIP, VPORT, 6, ip, port, spliced=True, delta=d_r),
+            session(CLIENT, sp_p, VIP, VPORT, 6, ip, port)]
+    peer = SyncPeer("peer1", P.SYNC_KEY, ("127.0.0.1", 7399), ("127.0.0.1", 7398))
+    try:
+        given = peer.give(recs, timeout=8.0)
+        P.R.check("adopt: the peer's spliced sessions were acknowledged by halb-sessiond",
+                  given, f"boot {peer.peer_boot}, acked {peer.acked}; {P.sessions_status()}")
+        if not given:
+            return
+        # Backend -> client of a connection the peer bound: seq - delta
+        # from the record, and no flow for it.
+        cack, bseq = 0x11110000, 0x70000000
+        body = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+        before = router()
+        b = bframe(1, sp_r, "PA", bseq, cack, body)
+        want = P.nat_rev_expect(bframe(1, sp_r, "PA", bseq - d_r, cack, body), VIP, VPORT)
+        got = tap.exchange([b], 1)
+        P.frame_check("adopt: a backend's segment of a peer's bound connection, no flow "
+                      "here, is translated from the record (seq - delta)", P.one(got), want)
+        after = router()
+        P.R.check("adopt: counted (replica_replies), no flow adopted for it",
+                  after["replica_replies"] - before["replica_replies"] == 1 and
+                  after["adopted"] == before["adopted"],
+                  f"replica_replies +{after['replica_replies'] - before['replica_replies']}, "
+                  f"adopted +{after['adopted'] - before['adopted']}")
+        # ... but not from a backend the record does not name.
+        before = P.stats()
+        got = tap.exchange([bframe(0, sp_r, "PA", bseq, cack, body)], 0, timeout=0.5)
+        after = P.wait_stat(before, "drops.reply_no_flow", 1, timeout=1.0)
+        P.R.check("adopt: the same from another backend than the record's is dropped "
+                  "(reply_no_flow)", not got and
+                  P.delta(before, after, "drops.reply_no_flow") == 1,
+                  f"{P.nframes(got)}, reply_no_flow +{P.delta(before, after, 'drops.reply_no_flow')}")
+        # Client -> backend of another: adopted, ack + delta.
+        own0 = P.sessions_status()
+        cseq, cack = 0x01020304, 0xFFFFFF00      # ack + delta wraps
+        req = b"GET /again HTTP/1.1\r\nHost: www.example.com\r\n\r\n"
+        before = router()
+        c = cframe(sp_a, "PA", cseq, cack, req)
+        want = P.nat_fwd_expect(cframe(sp_a, "PA", cseq, cack + d_a, req), ip, port, mac)
+        got = tap.exchange([c], 1, timeout=3.0)
+        P.frame_check("adopt: a client's segment of a peer's bound connection (its ack no "
+                      "cookie of ours) is adopted and reaches the record's backend with "
+                      "ack + delta", P.one(got), want)
+        n = wait_router(before, "adopted", 1)
+        after = router()
+        P.R.check("adopt: counted (adopt, adopted); the flow is in the table",
+                  n == 1 and after["adopt"] - before["adopt"] == 1,
+                  f"adopted +{n}, adopt +{after['adopt'] - before['adopt']}")
+        # Its next segments and the backend's answers: the flow's.
+        before = router()
+        c = cframe(sp_a, "A", cseq + len(req), cack + 40)
+        want = P.nat_fwd_expect(cframe(sp_a, "A", cseq + len(req), cack + 40 + d_a),
+                                ip, port, mac)
+        got = tap.exchange([c], 1)
+        P.frame_check("adopt: the client's next segment goes by the adopted flow",
+                      P.one(got), want)
+        b = bframe(1, sp_a, "PA", cack + d_a, cseq + len(req), body)
+        want = P.nat_rev_expect(bframe(1, sp_a, "PA", cack, cseq + len(req), body), VIP, VPORT)
+        got = tap.exchange([b], 1)
+        P.frame_check("adopt: the backend's answer goes by the adopted flow (seq - delta)",
+                      P.one(got), want)
+        after = router()
+        P.R.check("adopt: counted as a bound flow's (bound_hits, bound_replies), not "
+                  "adopted again", after["bound_hits"] - before["bound_hits"] == 1 and
+                  after["bound_replies"] - before["bound_replies"] == 1 and
+                  after["adopt"] == before["adopt"],
+                  f"bound_hits +{after['bound_hits'] - before['bound_hits']}, "
+                  f"bound_replies +{after['bound_replies'] - before['bound_replies']}, "
+                  f"adopt +{after['adopt'] - before['adopt']}")
+        # The adopted flow is this appliance's session now: told to the peer.
+        def told():
+            peer.poll(0.1)
+            return next((s for s in peer.received
+                         if s.get(3) == (sp_a << 16 | VPORT)), None)
+        s = P.wait_cond(told, 3.0)
+        P.R.check("adopt: halb-sessiond sends the adopted flow to the peer as its own, "
+                  "spliced, with the delta", s is not None and s.get(17) == 1 and
+                  s.get(18) == d_a and s.get(7) == 1,
+                  f"{s}; before: {own0}; now: {P.sessions_status()}")
+        # A plain record for the VIP is no bound connection: not adopted.
+        before = router()
+        got = tap.exchange([cframe(sp_p, "A", cseq, cack)], 0, timeout=0.5)
+        n = wait_router(before, "cookie_forged", 1)
+        after = router()
+        P.R.check("adopt: a plain (not spliced) record of the VIP is not adopted: "
+                  "dropped as a forged cookie", not got and n == 1 and
+                  after["adopt"] == before["adopt"],
+                  f"{P.nframes(got)}, cookie_forged +{n}, adopt +{after['adopt'] - before['adopt']}")
+    finally:
+        peer.close()
+
+
 def test_no_match(tap):
     global VIP
     vip0, VIP = VIP, "198.18.2.111"
@@ -790,6 +901,7 @@ def main():
         ("no_match", lambda: test_no_match(tap)),
         ("flood", lambda: test_flood(tap)),
         ("flood_live", lambda: test_flood_live(tap)),
+        ("adopt", lambda: test_adopt(tap)),
         ("ipv6", lambda: (use(6), test_bind_seq(tap, 52100, "ipv6 "), use(4))),
     ]
     return P.run_tests(tap, tests, t0, "l7_test")

@@ -6,7 +6,8 @@
 # hand-written codec, so that a test can put a session into the
 # appliance's replica the way a real peer does: Hello to learn and give
 # boot ids, then a Batch answering the appliance's DumpRequest, until the
-# appliance acknowledges it.
+# appliance acknowledges it; and read the sessions the appliance sends
+# it (SyncPeer.received, each a dict of field number -> value).
 import os
 import socket
 import struct
@@ -47,7 +48,10 @@ def _addr(num4, num6, a):
     return _fixed32(num4, struct.unpack(">I", socket.inet_aton(a))[0]), False
 
 
-def session(src, sport, dst, dport, proto, backend, bport, op=OP_UP, state=1, idle_ms=0):
+def session(src, sport, dst, dport, proto, backend, bport, op=OP_UP, state=1, idle_ms=0,
+            spliced=False, delta=0):
+    """One Session; spliced and delta: a request-routed connection
+    (fields 17 and 18, docs/SYNC-PROTOCOL.md)."""
     s4, six = _addr(1, 11, src)
     d4, _ = _addr(2, 13, dst)
     b4, bsix = _addr(5, 15, backend)
@@ -64,7 +68,41 @@ def session(src, sport, dst, dport, proto, backend, bport, op=OP_UP, state=1, id
     out += s4 if six else b""
     out += d4 if six else b""
     out += b4 if bsix else b""
+    out += _uint(17, 1 if spliced else 0) + _fixed32(18, delta)
     return out
+
+
+def parse_fields(buf):
+    """A message's fields, every wire type a Session uses: field number
+    -> the last value (int, or bytes for length-delimited)."""
+    i, out = 0, {}
+    while i < len(buf):
+        k, i = _rd(buf, i)
+        num, wt = k >> 3, k & 7
+        if wt == 0:
+            v, i = _rd(buf, i)
+        elif wt == 1:
+            v, i = struct.unpack_from("<Q", buf, i)[0], i + 8
+        elif wt == 5:
+            v, i = struct.unpack_from("<I", buf, i)[0], i + 4
+        elif wt == 2:
+            n, i = _rd(buf, i)
+            v, i = buf[i:i + n], i + n
+        else:
+            raise ValueError("wire type %d" % wt)
+        out[num] = v
+    return out
+
+
+def _rd(buf, i):
+    n = s = 0
+    while True:
+        b = buf[i]
+        i += 1
+        n |= (b & 0x7F) << s
+        s += 7
+        if not b & 0x80:
+            return n, i
 
 
 class SyncPeer:
@@ -82,6 +120,7 @@ class SyncPeer:
         self.batch_seq = 0
         self.dump_ids = []
         self.acked = 0
+        self.received = []    # sessions the appliance sent (parse_fields)
 
     def close(self):
         self.sock.close()
@@ -129,6 +168,7 @@ class SyncPeer:
                 self.acked = max(self.acked, g(m, 3))
             elif typ == MSG_BATCH and g(m, 2) == self.boot:
                 self.ack(g(m, 3))
+                self.received.extend(parse_fields(s) for s in m.get(5, []))
 
     def give(self, sessions, timeout=5.0):
         """Meets the appliance and hands it sessions as the answer to its
