@@ -6,7 +6,8 @@
  *  bytes  the replica's memory per session at --sizes capacities
  *         (default 1M and 10M sessions.replica_entries): the table laid
  *         out as the forwarder lays it (flow_table_mem_size: buckets and
- *         64-byte entries), filled by halb-sessiond's own write path
+ *         64-byte entries; and the 4-byte aux word per entry that holds
+ *         a spliced session's sequence delta), filled by halb-sessiond's own write path
  *         (session/sess_tab.c sess_replica_put, with the tag of the
  *         view's slot) with distinct IPv4 sessions until it is full or
  *         holds the capacity; bytes per stored session, the share stored,
@@ -103,7 +104,8 @@ bytes_one(const struct sess_map *map, uint32_t entries)
 {
 	const struct cfg_service *cs = &map->cfg->services[0];
 	struct sess_tab_stats st = { 0 };
-	size_t mem = flow_table_mem_size(entries);
+	size_t tmem = flow_table_mem_size(entries);
+	size_t mem = tmem + (size_t)entries * sizeof(uint32_t);
 	struct sess_replica rep;
 	struct flow_table t;
 	uint32_t i, stored, nb = cs->n_backends;
@@ -117,6 +119,7 @@ bytes_one(const struct sess_map *map, uint32_t entries)
 		return -ENOMEM;
 	}
 	flow_table_init(&t, p, entries, 0);
+	t.aux = (uint32_t *)((uint8_t *)p + tmem); /* as shm.c: beside */
 	if (sess_replica_init(&rep, &t, NULL, map, &st) != 0) {
 		free(p);
 		return -ENOMEM;
