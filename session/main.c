@@ -474,8 +474,21 @@ op_peer_state(void *arg, unsigned int p, bool alive, bool synced)
 
 /* ---- the loop ---- */
 
+/* Whether a request router serves l7_dump_req: attached and beating
+ * (as the workers judge it; a router killed keeps its pid there, and a
+ * restarted one serves the request when it attaches). */
+static bool
+router_alive(const struct sessd *d)
+{
+	const struct halb_shm *shm = d->shm;
+
+	return shm->l7_pid != 0 &&
+	       halb_tsc_age(rte_rdtsc(), shm->l7_alive) <
+		       shm->tsc_hz / 1000 * d->cfg->classifier_timeout_ms;
+}
+
 /* Whether the replica is loaded: the classifier's dump taken (when a
- * classifier is attached), the request router's (when one is attached),
+ * classifier is attached), the request router's (when one is alive),
  * and every peer synced or given up on (dead_ms since start). */
 static void
 judge_ready(struct sessd *d, uint64_t mono)
@@ -486,7 +499,7 @@ judge_ready(struct sessd *d, uint64_t mono)
 	/* No classifier attached: nothing of its to wait for (it serves the
 	 * request when it attaches). */
 	if (d->ready || (d->local_dump && d->shm->cls_pid != 0) ||
-	    (d->l7_dump && d->shm->l7_pid != 0))
+	    (d->l7_dump && router_alive(d)))
 		return;
 	for (p = 0; p < d->sc.n_peers && !waited; p++)
 		if (!d->synced_once[p])
