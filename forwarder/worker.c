@@ -86,7 +86,8 @@ struct fwd_worker {
 	uint64_t k_tokens[CFG_MAX_PORTS];  /* in thousandths of a frame */
 	/* Request routing: the l7_in ring's free room after the last punt
 	 * (the router only adds to it since), and the bound on client punts
-	 * that applies while it is under half (halb/punt_limit.h). */
+	 * that applies while the ring is more than a quarter full
+	 * (halb/punt_limit.h). */
 	uint32_t l7_in_free;
 	struct plim l7_lim;
 } __rte_cache_aligned;
@@ -813,7 +814,7 @@ static void
 l7_punt_client(struct fwd_worker *w, struct rte_mbuf *m,
 	       const struct pkt_info *pi, uint32_t s, uint32_t cookie)
 {
-	if (w->l7_in_free < HALB_RING_SIZE / 2) {
+	if (w->l7_in_free < HALB_RING_SIZE / 4 * 3) {
 		uint8_t a[16];
 
 		memcpy(a, pi->key.src, 16);

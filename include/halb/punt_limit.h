@@ -11,7 +11,7 @@
  * a few punts each, stay far below their rate even when they share).
  *
  * The worker consults it only while its ring is under pressure (the
- * last punt left less than half of it free): a router that keeps up
+ * last punt left it more than a quarter full): a router that keeps up
  * limits nobody, so a large NAT address or a load generator is never
  * held back by a bound it does not need.  The owner (one worker) alone
  * reads and writes it: no atomics.  No DPDK: unit-tested as it is.
@@ -29,9 +29,11 @@
  * their retransmissions, its RST: 32 at once, 64 a second after. */
 #define PLIM_TUPLE_BURST 32u
 #define PLIM_TUPLE_RATE 64u      /* per second */
-/* A source address: many clients behind one NAT, a few punts each. */
+/* A source address: many clients behind one NAT, a few punts each
+ * (a NAT address opens some hundreds of connections a second to one
+ * service at most: its ports come round in minutes), on each worker. */
 #define PLIM_SRC_BURST 256u
-#define PLIM_SRC_RATE 16384u     /* per second */
+#define PLIM_SRC_RATE 2048u      /* per second */
 
 struct plim_bucket {
 	uint32_t ms;     /* last refill (the flow clock) */

@@ -883,10 +883,12 @@ def test_punt_bound(tap):
         m = tap.mark()
         os.kill(pid, signal.SIGSTOP)
         try:
-            for i in range(0, len(flood), 200):
-                tap.send(flood[i:i + 200])
-                time.sleep(0.004)
+            t0 = time.monotonic()
+            for i in range(0, len(flood), 300):
+                tap.send(flood[i:i + 300])
+                time.sleep(0.002)
             tap.send(legit)
+            dt = time.monotonic() - t0
             last = [router()]
 
             def counted():
@@ -910,7 +912,10 @@ def test_punt_bound(tap):
                   syn and full == 0 and lim >= len(flood) - 1023 and
                   router()["router_down"] == before["router_down"],
                   f"punt_limited +{lim}, ring_full +{full}, cookie_ok "
-                  f"+{a['cookie_ok'] - before['cookie_ok']}, SYN to a backend: {syn}")
+                  f"+{a['cookie_ok'] - before['cookie_ok']}, SYN to a backend: {syn}, "
+                  f"sent in {dt:.3f} s")
+        print(f"# punt_bound: {label}: {len(flood)} sent in {dt:.3f} s, "
+              f"punt_limited +{lim}, ring_full +{full}", flush=True)
         # The bindings these made time out (RSTs to the clients) and the
         # legitimate one's backend never answers: be_timeout.
         P.wait_cond(lambda: router()["binding"] == 0, 3.0)

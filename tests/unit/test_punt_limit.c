@@ -64,7 +64,7 @@ test_source(void **state)
 	assert_int_equal(ok, PLIM_SRC_BURST);
 	assert_int_equal(takes(l, 5, 43, now, 1), 1);
 	/* 10 ms later: 10 ms of the address's rate (its burst refills in
-	 * PLIM_SRC_BURST / PLIM_SRC_RATE s, 15.6 ms). */
+	 * PLIM_SRC_BURST / PLIM_SRC_RATE s, 125 ms). */
 	now += 10;
 	for (ok = 0, t = 0; t < PLIM_TUPLE_SLOTS; t++)
 		ok += takes(l, t, 42, now, 4);
@@ -96,8 +96,10 @@ test_defaults(void **state)
 {
 	(void)state;
 	assert_true(PLIM_TUPLE_BURST >= 16 && PLIM_TUPLE_BURST < PLIM_SRC_BURST);
-	assert_true(PLIM_SRC_BURST < 1024 / 2); /* HALB_RING_SIZE's half */
-	assert_true(PLIM_SRC_RATE >= 100 * PLIM_TUPLE_RATE);
+	/* An address's burst on top of the quarter the ring holds before
+	 * the bound applies leaves half of it to the others. */
+	assert_true(PLIM_SRC_BURST <= 1024 / 4); /* HALB_RING_SIZE's quarter */
+	assert_true(PLIM_SRC_RATE >= 32 * PLIM_TUPLE_RATE);
 }
 
 int
