@@ -44,8 +44,8 @@
 #include "halb/flow.h"
 #include "halb/idle.h"
 #include "halb/mh.h"
-#include "halb/splice.h"
 #include "halb/punt_limit.h"
+#include "halb/splice.h"
 #include "halb/syncookie.h"
 #include "fwd.h"
 
