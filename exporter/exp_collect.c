@@ -142,6 +142,10 @@ static const struct {
 	{ "bound_hits", "Bound connections' client packets translated" },
 	{ "bound_replies", "Bound connections' backend packets translated" },
 	{ "router_frames", "Frames the router built, sent by the workers" },
+	{ "late", "Client segments after the router's answer (no_match), dropped" },
+	{ "late_rst", "Late client FINs or data answered with RST" },
+	{ "rst_no_ack", "Client RSTs without ACK and no bound flow, dropped" },
+	{ "punt_limited", "Client segments over the punt bound (tuple or source), dropped" },
 	{ "bindings", "Connections that began binding" },
 	{ "bound", "Connections bound: flow installed" },
 	{ "binding_full", "Connections reset: max_binding binding at once" },
@@ -156,6 +160,7 @@ static const struct {
 	{ "wscale_mismatch", "Connections reset: the backend's window scale was not the promised one" },
 	{ "table_full", "Connections reset: the bound-flow table was full" },
 	{ "out_full", "Router frames dropped: a return ring was full" },
+	{ "nombuf", "Router frames not built: no mbuf in the pool" },
 	{ "stray", "Segments of no binding" },
 	{ "expired", "Bound flows removed idle" },
 };
