@@ -81,7 +81,9 @@ mono_ms(void)
 static uint32_t
 slot_flows1(const struct fwd_ctx *c, uint32_t s, uint32_t b, uint64_t now)
 {
-	uint32_t n = __atomic_load_n(&c->shm->active[s][b], __ATOMIC_RELAXED);
+	/* The classifier's flows and the request router's bound ones. */
+	uint32_t n = __atomic_load_n(&c->shm->active[s][b], __ATOMIC_RELAXED) +
+		     __atomic_load_n(&c->shm->l7_active[s][b], __ATOMIC_RELAXED);
 
 	if (retired_gen[s][b] != 0 &&
 	    (__atomic_load_n(&c->shm->cls_view_gen, __ATOMIC_ACQUIRE) <

@@ -245,7 +245,7 @@ tel_router(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	const struct halb_shm *shm = fwd.shm;
 	const struct l7_stats *r = &shm->l7;
-	uint64_t v[12] = { 0 };
+	uint64_t v[16] = { 0 };
 	uint32_t w;
 	uint64_t age = halb_tsc_age(rte_rdtsc(), shm->l7_alive) /
 		       (shm->tsc_hz / 1000);
@@ -265,8 +265,12 @@ tel_router(const char *cmd, const char *params, struct rte_tel_data *d)
 		v[7] += st->l7_hits;
 		v[8] += st->l7_replies;
 		v[9] += st->l7_out;
-		v[10] += st->l7_adopt;
-		v[11] += st->l7_replica_replies;
+		v[10] += st->l7_late;
+		v[11] += st->l7_late_rst;
+		v[12] += st->l7_rst_no_ack;
+		v[13] += st->l7_punt_limited;
+		v[14] += st->l7_adopt;
+		v[15] += st->l7_replica_replies;
 	}
 	rte_tel_data_start_dict(d);
 	rte_tel_data_add_dict_u64(d, "configured", shm->has_l7);
@@ -285,8 +289,12 @@ tel_router(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "bound_hits", v[7]);
 	rte_tel_data_add_dict_u64(d, "bound_replies", v[8]);
 	rte_tel_data_add_dict_u64(d, "router_frames", v[9]);
-	rte_tel_data_add_dict_u64(d, "adopt", v[10]);
-	rte_tel_data_add_dict_u64(d, "replica_replies", v[11]);
+	rte_tel_data_add_dict_u64(d, "late", v[10]);
+	rte_tel_data_add_dict_u64(d, "late_rst", v[11]);
+	rte_tel_data_add_dict_u64(d, "rst_no_ack", v[12]);
+	rte_tel_data_add_dict_u64(d, "punt_limited", v[13]);
+	rte_tel_data_add_dict_u64(d, "adopt", v[14]);
+	rte_tel_data_add_dict_u64(d, "replica_replies", v[15]);
 	rte_tel_data_add_dict_u64(d, "in", r->in);
 	rte_tel_data_add_dict_u64(d, "bindings", r->bindings);
 	rte_tel_data_add_dict_u64(d, "bound", r->bound);
@@ -302,6 +310,7 @@ tel_router(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "wscale_mismatch", r->wscale_mismatch);
 	rte_tel_data_add_dict_u64(d, "table_full", r->table_full);
 	rte_tel_data_add_dict_u64(d, "out_full", r->out_full);
+	rte_tel_data_add_dict_u64(d, "nombuf", r->nombuf);
 	rte_tel_data_add_dict_u64(d, "stray", r->stray);
 	rte_tel_data_add_dict_u64(d, "expired", r->expired);
 	rte_tel_data_add_dict_u64(d, "adopted", r->adopted);
@@ -368,7 +377,7 @@ tel_services(const char *cmd, const char *params, struct rte_tel_data *d)
 				snprintf(buf, sizeof(buf),
 					 "%s port=%u state=removed weight=0 source=reload flows=%u",
 					 halb_ip_fmt(&cb->ip, ip, sizeof(ip)), cb->port,
-					 shm->active[s][b]);
+					 shm->active[s][b] + shm->l7_active[s][b]);
 			else if (!shm->health_valid) /* no classifier yet */
 				snprintf(buf, sizeof(buf),
 					 "%s port=%u state=up weight=%u source=config flows=0",
@@ -382,7 +391,7 @@ tel_services(const char *cmd, const char *params, struct rte_tel_data *d)
 					 sources[h->source <= HALB_SRC_OPERATOR ?
 						 h->source : 0],
 					 h->cpu_permille / 10, h->cpu_permille % 10, h->conns,
-					 shm->active[s][b]);
+					 shm->active[s][b] + shm->l7_active[s][b]);
 			/* Request routing: the backend's pool, last. */
 			if (cs->l7.has && cb->pool < cs->l7.n_pools) {
 				size_t n = strlen(buf);
@@ -497,7 +506,8 @@ tel_backends(const char *cmd, const char *params, struct rte_tel_data *d)
 			v[1] += shm->be[w].b[s][b].bytes;
 		}
 		v[2] = shm->installs[s][b];
-		v[3] = shm->active[s][b];
+		/* The classifier's flows and the request router's. */
+		v[3] = shm->active[s][b] + shm->l7_active[s][b];
 		if (shm->health_valid) {
 			v[4] = h->state;
 			v[5] = h->weight;

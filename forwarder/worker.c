@@ -44,6 +44,7 @@
 #include "halb/flow.h"
 #include "halb/idle.h"
 #include "halb/mh.h"
+#include "halb/punt_limit.h"
 #include "halb/sess-t.h"
 #include "halb/splice.h"
 #include "halb/syncookie.h"
@@ -84,6 +85,12 @@ struct fwd_worker {
 	struct rte_mbuf *ktx[CFG_MAX_PORTS][FWD_KTX_MAX];
 	uint32_t k_ms[CFG_MAX_PORTS];      /* last refill */
 	uint64_t k_tokens[CFG_MAX_PORTS];  /* in thousandths of a frame */
+	/* Request routing: the l7_in ring's free room after the last punt
+	 * (the router only adds to it since), and the bound on client punts
+	 * that applies while the ring is more than a quarter full
+	 * (halb/punt_limit.h). */
+	uint32_t l7_in_free;
+	struct plim l7_lim;
 } __rte_cache_aligned;
 
 /* Any view a worker loads stays valid until its quiescent state (a
@@ -797,7 +804,9 @@ static void
 l7_punt(struct fwd_worker *w, struct rte_mbuf *m, uint32_t verb)
 {
 	m->hash.usr = verb;
-	if (rte_ring_sp_enqueue(w->ws->l7_in, m) != 0) {
+	if (rte_ring_sp_enqueue_bulk(w->ws->l7_in, (void **)&m, 1,
+				     &w->l7_in_free) == 0) {
+		w->l7_in_free = 0;
 		w->st->l7_ring_full++;
 		rte_pktmbuf_free(m);
 	}
@@ -851,6 +860,35 @@ l7_adopt(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	m->hash.fdir.hi = delta;
 	l7_punt(w, m, HALB_L7_VERB(HALB_L7_IN_ADOPT, s, b));
 	return true;
+}
+
+/*
+ * A client segment with a valid cookie (cookie: its ack - 1) to the
+ * router, within the punt bound (halb/punt_limit.h) while the ring is
+ * under pressure: one connection (its cookie, a keyed hash of its tuple)
+ * and one source address (IPv4 /32, IPv6 /64, by a keyed hash) cannot
+ * take the ring from the others.  A router that keeps up costs nothing
+ * here.
+ */
+static void
+l7_punt_client(struct fwd_worker *w, struct rte_mbuf *m,
+	       const struct pkt_info *pi, uint32_t s, uint32_t cookie)
+{
+	if (w->l7_in_free < HALB_RING_SIZE / 4 * 3) {
+		uint8_t a[16];
+
+		memcpy(a, pi->key.src, 16);
+		if (pi->family == 6)
+			memset(a + 8, 0, 8);
+		if (!plim_take(&w->l7_lim, cookie,
+			       (uint32_t)syncookie_siphash(fwd.shm->l7_key, a, 16),
+			       w->now_ms)) {
+			w->st->l7_punt_limited++;
+			rte_pktmbuf_free(m);
+			return;
+		}
+	}
+	l7_punt(w, m, HALB_L7_VERB(HALB_L7_IN_CLIENT, s, 0));
 }
 
 /*
@@ -916,12 +954,70 @@ l7_bound(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 }
 
 /*
+ * A client segment after the router answered its request without
+ * binding it (no_match "http-503": the answer and FIN at the cookie + 1;
+ * pi's ack is past them, syncookie_check_past): the client's ACK of the
+ * answer, its FIN, a request it pipelined.  Expected traffic of a closed
+ * exchange, counted apart from forgeries.  No connection is left, so a
+ * FIN or data is answered as RFC 9293 3.10.7.1 answers a segment for a
+ * closed connection, <SEQ=SEG.ACK><CTL=RST> (it matches the client's
+ * next expected number exactly: RFC 5961 takes it), so the client does
+ * not retransmit its FIN until it gives up; a bare ACK needs no answer
+ * (the client may not have read the answer yet), and a RST none ever.
+ */
+static void
+l7_late(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi)
+{
+	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint8_t buf[SPLICE_HDR_MAX];
+	struct splice_seg seg;
+	uint32_t len, plen;
+
+	w->st->l7_late++;
+	splice_payload(frame, pi, &plen);
+	if ((pi->tcp_flags & PKT_TCP_RST) ||
+	    (!(pi->tcp_flags & PKT_TCP_FIN) && plen == 0)) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	memset(&seg, 0, sizeof(seg));
+	seg.family = pi->family;
+	seg.src = pi->key.dst;
+	seg.dst = pi->key.src;
+	seg.sport = pi->key.dport;
+	seg.dport = pi->key.sport;
+	seg.seq = splice_ack(frame, pi);
+	seg.flags = SPLICE_RST;
+	len = splice_build(buf, sizeof(buf), &seg);
+	if (len == 0 || len + RTE_PKTMBUF_HEADROOM > (uint32_t)m->buf_len) {
+		drop(w, m, FWD_DROP_OTHER);
+		return;
+	}
+	mbuf_set(m, buf, len);
+	w->st->l7_late_rst++;
+	send_client(w, m, seg.dst);
+}
+
+/* Whether an ack n past a valid cookie (syncookie_check_past) acks one
+ * of the router's answers: its bytes, with or without its FIN. */
+static inline bool
+l7_late_ack(uint32_t n)
+{
+	return n == HALB_L7_ANSWER_503_LEN || n == HALB_L7_ANSWER_503_LEN + 1 ||
+	       n == HALB_L7_ANSWER_ALERT_LEN || n == HALB_L7_ANSWER_ALERT_LEN + 1;
+}
+
+/*
  * A TCP segment to service s (a request-routed one) of no bound flow
  * (l7_bound said no): a SYN (the cookie), a segment of a connection
- * being bound (to the router, if its ack carries a valid cookie; a RST
- * goes as it is, the router knows its bindings), a peer's bound
- * connection (the replica: l7_adopt), or nothing of ours (counted,
- * dropped).
+ * being bound (to the router, if its ack carries a valid cookie, within
+ * the punt bound), a segment of an exchange the router closed (l7_late),
+ * a peer's bound connection (the replica: l7_adopt), or nothing of ours
+ * (counted, dropped).  A RST is checked as any segment is when it
+ * carries an ACK (a client aborting mid-binding sends one: Linux's
+ * active resets carry ACK); without ACK it cannot carry a cookie and
+ * there is no connection here for it to reset (a SYN-cookie listener
+ * drops it, as Linux's does): dropped, counted.
  */
 static void
 l7_client(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
@@ -930,6 +1026,7 @@ l7_client(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	const struct fwd_service *sv = &w->v->svc[s];
 	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
 	struct syncookie_opts co;
+	uint32_t cookie, past;
 
 	if (pi->key.proto != IPPROTO_TCP) {
 		drop(w, m, FWD_DROP_NO_SERVICE);
@@ -944,9 +1041,9 @@ l7_client(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 		l7_syn(w, m, pi, sv);
 		return;
 	}
-	if (pi->tcp_flags & PKT_TCP_RST) {
-		if (!l7_adopt(w, m, pi, s))
-			l7_punt(w, m, HALB_L7_VERB(HALB_L7_IN_CLIENT, s, 0));
+	if ((pi->tcp_flags & (PKT_TCP_RST | PKT_TCP_ACK)) == PKT_TCP_RST) {
+		w->st->l7_rst_no_ack++;
+		rte_pktmbuf_free(m);
 		return;
 	}
 	if (!(pi->tcp_flags & PKT_TCP_ACK) || (pi->tcp_flags & PKT_TCP_SYN)) {
@@ -954,12 +1051,22 @@ l7_client(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 		rte_pktmbuf_free(m);
 		return;
 	}
-	switch (syncookie_check(fwd.shm->l7_key, &pi->key, w->now_ms,
-				splice_ack(frame, pi) - 1, &co)) {
+	cookie = splice_ack(frame, pi) - 1;
+	switch (syncookie_check_past(fwd.shm->l7_key, &pi->key, w->now_ms,
+				     cookie, &co, &past)) {
 	case SYNCOOKIE_OK:
 		w->st->l7_cookie_ok++;
-		l7_punt(w, m, HALB_L7_VERB(HALB_L7_IN_CLIENT, s, 0));
+		l7_punt_client(w, m, pi, s, cookie);
 		return;
+	case SYNCOOKIE_PAST:
+		if (l7_late_ack(past)) {
+			l7_late(w, m, pi);
+			return;
+		}
+		if (l7_adopt(w, m, pi, s))
+			return;
+		w->st->l7_cookie_forged++;
+		break;
 	case SYNCOOKIE_STALE:
 		if (l7_adopt(w, m, pi, s))
 			return;
@@ -1579,6 +1686,7 @@ fwd_worker_bind(uint32_t id)
 	w->svc_st = fwd.shm->svc[id];
 	w->be_st = fwd.shm->be[id].b;
 	w->ws->lcore = rte_lcore_id();
+	w->l7_in_free = HALB_RING_SIZE;
 	fwd_view_load(w);
 	fwd_worker_clock(w, rte_rdtsc());
 	return w;

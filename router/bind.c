@@ -26,6 +26,9 @@
  * refused (RST) or its window scale was not the one the cookie promised.
  * Each but the client's own reset is answered with a RST to the client.
  *
+ * The router also counts the flows it installs per backend
+ * (shm->l7_active, its wlc's active[]): count_flow() below.
+ *
  * Several appliances (docs/REQUESTS.md): a connection that a peer bound
  * and that ECMP moves here (the peer died, or the router rehashed) comes
  * with no flow and no cookie of ours; the worker finds the peer's
@@ -63,6 +66,10 @@ static const char http_503[] =
 	"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 /* TLS alert, fatal, unrecognized_name (RFC 6066 section 3). */
 static const uint8_t tls_alert[] = { 0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x70 };
+/* The workers tell a client's segments after these answers by their
+ * lengths (late, not forged: forwarder/worker.c l7_late). */
+_Static_assert(sizeof(http_503) - 1 == HALB_L7_ANSWER_503_LEN, "503 length");
+_Static_assert(sizeof(tls_alert) == HALB_L7_ANSWER_ALERT_LEN, "alert length");
 
 /* ---- the table of bindings ---- */
 
@@ -175,7 +182,7 @@ send_seg(struct rtr *r, const struct rtr_bind *b, bool to_backend,
 	uint32_t n;
 
 	if (m == NULL) {
-		r->shm->l7.out_full++;
+		r->shm->l7.nombuf++;
 		return;
 	}
 	memset(&seg, 0, sizeof(seg));
@@ -255,6 +262,83 @@ answer_no_match(struct rtr *r, const struct rtr_bind *b, uint8_t kind)
 	else
 		send_seg(r, b, false, fl, b->cookie + 1, b->cisn + 1 + b->len,
 			 NULL, 0, (const uint8_t *)http_503, sizeof(http_503) - 1);
+}
+
+/* ---- bound flows per backend (wlc) ---- */
+
+/*
+ * The count of bound flows of (s, b), as the classifier keeps its own
+ * (classifier/decide.c set_active): one more when the router installs a
+ * flow, one less when it removes one (expired idle, by the timeout of
+ * its state: a closed connection, FIN or RST, after tcp_fin_timeout; or
+ * replaced by a new connection on its tuple).  The scheduler's active[]
+ * (wlc reads it) and shm->l7_active (telemetry, a reload's slot reuse)
+ * hold the same number.
+ */
+static void
+count_flow(struct rtr *r, uint32_t s, uint32_t b, int delta)
+{
+	uint32_t n;
+
+	if (s >= CFG_MAX_SERVICES || b >= CFG_MAX_BACKENDS)
+		return;
+	n = r->shm->l7_active[s][b];
+	if (delta < 0 && n == 0)
+		return; /* cannot happen: each removal follows an install */
+	n += (uint32_t)delta;
+	__atomic_store_n(&r->shm->l7_active[s][b], n, __ATOMIC_RELAXED);
+	if (r->svcs[s] != NULL)
+		r->svcs[s]->sched.active[b] = n;
+}
+
+int
+rtr_flow_install(struct rtr *r, const struct flow_key *k, uint16_t s,
+		 uint16_t be, uint32_t delta)
+{
+	uint32_t hash = pkt_flow_hash(k); /* the flow table's, as the workers look up */
+	struct flow_entry *ex;
+	int rc;
+
+	rc = flow_insert_tag(&r->fw, k, hash, s, be, FLOW_ST_EST, r->now_ms,
+			     delta, &ex);
+	if (rc == -EEXIST) {
+		/* The closed connection this one reuses the tuple of (the
+		 * workers sent its segments here: FIN state). */
+		count_flow(r, ex->svc, ex->backend, -1);
+		sess_evq_add(&r->sq, 0, ex, SESS_EV_REMOVE, r->now_ms);
+		flow_remove(&r->fw, (uint32_t)(ex - r->fw.t->entries), hash);
+		rc = flow_insert_tag(&r->fw, k, hash, s, be, FLOW_ST_EST,
+				     r->now_ms, delta, &ex);
+	}
+	if (rc >= 0) {
+		count_flow(r, s, be, 1);
+		installed(r, &r->fw.t->entries[rc]);
+	}
+	return rc;
+}
+
+void
+rtr_flows_count(struct rtr *r)
+{
+	const struct flow_table *t = r->fw.t;
+	uint32_t s, b, i;
+
+	memset(r->shm->l7_active, 0, sizeof(r->shm->l7_active));
+	for (b = 0; b < t->n_buckets; b++)
+		for (i = 0; i < FLOW_BUCKET_SLOTS; i++) {
+			uint64_t sl = t->buckets[b].slot[i];
+			const struct flow_entry *e;
+
+			if (sl == 0)
+				continue;
+			e = &t->entries[flow_slot_idx(sl)];
+			if (e->svc < CFG_MAX_SERVICES && e->backend < CFG_MAX_BACKENDS)
+				r->shm->l7_active[e->svc][e->backend]++;
+		}
+	for (s = 0; s < CFG_MAX_SERVICES; s++)
+		if (r->svcs[s] != NULL)
+			memcpy(r->svcs[s]->sched.active, r->shm->l7_active[s],
+			       sizeof(r->svcs[s]->sched.active));
 }
 
 /* ---- pools ---- */
@@ -548,7 +632,6 @@ backend_seg(struct rtr *r, uint16_t s, uint16_t be, const uint8_t *frame,
 {
 	const struct cfg_service *cs = &r->cfg->services[s];
 	struct syncookie_opts bo;
-	struct flow_entry *ex;
 	struct flow_key k;
 	struct rtr_bind *b;
 	uint32_t hash, bisn, mss, off;
@@ -582,17 +665,7 @@ backend_seg(struct rtr *r, uint16_t s, uint16_t be, const uint8_t *frame,
 		return;
 	}
 	bisn = splice_seq(frame, pi);
-	hash = pkt_flow_hash(&k); /* the flow table's, as the workers look up */
-	rc = flow_insert_tag(&r->fw, &k, hash, s, be, FLOW_ST_EST, r->now_ms,
-			     bisn - b->cookie, &ex);
-	if (rc == -EEXIST) {
-		/* The closed connection this one reuses the tuple of (the
-		 * workers sent its segments here: FIN state). */
-		sess_evq_add(&r->sq, 0, ex, SESS_EV_REMOVE, r->now_ms);
-		flow_remove(&r->fw, (uint32_t)(ex - r->fw.t->entries), hash);
-		rc = flow_insert_tag(&r->fw, &k, hash, s, be, FLOW_ST_EST,
-				     r->now_ms, bisn - b->cookie, &ex);
-	}
+	rc = rtr_flow_install(r, &k, s, be, bisn - b->cookie);
 	if (rc < 0) {
 		r->shm->l7.table_full++;
 		reset_backend(r, b);
@@ -600,7 +673,6 @@ backend_seg(struct rtr *r, uint16_t s, uint16_t be, const uint8_t *frame,
 		bind_free(r, b);
 		return;
 	}
-	installed(r, &r->fw.t->entries[rc]);
 	send_seg(r, b, true, SPLICE_ACK, b->cisn + 1, bisn + 1, NULL, 0, NULL, 0);
 	mss = bo.mss < b->co.mss ? bo.mss : b->co.mss;
 	/* A SYN-ACK's MSS of 0 (or a tiny one) must not loop forever or
@@ -668,6 +740,7 @@ adopt_seg(struct rtr *r, uint32_t w, uint16_t s, uint16_t be, uint32_t delta,
 			     (pi->tcp_flags & (PKT_TCP_FIN | PKT_TCP_RST)) ?
 			     FLOW_ST_FIN : FLOW_ST_EST, r->now_ms, delta, &e);
 	if (rc >= 0) {
+		count_flow(r, s, be, 1);
 		installed(r, &r->fw.t->entries[rc]);
 		r->shm->l7.adopted++;
 	} else if (rc != -EEXIST) {
@@ -750,6 +823,7 @@ flow_idle(void *ctx, const struct flow_entry *e)
 	}
 	r->shm->l7.expired++;
 	sess_evq_add(&r->sq, 0, e, SESS_EV_REMOVE, r->now_ms);
+	count_flow(r, e->svc, e->backend, -1);
 	return true;
 }
 
@@ -774,6 +848,10 @@ view_follow(struct rtr *r)
 			if (r->svcs[s] == NULL)
 				RTR_LOG(ERR, "service %s: no memory for its scheduler",
 					r->cfg->services[s].name);
+			else
+				memcpy(r->svcs[s]->sched.active,
+				       r->shm->l7_active[s],
+				       sizeof(r->svcs[s]->sched.active));
 		}
 	pools_update(r, true);
 	__atomic_store_n(&r->shm->l7_view_gen, gen, __ATOMIC_RELEASE);
@@ -849,7 +927,8 @@ rtr_init(struct rtr *r)
 	if (rc != 0)
 		return rc;
 	rtr_sess_init(r);
-
+	/* A router that follows another: the bound flows it left. */
+	rtr_flows_count(r);
 	pools_update(r, true);
 	view_follow(r);
 	return 0;

@@ -12,9 +12,10 @@
  * (reading the request; waiting for the backend's SYN-ACK).
  *
  * What the router writes in shared memory: shm->l7_flows (its only
- * writer; entries freed after a grace period of shm->qsbr), shm->l7
- * (its counters), l7_alive and l7_pid; it enqueues on each worker's
- * l7_out ring and dequeues its l7_in ring.
+ * writer; entries freed after a grace period of shm->qsbr),
+ * shm->l7_active (the bound flows per backend), shm->l7 (its counters),
+ * l7_alive and l7_pid; it enqueues on each worker's l7_out ring and
+ * dequeues its l7_in ring.
  *
  * With sessions { } (sess.c), the router tells halb-sessiond of every
  * bound flow it installs, whose state moves or that it removes, on its
@@ -128,6 +129,18 @@ uint32_t rtr_poll(struct rtr *r);
 /* Timeouts of bindings, expiry of bound flows, pool weights: every
  * RTR_TICK_MS. */
 void rtr_tick(struct rtr *r);
+
+/* Installs the bound flow k (client -> VIP) of service s to backend be
+ * with sequence delta delta, replacing a closed connection's entry of
+ * the same tuple, and counts it for its backend (shm->l7_active, the
+ * scheduler's active[]: wlc).  Returns the entry's index or -errno
+ * (-ENOSPC: the table is full). */
+int rtr_flow_install(struct rtr *r, const struct flow_key *k, uint16_t s,
+		     uint16_t be, uint32_t delta);
+
+/* Counts the bound flows per backend again from the table (a router
+ * that follows another one: rtr_init() calls it). */
+void rtr_flows_count(struct rtr *r);
 
 /* sess.c: the session ring's producer side, started on shm's ring (none
  * without sessions { }); once a loop turn, a share of a dump when

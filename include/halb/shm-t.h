@@ -47,7 +47,7 @@
 
 #define HALB_SHM_NAME "halb_shm"
 #define HALB_SHM_MAGIC 0x68616c62u /* "halb" */
-#define HALB_SHM_VERSION 9u
+#define HALB_SHM_VERSION 10u
 #define HALB_RING_SIZE 1024u
 #define HALB_FB_MARKS 65536u /* per worker, a power of two */
 
@@ -116,6 +116,13 @@ struct fwd_stats {
 	uint64_t l7_hits;         /* bound flows' client packets translated */
 	uint64_t l7_replies;      /* bound flows' backend packets translated */
 	uint64_t l7_out;          /* frames the router built, sent */
+	uint64_t l7_late;         /* client segments past a closed exchange's
+				   * answer (ack = cookie + 1 + its length):
+				   * dropped */
+	uint64_t l7_late_rst;     /* ... of which FIN or data: answered RST */
+	uint64_t l7_rst_no_ack;   /* client RSTs without ACK, no flow: dropped */
+	uint64_t l7_punt_limited; /* client segments over the punt bound
+				   * (halb/punt_limit.h): dropped */
 	uint64_t l7_adopt;        /* client segments of a peer's spliced
 				   * session (the replica): to the router */
 	uint64_t l7_replica_replies; /* backend segments translated from a
@@ -192,6 +199,7 @@ struct l7_stats {
 	uint64_t wscale_mismatch; /* reset: backend's window scale not ours */
 	uint64_t table_full;     /* reset: the bound-flow table is full */
 	uint64_t out_full;       /* frames dropped: a return ring was full */
+	uint64_t nombuf;         /* frames not built: no mbuf in the pool */
 	uint64_t stray;          /* segments of no binding (late, foreign) */
 	uint64_t expired;        /* bound flows removed idle */
 	uint64_t flows;          /* gauge: bound flows in l7_flows */
@@ -315,6 +323,10 @@ struct halb_shm {
 	struct cls_stats cls;
 	/* Live flows per backend, kept by the classifier (wlc reads them). */
 	uint32_t active[CFG_MAX_SERVICES][CFG_MAX_BACKENDS];
+	/* Bound request-routed flows per backend (in l7_flows), kept by the
+	 * request router (its wlc reads them; a reload keeps a slot they
+	 * name). */
+	uint32_t l7_active[CFG_MAX_SERVICES][CFG_MAX_BACKENDS];
 	/* New flows installed per backend, by the classifier: a backend's
 	 * new connections (those decided while the classifier was gone or
 	 * the table full are not in it; svc_stats.fallbacks counts them). */
@@ -421,6 +433,13 @@ struct halb_shm {
 #define HALB_L7_KIND(u) ((u) >> 28)
 #define HALB_L7_SVC(u) ((uint16_t)((u) >> 16 & 0xfffu))
 #define HALB_L7_BE(u) ((uint16_t)((u) & 0xffffu))
+
+/* The router's answers to a request it does not bind (no_match
+ * "http-503"): their payload lengths, sent with FIN at the cookie + 1.
+ * A client's later segments ack cookie + 1 + length (+ 1 for the FIN):
+ * the workers tell them by these (late, not forged). */
+#define HALB_L7_ANSWER_503_LEN 74u   /* the minimal HTTP 503 */
+#define HALB_L7_ANSWER_ALERT_LEN 7u  /* a TLS unrecognized_name alert */
 
 /* The coarse flow clock, shared by both processes. */
 static inline uint32_t

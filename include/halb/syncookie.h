@@ -11,13 +11,17 @@
  * that every segment the client sends before the binding, not only the
  * handshake's ACK, carries a checkable cookie in its ack number):
  *
- *   cookie = H(key, tuple, 0) + (t << 24) + ((H(key, tuple, t) + data) & 0xffffff)
+ *   cookie = H(key, tuple, 0) + (t << 24) + ((H(key, tuple, t) + (data << 8)) & 0xffffff)
  *
  * H: SipHash-2-4 under the forwarder's 128-bit secret (shm->l7_key,
  * random at each start), truncated to 32 bits; tuple: the 40-byte flow
  * key (client -> VIP); t: the coarse clock in units of 2^16 ms (65.5 s),
  * mod 256; data (7 bits): the client's MSS as an index into
- * syncookie_mss[], its window scale (15: none) and SACK-permitted.
+ * syncookie_mss[], its window scale (15: none) and SACK-permitted,
+ * above 8 bits of zeros: a number up to 255 past a cookie (the ack of a
+ * client that was sent bytes after the SYN-ACK, the router's answer to
+ * a request it did not bind) decodes as such (SYNCOOKIE_PAST), not as a
+ * valid cookie with other options.
  * Timestamps are not kept: the SYN-ACK offers none, so the client and
  * the backend use none.
  *
@@ -39,6 +43,7 @@
 #define SYNCOOKIE_MAX_AGE 2    /* units a cookie stays valid after its own */
 #define SYNCOOKIE_WS_NONE 15   /* no window scale option in the SYN */
 #define SYNCOOKIE_N_MSS 4
+#define SYNCOOKIE_DATA_SHIFT 8 /* the data's place: what is below tells PAST */
 
 /* The MSS values a cookie can say; a client's MSS is rounded down to one. */
 extern const uint16_t syncookie_mss[SYNCOOKIE_N_MSS];
@@ -54,6 +59,7 @@ enum syncookie_verdict {
 	SYNCOOKIE_OK = 0,
 	SYNCOOKIE_STALE,
 	SYNCOOKIE_FORGED,
+	SYNCOOKIE_PAST,  /* a valid cookie + n, 0 < n < 256 (syncookie_check_past) */
 };
 
 /* SipHash-2-4 of n bytes under key (two 64-bit words). */
@@ -65,9 +71,19 @@ uint32_t syncookie_make(const uint64_t key[2], const struct flow_key *k,
 			uint32_t now_ms, const struct syncookie_opts *o);
 
 /* Checks cookie (the client's ack number less 1) for k at now_ms; on
- * SYNCOOKIE_OK fills *o. */
+ * SYNCOOKIE_OK fills *o.  A number past a valid cookie is FORGED here. */
 enum syncookie_verdict syncookie_check(const uint64_t key[2],
 				       const struct flow_key *k, uint32_t now_ms,
 				       uint32_t cookie, struct syncookie_opts *o);
+
+/* The same, but a number n (0 < n < 256) past a valid cookie is
+ * SYNCOOKIE_PAST with *past = n (a random number is one with a
+ * probability of 2^-9 per valid unit: the caller decides which n it
+ * expects).  Costs what syncookie_check() does. */
+enum syncookie_verdict syncookie_check_past(const uint64_t key[2],
+					    const struct flow_key *k,
+					    uint32_t now_ms, uint32_t cookie,
+					    struct syncookie_opts *o,
+					    uint32_t *past);
 
 #endif

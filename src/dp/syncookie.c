@@ -95,25 +95,51 @@ syncookie_make(const uint64_t key[2], const struct flow_key *k,
 	uint32_t t = (now_ms >> SYNCOOKIE_T_SHIFT) & 0xff;
 
 	return cookie_hash(key, k, 0x100) + (t << 24) +
-	       ((cookie_hash(key, k, t) + opts_encode(o)) & 0xffffff);
+	       ((cookie_hash(key, k, t) + (opts_encode(o) << SYNCOOKIE_DATA_SHIFT)) &
+		0xffffff);
+}
+
+/*
+ * The data sits above SYNCOOKIE_DATA_SHIFT bits of zeros, so that a
+ * number a little past a cookie (cookie + n, 0 < n < 2^SYNCOOKIE_DATA_SHIFT:
+ * the ack of a client that got bytes after the SYN-ACK) decodes to the
+ * same t and data with n in those bits: told apart from a valid cookie
+ * (SYNCOOKIE_PAST) instead of passing for one with other options.  A
+ * number past an old cookie is only FORGED: STALE stays as rare for a
+ * guess as OK is.
+ */
+enum syncookie_verdict
+syncookie_check_past(const uint64_t key[2], const struct flow_key *k,
+		     uint32_t now_ms, uint32_t cookie, struct syncookie_opts *o,
+		     uint32_t *past)
+{
+	uint32_t now_t = (now_ms >> SYNCOOKIE_T_SHIFT) & 0xff;
+	uint32_t v = cookie - cookie_hash(key, k, 0x100);
+	uint32_t t = v >> 24, field, data, age;
+
+	field = (v - cookie_hash(key, k, t)) & 0xffffff;
+	data = field >> SYNCOOKIE_DATA_SHIFT;
+	*past = field & ((1u << SYNCOOKIE_DATA_SHIFT) - 1);
+	if (data >= 1u << 7)
+		return SYNCOOKIE_FORGED;
+	age = (now_t - t) & 0xff;
+	if (age > SYNCOOKIE_MAX_AGE)
+		return *past != 0 ? SYNCOOKIE_FORGED : SYNCOOKIE_STALE;
+	if (*past != 0)
+		return SYNCOOKIE_PAST;
+	o->mss = syncookie_mss[data & 3];
+	o->wscale = (uint8_t)(data >> 2 & 0xf);
+	o->sack = (data >> 6 & 1) != 0;
+	return SYNCOOKIE_OK;
 }
 
 enum syncookie_verdict
 syncookie_check(const uint64_t key[2], const struct flow_key *k,
 		uint32_t now_ms, uint32_t cookie, struct syncookie_opts *o)
 {
-	uint32_t now_t = (now_ms >> SYNCOOKIE_T_SHIFT) & 0xff;
-	uint32_t v = cookie - cookie_hash(key, k, 0x100);
-	uint32_t t = v >> 24, data, age;
+	uint32_t past;
+	enum syncookie_verdict v = syncookie_check_past(key, k, now_ms, cookie,
+							o, &past);
 
-	data = (v - cookie_hash(key, k, t)) & 0xffffff;
-	if (data >= 1u << 7)
-		return SYNCOOKIE_FORGED;
-	age = (now_t - t) & 0xff;
-	if (age > SYNCOOKIE_MAX_AGE)
-		return SYNCOOKIE_STALE;
-	o->mss = syncookie_mss[data & 3];
-	o->wscale = (uint8_t)(data >> 2 & 0xf);
-	o->sack = (data >> 6 & 1) != 0;
-	return SYNCOOKIE_OK;
+	return v == SYNCOOKIE_PAST ? SYNCOOKIE_FORGED : v;
 }

@@ -31,7 +31,10 @@ tap0, and compares what the appliance sends with what it must:
             the default pool.
   refused   a backend that answers the replayed SYN with RST: the client
             gets a RST, counted (be_refused).
-  rst       a client that resets mid-binding: its binding freed, counted.
+  rst       a client that resets mid-binding (RST with ACK): its binding
+            freed, counted; a RST without ACK dropped by the worker
+            (rst_no_ack), one with a forged ack refused, a blind one
+            (sequence outside the window) stray.
   slowloris a client that sends half a request: RST after the bind
             timeout (800 ms), counted.
   too_big   a request over max_request (2048): RST, counted.
@@ -42,6 +45,15 @@ tap0, and compares what the appliance sends with what it must:
             client retransmits, then RST to both after the bind timeout.
   no_match  l7n4 (198.18.2.111): no rule matches, no default pool,
             no_match "http-503": a minimal 503 and FIN.
+  late      after the 503: the client's ACK dropped, its FIN answered
+            with <SEQ=SEG.ACK><CTL=RST>, counted late (not forged).
+  rst_flood 2000 spoofed RSTs, with and without ACK: none reaches the
+            router.
+  wlc       l7c4 (198.18.2.112, wlc, weights 2:1): connections bound
+            whole go where the bound-flow counts say.
+  punt_bound with halb-router stopped (SIGSTOP), one connection's and
+            one address's replayed cookie ACKs are bounded: the ring
+            keeps room, another client's connection binds.
   ipv6      bind and seq over IPv6 (l7w6, [fd00:68:2::110]:80).
   flood     3000 SYNs from as many spoofed sources as fast as the test
             sends them: a cookie SYN-ACK each, and neither bindings nor
@@ -69,6 +81,7 @@ tap0, and compares what the appliance sends with what it must:
 """
 
 import os
+import signal
 import struct
 import sys
 import time
@@ -240,8 +253,9 @@ def test_cookie(tap):
     P.R.check("cookie: the valid ACK starts a binding and sends nothing",
               not got and nb == 1 and nok == 1, f"{P.nframes(got)}, bindings "
               f"+{nb}, cookie_ok +{nok}")
-    # Done with it: the client resets.
-    tap.exchange([cframe(sport, "R", ISN + 1)], 0, timeout=0.3)
+    # Done with it: the client resets (with ACK: a RST without one is
+    # dropped by the worker, test_client_rst).
+    tap.exchange([cframe(sport, "RA", ISN + 1, cookie + 1)], 0, timeout=0.3)
 
 
 def test_bind_seq(tap, sport=51100, fam=""):
@@ -376,17 +390,69 @@ def test_client_rst(tap):
         return
     before = router()
     tap.exchange([cframe(sport, "A", ISN + 1, cookie + 1)], 0, timeout=0.3)
-    # A blind reset: the tuple right, the sequence far outside what the
-    # binding may receive: not taken (RFC 5961), counted as stray.
-    tap.exchange([cframe(sport, "R", (ISN + 1 + 0x40000000) & M32)], 0, timeout=0.3)
+    # A RST without ACK carries no cookie, and there is no connection at
+    # the worker for it to reset: dropped there, counted, never punted.
+    got = tap.exchange([cframe(sport, "R", ISN + 1)], 0, timeout=0.3)
+    n = wait_router(before, "rst_no_ack", 1)
+    P.R.check("rst: a RST without ACK is dropped by the worker (rst_no_ack), "
+              "the binding kept", not got and n == 1 and
+              router()["client_rst"] == before["client_rst"],
+              f"{P.nframes(got)}, rst_no_ack +{n}")
+    # A RST whose ack is no cookie: forged.
+    b2 = router()
+    tap.exchange([cframe(sport, "RA", ISN + 1, cookie + 1 + 0x20000)], 0, timeout=0.3)
+    n = wait_router(b2, "cookie_forged", 1)
+    P.R.check("rst: a RST with ACK whose ack is no cookie is forged, not punted",
+              n == 1 and router()["in"] - b2["in"] == 0, f"cookie_forged +{n}")
+    # A blind reset: the tuple and the cookie right, the sequence far
+    # outside what the binding may receive: not taken (RFC 5961),
+    # counted as stray.
+    tap.exchange([cframe(sport, "RA", (ISN + 1 + 0x40000000) & M32, cookie + 1)], 0,
+                 timeout=0.3)
     n = wait_router(before, "stray", 1)
     P.R.check("rst: a reset outside the binding's window is stray, the "
               "binding kept", n == 1 and router()["client_rst"] == before["client_rst"],
               f"stray +{n}")
-    got = tap.exchange([cframe(sport, "R", ISN + 1)], 0, timeout=0.5)
+    got = tap.exchange([cframe(sport, "RA", ISN + 1, cookie + 1)], 0, timeout=0.5)
     n = wait_router(before, "client_rst", 1)
     P.R.check("rst: a client's RST mid-binding frees it, counted (client_rst), "
               "nothing sent", not got and n == 1, f"{P.nframes(got)}, +{n}")
+
+
+def test_rst_flood(tap, n=2000):
+    """Spoofed RSTs for arbitrary tuples (issue 14's review): none may
+    reach the router's ring, where they took the room of legitimate
+    punts; a legitimate connection binds right after."""
+    before = router()
+    frames = []
+    for i in range(n):
+        t = TCP(sport=10000 + i, dport=VPORT, seq=(i * 2654435761) & M32,
+                flags="R" if i % 2 == 0 else "RA",
+                ack=0 if i % 2 == 0 else (i * 40503) & M32)
+        frames.append(bytes(Ether(src=P.GW_MAC, dst=P.APP) /
+                            IP(src="198.18.1.%d" % (100 + i % 100), dst=VIP, ttl=64) / t))
+    for i in range(0, n, 250):
+        tap.send(frames[i:i + 250])
+        time.sleep(0.005)
+    last = [router()]
+
+    def counted():
+        last[0] = router()
+        return (last[0]["rst_no_ack"] - before["rst_no_ack"] +
+                last[0]["cookie_forged"] - before["cookie_forged"]) >= n * 0.98
+    P.wait_cond(counted, 3.0)
+    a = last[0]
+    na, nf = a["rst_no_ack"] - before["rst_no_ack"], a["cookie_forged"] - before["cookie_forged"]
+    P.R.check("rst_flood: %d spoofed RSTs: those without ACK dropped (rst_no_ack), "
+              "those with ACK refused by the cookie (cookie_forged), none to the "
+              "router" % n,
+              na >= n // 2 * 0.98 and nf >= n // 2 * 0.98 and a["in"] == before["in"] and
+              a["ring_full"] == before["ring_full"],
+              f"rst_no_ack +{na}, cookie_forged +{nf}, router in +{a['in'] - before['in']}")
+    req = b"GET /v1/a HTTP/1.1\r\nHost: api.example.com\r\n\r\n"
+    r = bind(tap, 51990, req, 0, "rst_flood: a legitimate connection after it")
+    if r is not None:
+        tap.exchange([cframe(51990, "RA", ISN + 1, r[0] + 1)], 0, timeout=0.3)
 
 
 def test_slowloris(tap):
@@ -747,6 +813,225 @@ def test_no_match(tap):
         VIP = vip0
 
 
+def test_late(tap):
+    """After the router answered a request it did not bind (l7n4,
+    no_match "http-503": the 503 and FIN at the cookie + 1), the client's
+    ACK of it and its own FIN ack past the cookie: late, not forged; the
+    FIN (and data) get <SEQ=SEG.ACK><CTL=RST> so that the client closes
+    instead of retransmitting its FIN; the bare ACK gets nothing."""
+    global VIP
+    vip0, VIP = VIP, "198.18.2.111"
+    try:
+        sport = 51880
+        cookie = handshake(tap, sport, label="")
+        if cookie is None:
+            P.R.check("late: cookie SYN-ACK", False)
+            return
+        req = b"GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n"
+        got = tap.exchange([cframe(sport, "A", ISN + 1, cookie + 1),
+                            cframe(sport, "PA", ISN + 1, cookie + 1, req)], 1)
+        f = P.one(got)
+        if f is None or Ether(f)[TCP].flags != "FPA":
+            P.R.check("late: the 503 and FIN", False, P.nframes(got))
+            return
+        answer = len(Ether(f)[TCP].payload)
+        seq = ISN + 1 + len(req)
+        ack = cookie + 1 + answer + 1  # the answer and its FIN
+        before = router()
+        got = tap.exchange([cframe(sport, "A", seq, ack)], 0, timeout=0.3)
+        n = wait_router(before, "late", 1)
+        P.R.check("late: the client's ACK of the 503 and FIN: nothing sent, "
+                  "counted late (not cookie_forged)",
+                  not got and n == 1 and
+                  router()["cookie_forged"] == before["cookie_forged"],
+                  f"{P.nframes(got)}, late +{n}")
+        before = router()
+        got = tap.exchange([cframe(sport, "FA", seq, ack)], 1)
+        f = P.one(got)
+        ok = False
+        if f is not None:
+            q = Ether(f)
+            ok = (ipl(q).src == VIP and ipl(q).dst == CLIENT and
+                  q[TCP].sport == VPORT and q[TCP].dport == sport and
+                  q[TCP].flags == "R" and q[TCP].seq == ack & M32 and
+                  len(q[TCP].payload) == 0 and csum_ok(f))
+        n = wait_router(before, "late_rst", 1)
+        P.R.check("late: the client's FIN after it: RST from the VIP, seq = its "
+                  "ack, no ACK (RFC 9293 3.10.7.1), counted (late, late_rst)",
+                  ok and n == 1 and router()["late"] - before["late"] == 1 and
+                  router()["cookie_forged"] == before["cookie_forged"],
+                  f"{P.nframes(got)}, late_rst +{n}")
+        # A RST past the answer is never answered.
+        before = router()
+        got = tap.exchange([cframe(sport, "RA", seq + 1, ack)], 0, timeout=0.3)
+        n = wait_router(before, "late", 1)
+        P.R.check("late: a RST after it: nothing sent, counted late",
+                  not got and n == 1, f"{P.nframes(got)}, late +{n}")
+    finally:
+        VIP = vip0
+
+
+# l7c4: least connections over 198.18.0.11:8082 (weight 2) and
+# 198.18.0.12:8082 (weight 1), one pool.
+C_VIP = "198.18.2.112"
+C_BE = [("198.18.0.11", 8082, P.BE_MAC[0]), ("198.18.0.12", 8082, P.BE_MAC[1])]
+
+
+def xframe(src, sport, flags, seq, ack=0, payload=b"", opts=None, vip=C_VIP):
+    p = (Ether(src=P.GW_MAC, dst=P.APP) / IP(src=src, dst=vip, ttl=64) /
+         TCP(sport=sport, dport=VPORT, flags=flags, seq=seq & M32, ack=ack & M32,
+             window=502, options=opts or []))
+    return p / Raw(payload) if payload else p
+
+
+def xcookies(tap, src, ports):
+    """SYNs from src:port for each port to l7c4: {port: cookie}."""
+    syns = [xframe(src, sp, "S", ISN, opts=[("MSS", 1460), ("SAckOK", b""),
+                                           ("WScale", 7)]) for sp in ports]
+    got = tap.exchange(syns, len(ports), timeout=3.0)
+    out = {}
+    for f in got:
+        q = Ether(f)
+        if TCP in q and q[TCP].flags == "SA" and q[TCP].dport in ports:
+            out[q[TCP].dport] = q[TCP].seq
+    return out
+
+
+def l7c4_flows():
+    """Bound flows per l7c4 backend as /halb/services shows them (the
+    router's counts, shm->l7_active)."""
+    rc, out, err = P.halbctl("json", "/halb/services")
+    if rc != 0:
+        raise RuntimeError(f"halbctl json /halb/services: rc {rc}: {err.strip()}")
+    lines = P.json.loads(out)["/halb/services"]["l7c4"]
+    flows = []
+    for ip, port, _ in C_BE:
+        ln = next(x for x in lines if x.startswith(f"{ip} port={port} "))
+        flows.append(int(ln.split("flows=")[1].split()[0]))
+    return flows
+
+
+def test_wlc(tap, n=6):
+    """Least connections sees the router's bound flows: each new
+    connection goes to the backend with the fewest per weight (2:1), so
+    6 connections go 0, 1, 0, 0, 1, 0 (with no counts wlc always took
+    backend 0).  Each is bound whole (the backend's SYN-ACK answered) and
+    left open; the counts show in /halb/services."""
+    src = "198.18.1.80"
+    start = l7c4_flows()
+    counts = list(start)
+    want, got_be = [], []
+    req = b"GET /w HTTP/1.1\r\nHost: www.example.com\r\n\r\n"
+    for i in range(n):
+        # wlc's choice: the fewest per weight, ties to the lower index.
+        b = 0 if counts[0] * 1 <= counts[1] * 2 else 1
+        want.append(b)
+        sport = 52000 + i
+        ck = xcookies(tap, src, [sport])
+        if sport not in ck:
+            P.R.check("wlc: cookie SYN-ACK", False)
+            return
+        got = tap.exchange([xframe(src, sport, "A", ISN + 1, ck[sport] + 1),
+                            xframe(src, sport, "PA", ISN + 1, ck[sport] + 1, req)], 1)
+        f = P.one(got)
+        be = None
+        if f is not None and Ether(f)[TCP].flags == "S":
+            be = next((j for j, (ip, port, _) in enumerate(C_BE)
+                       if ipl(Ether(f)).dst == ip and Ether(f)[TCP].dport == port), None)
+        got_be.append(be)
+        if be is None:
+            break
+        ip, port, mac = C_BE[be]
+        synack = (Ether(src=mac, dst=P.APP) / IP(src=ip, dst=src, ttl=64) /
+                  TCP(sport=port, dport=sport, flags="SA", seq=0x5000 + i,
+                      ack=ISN + 1, options=[("MSS", 1460), ("SAckOK", b""),
+                                            ("WScale", 7)]))
+        tap.exchange([synack], 2)
+        counts[be] += 1
+        P.wait_cond(lambda: l7c4_flows() == counts, 2.0)
+    after = l7c4_flows()
+    P.R.check("wlc: %d connections spread by bound flows per weight (2:1): "
+              "backends %s, counts %s -> %s" % (n, want, start, after),
+              got_be == want and after == [start[0] + want.count(0),
+                                          start[1] + want.count(1)],
+              f"got {got_be}, flows {after}")
+
+
+def router_pid():
+    return router()["router_pid"]
+
+
+def test_punt_bound(tap):
+    """The punt bound (docs/REQUESTS.md, "Bounds"): with the router
+    stopped (SIGSTOP; the workers wait 3 s before taking it for gone in
+    this rig), one connection replaying its valid cookie ACK 1100 times,
+    then 40 connections of one address replaying theirs 30 times each,
+    would each fill the worker's l7_in ring (1023) and drop the next
+    client's punts (ring_full); bounded, they leave room, and another
+    client's connection binds once the router runs again."""
+    pid = router_pid()
+    if not pid:
+        P.R.check("punt_bound: the router runs", False)
+        return
+    req = b"GET /p HTTP/1.1\r\nHost: www.example.com\r\n\r\n"
+    cases = [("one connection", "198.18.1.90", [52100], 1100, "198.18.1.91", 52150),
+             ("one address", "198.18.1.92", list(range(52200, 52240)), 30,
+              "198.18.1.93", 52250)]
+    for label, src, ports, reps, lsrc, lport in cases:
+        ck = xcookies(tap, src, ports)
+        lck = xcookies(tap, lsrc, [lport])
+        if len(ck) != len(ports) or lport not in lck:
+            P.R.check(f"punt_bound: {label}: cookie SYN-ACKs", False,
+                      f"{len(ck)} of {len(ports)}")
+            return
+        flood = []
+        for _ in range(reps):
+            for sp in ports:
+                flood.append(bytes(xframe(src, sp, "A", ISN + 1, ck[sp] + 1)))
+        legit = [xframe(lsrc, lport, "A", ISN + 1, lck[lport] + 1),
+                 xframe(lsrc, lport, "PA", ISN + 1, lck[lport] + 1, req)]
+        before = router()
+        m = tap.mark()
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            t0 = time.monotonic()
+            for i in range(0, len(flood), 300):
+                tap.send(flood[i:i + 300])
+                time.sleep(0.002)
+            tap.send(legit)
+            dt = time.monotonic() - t0
+            last = [router()]
+
+            def counted():
+                last[0] = router()
+                return (last[0]["cookie_ok"] - before["cookie_ok"] >=
+                        len(flood) * 0.98 + 2)
+            P.wait_cond(counted, 1.5)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        a = last[0]
+        lim = a["punt_limited"] - before["punt_limited"]
+        full = a["ring_full"] - before["ring_full"]
+        fr, _ = tap.wait(m, lambda fs: any(
+            Ether(f)[TCP].dport in (8082,) and Ether(f)[TCP].sport == lport and
+            Ether(f)[TCP].flags == "S" for f in fs if TCP in Ether(f)), 3.0)
+        syn = any(TCP in Ether(f) and Ether(f)[TCP].sport == lport and
+                  Ether(f)[TCP].flags == "S" for f in fr)
+        P.R.check(f"punt_bound: {label} replaying its cookie ACKs ({len(flood)} "
+                  "with the router stopped) is bounded (punt_limited), the ring "
+                  "never full; another client's connection binds after",
+                  syn and full == 0 and lim >= len(flood) - 1023 and
+                  router()["router_down"] == before["router_down"],
+                  f"punt_limited +{lim}, ring_full +{full}, cookie_ok "
+                  f"+{a['cookie_ok'] - before['cookie_ok']}, SYN to a backend: {syn}, "
+                  f"sent in {dt:.3f} s")
+        print(f"# punt_bound: {label}: {len(flood)} sent in {dt:.3f} s, "
+              f"punt_limited +{lim}, ring_full +{full}", flush=True)
+        # The bindings these made time out (RSTs to the clients) and the
+        # legitimate one's backend never answers: be_timeout.
+        P.wait_cond(lambda: router()["binding"] == 0, 3.0)
+
+
 def test_reorder(tap):
     """A request whose segments come out of order and overlapping: the
     router keeps only what follows in order and sends the request whole."""
@@ -899,6 +1184,10 @@ def main():
         ("reload_grow", lambda: test_reload_grow(tap)),
         ("down", lambda: test_backend_down(tap)),
         ("no_match", lambda: test_no_match(tap)),
+        ("late", lambda: test_late(tap)),
+        ("rst_flood", lambda: test_rst_flood(tap)),
+        ("wlc", lambda: test_wlc(tap)),
+        ("punt_bound", lambda: test_punt_bound(tap)),
         ("flood", lambda: test_flood(tap)),
         ("flood_live", lambda: test_flood_live(tap)),
         ("adopt", lambda: test_adopt(tap)),

@@ -97,6 +97,42 @@ test_cookie_valid_stale_forged(void **state)
 	assert_int_equal(got.mss, 536);
 }
 
+/* A number a little past a valid cookie (the ack of a client that was
+ * sent the router's answer) is told apart: PAST with how far, never a
+ * valid cookie with other options; 256 past is where the data's next
+ * value begins.  syncookie_check() calls it forged. */
+static void
+test_cookie_past(void **state)
+{
+	struct syncookie_opts o = { .mss = 1460, .wscale = 7, .sack = true }, got;
+	uint32_t now = 9u << SYNCOOKIE_T_SHIFT, c, n, past, n_past = 0, i;
+	struct flow_key k;
+
+	(void)state;
+	mk_key(&k, 72);
+	c = syncookie_make(key, &k, now, &o);
+	for (n = 1; n < 256; n++) {
+		past = 0;
+		assert_int_equal(syncookie_check_past(key, &k, now, c + n, &got, &past),
+				 SYNCOOKIE_PAST);
+		assert_int_equal(past, n);
+		assert_int_equal(syncookie_check(key, &k, now, c + n, &got),
+				 SYNCOOKIE_FORGED);
+	}
+	assert_int_equal(syncookie_check_past(key, &k, now, c, &got, &past),
+			 SYNCOOKIE_OK);
+	assert_int_equal(got.mss, 1460);
+	/* Past an old cookie: forged, not stale. */
+	assert_int_equal(syncookie_check_past(key, &k,
+					      now + ((SYNCOOKIE_MAX_AGE + 1) << SYNCOOKIE_T_SHIFT),
+					      c + 75, &got, &past), SYNCOOKIE_FORGED);
+	/* Guesses: PAST at most 2^-9 of them per valid unit. */
+	for (i = 0; i < 100000; i++)
+		n_past += syncookie_check_past(key, &k, now, c + 1000 + i * 7919u,
+					       &got, &past) == SYNCOOKIE_PAST;
+	assert_true(n_past <= 100000 / 512 * 3 + 20);
+}
+
 /* A segment with SACK blocks, built and parsed back. */
 static uint32_t
 mk_seg(uint8_t *buf, uint32_t cap, uint32_t seq, uint32_t ack, uint32_t l,
@@ -228,6 +264,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_siphash_vector),
 		cmocka_unit_test(test_cookie_valid_stale_forged),
+		cmocka_unit_test(test_cookie_past),
 		cmocka_unit_test(test_build_and_adjust),
 		cmocka_unit_test(test_malformed_options),
 	};
