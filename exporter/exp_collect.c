@@ -170,6 +170,12 @@ static const struct {
 	{ "sess_events", "Session events of bound connections to halb-sessiond" },
 	{ "sess_ring_full", "Session events dropped: the router's session ring was full" },
 	{ "sess_dumped", "Bound connections dumped to halb-sessiond" },
+	{ "relay_out", "Backend segments of no binding here, relayed to the peer appliances" },
+	{ "relay_full", "Backend segments not relayed: the relay ring was full or the segment too large" },
+	{ "relay_in", "Backend segments a peer appliance relayed here" },
+	{ "relay_bound", "Bindings completed by a relayed backend segment" },
+	{ "relay_replies", "Relayed backend segments of a bound flow, translated to the client" },
+	{ "relay_stray", "Relayed backend segments of no binding and no flow here, dropped" },
 };
 
 void

@@ -319,6 +319,12 @@ tel_router(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "sess_ring_full", r->sess_ring_full);
 	rte_tel_data_add_dict_u64(d, "sess_dumped", r->sess_dumped);
 	rte_tel_data_add_dict_u64(d, "sess_dumps", r->sess_dumps);
+	rte_tel_data_add_dict_u64(d, "relay_out", r->relay_out);
+	rte_tel_data_add_dict_u64(d, "relay_full", r->relay_full);
+	rte_tel_data_add_dict_u64(d, "relay_in", r->relay_in);
+	rte_tel_data_add_dict_u64(d, "relay_bound", r->relay_bound);
+	rte_tel_data_add_dict_u64(d, "relay_replies", r->relay_replies);
+	rte_tel_data_add_dict_u64(d, "relay_stray", r->relay_stray);
 	rte_tel_data_add_dict_u64(d, "flows", r->flows);
 	rte_tel_data_add_dict_u64(d, "binding", r->binding);
 	return 0;

@@ -1162,7 +1162,49 @@ l7_reply(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 		l7_punt(w, m, HALB_L7_VERB(HALB_L7_IN_BACKEND, s, b));
 		return;
 	}
+	/* With peers to relay to (shm->l7_relay_out): a peer appliance may
+	 * have just bound it (its record not here yet); the router relays
+	 * it (router/relay.c), while its ring is at most a quarter full. */
+	if (fwd.shm->l7_relay_out != NULL && w->l7_up &&
+	    rte_ring_free_count(w->ws->l7_in) >= HALB_RING_SIZE / 4 * 3) {
+		w->st->l7_backend_in++;
+		l7_punt(w, m, HALB_L7_VERB(HALB_L7_IN_BACKEND, s, b));
+		return;
+	}
 	drop(w, m, FWD_DROP_REPLY_NO_FLOW);
+}
+
+/* A segment of backend b of service s that a peer appliance relayed,
+ * of a bound flow the router found here (HALB_L7_OUT_REPLY): translated
+ * to the client as l7_reply translates a bound flow's; dropped if the
+ * flow went meanwhile, never punted again. */
+static void
+l7_relayed(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
+	   uint32_t s, uint16_t b)
+{
+	const struct fwd_service *sv = &w->v->svc[s];
+	const struct flow_entry *e;
+	struct flow_key k;
+
+	memset(&k, 0, sizeof(k));
+	memcpy(k.src, pi->key.dst, 16);
+	memcpy(k.dst, sv->vip.b, 16);
+	k.sport = pi->key.dport;
+	k.dport = sv->vport != 0 ? htons(sv->vport) : pi->key.sport;
+	k.proto = IPPROTO_TCP;
+	e = flow_lookup(&fwd.shm->l7_flows, &k, pkt_flow_hash(&k));
+	if (pi->kind != PKT_KIND_FLOW || pi->key.proto != IPPROTO_TCP ||
+	    b >= sv->n_backends || e == NULL || e->svc != s || e->backend != b) {
+		drop(w, m, FWD_DROP_REPLY_NO_FLOW);
+		return;
+	}
+	if (splice_seq_adjust(rte_pktmbuf_mtod(m, uint8_t *), pi, -e->tag, 0) != 0) {
+		w->st->bad[PKT_ERR_L4]++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	w->st->l7_replies++;
+	nat_reply_send(w, m, pi, (int)s, b);
 }
 
 /*
@@ -1248,6 +1290,10 @@ l7_returned(struct fwd_worker *w, struct rte_mbuf *m)
 		if (!l7_bound(w, m, &pi, hash,
 			      flow_lookup(&fwd.shm->l7_flows, &pi.key, hash)))
 			drop(w, m, FWD_DROP_OTHER);
+		return;
+	}
+	if (HALB_L7_KIND(verb) == HALB_L7_OUT_REPLY) {
+		l7_relayed(w, m, &pi, s, b);
 		return;
 	}
 	sv = &w->v->svc[s];

@@ -626,9 +626,13 @@ client_seg(struct rtr *r, uint32_t w, uint16_t s, const uint8_t *frame,
 	}
 }
 
+/* A segment from backend be of service s with no flow (a worker's, or
+ * relayed: a peer's, never relayed again).  One of no binding here may
+ * be of a peer appliance's binding (or flow): relayed to the peers
+ * (relay.c) when there are any. */
 static void
 backend_seg(struct rtr *r, uint16_t s, uint16_t be, const uint8_t *frame,
-	    const struct pkt_info *pi)
+	    const struct pkt_info *pi, bool relayed)
 {
 	const struct cfg_service *cs = &r->cfg->services[s];
 	struct syncookie_opts bo;
@@ -640,6 +644,8 @@ backend_seg(struct rtr *r, uint16_t s, uint16_t be, const uint8_t *frame,
 	backend_key(cs, pi, &k);
 	hash = bind_hash(r, &k);
 	b = bind_find(r, &k, hash);
+	if (b == NULL && !relayed && rtr_relay_out(r, s, &k, frame, pi))
+		return;
 	if (b == NULL || b->state != RTR_SYN_SENT || b->be != be) {
 		r->shm->l7.stray++;
 		return;
@@ -688,6 +694,34 @@ backend_seg(struct rtr *r, uint16_t s, uint16_t be, const uint8_t *frame,
 	}
 	r->shm->l7.bound++;
 	bind_free(r, b);
+}
+
+/*
+ * A segment of backend be of service s that a peer appliance relayed
+ * (relay.c; frame and pi as a worker's): a binding's of ours on its
+ * tuple takes it (backend_seg(), never relayed again): RTR_RELAY_BINDING;
+ * else a bound flow of ours on it, naming be: RTR_RELAY_FLOW (the caller
+ * hands it to a worker); else RTR_RELAY_STRAY.
+ */
+int
+rtr_relay_backend(struct rtr *r, uint16_t s, uint16_t be, const uint8_t *frame,
+		  const struct pkt_info *pi)
+{
+	const struct flow_entry *e;
+	struct flow_key k;
+	uint64_t bound = r->shm->l7.bound;
+
+	backend_key(&r->cfg->services[s], pi, &k);
+	if (bind_find(r, &k, bind_hash(r, &k)) != NULL) {
+		backend_seg(r, s, be, frame, pi, true);
+		if (r->shm->l7.bound != bound)
+			r->shm->l7.relay_bound++;
+		return RTR_RELAY_BINDING;
+	}
+	e = flow_lookup(r->fw.t, &k, pkt_flow_hash(&k));
+	if (e != NULL && e->svc == s && e->backend == be)
+		return RTR_RELAY_FLOW;
+	return RTR_RELAY_STRAY;
 }
 
 /*
@@ -789,7 +823,8 @@ rtr_poll(struct rtr *r)
 				r->shm->l7.stray++;
 			} else if (HALB_L7_KIND(verb) == HALB_L7_IN_BACKEND) {
 				if (HALB_L7_BE(verb) < r->cfg->services[s].n_backends)
-					backend_seg(r, s, HALB_L7_BE(verb), frame, &pi);
+					backend_seg(r, s, HALB_L7_BE(verb), frame, &pi,
+						    false);
 				else
 					r->shm->l7.stray++;
 			} else if (HALB_L7_KIND(verb) == HALB_L7_IN_ADOPT) {

@@ -122,6 +122,7 @@ loop(void *arg)
 			break;
 		}
 		busy = rtr_poll(r);
+		busy += rtr_relay_poll(r);
 		if (r->now_ms - r->tick_ms >= RTR_TICK_MS) {
 			r->tick_ms = r->now_ms;
 			rtr_tick(r);

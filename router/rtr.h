@@ -35,6 +35,7 @@
 
 #include "halb/cfg-t.h"
 #include "halb/flow.h"
+#include "halb/pkt-t.h"
 #include "halb/sched.h"
 #include "halb/sess_evq.h"
 #include "halb/shm-t.h"
@@ -141,6 +142,34 @@ int rtr_flow_install(struct rtr *r, const struct flow_key *k, uint16_t s,
 /* Counts the bound flows per backend again from the table (a router
  * that follows another one: rtr_init() calls it). */
 void rtr_flows_count(struct rtr *r);
+
+/* What a relayed segment is to this router (rtr_relay_backend). */
+enum {
+	RTR_RELAY_BINDING = 0, /* a binding's: taken (backend_seg) */
+	RTR_RELAY_FLOW,        /* a bound flow's: for a worker to translate */
+	RTR_RELAY_STRAY,       /* neither */
+};
+
+/* bind.c: a segment of backend be of service s that a peer relayed
+ * (frame and pi as a worker's): RTR_RELAY_*. */
+int rtr_relay_backend(struct rtr *r, uint16_t s, uint16_t be,
+		      const uint8_t *frame, const struct pkt_info *pi);
+
+/*
+ * relay.c, the relay between appliances (docs/REQUESTS.md, "Relay
+ * between appliances"; shm->l7_relay_out and l7_relay_in, NULL without
+ * sessions { peers }).  rtr_relay_out(): a backend's segment of service
+ * s for the client key k that matches no binding here goes to
+ * halb-sessiond for the peers; returns whether it was taken (false: no
+ * relay; counted relay_full when the ring was full or the segment too
+ * large, and true then too: it is not a stray of ours).
+ * rtr_relay_poll(): the peers' relayed segments, each taken as a
+ * worker's HALB_L7_IN_BACKEND (rtr_relay_backend) or handed to a worker
+ * (HALB_L7_OUT_REPLY), else dropped (relay_stray); returns how many.
+ */
+bool rtr_relay_out(struct rtr *r, uint16_t s, const struct flow_key *k,
+		   const uint8_t *frame, const struct pkt_info *pi);
+uint32_t rtr_relay_poll(struct rtr *r);
 
 /* sess.c: the session ring's producer side, started on shm's ring (none
  * without sessions { }); once a loop turn, a share of a dump when

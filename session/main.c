@@ -65,6 +65,7 @@
 #include "halb/seal.h"
 #include "halb/shm.h"
 #include "halb/sock.h"
+#include "halb/sync_msg.h"
 #include "sessd.h"
 #include "sync.h"
 
@@ -111,6 +112,12 @@ struct sessd {
 	uint64_t events, ev_bad, rx_unknown, rx_removed, rx_up, rx_down, resyncs;
 	uint64_t views;             /* views followed since start */
 	uint64_t own_swept, qsbr_unstuck;
+	/* The relay between appliances (shm->l7_relay_out, l7_relay_in):
+	 * segments taken from the router (and of those, whose service slot
+	 * the view does not hold), peers' segments handed to the router,
+	 * not (no such service or backend here; its ring full). */
+	uint64_t relay_taken, relay_bad, relay_delivered, relay_unknown,
+		 relay_ring_full;
 	/* per peer */
 	uint32_t peer_dump_start[SESSD_MAX_PEERS];
 	bool synced_once[SESSD_MAX_PEERS];
@@ -380,6 +387,42 @@ peer_dumps(struct sessd *d)
 	}
 }
 
+/*
+ * The request router's backend segments of no binding and no flow
+ * (router/relay.c): each to every live peer (sync_relay: sealed, best
+ * effort, at most relay_rate a second), its service named by VIP and
+ * port.  Every poll, at most the ring's size.
+ */
+static void
+relay_drain(struct sessd *d)
+{
+	static struct halb_l7_relay rl[16];
+	uint32_t n, i, total = 0;
+
+	if (d->shm->l7_relay_out == NULL)
+		return;
+	do {
+		n = rte_ring_sc_dequeue_burst_elem(d->shm->l7_relay_out, rl,
+						   sizeof(rl[0]), 16, NULL);
+		if (n > 0)
+			view_follow(d);
+		for (i = 0; i < n; i++) {
+			const struct cfg_service *cs;
+
+			d->relay_taken++;
+			if (rl[i].svc >= d->map.cfg->n_services ||
+			    d->map.cfg->services[rl[i].svc].slot != CFG_SLOT_LIVE) {
+				d->relay_bad++;
+				continue;
+			}
+			cs = &d->map.cfg->services[rl[i].svc];
+			(void)sync_relay(d->sync, cs->vip.b, ntohs(rl[i].vport),
+					 rl[i].frame, rl[i].len, unix_ns());
+		}
+		total += n;
+	} while (n == 16 && total < HALB_L7_RELAY_RING);
+}
+
 /* ---- the sync engine's callbacks ---- */
 
 static int
@@ -430,6 +473,48 @@ op_deliver(void *arg, unsigned int p, const struct sess_rec *r)
 	else
 		sess_replica_put(&d->rep, &r->key, svc, be, tag, r->state, p,
 				 r->idle_ms, d->now_ms);
+}
+
+/* A backend's segment that peer p relayed: to the request router, as
+ * this appliance's service (by VIP and port) and backend (by the
+ * segment's source address and port) slots. */
+static void
+op_relay(void *arg, unsigned int p, const uint8_t vip[16], uint16_t vip_port,
+	 const uint8_t *seg, size_t len)
+{
+	struct sessd *d = arg;
+	struct halb_l7_relay rl;
+	struct sess_rec r;
+	uint16_t svc, be, sport;
+	uint32_t tag;
+
+	(void)p;
+	if (d->shm->l7_relay_in == NULL || len > HALB_L7_RELAY_MAX) {
+		d->relay_unknown++;
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	memcpy(r.key.dst, vip, 16);
+	r.key.dport = htons(vip_port);
+	r.key.proto = IPPROTO_TCP;
+	view_follow(d);
+	if (sync_relay_seg(seg, len, r.be_addr, &sport) != 0 ||
+	    (r.be_port = ntohs(sport),
+	     sess_rec_to_local(&d->map, &r, &svc, &be, &tag) != 0) ||
+	    !d->map.cfg->services[svc].l7.has) {
+		d->relay_unknown++;
+		return;
+	}
+	rl.svc = svc;
+	rl.be = be;
+	rl.vport = r.key.dport;
+	rl.len = (uint16_t)len;
+	memcpy(rl.frame, seg, len);
+	if (rte_ring_sp_enqueue_elem(d->shm->l7_relay_in, &rl, sizeof(rl)) != 0) {
+		d->relay_ring_full++;
+		return;
+	}
+	d->relay_delivered++;
 }
 
 static void
@@ -564,6 +649,7 @@ on_poll(struct ev_loop *ev, void *arg)
 	}
 	view_follow(d);
 	drain(d, SESSD_BURSTS);
+	relay_drain(d);
 	if (shm->cls.sess_ring_full != d->ring_full_seen) {
 		d->ring_full_seen = shm->cls.sess_ring_full;
 		if (!d->local_dump) {
@@ -647,6 +733,11 @@ on_ctl(void *arg, const char *req, FILE *out)
 	if (d->shm->sess_ring_l7 != NULL)
 		fprintf(out, "request router: events %" PRIu64 ", ring overflows %" PRIu64 ", dumps %" PRIu64 "\n",
 			d->l7_events, d->l7_ring_full_seen, d->l7_dumps);
+	if (d->shm->l7_relay_out != NULL)
+		fprintf(out, "relay: from the router %" PRIu64 " (sent %" PRIu64 ", over the rate %" PRIu64 ", no live peer %" PRIu64 ", unknown slot %" PRIu64 "), from the peers %" PRIu64 " (to the router %" PRIu64 ", unknown service or backend %" PRIu64 ", ring full %" PRIu64 ")\n",
+			d->relay_taken, ss->relay_sent, ss->relay_limited,
+			ss->relay_no_peer, d->relay_bad, ss->relay_rcvd,
+			d->relay_delivered, d->relay_unknown, d->relay_ring_full);
 	fprintf(out, "view generation %" PRIu64 " (the forwarder's %" PRIu64 "), %" PRIu64 " followed since start\n",
 		d->map.gen, (uint64_t)__atomic_load_n(&d->shm->view_gen, __ATOMIC_ACQUIRE),
 		d->views);
@@ -757,7 +848,7 @@ attach(struct sessd *d)
 {
 	static const struct sync_ops ops = {
 		.send = op_send, .deliver = op_deliver, .dump = op_dump,
-		.peer_state = op_peer_state,
+		.peer_state = op_peer_state, .relay = op_relay,
 	};
 	const struct halb_cfg *cfg = d->cfg;
 	uint32_t own_entries;

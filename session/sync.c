@@ -47,6 +47,7 @@ static_assert(SEAL_REJ__COUNT <= SYNC_REJ_SLOTS, "a counter per reason");
 static_assert(SYNC_WINDOW_MAX <= SYNC_ACK_HOLES_MAX, "holes of a window fit an ack");
 
 #define NS_PER_MS 1000000ull
+#define NS_PER_S 1000000000ull
 #define MARK_SLOTS 8u             /* backlog room kept for dump markers */
 /* A marker in the backlog: op 0, state says which. */
 #define MARK_START 1u
@@ -119,6 +120,8 @@ struct sync {
 	struct seal_replay *replay;
 	uint8_t *dgram;           /* a sealed datagram being sent */
 	uint8_t *recs;            /* the sessions of a batch being built */
+	uint64_t relay_tokens;    /* sync_relay()'s bucket, segments x 1e9 */
+	uint64_t relay_ns;        /* when it was last filled */
 	struct peer peers[SYNC_MAX_PEERS];
 	struct sync_stats st;
 };
@@ -670,6 +673,28 @@ done:
 		send_ack(s, p);
 }
 
+/* A Relay (its rules checked by sync_open()): to the daemon. */
+static void
+relay_in(struct sync *s, unsigned int p, const Halb__Sync__Relay *r)
+{
+	static const uint8_t v4_mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+					       0xff, 0xff };
+	uint8_t vip[16];
+
+	s->st.relay_rcvd++;
+	s->peers[p].st.relays_rcvd++;
+	if (s->ops.relay == NULL)
+		return;
+	if (r->vip.len == 4) {
+		memcpy(vip, v4_mapped, sizeof(v4_mapped));
+		memcpy(vip + 12, r->vip.data, 4);
+	} else {
+		memcpy(vip, r->vip.data, 16);
+	}
+	s->ops.relay(s->arg, p, vip, (uint16_t)r->vip_port, r->segment.data,
+		     r->segment.len);
+}
+
 static int
 find_peer(const struct sync *s, const char *name)
 {
@@ -697,6 +722,10 @@ msg_boots(const struct sync_opened *o, uint64_t *boot, uint64_t *peer_boot)
 	case SYNC_T_DUMP_REQUEST:
 		*boot = o->dump_request->boot;
 		*peer_boot = o->dump_request->peer_boot;
+		break;
+	case SYNC_T_RELAY:
+		*boot = o->relay->boot;
+		*peer_boot = o->relay->peer_boot;
 		break;
 	case SYNC_T_HELLO:
 	default:
@@ -779,6 +808,9 @@ sync_input(struct sync *s, const void *buf, size_t len,
 				start_dump(s, (unsigned int)p);
 		}
 		break;
+	case SYNC_T_RELAY:
+		relay_in(s, (unsigned int)p, o.relay);
+		break;
 	default:
 		break;
 	}
@@ -811,6 +843,90 @@ sync_queue(struct sync *s, const struct sess_rec *r)
 			rc = -ENOBUFS;
 	}
 	return rc;
+}
+
+/* sync_relay()'s token bucket: relay_rate a second, a quarter second's
+ * worth at most (at least one). */
+static bool
+relay_take(struct sync *s, uint64_t now_ns)
+{
+	uint64_t rate = s->conf.relay_rate, cap = rate / 4 > 0 ? rate / 4 : 1;
+	uint64_t dt = since(now_ns, s->relay_ns);
+
+	if (dt > NS_PER_S)
+		dt = NS_PER_S;
+	s->relay_ns = now_ns;
+	s->relay_tokens += dt * rate;
+	if (s->relay_tokens > cap * NS_PER_S)
+		s->relay_tokens = cap * NS_PER_S;
+	if (s->relay_tokens < NS_PER_S)
+		return false;
+	s->relay_tokens -= NS_PER_S;
+	return true;
+}
+
+int
+sync_relay(struct sync *s, const uint8_t vip[16], uint16_t vip_port,
+	   const uint8_t *seg, size_t len, uint64_t now_ns)
+{
+	static const uint8_t v4_mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+					       0xff, 0xff };
+	uint8_t buf[SYNC_RELAY_SEG_MAX + 64];
+	Halb__Sync__Relay r;
+	unsigned int p;
+	size_t n;
+	int sent = 0, k;
+
+	if (s == NULL || vip == NULL || vip_port == 0 ||
+	    sync_relay_seg(seg, len, NULL, NULL) != 0)
+		return -EINVAL;
+	s->now_ns = now_ns;
+	for (p = 0; p < s->conf.n_peers; p++)
+		if (s->peers[p].st.alive && s->peers[p].boot != 0)
+			break;
+	if (p == s->conf.n_peers) {
+		s->st.relay_no_peer++;
+		return 0;
+	}
+	if (!relay_take(s, now_ns)) {
+		s->st.relay_limited++;
+		return -EAGAIN;
+	}
+	halb__sync__relay__init(&r);
+	r.boot = s->boot;
+	r.vip.data = (uint8_t *)(uintptr_t)vip;
+	r.vip.len = 16;
+	if (memcmp(vip, v4_mapped, sizeof(v4_mapped)) == 0) {
+		r.vip.data += 12;
+		r.vip.len = 4;
+	}
+	r.vip_port = vip_port;
+	r.segment.data = (uint8_t *)(uintptr_t)seg;
+	r.segment.len = len;
+	for (p = 0; p < s->conf.n_peers; p++) {
+		struct peer *pe = &s->peers[p];
+
+		if (!pe->st.alive || pe->boot == 0)
+			continue;
+		r.peer_boot = pe->boot;
+		n = protobuf_c_message_get_packed_size(&r.base);
+		if (n > sizeof(buf))
+			return -EINVAL; /* not reached: the segment is bounded */
+		protobuf_c_message_pack(&r.base, buf);
+		k = sync_seal_raw(s->dgram, SEAL_MAX_DATAGRAM, &pe->key,
+				  s->conf.name, next_env_seq(s),
+				  now_ns / NS_PER_MS, SYNC_T_RELAY, buf, n);
+		if (k < 0 || s->ops.send(s->arg, p, s->dgram, (size_t)k) < 0) {
+			pe->st.send_errors++;
+			continue;
+		}
+		pe->last_sent_ns = now_ns;
+		pe->order++;
+		pe->st.relays_sent++;
+		sent++;
+	}
+	s->st.relay_sent++;
+	return sent;
 }
 
 uint32_t
@@ -877,6 +993,7 @@ conf_check(struct sync_conf *c)
 	c->window = or_default(c->window, SYNC_WINDOW_DEFAULT);
 	c->backlog_max = or_default(c->backlog_max, SYNC_BACKLOG_DEFAULT);
 	c->max_datagram = or_default(c->max_datagram, SYNC_DATAGRAM_DEFAULT);
+	c->relay_rate = or_default(c->relay_rate, SYNC_RELAY_RATE_DEFAULT);
 	if (namelen == 0 || namelen > SEAL_NAME_MAX ||
 	    c->n_peers > SYNC_MAX_PEERS || c->dead_ms <= c->hello_ms ||
 	    c->window > SYNC_WINDOW_MAX || c->backlog_max > SYNC_BACKLOG_MAX ||
@@ -926,6 +1043,7 @@ sync_new(const struct sync_conf *conf, const struct sync_ops *ops, void *arg,
 	s->payload_max = s->conf.max_datagram -
 			 ENV_OVERHEAD(strlen(s->conf.name));
 	s->bl_cap = s->conf.backlog_max + MARK_SLOTS;
+	s->relay_ns = now_ns;
 	s->keys = seal_keyring_new(s->conf.n_peers > 0 ? s->conf.n_peers : 1);
 	s->replay = seal_replay_new(s->conf.n_peers > 0 ? s->conf.n_peers : 1,
 				    s->conf.window_ms);

@@ -68,6 +68,7 @@ struct sync_peer_conf {
 #define SYNC_DATAGRAM_DEFAULT 1400u   /* SEAL_MTU */
 #define SYNC_WINDOW_MAX 1024u         /* batches in flight per peer */
 #define SYNC_BACKLOG_MAX (1u << 24)   /* records waiting per peer */
+#define SYNC_RELAY_RATE_DEFAULT 4000u /* relayed segments a second */
 
 struct sync_conf {
 	char name[64];                /* this appliance's name on the wire */
@@ -82,6 +83,9 @@ struct sync_conf {
 				       * at most SEAL_MAX_DATAGRAM (4096) */
 	uint32_t window_ms;           /* envelope time window (0: seal's) */
 	uint64_t boot_id;             /* this start's id (0: now_ns) */
+	uint32_t relay_rate;          /* segments sync_relay() sends a
+				       * second, a quarter second's worth at
+				       * once (0: SYNC_RELAY_RATE_DEFAULT) */
 };
 
 struct sync_ops {
@@ -101,6 +105,12 @@ struct sync_ops {
 	 * false while alive: a dump from p begins (or p is new), so the
 	 * records of p held before may be swept once it is synced. */
 	void (*peer_state)(void *arg, unsigned int p, bool alive, bool synced);
+	/* A backend's segment that peer p relayed (sync_relay(); its
+	 * Relay checked: sync_relay_seg()), for a service of VIP vip
+	 * (IPv4-mapped for IPv4) and port vip_port (host order).  May be
+	 * NULL: relays are then counted and dropped. */
+	void (*relay)(void *arg, unsigned int p, const uint8_t vip[16],
+		      uint16_t vip_port, const uint8_t *seg, size_t len);
 };
 
 struct sync_peer_stats {
@@ -112,6 +122,7 @@ struct sync_peer_stats {
 	uint64_t dumps_sent, dumps_rcvd;
 	uint64_t ooo_batches;         /* batches held until their turn */
 	uint64_t dead, boots;         /* times seen dead; boot ids seen */
+	uint64_t relays_sent, relays_rcvd; /* Relay messages */
 	uint32_t backlog;             /* records waiting now */
 	uint32_t in_flight;           /* batches sent, not yet acked */
 	uint64_t last_heard_ns;       /* 0 never */
@@ -133,6 +144,10 @@ struct sync_stats {
 				       * boot of this engine: ignored */
 	uint64_t rx_old_boot;         /* authentic, but from an earlier
 				       * boot of a live peer: ignored */
+	/* Relayed segments (sync_relay()): sent (to one peer or more),
+	 * not sent (over relay_rate; no live peer whose boot id is known),
+	 * received. */
+	uint64_t relay_sent, relay_limited, relay_no_peer, relay_rcvd;
 };
 
 struct sync;
@@ -154,6 +169,18 @@ void sync_dump_done(struct sync *s, unsigned int p);
 
 /* Records that peer p's backlog takes now (0 for no such p). */
 uint32_t sync_room(const struct sync *s, unsigned int p);
+
+/*
+ * Relays a backend's TCP segment seg[0..len) (from its IP header on:
+ * sync_relay_seg()'s rules) of the service at vip (IPv4-mapped for
+ * IPv4), vip_port (host order) to every live peer whose boot id is
+ * known, sealed as a Relay, at once: best effort (no ack, no resend),
+ * at most relay_rate segments a second.  Returns the peers it went to
+ * (0: none alive, counted relay_no_peer), -EAGAIN (over the rate:
+ * counted relay_limited) or -EINVAL.
+ */
+int sync_relay(struct sync *s, const uint8_t vip[16], uint16_t vip_port,
+	       const uint8_t *seg, size_t len, uint64_t now_ns);
 
 /* Ask peer p (or every peer, p = -1) for a full dump of its sessions. */
 void sync_request_dump(struct sync *s, int p);

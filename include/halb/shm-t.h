@@ -32,7 +32,8 @@
  *    l7_starts, l7_view_gen, l7, the l7_flows table; enqueues each
  *    worker's l7_out and sess_ring_l7 (with sessions { }), clears
  *    l7_dump_req; halb-sessiond dequeues sess_ring_l7 and sets
- *    l7_dump_req.
+ *    l7_dump_req; the relay between appliances: the router enqueues
+ *    l7_relay_out and dequeues l7_relay_in, halb-sessiond the reverse.
  * Counters are written by one thread each and read by anyone.
  */
 #ifndef HALB_SHM_T_H
@@ -47,7 +48,7 @@
 
 #define HALB_SHM_NAME "halb_shm"
 #define HALB_SHM_MAGIC 0x68616c62u /* "halb" */
-#define HALB_SHM_VERSION 10u
+#define HALB_SHM_VERSION 11u
 #define HALB_RING_SIZE 1024u
 #define HALB_FB_MARKS 65536u /* per worker, a power of two */
 
@@ -214,6 +215,18 @@ struct l7_stats {
 	uint64_t sess_ring_full; /* ... dropped: the ring was full */
 	uint64_t sess_dumped;    /* SESS_EV_DUMP events of a dump */
 	uint64_t sess_dumps;     /* dumps done (l7_dump_req served) */
+	/* The relay between appliances (sessions { peers }; docs/REQUESTS.md,
+	 * "Relay between appliances"). */
+	uint64_t relay_out;      /* backend segments of no binding and no
+				  * flow here, handed to halb-sessiond for
+				  * the peers (l7_relay_out) */
+	uint64_t relay_full;     /* ... not: its ring was full */
+	uint64_t relay_in;       /* segments a peer relayed (l7_relay_in) */
+	uint64_t relay_bound;    /* ... that bound a binding of ours */
+	uint64_t relay_replies;  /* ... of a bound flow here: to a worker,
+				  * translated to the client */
+	uint64_t relay_stray;    /* ... of neither: dropped (never relayed
+				  * again) */
 } __attribute__((aligned(64)));
 
 /* Health states, as in halb.health.HealthState. */
@@ -412,6 +425,29 @@ struct halb_shm {
 	struct rte_ring *sess_ring_l7;
 	volatile uint32_t l7_dump_req;
 	struct l7_stats l7;
+	/*
+	 * The relay between appliances (requests { } and sessions { } with
+	 * peers; NULL otherwise): rings of struct halb_l7_relay, single
+	 * producer and single consumer each.  l7_relay_out: the router's
+	 * backend segments that match no binding and no flow here, to
+	 * halb-sessiond, which sends them to the peers (Relay,
+	 * docs/SYNC-PROTOCOL.md); l7_relay_in: the peers' relayed segments,
+	 * halb-sessiond -> router, which takes them as a worker's
+	 * HALB_L7_IN_BACKEND and never relays them again.
+	 */
+	struct rte_ring *l7_relay_out;
+	struct rte_ring *l7_relay_in;
+};
+
+/* A relayed backend segment (shm->l7_relay_out, l7_relay_in). */
+#define HALB_L7_RELAY_MAX 1520u  /* frame bytes: larger ones not relayed */
+#define HALB_L7_RELAY_RING 512u  /* elements of each ring */
+struct halb_l7_relay {
+	uint16_t svc;      /* service slot (of the appliance that reads it) */
+	uint16_t be;       /* in: backend slot here; out: the sender's */
+	uint16_t vport;    /* the client's destination port (network order) */
+	uint16_t len;      /* frame bytes */
+	uint8_t frame[HALB_L7_RELAY_MAX]; /* from the IP header on */
 };
 
 /* The request router's verbs in hash.usr (docs/REQUESTS.md).  In: what
@@ -428,6 +464,10 @@ struct halb_shm {
 #define HALB_L7_OUT_AGAIN 3u   /* the client's segment of an ADOPT, its
 				* flow now installed: the worker forwards it
 				* as a bound flow's (or drops it) */
+#define HALB_L7_OUT_REPLY 4u   /* a segment of backend be of svc that a peer
+				* relayed, of a bound flow here: the worker
+				* translates it to the client as a bound
+				* flow's reply (or drops it: never punted) */
 #define HALB_L7_VERB(kind, svc, be) \
 	((uint32_t)(kind) << 28 | (uint32_t)(svc) << 16 | (uint32_t)(be))
 #define HALB_L7_KIND(u) ((u) >> 28)

@@ -32,6 +32,7 @@ enum sync_type {
 	SYNC_T_ACK = 17,
 	SYNC_T_DUMP_REQUEST = 18,
 	SYNC_T_HELLO = 19,
+	SYNC_T_RELAY = 20,
 };
 
 /* Batch flags (Batch.flags). */
@@ -43,6 +44,8 @@ enum sync_type {
 #define SYNC_BATCH_RECS_MAX 256u  /* sessions per batch */
 #define SYNC_ACK_HOLES_MAX 1024u  /* holes per ack: a window's worth */
 #define SYNC_REC_WIRE_MAX 88u     /* one Session, packed, at most */
+#define SYNC_RELAY_SEG_MAX 1520u  /* Relay.segment bytes at most */
+#define SYNC_RELAY_SEG_MIN 40u    /* an IPv4 header and a TCP header */
 
 /* What sync_open() accepted.  msg is owned by it: release with
  * sync_opened_free(). */
@@ -58,6 +61,7 @@ struct sync_opened {
 		Halb__Sync__Ack *ack;
 		Halb__Sync__DumpRequest *dump_request;
 		Halb__Sync__Hello *hello;
+		Halb__Sync__Relay *relay;
 	};
 };
 
@@ -95,7 +99,18 @@ void sync_opened_free(struct sync_opened *out);
 ProtobufCMessage *sync_payload_unpack(enum sync_type type, const uint8_t *buf,
 				      size_t len);
 
-/* "batch", "ack", "dump-request", "hello" or "unknown". */
+/*
+ * A relayed segment's rules (Relay.segment; also checked on receipt):
+ * seg[0..len) is an IPv4 header (no fragment) or an IPv6 one (TCP its
+ * next header: no extension header) whose length is len, then a whole
+ * TCP header; len within SYNC_RELAY_SEG_MIN..MAX.  Fills the sender's
+ * address (IPv4-mapped for IPv4) and TCP port (network order) when
+ * src/sport are not NULL.  Returns 0 or -EINVAL.
+ */
+int sync_relay_seg(const uint8_t *seg, size_t len, uint8_t src[16],
+		   uint16_t *sport);
+
+/* "batch", "ack", "dump-request", "hello", "relay" or "unknown". */
 const char *sync_type_name(int type);
 
 /* Whether r can travel: op UP or DOWN, a known state, a protocol, client

@@ -28,7 +28,8 @@
 static_assert((int)SYNC_T_BATCH == (int)HALB__SYNC__MSG_TYPE__MSG_BATCH &&
 	      (int)SYNC_T_ACK == (int)HALB__SYNC__MSG_TYPE__MSG_ACK &&
 	      (int)SYNC_T_DUMP_REQUEST == (int)HALB__SYNC__MSG_TYPE__MSG_DUMP_REQUEST &&
-	      (int)SYNC_T_HELLO == (int)HALB__SYNC__MSG_TYPE__MSG_HELLO,
+	      (int)SYNC_T_HELLO == (int)HALB__SYNC__MSG_TYPE__MSG_HELLO &&
+	      (int)SYNC_T_RELAY == (int)HALB__SYNC__MSG_TYPE__MSG_RELAY,
 	      "enum sync_type mirrors halb.sync.MsgType");
 static_assert((int)SESS_OP_UP == (int)HALB__SYNC__OP__OP_UP &&
 	      (int)SESS_OP_DOWN == (int)HALB__SYNC__OP__OP_DOWN,
@@ -203,6 +204,17 @@ get_addr6(uint8_t a[16], uint64_t hi, uint64_t lo)
 	}
 }
 
+static uint64_t
+be64_read(const uint8_t *a)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v = v << 8 | a[i];
+	return v;
+}
+
 /* An IPv6 address that is IPv4-mapped would read back as IPv4. */
 static bool
 v6_ok(uint64_t hi, uint64_t lo)
@@ -319,6 +331,62 @@ check_hello(const ProtobufCMessage *m, const struct seal_opened *env)
 	return ((const Halb__Sync__Hello *)m)->boot != 0 ? 0 : -SEAL_REJ_PAYLOAD;
 }
 
+int
+sync_relay_seg(const uint8_t *seg, size_t len, uint8_t src[16],
+	       uint16_t *sport)
+{
+	size_t l4, ip_len;
+	uint8_t proto;
+
+	if (seg == NULL || len < SYNC_RELAY_SEG_MIN || len > SYNC_RELAY_SEG_MAX)
+		return -EINVAL;
+	switch (seg[0] >> 4) {
+	case 4:
+		l4 = (size_t)(seg[0] & 0xf) * 4;
+		ip_len = (size_t)seg[2] << 8 | seg[3];
+		proto = seg[9];
+		/* No fragment: MF clear and offset 0 (DF may be set). */
+		if (l4 < 20 || (((uint32_t)seg[6] << 8 | seg[7]) & 0x3fff) != 0)
+			return -EINVAL;
+		if (src != NULL) {
+			memcpy(src, v4_mapped, sizeof(v4_mapped));
+			memcpy(src + 12, seg + 12, 4);
+		}
+		break;
+	case 6:
+		l4 = 40;
+		ip_len = 40 + ((size_t)seg[4] << 8 | seg[5]);
+		proto = seg[6];
+		if (src != NULL)
+			memcpy(src, seg + 8, 16);
+		break;
+	default:
+		return -EINVAL;
+	}
+	/* The TCP header whole: its data offset at least 5 words. */
+	if (ip_len != len || proto != IPPROTO_TCP || l4 + 20 > len ||
+	    (size_t)(seg[l4 + 12] >> 4) * 4 < 20 ||
+	    l4 + (size_t)(seg[l4 + 12] >> 4) * 4 > len)
+		return -EINVAL;
+	if (sport != NULL)
+		memcpy(sport, seg + l4, 2);
+	return 0;
+}
+
+static int
+check_relay(const ProtobufCMessage *m, const struct seal_opened *env)
+{
+	const Halb__Sync__Relay *r = (const Halb__Sync__Relay *)m;
+
+	(void)env;
+	if (r->boot == 0 || (r->vip.len != 4 && r->vip.len != 16) ||
+	    r->vip_port == 0 || r->vip_port > 65535 ||
+	    (r->vip.len == 16 && !v6_ok(be64_read(r->vip.data), be64_read(r->vip.data + 8))) ||
+	    sync_relay_seg(r->segment.data, r->segment.len, NULL, NULL) != 0)
+		return -SEAL_REJ_PAYLOAD;
+	return 0;
+}
+
 /* ---- registration ---- */
 
 static const struct seal_type sync_types[] = {
@@ -334,11 +402,14 @@ static const struct seal_type sync_types[] = {
 	{ .type = SYNC_T_HELLO, .name = "sync-hello",
 	  .desc = &halb__sync__hello__descriptor,
 	  .senders = SEAL_ROLE_SYNC, .check = check_hello },
+	{ .type = SYNC_T_RELAY, .name = "sync-relay",
+	  .desc = &halb__sync__relay__descriptor,
+	  .senders = SEAL_ROLE_SYNC, .check = check_relay },
 };
 
 #define N_TYPES (sizeof(sync_types) / sizeof(sync_types[0]))
 /* sync_types[t - SYNC_T_BATCH] is type t. */
-static_assert(N_TYPES == SYNC_T_HELLO - SYNC_T_BATCH + 1,
+static_assert(N_TYPES == SYNC_T_RELAY - SYNC_T_BATCH + 1,
 	      "one entry per enum sync_type");
 
 /* Registered when the program starts, as hl_msg.c's types: a clash of
@@ -352,7 +423,7 @@ sync_register(void)
 static bool
 sync_type_ok(uint32_t type)
 {
-	return type >= SYNC_T_BATCH && type <= SYNC_T_HELLO;
+	return type >= SYNC_T_BATCH && type <= SYNC_T_RELAY;
 }
 
 const char *
@@ -410,7 +481,7 @@ sync_open(const uint8_t *buf, size_t len, const struct seal_keyring *keys,
 
 	memset(out, 0, sizeof(*out));
 	rc = seal_open_family(buf, len, keys, rp, now_ms, SYNC_T_BATCH,
-			      SYNC_T_HELLO, &o);
+			      SYNC_T_RELAY, &o);
 	if (rc < 0)
 		return rc;
 	out->type = (enum sync_type)o.type;

@@ -221,6 +221,21 @@ l7_setup(struct halb_shm *shm, const struct halb_cfg *cfg, const char **what)
 		if (shm->sess_ring_l7 == NULL)
 			return rte_errno != 0 ? -rte_errno : -ENOMEM;
 	}
+	if (shm->has_sessions && cfg->sessions.n_peers > 0) {
+		*what = "request router's relay rings";
+		shm->l7_relay_out = rte_ring_create_elem("halb_l7_rly_out",
+							 sizeof(struct halb_l7_relay),
+							 HALB_L7_RELAY_RING,
+							 rte_socket_id(),
+							 RING_F_SP_ENQ | RING_F_SC_DEQ);
+		shm->l7_relay_in = rte_ring_create_elem("halb_l7_rly_in",
+							sizeof(struct halb_l7_relay),
+							HALB_L7_RELAY_RING,
+							rte_socket_id(),
+							RING_F_SP_ENQ | RING_F_SC_DEQ);
+		if (shm->l7_relay_out == NULL || shm->l7_relay_in == NULL)
+			return rte_errno != 0 ? -rte_errno : -ENOMEM;
+	}
 	*what = "SYN cookie secret (getrandom)";
 	if (getrandom(shm->l7_key, sizeof(shm->l7_key), 0) != sizeof(shm->l7_key))
 		return -EIO;
