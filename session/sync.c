@@ -1043,7 +1043,10 @@ sync_new(const struct sync_conf *conf, const struct sync_ops *ops, void *arg,
 	s->payload_max = s->conf.max_datagram -
 			 ENV_OVERHEAD(strlen(s->conf.name));
 	s->bl_cap = s->conf.backlog_max + MARK_SLOTS;
+	/* relay_take()'s bucket starts full. */
 	s->relay_ns = now_ns;
+	s->relay_tokens = (s->conf.relay_rate / 4 > 0 ? s->conf.relay_rate / 4 : 1) *
+			  NS_PER_S;
 	s->keys = seal_keyring_new(s->conf.n_peers > 0 ? s->conf.n_peers : 1);
 	s->replay = seal_replay_new(s->conf.n_peers > 0 ? s->conf.n_peers : 1,
 				    s->conf.window_ms);

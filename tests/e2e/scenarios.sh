@@ -57,7 +57,12 @@
 #      halb-sessiond has them back (own sessions, from the router's table);
 #      in 2, kill -9 of lb2's forwarder: every one goes on on lb1, on the
 #      same backend, without an error (counted, with the slowest answer
-#      across the kill: the time to resume).
+#      across the kill: the time to resume).  After 3, with both
+#      appliances up, SCEN_L7_NEW (200) new connections through web-l7
+#      (client.py, 8 at a time), every one answered: a backend's answer
+#      that ECMP sends to the appliance that is not binding it is relayed
+#      to the one that is (docs/REQUESTS.md, "Relay between appliances");
+#      the routers' relay counters printed.
 # Prints "scenarios: N passed, M failed"; exits non-zero on any failure.
 # Every exit path stops what it started and removes the rig (fabric.sh's
 # cleanup).
@@ -79,6 +84,7 @@ DETECT_GOAL_S=${SCEN_DETECT_GOAL_S:-0.3}
 MIN_KEPT=${SCEN_MIN_KEPT:-0.999}
 SESS_BACK_S=${SCEN_SESS_BACK_S:-5}
 L7_CONNS=${SCEN_L7_CONNS:-16}
+L7_NEW=${SCEN_L7_NEW:-200}
 # An answer on an established connection slower than this is a stall
 # (load.py --slow): the slowest across a kill is the time to resume.
 L7_SLOW_S=0.25
@@ -495,6 +501,45 @@ scen_rejoin() {
 	fi
 }
 
+# ---- scenario 7: new request-routed connections over both appliances -------
+# With both appliances up, the backend's SYN-ACK to the SYN that one
+# appliance's router replayed comes back through either appliance (the
+# router's ECMP hashes its own 5-tuple), and so may the first data of a
+# connection just bound: the other appliance relays them through
+# halb-sessiond (docs/REQUESTS.md, "Relay between appliances").  Every
+# one of SCEN_L7_NEW (200) new connections, each with its request, must
+# be answered (before the relay, about 1 in 5 failed: their binding timed
+# out).
+scen_l7_new() {
+	local i k r ok failed t0 took figs=""
+	declare -A r0
+	for i in $ALL; do
+		for k in bound relay_out relay_in relay_bound relay_replies relay_stray; do
+			r0[$i.$k]=$(rstat "$i" "$k")
+		done
+	done
+	echo "scenarios: 7. $L7_NEW new request-routed connections through $VIP_L7 with both appliances up"
+	t0=$(now)
+	r=$(ip netns exec "$P-cli" "$HALB_PYTHON" "$HALB_E2E_DIR/client.py" --url "http://$VIP_L7/" \
+		--host api.example.com --count "$L7_NEW" --parallel 8 --timeout 5 2>&1 | grep '^{' | tail -n 1)
+	took=$(since "$t0")
+	[ -n "$r" ] || r='{}'
+	ok=$(jget "$r" ok)
+	failed=$(jget "$r" failed)
+	# Counters this appliance's router may not have (an older build: the
+	# control run) read as 0.
+	l7_delta() { local v; v=$(rstat "$1" "$2"); echo $(( ${v:-0} - ${r0[$1.$2]:-0} )); }
+	for i in $ALL; do
+		figs+="lb$i bound $(l7_delta "$i" bound), relayed out $(l7_delta "$i" relay_out), relayed in $(l7_delta "$i" relay_in) (bound $(l7_delta "$i" relay_bound), replies $(l7_delta "$i" relay_replies), stray $(l7_delta "$i" relay_stray)); "
+	done
+	echo "scenarios: 7. $figs$(ctl 1 sessions 2>/dev/null | grep '^relay' | head -n 1)"
+	if [ "$ok" = "$L7_NEW" ] && [ "$failed" = 0 ]; then
+		pass "7. $L7_NEW of $L7_NEW new request-routed connections answered with both appliances up, in $took s (by backend $(jget "$r" by_backend))"
+	else
+		fail "7. new request-routed connections with both appliances up: ${ok:-?} answered, ${failed:-?} failed of $L7_NEW in $took s ($(jget "$r" errors))"
+	fi
+}
+
 # ---- scenario 5: kill -9 halb-sessiond ------------------------------------
 scen_kill_sessiond() {
 	local before after t0 t_back="" t_after r lim
@@ -602,6 +647,7 @@ scenarios_run() {
 	scen_kill_forwarder
 	[ "$L7" = 1 ] && scen_l7_open
 	scen_rejoin
+	[ "$L7" = 1 ] && scen_l7_new
 	scen_kill_sessiond
 	scen_kill_and_add
 	load_stop new

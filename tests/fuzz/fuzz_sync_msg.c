@@ -10,7 +10,8 @@
  *    and refused ones of every kind) reaches the code behind the MAC;
  *  - the same datagram into a fresh engine (lb-a, whose peer is lb-b, its
  *    boot id FUZZ_BOOT), then a tick, so that an authentic batch, ack,
- *    dump request or hello drives the engine's state;
+ *    dump request, hello or relay drives the engine's state (a relayed
+ *    segment it hands on must keep the Relay's rules);
  *  - as an inner message of each type, through sync_payload_unpack(),
  *    which the MAC otherwise keeps the fuzzer from; a batch's sessions
  *    are turned into struct sess_rec and packed again, and must decode to
@@ -109,12 +110,23 @@ f_peer_state(void *arg, unsigned int p, bool alive, bool synced)
 		abort();
 }
 
+/* A relayed segment the engine hands on: its rules hold. */
+static void
+f_relay(void *arg, unsigned int p, const uint8_t vip[16], uint16_t vip_port,
+	const uint8_t *seg, size_t len)
+{
+	(void)arg;
+	if (p != 0 || vip == NULL || vip_port == 0 ||
+	    sync_relay_seg(seg, len, NULL, NULL) != 0)
+		abort();
+}
+
 static void
 engine_once(const uint8_t *data, size_t size)
 {
 	static const struct sync_ops ops = {
 		.send = f_send, .deliver = f_deliver, .dump = f_dump,
-		.peer_state = f_peer_state,
+		.peer_state = f_peer_state, .relay = f_relay,
 	};
 	const struct sync_stats *st;
 	struct sync_conf c;
@@ -153,10 +165,11 @@ check_opened(const struct sync_opened *o)
 		&halb__sync__ack__descriptor,
 		&halb__sync__dump_request__descriptor,
 		&halb__sync__hello__descriptor,
+		&halb__sync__relay__descriptor,
 	};
 
 	if (o->msg == NULL || strcmp(o->sender, "lb-b") != 0 || o->seq == 0 ||
-	    o->type < SYNC_T_BATCH || o->type > SYNC_T_HELLO ||
+	    o->type < SYNC_T_BATCH || o->type > SYNC_T_RELAY ||
 	    o->msg->descriptor != desc[o->type - SYNC_T_BATCH])
 		abort();
 }
@@ -214,7 +227,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	engine_once(data, size);
 
-	for (t = SYNC_T_BATCH; t <= SYNC_T_HELLO; t++) {
+	for (t = SYNC_T_BATCH; t <= SYNC_T_RELAY; t++) {
 		ProtobufCMessage *m = sync_payload_unpack((enum sync_type)t,
 							  data, size);
 

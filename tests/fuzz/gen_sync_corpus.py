@@ -7,7 +7,7 @@ fuzz target's keyring expects them (tests/fuzz/fuzz_sync_msg.c): sent by
 lb-b to lb-a (boot id 0x1111) with lb-b's key, sealed at FUZZ_NOW; one
 of each message, batches of IPv4 and IPv6 sessions with the dump flags,
 spliced sessions (request-routed connections, with their sequence
-delta), and datagrams that each break one rule (a forged MAC, a stale clock, an
+delta), relayed backend segments, and datagrams that each break one rule (a forged MAC, a stale clock, an
 unknown sender, a key of another role, a health message, a truncated
 one, a payload out of range).  Also bare payloads, which the target
 tries as each inner type.  The encoder here is written from the
@@ -31,7 +31,7 @@ BOOT_A = 0x1111          # the receiver, lb-a
 BOOT_B = 0x2222          # the sender, lb-b
 KEY_B = bytes((0x21 + i) & 0xFF for i in range(32))
 KEY_C = bytes([KEY_B[0] ^ 0xFF]) + KEY_B[1:]   # lb-c: healthd's peer role
-BATCH, ACK, DUMP_REQUEST, HELLO = 16, 17, 18, 19
+BATCH, ACK, DUMP_REQUEST, HELLO, RELAY = 16, 17, 18, 19, 20
 HL_HEARTBEAT = 5
 
 
@@ -124,6 +124,25 @@ def hello(boot=BOOT_B, peer_boot=BOOT_A):
     return f_varint(1, boot) + f_varint(2, peer_boot)
 
 
+def tcp_seg(src, dst, sport, dport, flags=0x12, data=b""):
+    """A TCP segment from its IP header on (checksums left 0: the relay
+    does not read them)."""
+    s, d = ipaddress.ip_address(src), ipaddress.ip_address(dst)
+    tcp = struct.pack(">HHIIBBHHH", sport, dport, 0x12345678, 0x9abcdef0,
+                      5 << 4, flags, 65535, 0, 0) + data
+    if s.version == 4:
+        return struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0,
+                           0x4000, 64, 6, 0, s.packed, d.packed) + tcp
+    return struct.pack(">IHBB16s16s", 6 << 28, len(tcp), 6, 64, s.packed,
+                       d.packed) + tcp
+
+
+def relay(vip, vip_port, segment, boot=BOOT_B, peer_boot=BOOT_A):
+    return (f_varint(1, boot) + f_varint(2, peer_boot) +
+            f_bytes(3, ipaddress.ip_address(vip).packed) +
+            f_varint(4, vip_port) + f_bytes(5, segment))
+
+
 def seeds():
     v4 = [session("198.51.100.%d" % (i + 1), "203.0.113.10", 40000 + i, 443,
                   6, "10.0.0.%d" % (i % 5 + 1), 8443, idle=i * 37)
@@ -178,12 +197,24 @@ def seeds():
     yield "batch-bad-delta", seal(batch(1, [session(
         "198.51.100.7", "203.0.113.10", 1, 80, 6, "10.0.0.1", 80,
         delta=5)]), BATCH)
+    # a backend's segments relayed (docs/REQUESTS.md, "Relay between
+    # appliances"): a SYN-ACK, data over IPv6; one not TCP
+    syn_ack = tcp_seg("10.0.0.21", "198.51.100.7", 8081, 41000)
+    yield "relay-synack-v4", seal(relay("198.18.2.103", 80, syn_ack), RELAY)
+    yield "relay-data-v6", seal(relay(
+        "2001:db8:ffff::11", 443,
+        tcp_seg("fd00::2", "2001:db8:1::9", 8443, 41001, flags=0x18,
+                data=b"HTTP/1.1 200 OK\r\n\r\n")), RELAY)
+    bad = bytearray(syn_ack)
+    bad[9] = 17
+    yield "relay-bad-udp", seal(relay("198.18.2.103", 80, bytes(bad)), RELAY)
     # bare payloads, for the inner decoders
     yield "payload-batch-v4", p_v4
     yield "payload-batch-v6", batch(1, v6)
     yield "payload-ack", ack(3, 9, [1, 2, 5])
     yield "payload-session-v6", v6[0]
     yield "payload-session-spliced", spliced[1]
+    yield "payload-relay", relay("198.18.2.103", 80, syn_ack)
 
 
 def main():

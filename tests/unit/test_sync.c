@@ -8,8 +8,9 @@
  * peer silent past dead_ms, then back; a peer restarted with a new boot
  * id and resynced both ways; a dump request answered by a dump under
  * way; three appliances in a full mesh over a lossy link, each record of
- * each reaching both others once and in order; and every refused
- * datagram counted by its reason.
+ * each reaching both others once and in order; every refused datagram
+ * counted by its reason; relayed segments (Relay), best effort and
+ * bounded per second.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -61,6 +62,12 @@ struct node {
 	unsigned int n_alive, n_dead, n_synced;
 	uint32_t max_in_flight;
 	uint64_t sent;
+	/* relayed segments that arrived (cb_relay) */
+	uint32_t n_relays;
+	uint8_t relay_vip[16];
+	uint16_t relay_port;
+	uint8_t relay_seg[SYNC_RELAY_SEG_MAX];
+	size_t relay_len;
 };
 
 struct world {
@@ -142,7 +149,8 @@ cb_send(void *arg, unsigned int p, const void *buf, size_t len)
 	struct world *w = n->w;
 
 	assert_int_equal(p, 0);
-	assert_true(len <= 1400);
+	/* 1400 (max_datagram) but a Relay's, up to SEAL_MAX_DATAGRAM. */
+	assert_true(len <= SEAL_MAX_DATAGRAM);
 	w->sent++;
 	n->sent++;
 	if (!w->link_up || rnd(w) % 100 < w->drop_pct ||
@@ -206,9 +214,24 @@ cb_peer_state(void *arg, unsigned int p, bool alive, bool synced)
 	n->peer_synced = synced;
 }
 
+static void
+cb_relay(void *arg, unsigned int p, const uint8_t vip[16], uint16_t vip_port,
+	 const uint8_t *seg, size_t len)
+{
+	struct node *n = arg;
+
+	assert_int_equal(p, 0);
+	assert_true(len <= SYNC_RELAY_SEG_MAX);
+	n->n_relays++;
+	memcpy(n->relay_vip, vip, 16);
+	n->relay_port = vip_port;
+	memcpy(n->relay_seg, seg, len);
+	n->relay_len = len;
+}
+
 static const struct sync_ops ops = {
 	.send = cb_send, .deliver = cb_deliver, .dump = cb_dump,
-	.peer_state = cb_peer_state,
+	.peer_state = cb_peer_state, .relay = cb_relay,
 };
 
 /* ---- the world ---- */
@@ -445,6 +468,108 @@ test_handshake(void **state)
 		step(&w);
 	assert_true(w.n[0].peer_alive && w.n[1].peer_alive);
 	assert_int_equal(w.n[0].n_dead, 0);
+	world_fini(&w);
+}
+
+/* An IPv4 TCP segment of len bytes (40..), its payload filled with b. */
+static void
+mk_seg(uint8_t *p, size_t len, uint8_t b)
+{
+	memset(p, b, len);
+	memset(p, 0, 40);
+	p[0] = 0x45;
+	p[2] = (uint8_t)(len >> 8);
+	p[3] = (uint8_t)len;
+	p[9] = 6;
+	p[12] = 10;
+	p[15] = 21;
+	p[20] = 0x1f; /* port 8081 */
+	p[21] = 0x91;
+	p[32] = 5 << 4;
+}
+
+/* Relayed segments (sync_relay): none before the peer is known; then
+ * each sealed to it at once and handed whole to its relay callback,
+ * without an ack or a resend, the largest too; at most relay_rate a
+ * second (a quarter second's worth at once), the rest counted; bad
+ * ones refused. */
+static void
+test_relay(void **state)
+{
+	static const uint8_t vip[16] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff,
+					 198, 18, 2, 103 };
+	uint8_t seg[SYNC_RELAY_SEG_MAX];
+	struct sync_conf ca, cb;
+	const struct sync_stats *st;
+	struct world w;
+	uint32_t i, ok = 0, limited = 0;
+	uint64_t sent;
+	int rc;
+
+	(void)state;
+	mk_conf(&ca, 0);
+	mk_conf(&cb, 1);
+	ca.relay_rate = 40;
+	world_init(&w, &ca, &cb);
+	st = sync_stats(w.n[0].s);
+	mk_seg(seg, 60, 0xab);
+	/* The peer not heard yet: nobody to send to. */
+	assert_int_equal(sync_relay(w.n[0].s, vip, 80, seg, 60, w.now), 0);
+	assert_int_equal(st->relay_no_peer, 1);
+	run_until_synced(&w, 2000);
+	/* Tokens: a quarter second's worth of 40 a second. */
+	sent = w.sent;
+	for (i = 0; i < 20; i++) {
+		rc = sync_relay(w.n[0].s, vip, 80, seg, 60, w.now);
+		if (rc == 1)
+			ok++;
+		else if (rc == -EAGAIN)
+			limited++;
+		else
+			fail_msg("sync_relay: %d", rc);
+	}
+	assert_int_equal(ok, 10);
+	assert_int_equal(limited, 10);
+	assert_int_equal(st->relay_sent, 10);
+	assert_int_equal(st->relay_limited, 10);
+	assert_int_equal(w.sent - sent, 10); /* at once, one datagram each */
+	assert_int_equal(sync_peer_stats(w.n[0].s, 0)->relays_sent, 10);
+	step(&w);
+	step(&w);
+	assert_int_equal(w.n[1].n_relays, 10);
+	assert_int_equal(sync_stats(w.n[1].s)->relay_rcvd, 10);
+	assert_memory_equal(w.n[1].relay_vip, vip, 16);
+	assert_int_equal(w.n[1].relay_port, 80);
+	assert_int_equal(w.n[1].relay_len, 60);
+	assert_memory_equal(w.n[1].relay_seg, seg, 60);
+	/* 100 ms later: 4 more. */
+	for (i = 0; i < 100; i++)
+		step(&w);
+	for (i = 0, ok = 0; i < 10; i++)
+		ok += sync_relay(w.n[0].s, vip, 80, seg, 60, w.now) == 1;
+	assert_int_equal(ok, 4);
+	/* The largest segment: over max_datagram, whole. */
+	for (i = 0; i < 1000; i++)
+		step(&w);
+	mk_seg(seg, SYNC_RELAY_SEG_MAX, 0xcd);
+	assert_int_equal(sync_relay(w.n[0].s, vip, 443, seg, SYNC_RELAY_SEG_MAX,
+				    w.now), 1);
+	step(&w);
+	step(&w);
+	assert_int_equal(w.n[1].n_relays, 15);
+	assert_int_equal(w.n[1].relay_port, 443);
+	assert_int_equal(w.n[1].relay_len, SYNC_RELAY_SEG_MAX);
+	assert_memory_equal(w.n[1].relay_seg, seg, SYNC_RELAY_SEG_MAX);
+	/* Refused: a segment that breaks the rules, no port. */
+	seg[9] = 17;
+	assert_int_equal(sync_relay(w.n[0].s, vip, 80, seg, 60, w.now), -EINVAL);
+	seg[9] = 6;
+	assert_int_equal(sync_relay(w.n[0].s, vip, 0, seg, 60, w.now), -EINVAL);
+	assert_int_equal(sync_relay(w.n[0].s, vip, 80, seg, 39, w.now), -EINVAL);
+	/* Nothing refused on the way, nothing resent. */
+	assert_int_equal(sync_stats(w.n[1].s)->rx_refused, 0);
+	assert_int_equal(sync_stats(w.n[1].s)->rx_malformed, 0);
+	assert_int_equal(sync_peer_stats(w.n[0].s, 0)->batches_resent, 0);
 	world_fini(&w);
 }
 
@@ -1161,6 +1286,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_conf),
 		cmocka_unit_test(test_handshake),
+		cmocka_unit_test(test_relay),
 		cmocka_unit_test(test_lossy),
 		cmocka_unit_test(test_backlog_overflow),
 		cmocka_unit_test(test_dead_and_back),

@@ -7,7 +7,8 @@
  * its size, each type sealed and opened, and every kind of datagram
  * sync_open() refuses with its reason: a forged key, a replay, a clock
  * outside the window, a truncated or oversized datagram, an unknown
- * sender, a type the key's role may not send, fields out of range.
+ * sender, a type the key's role may not send, fields out of range; a
+ * relayed backend segment's rules (Relay).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -398,6 +399,150 @@ test_other_rules(void **state)
 	assert_string_equal(sync_type_name(5), "unknown");
 }
 
+/* ---- Relay ---- */
+
+/* A TCP segment from 10.0.0.21:8081 (IPv4) or [fd00::21]:8081 (IPv6)
+ * with n bytes of data; returns its length. */
+static size_t
+mk_seg(uint8_t *p, int family, uint32_t n)
+{
+	size_t l4 = family == 4 ? 20 : 40, len = l4 + 20 + n;
+
+	memset(p, 0, len);
+	if (family == 4) {
+		p[0] = 0x45;
+		p[2] = (uint8_t)(len >> 8);
+		p[3] = (uint8_t)len;
+		p[6] = 0x40; /* DF */
+		p[8] = 64;
+		p[9] = 6;
+		p[12] = 10;
+		p[15] = 21;
+		p[16] = 198;
+		p[17] = 51;
+		p[18] = 100;
+		p[19] = 7;
+	} else {
+		p[0] = 0x60;
+		p[4] = (uint8_t)((len - 40) >> 8);
+		p[5] = (uint8_t)(len - 40);
+		p[6] = 6;
+		p[7] = 64;
+		p[8] = 0xfd;
+		p[23] = 0x21;
+		p[24] = 0xfd;
+		p[39] = 0x07;
+	}
+	p[l4] = 8081 >> 8;
+	p[l4 + 1] = 8081 & 0xff;
+	p[l4 + 2] = 50123 >> 8;
+	p[l4 + 3] = 50123 & 0xff;
+	p[l4 + 12] = 5 << 4;
+	p[l4 + 13] = 0x12; /* SYN ACK */
+	return len;
+}
+
+/* A Relay's rules: the VIP (4 or 16 bytes, not IPv4-mapped as IPv6),
+ * its port, the segment (IPv4 or IPv6, TCP, its IP length the field's,
+ * a whole TCP header, no fragment, 40..1520 bytes), the boot id. */
+static void
+test_relay_rules(void **state)
+{
+	static const uint8_t vip4[4] = { 198, 18, 2, 103 };
+	uint8_t vip6[16], seg[1600], buf[2048], src[16], want[16];
+	Halb__Sync__Relay r;
+	ProtobufCMessage *m;
+	uint16_t sport;
+	size_t len, n;
+
+	(void)state;
+	addr(vip6, "fd00:68:2::103");
+	halb__sync__relay__init(&r);
+	r.boot = 7;
+	r.peer_boot = 9;
+	r.vip.data = (uint8_t *)(uintptr_t)vip4;
+	r.vip.len = 4;
+	r.vip_port = 80;
+	r.segment.data = seg;
+	r.segment.len = mk_seg(seg, 4, 0);
+#define RELAY(ok) do { \
+		len = halb__sync__relay__pack(&r, buf); \
+		m = sync_payload_unpack(SYNC_T_RELAY, buf, len); \
+		if (ok) { \
+			assert_non_null(m); \
+			protobuf_c_message_free_unpacked(m, NULL); \
+		} else { \
+			assert_null(m); \
+		} \
+	} while (0)
+	RELAY(true);
+	/* Its source, as the receiver maps the backend. */
+	assert_int_equal(sync_relay_seg(seg, r.segment.len, src, &sport), 0);
+	addr(want, "10.0.0.21");
+	assert_memory_equal(src, want, 16);
+	assert_int_equal(ntohs(sport), 8081);
+	r.boot = 0;
+	RELAY(false);
+	r.boot = 7;
+	r.vip_port = 0;
+	RELAY(false);
+	r.vip_port = 65536;
+	RELAY(false);
+	r.vip_port = 80;
+	r.vip.len = 5;
+	RELAY(false);
+	r.vip.len = 0;
+	RELAY(false);
+	/* IPv6: the VIP's 16 bytes, never IPv4-mapped. */
+	r.vip.data = vip6;
+	r.vip.len = 16;
+	RELAY(true);
+	addr(vip6, "198.18.2.103");
+	RELAY(false);
+	addr(vip6, "fd00:68:2::103");
+	r.segment.len = mk_seg(seg, 6, 100);
+	RELAY(true);
+	assert_int_equal(sync_relay_seg(seg, r.segment.len, src, &sport), 0);
+	addr(want, "fd00::21");
+	assert_memory_equal(src, want, 16);
+	/* The largest, and one byte more. */
+	r.segment.len = mk_seg(seg, 4, SYNC_RELAY_SEG_MAX - 40);
+	RELAY(true);
+	r.segment.len = mk_seg(seg, 4, SYNC_RELAY_SEG_MAX - 39);
+	RELAY(false);
+	/* The IP length not the field's. */
+	n = mk_seg(seg, 4, 10);
+	r.segment.len = n - 1;
+	RELAY(false);
+	seg[3]++;
+	r.segment.len = n;
+	RELAY(false);
+	/* Not TCP; a fragment; a short TCP header; IP version 5; none. */
+	r.segment.len = mk_seg(seg, 4, 0);
+	seg[9] = 17;
+	RELAY(false);
+	mk_seg(seg, 4, 0);
+	seg[6] = 0x20; /* MF */
+	RELAY(false);
+	mk_seg(seg, 4, 0);
+	seg[20 + 12] = 4 << 4;
+	RELAY(false);
+	mk_seg(seg, 4, 0);
+	seg[20 + 12] = 15 << 4; /* 60 bytes: beyond the segment */
+	RELAY(false);
+	mk_seg(seg, 4, 0);
+	seg[0] = 0x55;
+	RELAY(false);
+	r.segment.len = mk_seg(seg, 6, 0);
+	seg[6] = 0; /* an extension header */
+	RELAY(false);
+	r.segment.len = 0;
+	RELAY(false);
+#undef RELAY
+	assert_int_equal(sync_relay_seg(NULL, 40, NULL, NULL), -EINVAL);
+	assert_string_equal(sync_type_name(SYNC_T_RELAY), "sync-relay");
+}
+
 /* ---- sealed and opened ---- */
 
 struct ring {
@@ -508,6 +653,25 @@ test_seal_open_each_type(void **state)
 	assert_int_equal(open1(&r, buf, (size_t)n, NOW, SYNC_T_DUMP_REQUEST), 0);
 	n = seal_hello(buf, SEAL_MTU, &r.k_b, "lb-b", ++seq, NOW);
 	assert_int_equal(open1(&r, buf, (size_t)n, NOW, SYNC_T_HELLO), 0);
+	{
+		static const uint8_t vip[4] = { 198, 18, 2, 103 };
+		uint8_t seg[SYNC_RELAY_SEG_MAX];
+		Halb__Sync__Relay rl;
+
+		/* A Relay of the largest segment: over SEAL_MTU, within
+		 * SEAL_MAX_DATAGRAM. */
+		halb__sync__relay__init(&rl);
+		rl.boot = 9;
+		rl.vip.data = (uint8_t *)(uintptr_t)vip;
+		rl.vip.len = 4;
+		rl.vip_port = 80;
+		rl.segment.data = seg;
+		rl.segment.len = mk_seg(seg, 4, SYNC_RELAY_SEG_MAX - 40);
+		n = sync_seal(buf, SEAL_MAX_DATAGRAM, &r.k_b, "lb-b", ++seq,
+			      NOW, SYNC_T_RELAY, &rl.base);
+		assert_true(n > (int)SEAL_MTU);
+		assert_int_equal(open1(&r, buf, (size_t)n, NOW, SYNC_T_RELAY), 0);
+	}
 	/* Sealing only this protocol's types. */
 	assert_int_equal(sync_seal_raw(buf, SEAL_MTU, &r.k_b, "lb-b", ++seq,
 				       NOW, (enum sync_type)HL_T_ACK, NULL, 0),
@@ -599,6 +763,7 @@ main(void)
 		cmocka_unit_test(test_batch_refused),
 		cmocka_unit_test(test_ack_rules),
 		cmocka_unit_test(test_other_rules),
+		cmocka_unit_test(test_relay_rules),
 		cmocka_unit_test(test_seal_open_each_type),
 		cmocka_unit_test(test_refused),
 	};
