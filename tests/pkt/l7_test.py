@@ -76,12 +76,19 @@ tap0, and compares what the appliance sends with what it must:
             + delta), its next segments and the backend's answers
             through the flow; halb-sessiond sends the adopted flow back
             to the peer as its own, spliced, with the delta; a plain
-            record for the VIP is not adopted (cookie_forged), nor a
-            backend's segment from another backend than the record's.
+            record for the VIP is not adopted (cookie_forged); a
+            backend's segment from another backend than the record's is
+            not translated but relayed to the peer, whole (no binding
+            and no flow here); then the peer's relays: the backend's
+            SYN-ACK of a binding of ours completes it (ACK and request
+            to the backend), a bound flow's data reaches the client
+            translated, a segment of neither is dropped and not relayed
+            back.
 """
 
 import os
 import signal
+import socket
 import struct
 import sys
 import time
@@ -162,6 +169,10 @@ def bframe(b, sport, flags, seq, ack=0, payload=b"", opts=None):
          TCP(sport=port, dport=sport, flags=flags, seq=seq & M32, ack=ack & M32,
              window=509, options=opts or []))
     return p / Raw(payload) if payload else p
+
+
+def packed(a):
+    return socket.inet_pton(socket.AF_INET6 if ":" in a else socket.AF_INET, a)
 
 
 def csum_ok(f):
@@ -722,14 +733,25 @@ def test_adopt(tap):
                   after["adopted"] == before["adopted"],
                   f"replica_replies +{after['replica_replies'] - before['replica_replies']}, "
                   f"adopted +{after['adopted'] - before['adopted']}")
-        # ... but not from a backend the record does not name.
-        before = P.stats()
-        got = tap.exchange([bframe(0, sp_r, "PA", bseq, cack, body)], 0, timeout=0.5)
-        after = P.wait_stat(before, "drops.reply_no_flow", 1, timeout=1.0)
-        P.R.check("adopt: the same from another backend than the record's is dropped "
-                  "(reply_no_flow)", not got and
-                  P.delta(before, after, "drops.reply_no_flow") == 1,
-                  f"{P.nframes(got)}, reply_no_flow +{P.delta(before, after, 'drops.reply_no_flow')}")
+        # ... but not from a backend the record does not name: no binding
+        # and no flow here, so with a peer it is relayed to it whole (the
+        # peer may be binding it: "Relay between appliances").
+        before = router()
+        other = bframe(0, sp_r, "PA", bseq, cack, body)
+        got = tap.exchange([other], 0, timeout=0.5)
+        n = wait_router(before, "relay_out", 1)
+
+        def relayed():
+            peer.poll(0.1)
+            return peer.relays[-1] if peer.relays else None
+        rl = P.wait_cond(relayed, 3.0)
+        P.R.check("adopt: the same from another backend than the record's is not "
+                  "translated: relayed to the peer (relay_out), the segment whole "
+                  "from its IP header, with the VIP and its port",
+                  not got and n == 1 and rl is not None and
+                  rl.get(5) == bytes(Ether(bytes(other)).payload) and
+                  rl.get(3) == packed(VIP) and rl.get(4) == VPORT,
+                  f"{P.nframes(got)}, relay_out +{n}, relay {rl}")
         # Client -> backend of another: adopted, ack + delta.
         own0 = P.sessions_status()
         cseq, cack = 0x01020304, 0xFFFFFF00      # ack + delta wraps
@@ -786,8 +808,79 @@ def test_adopt(tap):
                   "dropped as a forged cookie", not got and n == 1 and
                   after["adopt"] == before["adopt"],
                   f"{P.nframes(got)}, cookie_forged +{n}, adopt +{after['adopt'] - before['adopt']}")
+        test_relay_in(tap, peer)
     finally:
         peer.close()
+
+
+def test_relay_in(tap, peer):
+    """Segments the peer relays (docs/REQUESTS.md, "Relay between
+    appliances"): the SYN-ACK of a binding of ours completes it, a bound
+    flow's data goes to the client translated, anything else is dropped
+    and never relayed again."""
+    sport = 53310
+    req = b"GET /v1/users HTTP/1.1\r\nHost: api.example.com\r\nAccept: */*\r\n\r\n"
+    r = bind(tap, sport, req, 0, "relay")
+    if r is None:
+        return
+    cookie, _ = r
+    before = router()
+    bisn = 0x40000000
+    synack = bframe(0, sport, "SA", bisn, ISN + 1,
+                    opts=[("MSS", 1460), ("SAckOK", b""), ("WScale", 7)])
+    m = tap.mark()
+    peer.relay(packed(VIP), VPORT, bytes(Ether(bytes(synack)).payload))
+    got, _ = tap.wait(m, lambda fs: len(fs) >= 2, 3.0)
+    ip, port, mac = BE[0]
+    ack_ok = data_ok = False
+    if len(got) == 2:
+        a, d = Ether(got[0]), Ether(got[1])
+        ack_ok = (a.dst == mac and ipl(a).dst == ip and a[TCP].flags == "A" and
+                  a[TCP].seq == ISN + 1 and a[TCP].ack == bisn + 1 and csum_ok(got[0]))
+        data_ok = (d.dst == mac and ipl(d).dst == ip and d[TCP].seq == ISN + 1 and
+                   d[TCP].ack == bisn + 1 and bytes(d[TCP].payload) == req and
+                   csum_ok(got[1]))
+    nb = wait_router(before, "relay_bound", 1)
+    after = router()
+    P.R.check("relay: the backend's SYN-ACK relayed by the peer completes our "
+              "binding: the ACK and the request to the backend, counted "
+              "(relay_in, relay_bound, bound)",
+              ack_ok and data_ok and nb == 1 and
+              after["relay_in"] - before["relay_in"] == 1 and
+              after["bound"] - before["bound"] == 1,
+              f"{P.nframes(got)}, relay_bound +{nb}, relay_in "
+              f"+{after['relay_in'] - before['relay_in']}, bound +{after['bound'] - before['bound']}")
+    # The backend's first data, relayed (its record not yet at the peer):
+    # translated (seq - delta) to the client, as the flow's own reply.
+    body = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+    before = router()
+    b = bframe(0, sport, "PA", bisn + 1, ISN + 1 + len(req), body)
+    want = P.nat_rev_expect(bframe(0, sport, "PA", cookie + 1, ISN + 1 + len(req), body),
+                            VIP, VPORT)
+    m = tap.mark()
+    peer.relay(packed(VIP), VPORT, bytes(Ether(bytes(b)).payload))
+    got, _ = tap.wait(m, lambda fs: len(fs) >= 1, 3.0)
+    P.frame_check("relay: a bound flow's data relayed by the peer goes to the client "
+                  "translated (seq - delta)", P.one(got), want)
+    n = wait_router(before, "relay_replies", 1)
+    P.R.check("relay: counted (relay_replies)", n == 1, f"relay_replies +{n}")
+    # Of no binding and no flow here: dropped, never relayed again.
+    before = router()
+    stray = bframe(0, sport + 1, "SA", bisn, ISN + 1,
+                   opts=[("MSS", 1460), ("SAckOK", b""), ("WScale", 7)])
+    n0 = len(peer.relays)
+    m = tap.mark()
+    peer.relay(packed(VIP), VPORT, bytes(Ether(bytes(stray)).payload))
+    got, _ = tap.wait(m, lambda fs: len(fs) >= 1, 0.5)
+    n = wait_router(before, "relay_stray", 1)
+    peer.poll(0.3)
+    after = router()
+    P.R.check("relay: a relayed segment of no binding and no flow here is dropped "
+              "(relay_stray), not relayed back",
+              not got and n == 1 and after["relay_out"] == before["relay_out"] and
+              len(peer.relays) == n0,
+              f"{P.nframes(got)}, relay_stray +{n}, relay_out "
+              f"+{after['relay_out'] - before['relay_out']}, relays back {len(peer.relays) - n0}")
 
 
 def test_no_match(tap):

@@ -7,7 +7,10 @@
 # appliance's replica the way a real peer does: Hello to learn and give
 # boot ids, then a Batch answering the appliance's DumpRequest, until the
 # appliance acknowledges it; and read the sessions the appliance sends
-# it (SyncPeer.received, each a dict of field number -> value).
+# it (SyncPeer.received, each a dict of field number -> value).  Also the
+# relay of backend segments (docs/REQUESTS.md, "Relay between
+# appliances"): the Relays the appliance sends (SyncPeer.relays, each a
+# dict of field number -> value) and one sent to it (SyncPeer.relay).
 import os
 import socket
 import struct
@@ -17,7 +20,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "health"))
 from hl import seal, open_env, parse, g, varint  # noqa: E402
 
-MSG_BATCH, MSG_ACK, MSG_DUMP_REQUEST, MSG_HELLO = 16, 17, 18, 19
+MSG_BATCH, MSG_ACK, MSG_DUMP_REQUEST, MSG_HELLO, MSG_RELAY = 16, 17, 18, 19, 20
 OP_UP, OP_DOWN = 1, 2
 DUMP_START, DUMP_END = 1, 2
 
@@ -121,6 +124,7 @@ class SyncPeer:
         self.dump_ids = []
         self.acked = 0
         self.received = []    # sessions the appliance sent (parse_fields)
+        self.relays = []      # Relays the appliance sent (parse_fields)
 
     def close(self):
         self.sock.close()
@@ -143,6 +147,12 @@ class SyncPeer:
     def ack(self, cum):
         self._send(MSG_ACK, _uint(1, self.boot) + _uint(2, self.peer_boot) +
                    _uint(3, cum) + _uint(4, cum))
+
+    def relay(self, vip, vip_port, segment):
+        """A backend's segment (bytes from its IP header on) of the
+        service at vip (its packed address), vip_port."""
+        self._send(MSG_RELAY, _uint(1, self.boot) + _uint(2, self.peer_boot) +
+                   _bytes(3, vip) + _uint(4, vip_port) + _bytes(5, segment))
 
     def poll(self, timeout):
         """Reads what the appliance sends for up to timeout s; learns its
@@ -169,6 +179,8 @@ class SyncPeer:
             elif typ == MSG_BATCH and g(m, 2) == self.boot:
                 self.ack(g(m, 3))
                 self.received.extend(parse_fields(s) for s in m.get(5, []))
+            elif typ == MSG_RELAY and g(m, 2) == self.boot:
+                self.relays.append(parse_fields(payload))
 
     def give(self, sessions, timeout=5.0):
         """Meets the appliance and hands it sessions as the answer to its
