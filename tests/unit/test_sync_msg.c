@@ -448,7 +448,7 @@ mk_seg(uint8_t *p, int family, uint32_t n)
 static void
 test_relay_rules(void **state)
 {
-	static const uint8_t vip4[4] = { 198, 18, 2, 103 };
+	static const uint8_t vip4[16] = { 198, 18, 2, 103 }; /* len 4 (5 below) */
 	uint8_t vip6[16], seg[1600], buf[2048], src[16], want[16];
 	Halb__Sync__Relay r;
 	ProtobufCMessage *m;
