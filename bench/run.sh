@@ -406,24 +406,11 @@ syn_e2e() {
 	record syn_e2e dsr "$n" 1 "$out"
 }
 
-# l7_flood FLOWS: a SYN flood at the generator's full rate against a
-# request-routed VIP (198.18.2.103, added to this run's copy of bench.conf
-# only: a request-routed service adds a lookup to every miss of the
-# other items; with the generator as the port's gateway, a static
-# neighbour, so that the SYN-ACKs come back), with halb-router attached.  The worker answers each SYN
-# with a cookie SYN-ACK, which the generator counts as a frame back; the
-# forwarder's /halb/status and the router's /halb/router are read before
-# and after, into one result line.
-#
-# l7_flood FLOWS bind: the same rig, halb-bench-gen bind: the generator
-# plays client and backend (docs/PERFORMANCE.md); bindings per second,
-# as "l7bind".
-l7_flood() {
-	local n=$1 gmode=${2:-syn} test=l7flood out gp='' gen_prefix rlog rc=0 dpid dthr
-	[ "$gmode" = bind ] && test=l7bind
-	# Bound flows stay (the generator never closes): a table for all.
-	if [ "$gmode" = bind ]; then render "$(entries_for "$n")" 0; else render 1024 0; fi
-	python3 - "$CONF" <<'PY' || { log "l7flood: cannot add the service"; return 1; }
+# l7_conf FILE: adds item 11's request-routed service (198.18.2.103:80,
+# default pool web) to a rendered bench.conf, with the generator as the
+# port's gateway.
+l7_conf() {
+	python3 - "$1" <<'PY'
 import sys
 p = sys.argv[1]
 t = open(p).read()
@@ -445,6 +432,26 @@ t = t.replace(a1, a1 + ' gateway4 = "198.18.0.254";', 1)
 t = t.replace(a2, a2[:-3] + ',\n  { ip = "198.18.0.254"; mac = "02:68:b0:00:00:01"; } );', 1)
 open(p, "w").write(t)
 PY
+}
+
+# l7_flood FLOWS: a SYN flood at the generator's full rate against a
+# request-routed VIP (198.18.2.103, added to this run's copy of bench.conf
+# only: a request-routed service adds a lookup to every miss of the
+# other items; with the generator as the port's gateway, a static
+# neighbour, so that the SYN-ACKs come back), with halb-router attached.  The worker answers each SYN
+# with a cookie SYN-ACK, which the generator counts as a frame back; the
+# forwarder's /halb/status and the router's /halb/router are read before
+# and after, into one result line.
+#
+# l7_flood FLOWS bind: the same rig, halb-bench-gen bind: the generator
+# plays client and backend (docs/PERFORMANCE.md); bindings per second,
+# as "l7bind".
+l7_flood() {
+	local n=$1 gmode=${2:-syn} test=l7flood out gp='' gen_prefix rlog rc=0 dpid dthr
+	[ "$gmode" = bind ] && test=l7bind
+	# Bound flows stay (the generator never closes): a table for all.
+	if [ "$gmode" = bind ]; then render "$(entries_for "$n")" 0; else render 1024 0; fi
+	l7_conf "$CONF" || { log "l7flood: cannot add the service"; return 1; }
 	start_fwd || { log "forwarder did not start"; return 1; }
 	start_cls || { log "classifier did not start"; stop_pid "$FWD_PID" halb-forwarder; return 1; }
 	rlog=$RUN/$PREFIX.rtr.log

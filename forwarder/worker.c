@@ -1474,8 +1474,25 @@ fwd_worker_bind(uint32_t id)
 void
 fwd_worker_clock(struct fwd_worker *w, uint64_t tsc)
 {
+	const struct halb_shm *shm = fwd.shm;
+
 	w->now_tsc = tsc;
-	w->now_ms = halb_now_ms(fwd.shm, tsc);
+	w->now_ms = halb_now_ms(shm, tsc);
+	w->l7_up = shm->has_l7 && shm->l7_pid != 0 &&
+		   halb_tsc_age(tsc, shm->l7_alive) < fwd.cls_timeout_tsc;
+}
+
+uint32_t
+fwd_worker_l7_out(struct fwd_worker *w)
+{
+	struct rte_mbuf *pkts[FWD_BURST];
+	uint32_t i, n;
+
+	n = rte_ring_sc_dequeue_burst(w->ws->l7_out, (void **)pkts, FWD_BURST,
+				      NULL);
+	for (i = 0; i < n; i++)
+		l7_returned(w, pkts[i]);
+	return n;
 }
 
 /*
@@ -1633,9 +1650,6 @@ fwd_worker_main(void *arg)
 				FWD_LOG(INFO, "worker %u: classifier up", w->id);
 			}
 			w->cls_up = up;
-			w->l7_up = shm->has_l7 && shm->l7_pid != 0 &&
-				   halb_tsc_age(w->now_tsc, shm->l7_alive) <
-					   fwd.cls_timeout_tsc;
 		}
 		busy = 0;
 		for (p = 0; p < fwd.n_ports; p++) {
@@ -1655,13 +1669,8 @@ fwd_worker_main(void *arg)
 		busy += n;
 		for (i = 0; i < n; i++)
 			returned(w, pkts[i]);
-		if (shm->has_l7) {
-			n = rte_ring_sc_dequeue_burst(w->ws->l7_out, (void **)pkts,
-						      FWD_BURST, NULL);
-			busy += n;
-			for (i = 0; i < n; i++)
-				l7_returned(w, pkts[i]);
-		}
+		if (shm->has_l7)
+			busy += fwd_worker_l7_out(w);
 		if (w->id == 0 && w->now_ms - w->neigh_ms >= NEIGH_TICK_MS) {
 			w->neigh_ms = w->now_ms;
 			neigh_round(w);

@@ -670,6 +670,22 @@ rtr_tick(struct rtr *r)
 	r->shm->l7.binding = n;
 }
 
+uint32_t
+rtr_turn(struct rtr *r, uint64_t now)
+{
+	uint32_t busy;
+
+	r->shm->l7_alive = now;
+	r->now_ms = halb_now_ms(r->shm, now);
+	busy = rtr_poll(r);
+	if (r->now_ms - r->tick_ms >= RTR_TICK_MS) {
+		r->tick_ms = r->now_ms;
+		rtr_tick(r);
+	}
+	r->shm->l7.loops++;
+	return busy;
+}
+
 /* ---- set-up ---- */
 
 int

@@ -108,12 +108,10 @@ loop(void *arg)
 	while (!r->quit) {
 		uint64_t now = rte_rdtsc();
 
-		shm->l7_alive = now;
 		if (now - beat_tsc >= beat_every) {
 			beat_tsc = now;
 			halb_hb_beat(hb, halb_hb_now_ns());
 		}
-		r->now_ms = halb_now_ms(shm, now);
 		if (halb_tsc_age(now, shm->fwd_alive) > shm->tsc_hz / 1000 * FWD_GONE_MS &&
 		    kill(shm->fwd_pid, 0) != 0 && errno == ESRCH) {
 			RTR_LOG(ERR, "forwarder (pid %d) is gone: exiting",
@@ -121,12 +119,7 @@ loop(void *arg)
 			exit_rc = 3;
 			break;
 		}
-		busy = rtr_poll(r);
-		if (r->now_ms - r->tick_ms >= RTR_TICK_MS) {
-			r->tick_ms = r->now_ms;
-			rtr_tick(r);
-		}
-		shm->l7.loops++;
+		busy = rtr_turn(r, now);
 		if (busy)
 			idle = 0;
 		else

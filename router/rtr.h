@@ -112,4 +112,9 @@ uint32_t rtr_poll(struct rtr *r);
  * RTR_TICK_MS. */
 void rtr_tick(struct rtr *r);
 
+/* One turn of the router's loop at TSC `now`: its liveness for the
+ * workers (l7_alive), the clock, rtr_poll(), rtr_tick() when due.
+ * Returns rtr_poll()'s count.  main.c's loop and bench/bind.c call it. */
+uint32_t rtr_turn(struct rtr *r, uint64_t now);
+
 #endif
