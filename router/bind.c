@@ -34,6 +34,7 @@
 
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_mempool.h>
 #include <rte_ring.h>
 
 #include "halb/cfg.h"
@@ -141,6 +142,37 @@ bind_free(struct rtr *r, struct rtr_bind *b)
 	r->free_head = i;
 }
 
+/* ---- mbufs: the loop thread's own cache (rtr.h) ---- */
+
+static struct rte_mbuf *
+mbuf_alloc(struct rtr *r)
+{
+	void *o;
+
+	if (rte_mempool_generic_get(r->shm->pool, &o, 1, r->mc) != 0)
+		return NULL;
+	rte_pktmbuf_reset(o);
+	return o;
+}
+
+/* rte_pktmbuf_free(), into r's cache when the mbuf is of shm->pool. */
+static void
+mbuf_free(struct rtr *r, struct rte_mbuf *m)
+{
+	struct rte_mbuf *next;
+
+	for (; m != NULL; m = next) {
+		next = m->next;
+		m = rte_pktmbuf_prefree_seg(m);
+		if (m == NULL)
+			continue;
+		if (m->pool == r->shm->pool)
+			rte_mempool_generic_put(m->pool, (void **)&m, 1, r->mc);
+		else
+			rte_mempool_put(m->pool, m);
+	}
+}
+
 /* ---- what the router sends ---- */
 
 static void
@@ -149,7 +181,7 @@ out(struct rtr *r, uint32_t w, struct rte_mbuf *m, uint32_t verb)
 	m->hash.usr = verb;
 	if (rte_ring_sp_enqueue(r->shm->workers[w].l7_out, m) != 0) {
 		r->shm->l7.out_full++;
-		rte_pktmbuf_free(m);
+		mbuf_free(r, m);
 	}
 }
 
@@ -161,7 +193,7 @@ send_seg(struct rtr *r, const struct rtr_bind *b, bool to_backend,
 	 uint8_t opts_len, const uint8_t *data, uint32_t len)
 {
 	const struct cfg_service *cs = &r->cfg->services[b->svc];
-	struct rte_mbuf *m = rte_pktmbuf_alloc(r->shm->pool);
+	struct rte_mbuf *m = mbuf_alloc(r);
 	struct splice_seg seg;
 	uint32_t n;
 
@@ -197,7 +229,7 @@ send_seg(struct rtr *r, const struct rtr_bind *b, bool to_backend,
 	n = splice_build(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_tailroom(m),
 			 &seg);
 	if (n == 0) {
-		rte_pktmbuf_free(m);
+		mbuf_free(r, m);
 		return;
 	}
 	m->data_len = (uint16_t)n;
@@ -557,7 +589,7 @@ rtr_drain(struct rtr *r)
 	for (w = 0; w < r->shm->n_workers; w++)
 		while (rte_ring_sc_dequeue(r->shm->workers[w].l7_in, (void **)&m) == 0) {
 			r->shm->l7.stray++;
-			rte_pktmbuf_free(m);
+			mbuf_free(r, m);
 		}
 }
 
@@ -590,7 +622,7 @@ rtr_poll(struct rtr *r)
 			} else {
 				client_seg(r, w, s, frame, &pi);
 			}
-			rte_pktmbuf_free(in[i]);
+			mbuf_free(r, in[i]);
 		}
 	}
 	return total;
@@ -682,6 +714,8 @@ rtr_turn(struct rtr *r, uint64_t now)
 		r->tick_ms = r->now_ms;
 		rtr_tick(r);
 	}
+	if (busy == 0 && r->mc != NULL && r->mc->len > 0)
+		rte_mempool_cache_flush(r->mc, r->shm->pool);
 	r->shm->l7.loops++;
 	return busy;
 }
@@ -718,6 +752,9 @@ rtr_init(struct rtr *r)
 	for (i = 0; i < r->cap; i++)
 		r->binds[i].next = i + 1 < r->cap ? i + 2 : 0;
 	r->free_head = 1;
+	r->mc = rte_mempool_cache_create(RTR_MBUF_CACHE, SOCKET_ID_ANY);
+	if (r->mc == NULL)
+		return -ENOMEM;
 	rc = flow_writer_init(&r->fw, &r->shm->l7_flows, r->shm->qsbr);
 	if (rc != 0)
 		return rc;
@@ -738,5 +775,10 @@ rtr_fini(struct rtr *r)
 	free(r->buckets);
 	for (s = 0; s < CFG_MAX_SERVICES; s++)
 		free(r->svcs[s]);
+	if (r->mc != NULL) {
+		rte_mempool_cache_flush(r->mc, r->shm->pool);
+		rte_mempool_cache_free(r->mc);
+		r->mc = NULL;
+	}
 	flow_writer_fini(&r->fw);
 }

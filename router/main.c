@@ -10,7 +10,8 @@
  * Its loop runs on a thread the EAL does not know (no lcore id), so
  * that the mbufs it allocates and frees bypass the per-lcore mempool
  * caches: its EAL line is the classifier's (same lcore id), and two
- * processes on one lcore id's cache would corrupt it.
+ * processes on one lcore id's cache would corrupt it.  It has a cache
+ * of its own instead (struct rtr's mc, bind.c).
  *
  * One router per forwarder (a lock in the forwarder's runtime
  * directory).  It writes a heartbeat file (part "router") that halb-had

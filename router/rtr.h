@@ -38,6 +38,7 @@ extern int rtr_logtype;
 
 #define RTR_MAX_POOLS 32
 #define RTR_TICK_MS 10    /* timeouts and expiry, every so often */
+#define RTR_MBUF_CACHE 64 /* the loop thread's own mbuf cache */
 
 enum rtr_state {
 	RTR_FREE = 0,
@@ -76,6 +77,12 @@ struct rtr_svc {
 struct rtr {
 	struct halb_cfg *cfg;
 	struct halb_shm *shm;
+	/* The mbufs of shm->pool that this thread frees and takes: an
+	 * mbuf freed here is the next one taken (still in this core's
+	 * cache), without an operation on the pool's shared ring each
+	 * time.  Emptied into the pool whenever a turn finds nothing to
+	 * do, so that a router that dies idle holds none of them. */
+	struct rte_mempool_cache *mc;
 	struct flow_writer fw;     /* shm->l7_flows */
 	uint32_t now_ms;
 	uint32_t tick_ms;
