@@ -175,14 +175,44 @@ mbuf_free(struct rtr *r, struct rte_mbuf *m)
 
 /* ---- what the router sends ---- */
 
+/* Enqueues what waits for worker w: a frame the ring has no room for
+ * is dropped (out_full), the client or the router sends again. */
+static void
+out_flush(struct rtr *r, uint32_t w)
+{
+	struct rtr_out *q = &r->outq[w];
+	uint32_t k;
+
+	if (q->n == 0)
+		return;
+	k = rte_ring_sp_enqueue_burst(r->shm->workers[w].l7_out, (void **)q->m,
+				      q->n, NULL);
+	if (k < q->n) {
+		r->shm->l7.out_full += q->n - k;
+		for (; k < q->n; k++)
+			mbuf_free(r, q->m[k]);
+	}
+	q->n = 0;
+}
+
+static void
+out_flush_all(struct rtr *r)
+{
+	uint32_t w;
+
+	for (w = 0; w < r->shm->n_workers; w++)
+		out_flush(r, w);
+}
+
 static void
 out(struct rtr *r, uint32_t w, struct rte_mbuf *m, uint32_t verb)
 {
+	struct rtr_out *q = &r->outq[w];
+
 	m->hash.usr = verb;
-	if (rte_ring_sp_enqueue(r->shm->workers[w].l7_out, m) != 0) {
-		r->shm->l7.out_full++;
-		mbuf_free(r, m);
-	}
+	q->m[q->n++] = m;
+	if (q->n == RTR_OUT_BURST)
+		out_flush(r, w);
 }
 
 /* A segment of binding b, to its client (VIP -> client) or to its
@@ -625,6 +655,7 @@ rtr_poll(struct rtr *r)
 			mbuf_free(r, in[i]);
 		}
 	}
+	out_flush_all(r);
 	return total;
 }
 
@@ -700,6 +731,7 @@ rtr_tick(struct rtr *r)
 	for (i = 0, n = 0; i < r->cfg->n_services; i++)
 		n += r->active[i];
 	r->shm->l7.binding = n;
+	out_flush_all(r);
 }
 
 uint32_t
@@ -775,6 +807,7 @@ rtr_fini(struct rtr *r)
 	free(r->buckets);
 	for (s = 0; s < CFG_MAX_SERVICES; s++)
 		free(r->svcs[s]);
+	out_flush_all(r);
 	if (r->mc != NULL) {
 		rte_mempool_cache_flush(r->mc, r->shm->pool);
 		rte_mempool_cache_free(r->mc);

@@ -38,6 +38,7 @@ extern int rtr_logtype;
 
 #define RTR_MAX_POOLS 32
 #define RTR_TICK_MS 10    /* timeouts and expiry, every so often */
+#define RTR_OUT_BURST 32  /* frames to a worker, enqueued together */
 #define RTR_MBUF_CACHE 64 /* the loop thread's own mbuf cache */
 
 enum rtr_state {
@@ -74,6 +75,13 @@ struct rtr_svc {
 	struct sched_mask masks[CFG_L7_MAX_POOLS];
 };
 
+/* Frames built for one worker's l7_out ring, enqueued in one burst at
+ * the end of a poll or a tick (or when RTR_OUT_BURST are waiting). */
+struct rtr_out {
+	uint32_t n;
+	struct rte_mbuf *m[RTR_OUT_BURST];
+};
+
 struct rtr {
 	struct halb_cfg *cfg;
 	struct halb_shm *shm;
@@ -83,6 +91,7 @@ struct rtr {
 	 * time.  Emptied into the pool whenever a turn finds nothing to
 	 * do, so that a router that dies idle holds none of them. */
 	struct rte_mempool_cache *mc;
+	struct rtr_out outq[CFG_MAX_WORKERS];
 	struct flow_writer fw;     /* shm->l7_flows */
 	uint32_t now_ms;
 	uint32_t tick_ms;
