@@ -629,9 +629,24 @@ rtr_poll(struct rtr *r)
 	struct rte_mbuf *in[RTR_BURST];
 	uint32_t w, i, n, total = 0;
 
+	r->out_wait = false;
 	for (w = 0; w < r->shm->n_workers; w++) {
-		n = rte_ring_sc_dequeue_burst(r->shm->workers[w].l7_in,
-					      (void **)in, RTR_BURST, NULL);
+		const struct halb_worker_shm *ws = &r->shm->workers[w];
+		uint32_t max = rte_ring_free_count(ws->l7_out) / 2;
+
+		/* Back-pressure: a segment makes one frame, or two (the
+		 * backend's SYN-ACK: the ACK and the request), mostly for
+		 * the worker it came from.  While that worker's l7_out
+		 * ring has no room for them, they wait in l7_in: a router
+		 * that catches up on a full l7_in after losing its CPU
+		 * would otherwise overrun l7_out and drop (out_full). */
+		if (max > RTR_BURST)
+			max = RTR_BURST;
+		if (max == 0) {
+			r->out_wait |= !rte_ring_empty(ws->l7_in);
+			continue;
+		}
+		n = rte_ring_sc_dequeue_burst(ws->l7_in, (void **)in, max, NULL);
 		r->shm->l7.in += n;
 		total += n;
 		for (i = 0; i < n; i++) {
@@ -741,7 +756,7 @@ rtr_turn(struct rtr *r, uint64_t now)
 
 	r->shm->l7_alive = now;
 	r->now_ms = halb_now_ms(r->shm, now);
-	busy = rtr_poll(r);
+	busy = rtr_poll(r) + r->out_wait;
 	if (r->now_ms - r->tick_ms >= RTR_TICK_MS) {
 		r->tick_ms = r->now_ms;
 		rtr_tick(r);

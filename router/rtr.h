@@ -92,6 +92,7 @@ struct rtr {
 	 * do, so that a router that dies idle holds none of them. */
 	struct rte_mempool_cache *mc;
 	struct rtr_out outq[CFG_MAX_WORKERS];
+	bool out_wait;             /* segments wait for room on l7_out */
 	struct flow_writer fw;     /* shm->l7_flows */
 	uint32_t now_ms;
 	uint32_t tick_ms;
@@ -120,8 +121,9 @@ void rtr_fini(struct rtr *r);
  * mbufs (main.c says why that thread). */
 void rtr_drain(struct rtr *r);
 
-/* Takes what the workers punted (at most a burst from each); returns
- * how many segments. */
+/* Takes what the workers punted (at most a burst from each, and no
+ * more than half the room on its l7_out ring: out_wait is set when
+ * segments wait for that room); returns how many segments. */
 uint32_t rtr_poll(struct rtr *r);
 
 /* Timeouts of bindings, expiry of bound flows, pool weights: every
@@ -130,7 +132,9 @@ void rtr_tick(struct rtr *r);
 
 /* One turn of the router's loop at TSC `now`: its liveness for the
  * workers (l7_alive), the clock, rtr_poll(), rtr_tick() when due.
- * Returns rtr_poll()'s count.  main.c's loop and bench/bind.c call it. */
+ * Returns rtr_poll()'s count, plus one when segments wait for room on
+ * an l7_out ring (the loop must not sleep then).  main.c's loop and
+ * bench/bind.c call it. */
 uint32_t rtr_turn(struct rtr *r, uint64_t now);
 
 #endif
