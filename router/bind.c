@@ -28,6 +28,7 @@
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -87,6 +88,54 @@ act_unlink(struct rtr *r, struct rtr_bind *b)
 	b->prev_act = b->next_act = 0;
 }
 
+/* A request buffer of cap bytes for service s: its list's first, else
+ * malloc'd.  A list of another cap (max_request changed by a reload)
+ * is freed. */
+static uint8_t *
+buf_get(struct rtr *r, uint16_t s, uint32_t cap)
+{
+	struct rtr_buf *rb = r->bufs[s];
+
+	if (rb != NULL && rb->cap != cap) {
+		while ((rb = r->bufs[s]) != NULL) {
+			r->bufs[s] = rb->next;
+			free(rb);
+		}
+		r->n_bufs[s] = 0;
+	}
+	if (rb != NULL) {
+		r->bufs[s] = rb->next;
+		r->n_bufs[s]--;
+		return rb->data;
+	}
+	rb = malloc(sizeof(*rb) + cap);
+	if (rb == NULL)
+		return NULL;
+	rb->cap = cap;
+	return rb->data;
+}
+
+static struct rtr_buf *
+buf_of(uint8_t *data)
+{
+	return (struct rtr_buf *)(void *)(data - offsetof(struct rtr_buf, data));
+}
+
+static void
+buf_put(struct rtr *r, uint16_t s, uint8_t *data)
+{
+	struct rtr_buf *rb = buf_of(data);
+
+	if (r->n_bufs[s] >= RTR_BUF_KEEP ||
+	    rb->cap != r->cfg->services[s].l7.max_request) {
+		free(rb);
+		return;
+	}
+	rb->next = r->bufs[s];
+	r->bufs[s] = rb;
+	r->n_bufs[s]++;
+}
+
 static struct rtr_bind *
 bind_new(struct rtr *r, const struct flow_key *k, uint32_t hash, uint16_t s)
 {
@@ -97,7 +146,7 @@ bind_new(struct rtr *r, const struct flow_key *k, uint32_t hash, uint16_t s)
 
 	if (i == 0 || r->active[s] >= l7->max_binding)
 		return NULL;
-	buf = malloc(l7->max_request);
+	buf = buf_get(r, s, l7->max_request);
 	if (buf == NULL)
 		return NULL;
 	b = &r->binds[i - 1];
@@ -135,7 +184,7 @@ bind_free(struct rtr *r, struct rtr_bind *b)
 		*p = b->next;
 	act_unlink(r, b);
 	r->active[b->svc]--;
-	free(b->buf);
+	buf_put(r, b->svc, b->buf);
 	b->buf = NULL;
 	b->state = RTR_FREE;
 	b->next = r->free_head;
@@ -817,7 +866,17 @@ rtr_fini(struct rtr *r)
 	uint32_t s, i;
 
 	for (i = 0; r->binds != NULL && i < r->cap; i++)
-		free(r->binds[i].buf);
+		if (r->binds[i].buf != NULL)
+			free(buf_of(r->binds[i].buf));
+	for (s = 0; s < CFG_MAX_SERVICES; s++) {
+		struct rtr_buf *rb;
+
+		while ((rb = r->bufs[s]) != NULL) {
+			r->bufs[s] = rb->next;
+			free(rb);
+		}
+		r->n_bufs[s] = 0;
+	}
 	free(r->binds);
 	free(r->buckets);
 	for (s = 0; s < CFG_MAX_SERVICES; s++)

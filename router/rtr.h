@@ -40,6 +40,7 @@ extern int rtr_logtype;
 #define RTR_TICK_MS 10    /* timeouts and expiry, every so often */
 #define RTR_OUT_BURST 32  /* frames to a worker, enqueued together */
 #define RTR_MBUF_CACHE 64 /* the loop thread's own mbuf cache */
+#define RTR_BUF_KEEP 256  /* request buffers kept for reuse, per service */
 
 enum rtr_state {
 	RTR_FREE = 0,
@@ -65,6 +66,16 @@ struct rtr_bind {
 	uint8_t *buf;          /* cap bytes */
 	uint32_t cap;          /* max_request when buf was allocated: a
 				* reload may change the service's since */
+};
+
+/* A request buffer (rtr_bind.buf points at data).  When its binding
+ * ends it goes to its service's list of free buffers (at most
+ * RTR_BUF_KEEP, and only while max_request is still its cap), which
+ * the next binding of the service takes before malloc. */
+struct rtr_buf {
+	struct rtr_buf *next;
+	uint32_t cap;
+	uint8_t data[] __attribute__((aligned(16)));
 };
 
 /* A request-routed service's scheduler (its kind, its backends' weights
@@ -106,6 +117,8 @@ struct rtr {
 	uint32_t act_tail;
 	uint32_t active[CFG_MAX_SERVICES];
 	struct rtr_svc *svcs[CFG_MAX_SERVICES]; /* NULL: no requests { } */
+	struct rtr_buf *bufs[CFG_MAX_SERVICES];  /* free request buffers */
+	uint32_t n_bufs[CFG_MAX_SERVICES];
 	uint64_t health_sum;       /* what the schedulers were built from */
 	uint64_t view_gen;         /* the forwarder's view applied */
 	volatile bool quit;
