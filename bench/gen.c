@@ -930,8 +930,8 @@ measure(struct gen *g)
 		printf("\"rx_checked\": %" PRIu64 ", \"rx_mac_rewritten\": %" PRIu64
 		       ", \"rx_dst_rewritten\": %" PRIu64 ", ",
 		       g->chk - chk0, g->chk_mac - chk_mac0, g->chk_dst - chk_dst0);
-	printf("\"warm_syn_s\": %.2f, \"warm_ack_s\": %.2f}\n",
-	       g->warm_syn_s, g->warm_ack_s);
+	printf("\"tsc_hz\": %" PRIu64 ", \"warm_syn_s\": %.2f, \"warm_ack_s\": %.2f}\n",
+	       hz, g->warm_syn_s, g->warm_ack_s);
 	fflush(stdout);
 }
 

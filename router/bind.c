@@ -33,6 +33,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include <rte_cycles.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
@@ -812,6 +813,8 @@ rtr_turn(struct rtr *r, uint64_t now)
 	}
 	if (busy == 0 && r->mc != NULL && r->mc->len > 0)
 		rte_mempool_cache_flush(r->mc, r->shm->pool);
+	if (busy != 0)
+		r->shm->l7.busy_tsc += rte_rdtsc() - now;
 	r->shm->l7.loops++;
 	return busy;
 }

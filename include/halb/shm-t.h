@@ -187,6 +187,7 @@ struct l7_stats {
 	uint64_t flows;          /* gauge: bound flows in l7_flows */
 	uint64_t binding;        /* gauge: connections binding now */
 	uint64_t loops;
+	uint64_t busy_tsc;       /* TSC cycles of the loop's turns that had work */
 } __attribute__((aligned(64)));
 
 /* Health states, as in halb.health.HealthState. */
