@@ -896,7 +896,8 @@ l7_client(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 				splice_ack(frame, pi) - 1, &co)) {
 	case SYNCOOKIE_OK:
 		w->st->l7_cookie_ok++;
-		l7_punt(w, m, HALB_L7_VERB(HALB_L7_IN_CLIENT, s, 0));
+		l7_punt(w, m, HALB_L7_VERB(HALB_L7_IN_CLIENT, s,
+					   HALB_L7_IN_CO | syncookie_opts_pack(&co)));
 		return;
 	case SYNCOOKIE_STALE:
 		w->st->l7_cookie_stale++;

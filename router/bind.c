@@ -495,9 +495,12 @@ bind_hash(const struct rtr *r, const struct flow_key *k)
 	return (uint32_t)syncookie_siphash(r->hkey, k, sizeof(*k));
 }
 
+/* A client segment of service s from worker w; ck: the verb's be
+ * field (HALB_L7_IN_CO and the cookie's options, when the worker
+ * checked the cookie). */
 static void
-client_seg(struct rtr *r, uint32_t w, uint16_t s, const uint8_t *frame,
-	   const struct pkt_info *pi)
+client_seg(struct rtr *r, uint32_t w, uint16_t s, uint16_t ck,
+	   const uint8_t *frame, const struct pkt_info *pi)
 {
 	uint32_t hash = bind_hash(r, &pi->key), plen, poff;
 	struct rtr_bind *b = bind_find(r, &pi->key, hash);
@@ -520,8 +523,12 @@ client_seg(struct rtr *r, uint32_t w, uint16_t s, const uint8_t *frame,
 		struct syncookie_opts co;
 		uint32_t cookie = splice_ack(frame, pi) - 1;
 
-		if (syncookie_check(r->shm->l7_key, &pi->key, r->now_ms, cookie,
-				    &co) != SYNCOOKIE_OK) {
+		/* The worker checked it (HALB_L7_IN_CO); a forwarder that
+		 * does not say so has it checked here. */
+		if (ck & HALB_L7_IN_CO)
+			syncookie_opts_unpack(ck & 0x7f, &co);
+		else if (syncookie_check(r->shm->l7_key, &pi->key, r->now_ms,
+					 cookie, &co) != SYNCOOKIE_OK) {
 			r->shm->l7.stray++;
 			return;
 		}
@@ -715,7 +722,7 @@ rtr_poll(struct rtr *r)
 				else
 					r->shm->l7.stray++;
 			} else {
-				client_seg(r, w, s, frame, &pi);
+				client_seg(r, w, s, HALB_L7_BE(verb), frame, &pi);
 			}
 			mbuf_free(r, in[i]);
 		}

@@ -381,6 +381,10 @@ struct halb_shm {
 #define HALB_L7_IN_BACKEND 2u  /* a segment from backend be, no flow */
 #define HALB_L7_OUT_BACKEND 1u /* to backend be of svc (addressed to it) */
 #define HALB_L7_OUT_CLIENT 2u  /* to the client (from the VIP) */
+/* HALB_L7_IN_CLIENT's be field, when the worker checked the segment's
+ * cookie: this flag and the options it keeps (syncookie_opts_pack).  A
+ * segment without it (a RST) carries no checked cookie. */
+#define HALB_L7_IN_CO 0x8000u
 #define HALB_L7_VERB(kind, svc, be) \
 	((uint32_t)(kind) << 28 | (uint32_t)(svc) << 16 | (uint32_t)(be))
 #define HALB_L7_KIND(u) ((u) >> 28)

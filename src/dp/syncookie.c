@@ -125,8 +125,8 @@ cookie_final(const struct sip *s, uint32_t t)
 				      (uint64_t)b[1] << 8 | b[0]);
 }
 
-static uint32_t
-opts_encode(const struct syncookie_opts *o)
+uint32_t
+syncookie_opts_pack(const struct syncookie_opts *o)
 {
 	uint32_t i = SYNCOOKIE_N_MSS - 1, ws = o->wscale;
 
@@ -146,7 +146,7 @@ syncookie_make(const uint64_t key[2], const struct flow_key *k,
 
 	cookie_absorb(&s, key, k);
 	return cookie_final(&s, 0x100) + (t << 24) +
-	       ((cookie_final(&s, t) + opts_encode(o)) & 0xffffff);
+	       ((cookie_final(&s, t) + syncookie_opts_pack(o)) & 0xffffff);
 }
 
 enum syncookie_verdict
@@ -166,8 +166,14 @@ syncookie_check(const uint64_t key[2], const struct flow_key *k,
 	age = (now_t - t) & 0xff;
 	if (age > SYNCOOKIE_MAX_AGE)
 		return SYNCOOKIE_STALE;
+	syncookie_opts_unpack(data, o);
+	return SYNCOOKIE_OK;
+}
+
+void
+syncookie_opts_unpack(uint32_t data, struct syncookie_opts *o)
+{
 	o->mss = syncookie_mss[data & 3];
 	o->wscale = (uint8_t)(data >> 2 & 0xf);
 	o->sack = (data >> 6 & 1) != 0;
-	return SYNCOOKIE_OK;
 }

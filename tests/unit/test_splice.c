@@ -98,6 +98,13 @@ test_cookie_valid_stale_forged(void **state)
 	assert_int_equal(got.mss, 1220); /* rounded down to the table */
 	assert_int_equal(got.wscale, 8);
 	assert_true(got.sack);
+	/* What the worker hands the router (HALB_L7_IN_CO) decodes alike. */
+	memset(&got, 0, sizeof(got));
+	syncookie_opts_unpack(syncookie_opts_pack(&o), &got);
+	assert_int_equal(got.mss, 1220);
+	assert_int_equal(got.wscale, 8);
+	assert_true(got.sack);
+	assert_true(syncookie_opts_pack(&o) < 0x80);
 	/* Valid for SYNCOOKIE_MAX_AGE more units, then stale. */
 	assert_int_equal(syncookie_check(key, &k,
 					 now + (SYNCOOKIE_MAX_AGE << SYNCOOKIE_T_SHIFT),
