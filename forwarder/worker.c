@@ -1010,7 +1010,10 @@ l7_icmp(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi)
 	forward(w, m, pi, e->svc, e->backend, hash);
 }
 
-/* A frame the router built (l7_out): to a backend, or to a client. */
+/* A frame the router built (l7_out): to a backend, or to a client.
+ * Only a client's is parsed (its address picks the route); a backend's
+ * is addressed to the backend the verb names, whose next hop's
+ * Ethernet address is all it needs. */
 static void
 l7_returned(struct fwd_worker *w, struct rte_mbuf *m)
 {
@@ -1021,13 +1024,16 @@ l7_returned(struct fwd_worker *w, struct rte_mbuf *m)
 	uint8_t nh_mac[6];
 
 	w->st->l7_out++;
-	if (s >= CFG_MAX_SERVICES ||
-	    pkt_parse(rte_pktmbuf_mtod(m, const uint8_t *),
-		      rte_pktmbuf_data_len(m), &pi) != PKT_OK) {
+	if (s >= CFG_MAX_SERVICES) {
 		drop(w, m, FWD_DROP_OTHER);
 		return;
 	}
 	if (HALB_L7_KIND(verb) == HALB_L7_OUT_CLIENT) {
+		if (pkt_parse(rte_pktmbuf_mtod(m, const uint8_t *),
+			      rte_pktmbuf_data_len(m), &pi) != PKT_OK) {
+			drop(w, m, FWD_DROP_OTHER);
+			return;
+		}
 		send_client(w, m, pi.key.dst);
 		return;
 	}
