@@ -102,6 +102,7 @@ struct rtr {
 	 * time.  Emptied into the pool whenever a turn finds nothing to
 	 * do, so that a router that dies idle holds none of them. */
 	struct rte_mempool_cache *mc;
+	uint16_t priv_size;        /* shm->pool's, for mbuf_alloc's prefetch */
 	struct rtr_out outq[CFG_MAX_WORKERS];
 	bool out_wait;             /* segments wait for room on l7_out */
 	struct flow_writer fw;     /* shm->l7_flows */
