@@ -121,10 +121,22 @@ loop(void *arg)
 			break;
 		}
 		busy = rtr_turn(r, now);
-		if (busy)
+		/* Busy polling (idle_sleep_us 0): after a while without work,
+		 * each empty turn yields the CPU to whatever else may run on
+		 * it (the router runs on the classifier's CPUs; on the bench
+		 * rig, beside the generator), and goes on at once when
+		 * nothing does.  Spinning there held the CPU until the
+		 * scheduler took it away. */
+		if (busy) {
 			idle = 0;
-		else
+		} else if (r->cfg->idle_sleep_us != 0) {
 			halb_idle_backoff(&idle, r->cfg->idle_sleep_us);
+		} else if (idle < HALB_IDLE_SPIN_LOOPS) {
+			idle++;
+			rte_pause();
+		} else {
+			sched_yield();
+		}
 	}
 	return NULL;
 }
