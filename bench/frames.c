@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <rte_byteorder.h>
+#include <rte_ip.h>
+
 #include "halb/pkt-t.h"
 #include "frames.h"
 
@@ -86,4 +89,89 @@ bench_parse_ip4(const char *s, uint32_t *be)
 		return -EINVAL;
 	*be = a.s_addr;
 	return 0;
+}
+
+/* A frame from src:sport to dst:dport (network order) with the given
+ * sequence numbers, flags and payload, into f (Ethernet addresses in
+ * mac: destination, source); returns its length. */
+static uint32_t
+tcp4_frame(uint8_t *f, const uint8_t mac[12], uint32_t src, uint32_t dst,
+	   uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
+	   uint8_t flags, const char *data, uint16_t len)
+{
+	struct rte_ipv4_hdr *ip;
+	uint8_t *tcp;
+	uint16_t cs;
+
+	memcpy(f, mac, 12);
+	f[12] = 0x08;
+	f[13] = 0x00;
+	ip = (struct rte_ipv4_hdr *)(f + 14);
+	memset(ip, 0, 20);
+	ip->version_ihl = 0x45;
+	ip->total_length = rte_cpu_to_be_16((uint16_t)(40u + len));
+	ip->fragment_offset = rte_cpu_to_be_16(0x4000);
+	ip->time_to_live = 64;
+	ip->next_proto_id = 6;
+	ip->src_addr = src;
+	ip->dst_addr = dst;
+	tcp = f + 34;
+	memset(tcp, 0, 20);
+	memcpy(tcp, &sport, 2);
+	memcpy(tcp + 2, &dport, 2);
+	seq = rte_cpu_to_be_32(seq);
+	ack = rte_cpu_to_be_32(ack);
+	memcpy(tcp + 4, &seq, 4);
+	memcpy(tcp + 8, &ack, 4);
+	tcp[12] = 0x50;
+	tcp[13] = flags;
+	tcp[14] = 0xff;
+	tcp[15] = 0xff;
+	if (len)
+		memcpy(tcp + 20, data, len);
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	cs = rte_ipv4_udptcp_cksum(ip, tcp);
+	memcpy(tcp + 16, &cs, 2);
+	return 54u + len;
+}
+
+enum bench_bind_step
+bench_bind_reply(uint8_t *f, uint32_t len, uint32_t vip, uint32_t *out_len)
+{
+	static const char req[] = BENCH_BIND_REQ;
+	uint32_t src, dst, seq, ack;
+	uint16_t sport, dport, iplen;
+	uint8_t mac[12], fl;
+
+	if (len < 54 || f[12] != 0x08 || f[13] != 0x00 || f[14] != 0x45 ||
+	    f[23] != 6)
+		return BENCH_BIND_OTHER;
+	memcpy(mac, f + 6, 6);
+	memcpy(mac + 6, f, 6);
+	memcpy(&src, f + 26, 4);
+	memcpy(&dst, f + 30, 4);
+	memcpy(&sport, f + 34, 2);
+	memcpy(&dport, f + 36, 2);
+	memcpy(&seq, f + 38, 4);
+	memcpy(&ack, f + 42, 4);
+	seq = rte_be_to_cpu_32(seq);
+	ack = rte_be_to_cpu_32(ack);
+	iplen = (uint16_t)(f[16] << 8 | f[17]);
+	fl = f[47];
+	if (fl == 0x12 && src == vip) {
+		/* The cookie: the client's ACK with its request. */
+		*out_len = tcp4_frame(f, mac, dst, src, dport, sport, ack, seq + 1,
+				      0x18, req, sizeof(req) - 1);
+		return BENCH_BIND_SEND;
+	}
+	if (fl == 0x02) {
+		/* The router's SYN: the backend's SYN-ACK. */
+		*out_len = tcp4_frame(f, mac, dst, src, dport, sport, 0x10000000u,
+				      seq + 1, 0x12, NULL, 0);
+		return BENCH_BIND_SEND;
+	}
+	if (src != vip && iplen > 40u + (uint32_t)(f[46] >> 4) * 4u - 20u &&
+	    (fl & 0x04) == 0)
+		return BENCH_BIND_DONE; /* data to a backend: the request */
+	return BENCH_BIND_OTHER;
 }

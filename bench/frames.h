@@ -61,6 +61,29 @@ bench_frame(uint8_t *buf, const struct bench_tmpl *t, uint32_t i)
 	tcp[17] = (uint8_t)tcps;
 }
 
+/*
+ * The client and the backend of a request-routed connection, as
+ * halb-bench-gen bind and halb-bench-bind play them (IPv4, no TCP
+ * options): bench_bind_reply() looks at frame f (len bytes) that the
+ * DUT sent and says what it is:
+ *   BENCH_BIND_SEND   a cookie SYN-ACK from vip (f is rewritten, in
+ *                     place, into the client's ACK carrying
+ *                     BENCH_BIND_REQ) or the router's SYN to a backend
+ *                     (rewritten into the backend's SYN-ACK, ISN
+ *                     0x10000000); *out_len is the new length and the
+ *                     buffer must hold BENCH_BIND_MAX_LEN bytes;
+ *   BENCH_BIND_DONE   data to a backend: the request, the binding done;
+ *   BENCH_BIND_OTHER  anything else (a RST, the bare ACK to a backend).
+ * Ethernet addresses are swapped; IPv4 and TCP checksums computed.
+ */
+#define BENCH_BIND_REQ "GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n"
+#define BENCH_BIND_MAX_LEN (54u + sizeof(BENCH_BIND_REQ) - 1u)
+
+enum bench_bind_step { BENCH_BIND_SEND, BENCH_BIND_DONE, BENCH_BIND_OTHER };
+
+enum bench_bind_step bench_bind_reply(uint8_t *f, uint32_t len, uint32_t vip,
+				      uint32_t *out_len);
+
 /* Parses "aa:bb:cc:dd:ee:ff" or "a.b.c.d" for the command lines;
  * return 0 or -EINVAL. */
 int bench_parse_mac(const char *s, uint8_t mac[6]);

@@ -517,67 +517,9 @@ check_frame(struct gen *g, const struct rte_mbuf *m)
 }
 
 /*
- * One step: builds and sends frames of flows *next.. (up to `room`
- * frames, none past `limit`), wrapping at `wrap` when it is not 0;
- * then receives what came back.  Returns how many frames moved.
- */
-/* bind mode: the request each client sends (the default pool's). */
-static const char bind_req[] = "GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n";
-
-/*
- * bind mode: writes into m a frame back to the DUT (Ethernet addresses
- * swapped) from src:sport to dst:dport (network order) with the given
- * sequence numbers, flags and payload, IPv4 and TCP checksums computed.
- */
-static void
-bind_frame(struct rte_mbuf *m, const uint8_t *eth, uint32_t src, uint32_t dst,
-	   uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
-	   uint8_t flags, const char *data, uint16_t len)
-{
-	uint8_t mac[12];
-	uint8_t *f;
-	struct rte_ipv4_hdr *ip;
-	uint8_t *tcp;
-	uint16_t cs;
-
-	memcpy(mac, eth + 6, 6);
-	memcpy(mac + 6, eth, 6);
-	rte_pktmbuf_reset(m);
-	f = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(54u + len));
-	memcpy(f, mac, 12);
-	f[12] = 0x08;
-	f[13] = 0x00;
-	ip = (struct rte_ipv4_hdr *)(f + 14);
-	memset(ip, 0, 20);
-	ip->version_ihl = 0x45;
-	ip->total_length = rte_cpu_to_be_16((uint16_t)(40u + len));
-	ip->fragment_offset = rte_cpu_to_be_16(0x4000);
-	ip->time_to_live = 64;
-	ip->next_proto_id = 6;
-	ip->src_addr = src;
-	ip->dst_addr = dst;
-	tcp = f + 34;
-	memset(tcp, 0, 20);
-	memcpy(tcp, &sport, 2);
-	memcpy(tcp + 2, &dport, 2);
-	seq = rte_cpu_to_be_32(seq);
-	ack = rte_cpu_to_be_32(ack);
-	memcpy(tcp + 4, &seq, 4);
-	memcpy(tcp + 8, &ack, 4);
-	tcp[12] = 0x50;
-	tcp[13] = flags;
-	tcp[14] = 0xff;
-	tcp[15] = 0xff;
-	if (len)
-		memcpy(tcp + 20, data, len);
-	ip->hdr_checksum = rte_ipv4_cksum(ip);
-	cs = rte_ipv4_udptcp_cksum(ip, tcp);
-	memcpy(tcp + 16, &cs, 2);
-}
-
-/*
- * bind mode: answers what came back, in place; counts a binding (recv)
- * when its request reaches the backend.  Returns the frames handled.
+ * bind mode: answers what came back, in place (bench_bind_reply); counts
+ * a binding (recv) when its request reaches the backend.  Returns the
+ * frames handled.
  */
 static uint32_t
 bind_answer(struct gen *g, struct rte_mbuf **rx, uint16_t r)
@@ -587,47 +529,24 @@ bind_answer(struct gen *g, struct rte_mbuf **rx, uint16_t r)
 
 	for (i = 0; i < r; i++) {
 		struct rte_mbuf *m = rx[i];
-		const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
-		uint8_t eth[12], fl;
-		uint32_t src, dst, seq, ack;
-		uint16_t sport, dport, iplen;
+		uint32_t len = 0;
+		enum bench_bind_step st = BENCH_BIND_OTHER;
 
-		if (m->data_len < 54 || f[12] != 0x08 || f[13] != 0x00 ||
-		    f[14] != 0x45 || f[23] != 6) {
-			g->other++;
-			drop[nd++] = m;
+		if (m->nb_segs == 1 &&
+		    (uint32_t)rte_pktmbuf_tailroom(m) + m->data_len >= BENCH_BIND_MAX_LEN)
+			st = bench_bind_reply(rte_pktmbuf_mtod(m, uint8_t *),
+					      m->data_len, g->o.vip, &len);
+		if (st == BENCH_BIND_SEND) {
+			m->data_len = (uint16_t)len;
+			m->pkt_len = len;
+			tx[nt++] = m;
 			continue;
 		}
-		memcpy(eth, f, 12);
-		memcpy(&src, f + 26, 4);
-		memcpy(&dst, f + 30, 4);
-		memcpy(&sport, f + 34, 2);
-		memcpy(&dport, f + 36, 2);
-		memcpy(&seq, f + 38, 4);
-		memcpy(&ack, f + 42, 4);
-		seq = rte_be_to_cpu_32(seq);
-		ack = rte_be_to_cpu_32(ack);
-		iplen = (uint16_t)(f[16] << 8 | f[17]);
-		fl = f[47];
-		if (fl == 0x12 && src == g->o.vip) {
-			/* The cookie: the client's ACK with its request. */
-			bind_frame(m, eth, dst, src, dport, sport, ack, seq + 1, 0x18,
-				   bind_req, sizeof(bind_req) - 1);
-			tx[nt++] = m;
-		} else if (fl == 0x02) {
-			/* The router's SYN: the backend's SYN-ACK. */
-			bind_frame(m, eth, dst, src, dport, sport, 0x10000000u,
-				   seq + 1, 0x12, NULL, 0);
-			tx[nt++] = m;
-		} else if (src != g->o.vip && iplen > 40u + (uint32_t)(f[46] >> 4) * 4u - 20u &&
-			   (fl & 0x04) == 0) {
-			/* Data to a backend: the request, the binding done. */
+		if (st == BENCH_BIND_DONE)
 			g->recv++;
-			drop[nd++] = m;
-		} else {
+		else
 			g->other++;
-			drop[nd++] = m;
-		}
+		drop[nd++] = m;
 	}
 	if (nt > 0) {
 		s = rte_eth_tx_burst(g->port, 0, tx, nt);
@@ -640,6 +559,11 @@ bind_answer(struct gen *g, struct rte_mbuf **rx, uint16_t r)
 	return r;
 }
 
+/*
+ * One step: builds and sends frames of flows *next.. (up to `room`
+ * frames, none past `limit`), wrapping at `wrap` when it is not 0;
+ * then receives what came back.  Returns how many frames moved.
+ */
 static uint32_t
 pump(struct gen *g, const struct bench_tmpl *t, uint32_t *next, uint32_t limit,
      uint32_t wrap, uint32_t room)
@@ -1006,8 +930,8 @@ measure(struct gen *g)
 		printf("\"rx_checked\": %" PRIu64 ", \"rx_mac_rewritten\": %" PRIu64
 		       ", \"rx_dst_rewritten\": %" PRIu64 ", ",
 		       g->chk - chk0, g->chk_mac - chk_mac0, g->chk_dst - chk_dst0);
-	printf("\"warm_syn_s\": %.2f, \"warm_ack_s\": %.2f}\n",
-	       g->warm_syn_s, g->warm_ack_s);
+	printf("\"tsc_hz\": %" PRIu64 ", \"warm_syn_s\": %.2f, \"warm_ack_s\": %.2f}\n",
+	       hz, g->warm_syn_s, g->warm_ack_s);
 	fflush(stdout);
 }
 

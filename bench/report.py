@@ -641,32 +641,83 @@ def main():
 
     # ---- 12. bindings per second ----
     bd = [r for r in rows if r["test"] == "l7bind"]
+    parts = [r["r"] for r in rows if r["test"] == "l7bindparts" and r.get("r")]
+    if bd or parts:
+        md.append("## 12. Bindings per second (halb-bench-gen bind, halb-bench-bind)")
+        md.append("")
+        md.append("Goal of issue 14: 0.8M bindings/s on one core (10x HAProxy's "
+                  "~83k new connections/s per core).")
+        md.append("")
     if bd:
         f = bd[0]
         r = f.get("r") or {}
         rt = f.get("router") or [None, None]
-        md.append("## 12. Bindings per second (halb-bench-gen bind)")
-        md.append("")
-        md.append("%d new connections to a request-routed VIP, the generator "
-                  "playing client and backend: SYN, cookie SYN-ACK, ACK with "
-                  "the request, the router's SYN to the backend, its SYN-ACK, "
-                  "the request delivered (counted then). Goal of issue 14: "
-                  "0.8M bindings/s on one core." % f["flows"])
+        md.append("End to end on the memif rig: %d new connections to a "
+                  "request-routed VIP, the generator playing client and backend: "
+                  "SYN, cookie SYN-ACK, ACK with the request, the router's SYN to "
+                  "the backend, its SYN-ACK, the request delivered (counted then). "
+                  "The generator and halb-router share CPU 0, the worker busy-polls "
+                  "CPU 1; the classifier is stopped. Busy cycles per binding: the "
+                  "worker's from its busy share in the clean windows, the router's "
+                  "from its busy_tsc over the run (both on a shared machine, with "
+                  "the other core's cache lines)." % f["flows"])
         md.append("")
         md.append("| bindings per second (median) | min - max | windows (clean) | "
-                  "worker busy share | router bound (delta) |")
-        md.append("|---|---|---|---|---|")
-        bound = None
+                  "worker busy share | worker busy cycles/binding | router busy "
+                  "cycles/binding | router bound (delta) | out_full |")
+        md.append("|---|---|---|---|---|---|---|---|")
+        bound = busy = out_full = None
         if rt[0] and rt[1]:
             bound = (rt[1].get("bound") or 0) - (rt[0].get("bound") or 0)
+            out_full = (rt[1].get("out_full") or 0) - (rt[0].get("out_full") or 0)
+            if rt[1].get("busy_tsc") is not None and rt[0].get("busy_tsc") is not None:
+                busy = rt[1]["busy_tsc"] - rt[0]["busy_tsc"]
+        rcyc = "%.0f" % (busy / bound) if busy is not None and bound else "?"
+        f["router_busy_cyc"] = busy / bound if busy is not None and bound else None
         if r.get("mpps") is not None:
-            md.append("| %.0f | %.0f - %.0f | %s (%s) | %s | %s |" % (
+            wcyc = "?"
+            if r.get("tsc_hz") and r.get("dut_busy") is not None and r["mpps"] > 0:
+                f["worker_busy_cyc"] = r["dut_busy"] * r["tsc_hz"] / (r["mpps"] * 1e6)
+                wcyc = "%.0f" % f["worker_busy_cyc"]
+            md.append("| %.0f | %.0f - %.0f | %s (%s) | %s | %s | %s | %s | %s |" % (
                 r["mpps"] * 1e6, r["mpps_min"] * 1e6, r["mpps_max"] * 1e6,
-                r.get("windows"), r.get("clean_windows"), r.get("dut_busy"), bound))
+                r.get("windows"), r.get("clean_windows"), r.get("dut_busy"), wcyc,
+                rcyc, bound, out_full))
         else:
-            md.append("| no result | | | | %s |" % bound)
+            md.append("| no result | | | | | %s | %s | %s |" % (rcyc, bound, out_full))
         md.append("")
         js["l7bind"] = f
+    if parts:
+        def med(k):
+            return statistics.median([p[k] for p in parts])
+        hz = parts[0]["tsc_hz"]
+        wc, rc_ = med("worker_cyc"), med("router_cyc")
+        md.append("Each part apart (halb-bench-bind: the worker's and the router's "
+                  "own code on one core, CPU 1, no devices, %d bindings a run, 512 "
+                  "outstanding, full bursts; %d runs, TSC %.2f GHz). Bindings per "
+                  "CPU-second is the TSC rate over the cycles per binding: what one "
+                  "core given to that part alone would do. Not in it: the cache lines "
+                  "the rings and mbufs move between two cores." % (
+                      parts[0]["bindings"], len(parts), hz / 1e9))
+        md.append("")
+        md.append("| part | cycles per binding, median (min - max) | bindings per CPU-second (median) | goal 0.8M/s |")
+        md.append("|---|---|---|---|")
+        for name, k, v in (("worker", "worker_cyc", wc), ("router", "router_cyc", rc_)):
+            vals = [p[k] for p in parts]
+            md.append("| %s | %.0f (%.0f - %.0f) | %.0f | %s |" % (
+                name, v, min(vals), max(vals), hz / v,
+                "met" if hz / v >= 8e5 else "**not met**"))
+        md.append("| both on one core | %.0f | %.0f | %s |" % (
+            wc + rc_, hz / (wc + rc_), "met" if hz / (wc + rc_) >= 8e5 else "**not met**"))
+        lost = [p for p in parts if p.get("stalled") or p.get("out_full") or p.get("ring_full")]
+        md.append("")
+        if lost:
+            md.append("%d run(s) lost frames (out_full, ring_full) or stalled." % len(lost))
+            md.append("")
+        js["l7bindparts"] = {"runs": parts, "worker_cyc": wc, "router_cyc": rc_,
+                             "tsc_hz": hz, "worker_per_cpu_s": hz / wc,
+                             "router_per_cpu_s": hz / rc_,
+                             "both_per_cpu_s": hz / (wc + rc_)}
 
     # ---- goals ----
     if goals:

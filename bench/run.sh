@@ -47,10 +47,14 @@
 #      memif rig with halb-router attached; cookie SYN-ACKs per second,
 #      and the forwarder's flow count and the router's gauges (binding,
 #      flows, bindings) before and after, which must not grow.
-#  12. bindings per second (issue 14): the rig of item 11, halb-bench-gen
-#      bind playing client and backend (SYN, request on the cookie's
-#      ACK, SYN-ACK for the router's SYN); bindings whose request reached
-#      the backend, per second.
+#  12. bindings per second (issue 14): the rig of item 11 (the
+#      classifier stopped: it has nothing to do), halb-bench-gen bind
+#      playing client and backend (SYN, request on the cookie's ACK,
+#      SYN-ACK for the router's SYN); bindings whose request reached the
+#      backend, per second, and the worker's and the router's busy
+#      cycles per binding there; then each part's own cost apart on one
+#      core (halb-bench-bind, CPU 1): cycles per binding and bindings
+#      per CPU-second of the worker and of the router.
 #   ovs: Open vSwitch-DPDK in the worker's place in item 1's rounds
 #      (bench/ovs_gen.sh: ovs-stateless like dsr, ovs-ctnat like nat).
 #
@@ -66,7 +70,9 @@
 # replica, l7req, remote, l7peers, l7flood, l7bind: only those; ovs runs by default when ovs-vswitchd-dpdk is installed, and
 # is installed when named), BENCH_PEERS=0 to skip item 5, BENCH_10M=0 to
 # skip the 10M-flow run (and the 10M replica), BENCH_KEEP=1 to keep the run directory,
-# BENCH_RTR_CPU (0) the CPU of halb-router in items 10 and 11.
+# BENCH_RTR_CPU (0) the CPU of halb-router in items 10, 11 and 12,
+# BENCH_L7BIND_CLS=1 to keep the classifier running in item 12,
+# BENCH_BIND_RUNS (5) the runs of halb-bench-bind in item 12.
 #
 # Writes bench/results/latest.md and latest.json (bench/report.py; with
 # --quick, quick.md and quick.json) and prints the table.  Every process
@@ -98,6 +104,7 @@ REP_BIN=$BUILD/bench/halb-bench-replica
 L7_BIN=$BUILD/bench/halb-bench-l7req
 RCLS_BIN=$BUILD/bench/halb-bench-remote
 RTR_BIN=$BUILD/router/halb-router
+BIND_BIN=$BUILD/bench/halb-bench-bind
 CTL_BIN=$BUILD/tools/halbctl
 RESULTS=$HERE/results
 
@@ -197,7 +204,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM HUP
 
 [ "$(id -u)" -eq 0 ] || die "must run as root (hugepages, DPDK): sudo $0"
-for b in "$FWD_BIN" "$CLS_BIN" "$GEN_BIN" "$FP_BIN" "$DEC_BIN" "$TAB_BIN" "$MF_BIN" "$SYNC_BIN" "$REP_BIN"; do
+for b in "$FWD_BIN" "$CLS_BIN" "$GEN_BIN" "$FP_BIN" "$DEC_BIN" "$TAB_BIN" "$MF_BIN" "$SYNC_BIN" "$REP_BIN" "$BIND_BIN"; do
 	[ -x "$b" ] || die "missing $b (build first: make build, or HALB_BUILD=...)"
 done
 command -v python3 >/dev/null || die "python3 is needed for the report"
@@ -406,24 +413,11 @@ syn_e2e() {
 	record syn_e2e dsr "$n" 1 "$out"
 }
 
-# l7_flood FLOWS: a SYN flood at the generator's full rate against a
-# request-routed VIP (198.18.2.103, added to this run's copy of bench.conf
-# only: a request-routed service adds a lookup to every miss of the
-# other items; with the generator as the port's gateway, a static
-# neighbour, so that the SYN-ACKs come back), with halb-router attached.  The worker answers each SYN
-# with a cookie SYN-ACK, which the generator counts as a frame back; the
-# forwarder's /halb/status and the router's /halb/router are read before
-# and after, into one result line.
-#
-# l7_flood FLOWS bind: the same rig, halb-bench-gen bind: the generator
-# plays client and backend (docs/PERFORMANCE.md); bindings per second,
-# as "l7bind".
-l7_flood() {
-	local n=$1 gmode=${2:-syn} test=l7flood out gp='' gen_prefix rlog rc=0 dpid dthr
-	[ "$gmode" = bind ] && test=l7bind
-	# Bound flows stay (the generator never closes): a table for all.
-	if [ "$gmode" = bind ]; then render "$(entries_for "$n")" 0; else render 1024 0; fi
-	python3 - "$CONF" <<'PY' || { log "l7flood: cannot add the service"; return 1; }
+# l7_conf FILE: adds item 11's request-routed service (198.18.2.103:80,
+# default pool web) to a rendered bench.conf, with the generator as the
+# port's gateway.
+l7_conf() {
+	python3 - "$1" <<'PY'
 import sys
 p = sys.argv[1]
 t = open(p).read()
@@ -445,6 +439,26 @@ t = t.replace(a1, a1 + ' gateway4 = "198.18.0.254";', 1)
 t = t.replace(a2, a2[:-3] + ',\n  { ip = "198.18.0.254"; mac = "02:68:b0:00:00:01"; } );', 1)
 open(p, "w").write(t)
 PY
+}
+
+# l7_flood FLOWS: a SYN flood at the generator's full rate against a
+# request-routed VIP (198.18.2.103, added to this run's copy of bench.conf
+# only: a request-routed service adds a lookup to every miss of the
+# other items; with the generator as the port's gateway, a static
+# neighbour, so that the SYN-ACKs come back), with halb-router attached.  The worker answers each SYN
+# with a cookie SYN-ACK, which the generator counts as a frame back; the
+# forwarder's /halb/status and the router's /halb/router are read before
+# and after, into one result line.
+#
+# l7_flood FLOWS bind: the same rig, halb-bench-gen bind: the generator
+# plays client and backend (docs/PERFORMANCE.md); bindings per second,
+# as "l7bind".
+l7_flood() {
+	local n=$1 gmode=${2:-syn} test=l7flood out gp='' gen_prefix rlog rc=0 dpid dthr
+	[ "$gmode" = bind ] && test=l7bind
+	# Bound flows stay (the generator never closes): a table for all.
+	if [ "$gmode" = bind ]; then render "$(entries_for "$n")" 0; else render 1024 0; fi
+	l7_conf "$CONF" || { log "l7flood: cannot add the service"; return 1; }
 	start_fwd || { log "forwarder did not start"; return 1; }
 	start_cls || { log "classifier did not start"; stop_pid "$FWD_PID" halb-forwarder; return 1; }
 	rlog=$RUN/$PREFIX.rtr.log
@@ -460,6 +474,13 @@ PY
 	PREFIXES+=("$gen_prefix")
 	out=$RUN/$gen_prefix.out
 	: >"$out"
+	# Binding: the classifier has nothing to do (a request-routed
+	# service's packets never reach it), and its busy poll would take
+	# CPU 0 from the generator and the router: stopped, cleanly, as
+	# item 1 does (BENCH_L7BIND_CLS=1 keeps it, as runs before did).
+	if [ "$rc" = 0 ] && [ "$gmode" = bind ] && [ "${BENCH_L7BIND_CLS:-0}" != 1 ]; then
+		stop_pid "$CLS_PID" halb-classifier
+	fi
 	if [ "$rc" = 0 ]; then
 		"$CTL_BIN" -c "$CONF" json /halb/status >"$RUN/$test.status0" 2>&1
 		"$CTL_BIN" -c "$CONF" json /halb/router >"$RUN/$test.router0" 2>&1
@@ -503,6 +524,27 @@ if r is None:
     e["error"] = True
 print(json.dumps(e))
 PY
+	return $rc
+}
+
+# l7_parts: what a binding costs the worker and halb-router apart
+# (halb-bench-bind: both parts' own code on one core, CPU 1, no devices,
+# the players of item 12 in the same thread), BENCH_BIND_RUNS runs (5)
+# of 300k bindings, 512 outstanding; as "l7bindparts".
+l7_parts() {
+	local i out rc=0
+	render "$(entries_for 300000)" 0
+	l7_conf "$CONF" || { log "l7bindparts: cannot add the service"; return 1; }
+	for i in $(seq "${BENCH_BIND_RUNS:-5}"); do
+		out=$RUN/$PREFIX.parts$i.out
+		taskset -c 1 "$BIND_BIN" -l 0 --no-huge -m 512 --no-pci \
+			--file-prefix "$PREFIX" --vdev=net_ring0 --no-telemetry \
+			--log-level=lib.eal:error -- --config "$CONF" --vip 198.18.2.103 \
+			--flows 512 --bindings 300000 >"$out" 2>&1 || rc=1
+		dpdk_files_rm "$PREFIX"
+		grep '^RESULT ' "$out" | cut -c8- |
+			sed "s/^/{\"test\": \"l7bindparts\", \"load\": \"$(cut -d' ' -f1-3 /proc/loadavg)\", \"r\": /; s/\$/}/" >>"$RES"
+	done
 	return $rc
 }
 
@@ -678,8 +720,11 @@ else
 	fi
 	# ---- 12. bindings per second (the generator as client and backend) ----
 	if want l7bind; then
-		log "request routing: bindings per second (500k connections)"
-		l7_flood 500000 bind || log "l7bind failed"
+		log "request routing: bindings per second (1.5M connections)"
+		hugepages_for 250 || die "not enough hugepages"
+		l7_flood 1500000 bind || log "l7bind failed"
+		log "request routing: cycles per binding of the worker and the router apart (halb-bench-bind)"
+		l7_parts || log "l7bindparts failed"
 	fi
 	# ---- 8. request parser (no DPDK: one process, CPU 1) ----
 	if want l7req; then

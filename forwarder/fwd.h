@@ -201,8 +201,13 @@ struct fwd_worker;
 /* Binds worker `id`'s context to its shared state and reads the clock. */
 struct fwd_worker *fwd_worker_bind(uint32_t id);
 
-/* Sets the worker's clock (TSC and the coarse ms flow clock). */
+/* Sets the worker's clock (TSC and the coarse ms flow clock) and reads
+ * the request router's liveness at that time. */
 void fwd_worker_clock(struct fwd_worker *w, uint64_t tsc);
+
+/* Sends the frames the request router built (the l7_out ring, at most
+ * FWD_BURST); returns how many it took. */
+uint32_t fwd_worker_l7_out(struct fwd_worker *w);
 
 /*
  * Handles n frames (at most FWD_BURST) received on port index p: each

@@ -872,7 +872,8 @@ l7_adopt(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
  */
 static void
 l7_punt_client(struct fwd_worker *w, struct rte_mbuf *m,
-	       const struct pkt_info *pi, uint32_t s, uint32_t cookie)
+	       const struct pkt_info *pi, uint32_t s, uint32_t cookie,
+	       uint32_t co)
 {
 	if (w->l7_in_free < HALB_RING_SIZE / 4 * 3) {
 		uint8_t a[16];
@@ -888,7 +889,7 @@ l7_punt_client(struct fwd_worker *w, struct rte_mbuf *m,
 			return;
 		}
 	}
-	l7_punt(w, m, HALB_L7_VERB(HALB_L7_IN_CLIENT, s, 0));
+	l7_punt(w, m, HALB_L7_VERB(HALB_L7_IN_CLIENT, s, co));
 }
 
 /*
@@ -1056,7 +1057,8 @@ l7_client(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 				     cookie, &co, &past)) {
 	case SYNCOOKIE_OK:
 		w->st->l7_cookie_ok++;
-		l7_punt_client(w, m, pi, s, cookie);
+		l7_punt_client(w, m, pi, s, cookie,
+			       HALB_L7_IN_CO | syncookie_opts_pack(&co));
 		return;
 	case SYNCOOKIE_PAST:
 		if (l7_late_ack(past)) {
@@ -1261,7 +1263,10 @@ l7_icmp(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 
 /* A frame the router built (l7_out): to a backend, or to a client; or
  * a client's segment it adopted the flow of (AGAIN), forwarded as a
- * bound flow's. */
+ * bound flow's; or a backend's segment a peer relayed (REPLY), translated
+ * to the client.  A backend's frame is not parsed: it is addressed to
+ * the backend the verb names, whose next hop's Ethernet address is all
+ * it needs. */
 static void
 l7_returned(struct fwd_worker *w, struct rte_mbuf *m)
 {
@@ -1272,7 +1277,11 @@ l7_returned(struct fwd_worker *w, struct rte_mbuf *m)
 	uint8_t nh_mac[6];
 
 	w->st->l7_out++;
-	if (s >= CFG_MAX_SERVICES ||
+	if (s >= CFG_MAX_SERVICES) {
+		drop(w, m, FWD_DROP_OTHER);
+		return;
+	}
+	if (HALB_L7_KIND(verb) != HALB_L7_OUT_BACKEND &&
 	    pkt_parse(rte_pktmbuf_mtod(m, const uint8_t *),
 		      rte_pktmbuf_data_len(m), &pi) != PKT_OK) {
 		drop(w, m, FWD_DROP_OTHER);
@@ -1741,8 +1750,25 @@ fwd_worker_bind(uint32_t id)
 void
 fwd_worker_clock(struct fwd_worker *w, uint64_t tsc)
 {
+	const struct halb_shm *shm = fwd.shm;
+
 	w->now_tsc = tsc;
-	w->now_ms = halb_now_ms(fwd.shm, tsc);
+	w->now_ms = halb_now_ms(shm, tsc);
+	w->l7_up = shm->has_l7 && shm->l7_pid != 0 &&
+		   halb_tsc_age(tsc, shm->l7_alive) < fwd.cls_timeout_tsc;
+}
+
+uint32_t
+fwd_worker_l7_out(struct fwd_worker *w)
+{
+	struct rte_mbuf *pkts[FWD_BURST];
+	uint32_t i, n;
+
+	n = rte_ring_sc_dequeue_burst(w->ws->l7_out, (void **)pkts, FWD_BURST,
+				      NULL);
+	for (i = 0; i < n; i++)
+		l7_returned(w, pkts[i]);
+	return n;
 }
 
 /*
@@ -1900,9 +1926,6 @@ fwd_worker_main(void *arg)
 				FWD_LOG(INFO, "worker %u: classifier up", w->id);
 			}
 			w->cls_up = up;
-			w->l7_up = shm->has_l7 && shm->l7_pid != 0 &&
-				   halb_tsc_age(w->now_tsc, shm->l7_alive) <
-					   fwd.cls_timeout_tsc;
 		}
 		busy = 0;
 		for (p = 0; p < fwd.n_ports; p++) {
@@ -1922,13 +1945,8 @@ fwd_worker_main(void *arg)
 		busy += n;
 		for (i = 0; i < n; i++)
 			returned(w, pkts[i]);
-		if (shm->has_l7) {
-			n = rte_ring_sc_dequeue_burst(w->ws->l7_out, (void **)pkts,
-						      FWD_BURST, NULL);
-			busy += n;
-			for (i = 0; i < n; i++)
-				l7_returned(w, pkts[i]);
-		}
+		if (shm->has_l7)
+			busy += fwd_worker_l7_out(w);
 		if (w->id == 0 && w->now_ms - w->neigh_ms >= NEIGH_TICK_MS) {
 			w->neigh_ms = w->now_ms;
 			neigh_round(w);

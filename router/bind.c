@@ -40,12 +40,15 @@
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
+#include <rte_cycles.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_mempool.h>
 #include <rte_ring.h>
 
 #include "halb/cfg.h"
@@ -102,6 +105,54 @@ act_unlink(struct rtr *r, struct rtr_bind *b)
 	b->prev_act = b->next_act = 0;
 }
 
+/* A request buffer of cap bytes for service s: its list's first, else
+ * malloc'd.  A list of another cap (max_request changed by a reload)
+ * is freed. */
+static uint8_t *
+buf_get(struct rtr *r, uint16_t s, uint32_t cap)
+{
+	struct rtr_buf *rb = r->bufs[s];
+
+	if (rb != NULL && rb->cap != cap) {
+		while ((rb = r->bufs[s]) != NULL) {
+			r->bufs[s] = rb->next;
+			free(rb);
+		}
+		r->n_bufs[s] = 0;
+	}
+	if (rb != NULL) {
+		r->bufs[s] = rb->next;
+		r->n_bufs[s]--;
+		return rb->data;
+	}
+	rb = malloc(sizeof(*rb) + cap);
+	if (rb == NULL)
+		return NULL;
+	rb->cap = cap;
+	return rb->data;
+}
+
+static struct rtr_buf *
+buf_of(uint8_t *data)
+{
+	return (struct rtr_buf *)(void *)(data - offsetof(struct rtr_buf, data));
+}
+
+static void
+buf_put(struct rtr *r, uint16_t s, uint8_t *data)
+{
+	struct rtr_buf *rb = buf_of(data);
+
+	if (r->n_bufs[s] >= RTR_BUF_KEEP ||
+	    rb->cap != r->cfg->services[s].l7.max_request) {
+		free(rb);
+		return;
+	}
+	rb->next = r->bufs[s];
+	r->bufs[s] = rb;
+	r->n_bufs[s]++;
+}
+
 static struct rtr_bind *
 bind_new(struct rtr *r, const struct flow_key *k, uint32_t hash, uint16_t s)
 {
@@ -112,7 +163,7 @@ bind_new(struct rtr *r, const struct flow_key *k, uint32_t hash, uint16_t s)
 
 	if (i == 0 || r->active[s] >= l7->max_binding)
 		return NULL;
-	buf = malloc(l7->max_request);
+	buf = buf_get(r, s, l7->max_request);
 	if (buf == NULL)
 		return NULL;
 	b = &r->binds[i - 1];
@@ -150,23 +201,97 @@ bind_free(struct rtr *r, struct rtr_bind *b)
 		*p = b->next;
 	act_unlink(r, b);
 	r->active[b->svc]--;
-	free(b->buf);
+	buf_put(r, b->svc, b->buf);
 	b->buf = NULL;
 	b->state = RTR_FREE;
 	b->next = r->free_head;
 	r->free_head = i;
 }
 
+/* ---- mbufs: the loop thread's own cache (rtr.h) ---- */
+
+/* An mbuf for a frame the router builds.  The next one the cache
+ * will hand out is prefetched (both lines of its header, and where
+ * its frame will go): when the cache was last filled from the pool's
+ * ring, that mbuf was last written on another core, and rte_pktmbuf_reset
+ * and the frame's build stalled on it (92% of send_seg's time with a
+ * bound-flow table of 1.5M entries, halb-bench-bind). */
+static struct rte_mbuf *
+mbuf_alloc(struct rtr *r)
+{
+	void *o;
+
+	if (rte_mempool_generic_get(r->shm->pool, &o, 1, r->mc) != 0)
+		return NULL;
+	if (r->mc != NULL && r->mc->len > 0) {
+		struct rte_mbuf *n = r->mc->objs[r->mc->len - 1];
+
+		rte_mbuf_prefetch_part1(n);
+		rte_mbuf_prefetch_part2(n);
+		rte_prefetch0((uint8_t *)(n + 1) + r->priv_size + RTE_PKTMBUF_HEADROOM);
+	}
+	rte_pktmbuf_reset(o);
+	return o;
+}
+
+/* rte_pktmbuf_free(), into r's cache when the mbuf is of shm->pool. */
+static void
+mbuf_free(struct rtr *r, struct rte_mbuf *m)
+{
+	struct rte_mbuf *next;
+
+	for (; m != NULL; m = next) {
+		next = m->next;
+		m = rte_pktmbuf_prefree_seg(m);
+		if (m == NULL)
+			continue;
+		if (m->pool == r->shm->pool)
+			rte_mempool_generic_put(m->pool, (void **)&m, 1, r->mc);
+		else
+			rte_mempool_put(m->pool, m);
+	}
+}
+
 /* ---- what the router sends ---- */
+
+/* Enqueues what waits for worker w: a frame the ring has no room for
+ * is dropped (out_full), the client or the router sends again. */
+static void
+out_flush(struct rtr *r, uint32_t w)
+{
+	struct rtr_out *q = &r->outq[w];
+	uint32_t k;
+
+	if (q->n == 0)
+		return;
+	k = rte_ring_sp_enqueue_burst(r->shm->workers[w].l7_out, (void **)q->m,
+				      q->n, NULL);
+	if (k < q->n) {
+		r->shm->l7.out_full += q->n - k;
+		for (; k < q->n; k++)
+			mbuf_free(r, q->m[k]);
+	}
+	q->n = 0;
+}
+
+static void
+out_flush_all(struct rtr *r)
+{
+	uint32_t w;
+
+	for (w = 0; w < r->shm->n_workers; w++)
+		out_flush(r, w);
+}
 
 static void
 out(struct rtr *r, uint32_t w, struct rte_mbuf *m, uint32_t verb)
 {
+	struct rtr_out *q = &r->outq[w];
+
 	m->hash.usr = verb;
-	if (rte_ring_sp_enqueue(r->shm->workers[w].l7_out, m) != 0) {
-		r->shm->l7.out_full++;
-		rte_pktmbuf_free(m);
-	}
+	q->m[q->n++] = m;
+	if (q->n == RTR_OUT_BURST)
+		out_flush(r, w);
 }
 
 /* A segment of binding b, to its client (VIP -> client) or to its
@@ -177,7 +302,7 @@ send_seg(struct rtr *r, const struct rtr_bind *b, bool to_backend,
 	 uint8_t opts_len, const uint8_t *data, uint32_t len)
 {
 	const struct cfg_service *cs = &r->cfg->services[b->svc];
-	struct rte_mbuf *m = rte_pktmbuf_alloc(r->shm->pool);
+	struct rte_mbuf *m = mbuf_alloc(r);
 	struct splice_seg seg;
 	uint32_t n;
 
@@ -213,7 +338,7 @@ send_seg(struct rtr *r, const struct rtr_bind *b, bool to_backend,
 	n = splice_build(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_tailroom(m),
 			 &seg);
 	if (n == 0) {
-		rte_pktmbuf_free(m);
+		mbuf_free(r, m);
 		return;
 	}
 	m->data_len = (uint16_t)n;
@@ -535,9 +660,12 @@ bind_hash(const struct rtr *r, const struct flow_key *k)
 	return (uint32_t)syncookie_siphash(r->hkey, k, sizeof(*k));
 }
 
+/* A client segment of service s from worker w; ck: the verb's be
+ * field (HALB_L7_IN_CO and the cookie's options, when the worker
+ * checked the cookie). */
 static void
-client_seg(struct rtr *r, uint32_t w, uint16_t s, const uint8_t *frame,
-	   const struct pkt_info *pi)
+client_seg(struct rtr *r, uint32_t w, uint16_t s, uint16_t ck,
+	   const uint8_t *frame, const struct pkt_info *pi)
 {
 	uint32_t hash = bind_hash(r, &pi->key), plen, poff;
 	struct rtr_bind *b = bind_find(r, &pi->key, hash);
@@ -560,8 +688,12 @@ client_seg(struct rtr *r, uint32_t w, uint16_t s, const uint8_t *frame,
 		struct syncookie_opts co;
 		uint32_t cookie = splice_ack(frame, pi) - 1;
 
-		if (syncookie_check(r->shm->l7_key, &pi->key, r->now_ms, cookie,
-				    &co) != SYNCOOKIE_OK) {
+		/* The worker checked it (HALB_L7_IN_CO); a forwarder that
+		 * does not say so has it checked here. */
+		if (ck & HALB_L7_IN_CO)
+			syncookie_opts_unpack(ck & 0x7f, &co);
+		else if (syncookie_check(r->shm->l7_key, &pi->key, r->now_ms,
+					 cookie, &co) != SYNCOOKIE_OK) {
 			r->shm->l7.stray++;
 			return;
 		}
@@ -748,7 +880,7 @@ adopt_seg(struct rtr *r, uint32_t w, uint16_t s, uint16_t be, uint32_t delta,
 	int rc;
 
 	if (bind_find(r, &pi->key, hash) != NULL) {
-		client_seg(r, w, s, frame, pi);
+		client_seg(r, w, s, 0, frame, pi);
 		return false;
 	}
 	if (adopt_refused(r, s, be)) {
@@ -796,7 +928,7 @@ rtr_drain(struct rtr *r)
 	for (w = 0; w < r->shm->n_workers; w++)
 		while (rte_ring_sc_dequeue(r->shm->workers[w].l7_in, (void **)&m) == 0) {
 			r->shm->l7.stray++;
-			rte_pktmbuf_free(m);
+			mbuf_free(r, m);
 		}
 }
 
@@ -806,9 +938,24 @@ rtr_poll(struct rtr *r)
 	struct rte_mbuf *in[RTR_BURST];
 	uint32_t w, i, n, total = 0;
 
+	r->out_wait = false;
 	for (w = 0; w < r->shm->n_workers; w++) {
-		n = rte_ring_sc_dequeue_burst(r->shm->workers[w].l7_in,
-					      (void **)in, RTR_BURST, NULL);
+		const struct halb_worker_shm *ws = &r->shm->workers[w];
+		uint32_t max = rte_ring_free_count(ws->l7_out) / 2;
+
+		/* Back-pressure: a segment makes one frame, or two (the
+		 * backend's SYN-ACK: the ACK and the request), mostly for
+		 * the worker it came from.  While that worker's l7_out
+		 * ring has no room for them, they wait in l7_in: a router
+		 * that catches up on a full l7_in after losing its CPU
+		 * would otherwise overrun l7_out and drop (out_full). */
+		if (max > RTR_BURST)
+			max = RTR_BURST;
+		if (max == 0) {
+			r->out_wait |= !rte_ring_empty(ws->l7_in);
+			continue;
+		}
+		n = rte_ring_sc_dequeue_burst(ws->l7_in, (void **)in, max, NULL);
 		r->shm->l7.in += n;
 		total += n;
 		for (i = 0; i < n; i++) {
@@ -835,11 +982,12 @@ rtr_poll(struct rtr *r)
 						   in[i]->hash.fdir.hi, in[i], &pi))
 					continue; /* handed back to the worker */
 			} else {
-				client_seg(r, w, s, frame, &pi);
+				client_seg(r, w, s, HALB_L7_BE(verb), frame, &pi);
 			}
-			rte_pktmbuf_free(in[i]);
+			mbuf_free(r, in[i]);
 		}
 	}
+	out_flush_all(r);
 	return total;
 }
 
@@ -924,6 +1072,31 @@ rtr_tick(struct rtr *r)
 	for (i = 0, n = 0; i < r->cfg->n_services; i++)
 		n += r->active[i];
 	r->shm->l7.binding = n;
+	out_flush_all(r);
+}
+
+uint32_t
+rtr_turn(struct rtr *r, uint64_t now)
+{
+	uint32_t busy;
+
+	r->shm->l7_alive = now;
+	r->now_ms = halb_now_ms(r->shm, now);
+	busy = rtr_poll(r) + r->out_wait;
+	busy += rtr_relay_poll(r);
+	if (r->now_ms - r->tick_ms >= RTR_TICK_MS) {
+		r->tick_ms = r->now_ms;
+		rtr_tick(r);
+	}
+	rtr_sess_turn(r);
+	/* What the relayed segments and the tick built, before any sleep. */
+	out_flush_all(r);
+	if (busy == 0 && r->mc != NULL && r->mc->len > 0)
+		rte_mempool_cache_flush(r->mc, r->shm->pool);
+	if (busy != 0)
+		r->shm->l7.busy_tsc += rte_rdtsc() - now;
+	r->shm->l7.loops++;
+	return busy;
 }
 
 /* ---- set-up ---- */
@@ -958,6 +1131,14 @@ rtr_init(struct rtr *r)
 	for (i = 0; i < r->cap; i++)
 		r->binds[i].next = i + 1 < r->cap ? i + 2 : 0;
 	r->free_head = 1;
+	/* No pool without the forwarder's memory (the unit tests): no
+	 * cache, and no frame is built. */
+	if (r->shm->pool != NULL) {
+		r->mc = rte_mempool_cache_create(RTR_MBUF_CACHE, SOCKET_ID_ANY);
+		if (r->mc == NULL)
+			return -ENOMEM;
+		r->priv_size = rte_pktmbuf_priv_size(r->shm->pool);
+	}
 	rc = flow_writer_init(&r->fw, &r->shm->l7_flows, r->shm->qsbr);
 	if (rc != 0)
 		return rc;
@@ -975,11 +1156,27 @@ rtr_fini(struct rtr *r)
 	uint32_t s, i;
 
 	for (i = 0; r->binds != NULL && i < r->cap; i++)
-		free(r->binds[i].buf);
+		if (r->binds[i].buf != NULL)
+			free(buf_of(r->binds[i].buf));
+	for (s = 0; s < CFG_MAX_SERVICES; s++) {
+		struct rtr_buf *rb;
+
+		while ((rb = r->bufs[s]) != NULL) {
+			r->bufs[s] = rb->next;
+			free(rb);
+		}
+		r->n_bufs[s] = 0;
+	}
 	free(r->binds);
 	free(r->buckets);
 	for (s = 0; s < CFG_MAX_SERVICES; s++)
 		free(r->svcs[s]);
 	sess_evq_flush(&r->sq);
+	out_flush_all(r);
+	if (r->mc != NULL) {
+		rte_mempool_cache_flush(r->mc, r->shm->pool);
+		rte_mempool_cache_free(r->mc);
+		r->mc = NULL;
+	}
 	flow_writer_fini(&r->fw);
 }

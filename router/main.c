@@ -10,7 +10,8 @@
  * Its loop runs on a thread the EAL does not know (no lcore id), so
  * that the mbufs it allocates and frees bypass the per-lcore mempool
  * caches: its EAL line is the classifier's (same lcore id), and two
- * processes on one lcore id's cache would corrupt it.
+ * processes on one lcore id's cache would corrupt it.  It has a cache
+ * of its own instead (struct rtr's mc, bind.c).
  *
  * One router per forwarder (a lock in the forwarder's runtime
  * directory).  It writes a heartbeat file (part "router") that halb-had
@@ -108,12 +109,10 @@ loop(void *arg)
 	while (!r->quit) {
 		uint64_t now = rte_rdtsc();
 
-		shm->l7_alive = now;
 		if (now - beat_tsc >= beat_every) {
 			beat_tsc = now;
 			halb_hb_beat(hb, halb_hb_now_ns());
 		}
-		r->now_ms = halb_now_ms(shm, now);
 		if (halb_tsc_age(now, shm->fwd_alive) > shm->tsc_hz / 1000 * FWD_GONE_MS &&
 		    kill(shm->fwd_pid, 0) != 0 && errno == ESRCH) {
 			RTR_LOG(ERR, "forwarder (pid %d) is gone: exiting",
@@ -121,18 +120,23 @@ loop(void *arg)
 			exit_rc = 3;
 			break;
 		}
-		busy = rtr_poll(r);
-		busy += rtr_relay_poll(r);
-		if (r->now_ms - r->tick_ms >= RTR_TICK_MS) {
-			r->tick_ms = r->now_ms;
-			rtr_tick(r);
-		}
-		rtr_sess_turn(r);
-		shm->l7.loops++;
-		if (busy)
+		busy = rtr_turn(r, now);
+		/* Busy polling (idle_sleep_us 0): after a while without work,
+		 * each empty turn yields the CPU to whatever else may run on
+		 * it (the router runs on the classifier's CPUs; on the bench
+		 * rig, beside the generator), and goes on at once when
+		 * nothing does.  Spinning there held the CPU until the
+		 * scheduler took it away. */
+		if (busy) {
 			idle = 0;
-		else
+		} else if (r->cfg->idle_sleep_us != 0) {
 			halb_idle_backoff(&idle, r->cfg->idle_sleep_us);
+		} else if (idle < HALB_IDLE_SPIN_LOOPS) {
+			idle++;
+			rte_pause();
+		} else {
+			sched_yield();
+		}
 	}
 	return NULL;
 }

@@ -49,6 +49,9 @@ extern int rtr_logtype;
 #define RTR_MAX_POOLS 32
 #define RTR_TICK_MS 10    /* timeouts and expiry, every so often */
 #define RTR_DUMP_BUCKETS 256 /* l7_flows buckets a dump walks a turn */
+#define RTR_OUT_BURST 32  /* frames to a worker, enqueued together */
+#define RTR_MBUF_CACHE 64 /* the loop thread's own mbuf cache */
+#define RTR_BUF_KEEP 256  /* request buffers kept for reuse, per service */
 
 enum rtr_state {
 	RTR_FREE = 0,
@@ -76,6 +79,16 @@ struct rtr_bind {
 				* reload may change the service's since */
 };
 
+/* A request buffer (rtr_bind.buf points at data).  When its binding
+ * ends it goes to its service's list of free buffers (at most
+ * RTR_BUF_KEEP, and only while max_request is still its cap), which
+ * the next binding of the service takes before malloc. */
+struct rtr_buf {
+	struct rtr_buf *next;
+	uint32_t cap;
+	uint8_t data[] __attribute__((aligned(16)));
+};
+
 /* A request-routed service's scheduler (its kind, its backends' weights
  * for new connections) and each pool's candidates (halb/sched.h: the
  * scheduler keeps to a mask). */
@@ -84,9 +97,25 @@ struct rtr_svc {
 	struct sched_mask masks[CFG_L7_MAX_POOLS];
 };
 
+/* Frames built for one worker's l7_out ring, enqueued in one burst at
+ * the end of a poll or a tick (or when RTR_OUT_BURST are waiting). */
+struct rtr_out {
+	uint32_t n;
+	struct rte_mbuf *m[RTR_OUT_BURST];
+};
+
 struct rtr {
 	struct halb_cfg *cfg;
 	struct halb_shm *shm;
+	/* The mbufs of shm->pool that this thread frees and takes: an
+	 * mbuf freed here is the next one taken (still in this core's
+	 * cache), without an operation on the pool's shared ring each
+	 * time.  Emptied into the pool whenever a turn finds nothing to
+	 * do, so that a router that dies idle holds none of them. */
+	struct rte_mempool_cache *mc;
+	uint16_t priv_size;        /* shm->pool's, for mbuf_alloc's prefetch */
+	struct rtr_out outq[CFG_MAX_WORKERS];
+	bool out_wait;             /* segments wait for room on l7_out */
 	struct flow_writer fw;     /* shm->l7_flows */
 	uint32_t now_ms;
 	uint32_t tick_ms;
@@ -100,6 +129,8 @@ struct rtr {
 	uint32_t act_tail;
 	uint32_t active[CFG_MAX_SERVICES];
 	struct rtr_svc *svcs[CFG_MAX_SERVICES]; /* NULL: no requests { } */
+	struct rtr_buf *bufs[CFG_MAX_SERVICES];  /* free request buffers */
+	uint32_t n_bufs[CFG_MAX_SERVICES];
 	uint64_t health_sum;       /* what the schedulers were built from */
 	uint64_t view_gen;         /* the forwarder's view applied */
 	/* When the router first saw each backend down (flow ms + 1; 0: not
@@ -123,8 +154,9 @@ void rtr_fini(struct rtr *r);
  * mbufs (main.c says why that thread). */
 void rtr_drain(struct rtr *r);
 
-/* Takes what the workers punted (at most a burst from each); returns
- * how many segments. */
+/* Takes what the workers punted (at most a burst from each, and no
+ * more than half the room on its l7_out ring: out_wait is set when
+ * segments wait for that room); returns how many segments. */
 uint32_t rtr_poll(struct rtr *r);
 
 /* Timeouts of bindings, expiry of bound flows, pool weights: every
@@ -176,5 +208,11 @@ uint32_t rtr_relay_poll(struct rtr *r);
  * halb-sessiond asks for one, and the events buffered enqueued. */
 void rtr_sess_init(struct rtr *r);
 void rtr_sess_turn(struct rtr *r);
+/* One turn of the router's loop at TSC `now`: its liveness for the
+ * workers (l7_alive), the clock, rtr_poll(), rtr_tick() when due.
+ * Returns rtr_poll()'s count, plus one when segments wait for room on
+ * an l7_out ring (the loop must not sleep then).  main.c's loop and
+ * bench/bind.c call it. */
+uint32_t rtr_turn(struct rtr *r, uint64_t now);
 
 #endif

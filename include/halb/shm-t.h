@@ -48,7 +48,7 @@
 
 #define HALB_SHM_NAME "halb_shm"
 #define HALB_SHM_MAGIC 0x68616c62u /* "halb" */
-#define HALB_SHM_VERSION 11u
+#define HALB_SHM_VERSION 12u
 #define HALB_RING_SIZE 1024u
 #define HALB_FB_MARKS 65536u /* per worker, a power of two */
 
@@ -227,6 +227,7 @@ struct l7_stats {
 				  * translated to the client */
 	uint64_t relay_stray;    /* ... of neither: dropped (never relayed
 				  * again) */
+	uint64_t busy_tsc;       /* TSC cycles of the loop's turns that had work */
 } __attribute__((aligned(64)));
 
 /* Health states, as in halb.health.HealthState. */
@@ -468,6 +469,10 @@ struct halb_l7_relay {
 				* relayed, of a bound flow here: the worker
 				* translates it to the client as a bound
 				* flow's reply (or drops it: never punted) */
+/* HALB_L7_IN_CLIENT's be field, when the worker checked the segment's
+ * cookie: this flag and the options it keeps (syncookie_opts_pack).  A
+ * segment without it (a RST) carries no checked cookie. */
+#define HALB_L7_IN_CO 0x8000u
 #define HALB_L7_VERB(kind, svc, be) \
 	((uint32_t)(kind) << 28 | (uint32_t)(svc) << 16 | (uint32_t)(be))
 #define HALB_L7_KIND(u) ((u) >> 28)

@@ -62,6 +62,13 @@ enum syncookie_verdict {
 	SYNCOOKIE_PAST,  /* a valid cookie + n, 0 < n < 256 (syncookie_check_past) */
 };
 
+/* The 7 bits of data a cookie keeps of o (its MSS rounded down to the
+ * table, a window scale above 14 taken as 14), and o back from them:
+ * what the worker hands the router with a segment whose cookie it
+ * checked (HALB_L7_IN_CO), so that the router need not check it again. */
+uint32_t syncookie_opts_pack(const struct syncookie_opts *o);
+void syncookie_opts_unpack(uint32_t data, struct syncookie_opts *o);
+
 /* SipHash-2-4 of n bytes under key (two 64-bit words). */
 uint64_t syncookie_siphash(const uint64_t key[2], const void *data, uint32_t n);
 

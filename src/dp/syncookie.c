@@ -5,6 +5,8 @@
  * the forwarder's workers call them per SYN and per segment of a
  * connection that is not bound yet.
  */
+#include <assert.h>
+#include <endian.h>
 #include <string.h>
 
 #include "halb/syncookie.h"
@@ -21,39 +23,49 @@ const uint16_t syncookie_mss[SYNCOOKIE_N_MSS] = { 536, 1220, 1440, 1460 };
 		v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32); \
 	} while (0)
 
-static uint64_t
+/* The state of SipHash-2-4 between message blocks. */
+struct sip {
+	uint64_t v0, v1, v2, v3;
+};
+
+static inline uint64_t
 rd64le(const uint8_t *p)
 {
-	uint64_t v = 0;
-	int i;
+	uint64_t v;
 
-	for (i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
+	memcpy(&v, p, 8);
+	return le64toh(v);
 }
 
-uint64_t
-syncookie_siphash(const uint64_t key[2], const void *data, uint32_t n)
+static inline void
+sip_init(struct sip *s, const uint64_t key[2])
 {
-	const uint8_t *p = data;
-	uint64_t v0 = 0x736f6d6570736575ull ^ key[0];
-	uint64_t v1 = 0x646f72616e646f6dull ^ key[1];
-	uint64_t v2 = 0x6c7967656e657261ull ^ key[0];
-	uint64_t v3 = 0x7465646279746573ull ^ key[1];
-	uint64_t b = (uint64_t)n << 56, m;
-	uint32_t i, left = n & 7;
+	s->v0 = 0x736f6d6570736575ull ^ key[0];
+	s->v1 = 0x646f72616e646f6dull ^ key[1];
+	s->v2 = 0x6c7967656e657261ull ^ key[0];
+	s->v3 = 0x7465646279746573ull ^ key[1];
+}
 
-	for (i = 0; i + 8 <= n; i += 8) {
-		m = rd64le(p + i);
-		v3 ^= m;
-		SIPROUND;
-		SIPROUND;
-		v0 ^= m;
-	}
-	for (m = 0; left > 0; left--)
-		m |= (uint64_t)p[i + left - 1] << (8 * (left - 1));
-	b |= m;
-	v3 ^= b;
+static inline void
+sip_block(struct sip *s, uint64_t m)
+{
+	uint64_t v0 = s->v0, v1 = s->v1, v2 = s->v2, v3 = s->v3 ^ m;
+
+	SIPROUND;
+	SIPROUND;
+	s->v0 = v0 ^ m;
+	s->v1 = v1;
+	s->v2 = v2;
+	s->v3 = v3;
+}
+
+/* The last block b (the message's length in its top byte and its last
+ * n mod 8 bytes) and the finalisation, on a copy of the state. */
+static inline uint64_t
+sip_final(const struct sip *s, uint64_t b)
+{
+	uint64_t v0 = s->v0, v1 = s->v1, v2 = s->v2, v3 = s->v3 ^ b;
+
 	SIPROUND;
 	SIPROUND;
 	v0 ^= b;
@@ -65,19 +77,56 @@ syncookie_siphash(const uint64_t key[2], const void *data, uint32_t n)
 	return v0 ^ v1 ^ v2 ^ v3;
 }
 
-/* H(key, tuple, t): the 40-byte key and the clock unit, 44 bytes. */
-static uint32_t
-cookie_hash(const uint64_t key[2], const struct flow_key *k, uint32_t t)
+uint64_t
+syncookie_siphash(const uint64_t key[2], const void *data, uint32_t n)
 {
-	uint8_t buf[sizeof(*k) + 4];
+	const uint8_t *p = data;
+	uint64_t m;
+	uint32_t i, left = n & 7;
+	struct sip s;
 
-	memcpy(buf, k, sizeof(*k));
-	memcpy(buf + sizeof(*k), &t, 4);
-	return (uint32_t)syncookie_siphash(key, buf, sizeof(buf));
+	sip_init(&s, key);
+	for (i = 0; i + 8 <= n; i += 8)
+		sip_block(&s, rd64le(p + i));
+	for (m = 0; left > 0; left--)
+		m |= (uint64_t)p[i + left - 1] << (8 * (left - 1));
+	return sip_final(&s, (uint64_t)n << 56 | m);
 }
 
-static uint32_t
-opts_encode(const struct syncookie_opts *o)
+/*
+ * H(key, tuple, t) is SipHash of the 40-byte key followed by the 4
+ * bytes of t as they are in memory (44 bytes).  A cookie takes it for
+ * two values of t: the state after the tuple's five blocks is the same
+ * for both, so it is computed once (cookie_absorb) and finished for
+ * each t (cookie_final), the same values as syncookie_siphash() over
+ * the 44 bytes.
+ */
+static_assert(sizeof(struct flow_key) == 40, "the cookie hashes 40 + 4 bytes");
+
+static inline void
+cookie_absorb(struct sip *s, const uint64_t key[2], const struct flow_key *k)
+{
+	const uint8_t *p = (const uint8_t *)k;
+	uint32_t i;
+
+	sip_init(s, key);
+	for (i = 0; i < sizeof(*k); i += 8)
+		sip_block(s, rd64le(p + i));
+}
+
+static inline uint32_t
+cookie_final(const struct sip *s, uint32_t t)
+{
+	uint8_t b[4];
+
+	memcpy(b, &t, 4);
+	return (uint32_t)sip_final(s, (uint64_t)(sizeof(struct flow_key) + 4) << 56 |
+				      (uint64_t)b[3] << 24 | (uint64_t)b[2] << 16 |
+				      (uint64_t)b[1] << 8 | b[0]);
+}
+
+uint32_t
+syncookie_opts_pack(const struct syncookie_opts *o)
 {
 	uint32_t i = SYNCOOKIE_N_MSS - 1, ws = o->wscale;
 
@@ -93,9 +142,11 @@ syncookie_make(const uint64_t key[2], const struct flow_key *k,
 	       uint32_t now_ms, const struct syncookie_opts *o)
 {
 	uint32_t t = (now_ms >> SYNCOOKIE_T_SHIFT) & 0xff;
+	struct sip s;
 
-	return cookie_hash(key, k, 0x100) + (t << 24) +
-	       ((cookie_hash(key, k, t) + (opts_encode(o) << SYNCOOKIE_DATA_SHIFT)) &
+	cookie_absorb(&s, key, k);
+	return cookie_final(&s, 0x100) + (t << 24) +
+	       ((cookie_final(&s, t) + (syncookie_opts_pack(o) << SYNCOOKIE_DATA_SHIFT)) &
 		0xffffff);
 }
 
@@ -114,10 +165,13 @@ syncookie_check_past(const uint64_t key[2], const struct flow_key *k,
 		     uint32_t *past)
 {
 	uint32_t now_t = (now_ms >> SYNCOOKIE_T_SHIFT) & 0xff;
-	uint32_t v = cookie - cookie_hash(key, k, 0x100);
-	uint32_t t = v >> 24, field, data, age;
+	uint32_t v, t, field, data, age;
+	struct sip s;
 
-	field = (v - cookie_hash(key, k, t)) & 0xffffff;
+	cookie_absorb(&s, key, k);
+	v = cookie - cookie_final(&s, 0x100);
+	t = v >> 24;
+	field = (v - cookie_final(&s, t)) & 0xffffff;
 	data = field >> SYNCOOKIE_DATA_SHIFT;
 	*past = field & ((1u << SYNCOOKIE_DATA_SHIFT) - 1);
 	if (data >= 1u << 7)
@@ -127,9 +181,7 @@ syncookie_check_past(const uint64_t key[2], const struct flow_key *k,
 		return *past != 0 ? SYNCOOKIE_FORGED : SYNCOOKIE_STALE;
 	if (*past != 0)
 		return SYNCOOKIE_PAST;
-	o->mss = syncookie_mss[data & 3];
-	o->wscale = (uint8_t)(data >> 2 & 0xf);
-	o->sack = (data >> 6 & 1) != 0;
+	syncookie_opts_unpack(data, o);
 	return SYNCOOKIE_OK;
 }
 
@@ -142,4 +194,12 @@ syncookie_check(const uint64_t key[2], const struct flow_key *k,
 							o, &past);
 
 	return v == SYNCOOKIE_PAST ? SYNCOOKIE_FORGED : v;
+}
+
+void
+syncookie_opts_unpack(uint32_t data, struct syncookie_opts *o)
+{
+	o->mss = syncookie_mss[data & 3];
+	o->wscale = (uint8_t)(data >> 2 & 0xf);
+	o->sack = (data >> 6 & 1) != 0;
 }

@@ -2,7 +2,7 @@
 /*
  * SYN cookies (src/dp/syncookie.c) and the TCP segment helpers of
  * delayed binding (src/dp/splice.c): SipHash-2-4 against the reference
- * vector, cookies valid, stale (past SYNCOOKIE_MAX_AGE clock units, and
+ * vectors, the cookie against its definition, cookies valid, stale (past SYNCOOKIE_MAX_AGE clock units, and
  * across the clock's 8-bit wrap) and forged, the options they keep; a
  * built segment that pkt_parse() accepts with valid checksums; the
  * sequence translation modulo 2^32, SACK blocks included, with the
@@ -42,7 +42,7 @@ mk_key(struct flow_key *k, uint8_t last)
 static void
 test_siphash_vector(void **state)
 {
-	uint8_t msg[15];
+	uint8_t msg[63];
 	unsigned int i;
 
 	(void)state;
@@ -50,6 +50,39 @@ test_siphash_vector(void **state)
 		msg[i] = (uint8_t)i;
 	assert_true(syncookie_siphash(key, msg, 0) == 0x726fdb47dd0e0e31ull);
 	assert_true(syncookie_siphash(key, msg, 15) == 0xa129ca6149be45e5ull);
+	/* A cookie's length (44: five blocks and 4 bytes), and the last. */
+	assert_true(syncookie_siphash(key, msg, 44) == 0xf935451de4f21df2ull);
+	assert_true(syncookie_siphash(key, msg, 63) == 0x958a324ceb064572ull);
+}
+
+/* The cookie is its definition (halb/syncookie.h): H over the 40-byte
+ * key and the 4 bytes of t, for t = 0x100 and the clock unit, although
+ * syncookie.c hashes the key once for both. */
+static void
+test_cookie_definition(void **state)
+{
+	struct syncookie_opts o = { .mss = 1460, .wscale = 7, .sack = true };
+	uint8_t buf[sizeof(struct flow_key) + 4];
+	uint32_t now, t, t0 = 0x100, i, h0, ht;
+	struct flow_key k;
+
+	(void)state;
+	for (i = 0; i < 300; i++) {
+		mk_key(&k, (uint8_t)i);
+		k.sport = (uint16_t)(i * 7919u);
+		now = i << SYNCOOKIE_T_SHIFT | (i * 13u & 0xffffu);
+		t = (now >> SYNCOOKIE_T_SHIFT) & 0xff;
+		memcpy(buf, &k, sizeof(k));
+		memcpy(buf + sizeof(k), &t0, 4);
+		h0 = (uint32_t)syncookie_siphash(key, buf, sizeof(buf));
+		memcpy(buf + sizeof(k), &t, 4);
+		ht = (uint32_t)syncookie_siphash(key, buf, sizeof(buf));
+		/* data: MSS 1460 (index 3), window scale 7, SACK. */
+		assert_int_equal(syncookie_make(key, &k, now, &o),
+				 h0 + (t << 24) +
+				 ((ht + ((3u | 7u << 2 | 1u << 6) << SYNCOOKIE_DATA_SHIFT)) &
+				  0xffffff));
+	}
 }
 
 static void
@@ -67,6 +100,13 @@ test_cookie_valid_stale_forged(void **state)
 	assert_int_equal(got.mss, 1220); /* rounded down to the table */
 	assert_int_equal(got.wscale, 8);
 	assert_true(got.sack);
+	/* What the worker hands the router (HALB_L7_IN_CO) decodes alike. */
+	memset(&got, 0, sizeof(got));
+	syncookie_opts_unpack(syncookie_opts_pack(&o), &got);
+	assert_int_equal(got.mss, 1220);
+	assert_int_equal(got.wscale, 8);
+	assert_true(got.sack);
+	assert_true(syncookie_opts_pack(&o) < 0x80);
 	/* Valid for SYNCOOKIE_MAX_AGE more units, then stale. */
 	assert_int_equal(syncookie_check(key, &k,
 					 now + (SYNCOOKIE_MAX_AGE << SYNCOOKIE_T_SHIFT),
@@ -263,6 +303,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_siphash_vector),
+		cmocka_unit_test(test_cookie_definition),
 		cmocka_unit_test(test_cookie_valid_stale_forged),
 		cmocka_unit_test(test_cookie_past),
 		cmocka_unit_test(test_build_and_adjust),
