@@ -13,7 +13,9 @@
  *                         l7_in  <-- SYN-ACK (no flow) <------------------
  *                                                       install flow, delta
  *                                                       = backend ISN - cookie
- *                         l7_out <--------------------- ACK, request ------>
+ *                         l7_out <--------------------- request (its ACK
+ *                                                       completes the
+ *                                                       handshake) ------>
  *   later segments: the worker's fast path, translated (splice.c).
  *
  * The router never acknowledges the client's data itself: the client
@@ -811,7 +813,12 @@ backend_seg(struct rtr *r, uint16_t s, uint16_t be, const uint8_t *frame,
 		bind_free(r, b);
 		return;
 	}
-	send_seg(r, b, true, SPLICE_ACK, b->cisn + 1, bisn + 1, NULL, 0, NULL, 0);
+	/* The handshake's last ACK is the request's first segment (data
+	 * with ACK completes a SYN_RECEIVED connection, RFC 9293 3.10.7.4):
+	 * one frame fewer for the router, the worker and the backend. */
+	if (b->len == 0)
+		send_seg(r, b, true, SPLICE_ACK, b->cisn + 1, bisn + 1, NULL, 0,
+			 NULL, 0);
 	mss = bo.mss < b->co.mss ? bo.mss : b->co.mss;
 	/* A SYN-ACK's MSS of 0 (or a tiny one) must not loop forever or
 	 * spend the pool on one-byte segments: RFC 9293 3.7.1's 536. */
@@ -943,8 +950,8 @@ rtr_poll(struct rtr *r)
 		const struct halb_worker_shm *ws = &r->shm->workers[w];
 		uint32_t max = rte_ring_free_count(ws->l7_out) / 2;
 
-		/* Back-pressure: a segment makes one frame, or two (the
-		 * backend's SYN-ACK: the ACK and the request), mostly for
+		/* Back-pressure: a segment makes one frame, or more (the
+		 * backend's SYN-ACK: the request, in MSS-sized segments), mostly for
 		 * the worker it came from.  While that worker's l7_out
 		 * ring has no room for them, they wait in l7_in: a router
 		 * that catches up on a full l7_in after losing its CPU
