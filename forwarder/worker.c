@@ -751,6 +751,24 @@ mbuf_set(struct rte_mbuf *m, const uint8_t *buf, uint32_t len)
 	m->pkt_len = len;
 }
 
+/* m's frame replaced by seg, built whole, sent to its client (seg->dst)
+ * and counted. */
+static void
+l7_answer(struct fwd_worker *w, struct rte_mbuf *m, const struct splice_seg *seg,
+	  uint64_t *counter)
+{
+	uint8_t buf[SPLICE_HDR_MAX];
+	uint32_t len = splice_build(buf, sizeof(buf), seg);
+
+	if (len == 0 || len + RTE_PKTMBUF_HEADROOM > (uint32_t)m->buf_len) {
+		drop(w, m, FWD_DROP_OTHER);
+		return;
+	}
+	mbuf_set(m, buf, len);
+	(*counter)++;
+	send_client(w, m, seg->dst);
+}
+
 /*
  * A SYN to service s: answered with a SYN-ACK from the VIP whose
  * sequence number is the cookie (syncookie.h).  It offers the service's
@@ -765,9 +783,8 @@ l7_syn(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 {
 	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
 	struct syncookie_opts co, so;
-	uint8_t buf[SPLICE_HDR_MAX], opts[20];
 	struct splice_seg seg;
-	uint32_t len;
+	uint8_t opts[20];
 
 	if (splice_opts_read(frame, pi, &co) != 0) {
 		w->st->bad[PKT_ERR_L4]++;
@@ -790,14 +807,7 @@ l7_syn(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	seg.win = sv->l7_win;
 	seg.opts = opts;
 	seg.opts_len = splice_opts_syn(opts, &so);
-	len = splice_build(buf, sizeof(buf), &seg);
-	if (len == 0 || len + RTE_PKTMBUF_HEADROOM > (uint32_t)m->buf_len) {
-		drop(w, m, FWD_DROP_OTHER);
-		return;
-	}
-	mbuf_set(m, buf, len);
-	w->st->l7_cookies++;
-	send_client(w, m, seg.dst);
+	l7_answer(w, m, &seg, &w->st->l7_cookies);
 }
 
 static void
@@ -970,9 +980,8 @@ static void
 l7_late(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi)
 {
 	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
-	uint8_t buf[SPLICE_HDR_MAX];
 	struct splice_seg seg;
-	uint32_t len, plen;
+	uint32_t plen;
 
 	w->st->l7_late++;
 	splice_payload(frame, pi, &plen);
@@ -989,14 +998,7 @@ l7_late(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi)
 	seg.dport = pi->key.sport;
 	seg.seq = splice_ack(frame, pi);
 	seg.flags = SPLICE_RST;
-	len = splice_build(buf, sizeof(buf), &seg);
-	if (len == 0 || len + RTE_PKTMBUF_HEADROOM > (uint32_t)m->buf_len) {
-		drop(w, m, FWD_DROP_OTHER);
-		return;
-	}
-	mbuf_set(m, buf, len);
-	w->st->l7_late_rst++;
-	send_client(w, m, seg.dst);
+	l7_answer(w, m, &seg, &w->st->l7_late_rst);
 }
 
 /* Whether an ack n past a valid cookie (syncookie_check_past) acks one
