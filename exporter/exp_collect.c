@@ -176,6 +176,7 @@ static const struct {
 	{ "relay_bound", "Bindings completed by a relayed backend segment" },
 	{ "relay_replies", "Relayed backend segments of a bound flow, translated to the client" },
 	{ "relay_stray", "Relayed backend segments of no binding and no flow here, dropped" },
+	{ "late_bound", "Client segments punted before their flow was installed, forwarded by it" },
 };
 
 void

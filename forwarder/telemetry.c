@@ -325,6 +325,7 @@ tel_router(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "relay_bound", r->relay_bound);
 	rte_tel_data_add_dict_u64(d, "relay_replies", r->relay_replies);
 	rte_tel_data_add_dict_u64(d, "relay_stray", r->relay_stray);
+	rte_tel_data_add_dict_u64(d, "late_bound", r->late_bound);
 	rte_tel_data_add_dict_u64(d, "flows", r->flows);
 	rte_tel_data_add_dict_u64(d, "binding", r->binding);
 	rte_tel_data_add_dict_u64(d, "busy_tsc", r->busy_tsc);

@@ -1063,12 +1063,15 @@ l7_client(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 			       HALB_L7_IN_CO | syncookie_opts_pack(&co));
 		return;
 	case SYNCOOKIE_PAST:
+		/* A peer's connection first: its ack may decode as just
+		 * past one of our cookies (another appliance's key), and
+		 * a late answer's RST would end it. */
+		if (l7_adopt(w, m, pi, s))
+			return;
 		if (l7_late_ack(past)) {
 			l7_late(w, m, pi);
 			return;
 		}
-		if (l7_adopt(w, m, pi, s))
-			return;
 		w->st->l7_cookie_forged++;
 		break;
 	case SYNCOOKIE_STALE:

@@ -428,9 +428,10 @@ rtr_flow_install(struct rtr *r, const struct flow_key *k, uint16_t s,
 
 	rc = flow_insert_tag(&r->fw, k, hash, s, be, FLOW_ST_EST, r->now_ms,
 			     delta, &ex);
-	if (rc == -EEXIST) {
+	if (rc == -EEXIST && ex->state == FLOW_ST_FIN) {
 		/* The closed connection this one reuses the tuple of (the
-		 * workers sent its segments here: FIN state). */
+		 * workers sent its segments here: FIN state).  A live one
+		 * stays: -EEXIST. */
 		count_flow(r, ex->svc, ex->backend, -1);
 		sess_evq_add(&r->sq, 0, ex, SESS_EV_REMOVE, r->now_ms);
 		flow_remove(&r->fw, (uint32_t)(ex - r->fw.t->entries), hash);
@@ -447,10 +448,14 @@ rtr_flow_install(struct rtr *r, const struct flow_key *k, uint16_t s,
 void
 rtr_flows_count(struct rtr *r)
 {
+	/* Counted apart and stored word by word: a reload reads them
+	 * meanwhile (forwarder/reload.c), and must never see 0 for a
+	 * backend that has flows. */
+	static uint32_t n[CFG_MAX_SERVICES][CFG_MAX_BACKENDS];
 	const struct flow_table *t = r->fw.t;
 	uint32_t s, b, i;
 
-	memset(r->shm->l7_active, 0, sizeof(r->shm->l7_active));
+	memset(n, 0, sizeof(n));
 	for (b = 0; b < t->n_buckets; b++)
 		for (i = 0; i < FLOW_BUCKET_SLOTS; i++) {
 			uint64_t sl = t->buckets[b].slot[i];
@@ -460,8 +465,12 @@ rtr_flows_count(struct rtr *r)
 				continue;
 			e = &t->entries[flow_slot_idx(sl)];
 			if (e->svc < CFG_MAX_SERVICES && e->backend < CFG_MAX_BACKENDS)
-				r->shm->l7_active[e->svc][e->backend]++;
+				n[e->svc][e->backend]++;
 		}
+	for (s = 0; s < CFG_MAX_SERVICES; s++)
+		for (b = 0; b < CFG_MAX_BACKENDS; b++)
+			__atomic_store_n(&r->shm->l7_active[s][b], n[s][b],
+					 __ATOMIC_RELAXED);
 	for (s = 0; s < CFG_MAX_SERVICES; s++)
 		if (r->svcs[s] != NULL)
 			memcpy(r->svcs[s]->sched.active, r->shm->l7_active[s],
@@ -806,6 +815,15 @@ backend_seg(struct rtr *r, uint16_t s, uint16_t be, const uint8_t *frame,
 	}
 	bisn = splice_seq(frame, pi);
 	rc = rtr_flow_install(r, &k, s, be, bisn - b->cookie);
+	if (rc == -EEXIST) {
+		/* The tuple is bound and live already (this binding began
+		 * on a late segment of it): the connection is that flow's;
+		 * only this handshake to the backend goes. */
+		r->shm->l7.stray++;
+		reset_backend(r, b);
+		bind_free(r, b);
+		return;
+	}
 	if (rc < 0) {
 		r->shm->l7.table_full++;
 		reset_backend(r, b);
@@ -926,6 +944,31 @@ adopt_seg(struct rtr *r, uint32_t w, uint16_t s, uint16_t be, uint32_t delta,
 	return true;
 }
 
+/*
+ * A client segment punted before its connection's flow was installed
+ * (it waited in a worker's ring, or came again while the backend's
+ * SYN-ACK was on its way) and taken after: no binding of the tuple is
+ * left and its live flow is in l7_flows.  It is that flow's: handed back
+ * to worker w to be forwarded as a bound flow's (HALB_L7_OUT_AGAIN),
+ * never taken for a new binding (whose reset would end the connection).
+ * A flow in FIN state is not live: its tuple may start a new connection.
+ */
+static bool
+bound_late(struct rtr *r, uint32_t w, uint16_t s, struct rte_mbuf *m,
+	   const struct pkt_info *pi)
+{
+	const struct flow_entry *e;
+
+	if (bind_find(r, &pi->key, bind_hash(r, &pi->key)) != NULL)
+		return false;
+	e = flow_lookup(r->fw.t, &pi->key, pkt_flow_hash(&pi->key));
+	if (e == NULL || e->state == FLOW_ST_FIN || e->svc != s)
+		return false;
+	r->shm->l7.late_bound++;
+	out(r, w, m, HALB_L7_VERB(HALB_L7_OUT_AGAIN, s, e->backend));
+	return true;
+}
+
 void
 rtr_drain(struct rtr *r)
 {
@@ -988,6 +1031,8 @@ rtr_poll(struct rtr *r)
 				else if (adopt_seg(r, w, s, HALB_L7_BE(verb),
 						   in[i]->hash.fdir.hi, in[i], &pi))
 					continue; /* handed back to the worker */
+			} else if (bound_late(r, w, s, in[i], &pi)) {
+				continue; /* handed back to the worker */
 			} else {
 				client_seg(r, w, s, HALB_L7_BE(verb), frame, &pi);
 			}
@@ -1087,7 +1132,10 @@ rtr_turn(struct rtr *r, uint64_t now)
 {
 	uint32_t busy;
 
-	r->shm->l7_alive = now;
+	/* Every workers' loop reads it: written once a millisecond, not
+	 * each turn, its cache line stays shared between them. */
+	if (now - r->shm->l7_alive >= r->shm->tsc_hz / 1000)
+		r->shm->l7_alive = now;
 	r->now_ms = halb_now_ms(r->shm, now);
 	busy = rtr_poll(r) + r->out_wait;
 	busy += rtr_relay_poll(r);
@@ -1141,9 +1189,17 @@ rtr_init(struct rtr *r)
 	/* No pool without the forwarder's memory (the unit tests): no
 	 * cache, and no frame is built. */
 	if (r->shm->pool != NULL) {
+		/* A router killed under load left mbufs in its cache: the
+		 * lock (main.c) says it is gone; they go back to the pool. */
+		if (r->shm->l7_mc != NULL) {
+			rte_mempool_cache_flush(r->shm->l7_mc, r->shm->pool);
+			rte_mempool_cache_free(r->shm->l7_mc);
+			r->shm->l7_mc = NULL;
+		}
 		r->mc = rte_mempool_cache_create(RTR_MBUF_CACHE, SOCKET_ID_ANY);
 		if (r->mc == NULL)
 			return -ENOMEM;
+		r->shm->l7_mc = r->mc;
 		r->priv_size = rte_pktmbuf_priv_size(r->shm->pool);
 	}
 	rc = flow_writer_init(&r->fw, &r->shm->l7_flows, r->shm->qsbr);
@@ -1184,6 +1240,7 @@ rtr_fini(struct rtr *r)
 		rte_mempool_cache_flush(r->mc, r->shm->pool);
 		rte_mempool_cache_free(r->mc);
 		r->mc = NULL;
+		r->shm->l7_mc = NULL;
 	}
 	flow_writer_fini(&r->fw);
 }

@@ -228,6 +228,9 @@ struct l7_stats {
 	uint64_t relay_stray;    /* ... of neither: dropped (never relayed
 				  * again) */
 	uint64_t busy_tsc;       /* TSC cycles of the loop's turns that had work */
+	uint64_t late_bound;     /* client segments punted before their flow
+				  * was installed, taken after: handed back
+				  * to be forwarded as the flow's */
 } __attribute__((aligned(64)));
 
 /* Health states, as in halb.health.HealthState. */
@@ -418,6 +421,9 @@ struct halb_shm {
 	volatile int32_t l7_pid;       /* 0: none attached, or a clean stop */
 	uint32_t l7_starts;
 	volatile uint64_t l7_view_gen;
+	/* The router's own mbuf cache (router/bind.c), kept here so that
+	 * the next router gives back what a killed one held in it. */
+	struct rte_mempool_cache *l7_mc;
 	/* With sessions { } too: the router's session events (struct
 	 * sess_ev, SESS_EV_F_SPLICED; single producer, the router; single
 	 * consumer, halb-sessiond), and halb-sessiond's dump request of

@@ -555,6 +555,89 @@ def test_too_big(tap):
               rst and n == 1, f"{P.nframes(got)}, too_big +{n}")
 
 
+def test_at_limit(tap):
+    """A header section of exactly max_request (2048) bytes, in three
+    segments: read whole and bound (the SYN replayed to the pool's
+    backend), not too_big."""
+    sport = 51610
+    cookie = handshake(tap, sport, label="")
+    if cookie is None:
+        P.R.check("at_limit: cookie SYN-ACK", False)
+        return
+    before = router()
+    head = b"GET / HTTP/1.1\r\nHost: www.example.com\r\n"
+    need = 2048 - len(head) - 2
+    pads = []
+    while need > 0:
+        n = min(need, 200) if need - 200 >= 12 or need <= 200 else need - 12
+        pads.append(b"X-Pad: " + b"a" * (n - 9) + b"\r\n")
+        need -= n
+    data = head + b"".join(pads) + b"\r\n"
+    segs, off = [cframe(sport, "A", ISN + 1, cookie + 1)], 0
+    while off < len(data):
+        chunk = data[off:off + 900]
+        segs.append(cframe(sport, "PA", ISN + 1 + off, cookie + 1, chunk))
+        off += len(chunk)
+    got = tap.exchange(segs, 1, timeout=2.0)
+    f = P.one(got)
+    syn_ok = (f is not None and Ether(f)[TCP].flags == "S" and
+              ipl(Ether(f)).dst == BE[1][0] and Ether(f)[TCP].seq == ISN)
+    after = router()
+    P.R.check("at_limit: a header section of exactly max_request (%d bytes) is "
+              "read whole: the SYN replayed to the backend, not too_big" % len(data),
+              len(data) == 2048 and syn_ok and after["too_big"] == before["too_big"],
+              P.nframes(got))
+    # Done with it: the client resets, the binding is freed.
+    tap.send([cframe(sport, "RA", ISN + 1 + len(data), cookie + 1)])
+    P.wait_cond(lambda: router()["binding"] == 0, 3.0)
+
+
+def test_late_bound(tap):
+    """A client segment punted before its connection's flow is installed
+    and taken by the router after (here: the client's retransmitted
+    request behind the backend's SYN-ACK, with the router stopped while
+    both wait in the ring): forwarded by the bound flow, translated, not
+    taken for a new binding (whose RST ended the connection: review of
+    issue 14)."""
+    sport = 51890
+    req = b"GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n"
+    r = bind(tap, sport, req, 1, "late_bound", split=False)
+    if r is None:
+        return
+    cookie, _ = r
+    bisn = 0x2000
+    before = router()
+    pid = router_pid()
+    m = tap.mark()
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        tap.send([bframe(1, sport, "SA", bisn, ISN + 1,
+                         opts=[("MSS", 1460), ("SAckOK", b""), ("WScale", 7)]),
+                  cframe(sport, "PA", ISN + 1, cookie + 1, req)])
+        P.wait_cond(lambda: router()["cookie_ok"] - before["cookie_ok"] >= 1 and
+                    router()["backend_in"] - before["backend_in"] >= 1, 1.5)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    tap.wait(m, lambda fs: len(fs) >= 2, 3.0)
+    # A RST to the client (the old defect) would come right after.
+    got, _ = tap.wait(m, lambda fs: any(ipl(Ether(f)).dst == CLIENT for f in fs), 0.3)
+    ip = BE[1][0]
+    to_b = [Ether(f) for f in got if ipl(Ether(f)).dst == ip]
+    to_c = [Ether(f) for f in got if ipl(Ether(f)).dst == CLIENT]
+    after = router()
+    ok = (len(to_b) == 2 and not to_c and
+          all(bytes(p[TCP].payload) == req and p[TCP].seq == ISN + 1 and
+              p[TCP].ack == bisn + 1 and "R" not in p[TCP].flags for p in to_b) and
+          after["late_bound"] - before["late_bound"] == 1 and
+          after["bindings"] == before["bindings"])
+    P.R.check("late_bound: the client's request again, punted before the flow "
+              "and taken after it: forwarded by the flow (ack translated), no new "
+              "binding, nothing to the client",
+              ok, f"{P.nframes(got)}, late_bound +{after['late_bound'] - before['late_bound']}, "
+              f"bindings +{after['bindings'] - before['bindings']}")
+    tap.exchange([cframe(sport, "R", ISN + 1 + len(req))], 1)
+
+
 def test_cap(tap):
     before = router()
     cookies = []
@@ -1311,6 +1394,8 @@ def main():
         ("tfo", lambda: test_tfo(tap)),
         ("slowloris", lambda: test_slowloris(tap)),
         ("too_big", lambda: test_too_big(tap)),
+        ("at_limit", lambda: test_at_limit(tap)),
+        ("late_bound", lambda: test_late_bound(tap)),
         ("cap", lambda: test_cap(tap)),
         ("wscale", lambda: test_wscale(tap)),
         ("mss0", lambda: test_mss0(tap)),
