@@ -416,8 +416,11 @@ relay_drain(struct sessd *d)
 				continue;
 			}
 			cs = &d->map.cfg->services[rl[i].svc];
-			(void)sync_relay(d->sync, cs->vip.b, ntohs(rl[i].vport),
-					 rl[i].frame, rl[i].len, unix_ns());
+			/* A segment the message cannot carry (-EINVAL) is
+			 * counted here; the engine counts the rest. */
+			if (sync_relay(d->sync, cs->vip.b, ntohs(rl[i].vport),
+				       rl[i].frame, rl[i].len, unix_ns()) == -EINVAL)
+				d->relay_bad++;
 		}
 		total += n;
 	} while (n == 16 && total < HALB_L7_RELAY_RING);
@@ -465,6 +468,13 @@ op_deliver(void *arg, unsigned int p, const struct sess_rec *r)
 			d->rx_removed++;
 		else
 			d->rx_unknown++;
+		return;
+	}
+	/* A spliced record for a service that is not request-routed here
+	 * (the appliances' files differ): its flows would be taken for
+	 * plain NAT ones, their sequence numbers untranslated. */
+	if (r->spliced != d->map.cfg->services[svc].l7.has) {
+		d->rx_unknown++;
 		return;
 	}
 	if (r->spliced)
@@ -734,7 +744,7 @@ on_ctl(void *arg, const char *req, FILE *out)
 		fprintf(out, "request router: events %" PRIu64 ", ring overflows %" PRIu64 ", dumps %" PRIu64 "\n",
 			d->l7_events, d->l7_ring_full_seen, d->l7_dumps);
 	if (d->shm->l7_relay_out != NULL)
-		fprintf(out, "relay: from the router %" PRIu64 " (sent %" PRIu64 ", over the rate %" PRIu64 ", no live peer %" PRIu64 ", unknown slot %" PRIu64 "), from the peers %" PRIu64 " (to the router %" PRIu64 ", unknown service or backend %" PRIu64 ", ring full %" PRIu64 ")\n",
+		fprintf(out, "relay: from the router %" PRIu64 " (sent %" PRIu64 ", over the rate %" PRIu64 ", no live peer %" PRIu64 ", unknown slot or unfit %" PRIu64 "), from the peers %" PRIu64 " (to the router %" PRIu64 ", unknown service or backend %" PRIu64 ", ring full %" PRIu64 ")\n",
 			d->relay_taken, ss->relay_sent, ss->relay_limited,
 			ss->relay_no_peer, d->relay_bad, ss->relay_rcvd,
 			d->relay_delivered, d->relay_unknown, d->relay_ring_full);
