@@ -1088,6 +1088,34 @@ l7_client(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	rte_pktmbuf_free(m);
 }
 
+/* The client-side key of a reply from a backend of service sv. */
+static inline void
+l7_reply_key(const struct fwd_service *sv, const struct pkt_info *pi,
+	     struct flow_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	memcpy(k->src, pi->key.dst, 16);
+	memcpy(k->dst, sv->vip.b, 16);
+	k->sport = pi->key.dport;
+	k->dport = sv->vport != 0 ? htons(sv->vport) : pi->key.sport;
+	k->proto = IPPROTO_TCP;
+}
+
+/* A backend's segment of a bound connection, translated to the client's
+ * numbers (seq - delta), counted, sent as a NAT reply. */
+static void
+l7_reply_send(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
+	      uint32_t s, uint16_t b, uint32_t delta, uint64_t *counter)
+{
+	if (splice_seq_adjust(rte_pktmbuf_mtod(m, uint8_t *), pi, -delta, 0) != 0) {
+		w->st->bad[PKT_ERR_L4]++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	(*counter)++;
+	nat_reply_send(w, m, pi, (int)s, b);
+}
+
 /*
  * A segment from backend b of request-routed service s: a bound flow's
  * (seq - delta, then the NAT reply's rewrite), a peer's bound
@@ -1113,12 +1141,7 @@ l7_reply(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 							   FWD_DROP_REPLY_NO_FLOW);
 		return;
 	}
-	memset(&k, 0, sizeof(k));
-	memcpy(k.src, pi->key.dst, 16);
-	memcpy(k.dst, sv->vip.b, 16);
-	k.sport = pi->key.dport;
-	k.dport = sv->vport != 0 ? htons(sv->vport) : pi->key.sport;
-	k.proto = IPPROTO_TCP;
+	l7_reply_key(sv, pi, &k);
 	hash = pkt_flow_hash(&k);
 	e = flow_lookup(&fwd.shm->l7_flows, &k, hash);
 	/* A SYN-ACK on a closed flow's tuple answers a new binding's SYN. */
@@ -1134,27 +1157,13 @@ l7_reply(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	}
 	if (e != NULL && e->svc == s && e->backend == b &&
 	    !(e->state == FLOW_ST_FIN && (pi->tcp_flags & PKT_TCP_SYN))) {
-		if (splice_seq_adjust(rte_pktmbuf_mtod(m, uint8_t *), pi,
-				      -e->tag, 0) != 0) {
-			w->st->bad[PKT_ERR_L4]++;
-			rte_pktmbuf_free(m);
-			return;
-		}
-		w->st->l7_replies++;
-		nat_reply_send(w, m, pi, (int)s, b);
+		l7_reply_send(w, m, pi, s, b, e->tag, &w->st->l7_replies);
 		return;
 	}
 	/* A peer's bound connection (no SYN: a SYN-ACK is a binding's). */
 	if (e == NULL && !(pi->tcp_flags & PKT_TCP_SYN) &&
 	    l7_replica(w, &k, hash, s, &rb, &delta) && rb == b) {
-		if (splice_seq_adjust(rte_pktmbuf_mtod(m, uint8_t *), pi,
-				      -delta, 0) != 0) {
-			w->st->bad[PKT_ERR_L4]++;
-			rte_pktmbuf_free(m);
-			return;
-		}
-		w->st->l7_replica_replies++;
-		nat_reply_send(w, m, pi, (int)s, b);
+		l7_reply_send(w, m, pi, s, b, delta, &w->st->l7_replica_replies);
 		return;
 	}
 	if ((pi->tcp_flags & PKT_TCP_RST) ||
@@ -1193,25 +1202,14 @@ l7_relayed(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	const struct flow_entry *e;
 	struct flow_key k;
 
-	memset(&k, 0, sizeof(k));
-	memcpy(k.src, pi->key.dst, 16);
-	memcpy(k.dst, sv->vip.b, 16);
-	k.sport = pi->key.dport;
-	k.dport = sv->vport != 0 ? htons(sv->vport) : pi->key.sport;
-	k.proto = IPPROTO_TCP;
+	l7_reply_key(sv, pi, &k);
 	e = flow_lookup(&fwd.shm->l7_flows, &k, pkt_flow_hash(&k));
 	if (pi->kind != PKT_KIND_FLOW || pi->key.proto != IPPROTO_TCP ||
 	    b >= sv->n_backends || e == NULL || e->svc != s || e->backend != b) {
 		drop(w, m, FWD_DROP_REPLY_NO_FLOW);
 		return;
 	}
-	if (splice_seq_adjust(rte_pktmbuf_mtod(m, uint8_t *), pi, -e->tag, 0) != 0) {
-		w->st->bad[PKT_ERR_L4]++;
-		rte_pktmbuf_free(m);
-		return;
-	}
-	w->st->l7_replies++;
-	nat_reply_send(w, m, pi, (int)s, b);
+	l7_reply_send(w, m, pi, s, b, e->tag, &w->st->l7_replies);
 }
 
 /*
