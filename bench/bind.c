@@ -53,6 +53,7 @@
 #include "rtr.h"
 #include "args.h"
 #include "frames.h"
+#include "fwdport.h"
 
 #define BURST 32u
 #define WIRE (1u << 14)   /* frames to the worker, a power of two */
@@ -65,45 +66,6 @@ static struct rte_mbuf *wire[WIRE];
 static uint32_t wire_head, wire_tail;
 
 static struct rtr rtr;
-
-static int
-port_mac(const struct cfg_port *cp, uint8_t mac[6])
-{
-	const char *p = strstr(cp->vdev, "mac=");
-	char buf[18];
-
-	if (p == NULL)
-		return -ENOENT;
-	snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(p + 4, ","), p + 4);
-	return bench_parse_mac(buf, mac);
-}
-
-/* net_ring0: what the worker sends comes back on its receive side. */
-static int
-port_setup(struct rte_mempool *pool)
-{
-	struct rte_eth_conf conf = { 0 };
-	uint16_t id;
-	int rc;
-
-	if (rte_eth_dev_get_port_by_name("net_ring0", &id) != 0)
-		return -ENODEV;
-	rc = rte_eth_dev_configure(id, 1, 1, &conf);
-	if (rc == 0)
-		rc = rte_eth_rx_queue_setup(id, 0, 1024, rte_socket_id(), NULL, pool);
-	if (rc == 0)
-		rc = rte_eth_tx_queue_setup(id, 0, 1024, rte_socket_id(), NULL);
-	if (rc == 0)
-		rc = rte_eth_dev_start(id);
-	if (rc != 0)
-		return rc;
-	fwd.ports[0].port_id = id;
-	fwd.ports[0].cfg = &fwd.cfg->ports[0];
-	if (port_mac(&fwd.cfg->ports[0], fwd.ports[0].mac) != 0)
-		return -EINVAL;
-	fwd.n_ports = 1;
-	return 0;
-}
 
 /* One turn of the worker's loop (fwd_worker_main's, without the other
  * rings): a burst from the players, one from l7_out, the flush. */
@@ -170,7 +132,7 @@ main(int argc, char **argv)
 			 strerror(errno));
 	if (!fwd.shm->has_l7)
 		rte_exit(EXIT_FAILURE, "bind: no service has requests { }\n");
-	if (port_setup(pool) != 0 || fwd_services_setup(&fwd) != 0)
+	if (bench_fwd_port(pool, "net_ring0", 1024) != 0 || fwd_services_setup(&fwd) != 0)
 		rte_exit(EXIT_FAILURE, "bind: setup failed\n");
 	fwd.cls_timeout_tsc = fwd.shm->tsc_hz / 1000 * fwd.cfg->classifier_timeout_ms;
 	if (fwd_worker_rcu(0) != 0)

@@ -42,49 +42,11 @@
 #include "fwd.h"
 #include "args.h"
 #include "frames.h"
+#include "fwdport.h"
 
 #define BURST 32u
 
 static const uint8_t gen_mac[6] = { 0x02, 0x68, 0xb0, 0x00, 0x00, 0x01 };
-
-/* The port's MAC as the configuration's memif vdev sets it ("mac=..."). */
-static int
-port_mac(const struct cfg_port *cp, uint8_t mac[6])
-{
-	const char *p = strstr(cp->vdev, "mac=");
-	char buf[18];
-
-	if (p == NULL)
-		return -ENOENT;
-	snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(p + 4, ","), p + 4);
-	return bench_parse_mac(buf, mac);
-}
-
-static int
-port_setup(struct rte_mempool *pool)
-{
-	struct rte_eth_conf conf = { 0 };
-	uint16_t id;
-	int rc;
-
-	if (rte_eth_dev_get_port_by_name("net_null0", &id) != 0)
-		return -ENODEV;
-	rc = rte_eth_dev_configure(id, 1, 1, &conf);
-	if (rc == 0)
-		rc = rte_eth_rx_queue_setup(id, 0, 256, rte_socket_id(), NULL, pool);
-	if (rc == 0)
-		rc = rte_eth_tx_queue_setup(id, 0, 256, rte_socket_id(), NULL);
-	if (rc == 0)
-		rc = rte_eth_dev_start(id);
-	if (rc != 0)
-		return rc;
-	fwd.ports[0].port_id = id;
-	fwd.ports[0].cfg = &fwd.cfg->ports[0];
-	if (port_mac(&fwd.cfg->ports[0], fwd.ports[0].mac) != 0)
-		return -EINVAL;
-	fwd.n_ports = 1;
-	return 0;
-}
 
 /* Installs flows 0..n-1 of tmpl's VIP as the classifier would. */
 static int
@@ -155,7 +117,7 @@ main(int argc, char **argv)
 	if (fwd.shm == NULL)
 		rte_exit(EXIT_FAILURE, "fastpath: cannot create the %s: %s\n",
 			 what, strerror(errno));
-	if (port_setup(pool) != 0 || fwd_services_setup(&fwd) != 0)
+	if (bench_fwd_port(pool, "net_null0", 256) != 0 || fwd_services_setup(&fwd) != 0)
 		rte_exit(EXIT_FAILURE, "fastpath: setup failed\n");
 	bench_tmpl_init(&tmpl, gen_mac, fwd.ports[0].mac, args.vip, 80, PKT_TCP_ACK);
 	if (install(&tmpl, args.flows, &svc) != 0)
