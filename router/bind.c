@@ -699,15 +699,14 @@ client_seg(struct rtr *r, uint32_t w, uint16_t s, uint16_t ck,
 		struct syncookie_opts co;
 		uint32_t cookie = splice_ack(frame, pi) - 1;
 
-		/* The worker checked it (HALB_L7_IN_CO); a forwarder that
-		 * does not say so has it checked here. */
-		if (ck & HALB_L7_IN_CO)
-			syncookie_opts_unpack(ck & 0x7f, &co);
-		else if (syncookie_check(r->shm->l7_key, &pi->key, r->now_ms,
-					 cookie, &co) != SYNCOOKIE_OK) {
+		/* Only a segment whose cookie the worker checked starts a
+		 * binding (HALB_L7_IN_CO: every client punt; the shared
+		 * memory's version keeps forwarder and router alike). */
+		if (!(ck & HALB_L7_IN_CO)) {
 			r->shm->l7.stray++;
 			return;
 		}
+		syncookie_opts_unpack(ck & 0x7f, &co);
 		b = bind_new(r, &pi->key, hash, s);
 		if (b == NULL) {
 			struct rtr_bind tmp = { .key = pi->key, .svc = s,

@@ -475,9 +475,9 @@ struct halb_l7_relay {
 				* relayed, of a bound flow here: the worker
 				* translates it to the client as a bound
 				* flow's reply (or drops it: never punted) */
-/* HALB_L7_IN_CLIENT's be field, when the worker checked the segment's
- * cookie: this flag and the options it keeps (syncookie_opts_pack).  A
- * segment without it (a RST) carries no checked cookie. */
+/* HALB_L7_IN_CLIENT's be field: this flag and the options the segment's
+ * cookie keeps (syncookie_opts_pack), which the worker checked.  Every
+ * client segment is punted with it. */
 #define HALB_L7_IN_CO 0x8000u
 #define HALB_L7_VERB(kind, svc, be) \
 	((uint32_t)(kind) << 28 | (uint32_t)(svc) << 16 | (uint32_t)(be))
