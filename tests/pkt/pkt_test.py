@@ -1014,6 +1014,25 @@ def pid_alive(pid):
         return False
 
 
+def sigstop(pid, timeout=3.0):
+    """SIGSTOPs pid and waits (bounded) until every thread of it is
+    stopped: kill() only queues the signal, and a thread running on
+    another CPU of a loaded machine goes on for a while.  True once
+    all are."""
+    os.kill(pid, signal.SIGSTOP)
+
+    def all_stopped():
+        try:
+            for t in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{t}/stat") as f:
+                    if f.read().split(") ", 1)[1][0] not in "Tt":
+                        return False
+        except (FileNotFoundError, IndexError):
+            return False
+        return True
+    return wait_cond(all_stopped, timeout, 0.001)
+
+
 def test_classifier_absent(tap):
     # Flows established while the classifier decides: wrr4 (round robin,
     # which differs from the Maglev table for some) and dsr4.
