@@ -1018,9 +1018,10 @@ l7_late_ack(uint32_t n)
  * a peer's bound connection (the replica: l7_adopt), or nothing of ours
  * (counted, dropped).  A RST is checked as any segment is when it
  * carries an ACK (a client aborting mid-binding sends one: Linux's
- * active resets carry ACK); without ACK it cannot carry a cookie and
- * there is no connection here for it to reset (a SYN-cookie listener
- * drops it, as Linux's does): dropped, counted.
+ * active resets carry ACK); without ACK it cannot carry a cookie: unless
+ * it resets a peer's bound connection (the replica), there is no
+ * connection here for it to reset (a SYN-cookie listener drops it, as
+ * Linux's does): dropped, counted.
  */
 static void
 l7_client(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
@@ -1045,6 +1046,9 @@ l7_client(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 		return;
 	}
 	if ((pi->tcp_flags & (PKT_TCP_RST | PKT_TCP_ACK)) == PKT_TCP_RST) {
+		/* A peer's bound connection's reset: its backend's to take. */
+		if (l7_adopt(w, m, pi, s))
+			return;
 		w->st->l7_rst_no_ack++;
 		rte_pktmbuf_free(m);
 		return;

@@ -116,12 +116,13 @@ struct fwd_stats {
 	uint64_t l7_router_down;  /* SYNs and segments dropped: no router */
 	uint64_t l7_hits;         /* bound flows' client packets translated */
 	uint64_t l7_replies;      /* bound flows' backend packets translated */
-	uint64_t l7_out;          /* frames the router built, sent */
+	uint64_t l7_out;          /* frames from the router (l7_out): built,
+				   * handed back (AGAIN), relayed (REPLY) */
 	uint64_t l7_late;         /* client segments past a closed exchange's
 				   * answer (ack = cookie + 1 + its length):
 				   * dropped */
 	uint64_t l7_late_rst;     /* ... of which FIN or data: answered RST */
-	uint64_t l7_rst_no_ack;   /* client RSTs without ACK, no flow: dropped */
+	uint64_t l7_rst_no_ack;   /* client RSTs without ACK, no flow or record: dropped */
 	uint64_t l7_punt_limited; /* client segments over the punt bound
 				   * (halb/punt_limit.h): dropped */
 	uint64_t l7_adopt;        /* client segments of a peer's spliced

@@ -825,10 +825,11 @@ def test_adopt(tap):
     from sync_peer import SyncPeer, session
     ip, port, mac = BE[1]
     d_a, d_r = 0x9ABCDEF0, 0x00000123      # the peer's deltas
-    sp_a, sp_r, sp_p = 53300, 53301, 53302
+    sp_a, sp_r, sp_p, sp_x = 53300, 53301, 53302, 53303
     recs = [session(CLIENT, sp_a, VIP, VPORT, 6, ip, port, spliced=True, delta=d_a),
             session(CLIENT, sp_r, VIP, VPORT, 6, ip, port, spliced=True, delta=d_r),
-            session(CLIENT, sp_p, VIP, VPORT, 6, ip, port)]
+            session(CLIENT, sp_p, VIP, VPORT, 6, ip, port),
+            session(CLIENT, sp_x, VIP, VPORT, 6, ip, port, spliced=True, delta=d_r)]
     peer = SyncPeer("peer1", P.SYNC_KEY, ("127.0.0.1", 7399), ("127.0.0.1", 7398))
     try:
         given = peer.give(recs, timeout=8.0)
@@ -927,6 +928,21 @@ def test_adopt(tap):
                   "dropped as a forged cookie", not got and n == 1 and
                   after["adopt"] == before["adopt"],
                   f"{P.nframes(got)}, cookie_forged +{n}, adopt +{after['adopt'] - before['adopt']}")
+        # A client's RST without ACK of a peer's bound connection: the
+        # backend's to take (else it keeps the connection until it times
+        # out), not dropped as one of no connection here.
+        before = router()
+        c = cframe(sp_x, "R", cseq)
+        want = P.nat_fwd_expect(cframe(sp_x, "R", cseq), ip, port, mac)
+        got = tap.exchange([c], 1, timeout=3.0)
+        P.frame_check("adopt: a client's RST without ACK of a peer's bound connection "
+                      "reaches the record's backend", P.one(got), want)
+        after = router()
+        P.R.check("adopt: counted (adopt), not rst_no_ack",
+                  after["adopt"] - before["adopt"] == 1 and
+                  after["rst_no_ack"] == before["rst_no_ack"],
+                  f"adopt +{after['adopt'] - before['adopt']}, "
+                  f"rst_no_ack +{after['rst_no_ack'] - before['rst_no_ack']}")
         test_relay_in(tap, peer)
     finally:
         peer.close()
