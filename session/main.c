@@ -110,6 +110,8 @@ struct sessd {
 	int rc;
 	/* counters */
 	uint64_t events, ev_bad, rx_unknown, rx_removed, rx_up, rx_down, resyncs;
+	uint64_t rx_unowned;        /* ... of the rx_up: unowned records */
+	uint64_t dump_unowned;      /* unowned records sent in dumps */
 	uint64_t views;             /* views followed since start */
 	uint64_t own_swept, qsbr_unstuck;
 	/* The relay between appliances (shm->l7_relay_out, l7_relay_in):
@@ -122,7 +124,14 @@ struct sessd {
 	uint32_t peer_dump_start[SESSD_MAX_PEERS];
 	bool synced_once[SESSD_MAX_PEERS];
 	bool dumping[SESSD_MAX_PEERS];
-	uint32_t dump_b[SESSD_MAX_PEERS];
+	uint32_t dump_b[SESSD_MAX_PEERS];   /* own buckets, then replica's */
+	uint64_t peer_boots[SESSD_MAX_PEERS]; /* its boot ids seen (sync) */
+	/* It restarted (a boot id after another) and has not synced since:
+	 * what its dump leaves out is disowned, not dropped. */
+	bool peer_restarted[SESSD_MAX_PEERS];
+	/* The dump being sent to it gives back its previous life's records
+	 * (it restarted): those older than peer_dump_start. */
+	bool dump_back[SESSD_MAX_PEERS];
 	uint64_t expire_owed;       /* replica buckets owed, times 1000 */
 };
 
@@ -356,31 +365,74 @@ l7_dump_check(struct sessd *d)
 	     sess_own_count(&d->own), n);
 }
 
-/* A peer's dump, paced: while its backlog has room (sync_room). */
+/*
+ * A replica entry that a dump to peer p gives back, unowned: one no
+ * appliance owns, or, when p restarted (dump_back), one of its previous
+ * life (owned by p and older than its new boot).  The slot must still
+ * name the entry's backend.
+ */
+static void
+queue_unowned(struct sessd *d, const struct flow_entry *e, unsigned int p)
+{
+	unsigned int owner = e->flags & SESS_R_OWNER;
+	struct sess_rec r;
+
+	if (owner != SESS_R_UNOWNED &&
+	    (owner != p || !d->dump_back[p] ||
+	     (int32_t)(e->created - d->peer_dump_start[p]) >= 0))
+		return;
+	if (e->tag != sess_map_tag(&d->map, e->svc, e->backend) ||
+	    sess_rec_from_local(&d->map, &e->key, e->svc, e->backend, &r) != 0)
+		return;
+	r.op = SESS_OP_UP;
+	r.state = e->state;
+	r.idle_ms = (int32_t)(d->now_ms - e->last_seen) > 0 ? d->now_ms - e->last_seen : 0;
+	r.spliced = (e->flags & SESS_R_SPLICED) ? 1 : 0;
+	r.seq_delta = r.spliced ? flow_aux(d->rep.w.t, e) : 0;
+	r.unowned = 1;
+	if (sync_queue_to(d->sync, p, &r) == 0)
+		d->dump_unowned++;
+}
+
+/* A peer's dump, paced: while its backlog has room (sync_room).  Our own
+ * sessions, then the replica's unowned ones (queue_unowned). */
 static void
 peer_dumps(struct sessd *d)
 {
+	const struct flow_table *own = &d->own.t, *rep = d->rep.w.t;
+	uint32_t end = own->n_buckets + rep->n_buckets;
 	unsigned int p;
 
 	for (p = 0; p < d->sc.n_peers; p++) {
-		const struct flow_table *t = &d->own.t;
 		uint32_t n;
 
 		if (!d->dumping[p])
 			continue;
-		for (n = 0; n < SESSD_DUMP_BUCKETS && d->dump_b[p] < t->n_buckets; n++) {
+		view_follow(d); /* the slots' tags, for queue_unowned */
+		for (n = 0; n < SESSD_DUMP_BUCKETS && d->dump_b[p] < end; n++) {
+			const struct flow_table *t;
 			const struct flow_bucket *bk;
 			unsigned int i;
+			uint32_t b;
 
 			if (sync_room(d->sync, p) < FLOW_BUCKET_SLOTS)
 				break;
-			bk = &t->buckets[d->dump_b[p]++];
-			for (i = 0; i < FLOW_BUCKET_SLOTS; i++)
-				if (bk->slot[i] != 0)
-					queue_entry(d, &t->entries[flow_slot_idx(bk->slot[i])],
-						    SESS_OP_UP, (int)p);
+			b = d->dump_b[p]++;
+			t = b < own->n_buckets ? own : rep;
+			bk = &t->buckets[t == own ? b : b - own->n_buckets];
+			for (i = 0; i < FLOW_BUCKET_SLOTS; i++) {
+				const struct flow_entry *e;
+
+				if (bk->slot[i] == 0)
+					continue;
+				e = &t->entries[flow_slot_idx(bk->slot[i])];
+				if (t == own)
+					queue_entry(d, e, SESS_OP_UP, (int)p);
+				else
+					queue_unowned(d, e, p);
+			}
 		}
-		if (d->dump_b[p] == t->n_buckets) {
+		if (d->dump_b[p] == end) {
 			d->dumping[p] = false;
 			sync_dump_done(d->sync, p);
 		}
@@ -477,6 +529,10 @@ op_deliver(void *arg, unsigned int p, const struct sess_rec *r)
 		d->rx_unknown++;
 		return;
 	}
+	if (r->unowned) {
+		d->rx_unowned++;
+		p = SESS_R_UNOWNED;
+	}
 	if (r->spliced)
 		sess_replica_put_spliced(&d->rep, &r->key, svc, be, tag, r->state,
 					 p, r->idle_ms, d->now_ms, r->seq_delta);
@@ -534,8 +590,10 @@ op_dump(void *arg, unsigned int p)
 
 	d->dumping[p] = true;
 	d->dump_b[p] = 0;
-	HLOG(INFO, "peer %s asked for our sessions: %u to send",
-	     d->sc.peers[p].name, sess_own_count(&d->own));
+	d->dump_back[p] = d->peer_restarted[p];
+	HLOG(INFO, "peer %s asked for our sessions: %u to send%s",
+	     d->sc.peers[p].name, sess_own_count(&d->own),
+	     d->dump_back[p] ? ", and those it had before it restarted" : "");
 }
 
 static void
@@ -544,9 +602,15 @@ op_peer_state(void *arg, unsigned int p, bool alive, bool synced)
 	struct sessd *d = arg;
 
 	if (alive && !synced) {
+		const struct sync_peer_stats *ps = sync_peer_stats(d->sync, p);
+
 		/* Its dump starts now: what it does not send again is
-		 * stale once it is done. */
+		 * stale once it is done (or, when it restarted, no one's). */
 		d->peer_dump_start[p] = d->now_ms;
+		if (ps->boots != d->peer_boots[p]) {
+			d->peer_restarted[p] = d->peer_boots[p] != 0;
+			d->peer_boots[p] = ps->boots;
+		}
 	}
 	if (alive && !d->rep.alive[p]) {
 		HLOG(NOTICE, "peer %s is up", d->sc.peers[p].name);
@@ -557,7 +621,14 @@ op_peer_state(void *arg, unsigned int p, bool alive, bool synced)
 	d->rep.alive[p] = alive;
 	if (alive)
 		d->rep.heard_ms[p] = d->now_ms;
-	if (alive && synced) {
+	if (alive && synced && d->peer_restarted[p]) {
+		uint32_t n = sess_replica_disown(&d->rep, p, d->peer_dump_start[p],
+						 d->now_ms);
+
+		d->peer_restarted[p] = false;
+		HLOG(NOTICE, "peer %s restarted: %u of its sessions from before are kept, no one's, until they age out or an appliance takes them over",
+		     d->sc.peers[p].name, n);
+	} else if (alive && synced) {
 		d->rep.stale_before[p] = d->peer_dump_start[p] + 1;
 		if (!d->synced_once[p])
 			HLOG(INFO, "peer %s synced: %u replicated sessions",
@@ -751,10 +822,12 @@ on_ctl(void *arg, const char *req, FILE *out)
 	fprintf(out, "view generation %" PRIu64 " (the forwarder's %" PRIu64 "), %" PRIu64 " followed since start\n",
 		d->map.gen, (uint64_t)__atomic_load_n(&d->shm->view_gen, __ATOMIC_ACQUIRE),
 		d->views);
-	fprintf(out, "received up %" PRIu64 ", down %" PRIu64 ", unknown backend %" PRIu64 ", removed backend %" PRIu64 "; replica writes %" PRIu64 ", removals %" PRIu64 ", full %" PRIu64 ", expired %" PRIu64 ", retired %" PRIu64 "\n",
-		d->rx_up, d->rx_down, d->rx_unknown, d->rx_removed,
+	fprintf(out, "received up %" PRIu64 " (unowned %" PRIu64 "), down %" PRIu64 ", unknown backend %" PRIu64 ", removed backend %" PRIu64 "; replica writes %" PRIu64 ", removals %" PRIu64 ", full %" PRIu64 ", expired %" PRIu64 ", retired %" PRIu64 "\n",
+		d->rx_up, d->rx_unowned, d->rx_down, d->rx_unknown, d->rx_removed,
 		d->st.replica_puts, d->st.replica_dels, d->st.replica_full,
 		d->st.replica_expired, d->st.replica_retired);
+	fprintf(out, "restarted peers' sessions: kept as no one's %" PRIu64 ", sent back in dumps %" PRIu64 "\n",
+		d->st.replica_disowned, d->dump_unowned);
 	fprintf(out, "datagrams %" PRIu64 ", refused %" PRIu64,
 		ss->rx_datagrams, ss->rx_refused);
 	for (p = 0, sep = " ("; p < SYNC_REJ_SLOTS; p++)

@@ -167,6 +167,10 @@ replica_put(struct sess_replica *r, const struct flow_key *k, uint16_t svc,
 	uint8_t sp = spliced ? SESS_R_SPLICED : 0;
 	int rc;
 
+	/* An unowned record (SESS_R_UNOWNED) fills a gap only: whatever is
+	 * held of the tuple is newer, or some live peer's. */
+	if (p == SESS_R_UNOWNED && e != NULL)
+		return 0;
 	if (e != NULL && (e->svc != svc || e->backend != backend || e->tag != tag ||
 			  (e->flags & SESS_R_SPLICED) != sp ||
 			  (spliced && flow_aux(r->w.t, e) != delta))) {
@@ -230,6 +234,36 @@ sess_replica_del(struct sess_replica *r, const struct flow_key *k)
 		return -ENOENT;
 	r->st->replica_dels++;
 	return flow_remove(&r->w, (uint32_t)(e - r->w.t->entries), hash);
+}
+
+uint32_t
+sess_replica_disown(struct sess_replica *r, unsigned int p, uint32_t before_ms,
+		    uint32_t now_ms)
+{
+	const struct flow_table *t = r->w.t;
+	uint32_t b, n = 0;
+	unsigned int i;
+
+	for (b = 0; b < t->n_buckets; b++)
+		for (i = 0; i < FLOW_BUCKET_SLOTS; i++) {
+			struct flow_entry *e;
+			uint8_t f;
+
+			if (t->buckets[b].slot[i] == 0)
+				continue;
+			e = &t->entries[flow_slot_idx(t->buckets[b].slot[i])];
+			f = __atomic_load_n(&e->flags, __ATOMIC_RELAXED);
+			if ((f & SESS_R_OWNER) != p || ms_diff(e->created, before_ms) >= 0)
+				continue;
+			/* One byte, the spliced bit kept (replica_put). */
+			__atomic_store_n(&e->flags,
+					 (uint8_t)((f & SESS_R_SPLICED) | SESS_R_UNOWNED),
+					 __ATOMIC_RELAXED);
+			e->created = now_ms;
+			n++;
+		}
+	r->st->replica_disowned += n;
+	return n;
 }
 
 static bool

@@ -103,6 +103,8 @@ struct sess_tab_stats {
 				   * after the owner's resync */
 	uint64_t replica_retired; /* removed: their slot no longer names
 				   * their backend (a reload removed it) */
+	uint64_t replica_disowned; /* kept as no one's: their owner
+				    * restarted without them */
 };
 
 /* The sessions this appliance decided; entry.pad0 holds the mask of the
@@ -191,8 +193,9 @@ bool sess_qsbr_offline(struct rte_rcu_qsbr *q, unsigned int thread,
  * A peer's UP: key -> (svc, backend, the slot's tag) owned by peer p,
  * seen by its owner idle_ms ago.  A record whose decision changed (or
  * whose slot now names another backend) is replaced (a new entry, so
- * that a reader never sees half of each).  0, or -ENOSPC (full,
- * counted).
+ * that a reader never sees half of each).  p SESS_R_UNOWNED: a record no
+ * one owns (Session.unowned), kept only when none of the tuple is.  0,
+ * or -ENOSPC (full, counted).
  */
 int sess_replica_put(struct sess_replica *r, const struct flow_key *k,
 		     uint16_t svc, uint16_t backend, uint32_t tag,
@@ -208,6 +211,16 @@ int sess_replica_put_spliced(struct sess_replica *r, const struct flow_key *k,
 			     uint16_t svc, uint16_t backend, uint32_t tag,
 			     uint8_t state, unsigned int p, uint32_t idle_ms,
 			     uint32_t now_ms, uint32_t delta);
+/*
+ * Peer p restarted (a new boot id) and its dump, which began at
+ * before_ms, did not send these again: its records older than that may
+ * be connections still alive, whose appliance lost them.  Each becomes
+ * no one's (SESS_R_UNOWNED), aging from now_ms as a dead owner's do
+ * (instead of going as a resync's leftovers do, stale_before).  One
+ * walk of the table.  Returns how many (counted replica_disowned).
+ */
+uint32_t sess_replica_disown(struct sess_replica *r, unsigned int p,
+			     uint32_t before_ms, uint32_t now_ms);
 /* A peer's DOWN.  0 or -ENOENT. */
 int sess_replica_del(struct sess_replica *r, const struct flow_key *k);
 

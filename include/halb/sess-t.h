@@ -71,6 +71,11 @@ static_assert(sizeof(struct sess_ev) == 64, "one cache line per event");
  * entry). */
 #define SESS_R_OWNER 0x7fu
 #define SESS_R_SPLICED 0x80u
+/* The owner of a record no appliance owns (SESS_R_OWNER's every bit: no
+ * peer's index): one kept after its owner restarted without it
+ * (docs/SESSIONS.md, "A peer that restarts"), or received as such
+ * (Session.unowned).  It ages as a dead owner's records do. */
+#define SESS_R_UNOWNED SESS_R_OWNER
 
 enum sess_op {
 	SESS_OP_UP = 1,  /* the session lives (new, state change, refresh) */
@@ -91,6 +96,9 @@ struct sess_rec {
 	 * cookie); 0 and 0 for any other. */
 	uint32_t seq_delta;
 	uint8_t spliced;
+	/* Not the sender's: a session it kept after its owner restarted
+	 * without it (Session.unowned); only with SESS_OP_UP. */
+	uint8_t unowned;
 };
 
 #endif

@@ -43,7 +43,7 @@ enum sync_type {
 /* Bounds a receiver enforces (and a sender keeps to). */
 #define SYNC_BATCH_RECS_MAX 256u  /* sessions per batch */
 #define SYNC_ACK_HOLES_MAX 1024u  /* holes per ack: a window's worth */
-#define SYNC_REC_WIRE_MAX 88u     /* one Session, packed, at most */
+#define SYNC_REC_WIRE_MAX 90u     /* one Session, packed, at most */
 #define SYNC_RELAY_SEG_MAX 1520u  /* Relay.segment bytes at most */
 #define SYNC_RELAY_SEG_MIN 40u    /* an IPv4 header and a TCP header */
 

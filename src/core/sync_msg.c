@@ -113,7 +113,8 @@ sync_rec_ok(const struct sess_rec *r)
 	       is_v4(r->key.src) == is_v4(r->key.dst) &&
 	       (r->spliced ? r->spliced == 1 && r->key.proto == IPPROTO_TCP &&
 			     r->state != FLOW_ST_UDP :
-			     r->seq_delta == 0);
+			     r->seq_delta == 0) &&
+	       (r->unowned == 0 || (r->unowned == 1 && r->op == SESS_OP_UP));
 }
 
 int
@@ -166,6 +167,10 @@ sync_rec_pack(const struct sess_rec *r, uint8_t *out)
 		*p++ = (uint8_t)(r->seq_delta >> 8);
 		*p++ = (uint8_t)(r->seq_delta >> 16);
 		*p++ = (uint8_t)(r->seq_delta >> 24);
+	}
+	if (r->unowned) {
+		p = put_tag(p, 19, 0);
+		*p++ = 1;
 	}
 	assert(p - out <= (ptrdiff_t)SYNC_REC_WIRE_MAX);
 	return (int)(p - out);
@@ -240,7 +245,8 @@ session_ok(const Halb__Sync__Session *s)
 		s->op == HALB__SYNC__OP__OP_DOWN) &&
 	       s->state <= FLOW_ST_UDP &&
 	       (s->spliced ? s->proto == IPPROTO_TCP && s->state != FLOW_ST_UDP :
-			     s->seq_delta == 0);
+			     s->seq_delta == 0) &&
+	       (!s->unowned || s->op == HALB__SYNC__OP__OP_UP);
 }
 
 int
@@ -269,6 +275,7 @@ sync_rec_from_pb(const Halb__Sync__Session *s, struct sess_rec *r)
 	r->idle_ms = s->idle_ms;
 	r->spliced = s->spliced ? 1 : 0;
 	r->seq_delta = s->seq_delta;
+	r->unowned = s->unowned ? 1 : 0;
 	return 0;
 }
 

@@ -2217,6 +2217,55 @@ def test_replica_fallback(tap):
             start_classifier()
 
 
+def test_peer_restart(tap):
+    """A peer appliance that restarts (a new boot id) without some of its
+    sessions (docs/SESSIONS.md, "A peer that restarts"): its connections
+    may still be alive, so their records are kept as no one's, not
+    dropped: a mid-connection miss still gets the record's backend.  And
+    the dump sent to the restarted peer gives them back to it, unowned
+    (Session field 19), so that it can route them too."""
+    from sync_peer import SyncPeer, session
+    svc, client, sport = "dsr4", "198.18.1.95", 44300
+    b = (maglev_pick(svc, client, sport) + 1) % 3
+    vip, port = SVC[svc][0], SVC[svc][1]
+    rec = session(client, sport, vip, port, 6, SVC[svc][4][b][0], SVC[svc][4][b][1])
+    kept = lambda: int(re.search(r"kept as no one's (\d+)", sessions_status()).group(1))  # noqa: E731
+    peer = SyncPeer("peer1", SYNC_KEY, ("127.0.0.1", 7399), ("127.0.0.1", 7398))
+    try:
+        if not R.check("peer restart: the peer's session was acknowledged",
+                       peer.give([rec], timeout=8.0), f"acked {peer.acked}; {sessions_status()}"):
+            return
+    finally:
+        peer.close()
+    k0 = kept()
+    again = SyncPeer("peer1", SYNC_KEY, ("127.0.0.1", 7399), ("127.0.0.1", 7398))
+    try:
+        given = again.give([], timeout=8.0)
+
+        def back():
+            again.poll(0.1)
+            return next((r for r in again.received
+                         if r.get(3) == (sport << 16 | port) and r.get(19) == 1), None)
+        got_back = wait_cond(back, 3.0)
+        ok = wait_cond(lambda: kept() > k0, 3.0)
+        R.check("peer restart: its dump without the session keeps it as no one's "
+                "(not dropped), and the dump to the restarted peer gives it back "
+                "unowned (field 19)",
+                given and ok and got_back is not None and got_back.get(7) == 1,
+                f"given {given}, back {got_back}; {sessions_status()}")
+        f = tcp_frame(client, sport, vip, port, "A")
+        before = stats()
+        got = tap.exchange([f], 1)
+        frame_check(f"peer restart: a mid-connection miss of it still goes to the record's "
+                    f"backend {b}, not Maglev's {maglev_pick(svc, client, sport)}",
+                    one(got), dsr_expect(f, BE_MAC[b]))
+        after = stats()
+        R.check("peer restart: counted as cls_replica", delta(before, after, "cls_replica") == 1,
+                f"cls_replica +{delta(before, after, 'cls_replica')}")
+    finally:
+        again.close()
+
+
 def test_nat_replica(tap):
     """NAT behind several appliances (docs/SESSIONS.md): the router spreads
     the backends' replies over the appliances, so a reply comes here for
@@ -2760,6 +2809,7 @@ def main():
         ("second_classifier", lambda: test_second_classifier(tap)),
         ("replica", lambda: test_replica(tap)),
         ("replica_fallback", lambda: test_replica_fallback(tap)),
+        ("peer_restart", lambda: test_peer_restart(tap)),
         ("nat_replica", lambda: test_nat_replica(tap)),
         ("reload", lambda: test_reload(tap)),
         ("reload_no_classifier", lambda: test_reload_no_classifier(tap)),

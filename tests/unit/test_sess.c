@@ -447,6 +447,75 @@ test_replica_expire(void **state)
 	sfix_free(s);
 }
 
+/* A peer that restarted without some of its sessions: those become no
+ * one's (SESS_R_UNOWNED), still read by a miss, aging from then as a
+ * dead owner's; an unowned record received fills a gap only. */
+static void
+test_replica_disown(void **state)
+{
+	struct sfix *s = sfix_new();
+	const struct halb_cfg *cfg = s->x->c.cfg;
+	uint32_t tcp = cfg->tcp_timeout_ms, nb = s->rt.n_buckets;
+	uint8_t f[128];
+	uint32_t len, hash, h2, h3;
+	struct flow_key k, k2, k3;
+	const struct flow_entry *e;
+
+	(void)state;
+	len = frame(f, 60, 45000, VIP_TCP, 80, IPPROTO_TCP, F_ACK);
+	k = key_of(f, len, &hash);
+	len = frame(f, 61, 45001, VIP_TCP, 80, IPPROTO_TCP, F_ACK);
+	k2 = key_of(f, len, &h2);
+	len = frame(f, 62, 45002, VIP_TCP, 80, IPPROTO_TCP, F_ACK);
+	k3 = key_of(f, len, &h3);
+	s->rep.alive[0] = s->rep.alive[1] = true;
+	/* Owner 1's k (before its restart) and k2 (sent again by its new
+	 * life's dump, which began at 20000); owner 0's k3. */
+	assert_int_equal(sess_replica_put(&s->rep, &k, SVC_TCP, 0,
+					  tag_of(s, SVC_TCP, 0), FLOW_ST_EST, 1,
+					  0, 19000), 0);
+	assert_int_equal(sess_replica_put(&s->rep, &k2, SVC_TCP, 1,
+					  tag_of(s, SVC_TCP, 1), FLOW_ST_EST, 1,
+					  0, 20500), 0);
+	assert_int_equal(sess_replica_put(&s->rep, &k3, SVC_TCP, 0,
+					  tag_of(s, SVC_TCP, 0), FLOW_ST_EST, 0,
+					  0, 19000), 0);
+	assert_int_equal(sess_replica_disown(&s->rep, 1, 20000, 21000), 1);
+	assert_int_equal(s->st.replica_disowned, 1);
+	e = flow_lookup(&s->rt, &k, hash);
+	assert_non_null(e);
+	assert_int_equal(e->flags & SESS_R_OWNER, SESS_R_UNOWNED);
+	assert_int_equal(e->backend, 0);
+	assert_int_equal(flow_lookup(&s->rt, &k2, h2)->flags & SESS_R_OWNER, 1);
+	assert_int_equal(flow_lookup(&s->rt, &k3, h3)->flags & SESS_R_OWNER, 0);
+	/* No one's: kept while idle less than tcp from the disowning,
+	 * though every owner lives. */
+	assert_int_equal(sess_replica_expire(&s->rep, nb, 21000 + tcp - 1), 0);
+	assert_non_null(flow_lookup(&s->rt, &k, hash));
+	/* An unowned record of a tuple held changes nothing; of k (gone
+	 * by then, aged out) it is kept as no one's. */
+	assert_int_equal(sess_replica_put(&s->rep, &k2, SVC_TCP, 0,
+					  tag_of(s, SVC_TCP, 0), FLOW_ST_EST,
+					  SESS_R_UNOWNED, 0, 21500), 0);
+	e = flow_lookup(&s->rt, &k2, h2);
+	assert_int_equal(e->backend, 1);
+	assert_int_equal(e->flags & SESS_R_OWNER, 1);
+	assert_int_equal(sess_replica_expire(&s->rep, nb, 21000 + tcp), 1);
+	assert_null(flow_lookup(&s->rt, &k, hash));
+	assert_int_equal(sess_replica_put(&s->rep, &k, SVC_TCP, 1,
+					  tag_of(s, SVC_TCP, 1), FLOW_ST_EST,
+					  SESS_R_UNOWNED, 0, 22000 + tcp), 0);
+	e = flow_lookup(&s->rt, &k, hash);
+	assert_non_null(e);
+	assert_int_equal(e->flags & SESS_R_OWNER, SESS_R_UNOWNED);
+	/* An owner's record of it takes it back. */
+	assert_int_equal(sess_replica_put(&s->rep, &k, SVC_TCP, 1,
+					  tag_of(s, SVC_TCP, 1), FLOW_ST_EST, 0,
+					  0, 22100 + tcp), 0);
+	assert_int_equal(flow_lookup(&s->rt, &k, hash)->flags & SESS_R_OWNER, 0);
+	sfix_free(s);
+}
+
 /* ---- events: classifier -> ring -> sessiond's own table ---- */
 
 static uint32_t
@@ -1045,6 +1114,7 @@ main(void)
 		cmocka_unit_test(test_replica_down),
 		cmocka_unit_test(test_replica_writes),
 		cmocka_unit_test(test_replica_expire),
+		cmocka_unit_test(test_replica_disown),
 		cmocka_unit_test(test_events),
 		cmocka_unit_test(test_own),
 		cmocka_unit_test(test_events_l7),

@@ -206,8 +206,50 @@ test_round_trip_spliced(void **state)
 	addr(r[1].be_addr, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffd");
 	n = sync_rec_pack(&r[1], rec);
 	assert_int_equal(n, 87);
-	assert_true(n <= (int)SYNC_REC_WIRE_MAX);
 	round_trip(&r[1], 1);
+	/* ... and unowned (field 19: a two-byte tag and 1): the bound. */
+	r[1].unowned = 1;
+	n = sync_rec_pack(&r[1], rec);
+	assert_int_equal(n, 90);
+	assert_int_equal(n, (int)SYNC_REC_WIRE_MAX);
+	round_trip(&r[1], 1);
+}
+
+/* A session kept for an appliance that restarted without it (field 19):
+ * both ways, plain and spliced; never with OP_DOWN, never but 0 or 1. */
+static void
+test_round_trip_unowned(void **state)
+{
+	struct sess_rec r[2];
+	uint8_t rec[SYNC_REC_WIRE_MAX];
+	Halb__Sync__Session s;
+
+	(void)state;
+	mk_rec(&r[0], "198.51.100.7", "203.0.113.10", "10.0.0.21", 5);
+	r[0].unowned = 1;
+	mk_rec(&r[1], "2001:db8:1::7", "2001:db8:ffff::10", "fd00::21", 1);
+	r[1].unowned = 1;
+	r[1].spliced = 1;
+	r[1].seq_delta = 0x1234;
+	round_trip(r, 2);
+	r[0].op = SESS_OP_DOWN;
+	assert_int_equal(sync_rec_pack(&r[0], rec), -EINVAL);
+	r[0].op = SESS_OP_UP;
+	r[0].unowned = 2;
+	assert_int_equal(sync_rec_pack(&r[0], rec), -EINVAL);
+	/* A receiver refuses an unowned OP_DOWN. */
+	halb__sync__session__init(&s);
+	s.src4 = 0xc6336407;
+	s.dst4 = 0xcb00710a;
+	s.ports = 50123u << 16 | 443;
+	s.proto = 6;
+	s.backend4 = 0x0a000015;
+	s.op = HALB__SYNC__OP__OP_DOWN;
+	s.unowned = 1;
+	assert_int_equal(sync_rec_from_pb(&s, &r[0]), -EINVAL);
+	s.op = HALB__SYNC__OP__OP_UP;
+	assert_int_equal(sync_rec_from_pb(&s, &r[0]), 0);
+	assert_int_equal(r[0].unowned, 1);
 }
 
 static void
@@ -759,6 +801,7 @@ main(void)
 		cmocka_unit_test(test_round_trip_v4),
 		cmocka_unit_test(test_round_trip_v6),
 		cmocka_unit_test(test_round_trip_spliced),
+		cmocka_unit_test(test_round_trip_unowned),
 		cmocka_unit_test(test_rec_refused),
 		cmocka_unit_test(test_batch_refused),
 		cmocka_unit_test(test_ack_rules),
