@@ -122,6 +122,7 @@ sess_rec_from_local(const struct sess_map *m, const struct flow_key *k,
 	cb = &cs->backends[backend];
 	if (cs->slot == CFG_SLOT_FREE || cb->slot == CFG_SLOT_FREE)
 		return -EINVAL;
+	memset(r, 0, sizeof(*r));
 	r->key = *k;
 	memcpy(r->be_addr, cb->ip.b, sizeof(r->be_addr));
 	r->be_port = backend_port(cb, k);

@@ -73,9 +73,9 @@ sess_map_tag(const struct sess_map *m, uint16_t svc, uint16_t backend)
 }
 
 /*
- * Fills r's key, backend address and port from slots (the port a
- * backend of port 0 gets is the packet's).  op, state and idle_ms are
- * the caller's.  A retired slot keeps its backend's data (its flows
+ * Fills r with the key and the backend's address and port from slots
+ * (the port a backend of port 0 gets is the packet's), every other
+ * field 0: op, state, idle_ms and the rest are the caller's.  A retired slot keeps its backend's data (its flows
  * still end, or are kept).  Returns 0 or -EINVAL (slots the view does
  * not hold, or free).
  */

@@ -119,6 +119,7 @@ class SyncPeer:
         self.sock.settimeout(0.05)
         self.boot = int(time.time() * 1e6) | 1
         self.peer_boot = 0
+        self.last_hello = 0.0
         self.seq = 0          # envelope sequence
         self.batch_seq = 0
         self.dump_ids = []
@@ -136,6 +137,7 @@ class SyncPeer:
 
     def hello(self):
         self._send(MSG_HELLO, _uint(1, self.boot) + _uint(2, self.peer_boot))
+        self.last_hello = time.monotonic()
 
     def batch(self, sessions, flags=0):
         self.batch_seq += 1
@@ -157,9 +159,13 @@ class SyncPeer:
     def poll(self, timeout):
         """Reads what the appliance sends for up to timeout s; learns its
         boot id, its dump requests and its acks; acknowledges its batches
-        (so that its resends stop)."""
+        (so that its resends stop); says Hello every 250 ms, as a live
+        peer does (the rig's dead_ms is 1 s: a test that reads after a
+        longer silence finds it alive again, and resynced)."""
         end = time.monotonic() + timeout
         while time.monotonic() < end:
+            if time.monotonic() - self.last_hello > 0.25:
+                self.hello()
             try:
                 buf, _ = self.sock.recvfrom(65536)
             except socket.timeout:

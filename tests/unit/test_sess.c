@@ -200,7 +200,10 @@ test_map(void **state)
 	uint32_t tag;
 
 	(void)state;
+	memset(&r, 0xa5, sizeof(r)); /* every field not filled is 0 */
 	assert_int_equal(sess_rec_from_local(&s->map, &k, SVC_TCP, 1, &r), 0);
+	assert_true(r.spliced == 0 && r.seq_delta == 0 && r.unowned == 0 &&
+		    r.op == 0 && r.state == 0 && r.idle_ms == 0);
 	assert_memory_equal(r.be_addr, cfg->services[SVC_TCP].backends[1].ip.b, 16);
 	assert_int_equal(r.be_port, 80);
 	assert_memory_equal(&r.key, &k, sizeof(k));
