@@ -75,8 +75,11 @@ service_build(struct cls *c, uint32_t s)
 	 * its table (the forwarder gives a reused slot its first one). */
 	if (cs->slot != CFG_SLOT_LIVE || mh->table[0] == NULL)
 		return 0;
+	/* A retired backend (a reload removed it) keeps its health until
+	 * its slot is reused: no new connection, whatever the scheduler. */
 	for (b = 0; b < cs->n_backends; b++)
-		w[b] = effective_weight(&c->shm->health[s][b]);
+		w[b] = cs->backends[b].slot == CFG_SLOT_LIVE ?
+		       effective_weight(&c->shm->health[s][b]) : 0;
 	next = __atomic_load_n(&mh->cur, __ATOMIC_ACQUIRE) ^ 1;
 	rc = svc_maglev_build(cs, w, mh->table[next], mh->size);
 	if (rc != 0)

@@ -599,6 +599,12 @@ test_view_follow(void **state)
 	assert_int_equal(shm->cls.mh_rebuilds, rebuilds + 2);
 	assert_int_equal(mh_share(h, S_DSR, 1), 0);
 	assert_int_equal(mh_share(h, S_NAT, 1), 0);
+	/* ... and whatever the scheduler (wrr, wlc: weights, not the
+	 * table), the retired backend has none, though its health is up. */
+	assert_int_equal(shm->health[S_DSR][1].state, HALB_HEALTH_UP);
+	assert_int_equal(c->sched[S_DSR].weight[1], 0);
+	assert_int_equal(c->sched[S_NAT].weight[1], 0);
+	assert_true(c->sched[S_DSR].weight[3] > 0);
 	assert_true(mh_share(h, S_DSR, 3) > 0);
 	assert_true(mh_share(h, S_DSR, 0) > mh_share(h, S_DSR, 3));
 	/* Lookups still find the services by VIP. */
