@@ -125,9 +125,9 @@ struct sessd {
 	bool synced_once[SESSD_MAX_PEERS];
 	bool dumping[SESSD_MAX_PEERS];
 	uint32_t dump_b[SESSD_MAX_PEERS];   /* own buckets, then replica's */
-	uint64_t peer_boots[SESSD_MAX_PEERS]; /* its boot ids seen (sync) */
-	/* It restarted (a boot id after another) and has not synced since:
-	 * what its dump leaves out is disowned, not dropped. */
+	/* It restarted (a boot id other than shm->sess_peer_boot's) and has
+	 * not synced since: what its dump leaves out is disowned, not
+	 * dropped. */
 	bool peer_restarted[SESSD_MAX_PEERS];
 	/* The dump being sent to it gives back its previous life's records
 	 * (it restarted): those older than peer_dump_start. */
@@ -607,9 +607,9 @@ op_peer_state(void *arg, unsigned int p, bool alive, bool synced)
 		/* Its dump starts now: what it does not send again is
 		 * stale once it is done (or, when it restarted, no one's). */
 		d->peer_dump_start[p] = d->now_ms;
-		if (ps->boots != d->peer_boots[p]) {
-			d->peer_restarted[p] = d->peer_boots[p] != 0;
-			d->peer_boots[p] = ps->boots;
+		if (ps->boot != d->shm->sess_peer_boot[p]) {
+			d->peer_restarted[p] = d->shm->sess_peer_boot[p] != 0;
+			d->shm->sess_peer_boot[p] = ps->boot;
 		}
 	}
 	if (alive && !d->rep.alive[p]) {

@@ -407,6 +407,7 @@ new_boot(struct sync *s, unsigned int p, uint64_t boot)
 	struct peer *pe = &s->peers[p];
 
 	pe->boot = boot;
+	pe->st.boot = boot;
 	pe->st.boots++;
 	rx_reset(pe);
 	tx_reset(s, pe);

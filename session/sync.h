@@ -122,6 +122,7 @@ struct sync_peer_stats {
 	uint64_t dumps_sent, dumps_rcvd;
 	uint64_t ooo_batches;         /* batches held until their turn */
 	uint64_t dead, boots;         /* times seen dead; boot ids seen */
+	uint64_t boot;                /* its boot id now, 0 not known yet */
 	uint64_t relays_sent, relays_rcvd; /* Relay messages */
 	uint32_t backlog;             /* records waiting now */
 	uint32_t in_flight;           /* batches sent, not yet acked */

@@ -48,7 +48,7 @@
 
 #define HALB_SHM_NAME "halb_shm"
 #define HALB_SHM_MAGIC 0x68616c62u /* "halb" */
-#define HALB_SHM_VERSION 12u
+#define HALB_SHM_VERSION 13u
 #define HALB_RING_SIZE 1024u
 #define HALB_FB_MARKS 65536u /* per worker, a power of two */
 
@@ -402,6 +402,11 @@ struct halb_shm {
 	 * over. */
 	volatile uint32_t sess_dump_req;
 	uint32_t sess_starts;          /* sessiond attachments so far */
+	/* The boot id halb-sessiond last knew each peer (sessions.peers
+	 * index) by, 0 none: a sessiond restarted meanwhile tells a peer's
+	 * restart from its own (docs/SESSIONS.md, "A peer that restarts").
+	 * Written and read by halb-sessiond only. */
+	uint64_t sess_peer_boot[CFG_MAX_SYNC_PEERS];
 	/*
 	 * The request router (a service with requests { }: has_l7;
 	 * docs/REQUESTS.md).  l7_key: the SYN cookies' secret, random at

@@ -189,7 +189,7 @@ def pick(target, timeout, want):
     return None, "no answer from %s in %d connections" % (",".join(sorted(want)), MAX_PICKS), MAX_PICKS
 
 
-def hold(target, seconds, interval, timeout, want=None, stop_file=None):
+def hold(target, seconds, interval, timeout, want=None, stop_file=None, idle_until=None):
     tally = Tally()
     conn = None
     sock = None
@@ -209,11 +209,21 @@ def hold(target, seconds, interval, timeout, want=None, stop_file=None):
         sys.stderr.write("connected %s:%d -> %s\n" % (local[0], local[1], name))
         sys.stderr.flush()
         next_at = time.monotonic() + interval
+    last = False
     while True:
         now = time.monotonic()
-        if now >= deadline or stopped(stop_file):
+        if now >= deadline or stopped(stop_file) or last:
             break
-        if now < next_at:
+        if idle_until and tally.ok >= 1:
+            # Idle (nothing sent) until the file exists, then one more
+            # request on the same connection, and the end.
+            while not os.path.exists(idle_until) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if not os.path.exists(idle_until):
+                tally.failure("--idle-until: the file did not come within the hold")
+                break
+            last = True
+        elif now < next_at:
             time.sleep(next_at - now)
         next_at += interval
         if conn is None:
@@ -265,6 +275,8 @@ def main():
     ap.add_argument("--want", metavar="NAMES",
                     help="hold mode: hold a connection answered by one of these backends (b2,b3)")
     ap.add_argument("--stop-file", metavar="PATH", help="either mode: end early once PATH exists")
+    ap.add_argument("--idle-until", metavar="PATH",
+                    help="hold mode: after the first answer, idle until PATH exists, then one more request, and end")
     ap.add_argument("--source", metavar="ADDR", help="bind connections to this local address")
     ap.add_argument("--host", metavar="NAME", help="the Host header to send (request routing: docs/REQUESTS.md)")
     ap.add_argument("--log", metavar="FILE", help="spread mode: one line per request, START_MS LOCAL_ADDRESS LOCAL_PORT BACKEND")
@@ -281,7 +293,8 @@ def main():
 
     if args.keepalive_hold is not None:
         want = set(args.want.split(",")) if args.want else None
-        result = hold(target, args.keepalive_hold, args.interval, args.timeout, want, args.stop_file)
+        result = hold(target, args.keepalive_hold, args.interval, args.timeout, want, args.stop_file,
+                      args.idle_until)
         if result["ok"] == 0 and result["failed"] == 0:
             result["failed"] = 1
             result["errors"]["no request was sent"] = 1

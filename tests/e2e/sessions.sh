@@ -13,7 +13,9 @@
 # configuration of its own: one DSR service, 198.18.2.100:80, on backends
 # b1 and b2 (198.18.0.11, .12), with other weights on B (1:1 on A, 1:6 on
 # B), so that B's Maglev table would send part of A's connections
-# elsewhere.
+# elsewhere; scheduled by weighted round robin, so that a connection
+# decided again without its record (by the Maglev table) may get another
+# backend than the one it has.
 #
 # Checks:
 #   - both sessionds say ready, each with its peer synced;
@@ -34,7 +36,14 @@
 #     (down_flows "reset"), as designed, and are only counted;
 #   - B's halb-sessiond killed with SIGKILL and restarted: ready again with
 #     B's own sessions (the moved connections) rebuilt from its flow
-#     tables, no event it could not map.
+#     tables, no event it could not map;
+#   - A restarted whole (forwarder, classifier, halb-sessiond) and the
+#     route moved back to it: IDLE connections opened through A before
+#     its forwarder died, idle since (never taken over by B), are kept by
+#     B as no one's once A's dump leaves them out, given back to A
+#     (unowned), and their next request is answered on the same
+#     connection by the same backend (docs/SESSIONS.md, "A peer that
+#     restarts").
 # Prints PASS/FAIL per check and "sessions: N passed, M failed"; exits
 # non-zero on any failure.  Every exit path stops the processes it started
 # (by PID), removes the rig and its files.
@@ -44,6 +53,7 @@ set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 HOLDS=${E2E_SESS_HOLDS:-12}
+IDLE=${E2E_SESS_IDLE:-6}
 HOLD_SECONDS=${E2E_SESS_HOLD_SECONDS:-60}  # upper bound: holds end on a stop file
 VIP=198.18.2.100
 KEY=5e55105e55105e55105e55105e55105e55105e55105e55105e55105e55105e55
@@ -108,7 +118,7 @@ conf() {
 	  peers = ( { name = "lb$([ "$1" = a ] && echo b || echo a)"; address = "$4:7303"; key = "$KEY"; } );
 	};
 	services = (
-	  { name = "web-dsr"; vip = "$VIP"; port = 80; protocol = "tcp"; mode = "dsr";
+	  { name = "web-dsr"; vip = "$VIP"; port = 80; protocol = "tcp"; mode = "dsr"; scheduler = "wrr";
 	    backends = (
 	$list ); } );
 	EOF
@@ -151,19 +161,22 @@ halb_start_backends "$P" "$WORK" || fatal "the backends' HTTP servers did not st
 
 # --- both appliances -------------------------------------------------------
 declare -A FWD CLS SESS
-for x in a b; do
-	halb_spawn "$WORK/$x-forwarder.log" ip netns exec "${NS[$x]}" \
+# appliance X [LOG-SUFFIX]: its forwarder, classifier and halb-sessiond.
+appliance() {
+	local x=$1 n=${2:-}
+	halb_spawn "$WORK/$x-forwarder$n.log" ip netns exec "${NS[$x]}" \
 		"$HALB_BUILD/forwarder/halb-forwarder" -c "${CONF[$x]}"
 	FWD[$x]=$HALB_LAST_PID
 	halb_wait_until 30 eval "! halb_alive ${FWD[$x]} || ctl $x status >/dev/null 2>&1"
 	ctl "$x" status >/dev/null 2>&1 || fatal "appliance $x: the forwarder does not answer within 30 s"
-	halb_spawn "$WORK/$x-classifier.log" ip netns exec "${NS[$x]}" \
+	halb_spawn "$WORK/$x-classifier$n.log" ip netns exec "${NS[$x]}" \
 		"$HALB_BUILD/classifier/halb-classifier" -c "${CONF[$x]}"
 	CLS[$x]=$HALB_LAST_PID
-	halb_spawn "$WORK/$x-sessiond.log" ip netns exec "${NS[$x]}" \
+	halb_spawn "$WORK/$x-sessiond$n.log" ip netns exec "${NS[$x]}" \
 		"$HALB_BUILD/session/halb-sessiond" -c "${CONF[$x]}"
 	SESS[$x]=$HALB_LAST_PID
-done
+}
+for x in a b; do appliance "$x"; done
 ready() { ctl "$1" sessions 2>/dev/null | grep -q 'replica loaded'; }
 synced() { ctl "$1" sessions 2>/dev/null | grep -q "^peer lb$2 .*: alive synced"; }
 cls_up() { ctl "$1" status 2>/dev/null | grep -q '^[[:space:]]*classifier: up'; }
@@ -250,6 +263,23 @@ else
 fi
 bad_a=$(ctl a sessions 2>/dev/null | sed -n 's/^events [0-9]* (bad \([0-9]*\)).*/\1/p')
 
+# --- connections through A that go idle: one answer, then nothing ----------
+declare -A IDL IDLE_BE
+for i in $(seq "$IDLE"); do
+	halb_spawn "$WORK/idle-$i.out" ip netns exec "$P-cli" "$HALB_PYTHON" "$HALB_E2E_DIR/client.py" \
+		--url "http://$VIP/" --keepalive-hold 180 --idle-until "$WORK/wake" --timeout 5
+	IDL[$i]=$HALB_LAST_PID
+done
+idle_connected() {
+	local i
+	for i in "${!IDL[@]}"; do grep -qs '^connected' "$WORK/idle-$i.out" || return 1; done
+}
+halb_wait_until 15 idle_connected || fatal "the idle connections did not get a first answer within 15 s"
+for i in "${!IDL[@]}"; do
+	IDLE_BE[$i]=$(sed -n 's/^connected .* -> //p' "$WORK/idle-$i.out")
+done
+echo "sessions: $IDLE connections through A, idle from now: $(printf '%s\n' "${IDLE_BE[@]}" | sort | uniq -c | tr -s ' \n' ' ')"
+
 # --- A's forwarder dies; the route moves to B --------------------------------
 sleep 1
 replica_before=$(stat_of b cls_replica) || replica_before=0
@@ -314,5 +344,34 @@ if halb_wait_until 20 ready b; then
 	fi
 else
 	fail "B's restarted sessiond is not ready within 20 s: $(ctl b sessions 2>&1 | tr '\n' ' ')"
+fi
+
+# --- A back, whole; the route moves back to it --------------------------------
+# Its new forwarder has no flow, its new sessiond no session: the idle
+# connections are known only to B's replica, as A's records of before.
+for pid in "${SESS[a]}" "${CLS[a]}"; do halb_stop "$pid" TERM 10; done
+halb_reap "${FWD[a]}" 2>/dev/null
+appliance a 3
+halb_wait_until 30 cls_up a || fatal "restarted A: the classifier is not up within 30 s"
+if halb_wait_until 20 ready a && halb_wait_until 10 synced a b && halb_wait_until 10 synced b a; then
+	pass "A restarted whole (forwarder, classifier, sessiond): ready and synced with B both ways"
+else
+	fatal "restarted A is not ready and synced within 40 s: $(ctl a sessions 2>&1 | tr '\n' ' ')"
+fi
+unowned_a=$(ctl a sessions 2>/dev/null | sed -n 's/^received up [0-9]* (unowned \([0-9]*\)).*/\1/p')
+kept_b=$(ctl b sessions 2>/dev/null | sed -n "s/^restarted peers' sessions: kept as no one's \([0-9]*\),.*/\1/p")
+ip -n "$P-rtr" route replace 198.18.2.0/24 via 198.18.0.2
+touch "$WORK/wake"
+broken=0
+for i in "${!IDL[@]}"; do
+	if ! halb_wait_exit "${IDL[$i]}" 15; then
+		broken=$((broken + 1))
+		echo "sessions: idle connection $i (backend ${IDLE_BE[$i]}) broke: $(grep '^{' "$WORK/idle-$i.out" || echo '(no summary)')"
+	fi
+done
+if [ "$broken" -eq 0 ] && [ "${unowned_a:-0}" -ge "$IDLE" ] && [ "${kept_b:-0}" -ge "$IDLE" ]; then
+	pass "all $IDLE connections idle through A's restart answered again through A, on their backend: B kept $kept_b of A's sessions as no one's and gave $unowned_a back to A (unowned)"
+else
+	fail "A's restart: $broken of $IDLE idle connections broke; B kept ${kept_b:-?} of A's sessions as no one's, A got ${unowned_a:-?} back (unowned)"
 fi
 finish
