@@ -125,13 +125,15 @@ struct sessd {
 	bool synced_once[SESSD_MAX_PEERS];
 	bool dumping[SESSD_MAX_PEERS];
 	uint32_t dump_b[SESSD_MAX_PEERS];   /* own buckets, then replica's */
-	/* It restarted (a boot id other than shm->sess_peer_boot's) and has
-	 * not synced since: what its dump leaves out is disowned, not
-	 * dropped. */
+	/* It restarted (a boot id other than the one it last synced with,
+	 * shm->sess_peer_boot) and has not synced since: what its dump
+	 * leaves out is disowned, not dropped. */
 	bool peer_restarted[SESSD_MAX_PEERS];
 	/* The dump being sent to it gives back its previous life's records
-	 * (it restarted): those older than peer_dump_start. */
+	 * (it restarted): those older than dump_back_before, and every no
+	 * one's record. */
 	bool dump_back[SESSD_MAX_PEERS];
+	uint32_t dump_back_before[SESSD_MAX_PEERS];
 	uint64_t expire_owed;       /* replica buckets owed, times 1000 */
 };
 
@@ -366,27 +368,31 @@ l7_dump_check(struct sessd *d)
 }
 
 /*
- * A replica entry that a dump to peer p gives back, unowned: one no
- * appliance owns, or, when p restarted (dump_back), one of its previous
+ * A replica entry that a dump to peer p, which restarted (dump_back),
+ * gives back, unowned: one no appliance owns, or one of p's previous
  * life (owned by p and older than its new boot).  The slot must still
- * name the entry's backend.
+ * name the entry's backend.  Its age goes with it (idle_ms: since the
+ * later of its last packet and its last refresh), so that a record
+ * passed back and forth still ages out.
  */
 static void
 queue_unowned(struct sessd *d, const struct flow_entry *e, unsigned int p)
 {
 	unsigned int owner = e->flags & SESS_R_OWNER;
+	uint32_t base = e->last_seen;
 	struct sess_rec r;
 
 	if (owner != SESS_R_UNOWNED &&
-	    (owner != p || !d->dump_back[p] ||
-	     (int32_t)(e->created - d->peer_dump_start[p]) >= 0))
+	    (owner != p || (int32_t)(e->created - d->dump_back_before[p]) >= 0))
 		return;
 	if (e->tag != sess_map_tag(&d->map, e->svc, e->backend) ||
 	    sess_rec_from_local(&d->map, &e->key, e->svc, e->backend, &r) != 0)
 		return;
 	r.op = SESS_OP_UP;
 	r.state = e->state;
-	r.idle_ms = (int32_t)(d->now_ms - e->last_seen) > 0 ? d->now_ms - e->last_seen : 0;
+	if ((int32_t)(e->created - base) > 0)
+		base = e->created;
+	r.idle_ms = (int32_t)(d->now_ms - base) > 0 ? d->now_ms - base : 0;
 	r.spliced = (e->flags & SESS_R_SPLICED) ? 1 : 0;
 	r.seq_delta = r.spliced ? flow_aux(d->rep.w.t, e) : 0;
 	r.unowned = 1;
@@ -395,16 +401,16 @@ queue_unowned(struct sessd *d, const struct flow_entry *e, unsigned int p)
 }
 
 /* A peer's dump, paced: while its backlog has room (sync_room).  Our own
- * sessions, then the replica's unowned ones (queue_unowned). */
+ * sessions, then, to a peer that restarted, the replica's records it is
+ * given back (queue_unowned). */
 static void
 peer_dumps(struct sessd *d)
 {
 	const struct flow_table *own = &d->own.t, *rep = d->rep.w.t;
-	uint32_t end = own->n_buckets + rep->n_buckets;
 	unsigned int p;
 
 	for (p = 0; p < d->sc.n_peers; p++) {
-		uint32_t n;
+		uint32_t n, end = own->n_buckets + (d->dump_back[p] ? rep->n_buckets : 0);
 
 		if (!d->dumping[p])
 			continue;
@@ -591,6 +597,7 @@ op_dump(void *arg, unsigned int p)
 	d->dumping[p] = true;
 	d->dump_b[p] = 0;
 	d->dump_back[p] = d->peer_restarted[p];
+	d->dump_back_before[p] = d->peer_dump_start[p];
 	HLOG(INFO, "peer %s asked for our sessions: %u to send%s",
 	     d->sc.peers[p].name, sess_own_count(&d->own),
 	     d->dump_back[p] ? ", and those it had before it restarted" : "");
@@ -607,10 +614,8 @@ op_peer_state(void *arg, unsigned int p, bool alive, bool synced)
 		/* Its dump starts now: what it does not send again is
 		 * stale once it is done (or, when it restarted, no one's). */
 		d->peer_dump_start[p] = d->now_ms;
-		if (ps->boot != d->shm->sess_peer_boot[p]) {
-			d->peer_restarted[p] = d->shm->sess_peer_boot[p] != 0;
-			d->shm->sess_peer_boot[p] = ps->boot;
-		}
+		d->peer_restarted[p] = d->shm->sess_peer_boot[p] != 0 &&
+				       ps->boot != d->shm->sess_peer_boot[p];
 	}
 	if (alive && !d->rep.alive[p]) {
 		HLOG(NOTICE, "peer %s is up", d->sc.peers[p].name);
@@ -621,15 +626,20 @@ op_peer_state(void *arg, unsigned int p, bool alive, bool synced)
 	d->rep.alive[p] = alive;
 	if (alive)
 		d->rep.heard_ms[p] = d->now_ms;
-	if (alive && synced && d->peer_restarted[p]) {
-		uint32_t n = sess_replica_disown(&d->rep, p, d->peer_dump_start[p],
-						 d->now_ms);
+	if (alive && synced) {
+		if (d->peer_restarted[p]) {
+			uint32_t n = sess_replica_disown(&d->rep, p, d->peer_dump_start[p],
+							 d->now_ms);
 
-		d->peer_restarted[p] = false;
-		HLOG(NOTICE, "peer %s restarted: %u of its sessions from before are kept, no one's, until they age out or an appliance takes them over",
-		     d->sc.peers[p].name, n);
-	} else if (alive && synced) {
-		d->rep.stale_before[p] = d->peer_dump_start[p] + 1;
+			d->peer_restarted[p] = false;
+			HLOG(NOTICE, "peer %s restarted: %u of its sessions from before are kept, no one's, until they age out or an appliance takes them over",
+			     d->sc.peers[p].name, n);
+		} else {
+			d->rep.stale_before[p] = d->peer_dump_start[p] + 1;
+		}
+		/* Only once synced: a sessiond that dies before still sees
+		 * the restart. */
+		d->shm->sess_peer_boot[p] = sync_peer_stats(d->sync, p)->boot;
 		if (!d->synced_once[p])
 			HLOG(INFO, "peer %s synced: %u replicated sessions",
 			     d->sc.peers[p].name, sess_replica_count(&d->rep));

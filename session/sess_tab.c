@@ -200,7 +200,8 @@ replica_put(struct sess_replica *r, const struct flow_key *k, uint16_t svc,
 		__atomic_store_n(&e->flags, (uint8_t)(sp | (p & SESS_R_OWNER)),
 				 __ATOMIC_RELAXED);
 	}
-	e->created = now_ms;
+	/* An unowned record's age came with it (idle_ms), not from now. */
+	e->created = p == SESS_R_UNOWNED ? seen : now_ms;
 	r->st->replica_puts++;
 	return 0;
 }

@@ -516,6 +516,15 @@ test_replica_disown(void **state)
 					  tag_of(s, SVC_TCP, 1), FLOW_ST_EST, 0,
 					  0, 22100 + tcp), 0);
 	assert_int_equal(flow_lookup(&s->rt, &k, hash)->flags & SESS_R_OWNER, 0);
+	/* An unowned record's age comes with it (idle_ms), so that one
+	 * passed back and forth still ages out. */
+	assert_int_equal(sess_replica_del(&s->rep, &k), 0);
+	assert_int_equal(sess_replica_put(&s->rep, &k, SVC_TCP, 1,
+					  tag_of(s, SVC_TCP, 1), FLOW_ST_EST,
+					  SESS_R_UNOWNED, tcp - 10, 30000 + tcp), 0);
+	assert_int_equal(sess_replica_expire(&s->rep, nb, 30000 + tcp + 9), 0);
+	assert_int_equal(sess_replica_expire(&s->rep, nb, 30000 + tcp + 10), 1);
+	assert_null(flow_lookup(&s->rt, &k, hash));
 	sfix_free(s);
 }
 
