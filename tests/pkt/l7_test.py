@@ -946,6 +946,24 @@ def test_adopt(tap):
         test_relay_in(tap, peer)
     finally:
         peer.close()
+    # The peer restarts without its sessions (docs/SESSIONS.md, "A peer
+    # that restarts"): its bound connection sp_r, never adopted here,
+    # is kept as no one's and given back to it, spliced, with its delta.
+    again = SyncPeer("peer1", P.SYNC_KEY, ("127.0.0.1", 7399), ("127.0.0.1", 7398))
+    try:
+        given = again.give([], timeout=8.0)
+
+        def back():
+            again.poll(0.1)
+            return next((r for r in again.received
+                         if r.get(3) == (sp_r << 16 | VPORT) and r.get(19) == 1), None)
+        rec = P.wait_cond(back, 3.0)
+        P.R.check("adopt: the peer restarted without its bound connection: given back "
+                  "unowned (field 19), spliced (17) with its delta (18)",
+                  given and rec is not None and rec.get(17) == 1 and rec.get(18) == d_r,
+                  f"given {given}, back {rec}; {P.sessions_status()}")
+    finally:
+        again.close()
 
 
 def test_relay_in(tap, peer):
