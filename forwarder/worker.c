@@ -1092,19 +1092,6 @@ l7_client(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	rte_pktmbuf_free(m);
 }
 
-/* The client-side key of a reply from a backend of service sv. */
-static inline void
-l7_reply_key(const struct fwd_service *sv, const struct pkt_info *pi,
-	     struct flow_key *k)
-{
-	memset(k, 0, sizeof(*k));
-	memcpy(k->src, pi->key.dst, 16);
-	memcpy(k->dst, sv->vip.b, 16);
-	k->sport = pi->key.dport;
-	k->dport = sv->vport != 0 ? htons(sv->vport) : pi->key.sport;
-	k->proto = IPPROTO_TCP;
-}
-
 /* A backend's segment of a bound connection, translated to the client's
  * numbers (seq - delta), counted, sent as a NAT reply. */
 static void
@@ -1145,7 +1132,7 @@ l7_reply(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 							   FWD_DROP_REPLY_NO_FLOW);
 		return;
 	}
-	l7_reply_key(sv, pi, &k);
+	splice_client_key(pi, sv->vip.b, sv->vport, &k);
 	hash = pkt_flow_hash(&k);
 	e = flow_lookup(&fwd.shm->l7_flows, &k, hash);
 	/* A SYN-ACK on a closed flow's tuple answers a new binding's SYN. */
@@ -1206,7 +1193,7 @@ l7_relayed(struct fwd_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	const struct flow_entry *e;
 	struct flow_key k;
 
-	l7_reply_key(sv, pi, &k);
+	splice_client_key(pi, sv->vip.b, sv->vport, &k);
 	e = flow_lookup(&fwd.shm->l7_flows, &k, pkt_flow_hash(&k));
 	if (pi->kind != PKT_KIND_FLOW || pi->key.proto != IPPROTO_TCP ||
 	    b >= sv->n_backends || e == NULL || e->svc != s || e->backend != b) {

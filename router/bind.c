@@ -575,20 +575,6 @@ downs_update(struct rtr *r)
 
 /* ---- segments ---- */
 
-/* The client's key of a backend's segment (backend:port -> client:port)
- * of service s, as the worker's l7_reply makes it. */
-static void
-backend_key(const struct cfg_service *cs, const struct pkt_info *pi,
-	    struct flow_key *k)
-{
-	memset(k, 0, sizeof(*k));
-	memcpy(k->src, pi->key.dst, 16);
-	memcpy(k->dst, cs->vip.b, 16);
-	k->sport = pi->key.dport;
-	k->dport = cs->port != 0 ? htons(cs->port) : pi->key.sport;
-	k->proto = IPPROTO_TCP;
-}
-
 /* The client's SYN replayed to b's backend: its ISN and options. */
 static void
 send_syn(struct rtr *r, struct rtr_bind *b)
@@ -783,7 +769,7 @@ backend_seg(struct rtr *r, uint16_t s, uint16_t be, const uint8_t *frame,
 	uint32_t hash, bisn, mss, off;
 	int rc;
 
-	backend_key(cs, pi, &k);
+	splice_client_key(pi, cs->vip.b, cs->port, &k);
 	hash = bind_hash(r, &k);
 	b = bind_find(r, &k, hash);
 	if (b == NULL && !relayed && rtr_relay_out(r, s, &k, frame, pi))
@@ -863,11 +849,12 @@ int
 rtr_relay_backend(struct rtr *r, uint16_t s, uint16_t be, const uint8_t *frame,
 		  const struct pkt_info *pi)
 {
+	const struct cfg_service *cs = &r->cfg->services[s];
 	const struct flow_entry *e;
 	struct flow_key k;
 	uint64_t bound = r->shm->l7.bound;
 
-	backend_key(&r->cfg->services[s], pi, &k);
+	splice_client_key(pi, cs->vip.b, cs->port, &k);
 	if (bind_find(r, &k, bind_hash(r, &k)) != NULL) {
 		backend_seg(r, s, be, frame, pi, true);
 		if (r->shm->l7.bound != bound)

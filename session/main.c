@@ -287,14 +287,38 @@ drain(struct sessd *d, uint32_t max)
 	return n;
 }
 
+/* A dump request (shm-t.h sess_dump_req, l7_dump_req): one more, never
+ * 0, which means "none". */
+static void
+dump_ask(volatile uint32_t *req)
+{
+	if (__atomic_add_fetch(req, 1, __ATOMIC_RELEASE) == 0)
+		__atomic_add_fetch(req, 1, __ATOMIC_RELEASE);
+}
+
+/* Takes the events in ring now (a served dump's are all before them);
+ * returns how many. */
+static uint32_t
+dump_drain(struct sessd *d, struct rte_ring *ring)
+{
+	uint32_t n = rte_ring_count(ring), total = 0;
+
+	while (n > 0) {
+		uint32_t got = drain_ring(d, ring, 1);
+
+		if (got == 0)
+			break;
+		total += got;
+		n = got < n ? n - got : 0;
+	}
+	return total;
+}
+
 /* Asks the classifier for every live flow (see shm-t.h sess_dump_req). */
 static void
 ask_local_dump(struct sessd *d)
 {
-	uint32_t v = __atomic_add_fetch(&d->shm->sess_dump_req, 1, __ATOMIC_RELEASE);
-
-	if (v == 0) /* wrapped: 0 means "none" */
-		__atomic_add_fetch(&d->shm->sess_dump_req, 1, __ATOMIC_RELEASE);
+	dump_ask(&d->shm->sess_dump_req);
 	d->local_dump = true;
 	d->local_dump_start = d->now_ms;
 }
@@ -310,14 +334,7 @@ local_dump_check(struct sessd *d)
 	if (!d->local_dump ||
 	    __atomic_load_n(&d->shm->sess_dump_req, __ATOMIC_ACQUIRE) != 0)
 		return;
-	n = rte_ring_count(d->shm->sess_ring);
-	while (n > 0) {
-		uint32_t got = drain_ring(d, d->shm->sess_ring, 1);
-
-		if (got == 0)
-			break;
-		n = got < n ? n - got : 0;
-	}
+	dump_drain(d, d->shm->sess_ring);
 	n = sess_own_sweep(&d->own, d->local_dump_start, false, own_gone, d);
 	d->local_dump = false;
 	d->local_dumps++;
@@ -330,13 +347,9 @@ local_dump_check(struct sessd *d)
 static void
 ask_l7_dump(struct sessd *d)
 {
-	uint32_t v;
-
 	if (d->shm->sess_ring_l7 == NULL)
 		return;
-	v = __atomic_add_fetch(&d->shm->l7_dump_req, 1, __ATOMIC_RELEASE);
-	if (v == 0)
-		__atomic_add_fetch(&d->shm->l7_dump_req, 1, __ATOMIC_RELEASE);
+	dump_ask(&d->shm->l7_dump_req);
 	d->l7_dump = true;
 	d->l7_dump_start = d->now_ms;
 }
@@ -351,15 +364,7 @@ l7_dump_check(struct sessd *d)
 	if (!d->l7_dump ||
 	    __atomic_load_n(&d->shm->l7_dump_req, __ATOMIC_ACQUIRE) != 0)
 		return;
-	n = rte_ring_count(d->shm->sess_ring_l7);
-	while (n > 0) {
-		uint32_t got = drain_ring(d, d->shm->sess_ring_l7, 1);
-
-		if (got == 0)
-			break;
-		d->l7_events += got;
-		n = got < n ? n - got : 0;
-	}
+	d->l7_events += dump_drain(d, d->shm->sess_ring_l7);
 	n = sess_own_sweep(&d->own, d->l7_dump_start, true, own_gone, d);
 	d->l7_dump = false;
 	d->l7_dumps++;

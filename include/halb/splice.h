@@ -10,7 +10,10 @@
 #ifndef HALB_SPLICE_H
 #define HALB_SPLICE_H
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "halb/pkt-t.h"
 #include "halb/syncookie.h"
@@ -80,5 +83,23 @@ uint16_t splice_win(const uint8_t *frame, const struct pkt_info *pi);
 /* Its payload: offset from the frame's start and length. */
 uint32_t splice_payload(const uint8_t *frame, const struct pkt_info *pi,
 			uint32_t *len);
+
+/*
+ * The client's key (client -> VIP:port) of a backend's segment pi (backend
+ * -> client) of a request-routed service at vip and vport (host order;
+ * 0: every port, the backend's port being the client's): the key its
+ * bound flow and its binding are under, in the worker and the router.
+ */
+static inline void
+splice_client_key(const struct pkt_info *pi, const uint8_t vip[16],
+		  uint16_t vport, struct flow_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	memcpy(k->src, pi->key.dst, 16);
+	memcpy(k->dst, vip, 16);
+	k->sport = pi->key.dport;
+	k->dport = vport != 0 ? htons(vport) : pi->key.sport;
+	k->proto = IPPROTO_TCP;
+}
 
 #endif
