@@ -2229,7 +2229,12 @@ def test_peer_restart(tap):
     b = (maglev_pick(svc, client, sport) + 1) % 3
     vip, port = SVC[svc][0], SVC[svc][1]
     rec = session(client, sport, vip, port, 6, SVC[svc][4][b][0], SVC[svc][4][b][1])
-    kept = lambda: int(re.search(r"kept as no one's (\d+)", sessions_status()).group(1))  # noqa: E731
+
+    def kept():
+        m = re.search(r"kept as no one's (\d+)", sessions_status())
+        if m is None:
+            raise RuntimeError(f"halbctl sessions has no 'kept as no one's' count: {sessions_status()}")
+        return int(m.group(1))
     peer = SyncPeer("peer1", SYNC_KEY, ("127.0.0.1", 7399), ("127.0.0.1", 7398))
     try:
         if not R.check("peer restart: the peer's session was acknowledged",

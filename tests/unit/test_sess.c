@@ -401,6 +401,16 @@ test_replica_writes(void **state)
 	sfix_free(s);
 }
 
+/* An established record of SVC_TCP's backend be, owned by p, idle idle
+ * ms at now, into the replica. */
+static int
+rput(struct sfix *s, const struct flow_key *k, uint16_t be, unsigned int p,
+     uint32_t idle, uint32_t now)
+{
+	return sess_replica_put(&s->rep, k, SVC_TCP, be, tag_of(s, SVC_TCP, be),
+				FLOW_ST_EST, p, idle, now);
+}
+
 /* Expiry: a live owner's records stay; a dead owner's age from when it
  * was last heard; a resync's leftovers go. */
 static void
@@ -420,9 +430,7 @@ test_replica_expire(void **state)
 	k2 = key_of(f, len, &h2);
 	s->rep.alive[0] = true;
 	s->rep.heard_ms[0] = 1000;
-	assert_int_equal(sess_replica_put(&s->rep, &k, SVC_TCP, 0,
-					  tag_of(s, SVC_TCP, 0), FLOW_ST_EST, 0,
-					  0, 1000), 0);
+	assert_int_equal(rput(s, &k, 0, 0, 0, 1000), 0);
 	/* Alive: kept however idle (its owner says when it ends). */
 	assert_int_equal(sess_replica_expire(&s->rep, nb, 1000 + 2 * tcp), 0);
 	assert_non_null(flow_lookup(&s->rt, &k, hash));
@@ -437,12 +445,8 @@ test_replica_expire(void **state)
 
 	/* A resync of owner 1 that began at 20000 refreshed k2 only. */
 	s->rep.alive[1] = true;
-	assert_int_equal(sess_replica_put(&s->rep, &k, SVC_TCP, 0,
-					  tag_of(s, SVC_TCP, 0), FLOW_ST_EST, 1,
-					  0, 19000), 0);
-	assert_int_equal(sess_replica_put(&s->rep, &k2, SVC_TCP, 0,
-					  tag_of(s, SVC_TCP, 0), FLOW_ST_EST, 1,
-					  0, 20500), 0);
+	assert_int_equal(rput(s, &k, 0, 1, 0, 19000), 0);
+	assert_int_equal(rput(s, &k2, 0, 1, 0, 20500), 0);
 	s->rep.stale_before[1] = 20000 + 1;
 	assert_int_equal(sess_replica_expire(&s->rep, nb, 21000), 1);
 	assert_null(flow_lookup(&s->rt, &k, hash));
@@ -474,15 +478,9 @@ test_replica_disown(void **state)
 	s->rep.alive[0] = s->rep.alive[1] = true;
 	/* Owner 1's k (before its restart) and k2 (sent again by its new
 	 * life's dump, which began at 20000); owner 0's k3. */
-	assert_int_equal(sess_replica_put(&s->rep, &k, SVC_TCP, 0,
-					  tag_of(s, SVC_TCP, 0), FLOW_ST_EST, 1,
-					  0, 19000), 0);
-	assert_int_equal(sess_replica_put(&s->rep, &k2, SVC_TCP, 1,
-					  tag_of(s, SVC_TCP, 1), FLOW_ST_EST, 1,
-					  0, 20500), 0);
-	assert_int_equal(sess_replica_put(&s->rep, &k3, SVC_TCP, 0,
-					  tag_of(s, SVC_TCP, 0), FLOW_ST_EST, 0,
-					  0, 19000), 0);
+	assert_int_equal(rput(s, &k, 0, 1, 0, 19000), 0);
+	assert_int_equal(rput(s, &k2, 1, 1, 0, 20500), 0);
+	assert_int_equal(rput(s, &k3, 0, 0, 0, 19000), 0);
 	assert_int_equal(sess_replica_disown(&s->rep, 1, 20000, 21000), 1);
 	assert_int_equal(s->st.replica_disowned, 1);
 	e = flow_lookup(&s->rt, &k, hash);
@@ -497,31 +495,23 @@ test_replica_disown(void **state)
 	assert_non_null(flow_lookup(&s->rt, &k, hash));
 	/* An unowned record of a tuple held changes nothing; of k (gone
 	 * by then, aged out) it is kept as no one's. */
-	assert_int_equal(sess_replica_put(&s->rep, &k2, SVC_TCP, 0,
-					  tag_of(s, SVC_TCP, 0), FLOW_ST_EST,
-					  SESS_R_UNOWNED, 0, 21500), 0);
+	assert_int_equal(rput(s, &k2, 0, SESS_R_UNOWNED, 0, 21500), 0);
 	e = flow_lookup(&s->rt, &k2, h2);
 	assert_int_equal(e->backend, 1);
 	assert_int_equal(e->flags & SESS_R_OWNER, 1);
 	assert_int_equal(sess_replica_expire(&s->rep, nb, 21000 + tcp), 1);
 	assert_null(flow_lookup(&s->rt, &k, hash));
-	assert_int_equal(sess_replica_put(&s->rep, &k, SVC_TCP, 1,
-					  tag_of(s, SVC_TCP, 1), FLOW_ST_EST,
-					  SESS_R_UNOWNED, 0, 22000 + tcp), 0);
+	assert_int_equal(rput(s, &k, 1, SESS_R_UNOWNED, 0, 22000 + tcp), 0);
 	e = flow_lookup(&s->rt, &k, hash);
 	assert_non_null(e);
 	assert_int_equal(e->flags & SESS_R_OWNER, SESS_R_UNOWNED);
 	/* An owner's record of it takes it back. */
-	assert_int_equal(sess_replica_put(&s->rep, &k, SVC_TCP, 1,
-					  tag_of(s, SVC_TCP, 1), FLOW_ST_EST, 0,
-					  0, 22100 + tcp), 0);
+	assert_int_equal(rput(s, &k, 1, 0, 0, 22100 + tcp), 0);
 	assert_int_equal(flow_lookup(&s->rt, &k, hash)->flags & SESS_R_OWNER, 0);
 	/* An unowned record's age comes with it (idle_ms), so that one
 	 * passed back and forth still ages out. */
 	assert_int_equal(sess_replica_del(&s->rep, &k), 0);
-	assert_int_equal(sess_replica_put(&s->rep, &k, SVC_TCP, 1,
-					  tag_of(s, SVC_TCP, 1), FLOW_ST_EST,
-					  SESS_R_UNOWNED, tcp - 10, 30000 + tcp), 0);
+	assert_int_equal(rput(s, &k, 1, SESS_R_UNOWNED, tcp - 10, 30000 + tcp), 0);
 	assert_int_equal(sess_replica_expire(&s->rep, nb, 30000 + tcp + 9), 0);
 	assert_int_equal(sess_replica_expire(&s->rep, nb, 30000 + tcp + 10), 1);
 	assert_null(flow_lookup(&s->rt, &k, hash));
